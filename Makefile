@@ -1,0 +1,214 @@
+# mmcollab - the one build entry (STYLE.md 9.14).
+#
+#   make deps       install the Debian packages the build needs (apt-get; idempotent, ~0.1 s when present)
+#   make / all      build the library and the apps in build/bin/
+#   make test       serial Check suites          make test-mpi   MPI suites at -np 2 and -np 3
+#   make check      test + test-mpi              make bench      layer training steps vs PyTorch, sgemm
+#   make asan       check under AddressSanitizer/UBSan (build-asan/)
+#   make debug      -O0 -g3 build (build-debug/)  make clean
+#
+# Overrides: CC, OPTFLAGS, BUILD, MPIRUN, NP_LIST, and per library <LIB>_CFLAGS / <LIB>_LIBS
+# (MPI is through the mpicc wrapper; HDF5, OPENBLAS, LAPACKE, SCALAPACK, CHECK); NO_SCALAPACK=1.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+PUBLIC_GOALS := all test test-mpi check bench asan debug run-mpi-tests
+
+# The outer make installs dependencies first, then re-enters with the libraries detectable:
+# pkg-config cannot find what is not installed yet, and detection happens when make parses.
+ifndef MMC_INNER
+
+$(PUBLIC_GOALS): deps
+	@$(MAKE) --no-print-directory MMC_INNER=1 $@
+
+deps:
+	@scripts/deps.sh build
+
+bench: bench-deps
+bench-deps:
+	@scripts/deps.sh bench
+
+clean:
+	rm -rf build build-asan build-debug
+
+.PHONY: $(PUBLIC_GOALS) deps bench-deps clean
+
+else # ------------------------------------------------------------------------------ inner make
+
+ifeq ($(origin CC),default)
+CC := mpicc
+endif
+BUILD ?= build
+OPTFLAGS ?= -O2 -march=native
+WARNFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror=implicit-function-declaration \
+             -Wno-unused-parameter
+CFLAGS ?= -std=c11 -g $(OPTFLAGS) $(WARNFLAGS)
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Isrc -I$(BUILD)/gen -MMD -MP
+SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer,)
+MPIRUN ?= mpirun --oversubscribe
+NP_LIST ?= 2 3
+TEST_TIMEOUT ?= 600
+# V=1 shows full command lines.
+Q := $(if $(V),,@)
+
+# ---- detection checklist ----
+pc_has = $(shell pkg-config --exists $(1) && echo yes)
+MPI_VERSION := $(shell $(CC) --showme:version 2>/dev/null | sed -n 's/.*Open MPI \([0-9.]*\).*/\1/p')
+ifeq ($(MPI_VERSION),)
+$(error ✗ MPI C wrapper '$(CC)' not found: apt-get install openmpi-bin libopenmpi-dev (or run make deps))
+endif
+$(info ✓ Open MPI $(MPI_VERSION) ($(CC)))
+
+HDF5_PC := $(firstword $(foreach p,hdf5-openmpi hdf5-mpi,$(if $(call pc_has,$(p)),$(p))))
+ifeq ($(HDF5_PC)$(HDF5_LIBS),)
+$(error ✗ parallel HDF5 not found: apt-get install libhdf5-openmpi-dev (or set HDF5_CFLAGS/HDF5_LIBS))
+endif
+HDF5_CFLAGS ?= $(shell pkg-config --cflags $(HDF5_PC))
+HDF5_LIBS ?= $(shell pkg-config --libs $(HDF5_PC)) -lhdf5_hl
+$(info ✓ HDF5 $(shell pkg-config --modversion $(HDF5_PC)) parallel ($(HDF5_PC)))
+
+ifeq ($(call pc_has,openblas)$(OPENBLAS_LIBS),)
+$(error ✗ OpenBLAS not found: apt-get install libopenblas-dev)
+endif
+OPENBLAS_CFLAGS ?= $(shell pkg-config --cflags openblas)
+OPENBLAS_LIBS ?= $(shell pkg-config --libs openblas)
+$(info ✓ OpenBLAS $(shell pkg-config --modversion openblas) (pkg-config openblas))
+
+ifeq ($(call pc_has,lapacke)$(LAPACKE_LIBS),)
+$(error ✗ LAPACKE not found (Debian's OpenBLAS ships none): apt-get install liblapacke-dev)
+endif
+LAPACKE_CFLAGS ?= $(shell pkg-config --cflags lapacke)
+LAPACKE_LIBS ?= $(shell pkg-config --libs lapacke)
+$(info ✓ LAPACKE $(shell pkg-config --modversion lapacke) (pkg-config lapacke))
+
+ifndef NO_SCALAPACK
+ifneq ($(call pc_has,scalapack-openmpi)$(SCALAPACK_LIBS),)
+SCALAPACK_LIBS ?= $(shell pkg-config --libs scalapack-openmpi)
+SCALAPACK_DEF := -DHAVE_SCALAPACK=1
+$(info ✓ ScaLAPACK $(shell pkg-config --modversion scalapack-openmpi) (pkg-config scalapack-openmpi))
+else
+$(info ✗ ScaLAPACK not found → building without pdgesvd (apt-get install libscalapack-openmpi-dev, or set SCALAPACK_LIBS=…))
+endif
+else
+$(info ✗ ScaLAPACK disabled (NO_SCALAPACK=1) → building without pdgesvd)
+endif
+
+CHECK_FOUND := $(call pc_has,check)
+ifneq ($(CHECK_FOUND)$(CHECK_LIBS),)
+CHECK_CFLAGS ?= $(shell pkg-config --cflags check)
+CHECK_LIBS ?= $(shell pkg-config --libs check)
+$(info ✓ Check $(shell pkg-config --modversion check) (pkg-config check))
+else
+$(info ✗ Check not found → no test runners (apt-get install check))
+endif
+
+CPPFLAGS += $(HDF5_CFLAGS) $(OPENBLAS_CFLAGS) $(LAPACKE_CFLAGS) $(SCALAPACK_DEF)
+LDLIBS := $(SCALAPACK_LIBS) $(LAPACKE_LIBS) $(HDF5_LIBS) $(OPENBLAS_LIBS) -lm
+
+# ---- sources ----
+LIB_SRC := $(filter-out src/apps/%,$(wildcard src/*/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libmmcollab.a
+APP_SRC := $(wildcard src/apps/*.c)
+APPS := $(APP_SRC:src/apps/%.c=$(BUILD)/bin/%)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/helpers.o $(BUILD)/tests/run_tests.o \
+            $(BUILD)/gen/suites.o
+MPI_TEST_SRC := $(wildcard tests/mpi/test_*.c)
+MPI_TEST_OBJ := $(MPI_TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/mpi/run_mpi_tests.o \
+                $(BUILD)/tests/helpers.o $(BUILD)/gen/mpi_suites.o
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCHES := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bin/%)
+
+all: $(APPS)
+
+# Flags are saved so that a change of compiler or flags rebuilds everything (the redis idea).
+FLAGS_NOW := $(CC) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(LDLIBS)
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.o: CPPFLAGS += $(CHECK_CFLAGS) -Itests
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/src/apps/%.o $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bin/%: $(BUILD)/tests/bench/%.o $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+# ---- generated suite tables: a test file tests/test_X.c defines Suite *X_suite(void) ----
+# Written only when the list changes, so adding a test file is the only edit needed.
+define gen_suites
+	@mkdir -p $(@D)
+	@{ echo '// generated by the Makefile from $(1): do not edit'; \
+	   echo '#include <check.h>'; \
+	   for s in $(2); do echo "Suite *$${s}_suite(void);"; done; \
+	   echo 'Suite *(*const $(3)[])(void) = {'; \
+	   for s in $(2); do echo "    $${s}_suite,"; done; \
+	   echo '    0};'; } > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+endef
+$(BUILD)/gen/suites.c: FORCE
+	$(call gen_suites,tests/test_*.c,$(patsubst tests/test_%.c,%,$(TEST_SRC)),TEST_SUITES)
+$(BUILD)/gen/mpi_suites.c: FORCE
+	$(call gen_suites,tests/mpi/test_*.c,$(patsubst tests/mpi/test_%.c,%,$(MPI_TEST_SRC)),MPI_TEST_SUITES)
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/.flags
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(CHECK_CFLAGS) -c $< -o $@
+
+$(BUILD)/bin/run_tests: $(TEST_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(CHECK_LIBS) $(LDLIBS) -o $@
+$(BUILD)/bin/run_mpi_tests: $(MPI_TEST_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(CHECK_LIBS) $(LDLIBS) -o $@
+
+# ---- test targets ----
+# Open MPI refuses root without these; set here only, for the test and bench recipes.
+MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+           OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none \
+           OPENBLAS_NUM_THREADS=1
+
+test: $(BUILD)/bin/run_tests $(APPS)
+	$(MPI_ENV) $(BUILD)/bin/run_tests
+
+test-mpi: $(BUILD)/bin/run_mpi_tests
+	@set -e; for np in $(NP_LIST); do \
+	  echo "== MPI suites, -np $$np"; \
+	  $(MPI_ENV) timeout --kill-after=10 $(TEST_TIMEOUT) $(MPIRUN) -np $$np $(BUILD)/bin/run_mpi_tests; \
+	done
+
+check: test test-mpi
+
+asan:
+	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-asan SAN=address,undefined \
+	  OPTFLAGS='-O1' check
+
+debug:
+	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-debug OPTFLAGS='-O0 -g3' all
+
+bench: $(BENCHES)
+	@set -e; for b in $(BENCHES); do echo "== $$b"; $(MPI_ENV) $$b; done
+
+.PHONY: all test test-mpi check asan debug bench FORCE
+FORCE:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+endif

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# deps.sh - install with apt-get what mmcollab builds and tests with (Debian 12).
+# Idempotent: when every package is present it only checks (well under a second).
+# Usage: scripts/deps.sh [GROUP...]   groups: build (default), bench, slurm, analysis
+set -euo pipefail
+
+declare -A GROUP_PKGS=(
+  [build]="build-essential openmpi-bin libopenmpi-dev libopenblas-dev liblapacke-dev
+           libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools check pkg-config"
+  [bench]="python3-torch python3-numpy"
+  [slurm]="slurm-wlm munge"
+  [analysis]="python3-h5py python3-matplotlib python3-numpy"
+)
+
+groups=("$@"); [ ${#groups[@]} -gt 0 ] || groups=(build)
+want=""
+for g in "${groups[@]}"; do
+  [ -n "${GROUP_PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, bench, slurm, analysis)" >&2; exit 2; }
+  want="$want ${GROUP_PKGS[$g]}"
+done
+
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+  echo "deps: ${groups[*]} present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "deps.sh: missing packages:$missing; run as root or: sudo apt-get install$missing" >&2
+  exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Keep package postinst scripts from starting daemons (munge, slurm): we start them ourselves.
+own_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d
+  own_policy=1; trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# OpenBLAS must provide libblas.so.3/liblapack.so.3 (the reference BLAS has priority 10).
+for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
+  cur=$(readlink -f "/etc/alternatives/$alt" 2>/dev/null || true)
+  case "$cur" in *openblas*) ;; *) update-alternatives --auto "$alt" >/dev/null 2>&1 || true ;; esac
+done
+echo "deps: installed$missing"

@@ -1,0 +1,22 @@
+// pdsvd.h - distributed SVD with ScaLAPACK pdgesvd over a BLACS grid made from an MPI communicator
+// (STYLE.md 9.10). Compiled with HAVE_SCALAPACK; the LAPACKE path linalg_svd_thin is the reference.
+#pragma once
+
+#include <mpi.h>
+
+typedef struct PdsvdGrid PdsvdGrid;
+
+// Collective on comm: a process grid over all of comm's ranks (nprow × npcol as square as the
+// size allows). Owned; PdsvdGrid_destroy releases the BLACS context. Returns NULL when built
+// without ScaLAPACK.
+PdsvdGrid *pdsvd_grid_create(MPI_Comm comm);
+void pdsvd_grid_destroy(PdsvdGrid *g);
+// 1 when this build has ScaLAPACK. Local.
+int pdsvd_available(void);
+
+// Collective on the grid's comm. a (M, N) row-major, read on root only; the result is written on
+// root only: s (K) descending, u (M, K) and vt (K, N) (either may be NULL: values only),
+// K = min(M, N). The matrix is scattered block-cyclically (block nb), factorised with pdgesvd
+// (workspace queried with lwork = -1) and gathered back. LAPACK_CHECK on info.
+void pdsvd(PdsvdGrid *g, double *s, double *u, double *vt, const double *a, int M, int N, int nb,
+           int root);

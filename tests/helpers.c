@@ -1,0 +1,93 @@
+// helpers.c - see helpers.h.
+#include "helpers.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void ck_assert_floats_near_at(const float *a, const float *b, size_t n, double atol, double rtol,
+                              const char *what, const char *file, int line) {
+    double max_abs = 0, max_rel = 0;
+    size_t first_bad = n;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        double rel = d / fmax(fabs((double)b[i]), 1e-30);
+        if (d > max_abs) max_abs = d;
+        if (rel > max_rel && fabs((double)b[i]) > atol) max_rel = rel;
+        if (first_bad == n && !(d <= atol + rtol * fabs((double)b[i]))) first_bad = i;
+    }
+    if (first_bad < n)
+        ck_abort_msg("%s:%d: %s differ at [%zu] of %zu: %.9g vs %.9g (max abs diff %.3g, max rel "
+                     "diff %.3g; atol %.3g rtol %.3g)",
+                     file, line, what, first_bad, n, (double)a[first_bad], (double)b[first_bad],
+                     max_abs, max_rel, atol, rtol);
+}
+
+void fd_check_at(LossFn loss, void *ctx, float *x, const float *grad, size_t n, double h,
+                 size_t max_probe, Rng *rng, const char *what, const char *file, int line) {
+    size_t n_probe = n <= max_probe ? n : max_probe;
+    for (size_t p = 0; p < n_probe; p++) {
+        size_t i = n <= max_probe ? p : rng_below(rng, (uint32_t)n);
+        float saved = x[i];
+        x[i] = (float)(saved + h);
+        double lp = loss(ctx);
+        x[i] = (float)(saved - h);
+        double lm = loss(ctx);
+        // The actual step is what float rounding made of +-h.
+        double step = (double)(float)(saved + h) - (double)(float)(saved - h);
+        x[i] = saved;
+        double fd = (lp - lm) / step;
+        double g = grad[i];
+        double err = fabs(fd - g);
+        if (!(err <= TOL_FD_ABS + TOL_FD_REL * fmax(fabs(fd), fabs(g))))
+            ck_abort_msg("%s:%d: gradient of %s at [%zu] of %zu: analytic %.6g, finite "
+                         "difference %.6g (abs err %.3g)",
+                         file, line, what, i, n, g, fd, err);
+    }
+}
+
+void expect_die_at(void (*fn)(void *), void *arg, const char *const *needles, const char *file,
+                   int line) {
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        fn(arg);
+        _exit(0); // fn returned: no die
+    }
+    close(fds[1]);
+    char out[8192];
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(fds[0], out + len, sizeof out - 1 - len)) > 0) len += (size_t)r;
+    out[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT))
+        ck_abort_msg("%s:%d: expected the call to die (SIGABRT), but it %s; stderr: %s", file,
+                     line, WIFEXITED(status) ? "returned" : "ended otherwise", out);
+    for (const char *const *s = needles; *s; s++)
+        if (!strstr(out, *s))
+            ck_abort_msg("%s:%d: the error message lacks \"%s\"; it was: %s", file, line, *s, out);
+}
+
+void fill_uniform(float *x, size_t n, float lo, float hi, uint32_t stream) {
+    Rng r;
+    rng_init(&r, 1234, 0, stream, RNG_TEST);
+    rng_fill_uniform(&r, x, n, lo, hi);
+}
+
+double dot_double(const float *a, const float *g, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * (double)g[i];
+    return s;
+}
