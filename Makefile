@@ -203,8 +203,9 @@ asan:
 debug:
 	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-debug OPTFLAGS='-O0 -g3' all
 
+# Benchmarks (not tests): tests/bench/run.sh runs the C programs and their PyTorch twins.
 bench: $(BENCHES)
-	@set -e; for b in $(BENCHES); do echo "== $$b"; $(MPI_ENV) $$b; done
+	@tests/bench/run.sh $(BUILD)/bin
 
 .PHONY: all test test-mpi check asan debug bench FORCE
 FORCE:
