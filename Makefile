@@ -6,13 +6,14 @@
 #   make check      test + test-mpi              make bench      layer training steps vs PyTorch, sgemm
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make debug      -O0 -g3 build (build-debug/)  make clean
+#   make lint       cppcheck                      make format / format-check   clang-format
 #
 # Overrides: CC, OPTFLAGS, BUILD, MPIRUN, NP_LIST, and per library <LIB>_CFLAGS / <LIB>_LIBS
 # (MPI is through the mpicc wrapper; HDF5, OPENBLAS, LAPACKE, SCALAPACK, CHECK); NO_SCALAPACK=1.
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
-PUBLIC_GOALS := all test test-mpi check bench asan debug run-mpi-tests
+PUBLIC_GOALS := all test test-mpi check bench asan debug lint format format-check
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -188,10 +189,13 @@ MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 test: $(BUILD)/bin/run_tests $(APPS)
 	$(MPI_ENV) $(BUILD)/bin/run_tests
 
+# Under ASan, Open MPI's dlclose()d components leave leaks in unnamed modules that no suppression
+# can match: leak detection stays on for the serial suites and is off for the MPI ones.
+MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 test-mpi: $(BUILD)/bin/run_mpi_tests
 	@set -e; for np in $(NP_LIST); do \
 	  echo "== MPI suites, -np $$np"; \
-	  $(MPI_ENV) timeout --kill-after=10 $(TEST_TIMEOUT) $(MPIRUN) -np $$np $(BUILD)/bin/run_mpi_tests; \
+	  $(MPI_ENV) $(MPI_SAN_ENV) timeout --kill-after=10 $(TEST_TIMEOUT) $(MPIRUN) -np $$np $(BUILD)/bin/run_mpi_tests; \
 	done
 
 check: test test-mpi
@@ -207,7 +211,17 @@ debug:
 bench: $(BENCHES)
 	@tests/bench/run.sh $(BUILD)/bin
 
-.PHONY: all test test-mpi check asan debug bench FORCE
+lint:
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem -Isrc src tests
+
+format:
+	clang-format -i $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
+
+format-check:
+	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
+
+.PHONY: all test test-mpi check asan debug bench lint format format-check FORCE
 FORCE:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
