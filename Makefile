@@ -118,6 +118,8 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/helpers.o $(BUILD)/tests
 MPI_TEST_SRC := $(wildcard tests/mpi/test_*.c)
 MPI_TEST_OBJ := $(MPI_TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/mpi/run_mpi_tests.o \
                 $(BUILD)/tests/helpers.o $(BUILD)/gen/mpi_suites.o
+PROBE_SRC := $(wildcard tests/probes/*.c)
+PROBES := $(PROBE_SRC:tests/probes/%.c=$(BUILD)/bin/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCHES := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bin/%)
 
@@ -142,6 +144,11 @@ $(LIB): $(LIB_OBJ)
 	$(Q)ar rcs $@ $^
 
 $(BUILD)/bin/%: $(BUILD)/src/apps/%.o $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bin/%: $(BUILD)/tests/probes/%.o $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
@@ -185,13 +192,13 @@ $(BUILD)/bin/run_mpi_tests: $(MPI_TEST_OBJ) $(LIB)
 MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
            OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none \
            OPENBLAS_NUM_THREADS=1
-
-test: $(BUILD)/bin/run_tests $(APPS)
-	$(MPI_ENV) $(BUILD)/bin/run_tests
-
 # Under ASan, Open MPI's dlclose()d components leave leaks in unnamed modules that no suppression
-# can match: leak detection stays on for the serial suites and is off for the MPI ones.
+# can match, so leak detection is off wherever MPI is initialised (the MPI suites, the probes).
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
+
+test: $(BUILD)/bin/run_tests $(APPS) $(PROBES)
+	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin $(BUILD)/bin/run_tests
+
 test-mpi: $(BUILD)/bin/run_mpi_tests
 	@set -e; for np in $(NP_LIST); do \
 	  echo "== MPI suites, -np $$np"; \
@@ -223,6 +230,8 @@ format-check:
 
 .PHONY: all test test-mpi check asan debug bench lint format format-check FORCE
 FORCE:
+# Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
+.SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
