@@ -1,6 +1,7 @@
 // test_die.c - CHECK and friends print file:line, the function and the values, then abort; the NaN
 // guard names the op that produced a non-finite value.
 #include <check.h>
+#include <hdf5.h>
 #include <math.h>
 
 #include "core/die.h"
@@ -71,6 +72,18 @@ START_TEST(test_lapack_info_is_explained) {
 }
 END_TEST
 
+static void open_missing_h5(void *arg) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); // H5_CHECK prints the stack itself
+    hid_t f = H5Fopen((const char *)arg, H5F_ACC_RDONLY, H5P_DEFAULT);
+    H5_CHECK(f);
+}
+
+START_TEST(test_h5_check_names_the_call_and_prints_the_hdf5_stack) {
+    expect_die(open_missing_h5, "/nonexistent/run.h5", "HDF5 call failed: f", "open_missing_h5",
+               "/nonexistent/run.h5");
+}
+END_TEST
+
 Suite *die_suite(void) {
     Suite *s = suite_create("die");
     TCase *tc = tcase_create("check");
@@ -80,6 +93,7 @@ Suite *die_suite(void) {
     tcase_add_test(tc, test_null_pointer_is_named);
     tcase_add_test(tc, test_nan_guard_names_the_op_and_index);
     tcase_add_test(tc, test_lapack_info_is_explained);
+    tcase_add_test(tc, test_h5_check_names_the_call_and_prints_the_hdf5_stack);
     suite_add_tcase(s, tc);
     return s;
 }
