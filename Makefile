@@ -41,8 +41,7 @@ CC := mpicc
 endif
 BUILD ?= build
 OPTFLAGS ?= -O2 -march=native
-WARNFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror=implicit-function-declaration \
-             -Wno-unused-parameter
+WARNFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror=implicit-function-declaration
 CFLAGS ?= -std=c11 -g $(OPTFLAGS) $(WARNFLAGS)
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Isrc -I$(BUILD)/gen -MMD -MP
 SAN_FLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer,)
