@@ -11,19 +11,22 @@ char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int n);
 
-static void check_gemm_args(int ta, int tb, int M, int N, int K, const float *A, int lda,
-                            const float *B, int ldb, const float *C, int ldc) {
-    CHECK(M >= 0 && N >= 0 && K >= 0, "negative size M=%d N=%d K=%d", M, N, K);
-    CHECK((A && B && C) || M == 0 || N == 0, "NULL buffer (A=%p B=%p C=%p)", (const void *)A,
-          (const void *)B, (const void *)C);
-    CHECK(lda >= MAX(1, ta ? M : K), "lda=%d too small for op(A) (%d, %d), ta=%d", lda, M, K, ta);
-    CHECK(ldb >= MAX(1, tb ? K : N), "ldb=%d too small for op(B) (%d, %d), tb=%d", ldb, K, N, tb);
-    CHECK(ldc >= MAX(1, N), "ldc=%d too small for C (%d, %d)", ldc, M, N);
+// fn names the public caller in messages (the static helper's own name would say nothing).
+static void check_gemm_args(const char *fn, int ta, int tb, int M, int N, int K, const float *A,
+                            int lda, const float *B, int ldb, const float *C, int ldc) {
+    CHECK(M >= 0 && N >= 0 && K >= 0, "%s: negative size M=%d N=%d K=%d", fn, M, N, K);
+    CHECK((A && B && C) || M == 0 || N == 0, "%s: NULL buffer (A=%p B=%p C=%p)", fn,
+          (const void *)A, (const void *)B, (const void *)C);
+    CHECK(lda >= MAX(1, ta ? M : K), "%s: lda=%d too small for op(A) (%d, %d), ta=%d", fn, lda, M,
+          K, ta);
+    CHECK(ldb >= MAX(1, tb ? K : N), "%s: ldb=%d too small for op(B) (%d, %d), tb=%d", fn, ldb, K,
+          N, tb);
+    CHECK(ldc >= MAX(1, N), "%s: ldc=%d too small for C (%d, %d)", fn, ldc, M, N);
 }
 
 void sgemm_rm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
-    check_gemm_args(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
+    check_gemm_args(__func__, ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
     if (M == 0 || N == 0) return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
                 N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -31,7 +34,7 @@ void sgemm_rm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 
 void sgemm_rm_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc) {
-    check_gemm_args(ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
+    check_gemm_args(__func__, ta, tb, M, N, K, A, lda, B, ldb, C, ldc);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             double acc = 0;
