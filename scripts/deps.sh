@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh - install with apt-get what mmcollab builds and tests with (Debian 12).
 # Idempotent: when every package is present it only checks (well under a second).
-# Usage: scripts/deps.sh [GROUP...]   groups: build (default), bench, slurm, analysis
+# Usage: scripts/deps.sh [GROUP...]   groups: build (default), bench, slurm, analysis, data
 set -euo pipefail
 
 declare -A GROUP_PKGS=(
@@ -10,12 +10,14 @@ declare -A GROUP_PKGS=(
   [bench]="python3-torch python3-numpy"
   [slurm]="slurm-wlm munge"
   [analysis]="python3-h5py python3-matplotlib python3-numpy"
+  [data]="dataset-fashion-mnist espeak-ng-data libespeak-ng-dev zlib1g-dev wordnet-base
+          r-base-core r-cran-mlbench"
 )
 
 groups=("$@"); [ ${#groups[@]} -gt 0 ] || groups=(build)
 want=""
 for g in "${groups[@]}"; do
-  [ -n "${GROUP_PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, bench, slurm, analysis)" >&2; exit 2; }
+  [ -n "${GROUP_PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, bench, slurm, analysis, data)" >&2; exit 2; }
   want="$want ${GROUP_PKGS[$g]}"
 done
 
