@@ -23,7 +23,7 @@ $(PUBLIC_GOALS): deps
 	@$(MAKE) --no-print-directory MMC_INNER=1 $@
 
 deps:
-	@scripts/deps.sh build
+	@scripts/deps.sh build data
 
 bench: bench-deps
 bench-deps:
@@ -102,8 +102,25 @@ else
 $(info ✗ Check not found → no test runners (apt-get install check))
 endif
 
-CPPFLAGS += $(HDF5_CFLAGS) $(OPENBLAS_CFLAGS) $(LAPACKE_CFLAGS) $(SCALAPACK_DEF)
-LDLIBS := $(SCALAPACK_LIBS) $(LAPACKE_LIBS) $(HDF5_LIBS) $(OPENBLAS_LIBS) -lm
+# Dataset builders: zlib reads the gzip'd IDX files, libespeak-ng speaks the class names.
+ifeq ($(call pc_has,zlib)$(ZLIB_LIBS),)
+$(error ✗ zlib not found: apt-get install zlib1g-dev (or run scripts/deps.sh data))
+endif
+ZLIB_LIBS ?= $(shell pkg-config --libs zlib)
+$(info ✓ zlib $(shell pkg-config --modversion zlib) (pkg-config zlib))
+ifneq ($(call pc_has,espeak-ng)$(ESPEAK_LIBS),)
+ESPEAK_CFLAGS ?= $(shell pkg-config --cflags espeak-ng)
+ESPEAK_LIBS ?= $(shell pkg-config --libs espeak-ng)
+ESPEAK_DEF := -DHAVE_ESPEAK=1
+$(info ✓ espeak-ng $(shell pkg-config --modversion espeak-ng) (pkg-config espeak-ng))
+else
+$(info ✗ espeak-ng not found → no AV-FashionMNIST audio (apt-get install libespeak-ng-dev))
+endif
+
+CPPFLAGS += $(HDF5_CFLAGS) $(OPENBLAS_CFLAGS) $(LAPACKE_CFLAGS) $(SCALAPACK_DEF) $(ESPEAK_CFLAGS) \
+            $(ESPEAK_DEF)
+LDLIBS := $(SCALAPACK_LIBS) $(LAPACKE_LIBS) $(HDF5_LIBS) $(OPENBLAS_LIBS) $(ESPEAK_LIBS) \
+          $(ZLIB_LIBS) -lm
 
 # ---- sources ----
 LIB_SRC := $(filter-out src/apps/%,$(wildcard src/*/*.c))
