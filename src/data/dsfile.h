@@ -1,0 +1,69 @@
+// dsfile.h - the writer of mmcollab dataset files (DESIGN.md §5; format in datasets/README.md).
+//
+// Every builder (SynMM, AV-FashionMNIST, Landsat, ...) writes through this one API, so every file has
+// the same layout and the one reader (dataset.h) validates them all:
+//
+//   /                     attributes: schema (int, DSFILE_SCHEMA), name, version, source, licence,
+//                         builder, seed (uint64), classes (variable-length string array, one per
+//                         class), modalities (string array, in stored order)
+//   /vocab                string dataset (V): the text modality's vocabulary (only when there is text)
+//   /train, /test         attribute n (int64); datasets:
+//     label   int32 (N)            0 <= label < classes
+//     entity  int64 (N)            the identity of the underlying object (pairing; see the card)
+//     <modality>  (N, d1[, d2])    uint8 | int32 | float32, chunked per sample block, deflate
+//                                  attributes: kind ("image" | "audio" | "text" | "vector"),
+//                                  and for quantised uint8 features: scale, offset
+//                                  (value = offset + scale * q)
+//
+// Bytes are deterministic: the same spec and rows give the same file (no timestamps, fixed chunking).
+// The file is written to "<path>.tmp" and renamed to <path> only by dsfile_close, after every split got
+// exactly the rows its spec announced; a failing builder never leaves a half file under the final name.
+#pragma once
+#include <stdint.h>
+
+#define DSFILE_SCHEMA 1
+#define DS_MAX_MODALITIES 4
+#define DS_MAX_DIMS 2 // per-sample dims (image 28x28, audio frames x mels, text L)
+
+typedef enum { DS_TRAIN = 0, DS_TEST = 1 } DsSplit;
+typedef enum { DS_U8 = 0, DS_I32 = 1, DS_F32 = 2 } DsDtype;
+
+typedef struct {
+    const char *name; // "image", "audio", "text", "visible", ...
+    const char *kind; // "image" | "audio" | "text" | "vector"
+    DsDtype dtype;
+    int ndims;                // per-sample dims: 1 or 2
+    int64_t dims[DS_MAX_DIMS]; // per-sample shape
+    float scale, offset;      // uint8 quantisation of real values; scale 0 = raw integers (pixels, tokens)
+} DsModality;
+
+typedef struct {
+    const char *name, *version, *source, *licence, *builder;
+    uint64_t seed;
+    int n_classes;
+    const char *const *class_names;
+    int n_modalities;
+    DsModality modalities[DS_MAX_MODALITIES];
+    int vocab_size; // 0 when there is no text modality
+    const char *const *vocab;
+    int64_t n[2]; // rows per split, DS_TRAIN and DS_TEST
+} DsSpec;
+
+// A block of consecutive rows of one split; data[m] holds n * prod(dims) elements of modality m's dtype.
+typedef struct {
+    int64_t n;
+    const int32_t *label;
+    const int64_t *entity;
+    const void *data[DS_MAX_MODALITIES];
+} DsRows;
+
+typedef struct DsWriter DsWriter;
+
+// Creates "<path>.tmp" with the attributes and full-size datasets. CHECKs the spec.
+DsWriter *dsfile_create(const char *path, const DsSpec *spec);
+// Appends rows to a split, in order. CHECKs labels in range and values finite.
+void dsfile_append(DsWriter *w, DsSplit split, const DsRows *rows);
+// Checks every split is full, closes and renames "<path>.tmp" to path. Frees w.
+void dsfile_close(DsWriter *w);
+// Closes and removes "<path>.tmp" (error paths). Frees w.
+void dsfile_discard(DsWriter *w);
