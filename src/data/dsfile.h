@@ -10,6 +10,9 @@
 //   /train, /test         attribute n (int64); datasets:
 //     label   int32 (N)            0 <= label < classes
 //     entity  int64 (N)            the identity of the underlying object (pairing; see the card)
+//     meta    int32 (N, K)         optional per-sample generation facts (voice, accent, noise level
+//                                  in per-mille, ...), attribute columns (string array, K names);
+//                                  scenarios use them for domain-shift stages
 //     <modality>  (N, d1[, d2])    uint8 | int32 | float32, chunked per sample block, deflate
 //                                  attributes: kind ("image" | "audio" | "text" | "vector"),
 //                                  and for quantised uint8 features: scale, offset
@@ -46,6 +49,8 @@ typedef struct {
     DsModality modalities[DS_MAX_MODALITIES];
     int vocab_size; // 0 when there is no text modality
     const char *const *vocab;
+    int n_meta; // 0 = no meta dataset
+    const char *const *meta_names;
     int64_t n[2]; // rows per split, DS_TRAIN and DS_TEST
 } DsSpec;
 
@@ -54,6 +59,7 @@ typedef struct {
     int64_t n;
     const int32_t *label;
     const int64_t *entity;
+    const int32_t *meta; // n * n_meta, row-major; NULL when n_meta == 0
     const void *data[DS_MAX_MODALITIES];
 } DsRows;
 
