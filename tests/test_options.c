@@ -1,0 +1,226 @@
+// test_options.c - the option table: defaults, command line over config file, every rejection names
+// the key, the value and where it came from; format → parse round-trips; diff names differing keys.
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/options.h"
+
+typedef struct {
+    int rounds;
+    int64_t samples;
+    double alpha, beta, lr;
+    int resume_ok;
+    char method[OPT_STR_MAX];
+    char out[OPT_STR_MAX];
+    double mu;
+} TestCfg;
+
+static const OptSpec table[] = {
+    {"rounds", OPT_INT, offsetof(TestCfg, rounds), "10", OPT_LO, 1, 0, NULL, "rounds to run"},
+    {"samples", OPT_I64, offsetof(TestCfg, samples), "5000000000", OPT_LO, 0, 0, NULL, "samples"},
+    {"alpha", OPT_DOUBLE, offsetof(TestCfg, alpha), "0.5", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
+     "Dirichlet alpha"},
+    {"beta", OPT_DOUBLE, offsetof(TestCfg, beta), "0.3", OPT_LO | OPT_HI, 0, 1, NULL,
+     "missing rate"},
+    {"lr", OPT_DOUBLE, offsetof(TestCfg, lr), "0.1", 0, 0, 0, NULL, "learning rate"},
+    {"resume-ok", OPT_BOOL, offsetof(TestCfg, resume_ok), "false", 0, 0, 0, NULL, "flag"},
+    {"method", OPT_CHOICE, offsetof(TestCfg, method), "fedavg", 0, 0, 0, "fedavg|fedprox|local",
+     "method"},
+    {"out", OPT_STRING, offsetof(TestCfg, out), "runs/x", 0, 0, 0, NULL, "output dir"},
+    {"fedprox.mu", OPT_DOUBLE, offsetof(TestCfg, mu), "0.01", OPT_LO, 0, 0, NULL, "prox weight"},
+};
+#define N_OPTS ((int)(sizeof table / sizeof table[0]))
+
+static int parse(TestCfg *c, char *err, int argc, char **argv) {
+    memset(c, 0, sizeof *c);
+    return opts_parse(table, N_OPTS, c, argc, argv, err, 512);
+}
+
+// A config file in the temp dir; returns its path (static buffer).
+static const char *write_cfg(const char *text) {
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/mmc_opts_%d.cfg", (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+START_TEST(test_defaults_fill_every_field) {
+    TestCfg c;
+    char err[512] = "";
+    char *argv[] = {"prog"};
+    ck_assert_int_eq(parse(&c, err, 1, argv), OPT_OK);
+    ck_assert_int_eq(c.rounds, 10);
+    ck_assert(c.samples == 5000000000LL);
+    ck_assert(c.alpha == 0.5 && c.beta == 0.3 && c.lr == 0.1 && c.mu == 0.01);
+    ck_assert_int_eq(c.resume_ok, 0);
+    ck_assert_str_eq(c.method, "fedavg");
+    ck_assert_str_eq(c.out, "runs/x");
+}
+END_TEST
+
+START_TEST(test_command_line_overrides_config_file_wherever_it_stands) {
+    const char *path = write_cfg("# comment\nrounds = 7\nalpha=2.5   # trailing comment\n"
+                                 "method = fedprox\n\n[fedprox]\nmu = 0.25\n");
+    char arg_cfg[128];
+    snprintf(arg_cfg, sizeof arg_cfg, "--config=%s", path);
+    TestCfg c;
+    char err[512] = "";
+    char *argv[] = {"prog", "--rounds=3", arg_cfg, "--resume-ok=yes"};
+    ck_assert_msg(parse(&c, err, 4, argv) == OPT_OK, "%s", err);
+    ck_assert_int_eq(c.rounds, 3);       // command line wins though it comes before --config
+    ck_assert(c.alpha == 2.5);           // from the file
+    ck_assert(c.mu == 0.25);             // [fedprox] section prefixes the key
+    ck_assert_str_eq(c.method, "fedprox");
+    ck_assert_int_eq(c.resume_ok, 1);
+    unlink(path);
+}
+END_TEST
+
+// Each bad input: the expected return code and substrings of the message.
+static void expect_error(int argc, char **argv, int code, const char *a, const char *b) {
+    TestCfg c;
+    char err[512] = "";
+    ck_assert_int_eq(parse(&c, err, argc, argv), code);
+    ck_assert_msg(strstr(err, a) && strstr(err, b), "message '%s' lacks '%s' or '%s'", err, a, b);
+}
+
+START_TEST(test_bad_values_name_key_value_and_expectation) {
+    expect_error(2, (char *[]){"p", "--rounds=-2"}, OPT_ERR_BAD_VALUE, "--rounds=-2", ">= 1");
+    expect_error(2, (char *[]){"p", "--rounds=3x"}, OPT_ERR_BAD_VALUE, "--rounds=3x", "integer");
+    expect_error(2, (char *[]){"p", "--rounds=9999999999"}, OPT_ERR_BAD_VALUE, "rounds",
+                 "integer");
+    expect_error(2, (char *[]){"p", "--alpha=0"}, OPT_ERR_BAD_VALUE, "--alpha=0", "> 0");
+    expect_error(2, (char *[]){"p", "--beta=1.5"}, OPT_ERR_BAD_VALUE, "--beta=1.5", "in [0, 1]");
+    expect_error(2, (char *[]){"p", "--lr=nan"}, OPT_ERR_BAD_VALUE, "--lr=nan", "finite");
+    expect_error(2, (char *[]){"p", "--lr="}, OPT_ERR_BAD_VALUE, "--lr=", "number");
+    expect_error(2, (char *[]){"p", "--resume-ok=maybe"}, OPT_ERR_BAD_VALUE, "resume-ok",
+                 "true or false");
+    expect_error(2, (char *[]){"p", "--method=fedsgd"}, OPT_ERR_BAD_VALUE, "fedsgd",
+                 "fedavg|fedprox|local");
+}
+END_TEST
+
+START_TEST(test_unknown_key_and_syntax_errors_are_named) {
+    expect_error(2, (char *[]){"p", "--roudns=3"}, OPT_ERR_UNKNOWN_KEY, "command line", "roudns");
+    expect_error(2, (char *[]){"p", "--rounds"}, OPT_ERR_SYNTAX, "'--rounds'", "--key=value");
+    expect_error(2, (char *[]){"p", "rounds=3"}, OPT_ERR_SYNTAX, "rounds=3", "--key=value");
+    expect_error(2, (char *[]){"p", "--config=/nonexistent/x.cfg"}, OPT_ERR_FILE,
+                 "/nonexistent/x.cfg", "cannot open");
+}
+END_TEST
+
+START_TEST(test_config_file_errors_name_file_and_line) {
+    char arg[128];
+    const char *path = write_cfg("rounds = 4\nalpha = -1\n");
+    snprintf(arg, sizeof arg, "--config=%s", path);
+    char expect_line[96];
+    snprintf(expect_line, sizeof expect_line, "%s:2", path);
+    expect_error(2, (char *[]){"p", arg}, OPT_ERR_BAD_VALUE, expect_line, "alpha");
+
+    path = write_cfg("rounds = 4\n[fedprox]\nnu = 1\n");
+    snprintf(expect_line, sizeof expect_line, "%s:3", path);
+    expect_error(2, (char *[]){"p", arg}, OPT_ERR_UNKNOWN_KEY, expect_line, "fedprox.nu");
+
+    path = write_cfg("rounds 4\n");
+    snprintf(expect_line, sizeof expect_line, "%s:1", path);
+    expect_error(2, (char *[]){"p", arg}, OPT_ERR_SYNTAX, expect_line, "key = value");
+
+    path = write_cfg("[broken\n");
+    expect_error(2, (char *[]){"p", arg}, OPT_ERR_SYNTAX, path, "[section]");
+    unlink(path);
+}
+END_TEST
+
+START_TEST(test_help_is_reported_and_lists_every_key_with_default) {
+    TestCfg c;
+    char err[512];
+    ck_assert_int_eq(parse(&c, err, 3, (char *[]){"p", "--rounds=2", "--help"}), OPT_HELP);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    opts_print_help(table, N_OPTS, f, "usage: p [options]");
+    fclose(f);
+    for (int i = 0; i < N_OPTS; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "--%s=", table[i].key);
+        ck_assert_msg(strstr(text, want), "help lacks %s", want);
+        snprintf(want, sizeof want, "default: %s", table[i].def);
+        ck_assert_msg(strstr(text, want), "help lacks '%s'", want);
+    }
+    ck_assert_ptr_nonnull(strstr(text, "in [0, 1]"));
+    free(text);
+}
+END_TEST
+
+START_TEST(test_format_then_parse_round_trips_exactly) {
+    TestCfg a, b;
+    char err[512];
+    char *argv[] = {"p", "--lr=0.1", "--alpha=3.3333333333333335", "--samples=7",
+                    "--resume-ok=on", "--out=runs/a b"};
+    ck_assert_int_eq(parse(&a, err, 6, argv), OPT_OK);
+    memset(&b, 0, sizeof b);
+    ck_assert_int_eq(opts_set_defaults(table, N_OPTS, &b, err, sizeof err), OPT_OK);
+    for (int i = 0; i < N_OPTS; i++) {
+        char v[OPT_STR_MAX + 32];
+        opts_format(&table[i], &a, v, sizeof v);
+        ck_assert_int_eq(opts_set(table, N_OPTS, &b, table[i].key, v, "test", err, sizeof err),
+                         OPT_OK);
+    }
+    ck_assert_mem_eq(&a, &b, sizeof a);
+    char v[64];
+    opts_format(opts_find(table, N_OPTS, "lr"), &a, v, sizeof v);
+    ck_assert_str_eq(v, "0.1"); // shortest form, not 0.10000000000000001
+}
+END_TEST
+
+START_TEST(test_diff_names_exactly_the_differing_keys) {
+    TestCfg a, b;
+    char err[512], keys[256];
+    ck_assert_int_eq(parse(&a, err, 1, (char *[]){"p"}), OPT_OK);
+    ck_assert_int_eq(parse(&b, err, 3, (char *[]){"p", "--alpha=1", "--fedprox.mu=0.5"}), OPT_OK);
+    ck_assert_int_eq(opts_diff(table, N_OPTS, &a, &b, keys, sizeof keys), 2);
+    ck_assert_str_eq(keys, "alpha, fedprox.mu");
+    ck_assert_int_eq(opts_diff(table, N_OPTS, &a, &a, keys, sizeof keys), 0);
+    ck_assert_str_eq(keys, "");
+}
+END_TEST
+
+START_TEST(test_startup_table_shows_every_value) {
+    TestCfg c;
+    char err[512];
+    ck_assert_int_eq(parse(&c, err, 2, (char *[]){"p", "--method=local"}), OPT_OK);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    opts_print_table(table, N_OPTS, &c, f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "| method "));
+    ck_assert_ptr_nonnull(strstr(text, "| local "));
+    ck_assert_ptr_nonnull(strstr(text, "5000000000"));
+    free(text);
+}
+END_TEST
+
+Suite *options_suite(void) {
+    Suite *s = suite_create("options");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_defaults_fill_every_field);
+    tcase_add_test(tc, test_command_line_overrides_config_file_wherever_it_stands);
+    tcase_add_test(tc, test_bad_values_name_key_value_and_expectation);
+    tcase_add_test(tc, test_unknown_key_and_syntax_errors_are_named);
+    tcase_add_test(tc, test_config_file_errors_name_file_and_line);
+    tcase_add_test(tc, test_help_is_reported_and_lists_every_key_with_default);
+    tcase_add_test(tc, test_format_then_parse_round_trips_exactly);
+    tcase_add_test(tc, test_diff_names_exactly_the_differing_keys);
+    tcase_add_test(tc, test_startup_table_shows_every_value);
+    suite_add_tcase(s, tc);
+    return s;
+}
