@@ -1,0 +1,30 @@
+// exact.h - exact, order-independent sums for aggregation (STYLE.md 9.10).
+//
+// Floating-point addition is not associative, so an MPI_SUM over floats depends on the reduction tree,
+// on -np and on which rank hosts which party. Here every term weight·x[i] is rounded once to fixed
+// point, ldexp(weight·x[i], e) → int64, and the int64 sums are exact: any grouping, any order, any
+// number of ranks gives the same bits. The exponent e comes from a bound on Σ|terms| (a max over
+// parties, itself exact under MPI_MAX) so that the total cannot overflow; the resolution is 2^-e.
+#pragma once
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// Largest e such that a sum of terms with Σ|term| <= bound fits in int64 with a factor-4 margin,
+// capped at EXACT_MAX_EXPONENT. bound must be finite and >= 0.
+#define EXACT_MAX_EXPONENT 80
+int exact_exponent(double bound);
+
+// acc[i] += round(ldexp(weight * x[i], e)). CHECKs that x is finite and that nothing overflows.
+// weight·x is exact in double for integer weights below 2^29 (float has a 24-bit mantissa). Local.
+void exact_add(int64_t *acc, const float *x, double weight, size_t n, int e);
+// The same for double terms (prototype sums, statistics).
+void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e);
+// out[i] = ldexp(acc[i], -e) / divisor, in double then rounded once to float. Local.
+void exact_to_float(float *out, const int64_t *acc, size_t n, int e, double divisor);
+void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double divisor);
+
+// In-place MPI_Allreduce(MPI_SUM) of int64 accumulators, chunked below INT_MAX counts. Collective.
+void exact_allreduce(int64_t *acc, size_t n, MPI_Comm comm);
+// max over ranks of a non-negative double (exact: max is order-independent). Collective.
+double exact_allreduce_max(double local, MPI_Comm comm);

@@ -1,0 +1,99 @@
+// test_exact.c - fixed-point sums give the same bits in any order and grouping, stay within the
+// stated resolution of the double sum, and refuse what would overflow.
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include "comm/exact.h"
+#include "core/rng.h"
+#include "helpers.h"
+
+enum { PARTIES = 9, N = 257 };
+
+// Party k: N values in [-3, 3] from its own stream, weight = its sample count 1..500.
+static void party_data(int k, float *x, double *w) {
+    Rng r;
+    rng_init(&r, 77, 0, (uint32_t)k, RNG_TEST);
+    rng_fill_uniform(&r, x, N, -3.f, 3.f);
+    *w = 1 + rng_below(&r, 500);
+}
+
+START_TEST(test_sum_is_identical_in_any_order_and_grouping) {
+    static float x[PARTIES][N];
+    double w[PARTIES], total = 0;
+    for (int k = 0; k < PARTIES; k++) party_data(k, x[k], &w[k]), total += w[k];
+    int e = exact_exponent(3.0 * total);
+    int64_t forward[N] = {0}, backward[N] = {0}, grouped[N] = {0}, part[N];
+    for (int k = 0; k < PARTIES; k++) exact_add(forward, x[k], w[k], N, e);
+    for (int k = PARTIES - 1; k >= 0; k--) exact_add(backward, x[k], w[k], N, e);
+    // Two "ranks": parties {0,3,6,...} and the rest, summed separately, then combined.
+    for (int g = 0; g < 2; g++) {
+        memset(part, 0, sizeof part);
+        for (int k = 0; k < PARTIES; k++)
+            if ((k % 3 == 0) == (g == 0)) exact_add(part, x[k], w[k], N, e);
+        for (int i = 0; i < N; i++) grouped[i] += part[i];
+    }
+    ck_assert_mem_eq(forward, backward, sizeof forward);
+    ck_assert_mem_eq(forward, grouped, sizeof forward);
+
+    // Close to the weighted mean in double: each term rounds by at most 2^-(e+1).
+    float mean[N];
+    exact_to_float(mean, forward, N, e, total);
+    for (int i = 0; i < N; i++) {
+        double ref = 0;
+        for (int k = 0; k < PARTIES; k++) ref += w[k] * x[k][i];
+        ref /= total;
+        double tol = PARTIES * ldexp(1, -e) / total + 1e-7 * fabs(ref) + 1e-12;
+        ck_assert_msg(fabs(mean[i] - ref) <= tol, "i=%d mean %.9g ref %.9g", i, mean[i], ref);
+    }
+}
+END_TEST
+
+START_TEST(test_exponent_keeps_the_bound_inside_int64) {
+    ck_assert_int_eq(exact_exponent(0), EXACT_MAX_EXPONENT);
+    for (double b = 1e-6; b < 1e15; b *= 7.3) {
+        int e = exact_exponent(b);
+        ck_assert_msg((ldexp(b, e) < 0x1p61 && ldexp(b, e + 1) >= 0x1p61) ||
+                          e == EXACT_MAX_EXPONENT,
+                      "bound %g exponent %d", b, e);
+    }
+    // The worst case the bound allows: many terms at the bound do not overflow.
+    float big = 1000.f;
+    int e = exact_exponent(1000.0 * 64);
+    int64_t acc[1] = {0};
+    for (int k = 0; k < 64; k++) exact_add(acc, &big, 1.0, 1, e);
+    double back;
+    exact_to_double(&back, acc, 1, e, 64);
+    ck_assert(back == 1000.0);
+}
+END_TEST
+
+static void add_too_big(void *arg) {
+    (void)arg;
+    float x = 1e30f;
+    int64_t acc[1] = {0};
+    exact_add(acc, &x, 1.0, 1, exact_exponent(1.0));
+}
+
+static void add_nan(void *arg) {
+    (void)arg;
+    float x[3] = {1, NAN, 2};
+    int64_t acc[3] = {0};
+    exact_add(acc, x, 1.0, 3, 10);
+}
+
+START_TEST(test_overflow_and_nan_are_refused_with_the_index) {
+    expect_die(add_too_big, NULL, "x[0]", "does not fit");
+    expect_die(add_nan, NULL, "x[1]", "nan");
+}
+END_TEST
+
+Suite *exact_suite(void) {
+    Suite *s = suite_create("exact");
+    TCase *tc = tcase_create("sums");
+    tcase_add_test(tc, test_sum_is_identical_in_any_order_and_grouping);
+    tcase_add_test(tc, test_exponent_keeps_the_bound_inside_int64);
+    tcase_add_test(tc, test_overflow_and_nan_are_refused_with_the_index);
+    suite_add_tcase(s, tc);
+    return s;
+}
