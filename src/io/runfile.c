@@ -1,0 +1,231 @@
+// runfile.c - atomic run.h5 + metrics.csv from the MetricLog (see runfile.h).
+#include "io/runfile.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/die.h"
+#include "core/xalloc.h"
+
+void h5_attr_str(hid_t loc, const char *name, const char *value) {
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5_CHECK(type);
+    H5_CHECK(H5Tset_size(type, strlen(value) + 1));
+    H5_CHECK(H5Tset_strpad(type, H5T_STR_NULLTERM));
+    hid_t space = H5Screate(H5S_SCALAR);
+    H5_CHECK(space);
+    hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(attr);
+    H5_CHECK(H5Awrite(attr, type, value));
+    H5_CHECK(H5Aclose(attr));
+    H5_CHECK(H5Sclose(space));
+    H5_CHECK(H5Tclose(type));
+}
+
+static void attr_scalar(hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
+                        const void *v) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    H5_CHECK(space);
+    hid_t attr = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(attr);
+    H5_CHECK(H5Awrite(attr, mem_type, v));
+    H5_CHECK(H5Aclose(attr));
+    H5_CHECK(H5Sclose(space));
+}
+
+void h5_attr_i64(hid_t loc, const char *name, long long value) {
+    attr_scalar(loc, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &value);
+}
+
+void h5_attr_f64(hid_t loc, const char *name, double value) {
+    attr_scalar(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log) {
+    hid_t grp = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(grp);
+    h5_attr_i64(grp, "rounds", log->rounds);
+    int32_t *round = xmalloc((size_t)log->rounds * sizeof *round + 1);
+    for (int r = 0; r < log->rounds; r++) round[r] = r + 1;
+    hsize_t dims[2] = {(hsize_t)log->rounds, 0};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    H5_CHECK(space);
+    hid_t ds = H5Dcreate2(grp, "round", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                          H5P_DEFAULT);
+    H5_CHECK(ds);
+    if (log->rounds) H5_CHECK(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, round));
+    H5_CHECK(H5Dclose(ds));
+    H5_CHECK(H5Sclose(space));
+    xfree(round);
+    for (int i = 0; i < log->n_series; i++) {
+        const MetricSeries *s = &log->s[i];
+        dims[1] = (hsize_t)s->width;
+        space = H5Screate_simple(s->width == 1 ? 1 : 2, dims, NULL);
+        H5_CHECK(space);
+        ds = H5Dcreate2(grp, s->name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                        H5P_DEFAULT);
+        H5_CHECK(ds);
+        if (log->rounds)
+            H5_CHECK(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->v));
+        h5_attr_i64(ds, "width", s->width);
+        h5_attr_i64(ds, "timing", s->is_timing);
+        H5_CHECK(H5Dclose(ds));
+        H5_CHECK(H5Sclose(space));
+    }
+    H5_CHECK(H5Gclose(grp));
+}
+
+static int read_attr_i64(hid_t loc, const char *name, long long *v) {
+    if (H5Aexists(loc, name) <= 0) return -1;
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    if (attr < 0) return -1;
+    herr_t rc = H5Aread(attr, H5T_NATIVE_LLONG, v);
+    H5Aclose(attr);
+    return rc < 0 ? -1 : 0;
+}
+
+static herr_t count_link(hid_t grp, const char *name, const H5L_info_t *info, void *data) {
+    (void)grp;
+    (void)name;
+    (void)info;
+    (*(int *)data)++;
+    return 0;
+}
+
+int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size_t cap) {
+    CHECK(log->rounds == 0, "metrics_h5_read needs a declared, empty log (%d rounds)",
+          log->rounds);
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
+        snprintf(err, cap, "group '%s' is missing", name);
+        return -1;
+    }
+    hid_t grp = H5Gopen2(loc, name, H5P_DEFAULT);
+    long long rounds;
+    int n_links = 0;
+    if (grp < 0 || read_attr_i64(grp, "rounds", &rounds) < 0 || rounds < 0 ||
+        H5Literate(grp, H5_INDEX_NAME, H5_ITER_INC, NULL, count_link, &n_links) < 0) {
+        snprintf(err, cap, "group '%s' is malformed (no rounds attribute)", name);
+        if (grp >= 0) H5Gclose(grp);
+        return -1;
+    }
+    if (n_links != log->n_series + 1) { // + the round dataset
+        snprintf(err, cap, "group '%s' holds %d series, this program records %d", name,
+                 n_links - 1, log->n_series);
+        H5Gclose(grp);
+        return -1;
+    }
+    for (long long r = 0; r < rounds; r++) metriclog_next_round(log);
+    int rc = 0;
+    for (int i = 0; i < log->n_series && rc == 0; i++) {
+        MetricSeries *s = &log->s[i];
+        long long width = -1;
+        hid_t ds = H5Lexists(grp, s->name, H5P_DEFAULT) > 0 ? H5Dopen2(grp, s->name, H5P_DEFAULT)
+                                                             : -1;
+        hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
+        hssize_t npoints = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+        if (ds < 0 || read_attr_i64(ds, "width", &width) < 0 || width != s->width) {
+            snprintf(err, cap, "series '%s/%s' is missing or has width %lld, expected %d", name,
+                     s->name, width, s->width);
+            rc = -1;
+        } else if (npoints != (hssize_t)(rounds * s->width) ||
+                   (rounds &&
+                    H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->v) < 0)) {
+            snprintf(err, cap, "series '%s/%s' has %lld values, expected %lld", name, s->name,
+                     (long long)npoints, rounds * s->width);
+            rc = -1;
+        }
+        if (space >= 0) H5Sclose(space);
+        if (ds >= 0) H5Dclose(ds);
+    }
+    H5Gclose(grp);
+    if (rc) metriclog_truncate(log, 0);
+    return rc;
+}
+
+static void write_config(hid_t file, const OptSpec *opts, int n_opts, const void *cfg) {
+    hid_t grp = H5Gcreate2(file, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(grp);
+    for (int i = 0; i < n_opts; i++) {
+        const OptSpec *o = &opts[i];
+        const char *field = (const char *)cfg + o->offset;
+        switch (o->type) {
+        case OPT_INT:
+        case OPT_BOOL: h5_attr_i64(grp, o->key, *(const int *)field); break;
+        case OPT_I64: h5_attr_i64(grp, o->key, (long long)*(const int64_t *)field); break;
+        case OPT_DOUBLE: h5_attr_f64(grp, o->key, *(const double *)field); break;
+        case OPT_STRING:
+        case OPT_CHOICE: h5_attr_str(grp, o->key, field); break;
+        }
+    }
+    H5_CHECK(H5Gclose(grp));
+}
+
+static void write_meta(hid_t file, const RunInfo *info) {
+    hid_t grp = H5Gcreate2(file, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(grp);
+    const char *keys[] = {"method", "git", "slurm_job_id", "slurm_array_job_id",
+                          "slurm_array_task_id", "hosts", "started"};
+    const char *vals[] = {info->method,         info->git,   info->slurm_job_id,
+                          info->slurm_array_job_id, info->slurm_array_task_id, info->hosts,
+                          info->started};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        h5_attr_str(grp, keys[i], vals[i] ? vals[i] : "");
+    h5_attr_i64(grp, "world_size", info->world_size);
+    H5_CHECK(H5Gclose(grp));
+}
+
+static void replace(const char *tmp, const char *final) {
+    CHECK(rename(tmp, final) == 0, "rename %s -> %s: %s", tmp, final, strerror(errno));
+}
+
+static void write_csv(const char *path, const MetricLog *log) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    CHECK(f, "cannot create %s: %s", tmp, strerror(errno));
+    fputs("round", f);
+    for (int i = 0; i < log->n_series; i++)
+        if (log->s[i].width == 1) fprintf(f, ",%s", log->s[i].name);
+    fputc('\n', f);
+    for (int r = 0; r < log->rounds; r++) {
+        fprintf(f, "%d", r + 1);
+        for (int i = 0; i < log->n_series; i++) {
+            if (log->s[i].width != 1) continue;
+            double v = log->s[i].v[r];
+            if (isnan(v))
+                fputs(",", f);
+            else
+                fprintf(f, ",%.17g", v);
+        }
+        fputc('\n', f);
+    }
+    CHECK(fclose(f) == 0, "writing %s failed: %s", tmp, strerror(errno));
+    replace(tmp, path);
+}
+
+void runfile_write(const char *dir, const RunInfo *info, const OptSpec *opts, int n_opts,
+                   const void *cfg, const MetricLog *log) {
+    CHECK_PTR(dir);
+    CHECK_PTR(info);
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/run.h5", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5_CHECK(fcpl);
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5_CHECK(file);
+    h5_attr_i64(file, "schema", RUNFILE_SCHEMA);
+    h5_attr_str(file, "program", info->program ? info->program : "");
+    write_config(file, opts, n_opts, cfg);
+    write_meta(file, info);
+    metrics_h5_write(file, "metrics", log);
+    H5_CHECK(H5Fclose(file));
+    H5_CHECK(H5Pclose(fcpl));
+    replace(tmp, path);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    write_csv(path, log);
+}
