@@ -1,0 +1,186 @@
+// test_mpi_ckpt.c - checkpoints written collectively read back exactly, carry the same checksum
+// whoever wrote which rows, keep the newest K, and a truncated or corrupted file is skipped for the
+// previous valid one; a changed config is named key by key.
+#include <check.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/ckpt.h"
+#include "mpi_helpers.h"
+
+enum { PARTIES = 7, COLS = 5 };
+
+typedef struct {
+    int rounds;
+    double mu;
+} Cfg;
+
+static const OptSpec opts[] = {
+    {"rounds", OPT_INT, offsetof(Cfg, rounds), "6", 0, 0, 0, NULL, "rounds"},
+    {"mu", OPT_DOUBLE, offsetof(Cfg, mu), "0.01", 0, 0, 0, NULL, "prox"},
+};
+
+static float value(int party, int col, int round) { return (float)(party * 100 + col) + round * 0.5f; }
+
+// Each rank writes its block of parties (contiguous placement); rank 0 also the cloud model.
+static void write_round(const char *dir, int round, MPI_Comm comm, int keep) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int lo = PARTIES * rank / size, hi = PARTIES * (rank + 1) / size;
+    float block[PARTIES * COLS], cloud[3] = {1.5f, -2.f, (float)round};
+    for (int p = lo; p < hi; p++)
+        for (int c = 0; c < COLS; c++) block[(p - lo) * COLS + c] = value(p, c, round);
+    Cfg cfg = {6, 0.01};
+    Ckpt *ck = ckpt_create(dir, round, comm);
+    ckpt_write_config(ck, opts, 2, &cfg);
+    ckpt_write_rows(ck, "parties/model", CKPT_F32, PARTIES, COLS, lo, hi - lo, block);
+    ckpt_write_rows(ck, "cloud/model", CKPT_F32, 1, 3, 0, rank == 0 ? 1 : 0, cloud);
+    MetricLog log;
+    metriclog_init(&log);
+    metriclog_add(&log, "loss", 1, 0);
+    for (int r = 1; r <= round; r++) metriclog_next_round(&log), metriclog_set(&log, 0, 0, 1.0 / r);
+    ckpt_commit(ck, &log, keep);
+    metriclog_free(&log);
+}
+
+static void read_checksum(const char *path, char *out, size_t cap) {
+    out[0] = 0;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t a = H5Aopen(f, "checksum", H5P_DEFAULT);
+    hid_t t = H5Aget_type(a);
+    if (H5Tget_size(t) < cap) H5Aread(a, t, out);
+    H5Tclose(t);
+    H5Aclose(a);
+    H5Fclose(f);
+}
+
+static void shared_tmpdir(char *dir, size_t cap) {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0) {
+        snprintf(dir, cap, "/tmp/mmc_ckpt_XXXXXX");
+        if (!mkdtemp(dir)) dir[0] = 0;
+    }
+    MPI_Bcast(dir, (int)cap, MPI_CHAR, 0, MPI_COMM_WORLD);
+}
+
+START_TEST(test_collective_checkpoint_reads_back_and_matches_a_serial_write) {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    char dir[64], serial_dir[80], path[160], err[512];
+    shared_tmpdir(dir, sizeof dir);
+    write_round(dir, 3, MPI_COMM_WORLD, 2);
+    int ok = 1;
+    ckpt_path(path, sizeof path, dir, 3);
+    CkptReader *r = ckpt_open(path, err, sizeof err);
+    ok &= r != NULL;
+    if (r) {
+        float all[PARTIES * COLS], cloud[3];
+        ckpt_read_rows(r, "parties/model", CKPT_F32, PARTIES, COLS, 0, PARTIES, all);
+        ckpt_read_rows(r, "cloud/model", CKPT_F32, 1, 3, 0, 1, cloud);
+        for (int p = 0; p < PARTIES; p++)
+            for (int c = 0; c < COLS; c++) ok &= all[p * COLS + c] == value(p, c, 3);
+        ok &= cloud[0] == 1.5f && cloud[2] == 3.f && ckpt_round(r) == 3;
+        MetricLog log;
+        metriclog_init(&log);
+        metriclog_add(&log, "loss", 1, 0);
+        ok &= ckpt_read_metrics(r, &log, err, sizeof err) == 0 && log.rounds == 3 &&
+              log.s[0].v[2] == 1.0 / 3;
+        metriclog_free(&log);
+        ckpt_close(r);
+    }
+    ck_assert_all_ranks(ok, "checkpoint content differs from what was written: %s", err);
+
+    // The same content written by rank 0 alone has the same checksum: -np does not show.
+    snprintf(serial_dir, sizeof serial_dir, "%s/serial", dir);
+    int same = 1;
+    if (rank == 0) {
+        mkdir(serial_dir, 0755);
+        write_round(serial_dir, 3, MPI_COMM_SELF, 2);
+        char a[64], b[64], p2[200];
+        ckpt_path(p2, sizeof p2, serial_dir, 3);
+        read_checksum(path, a, sizeof a);
+        read_checksum(p2, b, sizeof b);
+        same = a[0] && strcmp(a, b) == 0;
+    }
+    ck_assert_all_ranks(same, "checksum depends on which rank wrote which rows");
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ok = system(cmd) == 0;
+    }
+}
+END_TEST
+
+START_TEST(test_keep_newest_and_fall_back_past_damaged_checkpoints) {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    char dir[64], path[160], latest[64] = "";
+    shared_tmpdir(dir, sizeof dir);
+    for (int round = 1; round <= 4; round++) write_round(dir, round, MPI_COMM_WORLD, 3);
+    int ok = 1;
+    if (rank == 0) {
+        for (int round = 1; round <= 4; round++) {
+            ckpt_path(path, sizeof path, dir, round);
+            ok &= (access(path, F_OK) == 0) == (round >= 2); // keep 3
+        }
+        snprintf(path, sizeof path, "%s/latest", dir);
+        FILE *f = fopen(path, "r");
+        ok &= f && fgets(latest, sizeof latest, f) && strcmp(latest, "round_000004.h5\n") == 0;
+        if (f) fclose(f);
+        ok &= ckpt_find_valid(dir, path, sizeof path) == 4;
+
+        // Truncate round 4: round 3 is used.
+        ckpt_path(path, sizeof path, dir, 4);
+        ok &= truncate(path, 600) == 0;
+        char found[160], err[512];
+        ok &= ckpt_find_valid(dir, found, sizeof found) == 3;
+        ok &= ckpt_verify(path, err, sizeof err) == -1 && strstr(err, "round_000004.h5");
+
+        // Flip one byte of round 3's party data: checksum mismatch, round 2 is used.
+        ckpt_path(path, sizeof path, dir, 3);
+        hid_t h = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t ds = H5Dopen2(h, "parties/model", H5P_DEFAULT);
+        haddr_t off = H5Dget_offset(ds);
+        H5Dclose(ds);
+        H5Fclose(h);
+        FILE *fp = fopen(path, "r+b");
+        ok &= fp && off != HADDR_UNDEF && fseek(fp, (long)off + 9, SEEK_SET) == 0;
+        if (fp) {
+            int c = fgetc(fp);
+            fseek(fp, (long)off + 9, SEEK_SET);
+            fputc(c ^ 0x40, fp);
+            fclose(fp);
+        }
+        ok &= ckpt_verify(path, err, sizeof err) == -1 && strstr(err, "corrupted");
+        ok &= ckpt_find_valid(dir, found, sizeof found) == 2;
+
+        // A different config is named key by key.
+        Cfg cfg = {8, 0.01};
+        CkptReader *r = ckpt_open(found, err, sizeof err);
+        char keys[256] = "";
+        ok &= r && ckpt_config_diff(r, opts, 2, &cfg, keys, sizeof keys) == 1 &&
+              strstr(keys, "rounds (checkpoint '6', now '8')");
+        ckpt_close(r);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ok &= system(cmd) == 0;
+    }
+    ck_assert_all_ranks(ok, "keep/latest/fallback/config-diff behaviour is wrong");
+}
+END_TEST
+
+Suite *mpi_ckpt_suite(void) {
+    Suite *s = suite_create("mpi_ckpt");
+    TCase *tc = tcase_create("ckpt");
+    tcase_add_test(tc, test_collective_checkpoint_reads_back_and_matches_a_serial_write);
+    tcase_add_test(tc, test_keep_newest_and_fall_back_past_damaged_checkpoints);
+    suite_add_tcase(s, tc);
+    return s;
+}
