@@ -1,0 +1,71 @@
+// party_model.h - the parties' small multimodal model (DESIGN.md §3), a flat parameter layout plus
+// one forward and one backward (llm.c style, no autograd).
+//
+//   per modality m:  dense input x_m (B, in_m):   h_m = relu(x_m · W_mᵀ + b_m)      (B, D)
+//                    token input ids_m (B, T_m):  h_m = mean-bag(E_m, ids_m)        (B, D)
+//   fusion:          z = Σ_m mask[b,m] · h_m / max(1, Σ_m mask[b,m])             (B, D)
+//                    u = relu(z · W_fᵀ + b_f)                                       (B, D)
+//   head:            logits = u · W_hᵀ + b_h                                        (B, K)
+//
+// A missing modality (mask 0) contributes nothing and receives no gradient, which is what zero-fill
+// with a mask means; a sample with no modality at all has z = 0.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rng.h"
+
+#define PM_MAX_MOD 4
+
+typedef enum { PM_DENSE = 0, PM_TOKENS = 1 } PmInputKind;
+
+typedef struct {
+    int n_mod;
+    PmInputKind kind[PM_MAX_MOD];
+    int in_dim[PM_MAX_MOD]; // dense: features per sample; tokens: tokens per sample (T)
+    int vocab[PM_MAX_MOD];  // tokens only: table rows
+    int D, K;               // common width, classes
+} PmConfig;
+
+// Offsets of every parameter tensor in the flat buffer (transparent, STYLE.md 9.3).
+typedef struct {
+    PmConfig c;
+    size_t n_params;
+    size_t enc_w[PM_MAX_MOD], enc_b[PM_MAX_MOD]; // dense: W (D, in), b (D); tokens: E (V, D), no b
+    size_t fuse_w, fuse_b, head_w, head_b;
+} PartyModel;
+
+typedef struct {
+    int B;
+    const float *dense[PM_MAX_MOD]; // (B, in_dim) for dense modalities, else NULL
+    const int *tokens[PM_MAX_MOD];  // (B, T) for token modalities (ids < 0 are padding), else NULL
+    const uint8_t *mask;            // (B, n_mod), 1 = present; NULL = every modality present
+} PmInput;
+
+// Activations and their gradients for batches up to Bmax. Owned buffers (pm_work_free).
+typedef struct {
+    int Bmax;
+    float *h[PM_MAX_MOD], *dh[PM_MAX_MOD]; // (Bmax, D)
+    float *z, *dz, *u, *du;                // (Bmax, D)
+    float *logits, *dlogits, *probs;       // (Bmax, K)
+} PmWork;
+
+// CHECKs the config (n_mod 1..PM_MAX_MOD, positive sizes). Local.
+void pm_init(PartyModel *m, const PmConfig *c);
+// PyTorch's default init: W, b ~ U(-1/√in, 1/√in); embeddings ~ N(0, 1)·0.1 (small, as the bag
+// averages them). Local.
+void pm_init_params(const PartyModel *m, float *params, Rng *rng);
+
+void pm_work_init(PmWork *w, const PartyModel *m, int Bmax);
+void pm_work_free(PmWork *w);
+
+// Writes w->logits (B, K). Local.
+void pm_forward(const PartyModel *m, const float *params, const PmInput *in, PmWork *w);
+// From w->dlogits (B, K), which it reads and leaves alone: grads (n_params) += dloss/dparams.
+// Uses w's other buffers from the last pm_forward with the same input. Local.
+void pm_backward(const PartyModel *m, const float *params, float *grads, const PmInput *in,
+                 PmWork *w);
+// Softmax CE over w->logits with optional per-sample weights; writes w->probs and, when grads is
+// not NULL, w->dlogits and the backward. Returns the mean loss; *correct += argmax hits. Local.
+double pm_loss_backward(const PartyModel *m, const float *params, float *grads, const PmInput *in,
+                        PmWork *w, const int *labels, const float *weights, long *correct);
