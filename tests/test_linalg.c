@@ -1,6 +1,6 @@
-// test_linalg.c - LAPACKE wrappers by their invariants (reconstruction, orthonormal factors, order of
-// the spectrum, triangular R), small hand-computed cases, Procrustes recovering a known rotation,
-// tall/wide/1×1 shapes, and bad input.
+// test_linalg.c - LAPACKE wrappers by their invariants (reconstruction, orthonormal factors, order
+// of the spectrum, triangular R), small hand-computed cases, Procrustes recovering a known
+// rotation, tall/wide/1×1 shapes, and bad input.
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,15 +11,16 @@
 #include "tensor/linalg.h"
 
 #define TOL_RECON 1e-10 /* double, backward-stable LAPACK drivers on O(1) entries, n <= 70 */
-#define TOL_ORTH 1e-10 /* UᵀU = I in double for the same sizes */
-#define TOL_HAND 1e-12 /* hand-computed spectra of 2×2 matrices */
+#define TOL_ORTH 1e-10  /* UᵀU = I in double for the same sizes */
+#define TOL_HAND 1e-12  /* hand-computed spectra of 2×2 matrices */
 
 static double *rand_matrix(int M, int N, uint32_t stream) {
     size_t n = (size_t)M * N;
     float *f = xmalloc(n * sizeof(float));
     double *a = xmalloc(n * sizeof(double));
     fill_uniform(f, n, -1, 1, stream);
-    for (size_t i = 0; i < n; i++) a[i] = f[i];
+    for (size_t i = 0; i < n; i++)
+        a[i] = f[i];
     xfree(f);
     return a;
 }
@@ -39,13 +40,15 @@ static void matmul(double *c, const double *a, int ta, const double *b, int tb, 
 
 static double frob(const double *a, size_t n) {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * a[i];
+    for (size_t i = 0; i < n; i++)
+        s += a[i] * a[i];
     return sqrt(s);
 }
 
 static double rel_diff(const double *a, const double *b, size_t n) {
     double d = 0;
-    for (size_t i = 0; i < n; i++) d += (a[i] - b[i]) * (a[i] - b[i]);
+    for (size_t i = 0; i < n; i++)
+        d += (a[i] - b[i]) * (a[i] - b[i]);
     double nb = frob(b, n);
     return sqrt(d) / (nb > 0 ? nb : 1);
 }
@@ -59,7 +62,8 @@ static double orth_err(const double *x, int M, int K, int rows) {
     else
         matmul(g, x, 1, x, 0, K, K, M);
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) e = fmax(e, fabs(g[(size_t)i * n + j] - (i == j)));
+        for (int j = 0; j < n; j++)
+            e = fmax(e, fabs(g[(size_t)i * n + j] - (i == j)));
     xfree(g);
     return e;
 }
@@ -70,13 +74,17 @@ static const int shapes[][2] = {{1, 1}, {7, 3}, {3, 7}, {40, 40}, {65, 17}, {1, 
 START_TEST(test_svd_reconstructs_with_orthonormal_factors) {
     const int M = shapes[_i][0], N = shapes[_i][1], K = MIN(M, N);
     double *a = rand_matrix(M, N, 20 + (uint32_t)_i);
-    double *u = xmalloc((size_t)M * K * sizeof(double)), *vt = xmalloc((size_t)K * N * sizeof(double));
+    double *u = xmalloc((size_t)M * K * sizeof(double)),
+           *vt = xmalloc((size_t)K * N * sizeof(double));
     double *s = xmalloc((size_t)K * sizeof(double)), *s2 = xmalloc((size_t)K * sizeof(double));
-    double *us = xmalloc((size_t)M * K * sizeof(double)), *rec = xmalloc((size_t)M * N * sizeof(double));
-    double *u2 = xmalloc((size_t)M * K * sizeof(double)), *vt2 = xmalloc((size_t)K * N * sizeof(double));
+    double *us = xmalloc((size_t)M * K * sizeof(double)),
+           *rec = xmalloc((size_t)M * N * sizeof(double));
+    double *u2 = xmalloc((size_t)M * K * sizeof(double)),
+           *vt2 = xmalloc((size_t)K * N * sizeof(double));
     linalg_svd_thin(u, s, vt, a, M, N);
     for (int i = 0; i < M; i++)
-        for (int k = 0; k < K; k++) us[(size_t)i * K + k] = u[(size_t)i * K + k] * s[k];
+        for (int k = 0; k < K; k++)
+            us[(size_t)i * K + k] = u[(size_t)i * K + k] * s[k];
     matmul(rec, us, 0, vt, 0, M, N, K);
     ck_assert_msg(rel_diff(rec, a, (size_t)M * N) < TOL_RECON, "(%d, %d): ‖A − UΣVᵀ‖/‖A‖ = %g", M,
                   N, rel_diff(rec, a, (size_t)M * N));
@@ -84,7 +92,8 @@ START_TEST(test_svd_reconstructs_with_orthonormal_factors) {
     ck_assert_msg(orth_err(vt, K, N, 1) < TOL_ORTH, "(%d, %d): VᵀV ≠ I", M, N);
     for (int k = 0; k < K; k++) {
         ck_assert_msg(s[k] >= 0, "s[%d] = %g < 0", k, s[k]);
-        if (k) ck_assert_msg(s[k] <= s[k - 1], "s not descending at %d: %g > %g", k, s[k], s[k - 1]);
+        if (k)
+            ck_assert_msg(s[k] <= s[k - 1], "s not descending at %d: %g > %g", k, s[k], s[k - 1]);
     }
     // Values only, and one factor only, give the same values and factor (up to rounding).
     linalg_svd_thin(NULL, s2, NULL, a, M, N);
@@ -117,7 +126,8 @@ START_TEST(test_qr_reconstructs_with_upper_triangular_r) {
     const int M = shapes[_i][0], N = shapes[_i][1];
     if (M < N) return; // thin QR needs M >= N; the wide shapes are SVD-only
     double *a = rand_matrix(M, N, 40 + (uint32_t)_i);
-    double *q = xmalloc((size_t)M * N * sizeof(double)), *r = xmalloc((size_t)N * N * sizeof(double));
+    double *q = xmalloc((size_t)M * N * sizeof(double)),
+           *r = xmalloc((size_t)N * N * sizeof(double));
     double *rec = xmalloc((size_t)M * N * sizeof(double));
     linalg_qr_thin(q, r, a, M, N);
     matmul(rec, q, 0, r, 0, M, N, N);
@@ -150,20 +160,24 @@ START_TEST(test_eigh_reconstructs_ascending) {
     for (size_t t = 0; t < ARRAY_LEN(sizes); t++) {
         const int N = sizes[t];
         double *x = rand_matrix(N, N, 60 + (uint32_t)t);
-        double *a = xmalloc((size_t)N * N * sizeof(double)), *v = xmalloc((size_t)N * N * sizeof(double));
-        double *w = xmalloc((size_t)N * sizeof(double)), *vw = xmalloc((size_t)N * N * sizeof(double));
+        double *a = xmalloc((size_t)N * N * sizeof(double)),
+               *v = xmalloc((size_t)N * N * sizeof(double));
+        double *w = xmalloc((size_t)N * sizeof(double)),
+               *vw = xmalloc((size_t)N * N * sizeof(double));
         double *rec = xmalloc((size_t)N * N * sizeof(double));
         for (int i = 0; i < N; i++)
             for (int j = 0; j < N; j++)
                 a[(size_t)i * N + j] = x[(size_t)i * N + j] + x[(size_t)j * N + i];
         linalg_eigh(w, v, a, N);
         for (int i = 0; i < N; i++)
-            for (int j = 0; j < N; j++) vw[(size_t)i * N + j] = v[(size_t)i * N + j] * w[j];
+            for (int j = 0; j < N; j++)
+                vw[(size_t)i * N + j] = v[(size_t)i * N + j] * w[j];
         matmul(rec, vw, 0, v, 1, N, N, N);
         ck_assert_msg(rel_diff(rec, a, (size_t)N * N) < TOL_RECON, "N=%d: ‖A − VWVᵀ‖/‖A‖ = %g", N,
                       rel_diff(rec, a, (size_t)N * N));
         ck_assert_msg(orth_err(v, N, N, 0) < TOL_ORTH, "N=%d: VᵀV ≠ I", N);
-        for (int i = 1; i < N; i++) ck_assert_msg(w[i] >= w[i - 1], "w not ascending at %d", i);
+        for (int i = 1; i < N; i++)
+            ck_assert_msg(w[i] >= w[i - 1], "w not ascending at %d", i);
         xfree(x), xfree(a), xfree(v), xfree(w), xfree(vw), xfree(rec);
     }
     // [[2, 1], [1, 2]]: eigenvalues 1 and 3, eigenvector of 3 is ±(1, 1)/√2.
@@ -180,8 +194,10 @@ END_TEST
 START_TEST(test_procrustes_recovers_a_known_rotation) {
     const int M = 50, K = 6;
     double *a = rand_matrix(M, K, 80), *x = rand_matrix(K, K, 81);
-    double *r0 = xmalloc((size_t)K * K * sizeof(double)), *rr = xmalloc((size_t)K * K * sizeof(double));
-    double *tri = xmalloc((size_t)K * K * sizeof(double)), *b = xmalloc((size_t)M * K * sizeof(double));
+    double *r0 = xmalloc((size_t)K * K * sizeof(double)),
+           *rr = xmalloc((size_t)K * K * sizeof(double));
+    double *tri = xmalloc((size_t)K * K * sizeof(double)),
+           *b = xmalloc((size_t)M * K * sizeof(double));
     linalg_qr_thin(r0, tri, x, K, K); // a random orthogonal r0
     matmul(b, a, 0, r0, 0, M, K, K);
     linalg_procrustes(rr, a, b, M, K);
@@ -189,7 +205,8 @@ START_TEST(test_procrustes_recovers_a_known_rotation) {
                   rel_diff(rr, r0, (size_t)K * K));
     // With noise on b: r is orthogonal and fits better than the identity and than r0's transpose.
     double *noise = rand_matrix(M, K, 82), *ar = xmalloc((size_t)M * K * sizeof(double));
-    for (size_t i = 0; i < (size_t)M * K; i++) b[i] += 0.1 * noise[i];
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        b[i] += 0.1 * noise[i];
     linalg_procrustes(rr, a, b, M, K);
     ck_assert_msg(orth_err(rr, K, K, 0) < TOL_ORTH, "Procrustes R is not orthogonal");
     matmul(ar, a, 0, rr, 0, M, K, K);
@@ -237,7 +254,8 @@ Suite *linalg_suite(void) {
     tcase_add_loop_test(tc, test_svd_reconstructs_with_orthonormal_factors, 0,
                         (int)ARRAY_LEN(shapes));
     tcase_add_test(tc, test_svd_hand_values);
-    tcase_add_loop_test(tc, test_qr_reconstructs_with_upper_triangular_r, 0, (int)ARRAY_LEN(shapes));
+    tcase_add_loop_test(tc, test_qr_reconstructs_with_upper_triangular_r, 0,
+                        (int)ARRAY_LEN(shapes));
     tcase_add_test(tc, test_qr_hand_value);
     tcase_add_test(tc, test_eigh_reconstructs_ascending);
     tcase_add_test(tc, test_procrustes_recovers_a_known_rotation);

@@ -10,15 +10,16 @@
 #include "nn/optim.h"
 
 #define TOL_F32_STEP 2e-6 /* float32 update of O(1) values vs the same formula in double */
-#define TOL_V_BETA2 2e-5 /* 1 - 0.999f = 0.00099998713: v carries that 1.3e-5 relative offset */
-#define TOL_NORM 1e-12 /* norms are summed in double over a few float values */
+#define TOL_V_BETA2 2e-5  /* 1 - 0.999f = 0.00099998713: v carries that 1.3e-5 relative offset */
+#define TOL_NORM 1e-12    /* norms are summed in double over a few float values */
 
 START_TEST(test_adamw_two_steps_match_double) {
     // Step 1 by hand: m̂ = g, v̂ = g², so p ← p·(1 - lr·wd) - lr·g/(|g| + eps) ≈ p·0.999 ∓ 0.01.
     // Step 2: the same formulas in double (python), printed to 9 digits.
     float p[3] = {0.5f, -1.0f, 2.0f}, m[3] = {0}, v[3] = {0};
     const float g1[3] = {0.1f, -0.2f, 0.3f}, g2[3] = {-0.05f, 0.4f, 0.0f};
-    AdamWConfig c = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f};
+    AdamWConfig c = {
+        .lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f};
     adamw_step(p, g1, m, v, 3, NULL, 0, &c, 1);
     const float p1[3] = {0.4895f, -0.989f, 1.988f}, m1[3] = {0.01f, -0.02f, 0.03f},
                 v1[3] = {1e-5f, 4e-5f, 9e-5f};
@@ -64,7 +65,8 @@ START_TEST(test_adamw_vector_body_is_bit_identical_to_scalar_twin) {
     fill_uniform(p, n, -1, 1, 1);
     memcpy(pr, p, n * sizeof(float));
     ParamSegment segs[2] = {{0, n / 3}, {n / 3 + (n > 2), n - n / 3 - (n > 2)}};
-    AdamWConfig c = {.lr = 3e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.05f};
+    AdamWConfig c = {
+        .lr = 3e-3f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.05f};
     for (long t = 1; t <= 5; t++) {
         fill_uniform(g, n, -2, 2, (uint32_t)(10 + t));
         adamw_step(p, g, m, v, n, segs, 2, &c, t);
@@ -88,8 +90,10 @@ START_TEST(test_frozen_elements_are_never_touched) {
     const ParamSegment segs[2] = {{20, 7}, {3, 5}}; // unsorted on purpose
     int trainable[N] = {0};
     for (int k = 0; k < 2; k++)
-        for (size_t i = 0; i < segs[k].n; i++) trainable[segs[k].offset + i] = 1;
-    AdamWConfig ca = {.lr = 0.1f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f};
+        for (size_t i = 0; i < segs[k].n; i++)
+            trainable[segs[k].offset + i] = 1;
+    AdamWConfig ca = {
+        .lr = 0.1f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f};
     adamw_step(p, g, m, v, N, segs, 2, &ca, 3);
     SgdConfig cs = {.lr = 0.1f, .momentum = 0.5f, .weight_decay = 0.1f};
     sgd_step(p, g, m, N, segs, 2, &cs);

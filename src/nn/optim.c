@@ -96,7 +96,8 @@ static inline void adam_elem(float *p, float g, float *m, float *v, const AdamSc
 
 static void adam_range_scalar(float *p, const float *g, float *m, float *v, size_t n,
                               const AdamScalars *s) {
-    for (size_t i = 0; i < n; i++) adam_elem(&p[i], g[i], &m[i], &v[i], s);
+    for (size_t i = 0; i < n; i++)
+        adam_elem(&p[i], g[i], &m[i], &v[i], s);
 }
 
 static void adam_range(float *p, const float *g, float *m, float *v, size_t n,
@@ -109,7 +110,8 @@ static void adam_range(float *p, const float *g, float *m, float *v, size_t n,
     const __m512 bc2s = _mm512_set1_ps(s->bc2_sqrt), eps = _mm512_set1_ps(s->eps);
     for (; i + 16 <= n; i += 16) {
         __m512 gi = _mm512_loadu_ps(g + i);
-        __m512 mi = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_loadu_ps(m + i)), _mm512_mul_ps(omb1, gi));
+        __m512 mi =
+            _mm512_add_ps(_mm512_mul_ps(b1, _mm512_loadu_ps(m + i)), _mm512_mul_ps(omb1, gi));
         __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_loadu_ps(v + i)),
                                   _mm512_mul_ps(omb2, _mm512_mul_ps(gi, gi)));
         __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), bc2s), eps);
@@ -148,21 +150,20 @@ void adamw_step_ref(float *params, const float *grads, float *m, float *v, size_
     AdamScalars s = adam_scalars(__func__, c, t);
     for (int k = 0; k < n_ranges(segs, n_segs); k++) {
         ParamSegment r = range_at(segs, k, n_params);
-        adam_range_scalar(params + r.offset, grads + r.offset, m + r.offset, v + r.offset, r.n,
-                          &s);
+        adam_range_scalar(params + r.offset, grads + r.offset, m + r.offset, v + r.offset, r.n, &s);
     }
 }
 
 // ---- gradient norm and clipping ----
 
-double grad_global_norm(const float *grads, size_t n_params, const ParamSegment *segs,
-                        int n_segs) {
+double grad_global_norm(const float *grads, size_t n_params, const ParamSegment *segs, int n_segs) {
     CHECK_PTR(grads);
     check_segments(__func__, n_params, segs, n_segs);
     double ss = 0;
     for (int k = 0; k < n_ranges(segs, n_segs); k++) {
         ParamSegment r = range_at(segs, k, n_params);
-        for (size_t i = 0; i < r.n; i++) ss += (double)grads[r.offset + i] * grads[r.offset + i];
+        for (size_t i = 0; i < r.n; i++)
+            ss += (double)grads[r.offset + i] * grads[r.offset + i];
     }
     return sqrt(ss);
 }
@@ -177,7 +178,8 @@ double clip_grad_global_norm(float *grads, size_t n_params, const ParamSegment *
         float scale = (float)(max_norm / norm);
         for (int k = 0; k < n_ranges(segs, n_segs); k++) {
             ParamSegment r = range_at(segs, k, n_params);
-            for (size_t i = 0; i < r.n; i++) grads[r.offset + i] *= scale;
+            for (size_t i = 0; i < r.n; i++)
+                grads[r.offset + i] *= scale;
         }
     }
     return norm;
@@ -189,8 +191,7 @@ float lr_cosine_warmup(long step, long warmup, long total, float lr_max, float l
     CHECK(step >= 0 && warmup >= 0 && total >= warmup,
           "lr_cosine_warmup: step=%ld warmup=%ld total=%ld (need step >= 0, 0 <= warmup <= total)",
           step, warmup, total);
-    CHECK(lr_min >= 0 && lr_max >= lr_min, "lr_cosine_warmup: lr_max=%g lr_min=%g", lr_max,
-          lr_min);
+    CHECK(lr_min >= 0 && lr_max >= lr_min, "lr_cosine_warmup: lr_max=%g lr_min=%g", lr_max, lr_min);
     if (step < warmup) return (float)((double)lr_max * (double)(step + 1) / (double)warmup);
     if (step >= total) return lr_min;
     double progress = (double)(step - warmup) / (double)(total - warmup);

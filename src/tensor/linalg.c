@@ -42,14 +42,17 @@ void linalg_qr_thin(double *q, double *r, const double *a, int M, int N) {
     memcpy(q, a, (size_t)M * N * sizeof(double));
     LAPACK_CHECK(LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, M, N, q, N, tau));
     for (int i = 0; i < N; i++)
-        for (int j = 0; j < N; j++) r[(size_t)i * N + j] = j >= i ? q[(size_t)i * N + j] : 0.0;
+        for (int j = 0; j < N; j++)
+            r[(size_t)i * N + j] = j >= i ? q[(size_t)i * N + j] : 0.0;
     LAPACK_CHECK(LAPACKE_dorgqr(LAPACK_ROW_MAJOR, M, N, N, q, N, tau));
     // Householder QR leaves the signs of diag(r) arbitrary; flipping row i of r with column i of q
     // keeps q·r unchanged and makes the factorisation unique.
     for (int i = 0; i < N; i++) {
         if (r[(size_t)i * N + i] >= 0) continue;
-        for (int j = i; j < N; j++) r[(size_t)i * N + j] = -r[(size_t)i * N + j];
-        for (int k = 0; k < M; k++) q[(size_t)k * N + i] = -q[(size_t)k * N + i];
+        for (int j = i; j < N; j++)
+            r[(size_t)i * N + j] = -r[(size_t)i * N + j];
+        for (int k = 0; k < M; k++)
+            q[(size_t)k * N + i] = -q[(size_t)k * N + i];
     }
     xfree(tau);
 }
@@ -67,7 +70,8 @@ void linalg_procrustes(double *r, const double *a, const double *b, int M, int K
     CHECK(r && a && b, "linalg_procrustes: NULL buffer (r=%p a=%p b=%p)", (void *)r,
           (const void *)a, (const void *)b);
     double *c = xmalloc((size_t)K * K * sizeof(double)), *s = xmalloc((size_t)K * sizeof(double));
-    double *uu = xmalloc((size_t)K * K * sizeof(double)), *vt = xmalloc((size_t)K * K * sizeof(double));
+    double *uu = xmalloc((size_t)K * K * sizeof(double)),
+           *vt = xmalloc((size_t)K * K * sizeof(double));
     // c = aᵀ b (K, K); max tr(rᵀ c) over orthogonal r is reached at r = U Vᵀ.
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, K, M, 1.0, a, K, b, K, 0.0, c, K);
     linalg_svd_thin(uu, s, vt, c, K, K);

@@ -51,9 +51,10 @@ PdsvdGrid *pdsvd_grid_create(MPI_Comm comm) {
         Cblacs_gridinit(&g->ctxt, "Row", g->nprow, g->npcol);
         int nprow, npcol;
         Cblacs_gridinfo(g->ctxt, &nprow, &npcol, &g->myrow, &g->mycol);
-        CHECK(nprow == g->nprow && npcol == g->npcol && g->myrow >= 0,
-              "pdsvd_grid_create: BLACS gave a %d x %d grid (row %d), asked for %d x %d on %d ranks",
-              nprow, npcol, g->myrow, g->nprow, g->npcol, g->size);
+        CHECK(
+            nprow == g->nprow && npcol == g->npcol && g->myrow >= 0,
+            "pdsvd_grid_create: BLACS gave a %d x %d grid (row %d), asked for %d x %d on %d ranks",
+            nprow, npcol, g->myrow, g->nprow, g->npcol, g->size);
         // Combines in a fixed order and with the same result on every rank: pdgesvd's norms and
         // dot products are then repeatable from run to run.
         int one = 1;
@@ -77,7 +78,8 @@ void pdsvd_grid_destroy(PdsvdGrid *g) {
 // A descriptor for a (m, n) matrix in block-cyclic layout on ctxt (or marked absent with ctxt -1
 // on ranks outside it). Returns the local leading dimension; *ncols_loc gets the local columns.
 static int desc_make(int *desc, int m, int n, int mb, int nb, int ctxt, int *ncols_loc) {
-    for (int i = 0; i < SCALAPACK_DESC_LEN; i++) desc[i] = 0;
+    for (int i = 0; i < SCALAPACK_DESC_LEN; i++)
+        desc[i] = 0;
     if (ctxt < 0) {
         desc[SCALAPACK_DESC_CTXT] = -1;
         *ncols_loc = 0;
@@ -97,8 +99,8 @@ static double *local_alloc(int lld, int ncols) {
     return xcalloc((size_t)lld * (size_t)MAX(1, ncols), sizeof(double));
 }
 
-static void pdsvd_scalapack(PdsvdGrid *g, double *s, double *u, double *vt, const double *a,
-                            int M, int N, int nb, int root, int want_u, int want_vt) {
+static void pdsvd_scalapack(PdsvdGrid *g, double *s, double *u, double *vt, const double *a, int M,
+                            int N, int nb, int root, int want_u, int want_vt) {
     const int K = MIN(M, N), one = 1;
     // The root-only 1×1 grid that holds the whole matrices (ctxt -1 on the other ranks).
     int root_ctxt = g->sys, root_pnum = root;
@@ -142,7 +144,8 @@ static void pdsvd_scalapack(PdsvdGrid *g, double *s, double *u, double *vt, cons
         pdgemr2d_(&N, &K, up, &one, &one, d_up, vt, &one, &one, d_root, &g->ctxt);
     }
     if (g->rank == root) {
-        for (int k = 0; k < K; k++) s[k] = sl[k]; // s is replicated; the root's copy is returned
+        for (int k = 0; k < K; k++)
+            s[k] = sl[k]; // s is replicated; the root's copy is returned
         Cblacs_gridexit(root_ctxt);
     }
     xfree(b), xfree(up), xfree(vtp), xfree(sl), xfree(work);
@@ -152,16 +155,16 @@ static void pdsvd_scalapack(PdsvdGrid *g, double *s, double *u, double *vt, cons
 void pdsvd(PdsvdGrid *g, double *s, double *u, double *vt, const double *a, int M, int N, int nb,
            int root) {
     CHECK_PTR(g);
-    CHECK(root >= 0 && root < g->size, "pdsvd: root = %d outside the communicator of size %d",
-          root, g->size);
+    CHECK(root >= 0 && root < g->size, "pdsvd: root = %d outside the communicator of size %d", root,
+          g->size);
     // Every rank must call with the same sizes; which factors are wanted is the root's choice.
     int args[5] = {M, N, nb, u != NULL, vt != NULL};
     MPI_CHECK(MPI_Bcast(args, 5, MPI_INT, root, g->comm));
     CHECK(args[0] == M && args[1] == N && args[2] == nb,
           "pdsvd: rank %d has (M, N, nb) = (%d, %d, %d), root %d has (%d, %d, %d)", g->rank, M, N,
           nb, root, args[0], args[1], args[2]);
-    CHECK(M >= 1 && N >= 1 && nb >= 1, "pdsvd: shape (%d, %d), block nb = %d: expected positive",
-          M, N, nb);
+    CHECK(M >= 1 && N >= 1 && nb >= 1, "pdsvd: shape (%d, %d), block nb = %d: expected positive", M,
+          N, nb);
     if (g->rank == root)
         CHECK(a && s, "pdsvd: NULL buffer on root (a=%p s=%p)", (const void *)a, (void *)s);
     CHECK_INT_COUNT((size_t)M * (size_t)N);

@@ -19,12 +19,13 @@
 #define TOL_VEC 1e-8 /* |⟨u_k, u_ref_k⟩| = 1 for well-separated σ_k of random matrices */
 
 // {M, N, nb}: square, tall and wide with sizes not divisible by nb or by the grid, 1-wide.
-static const int cases[][3] = {{8, 8, 4}, {37, 23, 8}, {23, 37, 5}, {70, 41, 16}, {9, 1, 2},
-                               {1, 6, 4}, {33, 33, 64}};
+static const int cases[][3] = {{8, 8, 4}, {37, 23, 8}, {23, 37, 5}, {70, 41, 16},
+                               {9, 1, 2}, {1, 6, 4},   {33, 33, 64}};
 
 static double frob_diff(const double *a, const double *b, size_t n) {
     double d = 0;
-    for (size_t i = 0; i < n; i++) d += (a[i] - b[i]) * (a[i] - b[i]);
+    for (size_t i = 0; i < n; i++)
+        d += (a[i] - b[i]) * (a[i] - b[i]);
     return sqrt(d);
 }
 
@@ -33,13 +34,16 @@ static int verify_on_root(const double *a, const double *s, const double *u, con
                           int M, int N, char *why, size_t why_len) {
     const int K = MIN(M, N);
     double *sr = xmalloc((size_t)K * sizeof(double)), *ur = xmalloc((size_t)M * K * sizeof(double));
-    double *vr = xmalloc((size_t)K * N * sizeof(double)), *rec = xcalloc((size_t)M * N, sizeof(double));
+    double *vr = xmalloc((size_t)K * N * sizeof(double)),
+           *rec = xcalloc((size_t)M * N, sizeof(double));
     linalg_svd_thin(ur, sr, vr, a, M, N);
     int ok = 1;
     double ds = frob_diff(s, sr, (size_t)K) / sr[0];
-    for (int k = 1; k < K; k++) ok &= s[k] <= s[k - 1];
+    for (int k = 1; k < K; k++)
+        ok &= s[k] <= s[k - 1];
     if (!(ds < TOL_SV) || !ok) {
-        snprintf(why, why_len, "(%d, %d): singular values differ by %g or not descending", M, N, ds);
+        snprintf(why, why_len, "(%d, %d): singular values differ by %g or not descending", M, N,
+                 ds);
         ok = 0;
     }
     for (int i = 0; i < M; i++)
@@ -47,7 +51,8 @@ static int verify_on_root(const double *a, const double *s, const double *u, con
             for (int j = 0; j < N; j++)
                 rec[(size_t)i * N + j] += u[(size_t)i * K + k] * s[k] * vt[(size_t)k * N + j];
     double nrm = 0;
-    for (size_t i = 0; i < (size_t)M * N; i++) nrm += a[i] * a[i];
+    for (size_t i = 0; i < (size_t)M * N; i++)
+        nrm += a[i] * a[i];
     double na = frob_diff(a, rec, (size_t)M * N) / sqrt(nrm);
     if (ok && !(na < TOL_SV)) {
         snprintf(why, why_len, "(%d, %d): ‖A − UΣVᵀ‖/‖A‖ = %g", M, N, na);
@@ -55,11 +60,14 @@ static int verify_on_root(const double *a, const double *s, const double *u, con
     }
     for (int k = 0; ok && k < K; k++) {
         double du = 0, dv = 0, nu = 0;
-        for (int i = 0; i < M; i++) du += u[(size_t)i * K + k] * ur[(size_t)i * K + k];
-        for (int j = 0; j < N; j++) dv += vt[(size_t)k * N + j] * vr[(size_t)k * N + j];
+        for (int i = 0; i < M; i++)
+            du += u[(size_t)i * K + k] * ur[(size_t)i * K + k];
+        for (int j = 0; j < N; j++)
+            dv += vt[(size_t)k * N + j] * vr[(size_t)k * N + j];
         for (int k2 = 0; k2 < K; k2++) { // UᵀU column k against column k2
             double d = 0;
-            for (int i = 0; i < M; i++) d += u[(size_t)i * K + k] * u[(size_t)i * K + k2];
+            for (int i = 0; i < M; i++)
+                d += u[(size_t)i * K + k] * u[(size_t)i * K + k2];
             nu = fmax(nu, fabs(d - (k == k2)));
         }
         if (!(fabs(fabs(du) - 1) < TOL_VEC && fabs(fabs(dv) - 1) < TOL_VEC && nu < TOL_VEC &&
@@ -86,7 +94,8 @@ START_TEST(test_pdsvd_matches_lapacke_on_root) {
         float *f = xmalloc((size_t)M * N * sizeof(float));
         fill_uniform(f, (size_t)M * N, -1, 1, 100 + (uint32_t)_i);
         a = xmalloc((size_t)M * N * sizeof(double));
-        for (size_t i = 0; i < (size_t)M * N; i++) a[i] = f[i];
+        for (size_t i = 0; i < (size_t)M * N; i++)
+            a[i] = f[i];
         xfree(f);
         s = xmalloc((size_t)K * sizeof(double)), s2 = xmalloc((size_t)K * sizeof(double));
         u = xmalloc((size_t)M * K * sizeof(double)), u2 = xmalloc((size_t)M * K * sizeof(double));
@@ -107,7 +116,8 @@ START_TEST(test_pdsvd_matches_lapacke_on_root) {
     ck_assert_all_ranks(ok, "(%d, %d) nb=%d: a repeated pdsvd differs", M, N, nb);
     pdsvd(g, s2, NULL, NULL, a, M, N, nb, root);
     ok = 1;
-    for (int k = 0; rank == root && k < K; k++) ok &= fabs(s2[k] - s[k]) <= TOL_SV * (1 + s[0]);
+    for (int k = 0; rank == root && k < K; k++)
+        ok &= fabs(s2[k] - s[k]) <= TOL_SV * (1 + s[0]);
     ck_assert_all_ranks(ok, "(%d, %d) nb=%d: values-only pdsvd differs", M, N, nb);
 
     pdsvd_grid_destroy(g);
