@@ -139,7 +139,7 @@ PROBES := $(PROBE_SRC:tests/probes/%.c=$(BUILD)/bin/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCHES := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bin/%)
 
-all: $(APPS)
+all: $(LIB) $(APPS)
 
 # Flags are saved so that a change of compiler or flags rebuilds everything (the redis idea).
 FLAGS_NOW := $(CC) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(LDLIBS)

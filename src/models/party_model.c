@@ -69,16 +69,16 @@ void pm_work_init(PmWork *w, const PartyModel *m, int Bmax) {
     w->Bmax = Bmax;
     size_t bd = (size_t)Bmax * (size_t)m->c.D, bk = (size_t)Bmax * (size_t)m->c.K;
     for (int i = 0; i < m->c.n_mod; i++) {
-        w->h[i] = xcalloc_aligned(bd, sizeof(float));
-        w->dh[i] = xcalloc_aligned(bd, sizeof(float));
+        w->h[i] = xcalloc_aligned(bd * sizeof(float));
+        w->dh[i] = xcalloc_aligned(bd * sizeof(float));
     }
-    w->z = xcalloc_aligned(bd, sizeof(float));
-    w->dz = xcalloc_aligned(bd, sizeof(float));
-    w->u = xcalloc_aligned(bd, sizeof(float));
-    w->du = xcalloc_aligned(bd, sizeof(float));
-    w->logits = xcalloc_aligned(bk, sizeof(float));
-    w->dlogits = xcalloc_aligned(bk, sizeof(float));
-    w->probs = xcalloc_aligned(bk, sizeof(float));
+    w->z = xcalloc_aligned(bd * sizeof(float));
+    w->dz = xcalloc_aligned(bd * sizeof(float));
+    w->u = xcalloc_aligned(bd * sizeof(float));
+    w->du = xcalloc_aligned(bd * sizeof(float));
+    w->logits = xcalloc_aligned(bk * sizeof(float));
+    w->dlogits = xcalloc_aligned(bk * sizeof(float));
+    w->probs = xcalloc_aligned(bk * sizeof(float));
 }
 
 void pm_work_free(PmWork *w) {
