@@ -21,18 +21,18 @@ typedef struct {
 } TestCfg;
 
 static const OptSpec table[] = {
-    {"rounds", OPT_INT, offsetof(TestCfg, rounds), "10", OPT_LO, 1, 0, NULL, "rounds to run"},
-    {"samples", OPT_I64, offsetof(TestCfg, samples), "5000000000", OPT_LO, 0, 0, NULL, "samples"},
+    {"rounds", OPT_INT, offsetof(TestCfg, rounds), "10", OPT_LO, 1, 0, NULL, "rounds to run", 0},
+    {"samples", OPT_I64, offsetof(TestCfg, samples), "5000000000", OPT_LO, 0, 0, NULL, "samples", 0},
     {"alpha", OPT_DOUBLE, offsetof(TestCfg, alpha), "0.5", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
-     "Dirichlet alpha"},
+     "Dirichlet alpha", 0},
     {"beta", OPT_DOUBLE, offsetof(TestCfg, beta), "0.3", OPT_LO | OPT_HI, 0, 1, NULL,
-     "missing rate"},
-    {"lr", OPT_DOUBLE, offsetof(TestCfg, lr), "0.1", 0, 0, 0, NULL, "learning rate"},
-    {"resume-ok", OPT_BOOL, offsetof(TestCfg, resume_ok), "false", 0, 0, 0, NULL, "flag"},
+     "missing rate", 0},
+    {"lr", OPT_DOUBLE, offsetof(TestCfg, lr), "0.1", 0, 0, 0, NULL, "learning rate", 0},
+    {"resume-ok", OPT_BOOL, offsetof(TestCfg, resume_ok), "false", 0, 0, 0, NULL, "flag", 0},
     {"method", OPT_CHOICE, offsetof(TestCfg, method), "fedavg", 0, 0, 0, "fedavg|fedprox|local",
-     "method"},
-    {"out", OPT_STRING, offsetof(TestCfg, out), "runs/x", 0, 0, 0, NULL, "output dir"},
-    {"fedprox.mu", OPT_DOUBLE, offsetof(TestCfg, mu), "0.01", OPT_LO, 0, 0, NULL, "prox weight"},
+     "method", 0},
+    {"out", OPT_STRING, offsetof(TestCfg, out), "runs/x", 0, 0, 0, NULL, "output dir", 0},
+    {"fedprox.mu", OPT_DOUBLE, offsetof(TestCfg, mu), "0.01", OPT_LO, 0, 0, NULL, "prox weight", 0},
 };
 #define N_OPTS ((int)(sizeof table / sizeof table[0]))
 

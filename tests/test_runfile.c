@@ -18,9 +18,9 @@ typedef struct {
 } Cfg;
 
 static const OptSpec opts[] = {
-    {"rounds", OPT_INT, offsetof(Cfg, rounds), "40", OPT_LO, 1, 0, NULL, "rounds"},
-    {"lr", OPT_DOUBLE, offsetof(Cfg, lr), "0.05", 0, 0, 0, NULL, "learning rate"},
-    {"method", OPT_CHOICE, offsetof(Cfg, method), "fedavg", 0, 0, 0, "fedavg|local", "method"},
+    {"rounds", OPT_INT, offsetof(Cfg, rounds), "40", OPT_LO, 1, 0, NULL, "rounds", 0},
+    {"lr", OPT_DOUBLE, offsetof(Cfg, lr), "0.05", 0, 0, 0, NULL, "learning rate", 0},
+    {"method", OPT_CHOICE, offsetof(Cfg, method), "fedavg", 0, 0, 0, "fedavg|local", "method", 0},
 };
 
 // Three series: loss, per-party accuracy (3 parties), round time (timing); 20 rounds (> first cap).

@@ -263,6 +263,45 @@ int opts_parse(const OptSpec *table, int n, void *cfg, int argc, char **argv, ch
     return OPT_OK;
 }
 
+static int file_value(const char *path, const char *key, char *out, size_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[1024], section[128] = "", full[256];
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char *s = trim(line), *eq;
+        if (*s == '[') {
+            char *close = strchr(s, ']');
+            if (close) *close = 0, snprintf(section, sizeof section, "%s", trim(s + 1));
+        } else if ((eq = strchr(s, '='))) {
+            *eq = 0;
+            if (section[0])
+                snprintf(full, sizeof full, "%s.%s", section, trim(s));
+            else
+                snprintf(full, sizeof full, "%s", trim(s));
+            if (strcmp(full, key) == 0) found = 1, snprintf(out, cap, "%s", trim(eq + 1));
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+int opts_prescan(int argc, char **argv, const char *key, char *out, size_t cap) {
+    char k[256];
+    const char *value;
+    int found = 0;
+    for (int i = 1; i < argc; i++)
+        if (split_arg(argv[i], k, sizeof k, &value) && strcmp(k, key) == 0)
+            found = 1, snprintf(out, cap, "%s", value);
+    if (found) return 1;
+    for (int i = 1; i < argc; i++)
+        if (split_arg(argv[i], k, sizeof k, &value) && strcmp(k, "config") == 0)
+            found = file_value(value, key, out, cap);
+    return found;
+}
+
 void opts_format(const OptSpec *o, const void *cfg, char *buf, size_t cap) {
     const char *field = (const char *)cfg + o->offset;
     switch (o->type) {

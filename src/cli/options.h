@@ -40,7 +40,12 @@ typedef struct {
     double lo, hi;       // bounds for numbers (and for OPT_STRING: unused)
     const char *choices; // OPT_CHOICE only: "a|b|c"
     const char *help;    // one line
+    unsigned flags;      // OPT_RESUME_NEUTRAL, ...
 } OptSpec;
+
+enum {
+    OPT_RESUME_NEUTRAL = 1, // may differ between a checkpoint and the run resuming from it
+};
 
 typedef enum {
     OPT_OK = 0,
@@ -70,6 +75,11 @@ void opts_format(const OptSpec *o, const void *cfg, char *buf, size_t cap);
 const OptSpec *opts_find(const OptSpec *table, int n, const char *key);
 // Writes the keys whose values differ between a and b, comma-separated, into buf; returns how many.
 int opts_diff(const OptSpec *table, int n, const void *a, const void *b, char *buf, size_t cap);
+
+// The value of key as given on the command line (--key=value, last wins) or else in the --config
+// file (sections honoured), without validating anything else: to pick a table before parsing.
+// Returns 1 and copies the text into out when found, else 0.
+int opts_prescan(int argc, char **argv, const char *key, char *out, size_t cap);
 
 // Usage text: every key with its type, default, range or choices and help.
 void opts_print_help(const OptSpec *table, int n, FILE *f, const char *usage);

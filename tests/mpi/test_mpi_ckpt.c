@@ -20,8 +20,8 @@ typedef struct {
 } Cfg;
 
 static const OptSpec opts[] = {
-    {"rounds", OPT_INT, offsetof(Cfg, rounds), "6", 0, 0, 0, NULL, "rounds"},
-    {"mu", OPT_DOUBLE, offsetof(Cfg, mu), "0.01", 0, 0, 0, NULL, "prox"},
+    {"rounds", OPT_INT, offsetof(Cfg, rounds), "6", 0, 0, 0, NULL, "rounds", 0},
+    {"mu", OPT_DOUBLE, offsetof(Cfg, mu), "0.01", 0, 0, 0, NULL, "prox", 0},
 };
 
 static float value(int party, int col, int round) { return (float)(party * 100 + col) + round * 0.5f; }

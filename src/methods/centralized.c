@@ -1,0 +1,10 @@
+// centralized.c - the cloud trains one model on the pooled training data of every party (with the
+// same missing-modality masks): the upper bound, which ignores privacy.
+#include "methods/method.h"
+
+const FlMethod fl_method_centralized = {
+    .name = "centralized",
+    .summary = "centralized: all party data pooled on the cloud (upper bound)",
+    .provenance = "standard baseline",
+    .kind = METHOD_CENTRAL,
+};
