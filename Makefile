@@ -126,7 +126,7 @@ LDLIBS := $(SCALAPACK_LIBS) $(LAPACKE_LIBS) $(HDF5_LIBS) $(OPENBLAS_LIBS) $(ESPE
 LIB_SRC := $(filter-out src/apps/%,$(wildcard src/*/*.c))
 # The method registry: every src/methods/<name>.c but registry.c exports fl_method_<name>.
 METHOD_NAMES := $(sort $(filter-out registry,$(patsubst src/methods/%.c,%,$(wildcard src/methods/*.c))))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/methods.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/methods.o $(BUILD)/gen/version.o
 LIB := $(BUILD)/libmmcollab.a
 APP_SRC := $(wildcard src/apps/*.c)
 APPS := $(APP_SRC:src/apps/%.c=$(BUILD)/bin/%)
@@ -201,6 +201,11 @@ $(BUILD)/gen/methods.c: FORCE
 	   for m in $(METHOD_NAMES); do echo "    &fl_method_$$m,"; done; \
 	   echo '    0};'; \
 	   echo 'const int fl_n_methods = $(words $(METHOD_NAMES));'; } > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+# The git revision recorded in run files; rewritten only when it changes.
+$(BUILD)/gen/version.c: FORCE
+	@mkdir -p $(@D)
+	@echo "const char mmc_git_version[] = \"$$(git describe --always --dirty --tags 2>/dev/null || echo unknown)\";" > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/.flags
 	@$(if $(Q),echo '  CC      $<')

@@ -28,3 +28,5 @@ void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double di
 void exact_allreduce(int64_t *acc, size_t n, MPI_Comm comm);
 // max over ranks of a non-negative double (exact: max is order-independent). Collective.
 double exact_allreduce_max(double local, MPI_Comm comm);
+// In-place MPI_Reduce(MPI_SUM) to root (the other ranks' acc is left unspecified). Collective.
+void exact_reduce(int64_t *acc, size_t n, int root, MPI_Comm comm);

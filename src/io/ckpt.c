@@ -292,6 +292,12 @@ void ckpt_abandon(Ckpt *c) {
     xfree(c);
 }
 
+int ckpt_count(const char *dir) {
+    int n, *rounds = list_rounds(dir, &n);
+    xfree(rounds);
+    return n;
+}
+
 int ckpt_verify(const char *path, char *err, size_t cap) {
     hid_t file = -1;
     H5E_BEGIN_TRY { file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }

@@ -46,6 +46,8 @@ void ckpt_abandon(Ckpt *c);
 
 // "<dir>/round_NNNNNN.h5"
 void ckpt_path(char *buf, size_t cap, const char *dir, int round);
+// How many round_NNNNNN.h5 files dir holds (0 when dir does not exist). Local.
+int ckpt_count(const char *dir);
 // Verifies a checkpoint file: 0 when valid, else -1 with the reason in err. Local.
 int ckpt_verify(const char *path, char *err, size_t cap);
 // The newest valid checkpoint in dir: its round (path in path), or 0 when there is none. Files that

@@ -1,0 +1,694 @@
+// driver.c - rounds, exact aggregation, metrics, checkpoints and resume (see driver.h).
+#include "fl/driver.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "comm/exact.h"
+#include "comm/placement.h"
+#include "core/die.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "core/xalloc.h"
+#include "data/scenario.h"
+#include "fl/samples.h"
+#include "fl/signals.h"
+#include "fl/train.h"
+#include "io/ckpt.h"
+#include "io/runfile.h"
+#include "methods/method.h"
+
+extern const char mmc_git_version[];
+
+// Party models are CHECKed to stay inside ±PARAM_CAP, which fixes the fixed-point exponent of the
+// aggregation: weights n_k/N sum to 1, so Σ|terms| <= PARAM_CAP and 2^PARAM_EXP resolution
+// (~3.6e-15) is far below float32's.
+#define PARAM_CAP 4096.0
+#define PARAM_EXP 48
+
+// Per-party statistics gathered to the cloud every round, in party order.
+enum { ST_TRAIN_LOSS, ST_TRAIN_OK, ST_TRAIN_N, ST_TEST_LOSS, ST_TEST_OK, ST_TEST_N, ST_UP, ST_DOWN,
+       ST_COUNT };
+
+typedef struct {
+    const Config *cfg;
+    const FlMethod *method;
+    MPI_Comm comm;
+    int rank, size;
+    Placement pl;
+    int first, count; // hosted parties [first, first + count)
+    Dataset *ds;
+    SampleLayout layout;
+    PartyModel pm;
+    size_t n_params;
+    SampleSet *train, *test; // (count) hosted parties' rows
+    int64_t *n_train;        // (P) every party's training rows: the aggregation weights
+    int64_t n_train_total;
+    SampleSet global_test; // rank 0: every test row, all modalities
+    SampleSet pooled;      // rank 0, centralized: every party's training rows
+    float *global;         // (n_params) every rank
+    float *server_state;   // (n_state) rank 0
+    size_t n_state;
+    float *party_params; // local: (count, n_params) persistent models
+    OptState *party_opt; // local: (count) persistent optimizer states
+    float *work_params;  // federated: the party model being trained
+    OptState work_opt, cloud_opt;
+    int64_t *acc; // (n_params) exact sum
+    TrainScratch ts;
+    double *stats;     // (count, ST_COUNT)
+    double *all_stats; // rank 0: (P, ST_COUNT)
+    MetricLog log;     // rank 0
+    RunInfo info;
+    char ckpt_dir[4096], hosts[4096], started[32];
+} Run;
+
+static void opt_alloc(OptState *o, size_t n) {
+    o->m = xcalloc_aligned(n * sizeof(float));
+    o->v = xcalloc_aligned(n * sizeof(float));
+    o->step = 0;
+}
+
+static void opt_reset(OptState *o, size_t n) {
+    memset(o->m, 0, n * sizeof(float));
+    memset(o->v, 0, n * sizeof(float));
+    o->step = 0;
+}
+
+static void opt_free(OptState *o) {
+    xfree(o->m);
+    xfree(o->v);
+    memset(o, 0, sizeof *o);
+}
+
+// ---- setup ----
+
+static void make_dirs(Run *run) {
+    const Config *cfg = run->cfg;
+    snprintf(run->ckpt_dir, sizeof run->ckpt_dir, "%s/ckpt", cfg->out);
+    int ok = 1;
+    char msg[512] = "";
+    if (run->rank == 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s", cfg->out);
+        for (char *p = path + 1; *p; p++) // mkdir -p
+            if (*p == '/') *p = 0, mkdir(path, 0755), *p = '/';
+        mkdir(path, 0755);
+        mkdir(run->ckpt_dir, 0755);
+        struct stat st;
+        if (stat(run->ckpt_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            ok = 0;
+            snprintf(msg, sizeof msg, "cannot create %s: %s", run->ckpt_dir, strerror(errno));
+        }
+    }
+    MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, run->comm));
+    CHECK(ok, "--out=%s: %s", cfg->out, msg);
+}
+
+// The scenario of one split: every rank computes all of it (cheap), then keeps its parties.
+static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
+    const Config *cfg = run->cfg;
+    ScenarioConfig sc;
+    int n_mod = run->layout.n_mod;
+    if (scenario_preset(&sc, cfg->scenario, cfg->parties, n_mod) != 0) {
+        char names[1024] = "";
+        for (int i = 0; SCENARIO_PRESETS[i]; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     SCENARIO_PRESETS[i]);
+        CHECK(0, "--scenario=%s: unknown preset; expected one of %s", cfg->scenario, names);
+    }
+    const struct {
+        const char *key, *value;
+    } overrides[] = {{"alpha", cfg->scn_alpha},       {"missing", cfg->scn_missing},
+                     {"cross", cfg->scn_cross},       {"hybrid_p", cfg->scn_hybrid_p},
+                     {"overlap", cfg->scn_overlap},   {"quantity", cfg->scn_quantity},
+                     {"min_per_label", cfg->scn_min_per_label}};
+    for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++)
+        if (overrides[i].value[0]) scenario_config_set(&sc, overrides[i].key, overrides[i].value);
+    if (split == DS_TEST) sc.min_per_label = 0; // test rows follow the split, without a floor
+
+    int32_t *label = xmalloc((size_t)n * sizeof *label + 1);
+    int64_t *entity = xmalloc((size_t)n * sizeof *entity + 1);
+    int n_meta = dataset_n_meta(run->ds);
+    int32_t *meta = n_meta ? xmalloc((size_t)n * (size_t)n_meta * sizeof *meta) : NULL;
+    const char *meta_names[64];
+    CHECK(n_meta <= 64, "%d meta columns", n_meta);
+    for (int k = 0; k < n_meta; k++) meta_names[k] = dataset_meta_name(run->ds, k);
+    dataset_read_labels(run->ds, split, 0, n, label);
+    dataset_read_entities(run->ds, split, 0, n, entity);
+    if (meta) dataset_read_meta(run->ds, split, 0, n, meta);
+    ScenarioData d = {.n = n,
+                      .n_classes = dataset_n_classes(run->ds),
+                      .n_modalities = n_mod,
+                      .label = label,
+                      .entity = entity,
+                      .meta = meta,
+                      .n_meta = n_meta,
+                      .meta_names = meta_names};
+    scenario_compute(scn, &sc, &d, (uint64_t)cfg->seed);
+    xfree(label);
+    xfree(entity);
+    xfree(meta);
+}
+
+static void load_parties(Run *run, DsSplit split, int64_t n, SampleSet *sets, int64_t *sizes) {
+    Scenario scn;
+    split_scenario(run, split, n, &scn);
+    for (int p = 0; sizes && p < run->pl.parties; p++) sizes[p] = scn.party[p].n;
+    for (int i = 0; i < run->count; i++) {
+        const ScenarioParty *sp = &scn.party[run->first + i];
+        sampleset_load(&sets[i], &run->layout, run->ds, split, sp->index, sp->mask, sp->n);
+    }
+    if (split == DS_TRAIN && strcmp(run->method->name, "centralized") == 0 && run->rank == 0) {
+        // The cloud pools every party's rows (with their masks), in party order.
+        for (int p = 0; p < run->pl.parties; p++) {
+            SampleSet s;
+            const ScenarioParty *sp = &scn.party[p];
+            sampleset_load(&s, &run->layout, run->ds, split, sp->index, sp->mask, sp->n);
+            sampleset_append(&run->pooled, &run->layout, &s);
+            sampleset_free(&s);
+        }
+    }
+    scenario_free(&scn);
+}
+
+// Rank 0 validates the whole file (a full scan); the others trust it and skip the scan.
+static void open_data(Run *run) {
+    const Config *cfg = run->cfg;
+    char err[1024] = "";
+    if (run->rank == 0) {
+        run->ds = dataset_open(cfg->data, err, sizeof err);
+        if (!run->ds && access(cfg->data, F_OK) != 0)
+            die_set_hint("build the datasets with 'make data' (datasets/README.md), or pass "
+                         "--data=FILE");
+        CHECK(run->ds, "--data: %s", err);
+    }
+    MPI_CHECK(MPI_Barrier(run->comm));
+    if (run->rank != 0) {
+        run->ds = dataset_open_flags(cfg->data, DATASET_SKIP_SCAN, err, sizeof err);
+        CHECK(run->ds, "--data: %s", err);
+    }
+    samples_layout(&run->layout, run->ds);
+}
+
+static int64_t split_rows(const Run *run, DsSplit split) {
+    int64_t n = dataset_n(run->ds, split), cap = split == DS_TRAIN ? run->cfg->max_train
+                                                                   : run->cfg->max_test;
+    return cap > 0 && cap < n ? cap : n;
+}
+
+static void load_data(Run *run) {
+    int P = run->pl.parties;
+    run->train = xcalloc((size_t)run->count + 1, sizeof *run->train);
+    run->test = xcalloc((size_t)run->count + 1, sizeof *run->test);
+    run->n_train = xcalloc((size_t)P, sizeof *run->n_train);
+    load_parties(run, DS_TRAIN, split_rows(run, DS_TRAIN), run->train, run->n_train);
+    load_parties(run, DS_TEST, split_rows(run, DS_TEST), run->test, NULL);
+    run->n_train_total = 0;
+    for (int p = 0; p < P; p++) run->n_train_total += run->n_train[p];
+    CHECK(run->n_train_total > 0, "scenario %s leaves no training rows", run->cfg->scenario);
+    if (run->rank == 0) {
+        int64_t n = split_rows(run, DS_TEST);
+        int64_t *idx = xmalloc((size_t)n * sizeof *idx);
+        uint8_t *all = xmalloc((size_t)n);
+        for (int64_t i = 0; i < n; i++) idx[i] = i, all[i] = (uint8_t)((1u << run->layout.n_mod) - 1);
+        sampleset_load(&run->global_test, &run->layout, run->ds, DS_TEST, idx, all, n);
+        xfree(idx);
+        xfree(all);
+    }
+}
+
+static void describe_run(Run *run) {
+    const Config *cfg = run->cfg;
+    char name[MPI_MAX_PROCESSOR_NAME] = "";
+    int len;
+    MPI_CHECK(MPI_Get_processor_name(name, &len));
+    char *all = run->rank == 0 ? xcalloc((size_t)run->size, MPI_MAX_PROCESSOR_NAME) : NULL;
+    MPI_CHECK(MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME,
+                         MPI_CHAR, 0, run->comm));
+    if (run->rank == 0) {
+        size_t used = 0;
+        for (int r = 0; r < run->size && used < sizeof run->hosts; r++)
+            used += (size_t)snprintf(run->hosts + used, sizeof run->hosts - used, "%s%s",
+                                     r ? "," : "", all + (size_t)r * MPI_MAX_PROCESSOR_NAME);
+        xfree(all);
+    }
+    time_t now = time(NULL);
+    strftime(run->started, sizeof run->started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    const char *job = getenv("SLURM_JOB_ID"), *array = getenv("SLURM_ARRAY_JOB_ID"),
+               *task = getenv("SLURM_ARRAY_TASK_ID");
+    run->info = (RunInfo){.program = "mmcollab",
+                          .method = cfg->method,
+                          .git = mmc_git_version,
+                          .slurm_job_id = job ? job : "",
+                          .slurm_array_job_id = array ? array : "",
+                          .slurm_array_task_id = task ? task : "",
+                          .hosts = run->hosts,
+                          .started = run->started,
+                          .world_size = run->size};
+}
+
+// Series of the metric log, in the order they appear in metrics.csv.
+enum { M_TRAIN_LOSS, M_TRAIN_ACC, M_TEST_LOSS, M_TEST_ACC, M_PARTY_TEST_ACC_MEAN, M_BYTES_UP,
+       M_BYTES_DOWN, M_BYTES_UP_WIRE, M_BYTES_DOWN_WIRE, M_ROUND_MS, M_P_TRAIN_LOSS, M_P_TRAIN_ACC,
+       M_P_TEST_ACC, M_P_N_TRAIN, M_P_BYTES_UP, M_P_BYTES_DOWN, M_P_BYTES_UP_WIRE,
+       M_P_BYTES_DOWN_WIRE, M_COUNT };
+
+static void declare_series(Run *run) {
+    static const struct {
+        const char *name;
+        int per_party, timing;
+    } series[M_COUNT] = {
+        {"train_loss", 0, 0},        {"train_acc", 0, 0},         {"test_loss", 0, 0},
+        {"test_acc", 0, 0},          {"party_test_acc_mean", 0, 0}, {"bytes_up", 0, 0},
+        {"bytes_down", 0, 0},        {"bytes_up_wire", 0, 0},     {"bytes_down_wire", 0, 0},
+        {"round_ms", 0, 1},          {"party_train_loss", 1, 0},  {"party_train_acc", 1, 0},
+        {"party_test_acc", 1, 0},    {"party_n_train", 1, 0},     {"party_bytes_up", 1, 0},
+        {"party_bytes_down", 1, 0},  {"party_bytes_up_wire", 1, 0},
+        {"party_bytes_down_wire", 1, 0},
+    };
+    metriclog_init(&run->log);
+    for (int i = 0; i < M_COUNT; i++) {
+        int idx = metriclog_add(&run->log, series[i].name,
+                                series[i].per_party ? run->pl.parties : 1, series[i].timing);
+        CHECK(idx == i, "series order");
+    }
+}
+
+static void setup(Run *run, const Config *cfg, MPI_Comm comm) {
+    memset(run, 0, sizeof *run);
+    run->cfg = cfg;
+    run->comm = comm;
+    run->method = method_find(cfg->method);
+    CHECK(run->method, "--method=%s: unknown", cfg->method);
+    MPI_CHECK(MPI_Comm_rank(comm, &run->rank));
+    MPI_CHECK(MPI_Comm_size(comm, &run->size));
+    placement_init(&run->pl, cfg->parties, run->size);
+    run->count = placement_block(&run->pl, run->rank, &run->first);
+    make_dirs(run);
+    open_data(run);
+    PmConfig pc;
+    samples_model_config(&pc, &run->layout, run->ds, cfg->width);
+    pm_init(&run->pm, &pc);
+    run->n_params = run->pm.n_params;
+    load_data(run);
+    describe_run(run);
+
+    size_t n = run->n_params;
+    run->global = xcalloc_aligned(n * sizeof(float));
+    Rng rng;
+    rng_init(&rng, (uint64_t)cfg->seed, 0, 0, RNG_INIT); // every rank: the same initial model
+    pm_init_params(&run->pm, run->global, &rng);
+    if (run->method->server_state_floats) run->n_state = run->method->server_state_floats(n);
+    if (run->rank == 0 && run->n_state) run->server_state = xcalloc_aligned(run->n_state * sizeof(float));
+    switch (run->method->kind) {
+    case METHOD_FEDERATED:
+        run->work_params = xcalloc_aligned(n * sizeof(float));
+        opt_alloc(&run->work_opt, n);
+        run->acc = xcalloc(n, sizeof *run->acc);
+        break;
+    case METHOD_LOCAL:
+        run->party_params = xcalloc_aligned((size_t)run->count * n * sizeof(float) + 1);
+        run->party_opt = xcalloc((size_t)run->count + 1, sizeof *run->party_opt);
+        for (int i = 0; i < run->count; i++) {
+            memcpy(run->party_params + (size_t)i * n, run->global, n * sizeof(float));
+            opt_alloc(&run->party_opt[i], n);
+        }
+        break;
+    case METHOD_CENTRAL:
+        if (run->rank == 0) opt_alloc(&run->cloud_opt, n);
+        break;
+    }
+    train_scratch_init(&run->ts, &run->pm, &run->layout, cfg->batch_size);
+    run->stats = xcalloc((size_t)run->count * ST_COUNT + 1, sizeof *run->stats);
+    if (run->rank == 0) {
+        run->all_stats = xcalloc((size_t)run->pl.parties * ST_COUNT, sizeof *run->all_stats);
+        declare_series(run);
+    }
+}
+
+static void teardown(Run *run) {
+    for (int i = 0; i < run->count; i++) {
+        sampleset_free(&run->train[i]);
+        sampleset_free(&run->test[i]);
+        if (run->party_opt) opt_free(&run->party_opt[i]);
+    }
+    xfree(run->train), xfree(run->test), xfree(run->n_train), xfree(run->party_opt);
+    sampleset_free(&run->global_test);
+    sampleset_free(&run->pooled);
+    xfree(run->global), xfree(run->server_state), xfree(run->party_params);
+    xfree(run->work_params), xfree(run->acc), xfree(run->stats), xfree(run->all_stats);
+    if (run->work_opt.m) opt_free(&run->work_opt);
+    if (run->cloud_opt.m) opt_free(&run->cloud_opt);
+    train_scratch_free(&run->ts);
+    if (run->rank == 0) metriclog_free(&run->log);
+    dataset_close(run->ds);
+}
+
+// ---- one round ----
+
+static void check_party_model(const float *w, size_t n, int party, int round) {
+    for (size_t i = 0; i < n; i++)
+        CHECK(isfinite(w[i]) && fabsf(w[i]) <= PARAM_CAP,
+              "party %d, round %d: parameter %zu is %g after local training (diverged; lower "
+              "--lr or raise --clip)",
+              party, round, i, (double)w[i]);
+}
+
+static void record_train(double *st, const EvalStats *e) {
+    st[ST_TRAIN_LOSS] = e->loss_sum;
+    st[ST_TRAIN_OK] = (double)e->correct;
+    st[ST_TRAIN_N] = (double)e->n;
+}
+
+static void federated_round(Run *run, int round) {
+    size_t n = run->n_params, bytes = n * sizeof(float);
+    MPI_CHECK(MPI_Bcast(run->global, (int)n, MPI_FLOAT, 0, run->comm));
+    memset(run->acc, 0, n * sizeof *run->acc);
+    for (int i = 0; i < run->count; i++) {
+        int party = run->first + i;
+        double *st = run->stats + (size_t)i * ST_COUNT;
+        if (run->train[i].n == 0) continue; // nothing to learn from, nothing sent
+        memcpy(run->work_params, run->global, bytes);
+        opt_reset(&run->work_opt, n);
+        EvalStats e;
+        train_party(&run->pm, run->work_params, &run->work_opt, &run->train[i], &run->layout,
+                    run->cfg, run->method, run->global, round, party, &run->ts, &e);
+        record_train(st, &e);
+        check_party_model(run->work_params, n, party, round);
+        exact_add(run->acc, run->work_params, (double)run->n_train[party] / (double)run->n_train_total,
+                  n, PARAM_EXP);
+        st[ST_DOWN] = (double)bytes;
+        st[ST_UP] = (double)(bytes + sizeof(int64_t)); // the model and its sample count
+    }
+    exact_reduce(run->acc, n, 0, run->comm);
+    if (run->rank == 0) {
+        float *mean = xmalloc(bytes);
+        exact_to_float(mean, run->acc, n, PARAM_EXP, 1.0);
+        run->method->server_update(run->global, run->server_state, mean, n, run->cfg, round);
+        xfree(mean);
+    }
+}
+
+static void local_round(Run *run, int round) {
+    size_t n = run->n_params;
+    for (int i = 0; i < run->count; i++) {
+        EvalStats e;
+        train_party(&run->pm, run->party_params + (size_t)i * n, &run->party_opt[i],
+                    &run->train[i], &run->layout, run->cfg, run->method, NULL, round,
+                    run->first + i, &run->ts, &e);
+        record_train(run->stats + (size_t)i * ST_COUNT, &e);
+    }
+}
+
+static void central_round(Run *run, int round) {
+    if (run->rank == 0) {
+        EvalStats e;
+        train_party(&run->pm, run->global, &run->cloud_opt, &run->pooled, &run->layout, run->cfg,
+                    run->method, NULL, round, run->pl.parties, &run->ts, &e);
+        // The cloud's training statistics stand for every party (there is one model).
+        for (int p = 0; p < run->pl.parties; p++) record_train(run->all_stats + (size_t)p * ST_COUNT, &e);
+    }
+    // The data travels once, in the first round: each party uploads its rows.
+    for (int i = 0; i < run->count && round == 1; i++)
+        run->stats[(size_t)i * ST_COUNT + ST_UP] = (double)sampleset_bytes(&run->train[i], &run->layout);
+}
+
+// Party-side tests of the current model(s); the cloud tests the global model on every test row.
+static void evaluate(Run *run, double *global_loss, double *global_acc) {
+    size_t n = run->n_params;
+    int local = run->method->kind == METHOD_LOCAL;
+    if (!local) MPI_CHECK(MPI_Bcast(run->global, (int)n, MPI_FLOAT, 0, run->comm));
+    for (int i = 0; i < run->count; i++) {
+        EvalStats e;
+        const float *w = local ? run->party_params + (size_t)i * n : run->global;
+        eval_model(&run->pm, w, &run->test[i], &run->layout, &run->ts, &e);
+        double *st = run->stats + (size_t)i * ST_COUNT;
+        st[ST_TEST_LOSS] = e.loss_sum, st[ST_TEST_OK] = (double)e.correct, st[ST_TEST_N] = (double)e.n;
+    }
+    *global_loss = *global_acc = NAN;
+    if (run->rank == 0 && !local) {
+        EvalStats e;
+        eval_model(&run->pm, run->global, &run->global_test, &run->layout, &run->ts, &e);
+        if (e.n) *global_loss = e.loss_sum / (double)e.n, *global_acc = (double)e.correct / (double)e.n;
+    }
+}
+
+// Per-party statistics to the cloud in party order (contiguous blocks in rank order).
+static void gather_stats(Run *run) {
+    int *counts = NULL, *displs = NULL;
+    if (run->rank == 0) {
+        counts = xmalloc((size_t)run->size * sizeof *counts);
+        displs = xmalloc((size_t)run->size * sizeof *displs);
+        for (int r = 0; r < run->size; r++) {
+            int first, cnt = placement_block(&run->pl, r, &first);
+            counts[r] = cnt * ST_COUNT;
+            displs[r] = first * ST_COUNT;
+        }
+    }
+    double *recv = run->all_stats;
+    double *central_train = NULL;
+    if (run->rank == 0 && run->method->kind == METHOD_CENTRAL) {
+        // Keep the cloud's training statistics across the gather, which brings party zeros.
+        central_train = xmalloc((size_t)run->pl.parties * ST_COUNT * sizeof(double));
+        memcpy(central_train, recv, (size_t)run->pl.parties * ST_COUNT * sizeof(double));
+    }
+    MPI_CHECK(MPI_Gatherv(run->stats, run->count * ST_COUNT, MPI_DOUBLE, recv, counts, displs,
+                          MPI_DOUBLE, 0, run->comm));
+    if (central_train) {
+        for (int p = 0; p < run->pl.parties; p++)
+            memcpy(recv + (size_t)p * ST_COUNT, central_train + (size_t)p * ST_COUNT,
+                   3 * sizeof(double)); // ST_TRAIN_LOSS..ST_TRAIN_N
+        xfree(central_train);
+    }
+    xfree(counts);
+    xfree(displs);
+}
+
+static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
+
+static void fmt_bytes(char *buf, size_t cap, double b) {
+    if (b >= 1e9)
+        snprintf(buf, cap, "%.2f GB", b / 1e9);
+    else if (b >= 1e6)
+        snprintf(buf, cap, "%.2f MB", b / 1e6);
+    else
+        snprintf(buf, cap, "%.1f kB", b / 1e3);
+}
+
+static void record_round(Run *run, int round, int evaluated, double gloss, double gacc, double ms,
+                         double eta_s) {
+    MetricLog *L = &run->log;
+    int P = run->pl.parties;
+    metriclog_next_round(L);
+    double loss = 0, ok = 0, cnt = 0, up = 0, down = 0, acc_sum = 0;
+    int acc_parties = 0;
+    for (int p = 0; p < P; p++) {
+        const double *st = run->all_stats + (size_t)p * ST_COUNT;
+        loss += st[ST_TRAIN_LOSS], ok += st[ST_TRAIN_OK], cnt += st[ST_TRAIN_N];
+        up += st[ST_UP], down += st[ST_DOWN];
+        metriclog_set(L, M_P_TRAIN_LOSS, p, ratio(st[ST_TRAIN_LOSS], st[ST_TRAIN_N]));
+        metriclog_set(L, M_P_TRAIN_ACC, p, ratio(st[ST_TRAIN_OK], st[ST_TRAIN_N]));
+        metriclog_set(L, M_P_N_TRAIN, p, (double)run->n_train[p]);
+        // No compression yet: the wire carries the logical bytes.
+        metriclog_set(L, M_P_BYTES_UP, p, st[ST_UP]);
+        metriclog_set(L, M_P_BYTES_DOWN, p, st[ST_DOWN]);
+        metriclog_set(L, M_P_BYTES_UP_WIRE, p, st[ST_UP]);
+        metriclog_set(L, M_P_BYTES_DOWN_WIRE, p, st[ST_DOWN]);
+        if (evaluated && st[ST_TEST_N] > 0) {
+            double a = st[ST_TEST_OK] / st[ST_TEST_N];
+            metriclog_set(L, M_P_TEST_ACC, p, a);
+            acc_sum += a, acc_parties++;
+        }
+    }
+    metriclog_set(L, M_TRAIN_LOSS, 0, ratio(loss, cnt));
+    metriclog_set(L, M_TRAIN_ACC, 0, ratio(ok, cnt));
+    metriclog_set(L, M_TEST_LOSS, 0, gloss);
+    metriclog_set(L, M_TEST_ACC, 0, gacc);
+    metriclog_set(L, M_PARTY_TEST_ACC_MEAN, 0, acc_parties ? acc_sum / acc_parties : NAN);
+    metriclog_set(L, M_BYTES_UP, 0, up);
+    metriclog_set(L, M_BYTES_DOWN, 0, down);
+    metriclog_set(L, M_BYTES_UP_WIRE, 0, up);
+    metriclog_set(L, M_BYTES_DOWN_WIRE, 0, down);
+    metriclog_set(L, M_ROUND_MS, 0, ms);
+    char ub[32], db[32], accs[64] = "";
+    fmt_bytes(ub, sizeof ub, up);
+    fmt_bytes(db, sizeof db, down);
+    if (evaluated)
+        snprintf(accs, sizeof accs, " | acc %.3f | party acc %.3f", gacc,
+                 acc_parties ? acc_sum / acc_parties : NAN);
+    log_info("round %d/%d | loss %.4f%s | up %s | down %s | %.0f ms | eta %.0fs", round,
+             run->cfg->rounds, ratio(loss, cnt), accs, ub, db, ms, eta_s);
+}
+
+// ---- checkpoints ----
+
+static const OptSpec *comparable_options(const Config *cfg, int *n) {
+    static OptSpec kept[128];
+    int all;
+    const OptSpec *table = config_table(cfg->method, &all);
+    *n = 0;
+    for (int i = 0; i < all && *n < 128; i++)
+        if (!(table[i].flags & OPT_RESUME_NEUTRAL)) kept[(*n)++] = table[i];
+    return kept;
+}
+
+static void write_checkpoint(Run *run, int round) {
+    size_t n = run->n_params;
+    int64_t P = run->pl.parties, me = run->rank == 0;
+    int n_opts;
+    const OptSpec *opts = config_table(run->cfg->method, &n_opts);
+    Ckpt *ck = ckpt_create(run->ckpt_dir, round, run->comm);
+    ckpt_write_config(ck, opts, n_opts, run->cfg);
+    ckpt_write_rows(ck, "cloud/global", CKPT_F32, 1, (int64_t)n, 0, me, run->global);
+    if (run->n_state)
+        ckpt_write_rows(ck, "cloud/server_state", CKPT_F32, 1, (int64_t)run->n_state, 0, me,
+                        run->server_state);
+    if (run->method->kind == METHOD_CENTRAL) {
+        int64_t step = run->cloud_opt.step;
+        ckpt_write_rows(ck, "cloud/opt_m", CKPT_F32, 1, (int64_t)n, 0, me, run->cloud_opt.m);
+        ckpt_write_rows(ck, "cloud/opt_v", CKPT_F32, 1, (int64_t)n, 0, me, run->cloud_opt.v);
+        ckpt_write_rows(ck, "cloud/opt_step", CKPT_I64, 1, 1, 0, me, &step);
+    }
+    if (run->method->kind == METHOD_LOCAL) {
+        int64_t *steps = xmalloc((size_t)run->count * sizeof *steps + 1);
+        float *m = xmalloc((size_t)run->count * n * sizeof(float) + 1);
+        float *v = xmalloc((size_t)run->count * n * sizeof(float) + 1);
+        for (int i = 0; i < run->count; i++) {
+            steps[i] = run->party_opt[i].step;
+            memcpy(m + (size_t)i * n, run->party_opt[i].m, n * sizeof(float));
+            memcpy(v + (size_t)i * n, run->party_opt[i].v, n * sizeof(float));
+        }
+        ckpt_write_rows(ck, "parties/params", CKPT_F32, P, (int64_t)n, run->first, run->count,
+                        run->party_params);
+        ckpt_write_rows(ck, "parties/opt_m", CKPT_F32, P, (int64_t)n, run->first, run->count, m);
+        ckpt_write_rows(ck, "parties/opt_v", CKPT_F32, P, (int64_t)n, run->first, run->count, v);
+        ckpt_write_rows(ck, "parties/opt_step", CKPT_I64, P, 1, run->first, run->count, steps);
+        xfree(steps), xfree(m), xfree(v);
+    }
+    ckpt_commit(ck, me ? &run->log : NULL, run->cfg->ckpt_keep);
+    log_info("checkpoint %s/round_%06d.h5", run->ckpt_dir, round);
+}
+
+// Restores the newest valid checkpoint; returns its round (0 = start fresh).
+static int resume(Run *run) {
+    const Config *cfg = run->cfg;
+    char path[4200] = "";
+    int round = 0;
+    if (run->rank == 0) {
+        if (strcmp(cfg->resume, "auto") == 0)
+            round = ckpt_find_valid(run->ckpt_dir, path, sizeof path);
+        else // checkpoints of an earlier run are never overwritten silently
+            CHECK(ckpt_count(run->ckpt_dir) == 0,
+                  "%s holds checkpoints of an earlier run: continue it with --resume=auto, or "
+                  "choose another --out (or delete that directory)",
+                  run->ckpt_dir);
+    }
+    MPI_CHECK(MPI_Bcast(&round, 1, MPI_INT, 0, run->comm));
+    if (round == 0) {
+        if (strcmp(cfg->resume, "auto") == 0) log_info("resume=auto: no checkpoint in %s, starting fresh", run->ckpt_dir);
+        return 0;
+    }
+    MPI_CHECK(MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, run->comm));
+    char err[1024];
+    CkptReader *r = ckpt_open(path, err, sizeof err);
+    CHECK(r, "resume: %s", err);
+    if (run->rank == 0) {
+        int n_cmp;
+        const OptSpec *cmp = comparable_options(cfg, &n_cmp);
+        char keys[2048];
+        int diff = ckpt_config_diff(r, cmp, n_cmp, cfg, keys, sizeof keys);
+        CHECK(diff == 0, "resume: %s was written with a different configuration: %s", path, keys);
+        CHECK(ckpt_read_metrics(r, &run->log, err, sizeof err) == 0, "resume: %s: %s", path, err);
+        CHECK(run->log.rounds == round, "resume: %s holds %d metric rows for round %d", path,
+              run->log.rounds, round);
+    }
+    size_t n = run->n_params;
+    int64_t P = run->pl.parties;
+    ckpt_read_rows(r, "cloud/global", CKPT_F32, 1, (int64_t)n, 0, 1, run->global);
+    if (run->n_state && run->rank == 0)
+        ckpt_read_rows(r, "cloud/server_state", CKPT_F32, 1, (int64_t)run->n_state, 0, 1,
+                       run->server_state);
+    if (run->method->kind == METHOD_CENTRAL && run->rank == 0) {
+        int64_t step;
+        ckpt_read_rows(r, "cloud/opt_m", CKPT_F32, 1, (int64_t)n, 0, 1, run->cloud_opt.m);
+        ckpt_read_rows(r, "cloud/opt_v", CKPT_F32, 1, (int64_t)n, 0, 1, run->cloud_opt.v);
+        ckpt_read_rows(r, "cloud/opt_step", CKPT_I64, 1, 1, 0, 1, &step);
+        run->cloud_opt.step = (long)step;
+    }
+    if (run->method->kind == METHOD_LOCAL) {
+        ckpt_read_rows(r, "parties/params", CKPT_F32, P, (int64_t)n, run->first, run->count,
+                       run->party_params);
+        for (int i = 0; i < run->count; i++) {
+            int64_t step;
+            ckpt_read_rows(r, "parties/opt_m", CKPT_F32, P, (int64_t)n, run->first + i, 1,
+                           run->party_opt[i].m);
+            ckpt_read_rows(r, "parties/opt_v", CKPT_F32, P, (int64_t)n, run->first + i, 1,
+                           run->party_opt[i].v);
+            ckpt_read_rows(r, "parties/opt_step", CKPT_I64, P, 1, run->first + i, 1, &step);
+            run->party_opt[i].step = (long)step;
+        }
+    }
+    ckpt_close(r);
+    log_info("resumed from %s (round %d of %d)", path, round, cfg->rounds);
+    return round;
+}
+
+static void print_startup(const Run *run) {
+    if (run->rank != 0) return;
+    int n_opts;
+    const OptSpec *opts = config_table(run->cfg->method, &n_opts);
+    opts_print_table(opts, n_opts, run->cfg, stdout);
+    log_info("mmcollab %s | method %s (%s) | %d ranks: cloud + %d host(s) | %d parties | data %s "
+             "(%lld train rows used, %lld test) | small model %zu parameters",
+             mmc_git_version, run->method->name, run->method->provenance, run->size, run->pl.hosts,
+             run->pl.parties, run->cfg->data, (long long)run->n_train_total,
+             (long long)run->global_test.n, run->n_params);
+}
+
+int fl_run(const Config *cfg, MPI_Comm comm) {
+    Run run;
+    setup(&run, cfg, comm);
+    print_startup(&run);
+    int start = resume(&run), code = 0;
+    double t_start = timer_now_ms() / 1e3;
+    for (int round = start + 1; round <= cfg->rounds; round++) {
+        double t0 = timer_now_ms() / 1e3;
+        memset(run.stats, 0, (size_t)run.count * ST_COUNT * sizeof *run.stats);
+        if (run.rank == 0) memset(run.all_stats, 0, (size_t)run.pl.parties * ST_COUNT * sizeof(double));
+        switch (run.method->kind) {
+        case METHOD_FEDERATED: federated_round(&run, round); break;
+        case METHOD_LOCAL: local_round(&run, round); break;
+        case METHOD_CENTRAL: central_round(&run, round); break;
+        }
+        int evaluated = round % cfg->eval_every == 0 || round == cfg->rounds;
+        double gloss = NAN, gacc = NAN;
+        if (evaluated) evaluate(&run, &gloss, &gacc);
+        gather_stats(&run);
+        int stop = signals_agree(comm) || cfg->stop_after == round;
+        if (run.rank == 0) {
+            double now = timer_now_ms() / 1e3, ms = (now - t0) * 1e3;
+            double eta = (now - t_start) / (round - start) * (cfg->rounds - round);
+            record_round(&run, round, evaluated, gloss, gacc, ms, eta);
+            int n_opts;
+            const OptSpec *opts = config_table(cfg->method, &n_opts);
+            runfile_write(cfg->out, &run.info, opts, n_opts, cfg, &run.log);
+        }
+        if (round % cfg->ckpt_every == 0 || round == cfg->rounds || stop)
+            write_checkpoint(&run, round);
+        if (stop && round < cfg->rounds) {
+            log_info("stop requested (%s): checkpoint of round %d written; exit %d to be requeued "
+                     "and resumed with --resume=auto",
+                     cfg->stop_after == round ? "--stop-after" : "signal", round, EXIT_REQUEUE);
+            code = EXIT_REQUEUE;
+            break;
+        }
+    }
+    if (run.rank == 0 && start >= cfg->rounds) log_info("nothing to do: the run already has %d rounds", start);
+    teardown(&run);
+    return code;
+}

@@ -1,0 +1,149 @@
+// samples.c - stored rows and their minibatches (see samples.h).
+#include "fl/samples.h"
+
+#include <string.h>
+
+#include "core/die.h"
+#include "core/xalloc.h"
+
+static size_t dtype_size(DsDtype t) { return t == DS_U8 ? 1 : 4; }
+
+void samples_layout(SampleLayout *l, const Dataset *ds) {
+    memset(l, 0, sizeof *l);
+    l->n_mod = dataset_n_modalities(ds);
+    CHECK(l->n_mod >= 1 && l->n_mod <= PM_MAX_MOD, "%s: %d modalities (1..%d supported)",
+          dataset_path(ds), l->n_mod, PM_MAX_MOD);
+    for (int m = 0; m < l->n_mod; m++) {
+        const DatasetModality *dm = dataset_modality(ds, m);
+        l->dtype[m] = dm->dtype;
+        l->row_elems[m] = dm->row_elems;
+    }
+}
+
+void samples_model_config(PmConfig *c, const SampleLayout *l, const Dataset *ds, int width) {
+    memset(c, 0, sizeof *c);
+    c->n_mod = l->n_mod;
+    c->D = width;
+    c->K = dataset_n_classes(ds);
+    for (int m = 0; m < l->n_mod; m++) {
+        CHECK(l->row_elems[m] <= INT32_MAX, "modality %d: %lld elements per row", m,
+              (long long)l->row_elems[m]);
+        c->in_dim[m] = (int)l->row_elems[m];
+        if (l->dtype[m] == DS_I32) {
+            c->kind[m] = PM_TOKENS;
+            c->vocab[m] = dataset_vocab_size(ds);
+            CHECK(c->vocab[m] > 0, "%s: token modality without a vocabulary", dataset_path(ds));
+        } else {
+            c->kind[m] = PM_DENSE;
+        }
+    }
+}
+
+void sampleset_load(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsSplit split,
+                    const int64_t *idx, const uint8_t *mask, int64_t n) {
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->label = xmalloc((size_t)n * sizeof *s->label);
+    s->mask = xmalloc((size_t)n);
+    if (n > 0) {
+        dataset_read_labels_idx(ds, split, idx, n, s->label);
+        memcpy(s->mask, mask, (size_t)n);
+    }
+    for (int m = 0; m < l->n_mod; m++) {
+        s->raw[m] = xmalloc((size_t)n * (size_t)l->row_elems[m] * dtype_size(l->dtype[m]));
+        if (n > 0) dataset_read_raw_idx(ds, split, m, idx, n, s->raw[m]);
+    }
+}
+
+static void *grow(void *old, size_t old_bytes, size_t new_bytes) {
+    void *p = xmalloc(new_bytes);
+    if (old_bytes) memcpy(p, old, old_bytes);
+    xfree(old);
+    return p;
+}
+
+void sampleset_append(SampleSet *dst, const SampleLayout *l, const SampleSet *src) {
+    size_t n0 = (size_t)dst->n, n1 = (size_t)src->n;
+    dst->label = grow(dst->label, n0 * sizeof(int32_t), (n0 + n1) * sizeof(int32_t));
+    memcpy(dst->label + n0, src->label, n1 * sizeof(int32_t));
+    dst->mask = grow(dst->mask, n0, n0 + n1);
+    memcpy(dst->mask + n0, src->mask, n1);
+    for (int m = 0; m < l->n_mod; m++) {
+        size_t row = (size_t)l->row_elems[m] * dtype_size(l->dtype[m]);
+        dst->raw[m] = grow(dst->raw[m], n0 * row, (n0 + n1) * row);
+        memcpy((char *)dst->raw[m] + n0 * row, src->raw[m], n1 * row);
+    }
+    dst->n += src->n;
+}
+
+void sampleset_free(SampleSet *s) {
+    xfree(s->label);
+    xfree(s->mask);
+    for (int m = 0; m < PM_MAX_MOD; m++) xfree(s->raw[m]);
+    memset(s, 0, sizeof *s);
+}
+
+int64_t sampleset_bytes(const SampleSet *s, const SampleLayout *l) {
+    int64_t row = 0;
+    for (int m = 0; m < l->n_mod; m++) row += l->row_elems[m] * (int64_t)dtype_size(l->dtype[m]);
+    return s->n * row;
+}
+
+void batch_init(Batch *b, const SampleLayout *l, int Bmax) {
+    CHECK(Bmax > 0, "Bmax = %d", Bmax);
+    memset(b, 0, sizeof *b);
+    b->Bmax = Bmax;
+    for (int m = 0; m < l->n_mod; m++) {
+        size_t elems = (size_t)Bmax * (size_t)l->row_elems[m];
+        if (l->dtype[m] == DS_I32) {
+            b->tokens[m] = xmalloc(elems * sizeof(int));
+            b->in.tokens[m] = b->tokens[m];
+        } else {
+            b->dense[m] = xcalloc_aligned(elems * sizeof(float));
+            b->in.dense[m] = b->dense[m];
+        }
+    }
+    b->mask = xmalloc((size_t)Bmax * (size_t)l->n_mod);
+    b->label = xmalloc((size_t)Bmax * sizeof(int));
+    b->in.mask = b->mask;
+}
+
+void batch_free(Batch *b) {
+    for (int m = 0; m < PM_MAX_MOD; m++) xfree(b->dense[m]), xfree(b->tokens[m]);
+    xfree(b->mask);
+    xfree(b->label);
+    memset(b, 0, sizeof *b);
+}
+
+void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *order,
+                     int64_t start, int B, Batch *b) {
+    CHECK(B >= 1 && B <= b->Bmax, "B = %d outside 1..%d", B, b->Bmax);
+    CHECK(start >= 0 && start + B <= s->n, "rows [%lld, %lld) outside %lld", (long long)start,
+          (long long)(start + B), (long long)s->n);
+    b->B = b->in.B = B;
+    for (int i = 0; i < B; i++) {
+        int64_t r = order ? order[start + i] : start + i;
+        b->label[i] = s->label[r];
+        for (int m = 0; m < l->n_mod; m++) {
+            int present = (s->mask[r] >> m) & 1;
+            size_t E = (size_t)l->row_elems[m];
+            b->mask[(size_t)i * (size_t)l->n_mod + (size_t)m] = (uint8_t)present;
+            if (l->dtype[m] == DS_I32) {
+                int *dst = b->tokens[m] + (size_t)i * E;
+                const int32_t *src = (const int32_t *)s->raw[m] + (size_t)r * E;
+                for (size_t e = 0; e < E; e++) dst[e] = present ? src[e] : -1;
+            } else if (l->dtype[m] == DS_U8) {
+                float *dst = b->dense[m] + (size_t)i * E;
+                const uint8_t *src = (const uint8_t *)s->raw[m] + (size_t)r * E;
+                for (size_t e = 0; e < E; e++) dst[e] = present ? (float)src[e] * (1.f / 255.f) : 0.f;
+            } else {
+                float *dst = b->dense[m] + (size_t)i * E;
+                const float *src = (const float *)s->raw[m] + (size_t)r * E;
+                if (present)
+                    memcpy(dst, src, E * sizeof(float));
+                else
+                    memset(dst, 0, E * sizeof(float));
+            }
+        }
+    }
+}

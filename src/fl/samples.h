@@ -1,0 +1,56 @@
+// samples.h - the samples one rank trains or evaluates on, kept as stored (uint8 pixels and
+// log-mels, int32 tokens) and turned into model inputs one minibatch at a time.
+//
+// Model inputs: uint8 modalities become q/255 in [0, 1] (for quantised features this is an affine
+// map of the stored value, so nothing is lost and every modality has the same range); float32 as
+// stored; int32 modalities are token ids. A missing modality (mask bit clear) is zero-filled (dense)
+// or all padding (tokens), and its mask byte is 0, which the model honours.
+#pragma once
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "models/party_model.h"
+
+typedef struct {
+    int n_mod;
+    DsDtype dtype[PM_MAX_MOD];
+    int64_t row_elems[PM_MAX_MOD];
+} SampleLayout;
+
+// Owned arrays (sampleset_free).
+typedef struct {
+    int64_t n;
+    int32_t *label; // (n)
+    uint8_t *mask;  // (n) bit m = modality m present
+    void *raw[PM_MAX_MOD]; // (n, row_elems) of the stored dtype
+} SampleSet;
+
+// Minibatch buffers for up to Bmax rows. Owned (batch_free).
+typedef struct {
+    int Bmax, B;
+    float *dense[PM_MAX_MOD];
+    int *tokens[PM_MAX_MOD];
+    uint8_t *mask; // (Bmax, n_mod) bytes
+    int *label;
+    PmInput in; // points at the buffers above, B set by sampleset_batch
+} Batch;
+
+// The layout of a dataset's modalities (at most PM_MAX_MOD). Local.
+void samples_layout(SampleLayout *l, const Dataset *ds);
+// The model config for that layout: dense for uint8/float32, tokens for int32 (vocab from ds).
+void samples_model_config(PmConfig *c, const SampleLayout *l, const Dataset *ds, int width);
+
+// Reads rows idx[0..n) of a split with their masks (bitmasks, one per row). Local.
+void sampleset_load(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsSplit split,
+                    const int64_t *idx, const uint8_t *mask, int64_t n);
+// Appends src's rows to dst (pooling for the centralized method). Local.
+void sampleset_append(SampleSet *dst, const SampleLayout *l, const SampleSet *src);
+void sampleset_free(SampleSet *s);
+// Bytes of stored data (for byte accounting of pooled data).
+int64_t sampleset_bytes(const SampleSet *s, const SampleLayout *l);
+
+void batch_init(Batch *b, const SampleLayout *l, int Bmax);
+void batch_free(Batch *b);
+// Fills b with rows order[start .. start+B) of s (order NULL = identity). Local.
+void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *order,
+                     int64_t start, int B, Batch *b);
