@@ -51,12 +51,14 @@ START_TEST(test_gathered_parallel_build_equals_serial_and_every_rank_reads) {
     const DsSpec *spec = synmm_spec(g);
     int nmod = spec->n_modalities;
     size_t row_elems[DS_MAX_MODALITIES];
-    for (int m = 0; m < nmod; m++) row_elems[m] = (size_t)spec->modalities[m].dims[0];
+    for (int m = 0; m < nmod; m++)
+        row_elems[m] = (size_t)spec->modalities[m].dims[0];
     DsWriter *w = rank == 0 ? dsfile_create(par, spec) : NULL;
     int32_t *label = xmalloc(BLOCK * 4), *meta = xmalloc(BLOCK * 4);
     int64_t *entity = xmalloc(BLOCK * 8);
     float *vec[SYNMM_MAX_VEC] = {0};
-    for (int m = 0; m < c.n_vec; m++) vec[m] = xmalloc(BLOCK * row_elems[m] * 4);
+    for (int m = 0; m < c.n_vec; m++)
+        vec[m] = xmalloc(BLOCK * row_elems[m] * 4);
     int32_t *text = xmalloc(BLOCK * (size_t)c.text_len * 4);
     for (int sp = 0; sp < 2; sp++) {
         int64_t nb = (c.n[sp] + BLOCK - 1) / BLOCK;
@@ -70,22 +72,27 @@ START_TEST(test_gathered_parallel_build_equals_serial_and_every_rank_reads) {
                     MPI_Send(entity, (int)k, MPI_INT64_T, 0, 1, MPI_COMM_WORLD);
                     MPI_Send(meta, (int)k, MPI_INT32_T, 0, 2, MPI_COMM_WORLD);
                     for (int m = 0; m < c.n_vec; m++)
-                        MPI_Send(vec[m], (int)(k * row_elems[m]), MPI_FLOAT, 0, 3 + m, MPI_COMM_WORLD);
+                        MPI_Send(vec[m], (int)(k * row_elems[m]), MPI_FLOAT, 0, 3 + m,
+                                 MPI_COMM_WORLD);
                     MPI_Send(text, (int)(k * c.text_len), MPI_INT32_T, 0, 9, MPI_COMM_WORLD);
                 } else if (rank == 0) {
-                    MPI_Recv(label, (int)k, MPI_INT32_T, owner, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-                    MPI_Recv(entity, (int)k, MPI_INT64_T, owner, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-                    MPI_Recv(meta, (int)k, MPI_INT32_T, owner, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                    MPI_Recv(label, (int)k, MPI_INT32_T, owner, 0, MPI_COMM_WORLD,
+                             MPI_STATUS_IGNORE);
+                    MPI_Recv(entity, (int)k, MPI_INT64_T, owner, 1, MPI_COMM_WORLD,
+                             MPI_STATUS_IGNORE);
+                    MPI_Recv(meta, (int)k, MPI_INT32_T, owner, 2, MPI_COMM_WORLD,
+                             MPI_STATUS_IGNORE);
                     for (int m = 0; m < c.n_vec; m++)
-                        MPI_Recv(vec[m], (int)(k * row_elems[m]), MPI_FLOAT, owner, 3 + m, MPI_COMM_WORLD,
-                                 MPI_STATUS_IGNORE);
+                        MPI_Recv(vec[m], (int)(k * row_elems[m]), MPI_FLOAT, owner, 3 + m,
+                                 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
                     MPI_Recv(text, (int)(k * c.text_len), MPI_INT32_T, owner, 9, MPI_COMM_WORLD,
                              MPI_STATUS_IGNORE);
                 }
             }
             if (rank == 0) {
                 DsRows r = {.n = k, .label = label, .entity = entity, .meta = meta};
-                for (int m = 0; m < c.n_vec; m++) r.data[m] = vec[m];
+                for (int m = 0; m < c.n_vec; m++)
+                    r.data[m] = vec[m];
                 r.data[c.n_vec] = text;
                 dsfile_append(w, sp, &r);
             }
@@ -105,14 +112,17 @@ START_TEST(test_gathered_parallel_build_equals_serial_and_every_rank_reads) {
     ck_assert_all_ranks(ds != NULL, "open failed: %s", err);
     int64_t n = c.n[0] / size, start = n * rank;
     int32_t *got = xmalloc((size_t)n * c.dims[1] * 4), *lab = xmalloc((size_t)n * 4);
-    int32_t *want_lab = xmalloc((size_t)n * 4), *wm = xmalloc((size_t)n * 4), *wt = xmalloc((size_t)n * c.text_len * 4);
+    int32_t *want_lab = xmalloc((size_t)n * 4), *wm = xmalloc((size_t)n * 4),
+            *wt = xmalloc((size_t)n * c.text_len * 4);
     int64_t *we = xmalloc((size_t)n * 8);
     float *wv[SYNMM_MAX_VEC] = {0};
-    for (int m = 0; m < c.n_vec; m++) wv[m] = xmalloc((size_t)n * c.dims[m] * 4);
+    for (int m = 0; m < c.n_vec; m++)
+        wv[m] = xmalloc((size_t)n * c.dims[m] * 4);
     synmm_rows(g, DS_TRAIN, start, n, want_lab, we, wm, wv, wt);
     dataset_read_features(ds, DS_TRAIN, 1, start, n, (float *)got);
     dataset_read_labels(ds, DS_TRAIN, start, n, lab);
-    int ok = !memcmp(got, wv[1], (size_t)n * c.dims[1] * 4) && !memcmp(lab, want_lab, (size_t)n * 4);
+    int ok =
+        !memcmp(got, wv[1], (size_t)n * c.dims[1] * 4) && !memcmp(lab, want_lab, (size_t)n * 4);
     int64_t idx[3] = {start + n - 1, start, start + 1};
     int32_t gl[3];
     dataset_read_labels_idx(ds, DS_TRAIN, idx, 3, gl);
@@ -121,7 +131,8 @@ START_TEST(test_gathered_parallel_build_equals_serial_and_every_rank_reads) {
     dataset_close(ds);
 
     xfree(got), xfree(lab), xfree(want_lab), xfree(wm), xfree(wt), xfree(we);
-    for (int m = 0; m < c.n_vec; m++) xfree(wv[m]), xfree(vec[m]);
+    for (int m = 0; m < c.n_vec; m++)
+        xfree(wv[m]), xfree(vec[m]);
     xfree(label), xfree(meta), xfree(entity), xfree(text);
     synmm_free(g);
     MPI_Barrier(MPI_COMM_WORLD);
