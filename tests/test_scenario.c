@@ -183,6 +183,10 @@ START_TEST(test_hybrid_and_bomm_rows_keep_a_modality_within_the_party_set) {
                     ck_assert_msg(p->mask[j] == 1 || p->mask[j] == 2, "%s: mask %u", names[t], p->mask[j]);
             }
         }
+        if (cfg.overlap >= 0) { // BoMM: 5 % of the entities split across parties by modality
+            double got = (double)s.n_split_entities / (double)s.n_entities;
+            ck_assert_msg(fabs(got - 0.05) < rate_tol(N / 2), "%s: achieved overlap %.4f", names[t], got);
+        }
         scenario_free(&s);
     }
     free(d);

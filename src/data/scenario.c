@@ -532,9 +532,14 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         for (int64_t u = 0; u < U; u++) {
             rng_init(&rng, seed, TAG_OVERLAP, (uint32_t)u, RNG_PARTITION);
             float sel = rng_uniform(&rng);
-            int mp = (int)(rng_u32(&rng) % (uint32_t)M);
-            uint32_t pick = rng_u32(&rng);
+            uint32_t mdraw = rng_u32(&rng), pick = rng_u32(&rng);
             if (sel >= cfg->overlap) continue;
+            // m': a modality the entity's first sample lacks here (the partner holds it), else
+            // any (it moves to the partner)
+            unsigned first = mask[order[ent_start[u]]];
+            if (first == 0) continue;
+            unsigned choose = (full & ~first) ? (full & ~first) : full;
+            int mp = nth_bit(choose, (int)(mdraw % (uint32_t)popcount8(choose)));
             int k = (int)unit_party[u], nc = 0;
             for (int j = 0; j < K; j++)
                 if (j != k && (s->party[j].modalities == 0 || ((s->party[j].modalities >> mp) & 1u)))
@@ -544,14 +549,8 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
             unsigned bit = 1u << mp;
             for (int64_t r = ent_start[u]; r < ent_start[u + 1]; r++) {
                 int64_t i = order[r];
-                if ((mask[i] & bit) && popcount8(mask[i]) >= 2) {
-                    mask[i] = (uint8_t)(mask[i] & ~bit); // move m' to the partner
-                } else if (!(mask[i] & bit) && mask[i] != 0 &&
-                           !((s->party[k].modalities >> mp) & 1u)) {
-                    // the party cannot hold m' (cross-modal, hybrid): the partner holds it
-                } else {
-                    continue;
-                }
+                if (mask[i] == 0 || mask[i] == bit) continue; // nothing to keep here
+                mask[i] = (uint8_t)(mask[i] & ~bit); // moved, or held by the partner instead
                 owner2[i] = partner;
                 mask2[i] = (uint8_t)bit;
             }

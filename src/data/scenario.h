@@ -47,7 +47,11 @@ typedef struct ScenarioConfig {
     float hybrid_p;                      // key hybrid_p: per-party presence of each modality in
                                          // [0,1]; < 0 = off
     float overlap;                       // key overlap: target fraction of entities split across two
-                                         // parties by modality, in [0,1]; < 0 = uncontrolled
+                                         // parties by modality, in [0,1]; < 0 = uncontrolled. A
+                                         // split entity's modality m' (one its first sample lacks,
+                                         // else any) is held by a partner party that may hold m';
+                                         // samples holding only m' stay whole (Scenario reports
+                                         // the achieved count)
     int n_stages;                        // key stages (0..SCN_MAX_STAGES)
     ScenarioStage stages[SCN_MAX_STAGES]; // keys stage.<s>.meta|lo|hi|noise|intensity|contrast
     int stream_rounds;                   // key stream_rounds: one-pass chunks; 0 = off
