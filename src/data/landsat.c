@@ -19,9 +19,9 @@ const char *const LANDSAT_CLASS_NAMES[LANDSAT_CLASSES] = {
 int landsat_export_csv(const char *csv_path, char *version, int cap) {
     CHECK_PTR(csv_path);
     CHECK_PTR(version);
-    CHECK(cap > 1, "landsat_export_csv: cap=%d", cap);
+    CHECK(cap > 1, "cap=%d", cap);
     CHECK(strchr(csv_path, '\'') == NULL && strchr(csv_path, '"') == NULL,
-          "landsat_export_csv: path %s must not contain quotes", csv_path);
+          "path %s must not contain quotes", csv_path);
     char cmd[1024], ver_path[600];
     snprintf(ver_path, sizeof ver_path, "%s.version", csv_path);
     int len = snprintf(cmd, sizeof cmd,
@@ -29,7 +29,7 @@ int landsat_export_csv(const char *csv_path, char *version, int cap) {
                        "write.csv(Satellite, \"%s\", row.names=FALSE); "
                        "cat(as.character(packageVersion(\"mlbench\")), file=\"%s\")' >/dev/null",
                        csv_path, ver_path);
-    CHECK(len > 0 && len < (int)sizeof cmd, "landsat_export_csv: path %s too long", csv_path);
+    CHECK(len > 0 && len < (int)sizeof cmd, "path %s too long", csv_path);
     if (system(cmd) != 0) return -1;
     FILE *f = fopen(ver_path, "r");
     if (!f) return -1;
@@ -45,22 +45,22 @@ void landsat_read_csv(LandsatData *d, const char *csv_path) {
     CHECK_PTR(csv_path);
     memset(d, 0, sizeof *d);
     FILE *f = fopen(csv_path, "r");
-    CHECK(f != NULL, "landsat_read_csv: cannot open %s", csv_path);
+    CHECK(f != NULL, "cannot open %s", csv_path);
     d->visible = xmalloc((size_t)LANDSAT_N * LANDSAT_PIXELS * 2);
     d->nir = xmalloc((size_t)LANDSAT_N * LANDSAT_PIXELS * 2);
     d->label = xmalloc((size_t)LANDSAT_N * sizeof *d->label);
     char line[1024];
     CHECK(fgets(line, sizeof line, f) && !strncmp(line, "\"x.1\"", 5),
-          "landsat_read_csv: %s: line 1 is not the header \"x.1\",...", csv_path);
+          "%s: line 1 is not the header \"x.1\",...", csv_path);
     int64_t n = 0;
     while (fgets(line, sizeof line, f)) {
-        CHECK(n < LANDSAT_N, "landsat_read_csv: %s: more than %d rows", csv_path, LANDSAT_N);
+        CHECK(n < LANDSAT_N, "%s: more than %d rows", csv_path, LANDSAT_N);
         char *p = line;
         for (int j = 0; j < LANDSAT_PIXELS * LANDSAT_BANDS; j++) {
             char *end;
             long v = strtol(p, &end, 10);
             CHECK(end != p && *end == ',' && v >= 0 && v <= 255,
-                  "landsat_read_csv: %s:%lld: column %d is not an integer in [0,255] followed by ','",
+                  "%s:%lld: column %d is not an integer in [0,255] followed by ','",
                   csv_path, (long long)n + 2, j + 1);
             p = end + 1;
             // x.(4*pixel + band): bands 0,1 visible (green, red), 2,3 near-infrared
@@ -70,17 +70,17 @@ void landsat_read_csv(LandsatData *d, const char *csv_path) {
         }
         p[strcspn(p, "\r\n")] = '\0';
         size_t l = strlen(p);
-        CHECK(l >= 2 && p[0] == '"' && p[l - 1] == '"', "landsat_read_csv: %s:%lld: class %s not quoted",
+        CHECK(l >= 2 && p[0] == '"' && p[l - 1] == '"', "%s:%lld: class %s not quoted",
               csv_path, (long long)n + 2, p);
         p[l - 1] = '\0';
         int c = -1;
         for (int k = 0; k < LANDSAT_CLASSES; k++)
             if (!strcmp(p + 1, LANDSAT_CLASS_NAMES[k])) c = k;
-        CHECK(c >= 0, "landsat_read_csv: %s:%lld: unknown class \"%s\"", csv_path, (long long)n + 2, p + 1);
+        CHECK(c >= 0, "%s:%lld: unknown class \"%s\"", csv_path, (long long)n + 2, p + 1);
         d->label[n++] = c;
     }
     fclose(f);
-    CHECK(n == LANDSAT_N, "landsat_read_csv: %s: %lld rows, expected %d", csv_path, (long long)n,
+    CHECK(n == LANDSAT_N, "%s: %lld rows, expected %d", csv_path, (long long)n,
           LANDSAT_N);
     d->n = n;
 }
@@ -96,7 +96,7 @@ void landsat_free(LandsatData *d) {
 int64_t landsat_write(const LandsatData *d, const char *path) {
     CHECK_PTR(d);
     CHECK_PTR(path);
-    CHECK(d->n == LANDSAT_N, "landsat_write: n=%lld, expected %d", (long long)d->n, LANDSAT_N);
+    CHECK(d->n == LANDSAT_N, "n=%lld, expected %d", (long long)d->n, LANDSAT_N);
     char version[96];
     snprintf(version, sizeof version, "mlbench %s", d->version[0] ? d->version : "unknown");
     DsSpec spec = {.name = "landsat",
@@ -125,6 +125,6 @@ int64_t landsat_write(const LandsatData *d, const char *path) {
     dsfile_close(w);
     free(entity);
     struct stat st;
-    CHECK(stat(path, &st) == 0, "landsat_write: %s missing after close", path);
+    CHECK(stat(path, &st) == 0, "%s missing after close", path);
     return (int64_t)st.st_size;
 }
