@@ -92,8 +92,8 @@ typedef struct Scenario {
 // Writes cfg for a named preset with n_parties parties for data with n_modalities modalities.
 // Names: iid; fedmllm-alpha{5,1,0.5}; fedmllm-missing{0.3,0.4,0.5}; fedmllm-cross{3:7,5:5,7:3};
 // fedmllm-hybrid{0.8,0.7,0.6}; bomm-random, bomm-crossmodal, bomm-hybrid; cdcca-shift3;
-// fedcmp-stream10 (datasets/README.md "Scenarios" describes each). Returns 0, or -1 for an unknown
-// name (tier 3; the caller lists scenario_preset_names). Local.
+// fedcmp-stream10 (datasets/scenarios.md describes each). Returns 0, or -1 for an unknown
+// name (tier 3; the caller lists SCENARIO_PRESETS). Local.
 int scenario_preset(ScenarioConfig *cfg, const char *name, int n_parties, int n_modalities);
 // The preset names, NULL-terminated (static storage).
 extern const char *const SCENARIO_PRESETS[];
