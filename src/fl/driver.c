@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "comm/exact.h"
 #include "comm/placement.h"
@@ -91,7 +92,7 @@ static void make_dirs(Run *run) {
     const Config *cfg = run->cfg;
     snprintf(run->ckpt_dir, sizeof run->ckpt_dir, "%s/ckpt", cfg->out);
     int ok = 1;
-    char msg[512] = "";
+    char msg[4200] = "";
     if (run->rank == 0) {
         char path[4096];
         snprintf(path, sizeof path, "%s", cfg->out);

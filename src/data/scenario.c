@@ -1,0 +1,746 @@
+// scenario.c - party splits and modality masks (scenario.h). Every random choice is drawn from
+// the stream (seed, TAG_*, index, RNG_PARTITION), index being a label, party, unit or sample
+// number, so the result depends only on (data, config, seed) and not on who computes it or in
+// which order. Steps: units (samples, or entities when overlap is controlled) -> per-label
+// Dirichlet x quantity shares -> party modality sets (cross-modal, hybrid) -> per-sample masks
+// (missing rates) -> entity splits across parties (overlap) -> stages -> stream chunks.
+#include "data/scenario.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/die.h"
+#include "core/rng.h"
+#include "core/xalloc.h"
+
+// Counter word 1 of each step's streams (word 2 is the index, word 3 RNG_PARTITION). Append-only:
+// changing one changes every stored split.
+enum {
+    TAG_QUANTITY = 1,  // index 0: party size weights
+    TAG_DIRICHLET = 2, // index label: that label's party proportions
+    TAG_SHUFFLE = 3,   // index label: order of that label's units
+    TAG_PARTY_MOD = 4, // index party: hybrid modality presence
+    TAG_SAMPLE = 5,    // index sample: missing draws, hybrid fallback, random stage
+    TAG_OVERLAP = 6,   // index unit: split across parties or not, modality, partner
+    TAG_STREAM = 7,    // index party: order of the one-pass stream
+};
+
+const char *const SCENARIO_PRESETS[] = {
+    "iid",
+    "fedmllm-alpha5",     "fedmllm-alpha1",     "fedmllm-alpha0.5",
+    "fedmllm-missing0.3", "fedmllm-missing0.4", "fedmllm-missing0.5",
+    "fedmllm-cross3:7",   "fedmllm-cross5:5",   "fedmllm-cross7:3",
+    "fedmllm-hybrid0.8",  "fedmllm-hybrid0.7",  "fedmllm-hybrid0.6",
+    "bomm-random",        "bomm-crossmodal",    "bomm-hybrid",
+    "cdcca-shift3",       "fedcmp-stream10",    NULL,
+};
+
+// ---- presets and keys ----
+
+static void config_defaults(ScenarioConfig *cfg, const char *name, int n_parties) {
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->name, sizeof cfg->name, "%s", name);
+    cfg->n_parties = n_parties;
+    cfg->skew = SCN_SKEW_IID;
+    cfg->alpha = 1.0f;
+    cfg->hybrid_p = -1.0f;
+    cfg->overlap = -1.0f;
+    for (int s = 0; s < SCN_MAX_STAGES; s++) cfg->stages[s].contrast = 1.0f;
+}
+
+// FedMLLM (methods.md 3.6): Dirichlet per label over the parties, at least 1 unit per party and
+// label; alpha 0.5 for the missing, cross-modal and hybrid settings.
+static void fedmllm_base(ScenarioConfig *cfg, float alpha) {
+    cfg->skew = SCN_SKEW_DIRICHLET;
+    cfg->alpha = alpha;
+    cfg->min_per_label = 1;
+}
+
+// Cross-modal a:b: modality 0 (image) against the others, b shared evenly among them.
+static void set_cross(ScenarioConfig *cfg, float a, float b, int n_modalities) {
+    cfg->cross[0] = a;
+    for (int m = 1; m < n_modalities && m < SCN_MAX_MODALITIES; m++)
+        cfg->cross[m] = b / (float)(n_modalities - 1);
+}
+
+int scenario_preset(ScenarioConfig *cfg, const char *name, int n_parties, int n_modalities) {
+    CHECK_PTR(cfg);
+    CHECK_PTR(name);
+    CHECK(n_modalities >= 1 && n_modalities <= SCN_MAX_MODALITIES,
+          "scenario_preset(%s): n_modalities=%d outside [1,%d]", name, n_modalities,
+          SCN_MAX_MODALITIES);
+    config_defaults(cfg, name, n_parties);
+    float v, w;
+    char tail;
+    if (!strcmp(name, "iid")) return 0;
+    if (sscanf(name, "fedmllm-alpha%f%c", &v, &tail) == 1) {
+        if (v != 5.0f && v != 1.0f && v != 0.5f) return -1;
+        fedmllm_base(cfg, v);
+        return 0;
+    }
+    if (sscanf(name, "fedmllm-missing%f%c", &v, &tail) == 1) {
+        if (v != 0.3f && v != 0.4f && v != 0.5f) return -1;
+        fedmllm_base(cfg, 0.5f);
+        for (int m = 0; m < SCN_MAX_MODALITIES; m++) cfg->missing[m] = m < n_modalities ? v : 0;
+        cfg->keep_one = 0; // FedMLLM drops each modality independently: both can be missing
+        return 0;
+    }
+    if (sscanf(name, "fedmllm-cross%f:%f%c", &v, &w, &tail) == 2) {
+        if (!((v == 3 && w == 7) || (v == 5 && w == 5) || (v == 7 && w == 3))) return -1;
+        fedmllm_base(cfg, 0.5f);
+        set_cross(cfg, v, w, n_modalities);
+        return 0;
+    }
+    if (sscanf(name, "fedmllm-hybrid%f%c", &v, &tail) == 1) {
+        if (v != 0.8f && v != 0.7f && v != 0.6f) return -1;
+        fedmllm_base(cfg, 0.5f);
+        cfg->hybrid_p = v;
+        return 0;
+    }
+    // BoMM (methods.md 1.8, [I]): moderate label skew, low entity overlap (5 % of entities are
+    // split across two parties by modality: the "alignment scarcity").
+    if (!strncmp(name, "bomm-", 5)) {
+        cfg->skew = SCN_SKEW_DIRICHLET;
+        cfg->alpha = 1.0f;
+        cfg->min_per_label = 1;
+        cfg->overlap = 0.05f;
+        if (!strcmp(name, "bomm-random")) {
+            for (int m = 0; m < n_modalities; m++) cfg->missing[m] = 0.3f;
+            cfg->keep_one = 1;
+        } else if (!strcmp(name, "bomm-crossmodal")) {
+            set_cross(cfg, 5, 5, n_modalities);
+        } else if (!strcmp(name, "bomm-hybrid")) {
+            cfg->hybrid_p = 0.7f;
+            for (int m = 0; m < n_modalities; m++) cfg->missing[m] = 0.3f;
+            cfg->keep_one = 1;
+        } else {
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(name, "cdcca-shift3")) {
+        // Three stages with growing shift, random thirds of each party's data (no meta needed).
+        cfg->n_stages = 3;
+        cfg->stages[1] = (ScenarioStage){"", 0, 0, 0.3f, -40.0f, 0.7f};
+        cfg->stages[2] = (ScenarioStage){"", 0, 0, 0.6f, 30.0f, 1.4f};
+        return 0;
+    }
+    if (!strcmp(name, "fedcmp-stream10")) {
+        cfg->stream_rounds = 10;
+        return 0;
+    }
+    return -1;
+}
+
+static float parse_float(const char *key, const char *value) {
+    char *end;
+    errno = 0;
+    float v = strtof(value, &end);
+    CHECK(end != value && *end == '\0' && errno == 0 && isfinite(v),
+          "scenario key %s=%s: not a number", key, value);
+    return v;
+}
+
+static int parse_int(const char *key, const char *value) {
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    CHECK(end != value && *end == '\0' && errno == 0 && v >= -2147483647L && v <= 2147483647L,
+          "scenario key %s=%s: not an integer", key, value);
+    return (int)v;
+}
+
+static int parse_index(const char *key, const char *digits, int limit) {
+    char *end;
+    long v = strtol(digits, &end, 10);
+    CHECK(end != digits && (*end == '\0' || *end == '.') && v >= 0 && v < limit,
+          "scenario key %s: index outside [0,%d)", key, limit);
+    return (int)v;
+}
+
+void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value) {
+    CHECK_PTR(cfg);
+    CHECK_PTR(key);
+    CHECK_PTR(value);
+    if (!strcmp(key, "parties")) {
+        cfg->n_parties = parse_int(key, value);
+    } else if (!strcmp(key, "skew")) {
+        CHECK(!strcmp(value, "iid") || !strcmp(value, "dirichlet"),
+              "scenario key skew=%s: expected iid or dirichlet", value);
+        cfg->skew = strcmp(value, "iid") ? SCN_SKEW_DIRICHLET : SCN_SKEW_IID;
+    } else if (!strcmp(key, "alpha")) {
+        cfg->alpha = parse_float(key, value);
+        cfg->skew = SCN_SKEW_DIRICHLET;
+    } else if (!strcmp(key, "min_per_label")) {
+        cfg->min_per_label = parse_int(key, value);
+    } else if (!strcmp(key, "quantity")) {
+        cfg->quantity = parse_float(key, value);
+    } else if (!strcmp(key, "missing")) {
+        float v = parse_float(key, value);
+        for (int m = 0; m < SCN_MAX_MODALITIES; m++) cfg->missing[m] = v;
+    } else if (!strncmp(key, "missing.", 8)) {
+        cfg->missing[parse_index(key, key + 8, SCN_MAX_MODALITIES)] = parse_float(key, value);
+    } else if (!strcmp(key, "keep_one")) {
+        cfg->keep_one = parse_int(key, value);
+    } else if (!strcmp(key, "cross")) {
+        // "a:b[:c[:d]]" shares of single-modality parties per modality; "0" turns it off.
+        memset(cfg->cross, 0, sizeof cfg->cross);
+        const char *p = value;
+        for (int m = 0; m < SCN_MAX_MODALITIES && *p; m++) {
+            char *end;
+            cfg->cross[m] = strtof(p, &end);
+            CHECK(end != p && (*end == ':' || *end == '\0'),
+                  "scenario key cross=%s: expected ratios like 3:7", value);
+            p = *end == ':' ? end + 1 : end;
+        }
+        CHECK(*p == '\0', "scenario key cross=%s: more than %d ratios", value, SCN_MAX_MODALITIES);
+    } else if (!strcmp(key, "hybrid_p")) {
+        cfg->hybrid_p = parse_float(key, value);
+    } else if (!strcmp(key, "overlap")) {
+        cfg->overlap = parse_float(key, value);
+    } else if (!strcmp(key, "stages")) {
+        cfg->n_stages = parse_int(key, value);
+    } else if (!strncmp(key, "stage.", 6)) {
+        int s = parse_index(key, key + 6, SCN_MAX_STAGES);
+        const char *field = strchr(key + 6, '.');
+        CHECK(field != NULL, "scenario key %s: expected stage.<s>.<field>", key);
+        field++;
+        ScenarioStage *st = &cfg->stages[s];
+        if (!strcmp(field, "meta")) {
+            CHECK(strlen(value) < sizeof st->meta_key, "scenario key %s=%s: name too long", key,
+                  value);
+            snprintf(st->meta_key, sizeof st->meta_key, "%s", value);
+        } else if (!strcmp(field, "lo")) {
+            st->meta_lo = parse_int(key, value);
+        } else if (!strcmp(field, "hi")) {
+            st->meta_hi = parse_int(key, value);
+        } else if (!strcmp(field, "noise")) {
+            st->noise = parse_float(key, value);
+        } else if (!strcmp(field, "intensity")) {
+            st->intensity = parse_float(key, value);
+        } else if (!strcmp(field, "contrast")) {
+            st->contrast = parse_float(key, value);
+        } else {
+            CHECK(0, "scenario key %s: unknown stage field '%s' (meta, lo, hi, noise, intensity, "
+                     "contrast)", key, field);
+        }
+    } else if (!strcmp(key, "stream_rounds")) {
+        cfg->stream_rounds = parse_int(key, value);
+    } else {
+        CHECK(0, "scenario key %s=%s: unknown key (parties, skew, alpha, min_per_label, quantity, "
+                 "missing[.m], keep_one, cross, hybrid_p, overlap, stages, stage.<s>.*, "
+                 "stream_rounds)", key, value);
+    }
+}
+
+// ---- random draws ----
+
+// Uniform in (0, 1) with 32 bits: never 0, so logs and powers are safe.
+static double unit_open(Rng *r) { return ((double)rng_u32(r) + 0.5) / 4294967296.0; }
+
+// Gamma(a, 1): Marsaglia and Tsang (2000); a < 1 by Gamma(a+1) * U^(1/a).
+static double gamma_draw(Rng *r, double a) {
+    if (a < 1.0) return gamma_draw(r, a + 1.0) * pow(unit_open(r), 1.0 / a);
+    double d = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x = rng_normal(r), v = 1.0 + c * x;
+        if (v <= 0) continue;
+        v = v * v * v;
+        double u = unit_open(r);
+        if (log(u) < 0.5 * x * x + d - d * v + d * log(v)) return d * v;
+    }
+}
+
+// p (k) = Dirichlet(a, ..., a), written.
+static void dirichlet_draw(Rng *r, double a, double *p, int k) {
+    double sum = 0;
+    for (int i = 0; i < k; i++) sum += p[i] = gamma_draw(r, a);
+    // a tiny alpha can underflow every gamma draw: fall back to one party taking all
+    if (!(sum > 0)) {
+        for (int i = 0; i < k; i++) p[i] = 0;
+        p[rng_below(r, (uint32_t)k)] = 1;
+        return;
+    }
+    for (int i = 0; i < k; i++) p[i] /= sum;
+}
+
+// count (k) = min + largest-remainder share of total - k*min by weights w (sum > 0). Written.
+static void apportion(int64_t *count, const double *w, int k, int64_t total, int64_t min) {
+    double wsum = 0;
+    for (int i = 0; i < k; i++) wsum += w[i];
+    int64_t rest = total - (int64_t)k * min, given = 0;
+    double *frac = xmalloc((size_t)k * sizeof *frac);
+    for (int i = 0; i < k; i++) {
+        double share = (double)rest * w[i] / wsum;
+        count[i] = (int64_t)floor(share);
+        frac[i] = share - (double)count[i];
+        given += count[i];
+    }
+    // hand out what flooring left, largest fraction first (ties: lower party), deterministic
+    for (int64_t left = rest - given; left > 0; left--) {
+        int best = 0;
+        for (int i = 1; i < k; i++)
+            if (frac[i] > frac[best]) best = i;
+        count[best]++;
+        frac[best] = -1;
+    }
+    for (int i = 0; i < k; i++) count[i] += min;
+    free(frac);
+}
+
+static int popcount8(unsigned x) {
+    int c = 0;
+    for (; x; x &= x - 1) c++;
+    return c;
+}
+
+// The j-th set bit of mask (j < popcount).
+static int nth_bit(unsigned mask, int j) {
+    for (int m = 0; m < 8; m++)
+        if ((mask >> m) & 1u) {
+            if (j == 0) return m;
+            j--;
+        }
+    return -1;
+}
+
+// ---- compute ----
+
+static void check_config(const ScenarioConfig *cfg, const ScenarioData *d) {
+    CHECK(cfg->n_parties >= 1, "scenario %s: parties=%d must be >= 1", cfg->name, cfg->n_parties);
+    if (cfg->skew == SCN_SKEW_DIRICHLET)
+        CHECK(cfg->alpha > 0 && isfinite(cfg->alpha), "scenario %s: alpha=%g must be > 0",
+              cfg->name, cfg->alpha);
+    CHECK(cfg->min_per_label >= 0, "scenario %s: min_per_label=%d must be >= 0", cfg->name,
+          cfg->min_per_label);
+    CHECK(cfg->quantity >= 0 && isfinite(cfg->quantity),
+          "scenario %s: quantity=%g must be >= 0 (0 = off)", cfg->name, cfg->quantity);
+    int n_cross = 0;
+    for (int m = 0; m < SCN_MAX_MODALITIES; m++) {
+        CHECK(cfg->missing[m] >= 0 && cfg->missing[m] <= 1,
+              "scenario %s: missing.%d=%g outside [0,1]", cfg->name, m, cfg->missing[m]);
+        CHECK(cfg->cross[m] >= 0 && isfinite(cfg->cross[m]),
+              "scenario %s: cross ratio %d = %g must be >= 0", cfg->name, m, cfg->cross[m]);
+        CHECK(m < d->n_modalities || cfg->cross[m] == 0,
+              "scenario %s: cross ratio %d = %g but the data has %d modalities", cfg->name, m,
+              cfg->cross[m], d->n_modalities);
+        n_cross += cfg->cross[m] > 0;
+    }
+    CHECK(n_cross == 0 || d->n_modalities >= 2,
+          "scenario %s: cross needs >= 2 modalities, the data has %d", cfg->name, d->n_modalities);
+    CHECK(!(cfg->hybrid_p > 1) && !isnan(cfg->hybrid_p),
+          "scenario %s: hybrid_p=%g outside [0,1]", cfg->name, cfg->hybrid_p);
+    CHECK(n_cross == 0 || cfg->hybrid_p < 0,
+          "scenario %s: cross and hybrid_p=%g are exclusive", cfg->name, cfg->hybrid_p);
+    CHECK(cfg->overlap <= 1, "scenario %s: overlap=%g outside [0,1] (< 0 = uncontrolled)",
+          cfg->name, cfg->overlap);
+    CHECK(cfg->n_stages >= 0 && cfg->n_stages <= SCN_MAX_STAGES,
+          "scenario %s: stages=%d outside [0,%d]", cfg->name, cfg->n_stages, SCN_MAX_STAGES);
+    int with_meta = 0;
+    for (int s = 0; s < cfg->n_stages; s++) {
+        const ScenarioStage *st = &cfg->stages[s];
+        CHECK(st->contrast > 0 && isfinite(st->contrast),
+              "scenario %s: stage.%d.contrast=%g must be > 0", cfg->name, s, st->contrast);
+        CHECK(st->noise >= 0 && isfinite(st->noise), "scenario %s: stage.%d.noise=%g must be >= 0",
+              cfg->name, s, st->noise);
+        CHECK(isfinite(st->intensity), "scenario %s: stage.%d.intensity=%g", cfg->name, s,
+              st->intensity);
+        with_meta += st->meta_key[0] != '\0';
+    }
+    CHECK(with_meta == 0 || with_meta == cfg->n_stages,
+          "scenario %s: stages=%d but only %d name a meta column (all or none)", cfg->name,
+          cfg->n_stages, with_meta);
+    CHECK(cfg->stream_rounds >= 0, "scenario %s: stream_rounds=%d must be >= 0", cfg->name,
+          cfg->stream_rounds);
+}
+
+// Column of meta named key, or die naming the stage.
+static int meta_column(const ScenarioData *d, const char *key, int s) {
+    for (int j = 0; j < d->n_meta; j++)
+        if (d->meta_names && d->meta_names[j] && !strcmp(d->meta_names[j], key)) return j;
+    CHECK(0, "scenario: stage.%d.meta=%s: the data has no such meta column (%d columns)", s, key,
+          d->n_meta);
+    return -1;
+}
+
+// (entity, sample) pairs sorted by entity then sample: the first sample names the unit.
+typedef struct EntIdx {
+    int64_t e, i;
+} EntIdx;
+static int by_entity(const void *a, const void *b) {
+    const EntIdx *x = a, *y = b;
+    if (x->e != y->e) return x->e < y->e ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData *d, uint64_t seed) {
+    CHECK_PTR(s);
+    CHECK_PTR(cfg);
+    CHECK_PTR(d);
+    CHECK_PTR(d->label);
+    CHECK(d->n >= 1 && d->n < ((int64_t)1 << 32), "scenario: n=%lld samples outside [1, 2^32)",
+          (long long)d->n);
+    CHECK(d->n_classes >= 1, "scenario: n_classes=%d", d->n_classes);
+    CHECK(d->n_modalities >= 1 && d->n_modalities <= SCN_MAX_MODALITIES,
+          "scenario: n_modalities=%d outside [1,%d]", d->n_modalities, SCN_MAX_MODALITIES);
+    CHECK(d->n_meta == 0 || d->meta != NULL, "scenario: n_meta=%d but meta is NULL", d->n_meta);
+    check_config(cfg, d);
+    for (int64_t i = 0; i < d->n; i++)
+        CHECK(d->label[i] >= 0 && d->label[i] < d->n_classes,
+              "scenario: label[%lld]=%d outside [0,%d)", (long long)i, d->label[i], d->n_classes);
+
+    const int64_t n = d->n;
+    const int K = cfg->n_parties, M = d->n_modalities, C = d->n_classes;
+    const unsigned full = (1u << M) - 1u;
+    memset(s, 0, sizeof *s);
+    s->n_parties = K;
+    s->n_modalities = M;
+    s->n_classes = C;
+
+    // -- samples grouped by entity (for units and for the overlap count) --
+    int64_t *order = xmalloc((size_t)n * sizeof *order);
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    if (d->entity) {
+        EntIdx *pairs = xmalloc((size_t)n * sizeof *pairs);
+        for (int64_t i = 0; i < n; i++) pairs[i] = (EntIdx){d->entity[i], i};
+        qsort(pairs, (size_t)n, sizeof *pairs, by_entity);
+        for (int64_t i = 0; i < n; i++) order[i] = pairs[i].i;
+        free(pairs);
+    }
+    // ent_start (n_ent + 1): group g is order[ent_start[g] .. ent_start[g+1])
+    int64_t *ent_start = xmalloc((size_t)(n + 1) * sizeof *ent_start);
+    int64_t n_ent = 0;
+    for (int64_t r = 0; r < n; r++)
+        if (r == 0 || !d->entity || d->entity[order[r]] != d->entity[order[r - 1]])
+            ent_start[n_ent++] = r;
+    ent_start[n_ent] = n;
+    s->n_entities = n_ent;
+
+    // -- units: whole entities when the overlap is controlled, else samples --
+    const int by_ent = cfg->overlap >= 0;
+    const int64_t U = by_ent ? n_ent : n;
+    CHECK(K <= U, "scenario %s: parties=%d exceeds the %lld %s", cfg->name, K, (long long)U,
+          by_ent ? "entities (overlap >= 0 splits by entity)" : "samples");
+    // unit u's first sample and label
+    int64_t *unit_first = xmalloc((size_t)U * sizeof *unit_first);
+    for (int64_t u = 0; u < U; u++) unit_first[u] = by_ent ? order[ent_start[u]] : u;
+
+    // -- per-label Dirichlet x quantity shares --
+    int64_t *label_count = xcalloc((size_t)C, sizeof *label_count);
+    for (int64_t u = 0; u < U; u++) label_count[d->label[unit_first[u]]]++;
+    for (int c = 0; c < C; c++)
+        CHECK(label_count[c] >= (int64_t)K * cfg->min_per_label,
+              "scenario %s: min_per_label=%d impossible: label %d has %lld units for parties=%d",
+              cfg->name, cfg->min_per_label, c, (long long)label_count[c], K);
+    double *q = xmalloc((size_t)K * sizeof *q), *p = xmalloc((size_t)K * sizeof *p);
+    for (int k = 0; k < K; k++) q[k] = 1.0 / K;
+    Rng rng;
+    if (cfg->quantity > 0) {
+        rng_init(&rng, seed, TAG_QUANTITY, 0, RNG_PARTITION);
+        dirichlet_draw(&rng, cfg->quantity, q, K);
+    }
+    int64_t *unit_party = xmalloc((size_t)U * sizeof *unit_party);
+    int64_t *bucket = xmalloc((size_t)U * sizeof *bucket), *count = xmalloc((size_t)K * sizeof *count);
+    for (int c = 0; c < C; c++) {
+        int64_t nc = 0;
+        for (int64_t u = 0; u < U; u++)
+            if (d->label[unit_first[u]] == c) bucket[nc++] = u;
+        if (nc == 0) continue;
+        if (cfg->skew == SCN_SKEW_DIRICHLET) {
+            rng_init(&rng, seed, TAG_DIRICHLET, (uint32_t)c, RNG_PARTITION);
+            dirichlet_draw(&rng, cfg->alpha, p, K);
+        } else {
+            for (int k = 0; k < K; k++) p[k] = 1.0;
+        }
+        double wsum = 0;
+        for (int k = 0; k < K; k++) wsum += p[k] *= q[k];
+        if (!(wsum > 0))
+            for (int k = 0; k < K; k++) p[k] = 1.0; // every weight underflowed: share evenly
+        apportion(count, p, K, nc, cfg->min_per_label);
+        rng_init(&rng, seed, TAG_SHUFFLE, (uint32_t)c, RNG_PARTITION);
+        for (int64_t i = nc - 1; i > 0; i--) { // Fisher-Yates
+            int64_t j = rng_below(&rng, (uint32_t)(i + 1));
+            int64_t t = bucket[i];
+            bucket[i] = bucket[j];
+            bucket[j] = t;
+        }
+        int64_t pos = 0;
+        for (int k = 0; k < K; k++)
+            for (int64_t j = 0; j < count[k]; j++) unit_party[bucket[pos++]] = k;
+    }
+
+    // -- party modality sets --
+    s->party = xcalloc((size_t)K, sizeof *s->party);
+    double cross_sum = 0;
+    for (int m = 0; m < M; m++) cross_sum += cfg->cross[m];
+    if (cross_sum > 0) {
+        // parties 0.. take modality 0, the next ones modality 1, ... in proportion to the ratios
+        double w[SCN_MAX_MODALITIES];
+        int64_t nk[SCN_MAX_MODALITIES];
+        for (int m = 0; m < M; m++) w[m] = cfg->cross[m];
+        apportion(nk, w, M, K, 0);
+        int k = 0;
+        for (int m = 0; m < M; m++)
+            for (int64_t j = 0; j < nk[m]; j++) s->party[k++].modalities = (uint8_t)(1u << m);
+    } else if (cfg->hybrid_p >= 0) {
+        for (int k = 0; k < K; k++) {
+            rng_init(&rng, seed, TAG_PARTY_MOD, (uint32_t)k, RNG_PARTITION);
+            unsigned a = 0;
+            for (int m = 0; m < M; m++)
+                if (rng_uniform(&rng) < cfg->hybrid_p) a |= 1u << m;
+            s->party[k].modalities = (uint8_t)a; // 0: each sample gets one random modality
+        }
+    } else {
+        for (int k = 0; k < K; k++) s->party[k].modalities = (uint8_t)full;
+    }
+
+    // -- per-sample masks, random stage --
+    int32_t *owner = xmalloc((size_t)n * sizeof *owner), *owner2 = xmalloc((size_t)n * sizeof *owner2);
+    uint8_t *mask = xmalloc((size_t)n), *mask2 = xmalloc((size_t)n);
+    int8_t *stage = xcalloc((size_t)n, 1);
+    int random_stage = cfg->n_stages > 0 && cfg->stages[0].meta_key[0] == '\0';
+    for (int64_t u = 0; u < U; u++) {
+        int64_t lo = by_ent ? ent_start[u] : u, hi = by_ent ? ent_start[u + 1] : u + 1;
+        for (int64_t r = lo; r < hi; r++) owner[by_ent ? order[r] : r] = (int32_t)unit_party[u];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        rng_init(&rng, seed, TAG_SAMPLE, (uint32_t)i, RNG_PARTITION);
+        unsigned base = s->party[owner[i]].modalities;
+        // fixed draw layout (one hybrid word, M missing words, one keep_one word, one stage
+        // word) so that changing one rate does not reshuffle the other draws
+        uint32_t pick = rng_u32(&rng);
+        if (base == 0) base = 1u << (pick % (uint32_t)M);
+        unsigned got = 0;
+        for (int m = 0; m < M; m++) {
+            float u01 = rng_uniform(&rng);
+            if (((base >> m) & 1u) && u01 >= cfg->missing[m]) got |= 1u << m;
+        }
+        uint32_t back = rng_u32(&rng);
+        if (got == 0 && cfg->keep_one) got = 1u << nth_bit(base, (int)(back % (uint32_t)popcount8(base)));
+        mask[i] = (uint8_t)got;
+        owner2[i] = -1;
+        mask2[i] = 0;
+        float us = rng_uniform(&rng);
+        if (random_stage) stage[i] = (int8_t)((int)(us * (float)cfg->n_stages) % cfg->n_stages);
+    }
+
+    // -- controlled overlap: split a fraction of entities across two parties by modality --
+    if (by_ent && M >= 2 && K >= 2) {
+        int *cand = xmalloc((size_t)K * sizeof *cand);
+        for (int64_t u = 0; u < U; u++) {
+            rng_init(&rng, seed, TAG_OVERLAP, (uint32_t)u, RNG_PARTITION);
+            float sel = rng_uniform(&rng);
+            uint32_t mdraw = rng_u32(&rng), pick = rng_u32(&rng);
+            if (sel >= cfg->overlap) continue;
+            // m': a modality the entity's first sample lacks here (the partner holds it), else
+            // any (it moves to the partner)
+            unsigned first = mask[order[ent_start[u]]];
+            if (first == 0) continue;
+            unsigned choose = (full & ~first) ? (full & ~first) : full;
+            int mp = nth_bit(choose, (int)(mdraw % (uint32_t)popcount8(choose)));
+            int k = (int)unit_party[u], nc = 0;
+            for (int j = 0; j < K; j++)
+                if (j != k && (s->party[j].modalities == 0 || ((s->party[j].modalities >> mp) & 1u)))
+                    cand[nc++] = j;
+            if (nc == 0) continue;
+            int partner = cand[pick % (uint32_t)nc];
+            unsigned bit = 1u << mp;
+            for (int64_t r = ent_start[u]; r < ent_start[u + 1]; r++) {
+                int64_t i = order[r];
+                if (mask[i] == 0 || mask[i] == bit) continue; // nothing to keep here
+                mask[i] = (uint8_t)(mask[i] & ~bit); // moved, or held by the partner instead
+                owner2[i] = partner;
+                mask2[i] = (uint8_t)bit;
+            }
+        }
+        free(cand);
+    }
+
+    // -- stages by meta column --
+    if (cfg->n_stages > 0 && !random_stage) {
+        int col[SCN_MAX_STAGES];
+        for (int st = 0; st < cfg->n_stages; st++) col[st] = meta_column(d, cfg->stages[st].meta_key, st);
+        for (int64_t i = 0; i < n; i++) {
+            stage[i] = -1;
+            for (int st = 0; st < cfg->n_stages; st++) {
+                int32_t v = d->meta[i * d->n_meta + col[st]];
+                if (v >= cfg->stages[st].meta_lo && v <= cfg->stages[st].meta_hi) {
+                    stage[i] = (int8_t)st;
+                    break;
+                }
+            }
+            if (stage[i] < 0) { // in no stage: in no party
+                owner[i] = owner2[i] = -1;
+                s->n_unassigned++;
+            }
+        }
+    }
+
+    // -- achieved overlap: entities with rows at two parties holding different modalities --
+    for (int64_t g = 0; g < n_ent; g++) {
+        int first_k[SCN_MAX_MODALITIES], multi[SCN_MAX_MODALITIES];
+        for (int m = 0; m < M; m++) first_k[m] = -1, multi[m] = 0;
+        for (int64_t r = ent_start[g]; r < ent_start[g + 1]; r++) {
+            int64_t i = order[r];
+            for (int w = 0; w < 2; w++) {
+                int k = w ? owner2[i] : owner[i];
+                unsigned mk = w ? mask2[i] : mask[i];
+                if (k < 0) continue;
+                for (int m = 0; m < M; m++) {
+                    if (!((mk >> m) & 1u)) continue;
+                    if (first_k[m] < 0) first_k[m] = k;
+                    else if (first_k[m] != k) multi[m] = 1;
+                }
+            }
+        }
+        int split = 0;
+        for (int a = 0; a < M && !split; a++)
+            for (int b = 0; b < M && !split; b++)
+                if (a != b && first_k[a] >= 0 && first_k[b] >= 0 &&
+                    (first_k[a] != first_k[b] || multi[a] || multi[b]))
+                    split = 1;
+        s->n_split_entities += split;
+    }
+
+    // -- party rows, ascending by sample --
+    for (int64_t i = 0; i < n; i++) {
+        if (owner[i] >= 0) s->party[owner[i]].n++;
+        if (owner2[i] >= 0) s->party[owner2[i]].n++;
+    }
+    for (int k = 0; k < K; k++) {
+        ScenarioParty *pp = &s->party[k];
+        size_t nk = (size_t)(pp->n > 0 ? pp->n : 1);
+        pp->index = xmalloc(nk * sizeof *pp->index);
+        pp->mask = xmalloc(nk);
+        pp->stage = xmalloc(nk);
+        pp->chunk = xcalloc(nk, sizeof *pp->chunk);
+        pp->n = 0;
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int w = 0; w < 2; w++) {
+            int k = w ? owner2[i] : owner[i];
+            if (k < 0) continue;
+            ScenarioParty *pp = &s->party[k];
+            pp->index[pp->n] = i;
+            pp->mask[pp->n] = w ? mask2[i] : mask[i];
+            pp->stage[pp->n] = stage[i] < 0 ? 0 : stage[i];
+            pp->n++;
+        }
+
+    // -- one-pass stream: a random order cut into stream_rounds equal chunks --
+    if (cfg->stream_rounds > 0) {
+        for (int k = 0; k < K; k++) {
+            ScenarioParty *pp = &s->party[k];
+            int64_t *perm = xmalloc((size_t)(pp->n > 0 ? pp->n : 1) * sizeof *perm);
+            for (int64_t j = 0; j < pp->n; j++) perm[j] = j;
+            rng_init(&rng, seed, TAG_STREAM, (uint32_t)k, RNG_PARTITION);
+            for (int64_t j = pp->n - 1; j > 0; j--) {
+                int64_t t = rng_below(&rng, (uint32_t)(j + 1)), x = perm[j];
+                perm[j] = perm[t];
+                perm[t] = x;
+            }
+            for (int64_t j = 0; j < pp->n; j++)
+                pp->chunk[perm[j]] = (int32_t)(j * cfg->stream_rounds / pp->n);
+            free(perm);
+        }
+    }
+
+    free(order);
+    free(ent_start);
+    free(unit_first);
+    free(label_count);
+    free(q);
+    free(p);
+    free(unit_party);
+    free(bucket);
+    free(count);
+    free(owner);
+    free(owner2);
+    free(mask);
+    free(mask2);
+    free(stage);
+}
+
+void scenario_free(Scenario *s) {
+    if (!s) return;
+    for (int k = 0; s->party && k < s->n_parties; k++) {
+        free(s->party[k].index);
+        free(s->party[k].mask);
+        free(s->party[k].stage);
+        free(s->party[k].chunk);
+    }
+    free(s->party);
+    memset(s, 0, sizeof *s);
+}
+
+// ---- summary ----
+
+void scenario_counts(const Scenario *s, const int32_t *label, int64_t *per_class, int64_t *per_mod,
+                     int64_t *empty) {
+    CHECK_PTR(s);
+    CHECK(per_class == NULL || label != NULL, "scenario_counts: per_class needs label");
+    const int K = s->n_parties, C = s->n_classes, M = s->n_modalities;
+    if (per_class) memset(per_class, 0, (size_t)K * (size_t)C * sizeof *per_class);
+    if (per_mod) memset(per_mod, 0, (size_t)K * (size_t)M * sizeof *per_mod);
+    if (empty) memset(empty, 0, (size_t)K * sizeof *empty);
+    for (int k = 0; k < K; k++) {
+        const ScenarioParty *pp = &s->party[k];
+        for (int64_t j = 0; j < pp->n; j++) {
+            if (per_class) per_class[(size_t)k * C + label[pp->index[j]]]++;
+            for (int m = 0; m < M && per_mod; m++)
+                if ((pp->mask[j] >> m) & 1u) per_mod[(size_t)k * M + m]++;
+            if (empty && pp->mask[j] == 0) empty[k]++;
+        }
+    }
+}
+
+void scenario_summary(FILE *f, const Scenario *s, const int32_t *label,
+                      const char *const *class_names, const char *const *modality_names, int csv) {
+    CHECK_PTR(f);
+    CHECK_PTR(s);
+    CHECK_PTR(label);
+    const int K = s->n_parties, C = s->n_classes, M = s->n_modalities;
+    int64_t *pc = xmalloc((size_t)K * C * sizeof *pc), *pm = xmalloc((size_t)K * M * sizeof *pm);
+    int64_t *pe = xmalloc((size_t)K * sizeof *pe);
+    scenario_counts(s, label, pc, pm, pe);
+    char name[64];
+    if (csv) {
+        fprintf(f, "party,samples");
+        for (int c = 0; c < C; c++)
+            fprintf(f, ",class:%s", class_names ? class_names[c] : (snprintf(name, sizeof name, "c%d", c), name));
+        for (int m = 0; m < M; m++)
+            fprintf(f, ",mod:%s", modality_names ? modality_names[m] : (snprintf(name, sizeof name, "m%d", m), name));
+        fprintf(f, ",empty\n");
+    } else {
+        fprintf(f, "%5s %7s |", "party", "rows");
+        for (int c = 0; c < C; c++) {
+            if (class_names) snprintf(name, sizeof name, "%.6s", class_names[c]);
+            else snprintf(name, sizeof name, "c%d", c);
+            fprintf(f, " %6s", name);
+        }
+        fprintf(f, " |");
+        for (int m = 0; m < M; m++) {
+            if (modality_names) snprintf(name, sizeof name, "%.7s", modality_names[m]);
+            else snprintf(name, sizeof name, "m%d", m);
+            fprintf(f, " %7s", name);
+        }
+        fprintf(f, " | %6s\n", "empty");
+    }
+    for (int k = 0; k < K; k++) {
+        fprintf(f, csv ? "%d,%lld" : "%5d %7lld |", k, (long long)s->party[k].n);
+        for (int c = 0; c < C; c++) fprintf(f, csv ? ",%lld" : " %6lld", (long long)pc[(size_t)k * C + c]);
+        if (!csv) fprintf(f, " |");
+        for (int m = 0; m < M; m++) fprintf(f, csv ? ",%lld" : " %7lld", (long long)pm[(size_t)k * M + m]);
+        fprintf(f, csv ? ",%lld\n" : " | %6lld\n", (long long)pe[k]);
+    }
+    if (!csv)
+        fprintf(f, "entities %lld, split across parties by modality %lld (%.2f %%), unassigned %lld\n",
+                (long long)s->n_entities, (long long)s->n_split_entities,
+                s->n_entities ? 100.0 * (double)s->n_split_entities / (double)s->n_entities : 0.0,
+                (long long)s->n_unassigned);
+    free(pc);
+    free(pm);
+    free(pe);
+}
