@@ -542,7 +542,7 @@ static void write_checkpoint(Run *run, int round) {
     size_t n = run->n_params;
     int64_t P = run->pl.parties, me = run->rank == 0;
     int n_opts;
-    const OptSpec *opts = config_table(run->cfg->method, &n_opts);
+    const OptSpec *opts = comparable_options(run->cfg, &n_opts);
     Ckpt *ck = ckpt_create(run->ckpt_dir, round, run->comm);
     ckpt_write_config(ck, opts, n_opts, run->cfg);
     ckpt_write_rows(ck, "cloud/global", CKPT_F32, 1, (int64_t)n, 0, me, run->global);
@@ -607,6 +607,7 @@ static int resume(Run *run) {
         CHECK(ckpt_read_metrics(r, &run->log, err, sizeof err) == 0, "resume: %s: %s", path, err);
         CHECK(run->log.rounds == round, "resume: %s holds %d metric rows for round %d", path,
               run->log.rounds, round);
+        runfile_restore_timings(cfg->out, &run->log);
     }
     size_t n = run->n_params;
     int64_t P = run->pl.parties;

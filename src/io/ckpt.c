@@ -254,7 +254,7 @@ static int *list_rounds(const char *dir, int *n) {
 static void publish(Ckpt *c, const MetricLog *log, int keep) {
     hid_t file = H5Fopen(c->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
     CHECK(file >= 0, "cannot reopen %s", c->tmp);
-    if (log) metrics_h5_write(file, "metrics", log);
+    if (log) metrics_h5_write(file, "metrics", log, 0);
     char sum[64];
     CHECK(content_checksum(file, sum, sizeof sum) == 0, "cannot read back %s", c->tmp);
     h5_attr_str(file, "checksum", sum);

@@ -45,7 +45,7 @@ void h5_attr_f64(hid_t loc, const char *name, double value) {
     attr_scalar(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
-void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log) {
+void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int with_timing) {
     hid_t grp = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(grp);
     h5_attr_i64(grp, "rounds", log->rounds);
@@ -63,6 +63,7 @@ void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log) {
     xfree(round);
     for (int i = 0; i < log->n_series; i++) {
         const MetricSeries *s = &log->s[i];
+        if (s->is_timing && !with_timing) continue;
         dims[1] = (hsize_t)s->width;
         space = H5Screate_simple(s->width == 1 ? 1 : 2, dims, NULL);
         H5_CHECK(space);
@@ -112,9 +113,16 @@ int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size
         if (grp >= 0) H5Gclose(grp);
         return -1;
     }
-    if (n_links != log->n_series + 1) { // + the round dataset
+    int required = 0, timing_found = 0;
+    for (int i = 0; i < log->n_series; i++) {
+        if (!log->s[i].is_timing)
+            required++;
+        else if (H5Lexists(grp, log->s[i].name, H5P_DEFAULT) > 0)
+            timing_found++;
+    }
+    if (n_links != required + timing_found + 1) { // + the round dataset
         snprintf(err, cap, "group '%s' holds %d series, this program records %d", name,
-                 n_links - 1, log->n_series);
+                 n_links - 1, required);
         H5Gclose(grp);
         return -1;
     }
@@ -123,6 +131,7 @@ int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size
     for (int i = 0; i < log->n_series && rc == 0; i++) {
         MetricSeries *s = &log->s[i];
         long long width = -1;
+        if (s->is_timing && H5Lexists(grp, s->name, H5P_DEFAULT) <= 0) continue; // stays NaN
         hid_t ds = H5Lexists(grp, s->name, H5P_DEFAULT) > 0 ? H5Dopen2(grp, s->name, H5P_DEFAULT)
                                                              : -1;
         hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
@@ -222,10 +231,40 @@ void runfile_write(const char *dir, const RunInfo *info, const OptSpec *opts, in
     h5_attr_str(file, "program", info->program ? info->program : "");
     write_config(file, opts, n_opts, cfg);
     write_meta(file, info);
-    metrics_h5_write(file, "metrics", log);
+    metrics_h5_write(file, "metrics", log, 1);
     H5_CHECK(H5Fclose(file));
     H5_CHECK(H5Pclose(fcpl));
     replace(tmp, path);
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     write_csv(path, log);
+}
+
+void runfile_restore_timings(const char *dir, MetricLog *log) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.h5", dir);
+    H5E_BEGIN_TRY {
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        for (int i = 0; f >= 0 && i < log->n_series; i++) {
+            MetricSeries *s = &log->s[i];
+            char name[128];
+            snprintf(name, sizeof name, "metrics/%s", s->name);
+            if (!s->is_timing || log->rounds == 0) continue;
+            hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+            hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
+            hsize_t dims[2] = {0, 1};
+            if (space >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) >= 1 &&
+                dims[0] >= (hsize_t)log->rounds && (s->width == 1 || dims[1] == (hsize_t)s->width)) {
+                hsize_t start[2] = {0, 0}, count[2] = {(hsize_t)log->rounds, (hsize_t)s->width};
+                int nd = s->width == 1 ? 1 : 2;
+                hid_t mem = H5Screate_simple(nd, count, NULL);
+                H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL);
+                H5Dread(ds, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, s->v);
+                H5Sclose(mem);
+            }
+            if (space >= 0) H5Sclose(space);
+            if (ds >= 0) H5Dclose(ds);
+        }
+        if (f >= 0) H5Fclose(f);
+    }
+    H5E_END_TRY;
 }

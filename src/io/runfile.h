@@ -32,12 +32,19 @@ typedef struct {
 void runfile_write(const char *dir, const RunInfo *info, const OptSpec *opts, int n_opts,
                    const void *cfg, const MetricLog *log);
 
-// The /metrics group layout, shared with checkpoints: writes every series under loc/name.
-void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log);
+// The /metrics group layout, shared with checkpoints: writes every series under loc/name; timing
+// series only with with_timing (checkpoints leave them out, so that two runs of one config write
+// identical checkpoints whatever their speed).
+void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int with_timing);
 // Reads a group written by metrics_h5_write into a log whose series are declared and which has no
-// rows yet. Returns 0, or -1 with a message in err (log left empty) when the group is missing,
-// malformed, or its series differ from the declared ones.
+// rows yet; timing series absent from the group stay NaN. Returns 0, or -1 with a message in err
+// (log left empty) when the group is missing, malformed, or its series differ from the declared
+// ones.
 int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size_t cap);
+
+// Fills the timing series of log's rows from dir/run.h5 where it has them (a resumed run keeps the
+// timings of the rounds before the interruption). Silent when the file or a series is missing.
+void runfile_restore_timings(const char *dir, MetricLog *log);
 
 // Small attribute helpers (H5_CHECK on failure).
 void h5_attr_str(hid_t loc, const char *name, const char *value);
