@@ -91,9 +91,10 @@ START_TEST(test_maxpool_forward_matches_naive_window_scan) {
         maxpool2d_forward(c.out, c.argmax, c.inp, c.B, c.C, c.H, c.W, c.k, c.s);
         maxpool_naive(ref, am_ref, &c, c.inp);
         ck_assert_floats_near(c.out, ref, c.no, 0, 0);
-        for (size_t i = 0; i < c.no; i++)
-            ck_assert_msg(c.argmax[i] == am_ref[i], "argmax[%zu] = %d, want %d (ties=%d)", i,
-                          c.argmax[i], am_ref[i], ties);
+        size_t bad = 0;
+        while (bad < c.no && c.argmax[bad] == am_ref[bad]) bad++;
+        ck_assert_msg(bad == c.no, "argmax[%zu] = %d, want %d (ties=%d)", bad,
+                      c.argmax[bad % c.no], am_ref[bad % c.no], ties);
     }
     xfree(ref), xfree(am_ref);
     pool_free(&c);
