@@ -40,9 +40,11 @@ START_TEST(test_gelu_forward_matches_tanh_formula) {
     const size_t n = 4001;
     float *x = xmalloc(n * sizeof(float)), *y = xmalloc(n * sizeof(float));
     float *want = xmalloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) x[i] = -10.0f + 20.0f * (float)i / (float)(n - 1);
+    for (size_t i = 0; i < n; i++)
+        x[i] = -10.0f + 20.0f * (float)i / (float)(n - 1);
     x[0] = -100.0f, x[1] = 100.0f, x[2] = -1e30f, x[3] = 1e30f; // exp clamping at both ends
-    for (size_t i = 0; i < n; i++) want[i] = (float)gelu_tanh_double(x[i]);
+    for (size_t i = 0; i < n; i++)
+        want[i] = (float)gelu_tanh_double(x[i]);
     gelu_forward(y, x, n);
     ck_assert_floats_near(y, want, n, TOL_GELU_ABS, TOL_GELU_REL);
     xfree(x), xfree(y), xfree(want);
@@ -93,7 +95,8 @@ START_TEST(test_gelu_backward_accumulates) {
     float d[3] = {0}, d2[3] = {5, 5, 5};
     gelu_backward(d, x, dout, 3);
     gelu_backward(d2, x, dout, 3);
-    for (int i = 0; i < 3; i++) ck_assert_float_eq_tol(d2[i], 5 + d[i], 1e-6);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq_tol(d2[i], 5 + d[i], 1e-6);
     ck_assert_float_eq_tol(d[1], 0.5f, 1e-7); // gelu'(0) = 1/2
 }
 END_TEST

@@ -13,15 +13,15 @@
 
 // {B, C, H, W, OC, KH, KW, stride, pad}
 static const Conv2dShape conv_shapes[] = {
-    {1, 1, 5, 5, 1, 3, 3, 1, 0},  // batch 1, valid
-    {2, 3, 7, 6, 4, 3, 3, 2, 1},  // stride 2, pad 1, non-square
-    {1, 2, 8, 8, 3, 3, 3, 2, 0},  // stride 2, pad 0
-    {2, 2, 9, 9, 3, 3, 3, 2, 1},  // stride 2, pad 1, odd
-    {3, 2, 5, 7, 2, 1, 1, 1, 0},  // pointwise: no workspace
-    {2, 3, 6, 5, 2, 2, 3, 1, 1},  // rectangular kernel
-    {1, 1, 3, 3, 2, 5, 5, 1, 2},  // kernel larger than the input, covered by padding
+    {1, 1, 5, 5, 1, 3, 3, 1, 0},   // batch 1, valid
+    {2, 3, 7, 6, 4, 3, 3, 2, 1},   // stride 2, pad 1, non-square
+    {1, 2, 8, 8, 3, 3, 3, 2, 0},   // stride 2, pad 0
+    {2, 2, 9, 9, 3, 3, 3, 2, 1},   // stride 2, pad 1, odd
+    {3, 2, 5, 7, 2, 1, 1, 1, 0},   // pointwise: no workspace
+    {2, 3, 6, 5, 2, 2, 3, 1, 1},   // rectangular kernel
+    {1, 1, 3, 3, 2, 5, 5, 1, 2},   // kernel larger than the input, covered by padding
     {2, 2, 10, 11, 3, 3, 2, 3, 1}, // stride 3
-    {1, 2, 6, 6, 2, 1, 1, 2, 1},  // 1x1 with stride and padding: not the pointwise shortcut
+    {1, 2, 6, 6, 2, 1, 1, 2, 1},   // 1x1 with stride and padding: not the pointwise shortcut
 };
 
 typedef struct ConvCtx {
@@ -87,7 +87,8 @@ START_TEST(test_conv2d_backward_accumulates_like_direct_convolution) {
     ck_assert_floats_near(d[0], d[3], c.ni, TOL_BLAS_REF, TOL_BLAS_REF);
     ck_assert_floats_near(d[1], d[4], c.nw, TOL_BLAS_REF, TOL_BLAS_REF);
     ck_assert_floats_near(d[2], d[5], (size_t)c.s.OC, TOL_BLAS_REF, TOL_BLAS_REF);
-    for (int k = 0; k < 6; k++) xfree(d[k]);
+    for (int k = 0; k < 6; k++)
+        xfree(d[k]);
     conv_free(&c);
 }
 END_TEST

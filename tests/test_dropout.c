@@ -24,7 +24,8 @@ static void mask_for(float *mask, float *out, const float *inp, size_t n, float 
 START_TEST(test_dropout_same_stream_same_mask_other_stream_other_mask) {
     float *inp = xmalloc(N_MASK * sizeof(float)), *out = xmalloc(N_MASK * sizeof(float));
     float *m[5];
-    for (int k = 0; k < 5; k++) m[k] = xmalloc(N_MASK * sizeof(float));
+    for (int k = 0; k < 5; k++)
+        m[k] = xmalloc(N_MASK * sizeof(float));
     fill_uniform(inp, N_MASK, -1, 1, 70);
     mask_for(m[0], out, inp, N_MASK, 0.3f, 42, 3, 1, RNG_DROPOUT);
     mask_for(m[1], out, inp, N_MASK, 0.3f, 42, 3, 1, RNG_DROPOUT); // same name
@@ -35,11 +36,13 @@ START_TEST(test_dropout_same_stream_same_mask_other_stream_other_mask) {
     for (int k = 2; k < 5; k++) {
         // Independent masks agree on about p² + (1-p)² = 58% of positions, never on all.
         size_t same = 0;
-        for (size_t i = 0; i < N_MASK; i++) same += m[0][i] == m[k][i];
+        for (size_t i = 0; i < N_MASK; i++)
+            same += m[0][i] == m[k][i];
         ck_assert_msg(same < (size_t)(0.62 * N_MASK) && same > (size_t)(0.54 * N_MASK),
                       "mask %d agrees with the reference on %zu of %d positions", k, same, N_MASK);
     }
-    for (int k = 0; k < 5; k++) xfree(m[k]);
+    for (int k = 0; k < 5; k++)
+        xfree(m[k]);
     xfree(inp), xfree(out);
 }
 END_TEST
@@ -76,7 +79,8 @@ START_TEST(test_dropout_p_zero_is_identity_and_draws_nothing) {
     rng_init(&r, 1, 0, 0, RNG_DROPOUT);
     dropout_forward(out, mask, inp, 5, 0.0f, &r);
     ck_assert_floats_near(out, inp, 5, 0, 0);
-    for (int i = 0; i < 5; i++) ck_assert(mask[i] == 1.0f);
+    for (int i = 0; i < 5; i++)
+        ck_assert(mask[i] == 1.0f);
     ck_assert_uint_eq(rng_words_drawn(&r), 0);
     dropout_forward(inp, mask, inp, 5, 0.0f, NULL); // no stream needed, in place
 }
@@ -106,7 +110,8 @@ START_TEST(test_mc_dropout_passes_differ_reproduce_and_average_to_input) {
         dropout_forward(out, mask, inp, D, 0.5f, &r);
         if (t > 0) n_differ += memcmp(mask, mask_prev, sizeof mask) != 0;
         memcpy(mask_prev, mask, sizeof mask);
-        for (int i = 0; i < D; i++) mean[i] += out[i] / PASSES;
+        for (int i = 0; i < D; i++)
+            mean[i] += out[i] / PASSES;
         float out2[D], mask2[D];
         dropout_forward(out2, mask2, inp, D, 0.5f, &r2);
         n_replayed += memcmp(mask2, mask, sizeof mask) == 0;

@@ -69,11 +69,20 @@ START_TEST(test_embedding_backward_matches_finite_differences) {
     Rng r;
     rng_init(&r, 12, 0, (uint32_t)_i, RNG_TEST);
     for (int bag = 0; bag < 2; bag++) {
-        for (int i = 0; i < B * T; i++) ids[i] = (int)rng_below(&r, V + 2) - (bag ? 2 : 0);
+        for (int i = 0; i < B * T; i++)
+            ids[i] = (int)rng_below(&r, V + 2) - (bag ? 2 : 0);
         if (!bag)
-            for (int i = 0; i < B * T; i++) ids[i] %= V;
-        EmbCtx c = {xmalloc((size_t)V * D * sizeof(float)), xmalloc((size_t)B * T * D * sizeof(float)),
-                    xmalloc((size_t)B * T * D * sizeof(float)), ids, B, T, V, D, bag};
+            for (int i = 0; i < B * T; i++)
+                ids[i] %= V;
+        EmbCtx c = {xmalloc((size_t)V * D * sizeof(float)),
+                    xmalloc((size_t)B * T * D * sizeof(float)),
+                    xmalloc((size_t)B * T * D * sizeof(float)),
+                    ids,
+                    B,
+                    T,
+                    V,
+                    D,
+                    bag};
         fill_uniform(c.table, (size_t)V * D, -1, 1, 80);
         fill_uniform(c.g, (size_t)B * T * D, -1, 1, 81);
         float *dtable = xcalloc((size_t)V * D, sizeof(float));

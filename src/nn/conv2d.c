@@ -87,12 +87,15 @@ static void im2col(float *col, const float *inp, const Conv2dShape *s, int OH, i
                     // Input column of output column ow is base + ow·st, inside [0, W) for ow in
                     // [lo, hi); an offset, not a pointer, since base itself may be negative.
                     ptrdiff_t base = (ptrdiff_t)ih * W - pad + kw;
-                    for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+                    for (int ow = 0; ow < lo; ow++)
+                        d[ow] = 0.0f;
                     if (st == 1)
                         memcpy(d + lo, inp_c + base + lo, (size_t)(hi - lo) * sizeof(float));
                     else
-                        for (int ow = lo; ow < hi; ow++) d[ow] = inp_c[base + (ptrdiff_t)ow * st];
-                    for (int ow = hi; ow < OW; ow++) d[ow] = 0.0f;
+                        for (int ow = lo; ow < hi; ow++)
+                            d[ow] = inp_c[base + (ptrdiff_t)ow * st];
+                    for (int ow = hi; ow < OW; ow++)
+                        d[ow] = 0.0f;
                 }
             }
     }
@@ -115,9 +118,11 @@ static void col2im_add(float *dinp, const float *dcol, const Conv2dShape *s, int
                     const float *d = row + (size_t)oh * OW;
                     ptrdiff_t base = (ptrdiff_t)ih * W - pad + kw; // as in im2col
                     if (st == 1)
-                        for (int ow = lo; ow < hi; ow++) dinp_c[base + ow] += d[ow];
+                        for (int ow = lo; ow < hi; ow++)
+                            dinp_c[base + ow] += d[ow];
                     else
-                        for (int ow = lo; ow < hi; ow++) dinp_c[base + (ptrdiff_t)ow * st] += d[ow];
+                        for (int ow = lo; ow < hi; ow++)
+                            dinp_c[base + (ptrdiff_t)ow * st] += d[ow];
                 }
             }
     }
@@ -130,10 +135,13 @@ static float sum_lanes(const float *x, int n) {
     float acc[16] = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) acc[l] += x[i + l];
+        for (int l = 0; l < 16; l++)
+            acc[l] += x[i + l];
     float s = 0.0f;
-    for (; i < n; i++) s += x[i];
-    for (int l = 0; l < 16; l++) s += acc[l];
+    for (; i < n; i++)
+        s += x[i];
+    for (int l = 0; l < 16; l++)
+        s += acc[l];
     return s;
 }
 
@@ -158,7 +166,8 @@ void conv2d_forward(float *out, const float *inp, const float *w, const float *b
         float beta = 0.0f;
         if (b) {
             for (int o = 0; o < s->OC; o++)
-                for (int i = 0; i < ohw; i++) out_b[(size_t)o * ohw + i] = b[o];
+                for (int i = 0; i < ohw; i++)
+                    out_b[(size_t)o * ohw + i] = b[o];
             beta = 1.0f;
         }
         sgemm_rm(0, 0, s->OC, ohw, ckk, 1.0f, w, ckk, col, ohw, beta, out_b, ohw);
@@ -181,7 +190,8 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
     for (int bi = 0; bi < s->B; bi++) {
         const float *dout_b = dout + bi * out_sz;
         if (db)
-            for (int o = 0; o < s->OC; o++) db[o] += sum_lanes(dout_b + (size_t)o * ohw, ohw);
+            for (int o = 0; o < s->OC; o++)
+                db[o] += sum_lanes(dout_b + (size_t)o * ohw, ohw);
         if (dw) {
             const float *col_b = inp + bi * in_sz;
             if (!pw) {
@@ -222,9 +232,9 @@ void conv2d_forward_ref(float *out, const float *inp, const float *w, const floa
                                 int ih = oh * s->stride - s->pad + kh;
                                 int iw = ow * s->stride - s->pad + kw;
                                 if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
-                                acc += (double)inp[(((size_t)bi * s->C + c) * s->H + ih) * s->W +
-                                                   iw] *
-                                       w[(((size_t)o * s->C + c) * s->KH + kh) * s->KW + kw];
+                                acc +=
+                                    (double)inp[(((size_t)bi * s->C + c) * s->H + ih) * s->W + iw] *
+                                    w[(((size_t)o * s->C + c) * s->KH + kh) * s->KW + kw];
                             }
                     out[(((size_t)bi * s->OC + o) * OH + oh) * OW + ow] = (float)acc;
                 }
