@@ -22,6 +22,9 @@ static const Conv2dShape conv_shapes[] = {
     {1, 1, 3, 3, 2, 5, 5, 1, 2},   // kernel larger than the input, covered by padding
     {2, 2, 10, 11, 3, 3, 2, 3, 1}, // stride 3
     {1, 2, 6, 6, 2, 1, 1, 2, 1},   // 1x1 with stride and padding: not the pointwise shortcut
+    {2, 3, 6, 7, 4, 3, 3, 1, 1},   // "same" 3x3: the shifted-plane path (stride 1, OW == W)
+    {1, 2, 1, 4, 2, 3, 3, 1, 1},   // same, H = 1: two of three kernel rows see only padding
+    {1, 1, 2, 1, 1, 3, 3, 1, 1},   // same, W = 1 <= pad: kernel columns that see only padding
 };
 
 typedef struct ConvCtx {
