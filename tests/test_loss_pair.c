@@ -118,7 +118,7 @@ static void nce_bad_tau(void *arg) {
     infonce_forward(p, x, x, -1.0f, 2, 2, w);
 }
 static void nce_null_work(void *arg) {
-    float x[4] = {1, 0, 0, 1}, p[4], d[4];
+    float x[4] = {1, 0, 0, 1}, p[4] = {0}, d[4] = {0};
     (void)arg;
     infonce_backward(d, NULL, p, x, x, 1.0f, 2, 2, 1.0, NULL);
 }
