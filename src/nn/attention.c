@@ -12,21 +12,11 @@
 
 #include "core/die.h"
 #include "core/nanguard.h"
+#include "nn/vec.h"
 
-// gcc 12 at -O2 vectorises only loops whose trip count is a known multiple of the vector length
-// (the "very cheap" cost model) and keeps a local accumulator array in memory (a store-to-load
-// chain per step), so the two small matrix kernels below use GNU C vector types (gcc and clang;
-// lowered to narrower registers on CPUs without AVX-512), and the other loops run in fixed
-// blocks of LANES floats with a scalar tail. restrict lets them load before they store.
-#define LANES 16
-typedef float vfloat __attribute__((vector_size(LANES * sizeof(float))));
-
-static inline vfloat vload(const float *p) {
-    vfloat v;
-    memcpy(&v, p, sizeof v); // unaligned load
-    return v;
-}
-static inline void vstore(float *p, vfloat v) { memcpy(p, &v, sizeof v); }
+// The kernels use the vector types of nn/vec.h (LANES floats per vector); restrict lets the
+// loops load before they store.
+#define LANES VEC_F
 
 // S (T, T) = scale · A Bᵀ, A and B (T, hd) row strides lda and ldb, S row stride T. Keys go
 // in blocks of LANES through a transposed stack tile, so a vector holds one score per key and
@@ -88,18 +78,18 @@ static void rows_combine(float *restrict Y, size_t ldy, const float *restrict Cm
         int i = 0;
         for (; i + 2 * LANES <= n; i += 2 * LANES) {
             vfloat u = {0}, w = {0};
-            if (acc) u = vload(y + i), w = vload(y + i + LANES);
+            if (acc) u = vec_load(y + i), w = vec_load(y + i + LANES);
             for (int j = 0; j < J; j++) {
                 const float cj = c[(size_t)j * cjs];
                 const float *x = X + (size_t)j * ldx + i;
-                u += cj * vload(x), w += cj * vload(x + LANES);
+                u += cj * vec_load(x), w += cj * vec_load(x + LANES);
             }
-            vstore(y + i, u), vstore(y + i + LANES, w);
+            vec_store(y + i, u), vec_store(y + i + LANES, w);
         }
         for (; i + LANES <= n; i += LANES) {
-            vfloat u = acc ? vload(y + i) : (vfloat){0};
-            for (int j = 0; j < J; j++) u += c[(size_t)j * cjs] * vload(X + (size_t)j * ldx + i);
-            vstore(y + i, u);
+            vfloat u = acc ? vec_load(y + i) : (vfloat){0};
+            for (int j = 0; j < J; j++) u += c[(size_t)j * cjs] * vec_load(X + (size_t)j * ldx + i);
+            vec_store(y + i, u);
         }
         for (; i < n; i++) {
             float u = acc ? y[i] : 0.0f;
