@@ -123,21 +123,35 @@ static inline float exp_nonpos(float x) {
     return x >= -87.0f ? y * two_n : 0.0f;
 }
 
-// row[i] = e^(row[i] - mx) for i < n, returns Σ row; -inf entries become exact zeros.
+// row[i] = e^(row[i] - mx) for i < n, returns Σ row; -inf entries become exact zeros. Full blocks
+// go straight through vectors; a partial block is padded with -inf (exact zeros, not summed).
 static inline float exp_row(float *row, float mx, int n) {
     float acc[LANES] = {0};
     for (int i = 0; i < n; i += LANES) {
         float buf[LANES];
         const int m = n - i < LANES ? n - i : LANES;
-        for (int l = 0; l < LANES; l++) buf[l] = -INFINITY; // padding: exact zeros, not summed
-        for (int l = 0; l < m; l++) buf[l] = row[i + l];
+        if (m == LANES) {
+            vec_store(buf, vec_load(row + i));
+        } else {
+            for (int l = 0; l < LANES; l++) buf[l] = -INFINITY;
+            for (int l = 0; l < m; l++) buf[l] = row[i + l];
+        }
         for (int l = 0; l < LANES; l++) buf[l] = exp_nonpos(buf[l] - mx);
         for (int l = 0; l < LANES; l++) acc[l] += buf[l];
-        for (int l = 0; l < m; l++) row[i + l] = buf[l];
+        if (m == LANES) vec_store(row + i, vec_load(buf));
+        else
+            for (int l = 0; l < m; l++) row[i + l] = buf[l];
     }
     for (int w = LANES / 2; w >= 1; w /= 2)
         for (int l = 0; l < w; l++) acc[l] += acc[l + w];
     return acc[0];
+}
+
+// row[i] *= a, i < n.
+static inline void scale_row(float *row, float a, int n) {
+    int i = 0;
+    for (; i + LANES <= n; i += LANES) vec_store(row + i, vec_load(row + i) * a);
+    for (; i < n; i++) row[i] *= a;
 }
 
 static void check_args(const char *fn, const float *qkv, int B, int T, int D, int H) {
@@ -179,7 +193,7 @@ void attention_forward(float *out, float *att, const float *qkv, const uint8_t *
                 }
                 const float sum = exp_row(arow, mx, tn);
                 const float inv = 1.0f / sum; // sum >= 1: the max term is e^0
-                for (int t2 = 0; t2 < tn; t2++) arow[t2] *= inv;
+                scale_row(arow, inv, tn);
             }
             // O = P V (zero rows of P give the documented zero outputs).
             rows_combine(out + (size_t)b * T * D + (size_t)h * hd, D, S, T, 1, vb, C3, T, T, hd, 0);
