@@ -52,8 +52,10 @@ static int is_pointwise(const Conv2dShape *s) {
 size_t conv2d_workspace_size(const Conv2dShape *s) {
     check_shape(__func__, s);
     if (is_pointwise(s)) return 0;
-    // col for the forward and for dw, dcol for dinp: both live at once in the backward.
-    return 2 * (size_t)s->C * s->KH * s->KW * (size_t)conv2d_out_h(s) * conv2d_out_w(s);
+    // col for the forward and for dw, dcol for dinp (both live at once in the backward), and the
+    // transposed weight gradient (C·KH·KW, OC).
+    const size_t ckk = (size_t)s->C * s->KH * s->KW;
+    return 2 * ckk * (size_t)conv2d_out_h(s) * conv2d_out_w(s) + ckk * s->OC;
 }
 
 // Valid output columns [lo, hi) for kernel column kw: 0 <= ow·stride - pad + kw < W.
@@ -234,18 +236,24 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
           "conv2d_backward: work is NULL (needs conv2d_workspace_size floats)");
     const size_t in_sz = (size_t)s->C * s->H * s->W, out_sz = (size_t)s->OC * ohw;
     float *col = work, *dcol = work ? work + (size_t)ckk * ohw : NULL;
+    float *dwt = work ? dcol + (size_t)ckk * ohw : NULL;
     for (int bi = 0; bi < s->B; bi++) {
         const float *dout_b = dout + bi * out_sz;
         if (db)
             for (int o = 0; o < s->OC; o++)
                 db[o] += sum_lanes(dout_b + (size_t)o * ohw, ohw);
         if (dw) {
-            const float *col_b = inp + bi * in_sz;
-            if (!pw) {
-                im2col(col, col_b, s, OH, OW);
-                col_b = col;
+            if (pw)
+                sgemm_rm(0, 1, s->OC, ckk, ohw, 1.0f, dout_b, ohw, inp + bi * in_sz, ohw, 1.0f, dw,
+                         ckk);
+            else {
+                // dwᵀ (ckk, OC) = col · dout_bᵀ summed over the batch, added to dw at the end:
+                // OpenBLAS runs this orientation 15-30% faster than dw = dout_b · colᵀ (measured
+                // for 16->32 on 14x14), and the transpose is paid once per batch.
+                im2col(col, inp + bi * in_sz, s, OH, OW);
+                sgemm_rm(0, 1, ckk, s->OC, ohw, 1.0f, col, ohw, dout_b, ohw, bi ? 1.0f : 0.0f, dwt,
+                         s->OC);
             }
-            sgemm_rm(0, 1, s->OC, ckk, ohw, 1.0f, dout_b, ohw, col_b, ohw, 1.0f, dw, ckk);
         }
         if (dinp) {
             float *dinp_b = dinp + bi * in_sz;
@@ -257,6 +265,10 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
             }
         }
     }
+    if (dw && !pw && s->B > 0)
+        for (int o = 0; o < s->OC; o++)
+            for (int k = 0; k < ckk; k++)
+                dw[(size_t)o * ckk + k] += dwt[(size_t)k * s->OC + o];
     if (dinp) NANGUARD(__func__, "dinp", dinp, (size_t)s->B * in_sz);
     if (dw) NANGUARD(__func__, "dw", dw, (size_t)s->OC * ckk);
     if (db) NANGUARD(__func__, "db", db, s->OC);
