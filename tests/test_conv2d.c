@@ -2,6 +2,7 @@
 // padding 0-2, pointwise, batch 1, odd sizes), backward against central finite differences,
 // a hand-computed value, NULL gradients, and bad shapes that die naming the function.
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -181,7 +182,19 @@ static void conv_null_inp_for_dw(void *arg) {
     conv2d_backward(NULL, buf, NULL, buf, NULL, buf, &s, buf);
 }
 
+static void conv_null_shape(void *arg) {
+    (void)arg;
+    conv2d_out_h(NULL);
+}
+static void conv_pad_overflow(void *arg) {
+    const Conv2dShape s = {1, 1, 4, 4, 1, 3, 3, 1, INT_MAX / 2};
+    (void)arg;
+    conv2d_workspace_size(&s);
+}
+
 START_TEST(test_conv2d_bad_arguments_die_naming_the_function) {
+    expect_die(conv_null_shape, NULL, "conv2d_out_h", "shape is NULL");
+    expect_die(conv_pad_overflow, NULL, "conv2d_workspace_size", "exceed INT_MAX");
     expect_die(conv_no_work, NULL, "conv2d_forward", "work is NULL");
     expect_die(conv_kernel_too_big, NULL, "conv2d_forward", "kernel (3, 3) larger");
     expect_die(conv_count_over_int_max, NULL, "conv2d_workspace_size", "exceed INT_MAX");

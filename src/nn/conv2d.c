@@ -15,23 +15,34 @@
 #include "core/nanguard.h"
 #include "tensor/blas.h"
 
-// CHECKs s and returns nothing; every public entry calls it with its own name.
-static void check_shape(const char *fn, const Conv2dShape *s) {
-    CHECK(s != NULL, "%s: shape is NULL", fn);
+// CHECKs s; every public entry calls it with its own name. Sizes in long long: H + 2·pad must not
+// overflow int on the way to the check that would reject it.
+static void check_shape_fields(const char *fn, const Conv2dShape *s) {
     CHECK(s->B >= 0 && s->C >= 1 && s->H >= 1 && s->W >= 1 && s->OC >= 1 && s->KH >= 1 &&
               s->KW >= 1 && s->stride >= 1 && s->pad >= 0,
           "%s: bad shape B=%d C=%d H=%d W=%d OC=%d KH=%d KW=%d stride=%d pad=%d", fn, s->B, s->C,
           s->H, s->W, s->OC, s->KH, s->KW, s->stride, s->pad);
-    CHECK(s->H + 2 * s->pad >= s->KH && s->W + 2 * s->pad >= s->KW,
-          "%s: kernel (%d, %d) larger than the padded input (%d, %d)", fn, s->KH, s->KW,
-          s->H + 2 * s->pad, s->W + 2 * s->pad);
+    const long long hp = s->H + 2LL * s->pad, wp = s->W + 2LL * s->pad;
+    CHECK(hp >= s->KH && wp >= s->KW,
+          "%s: kernel (%d, %d) larger than the padded input (%lld, %lld)", fn, s->KH, s->KW, hp,
+          wp);
     // The sgemm sizes are int: the column matrix's rows and columns must fit.
-    size_t ckk = (size_t)s->C * s->KH * s->KW;
-    size_t ohw = (size_t)((s->H + 2 * s->pad - s->KH) / s->stride + 1) *
-                 (size_t)((s->W + 2 * s->pad - s->KW) / s->stride + 1);
-    CHECK(ckk <= INT_MAX && ohw <= INT_MAX && (size_t)s->C * s->H * s->W <= INT_MAX,
-          "%s: C·KH·KW = %zu, OH·OW = %zu or C·H·W exceed INT_MAX (sgemm sizes are int)", fn, ckk,
-          ohw);
+    const size_t ckk = (size_t)s->C * s->KH * s->KW;
+    const size_t ohw =
+        (size_t)((hp - s->KH) / s->stride + 1) * (size_t)((wp - s->KW) / s->stride + 1);
+    CHECK(hp <= INT_MAX && wp <= INT_MAX && ckk <= INT_MAX && ohw <= INT_MAX &&
+              (size_t)s->C * s->H * s->W <= INT_MAX,
+          "%s: C·KH·KW = %zu, OH·OW = %zu, C·H·W or the padded size exceed INT_MAX (sgemm sizes "
+          "are int)",
+          fn, ckk, ohw);
+}
+
+static void check_shape(const char *fn, const Conv2dShape *s) {
+    // if/else rather than CHECK then use: cppcheck does not know that die_at does not return.
+    if (s == NULL)
+        die_at(__FILE__, __LINE__, fn, "shape is NULL");
+    else
+        check_shape_fields(fn, s);
 }
 
 int conv2d_out_h(const Conv2dShape *s) {
