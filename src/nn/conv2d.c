@@ -15,23 +15,34 @@
 #include "core/nanguard.h"
 #include "tensor/blas.h"
 
-// CHECKs s and returns nothing; every public entry calls it with its own name.
-static void check_shape(const char *fn, const Conv2dShape *s) {
-    CHECK(s != NULL, "%s: shape is NULL", fn);
+// CHECKs s; every public entry calls it with its own name. Sizes in long long: H + 2·pad must not
+// overflow int on the way to the check that would reject it.
+static void check_shape_fields(const char *fn, const Conv2dShape *s) {
     CHECK(s->B >= 0 && s->C >= 1 && s->H >= 1 && s->W >= 1 && s->OC >= 1 && s->KH >= 1 &&
               s->KW >= 1 && s->stride >= 1 && s->pad >= 0,
           "%s: bad shape B=%d C=%d H=%d W=%d OC=%d KH=%d KW=%d stride=%d pad=%d", fn, s->B, s->C,
           s->H, s->W, s->OC, s->KH, s->KW, s->stride, s->pad);
-    CHECK(s->H + 2 * s->pad >= s->KH && s->W + 2 * s->pad >= s->KW,
-          "%s: kernel (%d, %d) larger than the padded input (%d, %d)", fn, s->KH, s->KW,
-          s->H + 2 * s->pad, s->W + 2 * s->pad);
+    const long long hp = s->H + 2LL * s->pad, wp = s->W + 2LL * s->pad;
+    CHECK(hp >= s->KH && wp >= s->KW,
+          "%s: kernel (%d, %d) larger than the padded input (%lld, %lld)", fn, s->KH, s->KW, hp,
+          wp);
     // The sgemm sizes are int: the column matrix's rows and columns must fit.
-    size_t ckk = (size_t)s->C * s->KH * s->KW;
-    size_t ohw = (size_t)((s->H + 2 * s->pad - s->KH) / s->stride + 1) *
-                 (size_t)((s->W + 2 * s->pad - s->KW) / s->stride + 1);
-    CHECK(ckk <= INT_MAX && ohw <= INT_MAX && (size_t)s->C * s->H * s->W <= INT_MAX,
-          "%s: C·KH·KW = %zu, OH·OW = %zu or C·H·W exceed INT_MAX (sgemm sizes are int)", fn, ckk,
-          ohw);
+    const size_t ckk = (size_t)s->C * s->KH * s->KW;
+    const size_t ohw =
+        (size_t)((hp - s->KH) / s->stride + 1) * (size_t)((wp - s->KW) / s->stride + 1);
+    CHECK(hp <= INT_MAX && wp <= INT_MAX && ckk <= INT_MAX && ohw <= INT_MAX &&
+              (size_t)s->C * s->H * s->W <= INT_MAX,
+          "%s: C·KH·KW = %zu, OH·OW = %zu, C·H·W or the padded size exceed INT_MAX (sgemm sizes "
+          "are int)",
+          fn, ckk, ohw);
+}
+
+static void check_shape(const char *fn, const Conv2dShape *s) {
+    // if/else rather than CHECK then use: cppcheck does not know that die_at does not return.
+    if (s == NULL)
+        die_at(__FILE__, __LINE__, fn, "shape is NULL");
+    else
+        check_shape_fields(fn, s);
 }
 
 int conv2d_out_h(const Conv2dShape *s) {
@@ -52,8 +63,10 @@ static int is_pointwise(const Conv2dShape *s) {
 size_t conv2d_workspace_size(const Conv2dShape *s) {
     check_shape(__func__, s);
     if (is_pointwise(s)) return 0;
-    // col for the forward and for dw, dcol for dinp: both live at once in the backward.
-    return 2 * (size_t)s->C * s->KH * s->KW * (size_t)conv2d_out_h(s) * conv2d_out_w(s);
+    // col for the forward and for dw, dcol for dinp (both live at once in the backward), and the
+    // transposed weight gradient (C·KH·KW, OC).
+    const size_t ckk = (size_t)s->C * s->KH * s->KW;
+    return 2 * ckk * (size_t)conv2d_out_h(s) * conv2d_out_w(s) + ckk * s->OC;
 }
 
 // Valid output columns [lo, hi) for kernel column kw: 0 <= ow·stride - pad + kw < W.
@@ -234,18 +247,24 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
           "conv2d_backward: work is NULL (needs conv2d_workspace_size floats)");
     const size_t in_sz = (size_t)s->C * s->H * s->W, out_sz = (size_t)s->OC * ohw;
     float *col = work, *dcol = work ? work + (size_t)ckk * ohw : NULL;
+    float *dwt = work ? dcol + (size_t)ckk * ohw : NULL;
     for (int bi = 0; bi < s->B; bi++) {
         const float *dout_b = dout + bi * out_sz;
         if (db)
             for (int o = 0; o < s->OC; o++)
                 db[o] += sum_lanes(dout_b + (size_t)o * ohw, ohw);
         if (dw) {
-            const float *col_b = inp + bi * in_sz;
-            if (!pw) {
-                im2col(col, col_b, s, OH, OW);
-                col_b = col;
+            if (pw)
+                sgemm_rm(0, 1, s->OC, ckk, ohw, 1.0f, dout_b, ohw, inp + bi * in_sz, ohw, 1.0f, dw,
+                         ckk);
+            else {
+                // dwᵀ (ckk, OC) = col · dout_bᵀ summed over the batch, added to dw at the end:
+                // OpenBLAS runs this orientation 15-30% faster than dw = dout_b · colᵀ (measured
+                // for 16->32 on 14x14), and the transpose is paid once per batch.
+                im2col(col, inp + bi * in_sz, s, OH, OW);
+                sgemm_rm(0, 1, ckk, s->OC, ohw, 1.0f, col, ohw, dout_b, ohw, bi ? 1.0f : 0.0f, dwt,
+                         s->OC);
             }
-            sgemm_rm(0, 1, s->OC, ckk, ohw, 1.0f, dout_b, ohw, col_b, ohw, 1.0f, dw, ckk);
         }
         if (dinp) {
             float *dinp_b = dinp + bi * in_sz;
@@ -257,6 +276,10 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
             }
         }
     }
+    if (dw && !pw && s->B > 0)
+        for (int o = 0; o < s->OC; o++)
+            for (int k = 0; k < ckk; k++)
+                dw[(size_t)o * ckk + k] += dwt[(size_t)k * s->OC + o];
     if (dinp) NANGUARD(__func__, "dinp", dinp, (size_t)s->B * in_sz);
     if (dw) NANGUARD(__func__, "dw", dw, (size_t)s->OC * ckk);
     if (db) NANGUARD(__func__, "db", db, s->OC);
