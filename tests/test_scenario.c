@@ -432,6 +432,38 @@ START_TEST(test_stages_select_by_meta_or_at_random) {
 }
 END_TEST
 
+START_TEST(test_stage_transforms) {
+    // image: contrast 0.5 around mid-grey, +51 pixel units (0.2), clamped to [0,1]
+    ScenarioStage st = {"", 0, 0, 0.0f, 51.0f, 0.5f};
+    float x[4] = {0.0f, 0.5f, 1.0f, 0.9f}, want[4] = {0.45f, 0.7f, 0.95f, 0.9f};
+    scenario_stage_apply(&st, 1, x, 4, 1.0f, 1, 0);
+    ck_assert_floats_near(x, want, 4, 1e-6, 0);
+    st = (ScenarioStage){"", 0, 0, 0.0f, 200.0f, 2.0f};
+    // 0.1 -> 2(0.1 - 0.5) + 0.5 + 200/255 = 0.484; 0.6 -> 1.484, clamped to 1
+    float y[2] = {0.1f, 0.6f}, wy[2] = {2.0f * (0.1f - 0.5f) + 0.5f + 200.0f / 255.0f, 1.0f};
+    scenario_stage_apply(&st, 1, y, 2, 1.0f, 1, 0);
+    ck_assert_floats_near(y, wy, 2, 1e-6, 0);
+    // noise: zero-mean, std = noise * feature_std, same numbers for the same sample
+    enum { K = 20000 };
+    float *a = xcalloc(K, sizeof *a), *b = xcalloc(K, sizeof *b);
+    st = (ScenarioStage){"", 0, 0, 0.5f, 0.0f, 1.0f};
+    scenario_stage_apply(&st, 0, a, K, 2.0f, 9, 123);
+    scenario_stage_apply(&st, 0, b, K, 2.0f, 9, 123);
+    ck_assert_mem_eq(a, b, K * sizeof *a);
+    double m = 0, v = 0;
+    for (int i = 0; i < K; i++) m += a[i];
+    m /= K;
+    for (int i = 0; i < K; i++) v += (a[i] - m) * (a[i] - m);
+    v /= K;
+    // std 1: the mean is within 5/sqrt(K), the variance within 5 sqrt(2/K)
+    ck_assert_msg(fabs(m) < 5.0 / sqrt(K) && fabs(v - 1.0) < 5.0 * sqrt(2.0 / K), "noise mean %.4f var %.4f", m, v);
+    scenario_stage_apply(&st, 0, b, K, 2.0f, 9, 124); // another sample: other noise
+    ck_assert(memcmp(a, b, K * sizeof *a) != 0);
+    free(a);
+    free(b);
+}
+END_TEST
+
 START_TEST(test_stream_chunks_cover_each_sample_once) {
     Data *d = make_data(1);
     ScenarioData sd = view(d, N, 0);
@@ -548,6 +580,7 @@ Suite *scenario_suite(void) {
     tcase_add_test(tc, test_presets_resolve_and_unknown_names_do_not);
     tcase_add_test(tc, test_bad_configs_die_naming_key_and_value);
     tcase_add_test(tc, test_stages_select_by_meta_or_at_random);
+    tcase_add_test(tc, test_stage_transforms);
     tcase_add_test(tc, test_stream_chunks_cover_each_sample_once);
     tcase_add_test(tc, test_overlap_control_splits_the_requested_entity_fraction);
     tcase_add_test(tc, test_summary_counts_and_csv);

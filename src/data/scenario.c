@@ -25,6 +25,7 @@ enum {
     TAG_SAMPLE = 5,    // index sample: missing draws, hybrid fallback, random stage
     TAG_OVERLAP = 6,   // index unit: split across parties or not, modality, partner
     TAG_STREAM = 7,    // index party: order of the one-pass stream
+    TAG_STAGE_NOISE = 8, // index sample: load-time stage noise
 };
 
 const char *const SCENARIO_PRESETS[] = {
@@ -673,6 +674,29 @@ void scenario_free(Scenario *s) {
     }
     free(s->party);
     memset(s, 0, sizeof *s);
+}
+
+void scenario_stage_apply(const ScenarioStage *st, int is_image, float *x, int64_t n,
+                          float feature_std, uint64_t seed, int64_t sample) {
+    CHECK_PTR(st);
+    CHECK_PTR(x);
+    CHECK(n >= 0 && sample >= 0 && sample < ((int64_t)1 << 32), "n=%lld sample=%lld", (long long)n,
+          (long long)sample);
+    if (is_image) {
+        if (st->contrast == 1.0f && st->intensity == 0.0f) return;
+        // in [0,1] units: p = 255 x, so 127.5 -> 0.5 and intensity -> intensity / 255
+        const float shift = st->intensity / 255.0f;
+        for (int64_t j = 0; j < n; j++) {
+            float v = st->contrast * (x[j] - 0.5f) + 0.5f + shift;
+            x[j] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+        }
+        return;
+    }
+    if (st->noise == 0.0f) return;
+    Rng rng;
+    rng_init(&rng, seed, TAG_STAGE_NOISE, (uint32_t)sample, RNG_PARTITION);
+    const float sd = st->noise * feature_std;
+    for (int64_t j = 0; j < n; j++) x[j] += sd * rng_normal(&rng);
 }
 
 // ---- summary ----

@@ -21,8 +21,9 @@ typedef enum { SCN_SKEW_IID = 0, SCN_SKEW_DIRICHLET = 1 } ScnSkew;
 
 // One domain-shift stage (CD-CCA). Its samples are those whose meta column meta_key lies in
 // [meta_lo, meta_hi]; with meta_key "" the stage takes a random 1/n_stages of the samples instead.
-// The transform is applied at load time by the loader, not here:
-//   image (uint8 pixels):  x' = clamp(contrast * (x - 127.5) + 127.5 + intensity, 0, 255)
+// The transform is applied at load time (scenario_stage_apply), not to the file:
+//   image (pixels in pixel units p = 255 x): p' = clamp(contrast * (p - 127.5) + 127.5 + intensity,
+//                                                      0, 255)
 //   audio / vector:        x' = x + noise * std_m * N(0,1)   (std_m: the modality's train std)
 typedef struct ScenarioStage {
     char meta_key[SCN_NAME_LEN]; // e.g. "snr_db", "accent", "voice"; "" = random selection
@@ -109,6 +110,13 @@ void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value
 void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData *d, uint64_t seed);
 // Frees; safe on a zeroed or freed struct.
 void scenario_free(Scenario *s);
+
+// Applies stage st to one sample's features x (n floats, as dataset_read_features gives them: pixels
+// in [0,1]) in place. is_image selects the image rule, else noise with std noise * feature_std from
+// the stream (seed, stage noise tag, sample, RNG_PARTITION), so a sample's noise does not depend on
+// batch composition or rank. Local.
+void scenario_stage_apply(const ScenarioStage *st, int is_image, float *x, int64_t n,
+                          float feature_std, uint64_t seed, int64_t sample);
 
 // Per-party counts: per_class (n_parties, n_classes), per_mod (n_parties, n_modalities) count rows
 // with that modality present, empty (n_parties) rows with mask 0. Written. Any pointer may be NULL.
