@@ -1,6 +1,6 @@
-// test_dataset.c - the validating reader: what a good file reads back as (ranges, gathers, dequantised
-// features), and every rejection with a message naming the file and the problem. Bad files are a good
-// file (written by dsfile) damaged with raw HDF5 calls, or not HDF5 at all.
+// test_dataset.c - the validating reader: what a good file reads back as (ranges, gathers,
+// dequantised features), and every rejection with a message naming the file and the problem. Bad
+// files are a good file (written by dsfile) damaged with raw HDF5 calls, or not HDF5 at all.
 #include <check.h>
 #include <hdf5.h>
 #include <math.h>
@@ -26,9 +26,20 @@ static float vec(int sp, int64_t i, int k) { return (float)(sp * 100 + i) + 0.12
 
 // Modalities: image uint8 raw 2x2 (pixels), audio uint8 quantised 3x2, vec float32 5, text int32 4.
 static void make_good(const char *path) {
-    DsSpec s = {.name = "good", .version = "1", .source = "test", .licence = "CC0", .builder = "test_dataset",
-                .seed = 5, .n_classes = 3, .class_names = classes, .n_modalities = 4, .vocab_size = VOCAB,
-                .vocab = vocab, .n_meta = 1, .meta_names = meta_names, .n = {NTR, NTE}};
+    DsSpec s = {.name = "good",
+                .version = "1",
+                .source = "test",
+                .licence = "CC0",
+                .builder = "test_dataset",
+                .seed = 5,
+                .n_classes = 3,
+                .class_names = classes,
+                .n_modalities = 4,
+                .vocab_size = VOCAB,
+                .vocab = vocab,
+                .n_meta = 1,
+                .meta_names = meta_names,
+                .n = {NTR, NTE}};
     s.modalities[0] = (DsModality){"image", "image", DS_U8, 2, {2, 2}, 0, 0};
     s.modalities[1] = (DsModality){"audio", "audio", DS_U8, 2, {3, 2}, 0.5f, -1.0f};
     s.modalities[2] = (DsModality){"vec", "vector", DS_F32, 1, {VEC}, 0, 0};
@@ -42,10 +53,14 @@ static void make_good(const char *path) {
         float *v = xmalloc(n * VEC * 4);
         for (int64_t i = 0; i < n; i++) {
             lab[i] = (int32_t)(i % 3), meta[i] = (int32_t)(i + 10 * sp), ent[i] = i / 2 + 1000 * sp;
-            for (int k = 0; k < 4; k++) img[i * 4 + k] = pix(i, k);
-            for (int k = 0; k < 6; k++) au[i * 6 + k] = aud(i, k);
-            for (int k = 0; k < VEC; k++) v[i * VEC + k] = vec(sp, i, k);
-            for (int k = 0; k < TXT; k++) txt[i * TXT + k] = (int32_t)((i + k) % VOCAB);
+            for (int k = 0; k < 4; k++)
+                img[i * 4 + k] = pix(i, k);
+            for (int k = 0; k < 6; k++)
+                au[i * 6 + k] = aud(i, k);
+            for (int k = 0; k < VEC; k++)
+                v[i * VEC + k] = vec(sp, i, k);
+            for (int k = 0; k < TXT; k++)
+                txt[i * TXT + k] = (int32_t)((i + k) % VOCAB);
         }
         DsRows r = {n, lab, ent, meta, {img, au, v, txt}};
         dsfile_append(w, sp, &r);
@@ -103,10 +118,14 @@ START_TEST(test_dataset_reads_back_ranges_gathers_and_dequantises) {
         ck_assert_int_eq(lab[r], i % 3);
         ck_assert_int_eq(ent[r], i / 2 + 1000);
         ck_assert_int_eq(meta[r], i + 10);
-        for (int k = 0; k < 4; k++) ck_assert_float_eq(img[r * 4 + k], pix(i, k) / 255.0f);
-        for (int k = 0; k < 6; k++) ck_assert_float_eq(a[r * 6 + k], -1.0f + 0.5f * aud(i, k));
-        for (int k = 0; k < VEC; k++) ck_assert_float_eq(v[r * VEC + k], vec(1, i, k));
-        for (int k = 0; k < TXT; k++) ck_assert_int_eq(tok[r * TXT + k], (i + k) % VOCAB);
+        for (int k = 0; k < 4; k++)
+            ck_assert_float_eq(img[r * 4 + k], pix(i, k) / 255.0f);
+        for (int k = 0; k < 6; k++)
+            ck_assert_float_eq(a[r * 6 + k], -1.0f + 0.5f * aud(i, k));
+        for (int k = 0; k < VEC; k++)
+            ck_assert_float_eq(v[r * VEC + k], vec(1, i, k));
+        for (int k = 0; k < TXT; k++)
+            ck_assert_int_eq(tok[r * TXT + k], (i + k) % VOCAB);
     }
     // A gather of the train split: any order, repeats, runs.
     const int64_t idx[8] = {39, 0, 7, 7, 8, 9, 2, 38};
@@ -123,10 +142,14 @@ START_TEST(test_dataset_reads_back_ranges_gathers_and_dequantises) {
         ck_assert_int_eq(lab[r], i % 3);
         ck_assert_int_eq(ent[r], i / 2);
         ck_assert_int_eq(meta[r], i);
-        for (int k = 0; k < VEC; k++) ck_assert_float_eq(v[r * VEC + k], vec(0, i, k));
-        for (int k = 0; k < 6; k++) ck_assert_float_eq(a[r * 6 + k], -1.0f + 0.5f * aud(i, k));
-        for (int k = 0; k < TXT; k++) ck_assert_int_eq(tok[r * TXT + k], (i + k) % VOCAB);
-        for (int k = 0; k < 4; k++) ck_assert_uint_eq(raw[r * 4 + k], pix(i, k));
+        for (int k = 0; k < VEC; k++)
+            ck_assert_float_eq(v[r * VEC + k], vec(0, i, k));
+        for (int k = 0; k < 6; k++)
+            ck_assert_float_eq(a[r * 6 + k], -1.0f + 0.5f * aud(i, k));
+        for (int k = 0; k < TXT; k++)
+            ck_assert_int_eq(tok[r * TXT + k], (i + k) % VOCAB);
+        for (int k = 0; k < 4; k++)
+            ck_assert_uint_eq(raw[r * 4 + k], pix(i, k));
     }
     dataset_close(ds);
     tmpdir_remove(dir);
@@ -214,9 +237,11 @@ static const Case cases[] = {
     {"missing root attribute", dmg_no_classes, "missing attribute classes on /", NULL},
     {"missing kind", dmg_no_kind, "missing attribute kind on /train/audio", NULL},
     {"missing n", dmg_no_n, "missing attribute n on /train", NULL},
-    {"label dtype", dmg_label_float, "wrong dtype for /train/label", "expected int32, found float32"},
+    {"label dtype", dmg_label_float, "wrong dtype for /train/label",
+     "expected int32, found float32"},
     {"feature dtype", dmg_vec_float64, "wrong dtype for /test/vec", "found float64"},
-    {"entity length", dmg_entity_short, "mismatched lengths", "/test/entity has 11 rows but /test has n = 12"},
+    {"entity length", dmg_entity_short, "mismatched lengths",
+     "/test/entity has 11 rows but /test has n = 12"},
     {"modality length", dmg_image_long, "mismatched lengths", "/train/image has 42 rows"},
     {"label range", dmg_label_range, "label 3 at /train/label[17]", "outside [0, 3)"},
     {"negative label", dmg_label_negative, "label -1 at /test/label[2]", NULL},
@@ -238,9 +263,13 @@ START_TEST(test_dataset_rejects_damaged_file) {
     char err[512] = "";
     Dataset *ds = dataset_open(path, err, sizeof err);
     ck_assert_msg(ds == NULL, "%s: the damaged file was accepted", c->what);
-    ck_assert_msg(strstr(err, path) != NULL, "%s: message does not name the file: %s", c->what, err);
-    ck_assert_msg(strstr(err, c->needle1), "%s: message lacks \"%s\": %s", c->what, c->needle1, err);
-    if (c->needle2) ck_assert_msg(strstr(err, c->needle2), "%s: message lacks \"%s\": %s", c->what, c->needle2, err);
+    ck_assert_msg(strstr(err, path) != NULL, "%s: message does not name the file: %s", c->what,
+                  err);
+    ck_assert_msg(strstr(err, c->needle1), "%s: message lacks \"%s\": %s", c->what, c->needle1,
+                  err);
+    if (c->needle2)
+        ck_assert_msg(strstr(err, c->needle2), "%s: message lacks \"%s\": %s", c->what, c->needle2,
+                      err);
     tmpdir_remove(dir);
 }
 END_TEST
@@ -332,7 +361,8 @@ Suite *dataset_suite(void) {
     TCase *tc = tcase_create("reader");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_dataset_reads_back_ranges_gathers_and_dequantises);
-    tcase_add_loop_test(tc, test_dataset_rejects_damaged_file, 0, (int)(sizeof cases / sizeof cases[0]));
+    tcase_add_loop_test(tc, test_dataset_rejects_damaged_file, 0,
+                        (int)(sizeof cases / sizeof cases[0]));
     tcase_add_test(tc, test_dataset_skip_scan_skips_features_only);
     tcase_add_test(tc, test_dataset_rejects_missing_not_hdf5_and_truncated_files);
     tcase_add_test(tc, test_dataset_read_misuse_dies_naming_the_problem);

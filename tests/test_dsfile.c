@@ -1,5 +1,5 @@
-// test_dsfile.c - the dataset writer: round trip through raw HDF5, byte-identical files whatever the
-// append pattern, and nothing left under either name when a build is discarded or incomplete.
+// test_dsfile.c - the dataset writer: round trip through raw HDF5, byte-identical files whatever
+// the append pattern, and nothing left under either name when a build is discarded or incomplete.
 #include <check.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -20,9 +20,19 @@ static const char *const meta_names[NMETA] = {"voice", "noise_permille"};
 
 // A spec with every feature: quantised uint8 image, a wide float vector (many chunks), text, meta.
 static DsSpec test_spec(void) {
-    DsSpec s = {.name = "unit", .version = "1", .source = "test", .licence = "CC0", .builder = "test_dsfile",
-                .seed = 77, .n_classes = 3, .class_names = classes, .n_modalities = 3,
-                .vocab_size = VOCAB, .vocab = vocab, .n_meta = NMETA, .meta_names = meta_names,
+    DsSpec s = {.name = "unit",
+                .version = "1",
+                .source = "test",
+                .licence = "CC0",
+                .builder = "test_dsfile",
+                .seed = 77,
+                .n_classes = 3,
+                .class_names = classes,
+                .n_modalities = 3,
+                .vocab_size = VOCAB,
+                .vocab = vocab,
+                .n_meta = NMETA,
+                .meta_names = meta_names,
                 .n = {NTR, NTE}};
     s.modalities[0] = (DsModality){"image", "image", DS_U8, 2, {IMG_H, IMG_W}, 0.5f, -1.0f};
     s.modalities[1] = (DsModality){"visible", "vector", DS_F32, 1, {WIDE}, 0, 0};
@@ -39,29 +49,39 @@ typedef struct {
 } Rows;
 
 static Rows make_rows(int split, int64_t n) {
-    Rows r = {xmalloc(n * 4), xmalloc(n * NMETA * 4), xmalloc(n * TXT_L * 4), xmalloc(n * 8),
-              xmalloc(n * IMG_H * IMG_W), xmalloc(n * WIDE * 4)};
+    Rows r = {xmalloc(n * 4), xmalloc(n * NMETA * 4),     xmalloc(n * TXT_L * 4),
+              xmalloc(n * 8), xmalloc(n * IMG_H * IMG_W), xmalloc(n * WIDE * 4)};
     for (int64_t i = 0; i < n; i++) {
         r.label[i] = (int32_t)((i * 7 + split) % 3);
         r.entity[i] = 1000 * split + i / 2;
-        for (int k = 0; k < NMETA; k++) r.meta[i * NMETA + k] = (int32_t)(i * 10 + k + split);
-        for (int k = 0; k < TXT_L; k++) r.text[i * TXT_L + k] = (int32_t)((i + k) % VOCAB);
-        for (int k = 0; k < IMG_H * IMG_W; k++) r.image[i * IMG_H * IMG_W + k] = (uint8_t)(i * 3 + k);
-        for (int k = 0; k < WIDE; k++) r.wide[i * WIDE + k] = (float)((i % 17) * 0.25 - k * 0.001 + split);
+        for (int k = 0; k < NMETA; k++)
+            r.meta[i * NMETA + k] = (int32_t)(i * 10 + k + split);
+        for (int k = 0; k < TXT_L; k++)
+            r.text[i * TXT_L + k] = (int32_t)((i + k) % VOCAB);
+        for (int k = 0; k < IMG_H * IMG_W; k++)
+            r.image[i * IMG_H * IMG_W + k] = (uint8_t)(i * 3 + k);
+        for (int k = 0; k < WIDE; k++)
+            r.wide[i * WIDE + k] = (float)((i % 17) * 0.25 - k * 0.001 + split);
     }
     return r;
 }
 static void free_rows(Rows *r) {
-    xfree(r->label), xfree(r->meta), xfree(r->text), xfree(r->entity), xfree(r->image), xfree(r->wide);
+    xfree(r->label), xfree(r->meta), xfree(r->text), xfree(r->entity), xfree(r->image),
+        xfree(r->wide);
 }
 
 static void append_block(DsWriter *w, int split, const Rows *r, int64_t from, int64_t n) {
-    DsRows b = {.n = n, .label = r->label + from, .entity = r->entity + from, .meta = r->meta + from * NMETA,
-                .data = {r->image + from * IMG_H * IMG_W, r->wide + from * WIDE, r->text + from * TXT_L}};
+    DsRows b = {
+        .n = n,
+        .label = r->label + from,
+        .entity = r->entity + from,
+        .meta = r->meta + from * NMETA,
+        .data = {r->image + from * IMG_H * IMG_W, r->wide + from * WIDE, r->text + from * TXT_L}};
     dsfile_append(w, split, &b);
 }
 
-// Writes the test file appending `block` rows at a time; interleave = alternate train and test blocks.
+// Writes the test file appending `block` rows at a time; interleave = alternate train and test
+// blocks.
 static void write_file(const char *path, int64_t block, int interleave) {
     DsSpec spec = test_spec();
     Rows tr = make_rows(0, NTR), te = make_rows(1, NTE);
@@ -91,7 +111,9 @@ static void write_file(const char *path, int64_t block, int interleave) {
 
 static char tmpdir[64];
 static void make_tmpdir(void) { tmpdir_make(tmpdir, sizeof tmpdir, "test_dsfile"); }
-static void path_in(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
+static void path_in(char *out, size_t cap, const char *name) {
+    snprintf(out, cap, "%s/%s", tmpdir, name);
+}
 static int exists(const char *p) { return access(p, F_OK) == 0; }
 
 static unsigned char *slurp(const char *path, long *len) {
@@ -158,14 +180,17 @@ START_TEST(test_dsfile_round_trip_through_raw_hdf5) {
     for (int sp = 0; sp < 2; sp++) {
         int64_t n = sp ? NTE : NTR;
         Rows want = make_rows(sp, n), got = make_rows(sp, n);
-        memset(got.label, 0xff, n * 4), memset(got.wide, 0, n * WIDE * 4), memset(got.image, 0, n * 12);
+        memset(got.label, 0xff, n * 4), memset(got.wide, 0, n * WIDE * 4),
+            memset(got.image, 0, n * 12);
         char name[64];
         const char *g = sp ? "test" : "train";
         snprintf(name, sizeof name, "/%s/label", g), read_all(f, name, H5T_NATIVE_INT32, got.label);
-        snprintf(name, sizeof name, "/%s/entity", g), read_all(f, name, H5T_NATIVE_INT64, got.entity);
+        snprintf(name, sizeof name, "/%s/entity", g),
+            read_all(f, name, H5T_NATIVE_INT64, got.entity);
         snprintf(name, sizeof name, "/%s/meta", g), read_all(f, name, H5T_NATIVE_INT32, got.meta);
         snprintf(name, sizeof name, "/%s/image", g), read_all(f, name, H5T_NATIVE_UINT8, got.image);
-        snprintf(name, sizeof name, "/%s/visible", g), read_all(f, name, H5T_NATIVE_FLOAT, got.wide);
+        snprintf(name, sizeof name, "/%s/visible", g),
+            read_all(f, name, H5T_NATIVE_FLOAT, got.wide);
         snprintf(name, sizeof name, "/%s/text", g), read_all(f, name, H5T_NATIVE_INT32, got.text);
         ck_assert_mem_eq(got.label, want.label, n * 4);
         ck_assert_mem_eq(got.entity, want.entity, n * 8);
@@ -308,9 +333,9 @@ START_TEST(test_dsfile_append_checks_rows) {
     make_tmpdir();
     path_in(incomplete_path, sizeof incomplete_path, "bad.h5");
     expect_die(append_bad_label, NULL, "bad.h5", "row 3: label 3 outside [0, 3)");
-    expect_die(append_nan, NULL, "bad.h5", "row 2 element 9", "not finite");
+    expect_die(append_nan, NULL, "bad.h5", "/train/visible: row 2 element 9", "not finite");
     expect_die(append_too_many, NULL, "bad.h5", "/test", "exceeds n = 70");
-    expect_die(append_bad_token, NULL, "bad.h5", "row 4 token 7 outside [0, 7)");
+    expect_die(append_bad_token, NULL, "bad.h5", "/train/text: row 4 token 7 outside [0, 7)");
     tmpdir_remove(tmpdir);
 }
 END_TEST

@@ -1,5 +1,6 @@
-// test_synmm.c - SynMM: rows independent of how the work is split, files byte-identical whatever the
-// block size, entity structure, and modalities that carry (or, at info 0, do not carry) the label.
+// test_synmm.c - SynMM: rows independent of how the work is split, files byte-identical whatever
+// the block size, entity structure, and modalities that carry (or, at info 0, do not carry) the
+// label.
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,18 +20,23 @@ typedef struct {
 } Buf;
 
 static Buf buf_alloc(const SynmmConfig *c, int64_t n) {
-    Buf b = {n, xmalloc(n * 4), xmalloc(n * 4), xmalloc(n * (c->text_len + 1) * 4), xmalloc(n * 8), {0}};
-    for (int m = 0; m < c->n_vec; m++) b.vec[m] = xmalloc((size_t)n * c->dims[m] * 4);
+    Buf b = {n,  xmalloc(n * 4), xmalloc(n * 4), xmalloc(n * (c->text_len + 1) * 4), xmalloc(n * 8),
+             {0}};
+    for (int m = 0; m < c->n_vec; m++)
+        b.vec[m] = xmalloc((size_t)n * c->dims[m] * 4);
     return b;
 }
 static void buf_free(Buf *b) {
     xfree(b->label), xfree(b->meta), xfree(b->text), xfree(b->entity);
-    for (int m = 0; m < SYNMM_MAX_VEC; m++) xfree(b->vec[m]);
+    for (int m = 0; m < SYNMM_MAX_VEC; m++)
+        xfree(b->vec[m]);
 }
 // Rows [start, start + n) of the split into b at row offset start.
-static void gen_into(const Synmm *g, const SynmmConfig *c, DsSplit sp, int64_t start, int64_t n, Buf *b) {
+static void gen_into(const Synmm *g, const SynmmConfig *c, DsSplit sp, int64_t start, int64_t n,
+                     Buf *b) {
     float *v[SYNMM_MAX_VEC];
-    for (int m = 0; m < c->n_vec; m++) v[m] = b->vec[m] + (size_t)start * c->dims[m];
+    for (int m = 0; m < c->n_vec; m++)
+        v[m] = b->vec[m] + (size_t)start * c->dims[m];
     synmm_rows(g, sp, start, n, b->label + start, b->entity + start, b->meta + start, v,
                b->text + (size_t)start * c->text_len);
 }
@@ -46,12 +52,14 @@ START_TEST(test_synmm_rows_do_not_depend_on_the_work_split) {
         gen_into(g, &c, sp, 0, n, &a);
         // Two "workers": one takes the even blocks of 37 rows, the other the odd ones, odd first.
         for (int w = 1; w >= 0; w--)
-            for (int64_t s = 37 * w; s < n; s += 74) gen_into(g, &c, sp, s, s + 37 > n ? n - s : 37, &b);
+            for (int64_t s = 37 * w; s < n; s += 74)
+                gen_into(g, &c, sp, s, s + 37 > n ? n - s : 37, &b);
         ck_assert_mem_eq(a.label, b.label, n * 4);
         ck_assert_mem_eq(a.entity, b.entity, n * 8);
         ck_assert_mem_eq(a.meta, b.meta, n * 4);
         ck_assert_mem_eq(a.text, b.text, n * c.text_len * 4);
-        for (int m = 0; m < c.n_vec; m++) ck_assert_mem_eq(a.vec[m], b.vec[m], n * c.dims[m] * 4);
+        for (int m = 0; m < c.n_vec; m++)
+            ck_assert_mem_eq(a.vec[m], b.vec[m], n * c.dims[m] * 4);
         buf_free(&a), buf_free(&b);
     }
     synmm_free(g);
@@ -63,7 +71,8 @@ static unsigned long long fnv1a_file(const char *path) {
     ck_assert_msg(f != NULL, "cannot open %s", path);
     unsigned long long h = 1469598103934665603ULL;
     int ch;
-    while ((ch = fgetc(f)) != EOF) h = (h ^ (unsigned)ch) * 1099511628211ULL;
+    while ((ch = fgetc(f)) != EOF)
+        h = (h ^ (unsigned)ch) * 1099511628211ULL;
     fclose(f);
     return h;
 }
@@ -126,9 +135,12 @@ START_TEST(test_synmm_labels_and_entities) {
         dom[tr.meta[i]]++;
     }
     // 667 entities over 10 classes: each class appears (expected 200 samples, sd ~ 23).
-    for (int k = 0; k < 10; k++) ck_assert_msg(count[k] > 80 && count[k] < 350, "class %d: %d", k, count[k]);
-    for (int d = 0; d < 4; d++) ck_assert_msg(dom[d] > 400 && dom[d] < 600, "domain %d: %d", d, dom[d]);
-    for (int64_t i = 0; i < c.n[1]; i++) ck_assert_int_eq(te.entity[i], 667 + i / 3); // disjoint from train
+    for (int k = 0; k < 10; k++)
+        ck_assert_msg(count[k] > 80 && count[k] < 350, "class %d: %d", k, count[k]);
+    for (int d = 0; d < 4; d++)
+        ck_assert_msg(dom[d] > 400 && dom[d] < 600, "domain %d: %d", d, dom[d]);
+    for (int64_t i = 0; i < c.n[1]; i++)
+        ck_assert_int_eq(te.entity[i], 667 + i / 3); // disjoint from train
     buf_free(&tr), buf_free(&te);
     synmm_free(g);
 }
@@ -141,10 +153,12 @@ static double ncm_accuracy(const SynmmConfig *c, const Buf *tr, const Buf *te, i
     int *cnt = xcalloc((size_t)C, sizeof(int));
     for (int64_t i = 0; i < tr->n; i++) {
         cnt[tr->label[i]]++;
-        for (int j = 0; j < d; j++) mean[(size_t)tr->label[i] * d + j] += tr->vec[m][(size_t)i * d + j];
+        for (int j = 0; j < d; j++)
+            mean[(size_t)tr->label[i] * d + j] += tr->vec[m][(size_t)i * d + j];
     }
     for (int k = 0; k < C; k++)
-        for (int j = 0; j < d; j++) mean[(size_t)k * d + j] /= cnt[k] ? cnt[k] : 1;
+        for (int j = 0; j < d; j++)
+            mean[(size_t)k * d + j] /= cnt[k] ? cnt[k] : 1;
     int64_t right = 0;
     for (int64_t i = 0; i < te->n; i++) {
         int best = 0;
@@ -209,7 +223,9 @@ static void bad_info(void *arg) {
     c.info[1] = 1.5f;
     synmm_create(&c);
 }
-START_TEST(test_synmm_rejects_bad_config) { expect_die(bad_info, NULL, "synmm: info[1] = 1.5 outside [0, 1]"); }
+START_TEST(test_synmm_rejects_bad_config) {
+    expect_die(bad_info, NULL, "synmm: info[1] = 1.5 outside [0, 1]");
+}
 END_TEST
 
 Suite *synmm_suite(void) {

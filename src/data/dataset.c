@@ -1,7 +1,8 @@
 // dataset.c - the validating reader of dataset files (dataset.h).
 //
 // Validation never dies: every problem in the file becomes "<path>: <problem>" for the caller, with
-// HDF5's own error printing switched off while probing. Reads after a good open use H5_CHECK and CHECK.
+// HDF5's own error printing switched off while probing. Reads after a good open use H5_CHECK and
+// CHECK.
 #include "data/dataset.h"
 
 #include <errno.h>
@@ -55,7 +56,8 @@ static char *xstrdup(const char *s) {
 
 static void free_strs(char **s, int n) {
     if (!s) return;
-    for (int i = 0; i < n; i++) xfree(s[i]);
+    for (int i = 0; i < n; i++)
+        xfree(s[i]);
     xfree(s);
 }
 
@@ -80,11 +82,16 @@ static const char *type_name(hid_t t) {
     if (c == H5T_INTEGER) {
         int sgn = H5Tget_sign(t) == H5T_SGN_2;
         switch (sz) {
-        case 1: return sgn ? "int8" : "uint8";
-        case 2: return sgn ? "int16" : "uint16";
-        case 4: return sgn ? "int32" : "uint32";
-        case 8: return sgn ? "int64" : "uint64";
-        default: return "integer";
+        case 1:
+            return sgn ? "int8" : "uint8";
+        case 2:
+            return sgn ? "int16" : "uint16";
+        case 4:
+            return sgn ? "int32" : "uint32";
+        case 8:
+            return sgn ? "int64" : "uint64";
+        default:
+            return "integer";
         }
     }
     if (c == H5T_FLOAT) return sz == 4 ? "float32" : sz == 8 ? "float64" : "float";
@@ -92,12 +99,14 @@ static const char *type_name(hid_t t) {
     return "other";
 }
 
-static const char *dtype_str(DsDtype t) { return t == DS_U8 ? "uint8" : t == DS_I32 ? "int32" : "float32"; }
+static const char *dtype_str(DsDtype t) {
+    return t == DS_U8 ? "uint8" : t == DS_I32 ? "int32" : "float32";
+}
 
 // ---- strings from attributes and datasets (variable or fixed length, ASCII or UTF-8) ----
 
-// Reads the strings of attribute `attr` of obj (attr NULL: obj is a string dataset). Returns the count,
-// -1 when missing, -2 when not strings, -3 when not a scalar or 1-D array.
+// Reads the strings of attribute `attr` of obj (attr NULL: obj is a string dataset). Returns the
+// count, -1 when missing, -2 when not strings, -3 when not a scalar or 1-D array.
 static int read_strings(hid_t obj, const char *attr, char ***out) {
     hid_t h, t, space;
     if (attr) {
@@ -112,8 +121,10 @@ static int read_strings(hid_t obj, const char *attr, char ***out) {
     int rc = 0;
     int rank = H5Sget_simple_extent_ndims(space);
     hssize_t n = H5Sget_simple_extent_npoints(space);
-    if (H5Tget_class(t) != H5T_STRING) rc = -2;
-    else if (rank > 1 || n < 0 || n > INT32_MAX) rc = -3;
+    if (H5Tget_class(t) != H5T_STRING)
+        rc = -2;
+    else if (rank > 1 || n < 0 || n > INT32_MAX)
+        rc = -3;
     if (rc == 0) {
         char **s = xcalloc((size_t)(n ? n : 1), sizeof *s);
         hid_t m = H5Tcopy(H5T_C_S1);
@@ -132,7 +143,8 @@ static int read_strings(hid_t obj, const char *attr, char ***out) {
             size_t sz = H5Tget_size(t);
             H5Tset_size(m, sz);
             char *buf = xcalloc((size_t)(n ? n : 1), sz);
-            herr_t e = attr ? H5Aread(h, m, buf) : H5Dread(h, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+            herr_t e =
+                attr ? H5Aread(h, m, buf) : H5Dread(h, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
             for (hssize_t i = 0; i < n; i++) {
                 s[i] = xmalloc(sz + 1);
                 memcpy(s[i], buf + (size_t)i * sz, sz);
@@ -142,8 +154,10 @@ static int read_strings(hid_t obj, const char *attr, char ***out) {
             if (e < 0) rc = -2;
         }
         H5Tclose(m);
-        if (rc == 0) *out = s, rc = (int)n;
-        else free_strs(s, (int)n);
+        if (rc == 0)
+            *out = s, rc = (int)n;
+        else
+            free_strs(s, (int)n);
     }
     H5Sclose(space);
     H5Tclose(t);
@@ -158,16 +172,18 @@ static int read_num(hid_t obj, const char *attr, H5T_class_t want_class, hid_t m
     if (a < 0) return -1;
     hid_t t = H5Aget_type(a), space = H5Aget_space(a);
     int rc = 0;
-    if (H5Tget_class(t) != want_class || H5Sget_simple_extent_npoints(space) != 1) rc = -2;
-    else if (H5Aread(a, mtype, out) < 0) rc = -2;
+    if (H5Tget_class(t) != want_class || H5Sget_simple_extent_npoints(space) != 1)
+        rc = -2;
+    else if (H5Aread(a, mtype, out) < 0)
+        rc = -2;
     H5Sclose(space);
     H5Tclose(t);
     H5Aclose(a);
     return rc;
 }
 
-static int attr_problem(const Dataset *ds, char *err, size_t cap, int rc, const char *obj, const char *attr,
-                        const char *want) {
+static int attr_problem(const Dataset *ds, char *err, size_t cap, int rc, const char *obj,
+                        const char *attr, const char *want) {
     if (rc == -1) return fail(ds, err, cap, "missing attribute %s on %s", attr, obj);
     return fail(ds, err, cap, "wrong dtype for attribute %s on %s: expected %s", attr, obj, want);
 }
@@ -175,8 +191,9 @@ static int attr_problem(const Dataset *ds, char *err, size_t cap, int rc, const 
 // ---- validation ----
 
 // Opens obj/name as a dataset with the given dtype name and rank; checks dims[0] == n.
-static int open_checked(Dataset *ds, char *err, size_t cap, hid_t group, const char *gname, const char *name,
-                        const char *want_type, int want_rank, int64_t n, hsize_t *dims, hid_t *out) {
+static int open_checked(Dataset *ds, char *err, size_t cap, hid_t group, const char *gname,
+                        const char *name, const char *want_type, int want_rank, int64_t n,
+                        hsize_t *dims, hid_t *out) {
     *out = -1;
     if (H5Lexists(group, name, H5P_DEFAULT) <= 0)
         return fail(ds, err, cap, "missing dataset /%s/%s", gname, name);
@@ -190,20 +207,21 @@ static int open_checked(Dataset *ds, char *err, size_t cap, hid_t group, const c
     const char *tn = type_name(t);
     H5Tclose(t);
     if (want_type && strcmp(tn, want_type))
-        return fail(ds, err, cap, "wrong dtype for /%s/%s: expected %s, found %s", gname, name, want_type, tn);
+        return fail(ds, err, cap, "wrong dtype for /%s/%s: expected %s, found %s", gname, name,
+                    want_type, tn);
     hid_t sp = H5Dget_space(d);
     int rank = H5Sget_simple_extent_ndims(sp);
     hsize_t tmp[8];
     if (rank >= 1 && rank <= 8) H5Sget_simple_extent_dims(sp, dims ? dims : tmp, NULL);
     H5Sclose(sp);
     if (want_rank > 0 && rank != want_rank)
-        return fail(ds, err, cap, "wrong rank for /%s/%s: expected %d dimensions, found %d", gname, name,
-                    want_rank, rank);
+        return fail(ds, err, cap, "wrong rank for /%s/%s: expected %d dimensions, found %d", gname,
+                    name, want_rank, rank);
     if (rank < 1) return fail(ds, err, cap, "/%s/%s has no rows (rank %d)", gname, name, rank);
     hsize_t rows = dims ? dims[0] : tmp[0];
     if ((int64_t)rows != n)
-        return fail(ds, err, cap, "mismatched lengths: /%s/%s has %lld rows but /%s has n = %lld", gname, name,
-                    (long long)rows, gname, (long long)n);
+        return fail(ds, err, cap, "mismatched lengths: /%s/%s has %lld rows but /%s has n = %lld",
+                    gname, name, (long long)rows, gname, (long long)n);
     return 0;
 }
 
@@ -212,8 +230,9 @@ static int check_root(Dataset *ds, char *err, size_t cap) {
     int rc = read_num(f, "schema", H5T_INTEGER, H5T_NATIVE_INT, &ds->schema);
     if (rc) return attr_problem(ds, err, cap, rc, "/", "schema", "an integer");
     if (ds->schema > DSFILE_SCHEMA)
-        return fail(ds, err, cap, "schema version %d is newer than this reader's %d (update mmcollab)", ds->schema,
-                    DSFILE_SCHEMA);
+        return fail(ds, err, cap,
+                    "schema version %d is newer than this reader's %d (update mmcollab)",
+                    ds->schema, DSFILE_SCHEMA);
     if (ds->schema < 1) return fail(ds, err, cap, "schema version %d is invalid", ds->schema);
     static const char *const strs[] = {"name", "version", "source", "licence", "builder"};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
@@ -244,7 +263,8 @@ static int check_root(Dataset *ds, char *err, size_t cap) {
     return 0;
 }
 
-// The modality m of split sp: dtype, per-sample shape, kind, quantisation; train defines, test must agree.
+// The modality m of split sp: dtype, per-sample shape, kind, quantisation; train defines, test must
+// agree.
 static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, int m) {
     const char *gname = split_name[sp], *name = ds->mod_names[m];
     hsize_t dims[8];
@@ -258,71 +278,95 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
     const char *tn = type_name(t);
     H5Tclose(t);
     DsDtype dt;
-    if (!strcmp(tn, "uint8")) dt = DS_U8;
-    else if (!strcmp(tn, "int32")) dt = DS_I32;
-    else if (!strcmp(tn, "float32")) dt = DS_F32;
-    else return fail(ds, err, cap, "wrong dtype for /%s/%s: expected uint8, int32 or float32, found %s", gname, name, tn);
+    if (!strcmp(tn, "uint8"))
+        dt = DS_U8;
+    else if (!strcmp(tn, "int32"))
+        dt = DS_I32;
+    else if (!strcmp(tn, "float32"))
+        dt = DS_F32;
+    else
+        return fail(ds, err, cap,
+                    "wrong dtype for /%s/%s: expected uint8, int32 or float32, found %s", gname,
+                    name, tn);
     hid_t space = H5Dget_space(d);
     int rank = H5Sget_simple_extent_ndims(space);
     H5Sclose(space);
     if (rank < 2 || rank > 1 + DS_MAX_DIMS)
-        return fail(ds, err, cap, "wrong rank for /%s/%s: expected 2 or 3 dimensions (N, d1[, d2]), found %d", gname,
-                    name, rank);
+        return fail(ds, err, cap,
+                    "wrong rank for /%s/%s: expected 2 or 3 dimensions (N, d1[, d2]), found %d",
+                    gname, name, rank);
     char **kind = NULL;
     int rc = read_strings(d, "kind", &kind);
     if (rc < 0)
-        return fail(ds, err, cap, "%s attribute kind on /%s/%s", rc == -1 ? "missing" : "wrong dtype for", gname,
-                    name);
+        return fail(ds, err, cap, "%s attribute kind on /%s/%s",
+                    rc == -1 ? "missing" : "wrong dtype for", gname, name);
     char k[16];
     snprintf(k, sizeof k, "%s", rc > 0 ? kind[0] : "");
     free_strs(kind, rc);
     if (strcmp(k, "image") && strcmp(k, "audio") && strcmp(k, "text") && strcmp(k, "vector"))
-        return fail(ds, err, cap, "/%s/%s: kind \"%s\" is not image|audio|text|vector", gname, name, k);
+        return fail(ds, err, cap, "/%s/%s: kind \"%s\" is not image|audio|text|vector", gname, name,
+                    k);
     if (!strcmp(k, "text") && dt != DS_I32)
-        return fail(ds, err, cap, "wrong dtype for /%s/%s: a text modality must be int32, found %s", gname, name, tn);
+        return fail(ds, err, cap, "wrong dtype for /%s/%s: a text modality must be int32, found %s",
+                    gname, name, tn);
     float scale = 0, offset = 0;
     int rs = read_num(d, "scale", H5T_FLOAT, H5T_NATIVE_FLOAT, &scale);
     int ro = read_num(d, "offset", H5T_FLOAT, H5T_NATIVE_FLOAT, &offset);
-    if (rs == -2 || ro == -2) return fail(ds, err, cap, "wrong dtype for attribute scale/offset on /%s/%s: expected float", gname, name);
+    if (rs == -2 || ro == -2)
+        return fail(ds, err, cap,
+                    "wrong dtype for attribute scale/offset on /%s/%s: expected float", gname,
+                    name);
     if ((rs == 0) != (ro == 0))
-        return fail(ds, err, cap, "missing attribute %s on /%s/%s (scale and offset go together)", rs ? "scale" : "offset",
-                    gname, name);
+        return fail(ds, err, cap, "missing attribute %s on /%s/%s (scale and offset go together)",
+                    rs ? "scale" : "offset", gname, name);
     if (rs == 0 && (dt != DS_U8 || !isfinite(scale) || !isfinite(offset) || scale < 0))
-        return fail(ds, err, cap, "/%s/%s: quantisation scale %g offset %g on %s (need finite, scale >= 0, uint8)", gname,
-                    name, scale, offset, tn);
+        return fail(
+            ds, err, cap,
+            "/%s/%s: quantisation scale %g offset %g on %s (need finite, scale >= 0, uint8)", gname,
+            name, scale, offset, tn);
     DatasetModality *md = &ds->mod[m];
     if (sp == 0) {
         md->dtype = dt;
         md->ndims = rank - 1;
         md->row_elems = 1;
-        for (int i = 0; i < md->ndims; i++) md->dims[i] = (int64_t)dims[1 + i], md->row_elems *= md->dims[i];
+        for (int i = 0; i < md->ndims; i++)
+            md->dims[i] = (int64_t)dims[1 + i], md->row_elems *= md->dims[i];
         md->scale = scale, md->offset = offset;
         ds->mod_kind[m] = xstrdup(k);
         md->kind = ds->mod_kind[m];
         return 0;
     }
     if (dt != md->dtype)
-        return fail(ds, err, cap, "wrong dtype for /test/%s: %s, but /train/%s is %s", name, tn, name, dtype_str(md->dtype));
-    int same = rank - 1 == md->ndims && strcmp(k, md->kind) == 0 && scale == md->scale && offset == md->offset;
-    for (int i = 0; same && i < md->ndims; i++) same = md->dims[i] == (int64_t)dims[1 + i];
+        return fail(ds, err, cap, "wrong dtype for /test/%s: %s, but /train/%s is %s", name, tn,
+                    name, dtype_str(md->dtype));
+    int same = rank - 1 == md->ndims && strcmp(k, md->kind) == 0 && scale == md->scale &&
+               offset == md->offset;
+    for (int i = 0; same && i < md->ndims; i++)
+        same = md->dims[i] == (int64_t)dims[1 + i];
     if (!same)
-        return fail(ds, err, cap, "/test/%s differs from /train/%s in per-sample shape, kind or quantisation", name, name);
+        return fail(ds, err, cap,
+                    "/test/%s differs from /train/%s in per-sample shape, kind or quantisation",
+                    name, name);
     return 0;
 }
 
 static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
     const char *gname = split_name[sp];
     SplitH *s = &ds->split[sp];
-    if (H5Lexists(ds->file, gname, H5P_DEFAULT) <= 0) return fail(ds, err, cap, "missing group /%s", gname);
+    if (H5Lexists(ds->file, gname, H5P_DEFAULT) <= 0)
+        return fail(ds, err, cap, "missing group /%s", gname);
     hid_t g = H5Gopen2(ds->file, gname, H5P_DEFAULT);
     if (g < 0) return fail(ds, err, cap, "/%s is not a group", gname);
     char obj[16];
     snprintf(obj, sizeof obj, "/%s", gname);
     int rc = read_num(g, "n", H5T_INTEGER, H5T_NATIVE_INT64, &s->n);
-    if (rc) rc = attr_problem(ds, err, cap, rc, obj, "n", "an integer");
-    else if (s->n < 0) rc = fail(ds, err, cap, "/%s: n = %lld < 0", gname, (long long)s->n);
+    if (rc)
+        rc = attr_problem(ds, err, cap, rc, obj, "n", "an integer");
+    else if (s->n < 0)
+        rc = fail(ds, err, cap, "/%s: n = %lld < 0", gname, (long long)s->n);
     if (!rc) rc = open_checked(ds, err, cap, g, gname, "label", "int32", 1, s->n, NULL, &s->label);
-    if (!rc) rc = open_checked(ds, err, cap, g, gname, "entity", "int64", 1, s->n, NULL, &s->entity);
+    if (!rc)
+        rc = open_checked(ds, err, cap, g, gname, "entity", "int64", 1, s->n, NULL, &s->entity);
     if (!rc) {
         int has_meta = H5Lexists(g, "meta", H5P_DEFAULT) > 0;
         if (sp == 1 && has_meta != (ds->n_meta > 0))
@@ -333,21 +377,27 @@ static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
             rc = open_checked(ds, err, cap, g, gname, "meta", "int32", 2, s->n, dims, &s->meta);
             char **cols = NULL;
             int nc = rc ? 0 : read_strings(s->meta, "columns", &cols);
-            if (!rc && nc < 0) rc = fail(ds, err, cap, "%s attribute columns on /%s/meta",
-                                         nc == -1 ? "missing" : "wrong dtype for", gname);
+            if (!rc && nc < 0)
+                rc = fail(ds, err, cap, "%s attribute columns on /%s/meta",
+                          nc == -1 ? "missing" : "wrong dtype for", gname);
             if (!rc && (hsize_t)nc != dims[1])
-                rc = fail(ds, err, cap, "mismatched lengths: /%s/meta has %llu columns but attribute columns names %d",
-                          gname, (unsigned long long)dims[1], nc);
+                rc = fail(
+                    ds, err, cap,
+                    "mismatched lengths: /%s/meta has %llu columns but attribute columns names %d",
+                    gname, (unsigned long long)dims[1], nc);
             if (!rc && sp == 0) ds->meta_names = cols, ds->n_meta = nc, cols = NULL;
             if (!rc && sp == 1) {
                 int same = nc == ds->n_meta;
-                for (int i = 0; same && i < nc; i++) same = !strcmp(cols[i], ds->meta_names[i]);
-                if (!same) rc = fail(ds, err, cap, "/test/meta columns differ from /train/meta columns");
+                for (int i = 0; same && i < nc; i++)
+                    same = !strcmp(cols[i], ds->meta_names[i]);
+                if (!same)
+                    rc = fail(ds, err, cap, "/test/meta columns differ from /train/meta columns");
             }
             free_strs(cols, nc > 0 ? nc : 0);
         }
     }
-    for (int m = 0; !rc && m < ds->n_mod; m++) rc = check_modality(ds, err, cap, sp, g, m);
+    for (int m = 0; !rc && m < ds->n_mod; m++)
+        rc = check_modality(ds, err, cap, sp, g, m);
     H5Gclose(g);
     return rc;
 }
@@ -383,8 +433,9 @@ static int scan_labels(Dataset *ds, char *err, size_t cap, int sp) {
         }
         for (int64_t i = 0; i < k; i++)
             if (buf[i] < 0 || buf[i] >= ds->n_classes) {
-                rc = fail(ds, err, cap, "label %d at /%s/label[%lld] is outside [0, %d) (the class count)", buf[i],
-                          split_name[sp], (long long)(a + i), ds->n_classes);
+                rc = fail(ds, err, cap,
+                          "label %d at /%s/label[%lld] is outside [0, %d) (the class count)",
+                          buf[i], split_name[sp], (long long)(a + i), ds->n_classes);
                 break;
             }
     }
@@ -413,14 +464,17 @@ static int scan_features(Dataset *ds, char *err, size_t cap, int sp, int m) {
             if (md->dtype == DS_F32) {
                 float v = ((const float *)buf)[j];
                 if (!isfinite(v)) {
-                    rc = fail(ds, err, cap, "non-finite value %g (NaN/Inf) at /%s/%s row %lld element %lld", v,
-                              split_name[sp], md->name, (long long)(a + j / per), (long long)(j % per));
+                    rc = fail(ds, err, cap,
+                              "non-finite value %g (NaN/Inf) at /%s/%s row %lld element %lld", v,
+                              split_name[sp], md->name, (long long)(a + j / per),
+                              (long long)(j % per));
                     break;
                 }
             } else {
                 int32_t v = ((const int32_t *)buf)[j];
                 if (v < 0 || v >= ds->vocab_size) {
-                    rc = fail(ds, err, cap, "token %d at /%s/%s row %lld is outside the vocabulary [0, %d)", v,
+                    rc = fail(ds, err, cap,
+                              "token %d at /%s/%s row %lld is outside the vocabulary [0, %d)", v,
                               split_name[sp], md->name, (long long)(a + j / per), ds->vocab_size);
                     break;
                 }
@@ -435,7 +489,8 @@ static int validate(Dataset *ds, unsigned flags, char *err, size_t cap) {
     if (access(ds->path, F_OK) != 0) return fail(ds, err, cap, "cannot open: %s", strerror(errno));
     if (access(ds->path, R_OK) != 0) return fail(ds, err, cap, "cannot read: %s", strerror(errno));
     htri_t is = H5Fis_hdf5(ds->path);
-    if (is <= 0) return fail(ds, err, cap, "not an HDF5 file (no HDF5 signature; wrong file or truncated)");
+    if (is <= 0)
+        return fail(ds, err, cap, "not an HDF5 file (no HDF5 signature; wrong file or truncated)");
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     ds->file = H5Fopen(ds->path, H5F_ACC_RDONLY, fapl);
@@ -445,7 +500,8 @@ static int validate(Dataset *ds, unsigned flags, char *err, size_t cap) {
     int has_text = 0;
     for (int sp = 0; sp < 2; sp++)
         if (check_split(ds, err, cap, sp)) return -1;
-    for (int m = 0; m < ds->n_mod; m++) has_text |= !strcmp(ds->mod[m].kind, "text");
+    for (int m = 0; m < ds->n_mod; m++)
+        has_text |= !strcmp(ds->mod[m].kind, "text");
     if (has_text) {
         if (H5Lexists(ds->file, "vocab", H5P_DEFAULT) <= 0)
             return fail(ds, err, cap, "missing dataset /vocab (the file has a text modality)");
@@ -453,7 +509,8 @@ static int validate(Dataset *ds, unsigned flags, char *err, size_t cap) {
         if (d < 0) return fail(ds, err, cap, "/vocab is not a dataset");
         int rc = read_strings(d, NULL, &ds->vocab);
         H5Dclose(d);
-        if (rc < 0) return fail(ds, err, cap, "wrong dtype for /vocab: expected a 1-D string dataset");
+        if (rc < 0)
+            return fail(ds, err, cap, "wrong dtype for /vocab: expected a 1-D string dataset");
         if (rc < 1) return fail(ds, err, cap, "/vocab is empty");
         ds->vocab_size = rc;
     }
@@ -466,7 +523,9 @@ static int validate(Dataset *ds, unsigned flags, char *err, size_t cap) {
     return 0;
 }
 
-Dataset *dataset_open(const char *path, char *err, size_t cap) { return dataset_open_flags(path, 0, err, cap); }
+Dataset *dataset_open(const char *path, char *err, size_t cap) {
+    return dataset_open_flags(path, 0, err, cap);
+}
 
 Dataset *dataset_open_flags(const char *path, unsigned flags, char *err, size_t cap) {
     CHECK_PTR(path);
@@ -476,7 +535,8 @@ Dataset *dataset_open_flags(const char *path, unsigned flags, char *err, size_t 
     for (int sp = 0; sp < 2; sp++) {
         SplitH *s = &ds->split[sp];
         s->label = s->entity = s->meta = -1;
-        for (int m = 0; m < DS_MAX_MODALITIES; m++) s->mod[m] = -1;
+        for (int m = 0; m < DS_MAX_MODALITIES; m++)
+            s->mod[m] = -1;
     }
     if (err && cap) err[0] = '\0';
     // Probing missing objects is normal here: keep HDF5 from printing its error stack.
@@ -506,7 +566,8 @@ void dataset_close(Dataset *ds) {
     if (ds->file >= 0) H5Fclose(ds->file);
     free_strs(ds->classes, ds->n_classes);
     free_strs(ds->mod_names, ds->n_mod);
-    for (int m = 0; m < DS_MAX_MODALITIES; m++) xfree(ds->mod_kind[m]);
+    for (int m = 0; m < DS_MAX_MODALITIES; m++)
+        xfree(ds->mod_kind[m]);
     free_strs(ds->vocab, ds->vocab_size);
     free_strs(ds->meta_names, ds->n_meta);
     xfree(ds->name);
@@ -516,10 +577,22 @@ void dataset_close(Dataset *ds) {
 
 // ---- description ----
 
-const char *dataset_path(const Dataset *ds) { CHECK_PTR(ds); return ds->path; }
-const char *dataset_name(const Dataset *ds) { CHECK_PTR(ds); return ds->name; }
-int dataset_schema(const Dataset *ds) { CHECK_PTR(ds); return ds->schema; }
-uint64_t dataset_seed(const Dataset *ds) { CHECK_PTR(ds); return ds->seed; }
+const char *dataset_path(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->path;
+}
+const char *dataset_name(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->name;
+}
+int dataset_schema(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->schema;
+}
+uint64_t dataset_seed(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->seed;
+}
 
 int64_t dataset_n(const Dataset *ds, DsSplit split) {
     CHECK_PTR(ds);
@@ -527,13 +600,19 @@ int64_t dataset_n(const Dataset *ds, DsSplit split) {
     return ds->split[split].n;
 }
 
-int dataset_n_classes(const Dataset *ds) { CHECK_PTR(ds); return ds->n_classes; }
+int dataset_n_classes(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->n_classes;
+}
 const char *dataset_class_name(const Dataset *ds, int c) {
     CHECK_PTR(ds);
     CHECK(c >= 0 && c < ds->n_classes, "%s: class %d outside [0, %d)", ds->path, c, ds->n_classes);
     return ds->classes[c];
 }
-int dataset_n_modalities(const Dataset *ds) { CHECK_PTR(ds); return ds->n_mod; }
+int dataset_n_modalities(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->n_mod;
+}
 const DatasetModality *dataset_modality(const Dataset *ds, int m) {
     CHECK_PTR(ds);
     CHECK(m >= 0 && m < ds->n_mod, "%s: modality %d outside [0, %d)", ds->path, m, ds->n_mod);
@@ -546,13 +625,20 @@ int dataset_modality_index(const Dataset *ds, const char *name) {
         if (!strcmp(ds->mod_names[m], name)) return m;
     return -1;
 }
-int dataset_vocab_size(const Dataset *ds) { CHECK_PTR(ds); return ds->vocab_size; }
+int dataset_vocab_size(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->vocab_size;
+}
 const char *dataset_vocab_word(const Dataset *ds, int i) {
     CHECK_PTR(ds);
-    CHECK(i >= 0 && i < ds->vocab_size, "%s: token %d outside [0, %d)", ds->path, i, ds->vocab_size);
+    CHECK(i >= 0 && i < ds->vocab_size, "%s: token %d outside [0, %d)", ds->path, i,
+          ds->vocab_size);
     return ds->vocab[i];
 }
-int dataset_n_meta(const Dataset *ds) { CHECK_PTR(ds); return ds->n_meta; }
+int dataset_n_meta(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->n_meta;
+}
 const char *dataset_meta_name(const Dataset *ds, int k) {
     CHECK_PTR(ds);
     CHECK(k >= 0 && k < ds->n_meta, "%s: meta column %d outside [0, %d)", ds->path, k, ds->n_meta);
@@ -578,16 +664,17 @@ static int cmp_idxpos(const void *a, const void *b) {
 }
 
 // Rows [start, start + n) (idx NULL) or rows idx[0..n) of d into out, row_bytes per row of mtype.
-static void read_rows(const Dataset *ds, DsSplit split, hid_t d, const char *what, hid_t mtype, size_t row_bytes,
-                      int64_t start, const int64_t *idx, int64_t n, void *out) {
+static void read_rows(const Dataset *ds, DsSplit split, hid_t d, const char *what, hid_t mtype,
+                      size_t row_bytes, int64_t start, const int64_t *idx, int64_t n, void *out) {
     CHECK(split == DS_TRAIN || split == DS_TEST, "%s: split %d", ds->path, (int)split);
     int64_t N = ds->split[split].n;
     CHECK(n >= 0, "%s: /%s/%s: n = %lld", ds->path, split_name[split], what, (long long)n);
     if (n == 0) return;
     CHECK_PTR(out);
     if (!idx) {
-        CHECK(start >= 0 && start + n <= N, "%s: /%s/%s: rows [%lld, %lld) outside [0, %lld)", ds->path,
-              split_name[split], what, (long long)start, (long long)(start + n), (long long)N);
+        CHECK(start >= 0 && start + n <= N, "%s: /%s/%s: rows [%lld, %lld) outside [0, %lld)",
+              ds->path, split_name[split], what, (long long)start, (long long)(start + n),
+              (long long)N);
         H5_CHECK(read_block(d, mtype, start, n, out));
         return;
     }
@@ -601,12 +688,13 @@ static void read_rows(const Dataset *ds, DsSplit split, hid_t d, const char *wha
     unsigned char *tmp = xmalloc(GATHER_MAX_SPAN * row_bytes);
     for (int64_t a = 0; a < n;) {
         int64_t lo = ip[a].row, b = a + 1;
-        while (b < n && ip[b].row - ip[b - 1].row <= 1 && ip[b].row - lo < GATHER_MAX_SPAN) b++;
+        while (b < n && ip[b].row - ip[b - 1].row <= 1 && ip[b].row - lo < GATHER_MAX_SPAN)
+            b++;
         int64_t span = ip[b - 1].row - lo + 1;
         H5_CHECK(read_block(d, mtype, lo, span, tmp));
         for (int64_t k = a; k < b; k++)
-            memcpy((unsigned char *)out + (size_t)ip[k].pos * row_bytes, tmp + (size_t)(ip[k].row - lo) * row_bytes,
-                   row_bytes);
+            memcpy((unsigned char *)out + (size_t)ip[k].pos * row_bytes,
+                   tmp + (size_t)(ip[k].row - lo) * row_bytes, row_bytes);
         a = b;
     }
     xfree(tmp);
@@ -615,34 +703,41 @@ static void read_rows(const Dataset *ds, DsSplit split, hid_t d, const char *wha
 
 void dataset_read_labels(const Dataset *ds, DsSplit split, int64_t start, int64_t n, int32_t *out) {
     CHECK_PTR(ds);
-    read_rows(ds, split, ds->split[split & 1].label, "label", H5T_NATIVE_INT32, 4, start, NULL, n, out);
+    read_rows(ds, split, ds->split[split & 1].label, "label", H5T_NATIVE_INT32, 4, start, NULL, n,
+              out);
 }
-void dataset_read_labels_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n, int32_t *out) {
+void dataset_read_labels_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n,
+                             int32_t *out) {
     CHECK_PTR(ds);
     CHECK(n == 0 || idx != NULL, "idx is NULL");
     read_rows(ds, split, ds->split[split & 1].label, "label", H5T_NATIVE_INT32, 4, 0, idx, n, out);
 }
-void dataset_read_entities(const Dataset *ds, DsSplit split, int64_t start, int64_t n, int64_t *out) {
+void dataset_read_entities(const Dataset *ds, DsSplit split, int64_t start, int64_t n,
+                           int64_t *out) {
     CHECK_PTR(ds);
-    read_rows(ds, split, ds->split[split & 1].entity, "entity", H5T_NATIVE_INT64, 8, start, NULL, n, out);
+    read_rows(ds, split, ds->split[split & 1].entity, "entity", H5T_NATIVE_INT64, 8, start, NULL, n,
+              out);
 }
-void dataset_read_entities_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n, int64_t *out) {
+void dataset_read_entities_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n,
+                               int64_t *out) {
     CHECK_PTR(ds);
     CHECK(n == 0 || idx != NULL, "idx is NULL");
-    read_rows(ds, split, ds->split[split & 1].entity, "entity", H5T_NATIVE_INT64, 8, 0, idx, n, out);
+    read_rows(ds, split, ds->split[split & 1].entity, "entity", H5T_NATIVE_INT64, 8, 0, idx, n,
+              out);
 }
 void dataset_read_meta(const Dataset *ds, DsSplit split, int64_t start, int64_t n, int32_t *out) {
     CHECK_PTR(ds);
     CHECK(ds->n_meta > 0, "%s has no meta columns", ds->path);
-    read_rows(ds, split, ds->split[split & 1].meta, "meta", H5T_NATIVE_INT32, 4 * (size_t)ds->n_meta, start, NULL,
-              n, out);
+    read_rows(ds, split, ds->split[split & 1].meta, "meta", H5T_NATIVE_INT32,
+              4 * (size_t)ds->n_meta, start, NULL, n, out);
 }
-void dataset_read_meta_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n, int32_t *out) {
+void dataset_read_meta_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n,
+                           int32_t *out) {
     CHECK_PTR(ds);
     CHECK(ds->n_meta > 0, "%s has no meta columns", ds->path);
     CHECK(n == 0 || idx != NULL, "idx is NULL");
-    read_rows(ds, split, ds->split[split & 1].meta, "meta", H5T_NATIVE_INT32, 4 * (size_t)ds->n_meta, 0, idx, n,
-              out);
+    read_rows(ds, split, ds->split[split & 1].meta, "meta", H5T_NATIVE_INT32,
+              4 * (size_t)ds->n_meta, 0, idx, n, out);
 }
 
 static const DatasetModality *mod_checked(const Dataset *ds, int m) {
@@ -651,37 +746,43 @@ static const DatasetModality *mod_checked(const Dataset *ds, int m) {
     return &ds->mod[m];
 }
 
-// HDF5 converts the stored type to float exactly (uint8, and int32 ids below 2^24); then dequantise.
-static void features(const Dataset *ds, DsSplit split, int m, int64_t start, const int64_t *idx, int64_t n,
-                     float *out) {
+// HDF5 converts the stored type to float exactly (uint8, and int32 ids below 2^24); then
+// dequantise.
+static void features(const Dataset *ds, DsSplit split, int m, int64_t start, const int64_t *idx,
+                     int64_t n, float *out) {
     const DatasetModality *md = mod_checked(ds, m);
-    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, H5T_NATIVE_FLOAT, 4 * (size_t)md->row_elems, start,
-              idx, n, out);
+    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, H5T_NATIVE_FLOAT,
+              4 * (size_t)md->row_elems, start, idx, n, out);
     if (md->dtype != DS_U8) return;
     size_t total = (size_t)n * (size_t)md->row_elems;
     if (md->scale != 0) {
-        for (size_t i = 0; i < total; i++) out[i] = md->offset + md->scale * out[i];
+        for (size_t i = 0; i < total; i++)
+            out[i] = md->offset + md->scale * out[i];
     } else {
-        for (size_t i = 0; i < total; i++) out[i] /= 255.0f;
+        for (size_t i = 0; i < total; i++)
+            out[i] /= 255.0f;
     }
 }
-void dataset_read_features(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n, float *out) {
+void dataset_read_features(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n,
+                           float *out) {
     features(ds, split, m, start, NULL, n, out);
 }
-void dataset_read_features_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n,
-                               float *out) {
+void dataset_read_features_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx,
+                               int64_t n, float *out) {
     CHECK(n == 0 || idx != NULL, "idx is NULL");
     features(ds, split, m, 0, idx, n, out);
 }
 
-static void tokens(const Dataset *ds, DsSplit split, int m, int64_t start, const int64_t *idx, int64_t n,
-                   int32_t *out) {
+static void tokens(const Dataset *ds, DsSplit split, int m, int64_t start, const int64_t *idx,
+                   int64_t n, int32_t *out) {
     const DatasetModality *md = mod_checked(ds, m);
-    CHECK(md->dtype == DS_I32, "%s: modality %s is %s, not int32 tokens", ds->path, md->name, dtype_str(md->dtype));
-    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, H5T_NATIVE_INT32, 4 * (size_t)md->row_elems, start,
-              idx, n, out);
+    CHECK(md->dtype == DS_I32, "%s: modality %s is %s, not int32 tokens", ds->path, md->name,
+          dtype_str(md->dtype));
+    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, H5T_NATIVE_INT32,
+              4 * (size_t)md->row_elems, start, idx, n, out);
 }
-void dataset_read_tokens(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n, int32_t *out) {
+void dataset_read_tokens(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n,
+                         int32_t *out) {
     tokens(ds, split, m, start, NULL, n, out);
 }
 void dataset_read_tokens_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n,
@@ -693,14 +794,18 @@ void dataset_read_tokens_idx(const Dataset *ds, DsSplit split, int m, const int6
 static hid_t native(DsDtype t) {
     return t == DS_U8 ? H5T_NATIVE_UINT8 : t == DS_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
 }
-void dataset_read_raw(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n, void *out) {
+void dataset_read_raw(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n,
+                      void *out) {
     const DatasetModality *md = mod_checked(ds, m);
     size_t rb = (md->dtype == DS_U8 ? 1 : 4) * (size_t)md->row_elems;
-    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, native(md->dtype), rb, start, NULL, n, out);
+    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, native(md->dtype), rb, start, NULL,
+              n, out);
 }
-void dataset_read_raw_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n, void *out) {
+void dataset_read_raw_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n,
+                          void *out) {
     const DatasetModality *md = mod_checked(ds, m);
     CHECK(n == 0 || idx != NULL, "idx is NULL");
     size_t rb = (md->dtype == DS_U8 ? 1 : 4) * (size_t)md->row_elems;
-    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, native(md->dtype), rb, 0, idx, n, out);
+    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, native(md->dtype), rb, 0, idx, n,
+              out);
 }

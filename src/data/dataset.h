@@ -1,11 +1,13 @@
-// dataset.h - the one way the pipeline reads a dataset file (format in dsfile.h and datasets/README.md).
+// dataset.h - the one way the pipeline reads a dataset file (format in dsfile.h and
+// datasets/README.md).
 //
-// dataset_open validates the whole file before anything uses it and, on any problem, returns NULL with
-// a message that names the file and the problem (missing file, not HDF5 or truncated, missing
-// group/dataset/attribute, wrong dtype or rank, mismatched lengths across label/entity/meta/modalities,
-// a label outside [0, classes), a token outside the vocabulary, NaN/Inf in float features, a schema
-// newer than DSFILE_SCHEMA). After a successful open, reads only fail on I/O errors (H5_CHECK) or on
-// the caller's bugs (CHECK: split, modality, row range or index out of range).
+// dataset_open validates the whole file before anything uses it and, on any problem, returns NULL
+// with a message that names the file and the problem (missing file, not HDF5 or truncated, missing
+// group/dataset/attribute, wrong dtype or rank, mismatched lengths across
+// label/entity/meta/modalities, a label outside [0, classes), a token outside the vocabulary,
+// NaN/Inf in float features, a schema newer than DSFILE_SCHEMA). After a successful open, reads
+// only fail on I/O errors (H5_CHECK) or on the caller's bugs (CHECK: split, modality, row range or
+// index out of range).
 //
 // Local and read-only: under MPI every rank opens the file itself (plain serial HDF5 open, shared
 // read), and reads only the rows it needs. Not thread-safe (one Dataset per thread).
@@ -23,16 +25,18 @@ typedef struct {
     DsDtype dtype;    // stored dtype
     int ndims;        // per-sample dims: 1 or 2
     int64_t dims[DS_MAX_DIMS];
-    int64_t row_elems; // elements per sample, the product of dims
+    int64_t row_elems;   // elements per sample, the product of dims
     float scale, offset; // uint8 quantisation: value = offset + scale * q; scale 0 = not quantised
 } DatasetModality;
 
 enum {
-    DATASET_SKIP_SCAN = 1, // skip the NaN/Inf and token scans over features (labels are always checked)
+    DATASET_SKIP_SCAN =
+        1, // skip the NaN/Inf and token scans over features (labels are always checked)
 };
 
 // Opens and validates path. Returns NULL and writes "<path>: <problem>" into err (cap bytes) on any
-// problem. dataset_open = dataset_open_flags(path, 0, ...): the full scan (reads every feature once).
+// problem. dataset_open = dataset_open_flags(path, 0, ...): the full scan (reads every feature
+// once).
 Dataset *dataset_open(const char *path, char *err, size_t cap);
 Dataset *dataset_open_flags(const char *path, unsigned flags, char *err, size_t cap);
 void dataset_close(Dataset *ds);
@@ -48,7 +52,7 @@ const char *dataset_class_name(const Dataset *ds, int c);
 int dataset_n_modalities(const Dataset *ds);
 const DatasetModality *dataset_modality(const Dataset *ds, int m);
 int dataset_modality_index(const Dataset *ds, const char *name); // -1 when absent
-int dataset_vocab_size(const Dataset *ds); // 0 without a text modality
+int dataset_vocab_size(const Dataset *ds);                       // 0 without a text modality
 const char *dataset_vocab_word(const Dataset *ds, int i);
 int dataset_n_meta(const Dataset *ds); // 0 without meta
 const char *dataset_meta_name(const Dataset *ds, int k);
@@ -59,24 +63,30 @@ int dataset_meta_index(const Dataset *ds, const char *name); // -1 when absent
 
 // label: int32 per row.
 void dataset_read_labels(const Dataset *ds, DsSplit split, int64_t start, int64_t n, int32_t *out);
-void dataset_read_labels_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n, int32_t *out);
+void dataset_read_labels_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n,
+                             int32_t *out);
 // entity: int64 per row.
-void dataset_read_entities(const Dataset *ds, DsSplit split, int64_t start, int64_t n, int64_t *out);
+void dataset_read_entities(const Dataset *ds, DsSplit split, int64_t start, int64_t n,
+                           int64_t *out);
 void dataset_read_entities_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n,
                                int64_t *out);
 // meta: n_meta int32 per row, row-major. CHECKs n_meta > 0.
 void dataset_read_meta(const Dataset *ds, DsSplit split, int64_t start, int64_t n, int32_t *out);
-void dataset_read_meta_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n, int32_t *out);
+void dataset_read_meta_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n,
+                           int32_t *out);
 // Features of modality m as float32, row_elems per row:
 //   float32 as stored; uint8 with scale != 0: offset + scale * q (dequantised);
 //   uint8 with scale == 0 (pixels): q / 255, in [0, 1]; int32 (tokens): the id as a float.
-void dataset_read_features(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n, float *out);
-void dataset_read_features_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n,
-                               float *out);
+void dataset_read_features(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n,
+                           float *out);
+void dataset_read_features_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx,
+                               int64_t n, float *out);
 // Token ids of an int32 modality (text), row_elems per row. CHECKs the dtype.
-void dataset_read_tokens(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n, int32_t *out);
+void dataset_read_tokens(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n,
+                         int32_t *out);
 void dataset_read_tokens_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n,
                              int32_t *out);
 // The stored values of modality m, unconverted (row_elems elements of its dtype per row).
 void dataset_read_raw(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n, void *out);
-void dataset_read_raw_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n, void *out);
+void dataset_read_raw_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n,
+                          void *out);

@@ -1,10 +1,11 @@
 // dsfile.c - the one writer of mmcollab dataset files (format in dsfile.h and datasets/README.md).
 //
-// Determinism: rows are staged in memory and written one whole chunk at a time, in a canonical order
-// that depends only on the spec and the row counts: splits in order (train, then test), and within a
-// split, at every chunk boundary, the datasets in stored order (label, entity, meta, modalities). So
-// the bytes do not depend on how a builder cuts its appends, nor on whether it interleaves the splits
-// (test rows appended before train is full wait in memory). No timestamps are stored.
+// Determinism: rows are staged in memory and written one whole chunk at a time, in a canonical
+// order that depends only on the spec and the row counts: splits in order (train, then test), and
+// within a split, at every chunk boundary, the datasets in stored order (label, entity, meta,
+// modalities). So the bytes do not depend on how a builder cuts its appends, nor on whether it
+// interleaves the splits (test rows appended before train is full wait in memory). No timestamps
+// are stored.
 #include "data/dsfile.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@
 
 #define DS_CHUNK_TARGET_BYTES (256 * 1024) // per chunk: small enough for gathers of random rows
 #define DS_CHUNK_MAX_ROWS 65536
-#define DS_DEFLATE_LEVEL 1 // level 4 took 3x the time for ~1% smaller SynMM files
+#define DS_DEFLATE_LEVEL 1                  // level 4 took 3x the time for ~1% smaller SynMM files
 #define DS_MAX_SETS (3 + DS_MAX_MODALITIES) // label, entity, meta, modalities
 
 typedef struct {
@@ -44,8 +45,9 @@ struct DsWriter {
     char *path, *tmp;
     hid_t file;
     int n_classes, n_meta, n_modalities, vocab_size;
-    DsModality mod[DS_MAX_MODALITIES]; // names/kinds borrowed only during create
-    int is_text[DS_MAX_MODALITIES];    // token ids to check against the vocabulary
+    DsModality mod[DS_MAX_MODALITIES];    // names/kinds borrowed only during create
+    int is_text[DS_MAX_MODALITIES];       // token ids to check against the vocabulary
+    char mod_name[DS_MAX_MODALITIES][64]; // for messages
     DsSplitState split[2];
 };
 
@@ -70,7 +72,8 @@ static hid_t vlen_str_type(void) {
     return t;
 }
 
-static void attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *buf) {
+static void attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n,
+                       const void *buf) {
     hsize_t dim = (hsize_t)n;
     hid_t space = n < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
     H5_CHECK(space);
@@ -105,7 +108,8 @@ static void check_spec(const char *path, const DsSpec *s) {
           "%s: n_meta = %d with meta_names %p", path, s->n_meta, (const void *)s->meta_names);
     CHECK(s->vocab_size >= 0 && (s->vocab_size == 0 || s->vocab != NULL),
           "%s: vocab_size = %d with vocab %p", path, s->vocab_size, (const void *)s->vocab);
-    for (int sp = 0; sp < 2; sp++) CHECK(s->n[sp] >= 0, "%s: n[%d] = %lld < 0", path, sp, (long long)s->n[sp]);
+    for (int sp = 0; sp < 2; sp++)
+        CHECK(s->n[sp] >= 0, "%s: n[%d] = %lld < 0", path, sp, (long long)s->n[sp]);
     for (int m = 0; m < s->n_modalities; m++) {
         const DsModality *md = &s->modalities[m];
         CHECK(md->name && md->name[0], "%s: modality %d has no name", path, m);
@@ -122,24 +126,27 @@ static void check_spec(const char *path, const DsSpec *s) {
                   (long long)md->dims[d]);
         CHECK(isfinite(md->scale) && isfinite(md->offset) && md->scale >= 0,
               "%s: modality %s: scale %g offset %g", path, md->name, md->scale, md->offset);
-        CHECK(md->scale == 0 || md->dtype == DS_U8, "%s: modality %s: scale %g set on a non-uint8 dtype",
-              path, md->name, md->scale);
+        CHECK(md->scale == 0 || md->dtype == DS_U8,
+              "%s: modality %s: scale %g set on a non-uint8 dtype", path, md->name, md->scale);
         CHECK(strcmp(md->kind, "text") || (md->dtype == DS_I32 && s->vocab_size > 0),
-              "%s: text modality %s needs dtype int32 and a vocabulary (vocab_size %d)", path, md->name,
-              s->vocab_size);
+              "%s: text modality %s needs dtype int32 and a vocabulary (vocab_size %d)", path,
+              md->name, s->vocab_size);
         for (int o = 0; o < m; o++)
-            CHECK(strcmp(md->name, s->modalities[o].name), "%s: modality name %s repeated", path, md->name);
+            CHECK(strcmp(md->name, s->modalities[o].name), "%s: modality name %s repeated", path,
+                  md->name);
         CHECK(strcmp(md->name, "label") && strcmp(md->name, "entity") && strcmp(md->name, "meta"),
               "%s: modality name %s is reserved", path, md->name);
     }
 }
 
-// Creates one dataset of n rows of the given per-row shape; chunked + shuffle + deflate unless empty.
+// Creates one dataset of n rows of the given per-row shape; chunked + shuffle + deflate unless
+// empty.
 static void set_create(DsSet *st, hid_t group, const char *name, hid_t ftype, int64_t n, int rank,
                        const hsize_t *row_dims, size_t row_bytes, int64_t chunk_rows) {
     st->rank = rank;
     st->dims[0] = (hsize_t)n;
-    for (int d = 1; d < rank; d++) st->dims[d] = row_dims[d - 1];
+    for (int d = 1; d < rank; d++)
+        st->dims[d] = row_dims[d - 1];
     st->row_bytes = row_bytes;
     st->chunk_rows = chunk_rows;
     hid_t space = H5Screate_simple(rank, st->dims, NULL);
@@ -150,7 +157,8 @@ static void set_create(DsSet *st, hid_t group, const char *name, hid_t ftype, in
     if (n > 0) {
         hsize_t chunk[1 + DS_MAX_DIMS];
         chunk[0] = (hsize_t)(chunk_rows < n ? chunk_rows : n);
-        for (int d = 1; d < rank; d++) chunk[d] = st->dims[d];
+        for (int d = 1; d < rank; d++)
+            chunk[d] = st->dims[d];
         H5_CHECK(H5Pset_chunk(dcpl, rank, chunk));
         H5_CHECK(H5Pset_shuffle(dcpl));
         H5_CHECK(H5Pset_deflate(dcpl, DS_DEFLATE_LEVEL));
@@ -198,7 +206,8 @@ DsWriter *dsfile_create(const char *path, const DsSpec *spec) {
     attr_write(root, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, -1, &spec->seed);
     attr_strs(root, "classes", spec->n_classes, spec->class_names);
     const char *mnames[DS_MAX_MODALITIES];
-    for (int m = 0; m < spec->n_modalities; m++) mnames[m] = spec->modalities[m].name;
+    for (int m = 0; m < spec->n_modalities; m++)
+        mnames[m] = spec->modalities[m].name;
     attr_strs(root, "modalities", spec->n_modalities, mnames);
 
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
@@ -236,7 +245,8 @@ DsWriter *dsfile_create(const char *path, const DsSpec *spec) {
         for (int m = 0; m < spec->n_modalities; m++) {
             const DsModality *md = &spec->modalities[m];
             size_t rb = dtype_size(md->dtype);
-            for (int d = 0; d < md->ndims; d++) rb *= (size_t)md->dims[d];
+            for (int d = 0; d < md->ndims; d++)
+                rb *= (size_t)md->dims[d];
             row_bytes[3 + m] = rb;
             if (rb > widest) widest = rb;
         }
@@ -250,7 +260,8 @@ DsWriter *dsfile_create(const char *path, const DsSpec *spec) {
             if (k >= 3 + spec->n_modalities || row_bytes[k] == 0) continue;
             int64_t mult = (int64_t)(DS_CHUNK_TARGET_BYTES / row_bytes[k]) / unit;
             if (mult < 1) mult = 1;
-            if (mult * unit > DS_CHUNK_MAX_ROWS) mult = DS_CHUNK_MAX_ROWS / unit > 0 ? DS_CHUNK_MAX_ROWS / unit : 1;
+            if (mult * unit > DS_CHUNK_MAX_ROWS)
+                mult = DS_CHUNK_MAX_ROWS / unit > 0 ? DS_CHUNK_MAX_ROWS / unit : 1;
             int64_t crows = mult * unit;
             if (k == 0) {
                 set_create(&s->set[k], s->group, "label", H5T_STD_I32LE, s->n, 1, NULL, 4, crows);
@@ -258,18 +269,22 @@ DsWriter *dsfile_create(const char *path, const DsSpec *spec) {
                 set_create(&s->set[k], s->group, "entity", H5T_STD_I64LE, s->n, 1, NULL, 8, crows);
             } else if (k == 2) {
                 hsize_t kdim = (hsize_t)spec->n_meta;
-                set_create(&s->set[k], s->group, "meta", H5T_STD_I32LE, s->n, 2, &kdim, row_bytes[k], crows);
+                set_create(&s->set[k], s->group, "meta", H5T_STD_I32LE, s->n, 2, &kdim,
+                           row_bytes[k], crows);
                 attr_strs(s->set[k].dset, "columns", spec->n_meta, spec->meta_names);
             } else {
                 const DsModality *md = &spec->modalities[k - 3];
                 hsize_t rd[DS_MAX_DIMS];
-                for (int d = 0; d < md->ndims; d++) rd[d] = (hsize_t)md->dims[d];
-                set_create(&s->set[k], s->group, md->name, dtype_file(md->dtype), s->n, 1 + md->ndims, rd,
-                           row_bytes[k], crows);
+                for (int d = 0; d < md->ndims; d++)
+                    rd[d] = (hsize_t)md->dims[d];
+                set_create(&s->set[k], s->group, md->name, dtype_file(md->dtype), s->n,
+                           1 + md->ndims, rd, row_bytes[k], crows);
                 attr_str(s->set[k].dset, "kind", md->kind);
                 if (md->dtype == DS_U8 && md->scale != 0) {
-                    attr_write(s->set[k].dset, "scale", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, -1, &md->scale);
-                    attr_write(s->set[k].dset, "offset", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, -1, &md->offset);
+                    attr_write(s->set[k].dset, "scale", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, -1,
+                               &md->scale);
+                    attr_write(s->set[k].dset, "offset", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, -1,
+                               &md->offset);
                 }
             }
         }
@@ -278,6 +293,7 @@ DsWriter *dsfile_create(const char *path, const DsSpec *spec) {
     // Names and kinds are the caller's: keep only what append needs.
     for (int m = 0; m < w->n_modalities; m++) {
         w->is_text[m] = !strcmp(w->mod[m].kind, "text");
+        snprintf(w->mod_name[m], sizeof w->mod_name[m], "%s", w->mod[m].name);
         w->mod[m].name = w->mod[m].kind = NULL;
     }
     return w;
@@ -297,7 +313,8 @@ static void write_rows(DsWriter *w, DsSplitState *s, int k, int64_t from, int64_
     hsize_t start[1 + DS_MAX_DIMS] = {0}, count[1 + DS_MAX_DIMS];
     start[0] = (hsize_t)from;
     count[0] = (hsize_t)rows;
-    for (int d = 1; d < st->rank; d++) count[d] = st->dims[d];
+    for (int d = 1; d < st->rank; d++)
+        count[d] = st->dims[d];
     hid_t fspace = H5Dget_space(st->dset);
     H5_CHECK(fspace);
     H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
@@ -327,7 +344,8 @@ static void pump(DsWriter *w) {
                 write_rows(w, s, k, base, rows);
                 // Slide what is left (nothing, since appended rows beyond next stay) to the front.
                 int64_t rest = s->appended - next;
-                memmove(st->stage, st->stage + (size_t)rows * st->row_bytes, (size_t)rest * st->row_bytes);
+                memmove(st->stage, st->stage + (size_t)rows * st->row_bytes,
+                        (size_t)rest * st->row_bytes);
             }
             s->written = next;
         }
@@ -338,7 +356,8 @@ static void pump(DsWriter *w) {
 static void stage_reserve(DsSet *st, int64_t rows) {
     if (rows <= st->stage_cap) return;
     int64_t cap = st->stage_cap ? st->stage_cap : 1;
-    while (cap < rows) cap *= 2;
+    while (cap < rows)
+        cap *= 2;
     unsigned char *p = xmalloc((size_t)cap * st->row_bytes);
     if (st->stage) memcpy(p, st->stage, (size_t)st->stage_cap * st->row_bytes);
     xfree(st->stage);
@@ -349,11 +368,13 @@ static void stage_reserve(DsSet *st, int64_t rows) {
 void dsfile_append(DsWriter *w, DsSplit split, const DsRows *rows) {
     CHECK_PTR(w);
     CHECK_PTR(rows);
-    CHECK(split == DS_TRAIN || split == DS_TEST, "%s: split %d is not DS_TRAIN or DS_TEST", w->tmp, (int)split);
+    CHECK(split == DS_TRAIN || split == DS_TEST, "%s: split %d is not DS_TRAIN or DS_TEST", w->tmp,
+          (int)split);
     DsSplitState *s = &w->split[split];
     int64_t n = rows->n;
-    CHECK(n >= 0 && s->appended + n <= s->n, "%s: /%s: appending %lld rows after %lld exceeds n = %lld",
-          w->tmp, split_name[split], (long long)n, (long long)s->appended, (long long)s->n);
+    CHECK(n >= 0 && s->appended + n <= s->n,
+          "%s: /%s: appending %lld rows after %lld exceeds n = %lld", w->tmp, split_name[split],
+          (long long)n, (long long)s->appended, (long long)s->n);
     if (n == 0) return;
     CHECK_PTR(rows->label);
     CHECK_PTR(rows->entity);
@@ -365,28 +386,32 @@ void dsfile_append(DsWriter *w, DsSplit split, const DsRows *rows) {
               (long long)(s->appended + i), rows->label[i], w->n_classes);
     for (int m = 0; m < w->n_modalities; m++) {
         const DsModality *md = &w->mod[m];
-        CHECK(rows->data[m] != NULL, "%s: /%s: data[%d] is NULL", w->tmp, split_name[split], m);
+        CHECK(rows->data[m] != NULL, "%s: /%s: data[%d] (%s) is NULL", w->tmp, split_name[split], m,
+              w->mod_name[m]);
         size_t per = 1;
-        for (int d = 0; d < md->ndims; d++) per *= (size_t)md->dims[d];
+        for (int d = 0; d < md->ndims; d++)
+            per *= (size_t)md->dims[d];
         size_t total = per * (size_t)n;
         if (md->dtype == DS_F32) {
             const float *x = rows->data[m];
             for (size_t j = 0; j < total; j++)
-                CHECK(isfinite(x[j]), "%s: /%s: modality %d: row %lld element %zu is %g (not finite)",
-                      w->tmp, split_name[split], m, (long long)(s->appended + (int64_t)(j / per)), j % per,
-                      x[j]);
+                CHECK(isfinite(x[j]), "%s: /%s/%s: row %lld element %zu is %g (not finite)", w->tmp,
+                      split_name[split], w->mod_name[m],
+                      (long long)(s->appended + (int64_t)(j / per)), j % per, x[j]);
         } else if (w->is_text[m]) {
             // Token ids of a text modality index the vocabulary.
             const int32_t *x = rows->data[m];
             for (size_t j = 0; j < total; j++)
                 CHECK(x[j] >= 0 && x[j] < w->vocab_size,
-                      "%s: /%s: modality %d: row %lld token %d outside [0, %d)", w->tmp, split_name[split], m,
-                      (long long)(s->appended + (int64_t)(j / per)), x[j], w->vocab_size);
+                      "%s: /%s/%s: row %lld token %d outside [0, %d)", w->tmp, split_name[split],
+                      w->mod_name[m], (long long)(s->appended + (int64_t)(j / per)), x[j],
+                      w->vocab_size);
         }
     }
     // Stage the rows after the ones already staged for each dataset.
     const void *src[DS_MAX_SETS] = {rows->label, rows->entity, rows->meta};
-    for (int m = 0; m < w->n_modalities; m++) src[3 + m] = rows->data[m];
+    for (int m = 0; m < w->n_modalities; m++)
+        src[3 + m] = rows->data[m];
     for (int k = 0; k < DS_MAX_SETS; k++) {
         DsSet *st = &s->set[k];
         if (st->dset < 0) continue;
@@ -428,14 +453,15 @@ void dsfile_close(DsWriter *w) {
             // Leave nothing behind under either name, then report the builder's bug.
             release(w);
             remove(w->tmp);
-            die_at(__FILE__, __LINE__, __func__, "%s: /%s got %lld of its %lld rows; file discarded", w->path,
-                   split_name[sp], (long long)s->appended, (long long)s->n);
+            die_at(__FILE__, __LINE__, __func__,
+                   "%s: /%s got %lld of its %lld rows; file discarded", w->path, split_name[sp],
+                   (long long)s->appended, (long long)s->n);
         }
     }
     pump(w);
     for (int sp = 0; sp < 2; sp++)
-        CHECK(w->split[sp].written == w->split[sp].n, "%s: /%s: wrote %lld of %lld rows (internal)", w->path,
-              split_name[sp], (long long)w->split[sp].written, (long long)w->split[sp].n);
+        CHECK(w->split[sp].written == w->split[sp].n, "%s: /%s: wrote %lld of %lld rows (internal)",
+              w->path, split_name[sp], (long long)w->split[sp].written, (long long)w->split[sp].n);
     for (int sp = 0; sp < 2; sp++) {
         DsSplitState *s = &w->split[sp];
         for (int k = 0; k < DS_MAX_SETS; k++) {
