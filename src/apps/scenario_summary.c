@@ -75,8 +75,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_sets; i++) {
         char key[64];
         const char *eq = strchr(sets[i], '=');
-        CHECK(eq && (size_t)(eq - sets[i]) < sizeof key,
-              "scenario_summary: --set=%s is not key=value", sets[i]);
+        if (!eq || (size_t)(eq - sets[i]) >= sizeof key) {
+            fprintf(stderr, "scenario_summary: --set=%s is not key=value\n", sets[i]);
+            dataset_close(ds);
+            return 2;
+        }
         snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
         scenario_config_set(&cfg, key, eq + 1);
     }
@@ -111,10 +114,13 @@ int main(int argc, char **argv) {
     scenario_summary(stdout, &s, label, class_names, mod_names, 0);
     if (csv) {
         FILE *f = fopen(csv, "w");
-        CHECK(f != NULL, "scenario_summary: cannot write %s", csv);
-        scenario_summary(f, &s, label, class_names, mod_names, 1);
-        CHECK(fclose(f) == 0, "scenario_summary: writing %s failed", csv);
-        printf("wrote %s\n", csv);
+        if (f) {
+            scenario_summary(f, &s, label, class_names, mod_names, 1);
+            CHECK(fclose(f) == 0, "writing %s failed", csv);
+            printf("wrote %s\n", csv);
+        } else {
+            fprintf(stderr, "scenario_summary: cannot write %s\n", csv);
+        }
     }
     scenario_free(&s);
     free(label);
