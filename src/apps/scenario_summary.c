@@ -112,6 +112,7 @@ int main(int argc, char **argv) {
     printf("%s, %s split (%lld samples), scenario %s, %d parties, seed %llu\n", dataset_name(ds),
            split == DS_TRAIN ? "train" : "test", (long long)n, name, parties, seed);
     scenario_summary(stdout, &s, label, class_names, mod_names, 0);
+    int rc = 0;
     if (csv) {
         FILE *f = fopen(csv, "w");
         if (f) {
@@ -120,6 +121,7 @@ int main(int argc, char **argv) {
             printf("wrote %s\n", csv);
         } else {
             fprintf(stderr, "scenario_summary: cannot write %s\n", csv);
+            rc = 1;
         }
     }
     scenario_free(&s);
@@ -127,5 +129,5 @@ int main(int argc, char **argv) {
     free(entity);
     free(meta);
     dataset_close(ds);
-    return 0;
+    return rc;
 }
