@@ -105,7 +105,8 @@ void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value
 
 // Computes the split. CHECKs cfg against data (naming the key and value): alpha <= 0, rates outside
 // [0,1], more parties than units, a label with fewer than n_parties * min_per_label units, unknown
-// stage meta columns, labels out of range. Units are samples, or whole entities when overlap >= 0.
+// stage meta columns, labels out of range. Units are samples, or whole entities when overlap >= 0
+// (an entity counts under its first sample's label).
 // s is written (call scenario_free). Local, deterministic, independent of ranks.
 void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData *d, uint64_t seed);
 // Frees; safe on a zeroed or freed struct.
