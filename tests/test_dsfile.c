@@ -333,9 +333,9 @@ START_TEST(test_dsfile_append_checks_rows) {
     make_tmpdir();
     path_in(incomplete_path, sizeof incomplete_path, "bad.h5");
     expect_die(append_bad_label, NULL, "bad.h5", "row 3: label 3 outside [0, 3)");
-    expect_die(append_nan, NULL, "bad.h5", "row 2 element 9", "not finite");
+    expect_die(append_nan, NULL, "bad.h5", "/train/visible: row 2 element 9", "not finite");
     expect_die(append_too_many, NULL, "bad.h5", "/test", "exceeds n = 70");
-    expect_die(append_bad_token, NULL, "bad.h5", "row 4 token 7 outside [0, 7)");
+    expect_die(append_bad_token, NULL, "bad.h5", "/train/text: row 4 token 7 outside [0, 7)");
     tmpdir_remove(tmpdir);
 }
 END_TEST

@@ -30,8 +30,9 @@ START_TEST(test_landsat_builds_reads_back_and_is_deterministic) {
     snprintf(csv, sizeof csv, "%s/sat.csv", dir);
     snprintf(out1, sizeof out1, "%s/a.h5", dir);
     snprintf(out2, sizeof out2, "%s/b.h5", dir);
-    ck_assert_msg(landsat_export_csv(csv, version, sizeof version) == 0,
-                  "Rscript/mlbench missing: scripts/deps.sh data installs r-base-core r-cran-mlbench");
+    ck_assert_msg(
+        landsat_export_csv(csv, version, sizeof version) == 0,
+        "Rscript/mlbench missing: scripts/deps.sh data installs r-base-core r-cran-mlbench");
     ck_assert_msg(!strncmp(version, "2.", 2), "mlbench version '%s'", version);
     LandsatData d;
     landsat_read_csv(&d, csv);
@@ -60,8 +61,10 @@ START_TEST(test_landsat_builds_reads_back_and_is_deterministic) {
     int32_t *label = xmalloc(4435 * sizeof *label);
     dataset_read_labels(ds, DS_TRAIN, 0, 4435, label);
     int64_t got[6] = {0};
-    for (int i = 0; i < 4435; i++) got[label[i]]++;
-    for (int c = 0; c < 6; c++) ck_assert_int_eq(got[c], want[c]);
+    for (int i = 0; i < 4435; i++)
+        got[label[i]]++;
+    for (int c = 0; c < 6; c++)
+        ck_assert_int_eq(got[c], want[c]);
     free(label);
     // row 1 of data(Satellite): x.1..x.8 = 92 115 120 94 | 84 102 106 79 (pixel 0, pixel 1)
     uint8_t vis[18], nir[18];
@@ -100,7 +103,8 @@ START_TEST(test_landsat_csv_errors_name_file_and_line) {
     ck_assert(f && g);
     fprintf(f, "\"x.1\",\"x.2\"\n1,2,3\n");
     fprintf(g, "\"x.1\"\n");
-    for (int j = 0; j < 36; j++) fprintf(g, "7,");
+    for (int j = 0; j < 36; j++)
+        fprintf(g, "7,");
     fprintf(g, "\"sea\"\n");
     fclose(f), fclose(g);
     CsvArg a = {bad}, b = {cls}, c = {missing};

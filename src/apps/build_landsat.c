@@ -13,8 +13,10 @@
 int main(int argc, char **argv) {
     const char *out = "data/landsat.h5", *csv = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "--out=", 6)) out = argv[i] + 6;
-        else if (!strncmp(argv[i], "--csv=", 6)) csv = argv[i] + 6;
+        if (!strncmp(argv[i], "--out=", 6))
+            out = argv[i] + 6;
+        else if (!strncmp(argv[i], "--csv=", 6))
+            csv = argv[i] + 6;
         else {
             fprintf(stderr, "usage: %s [--out=data/landsat.h5] [--csv=FILE]\n", argv[0]);
             return 2;

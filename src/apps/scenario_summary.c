@@ -1,5 +1,7 @@
-// scenario_summary.c - prints a scenario's per-party table for a dataset file (and writes it as CSV).
-//   build/bin/scenario_summary --data=FILE --scenario=NAME --parties=P --seed=S [--split=train|test]
+// scenario_summary.c - prints a scenario's per-party table for a dataset file (and writes it as
+// CSV).
+//   build/bin/scenario_summary --data=FILE --scenario=NAME --parties=P --seed=S
+//   [--split=train|test]
 //                              [--set=key=value ...] [--csv=OUT]
 // The CSV is what analysis/scenario_heatmap.py draws.
 #include <stdio.h>
@@ -14,11 +16,13 @@
 #define MAX_SETS 32
 
 static void usage(const char *argv0) {
-    fprintf(stderr,
-            "usage: %s --data=FILE --scenario=NAME [--parties=10] [--seed=42] [--split=train|test]\n"
-            "          [--set=key=value ...] [--csv=OUT]\nscenarios:",
-            argv0);
-    for (int i = 0; SCENARIO_PRESETS[i]; i++) fprintf(stderr, " %s", SCENARIO_PRESETS[i]);
+    fprintf(
+        stderr,
+        "usage: %s --data=FILE --scenario=NAME [--parties=10] [--seed=42] [--split=train|test]\n"
+        "          [--set=key=value ...] [--csv=OUT]\nscenarios:",
+        argv0);
+    for (int i = 0; SCENARIO_PRESETS[i]; i++)
+        fprintf(stderr, " %s", SCENARIO_PRESETS[i]);
     fprintf(stderr, "\n");
 }
 
@@ -29,14 +33,22 @@ int main(int argc, char **argv) {
     DsSplit split = DS_TRAIN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strncmp(a, "--data=", 7)) data = a + 7;
-        else if (!strncmp(a, "--scenario=", 11)) name = a + 11;
-        else if (!strncmp(a, "--parties=", 10)) parties = atoi(a + 10);
-        else if (!strncmp(a, "--seed=", 7)) seed = strtoull(a + 7, NULL, 10);
-        else if (!strncmp(a, "--csv=", 6)) csv = a + 6;
-        else if (!strcmp(a, "--split=test")) split = DS_TEST;
-        else if (!strcmp(a, "--split=train")) split = DS_TRAIN;
-        else if (!strncmp(a, "--set=", 6) && n_sets < MAX_SETS) sets[n_sets++] = a + 6;
+        if (!strncmp(a, "--data=", 7))
+            data = a + 7;
+        else if (!strncmp(a, "--scenario=", 11))
+            name = a + 11;
+        else if (!strncmp(a, "--parties=", 10))
+            parties = atoi(a + 10);
+        else if (!strncmp(a, "--seed=", 7))
+            seed = strtoull(a + 7, NULL, 10);
+        else if (!strncmp(a, "--csv=", 6))
+            csv = a + 6;
+        else if (!strcmp(a, "--split=test"))
+            split = DS_TEST;
+        else if (!strcmp(a, "--split=train"))
+            split = DS_TRAIN;
+        else if (!strncmp(a, "--set=", 6) && n_sets < MAX_SETS)
+            sets[n_sets++] = a + 6;
         else {
             usage(argv[0]);
             return 2;
@@ -63,7 +75,11 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_sets; i++) {
         char key[64];
         const char *eq = strchr(sets[i], '=');
-        CHECK(eq && (size_t)(eq - sets[i]) < sizeof key, "scenario_summary: --set=%s is not key=value", sets[i]);
+        if (!eq || (size_t)(eq - sets[i]) >= sizeof key) {
+            fprintf(stderr, "scenario_summary: --set=%s is not key=value\n", sets[i]);
+            dataset_close(ds);
+            return 2;
+        }
         snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
         scenario_config_set(&cfg, key, eq + 1);
     }
@@ -75,28 +91,43 @@ int main(int argc, char **argv) {
     dataset_read_entities(ds, split, 0, n, entity);
     if (K) dataset_read_meta(ds, split, 0, n, meta);
     const char *class_names[256], *mod_names[SCN_MAX_MODALITIES], *meta_names[64];
-    CHECK(C <= 256 && K <= 64, "scenario_summary: %d classes / %d meta columns exceed the table", C, K);
-    for (int c = 0; c < C; c++) class_names[c] = dataset_class_name(ds, c);
-    for (int m = 0; m < M; m++) mod_names[m] = dataset_modality(ds, m)->name;
-    for (int k = 0; k < K; k++) meta_names[k] = dataset_meta_name(ds, k);
-    ScenarioData sd = {.n = n, .n_classes = C, .n_modalities = M, .label = label, .entity = entity,
-                       .meta = meta, .n_meta = K, .meta_names = meta_names};
+    CHECK(C <= 256 && K <= 64, "scenario_summary: %d classes / %d meta columns exceed the table", C,
+          K);
+    for (int c = 0; c < C; c++)
+        class_names[c] = dataset_class_name(ds, c);
+    for (int m = 0; m < M; m++)
+        mod_names[m] = dataset_modality(ds, m)->name;
+    for (int k = 0; k < K; k++)
+        meta_names[k] = dataset_meta_name(ds, k);
+    ScenarioData sd = {.n = n,
+                       .n_classes = C,
+                       .n_modalities = M,
+                       .label = label,
+                       .entity = entity,
+                       .meta = meta,
+                       .n_meta = K,
+                       .meta_names = meta_names};
     Scenario s;
     scenario_compute(&s, &cfg, &sd, seed);
     printf("%s, %s split (%lld samples), scenario %s, %d parties, seed %llu\n", dataset_name(ds),
            split == DS_TRAIN ? "train" : "test", (long long)n, name, parties, seed);
     scenario_summary(stdout, &s, label, class_names, mod_names, 0);
+    int rc = 0;
     if (csv) {
         FILE *f = fopen(csv, "w");
-        CHECK(f != NULL, "scenario_summary: cannot write %s", csv);
-        scenario_summary(f, &s, label, class_names, mod_names, 1);
-        CHECK(fclose(f) == 0, "scenario_summary: writing %s failed", csv);
-        printf("wrote %s\n", csv);
+        if (f) {
+            scenario_summary(f, &s, label, class_names, mod_names, 1);
+            CHECK(fclose(f) == 0, "writing %s failed", csv);
+            printf("wrote %s\n", csv);
+        } else {
+            fprintf(stderr, "scenario_summary: cannot write %s\n", csv);
+            rc = 1;
+        }
     }
     scenario_free(&s);
     free(label);
     free(entity);
     free(meta);
     dataset_close(ds);
-    return 0;
+    return rc;
 }

@@ -45,8 +45,9 @@ struct DsWriter {
     char *path, *tmp;
     hid_t file;
     int n_classes, n_meta, n_modalities, vocab_size;
-    DsModality mod[DS_MAX_MODALITIES]; // names/kinds borrowed only during create
-    int is_text[DS_MAX_MODALITIES];    // token ids to check against the vocabulary
+    DsModality mod[DS_MAX_MODALITIES];    // names/kinds borrowed only during create
+    int is_text[DS_MAX_MODALITIES];       // token ids to check against the vocabulary
+    char mod_name[DS_MAX_MODALITIES][64]; // for messages
     DsSplitState split[2];
 };
 
@@ -292,6 +293,7 @@ DsWriter *dsfile_create(const char *path, const DsSpec *spec) {
     // Names and kinds are the caller's: keep only what append needs.
     for (int m = 0; m < w->n_modalities; m++) {
         w->is_text[m] = !strcmp(w->mod[m].kind, "text");
+        snprintf(w->mod_name[m], sizeof w->mod_name[m], "%s", w->mod[m].name);
         w->mod[m].name = w->mod[m].kind = NULL;
     }
     return w;
@@ -384,7 +386,8 @@ void dsfile_append(DsWriter *w, DsSplit split, const DsRows *rows) {
               (long long)(s->appended + i), rows->label[i], w->n_classes);
     for (int m = 0; m < w->n_modalities; m++) {
         const DsModality *md = &w->mod[m];
-        CHECK(rows->data[m] != NULL, "%s: /%s: data[%d] is NULL", w->tmp, split_name[split], m);
+        CHECK(rows->data[m] != NULL, "%s: /%s: data[%d] (%s) is NULL", w->tmp, split_name[split], m,
+              w->mod_name[m]);
         size_t per = 1;
         for (int d = 0; d < md->ndims; d++)
             per *= (size_t)md->dims[d];
@@ -392,17 +395,16 @@ void dsfile_append(DsWriter *w, DsSplit split, const DsRows *rows) {
         if (md->dtype == DS_F32) {
             const float *x = rows->data[m];
             for (size_t j = 0; j < total; j++)
-                CHECK(isfinite(x[j]),
-                      "%s: /%s: modality %d: row %lld element %zu is %g (not finite)", w->tmp,
-                      split_name[split], m, (long long)(s->appended + (int64_t)(j / per)), j % per,
-                      x[j]);
+                CHECK(isfinite(x[j]), "%s: /%s/%s: row %lld element %zu is %g (not finite)", w->tmp,
+                      split_name[split], w->mod_name[m],
+                      (long long)(s->appended + (int64_t)(j / per)), j % per, x[j]);
         } else if (w->is_text[m]) {
             // Token ids of a text modality index the vocabulary.
             const int32_t *x = rows->data[m];
             for (size_t j = 0; j < total; j++)
                 CHECK(x[j] >= 0 && x[j] < w->vocab_size,
-                      "%s: /%s: modality %d: row %lld token %d outside [0, %d)", w->tmp,
-                      split_name[split], m, (long long)(s->appended + (int64_t)(j / per)), x[j],
+                      "%s: /%s/%s: row %lld token %d outside [0, %d)", w->tmp, split_name[split],
+                      w->mod_name[m], (long long)(s->appended + (int64_t)(j / per)), x[j],
                       w->vocab_size);
         }
     }

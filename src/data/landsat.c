@@ -1,5 +1,6 @@
 // landsat.c - Landsat Satellite from r-cran-mlbench to the dataset format (landsat.h). R only
-// exports the data frame to CSV; parsing and writing are here, so the file depends on the data only.
+// exports the data frame to CSV; parsing and writing are here, so the file depends on the data
+// only.
 #include "data/landsat.h"
 
 #include <stdio.h>
@@ -60,8 +61,8 @@ void landsat_read_csv(LandsatData *d, const char *csv_path) {
             char *end;
             long v = strtol(p, &end, 10);
             CHECK(end != p && *end == ',' && v >= 0 && v <= 255,
-                  "%s:%lld: column %d is not an integer in [0,255] followed by ','",
-                  csv_path, (long long)n + 2, j + 1);
+                  "%s:%lld: column %d is not an integer in [0,255] followed by ','", csv_path,
+                  (long long)n + 2, j + 1);
             p = end + 1;
             // x.(4*pixel + band): bands 0,1 visible (green, red), 2,3 near-infrared
             int px = j / LANDSAT_BANDS, band = j % LANDSAT_BANDS;
@@ -70,8 +71,8 @@ void landsat_read_csv(LandsatData *d, const char *csv_path) {
         }
         p[strcspn(p, "\r\n")] = '\0';
         size_t l = strlen(p);
-        CHECK(l >= 2 && p[0] == '"' && p[l - 1] == '"', "%s:%lld: class %s not quoted",
-              csv_path, (long long)n + 2, p);
+        CHECK(l >= 2 && p[0] == '"' && p[l - 1] == '"', "%s:%lld: class %s not quoted", csv_path,
+              (long long)n + 2, p);
         p[l - 1] = '\0';
         int c = -1;
         for (int k = 0; k < LANDSAT_CLASSES; k++)
@@ -80,8 +81,7 @@ void landsat_read_csv(LandsatData *d, const char *csv_path) {
         d->label[n++] = c;
     }
     fclose(f);
-    CHECK(n == LANDSAT_N, "%s: %lld rows, expected %d", csv_path, (long long)n,
-          LANDSAT_N);
+    CHECK(n == LANDSAT_N, "%s: %lld rows, expected %d", csv_path, (long long)n, LANDSAT_N);
     d->n = n;
 }
 
@@ -101,7 +101,8 @@ int64_t landsat_write(const LandsatData *d, const char *path) {
     snprintf(version, sizeof version, "mlbench %s", d->version[0] ? d->version : "unknown");
     DsSpec spec = {.name = "landsat",
                    .version = version,
-                   .source = "Debian r-cran-mlbench data(Satellite) (UCI Statlog Landsat Satellite)",
+                   .source =
+                       "Debian r-cran-mlbench data(Satellite) (UCI Statlog Landsat Satellite)",
                    .licence = "GPL-2 (mlbench packaging of the UCI data)",
                    .builder = "build_landsat",
                    .seed = 0,
@@ -112,7 +113,8 @@ int64_t landsat_write(const LandsatData *d, const char *path) {
     spec.modalities[0] = (DsModality){"visible", "vector", DS_U8, 2, {LANDSAT_PIXELS, 2}, 0, 0};
     spec.modalities[1] = (DsModality){"nir", "vector", DS_U8, 2, {LANDSAT_PIXELS, 2}, 0, 0};
     int64_t *entity = xmalloc((size_t)d->n * sizeof *entity);
-    for (int64_t i = 0; i < d->n; i++) entity[i] = i;
+    for (int64_t i = 0; i < d->n; i++)
+        entity[i] = i;
     DsWriter *w = dsfile_create(path, &spec);
     for (int split = 0; split < 2; split++) {
         int64_t from = split ? LANDSAT_N_TRAIN : 0, row = LANDSAT_PIXELS * 2;

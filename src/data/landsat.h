@@ -28,15 +28,16 @@ typedef struct LandsatData {
     char version[64]; // mlbench package version as R reports it
 } LandsatData;
 
-// Runs Rscript to export data(Satellite) to csv_path (header, 36 integer columns, quoted class name)
-// and writes the mlbench version to version (cap bytes). Returns 0, or -1 when Rscript or mlbench is
-// missing (tier 3: the caller prints the apt-get hint). Local.
+// Runs Rscript to export data(Satellite) to csv_path (header, 36 integer columns, quoted class
+// name) and writes the mlbench version to version (cap bytes). Returns 0, or -1 when Rscript or
+// mlbench is missing (tier 3: the caller prints the apt-get hint). Local.
 int landsat_export_csv(const char *csv_path, char *version, int cap);
 
-// Reads that CSV into d (written; landsat_free). CHECKs: LANDSAT_N rows of 36 values in [0,255] and a
-// known class name, naming the file and line. Local.
+// Reads that CSV into d (written; landsat_free). CHECKs: LANDSAT_N rows of 36 values in [0,255] and
+// a known class name, naming the file and line. Local.
 void landsat_read_csv(LandsatData *d, const char *csv_path);
 void landsat_free(LandsatData *d);
 
-// Writes d to path through dsfile.h (train = first LANDSAT_N_TRAIN rows). Returns bytes written. Local.
+// Writes d to path through dsfile.h (train = first LANDSAT_N_TRAIN rows). Returns bytes written.
+// Local.
 int64_t landsat_write(const LandsatData *d, const char *path);

@@ -18,23 +18,36 @@
 // Counter word 1 of each step's streams (word 2 is the index, word 3 RNG_PARTITION). Append-only:
 // changing one changes every stored split.
 enum {
-    TAG_QUANTITY = 1,  // index 0: party size weights
-    TAG_DIRICHLET = 2, // index label: that label's party proportions
-    TAG_SHUFFLE = 3,   // index label: order of that label's units
-    TAG_PARTY_MOD = 4, // index party: hybrid modality presence
-    TAG_SAMPLE = 5,    // index sample: missing draws, hybrid fallback, random stage
-    TAG_OVERLAP = 6,   // index unit: split across parties or not, modality, partner
-    TAG_STREAM = 7,    // index party: order of the one-pass stream
+    TAG_QUANTITY = 1,    // index 0: party size weights
+    TAG_DIRICHLET = 2,   // index label: that label's party proportions
+    TAG_SHUFFLE = 3,     // index label: order of that label's units
+    TAG_PARTY_MOD = 4,   // index party: hybrid modality presence
+    TAG_SAMPLE = 5,      // index sample: missing draws, hybrid fallback, random stage
+    TAG_OVERLAP = 6,     // index unit: split across parties or not, modality, partner
+    TAG_STREAM = 7,      // index party: order of the one-pass stream
+    TAG_STAGE_NOISE = 8, // index sample: load-time stage noise
 };
 
 const char *const SCENARIO_PRESETS[] = {
     "iid",
-    "fedmllm-alpha5",     "fedmllm-alpha1",     "fedmllm-alpha0.5",
-    "fedmllm-missing0.3", "fedmllm-missing0.4", "fedmllm-missing0.5",
-    "fedmllm-cross3:7",   "fedmllm-cross5:5",   "fedmllm-cross7:3",
-    "fedmllm-hybrid0.8",  "fedmllm-hybrid0.7",  "fedmllm-hybrid0.6",
-    "bomm-random",        "bomm-crossmodal",    "bomm-hybrid",
-    "cdcca-shift3",       "fedcmp-stream10",    NULL,
+    "fedmllm-alpha5",
+    "fedmllm-alpha1",
+    "fedmllm-alpha0.5",
+    "fedmllm-missing0.3",
+    "fedmllm-missing0.4",
+    "fedmllm-missing0.5",
+    "fedmllm-cross3:7",
+    "fedmllm-cross5:5",
+    "fedmllm-cross7:3",
+    "fedmllm-hybrid0.8",
+    "fedmllm-hybrid0.7",
+    "fedmllm-hybrid0.6",
+    "bomm-random",
+    "bomm-crossmodal",
+    "bomm-hybrid",
+    "cdcca-shift3",
+    "fedcmp-stream10",
+    NULL,
 };
 
 // ---- presets and keys ----
@@ -47,7 +60,8 @@ static void config_defaults(ScenarioConfig *cfg, const char *name, int n_parties
     cfg->alpha = 1.0f;
     cfg->hybrid_p = -1.0f;
     cfg->overlap = -1.0f;
-    for (int s = 0; s < SCN_MAX_STAGES; s++) cfg->stages[s].contrast = 1.0f;
+    for (int s = 0; s < SCN_MAX_STAGES; s++)
+        cfg->stages[s].contrast = 1.0f;
 }
 
 // FedMLLM (methods.md 3.6): Dirichlet per label over the parties, at least 1 unit per party and
@@ -83,7 +97,8 @@ int scenario_preset(ScenarioConfig *cfg, const char *name, int n_parties, int n_
     if (sscanf(name, "fedmllm-missing%f%c", &v, &tail) == 1) {
         if (v != 0.3f && v != 0.4f && v != 0.5f) return -1;
         fedmllm_base(cfg, 0.5f);
-        for (int m = 0; m < SCN_MAX_MODALITIES; m++) cfg->missing[m] = m < n_modalities ? v : 0;
+        for (int m = 0; m < SCN_MAX_MODALITIES; m++)
+            cfg->missing[m] = m < n_modalities ? v : 0;
         cfg->keep_one = 0; // FedMLLM drops each modality independently: both can be missing
         return 0;
     }
@@ -107,13 +122,15 @@ int scenario_preset(ScenarioConfig *cfg, const char *name, int n_parties, int n_
         cfg->min_per_label = 1;
         cfg->overlap = 0.05f;
         if (!strcmp(name, "bomm-random")) {
-            for (int m = 0; m < n_modalities; m++) cfg->missing[m] = 0.3f;
+            for (int m = 0; m < n_modalities; m++)
+                cfg->missing[m] = 0.3f;
             cfg->keep_one = 1;
         } else if (!strcmp(name, "bomm-crossmodal")) {
             set_cross(cfg, 5, 5, n_modalities);
         } else if (!strcmp(name, "bomm-hybrid")) {
             cfg->hybrid_p = 0.7f;
-            for (int m = 0; m < n_modalities; m++) cfg->missing[m] = 0.3f;
+            for (int m = 0; m < n_modalities; m++)
+                cfg->missing[m] = 0.3f;
             cfg->keep_one = 1;
         } else {
             return -1;
@@ -179,7 +196,8 @@ void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value
         cfg->quantity = parse_float(key, value);
     } else if (!strcmp(key, "missing")) {
         float v = parse_float(key, value);
-        for (int m = 0; m < SCN_MAX_MODALITIES; m++) cfg->missing[m] = v;
+        for (int m = 0; m < SCN_MAX_MODALITIES; m++)
+            cfg->missing[m] = v;
     } else if (!strncmp(key, "missing.", 8)) {
         cfg->missing[parse_index(key, key + 8, SCN_MAX_MODALITIES)] = parse_float(key, value);
     } else if (!strcmp(key, "keep_one")) {
@@ -223,15 +241,19 @@ void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value
         } else if (!strcmp(field, "contrast")) {
             st->contrast = parse_float(key, value);
         } else {
-            CHECK(0, "scenario key %s: unknown stage field '%s' (meta, lo, hi, noise, intensity, "
-                     "contrast)", key, field);
+            CHECK(0,
+                  "scenario key %s: unknown stage field '%s' (meta, lo, hi, noise, intensity, "
+                  "contrast)",
+                  key, field);
         }
     } else if (!strcmp(key, "stream_rounds")) {
         cfg->stream_rounds = parse_int(key, value);
     } else {
-        CHECK(0, "scenario key %s=%s: unknown key (parties, skew, alpha, min_per_label, quantity, "
-                 "missing[.m], keep_one, cross, hybrid_p, overlap, stages, stage.<s>.*, "
-                 "stream_rounds)", key, value);
+        CHECK(0,
+              "scenario key %s=%s: unknown key (parties, skew, alpha, min_per_label, quantity, "
+              "missing[.m], keep_one, cross, hybrid_p, overlap, stages, stage.<s>.*, "
+              "stream_rounds)",
+              key, value);
     }
 }
 
@@ -256,20 +278,24 @@ static double gamma_draw(Rng *r, double a) {
 // p (k) = Dirichlet(a, ..., a), written.
 static void dirichlet_draw(Rng *r, double a, double *p, int k) {
     double sum = 0;
-    for (int i = 0; i < k; i++) sum += p[i] = gamma_draw(r, a);
+    for (int i = 0; i < k; i++)
+        sum += p[i] = gamma_draw(r, a);
     // a tiny alpha can underflow every gamma draw: fall back to one party taking all
     if (!(sum > 0)) {
-        for (int i = 0; i < k; i++) p[i] = 0;
+        for (int i = 0; i < k; i++)
+            p[i] = 0;
         p[rng_below(r, (uint32_t)k)] = 1;
         return;
     }
-    for (int i = 0; i < k; i++) p[i] /= sum;
+    for (int i = 0; i < k; i++)
+        p[i] /= sum;
 }
 
 // count (k) = min + largest-remainder share of total - k*min by weights w (sum > 0). Written.
 static void apportion(int64_t *count, const double *w, int k, int64_t total, int64_t min) {
     double wsum = 0;
-    for (int i = 0; i < k; i++) wsum += w[i];
+    for (int i = 0; i < k; i++)
+        wsum += w[i];
     int64_t rest = total - (int64_t)k * min, given = 0;
     double *frac = xmalloc((size_t)k * sizeof *frac);
     for (int i = 0; i < k; i++) {
@@ -286,13 +312,15 @@ static void apportion(int64_t *count, const double *w, int k, int64_t total, int
         count[best]++;
         frac[best] = -1;
     }
-    for (int i = 0; i < k; i++) count[i] += min;
+    for (int i = 0; i < k; i++)
+        count[i] += min;
     free(frac);
 }
 
 static int popcount8(unsigned x) {
     int c = 0;
-    for (; x; x &= x - 1) c++;
+    for (; x; x &= x - 1)
+        c++;
     return c;
 }
 
@@ -330,10 +358,10 @@ static void check_config(const ScenarioConfig *cfg, const ScenarioData *d) {
     }
     CHECK(n_cross == 0 || d->n_modalities >= 2,
           "scenario %s: cross needs >= 2 modalities, the data has %d", cfg->name, d->n_modalities);
-    CHECK(!(cfg->hybrid_p > 1) && !isnan(cfg->hybrid_p),
-          "scenario %s: hybrid_p=%g outside [0,1]", cfg->name, cfg->hybrid_p);
-    CHECK(n_cross == 0 || cfg->hybrid_p < 0,
-          "scenario %s: cross and hybrid_p=%g are exclusive", cfg->name, cfg->hybrid_p);
+    CHECK(!(cfg->hybrid_p > 1) && !isnan(cfg->hybrid_p), "scenario %s: hybrid_p=%g outside [0,1]",
+          cfg->name, cfg->hybrid_p);
+    CHECK(n_cross == 0 || cfg->hybrid_p < 0, "scenario %s: cross and hybrid_p=%g are exclusive",
+          cfg->name, cfg->hybrid_p);
     CHECK(cfg->overlap <= 1, "scenario %s: overlap=%g outside [0,1] (< 0 = uncontrolled)",
           cfg->name, cfg->overlap);
     CHECK(cfg->n_stages >= 0 && cfg->n_stages <= SCN_MAX_STAGES,
@@ -375,7 +403,8 @@ static int by_entity(const void *a, const void *b) {
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData *d, uint64_t seed) {
+void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData *d,
+                      uint64_t seed) {
     CHECK_PTR(s);
     CHECK_PTR(cfg);
     CHECK_PTR(d);
@@ -401,12 +430,15 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
 
     // -- samples grouped by entity (for units and for the overlap count) --
     int64_t *order = xmalloc((size_t)n * sizeof *order);
-    for (int64_t i = 0; i < n; i++) order[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
     if (d->entity) {
         EntIdx *pairs = xmalloc((size_t)n * sizeof *pairs);
-        for (int64_t i = 0; i < n; i++) pairs[i] = (EntIdx){d->entity[i], i};
+        for (int64_t i = 0; i < n; i++)
+            pairs[i] = (EntIdx){d->entity[i], i};
         qsort(pairs, (size_t)n, sizeof *pairs, by_entity);
-        for (int64_t i = 0; i < n; i++) order[i] = pairs[i].i;
+        for (int64_t i = 0; i < n; i++)
+            order[i] = pairs[i].i;
         free(pairs);
     }
     // ent_start (n_ent + 1): group g is order[ent_start[g] .. ent_start[g+1])
@@ -425,24 +457,28 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
           by_ent ? "entities (overlap >= 0 splits by entity)" : "samples");
     // unit u's first sample and label
     int64_t *unit_first = xmalloc((size_t)U * sizeof *unit_first);
-    for (int64_t u = 0; u < U; u++) unit_first[u] = by_ent ? order[ent_start[u]] : u;
+    for (int64_t u = 0; u < U; u++)
+        unit_first[u] = by_ent ? order[ent_start[u]] : u;
 
     // -- per-label Dirichlet x quantity shares --
     int64_t *label_count = xcalloc((size_t)C, sizeof *label_count);
-    for (int64_t u = 0; u < U; u++) label_count[d->label[unit_first[u]]]++;
+    for (int64_t u = 0; u < U; u++)
+        label_count[d->label[unit_first[u]]]++;
     for (int c = 0; c < C; c++)
         CHECK(label_count[c] >= (int64_t)K * cfg->min_per_label,
               "scenario %s: min_per_label=%d impossible: label %d has %lld units for parties=%d",
               cfg->name, cfg->min_per_label, c, (long long)label_count[c], K);
     double *q = xmalloc((size_t)K * sizeof *q), *p = xmalloc((size_t)K * sizeof *p);
-    for (int k = 0; k < K; k++) q[k] = 1.0 / K;
+    for (int k = 0; k < K; k++)
+        q[k] = 1.0 / K;
     Rng rng;
     if (cfg->quantity > 0) {
         rng_init(&rng, seed, TAG_QUANTITY, 0, RNG_PARTITION);
         dirichlet_draw(&rng, cfg->quantity, q, K);
     }
     int64_t *unit_party = xmalloc((size_t)U * sizeof *unit_party);
-    int64_t *bucket = xmalloc((size_t)U * sizeof *bucket), *count = xmalloc((size_t)K * sizeof *count);
+    int64_t *bucket = xmalloc((size_t)U * sizeof *bucket),
+            *count = xmalloc((size_t)K * sizeof *count);
     for (int c = 0; c < C; c++) {
         int64_t nc = 0;
         for (int64_t u = 0; u < U; u++)
@@ -452,12 +488,15 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
             rng_init(&rng, seed, TAG_DIRICHLET, (uint32_t)c, RNG_PARTITION);
             dirichlet_draw(&rng, cfg->alpha, p, K);
         } else {
-            for (int k = 0; k < K; k++) p[k] = 1.0;
+            for (int k = 0; k < K; k++)
+                p[k] = 1.0;
         }
         double wsum = 0;
-        for (int k = 0; k < K; k++) wsum += p[k] *= q[k];
+        for (int k = 0; k < K; k++)
+            wsum += p[k] *= q[k];
         if (!(wsum > 0))
-            for (int k = 0; k < K; k++) p[k] = 1.0; // every weight underflowed: share evenly
+            for (int k = 0; k < K; k++)
+                p[k] = 1.0; // every weight underflowed: share evenly
         apportion(count, p, K, nc, cfg->min_per_label);
         rng_init(&rng, seed, TAG_SHUFFLE, (uint32_t)c, RNG_PARTITION);
         for (int64_t i = nc - 1; i > 0; i--) { // Fisher-Yates
@@ -468,22 +507,26 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         }
         int64_t pos = 0;
         for (int k = 0; k < K; k++)
-            for (int64_t j = 0; j < count[k]; j++) unit_party[bucket[pos++]] = k;
+            for (int64_t j = 0; j < count[k]; j++)
+                unit_party[bucket[pos++]] = k;
     }
 
     // -- party modality sets --
     s->party = xcalloc((size_t)K, sizeof *s->party);
     double cross_sum = 0;
-    for (int m = 0; m < M; m++) cross_sum += cfg->cross[m];
+    for (int m = 0; m < M; m++)
+        cross_sum += cfg->cross[m];
     if (cross_sum > 0) {
         // parties 0.. take modality 0, the next ones modality 1, ... in proportion to the ratios
         double w[SCN_MAX_MODALITIES];
         int64_t nk[SCN_MAX_MODALITIES];
-        for (int m = 0; m < M; m++) w[m] = cfg->cross[m];
+        for (int m = 0; m < M; m++)
+            w[m] = cfg->cross[m];
         apportion(nk, w, M, K, 0);
         int k = 0;
         for (int m = 0; m < M; m++)
-            for (int64_t j = 0; j < nk[m]; j++) s->party[k++].modalities = (uint8_t)(1u << m);
+            for (int64_t j = 0; j < nk[m]; j++)
+                s->party[k++].modalities = (uint8_t)(1u << m);
     } else if (cfg->hybrid_p >= 0) {
         for (int k = 0; k < K; k++) {
             rng_init(&rng, seed, TAG_PARTY_MOD, (uint32_t)k, RNG_PARTITION);
@@ -493,17 +536,20 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
             s->party[k].modalities = (uint8_t)a; // 0: each sample gets one random modality
         }
     } else {
-        for (int k = 0; k < K; k++) s->party[k].modalities = (uint8_t)full;
+        for (int k = 0; k < K; k++)
+            s->party[k].modalities = (uint8_t)full;
     }
 
     // -- per-sample masks, random stage --
-    int32_t *owner = xmalloc((size_t)n * sizeof *owner), *owner2 = xmalloc((size_t)n * sizeof *owner2);
+    int32_t *owner = xmalloc((size_t)n * sizeof *owner),
+            *owner2 = xmalloc((size_t)n * sizeof *owner2);
     uint8_t *mask = xmalloc((size_t)n), *mask2 = xmalloc((size_t)n);
     int8_t *stage = xcalloc((size_t)n, 1);
     int random_stage = cfg->n_stages > 0 && cfg->stages[0].meta_key[0] == '\0';
     for (int64_t u = 0; u < U; u++) {
         int64_t lo = by_ent ? ent_start[u] : u, hi = by_ent ? ent_start[u + 1] : u + 1;
-        for (int64_t r = lo; r < hi; r++) owner[by_ent ? order[r] : r] = (int32_t)unit_party[u];
+        for (int64_t r = lo; r < hi; r++)
+            owner[by_ent ? order[r] : r] = (int32_t)unit_party[u];
     }
     for (int64_t i = 0; i < n; i++) {
         rng_init(&rng, seed, TAG_SAMPLE, (uint32_t)i, RNG_PARTITION);
@@ -518,7 +564,8 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
             if (((base >> m) & 1u) && u01 >= cfg->missing[m]) got |= 1u << m;
         }
         uint32_t back = rng_u32(&rng);
-        if (got == 0 && cfg->keep_one) got = 1u << nth_bit(base, (int)(back % (uint32_t)popcount8(base)));
+        if (got == 0 && cfg->keep_one)
+            got = 1u << nth_bit(base, (int)(back % (uint32_t)popcount8(base)));
         mask[i] = (uint8_t)got;
         owner2[i] = -1;
         mask2[i] = 0;
@@ -542,7 +589,8 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
             int mp = nth_bit(choose, (int)(mdraw % (uint32_t)popcount8(choose)));
             int k = (int)unit_party[u], nc = 0;
             for (int j = 0; j < K; j++)
-                if (j != k && (s->party[j].modalities == 0 || ((s->party[j].modalities >> mp) & 1u)))
+                if (j != k &&
+                    (s->party[j].modalities == 0 || ((s->party[j].modalities >> mp) & 1u)))
                     cand[nc++] = j;
             if (nc == 0) continue;
             int partner = cand[pick % (uint32_t)nc];
@@ -561,7 +609,8 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
     // -- stages by meta column --
     if (cfg->n_stages > 0 && !random_stage) {
         int col[SCN_MAX_STAGES];
-        for (int st = 0; st < cfg->n_stages; st++) col[st] = meta_column(d, cfg->stages[st].meta_key, st);
+        for (int st = 0; st < cfg->n_stages; st++)
+            col[st] = meta_column(d, cfg->stages[st].meta_key, st);
         for (int64_t i = 0; i < n; i++) {
             stage[i] = -1;
             for (int st = 0; st < cfg->n_stages; st++) {
@@ -581,7 +630,8 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
     // -- achieved overlap: entities with rows at two parties holding different modalities --
     for (int64_t g = 0; g < n_ent; g++) {
         int first_k[SCN_MAX_MODALITIES], multi[SCN_MAX_MODALITIES];
-        for (int m = 0; m < M; m++) first_k[m] = -1, multi[m] = 0;
+        for (int m = 0; m < M; m++)
+            first_k[m] = -1, multi[m] = 0;
         for (int64_t r = ent_start[g]; r < ent_start[g + 1]; r++) {
             int64_t i = order[r];
             for (int w = 0; w < 2; w++) {
@@ -590,8 +640,10 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
                 if (k < 0) continue;
                 for (int m = 0; m < M; m++) {
                     if (!((mk >> m) & 1u)) continue;
-                    if (first_k[m] < 0) first_k[m] = k;
-                    else if (first_k[m] != k) multi[m] = 1;
+                    if (first_k[m] < 0)
+                        first_k[m] = k;
+                    else if (first_k[m] != k)
+                        multi[m] = 1;
                 }
             }
         }
@@ -634,7 +686,8 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         for (int k = 0; k < K; k++) {
             ScenarioParty *pp = &s->party[k];
             int64_t *perm = xmalloc((size_t)(pp->n > 0 ? pp->n : 1) * sizeof *perm);
-            for (int64_t j = 0; j < pp->n; j++) perm[j] = j;
+            for (int64_t j = 0; j < pp->n; j++)
+                perm[j] = j;
             rng_init(&rng, seed, TAG_STREAM, (uint32_t)k, RNG_PARTITION);
             for (int64_t j = pp->n - 1; j > 0; j--) {
                 int64_t t = rng_below(&rng, (uint32_t)(j + 1)), x = perm[j];
@@ -675,6 +728,30 @@ void scenario_free(Scenario *s) {
     memset(s, 0, sizeof *s);
 }
 
+void scenario_stage_apply(const ScenarioStage *st, int is_image, float *x, int64_t n,
+                          float feature_std, uint64_t seed, int64_t sample) {
+    CHECK_PTR(st);
+    CHECK_PTR(x);
+    CHECK(n >= 0 && sample >= 0 && sample < ((int64_t)1 << 32), "n=%lld sample=%lld", (long long)n,
+          (long long)sample);
+    if (is_image) {
+        if (st->contrast == 1.0f && st->intensity == 0.0f) return;
+        // in [0,1] units: p = 255 x, so 127.5 -> 0.5 and intensity -> intensity / 255
+        const float shift = st->intensity / 255.0f;
+        for (int64_t j = 0; j < n; j++) {
+            float v = st->contrast * (x[j] - 0.5f) + 0.5f + shift;
+            x[j] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+        }
+        return;
+    }
+    if (st->noise == 0.0f) return;
+    Rng rng;
+    rng_init(&rng, seed, TAG_STAGE_NOISE, (uint32_t)sample, RNG_PARTITION);
+    const float sd = st->noise * feature_std;
+    for (int64_t j = 0; j < n; j++)
+        x[j] += sd * rng_normal(&rng);
+}
+
 // ---- summary ----
 
 void scenario_counts(const Scenario *s, const int32_t *label, int64_t *per_class, int64_t *per_mod,
@@ -709,34 +786,44 @@ void scenario_summary(FILE *f, const Scenario *s, const int32_t *label,
     if (csv) {
         fprintf(f, "party,samples");
         for (int c = 0; c < C; c++)
-            fprintf(f, ",class:%s", class_names ? class_names[c] : (snprintf(name, sizeof name, "c%d", c), name));
+            fprintf(f, ",class:%s",
+                    class_names ? class_names[c] : (snprintf(name, sizeof name, "c%d", c), name));
         for (int m = 0; m < M; m++)
-            fprintf(f, ",mod:%s", modality_names ? modality_names[m] : (snprintf(name, sizeof name, "m%d", m), name));
+            fprintf(f, ",mod:%s",
+                    modality_names ? modality_names[m]
+                                   : (snprintf(name, sizeof name, "m%d", m), name));
         fprintf(f, ",empty\n");
     } else {
         fprintf(f, "%5s %7s |", "party", "rows");
         for (int c = 0; c < C; c++) {
-            if (class_names) snprintf(name, sizeof name, "%.6s", class_names[c]);
-            else snprintf(name, sizeof name, "c%d", c);
+            if (class_names)
+                snprintf(name, sizeof name, "%.6s", class_names[c]);
+            else
+                snprintf(name, sizeof name, "c%d", c);
             fprintf(f, " %6s", name);
         }
         fprintf(f, " |");
         for (int m = 0; m < M; m++) {
-            if (modality_names) snprintf(name, sizeof name, "%.7s", modality_names[m]);
-            else snprintf(name, sizeof name, "m%d", m);
+            if (modality_names)
+                snprintf(name, sizeof name, "%.7s", modality_names[m]);
+            else
+                snprintf(name, sizeof name, "m%d", m);
             fprintf(f, " %7s", name);
         }
         fprintf(f, " | %6s\n", "empty");
     }
     for (int k = 0; k < K; k++) {
         fprintf(f, csv ? "%d,%lld" : "%5d %7lld |", k, (long long)s->party[k].n);
-        for (int c = 0; c < C; c++) fprintf(f, csv ? ",%lld" : " %6lld", (long long)pc[(size_t)k * C + c]);
+        for (int c = 0; c < C; c++)
+            fprintf(f, csv ? ",%lld" : " %6lld", (long long)pc[(size_t)k * C + c]);
         if (!csv) fprintf(f, " |");
-        for (int m = 0; m < M; m++) fprintf(f, csv ? ",%lld" : " %7lld", (long long)pm[(size_t)k * M + m]);
+        for (int m = 0; m < M; m++)
+            fprintf(f, csv ? ",%lld" : " %7lld", (long long)pm[(size_t)k * M + m]);
         fprintf(f, csv ? ",%lld\n" : " | %6lld\n", (long long)pe[k]);
     }
     if (!csv)
-        fprintf(f, "entities %lld, split across parties by modality %lld (%.2f %%), unassigned %lld\n",
+        fprintf(f,
+                "entities %lld, split across parties by modality %lld (%.2f %%), unassigned %lld\n",
                 (long long)s->n_entities, (long long)s->n_split_entities,
                 s->n_entities ? 100.0 * (double)s->n_split_entities / (double)s->n_entities : 0.0,
                 (long long)s->n_unassigned);

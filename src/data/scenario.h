@@ -1,12 +1,12 @@
 // scenario.h - heterogeneity scenarios: which party holds which samples, with which modalities.
 //
 // From plain arrays (labels, entities, optional meta columns) plus a ScenarioConfig and a seed,
-// scenario_compute gives every party its sample indices and per-sample modality masks. The result is
-// a pure function of (data, config, seed): every random choice comes from the Philox stream
-// (seed, tag, index, RNG_PARTITION) where tag names the step (scenario.c) and index is a label, party,
-// entity or sample number, never a rank; so any rank layout computes the same split.
-// It does not read files (dataset.h does) and does not apply the stage transforms (the batch loader
-// does, from ScenarioStage). References: FedMLLM's 12 settings (research/methods.md 3.6), BoMM's three
+// scenario_compute gives every party its sample indices and per-sample modality masks. The result
+// is a pure function of (data, config, seed): every random choice comes from the Philox stream
+// (seed, tag, index, RNG_PARTITION) where tag names the step (scenario.c) and index is a label,
+// party, entity or sample number, never a rank; so any rank layout computes the same split. It does
+// not read files (dataset.h does) and does not apply the stage transforms (the batch loader does,
+// from ScenarioStage). References: FedMLLM's 12 settings (research/methods.md 3.6), BoMM's three
 // scenarios (1.8), CD-CCA's domain-shift stages (2.7), Fed-CMP's one-pass streams (4.7).
 #pragma once
 
@@ -21,8 +21,9 @@ typedef enum { SCN_SKEW_IID = 0, SCN_SKEW_DIRICHLET = 1 } ScnSkew;
 
 // One domain-shift stage (CD-CCA). Its samples are those whose meta column meta_key lies in
 // [meta_lo, meta_hi]; with meta_key "" the stage takes a random 1/n_stages of the samples instead.
-// The transform is applied at load time by the loader, not here:
-//   image (uint8 pixels):  x' = clamp(contrast * (x - 127.5) + 127.5 + intensity, 0, 255)
+// The transform is applied at load time (scenario_stage_apply), not to the file:
+//   image (pixels in pixel units p = 255 x): p' = clamp(contrast * (p - 127.5) + 127.5 + intensity,
+//                                                      0, 255)
 //   audio / vector:        x' = x + noise * std_m * N(0,1)   (std_m: the modality's train std)
 typedef struct ScenarioStage {
     char meta_key[SCN_NAME_LEN]; // e.g. "snr_db", "accent", "voice"; "" = random selection
@@ -35,37 +36,37 @@ typedef struct ScenarioStage {
 // Transparent: fill with scenario_preset, then adjust with scenario_config_set (key=value).
 typedef struct ScenarioConfig {
     char name[SCN_NAME_LEN];
-    int n_parties;                       // key parties (>= 1)
-    ScnSkew skew;                        // key skew = iid | dirichlet
-    float alpha;                         // key alpha: Dirichlet concentration per label (> 0)
-    int min_per_label;                   // key min_per_label: units per party and label (>= 0)
-    float quantity;                      // key quantity: party sizes ~ Dirichlet(quantity); 0 = off
-    float missing[SCN_MAX_MODALITIES];   // key missing / missing.<m>: per-sample drop rate in [0,1]
-    int keep_one;                        // key keep_one: a sample that lost every modality gets one back
-    float cross[SCN_MAX_MODALITIES];     // key cross = "3:7": party share holding only modality m;
-                                         // all 0 = off
-    float hybrid_p;                      // key hybrid_p: per-party presence of each modality in
-                                         // [0,1]; < 0 = off
-    float overlap;                       // key overlap: target fraction of entities split across two
-                                         // parties by modality, in [0,1]; < 0 = uncontrolled. A
-                                         // split entity's modality m' (one its first sample lacks,
-                                         // else any) is held by a partner party that may hold m';
-                                         // samples holding only m' stay whole (Scenario reports
-                                         // the achieved count)
-    int n_stages;                        // key stages (0..SCN_MAX_STAGES)
+    int n_parties;                     // key parties (>= 1)
+    ScnSkew skew;                      // key skew = iid | dirichlet
+    float alpha;                       // key alpha: Dirichlet concentration per label (> 0)
+    int min_per_label;                 // key min_per_label: units per party and label (>= 0)
+    float quantity;                    // key quantity: party sizes ~ Dirichlet(quantity); 0 = off
+    float missing[SCN_MAX_MODALITIES]; // key missing / missing.<m>: per-sample drop rate in [0,1]
+    int keep_one; // key keep_one: a sample that lost every modality gets one back
+    float cross[SCN_MAX_MODALITIES]; // key cross = "3:7": party share holding only modality m;
+                                     // all 0 = off
+    float hybrid_p;                  // key hybrid_p: per-party presence of each modality in
+                                     // [0,1]; < 0 = off
+    float overlap;                   // key overlap: target fraction of entities split across two
+                                     // parties by modality, in [0,1]; < 0 = uncontrolled. A
+                                     // split entity's modality m' (one its first sample lacks,
+                                     // else any) is held by a partner party that may hold m';
+                                     // samples holding only m' stay whole (Scenario reports
+                                     // the achieved count)
+    int n_stages;                    // key stages (0..SCN_MAX_STAGES)
     ScenarioStage stages[SCN_MAX_STAGES]; // keys stage.<s>.meta|lo|hi|noise|intensity|contrast
-    int stream_rounds;                   // key stream_rounds: one-pass chunks; 0 = off
+    int stream_rounds;                    // key stream_rounds: one-pass chunks; 0 = off
 } ScenarioConfig;
 
 // The input: one split of a dataset, as plain arrays (borrowed).
 typedef struct ScenarioData {
-    int64_t n;                       // samples
-    int n_classes, n_modalities;     // 1..SCN_MAX_MODALITIES modalities
-    const int32_t *label;            // (n) in [0, n_classes)
-    const int64_t *entity;           // (n) or NULL (every sample is its own entity)
-    const int32_t *meta;             // (n, n_meta) row-major, or NULL
+    int64_t n;                   // samples
+    int n_classes, n_modalities; // 1..SCN_MAX_MODALITIES modalities
+    const int32_t *label;        // (n) in [0, n_classes)
+    const int64_t *entity;       // (n) or NULL (every sample is its own entity)
+    const int32_t *meta;         // (n, n_meta) row-major, or NULL
     int n_meta;
-    const char *const *meta_names;   // (n_meta)
+    const char *const *meta_names; // (n_meta)
 } ScenarioData;
 
 // One party's rows, ascending by sample index. A sample appears at most once per party; with
@@ -104,11 +105,19 @@ void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value
 
 // Computes the split. CHECKs cfg against data (naming the key and value): alpha <= 0, rates outside
 // [0,1], more parties than units, a label with fewer than n_parties * min_per_label units, unknown
-// stage meta columns, labels out of range. Units are samples, or whole entities when overlap >= 0.
+// stage meta columns, labels out of range. Units are samples, or whole entities when overlap >= 0
+// (an entity counts under its first sample's label).
 // s is written (call scenario_free). Local, deterministic, independent of ranks.
 void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData *d, uint64_t seed);
 // Frees; safe on a zeroed or freed struct.
 void scenario_free(Scenario *s);
+
+// Applies stage st to one sample's features x (n floats, as dataset_read_features gives them:
+// pixels in [0,1]) in place. is_image selects the image rule, else noise with std noise *
+// feature_std from the stream (seed, stage noise tag, sample, RNG_PARTITION), so a sample's noise
+// does not depend on batch composition or rank. Local.
+void scenario_stage_apply(const ScenarioStage *st, int is_image, float *x, int64_t n,
+                          float feature_std, uint64_t seed, int64_t sample);
 
 // Per-party counts: per_class (n_parties, n_classes), per_mod (n_parties, n_modalities) count rows
 // with that modality present, empty (n_parties) rows with mask 0. Written. Any pointer may be NULL.
