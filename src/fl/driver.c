@@ -159,7 +159,15 @@ static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
 static void load_parties(Run *run, DsSplit split, int64_t n, SampleSet *sets, int64_t *sizes) {
     Scenario scn;
     split_scenario(run, split, n, &scn);
-    for (int p = 0; sizes && p < run->pl.parties; p++) sizes[p] = scn.party[p].n;
+    // Rows that lost every modality (FedMLLM's "both can be missing") carry nothing to learn.
+    for (int p = 0; p < run->pl.parties; p++) {
+        ScenarioParty *sp = &scn.party[p];
+        int64_t kept = 0;
+        for (int64_t i = 0; i < sp->n; i++)
+            if (sp->mask[i]) sp->index[kept] = sp->index[i], sp->mask[kept++] = sp->mask[i];
+        sp->n = kept;
+        if (sizes) sizes[p] = kept;
+    }
     for (int i = 0; i < run->count; i++) {
         const ScenarioParty *sp = &scn.party[run->first + i];
         sampleset_load(&sets[i], &run->layout, run->ds, split, sp->index, sp->mask, sp->n);

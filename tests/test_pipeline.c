@@ -1,0 +1,243 @@
+// test_pipeline.c - build/bin/mmcollab end to end under mpirun, on a small SynMM file:
+//   - the same config at -np 2, 3 and 5 writes checkpoints h5diff finds identical, and identical
+//     metrics except timings;
+//   - a run stopped after round k (--stop-after, or SIGUSR1 to mpirun) and resumed with
+//     --resume=auto (even at another -np) ends identical to the uninterrupted run, for several k
+//     and for methods with cloud, party and no persistent state;
+//   - a truncated newest checkpoint is skipped for the previous one with a warning;
+//   - a changed config is refused naming the key; bad options end every rank non-zero quickly.
+// Runs from the repository root (where `make test` runs); binaries from MMC_BIN_DIR.
+#include <check.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/common.h"
+
+#define RUN_TIMEOUT_S 120 /* a healthy run here takes ~1-2 s; a hang is what the timeout catches */
+
+static char work[64];
+
+static const char *bin(void) { return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin"; }
+
+// Runs a shell command; returns its exit code (-1 when killed); output goes to out when not NULL.
+static int sh(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int sh(char *out, size_t cap, const char *fmt, ...) {
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char sink[4096];
+    size_t len = 0, got;
+    // Keep reading to the end (a full buffer must not close the pipe under a running job); the
+    // first cap - 1 bytes are kept.
+    while ((got = fread(sink, 1, sizeof sink, p)) > 0) {
+        size_t keep = out && len + 1 < cap ? MIN(got, cap - 1 - len) : 0;
+        if (keep) memcpy(out + len, sink, keep), len += keep;
+    }
+    if (out) out[len] = 0;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// mmcollab at -np np with the common small config plus extra options; output into out.
+static int mmc(int np, const char *out_dir, const char *extra, char *out, size_t cap) {
+    return sh(out, cap,
+              "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
+              "--out=%s --parties=4 --rounds=4 --width=16 --batch-size=16 %s 2>&1",
+              work, RUN_TIMEOUT_S, np, bin(), out_dir, extra);
+}
+
+// The last part of a long output, for messages (Check caps them at a few KB).
+static const char *tail(const char *out) {
+    size_t n = strlen(out);
+    return n > 1500 ? out + n - 1500 : out;
+}
+
+static void setup(void) {
+    snprintf(work, sizeof work, "/tmp/mmc_pipeline.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(work));
+    char cwd[1024];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    char abs_bin[1200];
+    snprintf(abs_bin, sizeof abs_bin, "%s/%s", cwd, bin());
+    if (bin()[0] != '/') setenv("MMC_BIN_DIR", abs_bin, 1);
+    ck_assert_int_eq(sh(NULL, 0, "cd %s && %s/build_synmm --out syn.h5 --train 800 --test 200", work,
+                        bin()),
+                     0);
+}
+
+static void teardown(void) { sh(NULL, 0, "rm -rf %s", work); }
+
+// Identical checkpoints (h5diff exit 0) of a round in two run directories.
+static void assert_same_checkpoint(const char *a, const char *b, int round) {
+    char out[4096];
+    int rc = sh(out, sizeof out, "cd %s && h5diff %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5", work,
+                a, round, b, round);
+    ck_assert_msg(rc == 0, "h5diff %s %s round %d: exit %d\n%.1500s", a, b, round, rc, out);
+}
+
+// metrics.csv of two runs equal once the timing column is dropped.
+static void assert_same_metrics(const char *a, const char *b, int rounds) {
+    char out[4096];
+    const char *drop = "awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i==\"round_ms\") c=i} "
+                       "{s=\"\"; for(i=1;i<=NF;i++) if(i!=c) s=s $i \",\"; print s}'";
+    int rc = sh(out, sizeof out,
+                "cd %s && %s %s/metrics.csv > a.csv && %s %s/metrics.csv > b.csv && diff a.csv "
+                "b.csv && test $(wc -l < a.csv) -eq %d",
+                work, drop, a, drop, b, rounds + 1);
+    ck_assert_msg(rc == 0, "metrics of %s and %s differ (or lack rows):\n%.1500s", a, b, out);
+}
+
+START_TEST(test_np_2_3_5_write_identical_checkpoints_and_metrics) {
+    char out[16384];
+    const char *methods[] = {"fedavg", "local"};
+    for (int m = 0; m < 2; m++) {
+        for (int np = 2; np <= 5; np += (np == 3 ? 2 : 1)) {
+            char dir[64], extra[64];
+            snprintf(dir, sizeof dir, "%s_np%d", methods[m], np);
+            snprintf(extra, sizeof extra, "--method=%s --scenario=bomm-hybrid", methods[m]);
+            int rc = mmc(np, dir, extra, out, sizeof out);
+            ck_assert_msg(rc == 0, "%s -np %d: exit %d\n%.1500s", methods[m], np, rc, out);
+            ck_assert_msg(strstr(out, "round 4/4 | loss"), "no round line:\n%.1500s", out);
+            if (np == 2) continue;
+            char ref[64];
+            snprintf(ref, sizeof ref, "%s_np2", methods[m]);
+            assert_same_checkpoint(ref, dir, 4);
+            assert_same_metrics(ref, dir, 4);
+        }
+    }
+    // The run file records the layout, which checkpoints must not.
+    ck_assert_int_eq(sh(out, sizeof out, "cd %s && h5dump -a /meta/world_size fedavg_np5/run.h5",
+                        work),
+                     0);
+    ck_assert_msg(strstr(out, "(0): 5"), "world_size in run.h5:\n%.1500s", out);
+}
+END_TEST
+
+START_TEST(test_stopped_and_resumed_runs_end_identical_to_straight_runs) {
+    char out[16384];
+    const char *methods[] = {"fedavg", "local", "centralized"};
+    for (int m = 0; m < 3; m++) {
+        char straight[64], extra[128];
+        snprintf(straight, sizeof straight, "%s_straight", methods[m]);
+        snprintf(extra, sizeof extra, "--method=%s", methods[m]);
+        ck_assert_int_eq(mmc(3, straight, extra, out, sizeof out), 0);
+        for (int k = 1; k <= 3; k++) {
+            if (m > 0 && k != 2) continue; // every k for fedavg; the middle one for the others
+            char dir[64];
+            snprintf(dir, sizeof dir, "%s_stop%d", methods[m], k);
+            snprintf(extra, sizeof extra, "--method=%s --stop-after=%d", methods[m], k);
+            int rc = mmc(3, dir, extra, out, sizeof out);
+            ck_assert_msg(rc == 3, "%s stop after %d: exit %d (3 = requeue)\n%.1500s", methods[m], k, rc,
+                          out);
+            snprintf(extra, sizeof extra, "--method=%s --resume=auto", methods[m]);
+            rc = mmc(2 + k % 2, dir, extra, out, sizeof out); // resume at another -np too
+            ck_assert_msg(rc == 0 && strstr(out, "resumed from"), "resume: exit %d\n%.1500s", rc, out);
+            assert_same_checkpoint(straight, dir, 4);
+            assert_same_metrics(straight, dir, 4);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_truncated_newest_checkpoint_falls_back_with_a_warning) {
+    char out[16384];
+    ck_assert_int_eq(mmc(3, "straight", "", out, sizeof out), 0);
+    ck_assert_int_eq(mmc(3, "cut", "--stop-after=3", out, sizeof out), 3);
+    ck_assert_int_eq(sh(NULL, 0, "cd %s && truncate -s 2000 cut/ckpt/round_000003.h5", work), 0);
+    int rc = mmc(3, "cut", "--resume=auto", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d\n%.1500s", rc, out);
+    ck_assert_msg(strstr(out, "skipping checkpoint") && strstr(out, "round_000003.h5"), "%.1500s", out);
+    ck_assert_msg(strstr(out, "resumed from cut/ckpt/round_000002.h5"), "%.1500s", out);
+    assert_same_checkpoint("straight", "cut", 4);
+    assert_same_metrics("straight", "cut", 4);
+}
+END_TEST
+
+START_TEST(test_resume_with_another_config_is_refused_naming_the_key) {
+    char out[16384];
+    ck_assert_int_eq(mmc(2, "cfg", "--stop-after=1", out, sizeof out), 3);
+    int rc = mmc(3, "cfg", "--resume=auto --lr=0.01", out, sizeof out);
+    ck_assert_msg(rc != 0 && rc != 124, "exit %d\n%.1500s", rc, out);
+    ck_assert_msg(strstr(out, "different configuration") && strstr(out, "lr (checkpoint '0.001', now '0.01')"),
+                  "%.1500s", out);
+    // Without --resume=auto an earlier run's checkpoints are not overwritten.
+    rc = mmc(2, "cfg", "", out, sizeof out);
+    ck_assert_msg(rc != 0 && strstr(out, "--resume=auto"), "exit %d\n%.1500s", rc, out);
+}
+END_TEST
+
+START_TEST(test_bad_options_end_every_rank_non_zero) {
+    struct {
+        int np;
+        const char *extra, *needle;
+    } cases[] = {
+        {3, "--rounds=-1", "--rounds=-1"},
+        {3, "--scenario.alpha=0", "alpha"},
+        {3, "--scenario=bogus", "--scenario=bogus"},
+        {5, "--parties=2", "2 parties cannot fill 4 host ranks"},
+        {3, "--data=/nonexistent/x.h5", "/nonexistent/x.h5"},
+        {3, "--method=fedavg --fedprox.mu=1", "belongs to --method=fedprox"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[16384];
+        int rc = mmc(cases[i].np, "bad", cases[i].extra, out, sizeof out);
+        ck_assert_msg(rc != 0 && rc != 124, "%s: exit %d (124 = hang)\n%.1500s", cases[i].extra, rc, out);
+        ck_assert_msg(strstr(out, cases[i].needle), "%s: message lacks '%s':\n%.1500s", cases[i].extra,
+                      cases[i].needle, out);
+    }
+}
+END_TEST
+
+START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
+    char out[16384];
+    // A long run: the signal arrives mid-run; it stops at the end of the current round.
+    const char *opts = "--rounds=400 --eval-every=50 --ckpt-every=100";
+    int rc = sh(out, sizeof out,
+                "cd %s || exit 9; (timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 "
+                "--out=sig --parties=4 --width=16 --batch-size=16 %s > sig.log 2>&1; echo $? > "
+                "sig.rc) & sleep 0.2; for i in $(seq 200); do grep -q 'round 3/' %s/sig.log "
+                "2>/dev/null && break; sleep 0.1; done; pkill -USR1 -f '^mpirun .*--out=sig ' ; "
+                "wait; cat sig.rc; cat sig.log",
+                work, RUN_TIMEOUT_S, bin(), opts, work);
+    ck_assert_msg(rc == 0 && strncmp(out, "3\n", 2) == 0, "expected exit 3 first:\n%.1500s", out);
+    ck_assert_msg(strstr(out, "stop requested (signal)"), "%.1500s", out);
+    int stopped_at = 0;
+    const char *p = strstr(out, "checkpoint of round ");
+    ck_assert_ptr_nonnull(p);
+    stopped_at = atoi(p + strlen("checkpoint of round "));
+    ck_assert_int_lt(stopped_at, 400);
+    rc = sh(out, sizeof out,
+            "cd %s && timeout %d mpirun --oversubscribe -np 2 %s/mmcollab --data=syn.h5 "
+            "--out=sig --parties=4 --width=16 --batch-size=16 %s --resume=auto 2>&1 && "
+            "timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 --out=ref "
+            "--parties=4 --width=16 --batch-size=16 %s 2>&1",
+            work, RUN_TIMEOUT_S, bin(), opts, RUN_TIMEOUT_S, bin(), opts);
+    ck_assert_msg(rc == 0, "exit %d\n%s", rc, tail(out));
+    assert_same_checkpoint("ref", "sig", 400);
+    assert_same_metrics("ref", "sig", 400);
+}
+END_TEST
+
+Suite *pipeline_suite(void) {
+    Suite *s = suite_create("pipeline");
+    TCase *tc = tcase_create("mmcollab");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_np_2_3_5_write_identical_checkpoints_and_metrics);
+    tcase_add_test(tc, test_stopped_and_resumed_runs_end_identical_to_straight_runs);
+    tcase_add_test(tc, test_truncated_newest_checkpoint_falls_back_with_a_warning);
+    tcase_add_test(tc, test_resume_with_another_config_is_refused_naming_the_key);
+    tcase_add_test(tc, test_bad_options_end_every_rank_non_zero);
+    tcase_add_test(tc, test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically);
+    suite_add_tcase(s, tc);
+    return s;
+}
