@@ -36,7 +36,6 @@ clean:
 
 # The one-machine Slurm (munge, slurmctld, slurmd on 127.0.0.1); slurm/README.md.
 slurm-up:
-	@scripts/deps.sh slurm
 	@slurm/local/start.sh
 slurm-down:
 	@slurm/local/stop.sh

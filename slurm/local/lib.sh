@@ -16,11 +16,15 @@ slurm_alive() {
   [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
-# wait_for SECONDS CMD...: poll CMD every 0.2 s; 1 on timeout.
+# wait_for SECONDS CMD...: poll CMD every 0.2 s; 1 after SECONDS of wall time (not a count of
+# polls: on a loaded machine each poll of scontrol itself takes a while).
 slurm_wait_for() {
-  local n=$(( $1 * 5 )); shift
-  while [ "$n" -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; n=$((n - 1)); done
-  return 1
+  local end=$(( EPOCHSECONDS + $1 )); shift
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    [ "$EPOCHSECONDS" -lt "$end" ] || return 1
+    sleep 0.2
+  done
 }
 
 # stop PIDFILE COMM: TERM, wait up to 15 s, then KILL; removes the pid file (slurmd and slurmctld
@@ -37,12 +41,21 @@ slurm_stop_pid() {
 }
 slurm_dead() { ! kill -0 "$1" 2>/dev/null || [ "$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 
-# Print every daemon log (the tail), for a failing test.
+SLURM_LOGS() { ls "$SLURM_LOG_DIR"/slurmctld.log "$SLURM_LOG_DIR"/slurmd-*.log /var/log/munge/munged.log 2>/dev/null; }
+
+# mark_logs FILE: remember each log's size, so that print_logs shows only what came after.
+slurm_mark_logs() {
+  local f; for f in $(SLURM_LOGS); do echo "$(stat -c %s "$f") $f"; done > "$1"
+}
+
+# print_logs LINES [MARKFILE]: the last LINES lines of each daemon log (since the mark, if given),
+# for a failing start or test.
 slurm_print_logs() {
-  local f
-  for f in "$SLURM_LOG_DIR"/slurmctld.log "$SLURM_LOG_DIR"/slurmd-*.log /var/log/munge/munged.log; do
-    [ -r "$f" ] || continue
-    echo "===== $f (last ${1:-60} lines)"
-    tail -n "${1:-60}" "$f"
+  local f off
+  for f in $(SLURM_LOGS); do
+    off=0; [ -n "${2:-}" ] && off=$(awk -v f="$f" '$2 == f {print $1}' "$2" 2>/dev/null)
+    [ "$(stat -c %s "$f")" -gt "${off:-0}" ] || continue
+    echo "===== $f (last ${1} lines${2:+ written during the test})"
+    tail -c +$(( ${off:-0} + 1 )) "$f" | tail -n "$1"
   done
 }

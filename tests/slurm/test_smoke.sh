@@ -35,6 +35,7 @@ bad() { FAIL=$((FAIL + 1)); echo "  FAIL $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 
 WAS_UP=0; slurm_alive "$CTLD_PID" slurmctld && WAS_UP=1
+slurm_mark_logs "$WORK/logs.mark"   # a failure prints only what the daemons logged from here
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -43,7 +44,7 @@ cleanup() {
     echo "===== job outputs"
     find "$WORK" -name '*.out' -print -exec cat {} \; 2>/dev/null
     for j in $JOBS; do scontrol -o show job "$j" 2>/dev/null; done
-    slurm_print_logs 80
+    slurm_print_logs 80 "$WORK/logs.mark"
   fi
   if [ "$WAS_UP" = 0 ] && [ "${MMC_SLURM_KEEP:-0}" != 1 ]; then "$ROOT/slurm/local/stop.sh"; fi
   [ "$rc" = 0 ] && [ "$FAIL" -gt 0 ] && rc=1
@@ -88,10 +89,11 @@ SPAN=""; [ "$NODES" -ge 2 ] && SPAN="--nodes=2"
 # restarts; tests 1 and 2 run in that gap.
 mkdir -p "$WORK/requeue"
 submit RQ --ntasks=3 -o "$WORK/requeue/%x-%j.out" "$HERE/requeue.sbatch" "$PROBE" "$WORK/requeue" 120 || exit 1
-if slurm_wait_for 60 has_files "$WORK/requeue/run_0" 3; then
+up_or_ended() { has_files "$WORK/requeue/run_0" 3 || job_done "$RQ"; }
+if slurm_wait_for 60 up_or_ended && has_files "$WORK/requeue/run_0" 3; then
   ok "requeue job $RQ: first run's 3 ranks are up ($(secs)s)"
 else
-  bad "requeue job $RQ: first run's ranks did not start within 60 s"; exit 1
+  bad "requeue job $RQ: first run's 3 ranks did not start within 60 s (state $(job_field "$RQ" JobState))"; exit 1
 fi
 T_RQ=${EPOCHREALTIME/./}
 scontrol requeue "$RQ" || bad "scontrol requeue $RQ"
