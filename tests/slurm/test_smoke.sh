@@ -5,7 +5,9 @@
 #   2. a 3-task job array (2 ranks each) and an afterok summary job that starts only after every
 #      task ended, and an afterok job behind a failing job that never starts;
 #   3. `scontrol requeue` of a running job: the MPI step is killed, the job restarts
-#      (SLURM_RESTART_COUNT=1) and completes; the time from requeue to the end is printed.
+#      (SLURM_RESTART_COUNT=1) and completes; the time from requeue to the end is printed;
+#   4. `scancel --signal=USR1 --batch` reaches the batch shell's trap at once (--signal=B:USR1@T
+#      would arrive up to a minute early, so tests send the signal themselves).
 # Stops the daemons at the end unless they were already running (or MMC_SLURM_KEEP=1). On failure
 # prints the job outputs and the daemon logs and exits 1. Every wait has a timeout.
 # Env: MMC_SLURM_NODES=2 runs it on two emulated nodes (the MPI job then spans both).
@@ -135,6 +137,20 @@ never_blocked() { [ "$(job_field "$NV" JobState) $(job_field "$NV" Reason)" = "P
 check "afterok job $NV behind the failure stays PENDING (DependencyNeverSatisfied)" slurm_wait_for 30 never_blocked
 scancel "$NV" 2>/dev/null
 check "afterok job $NV wrote nothing" test ! -e "$WORK/never/summary.txt"
+
+# ---- 4. USR1 to the batch shell
+mkdir -p "$WORK/signal"
+submit SG -o "$WORK/signal/%x-%j.out" "$HERE/signal.sbatch" "$WORK/signal" || exit 1
+ready_or_ended() { [ -e "$WORK/signal/ready" ] || job_done "$SG"; }
+if slurm_wait_for 60 ready_or_ended && [ -e "$WORK/signal/ready" ]; then
+  T4=${EPOCHREALTIME/./}
+  scancel --signal=USR1 --batch "$SG" || bad "scancel --signal=USR1 --batch $SG"
+  wait_job "$SG" 30 && say "signal job $SG ended $(secs "$T4") s after scancel --signal=USR1 --batch"
+  check "signal job $SG COMPLETED with exit 0:0 (the trap ran)" test "$(job_field "$SG" JobState) $(job_field "$SG" ExitCode)" = "COMPLETED 0:0"
+  check "the trap wrote signal.txt" test -s "$WORK/signal/signal.txt"
+else
+  bad "signal job $SG did not start within 60 s (state $(job_field "$SG" JobState))"
+fi
 
 # ---- 3. (continued) the requeued job restarts and completes
 wait_job "$RQ" 180 && say "requeued job $RQ finished $(secs "$T_RQ") s after scontrol requeue"
