@@ -9,7 +9,8 @@
 #              slurmd each (slurmd -N nI, port 17000+I), so that ranks on "different nodes" talk TCP
 #   --cpus C   CPUs declared in total (default 8, split evenly over nodes). More than the cores:
 #              jobs of 3-5 ranks run without --overcommit, oversubscribed as mpirun --oversubscribe.
-# Env: MMC_SLURM_CRED_EXPIRE (default 10 s): how long a requeued job waits before it restarts.
+# Env: MMC_SLURM_NODES, MMC_SLURM_CPUS: defaults for the two options;
+#      MMC_SLURM_CRED_EXPIRE (default 10 s): how long a requeued job waits before it restarts.
 # Files: /etc/slurm/slurm.conf (generated from slurm.conf.template), logs /var/log/slurm/,
 # state /var/spool/slurmctld and /var/spool/slurmd/<node>, pids /run/slurmctld.pid,
 # /run/slurmd-<node>.pid, /run/munge/munged.pid. stop.sh ends them by pid.
@@ -19,12 +20,12 @@ ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-NODES=0; CPUS=8
+NODES=${MMC_SLURM_NODES:-0}; CPUS=${MMC_SLURM_CPUS:-8}
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) NODES=$2; shift 2 ;;
     --cpus) CPUS=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "start.sh: unknown option '$1' (--nodes N, --cpus C)" >&2; exit 2 ;;
   esac
 done
