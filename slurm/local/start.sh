@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) NODES=$2; shift 2 ;;
     --cpus) CPUS=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "start.sh: unknown option '$1' (--nodes N, --cpus C)" >&2; exit 2 ;;
   esac
 done
