@@ -235,9 +235,10 @@ test-mpi: $(BUILD)/bin/run_mpi_tests
 check: test test-mpi
 
 # Starts the local Slurm, submits real jobs, stops it again; the script times out every wait.
+# On the overall timeout its trap cancels the jobs and stops the daemons (up to 15 s each).
 SLURM_TEST_TIMEOUT ?= 420
 test-slurm: $(BUILD)/bin/rank_probe
-	timeout --kill-after=15 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin
+	timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin
 
 asan:
 	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-asan SAN=address,undefined \
