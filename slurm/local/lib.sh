@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # lib.sh - paths and helpers shared by start.sh, stop.sh and tests/slurm/ (sourced, not run).
 # Paths match slurm.conf.template; daemons are found by their pid files, never by name.
 SLURM_CONF_FILE=/etc/slurm/slurm.conf

@@ -41,6 +41,7 @@ slurm_mark_logs "$WORK/logs.mark"   # a failure prints only what the daemons log
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  # shellcheck disable=SC2086 # a list of ids
   [ -n "$JOBS" ] && scancel $JOBS >/dev/null 2>&1
   if [ "$FAIL" -gt 0 ] || [ "$rc" != 0 ]; then
     echo "===== job outputs"
@@ -113,6 +114,10 @@ if [ "$NODES" -ge 2 ]; then
 fi
 
 # ---- 2. a 3-task array with an afterok summary; an afterok behind a failing job never runs
+array_task_ok() { # each task's ranks were one MPI world of 2 and saw their own SLURM_ARRAY_TASK_ID
+  ranks_ok "$WORK/array/task_$1" 2 "[0-9]*" &&
+    all_equal "array_task=$1" "$(grep -ho "array_task=[^ ]*" "$WORK/array/task_$1"/rank_*.txt)"
+}
 mkdir -p "$WORK/array" "$WORK/never"
 T2=${EPOCHREALTIME/./}
 submit AR --array=0-2 --ntasks=2 -o "$WORK/array/%x-%A_%a.out" "$HERE/array.sbatch" "$PROBE" "$WORK/array" || exit 1
@@ -123,8 +128,7 @@ wait_job "$AR" 120; wait_job "$SU" 120 && say "array $AR + summary $SU ended aft
 check "array $AR: 3 tasks, all COMPLETED" all_equal COMPLETED "$(job_field "$AR" JobState)"
 check "array $AR: 3 tasks" test "$(job_field "$AR" JobState | wc -l)" = 3
 for i in 0 1 2; do
-  check "array task $i: 2 rank files, size=2, array_task=$i" \
-    eval 'ranks_ok "$WORK/array/task_$i" 2 "[0-9]*" && all_equal "array_task=$i" "$(grep -o "array_task=[^ ]*" "$WORK/array/task_$i"/rank_*.txt | cut -d: -f2)"'
+  check "array task $i: 2 rank files, size=2, array_task=$i" array_task_ok "$i"
 done
 check "summary $SU COMPLETED" test "$(job_field "$SU" JobState)" = COMPLETED
 check "summary.txt lists the 6 ranks" test "$(wc -l < "$WORK/array/summary.txt" 2>/dev/null)" = 6
@@ -156,7 +160,8 @@ fi
 wait_job "$RQ" 180 && say "requeued job $RQ finished $(secs "$T_RQ") s after scontrol requeue"
 check "requeue job $RQ COMPLETED with exit 0:0" test "$(job_field "$RQ" JobState) $(job_field "$RQ" ExitCode)" = "COMPLETED 0:0"
 check "requeue job $RQ: Restarts=1" test "$(job_field "$RQ" Restarts)" = 1
-check "rerun: 3 rank files with restart=1" eval 'ranks_ok "$WORK/requeue/run_1" 3 "$RQ" && all_equal restart=1 "$(grep -ho "restart=[0-9]*" "$WORK/requeue/run_1"/rank_*.txt)"'
+rerun_ok() { ranks_ok "$WORK/requeue/run_1" 3 "$RQ" && all_equal restart=1 "$(grep -ho "restart=[0-9]*" "$WORK/requeue/run_1"/rank_*.txt)"; }
+check "rerun: 3 rank files with restart=1" rerun_ok
 log=$(cat "$WORK/requeue/"*.out 2>/dev/null)
-check "first run was cut mid-step (no 'run 0: done' in the log)" eval '! grep -q "run 0: done" <<<"$log"'
+check "first run was cut mid-step (no 'run 0: done' in the log)" test -z "$(grep "run 0: done" <<<"$log")"
 check "rerun logged 'run 1: done' in the same (appended) log" grep -q "run 1: done" <<<"$log"
