@@ -7,6 +7,8 @@
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make debug      -O0 -g3 build (build-debug/)  make clean
 #   make lint       cppcheck                      make format / format-check   clang-format
+#   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
+#   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh)
 #
 # Overrides: CC, OPTFLAGS, BUILD, MPIRUN, NP_LIST, and per library <LIB>_CFLAGS / <LIB>_LIBS
 # (MPI is through the mpicc wrapper; HDF5, OPENBLAS, LAPACKE, SCALAPACK, CHECK); NO_SCALAPACK=1.
@@ -32,7 +34,16 @@ bench-deps:
 clean:
 	rm -rf build build-asan build-debug
 
-.PHONY: $(PUBLIC_GOALS) deps bench-deps clean
+# The one-machine Slurm (munge, slurmctld, slurmd on 127.0.0.1); slurm/README.md.
+slurm-up:
+	@slurm/local/start.sh
+slurm-down:
+	@slurm/local/stop.sh
+test-slurm: deps
+	@scripts/deps.sh slurm
+	@$(MAKE) --no-print-directory MMC_INNER=1 $@
+
+.PHONY: $(PUBLIC_GOALS) deps bench-deps clean slurm-up slurm-down test-slurm
 
 else # ------------------------------------------------------------------------------ inner make
 
@@ -243,6 +254,12 @@ test-mpi: $(BUILD)/bin/run_mpi_tests
 
 check: test test-mpi
 
+# Starts the local Slurm, submits real jobs, stops it again; the script times out every wait.
+# On the overall timeout its trap cancels the jobs and stops the daemons (up to 15 s each).
+SLURM_TEST_TIMEOUT ?= 420
+test-slurm: $(BUILD)/bin/rank_probe
+	timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin
+
 asan:
 	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-asan SAN=address,undefined \
 	  OPTFLAGS='-O1' check
@@ -264,7 +281,7 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
-.PHONY: all test test-mpi check asan debug bench lint format format-check FORCE
+.PHONY: all test test-mpi test-slurm check asan debug bench lint format format-check FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
 .SECONDARY:

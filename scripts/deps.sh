@@ -8,7 +8,8 @@ declare -A GROUP_PKGS=(
   [build]="build-essential openmpi-bin libopenmpi-dev libopenblas-dev liblapacke-dev
            libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools check pkg-config"
   [bench]="python3-torch python3-numpy"
-  [slurm]="slurm-wlm munge"
+  # Slurm's mpi_pmix plugin dlopen()s the unversioned pmix2/lib/libpmix.so, which only -dev ships.
+  [slurm]="slurm-wlm munge libpmix-dev"
   [analysis]="python3-h5py python3-matplotlib python3-numpy"
   [data]="dataset-fashion-mnist espeak-ng-data libespeak-ng-dev zlib1g-dev wordnet-base
           r-base-core r-cran-mlbench"
@@ -41,8 +42,9 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 0755 /usr/sbin/policy-rc.d
   own_policy=1; trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Another make may be installing at the same time: wait for its dpkg lock instead of failing.
+apt-get update -qq -o DPkg::Lock::Timeout=600
+apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends $missing >/dev/null
 # OpenBLAS must provide libblas.so.3/liblapack.so.3 (the reference BLAS has priority 10).
 for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
   cur=$(readlink -f "/etc/alternatives/$alt" 2>/dev/null || true)
