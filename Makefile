@@ -272,7 +272,7 @@ bench: $(BENCHES)
 	@tests/bench/run.sh $(BUILD)/bin
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
+	cppcheck --quiet --inline-suppr --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem -Isrc src tests
 
 format:

@@ -123,7 +123,7 @@ int opts_set(const OptSpec *table, int n, void *cfg, const char *key, const char
                  rng[0] ? " " : "", rng);
             return OPT_ERR_BAD_VALUE;
         }
-        *(double *)field = v;
+        memcpy(field, &v, sizeof v);
         return OPT_OK;
     }
     case OPT_BOOL:
@@ -309,7 +309,8 @@ void opts_format(const OptSpec *o, const void *cfg, char *buf, size_t cap) {
     case OPT_I64: snprintf(buf, cap, "%" PRId64, *(const int64_t *)field); break;
     case OPT_DOUBLE: {
         // Shortest text that reads back to the same double.
-        double v = *(const double *)field;
+        double v;
+        memcpy(&v, field, sizeof v);
         for (int prec = 6; prec <= 17; prec++) {
             snprintf(buf, cap, "%.*g", prec, v);
             if (strtod(buf, NULL) == v) break;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 _Noreturn void die_at(const char *file, int line, const char *func, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5), noreturn)); // noreturn spelled out for cppcheck
 
 // Sets a hint printed after the next die message (borrowed string, must outlive the call). Local.
 void die_set_hint(const char *hint);

@@ -165,7 +165,12 @@ static void write_config(hid_t file, const OptSpec *opts, int n_opts, const void
         case OPT_INT:
         case OPT_BOOL: h5_attr_i64(grp, o->key, *(const int *)field); break;
         case OPT_I64: h5_attr_i64(grp, o->key, (long long)*(const int64_t *)field); break;
-        case OPT_DOUBLE: h5_attr_f64(grp, o->key, *(const double *)field); break;
+        case OPT_DOUBLE: {
+            double v;
+            memcpy(&v, field, sizeof v);
+            h5_attr_f64(grp, o->key, v);
+            break;
+        }
         case OPT_STRING:
         case OPT_CHOICE: h5_attr_str(grp, o->key, field); break;
         }

@@ -111,7 +111,8 @@ START_TEST(test_gathered_parallel_build_equals_serial_and_every_rank_reads) {
     Dataset *ds = dataset_open_flags(par, DATASET_SKIP_SCAN, err, sizeof err);
     ck_assert_all_ranks(ds != NULL, "open failed: %s", err);
     int64_t n = c.n[0] / size, start = n * rank;
-    int32_t *got = xmalloc((size_t)n * c.dims[1] * 4), *lab = xmalloc((size_t)n * 4);
+    float *got = xmalloc((size_t)n * c.dims[1] * 4);
+    int32_t *lab = xmalloc((size_t)n * 4);
     int32_t *want_lab = xmalloc((size_t)n * 4), *wm = xmalloc((size_t)n * 4),
             *wt = xmalloc((size_t)n * c.text_len * 4);
     int64_t *we = xmalloc((size_t)n * 8);
@@ -119,7 +120,7 @@ START_TEST(test_gathered_parallel_build_equals_serial_and_every_rank_reads) {
     for (int m = 0; m < c.n_vec; m++)
         wv[m] = xmalloc((size_t)n * c.dims[m] * 4);
     synmm_rows(g, DS_TRAIN, start, n, want_lab, we, wm, wv, wt);
-    dataset_read_features(ds, DS_TRAIN, 1, start, n, (float *)got);
+    dataset_read_features(ds, DS_TRAIN, 1, start, n, got);
     dataset_read_labels(ds, DS_TRAIN, start, n, lab);
     int ok =
         !memcmp(got, wv[1], (size_t)n * c.dims[1] * 4) && !memcmp(lab, want_lab, (size_t)n * 4);
