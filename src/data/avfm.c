@@ -159,11 +159,15 @@ static void render(Avfm *g, Rng *r, Rng *noise, const int16_t *raw, int len, int
     float snr_db = o->snr_db_lo + (o->snr_db_hi - o->snr_db_lo) * rng_uniform(r);
     float noise_rel = clean ? 0 : powf(10.0f, -snr_db / 20.0f); // noise std / speech RMS
     float noise_std = noise_rel * SPEECH_RMS * powf(10.0f, gain_db / 20.0f);
-    rng_fill_normal(noise, g->wave, AVFM_WINDOW, 0, 1);
+    // Noise: sum of four 16-bit uniforms (Irwin-Hall), scaled to unit variance. Near-Gaussian and
+    // 10x cheaper than Box-Muller, which was a fifth of the build time.
+    const float ih_scale = sqrtf(3.0f) / 65536.0f, sd = noise_std + DITHER_STD;
     for (int t = 0; t < AVFM_WINDOW; t++) {
+        uint32_t u = rng_u32(noise), v = rng_u32(noise);
+        float z = ((float)((u & 0xffff) + (u >> 16) + (v & 0xffff) + (v >> 16)) - 131070.0f) * ih_scale;
         int s = t - offset;
         float sp = s >= 0 && s < n ? amp * g->res[s] : 0;
-        g->wave[t] = sp + (noise_std + DITHER_STD) * g->wave[t];
+        g->wave[t] = sp + sd * z;
     }
     logmel_compute(&g->mel, g->feat, g->wave, AVFM_WINDOW, LOG_FLOOR);
     meta[AVFM_META_GAIN_CDB] = (int32_t)lrintf(gain_db * 100);

@@ -17,7 +17,7 @@
 #define AVFM_WINDOW 16000 // 1 s
 #define AVFM_FRAMES 98
 #define AVFM_MELS 40
-#define AVFM_BLOCK 64
+#define AVFM_BLOCK 256
 #define AVFM_TEXT_LEN 8
 // uint8 audio: value = AVFM_Q_OFFSET + AVFM_Q_SCALE * q covers log-mel in [-23.1, 11.0] (observed
 // range -23.03 .. 10.2, research/datasets.md 3.1); values outside are clipped.

@@ -42,6 +42,17 @@ void logmel_init(LogMel *m, int sample_rate, int win, int hop, int n_fft, int n_
             m->fbank[(size_t)b * nb + k] = (float)w;
         }
     }
+    m->band_lo = xmalloc(sizeof(int) * (size_t)n_mels);
+    m->band_hi = xmalloc(sizeof(int) * (size_t)n_mels);
+    for (int b = 0; b < n_mels; b++) {
+        const float *w = m->fbank + (size_t)b * nb;
+        int lo = 0, hi = nb;
+        while (lo < nb && w[lo] == 0) lo++;
+        while (hi > lo && w[hi - 1] == 0) hi--;
+        m->band_lo[b] = lo;
+        m->band_hi[b] = hi;
+    }
+    m->power = xmalloc(sizeof(float) * 2 * (size_t)nb);
     m->re = xmalloc(sizeof(float) * (size_t)n_fft);
     m->im = xmalloc(sizeof(float) * (size_t)n_fft);
 }
@@ -51,6 +62,9 @@ void logmel_free(LogMel *m) {
     fft_free(&m->fft);
     xfree(m->window);
     xfree(m->fbank);
+    xfree(m->band_lo);
+    xfree(m->band_hi);
+    xfree(m->power);
     xfree(m->re);
     xfree(m->im);
     memset(m, 0, sizeof(*m));
@@ -68,27 +82,42 @@ float logmel_band_centre_hz(const LogMel *m, int b) {
     return (float)mel_to_hz(mlo + (mhi - mlo) * (b + 1) / (m->n_mels + 1));
 }
 
+// Mel bands of one power spectrum (nb bins) into o (n_mels).
+static void mel_bands(const LogMel *m, float *o, const float *power, float floor) {
+    int nb = m->n_fft / 2 + 1;
+    for (int b = 0; b < m->n_mels; b++) {
+        const float *w = m->fbank + (size_t)b * nb;
+        float e = 0;
+        for (int k = m->band_lo[b]; k < m->band_hi[b]; k++) e += w[k] * power[k];
+        o[b] = logf(e + floor);
+    }
+}
+
 void logmel_compute(LogMel *m, float *out, const float *x, int n, float floor) {
     CHECK_PTR(m);
     CHECK_PTR(out);
     CHECK_PTR(x);
     CHECK(floor > 0, "floor=%g must be > 0 (log of zero power)", floor);
-    int frames = logmel_frames(m, n), nb = m->n_fft / 2 + 1;
-    float power[4097];
-    CHECK(nb <= (int)(sizeof(power) / sizeof(power[0])), "n_fft=%d too large", m->n_fft);
-    for (int t = 0; t < frames; t++) {
-        const float *xt = x + (size_t)t * m->hop;
-        for (int i = 0; i < m->win; i++) m->re[i] = xt[i] * m->window[i];
-        for (int i = m->win; i < m->n_fft; i++) m->re[i] = 0;
-        memset(m->im, 0, sizeof(float) * (size_t)m->n_fft);
-        fft_forward(&m->fft, m->re, m->im);
-        for (int k = 0; k < nb; k++) power[k] = m->re[k] * m->re[k] + m->im[k] * m->im[k];
-        float *o = out + (size_t)t * m->n_mels;
-        for (int b = 0; b < m->n_mels; b++) {
-            const float *w = m->fbank + (size_t)b * nb;
-            double e = 0;
-            for (int k = 0; k < nb; k++) e += (double)w[k] * power[k];
-            o[b] = logf((float)e + floor);
+    int frames = logmel_frames(m, n), nb = m->n_fft / 2 + 1, N = m->n_fft;
+    for (int t = 0; t < frames; t += 2) {
+        // z = a + i b with a, b real; A[k] = (Z[k] + conj Z[N-k]) / 2, B[k] = (Z[k] - conj Z[N-k]) / 2i.
+        int two = t + 1 < frames;
+        const float *xa = x + (size_t)t * m->hop, *xb = xa + m->hop;
+        for (int i = 0; i < m->win; i++) {
+            m->re[i] = xa[i] * m->window[i];
+            m->im[i] = two ? xb[i] * m->window[i] : 0;
         }
+        for (int i = m->win; i < N; i++) m->re[i] = m->im[i] = 0;
+        fft_forward(&m->fft, m->re, m->im);
+        float *pa = m->power, *pb = m->power + nb;
+        for (int k = 0; k < nb; k++) {
+            int j = (N - k) & (N - 1);
+            float ar = 0.5f * (m->re[k] + m->re[j]), ai = 0.5f * (m->im[k] - m->im[j]);
+            float br = 0.5f * (m->im[k] + m->im[j]), bi = -0.5f * (m->re[k] - m->re[j]);
+            pa[k] = ar * ar + ai * ai;
+            pb[k] = br * br + bi * bi;
+        }
+        mel_bands(m, out + (size_t)t * m->n_mels, pa, floor);
+        if (two) mel_bands(m, out + (size_t)(t + 1) * m->n_mels, pb, floor);
     }
 }

@@ -2,6 +2,7 @@
 #include "data/speech.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,10 @@ Speech *speech_start(void) {
     }
     close(req[0]);
     close(res[1]);
+    // Close-on-exec: a process that MPI_Init forks and execs (Open MPI's singleton daemon) must not
+    // keep the request pipe open, or the helper never sees EOF and speech_stop waits forever.
+    CHECK(fcntl(req[1], F_SETFD, FD_CLOEXEC) == 0 && fcntl(res[0], F_SETFD, FD_CLOEXEC) == 0,
+          "fcntl failed: %s", strerror(errno));
     Speech *s = xmalloc(sizeof(Speech));
     s->helper = pid;
     s->req_fd = req[1];
@@ -166,6 +171,7 @@ void speech_stop(Speech *s) {
     if (!s) return;
     close(s->req_fd); // EOF ends the helper's loop
     close(s->res_fd);
+    kill(s->helper, SIGTERM); // in case a forked child still holds the pipe open
     int st;
     while (waitpid(s->helper, &st, 0) < 0 && errno == EINTR) {}
     xfree(s);
