@@ -128,7 +128,11 @@ Speech *speech_start(void) {
     if (pid == 0) {
         close(req[1]);
         close(res[0]);
+        // Default dispositions: an inherited handler (Check's SIGTERM handler kills the whole test
+        // process group) must not run in the helper.
         signal(SIGPIPE, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
         helper_main(req[0], res[1]);
     }
     close(req[0]);
@@ -171,7 +175,7 @@ void speech_stop(Speech *s) {
     if (!s) return;
     close(s->req_fd); // EOF ends the helper's loop
     close(s->res_fd);
-    kill(s->helper, SIGTERM); // in case a forked child still holds the pipe open
+    kill(s->helper, SIGKILL); // in case a forked child still holds the pipe open (it is idle now)
     int st;
     while (waitpid(s->helper, &st, 0) < 0 && errno == EINTR) {}
     xfree(s);
