@@ -1,6 +1,6 @@
 // test_avfm.c - AV-FashionMNIST with speech: espeak-ng blocks are reproducible whatever ran before,
-// generated samples are a function of (seed, split, index) only, train and test voices are disjoint,
-// and the builder writes the same bytes serially and with 2 MPI ranks.
+// generated samples are a function of (seed, split, index) only, train and test voices are
+// disjoint, and the builder writes the same bytes serially and with 2 MPI ranks.
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,8 @@
 static void make_reqs(SpeechReq *q, int n, int variant0) {
     static const char *const words[] = {"ankle boot", "pullover", "bag", "t-shirt"};
     for (int i = 0; i < n; i++) {
-        snprintf(q[i].voice, sizeof q[i].voice, "%s+%s", avfm_accent(i % 6), avfm_variant((variant0 + i) % 24));
+        snprintf(q[i].voice, sizeof q[i].voice, "%s+%s", avfm_accent(i % 6),
+                 avfm_variant((variant0 + i) % 24));
         snprintf(q[i].text, sizeof q[i].text, "%s", words[i % 4]);
         q[i].rate = 110 + 13 * i;
         q[i].pitch = 20 + 7 * i;
@@ -45,7 +46,8 @@ START_TEST(test_speech_same_block_gives_same_samples_after_other_blocks) {
         ck_assert_int_eq(la[i], lb[i]);
         ck_assert_mem_eq(a[i], b[i], sizeof(int16_t) * (size_t)la[i]);
         int peak = 0;
-        for (int t = 0; t < la[i]; t++) peak = abs(a[i][t]) > peak ? abs(a[i][t]) : peak;
+        for (int t = 0; t < la[i]; t++)
+            peak = abs(a[i][t]) > peak ? abs(a[i][t]) : peak;
         ck_assert_int_gt(peak, 1000); // not silence
         xfree(a[i]);
         xfree(b[i]);
@@ -74,7 +76,8 @@ typedef struct {
     int32_t *text, *meta;
 } Out;
 
-static Out gen(Avfm *g, int split, int64_t start, int64_t n, int64_t n_split, const uint8_t *labels) {
+static Out gen(Avfm *g, int split, int64_t start, int64_t n, int64_t n_split,
+               const uint8_t *labels) {
     Out o = {xmalloc((size_t)n * FEAT), xmalloc(sizeof(int32_t) * (size_t)n * AVFM_TEXT_LEN),
              xmalloc(sizeof(int32_t) * (size_t)n * AVFM_N_META)};
     avfm_generate(g, split, start, n, n_split, labels, o.audio, o.text, o.meta);
@@ -92,7 +95,8 @@ static uint8_t g_labels[NS];
 // Samples depend on (seed, split, index) only: a range gives the same bytes after other ranges were
 // generated, and a shorter split (a --subset build) is a prefix of a longer one.
 START_TEST(test_avfm_samples_are_reproducible_and_subset_is_prefix) {
-    for (int i = 0; i < NS; i++) g_labels[i] = (uint8_t)((i * 7) % 10);
+    for (int i = 0; i < NS; i++)
+        g_labels[i] = (uint8_t)((i * 7) % 10);
     Speech *sp = speech_start();
     AvfmOpts o;
     avfm_opts_default(&o, 42);
@@ -137,7 +141,8 @@ END_TEST
 START_TEST(test_avfm_test_voices_are_disjoint_from_train_voices) {
     for (int v = 0; v < AVFM_N_ACCENTS * AVFM_N_VARIANTS; v++)
         ck_assert(!(avfm_voice_in_split(v, 0) && avfm_voice_in_split(v, 1)));
-    for (int i = 0; i < NS; i++) g_labels[i] = (uint8_t)(i % 10);
+    for (int i = 0; i < NS; i++)
+        g_labels[i] = (uint8_t)(i % 10);
     Speech *sp = speech_start();
     AvfmOpts o;
     avfm_opts_default(&o, 3);
@@ -147,15 +152,18 @@ START_TEST(test_avfm_test_voices_are_disjoint_from_train_voices) {
     Out tr = gen(&g, 0, 0, 200, 200, g_labels), te = gen(&g, 1, 0, 200, 200, g_labels);
     int accents[2][AVFM_N_ACCENTS] = {{0}}, variants[2][AVFM_N_VARIANTS] = {{0}}, synonyms = 0;
     for (int i = 0; i < 200; i++) {
-        const int32_t *mt = tr.meta + (size_t)i * AVFM_N_META, *me = te.meta + (size_t)i * AVFM_N_META;
+        const int32_t *mt = tr.meta + (size_t)i * AVFM_N_META,
+                      *me = te.meta + (size_t)i * AVFM_N_META;
         ck_assert(avfm_voice_in_split(mt[AVFM_META_VOICE], 0));
         ck_assert(avfm_voice_in_split(me[AVFM_META_VOICE], 1));
         accents[0][mt[AVFM_META_ACCENT]] = accents[1][me[AVFM_META_ACCENT]] = 1;
         variants[0][mt[AVFM_META_VARIANT]] = variants[1][me[AVFM_META_VARIANT]] = 1;
         synonyms += mt[AVFM_META_WORD] > 0;
     }
-    for (int a = 0; a < AVFM_N_ACCENTS; a++) ck_assert(!(accents[0][a] && accents[1][a]));
-    for (int v = 0; v < AVFM_N_VARIANTS; v++) ck_assert(!(variants[0][v] && variants[1][v]));
+    for (int a = 0; a < AVFM_N_ACCENTS; a++)
+        ck_assert(!(accents[0][a] && accents[1][a]));
+    for (int v = 0; v < AVFM_N_VARIANTS; v++)
+        ck_assert(!(variants[0][v] && variants[1][v]));
     ck_assert_int_gt(synonyms, 50); // --words=synonym speaks more than the class names
     out_free(&tr);
     out_free(&te);
@@ -189,10 +197,12 @@ START_TEST(test_avfm_builder_serial_and_two_ranks_write_identical_bytes) {
     char dir[64], cmd[1024];
     tmpdir_make(dir, sizeof dir, "avfm_build");
     const char *args = "--subset=600 --test-subset=300 --seed=9";
-    snprintf(cmd, sizeof cmd, "%s/build_avfmnist %s --out=%s/serial.h5 > %s/log 2>&1", bin, args, dir, dir);
+    snprintf(cmd, sizeof cmd, "%s/build_avfmnist %s --out=%s/serial.h5 > %s/log 2>&1", bin, args,
+             dir, dir);
     ck_assert_msg(run(cmd) == 0, "serial build failed: %s", cmd);
     snprintf(cmd, sizeof cmd,
-             "timeout 300 mpirun --oversubscribe -np 2 %s/build_avfmnist %s --out=%s/np2.h5 >> %s/log 2>&1",
+             "timeout 300 mpirun --oversubscribe -np 2 %s/build_avfmnist %s --out=%s/np2.h5 >> "
+             "%s/log 2>&1",
              bin, args, dir, dir);
     ck_assert_msg(run(cmd) == 0, "2-rank build failed: %s", cmd);
     snprintf(cmd, sizeof cmd, "cmp -s %s/serial.h5 %s/np2.h5", dir, dir);

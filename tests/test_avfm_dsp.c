@@ -1,5 +1,5 @@
-// test_avfm_dsp.c - AV-FashionMNIST's signal and text parts without speech: FFT against a naive DFT,
-// log-mel of pure tones, the resampler keeps a tone's frequency, the IDX reader on the real
+// test_avfm_dsp.c - AV-FashionMNIST's signal and text parts without speech: FFT against a naive
+// DFT, log-mel of pure tones, the resampler keeps a tone's frequency, the IDX reader on the real
 // Fashion-MNIST files, the lexicon against WordNet, text tokens inside the vocabulary.
 #include <check.h>
 #include <math.h>
@@ -57,7 +57,8 @@ START_TEST(test_logmel_of_pure_tone_peaks_in_its_band) {
     logmel_init(&m, 16000, 400, 160, 512, 40, 20, 8000);
     ck_assert_int_eq(logmel_frames(&m, 16000), 98);
     float *x = xmalloc(sizeof(float) * 16000), *out = xmalloc(sizeof(float) * 98 * 40);
-    for (int t = 0; t < 16000; t++) x[t] = 0.5f * sinf(2 * (float)M_PI * hz * t / 16000);
+    for (int t = 0; t < 16000; t++)
+        x[t] = 0.5f * sinf(2 * (float)M_PI * hz * t / 16000);
     logmel_compute(&m, out, x, 16000, 1e-10f);
     // Adjacent triangles are linear in Hz over the same interval, so they cross at its midpoint:
     // the band that responds most to a tone is the one whose centre is nearest in Hz.
@@ -69,11 +70,14 @@ START_TEST(test_logmel_of_pure_tone_peaks_in_its_band) {
         int best = 0;
         for (int b = 1; b < 40; b++)
             if (out[t * 40 + b] > out[t * 40 + best]) best = b;
-        ck_assert_msg(best == want, "%g Hz frame %d: peak in band %d (centre %.0f Hz), want band %d (%.0f Hz)",
-                      hz, t, best, logmel_band_centre_hz(&m, best), want, logmel_band_centre_hz(&m, want));
+        ck_assert_msg(best == want,
+                      "%g Hz frame %d: peak in band %d (centre %.0f Hz), want band %d (%.0f Hz)",
+                      hz, t, best, logmel_band_centre_hz(&m, best), want,
+                      logmel_band_centre_hz(&m, want));
     }
     ck_assert_msg(fabsf(logmel_band_centre_hz(&m, want) - hz) < 0.15f * hz + 60,
-                  "band %d centre %.0f Hz is far from %g Hz", want, logmel_band_centre_hz(&m, want), hz);
+                  "band %d centre %.0f Hz is far from %g Hz", want, logmel_band_centre_hz(&m, want),
+                  hz);
     xfree(x);
     xfree(out);
     logmel_free(&m);
@@ -86,7 +90,8 @@ START_TEST(test_logmel_of_silence_is_the_floor) {
     float *x = xcalloc(1000, sizeof(float)), out[5 * 40];
     ck_assert_int_eq(logmel_frames(&m, 1000), 1 + (1000 - 400) / 160);
     logmel_compute(&m, out, x, 1000, 1e-10f);
-    for (int i = 0; i < 4 * 40; i++) ck_assert_float_eq_tol(out[i], logf(1e-10f), 1e-6);
+    for (int i = 0; i < 4 * 40; i++)
+        ck_assert_float_eq_tol(out[i], logf(1e-10f), 1e-6);
     xfree(x);
     logmel_free(&m);
 }
@@ -105,12 +110,14 @@ START_TEST(test_resampler_keeps_tone_frequency) {
     ck_assert_int_eq(resample_len(n, rin, rout), (n - 1) * rout / rin + 1);
     ck_assert_int_eq(resample_len(0, rin, rout), 0);
     float *x = xmalloc(sizeof(float) * n);
-    for (int i = 0; i < n; i++) x[i] = sinf(2 * (float)M_PI * 440.0f * i / rin + 0.3f);
+    for (int i = 0; i < n; i++)
+        x[i] = sinf(2 * (float)M_PI * 440.0f * i / rin + 0.3f);
     int m = resample_len(n, rin, rout);
     float *y = xmalloc(sizeof(float) * m);
     resample_linear(y, x, n, rin, rout);
     ck_assert_double_eq_tol(crossings_hz(y, m, rout), 440.0, 1.0);
-    // Linear interpolation of a 440 Hz sine at 22050 Hz is close to the exact sine at the new times.
+    // Linear interpolation of a 440 Hz sine at 22050 Hz is close to the exact sine at the new
+    // times.
     for (int j = 0; j < m; j += 97)
         ck_assert_float_eq_tol(y[j], sinf(2 * (float)M_PI * 440.0f * j / rout + 0.3f), 0.01f);
     xfree(x);
@@ -130,7 +137,8 @@ START_TEST(test_idx_reads_real_fashion_mnist_headers) {
         ck_assert_int_lt(a.data[i], 10);
         count[a.data[i]]++;
     }
-    for (int c = 0; c < 10; c++) ck_assert_int_eq(count[c], 6000);
+    for (int c = 0; c < 10; c++)
+        ck_assert_int_eq(count[c], 6000);
     idx_free(&a);
     idx_read(&a, FMNIST "t10k-images-idx3-ubyte.gz");
     ck_assert_int_eq(a.ndim, 3);
@@ -184,8 +192,10 @@ START_TEST(test_text_tokens_stay_in_vocabulary_and_name_the_class) {
     ck_assert_int_eq(texttok_id(&v, "<pad>"), TEXT_PAD);
     ck_assert_int_eq(texttok_id(&v, "<unk>"), TEXT_UNK);
     for (int a = 0; a < v.size; a++)
-        for (int b = a + 1; b < v.size; b++) ck_assert_str_ne(v.words[a], v.words[b]);
-    TextOpts o = {.p_drop = 0.2f, .p_swap = 0.3f, .p_replace = 0.1f, .p_coarse = 0.2f, .max_fillers = 2};
+        for (int b = a + 1; b < v.size; b++)
+            ck_assert_str_ne(v.words[a], v.words[b]);
+    TextOpts o = {
+        .p_drop = 0.2f, .p_swap = 0.3f, .p_replace = 0.1f, .p_coarse = 0.2f, .max_fillers = 2};
     // With no replacement the sequence holds only class words, fillers and pads, pads at the end.
     TextOpts clean = o;
     clean.p_replace = 0;
@@ -200,7 +210,8 @@ START_TEST(test_text_tokens_stay_in_vocabulary_and_name_the_class) {
             ck_assert_int_ge(seq[t], 0);
             ck_assert_int_lt(seq[t], v.size);
             ck_assert_int_ne(seq[t], TEXT_UNK);
-            if (seq[t] == TEXT_PAD) seen_pad = 1;
+            if (seq[t] == TEXT_PAD)
+                seen_pad = 1;
             else {
                 ck_assert_msg(!seen_pad, "sample %d: a word after padding", i);
                 n_words++;

@@ -50,7 +50,8 @@ static int64_t parse_count(const char *arg, const char *v) {
     char *end;
     long long n = strtoll(v, &end, 10);
     if (*v == 0 || *end != 0 || n < 1) {
-        fprintf(stderr, "build_avfmnist: %s needs a positive integer, got \"%s\"\n%s", arg, v, usage);
+        fprintf(stderr, "build_avfmnist: %s needs a positive integer, got \"%s\"\n%s", arg, v,
+                usage);
         exit(2);
     }
     return n;
@@ -70,16 +71,26 @@ static void parse(Options *o, int argc, char **argv) {
         if (IS("--help") || IS("-h")) {
             fputs(usage, stdout);
             exit(0);
-        } else if (IS("--out") && *v) o->out = v;
-        else if (IS("--fmnist-dir") && *v) o->fmnist_dir = v;
-        else if (IS("--subset")) o->subset = parse_count(a, v);
-        else if (IS("--test-subset")) o->test_subset = parse_count(a, v);
-        else if (IS("--seed") && *v) o->avfm.seed = strtoull(v, NULL, 10);
-        else if (IS("--words") && !strcmp(v, "name")) o->avfm.words = AVFM_WORDS_NAME;
-        else if (IS("--words") && !strcmp(v, "synonym")) o->avfm.words = AVFM_WORDS_SYNONYM;
-        else if (IS("--words") && !strcmp(v, "coarse")) o->avfm.words = AVFM_WORDS_COARSE;
-        else if (IS("--audio") && !strcmp(v, "u8")) o->avfm.audio_f32 = 0;
-        else if (IS("--audio") && !strcmp(v, "f32")) o->avfm.audio_f32 = 1;
+        } else if (IS("--out") && *v)
+            o->out = v;
+        else if (IS("--fmnist-dir") && *v)
+            o->fmnist_dir = v;
+        else if (IS("--subset"))
+            o->subset = parse_count(a, v);
+        else if (IS("--test-subset"))
+            o->test_subset = parse_count(a, v);
+        else if (IS("--seed") && *v)
+            o->avfm.seed = strtoull(v, NULL, 10);
+        else if (IS("--words") && !strcmp(v, "name"))
+            o->avfm.words = AVFM_WORDS_NAME;
+        else if (IS("--words") && !strcmp(v, "synonym"))
+            o->avfm.words = AVFM_WORDS_SYNONYM;
+        else if (IS("--words") && !strcmp(v, "coarse"))
+            o->avfm.words = AVFM_WORDS_COARSE;
+        else if (IS("--audio") && !strcmp(v, "u8"))
+            o->avfm.audio_f32 = 0;
+        else if (IS("--audio") && !strcmp(v, "f32"))
+            o->avfm.audio_f32 = 1;
         else if (IS("--snr") && sscanf(v, "%f:%f", &o->avfm.snr_db_lo, &o->avfm.snr_db_hi) == 2 &&
                  o->avfm.snr_db_lo <= o->avfm.snr_db_hi) {
         } else if (IS("--p-clean") && sscanf(v, "%f", &o->avfm.p_clean) == 1 &&
@@ -156,14 +167,16 @@ int main(int argc, char **argv) {
     }
 
     const char *class_names[LEX_CLASSES];
-    for (int c = 0; c < LEX_CLASSES; c++) class_names[c] = lexicon_class_name(c);
+    for (int c = 0; c < LEX_CLASSES; c++)
+        class_names[c] = lexicon_class_name(c);
     const char *vocab[TEXT_MAX_VOCAB];
-    for (int v = 0; v < gen.vocab.size; v++) vocab[v] = gen.vocab.words[v];
+    for (int v = 0; v < gen.vocab.size; v++)
+        vocab[v] = gen.vocab.words[v];
     DsSpec spec = {
         .name = "avfmnist",
         .version = "1",
         .source = FMNIST_VERSION "; speech: libespeak-ng 1.51 (espeak-ng-data "
-                  "1.51+dfsg-10+deb12u2); synonyms: WordNet 3.0 (curated)",
+                                 "1.51+dfsg-10+deb12u2); synonyms: WordNet 3.0 (curated)",
         .licence = "images Expat (MIT) (c) 2017 Zalando SE; generated speech/text: program "
                    "output (espeak-ng GPL-3+ not applicable to output); WordNet 3.0 licence",
         .builder = "build_avfmnist",
@@ -171,13 +184,20 @@ int main(int argc, char **argv) {
         .n_classes = LEX_CLASSES,
         .class_names = class_names,
         .n_modalities = 3,
-        .modalities = {
-            {.name = "image", .kind = "image", .dtype = DS_U8, .ndims = 2, .dims = {IMG, IMG}},
-            {.name = "audio", .kind = "audio", .dtype = opt.avfm.audio_f32 ? DS_F32 : DS_U8,
-             .ndims = 2, .dims = {AVFM_FRAMES, AVFM_MELS},
-             .scale = opt.avfm.audio_f32 ? 0 : AVFM_Q_SCALE,
-             .offset = opt.avfm.audio_f32 ? 0 : AVFM_Q_OFFSET},
-            {.name = "text", .kind = "text", .dtype = DS_I32, .ndims = 1, .dims = {AVFM_TEXT_LEN}}},
+        .modalities =
+            {{.name = "image", .kind = "image", .dtype = DS_U8, .ndims = 2, .dims = {IMG, IMG}},
+             {.name = "audio",
+              .kind = "audio",
+              .dtype = opt.avfm.audio_f32 ? DS_F32 : DS_U8,
+              .ndims = 2,
+              .dims = {AVFM_FRAMES, AVFM_MELS},
+              .scale = opt.avfm.audio_f32 ? 0 : AVFM_Q_SCALE,
+              .offset = opt.avfm.audio_f32 ? 0 : AVFM_Q_OFFSET},
+             {.name = "text",
+              .kind = "text",
+              .dtype = DS_I32,
+              .ndims = 1,
+              .dims = {AVFM_TEXT_LEN}}},
         .vocab_size = gen.vocab.size,
         .vocab = vocab,
         .n_meta = AVFM_N_META,
@@ -201,7 +221,8 @@ int main(int argc, char **argv) {
     // generation. Other ranks build their blocks in order and send each one without waiting.
     const int64_t n_blocks = sd[0].n_blocks + sd[1].n_blocks;
     MPI_Request *req = xmalloc(sizeof(MPI_Request) * 3 * (size_t)(n_blocks + 1));
-    for (int64_t g = 0; g < 3 * n_blocks; g++) req[g] = MPI_REQUEST_NULL;
+    for (int64_t g = 0; g < 3 * n_blocks; g++)
+        req[g] = MPI_REQUEST_NULL;
     double t_own = 0, t_write = 0; // this rank's generation; rank 0's appends (compression, I/O)
     for (int pass = 0; pass < 2; pass++) {
         for (int64_t g = 0; g < n_blocks; g++) {
@@ -218,7 +239,8 @@ int main(int argc, char **argv) {
             MPI_Request *rq = req + 3 * g;
             if (pass == 0) { // rank 0 pre-posts its receives
                 if (rank == 0 && owner != 0) {
-                    MPI_CHECK(MPI_Irecv(a, na, MPI_BYTE, owner, (int)(3 * g), MPI_COMM_WORLD, &rq[0]));
+                    MPI_CHECK(
+                        MPI_Irecv(a, na, MPI_BYTE, owner, (int)(3 * g), MPI_COMM_WORLD, &rq[0]));
                     MPI_CHECK(MPI_Irecv(t, nt, MPI_INT32_T, owner, (int)(3 * g + 1), MPI_COMM_WORLD,
                                         &rq[1]));
                     MPI_CHECK(MPI_Irecv(m, nm, MPI_INT32_T, owner, (int)(3 * g + 2), MPI_COMM_WORLD,
@@ -232,10 +254,10 @@ int main(int argc, char **argv) {
                 t_own += timer_now_ms() - tg;
                 if (rank != 0) {
                     MPI_CHECK(MPI_Isend(a, na, MPI_BYTE, 0, (int)(3 * g), MPI_COMM_WORLD, &rq[0]));
-                    MPI_CHECK(MPI_Isend(t, nt, MPI_INT32_T, 0, (int)(3 * g + 1), MPI_COMM_WORLD,
-                                        &rq[1]));
-                    MPI_CHECK(MPI_Isend(m, nm, MPI_INT32_T, 0, (int)(3 * g + 2), MPI_COMM_WORLD,
-                                        &rq[2]));
+                    MPI_CHECK(
+                        MPI_Isend(t, nt, MPI_INT32_T, 0, (int)(3 * g + 1), MPI_COMM_WORLD, &rq[1]));
+                    MPI_CHECK(
+                        MPI_Isend(m, nm, MPI_INT32_T, 0, (int)(3 * g + 2), MPI_COMM_WORLD, &rq[2]));
                     int done; // drive the transfers of earlier blocks while rank 0 catches up
                     MPI_CHECK(MPI_Testall((int)(3 * (g + 1)), req, &done, MPI_STATUSES_IGNORE));
                 }

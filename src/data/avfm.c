@@ -14,20 +14,21 @@
 
 // espeak-ng's English accents (voices/gmw/*); "en-gb" itself fails in SetVoiceByName, "en" is GB.
 static const char *const accents[AVFM_N_ACCENTS] = {
-    "en", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", // train
-    "en-029", "en-us-nyc"};                                                         // test
+    "en",         "en-us",          "en-gb-scotland", "en-gb-x-gbclan",
+    "en-gb-x-rp", "en-gb-x-gbcwmd", // train
+    "en-029",     "en-us-nyc"};     // test
 // Voice variants (voices/!v/*): 24 for training, 8 held out for test.
 static const char *const variants[AVFM_N_VARIANTS] = {
-    "m1",     "m2",     "m3",     "m4",    "m5",    "m6",     "f1",    "f2",
-    "f3",     "f4",     "klatt",  "klatt2", "klatt3", "Alicia", "Andy", "Denis",
-    "Gene",   "Lee",    "Mike",   "linda",  "steph",  "croak",  "grandma", "max", // train
-    "m7",     "m8",     "f5",     "klatt4", "klatt5", "Annie",  "grandpa", "travis"}; // test
+    "m1",   "m2",  "m3",    "m4",     "m5",     "m6",     "f1",      "f2",
+    "f3",   "f4",  "klatt", "klatt2", "klatt3", "Alicia", "Andy",    "Denis",
+    "Gene", "Lee", "Mike",  "linda",  "steph",  "croak",  "grandma", "max",     // train
+    "m7",   "m8",  "f5",    "klatt4", "klatt5", "Annie",  "grandpa", "travis"}; // test
 #define TRAIN_ACCENTS 6
 #define TRAIN_VARIANTS 24
 
-static const char *const meta_names[AVFM_N_META] = {
-    "voice", "accent", "variant", "word", "rate", "pitch", "range", "gain_cdb", "snr_cdb",
-    "noise_pm", "offset", "speech_len"};
+static const char *const meta_names[AVFM_N_META] = {"voice",   "accent",   "variant", "word",
+                                                    "rate",    "pitch",    "range",   "gain_cdb",
+                                                    "snr_cdb", "noise_pm", "offset",  "speech_len"};
 
 #define SPEECH_RMS 0.05f // speech level before gain (-26 dBFS): voices differ a lot in loudness
 #define DITHER_STD 1e-4f // -80 dBFS: silent padding is not a constant log floor
@@ -36,21 +37,22 @@ static const char *const meta_names[AVFM_N_META] = {
 
 void avfm_opts_default(AvfmOpts *o, uint64_t seed) {
     CHECK_PTR(o);
-    *o = (AvfmOpts){.seed = seed,
-                    .words = AVFM_WORDS_NAME,
-                    .audio_f32 = 0,
-                    .snr_db_lo = -10,
-                    .snr_db_hi = 5,
-                    .p_clean = 0,
-                    .gain_db = 6,
-                    .rate_lo = 110,
-                    .rate_hi = 240,
-                    .pitch_lo = 15,
-                    .pitch_hi = 85,
-                    .range_lo = 20,
-                    .range_hi = 90,
-                    .text = {.p_drop = 0.2f, .p_swap = 0.3f, .p_replace = 0.1f, .p_coarse = 0.2f,
-                             .max_fillers = 2}};
+    *o = (AvfmOpts){
+        .seed = seed,
+        .words = AVFM_WORDS_NAME,
+        .audio_f32 = 0,
+        .snr_db_lo = -10,
+        .snr_db_hi = 5,
+        .p_clean = 0,
+        .gain_db = 6,
+        .rate_lo = 110,
+        .rate_hi = 240,
+        .pitch_lo = 15,
+        .pitch_hi = 85,
+        .range_lo = 20,
+        .range_hi = 90,
+        .text = {
+            .p_drop = 0.2f, .p_swap = 0.3f, .p_replace = 0.1f, .p_coarse = 0.2f, .max_fillers = 2}};
 }
 
 const char *avfm_accent(int a) {
@@ -92,18 +94,20 @@ void avfm_init(Avfm *g, const AvfmOpts *o, Speech *speech) {
     CHECK(logmel_frames(&g->mel, AVFM_WINDOW) == AVFM_FRAMES, "frames %d",
           logmel_frames(&g->mel, AVFM_WINDOW));
     texttok_vocab(&g->vocab);
-    for (int i = 0; i < AVFM_BLOCK; i++) g->raw[i] = xmalloc(sizeof(int16_t) * SPEECH_MAX_SAMPLES);
+    for (int i = 0; i < AVFM_BLOCK; i++)
+        g->raw[i] = xmalloc(sizeof(int16_t) * SPEECH_MAX_SAMPLES);
     g->utt = xmalloc(sizeof(float) * SPEECH_MAX_SAMPLES);
     g->wave = xmalloc(sizeof(float) * AVFM_WINDOW);
-    g->res = xmalloc(sizeof(float) * (size_t)resample_len(SPEECH_MAX_SAMPLES, SPEECH_RATE_HZ,
-                                                          AVFM_RATE));
+    g->res = xmalloc(sizeof(float) *
+                     (size_t)resample_len(SPEECH_MAX_SAMPLES, SPEECH_RATE_HZ, AVFM_RATE));
     g->feat = xmalloc(sizeof(float) * AVFM_FRAMES * AVFM_MELS);
 }
 
 void avfm_free(Avfm *g) {
     if (!g) return;
     logmel_free(&g->mel);
-    for (int i = 0; i < AVFM_BLOCK; i++) xfree(g->raw[i]);
+    for (int i = 0; i < AVFM_BLOCK; i++)
+        xfree(g->raw[i]);
     xfree(g->utt);
     xfree(g->wave);
     xfree(g->res);
@@ -111,7 +115,9 @@ void avfm_free(Avfm *g) {
     memset(g, 0, sizeof(*g));
 }
 
-static int uniform_int(Rng *r, int lo, int hi) { return lo + (int)rng_below(r, (uint32_t)(hi - lo + 1)); }
+static int uniform_int(Rng *r, int lo, int hi) {
+    return lo + (int)rng_below(r, (uint32_t)(hi - lo + 1));
+}
 
 // Speech parameters of one sample: the first draws of its stream j = 0 (placement draws follow).
 static void draw_params(const AvfmOpts *o, Rng *r, int split, int label, int32_t *meta,
@@ -130,7 +136,9 @@ static void draw_params(const AvfmOpts *o, Rng *r, int split, int label, int32_t
     const char *word = o->words == AVFM_WORDS_NAME      ? lexicon_synonym(label, 0)
                        : o->words == AVFM_WORDS_SYNONYM ? lexicon_synonym(label, k)
                                                         : lexicon_coarse(label);
-    meta[AVFM_META_WORD] = o->words == AVFM_WORDS_NAME ? 0 : o->words == AVFM_WORDS_SYNONYM ? k : -1;
+    meta[AVFM_META_WORD] = o->words == AVFM_WORDS_NAME      ? 0
+                           : o->words == AVFM_WORDS_SYNONYM ? k
+                                                            : -1;
     snprintf(q->voice, sizeof(q->voice), "%s+%s", accents[a], variants[v]);
     snprintf(q->text, sizeof(q->text), "%s", word);
     q->rate = meta[AVFM_META_RATE];
@@ -142,15 +150,18 @@ static void draw_params(const AvfmOpts *o, Rng *r, int split, int label, int32_t
 static void render(Avfm *g, Rng *r, Rng *noise, const int16_t *raw, int len, int32_t *meta) {
     const AvfmOpts *o = &g->o;
     int n = resample_len(len, SPEECH_RATE_HZ, AVFM_RATE);
-    for (int i = 0; i < len; i++) g->utt[i] = raw[i] / 32768.0f;
+    for (int i = 0; i < len; i++)
+        g->utt[i] = raw[i] / 32768.0f;
     resample_linear(g->res, g->utt, len, SPEECH_RATE_HZ, AVFM_RATE);
     double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)g->res[i] * g->res[i];
+    for (int i = 0; i < n; i++)
+        ss += (double)g->res[i] * g->res[i];
     float rms = (float)sqrt(ss / (n > 0 ? n : 1));
     float gain_db = o->gain_db > 0 ? (2 * rng_uniform(r) - 1) * o->gain_db : 0;
     float amp = (rms > 0 ? SPEECH_RMS / rms : 0) * powf(10.0f, gain_db / 20.0f);
     int offset;
-    if (n <= AVFM_WINDOW) offset = (int)rng_below(r, (uint32_t)(AVFM_WINDOW - n + 1));
+    if (n <= AVFM_WINDOW)
+        offset = (int)rng_below(r, (uint32_t)(AVFM_WINDOW - n + 1));
     else {
         (void)rng_u32(r); // same number of draws either way
         offset = -(n - AVFM_WINDOW) / 2;
@@ -164,7 +175,8 @@ static void render(Avfm *g, Rng *r, Rng *noise, const int16_t *raw, int len, int
     const float ih_scale = sqrtf(3.0f) / 65536.0f, sd = noise_std + DITHER_STD;
     for (int t = 0; t < AVFM_WINDOW; t++) {
         uint32_t u = rng_u32(noise), v = rng_u32(noise);
-        float z = ((float)((u & 0xffff) + (u >> 16) + (v & 0xffff) + (v >> 16)) - 131070.0f) * ih_scale;
+        float z =
+            ((float)((u & 0xffff) + (u >> 16) + (v & 0xffff) + (v >> 16)) - 131070.0f) * ih_scale;
         int s = t - offset;
         float sp = s >= 0 && s < n ? amp * g->res[s] : 0;
         g->wave[t] = sp + sd * z;
@@ -186,7 +198,8 @@ void avfm_generate(Avfm *g, int split, int64_t start, int64_t n, int64_t n_split
     CHECK_PTR(meta);
     CHECK(split == 0 || split == 1, "split %d", split);
     CHECK(start >= 0 && n >= 0 && start + n <= n_split && n_split <= UINT32_MAX,
-          "range [%lld, %lld) of %lld", (long long)start, (long long)(start + n), (long long)n_split);
+          "range [%lld, %lld) of %lld", (long long)start, (long long)(start + n),
+          (long long)n_split);
     CHECK(start % AVFM_BLOCK == 0 && ((start + n) % AVFM_BLOCK == 0 || start + n == n_split),
           "range [%lld, %lld) is not aligned to blocks of %d (nor ends the split of %lld)",
           (long long)start, (long long)(start + n), AVFM_BLOCK, (long long)n_split);

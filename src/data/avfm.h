@@ -2,10 +2,10 @@
 // per sample so that any cut of the work into block-aligned ranges gives the same bytes.
 //
 // Sample i of split s draws everything from counter-RNG streams named (seed, 4s + j, i, RNG_DATA):
-// j = 0 speech parameters and placement, j = 1 noise, j = 2 text. Speech is synthesised in blocks of
-// AVFM_BLOCK consecutive samples (speech.h says why), so ranges must start at a multiple of
-// AVFM_BLOCK and end at one or at the end of the split. Sample i of a --subset build equals sample i
-// of the full build (a block's utterance depends only on the ones before it in the block).
+// j = 0 speech parameters and placement, j = 1 noise, j = 2 text. Speech is synthesised in blocks
+// of AVFM_BLOCK consecutive samples (speech.h says why), so ranges must start at a multiple of
+// AVFM_BLOCK and end at one or at the end of the split. Sample i of a --subset build equals sample
+// i of the full build (a block's utterance depends only on the ones before it in the block).
 #pragma once
 #include <stdint.h>
 
@@ -28,17 +28,17 @@ typedef enum { AVFM_WORDS_NAME = 0, AVFM_WORDS_SYNONYM = 1, AVFM_WORDS_COARSE = 
 
 // Meta columns (int32 per sample), in this order; names from avfm_meta_names.
 enum {
-    AVFM_META_VOICE,     // accent * AVFM_N_VARIANTS + variant
-    AVFM_META_ACCENT,    // index into avfm_accent
-    AVFM_META_VARIANT,   // index into avfm_variant
-    AVFM_META_WORD,      // synonym index spoken (0 = class name), -1 = coarse word
-    AVFM_META_RATE,      // words per minute
-    AVFM_META_PITCH,     // 0..100
-    AVFM_META_RANGE,     // 0..100
-    AVFM_META_GAIN_CDB,  // gain in centi-dB
-    AVFM_META_SNR_CDB,   // SNR in centi-dB (a large value when clean)
-    AVFM_META_NOISE_PM,  // noise std / speech RMS, per mille (0 = clean)
-    AVFM_META_OFFSET,    // first sample of the utterance in the 1 s window (negative: centre-cropped)
+    AVFM_META_VOICE,    // accent * AVFM_N_VARIANTS + variant
+    AVFM_META_ACCENT,   // index into avfm_accent
+    AVFM_META_VARIANT,  // index into avfm_variant
+    AVFM_META_WORD,     // synonym index spoken (0 = class name), -1 = coarse word
+    AVFM_META_RATE,     // words per minute
+    AVFM_META_PITCH,    // 0..100
+    AVFM_META_RANGE,    // 0..100
+    AVFM_META_GAIN_CDB, // gain in centi-dB
+    AVFM_META_SNR_CDB,  // SNR in centi-dB (a large value when clean)
+    AVFM_META_NOISE_PM, // noise std / speech RMS, per mille (0 = clean)
+    AVFM_META_OFFSET, // first sample of the utterance in the 1 s window (negative: centre-cropped)
     AVFM_META_SPEECH_LEN, // utterance length in samples at 16 kHz
     AVFM_N_META
 };
@@ -48,10 +48,10 @@ enum {
 typedef struct {
     uint64_t seed;
     AvfmWords words;
-    int audio_f32;             // 1: float32 log-mel, 0: uint8 with AVFM_Q_*
+    int audio_f32;              // 1: float32 log-mel, 0: uint8 with AVFM_Q_*
     float snr_db_lo, snr_db_hi; // per-sample SNR ~ U[lo, hi]
-    float p_clean;             // probability of no noise at all
-    float gain_db;             // gain ~ U[-gain_db, gain_db]
+    float p_clean;              // probability of no noise at all
+    float gain_db;              // gain ~ U[-gain_db, gain_db]
     int rate_lo, rate_hi, pitch_lo, pitch_hi, range_lo, range_hi;
     TextOpts text;
 } AvfmOpts;
@@ -88,4 +88,3 @@ void avfm_free(Avfm *g);
 // (n, AVFM_TEXT_LEN) int32 =, meta (n, AVFM_N_META) int32 =. CHECKs block alignment (see top).
 void avfm_generate(Avfm *g, int split, int64_t start, int64_t n, int64_t n_split,
                    const uint8_t *labels, void *audio, int32_t *text, int32_t *meta);
-

@@ -20,7 +20,8 @@ void fft_init(Fft *f, int n) {
         f->sin_t[k] = (float)-sin(2.0 * M_PI * k / n);
     }
     int bits = 0;
-    while ((1 << bits) < n) bits++;
+    while ((1 << bits) < n)
+        bits++;
     for (int i = 0; i < n; i++) {
         int r = 0;
         for (int b = 0; b < bits; b++)

@@ -1,8 +1,8 @@
 // idx.h - reader of gzip'd IDX files (the MNIST / Fashion-MNIST format), through zlib.
 //
 // Format: 2 zero bytes, a dtype byte (0x08 = uint8, the only one read here), a byte ndim, then ndim
-// big-endian uint32 dimensions, then the data in row-major order. Plain (uncompressed) files read too,
-// since gzread passes them through.
+// big-endian uint32 dimensions, then the data in row-major order. Plain (uncompressed) files read
+// too, since gzread passes them through.
 #pragma once
 #include <stdint.h>
 

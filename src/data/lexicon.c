@@ -26,10 +26,12 @@ static const char *const synonyms[LEX_CLASSES][MAX_SYN] = {
     {"ankle boot", "boot", "bootee", "half boot", NULL},
 };
 
-static const char *const coarse[LEX_CLASSES] = {"top", "clothing", "top", "clothing", "top",
-                                                 "shoe", "top",      "shoe", "bag",      "shoe"};
+static const char *const coarse[LEX_CLASSES] = {"top",  "clothing", "top",  "clothing", "top",
+                                                "shoe", "top",      "shoe", "bag",      "shoe"};
 
-static void check_class(int c) { CHECK(c >= 0 && c < LEX_CLASSES, "class %d of %d", c, LEX_CLASSES); }
+static void check_class(int c) {
+    CHECK(c >= 0 && c < LEX_CLASSES, "class %d of %d", c, LEX_CLASSES);
+}
 
 const char *lexicon_class_name(int c) {
     check_class(c);
@@ -39,7 +41,8 @@ const char *lexicon_class_name(int c) {
 int lexicon_n_synonyms(int c) {
     check_class(c);
     int k = 0;
-    while (k < MAX_SYN && synonyms[c][k]) k++;
+    while (k < MAX_SYN && synonyms[c][k])
+        k++;
     return k;
 }
 
@@ -78,8 +81,9 @@ int lexicon_wordnet_check(const char *wordnet_dir, const char **first_missing) {
         *sp = 0;
         if (n == cap) {
             cap *= 2;
-            lemmas = realloc(lemmas, cap * sizeof(char *));
-            CHECK_PTR(lemmas);
+            char **grown = realloc(lemmas, cap * sizeof(char *));
+            CHECK(grown != NULL, "out of memory reading %s (%zu lemmas)", path, n);
+            lemmas = grown;
         }
         lemmas[n] = strdup(line);
         CHECK_PTR(lemmas[n]);
@@ -107,7 +111,8 @@ int lexicon_wordnet_check(const char *wordnet_dir, const char **first_missing) {
             }
         }
     }
-    for (size_t i = 0; i < n; i++) free(lemmas[i]);
+    for (size_t i = 0; i < n; i++)
+        free(lemmas[i]);
     free(lemmas);
     return missing;
 }

@@ -1,10 +1,11 @@
 // lexicon.h - the words AV-FashionMNIST speaks and writes: Fashion-MNIST class names, synonyms and
 // coarse words.
 //
-// The synonyms are a built-in list curated by hand from WordNet 3.0 (Debian wordnet-base) synsets and
-// direct hyponyms of each class's noun, with senses checked (WordNet's sense 1 of "jersey" is New
-// Jersey; "T-shirt" is a hyponym of "shirt", so it is kept in class 0 only). lexicon_wordnet_check
-// confirms each synonym is a WordNet noun, so the list can be audited against the package files.
+// The synonyms are a built-in list curated by hand from WordNet 3.0 (Debian wordnet-base) synsets
+// and direct hyponyms of each class's noun, with senses checked (WordNet's sense 1 of "jersey" is
+// New Jersey; "T-shirt" is a hyponym of "shirt", so it is kept in class 0 only).
+// lexicon_wordnet_check confirms each synonym is a WordNet noun, so the list can be audited against
+// the package files.
 #pragma once
 
 #define LEX_CLASSES 10

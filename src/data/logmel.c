@@ -27,7 +27,8 @@ void logmel_init(LogMel *m, int sample_rate, int win, int hop, int n_fft, int n_
     m->fmax = fmax;
     fft_init(&m->fft, n_fft);
     m->window = xmalloc(sizeof(float) * (size_t)win);
-    for (int t = 0; t < win; t++) m->window[t] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * t / win));
+    for (int t = 0; t < win; t++)
+        m->window[t] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * t / win));
     int nb = n_fft / 2 + 1;
     m->fbank = xcalloc((size_t)n_mels * nb, sizeof(float));
     double mlo = hz_to_mel(fmin), mhi = hz_to_mel(fmax);
@@ -37,8 +38,10 @@ void logmel_init(LogMel *m, int sample_rate, int win, int hop, int n_fft, int n_
         double f2 = mel_to_hz(mlo + (mhi - mlo) * (b + 2) / (n_mels + 1));
         for (int k = 0; k < nb; k++) {
             double f = (double)k * sample_rate / n_fft, w = 0;
-            if (f > f0 && f <= f1) w = (f - f0) / (f1 - f0);
-            else if (f > f1 && f < f2) w = (f2 - f) / (f2 - f1);
+            if (f > f0 && f <= f1)
+                w = (f - f0) / (f1 - f0);
+            else if (f > f1 && f < f2)
+                w = (f2 - f) / (f2 - f1);
             m->fbank[(size_t)b * nb + k] = (float)w;
         }
     }
@@ -47,8 +50,10 @@ void logmel_init(LogMel *m, int sample_rate, int win, int hop, int n_fft, int n_
     for (int b = 0; b < n_mels; b++) {
         const float *w = m->fbank + (size_t)b * nb;
         int lo = 0, hi = nb;
-        while (lo < nb && w[lo] == 0) lo++;
-        while (hi > lo && w[hi - 1] == 0) hi--;
+        while (lo < nb && w[lo] == 0)
+            lo++;
+        while (hi > lo && w[hi - 1] == 0)
+            hi--;
         m->band_lo[b] = lo;
         m->band_hi[b] = hi;
     }
@@ -88,7 +93,8 @@ static void mel_bands(const LogMel *m, float *o, const float *power, float floor
     for (int b = 0; b < m->n_mels; b++) {
         const float *w = m->fbank + (size_t)b * nb;
         float e = 0;
-        for (int k = m->band_lo[b]; k < m->band_hi[b]; k++) e += w[k] * power[k];
+        for (int k = m->band_lo[b]; k < m->band_hi[b]; k++)
+            e += w[k] * power[k];
         o[b] = logf(e + floor);
     }
 }
@@ -100,14 +106,16 @@ void logmel_compute(LogMel *m, float *out, const float *x, int n, float floor) {
     CHECK(floor > 0, "floor=%g must be > 0 (log of zero power)", floor);
     int frames = logmel_frames(m, n), nb = m->n_fft / 2 + 1, N = m->n_fft;
     for (int t = 0; t < frames; t += 2) {
-        // z = a + i b with a, b real; A[k] = (Z[k] + conj Z[N-k]) / 2, B[k] = (Z[k] - conj Z[N-k]) / 2i.
+        // z = a + i b with a, b real; A[k] = (Z[k] + conj Z[N-k]) / 2, B[k] = (Z[k] - conj Z[N-k])
+        // / 2i.
         int two = t + 1 < frames;
         const float *xa = x + (size_t)t * m->hop, *xb = xa + m->hop;
         for (int i = 0; i < m->win; i++) {
             m->re[i] = xa[i] * m->window[i];
             m->im[i] = two ? xb[i] * m->window[i] : 0;
         }
-        for (int i = m->win; i < N; i++) m->re[i] = m->im[i] = 0;
+        for (int i = m->win; i < N; i++)
+            m->re[i] = m->im[i] = 0;
         fft_forward(&m->fft, m->re, m->im);
         float *pa = m->power, *pb = m->power + nb;
         for (int k = 0; k < nb; k++) {

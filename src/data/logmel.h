@@ -9,11 +9,11 @@ typedef struct {
     int sample_rate, win, hop, n_fft, n_mels;
     float fmin, fmax;
     Fft fft;
-    float *window; // (win) Hann, owned
-    float *fbank;  // (n_mels, n_fft/2 + 1) filter weights, owned
+    float *window;          // (win) Hann, owned
+    float *fbank;           // (n_mels, n_fft/2 + 1) filter weights, owned
     int *band_lo, *band_hi; // (n_mels) the nonzero bins of band b are [band_lo[b], band_hi[b])
-    float *re, *im; // (n_fft) scratch, owned
-    float *power;   // (2, n_fft/2 + 1) scratch, owned
+    float *re, *im;         // (n_fft) scratch, owned
+    float *power;           // (2, n_fft/2 + 1) scratch, owned
 } LogMel;
 
 // CHECKs win <= n_fft, 0 <= fmin < fmax <= sample_rate/2, n_mels >= 1. init/free pair.

@@ -3,7 +3,8 @@
 // features are learned from, not listened to. Not an audiophile resampler.
 #pragma once
 
-// Number of output samples for n input samples: floor((n - 1) * rate_out / rate_in) + 1 (0 for n = 0).
+// Number of output samples for n input samples: floor((n - 1) * rate_out / rate_in) + 1 (0 for n =
+// 0).
 int resample_len(int n, int rate_in, int rate_out);
 // out (resample_len(n, ...)) = x (n) at rate_out. Local.
 void resample_linear(float *out, const float *x, int n, int rate_in, int rate_out);

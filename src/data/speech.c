@@ -80,7 +80,8 @@ static void worker(const SpeechReq *reqs, int n, int res_fd) {
                              NULL, NULL) != EE_OK ||
                 espeak_Synchronize() != EE_OK)
                 status = -2;
-            else status = g_len;
+            else
+                status = g_len;
         }
         write_all(res_fd, &status, sizeof(status));
         if (status > 0) write_all(res_fd, g_buf, sizeof(int16_t) * (size_t)status);
@@ -100,7 +101,8 @@ static _Noreturn void helper_main(int req_fd, int res_fd) {
         read_all(req_fd, reqs, sizeof(SpeechReq) * (size_t)n);
         if (!ok) {
             int32_t status = -3;
-            for (int i = 0; i < n; i++) write_all(res_fd, &status, sizeof(status));
+            for (int i = 0; i < n; i++)
+                write_all(res_fd, &status, sizeof(status));
             continue;
         }
         // The worker inherits the state right after initialisation; its changes die with it.
@@ -111,7 +113,8 @@ static _Noreturn void helper_main(int req_fd, int res_fd) {
             _exit(0);
         }
         int st;
-        while (waitpid(w, &st, 0) < 0 && errno == EINTR) {}
+        while (waitpid(w, &st, 0) < 0 && errno == EINTR) {
+        }
     }
 }
 #endif
@@ -177,6 +180,7 @@ void speech_stop(Speech *s) {
     close(s->res_fd);
     kill(s->helper, SIGKILL); // in case a forked child still holds the pipe open (it is idle now)
     int st;
-    while (waitpid(s->helper, &st, 0) < 0 && errno == EINTR) {}
+    while (waitpid(s->helper, &st, 0) < 0 && errno == EINTR) {
+    }
     xfree(s);
 }

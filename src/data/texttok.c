@@ -8,7 +8,8 @@
 #include "core/die.h"
 #include "data/lexicon.h"
 
-static const char *const fillers[] = {"a", "the", "this", "my", "new", "old", "nice", "cheap", "item"};
+static const char *const fillers[] = {"a",   "the",  "this",  "my",  "new",
+                                      "old", "nice", "cheap", "item"};
 
 static void add_word(TextVocab *v, const char *w, size_t len) {
     char buf[24];
@@ -23,9 +24,11 @@ static void add_word(TextVocab *v, const char *w, size_t len) {
 static void add_phrase(TextVocab *v, const char *phrase) {
     const char *p = phrase;
     while (*p) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         const char *e = p;
-        while (*e && *e != ' ') e++;
+        while (*e && *e != ' ')
+            e++;
         if (e > p) add_word(v, p, (size_t)(e - p));
         p = e;
     }
@@ -36,9 +39,11 @@ void texttok_vocab(TextVocab *v) {
     memset(v, 0, sizeof(*v));
     add_word(v, "<pad>", 5);
     add_word(v, "<unk>", 5);
-    for (size_t i = 0; i < ARRAY_LEN(fillers); i++) add_phrase(v, fillers[i]);
+    for (size_t i = 0; i < ARRAY_LEN(fillers); i++)
+        add_phrase(v, fillers[i]);
     for (int c = 0; c < LEX_CLASSES; c++) {
-        for (int k = 0; k < lexicon_n_synonyms(c); k++) add_phrase(v, lexicon_synonym(c, k));
+        for (int k = 0; k < lexicon_n_synonyms(c); k++)
+            add_phrase(v, lexicon_synonym(c, k));
         add_phrase(v, lexicon_coarse(c));
     }
 }
@@ -71,7 +76,9 @@ void texttok_make(int32_t *out, int L, const TextVocab *v, int label, const Text
     CHECK(label >= 0 && label < LEX_CLASSES, "label %d of %d", label, LEX_CLASSES);
     enum { CAP = 80 };
     int32_t seq[CAP];
-    int n = push_phrase(seq, 0, CAP, v, lexicon_synonym(label, (int)rng_below(r, (uint32_t)lexicon_n_synonyms(label))));
+    int n =
+        push_phrase(seq, 0, CAP, v,
+                    lexicon_synonym(label, (int)rng_below(r, (uint32_t)lexicon_n_synonyms(label))));
     if (rng_uniform(r) < o->p_coarse) n = push_phrase(seq, n, CAP, v, lexicon_coarse(label));
     int nf = o->max_fillers > 0 ? (int)rng_below(r, (uint32_t)o->max_fillers + 1) : 0;
     for (int f = 0; f < nf && n < CAP; f++) { // insert a filler at a random position
@@ -96,6 +103,8 @@ void texttok_make(int32_t *out, int L, const TextVocab *v, int label, const Text
         }
     }
     for (int i = 0; i < n; i++) // replacement never draws <pad> or <unk>
-        if (rng_uniform(r) < o->p_replace) seq[i] = 2 + (int32_t)rng_below(r, (uint32_t)v->size - 2);
-    for (int i = 0; i < L; i++) out[i] = i < n ? seq[i] : TEXT_PAD;
+        if (rng_uniform(r) < o->p_replace)
+            seq[i] = 2 + (int32_t)rng_below(r, (uint32_t)v->size - 2);
+    for (int i = 0; i < L; i++)
+        out[i] = i < n ? seq[i] : TEXT_PAD;
 }

@@ -15,8 +15,8 @@
 #define TEXT_UNK 1
 
 typedef struct {
-    int size;                          // V
-    char words[TEXT_MAX_VOCAB][24];    // (V) NUL-terminated
+    int size;                       // V
+    char words[TEXT_MAX_VOCAB][24]; // (V) NUL-terminated
 } TextVocab;
 
 typedef struct {
