@@ -7,6 +7,9 @@
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make debug      -O0 -g3 build (build-debug/)  make clean
 #   make lint       cppcheck                      make format / format-check   clang-format
+#   make data       build every dataset into data/ (AV-FashionMNIST full and subsets, SynMM, Landsat)
+#   make run        the main job: fedavg, 1 cloud + 4 parties on AV-FashionMNIST -> runs/demo (+ PNG)
+#   make calibrate  per-dataset test accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
 #   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh)
 #
@@ -15,7 +18,7 @@
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
-PUBLIC_GOALS := all test test-mpi check bench asan debug lint format format-check
+PUBLIC_GOALS := all test test-mpi check bench asan debug lint format format-check data run calibrate
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -30,6 +33,11 @@ deps:
 bench: bench-deps
 bench-deps:
 	@scripts/deps.sh bench
+
+# The main job renders its curves with analysis/ (python3-h5py, python3-matplotlib).
+run: run-deps
+run-deps:
+	@scripts/deps.sh analysis
 
 clean:
 	rm -rf build build-asan build-debug
@@ -51,6 +59,7 @@ ifeq ($(origin CC),default)
 CC := mpicc
 endif
 BUILD ?= build
+DATA ?= data
 OPTFLAGS ?= -O2 -march=native
 WARNFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror=implicit-function-declaration
 CFLAGS ?= -std=c11 -g $(OPTFLAGS) $(WARNFLAGS)
@@ -243,8 +252,8 @@ MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 # can match, so leak detection is off wherever MPI is initialised (the MPI suites, the probes).
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 
-test: $(BUILD)/bin/run_tests $(APPS) $(PROBES)
-	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin $(BUILD)/bin/run_tests
+test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(DATA)/avfmnist_ci.h5 $(DATA)/landsat.h5
+	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_DATA_DIR=$(DATA) $(BUILD)/bin/run_tests
 
 test-mpi: $(BUILD)/bin/run_mpi_tests
 	@set -e; for np in $(NP_LIST); do \
@@ -253,6 +262,44 @@ test-mpi: $(BUILD)/bin/run_mpi_tests
 	done
 
 check: test test-mpi
+
+# ---- datasets (datasets/README.md) ----
+# Each file is built once; delete it to rebuild. The builders print their time and size.
+AVFM_ARGS :=
+$(DATA)/avfmnist.h5: | $(BUILD)/bin/build_avfmnist
+	@mkdir -p $(@D)
+	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/build_avfmnist --out=$@ $(AVFM_ARGS)
+# The built-in default data (mmcollab --data, make run): the first 10,000 / 2,000 samples.
+$(DATA)/avfmnist_small.h5: | $(BUILD)/bin/build_avfmnist
+	@mkdir -p $(@D)
+	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/build_avfmnist --subset=10000 --test-subset=2000 --out=$@
+# The CI subset the tests read: 2,000 / 500.
+$(DATA)/avfmnist_ci.h5: | $(BUILD)/bin/build_avfmnist
+	@mkdir -p $(@D)
+	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/build_avfmnist --subset=2000 --test-subset=500 --out=$@
+$(DATA)/synmm.h5: | $(BUILD)/bin/build_synmm
+	@mkdir -p $(@D)
+	$(BUILD)/bin/build_synmm --out $@
+$(DATA)/landsat.h5: | $(BUILD)/bin/build_landsat
+	@mkdir -p $(@D)
+	$(BUILD)/bin/build_landsat --out=$@
+DATASETS := $(DATA)/avfmnist.h5 $(DATA)/avfmnist_small.h5 $(DATA)/avfmnist_ci.h5 $(DATA)/synmm.h5 \
+            $(DATA)/landsat.h5
+data: $(DATASETS)
+	@echo "== datasets (make calibrate prints what each modality tells)"; ls -l $(DATASETS)
+
+calibrate: $(BUILD)/bin/calibrate $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5 $(DATA)/synmm.h5
+	$(MPI_ENV) $(BUILD)/bin/calibrate --data=$(DATA)/avfmnist_small.h5,$(DATA)/landsat.h5,$(DATA)/synmm.h5
+
+# ---- the main job ----
+RUN_DIR ?= runs/demo
+RUN_NP ?= 3
+RUN_ARGS ?= --config=jobs/demo.cfg
+run: $(APPS) $(DATA)/avfmnist_small.h5
+	rm -rf $(RUN_DIR)
+	$(MPI_ENV) $(MPIRUN) -np $(RUN_NP) $(BUILD)/bin/mmcollab $(RUN_ARGS) --out=$(RUN_DIR)
+	/usr/bin/python3 analysis/curves.py $(RUN_DIR) -o $(RUN_DIR)/curves.png
+	@echo "== $(RUN_DIR): run.h5, metrics.csv, ckpt/, curves.png"
 
 # Starts the local Slurm, submits real jobs, stops it again; the script times out every wait.
 # On the overall timeout its trap cancels the jobs and stops the daemons (up to 15 s each).

@@ -1,6 +1,7 @@
 // samples.c - stored rows and their minibatches (see samples.h).
 #include "fl/samples.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/die.h"
@@ -17,6 +18,7 @@ void samples_layout(SampleLayout *l, const Dataset *ds) {
         const DatasetModality *dm = dataset_modality(ds, m);
         l->dtype[m] = dm->dtype;
         l->row_elems[m] = dm->row_elems;
+        l->standardise[m] = dm->dtype == DS_U8 && dm->scale != 0;
     }
 }
 
@@ -115,6 +117,15 @@ void batch_free(Batch *b) {
     memset(b, 0, sizeof *b);
 }
 
+// (q - mean) / (std + eps) over one sample, statistics in double; eps keeps a constant row finite.
+static void standardise_row(float *dst, const uint8_t *src, size_t E) {
+    double sum = 0, sq = 0;
+    for (size_t e = 0; e < E; e++) sum += src[e], sq += (double)src[e] * src[e];
+    double mean = sum / (double)E, var = sq / (double)E - mean * mean;
+    float inv = (float)(1.0 / (sqrt(var > 0 ? var : 0) + 1.0)); // eps: one quantisation step
+    for (size_t e = 0; e < E; e++) dst[e] = ((float)src[e] - (float)mean) * inv;
+}
+
 void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *order,
                      int64_t start, int B, Batch *b) {
     CHECK(B >= 1 && B <= b->Bmax, "B = %d outside 1..%d", B, b->Bmax);
@@ -135,7 +146,11 @@ void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *o
             } else if (l->dtype[m] == DS_U8) {
                 float *dst = b->dense[m] + (size_t)i * E;
                 const uint8_t *src = (const uint8_t *)s->raw[m] + (size_t)r * E;
-                for (size_t e = 0; e < E; e++) dst[e] = present ? (float)src[e] * (1.f / 255.f) : 0.f;
+                if (present && l->standardise[m])
+                    standardise_row(dst, src, E);
+                else
+                    for (size_t e = 0; e < E; e++)
+                        dst[e] = present ? (float)src[e] * (1.f / 255.f) : 0.f;
             } else {
                 float *dst = b->dense[m] + (size_t)i * E;
                 const float *src = (const float *)s->raw[m] + (size_t)r * E;

@@ -1,9 +1,11 @@
 // samples.h - the samples one rank trains or evaluates on, kept as stored (uint8 pixels and
 // log-mels, int32 tokens) and turned into model inputs one minibatch at a time.
 //
-// Model inputs: uint8 modalities become q/255 in [0, 1] (for quantised features this is an affine
-// map of the stored value, so nothing is lost and every modality has the same range); float32 as
-// stored; int32 modalities are token ids. A missing modality (mask bit clear) is zero-filled (dense)
+// Model inputs: uint8 pixels and raw sensor values become q/255 in [0, 1]; quantised real features
+// (uint8 with a scale, e.g. log-mel spectrograms) are standardised per sample (mean 0, variance 1
+// over the sample, as speech front ends do per utterance): without it, a loud noise floor leaves the
+// words a small ripple on a large constant and the small model learns nothing from audio. float32
+// as stored; int32 modalities are token ids. A missing modality (mask bit clear) is zero-filled (dense)
 // or all padding (tokens), and its mask byte is 0, which the model honours.
 #pragma once
 #include <stdint.h>
@@ -15,6 +17,7 @@ typedef struct {
     int n_mod;
     DsDtype dtype[PM_MAX_MOD];
     int64_t row_elems[PM_MAX_MOD];
+    int standardise[PM_MAX_MOD]; // uint8 with a quantisation scale: per-sample standardisation
 } SampleLayout;
 
 // Owned arrays (sampleset_free).

@@ -34,7 +34,7 @@ void pm_init(PartyModel *m, const PmConfig *c) {
             m->enc_b[i] = off; // no bias: an empty range
         }
     }
-    m->fuse_w = off, off += D * D;
+    m->fuse_w = off, off += D * D * (size_t)c->n_mod;
     m->fuse_b = off, off += D;
     m->head_w = off, off += (size_t)c->K * D;
     m->head_b = off, off += (size_t)c->K;
@@ -57,8 +57,8 @@ void pm_init_params(const PartyModel *m, float *params, Rng *rng) {
             rng_fill_normal(rng, params + m->enc_w[i], D * (size_t)c->vocab[i], 0.f, 0.1f);
         }
     }
-    uniform_fan_in(rng, params + m->fuse_w, D * D, c->D);
-    uniform_fan_in(rng, params + m->fuse_b, D, c->D);
+    uniform_fan_in(rng, params + m->fuse_w, D * D * (size_t)c->n_mod, c->D * c->n_mod);
+    uniform_fan_in(rng, params + m->fuse_b, D, c->D * c->n_mod);
     uniform_fan_in(rng, params + m->head_w, (size_t)c->K * D, c->D);
     uniform_fan_in(rng, params + m->head_b, (size_t)c->K, c->D);
 }
@@ -72,8 +72,9 @@ void pm_work_init(PmWork *w, const PartyModel *m, int Bmax) {
         w->h[i] = xcalloc_aligned(bd * sizeof(float));
         w->dh[i] = xcalloc_aligned(bd * sizeof(float));
     }
-    w->z = xcalloc_aligned(bd * sizeof(float));
-    w->dz = xcalloc_aligned(bd * sizeof(float));
+    size_t bz = bd * (size_t)m->c.n_mod;
+    w->z = xcalloc_aligned(bz * sizeof(float));
+    w->dz = xcalloc_aligned(bz * sizeof(float));
     w->u = xcalloc_aligned(bd * sizeof(float));
     w->du = xcalloc_aligned(bd * sizeof(float));
     w->logits = xcalloc_aligned(bk * sizeof(float));
@@ -117,20 +118,17 @@ void pm_forward(const PartyModel *m, const float *params, const PmInput *in, PmW
                                        c->in_dim[i], c->vocab[i], D);
         }
     }
+    int M = c->n_mod, MD = M * D;
     for (int b = 0; b < B; b++) {
-        float *zb = w->z + (size_t)b * D;
-        int count = 0;
-        memset(zb, 0, (size_t)D * sizeof *zb);
-        for (int i = 0; i < c->n_mod; i++) {
-            if (!present(in, c->n_mod, b, i)) continue;
-            const float *hb = w->h[i] + (size_t)b * D;
-            for (int d = 0; d < D; d++) zb[d] += hb[d];
-            count++;
+        float *zb = w->z + (size_t)b * MD;
+        for (int i = 0; i < M; i++) {
+            if (present(in, M, b, i))
+                memcpy(zb + (size_t)i * D, w->h[i] + (size_t)b * D, (size_t)D * sizeof(float));
+            else
+                memset(zb + (size_t)i * D, 0, (size_t)D * sizeof(float));
         }
-        if (count > 1)
-            for (int d = 0; d < D; d++) zb[d] /= (float)count;
     }
-    linear_forward(w->u, w->z, params + m->fuse_w, params + m->fuse_b, B, D, D);
+    linear_forward(w->u, w->z, params + m->fuse_w, params + m->fuse_b, B, MD, D);
     relu_forward(w->u, w->u, (size_t)B * (size_t)D);
     linear_forward(w->logits, w->u, params + m->head_w, params + m->head_b, B, D, c->K);
 }
@@ -141,27 +139,22 @@ void pm_backward(const PartyModel *m, const float *params, float *grads, const P
     check_input(m, in, w);
     const PmConfig *c = &m->c;
     int B = in->B, D = c->D;
+    int M = c->n_mod, MD = M * D;
     size_t bd = (size_t)B * (size_t)D;
     memset(w->du, 0, bd * sizeof(float));
-    memset(w->dz, 0, bd * sizeof(float));
+    memset(w->dz, 0, bd * (size_t)M * sizeof(float));
     linear_backward(w->du, grads + m->head_w, grads + m->head_b, w->dlogits, w->u,
                     params + m->head_w, B, D, c->K);
-    relu_backward(w->du, w->u, w->du, bd); // in place: dinp += out>0 ? dout : 0 needs a copy
+    for (size_t k = 0; k < bd; k++) // ReLU backward in place (relu_backward accumulates)
+        if (w->u[k] <= 0.f) w->du[k] = 0.f;
     linear_backward(w->dz, grads + m->fuse_w, grads + m->fuse_b, w->du, w->z, params + m->fuse_w,
-                    B, D, D);
-    for (int i = 0; i < c->n_mod; i++) memset(w->dh[i], 0, bd * sizeof(float));
-    for (int b = 0; b < B; b++) {
-        int count = 0;
-        for (int i = 0; i < c->n_mod; i++) count += present(in, c->n_mod, b, i);
-        if (count == 0) continue;
-        float scale = 1.f / (float)count;
-        const float *dzb = w->dz + (size_t)b * D;
-        for (int i = 0; i < c->n_mod; i++) {
-            if (!present(in, c->n_mod, b, i)) continue;
-            float *dhb = w->dh[i] + (size_t)b * D;
-            for (int d = 0; d < D; d++) dhb[d] = dzb[d] * scale;
-        }
-    }
+                    B, MD, D);
+    for (int i = 0; i < M; i++) memset(w->dh[i], 0, bd * sizeof(float));
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < M; i++)
+            if (present(in, M, b, i))
+                memcpy(w->dh[i] + (size_t)b * D, w->dz + (size_t)b * MD + (size_t)i * D,
+                       (size_t)D * sizeof(float));
     for (int i = 0; i < c->n_mod; i++) {
         if (c->kind[i] == PM_DENSE) {
             // relu backward into a scratch copy: dh is both the upstream gradient and the output.

@@ -3,12 +3,13 @@
 //
 //   per modality m:  dense input x_m (B, in_m):   h_m = relu(x_m · W_mᵀ + b_m)      (B, D)
 //                    token input ids_m (B, T_m):  h_m = mean-bag(E_m, ids_m)        (B, D)
-//   fusion:          z = Σ_m mask[b,m] · h_m / max(1, Σ_m mask[b,m])             (B, D)
+//   fusion:          z = [mask[b,0] · h_0, ..., mask[b,M-1] · h_{M-1}]            (B, M·D)
 //                    u = relu(z · W_fᵀ + b_f)                                       (B, D)
 //   head:            logits = u · W_hᵀ + b_h                                        (B, K)
 //
-// A missing modality (mask 0) contributes nothing and receives no gradient, which is what zero-fill
-// with a mask means; a sample with no modality at all has z = 0.
+// A missing modality (mask 0) is a zero block of z and receives no gradient: zero-fill with a mask.
+// Concatenation rather than a mean lets the fusion weigh a weak modality (noisy speech) below a
+// strong one; measured on the AV-FashionMNIST CI subset, a mean fell below the best single modality.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -46,7 +47,8 @@ typedef struct {
 typedef struct {
     int Bmax;
     float *h[PM_MAX_MOD], *dh[PM_MAX_MOD]; // (Bmax, D)
-    float *z, *dz, *u, *du;                // (Bmax, D)
+    float *z, *dz;                         // (Bmax, M·D)
+    float *u, *du;                         // (Bmax, D)
     float *logits, *dlogits, *probs;       // (Bmax, K)
 } PmWork;
 
