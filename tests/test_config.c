@@ -77,6 +77,7 @@ START_TEST(test_every_registered_method_keeps_the_contract) {
         float global[N], mean[N], grads[N] = {0}, state[4 * N] = {0};
         for (int k = 0; k < N; k++) global[k] = mean[k] = 0.25f * (float)k - 1.f;
         if (m->server_state_floats) ck_assert_int_le(m->server_state_floats(N), 4 * N);
+        if (m->server_init) m->server_init(state, N, &c);
         if (m->server_update) {
             m->server_update(global, state, mean, N, &c, 1);
             for (int k = 0; k < N; k++)

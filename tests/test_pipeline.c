@@ -3,7 +3,7 @@
 //     metrics except timings;
 //   - a run stopped after round k (--stop-after, or SIGUSR1 to mpirun) and resumed with
 //     --resume=auto (even at another -np) ends identical to the uninterrupted run, for several k
-//     and for methods with cloud, party and no persistent state;
+//     and for methods with cloud, party, server-optimizer and no persistent state;
 //   - a truncated newest checkpoint is skipped for the previous one with a warning;
 //   - a changed config is refused naming the key; bad options end every rank non-zero quickly.
 // Runs from the repository root (where `make test` runs); binaries from MMC_BIN_DIR.
@@ -124,8 +124,9 @@ END_TEST
 
 START_TEST(test_stopped_and_resumed_runs_end_identical_to_straight_runs) {
     char out[16384];
-    const char *methods[] = {"fedavg", "local", "centralized"};
-    for (int m = 0; m < 3; m++) {
+    // No persistent state, party state, cloud optimizer state, server optimizer state.
+    const char *methods[] = {"fedavg", "local", "centralized", "fedadam"};
+    for (int m = 0; m < 4; m++) {
         char straight[64], extra[128];
         snprintf(straight, sizeof straight, "%s_straight", methods[m]);
         snprintf(extra, sizeof extra, "--method=%s", methods[m]);

@@ -313,7 +313,10 @@ static void setup(Run *run, const Config *cfg, MPI_Comm comm) {
     rng_init(&rng, (uint64_t)cfg->seed, 0, 0, RNG_INIT); // every rank: the same initial model
     pm_init_params(&run->pm, run->global, &rng);
     if (run->method->server_state_floats) run->n_state = run->method->server_state_floats(n);
-    if (run->rank == 0 && run->n_state) run->server_state = xcalloc_aligned(run->n_state * sizeof(float));
+    if (run->rank == 0 && run->n_state) {
+        run->server_state = xcalloc_aligned(run->n_state * sizeof(float));
+        if (run->method->server_init) run->method->server_init(run->server_state, n, cfg);
+    }
     switch (run->method->kind) {
     case METHOD_FEDERATED:
         run->work_params = xcalloc_aligned(n * sizeof(float));

@@ -15,7 +15,8 @@ static const OptSpec fedprox_opts[] = {
 static void fedprox_party_grad_hook(float *grads, const float *params, const float *global,
                                     size_t n_params, const Config *cfg) {
     float mu = (float)((const FedproxOpts *)cfg->method_opts)->mu;
-    for (size_t i = 0; i < n_params; i++) grads[i] += mu * (params[i] - global[i]);
+    for (size_t i = 0; i < n_params; i++)
+        grads[i] += mu * (params[i] - global[i]);
 }
 
 const FlMethod fl_method_fedprox = {
