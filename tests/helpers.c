@@ -2,6 +2,7 @@
 #include "helpers.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,4 +91,29 @@ double dot_double(const float *a, const float *g, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)a[i] * (double)g[i];
     return s;
+}
+
+int run_command(char *out, size_t cap, const char *fmt, ...) {
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    FILE *p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "popen failed: %s", cmd);
+    char chunk[4096];
+    size_t len = 0, got;
+    while ((got = fread(chunk, 1, sizeof chunk, p)) > 0) {
+        size_t keep = out && len + 1 < cap ? (got < cap - 1 - len ? got : cap - 1 - len) : 0;
+        if (keep) memcpy(out + len, chunk, keep), len += keep;
+    }
+    if (out && cap) out[len] = 0;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+double value_after(const char *text, const char *key) {
+    const char *at = strstr(text, key);
+    ck_assert_msg(at != NULL, "no '%s' in:\n%.1500s", key, text);
+    return atof(at + strlen(key));
 }

@@ -43,3 +43,11 @@ void fill_uniform(float *x, size_t n, float lo, float hi, uint32_t stream);
 
 // Sum over i of a[i]*g[i] in double: the scalar "loss" whose gradient w.r.t. a is g.
 double dot_double(const float *a, const float *g, size_t n);
+
+// Runs a shell command (printf-style), reading its whole output (stdout; add 2>&1 for stderr) and
+// keeping the first cap - 1 bytes in out (may be NULL). Returns the exit code, or -1 when the shell
+// was killed by a signal. The pipe is drained to the end, so a long output never stalls the job.
+int run_command(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+// The value after "key" in text (e.g. "modalities=audio test_acc="), or fails the test naming key.
+double value_after(const char *text, const char *key);

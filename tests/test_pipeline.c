@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/common.h"
+#include "helpers.h"
 
 #define RUN_TIMEOUT_S 120 /* a healthy run here takes ~1-2 s; a hang is what the timeout catches */
 
@@ -24,32 +24,9 @@ static char work[64];
 
 static const char *bin(void) { return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin"; }
 
-// Runs a shell command; returns its exit code (-1 when killed); output goes to out when not NULL.
-static int sh(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t cap, const char *fmt, ...) {
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    char sink[4096];
-    size_t len = 0, got;
-    // Keep reading to the end (a full buffer must not close the pipe under a running job); the
-    // first cap - 1 bytes are kept.
-    while ((got = fread(sink, 1, sizeof sink, p)) > 0) {
-        size_t keep = out && len + 1 < cap ? MIN(got, cap - 1 - len) : 0;
-        if (keep) memcpy(out + len, sink, keep), len += keep;
-    }
-    if (out) out[len] = 0;
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // mmcollab at -np np with the common small config plus extra options; output into out.
 static int mmc(int np, const char *out_dir, const char *extra, char *out, size_t cap) {
-    return sh(out, cap,
+    return run_command(out, cap,
               "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
               "--out=%s --parties=4 --rounds=4 --width=16 --batch-size=16 %s 2>&1",
               work, RUN_TIMEOUT_S, np, bin(), out_dir, extra);
@@ -69,17 +46,17 @@ static void setup(void) {
     char abs_bin[1200];
     snprintf(abs_bin, sizeof abs_bin, "%s/%s", cwd, bin());
     if (bin()[0] != '/') setenv("MMC_BIN_DIR", abs_bin, 1);
-    ck_assert_int_eq(sh(NULL, 0, "cd %s && %s/build_synmm --out syn.h5 --train 800 --test 200", work,
+    ck_assert_int_eq(run_command(NULL, 0, "cd %s && %s/build_synmm --out syn.h5 --train 800 --test 200", work,
                         bin()),
                      0);
 }
 
-static void teardown(void) { sh(NULL, 0, "rm -rf %s", work); }
+static void teardown(void) { run_command(NULL, 0, "rm -rf %s", work); }
 
 // Identical checkpoints (h5diff exit 0) of a round in two run directories.
 static void assert_same_checkpoint(const char *a, const char *b, int round) {
     char out[4096];
-    int rc = sh(out, sizeof out, "cd %s && h5diff %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5", work,
+    int rc = run_command(out, sizeof out, "cd %s && h5diff %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5", work,
                 a, round, b, round);
     ck_assert_msg(rc == 0, "h5diff %s %s round %d: exit %d\n%.1500s", a, b, round, rc, out);
 }
@@ -89,7 +66,7 @@ static void assert_same_metrics(const char *a, const char *b, int rounds) {
     char out[4096];
     const char *drop = "awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i==\"round_ms\") c=i} "
                        "{s=\"\"; for(i=1;i<=NF;i++) if(i!=c) s=s $i \",\"; print s}'";
-    int rc = sh(out, sizeof out,
+    int rc = run_command(out, sizeof out,
                 "cd %s && %s %s/metrics.csv > a.csv && %s %s/metrics.csv > b.csv && diff a.csv "
                 "b.csv && test $(wc -l < a.csv) -eq %d",
                 work, drop, a, drop, b, rounds + 1);
@@ -115,7 +92,7 @@ START_TEST(test_np_2_3_5_write_identical_checkpoints_and_metrics) {
         }
     }
     // The run file records the layout, which checkpoints must not.
-    ck_assert_int_eq(sh(out, sizeof out, "cd %s && h5dump -a /meta/world_size fedavg_np5/run.h5",
+    ck_assert_int_eq(run_command(out, sizeof out, "cd %s && h5dump -a /meta/world_size fedavg_np5/run.h5",
                         work),
                      0);
     ck_assert_msg(strstr(out, "(0): 5"), "world_size in run.h5:\n%.1500s", out);
@@ -153,7 +130,7 @@ START_TEST(test_truncated_newest_checkpoint_falls_back_with_a_warning) {
     char out[16384];
     ck_assert_int_eq(mmc(3, "straight", "", out, sizeof out), 0);
     ck_assert_int_eq(mmc(3, "cut", "--stop-after=3", out, sizeof out), 3);
-    ck_assert_int_eq(sh(NULL, 0, "cd %s && truncate -s 2000 cut/ckpt/round_000003.h5", work), 0);
+    ck_assert_int_eq(run_command(NULL, 0, "cd %s && truncate -s 2000 cut/ckpt/round_000003.h5", work), 0);
     int rc = mmc(3, "cut", "--resume=auto", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d\n%.1500s", rc, out);
     ck_assert_msg(strstr(out, "skipping checkpoint") && strstr(out, "round_000003.h5"), "%.1500s", out);
@@ -202,7 +179,7 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     char out[16384];
     // A long run: the signal arrives mid-run; it stops at the end of the current round.
     const char *opts = "--rounds=400 --eval-every=50 --ckpt-every=100";
-    int rc = sh(out, sizeof out,
+    int rc = run_command(out, sizeof out,
                 "cd %s || exit 9; (timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 "
                 "--out=sig --parties=4 --width=16 --batch-size=16 %s > sig.log 2>&1; echo $? > "
                 "sig.rc) & sleep 0.2; for i in $(seq 200); do grep -q 'round 3/' %s/sig.log "
@@ -216,7 +193,7 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     ck_assert_ptr_nonnull(p);
     stopped_at = atoi(p + strlen("checkpoint of round "));
     ck_assert_int_lt(stopped_at, 400);
-    rc = sh(out, sizeof out,
+    rc = run_command(out, sizeof out,
             "cd %s && timeout %d mpirun --oversubscribe -np 2 %s/mmcollab --data=syn.h5 "
             "--out=sig --parties=4 --width=16 --batch-size=16 %s --resume=auto 2>&1 && "
             "timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 --out=ref "
