@@ -13,12 +13,7 @@ import argparse
 import os
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runs as rf  # noqa: E402
@@ -37,6 +32,9 @@ def main():
     a = ap.parse_args()
     runs = rf.load_all(a.runs)
     groups = rf.group(runs, rf.group_key(runs))
+    plt = rf.pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fig, (up, down, cum) = plt.subplots(1, 3, figsize=(15, 4))
     for i, (label, rs) in enumerate(groups.items()):

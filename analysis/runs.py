@@ -11,7 +11,6 @@ import os
 import sys
 import warnings
 
-import h5py
 import numpy as np
 
 SCHEMA = 1  # RUNFILE_SCHEMA in src/io/runfile.h
@@ -84,6 +83,8 @@ def load(path):
         what = "run directory" if os.path.isdir(path) else "run file"
         raise RunFileError(f"{f_path}: no such file: {path} is not a {what} "
                            "(expected runs/<name>/run.h5 written by build/bin/mmcollab)")
+    import h5py  # here, so that --help and bad paths answer quickly
+
     try:
         f = h5py.File(f_path, "r")
     except OSError as e:
@@ -156,6 +157,15 @@ def mean_std(x, axis=0):
         m = np.nanmean(x, axis=axis)
         s = np.where(n > 1, np.nanstd(x, axis=axis, ddof=1), 0.0)
     return m, s
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, imported only when a script draws (the import costs
+    about a second; --help and bad paths answer without it)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def group_key(runs):

@@ -18,11 +18,7 @@ import os
 import sys
 from fractions import Fraction
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runs as rf  # noqa: E402
@@ -111,6 +107,7 @@ def main():
     if a.md:
         with open(a.md, "w") as f:
             f.write(md)
+    plt = rf.pyplot()
     fig, (tax, eax) = plt.subplots(1, 2, figsize=(10, 4))
     for kind, name, s in ser:
         R = [x[1] for x in s]
