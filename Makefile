@@ -3,7 +3,9 @@
 #   make deps       install the Debian packages the build needs (apt-get; idempotent, ~0.1 s when present)
 #   make / all      build the library and the apps in build/bin/
 #   make test       serial Check suites          make test-mpi   MPI suites at -np 2 and -np 3
-#   make check      test + test-mpi              make bench      layer training steps vs PyTorch, sgemm
+#   make check      test + test-mpi + test-analysis
+#   make test-analysis   analysis/*.py on tiny runs (tests/analysis/; installs the analysis packages)
+#   make bench      layer training steps vs PyTorch, sgemm
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make debug      -O0 -g3 build (build-debug/)  make clean
 #   make lint       cppcheck                      make format / format-check   clang-format
@@ -15,7 +17,7 @@
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
-PUBLIC_GOALS := all test test-mpi check bench asan debug lint format format-check
+PUBLIC_GOALS := all test test-mpi test-analysis check bench asan debug lint format format-check
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -31,6 +33,11 @@ bench: bench-deps
 bench-deps:
 	@scripts/deps.sh bench
 
+# analysis/ runs on Debian's python3-h5py and python3-matplotlib (tests/analysis/).
+test-analysis check asan: analysis-deps
+analysis-deps: deps
+	@scripts/deps.sh analysis
+
 clean:
 	rm -rf build build-asan build-debug
 
@@ -43,7 +50,7 @@ test-slurm: deps
 	@scripts/deps.sh slurm
 	@$(MAKE) --no-print-directory MMC_INNER=1 $@
 
-.PHONY: $(PUBLIC_GOALS) deps bench-deps clean slurm-up slurm-down test-slurm
+.PHONY: $(PUBLIC_GOALS) deps bench-deps analysis-deps clean slurm-up slurm-down test-slurm
 
 else # ------------------------------------------------------------------------------ inner make
 
@@ -252,7 +259,12 @@ test-mpi: $(BUILD)/bin/run_mpi_tests
 	  $(MPI_ENV) $(MPI_SAN_ENV) timeout --kill-after=10 $(TEST_TIMEOUT) $(MPIRUN) -np $$np $(BUILD)/bin/run_mpi_tests; \
 	done
 
-check: test test-mpi
+# The analysis scripts on real run files from this build's binaries (~30 s, most of it mpirun).
+test-analysis: $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
+	$(MPI_ENV) $(MPI_SAN_ENV) MPIRUN='$(MPIRUN)' timeout --kill-after=10 $(TEST_TIMEOUT) \
+	  tests/analysis/test_analysis.sh $(BUILD)/bin
+
+check: test test-mpi test-analysis
 
 # Starts the local Slurm, submits real jobs, stops it again; the script times out every wait.
 # On the overall timeout its trap cancels the jobs and stops the daemons (up to 15 s each).
@@ -281,7 +293,7 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
-.PHONY: all test test-mpi test-slurm check asan debug bench lint format format-check FORCE
+.PHONY: all test test-mpi test-analysis test-slurm check asan debug bench lint format format-check FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
 .SECONDARY:
