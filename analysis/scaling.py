@@ -70,7 +70,7 @@ def series(pts):
     for (exp, _), s in weak.items():
         if len({x[1] for x in s}) > 1 and len({x[0] for x in s}) > 1:
             out.append(("weak", names[exp], sorted(s, key=lambda x: x[1])))
-    return out
+    return sorted(out, key=lambda x: (x[0], x[1], x[2][0][0]))
 
 
 def efficiency(kind, s):
