@@ -14,6 +14,9 @@ import warnings
 import numpy as np
 
 SCHEMA = 1  # RUNFILE_SCHEMA in src/io/runfile.h
+# The series the scripts read (src/fl: every method records all of them, NaN where not measured).
+SERIES = ("round", "train_loss", "test_acc", "party_test_acc_mean", "bytes_up", "bytes_down",
+          "bytes_up_wire", "bytes_down_wire", "round_ms")
 # Config keys that do not change what a run computes: runs differing only in these (and the seed)
 # are repetitions of one experiment.
 BOOKKEEPING = {"out", "config", "seed", "resume", "stop-after", "log-level", "ckpt-every", "ckpt-keep"}
@@ -106,8 +109,9 @@ def load(path):
             metrics[k] = ds[()] if k == "round" else np.asarray(ds[()], dtype=np.float64)
             if int(ds.attrs.get("timing", 0)):
                 timing.add(k)
-        if "round" not in metrics:
-            raise RunFileError(f"{f_path}: /metrics has no 'round' dataset")
+        missing = [k for k in SERIES if k not in metrics]
+        if missing:
+            raise RunFileError(f"{f_path}: /metrics lacks {', '.join(missing)}")
     return Run(f_path, config, meta, metrics, timing)
 
 
