@@ -44,16 +44,18 @@ echo "== PNGs"
 "$PY" "$A/curves.py" "${RUNS[@]}" -o "$T/curves.png" >/dev/null
 "$PY" "$A/bytes.py" "${RUNS[@]}" -o "$T/bytes.png" >/dev/null
 "$PY" "$A/scaling.py" "$T"/runs/fedavg_* "$T"/scal/* -o "$T/scaling.png" --md "$T/scaling.md" >/dev/null 2>&1
-for p in curves bytes scaling; do
-  # A PNG: the 8-byte signature, an IHDR chunk with a real size, and more than a blank image's bytes.
-  if "$PY" - "$T/$p.png" <<'EOF'; then ok "$p.png is a PNG"; else bad "$p.png"; fi
+# A PNG: the 8-byte signature, an IHDR chunk with a real size, and more than a blank image's bytes.
+"$PY" - "$T"/{curves,bytes,scaling}.png >"$T/png.out" <<'EOF2' || true
 import struct, sys
-b = open(sys.argv[1], "rb").read()
-assert b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR", "no PNG signature"
-w, h = struct.unpack(">II", b[16:24])
-assert w >= 400 and h >= 200 and len(b) > 20000, (w, h, len(b))
-print(f"       {sys.argv[1].rsplit('/', 1)[1]}: {w}x{h}, {len(b)} bytes")
-EOF
+for p in sys.argv[1:]:
+    b = open(p, "rb").read()
+    w, h = struct.unpack(">II", b[16:24]) if len(b) >= 24 else (0, 0)
+    good = b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR" and w >= 400 and h >= 200 and len(b) > 20000
+    print("ok" if good else "bad", p.rsplit("/", 1)[1], f"{w}x{h}, {len(b)} bytes")
+EOF2
+for p in curves bytes scaling; do
+  line=$(grep " $p.png " "$T/png.out" || echo "bad $p.png missing")
+  case $line in ok*) ok "${line#ok }";; *) bad "${line#bad }";; esac
 done
 
 echo "== table"
@@ -131,4 +133,5 @@ check_refused "metrics.csv: not an HDF5 file" "$T/runs/fedavg_s1/metrics.csv"
 # One bad path among good ones still fails the whole command.
 check_refused "notarun/run.h5: no such file" "$T/runs/fedavg_s1" "$T/notarun"
 
-[ $fails -eq 0 ] && echo "test_analysis: all passed" || { echo "test_analysis: $fails failed"; exit 1; }
+took=$(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t0}")
+[ $fails -eq 0 ] && echo "test_analysis: all passed in $took s" || { echo "test_analysis: $fails failed"; exit 1; }
