@@ -46,12 +46,12 @@ echo "== PNGs"
 "$PY" "$A/scaling.py" "$T"/runs/fedavg_* "$T"/scal/* -o "$T/scaling.png" --md "$T/scaling.md" >/dev/null 2>&1
 # A PNG: the 8-byte signature, an IHDR chunk with a real size, and more than a blank image's bytes.
 "$PY" - "$T"/{curves,bytes,scaling}.png >"$T/png.out" <<'EOF2' || true
-import struct, sys
+import os, struct, sys
 for p in sys.argv[1:]:
     b = open(p, "rb").read()
     w, h = struct.unpack(">II", b[16:24]) if len(b) >= 24 else (0, 0)
     good = b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR" and w >= 400 and h >= 200 and len(b) > 20000
-    print("ok" if good else "bad", p.rsplit("/", 1)[1], f"{w}x{h}, {len(b)} bytes")
+    print("ok" if good else "bad", os.path.basename(p), f"{w}x{h}, {len(b)} bytes")
 EOF2
 for p in curves bytes scaling; do
   line=$(grep " $p.png " "$T/png.out" || echo "bad $p.png missing")
