@@ -3,7 +3,9 @@
 #   make deps       install the Debian packages the build needs (apt-get; idempotent, ~0.1 s when present)
 #   make / all      build the library and the apps in build/bin/
 #   make test       serial Check suites          make test-mpi   MPI suites at -np 2 and -np 3
-#   make check      test + test-mpi              make bench      layer training steps vs PyTorch, sgemm
+#   make check      test + test-mpi + test-analysis
+#   make test-analysis   analysis/*.py on tiny runs (tests/analysis/; installs the analysis packages)
+#   make bench      layer training steps vs PyTorch, sgemm
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make debug      -O0 -g3 build (build-debug/)  make clean
 #   make lint       cppcheck                      make format / format-check   clang-format
@@ -18,7 +20,8 @@
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
-PUBLIC_GOALS := all test test-mpi check bench asan debug lint format format-check data run calibrate
+PUBLIC_GOALS := all test test-mpi test-analysis check bench asan debug lint format format-check data \
+                run calibrate
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -34,9 +37,9 @@ bench: bench-deps
 bench-deps:
 	@scripts/deps.sh bench
 
-# The main job renders its curves with analysis/ (python3-h5py, python3-matplotlib).
-run: run-deps
-run-deps:
+# analysis/ (and make run's curves) runs on Debian's python3-h5py and python3-matplotlib.
+test-analysis check asan run: analysis-deps
+analysis-deps: deps
 	@scripts/deps.sh analysis
 
 clean:
@@ -51,7 +54,7 @@ test-slurm: deps
 	@scripts/deps.sh slurm
 	@$(MAKE) --no-print-directory MMC_INNER=1 $@
 
-.PHONY: $(PUBLIC_GOALS) deps bench-deps clean slurm-up slurm-down test-slurm
+.PHONY: $(PUBLIC_GOALS) deps bench-deps analysis-deps clean slurm-up slurm-down test-slurm
 
 else # ------------------------------------------------------------------------------ inner make
 
@@ -261,7 +264,12 @@ test-mpi: $(BUILD)/bin/run_mpi_tests
 	  $(MPI_ENV) $(MPI_SAN_ENV) timeout --kill-after=10 $(TEST_TIMEOUT) $(MPIRUN) -np $$np $(BUILD)/bin/run_mpi_tests; \
 	done
 
-check: test test-mpi
+# The analysis scripts on real run files from this build's binaries (~30 s, most of it mpirun).
+test-analysis: $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
+	$(MPI_ENV) $(MPI_SAN_ENV) MPIRUN='$(MPIRUN)' timeout --kill-after=10 $(TEST_TIMEOUT) \
+	  tests/analysis/test_analysis.sh $(BUILD)/bin
+
+check: test test-mpi test-analysis
 
 # ---- datasets (datasets/README.md) ----
 # Each file is built once; delete it to rebuild. The builders print their time and size.
@@ -328,7 +336,7 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
-.PHONY: all test test-mpi test-slurm check asan debug bench lint format format-check FORCE
+.PHONY: all test test-mpi test-analysis test-slurm check asan debug bench lint format format-check FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
 .SECONDARY:

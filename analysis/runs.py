@@ -1,0 +1,179 @@
+"""Reads mmcollab run files (runs/<name>/run.h5, src/io/runfile.h): the shared loader of analysis/.
+
+    import runs
+    r = runs.load("runs/fedavg_s1")      # a run directory or its run.h5
+    r.config["lr"], r.meta["world_size"], r.metrics["test_acc"]  # numpy arrays, NaN = not measured
+
+Scripts call runs.load_all(paths), which exits with a message naming the file on the first path
+that is not a run file. Only run.h5 is read: never logs, never metrics.csv.
+"""
+import os
+import sys
+import warnings
+
+import numpy as np
+
+SCHEMA = 1  # RUNFILE_SCHEMA in src/io/runfile.h
+# The series the scripts read (src/fl: every method records all of them, NaN where not measured).
+SERIES = ("round", "train_loss", "test_acc", "party_test_acc_mean", "bytes_up", "bytes_down",
+          "bytes_up_wire", "bytes_down_wire", "round_ms")
+# Config keys that do not change what a run computes: runs differing only in these (and the seed)
+# are repetitions of one experiment.
+BOOKKEEPING = {"out", "config", "seed", "resume", "stop-after", "log-level", "ckpt-every", "ckpt-keep"}
+
+
+class RunFileError(Exception):
+    pass
+
+
+def _py(v):
+    """An HDF5 attribute value as a plain Python str/int/float."""
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+class Run:
+    """One run: dir, path, config, meta (dicts of str/int/float), metrics (name → ndarray; (R) or
+    (R, parties)), timing (names of wall-clock series)."""
+
+    def __init__(self, path, config, meta, metrics, timing):
+        self.path = path
+        self.dir = os.path.dirname(path)
+        self.name = os.path.basename(os.path.normpath(self.dir)) or path
+        self.config, self.meta, self.metrics, self.timing = config, meta, metrics, timing
+
+    @property
+    def method(self):
+        return self.meta.get("method") or self.config.get("method", "?")
+
+    @property
+    def seed(self):
+        return self.config.get("seed")
+
+    @property
+    def scenario(self):
+        """The preset, with its non-empty overrides: 'bomm-random[alpha=0.1]'."""
+        over = [f"{k[9:]}={v}" for k, v in sorted(self.config.items())
+                if k.startswith("scenario.") and v != ""]
+        return self.config.get("scenario", "?") + (f"[{','.join(over)}]" if over else "")
+
+    @property
+    def dataset(self):
+        base = os.path.basename(str(self.config.get("data", "?")))
+        return base[:-3] if base.endswith(".h5") else base
+
+    @property
+    def rounds(self):
+        return len(self.metrics["round"])
+
+    def final(self, series):
+        """The value of a scalar series at its last measured (non-NaN) round; NaN if never measured."""
+        return last_measured(self.metrics[series])
+
+
+def last_measured(a):
+    ok = np.flatnonzero(~np.isnan(a))
+    return float(a[ok[-1]]) if len(ok) else float("nan")
+
+
+def load(path):
+    """Loads a run directory (or its run.h5) → Run. Raises RunFileError naming the file."""
+    f_path = os.path.join(path, "run.h5") if os.path.isdir(path) else path
+    if not os.path.exists(f_path):
+        what = "run directory" if os.path.isdir(path) else "run file"
+        raise RunFileError(f"{f_path}: no such file: {path} is not a {what} "
+                           "(expected runs/<name>/run.h5 written by build/bin/mmcollab)")
+    import h5py  # here, so that --help and bad paths answer quickly
+
+    try:
+        f = h5py.File(f_path, "r")
+    except OSError as e:
+        raise RunFileError(f"{f_path}: not an HDF5 file ({e})") from None
+    with f:
+        schema = f.attrs.get("schema")
+        if schema is None or _py(f.attrs.get("program", b"")) != "mmcollab":
+            raise RunFileError(f"{f_path}: not an mmcollab run file (no root attributes "
+                               "schema and program=mmcollab)")
+        if int(schema) != SCHEMA:
+            raise RunFileError(f"{f_path}: run file schema {int(schema)}, this reader knows {SCHEMA}")
+        for g in ("config", "meta", "metrics"):
+            if g not in f:
+                raise RunFileError(f"{f_path}: run file without group /{g}")
+        config = {k: _py(v) for k, v in f["config"].attrs.items()}
+        meta = {k: _py(v) for k, v in f["meta"].attrs.items()}
+        metrics, timing = {}, set()
+        for k, ds in f["metrics"].items():
+            metrics[k] = ds[()] if k == "round" else np.asarray(ds[()], dtype=np.float64)
+            if int(ds.attrs.get("timing", 0)):
+                timing.add(k)
+        missing = [k for k in SERIES if k not in metrics]
+        if missing:
+            raise RunFileError(f"{f_path}: /metrics lacks {', '.join(missing)}")
+    return Run(f_path, config, meta, metrics, timing)
+
+
+def load_all(paths):
+    """Loads every path; on the first that is not a run file, prints the reason and exits 1."""
+    if not paths:
+        sys.exit("error: no run directories given")
+    try:
+        return [load(p) for p in paths]
+    except RunFileError as e:
+        sys.exit(f"error: {e}")
+
+
+def group(runs, key):
+    """Runs grouped by key(run), in order of first appearance → {key: [Run...]}. Warns on stderr
+    when a group holds two runs with one seed or runs whose configs differ beyond the seed."""
+    groups = {}
+    for r in runs:
+        groups.setdefault(key(r), []).append(r)
+    for k, rs in groups.items():
+        seeds = [r.seed for r in rs]
+        if len(set(seeds)) != len(seeds):
+            print(f"warning: group {k}: repeated seeds {seeds}", file=sys.stderr)
+        keys = set().union(*(r.config for r in rs)) - BOOKKEEPING
+        differ = sorted(x for x in keys if len({str(r.config.get(x)) for r in rs}) > 1)
+        if differ:
+            print(f"warning: group {k}: runs differ in {', '.join(differ)}", file=sys.stderr)
+    return groups
+
+
+def by_round(rs, series):
+    """Aligns a scalar series of several runs on round number → (rounds, values (n_runs, R)),
+    NaN where a run has no such round or did not measure it."""
+    rounds = np.unique(np.concatenate([r.metrics["round"] for r in rs]))
+    out = np.full((len(rs), len(rounds)), np.nan)
+    for i, r in enumerate(rs):
+        out[i, np.searchsorted(rounds, r.metrics["round"])] = r.metrics[series]
+    return rounds, out
+
+
+def mean_std(x, axis=0):
+    """NaN-ignoring mean and sample std (ddof=1; 0 for a single value) along axis."""
+    x = np.asarray(x, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        n = np.sum(~np.isnan(x), axis=axis)
+        m = np.nanmean(x, axis=axis)
+        s = np.where(n > 1, np.nanstd(x, axis=axis, ddof=1), 0.0)
+    return m, s
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, imported only when a script draws (the import costs
+    about a second; --help and bad paths answer without it)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def group_key(runs):
+    """The grouping used by the plots: by method, plus scenario and dataset where the given runs
+    differ in them. Returns key(run) → a label string."""
+    vary = [f for f in ("scenario", "dataset") if len({getattr(r, f) for r in runs}) > 1]
+    return lambda r: " ".join([r.method] + [getattr(r, f) for f in vary])
