@@ -336,7 +336,8 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
-.PHONY: all test test-mpi test-analysis test-slurm check asan debug bench lint format format-check FORCE
+.PHONY: all test test-mpi test-analysis test-slurm check asan debug bench lint format format-check data run \
+        calibrate FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
 .SECONDARY:
