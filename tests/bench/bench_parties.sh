@@ -53,6 +53,8 @@ synmm() { # train test -> path (built once, reused by later runs)
   echo "$f"
 }
 
+# Seconds per round are wall-clock: on a shared machine read them with the load beside them.
+echo "  (host $(hostname), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 results=()
 for P in $PARTIES; do
   if [ "$ROWS_PER_PARTY" -gt 0 ]; then
