@@ -81,7 +81,8 @@ for P in $PARTIES; do
   awk -v P="$P" -v w="$t0" -v w1="$t1" -v tr="$train" -v te="$test" -v rb="$ROW_BYTES" \
     'BEGIN { printf "  (P=%d: wall %.1f s with setup and run-file/checkpoint writes; data %d+%d rows x %d B = %.1f MiB)\n",
              P, w1 - w, tr, te, rb, (tr + te) * rb / 1048576 }'
-  results+=("$P $s $a $b $(( (train + test) * ROW_BYTES ))")
+  # the rows of one host: parties are placed in equal blocks on RANKS-1 hosts
+  results+=("$P $s $a $b $(( (train + test) * ROW_BYTES / (RANKS - 1) ))")
 done
 
 # Least-squares slopes against P (two or more sizes).
