@@ -6,6 +6,7 @@
 #   make check      test + test-mpi + test-analysis
 #   make test-analysis   analysis/*.py on tiny runs (tests/analysis/; installs the analysis packages)
 #   make bench      layer training steps vs PyTorch, sgemm
+#   make bench-parties   100 / 1,000 / 10,000 parties, 1 cloud + 1 host: s/round, peak RSS per rank
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make debug      -O0 -g3 build (build-debug/)  make clean
 #   make lint       cppcheck                      make format / format-check   clang-format
@@ -20,8 +21,8 @@
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
-PUBLIC_GOALS := all test test-mpi test-analysis check bench asan debug lint format format-check data \
-                run calibrate
+PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties asan debug lint format \
+                format-check data run calibrate
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -326,6 +327,10 @@ debug:
 bench: $(BENCHES)
 	@tests/bench/run.sh $(BUILD)/bin
 
+# Scale (issue 4 item 13): PARTIES, RANKS, ROUNDS, TRAIN, TEST, ROWS_PER_PARTY pass through.
+bench-parties: $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
+	@$(MPI_ENV) MPIRUN='$(MPIRUN)' WORK=$(BUILD)/bench/parties tests/bench/bench_parties.sh $(BUILD)/bin
+
 lint:
 	cppcheck --quiet --inline-suppr --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem -Isrc src tests
@@ -336,8 +341,8 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
-.PHONY: all test test-mpi test-analysis test-slurm check asan debug bench lint format format-check data run \
-        calibrate FORCE
+.PHONY: all test test-mpi test-analysis test-slurm check asan debug bench bench-parties lint format \
+        format-check data run calibrate FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
 .SECONDARY:

@@ -1,6 +1,7 @@
 // test_exact.c - fixed-point sums give the same bits in any order and grouping, stay within the
 // stated resolution of the double sum, and refuse what would overflow.
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -88,12 +89,39 @@ START_TEST(test_overflow_and_nan_are_refused_with_the_index) {
 }
 END_TEST
 
+// Each term lands on nearbyint(ldexp(w * x, e)), the definition, for exponents across the range
+// (also where w * x * 2^e is subnormal, rounds to 0, or needs every bit of the int64).
+START_TEST(test_terms_are_rounded_products_with_two_to_the_e) {
+    const int es[] = {-1022, -300, -1, 0, 1, 10, 48, 80, 300, 1023};
+    Rng r;
+    rng_init(&r, 5, 0, 0, RNG_TEST);
+    for (size_t t = 0; t < sizeof es / sizeof es[0]; t++) {
+        int e = es[t];
+        double x[N], w = 0.37;
+        int64_t acc[N] = {0};
+        for (int i = 0; i < N; i++) {
+            // magnitudes up to 2^60 after scaling, down to far below one unit
+            double m = ldexp(rng_uniform(&r) - 0.5, 61 - (int)rng_below(&r, 120));
+            x[i] = ldexp(m, -e) / w;
+            if (!isfinite(x[i])) x[i] = DBL_MAX / 4; // e = -1022: 2^-1022 * 2^1021 is far inside
+        }
+        x[0] = 0x1p-1074 / w; // the smallest subnormal
+        exact_add_f64(acc, x, w, N, e);
+        for (int i = 0; i < N; i++)
+            ck_assert_msg(acc[i] == (int64_t)nearbyint(ldexp(w * x[i], e)),
+                          "e=%d i=%d: %lld vs %.17g", e, i, (long long)acc[i],
+                          nearbyint(ldexp(w * x[i], e)));
+    }
+}
+END_TEST
+
 Suite *exact_suite(void) {
     Suite *s = suite_create("exact");
     TCase *tc = tcase_create("sums");
     tcase_add_test(tc, test_sum_is_identical_in_any_order_and_grouping);
     tcase_add_test(tc, test_exponent_keeps_the_bound_inside_int64);
     tcase_add_test(tc, test_overflow_and_nan_are_refused_with_the_index);
+    tcase_add_test(tc, test_terms_are_rounded_products_with_two_to_the_e);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -96,6 +96,14 @@ START_TEST(test_np_2_3_5_write_identical_checkpoints_and_metrics) {
                         work),
                      0);
     ck_assert_msg(strstr(out, "(0): 5"), "world_size in run.h5:\n%.1500s", out);
+    // So does every rank's peak resident memory: 5 figures, each above 1 MiB.
+    ck_assert_int_eq(sh(out, sizeof out,
+                        "cd %s && h5dump -y -w 0 -d /meta/peak_rss_kib fedavg_np5/run.h5 | "
+                        "tr -s ' ,' '\\n\\n' | "
+                        "awk '/^[0-9]+$/ && $1 > 1024 {n++} END {print \"big\", n}'",
+                        work),
+                     0);
+    ck_assert_msg(strstr(out, "big 5"), "peak_rss_kib in run.h5:\n%.1500s", out);
 }
 END_TEST
 

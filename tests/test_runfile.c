@@ -65,9 +65,10 @@ START_TEST(test_run_file_reads_back_with_types_and_csv_matches) {
     ck_assert_int_eq(opts_set_defaults(opts, 3, &cfg, err, sizeof err), OPT_OK);
     MetricLog log;
     fill_log(&log, 20);
+    const int64_t rss[2] = {51234, 7000000000LL}; // the second does not fit 32 bits
     RunInfo info = {.program = "mmcollab", .method = "fedavg", .git = "v0-test",
                     .slurm_job_id = "", .hosts = "vm,vm", .started = "2026-12-01T00:00:00Z",
-                    .world_size = 2};
+                    .world_size = 2, .peak_rss_kib = rss};
     runfile_write(dir, &info, opts, 3, &cfg, &log);
 
     snprintf(path, sizeof path, "%s/run.h5.tmp", dir);
@@ -84,6 +85,15 @@ START_TEST(test_run_file_reads_back_with_types_and_csv_matches) {
     ck_assert_int_ge(H5Aread(a, H5T_NATIVE_DOUBLE, &lr), 0);
     H5Aclose(a);
     ck_assert(rounds == 40 && lr == 0.05);
+    int64_t rss_back[2] = {0, 0};
+    hid_t d = H5Dopen2(f, "meta/peak_rss_kib", H5P_DEFAULT);
+    ck_assert_int_ge(d, 0);
+    hid_t sp = H5Dget_space(d);
+    ck_assert_int_eq(H5Sget_simple_extent_npoints(sp), 2);
+    ck_assert_int_ge(H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rss_back), 0);
+    H5Sclose(sp);
+    H5Dclose(d);
+    ck_assert(rss_back[0] == rss[0] && rss_back[1] == rss[1]);
 
     MetricLog back;
     metriclog_init(&back);
@@ -123,6 +133,15 @@ START_TEST(test_run_file_reads_back_with_types_and_csv_matches) {
     ck_assert_ptr_nonnull(fgets(line, sizeof line, csv));
     ck_assert_str_eq(line, "2,0.5,101\n");
     fclose(csv);
+
+    // Without the figures (a serial tool) there is no dataset rather than zeros.
+    info.peak_rss_kib = NULL;
+    runfile_write(dir, &info, opts, 3, &cfg, &log);
+    snprintf(path, sizeof path, "%s/run.h5", dir);
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_int_ge(f, 0);
+    ck_assert_int_eq(H5Lexists(f, "meta/peak_rss_kib", H5P_DEFAULT), 0);
+    H5Fclose(f);
     metriclog_free(&log);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);

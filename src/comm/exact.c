@@ -16,8 +16,16 @@ int exact_exponent(double bound) {
     return MIN(e, EXACT_MAX_EXPONENT);
 }
 
-static int64_t to_fixed(double term, int e, const char *what, size_t i) {
-    double v = nearbyint(ldexp(term, e));
+// 2^e for the terms of one call: a product with a power of two is exact (correctly rounded when
+// subnormal), so term * scale has the bits of ldexp(term, e) without a libm call per element
+// (exact_add runs over every parameter once per party and round).
+static double fixed_scale(int e) {
+    CHECK(e >= -1022 && e <= 1023, "exponent %d outside [-1022, 1023]", e);
+    return ldexp(1.0, e);
+}
+
+static int64_t to_fixed(double term, double scale, int e, const char *what, size_t i) {
+    double v = nearbyint(term * scale);
     CHECK(isfinite(term) && fabs(v) < 0x1p62, "%s[%zu]: term %g does not fit at exponent %d", what,
           i, term, e);
     return (int64_t)v;
@@ -33,14 +41,17 @@ void exact_add(int64_t *acc, const float *x, double weight, size_t n, int e) {
     CHECK_PTR(acc);
     CHECK_PTR(x);
     CHECK(isfinite(weight), "weight = %g", weight);
-    for (size_t i = 0; i < n; i++) add_checked(acc, to_fixed(weight * (double)x[i], e, "x", i), i);
+    double scale = fixed_scale(e);
+    for (size_t i = 0; i < n; i++)
+        add_checked(acc, to_fixed(weight * (double)x[i], scale, e, "x", i), i);
 }
 
 void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e) {
     CHECK_PTR(acc);
     CHECK_PTR(x);
     CHECK(isfinite(weight), "weight = %g", weight);
-    for (size_t i = 0; i < n; i++) add_checked(acc, to_fixed(weight * x[i], e, "x", i), i);
+    double scale = fixed_scale(e);
+    for (size_t i = 0; i < n; i++) add_checked(acc, to_fixed(weight * x[i], scale, e, "x", i), i);
 }
 
 void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double divisor) {

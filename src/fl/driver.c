@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +66,7 @@ typedef struct {
     double *all_stats; // rank 0: (P, ST_COUNT)
     MetricLog log;     // rank 0
     RunInfo info;
+    int64_t *peak_rss_kib; // rank 0: (size), for run.h5 /meta
     char ckpt_dir[4096], hosts[4096], started[32];
 } Run;
 
@@ -261,6 +263,20 @@ static void describe_run(Run *run) {
                           .world_size = run->size};
 }
 
+// Every rank's peak resident memory so far, to the cloud for run.h5's /meta: a fact about the
+// layout like the hosts, so it never enters a checkpoint. Collective.
+static void gather_peak_rss(Run *run) {
+    struct rusage ru;
+    CHECK(getrusage(RUSAGE_SELF, &ru) == 0, "getrusage: %s", strerror(errno));
+    int64_t kib = ru.ru_maxrss; // Linux: KiB
+    log_debug("peak RSS %.1f MiB (%d parties hosted)", (double)kib / 1024.0, run->count);
+    if (run->rank == 0 && !run->peak_rss_kib) {
+        run->peak_rss_kib = xcalloc((size_t)run->size, sizeof *run->peak_rss_kib);
+        run->info.peak_rss_kib = run->peak_rss_kib;
+    }
+    MPI_CHECK(MPI_Gather(&kib, 1, MPI_INT64_T, run->peak_rss_kib, 1, MPI_INT64_T, 0, run->comm));
+}
+
 // Series of the metric log, in the order they appear in metrics.csv.
 enum { M_TRAIN_LOSS, M_TRAIN_ACC, M_TEST_LOSS, M_TEST_ACC, M_PARTY_TEST_ACC_MEAN, M_BYTES_UP,
        M_BYTES_DOWN, M_BYTES_UP_WIRE, M_BYTES_DOWN_WIRE, M_ROUND_MS, M_P_TRAIN_LOSS, M_P_TRAIN_ACC,
@@ -357,6 +373,7 @@ static void teardown(Run *run) {
     if (run->work_opt.m) opt_free(&run->work_opt);
     if (run->cloud_opt.m) opt_free(&run->cloud_opt);
     train_scratch_free(&run->ts);
+    xfree(run->peak_rss_kib);
     if (run->rank == 0) metriclog_free(&run->log);
     dataset_close(run->ds);
 }
@@ -683,6 +700,7 @@ int fl_run(const Config *cfg, MPI_Comm comm) {
         if (evaluated) evaluate(&run, &gloss, &gacc);
         gather_stats(&run);
         int stop = signals_agree(comm) || cfg->stop_after == round;
+        gather_peak_rss(&run);
         if (run.rank == 0) {
             double now = timer_now_ms() / 1e3, ms = (now - t0) * 1e3;
             double eta = (now - t_start) / (round - start) * (cfg->rounds - round);

@@ -189,6 +189,18 @@ static void write_meta(hid_t file, const RunInfo *info) {
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         h5_attr_str(grp, keys[i], vals[i] ? vals[i] : "");
     h5_attr_i64(grp, "world_size", info->world_size);
+    if (info->peak_rss_kib) {
+        CHECK(info->world_size >= 1, "world_size = %d with peak_rss_kib", info->world_size);
+        hsize_t dims[1] = {(hsize_t)info->world_size};
+        hid_t space = H5Screate_simple(1, dims, NULL);
+        H5_CHECK(space);
+        hid_t ds = H5Dcreate2(grp, "peak_rss_kib", H5T_STD_I64LE, space, H5P_DEFAULT,
+                              H5P_DEFAULT, H5P_DEFAULT);
+        H5_CHECK(ds);
+        H5_CHECK(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, info->peak_rss_kib));
+        H5_CHECK(H5Dclose(ds));
+        H5_CHECK(H5Sclose(space));
+    }
     H5_CHECK(H5Gclose(grp));
 }
 

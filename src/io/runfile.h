@@ -8,12 +8,14 @@
 //   /            attributes schema (int), program
 //   /config      one attribute per option: int64, float64 or string, as typed in the option table
 //   /meta        string attributes: method, git, slurm_job_id, slurm_array_job_id,
-//                slurm_array_task_id, hosts, started; int world_size
+//                slurm_array_task_id, hosts, started; int world_size; dataset peak_rss_kib
+//                (world_size) int64, every rank's peak resident memory so far (getrusage)
 //   /metrics     round (int32, R); one float64 dataset per series, (R) or (R, width), attributes
 //                width and timing (1 = wall-clock, differs between runs)
 // metrics.csv: "round,<scalar series...>", one row per round (per-party series only in run.h5).
 #pragma once
 #include <hdf5.h>
+#include <stdint.h>
 
 #include "cli/options.h"
 #include "io/metrics.h"
@@ -26,6 +28,7 @@ typedef struct {
     const char *hosts;   // comma-separated, in rank order
     const char *started; // ISO 8601
     int world_size;
+    const int64_t *peak_rss_kib; // (world_size) KiB per rank, or NULL: not written
 } RunInfo;
 
 // Writes dir/run.h5 and dir/metrics.csv atomically (dir must exist). Local (cloud rank).
