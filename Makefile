@@ -39,7 +39,7 @@ bench-deps:
 	@scripts/deps.sh bench
 
 # analysis/ (and make run's curves) runs on Debian's python3-h5py and python3-matplotlib.
-test-analysis check asan run: analysis-deps
+test test-analysis check asan run: analysis-deps
 analysis-deps: deps
 	@scripts/deps.sh analysis
 

@@ -38,6 +38,13 @@ START_TEST(test_avfmnist_ci_subset_has_the_promised_layout) {
     dataset_close(ds);
     snprintf(cmd, sizeof cmd, "h5dump -H %s | grep -q 'DATASET \"audio\"'", path);
     ck_assert_int_eq(system(cmd), 0);
+    // h5py (Debian's python3-h5py, for /usr/bin/python3) reads it too.
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import h5py; f = h5py.File('%s', 'r'); "
+             "assert f['train/audio'].shape == (2000, 98, 40); "
+             "assert f['test/image'].shape == (500, 28, 28)\"",
+             path);
+    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
