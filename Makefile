@@ -8,7 +8,7 @@
 #   make debug      -O0 -g3 build (build-debug/)  make clean
 #   make lint       cppcheck                      make format / format-check   clang-format
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
-#   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh)
+#   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh, test_pipeline_slurm.sh)
 #
 # Overrides: CC, OPTFLAGS, BUILD, MPIRUN, NP_LIST, and per library <LIB>_CFLAGS / <LIB>_LIBS
 # (MPI is through the mpicc wrapper; HDF5, OPENBLAS, LAPACKE, SCALAPACK, CHECK); NO_SCALAPACK=1.
@@ -257,8 +257,9 @@ check: test test-mpi
 # Starts the local Slurm, submits real jobs, stops it again; the script times out every wait.
 # On the overall timeout its trap cancels the jobs and stops the daemons (up to 15 s each).
 SLURM_TEST_TIMEOUT ?= 420
-test-slurm: $(BUILD)/bin/rank_probe
+test-slurm: $(BUILD)/bin/rank_probe $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
 	timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin
+	timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_pipeline_slurm.sh $(BUILD)/bin
 
 asan:
 	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-asan SAN=address,undefined \

@@ -85,7 +85,7 @@ say "cluster up, data built"
 
 # ---- a. run.sbatch interrupted mid-run: USR1 -> checkpoint, exit 3, requeue, resume, same result
 ROUNDS=400
-OPTS=(--rounds=$ROUNDS --eval-every=50 --ckpt-every=100)
+OPTS=("--rounds=$ROUNDS" --eval-every=50 --ckpt-every=100)
 submit RJ -n 3 -o "$WORK/run-%j.out" slurm/run.sbatch tiny_synmm -- "${OPTS[@]}" || exit 1
 # c. submitted now so that its wait overlaps the others
 submit CJ -n 2 -o "$WORK/cancel-%j.out" slurm/run.sbatch tiny_synmm -- --out=runs/cancelled "${OPTS[@]}" --rounds=100000 || exit 1
