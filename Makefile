@@ -3,7 +3,7 @@
 #   make deps       install the Debian packages the build needs (apt-get; idempotent, ~0.1 s when present)
 #   make / all      build the library and the apps in build/bin/
 #   make test       serial Check suites          make test-mpi   MPI suites at -np 2 and -np 3
-#   make check      test + test-mpi              make bench      layer training steps vs PyTorch, sgemm
+#   make check      test + test-mpi + test-slurm make bench      layer training steps vs PyTorch, sgemm
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make debug      -O0 -g3 build (build-debug/)  make clean
 #   make lint       cppcheck                      make format / format-check   clang-format
@@ -252,14 +252,19 @@ test-mpi: $(BUILD)/bin/run_mpi_tests
 	  $(MPI_ENV) $(MPI_SAN_ENV) timeout --kill-after=10 $(TEST_TIMEOUT) $(MPIRUN) -np $$np $(BUILD)/bin/run_mpi_tests; \
 	done
 
-check: test test-mpi
+# The Slurm tests are part of check (~1 min; root): SLURM_CHECK=0 leaves them out; sanitizer builds do.
+SLURM_CHECK ?= $(if $(SAN),0,1)
+check: test test-mpi $(if $(filter 1,$(SLURM_CHECK)),test-slurm)
 
 # Starts the local Slurm, submits real jobs, stops it again; the script times out every wait.
 # On the overall timeout its trap cancels the jobs and stops the daemons (up to 15 s each).
 SLURM_TEST_TIMEOUT ?= 420
+# The daemons are one per machine: concurrent runs (other worktrees) take turns on a lock.
+SLURM_LOCK ?= /run/lock/mmcollab-test-slurm.lock
 test-slurm: $(BUILD)/bin/rank_probe $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
-	timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin
-	timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_pipeline_slurm.sh $(BUILD)/bin
+	flock -w 900 $(SLURM_LOCK) sh -c '\
+	  timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin && \
+	  timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_pipeline_slurm.sh $(BUILD)/bin'
 
 asan:
 	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-asan SAN=address,undefined \
