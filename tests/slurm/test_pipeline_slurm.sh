@@ -7,7 +7,8 @@
 #      from", the job COMPLETES with Restarts=1, and its last checkpoint (h5diff) and metrics.csv (minus
 #      round_ms) equal those of an uninterrupted run (a second run.sbatch job, submitted meanwhile);
 #   b. slurm/submit_sweep.sh over a 3-line manifest (throttle 2): 3 array tasks COMPLETED, one run
-#      directory each, and the afterok summary job writes summary.md naming the 3 runs;
+#      directory each, and the afterok summary job writes summary.md naming the 3 runs; task 1 (a longer
+#      run) gets USR1 mid-run, is requeued on its own and resumes (summary still waits for it);
 #   c. plain `scancel` (SIGTERM) of a running run.sbatch cancels it: no requeue;
 #   d. slurm/scaling.sbatch at 2 and 3 ranks, strong and weak: 4 run directories and scaling.md.
 # Daemons, failure output and timeouts as in test_smoke.sh (MMC_SLURM_KEEP=1 leaves them up).
@@ -100,13 +101,21 @@ submit REF -n 3 --no-requeue -o "$WORK/ref-%j.out" slurm/run.sbatch tiny_synmm -
 
 # ---- b. a 3-task sweep (throttle 2) with its afterok summary
 printf '%s\n' "# test sweep" "jobs/tiny_synmm.cfg --method=local --rounds=4" "" \
-  "jobs/tiny_synmm.cfg --method=fedavg --rounds=4" "jobs/tiny_synmm.cfg --method=centralized --rounds=4" > "$WORK/sw3.txt"
+  "jobs/tiny_synmm.cfg --method=fedavg --rounds=300 --eval-every=100" \
+  "jobs/tiny_synmm.cfg --method=centralized --rounds=4" > "$WORK/sw3.txt"
 T_SW=${EPOCHREALTIME/./}
 line=$(cd "$WORK" && slurm/submit_sweep.sh sw3.txt --throttle 2 -n 2) || { bad "submit_sweep.sh: $line"; exit 1; }
 AR=$(sed -n 's/.*array=\([0-9]*\).*/\1/p' <<<"$line"); SU=$(sed -n 's/.*summary=\([0-9]*\).*/\1/p' <<<"$line")
 JOBS="$JOBS $AR $SU"
 check "submit_sweep.sh printed array and summary ids ($line)" test -n "$AR" -a -n "$SU"
 check "array $AR: throttle 2" test "$(job_field "$AR" ArrayTaskThrottle | head -1)" = 2
+TASK1=runs/sw3/slurm-${AR}_1.out
+if slurm_wait_for 90 started_or_done "$TASK1" "^round 20/" "${AR}_1" && in_log "$TASK1" "^round 20/"; then
+  scancel --signal=USR1 --batch "${AR}_1" || bad "scancel --signal=USR1 --batch ${AR}_1"
+  say "array task ${AR}_1 at round 20+: sent USR1"
+else
+  bad "array task ${AR}_1 did not reach round 20 within 90 s"
+fi
 
 # ---- c. plain scancel (SIGTERM) cancels: the trap still checkpoints, but the job is not requeued
 if slurm_wait_for 90 started_or_done "cancel-$CJ.out" "^round 3/" "$CJ" && in_log "cancel-$CJ.out" "^round 3/"; then
@@ -120,15 +129,21 @@ submit SC -n 3 -o "$WORK/scaling-%j.out" --export=ALL,SCALING_RANKS="2 3",SCALIN
   slurm/scaling.sbatch tiny_synmm -- --rounds=3 || exit 1
 
 # ---- b. results
-wait_job "$AR" 120; wait_job "$SU" 60 && say "sweep $AR + summary $SU ended after $(secs "$T_SW") s"
+wait_job "$AR" 240; wait_job "$SU" 60 && say "sweep $AR + summary $SU ended after $(secs "$T_SW") s"
 check "array $AR: 3 tasks, all COMPLETED" test "$(job_field "$AR" JobState | grep -c '^COMPLETED$')" = 3
-for r in tiny_synmm_method-local_rounds-4 tiny_synmm_method-fedavg_rounds-4 tiny_synmm_method-centralized_rounds-4; do
-  check "sweep run dir runs/sw3/$r: metrics.csv with 4 rounds, last checkpoint" \
-    test "$(wc -l < "$WORK/runs/sw3/$r/metrics.csv" 2>/dev/null)" = 5 -a -s "$WORK/runs/sw3/$r/ckpt/round_000004.h5"
+sweep_run_ok() { # sweep_run_ok NAME ROUNDS: metrics.csv with ROUNDS rows and the last checkpoint
+  test "$(wc -l < "$WORK/runs/sw3/$1/metrics.csv" 2>/dev/null)" = $(($2 + 1)) -a -s "$WORK/runs/sw3/$1/ckpt/$(printf 'round_%06d.h5' "$2")"
+}
+for r in local_rounds-4:4 fedavg_rounds-300_eval-every-100:300 centralized_rounds-4:4; do
+  check "sweep run dir runs/sw3/tiny_synmm_method-${r%:*}: ${r#*:} rounds, last checkpoint" sweep_run_ok "tiny_synmm_method-${r%:*}" "${r#*:}"
+done
+check "array task ${AR}_1: Restarts=1" test "$(job_field "${AR}_1" Restarts)" = 1
+for s in "mmcollab exit 3" "== requeued" "(array ${AR}_1) restart 1 " "resumed from runs/sw3/tiny_synmm_method-fedavg" "mmcollab exit 0"; do
+  check "array task ${AR}_1 log: '$s'" in_log "$TASK1" "$s"
 done
 check "summary $SU COMPLETED 0:0" test "$(state_exit "$SU")" = "COMPLETED 0:0"
 check "summary started not before the last task ended" test ! "$(job_field "$SU" StartTime)" \< "$(job_field "$AR" EndTime | sort | tail -1)"
-names_in_summary() { local r; for r in local fedavg centralized; do grep -q "method-${r}_rounds-4" "$WORK/runs/sw3/summary.md" || return 1; done; }
+names_in_summary() { local r; for r in local fedavg centralized; do grep -q "method-${r}_rounds-" "$WORK/runs/sw3/summary.md" || return 1; done; }
 check "runs/sw3/summary.md names the 3 runs" names_in_summary
 
 # ---- c. results
