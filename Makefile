@@ -252,7 +252,7 @@ test-mpi: $(BUILD)/bin/run_mpi_tests
 	  $(MPI_ENV) $(MPI_SAN_ENV) timeout --kill-after=10 $(TEST_TIMEOUT) $(MPIRUN) -np $$np $(BUILD)/bin/run_mpi_tests; \
 	done
 
-# The Slurm tests are part of check (~1 min; root): SLURM_CHECK=0 leaves them out; sanitizer builds do.
+# The Slurm tests are part of check (~1.5 min; root): SLURM_CHECK=0 leaves them out; sanitizer builds do.
 SLURM_CHECK ?= $(if $(SAN),0,1)
 check: test test-mpi $(if $(filter 1,$(SLURM_CHECK)),test-slurm)
 
