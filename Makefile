@@ -3,7 +3,7 @@
 #   make deps       install the Debian packages the build needs (apt-get; idempotent, ~0.1 s when present)
 #   make / all      build the library and the apps in build/bin/
 #   make test       serial Check suites          make test-mpi   MPI suites at -np 2 and -np 3
-#   make check      test + test-mpi + test-analysis
+#   make check      test + test-mpi + test-analysis + test-slurm (SLURM_CHECK=0 skips Slurm)
 #   make test-analysis   analysis/*.py on tiny runs (tests/analysis/; installs the analysis packages)
 #   make bench      layer training steps vs PyTorch, sgemm
 #   make bench-parties   100 / 1,000 / 10,000 parties, 1 cloud + 1 host: s/round, peak RSS per rank
@@ -14,7 +14,7 @@
 #   make run        the main job: fedavg, 1 cloud + 4 parties on AV-FashionMNIST -> runs/demo (+ PNG)
 #   make calibrate  per-dataset test accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
-#   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh)
+#   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh, test_pipeline_slurm.sh)
 #
 # Overrides: CC, OPTFLAGS, BUILD, MPIRUN, NP_LIST, and per library <LIB>_CFLAGS / <LIB>_LIBS
 # (MPI is through the mpicc wrapper; HDF5, OPENBLAS, LAPACKE, SCALAPACK, CHECK); NO_SCALAPACK=1.
@@ -270,7 +270,9 @@ test-analysis: $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
 	$(MPI_ENV) $(MPI_SAN_ENV) MPIRUN='$(MPIRUN)' timeout --kill-after=10 $(TEST_TIMEOUT) \
 	  tests/analysis/test_analysis.sh $(BUILD)/bin
 
-check: test test-mpi test-analysis
+# The Slurm tests are part of check (~1.5 min; root): SLURM_CHECK=0 leaves them out; sanitizer builds do.
+SLURM_CHECK ?= $(if $(SAN),0,1)
+check: test test-mpi test-analysis $(if $(filter 1,$(SLURM_CHECK)),test-slurm)
 
 # ---- datasets (datasets/README.md) ----
 # Each file is built once; delete it to rebuild. The builders print their time and size.
@@ -313,8 +315,12 @@ run: $(APPS) $(DATA)/avfmnist_small.h5
 # Starts the local Slurm, submits real jobs, stops it again; the script times out every wait.
 # On the overall timeout its trap cancels the jobs and stops the daemons (up to 15 s each).
 SLURM_TEST_TIMEOUT ?= 420
-test-slurm: $(BUILD)/bin/rank_probe
-	timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin
+# The daemons are one per machine: concurrent runs (other worktrees) take turns on a lock.
+SLURM_LOCK ?= /run/lock/mmcollab-test-slurm.lock
+test-slurm: $(BUILD)/bin/rank_probe $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
+	flock -w 900 $(SLURM_LOCK) sh -c '\
+	  timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin && \
+	  timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_pipeline_slurm.sh $(BUILD)/bin'
 
 asan:
 	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-asan SAN=address,undefined \

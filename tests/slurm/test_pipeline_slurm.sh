@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# test_pipeline_slurm.sh [BIN_DIR] - the pipeline's own sbatch scripts under the real one-machine Slurm.
+# Builds a work directory that looks like the repository root (slurm/, jobs/ linked, build/bin -> BIN_DIR,
+# data/synmm_tiny.h5 built), submits from there and checks from the files the jobs write:
+#   a. slurm/run.sbatch, 3 tasks, jobs/tiny_synmm.cfg with many rounds; `scancel --signal=USR1 --batch`
+#      mid-run: the step checkpoints and exits 3, the script requeues the job, the rerun logs "resumed
+#      from", the job COMPLETES with Restarts=1, and its last checkpoint (h5diff) and metrics.csv (minus
+#      round_ms) equal those of an uninterrupted run (a second run.sbatch job, submitted meanwhile);
+#   b. slurm/submit_sweep.sh over a 3-line manifest (throttle 2): 3 array tasks COMPLETED, one run
+#      directory each, and the afterok summary job writes summary.md naming the 3 runs; task 1 (a longer
+#      run) gets USR1 mid-run, is requeued on its own and resumes (summary still waits for it);
+#   c. plain `scancel` (SIGTERM) of a running run.sbatch cancels it: no requeue;
+#   d. slurm/scaling.sbatch at 2 and 3 ranks, strong and weak: 4 run directories and scaling.md.
+# Daemons, failure output and timeouts as in test_smoke.sh (MMC_SLURM_KEEP=1 leaves them up).
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../../slurm/local/lib.sh
+. "$ROOT/slurm/local/lib.sh"
+BIN=$(cd "${1:-$ROOT/build/bin}" && pwd) || { echo "test_pipeline_slurm.sh: no bin dir ${1:-}" >&2; exit 2; }
+for p in mmcollab build_synmm; do
+  [ -x "$BIN/$p" ] || { echo "test_pipeline_slurm.sh: $BIN/$p missing (make)" >&2; exit 2; }
+done
+NODES=${MMC_SLURM_NODES:-0}
+WORK=${MMC_SLURM_PIPELINE_DIR:-$ROOT/build/test-slurm-pipeline}
+rm -rf "$WORK"; mkdir -p "$WORK/build" "$WORK/data"
+ln -s "$ROOT/slurm" "$WORK/slurm"; ln -s "$ROOT/jobs" "$WORK/jobs"; ln -s "$BIN" "$WORK/build/bin"
+[ -d "$ROOT/analysis" ] && ln -s "$ROOT/analysis" "$WORK/analysis"
+# Jobs inherit this environment. mpi_yield_when_idle: under srun, Open MPI does not know that the 2
+# cores are oversubscribed and busy-polls (rounds 3-4x slower without it).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1 \
+       OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo \
+       OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
+
+T0=${EPOCHREALTIME/./}
+secs() { local us=$(( ${EPOCHREALTIME/./} - ${1:-$T0} )); printf '%d.%01d' $((us / 1000000)) $((us / 100000 % 10)); }
+say() { echo "test-slurm-pipeline [$(secs)s] $*"; }
+PASS=0; FAIL=0; JOBS=""
+ok() { PASS=$((PASS + 1)); echo "  ok   $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "  FAIL $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+WAS_UP=0; slurm_alive "$CTLD_PID" slurmctld && WAS_UP=1
+slurm_mark_logs "$WORK/logs.mark"
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  # shellcheck disable=SC2086 # a list of ids
+  [ -n "$JOBS" ] && scancel $JOBS >/dev/null 2>&1
+  if [ "$FAIL" -gt 0 ] || [ "$rc" != 0 ]; then
+    echo "===== job outputs (round and checkpoint lines left out)"
+    find "$WORK" -name '*.out' -print -exec grep -vE '^(round|checkpoint) ' {} \; 2>/dev/null
+    for j in $JOBS; do scontrol -o show job "$j" 2>/dev/null; done
+    slurm_print_logs 80 "$WORK/logs.mark"
+  fi
+  if [ "$WAS_UP" = 0 ] && [ "${MMC_SLURM_KEEP:-0}" != 1 ]; then "$ROOT/slurm/local/stop.sh"; fi
+  [ "$rc" = 0 ] && [ "$FAIL" -gt 0 ] && rc=1
+  echo "test-slurm-pipeline: $PASS passed, $FAIL failed, $(secs) s"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "test-slurm-pipeline: interrupted"; exit 124' INT TERM
+
+TERMINAL='COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED'
+job_field() { scontrol -o show job "$1" 2>/dev/null | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
+job_done() { local s; s=$(job_field "$1" JobState); [ -n "$s" ] && ! grep -qvE "^($TERMINAL)\$" <<<"$s"; }
+wait_job() { # wait_job JID SECONDS: every task of JID ended
+  slurm_wait_for "$2" job_done "$1" || { bad "job $1 did not end within $2 s (state $(job_field "$1" JobState | tr '\n' ' '))"; return 1; }
+}
+state_exit() { echo "$(job_field "$1" JobState) $(job_field "$1" ExitCode)"; }
+submit() { # submit VAR ARGS...: sbatch --parsable from WORK; VAR = the job id, remembered for cleanup
+  local var=$1 id; shift
+  id=$(cd "$WORK" && sbatch --parsable "$@") || { bad "sbatch $*"; return 1; }
+  id=${id%%;*}; JOBS="$JOBS $id"; printf -v "$var" '%s' "$id"
+}
+in_log() { grep -q -- "$2" "$WORK/$1" 2>/dev/null; }
+started_or_done() { in_log "$1" "$2" || job_done "$3"; }
+# metrics.csv without the round_ms column (timings differ between runs; nothing else may).
+no_ms() { awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="round_ms") c=i} {s=""; for(i=1;i<=NF;i++) if(i!=c) s=s $i ","; print s}' "$1"; }
+same_metrics() { [ "$(no_ms "$1" | wc -l)" = "$3" ] && diff <(no_ms "$1") <(no_ms "$2"); }
+
+say "starting the local Slurm (nodes=$NODES)"
+MMC_SLURM_NODES=$NODES "$ROOT/slurm/local/start.sh" --nodes "$NODES" || { bad "slurm/local/start.sh"; exit 1; }
+"$BIN/build_synmm" --out "$WORK/data/synmm_tiny.h5" --train 800 --test 200 >/dev/null || { bad "build_synmm"; exit 1; }
+say "cluster up, data built"
+
+# ---- a. run.sbatch interrupted mid-run: USR1 -> checkpoint, exit 3, requeue, resume, same result
+ROUNDS=400
+OPTS=("--rounds=$ROUNDS" --eval-every=50 --ckpt-every=100)
+submit RJ -n 3 -o "$WORK/run-%j.out" slurm/run.sbatch tiny_synmm -- "${OPTS[@]}" || exit 1
+# c. submitted now so that its wait overlaps the others
+submit CJ -n 2 -o "$WORK/cancel-%j.out" slurm/run.sbatch tiny_synmm -- --out=runs/cancelled "${OPTS[@]}" --rounds=100000 || exit 1
+if slurm_wait_for 90 started_or_done "run-$RJ.out" "^round 20/" "$RJ" && in_log "run-$RJ.out" "^round 20/"; then
+  T_SIG=${EPOCHREALTIME/./}
+  scancel --signal=USR1 --batch "$RJ" || bad "scancel --signal=USR1 --batch $RJ"
+  say "run job $RJ at round 20+: sent USR1 to its batch shell"
+else
+  bad "run job $RJ did not reach round 20 within 90 s (state $(job_field "$RJ" JobState))"; exit 1
+fi
+submit REF -n 3 --no-requeue -o "$WORK/ref-%j.out" slurm/run.sbatch tiny_synmm -- --out=runs/ref "${OPTS[@]}" || exit 1
+
+# ---- b. a 3-task sweep (throttle 2) with its afterok summary
+printf '%s\n' "# test sweep" "jobs/tiny_synmm.cfg --method=local --rounds=4" "" \
+  "jobs/tiny_synmm.cfg --method=fedavg --rounds=300 --eval-every=100" \
+  "jobs/tiny_synmm.cfg --method=centralized --rounds=4" > "$WORK/sw3.txt"
+T_SW=${EPOCHREALTIME/./}
+line=$(cd "$WORK" && slurm/submit_sweep.sh sw3.txt --throttle 2 -n 2) || { bad "submit_sweep.sh: $line"; exit 1; }
+AR=$(sed -n 's/.*array=\([0-9]*\).*/\1/p' <<<"$line"); SU=$(sed -n 's/.*summary=\([0-9]*\).*/\1/p' <<<"$line")
+JOBS="$JOBS $AR $SU"
+check "submit_sweep.sh printed array and summary ids ($line)" test -n "$AR" -a -n "$SU"
+check "array $AR: throttle 2" test "$(job_field "$AR" ArrayTaskThrottle | head -1)" = 2
+TASK1=runs/sw3/slurm-${AR}_1.out
+if slurm_wait_for 90 started_or_done "$TASK1" "^round 20/" "${AR}_1" && in_log "$TASK1" "^round 20/"; then
+  scancel --signal=USR1 --batch "${AR}_1" || bad "scancel --signal=USR1 --batch ${AR}_1"
+  say "array task ${AR}_1 at round 20+: sent USR1"
+else
+  bad "array task ${AR}_1 did not reach round 20 within 90 s"
+fi
+
+# ---- c. plain scancel (SIGTERM) cancels: the trap still checkpoints, but the job is not requeued
+if slurm_wait_for 90 started_or_done "cancel-$CJ.out" "^round 3/" "$CJ" && in_log "cancel-$CJ.out" "^round 3/"; then
+  scancel "$CJ"; T_C=${EPOCHREALTIME/./}
+else
+  bad "cancel job $CJ did not reach round 3 within 90 s"
+fi
+
+# ---- d. scaling: 2 and 3 ranks, strong (6 parties) and weak (2 per host)
+submit SC -n 3 -o "$WORK/scaling-%j.out" --export=ALL,SCALING_RANKS="2 3",SCALING_PARTIES=6,SCALING_PER_HOST=2 \
+  slurm/scaling.sbatch tiny_synmm -- --rounds=3 || exit 1
+
+# ---- b. results
+wait_job "$AR" 240; wait_job "$SU" 60 && say "sweep $AR + summary $SU ended after $(secs "$T_SW") s"
+check "array $AR: 3 tasks, all COMPLETED" test "$(job_field "$AR" JobState | grep -c '^COMPLETED$')" = 3
+sweep_run_ok() { # sweep_run_ok NAME ROUNDS: metrics.csv with ROUNDS rows and the last checkpoint
+  test "$(wc -l < "$WORK/runs/sw3/$1/metrics.csv" 2>/dev/null)" = $(($2 + 1)) -a -s "$WORK/runs/sw3/$1/ckpt/$(printf 'round_%06d.h5' "$2")"
+}
+for r in local_rounds-4:4 fedavg_rounds-300_eval-every-100:300 centralized_rounds-4:4; do
+  check "sweep run dir runs/sw3/tiny_synmm_method-${r%:*}: ${r#*:} rounds, last checkpoint" sweep_run_ok "tiny_synmm_method-${r%:*}" "${r#*:}"
+done
+check "array task ${AR}_1: Restarts=1" test "$(job_field "${AR}_1" Restarts)" = 1
+for s in "mmcollab exit 3" "== requeued" "(array ${AR}_1) restart 1 " "resumed from runs/sw3/tiny_synmm_method-fedavg" "mmcollab exit 0"; do
+  check "array task ${AR}_1 log: '$s'" in_log "$TASK1" "$s"
+done
+check "summary $SU COMPLETED 0:0" test "$(state_exit "$SU")" = "COMPLETED 0:0"
+check "summary started not before the last task ended" test ! "$(job_field "$SU" StartTime)" \< "$(job_field "$AR" EndTime | sort | tail -1)"
+names_in_summary() { local r; for r in local fedavg centralized; do grep -q "method-${r}_rounds-" "$WORK/runs/sw3/summary.md" || return 1; done; }
+check "runs/sw3/summary.md names the 3 runs" names_in_summary
+
+# ---- c. results
+if [ -n "${T_C:-}" ]; then
+  wait_job "$CJ" 60
+  check "scancel'd job $CJ: CANCELLED" test "$(job_field "$CJ" JobState)" = CANCELLED
+  check "scancel'd job $CJ: the trap saw SIGTERM and did not requeue" in_log "cancel-$CJ.out" "not requeued"
+fi
+
+# ---- a. results
+wait_job "$RJ" 240 && say "run job $RJ ended $(secs "$T_SIG") s after the USR1"
+check "run job $RJ COMPLETED 0:0" test "$(state_exit "$RJ")" = "COMPLETED 0:0"
+check "run job $RJ: Restarts=1" test "$(job_field "$RJ" Restarts)" = 1
+for s in "stop requested (signal): checkpoint of round" "mmcollab exit 3" "== requeued" "restart 1 " \
+         "resumed from runs/tiny_synmm/ckpt/round_" "^round $ROUNDS/$ROUNDS" "mmcollab exit 0"; do
+  check "run job log (one file, appended): '$s'" in_log "run-$RJ.out" "$s"
+done
+stopped=$(sed -n 's/.*checkpoint of round \([0-9]*\) written.*/\1/p' "$WORK/run-$RJ.out" | head -1)
+check "stopped mid-run (round ${stopped:-?} of $ROUNDS)" test "${stopped:-0}" -ge 20 -a "${stopped:-$ROUNDS}" -lt "$ROUNDS"
+wait_job "$REF" 240
+check "reference job $REF COMPLETED 0:0" test "$(state_exit "$REF")" = "COMPLETED 0:0"
+last=$(printf 'ckpt/round_%06d.h5' "$ROUNDS")
+check "h5diff: the requeued run's $last equals the reference's" \
+  h5diff "$WORK/runs/ref/$last" "$WORK/runs/tiny_synmm/$last"
+check "metrics.csv (minus round_ms): requeued run = reference, $ROUNDS rounds" \
+  same_metrics "$WORK/runs/ref/metrics.csv" "$WORK/runs/tiny_synmm/metrics.csv" $((ROUNDS + 1))
+
+# ---- d. results
+wait_job "$SC" 120
+check "scaling job $SC COMPLETED 0:0" test "$(state_exit "$SC")" = "COMPLETED 0:0"
+for p in strong_r2_p6 strong_r3_p6 weak_r2_p2 weak_r3_p4; do
+  check "scaling point $p: 3 rounds" test "$(wc -l < "$WORK/runs/scaling-$SC/$p/metrics.csv" 2>/dev/null)" = 4
+done
+check "scaling.md lists the 4 points" test "$(grep -c '_r[23]_p' "$WORK/runs/scaling-$SC/scaling.md" 2>/dev/null)" = 4
+
+# ---- c. (late) still not requeued once the credential lifetime has passed
+if [ -n "${T_C:-}" ]; then
+  while [ $(( (${EPOCHREALTIME/./} - T_C) / 1000000 )) -lt 20 ]; do sleep 1; done
+  check "scancel'd job $CJ still CANCELLED 20 s later, Restarts=0" test "$(job_field "$CJ" JobState) $(job_field "$CJ" Restarts)" = "CANCELLED 0"
+fi
