@@ -2,8 +2,8 @@
 #include "helpers.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,14 +68,15 @@ void expect_die_at(void (*fn)(void *), void *arg, const char *const *needles, co
     char out[8192];
     size_t len = 0;
     ssize_t r;
-    while ((r = read(fds[0], out + len, sizeof out - 1 - len)) > 0) len += (size_t)r;
+    while ((r = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)r;
     out[len] = '\0';
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
     if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT))
-        ck_abort_msg("%s:%d: expected the call to die (SIGABRT), but it %s; stderr: %s", file,
-                     line, WIFEXITED(status) ? "returned" : "ended otherwise", out);
+        ck_abort_msg("%s:%d: expected the call to die (SIGABRT), but it %s; stderr: %s", file, line,
+                     WIFEXITED(status) ? "returned" : "ended otherwise", out);
     for (const char *const *s = needles; *s; s++)
         if (!strstr(out, *s))
             ck_abort_msg("%s:%d: the error message lacks \"%s\"; it was: %s", file, line, *s, out);
@@ -89,7 +90,8 @@ void fill_uniform(float *x, size_t n, float lo, float hi, uint32_t stream) {
 
 double dot_double(const float *a, const float *g, size_t n) {
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * (double)g[i];
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * (double)g[i];
     return s;
 }
 

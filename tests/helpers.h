@@ -9,8 +9,8 @@
 #include "core/rng.h"
 
 // Tolerances: named, each with its reason.
-#define TOL_FD_REL 2e-2 /* float32 forward, central differences with h = 1e-2 (relative error) */
-#define TOL_FD_ABS 1e-3 /* absolute floor for near-zero gradients under the same h */
+#define TOL_FD_REL 2e-2   /* float32 forward, central differences with h = 1e-2 (relative error) */
+#define TOL_FD_ABS 1e-3   /* absolute floor for near-zero gradients under the same h */
 #define TOL_BLAS_REF 1e-4 /* BLAS vs naive loops: float32 sums in a different order */
 
 // Fails the running test with the first index where |a-b| > atol + rtol*|b|, both values and the
@@ -32,7 +32,8 @@ void fd_check_at(LossFn loss, void *ctx, float *x, const float *grad, size_t n, 
     fd_check_at((loss), (ctx), (x), (grad), (n), (h), (max_probe), (rng), #x, __FILE__, __LINE__)
 
 // Runs fn(arg) in a forked child with stderr captured; fails the test unless the child was killed
-// by SIGABRT (CHECK's path without MPI) and its stderr contains every string in needles (NULL-ended).
+// by SIGABRT (CHECK's path without MPI) and its stderr contains every string in needles
+// (NULL-ended).
 void expect_die_at(void (*fn)(void *), void *arg, const char *const *needles, const char *file,
                    int line);
 #define expect_die(fn, arg, ...)                                                                   \

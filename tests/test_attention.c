@@ -10,13 +10,13 @@
 #include "helpers.h"
 #include "nn/attention.h"
 
-#define FD_H 1e-2          /* the step TOL_FD_REL is calibrated for */
-#define TOL_ROWSUM 1e-5    /* a float32 row of <= 33 probabilities summing to 1 */
-#define TOL_REF 2e-6       /* vs the double-precision twin: float sums over <= 70 terms, exp ~2e-7 */
+#define FD_H 1e-2       /* the step TOL_FD_REL is calibrated for */
+#define TOL_ROWSUM 1e-5 /* a float32 row of <= 33 probabilities summing to 1 */
+#define TOL_REF 2e-6    /* vs the double-precision twin: float sums over <= 70 terms, exp ~2e-7 */
 
 // {B, T, D, H}: B = 1, T = 1, odd T and T past one 16-key block, head widths 1, 5 (scalar tails),
 // 16 and 48 (one- and two-vector paths with AVX-512), 70 (past the 64-wide tile: two hd chunks).
-static const int att_shapes[][4] = {{1, 1, 4, 2},  {2, 3, 5, 1},  {1, 7, 15, 3}, {3, 16, 32, 2},
+static const int att_shapes[][4] = {{1, 1, 4, 2},   {2, 3, 5, 1},   {1, 7, 15, 3}, {3, 16, 32, 2},
                                     {2, 17, 48, 1}, {1, 33, 70, 1}, {2, 5, 12, 12}};
 #define N_SHAPES (int)(sizeof att_shapes / sizeof att_shapes[0])
 
@@ -37,7 +37,8 @@ static double att_loss(void *p) {
 // that the causal query 0 there sees nothing.
 static void make_mask(uint8_t *mask, int B, int T) {
     for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) mask[b * T + t] = (uint8_t)((t * 7 + b * 3) % 4 != 0);
+        for (int t = 0; t < T; t++)
+            mask[b * T + t] = (uint8_t)((t * 7 + b * 3) % 4 != 0);
 }
 
 // _i enumerates shape × causal × masked.
@@ -99,8 +100,10 @@ START_TEST(test_attention_rows_are_distributions_with_causal_and_masked_zeros) {
                     int any = 0;
                     for (int t2 = 0; t2 < T; t2++) {
                         const int seen = mask[b * T + t2] && !(causal && t2 > t);
-                        if (!seen) ck_assert_float_eq(row[t2], 0.0f); // exact, not small
-                        else ck_assert_float_gt(row[t2], 0.0f);
+                        if (!seen)
+                            ck_assert_float_eq(row[t2], 0.0f); // exact, not small
+                        else
+                            ck_assert_float_gt(row[t2], 0.0f);
                         any |= seen;
                         sum += row[t2];
                     }
@@ -118,7 +121,8 @@ START_TEST(test_attention_causal_last_query_equals_full_and_first_query_copies_v
     attention_forward(of, att, qkv, NULL, 0, B, T, D, H);
     for (int b = 0; b < B; b++) {
         // The last causal query sees every key: the same as full attention.
-        ck_assert_floats_near(&oc[(b * T + T - 1) * D], &of[(b * T + T - 1) * D], D, TOL_REF, TOL_REF);
+        ck_assert_floats_near(&oc[(b * T + T - 1) * D], &of[(b * T + T - 1) * D], D, TOL_REF,
+                              TOL_REF);
         // The first causal query sees only key 0, so its output is v_0 of each head.
         for (int h = 0; h < H; h++)
             ck_assert_floats_near(&oc[(b * T) * D + h * hd], &qkv[(b * T) * 3 * D + 2 * D + h * hd],
@@ -136,21 +140,27 @@ START_TEST(test_attention_masked_key_has_no_influence_and_empty_rows_give_zeros)
     fill_uniform(qkv, nq, -1, 1, 122);
     fill_uniform(g, no, -1, 1, 123);
     ck_assert_uint_le(attention_workspace_size(B, T, D, H), sizeof work / 4);
-    for (size_t i = 0; i < nq; i++) qkv2[i] = qkv[i];
-    for (int c = 0; c < 3 * D; c++) qkv2[(0 * T + 1) * 3 * D + c] += 5.0f; // q, k, v of missing key 1
+    for (size_t i = 0; i < nq; i++)
+        qkv2[i] = qkv[i];
+    for (int c = 0; c < 3 * D; c++)
+        qkv2[(0 * T + 1) * 3 * D + c] += 5.0f; // q, k, v of missing key 1
     attention_forward(o1, att, qkv, mask, 0, B, T, D, H);
     attention_forward(o2, att, qkv2, mask, 0, B, T, D, H);
     // Other queries of sample 0 do not see key 1 (its own query row changes, as it should).
     for (int t = 0; t < T; t++)
         if (t != 1) ck_assert_floats_near(&o1[t * D], &o2[t * D], D, 0, 0);
     // Sample 1 has no visible key: zero outputs, zero attention, no gradient.
-    for (size_t i = (size_t)T * D; i < no; i++) ck_assert_float_eq(o1[i], 0.0f);
+    for (size_t i = (size_t)T * D; i < no; i++)
+        ck_assert_float_eq(o1[i], 0.0f);
     attention_forward(o1, att, qkv, mask, 0, B, T, D, H);
-    for (size_t i = (size_t)H * T * T; i < (size_t)B * H * T * T; i++) ck_assert_float_eq(att[i], 0.0f);
+    for (size_t i = (size_t)H * T * T; i < (size_t)B * H * T * T; i++)
+        ck_assert_float_eq(att[i], 0.0f);
     attention_backward(d1, g, qkv, att, mask, 0, B, T, D, H, work);
-    for (size_t i = (size_t)T * 3 * D; i < nq; i++) ck_assert_float_eq(d1[i], 0.0f);
+    for (size_t i = (size_t)T * 3 * D; i < nq; i++)
+        ck_assert_float_eq(d1[i], 0.0f);
     // The missing key's k and v get no gradient (its q does: query 1 still attends).
-    for (int c = D; c < 3 * D; c++) ck_assert_float_eq(d1[1 * 3 * D + c], 0.0f);
+    for (int c = D; c < 3 * D; c++)
+        ck_assert_float_eq(d1[1 * 3 * D + c], 0.0f);
 }
 END_TEST
 
@@ -163,7 +173,8 @@ START_TEST(test_attention_backward_accumulates_and_accepts_null_gradient) {
     attention_forward(out, att, qkv, NULL, 1, B, T, D, H);
     attention_backward(d1, g, qkv, att, NULL, 1, B, T, D, H, work);
     float want[144];
-    for (int i = 0; i < 144; i++) want[i] = d2[i] + d1[i];
+    for (int i = 0; i < 144; i++)
+        want[i] = d2[i] + d1[i];
     attention_backward(d2, g, qkv, att, NULL, 1, B, T, D, H, work);
     ck_assert_floats_near(d2, want, 144, 1e-6, 1e-6);
     attention_backward(NULL, g, qkv, att, NULL, 1, B, T, D, H, NULL); // nothing needed: no-op

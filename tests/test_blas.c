@@ -24,7 +24,8 @@ START_TEST(test_sgemm_matches_naive_twin_for_all_transposes) {
             fill_uniform(A, na, -1, 1, 1);
             fill_uniform(B, nb, -1, 1, 2);
             fill_uniform(C, nc, -1, 1, 3);
-            for (size_t i = 0; i < nc; i++) Cref[i] = C[i];
+            for (size_t i = 0; i < nc; i++)
+                Cref[i] = C[i];
             sgemm_rm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 2.0f, C, ldc);
             sgemm_rm_ref(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 2.0f, Cref, ldc);
             ck_assert_floats_near(C, Cref, nc, TOL_BLAS_REF, TOL_BLAS_REF);

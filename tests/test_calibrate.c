@@ -8,13 +8,15 @@
 #include "helpers.h"
 #include "tmpdir.h"
 
-static const char *bin_dir(void) { return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin"; }
+static const char *bin_dir(void) {
+    return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin";
+}
 
 // Runs calibrate on one file; acc[i] = test accuracy of mods[i] (the last one "fused").
 static void calibrate(const char *file, int epochs, const char *const *mods, int n, double *acc) {
     char out[8192];
-    int rc = run_command(out, sizeof out, "%s/calibrate --data=%s --epochs=%d 2>&1", bin_dir(), file,
-                         epochs);
+    int rc = run_command(out, sizeof out, "%s/calibrate --data=%s --epochs=%d 2>&1", bin_dir(),
+                         file, epochs);
     ck_assert_msg(rc == 0, "calibrate exit %d:\n%.1500s", rc, out);
     for (int i = 0; i < n; i++) {
         char key[64];
@@ -25,7 +27,8 @@ static void calibrate(const char *file, int epochs, const char *const *mods, int
 
 static double best_single(const double *acc, int n_single) {
     double best = acc[0];
-    for (int i = 1; i < n_single; i++) best = acc[i] > best ? acc[i] : best;
+    for (int i = 1; i < n_single; i++)
+        best = acc[i] > best ? acc[i] : best;
     return best;
 }
 
@@ -34,13 +37,14 @@ START_TEST(test_each_modality_informs_and_fusion_helps_on_synmm) {
     char dir[64], file[96];
     tmpdir_make(dir, sizeof dir, "mmc_calib");
     snprintf(file, sizeof file, "%s/s.h5", dir);
-    ck_assert_int_eq(run_command(NULL, 0, "%s/build_synmm --out %s --train 2000 --test 500",
-                                 bin_dir(), file),
-                     0);
+    ck_assert_int_eq(
+        run_command(NULL, 0, "%s/build_synmm --out %s --train 2000 --test 500", bin_dir(), file),
+        0);
     const char *mods[] = {"m0", "m1", "text", "fused"};
     double acc[4];
     calibrate(file, 5, mods, 4, acc);
-    for (int i = 0; i < 4; i++) ck_assert_msg(acc[i] > 0.3, "%s: %.3f, chance 0.1", mods[i], acc[i]);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(acc[i] > 0.3, "%s: %.3f, chance 0.1", mods[i], acc[i]);
     ck_assert_msg(acc[3] > best_single(acc, 3) + 0.03, "fused %.3f vs best single %.3f", acc[3],
                   best_single(acc, 3));
     tmpdir_remove(dir);
@@ -56,7 +60,8 @@ START_TEST(test_every_avfmnist_modality_carries_label_information) {
     const char *mods[] = {"image", "audio", "text", "fused"};
     double acc[4];
     calibrate(file, 5, mods, 4, acc);
-    for (int i = 0; i < 4; i++) ck_assert_msg(acc[i] > 0.25, "%s: %.3f, chance 0.1", mods[i], acc[i]);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(acc[i] > 0.25, "%s: %.3f, chance 0.1", mods[i], acc[i]);
     ck_assert_msg(acc[3] >= best_single(acc, 3) - 0.05, "fused %.3f vs best single %.3f", acc[3],
                   best_single(acc, 3));
 }

@@ -40,8 +40,8 @@ START_TEST(test_bad_method_and_values_are_named) {
     ck_assert_int_eq(parse(&c, err, 2, (char *[]){"m", "--method=fedsgd"}), OPT_ERR_BAD_VALUE);
     ck_assert_msg(strstr(err, "fedsgd") && strstr(err, "fedavg") && strstr(err, "local"), "%s",
                   err);
-    const char *bad[] = {"--rounds=-1", "--parties=0", "--lr=0", "--momentum=1.5",
-                         "--resume=sometimes", "--batch-size=0"};
+    const char *bad[] = {"--rounds=-1",    "--parties=0",        "--lr=0",
+                         "--momentum=1.5", "--resume=sometimes", "--batch-size=0"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char key[32];
         ck_assert_int_eq(parse(&c, err, 2, (char *[]){"m", (char *)bad[i]}), OPT_ERR_BAD_VALUE);
@@ -75,7 +75,8 @@ START_TEST(test_every_registered_method_keeps_the_contract) {
                       err);
         enum { N = 9 };
         float global[N], mean[N], grads[N] = {0}, state[4 * N] = {0};
-        for (int k = 0; k < N; k++) global[k] = mean[k] = 0.25f * (float)k - 1.f;
+        for (int k = 0; k < N; k++)
+            global[k] = mean[k] = 0.25f * (float)k - 1.f;
         if (m->server_state_floats) ck_assert_int_le(m->server_state_floats(N), 4 * N);
         if (m->server_init) m->server_init(state, N, &c);
         if (m->server_update) {
@@ -85,7 +86,8 @@ START_TEST(test_every_registered_method_keeps_the_contract) {
         }
         if (m->party_grad_hook) {
             m->party_grad_hook(grads, global, global, N, &c);
-            for (int k = 0; k < N; k++) ck_assert_msg(grads[k] == 0.f, "%s: hook at w_global", m->name);
+            for (int k = 0; k < N; k++)
+                ck_assert_msg(grads[k] == 0.f, "%s: hook at w_global", m->name);
         }
     }
 }

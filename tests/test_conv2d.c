@@ -47,7 +47,8 @@ static void conv_alloc(ConvCtx *c, const Conv2dShape *s) {
     c->b = xmalloc((size_t)s->OC * sizeof(float));
     size_t nwork = conv2d_workspace_size(s);
     c->work = nwork ? xmalloc(nwork * sizeof(float)) : NULL;
-    for (size_t i = 0; i < nwork; i++) c->work[i] = NAN; // scratch must be written before read
+    for (size_t i = 0; i < nwork; i++)
+        c->work[i] = NAN; // scratch must be written before read
     fill_uniform(c->inp, c->ni, -1, 1, 30);
     fill_uniform(c->w, c->nw, -1, 1, 31);
     fill_uniform(c->b, (size_t)s->OC, -1, 1, 32);

@@ -15,9 +15,8 @@
 static int run_probe(const char *mode, char *out, size_t cap, double *elapsed_ms) {
     const char *bin = getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin";
     char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "timeout %d mpirun --oversubscribe -np 3 %s/die_probe %s 2>&1", PROBE_TIMEOUT_S, bin,
-             mode);
+    snprintf(cmd, sizeof cmd, "timeout %d mpirun --oversubscribe -np 3 %s/die_probe %s 2>&1",
+             PROBE_TIMEOUT_S, bin, mode);
     double t0 = timer_now_ms();
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
@@ -54,7 +53,8 @@ START_TEST(test_mpi_check_prints_the_mpi_error_string) {
     int rc = run_probe("mpi", out, sizeof out, &ms);
     ck_assert_msg(rc != 0 && rc != 124, "exit %d (124 = timeout: a hang), output: %s", rc, out);
     ck_assert_msg(strstr(out, "[rank 0] tests/probes/die_probe.c:") != NULL, "output: %s", out);
-    ck_assert_msg(strstr(out, "MPI_Send(&x, 1, MPI_INT, size + 5, 0, MPI_COMM_WORLD) failed") != NULL,
+    ck_assert_msg(strstr(out, "MPI_Send(&x, 1, MPI_INT, size + 5, 0, MPI_COMM_WORLD) failed") !=
+                      NULL,
                   "output: %s", out);
     ck_assert_msg(strstr(out, "invalid rank") != NULL, "no MPI error string in: %s", out);
 }

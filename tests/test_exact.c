@@ -22,17 +22,21 @@ static void party_data(int k, float *x, double *w) {
 START_TEST(test_sum_is_identical_in_any_order_and_grouping) {
     static float x[PARTIES][N];
     double w[PARTIES], total = 0;
-    for (int k = 0; k < PARTIES; k++) party_data(k, x[k], &w[k]), total += w[k];
+    for (int k = 0; k < PARTIES; k++)
+        party_data(k, x[k], &w[k]), total += w[k];
     int e = exact_exponent(3.0 * total);
     int64_t forward[N] = {0}, backward[N] = {0}, grouped[N] = {0}, part[N];
-    for (int k = 0; k < PARTIES; k++) exact_add(forward, x[k], w[k], N, e);
-    for (int k = PARTIES - 1; k >= 0; k--) exact_add(backward, x[k], w[k], N, e);
+    for (int k = 0; k < PARTIES; k++)
+        exact_add(forward, x[k], w[k], N, e);
+    for (int k = PARTIES - 1; k >= 0; k--)
+        exact_add(backward, x[k], w[k], N, e);
     // Two "ranks": parties {0,3,6,...} and the rest, summed separately, then combined.
     for (int g = 0; g < 2; g++) {
         memset(part, 0, sizeof part);
         for (int k = 0; k < PARTIES; k++)
             if ((k % 3 == 0) == (g == 0)) exact_add(part, x[k], w[k], N, e);
-        for (int i = 0; i < N; i++) grouped[i] += part[i];
+        for (int i = 0; i < N; i++)
+            grouped[i] += part[i];
     }
     ck_assert_mem_eq(forward, backward, sizeof forward);
     ck_assert_mem_eq(forward, grouped, sizeof forward);
@@ -42,7 +46,8 @@ START_TEST(test_sum_is_identical_in_any_order_and_grouping) {
     exact_to_float(mean, forward, N, e, total);
     for (int i = 0; i < N; i++) {
         double ref = 0;
-        for (int k = 0; k < PARTIES; k++) ref += w[k] * x[k][i];
+        for (int k = 0; k < PARTIES; k++)
+            ref += w[k] * x[k][i];
         ref /= total;
         double tol = PARTIES * ldexp(1, -e) / total + 1e-7 * fabs(ref) + 1e-12;
         ck_assert_msg(fabs(mean[i] - ref) <= tol, "i=%d mean %.9g ref %.9g", i, mean[i], ref);
@@ -62,7 +67,8 @@ START_TEST(test_exponent_keeps_the_bound_inside_int64) {
     float big = 1000.f;
     int e = exact_exponent(1000.0 * 64);
     int64_t acc[1] = {0};
-    for (int k = 0; k < 64; k++) exact_add(acc, &big, 1.0, 1, e);
+    for (int k = 0; k < 64; k++)
+        exact_add(acc, &big, 1.0, 1, e);
     double back;
     exact_to_double(&back, acc, 1, e, 64);
     ck_assert(back == 1000.0);

@@ -1,5 +1,5 @@
-// test_loss.c - softmax, softmax cross-entropy (weights, ignore_index), MSE, L1 and distillation KL:
-// hand-computed values, backward against central differences, accumulation, bad input dying.
+// test_loss.c - softmax, softmax cross-entropy (weights, ignore_index), MSE, L1 and distillation
+// KL: hand-computed values, backward against central differences, accumulation, bad input dying.
 // Cosine, InfoNCE and the Haar losses are in test_loss_pair.c.
 #include <check.h>
 #include <math.h>
@@ -9,9 +9,9 @@
 #include "helpers.h"
 #include "nn/loss.h"
 
-#define FD_H 1e-2       /* the step TOL_FD_REL is calibrated for */
-#define TOL_HAND 1e-6   /* double loss vs a closed form from float32 inputs like ln 3 */
-#define TOL_PROB 1e-6   /* float32 probabilities */
+#define FD_H 1e-2     /* the step TOL_FD_REL is calibrated for */
+#define TOL_HAND 1e-6 /* double loss vs a closed form from float32 inputs like ln 3 */
+#define TOL_PROB 1e-6 /* float32 probabilities */
 
 // ---- softmax ----
 
@@ -25,7 +25,8 @@ START_TEST(test_softmax_rows_sum_to_one_and_match_hand_values_in_place) {
     softmax_forward(y, y, 5, 11);
     for (int n = 0; n < 5; n++) {
         double s = 0;
-        for (int v = 0; v < 11; v++) s += y[n * 11 + v];
+        for (int v = 0; v < 11; v++)
+            s += y[n * 11 + v];
         ck_assert_double_le(fabs(s - 1), TOL_PROB);
     }
 }
@@ -46,7 +47,8 @@ START_TEST(test_softmax_ce_weights_and_ignore_index_match_hand_values) {
     const float want_p1[3] = {0.2f, 0.6f, 0.2f};
     ck_assert_floats_near(probs + 3, want_p1, 3, TOL_PROB, 0);
     double rs = 0; // the ignored row's probabilities are written too
-    for (int v = 6; v < 9; v++) rs += probs[v];
+    for (int v = 6; v < 9; v++)
+        rs += probs[v];
     ck_assert_double_le(fabs(rs - 1), TOL_PROB);
     // Unweighted: mean over the three counted rows.
     loss = softmax_ce_forward(probs, logits, targets, NULL, -100, 4, 3);
@@ -104,12 +106,15 @@ START_TEST(test_softmax_ce_backward_matches_finite_differences) {
     fill_uniform(w, N, 0, 2, 3);
     fill_uniform(d, n, -1, 1, 4); // accumulate onto non-zero contents
     float *d0 = xmalloc(n * 4);
-    for (size_t i = 0; i < n; i++) d0[i] = d[i];
-    for (int i = 0; i < N; i++) y[i] = (i % 3 == 2) ? -1 : (i * 5) % V; // every third row ignored
+    for (size_t i = 0; i < n; i++)
+        d0[i] = d[i];
+    for (int i = 0; i < N; i++)
+        y[i] = (i % 3 == 2) ? -1 : (i * 5) % V; // every third row ignored
     c.targets = y, c.weights = w;
     ce_loss(&c);
     softmax_ce_backward(d, c.probs, y, w, -1, N, V, 0.75);
-    for (size_t i = 0; i < n; i++) d[i] = (float)((d[i] - d0[i]) / 0.75);
+    for (size_t i = 0; i < n; i++)
+        d[i] = (float)((d[i] - d0[i]) / 0.75);
     Rng rng;
     rng_init(&rng, 3, 0, 0, RNG_TEST);
     fd_check(ce_loss, &c, c.logits, d, n, FD_H, 64, &rng);
@@ -220,7 +225,8 @@ START_TEST(test_kl_div_backward_matches_finite_differences) {
     const float temps[3] = {1.0f, 2.5f, 0.7f};
     for (int k = 0; k < 3; k++) {
         KlCtx c = {p, q, s, t, temps[k], N, V};
-        for (int i = 0; i < 21; i++) d[i] = 0;
+        for (int i = 0; i < 21; i++)
+            d[i] = 0;
         kl_loss(&c);
         kl_div_backward(d, p, q, temps[k], N, V, 1.0);
         Rng rng;

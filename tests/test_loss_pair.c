@@ -49,7 +49,8 @@ START_TEST(test_cosine_backward_matches_finite_differences) {
     float *g = xmalloc(N * 4), *da = xcalloc(n, 4), *db = xcalloc(n, 4);
     fill_uniform(c.a, n, -1, 1, 1);
     fill_uniform(c.b, n, -1, 1, 2);
-    for (size_t i = 0; i < n; i++) c.a[i] += c.a[i] >= 0 ? 0.2f : -0.2f; // keep D=1 away from 0
+    for (size_t i = 0; i < n; i++)
+        c.a[i] += c.a[i] >= 0 ? 0.2f : -0.2f; // keep D=1 away from 0
     fill_uniform(g, N, -1, 1, 3);
     c.g = g;
     cosine_backward(da, db, g, c.a, c.b, N, D);
@@ -101,7 +102,8 @@ START_TEST(test_infonce_backward_matches_finite_differences) {
     float *da = xcalloc(n, 4), *db = xcalloc(n, 4);
     fill_uniform(c.a, n, -1, 1, 7);
     fill_uniform(c.b, n, -1, 1, 8);
-    for (size_t i = 0; i < n; i++) c.b[i] += c.b[i] >= 0 ? 0.2f : -0.2f; // away from |x| = 0
+    for (size_t i = 0; i < n; i++)
+        c.b[i] += c.b[i] >= 0 ? 0.2f : -0.2f; // away from |x| = 0
     nce_loss(&c);
     infonce_backward(da, db, c.out, c.a, c.b, c.tau, N, D, 1.0, c.work);
     Rng rng;

@@ -30,7 +30,8 @@ START_TEST(test_layernorm_backward_matches_finite_differences) {
     const int N = ln_shapes[_i][0], C = ln_shapes[_i][1];
     const size_t n = (size_t)N * C;
     LnCtx c = {.N = N, .C = C};
-    c.out = xmalloc(n * 4), c.inp = xmalloc(n * 4), c.mean = xmalloc(N * 4), c.rstd = xmalloc(N * 4);
+    c.out = xmalloc(n * 4), c.inp = xmalloc(n * 4), c.mean = xmalloc(N * 4),
+    c.rstd = xmalloc(N * 4);
     c.w = xmalloc(C * 4), c.b = xmalloc(C * 4);
     float *g = xmalloc(n * 4), *dinp = xcalloc(n, 4), *dw = xcalloc(C, 4), *db = xcalloc(C, 4);
     fill_uniform(c.inp, n, -2, 2, 1);
@@ -55,18 +56,23 @@ START_TEST(test_layernorm_output_has_zero_mean_and_unit_variance) {
     float x[5 * 67], out[5 * 67], w[67], b[67], mean[5], rstd[5];
     fill_uniform(x, (size_t)N * C, -1, 1, 5);
     for (int i = 0; i < N; i++) // rows with offsets and scales far from 0 and 1
-        for (int j = 0; j < C; j++) x[i * C + j] = x[i * C + j] * (float)(i + 1) + 10.0f * i;
-    for (int j = 0; j < C; j++) w[j] = 1, b[j] = 0;
+        for (int j = 0; j < C; j++)
+            x[i * C + j] = x[i * C + j] * (float)(i + 1) + 10.0f * i;
+    for (int j = 0; j < C; j++)
+        w[j] = 1, b[j] = 0;
     layernorm_forward(out, mean, rstd, x, w, b, N, C);
     for (int i = 0; i < N; i++) {
         double m = 0, v = 0;
-        for (int j = 0; j < C; j++) m += out[i * C + j];
+        for (int j = 0; j < C; j++)
+            m += out[i * C + j];
         m /= C;
-        for (int j = 0; j < C; j++) v += (out[i * C + j] - m) * (out[i * C + j] - m);
+        for (int j = 0; j < C; j++)
+            v += (out[i * C + j] - m) * (out[i * C + j] - m);
         v /= C;
         ck_assert_double_le(fabs(m), TOL_LN_STATS);
         ck_assert_double_le(fabs(v - 1), TOL_LN_STATS);
-        ck_assert_double_le(fabs(mean[i] - 10.0 * i), 0.5 * (i + 1)); // the cached mean is the row's
+        ck_assert_double_le(fabs(mean[i] - 10.0 * i),
+                            0.5 * (i + 1)); // the cached mean is the row's
     }
 }
 END_TEST
@@ -84,8 +90,10 @@ START_TEST(test_layernorm_backward_accumulates_and_skips_null_gradients) {
     layernorm_backward(d2, NULL, NULL, g, x, w, mean, rstd, N, C);
     layernorm_backward(d2, dw2, NULL, g, x, w, mean, rstd, N, C);
     layernorm_backward(NULL, dw2, NULL, g, x, w, mean, rstd, N, C);
-    for (int i = 0; i < 27; i++) d1[i] *= 2;
-    for (int i = 0; i < 9; i++) dw1[i] *= 2;
+    for (int i = 0; i < 27; i++)
+        d1[i] *= 2;
+    for (int i = 0; i < 9; i++)
+        dw1[i] *= 2;
     ck_assert_floats_near(d2, d1, 27, 1e-6, 1e-6);
     ck_assert_floats_near(dw2, dw1, 9, 1e-6, 1e-6);
 }

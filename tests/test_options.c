@@ -22,7 +22,8 @@ typedef struct {
 
 static const OptSpec table[] = {
     {"rounds", OPT_INT, offsetof(TestCfg, rounds), "10", OPT_LO, 1, 0, NULL, "rounds to run", 0},
-    {"samples", OPT_I64, offsetof(TestCfg, samples), "5000000000", OPT_LO, 0, 0, NULL, "samples", 0},
+    {"samples", OPT_I64, offsetof(TestCfg, samples), "5000000000", OPT_LO, 0, 0, NULL, "samples",
+     0},
     {"alpha", OPT_DOUBLE, offsetof(TestCfg, alpha), "0.5", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
      "Dirichlet alpha", 0},
     {"beta", OPT_DOUBLE, offsetof(TestCfg, beta), "0.3", OPT_LO | OPT_HI, 0, 1, NULL,
@@ -75,9 +76,9 @@ START_TEST(test_command_line_overrides_config_file_wherever_it_stands) {
     char err[512] = "";
     char *argv[] = {"prog", "--rounds=3", arg_cfg, "--resume-ok=yes"};
     ck_assert_msg(parse(&c, err, 4, argv) == OPT_OK, "%s", err);
-    ck_assert_int_eq(c.rounds, 3);       // command line wins though it comes before --config
-    ck_assert(c.alpha == 2.5);           // from the file
-    ck_assert(c.mu == 0.25);             // [fedprox] section prefixes the key
+    ck_assert_int_eq(c.rounds, 3); // command line wins though it comes before --config
+    ck_assert(c.alpha == 2.5);     // from the file
+    ck_assert(c.mu == 0.25);       // [fedprox] section prefixes the key
     ck_assert_str_eq(c.method, "fedprox");
     ck_assert_int_eq(c.resume_ok, 1);
     unlink(path);
@@ -95,8 +96,7 @@ static void expect_error(int argc, char **argv, int code, const char *a, const c
 START_TEST(test_bad_values_name_key_value_and_expectation) {
     expect_error(2, (char *[]){"p", "--rounds=-2"}, OPT_ERR_BAD_VALUE, "--rounds=-2", ">= 1");
     expect_error(2, (char *[]){"p", "--rounds=3x"}, OPT_ERR_BAD_VALUE, "--rounds=3x", "integer");
-    expect_error(2, (char *[]){"p", "--rounds=9999999999"}, OPT_ERR_BAD_VALUE, "rounds",
-                 "integer");
+    expect_error(2, (char *[]){"p", "--rounds=9999999999"}, OPT_ERR_BAD_VALUE, "rounds", "integer");
     expect_error(2, (char *[]){"p", "--alpha=0"}, OPT_ERR_BAD_VALUE, "--alpha=0", "> 0");
     expect_error(2, (char *[]){"p", "--beta=1.5"}, OPT_ERR_BAD_VALUE, "--beta=1.5", "in [0, 1]");
     expect_error(2, (char *[]){"p", "--lr=nan"}, OPT_ERR_BAD_VALUE, "--lr=nan", "finite");
@@ -163,8 +163,8 @@ END_TEST
 START_TEST(test_format_then_parse_round_trips_exactly) {
     TestCfg a, b;
     char err[512];
-    char *argv[] = {"p", "--lr=0.1", "--alpha=3.3333333333333335", "--samples=7",
-                    "--resume-ok=on", "--out=runs/a b"};
+    char *argv[] = {"p",           "--lr=0.1",       "--alpha=3.3333333333333335",
+                    "--samples=7", "--resume-ok=on", "--out=runs/a b"};
     ck_assert_int_eq(parse(&a, err, 6, argv), OPT_OK);
     memset(&b, 0, sizeof b);
     ck_assert_int_eq(opts_set_defaults(table, N_OPTS, &b, err, sizeof err), OPT_OK);

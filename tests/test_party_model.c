@@ -37,7 +37,8 @@ static void ctx_init(Ctx *c) {
     fill_uniform(c->x0, B * IN0, -1, 1, 30);
     fill_uniform(c->x1, B * IN1, -1, 1, 31);
     fill_uniform(c->g, B * K, -1, 1, 32);
-    for (int i = 0; i < B * T; i++) c->ids[i] = (i * 5) % (V + 1) - 1; // some -1 padding
+    for (int i = 0; i < B * T; i++)
+        c->ids[i] = (i * 5) % (V + 1) - 1; // some -1 padding
     // Row 1 misses modality 0, row 3 misses 1 and 2, row 4 has nothing.
     const uint8_t mask[B * 3] = {1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0};
     memcpy(c->mask, mask, sizeof mask);
@@ -81,12 +82,14 @@ START_TEST(test_missing_modality_changes_nothing_and_gets_no_gradient) {
     float before[B * K];
     memcpy(before, c.w.logits, sizeof before);
     // Change modality 0's input of row 1 (missing there): the output must not move.
-    for (int k = 0; k < IN0; k++) c.x0[1 * IN0 + k] += 5.f;
+    for (int k = 0; k < IN0; k++)
+        c.x0[1 * IN0 + k] += 5.f;
     pm_forward(&c.pm, c.params, &c.in, &c.w);
     ck_assert_mem_eq(before, c.w.logits, sizeof before);
     // Only row 1 has dlogits: modality 0's encoder gets no gradient from it.
     memset(c.w.dlogits, 0, sizeof c.g);
-    for (int k = 0; k < K; k++) c.w.dlogits[1 * K + k] = 1.f;
+    for (int k = 0; k < K; k++)
+        c.w.dlogits[1 * K + k] = 1.f;
     pm_backward(&c.pm, c.params, c.grads, &c.in, &c.w);
     for (size_t i = c.pm.enc_w[0]; i < c.pm.enc_b[0] + D; i++)
         ck_assert_msg(c.grads[i] == 0.f, "encoder 0 gradient %zu = %g", i, c.grads[i]);
@@ -103,7 +106,8 @@ START_TEST(test_party_model_backward_accumulates) {
     float *once = xmalloc(c.pm.n_params * sizeof(float));
     memcpy(once, c.grads, c.pm.n_params * sizeof(float));
     pm_backward(&c.pm, c.params, c.grads, &c.in, &c.w);
-    for (size_t i = 0; i < c.pm.n_params; i++) once[i] *= 2.f;
+    for (size_t i = 0; i < c.pm.n_params; i++)
+        once[i] *= 2.f;
     ck_assert_floats_near(c.grads, once, c.pm.n_params, 1e-6, 1e-6);
     xfree(once);
     ctx_free(&c);

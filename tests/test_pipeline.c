@@ -18,7 +18,7 @@
 
 #include "helpers.h"
 
-#define RUN_TIMEOUT_S 120 /* a healthy run here takes ~1-2 s; a hang is what the timeout catches */
+#define RUN_TIMEOUT_S 120 /* a healthy run takes 1-2 s; the timeout catches a hang */
 
 static char work[64];
 
@@ -26,10 +26,11 @@ static const char *bin(void) { return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DI
 
 // mmcollab at -np np with the common small config plus extra options; output into out.
 static int mmc(int np, const char *out_dir, const char *extra, char *out, size_t cap) {
-    return run_command(out, cap,
-              "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
-              "--out=%s --parties=4 --rounds=4 --width=16 --batch-size=16 %s 2>&1",
-              work, RUN_TIMEOUT_S, np, bin(), out_dir, extra);
+    return run_command(
+        out, cap,
+        "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
+        "--out=%s --parties=4 --rounds=4 --width=16 --batch-size=16 %s 2>&1",
+        work, RUN_TIMEOUT_S, np, bin(), out_dir, extra);
 }
 
 // The last part of a long output, for messages (Check caps them at a few KB).
@@ -46,8 +47,9 @@ static void setup(void) {
     char abs_bin[1200];
     snprintf(abs_bin, sizeof abs_bin, "%s/%s", cwd, bin());
     if (bin()[0] != '/') setenv("MMC_BIN_DIR", abs_bin, 1);
-    ck_assert_int_eq(run_command(NULL, 0, "cd %s && %s/build_synmm --out syn.h5 --train 800 --test 200", work,
-                        bin()),
+    ck_assert_int_eq(run_command(NULL, 0,
+                                 "cd %s && %s/build_synmm --out syn.h5 --train 800 --test 200",
+                                 work, bin()),
                      0);
 }
 
@@ -56,8 +58,9 @@ static void teardown(void) { run_command(NULL, 0, "rm -rf %s", work); }
 // Identical checkpoints (h5diff exit 0) of a round in two run directories.
 static void assert_same_checkpoint(const char *a, const char *b, int round) {
     char out[4096];
-    int rc = run_command(out, sizeof out, "cd %s && h5diff %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5", work,
-                a, round, b, round);
+    int rc =
+        run_command(out, sizeof out, "cd %s && h5diff %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5",
+                    work, a, round, b, round);
     ck_assert_msg(rc == 0, "h5diff %s %s round %d: exit %d\n%.1500s", a, b, round, rc, out);
 }
 
@@ -66,10 +69,11 @@ static void assert_same_metrics(const char *a, const char *b, int rounds) {
     char out[4096];
     const char *drop = "awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i==\"round_ms\") c=i} "
                        "{s=\"\"; for(i=1;i<=NF;i++) if(i!=c) s=s $i \",\"; print s}'";
-    int rc = run_command(out, sizeof out,
-                "cd %s && %s %s/metrics.csv > a.csv && %s %s/metrics.csv > b.csv && diff a.csv "
-                "b.csv && test $(wc -l < a.csv) -eq %d",
-                work, drop, a, drop, b, rounds + 1);
+    int rc =
+        run_command(out, sizeof out,
+                    "cd %s && %s %s/metrics.csv > a.csv && %s %s/metrics.csv > b.csv && diff a.csv "
+                    "b.csv && test $(wc -l < a.csv) -eq %d",
+                    work, drop, a, drop, b, rounds + 1);
     ck_assert_msg(rc == 0, "metrics of %s and %s differ (or lack rows):\n%.1500s", a, b, out);
 }
 
@@ -92,17 +96,18 @@ START_TEST(test_np_2_3_5_write_identical_checkpoints_and_metrics) {
         }
     }
     // The run file records the layout, which checkpoints must not.
-    ck_assert_int_eq(run_command(out, sizeof out, "cd %s && h5dump -a /meta/world_size fedavg_np5/run.h5",
-                        work),
-                     0);
+    ck_assert_int_eq(
+        run_command(out, sizeof out, "cd %s && h5dump -a /meta/world_size fedavg_np5/run.h5", work),
+        0);
     ck_assert_msg(strstr(out, "(0): 5"), "world_size in run.h5:\n%.1500s", out);
     // So does every rank's peak resident memory: 5 figures, each above 1 MiB.
-    ck_assert_int_eq(run_command(out, sizeof out,
-                        "cd %s && h5dump -y -w 0 -d /meta/peak_rss_kib fedavg_np5/run.h5 | "
-                        "tr -s ' ,' '\\n\\n' | "
-                        "awk '/^[0-9]+$/ && $1 > 1024 {n++} END {print \"big\", n}'",
-                        work),
-                     0);
+    ck_assert_int_eq(
+        run_command(out, sizeof out,
+                    "cd %s && h5dump -y -w 0 -d /meta/peak_rss_kib fedavg_np5/run.h5 | "
+                    "tr -s ' ,' '\\n\\n' | "
+                    "awk '/^[0-9]+$/ && $1 > 1024 {n++} END {print \"big\", n}'",
+                    work),
+        0);
     ck_assert_msg(strstr(out, "big 5"), "peak_rss_kib in run.h5:\n%.1500s", out);
 }
 END_TEST
@@ -122,11 +127,12 @@ START_TEST(test_stopped_and_resumed_runs_end_identical_to_straight_runs) {
             snprintf(dir, sizeof dir, "%s_stop%d", methods[m], k);
             snprintf(extra, sizeof extra, "--method=%s --stop-after=%d", methods[m], k);
             int rc = mmc(3, dir, extra, out, sizeof out);
-            ck_assert_msg(rc == 3, "%s stop after %d: exit %d (3 = requeue)\n%.1500s", methods[m], k, rc,
-                          out);
+            ck_assert_msg(rc == 3, "%s stop after %d: exit %d (3 = requeue)\n%.1500s", methods[m],
+                          k, rc, out);
             snprintf(extra, sizeof extra, "--method=%s --resume=auto", methods[m]);
             rc = mmc(2 + k % 2, dir, extra, out, sizeof out); // resume at another -np too
-            ck_assert_msg(rc == 0 && strstr(out, "resumed from"), "resume: exit %d\n%.1500s", rc, out);
+            ck_assert_msg(rc == 0 && strstr(out, "resumed from"), "resume: exit %d\n%.1500s", rc,
+                          out);
             assert_same_checkpoint(straight, dir, 4);
             assert_same_metrics(straight, dir, 4);
         }
@@ -138,10 +144,12 @@ START_TEST(test_truncated_newest_checkpoint_falls_back_with_a_warning) {
     char out[16384];
     ck_assert_int_eq(mmc(3, "straight", "", out, sizeof out), 0);
     ck_assert_int_eq(mmc(3, "cut", "--stop-after=3", out, sizeof out), 3);
-    ck_assert_int_eq(run_command(NULL, 0, "cd %s && truncate -s 2000 cut/ckpt/round_000003.h5", work), 0);
+    ck_assert_int_eq(
+        run_command(NULL, 0, "cd %s && truncate -s 2000 cut/ckpt/round_000003.h5", work), 0);
     int rc = mmc(3, "cut", "--resume=auto", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d\n%.1500s", rc, out);
-    ck_assert_msg(strstr(out, "skipping checkpoint") && strstr(out, "round_000003.h5"), "%.1500s", out);
+    ck_assert_msg(strstr(out, "skipping checkpoint") && strstr(out, "round_000003.h5"), "%.1500s",
+                  out);
     ck_assert_msg(strstr(out, "resumed from cut/ckpt/round_000002.h5"), "%.1500s", out);
     assert_same_checkpoint("straight", "cut", 4);
     assert_same_metrics("straight", "cut", 4);
@@ -153,7 +161,8 @@ START_TEST(test_resume_with_another_config_is_refused_naming_the_key) {
     ck_assert_int_eq(mmc(2, "cfg", "--stop-after=1", out, sizeof out), 3);
     int rc = mmc(3, "cfg", "--resume=auto --lr=0.01", out, sizeof out);
     ck_assert_msg(rc != 0 && rc != 124, "exit %d\n%.1500s", rc, out);
-    ck_assert_msg(strstr(out, "different configuration") && strstr(out, "lr (checkpoint '0.001', now '0.01')"),
+    ck_assert_msg(strstr(out, "different configuration") &&
+                      strstr(out, "lr (checkpoint '0.001', now '0.01')"),
                   "%.1500s", out);
     // Without --resume=auto an earlier run's checkpoints are not overwritten.
     rc = mmc(2, "cfg", "", out, sizeof out);
@@ -176,9 +185,10 @@ START_TEST(test_bad_options_end_every_rank_non_zero) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[16384];
         int rc = mmc(cases[i].np, "bad", cases[i].extra, out, sizeof out);
-        ck_assert_msg(rc != 0 && rc != 124, "%s: exit %d (124 = hang)\n%.1500s", cases[i].extra, rc, out);
-        ck_assert_msg(strstr(out, cases[i].needle), "%s: message lacks '%s':\n%.1500s", cases[i].extra,
-                      cases[i].needle, out);
+        ck_assert_msg(rc != 0 && rc != 124, "%s: exit %d (124 = hang)\n%.1500s", cases[i].extra, rc,
+                      out);
+        ck_assert_msg(strstr(out, cases[i].needle), "%s: message lacks '%s':\n%.1500s",
+                      cases[i].extra, cases[i].needle, out);
     }
 }
 END_TEST
@@ -188,13 +198,14 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     // A long run: the signal arrives mid-run; it stops at the end of the current round.
     // 1,500 rounds of ~3 ms: seconds of margin for the signal even on an idle machine.
     const char *opts = "--rounds=1500 --eval-every=500 --ckpt-every=500";
-    int rc = run_command(out, sizeof out,
-                "cd %s || exit 9; (timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 "
-                "--out=sig --parties=4 --width=16 --batch-size=16 %s > sig.log 2>&1; echo $? > "
-                "sig.rc) & sleep 0.2; for i in $(seq 200); do grep -q 'round 2/' %s/sig.log "
-                "2>/dev/null && break; sleep 0.1; done; pkill -USR1 -f '^mpirun .*--out=sig ' ; "
-                "wait; cat sig.rc; cat sig.log",
-                work, RUN_TIMEOUT_S, bin(), opts, work);
+    int rc = run_command(
+        out, sizeof out,
+        "cd %s || exit 9; (timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 "
+        "--out=sig --parties=4 --width=16 --batch-size=16 %s > sig.log 2>&1; echo $? > "
+        "sig.rc) & sleep 0.2; for i in $(seq 200); do grep -q 'round 2/' %s/sig.log "
+        "2>/dev/null && break; sleep 0.1; done; pkill -USR1 -f '^mpirun .*--out=sig ' ; "
+        "wait; cat sig.rc; cat sig.log",
+        work, RUN_TIMEOUT_S, bin(), opts, work);
     ck_assert_msg(rc == 0 && strncmp(out, "3\n", 2) == 0, "expected exit 3 first:\n%.1500s", out);
     ck_assert_msg(strstr(out, "stop requested (signal)"), "%.1500s", out);
     int stopped_at = 0;
@@ -203,11 +214,11 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     stopped_at = atoi(p + strlen("checkpoint of round "));
     ck_assert_int_lt(stopped_at, 1500);
     rc = run_command(out, sizeof out,
-            "cd %s && timeout %d mpirun --oversubscribe -np 2 %s/mmcollab --data=syn.h5 "
-            "--out=sig --parties=4 --width=16 --batch-size=16 %s --resume=auto 2>&1 && "
-            "timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 --out=ref "
-            "--parties=4 --width=16 --batch-size=16 %s 2>&1",
-            work, RUN_TIMEOUT_S, bin(), opts, RUN_TIMEOUT_S, bin(), opts);
+                     "cd %s && timeout %d mpirun --oversubscribe -np 2 %s/mmcollab --data=syn.h5 "
+                     "--out=sig --parties=4 --width=16 --batch-size=16 %s --resume=auto 2>&1 && "
+                     "timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 --out=ref "
+                     "--parties=4 --width=16 --batch-size=16 %s 2>&1",
+                     work, RUN_TIMEOUT_S, bin(), opts, RUN_TIMEOUT_S, bin(), opts);
     ck_assert_msg(rc == 0, "exit %d\n%s", rc, tail(out));
     assert_same_checkpoint("ref", "sig", 1500);
     assert_same_metrics("ref", "sig", 1500);

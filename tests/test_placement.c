@@ -18,7 +18,8 @@ START_TEST(test_blocks_cover_parties_once_and_agree_with_host_lookup) {
                     continue;
                 }
                 ck_assert_int_eq(first, next); // contiguous, in order
-                for (int p = first; p < first + n; p++) ck_assert_int_eq(placement_host(&pl, p), rank);
+                for (int p = first; p < first + n; p++)
+                    ck_assert_int_eq(placement_host(&pl, p), rank);
                 next += n;
                 min = n < min ? n : min;
                 max = n > max ? n : max;

@@ -32,7 +32,8 @@ START_TEST(test_philox_matches_random123_known_answers) {
 END_TEST
 
 START_TEST(test_rng_stream_is_philox_of_its_counter) {
-    // Word 4*b + j of stream (seed, round, party, purpose) is Philox((b, round, party, purpose), seed)[j].
+    // Word 4*b + j of stream (seed, round, party, purpose) is Philox((b, round, party, purpose),
+    // seed)[j].
     uint64_t seed = 0x0123456789abcdefULL;
     Rng r;
     rng_init(&r, seed, 7, 11, RNG_DROPOUT);
@@ -40,7 +41,8 @@ START_TEST(test_rng_stream_is_philox_of_its_counter) {
     for (uint32_t b = 0; b < 5; b++) {
         uint32_t ctr[4] = {b, 7, 11, RNG_DROPOUT}, out[4];
         philox4x32_10(out, ctr, key);
-        for (int j = 0; j < 4; j++) ck_assert_uint_eq(rng_u32(&r), out[j]);
+        for (int j = 0; j < 4; j++)
+            ck_assert_uint_eq(rng_u32(&r), out[j]);
     }
     ck_assert_uint_eq(rng_words_drawn(&r), 20);
 }
@@ -50,9 +52,11 @@ START_TEST(test_rng_same_name_same_numbers_and_copy_resumes) {
     Rng a, b;
     rng_init(&a, 42, 3, 5, RNG_DATA);
     rng_init(&b, 42, 3, 5, RNG_DATA);
-    for (int i = 0; i < 7; i++) ck_assert_uint_eq(rng_u32(&a), rng_u32(&b));
+    for (int i = 0; i < 7; i++)
+        ck_assert_uint_eq(rng_u32(&a), rng_u32(&b));
     Rng saved = a; // a checkpoint stores the struct: drawing on from the copy continues the stream
-    for (int i = 0; i < 9; i++) ck_assert_uint_eq(rng_u32(&saved), rng_u32(&a));
+    for (int i = 0; i < 9; i++)
+        ck_assert_uint_eq(rng_u32(&saved), rng_u32(&a));
 }
 END_TEST
 
@@ -120,7 +124,8 @@ START_TEST(test_rng_below_is_in_range_and_covers_it) {
             n_bad++;
     }
     ck_assert_int_eq(n_bad, 0);
-    for (int k = 0; k < 7; k++) ck_assert_msg(abs(counts[k] - 10000) < 500, "bucket %d: %d", k, counts[k]);
+    for (int k = 0; k < 7; k++)
+        ck_assert_msg(abs(counts[k] - 10000) < 500, "bucket %d: %d", k, counts[k]);
 }
 END_TEST
 

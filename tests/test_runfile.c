@@ -66,9 +66,14 @@ START_TEST(test_run_file_reads_back_with_types_and_csv_matches) {
     MetricLog log;
     fill_log(&log, 20);
     const int64_t rss[2] = {51234, 7000000000LL}; // the second does not fit 32 bits
-    RunInfo info = {.program = "mmcollab", .method = "fedavg", .git = "v0-test",
-                    .slurm_job_id = "", .hosts = "vm,vm", .started = "2026-12-01T00:00:00Z",
-                    .world_size = 2, .peak_rss_kib = rss};
+    RunInfo info = {.program = "mmcollab",
+                    .method = "fedavg",
+                    .git = "v0-test",
+                    .slurm_job_id = "",
+                    .hosts = "vm,vm",
+                    .started = "2026-12-01T00:00:00Z",
+                    .world_size = 2,
+                    .peak_rss_kib = rss};
     runfile_write(dir, &info, opts, 3, &cfg, &log);
 
     snprintf(path, sizeof path, "%s/run.h5.tmp", dir);

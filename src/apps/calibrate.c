@@ -54,7 +54,8 @@ static void load_all(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsS
     if (cap > 0 && cap < n) n = cap;
     int64_t *idx = xmalloc((size_t)n * sizeof *idx + 1);
     uint8_t *masks = xmalloc((size_t)n + 1);
-    for (int64_t i = 0; i < n; i++) idx[i] = i, masks[i] = mask;
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = i, masks[i] = mask;
     sampleset_load(s, l, ds, split, idx, masks, n);
     xfree(idx);
     xfree(masks);

@@ -11,10 +11,12 @@
 
 static const OptSpec core_opts[] = {
     {"config", OPT_STRING, C(config), "", 0, 0, 0, NULL,
-     "file of 'key = value' lines ([section] prefixes keys); the command line overrides it", NEUTRAL},
+     "file of 'key = value' lines ([section] prefixes keys); the command line overrides it",
+     NEUTRAL},
     {"out", OPT_STRING, C(out), "runs/demo", 0, 0, 0, NULL,
      "run directory: run.h5, metrics.csv, ckpt/", NEUTRAL},
-    {"method", OPT_STRING, C(method), "fedavg", 0, 0, 0, NULL, "collaboration method (see below)", 0},
+    {"method", OPT_STRING, C(method), "fedavg", 0, 0, 0, NULL, "collaboration method (see below)",
+     0},
     {"data", OPT_STRING, C(data), "data/avfmnist_small.h5", 0, 0, 0, NULL,
      "dataset file (datasets/README.md; make data builds them)", 0},
     {"scenario", OPT_STRING, C(scenario), "bomm-random", 0, 0, 0, NULL,
@@ -33,8 +35,10 @@ static const OptSpec core_opts[] = {
     {"optimizer", OPT_CHOICE, C(optimizer), "adamw", 0, 0, 0, "adamw|sgd",
      "party optimizer (state reset every round for federated methods)", 0},
     {"momentum", OPT_DOUBLE, C(momentum), "0.9", OPT_LO | OPT_HI, 0, 1, NULL, "SGD momentum", 0},
-    {"weight-decay", OPT_DOUBLE, C(weight_decay), "0", OPT_LO, 0, 0, NULL, "decoupled weight decay", 0},
-    {"clip", OPT_DOUBLE, C(clip), "5", OPT_LO, 0, 0, NULL, "global gradient-norm clip (0 = off)", 0},
+    {"weight-decay", OPT_DOUBLE, C(weight_decay), "0", OPT_LO, 0, 0, NULL, "decoupled weight decay",
+     0},
+    {"clip", OPT_DOUBLE, C(clip), "5", OPT_LO, 0, 0, NULL, "global gradient-norm clip (0 = off)",
+     0},
     {"width", OPT_INT, C(width), "64", OPT_LO, 2, 0, NULL, "small model width D", 0},
     {"max-train", OPT_I64, C(max_train), "0", OPT_LO, 0, 0, NULL,
      "use the first N training samples (0 = all)", 0},
@@ -70,7 +74,8 @@ const OptSpec *config_table(const char *method, int *n) {
     memcpy(table, core_opts, sizeof core_opts);
     *n = N_CORE;
     const FlMethod *m = method ? method_find(method) : NULL;
-    for (int i = 0; m && i < m->n_opts && *n < MAX_OPTS; i++) table[(*n)++] = m->opts[i];
+    for (int i = 0; m && i < m->n_opts && *n < MAX_OPTS; i++)
+        table[(*n)++] = m->opts[i];
     return table;
 }
 

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 __attribute__((format(printf, 3, 4))) static void fail(char *err, size_t cap, const char *fmt,
                                                        ...) {
     if (err && cap) {
@@ -31,12 +30,18 @@ const OptSpec *opts_find(const OptSpec *table, int n, const char *key) {
 
 static const char *type_name(OptType t) {
     switch (t) {
-    case OPT_INT: return "int";
-    case OPT_I64: return "int64";
-    case OPT_DOUBLE: return "number";
-    case OPT_BOOL: return "bool";
-    case OPT_STRING: return "string";
-    case OPT_CHOICE: return "choice";
+    case OPT_INT:
+        return "int";
+    case OPT_I64:
+        return "int64";
+    case OPT_DOUBLE:
+        return "number";
+    case OPT_BOOL:
+        return "bool";
+    case OPT_STRING:
+        return "string";
+    case OPT_CHOICE:
+        return "choice";
     }
     return "?";
 }
@@ -159,9 +164,11 @@ int opts_set_defaults(const OptSpec *table, int n, void *cfg, char *err, size_t 
 }
 
 static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
     return s;
 }
 
@@ -305,8 +312,12 @@ int opts_prescan(int argc, char **argv, const char *key, char *out, size_t cap) 
 void opts_format(const OptSpec *o, const void *cfg, char *buf, size_t cap) {
     const char *field = (const char *)cfg + o->offset;
     switch (o->type) {
-    case OPT_INT: snprintf(buf, cap, "%d", *(const int *)field); break;
-    case OPT_I64: snprintf(buf, cap, "%" PRId64, *(const int64_t *)field); break;
+    case OPT_INT:
+        snprintf(buf, cap, "%d", *(const int *)field);
+        break;
+    case OPT_I64:
+        snprintf(buf, cap, "%" PRId64, *(const int64_t *)field);
+        break;
     case OPT_DOUBLE: {
         // Shortest text that reads back to the same double.
         double v;
@@ -317,9 +328,13 @@ void opts_format(const OptSpec *o, const void *cfg, char *buf, size_t cap) {
         }
         break;
     }
-    case OPT_BOOL: snprintf(buf, cap, "%s", *(const int *)field ? "true" : "false"); break;
+    case OPT_BOOL:
+        snprintf(buf, cap, "%s", *(const int *)field ? "true" : "false");
+        break;
     case OPT_STRING:
-    case OPT_CHOICE: snprintf(buf, cap, "%s", field); break;
+    case OPT_CHOICE:
+        snprintf(buf, cap, "%s", field);
+        break;
     }
 }
 
@@ -359,9 +374,11 @@ void opts_print_help(const OptSpec *table, int n, FILE *f, const char *usage) {
 
 static void rule(FILE *f, size_t kw, size_t vw) {
     fputc('+', f);
-    for (size_t i = 0; i < kw + 2; i++) fputc('-', f);
+    for (size_t i = 0; i < kw + 2; i++)
+        fputc('-', f);
     fputc('+', f);
-    for (size_t i = 0; i < vw + 2; i++) fputc('-', f);
+    for (size_t i = 0; i < vw + 2; i++)
+        fputc('-', f);
     fputs("+\n", f);
 }
 

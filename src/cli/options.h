@@ -56,14 +56,14 @@ typedef enum {
     OPT_ERR_SYNTAX = -4,
 } OptErr;
 
-// Every field set from its default. Returns OPT_OK or an error (a bad default is a bug in the table).
+// Every field set from its default. Returns OPT_OK or an error (a bad default is a bug in the
+// table).
 int opts_set_defaults(const OptSpec *table, int n, void *cfg, char *err, size_t cap);
 // Sets one key from text. origin names where the value came from ("command line", "x.cfg:12").
 int opts_set(const OptSpec *table, int n, void *cfg, const char *key, const char *value,
              const char *origin, char *err, size_t cap);
 // Reads "key = value" lines; '#' starts a comment; "[section]" prefixes later keys with "section.".
-int opts_load_file(const OptSpec *table, int n, void *cfg, const char *path, char *err,
-                   size_t cap);
+int opts_load_file(const OptSpec *table, int n, void *cfg, const char *path, char *err, size_t cap);
 // Defaults, then the file named by --config=FILE (if any), then every other --key=value in argv
 // (command line overrides file). Returns OPT_HELP for --help/-h. argv[0] is skipped.
 int opts_parse(const OptSpec *table, int n, void *cfg, int argc, char **argv, char *err,

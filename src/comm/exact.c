@@ -51,21 +51,24 @@ void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e
     CHECK_PTR(x);
     CHECK(isfinite(weight), "weight = %g", weight);
     double scale = fixed_scale(e);
-    for (size_t i = 0; i < n; i++) add_checked(acc, to_fixed(weight * x[i], scale, e, "x", i), i);
+    for (size_t i = 0; i < n; i++)
+        add_checked(acc, to_fixed(weight * x[i], scale, e, "x", i), i);
 }
 
 void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double divisor) {
     CHECK_PTR(out);
     CHECK_PTR(acc);
     CHECK(divisor != 0 && isfinite(divisor), "divisor = %g", divisor);
-    for (size_t i = 0; i < n; i++) out[i] = ldexp((double)acc[i], -e) / divisor;
+    for (size_t i = 0; i < n; i++)
+        out[i] = ldexp((double)acc[i], -e) / divisor;
 }
 
 void exact_to_float(float *out, const int64_t *acc, size_t n, int e, double divisor) {
     CHECK_PTR(out);
     CHECK_PTR(acc);
     CHECK(divisor != 0 && isfinite(divisor), "divisor = %g", divisor);
-    for (size_t i = 0; i < n; i++) out[i] = (float)(ldexp((double)acc[i], -e) / divisor);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)(ldexp((double)acc[i], -e) / divisor);
 }
 
 void exact_allreduce(int64_t *acc, size_t n, MPI_Comm comm) {

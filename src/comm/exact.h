@@ -1,10 +1,11 @@
 // exact.h - exact, order-independent sums for aggregation (STYLE.md 9.10).
 //
-// Floating-point addition is not associative, so an MPI_SUM over floats depends on the reduction tree,
-// on -np and on which rank hosts which party. Here every term weight·x[i] is rounded once to fixed
-// point, ldexp(weight·x[i], e) → int64, and the int64 sums are exact: any grouping, any order, any
-// number of ranks gives the same bits. The exponent e comes from a bound on Σ|terms| (a max over
-// parties, itself exact under MPI_MAX) so that the total cannot overflow; the resolution is 2^-e.
+// Floating-point addition is not associative, so an MPI_SUM over floats depends on the reduction
+// tree, on -np and on which rank hosts which party. Here every term weight·x[i] is rounded once to
+// fixed point, ldexp(weight·x[i], e) → int64, and the int64 sums are exact: any grouping, any
+// order, any number of ranks gives the same bits. The exponent e comes from a bound on Σ|terms| (a
+// max over parties, itself exact under MPI_MAX) so that the total cannot overflow; the resolution
+// is 2^-e.
 #pragma once
 #include <mpi.h>
 #include <stddef.h>

@@ -33,7 +33,9 @@ int placement_host(const Placement *pl, int party) {
     // The h with P·h/H <= party < P·(h+1)/H.
     long long p = pl->parties, hosts = pl->hosts;
     int h = (int)(((long long)party * hosts + hosts - 1) / p);
-    while (h > 0 && p * h / hosts > party) h--;
-    while (p * (h + 1) / hosts <= party) h++;
+    while (h > 0 && p * h / hosts > party)
+        h--;
+    while (p * (h + 1) / hosts <= party)
+        h++;
     return h + pl->host0;
 }

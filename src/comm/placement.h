@@ -1,8 +1,8 @@
 // placement.h - which rank hosts which party (DESIGN.md §2).
 //
 // Rank 0 is the cloud. Ranks 1..size-1 host contiguous blocks of parties in party-id order, sizes
-// differing by at most one; with a single rank, rank 0 is the cloud and hosts every party. Placement
-// is a pure function of (parties, size), so every rank computes it without communication.
+// differing by at most one; with a single rank, rank 0 is the cloud and hosts every party.
+// Placement is a pure function of (parties, size), so every rank computes it without communication.
 #pragma once
 
 typedef struct {

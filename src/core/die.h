@@ -27,7 +27,7 @@ void die_set_hint(const char *hint);
 
 // BLAS and MPI counts are int: a size_t above INT_MAX would silently wrap.
 #define CHECK_INT_COUNT(n)                                                                         \
-    CHECK((size_t)(n) <= (size_t)INT_MAX, "%s = %zu exceeds INT_MAX (BLAS/MPI counts are int)",   \
+    CHECK((size_t)(n) <= (size_t)INT_MAX, "%s = %zu exceeds INT_MAX (BLAS/MPI counts are int)",    \
           #n, (size_t)(n))
 
 // MPI: the error string comes from MPI_Error_string (comm setup sets MPI_ERRORS_RETURN).

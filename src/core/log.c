@@ -39,7 +39,9 @@ static void emit(FILE *f, const char *prefix, const char *fmt, va_list ap) {
         va_end(ap);                                                                                \
     } while (0)
 
-void log_info(const char *fmt, ...) { LOG_BODY(log_rank_id == 0 && log_level >= LOG_INFO, stdout, NULL); }
+void log_info(const char *fmt, ...) {
+    LOG_BODY(log_rank_id == 0 && log_level >= LOG_INFO, stdout, NULL);
+}
 void log_rank(const char *fmt, ...) { LOG_BODY(log_level >= LOG_INFO, stdout, ""); }
 void log_warn(const char *fmt, ...) { LOG_BODY(log_level >= LOG_WARN, stderr, "warning: "); }
 void log_error(const char *fmt, ...) { LOG_BODY(1, stderr, "error: "); }

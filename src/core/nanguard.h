@@ -1,8 +1,9 @@
 // nanguard.h - optional NaN/Inf guard after each op (--nan-guard, or MMC_NAN_GUARD=1).
 //
 // When enabled, every nn/ forward and backward calls NANGUARD on the buffer it wrote; the first
-// non-finite value is a tier-1 error that names the op, the buffer and the index. Disabled, the cost
-// is one predictable branch per op. The flag is process-wide state like the log level (STYLE 9.4).
+// non-finite value is a tier-1 error that names the op, the buffer and the index. Disabled, the
+// cost is one predictable branch per op. The flag is process-wide state like the log level
+// (STYLE 9.4).
 #pragma once
 
 #include <stddef.h>
@@ -18,5 +19,5 @@ void nanguard_scan(const char *op, const char *buf, const float *x, size_t n);
 
 #define NANGUARD(op, buf, x, n)                                                                    \
     do {                                                                                           \
-        if (nanguard_enabled) nanguard_scan((op), (buf), (x), (size_t)(n));                       \
+        if (nanguard_enabled) nanguard_scan((op), (buf), (x), (size_t)(n));                        \
     } while (0)

@@ -65,7 +65,8 @@ uint32_t rng_below(Rng *r, uint32_t n) {
     // Reject the top partial bucket so that every residue is equally likely.
     uint32_t limit = UINT32_MAX - (UINT32_MAX % n + 1) % n;
     uint32_t x;
-    do x = rng_u32(r);
+    do
+        x = rng_u32(r);
     while (x > limit);
     return x % n;
 }
@@ -78,11 +79,13 @@ float rng_normal(Rng *r) {
 }
 
 void rng_fill_uniform(Rng *r, float *x, size_t n, float lo, float hi) {
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_uniform(r);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * rng_uniform(r);
 }
 
 void rng_fill_normal(Rng *r, float *x, size_t n, float mean, float std) {
-    for (size_t i = 0; i < n; i++) x[i] = mean + std * rng_normal(r);
+    for (size_t i = 0; i < n; i++)
+        x[i] = mean + std * rng_normal(r);
 }
 
 uint64_t rng_words_drawn(const Rng *r) {

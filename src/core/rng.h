@@ -1,8 +1,8 @@
 // rng.h - counter-based random numbers: Philox4x32-10 (Salmon et al., SC'11, "Random123").
 //
 // A stream is named by (seed, round, party, purpose): the 64-bit seed is the Philox key and the
-// counter is (block, round, party, purpose). Streams with different names never overlap, and the n-th
-// number of a stream does not depend on what other streams drew, so a resumed run and a run on
+// counter is (block, round, party, purpose). Streams with different names never overlap, and the
+// n-th number of a stream does not depend on what other streams drew, so a resumed run and a run on
 // another rank layout draw the same numbers (DESIGN.md 2). A stream holds 2^32 blocks of 4 words.
 #pragma once
 

@@ -1,13 +1,13 @@
 // dsfile.h - the writer of mmcollab dataset files (DESIGN.md §5; format in datasets/README.md).
 //
-// Every builder (SynMM, AV-FashionMNIST, Landsat, ...) writes through this one API, so every file has
-// the same layout and the one reader (dataset.h) validates them all:
+// Every builder (SynMM, AV-FashionMNIST, Landsat, ...) writes through this one API, so every file
+// has the same layout and the one reader (dataset.h) validates them all:
 //
 //   /                     attributes: schema (int, DSFILE_SCHEMA), name, version, source, licence,
 //                         builder, seed (uint64), classes (variable-length string array, one per
 //                         class), modalities (string array, in stored order)
-//   /vocab                string dataset (V): the text modality's vocabulary (only when there is text)
-//   /train, /test         attribute n (int64); datasets:
+//   /vocab                string dataset (V): the text modality's vocabulary (only when there is
+//   text) /train, /test         attribute n (int64); datasets:
 //     label   int32 (N)            0 <= label < classes
 //     entity  int64 (N)            the identity of the underlying object (pairing; see the card)
 //     meta    int32 (N, K)         optional per-sample generation facts (voice, accent, noise level
@@ -18,9 +18,10 @@
 //                                  and for quantised uint8 features: scale, offset
 //                                  (value = offset + scale * q)
 //
-// Bytes are deterministic: the same spec and rows give the same file (no timestamps, fixed chunking).
-// The file is written to "<path>.tmp" and renamed to <path> only by dsfile_close, after every split got
-// exactly the rows its spec announced; a failing builder never leaves a half file under the final name.
+// Bytes are deterministic: the same spec and rows give the same file (no timestamps, fixed
+// chunking). The file is written to "<path>.tmp" and renamed to <path> only by dsfile_close, after
+// every split got exactly the rows its spec announced; a failing builder never leaves a half file
+// under the final name.
 #pragma once
 #include <stdint.h>
 
@@ -35,9 +36,10 @@ typedef struct {
     const char *name; // "image", "audio", "text", "visible", ...
     const char *kind; // "image" | "audio" | "text" | "vector"
     DsDtype dtype;
-    int ndims;                // per-sample dims: 1 or 2
+    int ndims;                 // per-sample dims: 1 or 2
     int64_t dims[DS_MAX_DIMS]; // per-sample shape
-    float scale, offset;      // uint8 quantisation of real values; scale 0 = raw integers (pixels, tokens)
+    float scale,
+        offset; // uint8 quantisation of real values; scale 0 = raw integers (pixels, tokens)
 } DsModality;
 
 typedef struct {
@@ -54,7 +56,8 @@ typedef struct {
     int64_t n[2]; // rows per split, DS_TRAIN and DS_TEST
 } DsSpec;
 
-// A block of consecutive rows of one split; data[m] holds n * prod(dims) elements of modality m's dtype.
+// A block of consecutive rows of one split; data[m] holds n * prod(dims) elements of modality m's
+// dtype.
 typedef struct {
     int64_t n;
     const int32_t *label;

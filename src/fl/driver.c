@@ -34,8 +34,17 @@ extern const char mmc_git_version[];
 #define PARAM_EXP 48
 
 // Per-party statistics gathered to the cloud every round, in party order.
-enum { ST_TRAIN_LOSS, ST_TRAIN_OK, ST_TRAIN_N, ST_TEST_LOSS, ST_TEST_OK, ST_TEST_N, ST_UP, ST_DOWN,
-       ST_COUNT };
+enum {
+    ST_TRAIN_LOSS,
+    ST_TRAIN_OK,
+    ST_TRAIN_N,
+    ST_TEST_LOSS,
+    ST_TEST_OK,
+    ST_TEST_N,
+    ST_UP,
+    ST_DOWN,
+    ST_COUNT
+};
 
 typedef struct {
     const Config *cfg;
@@ -126,9 +135,12 @@ static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
     }
     const struct {
         const char *key, *value;
-    } overrides[] = {{"alpha", cfg->scn_alpha},       {"missing", cfg->scn_missing},
-                     {"cross", cfg->scn_cross},       {"hybrid_p", cfg->scn_hybrid_p},
-                     {"overlap", cfg->scn_overlap},   {"quantity", cfg->scn_quantity},
+    } overrides[] = {{"alpha", cfg->scn_alpha},
+                     {"missing", cfg->scn_missing},
+                     {"cross", cfg->scn_cross},
+                     {"hybrid_p", cfg->scn_hybrid_p},
+                     {"overlap", cfg->scn_overlap},
+                     {"quantity", cfg->scn_quantity},
                      {"min_per_label", cfg->scn_min_per_label}};
     for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++)
         if (overrides[i].value[0]) scenario_config_set(&sc, overrides[i].key, overrides[i].value);
@@ -140,7 +152,8 @@ static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
     int32_t *meta = n_meta ? xmalloc((size_t)n * (size_t)n_meta * sizeof *meta) : NULL;
     const char *meta_names[64];
     CHECK(n_meta <= 64, "%d meta columns", n_meta);
-    for (int k = 0; k < n_meta; k++) meta_names[k] = dataset_meta_name(run->ds, k);
+    for (int k = 0; k < n_meta; k++)
+        meta_names[k] = dataset_meta_name(run->ds, k);
     dataset_read_labels(run->ds, split, 0, n, label);
     dataset_read_entities(run->ds, split, 0, n, entity);
     if (meta) dataset_read_meta(run->ds, split, 0, n, meta);
@@ -207,8 +220,8 @@ static void open_data(Run *run) {
 }
 
 static int64_t split_rows(const Run *run, DsSplit split) {
-    int64_t n = dataset_n(run->ds, split), cap = split == DS_TRAIN ? run->cfg->max_train
-                                                                   : run->cfg->max_test;
+    int64_t n = dataset_n(run->ds, split),
+            cap = split == DS_TRAIN ? run->cfg->max_train : run->cfg->max_test;
     return cap > 0 && cap < n ? cap : n;
 }
 
@@ -220,13 +233,15 @@ static void load_data(Run *run) {
     load_parties(run, DS_TRAIN, split_rows(run, DS_TRAIN), run->train, run->n_train);
     load_parties(run, DS_TEST, split_rows(run, DS_TEST), run->test, NULL);
     run->n_train_total = 0;
-    for (int p = 0; p < P; p++) run->n_train_total += run->n_train[p];
+    for (int p = 0; p < P; p++)
+        run->n_train_total += run->n_train[p];
     CHECK(run->n_train_total > 0, "scenario %s leaves no training rows", run->cfg->scenario);
     if (run->rank == 0) {
         int64_t n = split_rows(run, DS_TEST);
         int64_t *idx = xmalloc((size_t)n * sizeof *idx);
         uint8_t *all = xmalloc((size_t)n);
-        for (int64_t i = 0; i < n; i++) idx[i] = i, all[i] = (uint8_t)((1u << run->layout.n_mod) - 1);
+        for (int64_t i = 0; i < n; i++)
+            idx[i] = i, all[i] = (uint8_t)((1u << run->layout.n_mod) - 1);
         sampleset_load(&run->global_test, &run->layout, run->ds, DS_TEST, idx, all, n);
         xfree(idx);
         xfree(all);
@@ -278,23 +293,39 @@ static void gather_peak_rss(Run *run) {
 }
 
 // Series of the metric log, in the order they appear in metrics.csv.
-enum { M_TRAIN_LOSS, M_TRAIN_ACC, M_TEST_LOSS, M_TEST_ACC, M_PARTY_TEST_ACC_MEAN, M_BYTES_UP,
-       M_BYTES_DOWN, M_BYTES_UP_WIRE, M_BYTES_DOWN_WIRE, M_ROUND_MS, M_P_TRAIN_LOSS, M_P_TRAIN_ACC,
-       M_P_TEST_ACC, M_P_N_TRAIN, M_P_BYTES_UP, M_P_BYTES_DOWN, M_P_BYTES_UP_WIRE,
-       M_P_BYTES_DOWN_WIRE, M_COUNT };
+enum {
+    M_TRAIN_LOSS,
+    M_TRAIN_ACC,
+    M_TEST_LOSS,
+    M_TEST_ACC,
+    M_PARTY_TEST_ACC_MEAN,
+    M_BYTES_UP,
+    M_BYTES_DOWN,
+    M_BYTES_UP_WIRE,
+    M_BYTES_DOWN_WIRE,
+    M_ROUND_MS,
+    M_P_TRAIN_LOSS,
+    M_P_TRAIN_ACC,
+    M_P_TEST_ACC,
+    M_P_N_TRAIN,
+    M_P_BYTES_UP,
+    M_P_BYTES_DOWN,
+    M_P_BYTES_UP_WIRE,
+    M_P_BYTES_DOWN_WIRE,
+    M_COUNT
+};
 
 static void declare_series(Run *run) {
     static const struct {
         const char *name;
         int per_party, timing;
     } series[M_COUNT] = {
-        {"train_loss", 0, 0},        {"train_acc", 0, 0},         {"test_loss", 0, 0},
-        {"test_acc", 0, 0},          {"party_test_acc_mean", 0, 0}, {"bytes_up", 0, 0},
-        {"bytes_down", 0, 0},        {"bytes_up_wire", 0, 0},     {"bytes_down_wire", 0, 0},
-        {"round_ms", 0, 1},          {"party_train_loss", 1, 0},  {"party_train_acc", 1, 0},
-        {"party_test_acc", 1, 0},    {"party_n_train", 1, 0},     {"party_bytes_up", 1, 0},
-        {"party_bytes_down", 1, 0},  {"party_bytes_up_wire", 1, 0},
-        {"party_bytes_down_wire", 1, 0},
+        {"train_loss", 0, 0},       {"train_acc", 0, 0},           {"test_loss", 0, 0},
+        {"test_acc", 0, 0},         {"party_test_acc_mean", 0, 0}, {"bytes_up", 0, 0},
+        {"bytes_down", 0, 0},       {"bytes_up_wire", 0, 0},       {"bytes_down_wire", 0, 0},
+        {"round_ms", 0, 1},         {"party_train_loss", 1, 0},    {"party_train_acc", 1, 0},
+        {"party_test_acc", 1, 0},   {"party_n_train", 1, 0},       {"party_bytes_up", 1, 0},
+        {"party_bytes_down", 1, 0}, {"party_bytes_up_wire", 1, 0}, {"party_bytes_down_wire", 1, 0},
     };
     metriclog_init(&run->log);
     for (int i = 0; i < M_COUNT; i++) {
@@ -409,8 +440,8 @@ static void federated_round(Run *run, int round) {
                     run->cfg, run->method, run->global, round, party, &run->ts, &e);
         record_train(st, &e);
         check_party_model(run->work_params, n, party, round);
-        exact_add(run->acc, run->work_params, (double)run->n_train[party] / (double)run->n_train_total,
-                  n, PARAM_EXP);
+        exact_add(run->acc, run->work_params,
+                  (double)run->n_train[party] / (double)run->n_train_total, n, PARAM_EXP);
         st[ST_DOWN] = (double)bytes;
         st[ST_UP] = (double)(bytes + sizeof(int64_t)); // the model and its sample count
     }
@@ -427,9 +458,8 @@ static void local_round(Run *run, int round) {
     size_t n = run->n_params;
     for (int i = 0; i < run->count; i++) {
         EvalStats e;
-        train_party(&run->pm, run->party_params + (size_t)i * n, &run->party_opt[i],
-                    &run->train[i], &run->layout, run->cfg, run->method, NULL, round,
-                    run->first + i, &run->ts, &e);
+        train_party(&run->pm, run->party_params + (size_t)i * n, &run->party_opt[i], &run->train[i],
+                    &run->layout, run->cfg, run->method, NULL, round, run->first + i, &run->ts, &e);
         record_train(run->stats + (size_t)i * ST_COUNT, &e);
     }
 }
@@ -440,11 +470,13 @@ static void central_round(Run *run, int round) {
         train_party(&run->pm, run->global, &run->cloud_opt, &run->pooled, &run->layout, run->cfg,
                     run->method, NULL, round, run->pl.parties, &run->ts, &e);
         // The cloud's training statistics stand for every party (there is one model).
-        for (int p = 0; p < run->pl.parties; p++) record_train(run->all_stats + (size_t)p * ST_COUNT, &e);
+        for (int p = 0; p < run->pl.parties; p++)
+            record_train(run->all_stats + (size_t)p * ST_COUNT, &e);
     }
     // The data travels once, in the first round: each party uploads its rows.
     for (int i = 0; i < run->count && round == 1; i++)
-        run->stats[(size_t)i * ST_COUNT + ST_UP] = (double)sampleset_bytes(&run->train[i], &run->layout);
+        run->stats[(size_t)i * ST_COUNT + ST_UP] =
+            (double)sampleset_bytes(&run->train[i], &run->layout);
 }
 
 // Party-side tests of the current model(s); the cloud tests the global model on every test row.
@@ -457,13 +489,15 @@ static void evaluate(Run *run, double *global_loss, double *global_acc) {
         const float *w = local ? run->party_params + (size_t)i * n : run->global;
         eval_model(&run->pm, w, &run->test[i], &run->layout, &run->ts, &e);
         double *st = run->stats + (size_t)i * ST_COUNT;
-        st[ST_TEST_LOSS] = e.loss_sum, st[ST_TEST_OK] = (double)e.correct, st[ST_TEST_N] = (double)e.n;
+        st[ST_TEST_LOSS] = e.loss_sum, st[ST_TEST_OK] = (double)e.correct,
+        st[ST_TEST_N] = (double)e.n;
     }
     *global_loss = *global_acc = NAN;
     if (run->rank == 0 && !local) {
         EvalStats e;
         eval_model(&run->pm, run->global, &run->global_test, &run->layout, &run->ts, &e);
-        if (e.n) *global_loss = e.loss_sum / (double)e.n, *global_acc = (double)e.correct / (double)e.n;
+        if (e.n)
+            *global_loss = e.loss_sum / (double)e.n, *global_acc = (double)e.correct / (double)e.n;
     }
 }
 
@@ -619,7 +653,8 @@ static int resume(Run *run) {
     }
     MPI_CHECK(MPI_Bcast(&round, 1, MPI_INT, 0, run->comm));
     if (round == 0) {
-        if (strcmp(cfg->resume, "auto") == 0) log_info("resume=auto: no checkpoint in %s, starting fresh", run->ckpt_dir);
+        if (strcmp(cfg->resume, "auto") == 0)
+            log_info("resume=auto: no checkpoint in %s, starting fresh", run->ckpt_dir);
         return 0;
     }
     MPI_CHECK(MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, run->comm));
@@ -689,11 +724,18 @@ int fl_run(const Config *cfg, MPI_Comm comm) {
     for (int round = start + 1; round <= cfg->rounds; round++) {
         double t0 = timer_now_ms() / 1e3;
         memset(run.stats, 0, (size_t)run.count * ST_COUNT * sizeof *run.stats);
-        if (run.rank == 0) memset(run.all_stats, 0, (size_t)run.pl.parties * ST_COUNT * sizeof(double));
+        if (run.rank == 0)
+            memset(run.all_stats, 0, (size_t)run.pl.parties * ST_COUNT * sizeof(double));
         switch (run.method->kind) {
-        case METHOD_FEDERATED: federated_round(&run, round); break;
-        case METHOD_LOCAL: local_round(&run, round); break;
-        case METHOD_CENTRAL: central_round(&run, round); break;
+        case METHOD_FEDERATED:
+            federated_round(&run, round);
+            break;
+        case METHOD_LOCAL:
+            local_round(&run, round);
+            break;
+        case METHOD_CENTRAL:
+            central_round(&run, round);
+            break;
         }
         int evaluated = round % cfg->eval_every == 0 || round == cfg->rounds;
         double gloss = NAN, gacc = NAN;
@@ -719,7 +761,8 @@ int fl_run(const Config *cfg, MPI_Comm comm) {
             break;
         }
     }
-    if (run.rank == 0 && start >= cfg->rounds) log_info("nothing to do: the run already has %d rounds", start);
+    if (run.rank == 0 && start >= cfg->rounds)
+        log_info("nothing to do: the run already has %d rounds", start);
     teardown(&run);
     return code;
 }

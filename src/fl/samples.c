@@ -81,13 +81,15 @@ void sampleset_append(SampleSet *dst, const SampleLayout *l, const SampleSet *sr
 void sampleset_free(SampleSet *s) {
     xfree(s->label);
     xfree(s->mask);
-    for (int m = 0; m < PM_MAX_MOD; m++) xfree(s->raw[m]);
+    for (int m = 0; m < PM_MAX_MOD; m++)
+        xfree(s->raw[m]);
     memset(s, 0, sizeof *s);
 }
 
 int64_t sampleset_bytes(const SampleSet *s, const SampleLayout *l) {
     int64_t row = 0;
-    for (int m = 0; m < l->n_mod; m++) row += l->row_elems[m] * (int64_t)dtype_size(l->dtype[m]);
+    for (int m = 0; m < l->n_mod; m++)
+        row += l->row_elems[m] * (int64_t)dtype_size(l->dtype[m]);
     return s->n * row;
 }
 
@@ -111,7 +113,8 @@ void batch_init(Batch *b, const SampleLayout *l, int Bmax) {
 }
 
 void batch_free(Batch *b) {
-    for (int m = 0; m < PM_MAX_MOD; m++) xfree(b->dense[m]), xfree(b->tokens[m]);
+    for (int m = 0; m < PM_MAX_MOD; m++)
+        xfree(b->dense[m]), xfree(b->tokens[m]);
     xfree(b->mask);
     xfree(b->label);
     memset(b, 0, sizeof *b);
@@ -120,14 +123,16 @@ void batch_free(Batch *b) {
 // (q - mean) / (std + eps) over one sample, statistics in double; eps keeps a constant row finite.
 static void standardise_row(float *dst, const uint8_t *src, size_t E) {
     double sum = 0, sq = 0;
-    for (size_t e = 0; e < E; e++) sum += src[e], sq += (double)src[e] * src[e];
+    for (size_t e = 0; e < E; e++)
+        sum += src[e], sq += (double)src[e] * src[e];
     double mean = sum / (double)E, var = sq / (double)E - mean * mean;
     float inv = (float)(1.0 / (sqrt(var > 0 ? var : 0) + 1.0)); // eps: one quantisation step
-    for (size_t e = 0; e < E; e++) dst[e] = ((float)src[e] - (float)mean) * inv;
+    for (size_t e = 0; e < E; e++)
+        dst[e] = ((float)src[e] - (float)mean) * inv;
 }
 
-void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *order,
-                     int64_t start, int B, Batch *b) {
+void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *order, int64_t start,
+                     int B, Batch *b) {
     CHECK(B >= 1 && B <= b->Bmax, "B = %d outside 1..%d", B, b->Bmax);
     CHECK(start >= 0 && start + B <= s->n, "rows [%lld, %lld) outside %lld", (long long)start,
           (long long)(start + B), (long long)s->n);
@@ -142,7 +147,8 @@ void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *o
             if (l->dtype[m] == DS_I32) {
                 int *dst = b->tokens[m] + (size_t)i * E;
                 const int32_t *src = (const int32_t *)s->raw[m] + (size_t)r * E;
-                for (size_t e = 0; e < E; e++) dst[e] = present ? src[e] : -1;
+                for (size_t e = 0; e < E; e++)
+                    dst[e] = present ? src[e] : -1;
             } else if (l->dtype[m] == DS_U8) {
                 float *dst = b->dense[m] + (size_t)i * E;
                 const uint8_t *src = (const uint8_t *)s->raw[m] + (size_t)r * E;

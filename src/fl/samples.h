@@ -3,10 +3,10 @@
 //
 // Model inputs: uint8 pixels and raw sensor values become q/255 in [0, 1]; quantised real features
 // (uint8 with a scale, e.g. log-mel spectrograms) are standardised per sample (mean 0, variance 1
-// over the sample, as speech front ends do per utterance): without it, a loud noise floor leaves the
-// words a small ripple on a large constant and the small model learns nothing from audio. float32
-// as stored; int32 modalities are token ids. A missing modality (mask bit clear) is zero-filled (dense)
-// or all padding (tokens), and its mask byte is 0, which the model honours.
+// over the sample, as speech front ends do per utterance): without it, a loud noise floor leaves
+// the words a small ripple on a large constant and the small model learns nothing from audio.
+// float32 as stored; int32 modalities are token ids. A missing modality (mask bit clear) is
+// zero-filled (dense) or all padding (tokens), and its mask byte is 0, which the model honours.
 #pragma once
 #include <stdint.h>
 
@@ -23,8 +23,8 @@ typedef struct {
 // Owned arrays (sampleset_free).
 typedef struct {
     int64_t n;
-    int32_t *label; // (n)
-    uint8_t *mask;  // (n) bit m = modality m present
+    int32_t *label;        // (n)
+    uint8_t *mask;         // (n) bit m = modality m present
     void *raw[PM_MAX_MOD]; // (n, row_elems) of the stored dtype
 } SampleSet;
 
@@ -55,5 +55,5 @@ int64_t sampleset_bytes(const SampleSet *s, const SampleLayout *l);
 void batch_init(Batch *b, const SampleLayout *l, int Bmax);
 void batch_free(Batch *b);
 // Fills b with rows order[start .. start+B) of s (order NULL = identity). Local.
-void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *order,
-                     int64_t start, int B, Batch *b);
+void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *order, int64_t start,
+                     int B, Batch *b);

@@ -58,7 +58,8 @@ void train_party(const PartyModel *pm, float *params, OptState *opt, const Sampl
     rng_init(&r, (uint64_t)cfg->seed, (uint32_t)round, (uint32_t)party, RNG_SHUFFLE);
     size_t n = pm->n_params;
     for (int epoch = 0; epoch < cfg->local_epochs; epoch++) {
-        for (int64_t i = 0; i < s->n; i++) t->order[i] = i;
+        for (int64_t i = 0; i < s->n; i++)
+            t->order[i] = i;
         shuffle(t->order, s->n, &r);
         for (int64_t start = 0; start < s->n; start += t->batch.Bmax) {
             int B = (int)(s->n - start < t->batch.Bmax ? s->n - start : t->batch.Bmax);

@@ -32,22 +32,32 @@ struct CkptReader {
 
 static hid_t mem_type(CkptType t) {
     switch (t) {
-    case CKPT_F32: return H5T_NATIVE_FLOAT;
-    case CKPT_F64: return H5T_NATIVE_DOUBLE;
-    case CKPT_I64: return H5T_NATIVE_INT64;
-    case CKPT_U32: return H5T_NATIVE_UINT32;
-    case CKPT_U8: return H5T_NATIVE_UINT8;
+    case CKPT_F32:
+        return H5T_NATIVE_FLOAT;
+    case CKPT_F64:
+        return H5T_NATIVE_DOUBLE;
+    case CKPT_I64:
+        return H5T_NATIVE_INT64;
+    case CKPT_U32:
+        return H5T_NATIVE_UINT32;
+    case CKPT_U8:
+        return H5T_NATIVE_UINT8;
     }
     die_at(__FILE__, __LINE__, __func__, "unknown CkptType %d", (int)t);
 }
 
 static hid_t file_type(CkptType t) {
     switch (t) {
-    case CKPT_F32: return H5T_IEEE_F32LE;
-    case CKPT_F64: return H5T_IEEE_F64LE;
-    case CKPT_I64: return H5T_STD_I64LE;
-    case CKPT_U32: return H5T_STD_U32LE;
-    case CKPT_U8: return H5T_STD_U8LE;
+    case CKPT_F32:
+        return H5T_IEEE_F32LE;
+    case CKPT_F64:
+        return H5T_IEEE_F64LE;
+    case CKPT_I64:
+        return H5T_STD_I64LE;
+    case CKPT_U32:
+        return H5T_STD_U32LE;
+    case CKPT_U8:
+        return H5T_STD_U8LE;
     }
     die_at(__FILE__, __LINE__, __func__, "unknown CkptType %d", (int)t);
 }
@@ -135,7 +145,8 @@ void ckpt_write_rows(Ckpt *c, const char *name, CkptType type, int64_t rows, int
     H5_CHECK(H5Sclose(space));
 }
 
-// ---- checksum: FNV-1a over names, shapes and bytes of every dataset and attribute, name order ----
+// ---- checksum: FNV-1a over names, shapes and bytes of every dataset and attribute, name order
+// ----
 
 typedef struct {
     uint64_t h;
@@ -144,7 +155,8 @@ typedef struct {
 
 static void fnv(Hash *s, const void *p, size_t n) {
     const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) s->h = (s->h ^ b[i]) * 0x100000001b3ULL;
+    for (size_t i = 0; i < n; i++)
+        s->h = (s->h ^ b[i]) * 0x100000001b3ULL;
 }
 
 static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
@@ -201,9 +213,7 @@ static herr_t hash_object(hid_t root, const char *name, const H5O_info_t *info, 
 static int content_checksum(hid_t file, char *out, size_t cap) {
     Hash s = {0xcbf29ce484222325ULL, 0};
     herr_t rc = -1;
-    H5E_BEGIN_TRY {
-        rc = H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, hash_object, &s);
-    }
+    H5E_BEGIN_TRY { rc = H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, hash_object, &s); }
     H5E_END_TRY;
     if (rc < 0 || s.failed) return -1;
     snprintf(out, cap, "fnv1a64:%016" PRIx64, s.h);
@@ -402,8 +412,9 @@ int ckpt_config_diff(const CkptReader *r, const OptSpec *opts, int n_opts, const
 
 void ckpt_read_rows(const CkptReader *r, const char *name, CkptType type, int64_t rows,
                     int64_t cols, int64_t row0, int64_t nrows, void *out) {
-    CHECK(row0 >= 0 && nrows >= 0 && row0 + nrows <= rows, "%s: rows [%" PRId64 ", %" PRId64
-          ") outside (%" PRId64 ")", name, row0, row0 + nrows, rows);
+    CHECK(row0 >= 0 && nrows >= 0 && row0 + nrows <= rows,
+          "%s: rows [%" PRId64 ", %" PRId64 ") outside (%" PRId64 ")", name, row0, row0 + nrows,
+          rows);
     hid_t ds = -1;
     H5E_BEGIN_TRY { ds = H5Dopen2(r->file, name, H5P_DEFAULT); }
     H5E_END_TRY;
@@ -413,8 +424,8 @@ void ckpt_read_rows(const CkptReader *r, const char *name, CkptType type, int64_
     hsize_t dims[2] = {0, 0};
     int nd = H5Sget_simple_extent_dims(space, dims, NULL);
     CHECK(nd == 2 && dims[0] == (hsize_t)rows && dims[1] == (hsize_t)cols,
-          "%s: dataset '%s' has shape (%llu, %llu), expected (%" PRId64 ", %" PRId64 ")",
-          r->path, name, (unsigned long long)dims[0], (unsigned long long)dims[1], rows, cols);
+          "%s: dataset '%s' has shape (%llu, %llu), expected (%" PRId64 ", %" PRId64 ")", r->path,
+          name, (unsigned long long)dims[0], (unsigned long long)dims[1], rows, cols);
     hid_t ft = H5Dget_type(ds);
     H5_CHECK(ft);
     CHECK(H5Tequal(ft, file_type(type)) > 0, "%s: dataset '%s' has another element type", r->path,

@@ -10,7 +10,8 @@
 void metriclog_init(MetricLog *log) { memset(log, 0, sizeof *log); }
 
 void metriclog_free(MetricLog *log) {
-    for (int i = 0; i < log->n_series; i++) xfree(log->s[i].v);
+    for (int i = 0; i < log->n_series; i++)
+        xfree(log->s[i].v);
     memset(log, 0, sizeof *log);
 }
 
@@ -51,7 +52,8 @@ void metriclog_next_round(MetricLog *log) {
     }
     for (int i = 0; i < log->n_series; i++) {
         MetricSeries *s = &log->s[i];
-        for (int c = 0; c < s->width; c++) s->v[(size_t)log->rounds * (size_t)s->width + c] = NAN;
+        for (int c = 0; c < s->width; c++)
+            s->v[(size_t)log->rounds * (size_t)s->width + c] = NAN;
     }
     log->rounds++;
 }
@@ -73,7 +75,6 @@ double metriclog_last(const MetricLog *log, int idx, int col) {
 }
 
 void metriclog_truncate(MetricLog *log, int rounds) {
-    CHECK(rounds >= 0 && rounds <= log->rounds, "truncate to %d of %d rounds", rounds,
-          log->rounds);
+    CHECK(rounds >= 0 && rounds <= log->rounds, "truncate to %d of %d rounds", rounds, log->rounds);
     log->rounds = rounds;
 }

@@ -1,9 +1,9 @@
 // metrics.h - the per-round series of a run, kept in memory on the cloud rank.
 //
-// The whole history is small (rounds × series, plus per-party series of rounds × parties), so the run
-// file is rewritten from it atomically every round and the checkpoint stores it: a resumed run carries
-// exactly the rows of the uninterrupted one. Series flagged as timing (wall-clock figures) are the
-// only ones allowed to differ between two runs of the same config.
+// The whole history is small (rounds × series, plus per-party series of rounds × parties), so the
+// run file is rewritten from it atomically every round and the checkpoint stores it: a resumed run
+// carries exactly the rows of the uninterrupted one. Series flagged as timing (wall-clock figures)
+// are the only ones allowed to differ between two runs of the same config.
 #pragma once
 #include <stddef.h>
 

@@ -50,12 +50,13 @@ void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int wit
     H5_CHECK(grp);
     h5_attr_i64(grp, "rounds", log->rounds);
     int32_t *round = xmalloc((size_t)log->rounds * sizeof *round + 1);
-    for (int r = 0; r < log->rounds; r++) round[r] = r + 1;
+    for (int r = 0; r < log->rounds; r++)
+        round[r] = r + 1;
     hsize_t dims[2] = {(hsize_t)log->rounds, 0};
     hid_t space = H5Screate_simple(1, dims, NULL);
     H5_CHECK(space);
-    hid_t ds = H5Dcreate2(grp, "round", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                          H5P_DEFAULT);
+    hid_t ds =
+        H5Dcreate2(grp, "round", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(ds);
     if (log->rounds) H5_CHECK(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, round));
     H5_CHECK(H5Dclose(ds));
@@ -67,8 +68,7 @@ void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int wit
         dims[1] = (hsize_t)s->width;
         space = H5Screate_simple(s->width == 1 ? 1 : 2, dims, NULL);
         H5_CHECK(space);
-        ds = H5Dcreate2(grp, s->name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                        H5P_DEFAULT);
+        ds = H5Dcreate2(grp, s->name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         H5_CHECK(ds);
         if (log->rounds)
             H5_CHECK(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->v));
@@ -98,8 +98,7 @@ static herr_t count_link(hid_t grp, const char *name, const H5L_info_t *info, vo
 }
 
 int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size_t cap) {
-    CHECK(log->rounds == 0, "metrics_h5_read needs a declared, empty log (%d rounds)",
-          log->rounds);
+    CHECK(log->rounds == 0, "metrics_h5_read needs a declared, empty log (%d rounds)", log->rounds);
     if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
         snprintf(err, cap, "group '%s' is missing", name);
         return -1;
@@ -121,19 +120,20 @@ int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size
             timing_found++;
     }
     if (n_links != required + timing_found + 1) { // + the round dataset
-        snprintf(err, cap, "group '%s' holds %d series, this program records %d", name,
-                 n_links - 1, required);
+        snprintf(err, cap, "group '%s' holds %d series, this program records %d", name, n_links - 1,
+                 required);
         H5Gclose(grp);
         return -1;
     }
-    for (long long r = 0; r < rounds; r++) metriclog_next_round(log);
+    for (long long r = 0; r < rounds; r++)
+        metriclog_next_round(log);
     int rc = 0;
     for (int i = 0; i < log->n_series && rc == 0; i++) {
         MetricSeries *s = &log->s[i];
         long long width = -1;
         if (s->is_timing && H5Lexists(grp, s->name, H5P_DEFAULT) <= 0) continue; // stays NaN
-        hid_t ds = H5Lexists(grp, s->name, H5P_DEFAULT) > 0 ? H5Dopen2(grp, s->name, H5P_DEFAULT)
-                                                             : -1;
+        hid_t ds =
+            H5Lexists(grp, s->name, H5P_DEFAULT) > 0 ? H5Dopen2(grp, s->name, H5P_DEFAULT) : -1;
         hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
         hssize_t npoints = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
         if (ds < 0 || read_attr_i64(ds, "width", &width) < 0 || width != s->width) {
@@ -163,8 +163,12 @@ static void write_config(hid_t file, const OptSpec *opts, int n_opts, const void
         const char *field = (const char *)cfg + o->offset;
         switch (o->type) {
         case OPT_INT:
-        case OPT_BOOL: h5_attr_i64(grp, o->key, *(const int *)field); break;
-        case OPT_I64: h5_attr_i64(grp, o->key, (long long)*(const int64_t *)field); break;
+        case OPT_BOOL:
+            h5_attr_i64(grp, o->key, *(const int *)field);
+            break;
+        case OPT_I64:
+            h5_attr_i64(grp, o->key, (long long)*(const int64_t *)field);
+            break;
         case OPT_DOUBLE: {
             double v;
             memcpy(&v, field, sizeof v);
@@ -172,7 +176,9 @@ static void write_config(hid_t file, const OptSpec *opts, int n_opts, const void
             break;
         }
         case OPT_STRING:
-        case OPT_CHOICE: h5_attr_str(grp, o->key, field); break;
+        case OPT_CHOICE:
+            h5_attr_str(grp, o->key, field);
+            break;
         }
     }
     H5_CHECK(H5Gclose(grp));
@@ -181,10 +187,15 @@ static void write_config(hid_t file, const OptSpec *opts, int n_opts, const void
 static void write_meta(hid_t file, const RunInfo *info) {
     hid_t grp = H5Gcreate2(file, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(grp);
-    const char *keys[] = {"method", "git", "slurm_job_id", "slurm_array_job_id",
-                          "slurm_array_task_id", "hosts", "started"};
-    const char *vals[] = {info->method,         info->git,   info->slurm_job_id,
-                          info->slurm_array_job_id, info->slurm_array_task_id, info->hosts,
+    const char *keys[] = {
+        "method", "git",    "slurm_job_id", "slurm_array_job_id", "slurm_array_task_id",
+        "hosts",  "started"};
+    const char *vals[] = {info->method,
+                          info->git,
+                          info->slurm_job_id,
+                          info->slurm_array_job_id,
+                          info->slurm_array_task_id,
+                          info->hosts,
                           info->started};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         h5_attr_str(grp, keys[i], vals[i] ? vals[i] : "");
@@ -194,8 +205,8 @@ static void write_meta(hid_t file, const RunInfo *info) {
         hsize_t dims[1] = {(hsize_t)info->world_size};
         hid_t space = H5Screate_simple(1, dims, NULL);
         H5_CHECK(space);
-        hid_t ds = H5Dcreate2(grp, "peak_rss_kib", H5T_STD_I64LE, space, H5P_DEFAULT,
-                              H5P_DEFAULT, H5P_DEFAULT);
+        hid_t ds = H5Dcreate2(grp, "peak_rss_kib", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                              H5P_DEFAULT);
         H5_CHECK(ds);
         H5_CHECK(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, info->peak_rss_kib));
         H5_CHECK(H5Dclose(ds));
@@ -270,7 +281,8 @@ void runfile_restore_timings(const char *dir, MetricLog *log) {
             hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
             hsize_t dims[2] = {0, 1};
             if (space >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) >= 1 &&
-                dims[0] >= (hsize_t)log->rounds && (s->width == 1 || dims[1] == (hsize_t)s->width)) {
+                dims[0] >= (hsize_t)log->rounds &&
+                (s->width == 1 || dims[1] == (hsize_t)s->width)) {
                 hsize_t start[2] = {0, 0}, count[2] = {(hsize_t)log->rounds, (hsize_t)s->width};
                 int nd = s->width == 1 ? 1 : 2;
                 hid_t mem = H5Screate_simple(nd, count, NULL);

@@ -1,8 +1,9 @@
 // runfile.h - runs/<name>/run.h5 and metrics.csv, written by the cloud rank (DESIGN.md §6).
 //
-// Both files are rewritten whole after every round from the in-memory MetricLog, to "<file>.tmp" and
-// then renamed: a reader (analysis/, a user's h5py) never sees a half-written file, and a resumed run,
-// whose MetricLog comes from the checkpoint, rewrites exactly the rows of the uninterrupted run.
+// Both files are rewritten whole after every round from the in-memory MetricLog, to "<file>.tmp"
+// and then renamed: a reader (analysis/, a user's h5py) never sees a half-written file, and a
+// resumed run, whose MetricLog comes from the checkpoint, rewrites exactly the rows of the
+// uninterrupted run.
 //
 // run.h5 layout:
 //   /            attributes schema (int), program

@@ -83,7 +83,8 @@ void pm_work_init(PmWork *w, const PartyModel *m, int Bmax) {
 }
 
 void pm_work_free(PmWork *w) {
-    for (int i = 0; i < PM_MAX_MOD; i++) xfree(w->h[i]), xfree(w->dh[i]);
+    for (int i = 0; i < PM_MAX_MOD; i++)
+        xfree(w->h[i]), xfree(w->dh[i]);
     xfree(w->z), xfree(w->dz), xfree(w->u), xfree(w->du);
     xfree(w->logits), xfree(w->dlogits), xfree(w->probs);
     memset(w, 0, sizeof *w);
@@ -147,9 +148,10 @@ void pm_backward(const PartyModel *m, const float *params, float *grads, const P
                     params + m->head_w, B, D, c->K);
     for (size_t k = 0; k < bd; k++) // ReLU backward in place (relu_backward accumulates)
         if (w->u[k] <= 0.f) w->du[k] = 0.f;
-    linear_backward(w->dz, grads + m->fuse_w, grads + m->fuse_b, w->du, w->z, params + m->fuse_w,
-                    B, MD, D);
-    for (int i = 0; i < M; i++) memset(w->dh[i], 0, bd * sizeof(float));
+    linear_backward(w->dz, grads + m->fuse_w, grads + m->fuse_b, w->du, w->z, params + m->fuse_w, B,
+                    MD, D);
+    for (int i = 0; i < M; i++)
+        memset(w->dh[i], 0, bd * sizeof(float));
     for (int b = 0; b < B; b++)
         for (int i = 0; i < M; i++)
             if (present(in, M, b, i))

@@ -9,7 +9,8 @@
 //
 // A missing modality (mask 0) is a zero block of z and receives no gradient: zero-fill with a mask.
 // Concatenation rather than a mean lets the fusion weigh a weak modality (noisy speech) below a
-// strong one; measured on the AV-FashionMNIST CI subset, a mean fell below the best single modality.
+// strong one; measured on the AV-FashionMNIST CI subset, a mean fell below the best single
+// modality.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

@@ -1,10 +1,10 @@
-// attention.c - multi-head scaled dot-product attention core (see attention.h); the q/k/v and output
-// projections are linear layers, not here. Dimension legend (STYLE.md 9.6): B batch, T tokens,
-// D model width, H heads; hd = D/H is the head width.
-// Direct kernels, not one sgemm per (b, h): at the sizes this project trains (T = 16, hd = 32) a
-// (T, hd)·(hd, T) product is ~16 kFLOP and per-call BLAS overhead (packing, dispatch) dominates.
-// Register-blocked loops and a vectorisable exp measured 0.64 ms fwd+bwd against 0.95 ms for the
-// sgemm variant at B64 T16 D128 H4, 1 thread (tests/bench/bench_attention.c keeps that variant).
+// attention.c - multi-head scaled dot-product attention core (see attention.h); the q/k/v and
+// output projections are linear layers, not here. Dimension legend (STYLE.md 9.6): B batch, T
+// tokens, D model width, H heads; hd = D/H is the head width. Direct kernels, not one sgemm per (b,
+// h): at the sizes this project trains (T = 16, hd = 32) a (T, hd)·(hd, T) product is ~16 kFLOP and
+// per-call BLAS overhead (packing, dispatch) dominates. Register-blocked loops and a vectorisable
+// exp measured 0.64 ms fwd+bwd against 0.95 ms for the sgemm variant at B64 T16 D128 H4, 1 thread
+// (tests/bench/bench_attention.c keeps that variant).
 #include "nn/attention.h"
 
 #include <math.h>
@@ -32,9 +32,11 @@ static void dots_tiled(float *restrict S, const float *restrict A, size_t lda,
         for (int i0 = 0; i0 < hd; i0 += TILE_HD) {
             const int ni = hd - i0 < TILE_HD ? hd - i0 : TILE_HD;
             const float sc = i0 + ni == hd ? scale : 1.0f;
-            for (int ii = 0; ii < ni; ii++) tile[ii] = (vfloat){0};
+            for (int ii = 0; ii < ni; ii++)
+                tile[ii] = (vfloat){0};
             for (int l = 0; l < m; l++)
-                for (int ii = 0; ii < ni; ii++) tile[ii][l] = Bm[(size_t)(k0 + l) * ldb + i0 + ii];
+                for (int ii = 0; ii < ni; ii++)
+                    tile[ii][l] = Bm[(size_t)(k0 + l) * ldb + i0 + ii];
             int t = 0;
             for (; t + 4 <= T; t += 4) {
                 const float *a0 = A + (size_t)t * lda + i0, *a1 = a0 + lda, *a2 = a1 + lda,
@@ -58,7 +60,8 @@ static void dots_tiled(float *restrict S, const float *restrict A, size_t lda,
                 float *s0 = S + (size_t)t * T + k0;
                 vfloat c0 = {0};
                 if (i0 > 0) memcpy(&c0, s0, mb);
-                for (int ii = 0; ii < ni; ii++) c0 += a0[ii] * tile[ii];
+                for (int ii = 0; ii < ni; ii++)
+                    c0 += a0[ii] * tile[ii];
                 c0 *= sc;
                 memcpy(s0, &c0, mb);
             }
@@ -88,12 +91,14 @@ static void rows_combine(float *restrict Y, size_t ldy, const float *restrict Cm
         }
         for (; i + LANES <= n; i += LANES) {
             vfloat u = acc ? vec_load(y + i) : (vfloat){0};
-            for (int j = 0; j < J; j++) u += c[(size_t)j * cjs] * vec_load(X + (size_t)j * ldx + i);
+            for (int j = 0; j < J; j++)
+                u += c[(size_t)j * cjs] * vec_load(X + (size_t)j * ldx + i);
             vec_store(y + i, u);
         }
         for (; i < n; i++) {
             float u = acc ? y[i] : 0.0f;
-            for (int j = 0; j < J; j++) u += c[(size_t)j * cjs] * X[(size_t)j * ldx + i];
+            for (int j = 0; j < J; j++)
+                u += c[(size_t)j * cjs] * X[(size_t)j * ldx + i];
             y[i] = u;
         }
     }
@@ -133,25 +138,34 @@ static inline float exp_row(float *row, float mx, int n) {
         if (m == LANES) {
             vec_store(buf, vec_load(row + i));
         } else {
-            for (int l = 0; l < LANES; l++) buf[l] = -INFINITY;
-            for (int l = 0; l < m; l++) buf[l] = row[i + l];
+            for (int l = 0; l < LANES; l++)
+                buf[l] = -INFINITY;
+            for (int l = 0; l < m; l++)
+                buf[l] = row[i + l];
         }
-        for (int l = 0; l < LANES; l++) buf[l] = exp_nonpos(buf[l] - mx);
-        for (int l = 0; l < LANES; l++) acc[l] += buf[l];
-        if (m == LANES) vec_store(row + i, vec_load(buf));
+        for (int l = 0; l < LANES; l++)
+            buf[l] = exp_nonpos(buf[l] - mx);
+        for (int l = 0; l < LANES; l++)
+            acc[l] += buf[l];
+        if (m == LANES)
+            vec_store(row + i, vec_load(buf));
         else
-            for (int l = 0; l < m; l++) row[i + l] = buf[l];
+            for (int l = 0; l < m; l++)
+                row[i + l] = buf[l];
     }
     for (int w = LANES / 2; w >= 1; w /= 2)
-        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+        for (int l = 0; l < w; l++)
+            acc[l] += acc[l + w];
     return acc[0];
 }
 
 // row[i] *= a, i < n.
 static inline void scale_row(float *row, float a, int n) {
     int i = 0;
-    for (; i + LANES <= n; i += LANES) vec_store(row + i, vec_load(row + i) * a);
-    for (; i < n; i++) row[i] *= a;
+    for (; i + LANES <= n; i += LANES)
+        vec_store(row + i, vec_load(row + i) * a);
+    for (; i < n; i++)
+        row[i] *= a;
 }
 
 static void check_args(const char *fn, const float *qkv, int B, int T, int D, int H) {
@@ -186,9 +200,11 @@ void attention_forward(float *out, float *att, const float *qkv, const uint8_t *
                     if (!visible(key_mask, b, T, t2)) arow[t2] = -INFINITY;
                     mx = arow[t2] > mx ? arow[t2] : mx;
                 }
-                for (int t2 = tn; t2 < T; t2++) arow[t2] = 0.0f;
+                for (int t2 = tn; t2 < T; t2++)
+                    arow[t2] = 0.0f;
                 if (mx == -INFINITY) { // no visible key: documented zero row and zero output
-                    for (int t2 = 0; t2 < tn; t2++) arow[t2] = 0.0f;
+                    for (int t2 = 0; t2 < tn; t2++)
+                        arow[t2] = 0.0f;
                     continue;
                 }
                 const float sum = exp_row(arow, mx, tn);
@@ -235,8 +251,10 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
                 float *d = work + (size_t)t * T;
                 const int tn = causal ? t + 1 : T;
                 float pdp = 0.0f;
-                for (int t2 = 0; t2 < tn; t2++) pdp += p[t2] * d[t2];
-                for (int t2 = 0; t2 < T; t2++) d[t2] = t2 < tn ? p[t2] * (d[t2] - pdp) * scale : 0.0f;
+                for (int t2 = 0; t2 < tn; t2++)
+                    pdp += p[t2] * d[t2];
+                for (int t2 = 0; t2 < T; t2++)
+                    d[t2] = t2 < tn ? p[t2] * (d[t2] - pdp) * scale : 0.0f;
             }
             rows_combine(dqb, C3, work, T, 1, kb, C3, T, T, hd, 1); // dQ += dS K
             rows_combine(dkb, C3, work, 1, T, qb, C3, T, T, hd, 1); // dK += dSᵀ Q
@@ -263,7 +281,8 @@ void attention_forward_ref(float *out, float *att, const float *qkv, const uint8
                     if ((causal && t2 > t) || !visible(key_mask, b, T, t2)) continue;
                     const float *k = qkv + ((size_t)b * T + t2) * C3 + D + (size_t)h * hd;
                     double s = 0;
-                    for (int i = 0; i < hd; i++) s += (double)q[i] * k[i];
+                    for (int i = 0; i < hd; i++)
+                        s += (double)q[i] * k[i];
                     mx = fmax(mx, s * scale);
                 }
                 double sum = 0;
@@ -272,7 +291,8 @@ void attention_forward_ref(float *out, float *att, const float *qkv, const uint8
                     if ((causal && t2 > t) || !visible(key_mask, b, T, t2)) continue;
                     const float *k = qkv + ((size_t)b * T + t2) * C3 + D + (size_t)h * hd;
                     double s = 0;
-                    for (int i = 0; i < hd; i++) s += (double)q[i] * k[i];
+                    for (int i = 0; i < hd; i++)
+                        s += (double)q[i] * k[i];
                     sum += exp(s * scale - mx);
                 }
                 for (int i = 0; i < hd; i++) {
@@ -282,7 +302,8 @@ void attention_forward_ref(float *out, float *att, const float *qkv, const uint8
                         const float *k = qkv + ((size_t)b * T + t2) * C3 + D + (size_t)h * hd;
                         const float *v = k + D;
                         double s = 0;
-                        for (int j = 0; j < hd; j++) s += (double)q[j] * k[j];
+                        for (int j = 0; j < hd; j++)
+                            s += (double)q[j] * k[j];
                         double p = exp(s * scale - mx) / sum;
                         if (i == 0) arow[t2] = (float)p;
                         acc += p * v[i];

@@ -1,10 +1,11 @@
 // attention.h - multi-head scaled dot-product attention core (the projections are linear layers).
 // Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
 // H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
-// Conventions: row-major float32; outputs first; forward writes (=) its outputs; backward ACCUMULATES
-// (+=) into every gradient (zero them first); a NULL gradient pointer means "not needed"; no function
-// here allocates; every forward/backward CHECKs its shapes and pointers and ends with NANGUARD.
-// qkv (B, T, 3D) holds q, k, v side by side per token (as llm.c); head h uses columns
+// Conventions: row-major float32; outputs first; forward writes (=) its outputs; backward
+// ACCUMULATES
+// (+=) into every gradient (zero them first); a NULL gradient pointer means "not needed"; no
+// function here allocates; every forward/backward CHECKs its shapes and pointers and ends with
+// NANGUARD. qkv (B, T, 3D) holds q, k, v side by side per token (as llm.c); head h uses columns
 // [h·D/H, (h+1)·D/H) of each. Scale 1/sqrt(D/H).
 #pragma once
 

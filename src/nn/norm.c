@@ -16,9 +16,11 @@
 static double row_sum(const float *x, int C) {
     vdouble acc = {0};
     int i = 0;
-    for (; i + VEC_D <= C; i += VEC_D) acc += vec_load_d(x + i);
+    for (; i + VEC_D <= C; i += VEC_D)
+        acc += vec_load_d(x + i);
     double s = vec_fold_d(acc);
-    for (; i < C; i++) s += (double)x[i];
+    for (; i < C; i++)
+        s += (double)x[i];
     return s;
 }
 
@@ -31,7 +33,8 @@ static double row_sumsq(const float *x, double m, int C) {
         acc += d * d;
     }
     double s = vec_fold_d(acc);
-    for (; i < C; i++) s += ((double)x[i] - m) * ((double)x[i] - m);
+    for (; i < C; i++)
+        s += ((double)x[i] - m) * ((double)x[i] - m);
     return s;
 }
 
@@ -54,7 +57,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
         int i = 0;
         for (; i + VEC_F <= C; i += VEC_F)
             vec_store(o + i, (vec_load(x + i) - mf) * s * vec_load(w + i) + vec_load(b + i));
-        for (; i < C; i++) o[i] = (x[i] - mf) * s * w[i] + b[i];
+        for (; i < C; i++)
+            o[i] = (x[i] - mf) * s * w[i] + b[i];
         mean[n] = mf;
         rstd[n] = s;
     }
@@ -76,11 +80,14 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
         if (dw) {
             for (i = 0; i + VEC_F <= C; i += VEC_F)
                 vec_store(dw + i, vec_load(dw + i) + vec_load(g + i) * ((vec_load(x + i) - m) * s));
-            for (; i < C; i++) dw[i] += g[i] * ((x[i] - m) * s);
+            for (; i < C; i++)
+                dw[i] += g[i] * ((x[i] - m) * s);
         }
         if (db) {
-            for (i = 0; i + VEC_F <= C; i += VEC_F) vec_store(db + i, vec_load(db + i) + vec_load(g + i));
-            for (; i < C; i++) db[i] += g[i];
+            for (i = 0; i + VEC_F <= C; i += VEC_F)
+                vec_store(db + i, vec_load(db + i) + vec_load(g + i));
+            for (; i < C; i++)
+                db[i] += g[i];
         }
         if (!dinp) continue;
         // dinp = s · (dnorm - mean(dnorm) - norm · mean(dnorm · norm)), dnorm = dout · w.
@@ -98,9 +105,11 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
         float *d = dinp + (size_t)n * C;
         for (i = 0; i + VEC_F <= C; i += VEC_F) {
             vfloat nv = (vec_load(x + i) - m) * s;
-            vec_store(d + i, vec_load(d + i) + s * (vec_load(g + i) * vec_load(w + i) - mdn - nv * mdnn));
+            vec_store(d + i,
+                      vec_load(d + i) + s * (vec_load(g + i) * vec_load(w + i) - mdn - nv * mdnn));
         }
-        for (; i < C; i++) d[i] += s * (g[i] * w[i] - mdn - (x[i] - m) * s * mdnn);
+        for (; i < C; i++)
+            d[i] += s * (g[i] * w[i] - mdn - (x[i] - m) * s * mdnn);
     }
     if (dinp) NANGUARD(__func__, "dinp", dinp, (size_t)N * C);
     if (dw) NANGUARD(__func__, "dw", dw, C);

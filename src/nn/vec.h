@@ -37,6 +37,7 @@ static inline vdouble vec_load_d(const float *p) {
 // Σ of the lanes in lane order (a fixed order: results do not depend on the compiler).
 static inline double vec_fold_d(vdouble a) {
     double s = 0;
-    for (int l = 0; l < VEC_D; l++) s += a[l];
+    for (int l = 0; l < VEC_D; l++)
+        s += a[l];
     return s;
 }

@@ -5,7 +5,8 @@
 
 size_t tensor_numel(const Tensor *t) {
     size_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= (size_t)t->shape[i];
+    for (int i = 0; i < t->ndim; i++)
+        n *= (size_t)t->shape[i];
     return n;
 }
 

@@ -19,7 +19,8 @@ int main(int argc, char **argv) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     log_init(rank, LOG_WARN);
     SRunner *sr = srunner_create(NULL);
-    for (int i = 0; MPI_TEST_SUITES[i]; i++) srunner_add_suite(sr, MPI_TEST_SUITES[i]());
+    for (int i = 0; MPI_TEST_SUITES[i]; i++)
+        srunner_add_suite(sr, MPI_TEST_SUITES[i]());
     srunner_set_fork_status(sr, CK_NOFORK);
     srunner_run_all(sr, rank == 0 ? CK_NORMAL : CK_SILENT);
     int failed = srunner_ntests_failed(sr), failed_all = 0;

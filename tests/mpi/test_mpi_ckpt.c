@@ -24,7 +24,9 @@ static const OptSpec opts[] = {
     {"mu", OPT_DOUBLE, offsetof(Cfg, mu), "0.01", 0, 0, 0, NULL, "prox", 0},
 };
 
-static float value(int party, int col, int round) { return (float)(party * 100 + col) + round * 0.5f; }
+static float value(int party, int col, int round) {
+    return (float)(party * 100 + col) + round * 0.5f;
+}
 
 // Each rank writes its block of parties (contiguous placement); rank 0 also the cloud model.
 static void write_round(const char *dir, int round, MPI_Comm comm, int keep) {
@@ -34,7 +36,8 @@ static void write_round(const char *dir, int round, MPI_Comm comm, int keep) {
     int lo = PARTIES * rank / size, hi = PARTIES * (rank + 1) / size;
     float block[PARTIES * COLS], cloud[3] = {1.5f, -2.f, (float)round};
     for (int p = lo; p < hi; p++)
-        for (int c = 0; c < COLS; c++) block[(p - lo) * COLS + c] = value(p, c, round);
+        for (int c = 0; c < COLS; c++)
+            block[(p - lo) * COLS + c] = value(p, c, round);
     Cfg cfg = {6, 0.01};
     Ckpt *ck = ckpt_create(dir, round, comm);
     ckpt_write_config(ck, opts, 2, &cfg);
@@ -43,7 +46,8 @@ static void write_round(const char *dir, int round, MPI_Comm comm, int keep) {
     MetricLog log;
     metriclog_init(&log);
     metriclog_add(&log, "loss", 1, 0);
-    for (int r = 1; r <= round; r++) metriclog_next_round(&log), metriclog_set(&log, 0, 0, 1.0 / r);
+    for (int r = 1; r <= round; r++)
+        metriclog_next_round(&log), metriclog_set(&log, 0, 0, 1.0 / r);
     ckpt_commit(ck, &log, keep);
     metriclog_free(&log);
 }
@@ -84,7 +88,8 @@ START_TEST(test_collective_checkpoint_reads_back_and_matches_a_serial_write) {
         ckpt_read_rows(r, "parties/model", CKPT_F32, PARTIES, COLS, 0, PARTIES, all);
         ckpt_read_rows(r, "cloud/model", CKPT_F32, 1, 3, 0, 1, cloud);
         for (int p = 0; p < PARTIES; p++)
-            for (int c = 0; c < COLS; c++) ok &= all[p * COLS + c] == value(p, c, 3);
+            for (int c = 0; c < COLS; c++)
+                ok &= all[p * COLS + c] == value(p, c, 3);
         ok &= cloud[0] == 1.5f && cloud[2] == 3.f && ckpt_round(r) == 3;
         MetricLog log;
         metriclog_init(&log);
@@ -123,7 +128,8 @@ START_TEST(test_keep_newest_and_fall_back_past_damaged_checkpoints) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     char dir[64], path[160], latest[64] = "";
     shared_tmpdir(dir, sizeof dir);
-    for (int round = 1; round <= 4; round++) write_round(dir, round, MPI_COMM_WORLD, 3);
+    for (int round = 1; round <= 4; round++)
+        write_round(dir, round, MPI_COMM_WORLD, 3);
     int ok = 1;
     if (rank == 0) {
         for (int round = 1; round <= 4; round++) {

@@ -30,7 +30,8 @@ START_TEST(test_reduced_mean_equals_serial_mean_bit_for_bit) {
     for (int k = lo; k < hi; k++) {
         party_data(k, x, &w);
         double m = 0;
-        for (int i = 0; i < N; i++) m = fmax(m, fabs(x[i]));
+        for (int i = 0; i < N; i++)
+            m = fmax(m, fabs(x[i]));
         local_bound = fmax(local_bound, m);
         local_w += w;
     }
@@ -38,13 +39,15 @@ START_TEST(test_reduced_mean_equals_serial_mean_bit_for_bit) {
     MPI_Allreduce(&local_w, &total_w, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD); // integers: exact
     int e = exact_exponent(exact_allreduce_max(local_bound, MPI_COMM_WORLD) * total_w);
     memset(acc, 0, sizeof acc);
-    for (int k = lo; k < hi; k++) party_data(k, x, &w), exact_add(acc, x, w, N, e);
+    for (int k = lo; k < hi; k++)
+        party_data(k, x, &w), exact_add(acc, x, w, N, e);
     exact_allreduce(acc, N, MPI_COMM_WORLD);
     exact_to_float(mean, acc, N, e, total_w);
 
     // Every rank recomputes the whole thing serially with the same exponent.
     memset(acc_all, 0, sizeof acc_all);
-    for (int k = 0; k < PARTIES; k++) party_data(k, x, &w), exact_add(acc_all, x, w, N, e);
+    for (int k = 0; k < PARTIES; k++)
+        party_data(k, x, &w), exact_add(acc_all, x, w, N, e);
     exact_to_float(serial, acc_all, N, e, total_w);
     ck_assert_all_ranks(memcmp(mean, serial, sizeof mean) == 0,
                         "reduced mean differs from the serial mean at -np %d", size);

@@ -14,11 +14,14 @@ START_TEST(test_party_stream_is_identical_on_every_rank) {
     uint32_t mine[N], root[N];
     Rng r;
     rng_init(&r, 2026, 4, 17, RNG_SHUFFLE);
-    for (int i = 0; i < N; i++) mine[i] = rng_u32(&r);
-    for (int i = 0; i < N; i++) root[i] = mine[i];
+    for (int i = 0; i < N; i++)
+        mine[i] = rng_u32(&r);
+    for (int i = 0; i < N; i++)
+        root[i] = mine[i];
     MPI_Bcast(root, N, MPI_UINT32_T, 0, MPI_COMM_WORLD);
     int ok = 1;
-    for (int i = 0; i < N; i++) ok &= mine[i] == root[i];
+    for (int i = 0; i < N; i++)
+        ok &= mine[i] == root[i];
     ck_assert_all_ranks(ok, "party 17's stream differs between ranks");
 }
 END_TEST

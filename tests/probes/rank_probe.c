@@ -25,7 +25,8 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     log_init(rank, LOG_INFO);
-    CHECK(argc >= 2 && argc <= 3, "usage: rank_probe OUTDIR [SECONDS] (got %d arguments)", argc - 1);
+    CHECK(argc >= 2 && argc <= 3, "usage: rank_probe OUTDIR [SECONDS] (got %d arguments)",
+          argc - 1);
     char *end = NULL;
     long seconds = argc == 3 ? strtol(argv[2], &end, 10) : 0;
     CHECK(argc < 3 || (*end == '\0' && seconds >= 0 && seconds <= 3600),
