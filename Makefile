@@ -153,6 +153,9 @@ $(BUILD)/%.o: %.c $(BUILD)/.flags
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(BUILD)/tests/%.o: CPPFLAGS += $(CHECK_CFLAGS) -Itests
+# nn/ kernels are elementwise loops written for the vectoriser; GCC 12's -O2 cost model
+# ("very-cheap") refuses any loop that needs a remainder or an alias check, i.e. all of them.
+$(BUILD)/src/nn/%.o: CFLAGS += -ftree-vectorize
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -1,0 +1,103 @@
+// act.c - ReLU, GELU (tanh form) and the residual add. See act.h.
+// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
+// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Every loop is written so that GCC vectorises it (src/nn is built with -ftree-vectorize): no calls
+// into libm (tanhf/expf are scalar calls without -ffast-math), no branches, selects instead.
+#include "nn/act.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "core/die.h"
+#include "core/nanguard.h"
+
+// GELU tanh form: 0.5·x·(1 + tanh(u)), u = sqrt(2/π)·(x + 0.044715·x³). Since
+// 1 + tanh(u) = 2·sigmoid(2u), gelu(x) = x·sigmoid(2u) = x / (1 + exp(-2u)).
+#define GELU_K0 0.7978845608028654f // sqrt(2/π)
+#define GELU_K1 0.044715f
+
+// exp(x) for the vectoriser, Cephes expf: x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for
+// exact n·ln2), a degree-6 polynomial for exp(r) (relative error ~1e-7, as expf), times 2^n built
+// in the exponent bits. x is clamped to [-87, 88] so that 2^n stays a normal float: exp(-87) ~ 1e-38
+// is zero for our purposes and exp(88) ~ 1.7e38 is finite, which is all sigmoid needs.
+static inline float exp_vec(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    // Round to nearest by the 1.5·2^23 trick (exact without -ffast-math, which we never use).
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+void relu_forward(float *out, const float *inp, size_t n) {
+    CHECK(n == 0 || (out && inp), "relu_forward: NULL buffer (out=%p inp=%p, n=%zu)", (void *)out,
+          (const void *)inp, n);
+    // Written as "< 0" so that a NaN input passes through to NANGUARD instead of becoming 0.
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] < 0.0f ? 0.0f : inp[i];
+    NANGUARD(__func__, "out", out, n);
+}
+
+void relu_backward(float *dinp, const float *out, const float *dout, size_t n) {
+    if (!dinp) return;
+    CHECK(n == 0 || (out && dout), "relu_backward: NULL buffer (out=%p dout=%p, n=%zu)",
+          (const void *)out, (const void *)dout, n);
+    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+    NANGUARD(__func__, "dinp", dinp, n);
+}
+
+void gelu_forward(float *out, const float *inp, size_t n) {
+    CHECK(n == 0 || (out && inp), "gelu_forward: NULL buffer (out=%p inp=%p, n=%zu)", (void *)out,
+          (const void *)inp, n);
+    CHECK(n == 0 || out != inp, "gelu_forward: out must not alias inp (%p)", (void *)out);
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float u2 = 2.0f * GELU_K0 * (x + GELU_K1 * x * x * x);
+        out[i] = x / (1.0f + exp_vec(-u2));
+    }
+    NANGUARD(__func__, "out", out, n);
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+    if (!dinp) return;
+    CHECK(n == 0 || (inp && dout), "gelu_backward: NULL buffer (inp=%p dout=%p, n=%zu)",
+          (const void *)inp, (const void *)dout, n);
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float u2 = 2.0f * GELU_K0 * (x + GELU_K1 * x * x * x);
+        float s = 1.0f / (1.0f + exp_vec(-u2)); // sigmoid(2u)
+        // d/dx [x·s(2u)] = s + x·s·(1-s)·2u', u' = sqrt(2/π)·(1 + 3·0.044715·x²)
+        float du2 = 2.0f * GELU_K0 * (1.0f + 3.0f * GELU_K1 * x * x);
+        dinp[i] += dout[i] * (s + x * s * (1.0f - s) * du2);
+    }
+    NANGUARD(__func__, "dinp", dinp, n);
+}
+
+void residual_forward(float *out, const float *a, const float *b, size_t n) {
+    CHECK(n == 0 || (out && a && b), "residual_forward: NULL buffer (out=%p a=%p b=%p, n=%zu)",
+          (void *)out, (const void *)a, (const void *)b, n);
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    NANGUARD(__func__, "out", out, n);
+}
+
+void residual_backward(float *da, float *db, const float *dout, size_t n) {
+    CHECK(n == 0 || dout || (!da && !db), "residual_backward: dout is NULL (n=%zu)", n);
+    if (da) {
+        for (size_t i = 0; i < n; i++) da[i] += dout[i];
+        NANGUARD(__func__, "da", da, n);
+    }
+    if (db) {
+        for (size_t i = 0; i < n; i++) db[i] += dout[i];
+        NANGUARD(__func__, "db", db, n);
+    }
+}

@@ -1,0 +1,246 @@
+// conv2d.c - 2-D convolution (PyTorch nn.Conv2d semantics, NCHW) as im2col + one sgemm per image.
+// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
+// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Per image, the column matrix col (C·KH·KW, OH·OW) holds in row (c, kh, kw) the input plane c
+// shifted by (kh, kw) and sampled with the stride; then out_b (OC, OH·OW) = w (OC, C·KH·KW) · col.
+// The column buffer is built per image (not for the whole batch) so that it stays in cache between
+// im2col and the sgemm that reads it; the output of one image is already (OC, OH·OW) in NCHW, so no
+// transpose is needed. The _ref twins are the direct 7-deep loops.
+#include "nn/conv2d.h"
+
+#include <string.h>
+
+#include "core/common.h"
+#include "core/die.h"
+#include "core/nanguard.h"
+#include "tensor/blas.h"
+
+// CHECKs s and returns nothing; every public entry calls it with its own name.
+static void check_shape(const char *fn, const Conv2dShape *s) {
+    CHECK(s != NULL, "%s: shape is NULL", fn);
+    CHECK(s->B >= 0 && s->C >= 1 && s->H >= 1 && s->W >= 1 && s->OC >= 1 && s->KH >= 1 &&
+              s->KW >= 1 && s->stride >= 1 && s->pad >= 0,
+          "%s: bad shape B=%d C=%d H=%d W=%d OC=%d KH=%d KW=%d stride=%d pad=%d", fn, s->B, s->C,
+          s->H, s->W, s->OC, s->KH, s->KW, s->stride, s->pad);
+    CHECK(s->H + 2 * s->pad >= s->KH && s->W + 2 * s->pad >= s->KW,
+          "%s: kernel (%d, %d) larger than the padded input (%d, %d)", fn, s->KH, s->KW,
+          s->H + 2 * s->pad, s->W + 2 * s->pad);
+    // The sgemm sizes are int: the column matrix's rows and columns must fit.
+    size_t ckk = (size_t)s->C * s->KH * s->KW;
+    size_t ohw = (size_t)((s->H + 2 * s->pad - s->KH) / s->stride + 1) *
+                 (size_t)((s->W + 2 * s->pad - s->KW) / s->stride + 1);
+    CHECK(ckk <= INT_MAX && ohw <= INT_MAX && (size_t)s->C * s->H * s->W <= INT_MAX,
+          "%s: C·KH·KW = %zu, OH·OW = %zu or C·H·W exceed INT_MAX (sgemm sizes are int)", fn, ckk,
+          ohw);
+}
+
+int conv2d_out_h(const Conv2dShape *s) {
+    check_shape(__func__, s);
+    return (s->H + 2 * s->pad - s->KH) / s->stride + 1;
+}
+
+int conv2d_out_w(const Conv2dShape *s) {
+    check_shape(__func__, s);
+    return (s->W + 2 * s->pad - s->KW) / s->stride + 1;
+}
+
+// 1x1, stride 1, no padding: col would be the input plane itself, so no workspace is used.
+static int is_pointwise(const Conv2dShape *s) {
+    return s->KH == 1 && s->KW == 1 && s->stride == 1 && s->pad == 0;
+}
+
+size_t conv2d_workspace_size(const Conv2dShape *s) {
+    check_shape(__func__, s);
+    if (is_pointwise(s)) return 0;
+    // col for the forward and for dw, dcol for dinp: both live at once in the backward.
+    return 2 * (size_t)s->C * s->KH * s->KW * (size_t)conv2d_out_h(s) * conv2d_out_w(s);
+}
+
+// Valid output columns [lo, hi) for kernel column kw: 0 <= ow·stride - pad + kw < W.
+static void valid_range(int *lo, int *hi, int k, int pad, int stride, int W, int OW) {
+    int a = pad - k; // ow·stride >= a
+    int l = a <= 0 ? 0 : (a + stride - 1) / stride;
+    int t = W - 1 + pad - k; // ow·stride <= t
+    int h = t < 0 ? 0 : MIN(OW, t / stride + 1);
+    *lo = MIN(l, OW);
+    *hi = MAX(h, *lo);
+}
+
+// col (C·KH·KW, OH·OW) = im2col of one image inp (C, H, W).
+static void im2col(float *col, const float *inp, const Conv2dShape *s, int OH, int OW) {
+    const int st = s->stride, pad = s->pad, H = s->H, W = s->W;
+    const size_t ohw = (size_t)OH * OW;
+    for (int c = 0; c < s->C; c++) {
+        const float *inp_c = inp + (size_t)c * H * W;
+        for (int kh = 0; kh < s->KH; kh++)
+            for (int kw = 0; kw < s->KW; kw++) {
+                float *row = col + ((size_t)(c * s->KH + kh) * s->KW + kw) * ohw;
+                int lo, hi;
+                valid_range(&lo, &hi, kw, pad, st, W, OW);
+                for (int oh = 0; oh < OH; oh++) {
+                    float *d = row + (size_t)oh * OW;
+                    int ih = oh * st - pad + kh;
+                    if (ih < 0 || ih >= H) {
+                        memset(d, 0, (size_t)OW * sizeof(float));
+                        continue;
+                    }
+                    // Input column of output column ow is base + ow·st, inside [0, W) for ow in
+                    // [lo, hi); an offset, not a pointer, since base itself may be negative.
+                    ptrdiff_t base = (ptrdiff_t)ih * W - pad + kw;
+                    for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+                    if (st == 1)
+                        memcpy(d + lo, inp_c + base + lo, (size_t)(hi - lo) * sizeof(float));
+                    else
+                        for (int ow = lo; ow < hi; ow++) d[ow] = inp_c[base + (ptrdiff_t)ow * st];
+                    for (int ow = hi; ow < OW; ow++) d[ow] = 0.0f;
+                }
+            }
+    }
+}
+
+// dinp (C, H, W) += col2im(dcol): the adjoint of im2col.
+static void col2im_add(float *dinp, const float *dcol, const Conv2dShape *s, int OH, int OW) {
+    const int st = s->stride, pad = s->pad, H = s->H, W = s->W;
+    const size_t ohw = (size_t)OH * OW;
+    for (int c = 0; c < s->C; c++) {
+        float *dinp_c = dinp + (size_t)c * H * W;
+        for (int kh = 0; kh < s->KH; kh++)
+            for (int kw = 0; kw < s->KW; kw++) {
+                const float *row = dcol + ((size_t)(c * s->KH + kh) * s->KW + kw) * ohw;
+                int lo, hi;
+                valid_range(&lo, &hi, kw, pad, st, W, OW);
+                for (int oh = 0; oh < OH; oh++) {
+                    int ih = oh * st - pad + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    const float *d = row + (size_t)oh * OW;
+                    ptrdiff_t base = (ptrdiff_t)ih * W - pad + kw; // as in im2col
+                    if (st == 1)
+                        for (int ow = lo; ow < hi; ow++) dinp_c[base + ow] += d[ow];
+                    else
+                        for (int ow = lo; ow < hi; ow++) dinp_c[base + (ptrdiff_t)ow * st] += d[ow];
+                }
+            }
+    }
+}
+
+void conv2d_forward(float *out, const float *inp, const float *w, const float *b,
+                    const Conv2dShape *s, float *work) {
+    check_shape(__func__, s);
+    const int OH = conv2d_out_h(s), OW = conv2d_out_w(s);
+    const int ckk = s->C * s->KH * s->KW, ohw = OH * OW, pw = is_pointwise(s);
+    CHECK(out && inp && w, "conv2d_forward: NULL buffer (out=%p inp=%p w=%p)", (void *)out,
+          (const void *)inp, (const void *)w);
+    CHECK(pw || work, "conv2d_forward: work is NULL (needs conv2d_workspace_size floats)");
+    const size_t in_sz = (size_t)s->C * s->H * s->W, out_sz = (size_t)s->OC * ohw;
+    for (int bi = 0; bi < s->B; bi++) {
+        const float *inp_b = inp + bi * in_sz;
+        float *out_b = out + bi * out_sz;
+        const float *col = inp_b;
+        if (!pw) {
+            im2col(work, inp_b, s, OH, OW);
+            col = work;
+        }
+        // The bias goes in first and sgemm adds onto it (beta = 1).
+        float beta = 0.0f;
+        if (b) {
+            for (int o = 0; o < s->OC; o++)
+                for (int i = 0; i < ohw; i++) out_b[(size_t)o * ohw + i] = b[o];
+            beta = 1.0f;
+        }
+        sgemm_rm(0, 0, s->OC, ohw, ckk, 1.0f, w, ckk, col, ohw, beta, out_b, ohw);
+    }
+    NANGUARD(__func__, "out", out, (size_t)s->B * out_sz);
+}
+
+void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *w, const Conv2dShape *s, float *work) {
+    check_shape(__func__, s);
+    const int OH = conv2d_out_h(s), OW = conv2d_out_w(s);
+    const int ckk = s->C * s->KH * s->KW, ohw = OH * OW, pw = is_pointwise(s);
+    CHECK(dout, "conv2d_backward: dout is NULL");
+    CHECK(!dw || inp, "conv2d_backward: dw wanted but inp is NULL");
+    CHECK(!dinp || w, "conv2d_backward: dinp wanted but w is NULL");
+    CHECK(pw || work || (!dw && !dinp),
+          "conv2d_backward: work is NULL (needs conv2d_workspace_size floats)");
+    const size_t in_sz = (size_t)s->C * s->H * s->W, out_sz = (size_t)s->OC * ohw;
+    float *col = work, *dcol = work ? work + (size_t)ckk * ohw : NULL;
+    for (int bi = 0; bi < s->B; bi++) {
+        const float *dout_b = dout + bi * out_sz;
+        if (db)
+            for (int o = 0; o < s->OC; o++) {
+                const float *d = dout_b + (size_t)o * ohw;
+                float acc = 0.0f;
+                for (int i = 0; i < ohw; i++) acc += d[i];
+                db[o] += acc;
+            }
+        if (dw) {
+            const float *col_b = inp + bi * in_sz;
+            if (!pw) {
+                im2col(col, col_b, s, OH, OW);
+                col_b = col;
+            }
+            sgemm_rm(0, 1, s->OC, ckk, ohw, 1.0f, dout_b, ohw, col_b, ohw, 1.0f, dw, ckk);
+        }
+        if (dinp) {
+            float *dinp_b = dinp + bi * in_sz;
+            if (pw) // col2im of a pointwise conv is the identity: accumulate directly
+                sgemm_rm(1, 0, ckk, ohw, s->OC, 1.0f, w, ckk, dout_b, ohw, 1.0f, dinp_b, ohw);
+            else {
+                sgemm_rm(1, 0, ckk, ohw, s->OC, 1.0f, w, ckk, dout_b, ohw, 0.0f, dcol, ohw);
+                col2im_add(dinp_b, dcol, s, OH, OW);
+            }
+        }
+    }
+    if (dinp) NANGUARD(__func__, "dinp", dinp, (size_t)s->B * in_sz);
+    if (dw) NANGUARD(__func__, "dw", dw, (size_t)s->OC * ckk);
+    if (db) NANGUARD(__func__, "db", db, s->OC);
+}
+
+// ---- naive twins ----
+
+void conv2d_forward_ref(float *out, const float *inp, const float *w, const float *b,
+                        const Conv2dShape *s) {
+    check_shape(__func__, s);
+    const int OH = conv2d_out_h(s), OW = conv2d_out_w(s);
+    for (int bi = 0; bi < s->B; bi++)
+        for (int o = 0; o < s->OC; o++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    double acc = b ? b[o] : 0.0;
+                    for (int c = 0; c < s->C; c++)
+                        for (int kh = 0; kh < s->KH; kh++)
+                            for (int kw = 0; kw < s->KW; kw++) {
+                                int ih = oh * s->stride - s->pad + kh;
+                                int iw = ow * s->stride - s->pad + kw;
+                                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
+                                acc += (double)inp[(((size_t)bi * s->C + c) * s->H + ih) * s->W +
+                                                   iw] *
+                                       w[(((size_t)o * s->C + c) * s->KH + kh) * s->KW + kw];
+                            }
+                    out[(((size_t)bi * s->OC + o) * OH + oh) * OW + ow] = (float)acc;
+                }
+}
+
+void conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                         const float *w, const Conv2dShape *s) {
+    check_shape(__func__, s);
+    const int OH = conv2d_out_h(s), OW = conv2d_out_w(s);
+    for (int bi = 0; bi < s->B; bi++)
+        for (int o = 0; o < s->OC; o++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    float g = dout[(((size_t)bi * s->OC + o) * OH + oh) * OW + ow];
+                    if (db) db[o] += g;
+                    for (int c = 0; c < s->C; c++)
+                        for (int kh = 0; kh < s->KH; kh++)
+                            for (int kw = 0; kw < s->KW; kw++) {
+                                int ih = oh * s->stride - s->pad + kh;
+                                int iw = ow * s->stride - s->pad + kw;
+                                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
+                                size_t ii = (((size_t)bi * s->C + c) * s->H + ih) * s->W + iw;
+                                size_t wi = (((size_t)o * s->C + c) * s->KH + kh) * s->KW + kw;
+                                if (dinp) dinp[ii] += g * w[wi];
+                                if (dw) dw[wi] += g * inp[ii];
+                            }
+                }
+}
