@@ -32,10 +32,11 @@ if grep -qw avx512f /proc/cpuinfo && [ "$preset" != SkylakeX ]; then coretypes+=
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# best FILE MODEL: the largest steps_per_s of MODEL over the rounds appended to FILE.
+# best FILE MODEL [FIELD]: the largest FIELD (default steps_per_s) of MODEL over the rounds in FILE.
 best() {
-  awk -v m="$2" '$1 == "train" && $2 == "model=" m {
-      for (i = 3; i <= NF; i++) if ($i ~ /^steps_per_s=/) { v = substr($i, 13) + 0; if (v > b) b = v }
+  awk -v m="$2" -v f="${3:-steps_per_s}=" '$1 == "train" && $2 == "model=" m {
+      for (i = 3; i <= NF; i++)
+        if (index($i, f) == 1) { v = substr($i, length(f) + 1) + 0; if (v > b) b = v }
     } END { printf "%.2f", b }' "$1"
 }
 
@@ -47,6 +48,7 @@ with_core() {
 }
 
 models="mlp cnn transformer"
+echo "# load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (other jobs distort wall-clock figures)"
 for ct in "${coretypes[@]}"; do
   label=$([ "$ct" = "${preset:-<unset>}" ] && echo "preset" || echo "best on AVX-512")
   core=$(with_core "$ct" "$bin/bench_train" model=mlp min_time=0.01 | sed -n 's/.* core=\([^ ]*\).*/\1/p')
@@ -75,6 +77,10 @@ for ct in "${coretypes[@]}"; do
       fi
       ratio=$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.2f", (y > 0 ? x / y : 0) }')
       echo "bench model=$m threads=$t mmcollab_steps_per_s=$x pytorch_steps_per_s=$y ratio=$ratio"
+      if [ "$t" = 1 ]; then # per CPU-second: close to the quiet-machine figures even under load
+        xc=$(best "$c_out" "$m" cpu_steps_per_s); yc=$(best "$p_out" "$m" cpu_steps_per_s)
+        echo "# cpu-time model=$m threads=1 mmcollab=$xc pytorch=$yc ratio=$(awk -v x="$xc" -v y="$yc" 'BEGIN { printf "%.2f", (y > 0 ? x / y : 0) }')"
+      fi
     done
   done
   for t in $threads_list; do
