@@ -10,8 +10,9 @@ typedef struct ParamSegment {
     size_t offset, n;
 } ParamSegment;
 
-// segs == NULL (n_segs 0) means the whole buffer [0, n_params). Segments are CHECKed to lie inside
-// [0, n_params) and not to overlap.
+// segs == NULL (n_segs 0) means the whole buffer [0, n_params); segs != NULL with n_segs 0 means
+// nothing is trainable (a no-op). Segments are CHECKed to lie inside [0, n_params) and not to
+// overlap; elements outside every segment are never read or written.
 
 typedef struct SgdConfig {
     float lr, momentum, weight_decay; // weight decay added to the gradient (PyTorch SGD)
@@ -29,11 +30,15 @@ typedef struct AdamWConfig {
 // p -= lr · (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps). t is the 1-based step count. Local.
 void adamw_step(float *params, const float *grads, float *m, float *v, size_t n_params,
                 const ParamSegment *segs, int n_segs, const AdamWConfig *c, long t);
+// The scalar twin of adamw_step (no AVX-512 body): bit-identical results, used as the test oracle.
+void adamw_step_ref(float *params, const float *grads, float *m, float *v, size_t n_params,
+                    const ParamSegment *segs, int n_segs, const AdamWConfig *c, long t);
 
 // sqrt(Σ g²) over the segments, in double. Local.
 double grad_global_norm(const float *grads, size_t n_params, const ParamSegment *segs, int n_segs);
 // Scales the segments' gradients by max_norm / norm when norm > max_norm; returns the norm before
-// clipping (PyTorch clip_grad_norm_). Local.
+// clipping (PyTorch clip_grad_norm_, without its +1e-6). A NaN norm leaves the gradients as they
+// are. CHECKs max_norm > 0. Local.
 double clip_grad_global_norm(float *grads, size_t n_params, const ParamSegment *segs, int n_segs,
                              double max_norm);
 // Learning rate at 0-based step: linear warm-up from lr_max/warmup to lr_max over `warmup` steps,
