@@ -4,7 +4,8 @@
 //
 //   bench_train [model=mlp|cnn|transformer|all] [threads=T] [min_time=S]
 //   → one line per model: `train model=<m> threads=<t> steps_per_s=<x> steps=<n> loss=<a>-><b>
-//     cpu_steps_per_s=<c> core=<name>` (c: steps per process CPU-second, a diagnostic)
+//     cpu_steps_per_s=<c> params=<p> core=<name>` (c: steps per process CPU-second, a diagnostic;
+//     p: parameter count, equal to the PyTorch twin's)
 //
 // Models (B = 64, 28×28 inputs, 10 classes, softmax cross-entropy, AdamW lr 1e-3 wd 1e-2):
 //   mlp          784-256-128-10, ReLU
@@ -45,7 +46,8 @@ enum { B = 64, IMG = 28, NPIX = IMG * IMG, NCLS = 10 };
 
 typedef struct Net {
     float *params, *grads, *m, *v;
-    size_t n, cap;
+    size_t n;       // floats in the buffers, slices padded to 16
+    size_t n_real;  // parameters proper (printed: must equal the PyTorch model's count)
     float *x;    // (B, 1, 28, 28) input batch
     int *y;      // (B) labels
     float *work; // layer scratch (im2col, attention backward)
@@ -57,6 +59,7 @@ typedef struct Net {
 static size_t reserve(Net *net, size_t n) {
     size_t off = net->n;
     net->n += (n + 15) & ~(size_t)15; // 64-byte aligned slices
+    net->n_real += n;
     return off;
 }
 
@@ -454,8 +457,9 @@ int main(int argc, char **argv) {
         // The loss must fall on a fixed batch: a cheap end-to-end sanity check of the step.
         CHECK(l1 < l0, "bench_train: %s loss did not fall (%.4f -> %.4f)", MODEL_NAMES[k], l0, l1);
         printf("train model=%s threads=%d steps_per_s=%.2f steps=%ld loss=%.4f->%.4f "
-               "cpu_steps_per_s=%.2f core=%s\n",
-               MODEL_NAMES[k], threads, sps, steps, l0, l1, cpu_sps, blas_core_name());
+               "cpu_steps_per_s=%.2f params=%zu core=%s\n",
+               MODEL_NAMES[k], threads, sps, steps, l0, l1, cpu_sps, b->net.n_real,
+               blas_core_name());
         fflush(stdout);
     }
     CHECK(any, "bench_train: unknown model '%s' (mlp, cnn, transformer, all)", model);

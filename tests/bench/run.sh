@@ -67,6 +67,9 @@ for ct in "${coretypes[@]}"; do
       fi
     done
     for m in $models; do
+      # The two sides must train the same model: equal parameter counts at least.
+      pc=$(best "$c_out" "$m" params); pp=$(best "$p_out" "$m" params)
+      [ "$pc" = "$pp" ] || { echo "run.sh: $m has $pc parameters in C but $pp in PyTorch" >&2; exit 1; }
       x=$(best "$c_out" "$m"); y=$(best "$p_out" "$m")
       if [ "$t" -gt 1 ]; then
         ya=$(best "$pa_out" "$m")

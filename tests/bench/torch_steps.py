@@ -5,7 +5,7 @@ shapes, ops and optimizer, timed the same way (warm-up, then whole steps for min
 Runs under Debian's /usr/bin/python3 with python3-torch (the `python3` on PATH is another
 interpreter without torch). Prints, per model:
   train model=<m> threads=<t> steps_per_s=<x> steps=<n> loss=<a>-><b> cpu_steps_per_s=<c>
-        torch=<version>
+        params=<p> torch=<version>
 (c: steps per process CPU-second, a diagnostic that is stable while the machine is shared).
 
   /usr/bin/python3 tests/bench/torch_steps.py [model=mlp|cnn|transformer|all] [threads=T]
@@ -112,7 +112,8 @@ def measure(name, min_time):
         t1 = time.perf_counter()
         if t1 - t0 >= min_time and steps >= 5:
             break
-    return steps / (t1 - t0), steps, loss0, loss1, steps / (time.process_time() - c0)
+    cpu_sps = steps / (time.process_time() - c0)
+    return steps / (t1 - t0), steps, loss0, loss1, cpu_sps, sum(p.numel() for p in model.parameters())
 
 
 def main(argv):
@@ -128,10 +129,10 @@ def main(argv):
     for name in names:
         if name not in MODELS:
             sys.exit(f"torch_steps.py: unknown model '{name}' (mlp, cnn, transformer, all)")
-        sps, steps, l0, l1, cpu_sps = measure(name, float(opts["min_time"]))
+        sps, steps, l0, l1, cpu_sps, n_params = measure(name, float(opts["min_time"]))
         print(f"train model={name} threads={threads} steps_per_s={sps:.2f} steps={steps} "
-              f"loss={l0:.4f}->{l1:.4f} cpu_steps_per_s={cpu_sps:.2f} torch={torch.__version__}",
-              flush=True)
+              f"loss={l0:.4f}->{l1:.4f} cpu_steps_per_s={cpu_sps:.2f} params={n_params} "
+              f"torch={torch.__version__}", flush=True)
 
 
 if __name__ == "__main__":
