@@ -2,6 +2,8 @@
 // padding 0-2, pointwise, batch 1, odd sizes), backward against central finite differences,
 // a hand-computed value, NULL gradients, and bad shapes that die naming the function.
 #include <check.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/xalloc.h"
@@ -13,15 +15,18 @@
 
 // {B, C, H, W, OC, KH, KW, stride, pad}
 static const Conv2dShape conv_shapes[] = {
-    {1, 1, 5, 5, 1, 3, 3, 1, 0},  // batch 1, valid
-    {2, 3, 7, 6, 4, 3, 3, 2, 1},  // stride 2, pad 1, non-square
-    {1, 2, 8, 8, 3, 3, 3, 2, 0},  // stride 2, pad 0
-    {2, 2, 9, 9, 3, 3, 3, 2, 1},  // stride 2, pad 1, odd
-    {3, 2, 5, 7, 2, 1, 1, 1, 0},  // pointwise: no workspace
-    {2, 3, 6, 5, 2, 2, 3, 1, 1},  // rectangular kernel
-    {1, 1, 3, 3, 2, 5, 5, 1, 2},  // kernel larger than the input, covered by padding
+    {1, 1, 5, 5, 1, 3, 3, 1, 0},   // batch 1, valid
+    {2, 3, 7, 6, 4, 3, 3, 2, 1},   // stride 2, pad 1, non-square
+    {1, 2, 8, 8, 3, 3, 3, 2, 0},   // stride 2, pad 0
+    {2, 2, 9, 9, 3, 3, 3, 2, 1},   // stride 2, pad 1, odd
+    {3, 2, 5, 7, 2, 1, 1, 1, 0},   // pointwise: no workspace
+    {2, 3, 6, 5, 2, 2, 3, 1, 1},   // rectangular kernel
+    {1, 1, 3, 3, 2, 5, 5, 1, 2},   // kernel larger than the input, covered by padding
     {2, 2, 10, 11, 3, 3, 2, 3, 1}, // stride 3
-    {1, 2, 6, 6, 2, 1, 1, 2, 1},  // 1x1 with stride and padding: not the pointwise shortcut
+    {1, 2, 6, 6, 2, 1, 1, 2, 1},   // 1x1 with stride and padding: not the pointwise shortcut
+    {2, 3, 6, 7, 4, 3, 3, 1, 1},   // "same" 3x3: the shifted-plane path (stride 1, OW == W)
+    {1, 2, 1, 4, 2, 3, 3, 1, 1},   // same, H = 1: two of three kernel rows see only padding
+    {1, 1, 2, 1, 1, 3, 3, 1, 1},   // same, W = 1 <= pad: kernel columns that see only padding
 };
 
 typedef struct ConvCtx {
@@ -42,6 +47,7 @@ static void conv_alloc(ConvCtx *c, const Conv2dShape *s) {
     c->b = xmalloc((size_t)s->OC * sizeof(float));
     size_t nwork = conv2d_workspace_size(s);
     c->work = nwork ? xmalloc(nwork * sizeof(float)) : NULL;
+    for (size_t i = 0; i < nwork; i++) c->work[i] = NAN; // scratch must be written before read
     fill_uniform(c->inp, c->ni, -1, 1, 30);
     fill_uniform(c->w, c->nw, -1, 1, 31);
     fill_uniform(c->b, (size_t)s->OC, -1, 1, 32);
@@ -87,7 +93,8 @@ START_TEST(test_conv2d_backward_accumulates_like_direct_convolution) {
     ck_assert_floats_near(d[0], d[3], c.ni, TOL_BLAS_REF, TOL_BLAS_REF);
     ck_assert_floats_near(d[1], d[4], c.nw, TOL_BLAS_REF, TOL_BLAS_REF);
     ck_assert_floats_near(d[2], d[5], (size_t)c.s.OC, TOL_BLAS_REF, TOL_BLAS_REF);
-    for (int k = 0; k < 6; k++) xfree(d[k]);
+    for (int k = 0; k < 6; k++)
+        xfree(d[k]);
     conv_free(&c);
 }
 END_TEST
@@ -115,8 +122,8 @@ START_TEST(test_conv2d_hand_computed_with_padding_and_stride) {
     const float inp[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 1, 1, 1}, b[1] = {0.5f};
     ck_assert_int_eq(conv2d_out_h(&s), 2);
     ck_assert_int_eq(conv2d_out_w(&s), 2);
-    float work[32], out[4];
-    ck_assert_uint_le(conv2d_workspace_size(&s), 32);
+    float work[64], out[4];
+    ck_assert_uint_le(conv2d_workspace_size(&s), 64);
     conv2d_forward(out, inp, w, b, &s, work);
     const float want[4] = {1.5f, 5.5f, 11.5f, 28.5f};
     ck_assert_floats_near(out, want, 4, 0, 0);
@@ -175,7 +182,19 @@ static void conv_null_inp_for_dw(void *arg) {
     conv2d_backward(NULL, buf, NULL, buf, NULL, buf, &s, buf);
 }
 
+static void conv_null_shape(void *arg) {
+    (void)arg;
+    conv2d_out_h(NULL);
+}
+static void conv_pad_overflow(void *arg) {
+    const Conv2dShape s = {1, 1, 4, 4, 1, 3, 3, 1, INT_MAX / 2};
+    (void)arg;
+    conv2d_workspace_size(&s);
+}
+
 START_TEST(test_conv2d_bad_arguments_die_naming_the_function) {
+    expect_die(conv_null_shape, NULL, "conv2d_out_h", "shape is NULL");
+    expect_die(conv_pad_overflow, NULL, "conv2d_workspace_size", "exceed INT_MAX");
     expect_die(conv_no_work, NULL, "conv2d_forward", "work is NULL");
     expect_die(conv_kernel_too_big, NULL, "conv2d_forward", "kernel (3, 3) larger");
     expect_die(conv_count_over_int_max, NULL, "conv2d_workspace_size", "exceed INT_MAX");

@@ -31,7 +31,9 @@ static void lin_alloc(LinCtx *c, int N, int C, int OC) {
     fill_uniform(c->g, (size_t)N * OC, -1, 1, 13);
 }
 
-static void lin_free(LinCtx *c) { xfree(c->out), xfree(c->inp), xfree(c->w), xfree(c->b), xfree(c->g); }
+static void lin_free(LinCtx *c) {
+    xfree(c->out), xfree(c->inp), xfree(c->w), xfree(c->b), xfree(c->g);
+}
 
 // loss = <linear(inp), g>: its gradient with respect to out is g.
 static double lin_loss(void *ctx) {
@@ -73,7 +75,8 @@ START_TEST(test_linear_backward_accumulates_like_naive_twin) {
     ck_assert_floats_near(d[0], d[3], ni, TOL_BLAS_REF, TOL_BLAS_REF);
     ck_assert_floats_near(d[1], d[4], nw, TOL_BLAS_REF, TOL_BLAS_REF);
     ck_assert_floats_near(d[2], d[5], (size_t)OC, TOL_BLAS_REF, TOL_BLAS_REF);
-    for (int k = 0; k < 6; k++) xfree(d[k]);
+    for (int k = 0; k < 6; k++)
+        xfree(d[k]);
     lin_free(&c);
 }
 END_TEST
@@ -82,7 +85,8 @@ START_TEST(test_linear_backward_matches_finite_differences) {
     const int N = lin_shapes[_i][0], C = lin_shapes[_i][1], OC = lin_shapes[_i][2];
     LinCtx c;
     lin_alloc(&c, N, C, OC);
-    float *dinp = xcalloc((size_t)N * C, sizeof(float)), *dw = xcalloc((size_t)OC * C, sizeof(float));
+    float *dinp = xcalloc((size_t)N * C, sizeof(float)),
+          *dw = xcalloc((size_t)OC * C, sizeof(float));
     float *db = xcalloc((size_t)OC, sizeof(float));
     linear_backward(dinp, dw, db, c.g, c.inp, c.w, N, C, OC);
     Rng r;

@@ -40,7 +40,8 @@ static void pool_alloc(PoolCtx *c, const int *sh) {
     // changes which element is the maximum.
     Rng r;
     rng_init(&r, 5, 0, 0, RNG_TEST);
-    for (size_t i = 0; i < c->ni; i++) c->inp[i] = 0.1f * (float)i - 0.05f * (float)c->ni;
+    for (size_t i = 0; i < c->ni; i++)
+        c->inp[i] = 0.1f * (float)i - 0.05f * (float)c->ni;
     for (size_t i = c->ni; i > 1; i--) {
         size_t j = rng_below(&r, (uint32_t)i);
         float t = c->inp[i - 1];
@@ -87,13 +88,16 @@ START_TEST(test_maxpool_forward_matches_naive_window_scan) {
     // Twice: distinct values, then heavy ties (values rounded to 3 levels) for the tie rule.
     for (int ties = 0; ties < 2; ties++) {
         if (ties)
-            for (size_t i = 0; i < c.ni; i++) c.inp[i] = (float)((int)(fabsf(c.inp[i]) * 7) % 3);
+            for (size_t i = 0; i < c.ni; i++)
+                c.inp[i] = (float)((int)(fabsf(c.inp[i]) * 7) % 3);
         maxpool2d_forward(c.out, c.argmax, c.inp, c.B, c.C, c.H, c.W, c.k, c.s);
         maxpool_naive(ref, am_ref, &c, c.inp);
         ck_assert_floats_near(c.out, ref, c.no, 0, 0);
-        for (size_t i = 0; i < c.no; i++)
-            ck_assert_msg(c.argmax[i] == am_ref[i], "argmax[%zu] = %d, want %d (ties=%d)", i,
-                          c.argmax[i], am_ref[i], ties);
+        size_t bad = 0;
+        while (bad < c.no && c.argmax[bad] == am_ref[bad])
+            bad++;
+        ck_assert_msg(bad == c.no, "argmax[%zu] = %d, want %d (ties=%d)", bad, c.argmax[bad % c.no],
+                      am_ref[bad % c.no], ties);
     }
     xfree(ref), xfree(am_ref);
     pool_free(&c);
@@ -130,17 +134,18 @@ END_TEST
 
 START_TEST(test_pool_hand_computed) {
     // One 4x4 plane, 2x2 windows: max and mean of each quadrant; ties go to the first element.
-    const float inp[16] = {1, 5, 2, 2, //
-                           3, 4, 2, 2, //
-                           0, -1, 7, 8, //
-                           -2, 0, 9, 6};
+    const float inp[16] = {1,  5,  2, 2, //
+                           3,  4,  2, 2, //
+                           0,  -1, 7, 8, //
+                           -2, 0,  9, 6};
     float out[4], dinp[16] = {0};
     int argmax[4];
     maxpool2d_forward(out, argmax, inp, 1, 1, 4, 4, 2, 2);
     const float want_max[4] = {5, 2, 0, 9};
     const int want_am[4] = {1, 2, 8, 14};
     ck_assert_floats_near(out, want_max, 4, 0, 0);
-    for (int i = 0; i < 4; i++) ck_assert_int_eq(argmax[i], want_am[i]);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(argmax[i], want_am[i]);
     const float dout[4] = {1, 2, 3, 4};
     maxpool2d_backward(dinp, dout, argmax, 1, 1, 4, 4, 2, 2);
     maxpool2d_backward(dinp, dout, argmax, 1, 1, 4, 4, 2, 2); // accumulates

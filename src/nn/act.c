@@ -18,8 +18,8 @@
 
 // exp(x) for the vectoriser, Cephes expf: x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for
 // exact n·ln2), a degree-6 polynomial for exp(r) (relative error ~1e-7, as expf), times 2^n built
-// in the exponent bits. x is clamped to [-87, 88] so that 2^n stays a normal float: exp(-87) ~ 1e-38
-// is zero for our purposes and exp(88) ~ 1.7e38 is finite, which is all sigmoid needs.
+// in the exponent bits. x is clamped to [-87, 88] so that 2^n stays a normal float: exp(-87) ~
+// 1e-38 is zero for our purposes and exp(88) ~ 1.7e38 is finite, which is all sigmoid needs.
 static inline float exp_vec(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
@@ -44,7 +44,8 @@ void relu_forward(float *out, const float *inp, size_t n) {
     CHECK(n == 0 || (out && inp), "relu_forward: NULL buffer (out=%p inp=%p, n=%zu)", (void *)out,
           (const void *)inp, n);
     // Written as "< 0" so that a NaN input passes through to NANGUARD instead of becoming 0.
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] < 0.0f ? 0.0f : inp[i];
+    for (size_t i = 0; i < n; i++)
+        out[i] = inp[i] < 0.0f ? 0.0f : inp[i];
     NANGUARD(__func__, "out", out, n);
 }
 
@@ -52,7 +53,8 @@ void relu_backward(float *dinp, const float *out, const float *dout, size_t n) {
     if (!dinp) return;
     CHECK(n == 0 || (out && dout), "relu_backward: NULL buffer (out=%p dout=%p, n=%zu)",
           (const void *)out, (const void *)dout, n);
-    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+    for (size_t i = 0; i < n; i++)
+        dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
     NANGUARD(__func__, "dinp", dinp, n);
 }
 
@@ -86,18 +88,21 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
 void residual_forward(float *out, const float *a, const float *b, size_t n) {
     CHECK(n == 0 || (out && a && b), "residual_forward: NULL buffer (out=%p a=%p b=%p, n=%zu)",
           (void *)out, (const void *)a, (const void *)b, n);
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
     NANGUARD(__func__, "out", out, n);
 }
 
 void residual_backward(float *da, float *db, const float *dout, size_t n) {
     CHECK(n == 0 || dout || (!da && !db), "residual_backward: dout is NULL (n=%zu)", n);
     if (da) {
-        for (size_t i = 0; i < n; i++) da[i] += dout[i];
+        for (size_t i = 0; i < n; i++)
+            da[i] += dout[i];
         NANGUARD(__func__, "da", da, n);
     }
     if (db) {
-        for (size_t i = 0; i < n; i++) db[i] += dout[i];
+        for (size_t i = 0; i < n; i++)
+            db[i] += dout[i];
         NANGUARD(__func__, "db", db, n);
     }
 }

@@ -15,23 +15,34 @@
 #include "core/nanguard.h"
 #include "tensor/blas.h"
 
-// CHECKs s and returns nothing; every public entry calls it with its own name.
-static void check_shape(const char *fn, const Conv2dShape *s) {
-    CHECK(s != NULL, "%s: shape is NULL", fn);
+// CHECKs s; every public entry calls it with its own name. Sizes in long long: H + 2·pad must not
+// overflow int on the way to the check that would reject it.
+static void check_shape_fields(const char *fn, const Conv2dShape *s) {
     CHECK(s->B >= 0 && s->C >= 1 && s->H >= 1 && s->W >= 1 && s->OC >= 1 && s->KH >= 1 &&
               s->KW >= 1 && s->stride >= 1 && s->pad >= 0,
           "%s: bad shape B=%d C=%d H=%d W=%d OC=%d KH=%d KW=%d stride=%d pad=%d", fn, s->B, s->C,
           s->H, s->W, s->OC, s->KH, s->KW, s->stride, s->pad);
-    CHECK(s->H + 2 * s->pad >= s->KH && s->W + 2 * s->pad >= s->KW,
-          "%s: kernel (%d, %d) larger than the padded input (%d, %d)", fn, s->KH, s->KW,
-          s->H + 2 * s->pad, s->W + 2 * s->pad);
+    const long long hp = s->H + 2LL * s->pad, wp = s->W + 2LL * s->pad;
+    CHECK(hp >= s->KH && wp >= s->KW,
+          "%s: kernel (%d, %d) larger than the padded input (%lld, %lld)", fn, s->KH, s->KW, hp,
+          wp);
     // The sgemm sizes are int: the column matrix's rows and columns must fit.
-    size_t ckk = (size_t)s->C * s->KH * s->KW;
-    size_t ohw = (size_t)((s->H + 2 * s->pad - s->KH) / s->stride + 1) *
-                 (size_t)((s->W + 2 * s->pad - s->KW) / s->stride + 1);
-    CHECK(ckk <= INT_MAX && ohw <= INT_MAX && (size_t)s->C * s->H * s->W <= INT_MAX,
-          "%s: C·KH·KW = %zu, OH·OW = %zu or C·H·W exceed INT_MAX (sgemm sizes are int)", fn, ckk,
-          ohw);
+    const size_t ckk = (size_t)s->C * s->KH * s->KW;
+    const size_t ohw =
+        (size_t)((hp - s->KH) / s->stride + 1) * (size_t)((wp - s->KW) / s->stride + 1);
+    CHECK(hp <= INT_MAX && wp <= INT_MAX && ckk <= INT_MAX && ohw <= INT_MAX &&
+              (size_t)s->C * s->H * s->W <= INT_MAX,
+          "%s: C·KH·KW = %zu, OH·OW = %zu, C·H·W or the padded size exceed INT_MAX (sgemm sizes "
+          "are int)",
+          fn, ckk, ohw);
+}
+
+static void check_shape(const char *fn, const Conv2dShape *s) {
+    // if/else rather than CHECK then use: cppcheck does not know that die_at does not return.
+    if (s == NULL)
+        die_at(__FILE__, __LINE__, fn, "shape is NULL");
+    else
+        check_shape_fields(fn, s);
 }
 
 int conv2d_out_h(const Conv2dShape *s) {
@@ -52,8 +63,10 @@ static int is_pointwise(const Conv2dShape *s) {
 size_t conv2d_workspace_size(const Conv2dShape *s) {
     check_shape(__func__, s);
     if (is_pointwise(s)) return 0;
-    // col for the forward and for dw, dcol for dinp: both live at once in the backward.
-    return 2 * (size_t)s->C * s->KH * s->KW * (size_t)conv2d_out_h(s) * conv2d_out_w(s);
+    // col for the forward and for dw, dcol for dinp (both live at once in the backward), and the
+    // transposed weight gradient (C·KH·KW, OC).
+    const size_t ckk = (size_t)s->C * s->KH * s->KW;
+    return 2 * ckk * (size_t)conv2d_out_h(s) * conv2d_out_w(s) + ckk * s->OC;
 }
 
 // Valid output columns [lo, hi) for kernel column kw: 0 <= ow·stride - pad + kw < W.
@@ -66,6 +79,11 @@ static void valid_range(int *lo, int *hi, int k, int pad, int stride, int W, int
     *hi = MAX(h, *lo);
 }
 
+// Stride 1 with OW == W ("same" padding along the width): a row of the column matrix is then the
+// input plane shifted by a constant offset, so whole planes are copied instead of OW-long pieces
+// (the memcpy per output row was 10% of conv 16->32 on 14x14).
+static int same_width(const Conv2dShape *s, int OW) { return s->stride == 1 && OW == s->W; }
+
 // col (C·KH·KW, OH·OW) = im2col of one image inp (C, H, W).
 static void im2col(float *col, const float *inp, const Conv2dShape *s, int OH, int OW) {
     const int st = s->stride, pad = s->pad, H = s->H, W = s->W;
@@ -77,6 +95,28 @@ static void im2col(float *col, const float *inp, const Conv2dShape *s, int OH, i
                 float *row = col + ((size_t)(c * s->KH + kh) * s->KW + kw) * ohw;
                 int lo, hi;
                 valid_range(&lo, &hi, kw, pad, st, W, OW);
+                if (same_width(s, OW)) {
+                    // The row is the plane shifted by `shift`: one long copy, then the columns
+                    // that wrapped around a row edge are set to the zero padding they stand for.
+                    int oh_lo, oh_hi;
+                    valid_range(&oh_lo, &oh_hi, kh, pad, 1, H, OH);
+                    const ptrdiff_t shift = (ptrdiff_t)(kh - pad) * W + (kw - pad);
+                    if (oh_hi <= oh_lo || hi <= lo) { // only padding (pad >= H or W)
+                        memset(row, 0, ohw * sizeof(float));
+                        continue;
+                    }
+                    const size_t j0 = (size_t)oh_lo * W + lo, j1 = (size_t)(oh_hi - 1) * W + hi;
+                    memset(row, 0, j0 * sizeof(float));
+                    memcpy(row + j0, inp_c + ((ptrdiff_t)j0 + shift), (j1 - j0) * sizeof(float));
+                    memset(row + j1, 0, (ohw - j1) * sizeof(float));
+                    for (int oh = oh_lo; oh < oh_hi; oh++) {
+                        for (int ow = 0; ow < lo; ow++)
+                            row[(size_t)oh * W + ow] = 0.0f;
+                        for (int ow = hi; ow < OW; ow++)
+                            row[(size_t)oh * W + ow] = 0.0f;
+                    }
+                    continue;
+                }
                 for (int oh = 0; oh < OH; oh++) {
                     float *d = row + (size_t)oh * OW;
                     int ih = oh * st - pad + kh;
@@ -87,37 +127,62 @@ static void im2col(float *col, const float *inp, const Conv2dShape *s, int OH, i
                     // Input column of output column ow is base + ow·st, inside [0, W) for ow in
                     // [lo, hi); an offset, not a pointer, since base itself may be negative.
                     ptrdiff_t base = (ptrdiff_t)ih * W - pad + kw;
-                    for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+                    for (int ow = 0; ow < lo; ow++)
+                        d[ow] = 0.0f;
                     if (st == 1)
                         memcpy(d + lo, inp_c + base + lo, (size_t)(hi - lo) * sizeof(float));
                     else
-                        for (int ow = lo; ow < hi; ow++) d[ow] = inp_c[base + (ptrdiff_t)ow * st];
-                    for (int ow = hi; ow < OW; ow++) d[ow] = 0.0f;
+                        for (int ow = lo; ow < hi; ow++)
+                            d[ow] = inp_c[base + (ptrdiff_t)ow * st];
+                    for (int ow = hi; ow < OW; ow++)
+                        d[ow] = 0.0f;
                 }
             }
     }
 }
 
-// dinp (C, H, W) += col2im(dcol): the adjoint of im2col.
-static void col2im_add(float *dinp, const float *dcol, const Conv2dShape *s, int OH, int OW) {
+// dinp (C, H, W) += col2im(dcol): the adjoint of im2col. dcol is scratch and may be modified.
+static void col2im_add(float *dinp, float *dcol, const Conv2dShape *s, int OH, int OW) {
     const int st = s->stride, pad = s->pad, H = s->H, W = s->W;
     const size_t ohw = (size_t)OH * OW;
     for (int c = 0; c < s->C; c++) {
         float *dinp_c = dinp + (size_t)c * H * W;
         for (int kh = 0; kh < s->KH; kh++)
             for (int kw = 0; kw < s->KW; kw++) {
-                const float *row = dcol + ((size_t)(c * s->KH + kh) * s->KW + kw) * ohw;
+                float *row = dcol + ((size_t)(c * s->KH + kh) * s->KW + kw) * ohw;
                 int lo, hi;
                 valid_range(&lo, &hi, kw, pad, st, W, OW);
+                if (same_width(s, OW)) {
+                    // As in im2col: zero the entries of padding columns (they would land on the
+                    // neighbouring row), then one long vectorised add over the shifted plane.
+                    int oh_lo, oh_hi;
+                    valid_range(&oh_lo, &oh_hi, kh, pad, 1, H, OH);
+                    if (oh_hi <= oh_lo || hi <= lo) continue; // only padding
+                    const ptrdiff_t shift = (ptrdiff_t)(kh - pad) * W + (kw - pad);
+                    const size_t j0 = (size_t)oh_lo * W + lo, j1 = (size_t)(oh_hi - 1) * W + hi;
+                    for (int oh = oh_lo; oh < oh_hi; oh++) {
+                        for (int ow = 0; ow < lo; ow++)
+                            row[(size_t)oh * W + ow] = 0.0f;
+                        for (int ow = hi; ow < OW; ow++)
+                            row[(size_t)oh * W + ow] = 0.0f;
+                    }
+                    float *dst = dinp_c + ((ptrdiff_t)j0 + shift);
+                    const float *src = row + j0;
+                    for (size_t j = 0; j < j1 - j0; j++)
+                        dst[j] += src[j];
+                    continue;
+                }
                 for (int oh = 0; oh < OH; oh++) {
                     int ih = oh * st - pad + kh;
                     if (ih < 0 || ih >= H) continue;
                     const float *d = row + (size_t)oh * OW;
                     ptrdiff_t base = (ptrdiff_t)ih * W - pad + kw; // as in im2col
                     if (st == 1)
-                        for (int ow = lo; ow < hi; ow++) dinp_c[base + ow] += d[ow];
+                        for (int ow = lo; ow < hi; ow++)
+                            dinp_c[base + ow] += d[ow];
                     else
-                        for (int ow = lo; ow < hi; ow++) dinp_c[base + (ptrdiff_t)ow * st] += d[ow];
+                        for (int ow = lo; ow < hi; ow++)
+                            dinp_c[base + (ptrdiff_t)ow * st] += d[ow];
                 }
             }
     }
@@ -130,10 +195,13 @@ static float sum_lanes(const float *x, int n) {
     float acc[16] = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) acc[l] += x[i + l];
+        for (int l = 0; l < 16; l++)
+            acc[l] += x[i + l];
     float s = 0.0f;
-    for (; i < n; i++) s += x[i];
-    for (int l = 0; l < 16; l++) s += acc[l];
+    for (; i < n; i++)
+        s += x[i];
+    for (int l = 0; l < 16; l++)
+        s += acc[l];
     return s;
 }
 
@@ -158,7 +226,8 @@ void conv2d_forward(float *out, const float *inp, const float *w, const float *b
         float beta = 0.0f;
         if (b) {
             for (int o = 0; o < s->OC; o++)
-                for (int i = 0; i < ohw; i++) out_b[(size_t)o * ohw + i] = b[o];
+                for (int i = 0; i < ohw; i++)
+                    out_b[(size_t)o * ohw + i] = b[o];
             beta = 1.0f;
         }
         sgemm_rm(0, 0, s->OC, ohw, ckk, 1.0f, w, ckk, col, ohw, beta, out_b, ohw);
@@ -178,17 +247,24 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
           "conv2d_backward: work is NULL (needs conv2d_workspace_size floats)");
     const size_t in_sz = (size_t)s->C * s->H * s->W, out_sz = (size_t)s->OC * ohw;
     float *col = work, *dcol = work ? work + (size_t)ckk * ohw : NULL;
+    float *dwt = work ? dcol + (size_t)ckk * ohw : NULL;
     for (int bi = 0; bi < s->B; bi++) {
         const float *dout_b = dout + bi * out_sz;
         if (db)
-            for (int o = 0; o < s->OC; o++) db[o] += sum_lanes(dout_b + (size_t)o * ohw, ohw);
+            for (int o = 0; o < s->OC; o++)
+                db[o] += sum_lanes(dout_b + (size_t)o * ohw, ohw);
         if (dw) {
-            const float *col_b = inp + bi * in_sz;
-            if (!pw) {
-                im2col(col, col_b, s, OH, OW);
-                col_b = col;
+            if (pw)
+                sgemm_rm(0, 1, s->OC, ckk, ohw, 1.0f, dout_b, ohw, inp + bi * in_sz, ohw, 1.0f, dw,
+                         ckk);
+            else {
+                // dwᵀ (ckk, OC) = col · dout_bᵀ summed over the batch, added to dw at the end:
+                // OpenBLAS runs this orientation 15-30% faster than dw = dout_b · colᵀ (measured
+                // for 16->32 on 14x14), and the transpose is paid once per batch.
+                im2col(col, inp + bi * in_sz, s, OH, OW);
+                sgemm_rm(0, 1, ckk, s->OC, ohw, 1.0f, col, ohw, dout_b, ohw, bi ? 1.0f : 0.0f, dwt,
+                         s->OC);
             }
-            sgemm_rm(0, 1, s->OC, ckk, ohw, 1.0f, dout_b, ohw, col_b, ohw, 1.0f, dw, ckk);
         }
         if (dinp) {
             float *dinp_b = dinp + bi * in_sz;
@@ -200,6 +276,10 @@ void conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const
             }
         }
     }
+    if (dw && !pw && s->B > 0)
+        for (int o = 0; o < s->OC; o++)
+            for (int k = 0; k < ckk; k++)
+                dw[(size_t)o * ckk + k] += dwt[(size_t)k * s->OC + o];
     if (dinp) NANGUARD(__func__, "dinp", dinp, (size_t)s->B * in_sz);
     if (dw) NANGUARD(__func__, "dw", dw, (size_t)s->OC * ckk);
     if (db) NANGUARD(__func__, "db", db, s->OC);
@@ -222,9 +302,9 @@ void conv2d_forward_ref(float *out, const float *inp, const float *w, const floa
                                 int ih = oh * s->stride - s->pad + kh;
                                 int iw = ow * s->stride - s->pad + kw;
                                 if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
-                                acc += (double)inp[(((size_t)bi * s->C + c) * s->H + ih) * s->W +
-                                                   iw] *
-                                       w[(((size_t)o * s->C + c) * s->KH + kh) * s->KW + kw];
+                                acc +=
+                                    (double)inp[(((size_t)bi * s->C + c) * s->H + ih) * s->W + iw] *
+                                    w[(((size_t)o * s->C + c) * s->KH + kh) * s->KW + kw];
                             }
                     out[(((size_t)bi * s->OC + o) * OH + oh) * OW + ow] = (float)acc;
                 }

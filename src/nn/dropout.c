@@ -15,13 +15,16 @@ void dropout_forward(float *out, float *mask, const float *inp, size_t n, float 
     CHECK(n == 0 || (out && mask && inp), "dropout_forward: NULL buffer (out=%p mask=%p inp=%p)",
           (void *)out, (void *)mask, (const void *)inp);
     if (p == 0.0f) {
-        for (size_t i = 0; i < n; i++) mask[i] = 1.0f, out[i] = inp[i];
+        for (size_t i = 0; i < n; i++)
+            mask[i] = 1.0f, out[i] = inp[i];
     } else {
         CHECK_PTR(rng);
         const float scale = 1.0f / (1.0f - p);
         // Kept when u >= p with u uniform on the 2^24 grid: P(drop) = ceil(p·2^24) / 2^24.
-        for (size_t i = 0; i < n; i++) mask[i] = rng_uniform(rng) >= p ? scale : 0.0f;
-        for (size_t i = 0; i < n; i++) out[i] = inp[i] * mask[i];
+        for (size_t i = 0; i < n; i++)
+            mask[i] = rng_uniform(rng) >= p ? scale : 0.0f;
+        for (size_t i = 0; i < n; i++)
+            out[i] = inp[i] * mask[i];
     }
     NANGUARD(__func__, "out", out, n);
 }
@@ -30,6 +33,7 @@ void dropout_backward(float *dinp, const float *mask, const float *dout, size_t 
     if (!dinp) return;
     CHECK(n == 0 || (mask && dout), "dropout_backward: NULL buffer (mask=%p dout=%p)",
           (const void *)mask, (const void *)dout);
-    for (size_t i = 0; i < n; i++) dinp[i] += dout[i] * mask[i];
+    for (size_t i = 0; i < n; i++)
+        dinp[i] += dout[i] * mask[i];
     NANGUARD(__func__, "dinp", dinp, n);
 }

@@ -15,8 +15,9 @@ static void check_dims(const char *fn, int N, int V, int D) {
 
 void embedding_forward(float *out, const int *ids, const float *table, int N, int V, int D) {
     check_dims(__func__, N, V, D);
-    CHECK(N == 0 || (out && ids && table), "embedding_forward: NULL buffer (out=%p ids=%p table=%p)",
-          (void *)out, (const void *)ids, (const void *)table);
+    CHECK(N == 0 || (out && ids && table),
+          "embedding_forward: NULL buffer (out=%p ids=%p table=%p)", (void *)out, (const void *)ids,
+          (const void *)table);
     for (int n = 0; n < N; n++) {
         CHECK(ids[n] >= 0 && ids[n] < V, "embedding_forward: ids[%d] = %d outside [0, V=%d)", n,
               ids[n], V);
@@ -35,7 +36,8 @@ void embedding_backward(float *dtable, const float *dout, const int *ids, int N,
               ids[n], V);
         float *row = dtable + (size_t)ids[n] * D;
         const float *g = dout + (size_t)n * D;
-        for (int d = 0; d < D; d++) row[d] += g[d];
+        for (int d = 0; d < D; d++)
+            row[d] += g[d];
     }
     NANGUARD(__func__, "dtable", dtable, (size_t)V * D);
 }
@@ -60,16 +62,19 @@ void embedding_bag_mean_forward(float *out, const int *ids, const float *table, 
     for (int b = 0; b < B; b++) {
         const int *ids_b = ids ? ids + (size_t)b * T : NULL;
         float *out_b = out + (size_t)b * D;
-        for (int d = 0; d < D; d++) out_b[d] = 0.0f;
+        for (int d = 0; d < D; d++)
+            out_b[d] = 0.0f;
         int cnt = T ? bag_count(__func__, ids_b, b, T, V) : 0;
         if (cnt == 0) continue;
         for (int t = 0; t < T; t++) {
             if (ids_b[t] < 0) continue;
             const float *row = table + (size_t)ids_b[t] * D;
-            for (int d = 0; d < D; d++) out_b[d] += row[d];
+            for (int d = 0; d < D; d++)
+                out_b[d] += row[d];
         }
         const float inv = 1.0f / (float)cnt;
-        for (int d = 0; d < D; d++) out_b[d] *= inv;
+        for (int d = 0; d < D; d++)
+            out_b[d] *= inv;
     }
     NANGUARD(__func__, "out", out, (size_t)B * D);
 }
@@ -90,7 +95,8 @@ void embedding_bag_mean_backward(float *dtable, const float *dout, const int *id
         for (int t = 0; t < T; t++) {
             if (ids_b[t] < 0) continue;
             float *row = dtable + (size_t)ids_b[t] * D;
-            for (int d = 0; d < D; d++) row[d] += g[d] * inv;
+            for (int d = 0; d < D; d++)
+                row[d] += g[d] * inv;
         }
     }
     NANGUARD(__func__, "dtable", dtable, (size_t)V * D);

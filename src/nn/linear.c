@@ -25,7 +25,8 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
     if (b) {
         for (int n = 0; n < N; n++) {
             float *out_n = out + (size_t)n * OC;
-            for (int o = 0; o < OC; o++) out_n[o] = b[o];
+            for (int o = 0; o < OC; o++)
+                out_n[o] = b[o];
         }
         beta = 1.0f;
     }
@@ -52,7 +53,8 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout, const
         // Row by row so that the inner loop runs along OC contiguously (vectorised).
         for (int n = 0; n < N; n++) {
             const float *dout_n = dout + (size_t)n * OC;
-            for (int o = 0; o < OC; o++) db[o] += dout_n[o];
+            for (int o = 0; o < OC; o++)
+                db[o] += dout_n[o];
         }
         NANGUARD(__func__, "db", db, OC);
     }
@@ -94,7 +96,8 @@ void linear_backward_ref(float *dinp, float *dw, float *db, const float *dout, c
     if (db)
         for (int o = 0; o < OC; o++) {
             double acc = 0;
-            for (int n = 0; n < N; n++) acc += dout[(size_t)n * OC + o];
+            for (int n = 0; n < N; n++)
+                acc += dout[(size_t)n * OC + o];
             db[o] += (float)acc;
         }
 }

@@ -10,8 +10,8 @@
 #include "tensor/blas.h"
 
 static void check_dims(const char *fn, int N, int C, int OC, int r) {
-    CHECK(N >= 0 && C >= 1 && OC >= 1 && r >= 1, "%s: bad shape N=%d C=%d OC=%d r=%d", fn, N, C,
-          OC, r);
+    CHECK(N >= 0 && C >= 1 && OC >= 1 && r >= 1, "%s: bad shape N=%d C=%d OC=%d r=%d", fn, N, C, OC,
+          r);
 }
 
 void lora_forward(float *out, float *h, const float *inp, const float *a, const float *b,
@@ -33,8 +33,7 @@ void lora_backward(float *dinp, float *da, float *db, float *dh, const float *do
     check_dims(__func__, N, C, OC, r);
     CHECK(dh && dout && inp && h && a && b,
           "lora_backward: NULL buffer (dh=%p dout=%p inp=%p h=%p a=%p b=%p)", (void *)dh,
-          (const void *)dout, (const void *)inp, (const void *)h, (const void *)a,
-          (const void *)b);
+          (const void *)dout, (const void *)inp, (const void *)h, (const void *)a, (const void *)b);
     if (N == 0) return;
     if (db) {
         sgemm_rm(1, 0, OC, r, N, scale, dout, OC, h, r, 1.0f, db, r);

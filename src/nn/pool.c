@@ -59,7 +59,8 @@ static void maxpool_2x2_run(float *out, int *argmax, const float *inp, int W, in
             memcpy(out + q * OW, v + 2 * r * OW, (size_t)OW * sizeof(float));
             int *am = argmax + q * OW;
             const int *vi = vidx + 2 * r * OW;
-            for (int ow = 0; ow < OW; ow++) am[ow] = base + vi[ow];
+            for (int ow = 0; ow < OW; ow++)
+                am[ow] = base + vi[ow];
         }
     }
 }
@@ -105,8 +106,8 @@ void maxpool2d_backward(float *dinp, const float *dout, const int *argmax, int B
                         int W, int k, int s) {
     check_pool(__func__, B, C, H, W, k, s);
     if (!dinp) return;
-    CHECK(dout && argmax, "maxpool2d_backward: NULL buffer (dout=%p argmax=%p)",
-          (const void *)dout, (const void *)argmax);
+    CHECK(dout && argmax, "maxpool2d_backward: NULL buffer (dout=%p argmax=%p)", (const void *)dout,
+          (const void *)argmax);
     const int OH = (H - k) / s + 1, OW = (W - k) / s + 1;
     const size_t in_plane = (size_t)H * W, out_plane = (size_t)OH * OW;
     for (size_t p = 0; p < (size_t)B * C; p++) {
@@ -162,7 +163,8 @@ void avgpool2d_backward(float *dinp, const float *dout, int B, int C, int H, int
             for (int ow = 0; ow < OW; ow++) {
                 float g = dout_p[(size_t)oh * OW + ow] * inv;
                 for (int kh = 0; kh < k; kh++)
-                    for (int kw = 0; kw < k; kw++) dinp_p[(size_t)(oh * s + kh) * W + ow * s + kw] += g;
+                    for (int kw = 0; kw < k; kw++)
+                        dinp_p[(size_t)(oh * s + kh) * W + ow * s + kw] += g;
             }
     }
     NANGUARD(__func__, "dinp", dinp, (size_t)B * C * in_plane);
