@@ -15,7 +15,7 @@
 #define TOL_REF 2e-6       /* vs the double-precision twin: float sums over <= 70 terms, exp ~2e-7 */
 
 // {B, T, D, H}: B = 1, T = 1, odd T and T past one 16-key block, head widths 1, 5 (scalar tails),
-// 16 and 48 (one- and two-vector paths), 70 (past the 64-wide tile: two hd chunks).
+// 16 and 48 (one- and two-vector paths with AVX-512), 70 (past the 64-wide tile: two hd chunks).
 static const int att_shapes[][4] = {{1, 1, 4, 2},  {2, 3, 5, 1},  {1, 7, 15, 3}, {3, 16, 32, 2},
                                     {2, 17, 48, 1}, {1, 33, 70, 1}, {2, 5, 12, 12}};
 #define N_SHAPES (int)(sizeof att_shapes / sizeof att_shapes[0])

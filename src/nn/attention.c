@@ -12,21 +12,11 @@
 
 #include "core/die.h"
 #include "core/nanguard.h"
+#include "nn/vec.h"
 
-// gcc 12 at -O2 vectorises only loops whose trip count is a known multiple of the vector length
-// (the "very cheap" cost model) and keeps a local accumulator array in memory (a store-to-load
-// chain per step), so the two small matrix kernels below use GNU C vector types (gcc and clang;
-// lowered to narrower registers on CPUs without AVX-512), and the other loops run in fixed
-// blocks of LANES floats with a scalar tail. restrict lets them load before they store.
-#define LANES 16
-typedef float vfloat __attribute__((vector_size(LANES * sizeof(float))));
-
-static inline vfloat vload(const float *p) {
-    vfloat v;
-    memcpy(&v, p, sizeof v); // unaligned load
-    return v;
-}
-static inline void vstore(float *p, vfloat v) { memcpy(p, &v, sizeof v); }
+// The kernels use the vector types of nn/vec.h (LANES floats per vector); restrict lets the
+// loops load before they store.
+#define LANES VEC_F
 
 // S (T, T) = scale · A Bᵀ, A and B (T, hd) row strides lda and ldb, S row stride T. Keys go
 // in blocks of LANES through a transposed stack tile, so a vector holds one score per key and
@@ -88,18 +78,18 @@ static void rows_combine(float *restrict Y, size_t ldy, const float *restrict Cm
         int i = 0;
         for (; i + 2 * LANES <= n; i += 2 * LANES) {
             vfloat u = {0}, w = {0};
-            if (acc) u = vload(y + i), w = vload(y + i + LANES);
+            if (acc) u = vec_load(y + i), w = vec_load(y + i + LANES);
             for (int j = 0; j < J; j++) {
                 const float cj = c[(size_t)j * cjs];
                 const float *x = X + (size_t)j * ldx + i;
-                u += cj * vload(x), w += cj * vload(x + LANES);
+                u += cj * vec_load(x), w += cj * vec_load(x + LANES);
             }
-            vstore(y + i, u), vstore(y + i + LANES, w);
+            vec_store(y + i, u), vec_store(y + i + LANES, w);
         }
         for (; i + LANES <= n; i += LANES) {
-            vfloat u = acc ? vload(y + i) : (vfloat){0};
-            for (int j = 0; j < J; j++) u += c[(size_t)j * cjs] * vload(X + (size_t)j * ldx + i);
-            vstore(y + i, u);
+            vfloat u = acc ? vec_load(y + i) : (vfloat){0};
+            for (int j = 0; j < J; j++) u += c[(size_t)j * cjs] * vec_load(X + (size_t)j * ldx + i);
+            vec_store(y + i, u);
         }
         for (; i < n; i++) {
             float u = acc ? y[i] : 0.0f;
@@ -133,21 +123,35 @@ static inline float exp_nonpos(float x) {
     return x >= -87.0f ? y * two_n : 0.0f;
 }
 
-// row[i] = e^(row[i] - mx) for i < n, returns Σ row; -inf entries become exact zeros.
+// row[i] = e^(row[i] - mx) for i < n, returns Σ row; -inf entries become exact zeros. Full blocks
+// go straight through vectors; a partial block is padded with -inf (exact zeros, not summed).
 static inline float exp_row(float *row, float mx, int n) {
     float acc[LANES] = {0};
     for (int i = 0; i < n; i += LANES) {
         float buf[LANES];
         const int m = n - i < LANES ? n - i : LANES;
-        for (int l = 0; l < LANES; l++) buf[l] = -INFINITY; // padding: exact zeros, not summed
-        for (int l = 0; l < m; l++) buf[l] = row[i + l];
+        if (m == LANES) {
+            vec_store(buf, vec_load(row + i));
+        } else {
+            for (int l = 0; l < LANES; l++) buf[l] = -INFINITY;
+            for (int l = 0; l < m; l++) buf[l] = row[i + l];
+        }
         for (int l = 0; l < LANES; l++) buf[l] = exp_nonpos(buf[l] - mx);
         for (int l = 0; l < LANES; l++) acc[l] += buf[l];
-        for (int l = 0; l < m; l++) row[i + l] = buf[l];
+        if (m == LANES) vec_store(row + i, vec_load(buf));
+        else
+            for (int l = 0; l < m; l++) row[i + l] = buf[l];
     }
     for (int w = LANES / 2; w >= 1; w /= 2)
         for (int l = 0; l < w; l++) acc[l] += acc[l + w];
     return acc[0];
+}
+
+// row[i] *= a, i < n.
+static inline void scale_row(float *row, float a, int n) {
+    int i = 0;
+    for (; i + LANES <= n; i += LANES) vec_store(row + i, vec_load(row + i) * a);
+    for (; i < n; i++) row[i] *= a;
 }
 
 static void check_args(const char *fn, const float *qkv, int B, int T, int D, int H) {
@@ -189,7 +193,7 @@ void attention_forward(float *out, float *att, const float *qkv, const uint8_t *
                 }
                 const float sum = exp_row(arow, mx, tn);
                 const float inv = 1.0f / sum; // sum >= 1: the max term is e^0
-                for (int t2 = 0; t2 < tn; t2++) arow[t2] *= inv;
+                scale_row(arow, inv, tn);
             }
             // O = P V (zero rows of P give the documented zero outputs).
             rows_combine(out + (size_t)b * T * D + (size_t)h * hd, D, S, T, 1, vb, C3, T, T, hd, 0);

@@ -1,45 +1,37 @@
 // norm.c - LayerNorm over the last dimension (see norm.h). Not RMSNorm.
 // Dimension legend (STYLE.md 9.6): N rows, C features.
-// Row reductions keep 8 explicit double partial sums: without -ffast-math gcc never reorders a
-// float reduction, but an explicit lane array is a plain elementwise loop it vectorises, and the
-// summation order stays fixed (so results do not depend on the compiler's choices).
+// Row loops use the vector types of nn/vec.h: VEC_F floats per step with a scalar tail, and
+// reductions in VEC_D double partial sums folded in a fixed order.
 #include "nn/norm.h"
 
 #include <math.h>
 
 #include "core/die.h"
 #include "core/nanguard.h"
+#include "nn/vec.h"
 
 #define LN_EPS 1e-5 // PyTorch's default
-#define LANES 8
 
-// Σ x[i] in double, lane-wise.
-static double sum_lanes(const float *x, int C) {
-    double acc[LANES] = {0};
+// Σ x[i] in double.
+static double row_sum(const float *x, int C) {
+    vdouble acc = {0};
     int i = 0;
-    for (; i + LANES <= C; i += LANES)
-        for (int l = 0; l < LANES; l++) acc[l] += (double)x[i + l];
-    for (int l = 0; i < C; i++, l++) acc[l] += (double)x[i];
-    double s = 0;
-    for (int l = 0; l < LANES; l++) s += acc[l];
+    for (; i + VEC_D <= C; i += VEC_D) acc += vec_load_d(x + i);
+    double s = vec_fold_d(acc);
+    for (; i < C; i++) s += (double)x[i];
     return s;
 }
 
-// Σ (x[i] - m)² in double, lane-wise (two-pass variance: no cancellation).
-static double sumsq_lanes(const float *x, double m, int C) {
-    double acc[LANES] = {0};
+// Σ (x[i] - m)² in double (two-pass variance: no cancellation).
+static double row_sumsq(const float *x, double m, int C) {
+    vdouble acc = {0};
     int i = 0;
-    for (; i + LANES <= C; i += LANES)
-        for (int l = 0; l < LANES; l++) {
-            double d = (double)x[i + l] - m;
-            acc[l] += d * d;
-        }
-    for (int l = 0; i < C; i++, l++) {
-        double d = (double)x[i] - m;
-        acc[l] += d * d;
+    for (; i + VEC_D <= C; i += VEC_D) {
+        vdouble d = vec_load_d(x + i) - m;
+        acc += d * d;
     }
-    double s = 0;
-    for (int l = 0; l < LANES; l++) s += acc[l];
+    double s = vec_fold_d(acc);
+    for (; i < C; i++) s += ((double)x[i] - m) * ((double)x[i] - m);
     return s;
 }
 
@@ -55,11 +47,14 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
-        double m = sum_lanes(x, C) / C;
-        double var = sumsq_lanes(x, m, C) / C; // biased, as PyTorch's forward
+        double m = row_sum(x, C) / C;
+        double var = row_sumsq(x, m, C) / C; // biased, as PyTorch's forward
         float s = (float)(1.0 / sqrt(var + LN_EPS));
         float mf = (float)m;
-        for (int i = 0; i < C; i++) o[i] = (x[i] - mf) * s * w[i] + b[i];
+        int i = 0;
+        for (; i + VEC_F <= C; i += VEC_F)
+            vec_store(o + i, (vec_load(x + i) - mf) * s * vec_load(w + i) + vec_load(b + i));
+        for (; i < C; i++) o[i] = (x[i] - mf) * s * w[i] + b[i];
         mean[n] = mf;
         rstd[n] = s;
     }
@@ -77,33 +72,35 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *g = dout + (size_t)n * C;
         float m = mean[n], s = rstd[n];
-        if (dw)
-            for (int i = 0; i < C; i++) dw[i] += g[i] * (x[i] - m) * s;
-        if (db)
-            for (int i = 0; i < C; i++) db[i] += g[i];
+        int i = 0;
+        if (dw) {
+            for (i = 0; i + VEC_F <= C; i += VEC_F)
+                vec_store(dw + i, vec_load(dw + i) + vec_load(g + i) * ((vec_load(x + i) - m) * s));
+            for (; i < C; i++) dw[i] += g[i] * ((x[i] - m) * s);
+        }
+        if (db) {
+            for (i = 0; i + VEC_F <= C; i += VEC_F) vec_store(db + i, vec_load(db + i) + vec_load(g + i));
+            for (; i < C; i++) db[i] += g[i];
+        }
         if (!dinp) continue;
         // dinp = s · (dnorm - mean(dnorm) - norm · mean(dnorm · norm)), dnorm = dout · w.
-        double a1[LANES] = {0}, a2[LANES] = {0};
-        int i = 0;
-        for (; i + LANES <= C; i += LANES)
-            for (int l = 0; l < LANES; l++) {
-                float dn = g[i + l] * w[i + l], nv = (x[i + l] - m) * s;
-                a1[l] += (double)dn;
-                a2[l] += (double)(dn * nv);
-            }
-        for (int l = 0; i < C; i++, l++) {
-            float dn = g[i] * w[i], nv = (x[i] - m) * s;
-            a1[l] += (double)dn;
-            a2[l] += (double)(dn * nv);
+        vdouble a1 = {0}, a2 = {0};
+        for (i = 0; i + VEC_D <= C; i += VEC_D) {
+            vdouble dn = vec_load_d(g + i) * vec_load_d(w + i), nv = (vec_load_d(x + i) - m) * s;
+            a1 += dn, a2 += dn * nv;
         }
-        double s1 = 0, s2 = 0;
-        for (int l = 0; l < LANES; l++) s1 += a1[l], s2 += a2[l];
-        float mdn = (float)(s1 / C), mdnn = (float)(s2 / C);
+        double s1 = vec_fold_d(a1), s2 = vec_fold_d(a2);
+        for (; i < C; i++) {
+            double dn = (double)g[i] * w[i], nv = ((double)x[i] - m) * s;
+            s1 += dn, s2 += dn * nv;
+        }
+        const float mdn = (float)(s1 / C), mdnn = (float)(s2 / C);
         float *d = dinp + (size_t)n * C;
-        for (int j = 0; j < C; j++) {
-            float nv = (x[j] - m) * s;
-            d[j] += s * (g[j] * w[j] - mdn - nv * mdnn);
+        for (i = 0; i + VEC_F <= C; i += VEC_F) {
+            vfloat nv = (vec_load(x + i) - m) * s;
+            vec_store(d + i, vec_load(d + i) + s * (vec_load(g + i) * vec_load(w + i) - mdn - nv * mdnn));
         }
+        for (; i < C; i++) d[i] += s * (g[i] * w[i] - mdn - (x[i] - m) * s * mdnn);
     }
     if (dinp) NANGUARD(__func__, "dinp", dinp, (size_t)N * C);
     if (dw) NANGUARD(__func__, "dw", dw, C);
