@@ -10,7 +10,7 @@
 # a header line, then exactly one line per case:
 #   bench model=<m> threads=<t> mmcollab_steps_per_s=<x> pytorch_steps_per_s=<y> ratio=<x/y>
 #   bench sgemm n=<n> threads=<t> gflops=<g> peak_gflops=<p>
-# Lines starting with '#' are notes. About 2 minutes on 2 cores.
+# Lines starting with # are notes. About 2.5 minutes on 2 quiet cores.
 set -euo pipefail
 
 bin=${1:?usage: tests/bench/run.sh BIN_DIR}
