@@ -83,8 +83,10 @@ int main(int argc, char **argv) {
     int threads = 1;
     double min_time = 0.3;
     for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "threads=", 8) == 0) threads = atoi(argv[i] + 8);
-        else if (strncmp(argv[i], "min_time=", 9) == 0) min_time = atof(argv[i] + 9);
+        if (strncmp(argv[i], "threads=", 8) == 0)
+            threads = atoi(argv[i] + 8);
+        else if (strncmp(argv[i], "min_time=", 9) == 0)
+            min_time = atof(argv[i] + 9);
         else {
             fprintf(stderr, "usage: %s [threads=T] [min_time=S]\n", argv[0]);
             return 2;
@@ -97,7 +99,8 @@ int main(int argc, char **argv) {
     int lanes = fma_lanes();
     double ghz = measure_clock_ghz();
     double peak = ghz * cores * FMA_UNITS * lanes * 2;
-    printf("# sgemm: core=%s clock_ghz=%.2f (dependent-add loop, thread CPU time) fma_lanes=%d fma_units=%d "
+    printf("# sgemm: core=%s clock_ghz=%.2f (dependent-add loop, thread CPU time) fma_lanes=%d "
+           "fma_units=%d "
            "cores=%d\n",
            blas_core_name(), ghz, lanes, FMA_UNITS, cores);
 

@@ -46,11 +46,11 @@ enum { B = 64, IMG = 28, NPIX = IMG * IMG, NCLS = 10 };
 
 typedef struct Net {
     float *params, *grads, *m, *v;
-    size_t n;       // floats in the buffers, slices padded to 16
-    size_t n_real;  // parameters proper (printed: must equal the PyTorch model's count)
-    float *x;    // (B, 1, 28, 28) input batch
-    int *y;      // (B) labels
-    float *work; // layer scratch (im2col, attention backward)
+    size_t n;      // floats in the buffers, slices padded to 16
+    size_t n_real; // parameters proper (printed: must equal the PyTorch model's count)
+    float *x;      // (B, 1, 28, 28) input batch
+    int *y;        // (B) labels
+    float *work;   // layer scratch (im2col, attention backward)
     size_t work_n;
     long t; // AdamW step count
 } Net;
@@ -79,14 +79,15 @@ static void init_uniform(Rng *r, float *w, size_t n, int fan_in) {
 }
 
 static void fill_const(float *w, size_t n, float c) {
-    for (size_t i = 0; i < n; i++) w[i] = c;
+    for (size_t i = 0; i < n; i++)
+        w[i] = c;
 }
 
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
 static void optimizer_step(Net *net) {
-    AdamWConfig c = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                     .weight_decay = 1e-2f};
+    AdamWConfig c = {
+        .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 1e-2f};
     adamw_step(net->params, net->grads, net->m, net->v, net->n, NULL, 0, &c, ++net->t);
 }
 
@@ -99,8 +100,8 @@ static void relu_bwd(float *dpre, const float *post, const float *dpost, size_t 
 // ---- mlp ----
 
 typedef struct Mlp {
-    size_t w1, b1, w2, b2, w3, b3;   // parameter offsets
-    float *a1, *h1, *a2, *h2, *logits, *probs;  // a = pre-activation, h = after ReLU
+    size_t w1, b1, w2, b2, w3, b3;             // parameter offsets
+    float *a1, *h1, *a2, *h2, *logits, *probs; // a = pre-activation, h = after ReLU
     float *da1, *dh1, *da2, *dh2, *dlogits;
 } Mlp;
 
@@ -155,10 +156,10 @@ typedef struct Cnn {
 } Cnn;
 
 static void cnn_build(Net *net, Cnn *m, Rng *r) {
-    m->s1 = (Conv2dShape){.B = B, .C = 1, .H = IMG, .W = IMG, .OC = C1, .KH = 3, .KW = 3,
-                          .stride = 1, .pad = 1};
-    m->s2 = (Conv2dShape){.B = B, .C = C1, .H = 14, .W = 14, .OC = C2, .KH = 3, .KW = 3,
-                          .stride = 1, .pad = 1};
+    m->s1 = (Conv2dShape){
+        .B = B, .C = 1, .H = IMG, .W = IMG, .OC = C1, .KH = 3, .KW = 3, .stride = 1, .pad = 1};
+    m->s2 = (Conv2dShape){
+        .B = B, .C = C1, .H = 14, .W = 14, .OC = C2, .KH = 3, .KW = 3, .stride = 1, .pad = 1};
     m->w1 = reserve(net, C1 * 9), m->b1 = reserve(net, C1);
     m->w2 = reserve(net, C2 * C1 * 9), m->b2 = reserve(net, C2);
     m->w3 = reserve(net, NCLS * FLAT), m->b3 = reserve(net, NCLS);
@@ -217,7 +218,7 @@ enum { T = 16, D = 128, NH = 4, PATCH = 7, PD = PATCH * PATCH, L = 2, BT = B * T
 typedef struct Block {
     size_t ln1w, ln1b, wqkv, bqkv, wo, bo, ln2w, ln2b, w1, b1, w2, b2;
     float *ln1, *mean1, *rstd1, *qkv, *att, *y, *proj, *r1; // r1 = x + attention branch
-    float *ln2, *mean2, *rstd2, *f1, *gl, *f2;             // gl = gelu(f1)
+    float *ln2, *mean2, *rstd2, *f1, *gl, *f2;              // gl = gelu(f1)
 } Block;
 
 typedef struct Tfm {
@@ -261,7 +262,8 @@ static void tfm_build(Net *net, Tfm *m, Rng *r) {
     fill_const(p + m->lnfw, D, 1.0f);
     init_uniform(r, p + m->wh, NCLS * D, D), init_uniform(r, p + m->bh, NCLS, D);
     m->pos_ids = xcalloc(BT, sizeof(int));
-    for (int i = 0; i < BT; i++) m->pos_ids[i] = i % T;
+    for (int i = 0; i < BT; i++)
+        m->pos_ids[i] = i % T;
     m->patches = act(BT * PD), m->emb = act(BT * D), m->posv = act(BT * D);
     // x0 and each block's output: the residual stream after block l is blk[l+1]'s input.
     m->x0 = act((size_t)(L + 1) * BT * D);
@@ -314,7 +316,8 @@ static double tfm_step(Net *net, Tfm *m) {
     for (int b = 0; b < B; b++)
         for (int c = 0; c < D; c++) {
             float s = 0;
-            for (int t = 0; t < T; t++) s += m->lnf[((size_t)b * T + t) * D + c];
+            for (int t = 0; t < T; t++)
+                s += m->lnf[((size_t)b * T + t) * D + c];
             m->pooled[b * D + c] = s / T;
         }
     linear_forward(m->logits, m->pooled, p + m->wh, p + m->bh, B, D, NCLS);
@@ -344,8 +347,8 @@ static double tfm_step(Net *net, Tfm *m) {
         zero(m->dln, nd);
         linear_backward(m->dln, g + k->w1, g + k->b1, m->df1, k->ln2, p + k->w1, BT, D, 4 * D);
         // dr1 = dres + LN2 backward: accumulate straight into dres.
-        layernorm_backward(m->dres, g + k->ln2w, g + k->ln2b, m->dln, k->r1, p + k->ln2w,
-                           k->mean2, k->rstd2, BT, D);
+        layernorm_backward(m->dres, g + k->ln2w, g + k->ln2b, m->dln, k->r1, p + k->ln2w, k->mean2,
+                           k->rstd2, BT, D);
         // r1 = x + proj: dx = dr1 (+ the attention branch), dproj = dr1.
         zero(m->dy, nd);
         linear_backward(m->dy, g + k->wo, g + k->bo, m->dres, k->y, p + k->wo, BT, D, D);
@@ -379,9 +382,12 @@ typedef struct Bench {
 
 static double step(Bench *b) {
     switch (b->kind) {
-    case MODEL_MLP: return mlp_step(&b->net, &b->mlp);
-    case MODEL_CNN: return cnn_step(&b->net, &b->cnn);
-    case MODEL_TFM: return tfm_step(&b->net, &b->tfm);
+    case MODEL_MLP:
+        return mlp_step(&b->net, &b->mlp);
+    case MODEL_CNN:
+        return cnn_step(&b->net, &b->cnn);
+    case MODEL_TFM:
+        return tfm_step(&b->net, &b->tfm);
     }
     return 0;
 }
@@ -395,11 +401,18 @@ static void bench_build(Bench *b, ModelKind kind) {
     net->x = act(B * NPIX);
     net->y = xcalloc(B, sizeof(int));
     rng_fill_uniform(&r, net->x, B * NPIX, 0.0f, 1.0f);
-    for (int i = 0; i < B; i++) net->y[i] = (int)rng_below(&r, NCLS);
+    for (int i = 0; i < B; i++)
+        net->y[i] = (int)rng_below(&r, NCLS);
     switch (kind) {
-    case MODEL_MLP: mlp_build(net, &b->mlp, &r); break;
-    case MODEL_CNN: cnn_build(net, &b->cnn, &r); break;
-    case MODEL_TFM: tfm_build(net, &b->tfm, &r); break;
+    case MODEL_MLP:
+        mlp_build(net, &b->mlp, &r);
+        break;
+    case MODEL_CNN:
+        cnn_build(net, &b->cnn, &r);
+        break;
+    case MODEL_TFM:
+        tfm_build(net, &b->tfm, &r);
+        break;
     }
 }
 
@@ -416,7 +429,8 @@ static double cpu_now_ms(void) {
 static double measure(Bench *b, double min_time_s, long *steps_out, double *loss0, double *loss1,
                       double *cpu_sps) {
     *loss0 = step(b);
-    for (int i = 0; i < 4; i++) step(b);
+    for (int i = 0; i < 4; i++)
+        step(b);
     long steps = 0;
     double t0 = timer_now_ms(), c0 = cpu_now_ms(), t1;
     do {
@@ -434,9 +448,12 @@ int main(int argc, char **argv) {
     int threads = 1;
     double min_time = 0.5;
     for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "model=", 6) == 0) model = argv[i] + 6;
-        else if (strncmp(argv[i], "threads=", 8) == 0) threads = atoi(argv[i] + 8);
-        else if (strncmp(argv[i], "min_time=", 9) == 0) min_time = atof(argv[i] + 9);
+        if (strncmp(argv[i], "model=", 6) == 0)
+            model = argv[i] + 6;
+        else if (strncmp(argv[i], "threads=", 8) == 0)
+            threads = atoi(argv[i] + 8);
+        else if (strncmp(argv[i], "min_time=", 9) == 0)
+            min_time = atof(argv[i] + 9);
         else {
             fprintf(stderr, "usage: %s [model=mlp|cnn|transformer|all] [threads=T] [min_time=S]\n",
                     argv[0]);
