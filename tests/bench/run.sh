@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# run.sh BIN_DIR - `make bench`: training steps of the src/nn layers against PyTorch, and sgemm.
+#
+# For each OpenBLAS core type (the environment's preset, then SkylakeX when the CPU has AVX-512F:
+# the preset Haswell kernels run at half speed on this CPU, NOTES.md 5.2) and threads = 1, 2:
+# three rounds, each running bench_train (all three models) and then torch_steps.py under the same
+# OPENBLAS_CORETYPE / OPENBLAS_NUM_THREADS / OMP_NUM_THREADS; the best of the three rounds counts.
+# At 2 threads PyTorch runs under both OMP_WAIT_POLICY=PASSIVE and ACTIVE (its intra-op pool is
+# libgomp's) and the better of the two is reported, with a note saying which. Output, per core type
+# a header line, then exactly one line per case:
+#   bench model=<m> threads=<t> mmcollab_steps_per_s=<x> pytorch_steps_per_s=<y> ratio=<x/y>
+#   bench sgemm n=<n> threads=<t> gflops=<g> peak_gflops=<p>
+# Lines starting with # are notes. About 2.5 minutes on 2 quiet cores.
+set -euo pipefail
+
+bin=${1:?usage: tests/bench/run.sh BIN_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+# Debian's interpreter: the python3 on PATH may be another one without python3-torch.
+py=/usr/bin/python3
+rounds=${BENCH_ROUNDS:-3}
+min_time=${BENCH_MIN_TIME:-0.5}
+threads_list=${BENCH_THREADS:-1 2}
+
+[ -x "$bin/bench_train" ] && [ -x "$bin/bench_sgemm" ] || { echo "run.sh: build $bin/bench_train and bench_sgemm first (make bench)" >&2; exit 1; }
+"$py" -c 'import torch' 2>/dev/null || { echo "run.sh: $py has no torch: scripts/deps.sh bench installs python3-torch" >&2; exit 1; }
+
+preset_set=${OPENBLAS_CORETYPE+x}
+preset=${OPENBLAS_CORETYPE-}
+coretypes=("${preset:-<unset>}")
+if grep -qw avx512f /proc/cpuinfo && [ "$preset" != SkylakeX ]; then coretypes+=(SkylakeX); fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# best FILE MODEL [FIELD]: the largest FIELD (default steps_per_s) of MODEL over the rounds in FILE.
+best() {
+  awk -v m="$2" -v f="${3:-steps_per_s}=" '$1 == "train" && $2 == "model=" m {
+      for (i = 3; i <= NF; i++)
+        if (index($i, f) == 1) { v = substr($i, length(f) + 1) + 0; if (v > b) b = v }
+    } END { printf "%.2f", b }' "$1"
+}
+
+# with_core CT CMD...: CMD under OPENBLAS_CORETYPE=CT (<unset> unsets it, as the preset was).
+with_core() {
+  local ct=$1; shift
+  if [ "$ct" = "<unset>" ] && [ -z "$preset_set" ]; then env -u OPENBLAS_CORETYPE "$@"
+  else env OPENBLAS_CORETYPE="${ct#<unset>}" "$@"; fi
+}
+
+models="mlp cnn transformer"
+echo "# load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (other jobs distort wall-clock figures)"
+for ct in "${coretypes[@]}"; do
+  label=$([ "$ct" = "${preset:-<unset>}" ] && echo "preset" || echo "best on AVX-512")
+  core=$(with_core "$ct" "$bin/bench_train" model=mlp min_time=0.01 | sed -n 's/.* core=\([^ ]*\).*/\1/p')
+  echo "== OPENBLAS_CORETYPE=$ct ($label): OpenBLAS runs its $core kernels, for both sides"
+  for t in $threads_list; do
+    c_out=$tmp/c_${t}; p_out=$tmp/p_${t}; pa_out=$tmp/pa_${t}
+    : > "$c_out"; : > "$p_out"; : > "$pa_out"
+    export OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t
+    for ((r = 1; r <= rounds; r++)); do
+      with_core "$ct" "$bin/bench_train" threads="$t" min_time="$min_time" >> "$c_out"
+      if [ "$t" -gt 1 ]; then
+        with_core "$ct" env OMP_WAIT_POLICY=PASSIVE "$py" "$here/torch_steps.py" threads="$t" min_time="$min_time" >> "$p_out"
+        with_core "$ct" env OMP_WAIT_POLICY=ACTIVE "$py" "$here/torch_steps.py" threads="$t" min_time="$min_time" >> "$pa_out"
+      else
+        with_core "$ct" "$py" "$here/torch_steps.py" threads="$t" min_time="$min_time" >> "$p_out"
+      fi
+    done
+    for m in $models; do
+      # The two sides must train the same model: equal parameter counts at least.
+      pc=$(best "$c_out" "$m" params); pp=$(best "$p_out" "$m" params)
+      [ "$pc" = "$pp" ] || { echo "run.sh: $m has $pc parameters in C but $pp in PyTorch" >&2; exit 1; }
+      x=$(best "$c_out" "$m"); y=$(best "$p_out" "$m")
+      if [ "$t" -gt 1 ]; then
+        ya=$(best "$pa_out" "$m")
+        pick=PASSIVE
+        if awk -v a="$ya" -v p="$y" 'BEGIN { exit !(a > p) }'; then pick=ACTIVE; fi
+        echo "# pytorch model=$m threads=$t OMP_WAIT_POLICY: PASSIVE=$y ACTIVE=$ya steps/s -> reporting $pick"
+        [ $pick = ACTIVE ] && y=$ya
+      fi
+      ratio=$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.2f", (y > 0 ? x / y : 0) }')
+      echo "bench model=$m threads=$t mmcollab_steps_per_s=$x pytorch_steps_per_s=$y ratio=$ratio"
+      if [ "$t" = 1 ]; then # per CPU-second: close to the quiet-machine figures even under load
+        xc=$(best "$c_out" "$m" cpu_steps_per_s); yc=$(best "$p_out" "$m" cpu_steps_per_s)
+        echo "# cpu-time model=$m threads=1 mmcollab=$xc pytorch=$yc ratio=$(awk -v x="$xc" -v y="$yc" 'BEGIN { printf "%.2f", (y > 0 ? x / y : 0) }')"
+      fi
+    done
+  done
+  for t in $threads_list; do
+    with_core "$ct" env OPENBLAS_NUM_THREADS="$t" "$bin/bench_sgemm" threads="$t"
+  done
+done
