@@ -249,9 +249,14 @@ $(BUILD)/bin/run_mpi_tests: $(MPI_TEST_OBJ) $(LIB)
 
 # ---- test targets ----
 # Open MPI refuses root without these; set here only, for the test and bench recipes.
+# OpenBLAS 0.3.21 takes AVX-512 CPUs it does not know (and some environments preset Haswell) for
+# AVX2 ones: on an avx512f CPU the runs use its SkylakeX kernels, about twice as fast
+# (tests/bench/RESULTS.md). OPENBLAS_CORETYPE=... on the command line overrides.
+OPENBLAS_CORETYPE_BEST := $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo SkylakeX)
 MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
            OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none \
-           OPENBLAS_NUM_THREADS=1
+           OPENBLAS_NUM_THREADS=1 \
+           $(if $(filter command line,$(origin OPENBLAS_CORETYPE)),OPENBLAS_CORETYPE=$(OPENBLAS_CORETYPE),$(if $(OPENBLAS_CORETYPE_BEST),OPENBLAS_CORETYPE=$(OPENBLAS_CORETYPE_BEST)))
 # Under ASan, Open MPI's dlclose()d components leave leaks in unnamed modules that no suppression
 # can match, so leak detection is off wherever MPI is initialised (the MPI suites, the probes).
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
