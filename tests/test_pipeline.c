@@ -196,6 +196,8 @@ END_TEST
 START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     char out[16384];
     // A long run: the signal arrives mid-run; it stops at the end of the current round.
+    // The absolute --out (this test's own temp dir) keeps the pkill pattern from matching the same
+    // test running at the same time from another checkout on the machine.
     // 600 rounds of 2-3 ms on an idle machine leave over a second for the signal to arrive; under
     // load a round takes up to ~100 ms, hence the longer timeout (on expiry `timeout` sends
     // SIGTERM, which the ranks would also answer with a checkpoint and exit 3).
@@ -204,11 +206,11 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     int rc = run_command(
         out, sizeof out,
         "cd %s || exit 9; (timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 "
-        "--out=sig --parties=4 --width=16 --batch-size=16 %s > sig.log 2>&1; echo $? > "
+        "--out=%s/sig --parties=4 --width=16 --batch-size=16 %s > sig.log 2>&1; echo $? > "
         "sig.rc) & sleep 0.2; for i in $(seq 400); do grep -q 'round 2/' %s/sig.log "
-        "2>/dev/null && break; sleep 0.05; done; pkill -USR1 -f '^mpirun .*--out=sig ' ; "
+        "2>/dev/null && break; sleep 0.05; done; pkill -USR1 -f '^mpirun .*--out=%s/sig ' ; "
         "wait; cat sig.rc; cat sig.log",
-        work, timeout_s, bin(), opts, work);
+        work, timeout_s, bin(), work, opts, work, work);
     ck_assert_msg(rc == 0 && strncmp(out, "3\n", 2) == 0, "expected exit 3 first:\n%.1500s", out);
     ck_assert_msg(strstr(out, "stop requested (signal)"), "%.1500s", out);
     int stopped_at = 0;
@@ -218,10 +220,10 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     ck_assert_int_lt(stopped_at, 600);
     rc = run_command(out, sizeof out,
                      "cd %s && timeout %d mpirun --oversubscribe -np 2 %s/mmcollab --data=syn.h5 "
-                     "--out=sig --parties=4 --width=16 --batch-size=16 %s --resume=auto 2>&1 && "
+                     "--out=%s/sig --parties=4 --width=16 --batch-size=16 %s --resume=auto 2>&1 && "
                      "timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 --out=ref "
                      "--parties=4 --width=16 --batch-size=16 %s 2>&1",
-                     work, timeout_s, bin(), opts, timeout_s, bin(), opts);
+                     work, timeout_s, bin(), work, opts, timeout_s, bin(), opts);
     ck_assert_msg(rc == 0, "exit %d\n%s", rc, tail(out));
     assert_same_checkpoint("ref", "sig", 600);
     assert_same_metrics("ref", "sig", 600);
