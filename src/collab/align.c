@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "core/common.h"
 #include "core/die.h"
@@ -103,32 +104,35 @@ int align_test(AlignVerdict *v, const double *qa, const double *qb, int K, const
     return v->aligned;
 }
 
+// q (N, K) for the rows of emb (N, D), owned by the caller (xfree).
+static double *similarities(const float *emb, int N, const double *protos, const uint8_t *valid,
+                            int K, int M, int D, int m, double tau) {
+    CHECK_PTR(emb);
+    CHECK(K >= 1 && D >= 1, "K=%d D=%d", K, D);
+    double *q = xmalloc((size_t)N * K * sizeof *q);
+    for (int i = 0; i < N; i++)
+        align_similarity(q + (size_t)i * K, emb + (size_t)i * D, protos, valid, K, M, D, m, tau);
+    return q;
+}
+
 int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b, int Nb,
                 int mb, const double *protos, const uint8_t *valid, int K, int M, int D,
                 const AlignParams *ap) {
     CHECK(Na >= 0 && Nb >= 0, "Na=%d Nb=%d", Na, Nb);
-    CHECK(K >= 1 && M >= 1 && D >= 1, "K=%d M=%d D=%d", K, M, D);
     CHECK(ma >= 0 && ma < M && mb >= 0 && mb < M, "modalities ma=%d mb=%d outside [0, M=%d)", ma,
           mb, M);
     align_params_check(ap);
     if (Na == 0 || Nb == 0) return 0;
     CHECK_PTR(pairs);
-    CHECK_PTR(emb_a);
-    CHECK_PTR(emb_b);
-    double *qa = xmalloc((size_t)Na * K * sizeof *qa), *qb = xmalloc((size_t)Nb * K * sizeof *qb);
+    double *qa = similarities(emb_a, Na, protos, valid, K, M, D, ma, ap->tau);
+    double *qb = similarities(emb_b, Nb, protos, valid, K, M, D, mb, ap->tau);
     double *best_a_js = xmalloc((size_t)Na * sizeof(double));
     double *best_b_js = xmalloc((size_t)Nb * sizeof(double));
     int *best_a = xmalloc((size_t)Na * sizeof(int)), *best_b = xmalloc((size_t)Nb * sizeof(int));
-    for (int a = 0; a < Na; a++) {
-        align_similarity(qa + (size_t)a * K, emb_a + (size_t)a * D, protos, valid, K, M, D, ma,
-                         ap->tau);
+    for (int a = 0; a < Na; a++)
         best_a[a] = -1, best_a_js[a] = INFINITY;
-    }
-    for (int b = 0; b < Nb; b++) {
-        align_similarity(qb + (size_t)b * K, emb_b + (size_t)b * D, protos, valid, K, M, D, mb,
-                         ap->tau);
+    for (int b = 0; b < Nb; b++)
         best_b[b] = -1, best_b_js[b] = INFINITY;
-    }
     // One pass in increasing (a, b) with strict < keeps the lowest index on ties.
     AlignVerdict v;
     for (int a = 0; a < Na; a++)
@@ -150,5 +154,68 @@ int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const floa
                                  .weight = v.weight};
     }
     xfree(qa), xfree(qb), xfree(best_a_js), xfree(best_b_js), xfree(best_a), xfree(best_b);
+    return n;
+}
+
+typedef struct {
+    double jsd;
+    int a, b;
+} Candidate;
+
+static int by_jsd_then_index(const void *x, const void *y) {
+    const Candidate *p = x, *q = y;
+    if (p->jsd != q->jsd) return p->jsd < q->jsd ? -1 : 1;
+    if (p->a != q->a) return p->a < q->a ? -1 : 1;
+    return (p->b > q->b) - (p->b < q->b);
+}
+
+static int by_a(const void *x, const void *y) {
+    const AlignPair *p = x, *q = y;
+    return (p->a > q->a) - (p->a < q->a);
+}
+
+int align_match_greedy(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b,
+                       int Nb, int mb, const double *protos, const uint8_t *valid, int K, int M,
+                       int D, const AlignParams *ap) {
+    CHECK(Na >= 0 && Nb >= 0, "Na=%d Nb=%d", Na, Nb);
+    CHECK(ma >= 0 && ma < M && mb >= 0 && mb < M, "modalities ma=%d mb=%d outside [0, M=%d)", ma,
+          mb, M);
+    align_params_check(ap);
+    if (Na == 0 || Nb == 0) return 0;
+    CHECK_PTR(pairs);
+    double *qa = similarities(emb_a, Na, protos, valid, K, M, D, ma, ap->tau);
+    double *qb = similarities(emb_b, Nb, protos, valid, K, M, D, mb, ap->tau);
+    size_t n_cand = 0, cap = 64;
+    Candidate *cand = xmalloc(cap * sizeof *cand);
+    AlignVerdict v;
+    for (int a = 0; a < Na; a++)
+        for (int b = 0; b < Nb; b++) {
+            if (!align_test(&v, qa + (size_t)a * K, qb + (size_t)b * K, K, ap)) continue;
+            if (n_cand == cap) {
+                Candidate *grown = xmalloc(2 * cap * sizeof *grown);
+                for (size_t i = 0; i < n_cand; i++)
+                    grown[i] = cand[i];
+                xfree(cand), cand = grown, cap *= 2;
+            }
+            cand[n_cand++] = (Candidate){.jsd = v.jsd, .a = a, .b = b};
+        }
+    // The smallest remaining (JS, a, b) is a mutual best match among the unmatched rows.
+    qsort(cand, n_cand, sizeof *cand, by_jsd_then_index);
+    uint8_t *used_a = xcalloc((size_t)Na, 1), *used_b = xcalloc((size_t)Nb, 1);
+    int n = 0;
+    for (size_t i = 0; i < n_cand; i++) {
+        int a = cand[i].a, b = cand[i].b;
+        if (used_a[a] || used_b[b]) continue;
+        used_a[a] = used_b[b] = 1;
+        align_test(&v, qa + (size_t)a * K, qb + (size_t)b * K, K, ap);
+        pairs[n++] = (AlignPair){.a = a,
+                                 .b = b,
+                                 .label = v.label,
+                                 .jsd = v.jsd,
+                                 .confidence = v.confidence,
+                                 .weight = v.weight};
+    }
+    qsort(pairs, (size_t)n, sizeof *pairs, by_a);
+    xfree(qa), xfree(qb), xfree(cand), xfree(used_a), xfree(used_b);
     return n;
 }

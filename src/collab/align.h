@@ -62,3 +62,11 @@ typedef struct {
 int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b, int Nb,
                 int mb, const double *protos, const uint8_t *valid, int K, int M, int D,
                 const AlignParams *ap);
+
+// The same arguments and output, iterated: mutual best matches among the rows not yet matched,
+// until none is left (greedy by increasing (JS, a, b) over the passing pairs). Its pairs include
+// align_match's; with many near-identical candidates of one class, align_match keeps about one pair
+// per class while this pairs up to min(count_a, count_b) of them. Scratch O(passing pairs). Local.
+int align_match_greedy(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b,
+                       int Nb, int mb, const double *protos, const uint8_t *valid, int K, int M,
+                       int D, const AlignParams *ap);
