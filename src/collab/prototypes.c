@@ -1,0 +1,47 @@
+// prototypes.c - per-class, per-modality prototype sums and means (see prototypes.h).
+#include "collab/prototypes.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#include "core/die.h"
+
+void proto_accumulate(double *sums, int64_t *counts, const float *emb, const int *labels,
+                      const uint8_t *mask, int N, int D, int K, int M, int m) {
+    CHECK_PTR(sums);
+    CHECK_PTR(counts);
+    CHECK(N >= 0 && D >= 1 && K >= 1 && M >= 1, "N=%d D=%d K=%d M=%d", N, D, K, M);
+    CHECK(m >= 0 && m < M, "modality m=%d outside [0, M=%d)", m, M);
+    CHECK(N == 0 || (emb != NULL && labels != NULL), "emb or labels is NULL with N=%d", N);
+    for (int i = 0; i < N; i++) {
+        if (mask && !mask[(size_t)i * M + m]) continue;
+        int c = labels[i];
+        CHECK(c >= 0 && c < K, "row %d: label %d outside [0, K=%d)", i, c, K);
+        const float *e = emb + (size_t)i * D;
+        double *s = sums + ((size_t)c * M + m) * D;
+        for (int d = 0; d < D; d++) {
+            CHECK(isfinite(e[d]), "row %d: embedding[%d] = %g is not finite", i, d, e[d]);
+            s[d] += e[d];
+        }
+        counts[(size_t)c * M + m]++;
+    }
+}
+
+int proto_finish(double *protos, uint8_t *valid, const double *sums, const int64_t *counts, int K,
+                 int M, int D) {
+    CHECK_PTR(protos);
+    CHECK_PTR(sums);
+    CHECK_PTR(counts);
+    CHECK(D >= 1 && K >= 1 && M >= 1, "D=%d K=%d M=%d", D, K, M);
+    int n_valid = 0;
+    for (size_t cm = 0; cm < (size_t)K * M; cm++) {
+        int64_t n = counts[cm];
+        CHECK(n >= 0, "counts[class %zu, modality %zu] = %lld is negative", cm / M, cm % M,
+              (long long)n);
+        if (valid) valid[cm] = n > 0;
+        n_valid += n > 0;
+        for (int d = 0; d < D; d++)
+            protos[cm * D + d] = n > 0 ? sums[cm * D + d] / (double)n : 0;
+    }
+    return n_valid;
+}
