@@ -126,7 +126,8 @@ START_TEST(test_dpo_backward_accumulates_scaled_by_dloss) {
     dpo_gauss_backward(once, c.margin, c.zw, c.zl, c.beta, c.sigma, N, D, 1.0);
     dpo_gauss_backward(acc, c.margin, c.zw, c.zl, c.beta, c.sigma, N, D, 0.5);
     dpo_gauss_backward(acc, c.margin, c.zw, c.zl, c.beta, c.sigma, N, D, 2.5);
-    for (int i = 0; i < N * D; i++) once[i] *= 3.f;
+    for (int i = 0; i < N * D; i++)
+        once[i] *= 3.f;
     ck_assert_floats_near(acc, once, N * D, 1e-6, 1e-5);
 }
 END_TEST
@@ -154,9 +155,11 @@ START_TEST(test_dpo_at_reference_is_log2_and_pushes_toward_preferred) {
     float dmu[N * D] = {0};
     gauss_loss(&c);
     dpo_gauss_backward(dmu, c.margin, c.zw, c.zl, c.beta, c.sigma, N, D, 1.0);
-    for (int i = 0; i < N * D; i++) c.mu[i] -= 0.5f * dmu[i];
+    for (int i = 0; i < N * D; i++)
+        c.mu[i] -= 0.5f * dmu[i];
     ck_assert_double_lt(gauss_loss(&c), log(2.0));
-    for (int n = 0; n < N; n++) ck_assert_float_gt(c.margin[n], 0);
+    for (int n = 0; n < N; n++)
+        ck_assert_float_gt(c.margin[n], 0);
 }
 END_TEST
 
@@ -168,10 +171,12 @@ START_TEST(test_dpo_margin_scales_with_beta_and_inverse_sigma_squared) {
     memcpy(m1, c.margin, sizeof m1);
     c.beta *= 4; // m ∝ β
     gauss_loss(&c);
-    for (int n = 0; n < N; n++) ck_assert_double_le(fabs(c.margin[n] - 4 * m1[n]), 1e-5);
+    for (int n = 0; n < N; n++)
+        ck_assert_double_le(fabs(c.margin[n] - 4 * m1[n]), 1e-5);
     c.beta /= 4, c.sigma *= 2; // m ∝ 1/σ²
     gauss_loss(&c);
-    for (int n = 0; n < N; n++) ck_assert_double_le(fabs(c.margin[n] - m1[n] / 4), 1e-5);
+    for (int n = 0; n < N; n++)
+        ck_assert_double_le(fabs(c.margin[n] - m1[n] / 4), 1e-5);
     // The closed form β⟨μθ − μref, z_w − z_l⟩/σ².
     c.sigma /= 2;
     gauss_loss(&c);

@@ -40,7 +40,8 @@ static void ctx_init(Ctx *c) {
     // The reference: a nearby snapshot (as after a few steps), so the margins are not all 0.
     float *noise = xmalloc(np * sizeof(float));
     fill_uniform(noise, np, -0.1f, 0.1f, 50);
-    for (size_t i = 0; i < np; i++) c->params_ref[i] = c->params[i] + noise[i];
+    for (size_t i = 0; i < np; i++)
+        c->params_ref[i] = c->params[i] + noise[i];
     xfree(noise);
     fill_uniform(c->z, B * D, -1, 1, 51);
     fill_uniform(c->proto, B * D, -1, 1, 52);
@@ -88,7 +89,8 @@ START_TEST(test_generator_backward_matches_finite_differences) {
     fd_check(mlp_loss, &c, c.params, c.grads, c.g.n_params, FD_H, 300, &r);
     // Every tensor gets a gradient (the layout covers the buffer): probe each one's first entry.
     size_t firsts[4] = {c.g.w1, c.g.b1, c.g.w2, c.g.b2};
-    for (int t = 0; t < 4; t++) ck_assert_float_ne(c.grads[firsts[t]], 0.f);
+    for (int t = 0; t < 4; t++)
+        ck_assert_float_ne(c.grads[firsts[t]], 0.f);
     ck_assert_uint_eq(c.g.n_params, (size_t)(H * 2 * D + H + D * H + D));
     ck_assert_uint_eq(c.g.b2 + D, c.g.n_params);
     ctx_free(&c);
@@ -105,7 +107,8 @@ START_TEST(test_generator_backward_accumulates) {
     float *once = xmalloc(np * sizeof(float));
     memcpy(once, c.grads, np * sizeof(float));
     gen_backward(&c.g, c.params, c.grads, B, &c.w);
-    for (size_t i = 0; i < np; i++) once[i] *= 2.f;
+    for (size_t i = 0; i < np; i++)
+        once[i] *= 2.f;
     ck_assert_floats_near(c.grads, once, np, 1e-6, 1e-6);
     xfree(once);
     ctx_free(&c);
@@ -164,7 +167,8 @@ START_TEST(test_mixed_gradient_is_the_lambda_mix_of_its_endpoints) {
     double l = gen_mixed_step(&c.g, c.params, c.params_ref, c.grads, &c.in, &c.cfg, &c.w, NULL);
     double lam = 0.3f;
     ck_assert_double_le(fabs(l - (lam * l1 + (1 - lam) * l0)), TOL_HAND);
-    for (size_t i = 0; i < np; i++) g0[i] = (float)(lam * g1[i] + (1 - lam) * g0[i]);
+    for (size_t i = 0; i < np; i++)
+        g0[i] = (float)(lam * g1[i] + (1 - lam) * g0[i]);
     ck_assert_floats_near(c.grads, g0, np, 1e-6, 1e-5);
     // With the policy equal to its reference the DPO term is exactly log 2 (all margins 0).
     GenLossParts parts;
@@ -187,7 +191,8 @@ START_TEST(test_sampling_is_keyed_and_deterministic) {
     for (int k = 0; k < 3; k++) {
         gen_sample_candidates(b, mu, 0.3f, NC, DS, seeds[k], rounds[k], keys[k]);
         int differ = 0;
-        for (int i = 0; i < NC * DS; i++) differ += a[i] != b[i];
+        for (int i = 0; i < NC * DS; i++)
+            differ += a[i] != b[i];
         ck_assert_int_ge(differ, NC * DS - 1);
     }
     // The first n rows do not depend on n (drawn row by row from the stream's start).
@@ -196,7 +201,8 @@ START_TEST(test_sampling_is_keyed_and_deterministic) {
     ck_assert_mem_eq(c3, a, sizeof c3);
     // σ = 0 gives μ exactly.
     gen_sample_candidates(b, mu, 0.f, NC, DS, 42, 7, 3);
-    for (int j = 0; j < NC; j++) ck_assert_mem_eq(b + j * DS, mu, sizeof mu);
+    for (int j = 0; j < NC; j++)
+        ck_assert_mem_eq(b + j * DS, mu, sizeof mu);
 }
 END_TEST
 
@@ -207,9 +213,11 @@ START_TEST(test_sampling_has_mean_mu_and_std_sigma) {
     gen_sample_candidates(c, mu, sigma, NC, 2, 9, 0, 0);
     for (int d = 0; d < 2; d++) {
         double s = 0, s2 = 0;
-        for (int j = 0; j < NC; j++) s += c[j * 2 + d];
+        for (int j = 0; j < NC; j++)
+            s += c[j * 2 + d];
         double m = s / NC;
-        for (int j = 0; j < NC; j++) s2 += (c[j * 2 + d] - m) * (c[j * 2 + d] - m);
+        for (int j = 0; j < NC; j++)
+            s2 += (c[j * 2 + d] - m) * (c[j * 2 + d] - m);
         double sd = sqrt(s2 / (NC - 1));
         // 5 standard errors: σ/√n for the mean, σ/√(2n) for the standard deviation.
         ck_assert_double_le(fabs(m - mu[d]), 5 * sigma / sqrt(NC));
@@ -258,7 +266,8 @@ START_TEST(test_dpo_training_moves_the_mean_toward_the_rewarded_region) {
     AdamWConfig opt = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
     gen_forward(&g, p, z, proto, 1, &w);
     double d0 = 0;
-    for (int d = 0; d < DS; d++) d0 += (w.mu[d] - t[d]) * (w.mu[d] - t[d]);
+    for (int d = 0; d < DS; d++)
+        d0 += (w.mu[d] - t[d]) * (w.mu[d] - t[d]);
     float cand[NC * DS], rew[NC];
     for (int s = 0; s < STEPS; s++) {
         if (s % 10 == 0) memcpy(pref, p, np * sizeof(float));
@@ -266,20 +275,26 @@ START_TEST(test_dpo_training_moves_the_mean_toward_the_rewarded_region) {
         gen_sample_candidates(cand, w.mu, cfg.sigma, NC, DS, 1, (uint32_t)s, 0);
         for (int j = 0; j < NC; j++) {
             double e = 0;
-            for (int d = 0; d < DS; d++) e += (cand[j * DS + d] - t[d]) * (cand[j * DS + d] - t[d]);
+            for (int d = 0; d < DS; d++)
+                e += (cand[j * DS + d] - t[d]) * (cand[j * DS + d] - t[d]);
             rew[j] = (float)-e;
         }
         int bi, wi;
         if (!gen_rank_candidates(&bi, &wi, rew, NC)) continue;
-        GenBatch in = {.B = 1, .z_src = z, .proto = proto, .n_pair = 1,
-                       .z_w = cand + bi * DS, .z_l = cand + wi * DS};
+        GenBatch in = {.B = 1,
+                       .z_src = z,
+                       .proto = proto,
+                       .n_pair = 1,
+                       .z_w = cand + bi * DS,
+                       .z_l = cand + wi * DS};
         memset(gr, 0, np * sizeof(float));
         gen_mixed_step(&g, p, pref, gr, &in, &cfg, &w, NULL);
         adamw_step(p, gr, m, v, np, NULL, 0, &opt, s + 1);
     }
     gen_forward(&g, p, z, proto, 1, &w);
     double d1 = 0;
-    for (int d = 0; d < DS; d++) d1 += (w.mu[d] - t[d]) * (w.mu[d] - t[d]);
+    for (int d = 0; d < DS; d++)
+        d1 += (w.mu[d] - t[d]) * (w.mu[d] - t[d]);
     ck_assert_msg(d1 < 0.1 * d0, "squared distance to the rewarded point %g -> %g", d0, d1);
     xfree(p), xfree(pref), xfree(gr), xfree(m), xfree(v);
     gen_work_free(&w);

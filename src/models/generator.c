@@ -119,7 +119,8 @@ void gen_sample_candidates(float *cand, const float *mu, float sigma, int n, int
     rng_init(&r, seed, round, key, RNG_SAMPLE);
     for (int j = 0; j < n; j++) {
         float *c = cand + (size_t)j * D;
-        for (int d = 0; d < D; d++) c[d] = mu[d] + sigma * rng_normal(&r);
+        for (int d = 0; d < D; d++)
+            c[d] = mu[d] + sigma * rng_normal(&r);
     }
     NANGUARD(__func__, "cand", cand, (size_t)n * (size_t)D);
 }
@@ -198,13 +199,14 @@ double gen_mixed_step(const Generator *g, const float *params, const float *para
     forward_into(g, params, in->z_src, in->proto, B, w, w->mu);
     float *dmu = grads ? w->dmu : NULL;
     if (dmu) memset(dmu, 0, (size_t)B * (size_t)D * sizeof(float));
-    double sup = gen_sup_loss(dmu, w->mu, in->target, in->has_target, in->proto, cfg->lambda_a, B,
-                              D, lam);
+    double sup =
+        gen_sup_loss(dmu, w->mu, in->target, in->has_target, in->proto, cfg->lambda_a, B, D, lam);
     double dpo = 0, acc = 0;
     if (P > 0) {
         dpo = dpo_gauss_forward(w->margin, w->mu, w->mu_ref, in->z_w, in->z_l, cfg->beta,
                                 cfg->sigma, P, D);
-        for (int n = 0; n < P; n++) acc += w->margin[n] > 0;
+        for (int n = 0; n < P; n++)
+            acc += w->margin[n] > 0;
         acc /= P;
         if (dmu && lam < 1)
             dpo_gauss_backward(dmu, w->margin, in->z_w, in->z_l, cfg->beta, cfg->sigma, P, D,

@@ -30,12 +30,12 @@ typedef struct {
 // Activations for batches up to Bmax, plus the loss caches. Owned buffers (gen_work_free).
 typedef struct {
     int Bmax;
-    float *x;         // (Bmax, 2D) the concatenated input
-    float *a, *da;    // (Bmax, H) pre-activation and its gradient
-    float *h, *dh;    // (Bmax, H) GELU output and its gradient
-    float *mu, *dmu;  // (Bmax, D) the policy mean and dloss/dμ (input of gen_backward)
-    float *mu_ref;    // (Bmax, D) the reference generator's means (gen_mixed_step)
-    float *margin;    // (Bmax) DPO margins of the last gen_mixed_step
+    float *x;        // (Bmax, 2D) the concatenated input
+    float *a, *da;   // (Bmax, H) pre-activation and its gradient
+    float *h, *dh;   // (Bmax, H) GELU output and its gradient
+    float *mu, *dmu; // (Bmax, D) the policy mean and dloss/dμ (input of gen_backward)
+    float *mu_ref;   // (Bmax, D) the reference generator's means (gen_mixed_step)
+    float *margin;   // (Bmax) DPO margins of the last gen_mixed_step
 } GenWork;
 
 // CHECKs D, H >= 1. Local.
@@ -97,8 +97,8 @@ typedef struct {
 } GenLossCfg;
 
 typedef struct {
-    double sup, dpo;  // the two terms (dpo = 0 when n_pair = 0)
-    double pair_acc;  // fraction of pairs with margin > 0 (0 when n_pair = 0)
+    double sup, dpo; // the two terms (dpo = 0 when n_pair = 0)
+    double pair_acc; // fraction of pairs with margin > 0 (0 when n_pair = 0)
 } GenLossParts;
 
 // The mixed generator loss and its gradient: runs the frozen reference params_ref on the n_pair

@@ -110,7 +110,8 @@ void dpo_gauss_backward(float *dmu, const float *margin, const float *z_w, const
         size_t o = (size_t)n * (size_t)D;
         // ∂log π(z)/∂μ = (z − μ)/σ²: the μ terms of the w and l likelihoods cancel.
         double g = dloss * (double)beta * -sigmoid_neg(margin[n]) / ((double)N * sigma * sigma);
-        for (int d = 0; d < D; d++) dmu[o + d] += (float)(g * ((double)z_w[o + d] - z_l[o + d]));
+        for (int d = 0; d < D; d++)
+            dmu[o + d] += (float)(g * ((double)z_w[o + d] - z_l[o + d]));
     }
     NANGUARD(__func__, "dmu", dmu, (size_t)N * (size_t)D);
 }
