@@ -17,9 +17,11 @@
 // Row max and log Σ exp(x - max), in double.
 static void row_lse(const float *x, int V, double *mx, double *lse) {
     double m = -INFINITY;
-    for (int v = 0; v < V; v++) m = fmax(m, (double)x[v]);
+    for (int v = 0; v < V; v++)
+        m = fmax(m, (double)x[v]);
     double s = 0;
-    for (int v = 0; v < V; v++) s += exp((double)x[v] - m);
+    for (int v = 0; v < V; v++)
+        s += exp((double)x[v] - m);
     *mx = m;
     // cppcheck-suppress invalidFunctionArg ; s >= 1: the max term contributes exp(0)
     *lse = log(s);
@@ -34,7 +36,8 @@ void softmax_forward(float *out, const float *inp, int N, int V) {
         float *o = out + (size_t)n * V; // may alias x: each element is read before it is written
         double mx, lse;
         row_lse(x, V, &mx, &lse);
-        for (int v = 0; v < V; v++) o[v] = (float)exp((double)x[v] - mx - lse);
+        for (int v = 0; v < V; v++)
+            o[v] = (float)exp((double)x[v] - mx - lse);
     }
     NANGUARD(__func__, "out", out, (size_t)N * V);
 }
@@ -49,8 +52,8 @@ static double ce_weight_sum(const char *fn, const int *targets, const float *wei
               "%s: targets[%d] = %d outside [0, %d) and not ignore_index %d", fn, n, targets[n], V,
               ignore_index);
         if (weights) {
-            CHECK(isfinite(weights[n]) && weights[n] >= 0, "%s: weights[%d] = %g is not finite >= 0",
-                  fn, n, (double)weights[n]);
+            CHECK(isfinite(weights[n]) && weights[n] >= 0,
+                  "%s: weights[%d] = %g is not finite >= 0", fn, n, (double)weights[n]);
             wsum += weights[n];
         } else {
             wsum += 1;
@@ -71,7 +74,8 @@ double softmax_ce_forward(float *probs, const float *logits, const int *targets,
         const float *x = logits + (size_t)n * V;
         double mx, lse;
         row_lse(x, V, &mx, &lse);
-        for (int v = 0; v < V; v++) probs[(size_t)n * V + v] = (float)exp((double)x[v] - mx - lse);
+        for (int v = 0; v < V; v++)
+            probs[(size_t)n * V + v] = (float)exp((double)x[v] - mx - lse);
         if (targets[n] == ignore_index) continue;
         double w = weights ? (double)weights[n] : 1.0;
         // -log p[y] from the logits, not from the rounded probability (no log(0) = inf).
@@ -94,7 +98,8 @@ void softmax_ce_backward(float *dlogits, const float *probs, const int *targets,
         float c = (float)(dloss * (weights ? (double)weights[n] : 1.0) / wsum);
         const float *p = probs + (size_t)n * V;
         float *d = dlogits + (size_t)n * V;
-        for (int v = 0; v < V; v++) d[v] += c * p[v];
+        for (int v = 0; v < V; v++)
+            d[v] += c * p[v];
         d[targets[n]] -= c;
     }
     NANGUARD(__func__, "dlogits", dlogits, (size_t)N * V);
@@ -120,7 +125,8 @@ void mse_backward(float *dpred, const float *pred, const float *target, size_t n
     CHECK_PTR(target);
     if (dpred == NULL) return;
     const float c = (float)(2.0 * dloss / (double)n);
-    for (size_t i = 0; i < n; i++) dpred[i] += c * (pred[i] - target[i]);
+    for (size_t i = 0; i < n; i++)
+        dpred[i] += c * (pred[i] - target[i]);
     NANGUARD(__func__, "dpred", dpred, n);
 }
 
@@ -129,7 +135,8 @@ double l1_forward(const float *pred, const float *target, size_t n) {
     CHECK_PTR(pred);
     CHECK_PTR(target);
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += fabs((double)pred[i] - target[i]);
+    for (size_t i = 0; i < n; i++)
+        s += fabs((double)pred[i] - target[i]);
     return s / (double)n;
 }
 
@@ -159,8 +166,10 @@ double kl_div_forward(float *p_cache, float *q_cache, const float *student, cons
         const float *s = student + (size_t)n * V, *t = teacher + (size_t)n * V;
         // log-softmax of x/Tt in double: max and log Σ exp over the scaled logits.
         double ms = -INFINITY, mt = -INFINITY, ss = 0, st = 0;
-        for (int v = 0; v < V; v++) ms = fmax(ms, s[v] / (double)Tt), mt = fmax(mt, t[v] / (double)Tt);
-        for (int v = 0; v < V; v++) ss += exp(s[v] / (double)Tt - ms), st += exp(t[v] / (double)Tt - mt);
+        for (int v = 0; v < V; v++)
+            ms = fmax(ms, s[v] / (double)Tt), mt = fmax(mt, t[v] / (double)Tt);
+        for (int v = 0; v < V; v++)
+            ss += exp(s[v] / (double)Tt - ms), st += exp(t[v] / (double)Tt - mt);
         // cppcheck-suppress invalidFunctionArg ; ss, st >= 1: each max term contributes exp(0)
         double ls = log(ss), lt = log(st);
         for (int v = 0; v < V; v++) {
@@ -184,7 +193,8 @@ void kl_div_backward(float *dstudent, const float *p_cache, const float *q_cache
     CHECK_PTR(q_cache);
     if (dstudent == NULL) return;
     const float c = (float)(dloss * Tt / N);
-    for (size_t i = 0; i < (size_t)N * V; i++) dstudent[i] += c * (q_cache[i] - p_cache[i]);
+    for (size_t i = 0; i < (size_t)N * V; i++)
+        dstudent[i] += c * (q_cache[i] - p_cache[i]);
     NANGUARD(__func__, "dstudent", dstudent, (size_t)N * V);
 }
 
@@ -198,7 +208,8 @@ void cosine_forward(float *cos, const float *a, const float *b, int N, int D) {
     for (int n = 0; n < N; n++) {
         const float *x = a + (size_t)n * D, *y = b + (size_t)n * D;
         double ab = 0, aa = 0, bb = 0;
-        for (int i = 0; i < D; i++) ab += (double)x[i] * y[i], aa += (double)x[i] * x[i], bb += (double)y[i] * y[i];
+        for (int i = 0; i < D; i++)
+            ab += (double)x[i] * y[i], aa += (double)x[i] * x[i], bb += (double)y[i] * y[i];
         cos[n] = (float)(ab / (fmax(sqrt(aa), NORM_EPS) * fmax(sqrt(bb), NORM_EPS)));
     }
     NANGUARD(__func__, "cos", cos, N);
@@ -213,7 +224,8 @@ void cosine_backward(float *da, float *db, const float *dcos, const float *a, co
     for (int n = 0; n < N; n++) {
         const float *x = a + (size_t)n * D, *y = b + (size_t)n * D;
         double ab = 0, aa = 0, bb = 0;
-        for (int i = 0; i < D; i++) ab += (double)x[i] * y[i], aa += (double)x[i] * x[i], bb += (double)y[i] * y[i];
+        for (int i = 0; i < D; i++)
+            ab += (double)x[i] * y[i], aa += (double)x[i] * x[i], bb += (double)y[i] * y[i];
         double na = sqrt(aa), nb = sqrt(bb);
         double ea = fmax(na, NORM_EPS), eb = fmax(nb, NORM_EPS);
         double g = dcos[n] / (ea * eb);
@@ -222,9 +234,11 @@ void cosine_backward(float *da, float *db, const float *dcos, const float *a, co
         double ca = na > NORM_EPS ? g * ab / (na * na) : 0.0;
         double cb = nb > NORM_EPS ? g * ab / (nb * nb) : 0.0;
         if (da)
-            for (int i = 0; i < D; i++) da[(size_t)n * D + i] += (float)(g * y[i] - ca * x[i]);
+            for (int i = 0; i < D; i++)
+                da[(size_t)n * D + i] += (float)(g * y[i] - ca * x[i]);
         if (db)
-            for (int i = 0; i < D; i++) db[(size_t)n * D + i] += (float)(g * x[i] - cb * y[i]);
+            for (int i = 0; i < D; i++)
+                db[(size_t)n * D + i] += (float)(g * x[i] - cb * y[i]);
     }
     if (da) NANGUARD(__func__, "da", da, (size_t)N * D);
     if (db) NANGUARD(__func__, "db", db, (size_t)N * D);
@@ -242,11 +256,13 @@ size_t infonce_workspace_size(int N, int D) {
 static void normalise_rows(float *xn, float *nrm, const float *x, int N, int D) {
     for (int n = 0; n < N; n++) {
         double s = 0;
-        for (int i = 0; i < D; i++) s += (double)x[(size_t)n * D + i] * x[(size_t)n * D + i];
+        for (int i = 0; i < D; i++)
+            s += (double)x[(size_t)n * D + i] * x[(size_t)n * D + i];
         double r = sqrt(s);
         nrm[n] = (float)r;
         double inv = 1.0 / fmax(r, NORM_EPS);
-        for (int i = 0; i < D; i++) xn[(size_t)n * D + i] = (float)(x[(size_t)n * D + i] * inv);
+        for (int i = 0; i < D; i++)
+            xn[(size_t)n * D + i] = (float)(x[(size_t)n * D + i] * inv);
     }
 }
 
@@ -268,7 +284,8 @@ double infonce_forward(float *probs, const float *a, const float *b, float tau, 
         double mx, lse;
         row_lse(row, N, &mx, &lse);
         loss += lse - ((double)row[n] - mx);
-        for (int m = 0; m < N; m++) row[m] = (float)exp((double)row[m] - mx - lse);
+        for (int m = 0; m < N; m++)
+            row[m] = (float)exp((double)row[m] - mx - lse);
     }
     NANGUARD(__func__, "probs", probs, (size_t)N * N);
     return loss / N;
@@ -281,9 +298,11 @@ static void normalise_rows_backward(float *dx, const float *dxn, const float *xn
         const float *g = dxn + (size_t)n * D, *u = xn + (size_t)n * D;
         double r = nrm[n], proj = 0;
         if (r > NORM_EPS)
-            for (int i = 0; i < D; i++) proj += (double)g[i] * u[i];
+            for (int i = 0; i < D; i++)
+                proj += (double)g[i] * u[i];
         double inv = 1.0 / fmax(r, NORM_EPS);
-        for (int i = 0; i < D; i++) dx[(size_t)n * D + i] += (float)((g[i] - u[i] * proj) * inv);
+        for (int i = 0; i < D; i++)
+            dx[(size_t)n * D + i] += (float)((g[i] - u[i] * proj) * inv);
     }
 }
 
@@ -336,7 +355,8 @@ static void haar_level_backward(float *dx, const float *dlo, const float *dhi, i
     const float r = (float)M_SQRT1_2;
     for (int n = 0; n < N; n++)
         for (int i = 0; i < h; i++) {
-            float gl = dlo ? dlo[(size_t)n * h + i] : 0.0f, gh = dhi ? dhi[(size_t)n * h + i] : 0.0f;
+            float gl = dlo ? dlo[(size_t)n * h + i] : 0.0f,
+                  gh = dhi ? dhi[(size_t)n * h + i] : 0.0f;
             dx[(size_t)n * L + 2 * i] += (gl + gh) * r;
             dx[(size_t)n * L + 2 * i + 1] += (gl - gh) * r;
         }
@@ -375,13 +395,13 @@ static void check_hf(const char *fn, const float *x, const float *y, int N, int 
 // Σ_j N·L_j over the lo bands.
 static size_t lo_bands_size(int N, int L, int J) {
     size_t s = 0;
-    for (int j = 1, Lj = L / 2; j <= J; j++, Lj /= 2) s += (size_t)N * Lj;
+    for (int j = 1, Lj = L / 2; j <= J; j++, Lj /= 2)
+        s += (size_t)N * Lj;
     return s;
 }
 
 size_t haar_hf_l1_workspace_size(int N, int L, int J) {
-    CHECK(N > 0 && L > 0 && J >= 1 && J < 31 && L >= (1 << J), "bad shape N=%d L=%d J=%d", N, L,
-          J);
+    CHECK(N > 0 && L > 0 && J >= 1 && J < 31 && L >= (1 << J), "bad shape N=%d L=%d J=%d", N, L, J);
     return 3 * (size_t)N * L + lo_bands_size(N, L, J) + (size_t)N * (L / 2);
 }
 
@@ -389,14 +409,16 @@ size_t haar_hf_l1_workspace_size(int N, int L, int J) {
 static double hf_l1(const float *x, const float *y, int N, int L, int J, float *work) {
     float *e = work, *lo = e + (size_t)N * L;
     float *hi = lo + lo_bands_size(N, L, J);
-    for (size_t i = 0; i < (size_t)N * L; i++) e[i] = x[i] - y[i];
+    for (size_t i = 0; i < (size_t)N * L; i++)
+        e[i] = x[i] - y[i];
     const float *in = e;
     double loss = 0;
     for (int j = 1, Lin = L; j <= J; j++, Lin /= 2) {
         const int Lj = Lin / 2;
         haar_level(lo, hi, in, N, Lin);
         double s = 0;
-        for (size_t i = 0; i < (size_t)N * Lj; i++) s += fabs((double)hi[i]);
+        for (size_t i = 0; i < (size_t)N * Lj; i++)
+            s += fabs((double)hi[i]);
         loss += s / ((double)N * Lj);
         in = lo;
         lo += (size_t)N * Lj;
@@ -426,16 +448,19 @@ void haar_hf_l1_backward(float *dx, float *dy, const float *x, const float *y, i
     float *gcur = dhi + (size_t)N * (L / 2), *gnext = gcur + (size_t)N * L;
     // Walk back from level J: ∂/∂lo_J = 0, ∂/∂lo_{j-1} = adjoint_j(∂/∂lo_j, dhi_j) with
     // dhi_j = dloss · sign(hi_j) / (N L_j); sign(hi_j) is the sign of the pair difference.
-    for (size_t i = 0; i < (size_t)N * Ls[J]; i++) gcur[i] = 0.0f;
+    for (size_t i = 0; i < (size_t)N * Ls[J]; i++)
+        gcur[i] = 0.0f;
     for (int j = J; j >= 1; j--) {
         const float *in = band[j - 1];
         const float c = (float)(dloss / ((double)N * Ls[j]));
         for (int n = 0; n < N; n++)
             for (int i = 0; i < Ls[j]; i++) {
-                float a = in[(size_t)n * Ls[j - 1] + 2 * i], b = in[(size_t)n * Ls[j - 1] + 2 * i + 1];
+                float a = in[(size_t)n * Ls[j - 1] + 2 * i],
+                      b = in[(size_t)n * Ls[j - 1] + 2 * i + 1];
                 dhi[(size_t)n * Ls[j] + i] = a > b ? c : a < b ? -c : 0.0f;
             }
-        for (size_t i = 0; i < (size_t)N * Ls[j - 1]; i++) gnext[i] = 0.0f;
+        for (size_t i = 0; i < (size_t)N * Ls[j - 1]; i++)
+            gnext[i] = 0.0f;
         haar_level_backward(gnext, gcur, dhi, N, Ls[j - 1]);
         float *t = gcur;
         gcur = gnext;
@@ -443,11 +468,13 @@ void haar_hf_l1_backward(float *dx, float *dy, const float *x, const float *y, i
     }
     const size_t n_all = (size_t)N * L;
     if (dx) {
-        for (size_t i = 0; i < n_all; i++) dx[i] += gcur[i];
+        for (size_t i = 0; i < n_all; i++)
+            dx[i] += gcur[i];
         NANGUARD(__func__, "dx", dx, n_all);
     }
     if (dy) {
-        for (size_t i = 0; i < n_all; i++) dy[i] -= gcur[i];
+        for (size_t i = 0; i < n_all; i++)
+            dy[i] -= gcur[i];
         NANGUARD(__func__, "dy", dy, n_all);
     }
 }
