@@ -119,6 +119,8 @@ void mm_init_params(const MmLarge *m, float *params, Rng *rng);
 // (<= MM_MAX_TENSORS). t has room for MM_MAX_TENSORS. Local.
 int mm_tensors(const MmLarge *m, MmTensor *t);
 
+// Allocates w's arena for batches up to Bmax (owned; CHECKs Bmax > 0); forward and backward never
+// allocate. mm_work_free is safe on a zeroed or freed w and leaves it zeroed. Local.
 void mm_work_init(MmWork *w, const MmLarge *m, int Bmax);
 void mm_work_free(MmWork *w);
 
