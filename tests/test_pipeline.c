@@ -187,14 +187,16 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     char out[16384];
     // A long run: the signal arrives mid-run; it stops at the end of the current round.
     // 1,500 rounds of ~3 ms: seconds of margin for the signal even on an idle machine.
+    // --out is this test's own absolute directory, so the pkill pattern cannot match (and stop) the
+    // same test running at the same time from another checkout on a shared machine.
     const char *opts = "--rounds=1500 --eval-every=500 --ckpt-every=500";
     int rc = run_command(out, sizeof out,
                 "cd %s || exit 9; (timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 "
-                "--out=sig --parties=4 --width=16 --batch-size=16 %s > sig.log 2>&1; echo $? > "
+                "--out=%s/sig --parties=4 --width=16 --batch-size=16 %s > sig.log 2>&1; echo $? > "
                 "sig.rc) & sleep 0.2; for i in $(seq 200); do grep -q 'round 2/' %s/sig.log "
-                "2>/dev/null && break; sleep 0.1; done; pkill -USR1 -f '^mpirun .*--out=sig ' ; "
+                "2>/dev/null && break; sleep 0.1; done; pkill -USR1 -f '^mpirun .*--out=%s/sig ' ; "
                 "wait; cat sig.rc; cat sig.log",
-                work, RUN_TIMEOUT_S, bin(), opts, work);
+                work, RUN_TIMEOUT_S, bin(), work, opts, work, work);
     ck_assert_msg(rc == 0 && strncmp(out, "3\n", 2) == 0, "expected exit 3 first:\n%.1500s", out);
     ck_assert_msg(strstr(out, "stop requested (signal)"), "%.1500s", out);
     int stopped_at = 0;
@@ -204,10 +206,10 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     ck_assert_int_lt(stopped_at, 1500);
     rc = run_command(out, sizeof out,
             "cd %s && timeout %d mpirun --oversubscribe -np 2 %s/mmcollab --data=syn.h5 "
-            "--out=sig --parties=4 --width=16 --batch-size=16 %s --resume=auto 2>&1 && "
+            "--out=%s/sig --parties=4 --width=16 --batch-size=16 %s --resume=auto 2>&1 && "
             "timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 --out=ref "
             "--parties=4 --width=16 --batch-size=16 %s 2>&1",
-            work, RUN_TIMEOUT_S, bin(), opts, RUN_TIMEOUT_S, bin(), opts);
+            work, RUN_TIMEOUT_S, bin(), work, opts, RUN_TIMEOUT_S, bin(), opts);
     ck_assert_msg(rc == 0, "exit %d\n%s", rc, tail(out));
     assert_same_checkpoint("ref", "sig", 1500);
     assert_same_metrics("ref", "sig", 1500);
