@@ -1,0 +1,473 @@
+// mm_large.c - the cloud's multimodal large model: flat scripts for forward and backward (see
+// header). [I] reconstruction: BoMM's abstract names an MM-LM, not its architecture; this is the
+// DESIGN.md §3 shape (encoders → tokens → transformer fusion → head).
+#include "models/mm_large.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/die.h"
+#include "core/xalloc.h"
+#include "nn/act.h"
+#include "nn/attention.h"
+#include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/norm.h"
+
+void mm_init(MmLarge *m, const MmConfig *c) {
+    CHECK_PTR(m);
+    CHECK_PTR(c);
+    CHECK(c->n_mod >= 1 && c->n_mod <= PM_MAX_MOD, "mm_init: n_mod = %d outside 1..%d", c->n_mod,
+          PM_MAX_MOD);
+    CHECK(c->D > 0 && c->L > 0 && c->H > 0 && c->K > 1, "mm_init: D = %d, L = %d, H = %d, K = %d",
+          c->D, c->L, c->H, c->K);
+    CHECK(c->D % c->H == 0, "mm_init: D = %d is not a multiple of H = %d", c->D, c->H);
+    memset(m, 0, sizeof *m);
+    m->c = *c;
+    size_t off = 0, D = (size_t)c->D;
+    for (int i = 0; i < c->n_mod; i++) {
+        CHECK(c->in_dim[i] > 0, "mm_init: modality %d: in_dim = %d", i, c->in_dim[i]);
+        m->tok_off[i] = m->T;
+        m->enc_w[i] = off;
+        if (c->kind[i] == PM_DENSE) {
+            CHECK(c->n_tok[i] > 0, "mm_init: dense modality %d: n_tok = %d", i, c->n_tok[i]);
+            size_t td = (size_t)c->n_tok[i] * D;
+            off += td * (size_t)c->in_dim[i];
+            m->enc_b[i] = off;
+            off += td;
+        } else {
+            CHECK(c->kind[i] == PM_TOKENS && c->vocab[i] > 0,
+                  "mm_init: modality %d: kind %d vocab %d", i, (int)c->kind[i], c->vocab[i]);
+            CHECK(c->n_tok[i] == 0 || c->n_tok[i] == c->in_dim[i],
+                  "mm_init: token modality %d: n_tok = %d, but one token per id needs %d", i,
+                  c->n_tok[i], c->in_dim[i]);
+            m->c.n_tok[i] = c->in_dim[i];
+            off += D * (size_t)c->vocab[i];
+            m->enc_b[i] = off; // no bias: an empty range
+        }
+        m->mod_emb[i] = off;
+        off += (size_t)m->c.n_tok[i] * D;
+        CHECK(m->T <= 4096 - m->c.n_tok[i], "mm_init: %d + %d tokens per sample", m->T,
+              m->c.n_tok[i]);
+        m->T += m->c.n_tok[i];
+    }
+    size_t L = (size_t)c->L;
+#define MM_X_OFF(name, n) m->name = off, off += L * (n);
+    MM_LAYER_PARAMS(MM_X_OFF, c->D)
+#undef MM_X_OFF
+    m->lnfw = off, off += D;
+    m->lnfb = off, off += D;
+    m->headw = off, off += (size_t)c->K * D;
+    m->headb = off, off += (size_t)c->K;
+    m->n_params = off;
+}
+
+void mm_config_default(MmConfig *c, const PmConfig *pc) {
+    CHECK_PTR(c);
+    CHECK_PTR(pc);
+    memset(c, 0, sizeof *c);
+    c->n_mod = pc->n_mod;
+    for (int i = 0; i < pc->n_mod && i < PM_MAX_MOD; i++) {
+        c->kind[i] = pc->kind[i];
+        c->in_dim[i] = pc->in_dim[i];
+        c->vocab[i] = pc->vocab[i];
+        c->n_tok[i] = pc->kind[i] == PM_DENSE ? MM_DEFAULT_DENSE_TOKENS : pc->in_dim[i];
+    }
+    c->D = MM_DEFAULT_D, c->L = MM_DEFAULT_L, c->H = MM_DEFAULT_H, c->K = pc->K;
+}
+
+int mm_tensors(const MmLarge *m, MmTensor *t) {
+    CHECK_PTR(m);
+    CHECK_PTR(t);
+    const MmConfig *c = &m->c;
+    int n = 0;
+    size_t D = (size_t)c->D, L = (size_t)c->L;
+    for (int i = 0; i < c->n_mod; i++) {
+        snprintf(t[n].name, sizeof t[n].name, "enc%d_w", i);
+        t[n].off = m->enc_w[i], t[n].n = m->enc_b[i] - m->enc_w[i], n++;
+        if (c->kind[i] == PM_DENSE) {
+            snprintf(t[n].name, sizeof t[n].name, "enc%d_b", i);
+            t[n].off = m->enc_b[i], t[n].n = m->mod_emb[i] - m->enc_b[i], n++;
+        }
+        snprintf(t[n].name, sizeof t[n].name, "mod_emb%d", i);
+        t[n].off = m->mod_emb[i], t[n].n = (size_t)c->n_tok[i] * D, n++;
+    }
+#define MM_X_LIST(nm, sz) snprintf(t[n].name, sizeof t[n].name, "%s", #nm), t[n].off = m->nm, t[n].n = L * (sz), n++;
+    MM_LAYER_PARAMS(MM_X_LIST, c->D)
+#undef MM_X_LIST
+    snprintf(t[n].name, sizeof t[n].name, "lnfw"), t[n].off = m->lnfw, t[n].n = D, n++;
+    snprintf(t[n].name, sizeof t[n].name, "lnfb"), t[n].off = m->lnfb, t[n].n = D, n++;
+    snprintf(t[n].name, sizeof t[n].name, "headw"), t[n].off = m->headw, t[n].n = (size_t)c->K * D,
+                                                    n++;
+    snprintf(t[n].name, sizeof t[n].name, "headb"), t[n].off = m->headb, t[n].n = (size_t)c->K, n++;
+    CHECK(n <= MM_MAX_TENSORS, "mm_tensors: %d tensors", n);
+    return n;
+}
+
+static void uniform_fan_in(Rng *rng, float *p, size_t n, int fan_in) {
+    float a = 1.f / sqrtf((float)fan_in);
+    rng_fill_uniform(rng, p, n, -a, a);
+}
+
+static void fill_const(float *p, size_t n, float v) {
+    for (size_t i = 0; i < n; i++) p[i] = v;
+}
+
+void mm_init_params(const MmLarge *m, float *params, Rng *rng) {
+    CHECK_PTR(m);
+    CHECK_PTR(params);
+    CHECK_PTR(rng);
+    const MmConfig *c = &m->c;
+    size_t D = (size_t)c->D, L = (size_t)c->L;
+    for (int i = 0; i < c->n_mod; i++) {
+        size_t td = (size_t)c->n_tok[i] * D;
+        if (c->kind[i] == PM_DENSE) {
+            uniform_fan_in(rng, params + m->enc_w[i], td * (size_t)c->in_dim[i], c->in_dim[i]);
+            uniform_fan_in(rng, params + m->enc_b[i], td, c->in_dim[i]);
+        } else {
+            rng_fill_normal(rng, params + m->enc_w[i], D * (size_t)c->vocab[i], 0.f, 0.02f);
+        }
+        rng_fill_normal(rng, params + m->mod_emb[i], td, 0.f, 0.02f);
+    }
+    // Residual projections scaled by 1/√(2L) so the stream's variance does not grow with depth.
+    float proj_std = 0.02f / sqrtf(2.f * (float)c->L);
+    fill_const(params + m->ln1w, L * D, 1.f);
+    fill_const(params + m->ln1b, L * D, 0.f);
+    rng_fill_normal(rng, params + m->qkvw, L * 3 * D * D, 0.f, 0.02f);
+    fill_const(params + m->qkvb, L * 3 * D, 0.f);
+    rng_fill_normal(rng, params + m->attprojw, L * D * D, 0.f, proj_std);
+    fill_const(params + m->attprojb, L * D, 0.f);
+    fill_const(params + m->ln2w, L * D, 1.f);
+    fill_const(params + m->ln2b, L * D, 0.f);
+    rng_fill_normal(rng, params + m->fcw, L * 4 * D * D, 0.f, 0.02f);
+    fill_const(params + m->fcb, L * 4 * D, 0.f);
+    rng_fill_normal(rng, params + m->fcprojw, L * 4 * D * D, 0.f, proj_std);
+    fill_const(params + m->fcprojb, L * D, 0.f);
+    fill_const(params + m->lnfw, D, 1.f);
+    fill_const(params + m->lnfb, D, 0.f);
+    uniform_fan_in(rng, params + m->headw, (size_t)c->K * D, c->D);
+    uniform_fan_in(rng, params + m->headb, (size_t)c->K, c->D);
+}
+
+// ---- work buffers ----
+
+// Carves n floats from the arena (or only counts them when base is NULL); 16-float (64-byte)
+// alignment keeps every buffer on its own cache line.
+static float *carve(float *base, size_t *off, size_t n) {
+    float *p = base ? base + *off : NULL;
+    *off += (n + 15) & ~(size_t)15;
+    return p;
+}
+
+static size_t work_layout(MmWork *w, const MmLarge *m, int Bmax, float *base) {
+    const MmConfig *c = &m->c;
+    size_t off = 0, B = (size_t)Bmax, T = (size_t)m->T, D = (size_t)c->D, L = (size_t)c->L;
+    size_t btd = B * T * D, bt = B * T;
+    for (int i = 0; i < c->n_mod; i++)
+        if (c->kind[i] == PM_DENSE) w->pre[i] = carve(base, &off, B * (size_t)c->n_tok[i] * D);
+    w->x = carve(base, &off, (L + 1) * btd);
+    w->ln1 = carve(base, &off, L * btd);
+    w->ln1_mean = carve(base, &off, L * bt);
+    w->ln1_rstd = carve(base, &off, L * bt);
+    w->qkv = carve(base, &off, L * 3 * btd);
+    w->att = carve(base, &off, L * B * (size_t)c->H * T * T);
+    w->atty = carve(base, &off, L * btd);
+    w->xmid = carve(base, &off, L * btd);
+    w->ln2 = carve(base, &off, L * btd);
+    w->ln2_mean = carve(base, &off, L * bt);
+    w->ln2_rstd = carve(base, &off, L * bt);
+    w->fch = carve(base, &off, L * 4 * btd);
+    w->fch_gelu = carve(base, &off, L * 4 * btd);
+    w->pooled = carve(base, &off, B * D);
+    w->lnf_mean = carve(base, &off, B);
+    w->lnf_rstd = carve(base, &off, B);
+    w->rep = carve(base, &off, B * D);
+    w->logits = carve(base, &off, B * (size_t)c->K);
+    w->probs = carve(base, &off, B * (size_t)c->K);
+    w->dlogits = carve(base, &off, B * (size_t)c->K);
+    w->drep = carve(base, &off, B * D);
+    w->dx = carve(base, &off, btd);
+    w->dln = carve(base, &off, btd);
+    w->dA = carve(base, &off, 4 * btd);
+    w->dB = carve(base, &off, 4 * btd);
+    w->dpooled = carve(base, &off, B * D);
+    w->dlnf = carve(base, &off, B * D);
+    w->att_work = carve(base, &off, attention_workspace_size(Bmax, m->T, c->D, c->H));
+    return off;
+}
+
+void mm_work_init(MmWork *w, const MmLarge *m, int Bmax) {
+    CHECK_PTR(w);
+    CHECK_PTR(m);
+    CHECK(Bmax > 0, "mm_work_init: Bmax = %d", Bmax);
+    memset(w, 0, sizeof *w);
+    size_t n = work_layout(w, m, Bmax, NULL);
+    w->arena = xcalloc_aligned(n * sizeof(float));
+    work_layout(w, m, Bmax, w->arena);
+    w->key_mask = xcalloc((size_t)Bmax * (size_t)m->T, 1);
+    w->Bmax = Bmax;
+}
+
+void mm_work_free(MmWork *w) {
+    xfree(w->arena);
+    xfree(w->key_mask);
+    memset(w, 0, sizeof *w);
+}
+
+// ---- forward ----
+
+static int present(const PmInput *in, int n_mod, int b, int i) {
+    return in->mask == NULL || in->mask[(size_t)b * (size_t)n_mod + (size_t)i] != 0;
+}
+
+static void check_input(const char *fn, const MmLarge *m, const PmInput *in, const MmWork *w) {
+    CHECK_PTR(in);
+    CHECK_PTR(w);
+    CHECK(w->arena != NULL, "%s: work buffers not initialised", fn);
+    CHECK(in->B >= 1 && in->B <= w->Bmax, "%s: batch B = %d outside 1..Bmax = %d", fn, in->B,
+          w->Bmax);
+    for (int i = 0; i < m->c.n_mod; i++) {
+        if (m->c.kind[i] == PM_DENSE)
+            CHECK(in->dense[i] != NULL, "%s: modality %d: dense input is NULL", fn, i);
+        else
+            CHECK(in->tokens[i] != NULL, "%s: modality %d: token input is NULL", fn, i);
+    }
+}
+
+// Per-layer slab of a (L, Bmax, rows...) buffer.
+static inline size_t slab(const MmWork *w, const MmLarge *m, size_t width) {
+    return (size_t)w->Bmax * (size_t)m->T * width;
+}
+
+void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork *w) {
+    CHECK_PTR(m);
+    CHECK_PTR(params);
+    check_input(__func__, m, in, w);
+    const MmConfig *c = &m->c;
+    const int B = in->B, T = m->T, D = c->D, H = c->H, M = c->n_mod;
+    const size_t Dz = (size_t)D, BT = (size_t)B * (size_t)T, btd = BT * Dz;
+    uint8_t *km = w->key_mask;
+
+    // Encoders: tokens of present modalities into x[0]; missing ones and padding stay zero rows.
+    float *x0 = w->x;
+    memset(x0, 0, btd * sizeof(float));
+    memset(km, 0, BT);
+    for (int i = 0; i < M; i++) {
+        const int tm = c->n_tok[i], off = m->tok_off[i];
+        const size_t td = (size_t)tm * Dz;
+        const float *emb = params + m->mod_emb[i];
+        if (c->kind[i] == PM_DENSE) {
+            linear_forward(w->pre[i], in->dense[i], params + m->enc_w[i], params + m->enc_b[i], B,
+                           c->in_dim[i], tm * D);
+            for (int b = 0; b < B; b++) {
+                if (!present(in, M, b, i)) continue;
+                float *dst = x0 + ((size_t)b * T + off) * Dz;
+                gelu_forward(dst, w->pre[i] + (size_t)b * td, td);
+                for (size_t k = 0; k < td; k++) dst[k] += emb[k];
+                memset(km + (size_t)b * T + off, 1, (size_t)tm);
+            }
+        } else {
+            const int V = c->vocab[i];
+            const float *E = params + m->enc_w[i];
+            for (int b = 0; b < B; b++) {
+                const int *ids = in->tokens[i] + (size_t)b * tm;
+                for (int s = 0; s < tm; s++)
+                    CHECK(ids[s] < V, "mm_forward: modality %d row %d token %d: id %d >= V = %d", i,
+                          b, s, ids[s], V);
+                if (!present(in, M, b, i)) continue;
+                for (int s = 0; s < tm; s++) {
+                    if (ids[s] < 0) continue; // padding
+                    float *dst = x0 + ((size_t)b * T + off + s) * Dz;
+                    const float *e = E + (size_t)ids[s] * Dz, *p = emb + (size_t)s * Dz;
+                    for (int k = 0; k < D; k++) dst[k] = e[k] + p[k];
+                    km[(size_t)b * T + off + s] = 1;
+                }
+            }
+        }
+    }
+
+    // Transformer blocks (pre-LN, full attention under the key mask).
+    const size_t sD = slab(w, m, Dz), sR = slab(w, m, 1);
+    for (int l = 0; l < c->L; l++) {
+        const size_t lD = (size_t)l * Dz;
+        const float *xin = w->x + (size_t)l * sD;
+        float *xout = w->x + (size_t)(l + 1) * sD;
+        float *ln1 = w->ln1 + l * sD, *qkv = w->qkv + l * 3 * sD;
+        float *atty = w->atty + l * sD, *xmid = w->xmid + l * sD, *ln2 = w->ln2 + l * sD;
+        float *fch = w->fch + l * 4 * sD, *fchg = w->fch_gelu + l * 4 * sD;
+        float *att = w->att + (size_t)l * (size_t)w->Bmax * (size_t)H * (size_t)T * (size_t)T;
+        layernorm_forward(ln1, w->ln1_mean + l * sR, w->ln1_rstd + l * sR, xin,
+                          params + m->ln1w + lD, params + m->ln1b + lD, (int)BT, D);
+        linear_forward(qkv, ln1, params + m->qkvw + 3 * lD * Dz, params + m->qkvb + 3 * lD,
+                       (int)BT, D, 3 * D);
+        attention_forward(atty, att, qkv, km, 0, B, T, D, H);
+        linear_forward(xmid, atty, params + m->attprojw + lD * Dz, params + m->attprojb + lD,
+                       (int)BT, D, D);
+        residual_forward(xmid, xmid, xin, btd);
+        layernorm_forward(ln2, w->ln2_mean + l * sR, w->ln2_rstd + l * sR, xmid,
+                          params + m->ln2w + lD, params + m->ln2b + lD, (int)BT, D);
+        linear_forward(fch, ln2, params + m->fcw + 4 * lD * Dz, params + m->fcb + 4 * lD, (int)BT,
+                       D, 4 * D);
+        gelu_forward(fchg, fch, 4 * btd);
+        linear_forward(xout, fchg, params + m->fcprojw + 4 * lD * Dz, params + m->fcprojb + lD,
+                       (int)BT, 4 * D, D);
+        residual_forward(xout, xout, xmid, btd);
+    }
+
+    // Masked mean-pool (sums in double), final LayerNorm, head. A row with no token pools to 0.
+    const float *xL = w->x + (size_t)c->L * sD;
+    for (int b = 0; b < B; b++) {
+        const uint8_t *kb = km + (size_t)b * T;
+        int cnt = 0;
+        for (int t = 0; t < T; t++) cnt += kb[t];
+        float *pb = w->pooled + (size_t)b * Dz;
+        for (int k = 0; k < D; k++) {
+            double s = 0.0;
+            for (int t = 0; t < T; t++)
+                if (kb[t]) s += xL[((size_t)b * T + t) * Dz + k];
+            pb[k] = cnt ? (float)(s / cnt) : 0.f;
+        }
+    }
+    layernorm_forward(w->rep, w->lnf_mean, w->lnf_rstd, w->pooled, params + m->lnfw,
+                      params + m->lnfb, B, D);
+    linear_forward(w->logits, w->rep, params + m->headw, params + m->headb, B, D, c->K);
+    memset(w->dlogits, 0, (size_t)B * (size_t)c->K * sizeof(float));
+    memset(w->drep, 0, (size_t)B * Dz * sizeof(float));
+}
+
+// ---- backward ----
+
+void mm_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in,
+                 MmWork *w) {
+    CHECK_PTR(m);
+    CHECK_PTR(params);
+    CHECK_PTR(grads);
+    check_input(__func__, m, in, w);
+    const MmConfig *c = &m->c;
+    const int B = in->B, T = m->T, D = c->D, H = c->H, M = c->n_mod;
+    const size_t Dz = (size_t)D, BT = (size_t)B * (size_t)T, btd = BT * Dz;
+    const uint8_t *km = w->key_mask;
+
+    // Head and final LayerNorm: dlnf = drep + ∂(logits)/∂rep.
+    memcpy(w->dlnf, w->drep, (size_t)B * Dz * sizeof(float));
+    linear_backward(w->dlnf, grads + m->headw, grads + m->headb, w->dlogits, w->rep,
+                    params + m->headw, B, D, c->K);
+    memset(w->dpooled, 0, (size_t)B * Dz * sizeof(float));
+    layernorm_backward(w->dpooled, grads + m->lnfw, grads + m->lnfb, w->dlnf, w->pooled,
+                       params + m->lnfw, w->lnf_mean, w->lnf_rstd, B, D);
+
+    // Pool: each present token gets dpooled / count; masked tokens get nothing.
+    float *dx = w->dx;
+    memset(dx, 0, btd * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        const uint8_t *kb = km + (size_t)b * T;
+        int cnt = 0;
+        for (int t = 0; t < T; t++) cnt += kb[t];
+        if (cnt == 0) continue;
+        const float inv = 1.f / (float)cnt, *dp = w->dpooled + (size_t)b * Dz;
+        for (int t = 0; t < T; t++) {
+            if (!kb[t]) continue;
+            float *d = dx + ((size_t)b * T + t) * Dz;
+            for (int k = 0; k < D; k++) d[k] = dp[k] * inv;
+        }
+    }
+
+    // Blocks in reverse; dx holds ∂/∂x[l+1] on entry and ∂/∂x[l] on exit (residuals pass it on).
+    const size_t sD = slab(w, m, Dz), sR = slab(w, m, 1);
+    for (int l = c->L - 1; l >= 0; l--) {
+        const size_t lD = (size_t)l * Dz;
+        const float *xin = w->x + (size_t)l * sD;
+        const float *ln1 = w->ln1 + l * sD, *qkv = w->qkv + l * 3 * sD;
+        const float *att = w->att + (size_t)l * (size_t)w->Bmax * (size_t)H * (size_t)T * (size_t)T;
+        const float *atty = w->atty + l * sD, *xmid = w->xmid + l * sD, *ln2 = w->ln2 + l * sD;
+        const float *fch = w->fch + l * 4 * sD, *fchg = w->fch_gelu + l * 4 * sD;
+        // MLP branch: xout = xmid + fcproj(gelu(fc(LN2(xmid)))).
+        memset(w->dA, 0, 4 * btd * sizeof(float));
+        linear_backward(w->dA, grads + m->fcprojw + 4 * lD * Dz, grads + m->fcprojb + lD, dx, fchg,
+                        params + m->fcprojw + 4 * lD * Dz, (int)BT, 4 * D, D);
+        memset(w->dB, 0, 4 * btd * sizeof(float));
+        gelu_backward(w->dB, fch, w->dA, 4 * btd);
+        memset(w->dln, 0, btd * sizeof(float));
+        linear_backward(w->dln, grads + m->fcw + 4 * lD * Dz, grads + m->fcb + 4 * lD, w->dB, ln2,
+                        params + m->fcw + 4 * lD * Dz, (int)BT, D, 4 * D);
+        layernorm_backward(dx, grads + m->ln2w + lD, grads + m->ln2b + lD, w->dln, xmid,
+                           params + m->ln2w + lD, w->ln2_mean + l * sR, w->ln2_rstd + l * sR,
+                           (int)BT, D);
+        // Attention branch: xmid = xin + attproj(attention(qkv(LN1(xin)))).
+        float *datty = w->dB;
+        memset(datty, 0, btd * sizeof(float));
+        linear_backward(datty, grads + m->attprojw + lD * Dz, grads + m->attprojb + lD, dx, atty,
+                        params + m->attprojw + lD * Dz, (int)BT, D, D);
+        float *dqkv = w->dA;
+        memset(dqkv, 0, 3 * btd * sizeof(float));
+        attention_backward(dqkv, datty, qkv, att, km, 0, B, T, D, H, w->att_work);
+        memset(w->dln, 0, btd * sizeof(float));
+        linear_backward(w->dln, grads + m->qkvw + 3 * lD * Dz, grads + m->qkvb + 3 * lD, dqkv, ln1,
+                        params + m->qkvw + 3 * lD * Dz, (int)BT, D, 3 * D);
+        layernorm_backward(dx, grads + m->ln1w + lD, grads + m->ln1b + lD, w->dln, xin,
+                           params + m->ln1w + lD, w->ln1_mean + l * sR, w->ln1_rstd + l * sR,
+                           (int)BT, D);
+    }
+
+    // Encoders: only tokens under the key mask were written in the forward, so only they pass
+    // gradient on (masked rows hold exact zeros anyway; skipping them makes that structural).
+    for (int i = 0; i < M; i++) {
+        const int tm = c->n_tok[i], off = m->tok_off[i];
+        const size_t td = (size_t)tm * Dz;
+        float *demb = grads + m->mod_emb[i];
+        if (c->kind[i] == PM_DENSE) {
+            float *dpre = w->dA; // (B, t_m·D) fits in (B, T, 4D)
+            memset(dpre, 0, (size_t)B * td * sizeof(float));
+            for (int b = 0; b < B; b++) {
+                if (!present(in, M, b, i)) continue;
+                const float *d = dx + ((size_t)b * T + off) * Dz;
+                gelu_backward(dpre + (size_t)b * td, w->pre[i] + (size_t)b * td, d, td);
+                for (size_t k = 0; k < td; k++) demb[k] += d[k];
+            }
+            linear_backward(NULL, grads + m->enc_w[i], grads + m->enc_b[i], dpre, in->dense[i],
+                            params + m->enc_w[i], B, c->in_dim[i], tm * D);
+        } else {
+            float *dE = grads + m->enc_w[i];
+            for (int b = 0; b < B; b++) {
+                const uint8_t *kb = km + (size_t)b * T + off;
+                const int *ids = in->tokens[i] + (size_t)b * tm;
+                for (int s = 0; s < tm; s++) {
+                    if (!kb[s]) continue;
+                    const float *d = dx + ((size_t)b * T + off + s) * Dz;
+                    float *de = dE + (size_t)ids[s] * Dz, *dp = demb + (size_t)s * Dz;
+                    for (int k = 0; k < D; k++) de[k] += d[k], dp[k] += d[k];
+                }
+            }
+        }
+    }
+}
+
+double mm_ce(const MmLarge *m, MmWork *w, int B, const int *labels, const float *weights,
+             double dloss, long *correct) {
+    CHECK_PTR(m);
+    CHECK_PTR(w);
+    CHECK_PTR(labels);
+    CHECK(B >= 1 && B <= w->Bmax, "mm_ce: B = %d outside 1..Bmax = %d", B, w->Bmax);
+    const int K = m->c.K;
+    double loss = softmax_ce_forward(w->probs, w->logits, labels, weights, -1, B, K);
+    if (correct) {
+        for (int b = 0; b < B; b++) {
+            const float *p = w->logits + (size_t)b * K;
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (p[k] > p[best]) best = k;
+            *correct += best == labels[b];
+        }
+    }
+    if (dloss != 0.0) softmax_ce_backward(w->dlogits, w->probs, labels, weights, -1, B, K, dloss);
+    return loss;
+}
+
+double mm_loss_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in,
+                        MmWork *w, const int *labels, const float *weights, long *correct) {
+    mm_forward(m, params, in, w);
+    double loss = mm_ce(m, w, in->B, labels, weights, grads ? 1.0 : 0.0, correct);
+    if (grads) mm_backward(m, params, grads, in, w);
+    return loss;
+}

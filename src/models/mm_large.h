@@ -1,0 +1,148 @@
+// mm_large.h - the cloud's multimodal large model (MM-LM, DESIGN.md §3; BoMM, research/methods.md
+// §1, a reconstruction from the paper's abstract): per-modality encoders to tokens of width D, a
+// pre-LN transformer over all modality tokens, a masked mean-pool and a head. Flat parameter layout
+// plus one forward and one backward (llm.c style, no autograd).
+//
+//   per modality m, tokens at rows [tok_off[m], tok_off[m] + t_m) of the sequence (T = Σ t_m):
+//     dense x_m (B, in_m):    tok = gelu(x_m · W_mᵀ + b_m) reshaped (B, t_m, D),  + E_mod,m (t_m, D)
+//     tokens ids_m (B, T_m):  tok[s] = E_m[ids_m[s]] (one token per id, t_m = T_m), + E_mod,m (t_m, D)
+//   key mask km (B, T): 1 where the modality is present (and, for tokens, the id is >= 0)
+//   L blocks:  x += attn(LN1(x), km) · W_oᵀ + b_o;  x += gelu(LN2(x) · W_fcᵀ + b_fc) · W_pᵀ + b_p
+//   rep = LN_f(Σ_t km·x_t / Σ_t km)   (B, D)        logits = rep · W_hᵀ + b_h   (B, K)
+//
+// E_mod is one learned embedding per token slot: it names the modality and, within it, the
+// position (so text keeps its word order); for dense modalities it overlaps the bias, harmlessly.
+// Tokens of a missing modality and padding ids are zero rows that no query attends to and the pool
+// skips: they change nothing and get no gradient. Token ids of one sequence each become a token
+// (not a bag) so that attention can relate words to image and audio tokens.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "models/party_model.h"
+
+// Defaults of mm_config_default (at these, the AV-FashionMNIST MM-LM is ~16x the D = 64 party model).
+#define MM_DEFAULT_D 128
+#define MM_DEFAULT_L 2
+#define MM_DEFAULT_H 4
+#define MM_DEFAULT_DENSE_TOKENS 8
+
+typedef struct {
+    int n_mod;
+    PmInputKind kind[PM_MAX_MOD];
+    int in_dim[PM_MAX_MOD]; // dense: features per sample; tokens: tokens per sample (T_m)
+    int vocab[PM_MAX_MOD];  // tokens only: table rows
+    int n_tok[PM_MAX_MOD];  // dense: tokens t_m the encoder makes; tokens: 0 or in_dim (set to in_dim)
+    int D, L, H, K;         // width, transformer blocks, heads (D % H == 0), classes
+} MmConfig;
+
+// Per-layer parameter tensors: name and floats per layer. Each is stored for all L layers together
+// (layer-major, as llm.c), so tensor `name` of layer l starts at m->name + l · size.
+#define MM_LAYER_PARAMS(X, D)                                                                     \
+    X(ln1w, (size_t)(D))                                                                          \
+    X(ln1b, (size_t)(D))                                                                          \
+    X(qkvw, (size_t)3 * (D) * (D))                                                                \
+    X(qkvb, (size_t)3 * (D))                                                                      \
+    X(attprojw, (size_t)(D) * (D))                                                                \
+    X(attprojb, (size_t)(D))                                                                      \
+    X(ln2w, (size_t)(D))                                                                          \
+    X(ln2b, (size_t)(D))                                                                          \
+    X(fcw, (size_t)4 * (D) * (D))                                                                 \
+    X(fcb, (size_t)4 * (D))                                                                       \
+    X(fcprojw, (size_t)4 * (D) * (D))                                                             \
+    X(fcprojb, (size_t)(D))
+
+// Offsets of every parameter tensor in the flat buffer (transparent, STYLE.md 9.3).
+typedef struct {
+    MmConfig c;
+    size_t n_params;
+    int T;                     // tokens per sample, Σ t_m
+    int tok_off[PM_MAX_MOD];   // first token row of modality m
+    size_t enc_w[PM_MAX_MOD];  // dense: W (t_m·D, in_m); tokens: E (V, D)
+    size_t enc_b[PM_MAX_MOD];  // dense: b (t_m·D); tokens: none (an empty range)
+    size_t mod_emb[PM_MAX_MOD]; // (t_m, D)
+#define MM_X_FIELD(name, n) size_t name; // (L, n)
+    MM_LAYER_PARAMS(MM_X_FIELD, 0)
+#undef MM_X_FIELD
+    size_t lnfw, lnfb; // (D), (D)
+    size_t headw, headb; // (K, D), (K)
+} MmLarge;
+
+// One parameter tensor of the layout (for checkpoints, optimiser segments and tests).
+typedef struct {
+    char name[24]; // e.g. "enc1_w", "mod_emb0", "qkvw" (all layers), "headw"
+    size_t off, n; // floats [off, off + n) of the flat buffer
+} MmTensor;
+
+#define MM_MAX_TENSORS (3 * PM_MAX_MOD + 16)
+
+// Activations and gradients for batches up to Bmax: one arena, carved at init. Owned (mm_work_free).
+// Per-layer buffers hold L slabs of Bmax rows (layer l at l · Bmax · T · width).
+typedef struct {
+    int Bmax;
+    float *pre[PM_MAX_MOD]; // dense: (Bmax, t_m·D) encoder output before GELU
+    uint8_t *key_mask;      // (Bmax, T)
+    float *x;               // (L+1, Bmax, T, D) residual stream: x[0] tokens, x[l+1] block l out
+    float *ln1, *ln1_mean, *ln1_rstd; // (L, Bmax, T, D), (L, Bmax, T), (L, Bmax, T)
+    float *qkv;                       // (L, Bmax, T, 3D)
+    float *att;                       // (L, Bmax, H, T, T) attention probabilities
+    float *atty;                      // (L, Bmax, T, D) attention output before W_o
+    float *xmid;                      // (L, Bmax, T, D) residual after attention
+    float *ln2, *ln2_mean, *ln2_rstd; // (L, Bmax, T, D), (L, Bmax, T), (L, Bmax, T)
+    float *fch, *fch_gelu;            // (L, Bmax, T, 4D) MLP hidden before/after GELU
+    float *pooled;                    // (Bmax, D) masked mean of x[L]
+    float *lnf_mean, *lnf_rstd;       // (Bmax)
+    float *rep;                       // (Bmax, D) LN_f(pooled): the representation (mm_rep)
+    float *logits, *probs;            // (Bmax, K)
+    float *dlogits;                   // (Bmax, K) upstream gradient for mm_backward
+    float *drep;                      // (Bmax, D) extra upstream gradient on rep for mm_backward
+    // backward scratch
+    float *dx, *dln;            // (Bmax, T, D)
+    float *dA, *dB;             // (Bmax, T, 4D)
+    float *dpooled, *dlnf;      // (Bmax, D)
+    float *att_work;            // attention_workspace_size(Bmax, T, D, H)
+    float *arena;
+} MmWork;
+
+// CHECKs the config (n_mod 1..PM_MAX_MOD, positive sizes, D % H == 0, K > 1, dense n_tok > 0,
+// token n_tok 0 or in_dim). Local.
+void mm_init(MmLarge *m, const MmConfig *c);
+// The MM-LM config for the inputs of a party model's config: same modalities, in_dim, vocab, K;
+// D, L, H = MM_DEFAULT_*; MM_DEFAULT_DENSE_TOKENS tokens per dense modality. Local.
+void mm_config_default(MmConfig *c, const PmConfig *pc);
+// Encoders and head: PyTorch's default U(-1/√in, 1/√in); token and modality embeddings N(0, 0.02);
+// transformer weights N(0, 0.02) (the two residual projections 0.02/√(2L), GPT-2), biases 0,
+// LayerNorm w 1, b 0. Local.
+void mm_init_params(const MmLarge *m, float *params, Rng *rng);
+// Lists the parameter tensors in buffer order (they tile [0, n_params)); returns their number
+// (<= MM_MAX_TENSORS). t has room for MM_MAX_TENSORS. Local.
+int mm_tensors(const MmLarge *m, MmTensor *t);
+
+// Allocates w's arena for batches up to Bmax (owned; CHECKs Bmax > 0); forward and backward never
+// allocate. mm_work_free is safe on a zeroed or freed w and leaves it zeroed. Local.
+void mm_work_init(MmWork *w, const MmLarge *m, int Bmax);
+void mm_work_free(MmWork *w);
+
+// Writes w->logits (B, K) and w->rep (B, D), and zeroes w->dlogits and w->drep so the caller adds
+// only the gradients it has. Input as for the party model: in->dense[m] (B, in_m) for dense,
+// in->tokens[m] (B, T_m) for token modalities (ids < 0 padding, ids >= V a CHECK failure);
+// in->mask (B, n_mod) or NULL (all present). CHECKs B in 1..Bmax and the inputs. Local.
+void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork *w);
+// The pooled, normalised representation of the last mm_forward: (B, D) row-major, borrowed (valid
+// until mm_work_free, overwritten by the next forward). Add its gradient into w->drep. Local.
+static inline const float *mm_rep(const MmWork *w) { return w->rep; }
+// From w->dlogits (B, K) and w->drep (B, D), which it reads and leaves alone:
+// grads (n_params) += dloss/dparams. Uses w's buffers from the last mm_forward with the same
+// input. Local.
+void mm_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in,
+                 MmWork *w);
+// Softmax CE over w->logits (B, K) with optional per-sample weights (B): writes w->probs,
+// w->dlogits += dloss · ∂CE/∂logits (nothing when dloss == 0), *correct += argmax hits (when not
+// NULL). Returns the (weighted) mean CE. Local.
+double mm_ce(const MmLarge *m, MmWork *w, int B, const int *labels, const float *weights,
+             double dloss, long *correct);
+// mm_forward, mm_ce and, when grads is not NULL, mm_backward of the CE alone. Returns the mean
+// loss; *correct += argmax hits. Local.
+double mm_loss_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in,
+                        MmWork *w, const int *labels, const float *weights, long *correct);
