@@ -48,8 +48,10 @@ static void ctx_init(Ctx *c) {
     fill_uniform(c->g, B * K, -1, 1, 43);
     fill_uniform(c->grep, B * D, -1, 1, 44);
     fill_uniform(c->weights, B, 0.5f, 2.f, 45);
-    for (int i = 0; i < B * T1; i++) c->ids[i] = (i * 5) % (V + 1) - 1; // some -1 padding
-    for (int b = 0; b < B; b++) c->labels[b] = (b * 2) % K;
+    for (int i = 0; i < B * T1; i++)
+        c->ids[i] = (i * 5) % (V + 1) - 1; // some -1 padding
+    for (int b = 0; b < B; b++)
+        c->labels[b] = (b * 2) % K;
     // Row 1 misses modality 0; row 2 has only the tokens; row 3 only modality 2; row 5 has
     // nothing (pools to zero).
     const uint8_t mask[B * 3] = {1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
@@ -101,8 +103,8 @@ START_TEST(test_mm_ce_backward_matches_finite_differences) {
     Ctx c;
     ctx_init(&c);
     long correct = 0;
-    double loss = mm_loss_backward(&c.mm, c.params, c.grads, &c.in, &c.w, c.labels, c.weights,
-                                   &correct);
+    double loss =
+        mm_loss_backward(&c.mm, c.params, c.grads, &c.in, &c.w, c.labels, c.weights, &correct);
     ck_assert(isfinite(loss) && loss > 0.0);
     ck_assert(correct >= 0 && correct <= B);
     Rng r;
@@ -123,9 +125,12 @@ START_TEST(test_mm_missing_modality_changes_nothing_and_gets_no_gradient) {
     memcpy(grads0, c.grads, c.mm.n_params * sizeof(float));
     // Change the inputs of every missing (row, modality) and the padding ids' value: neither the
     // output nor any gradient may move, bit for bit.
-    for (int k = 0; k < IN0; k++) c.x0[1 * IN0 + k] += 5.f, c.x0[3 * IN0 + k] -= 3.f;
-    for (int k = 0; k < IN2; k++) c.x2[2 * IN2 + k] += 7.f, c.x2[5 * IN2 + k] = 1e3f;
-    for (int s = 0; s < T1; s++) c.ids[3 * T1 + s] = (c.ids[3 * T1 + s] + 2) % V;
+    for (int k = 0; k < IN0; k++)
+        c.x0[1 * IN0 + k] += 5.f, c.x0[3 * IN0 + k] -= 3.f;
+    for (int k = 0; k < IN2; k++)
+        c.x2[2 * IN2 + k] += 7.f, c.x2[5 * IN2 + k] = 1e3f;
+    for (int s = 0; s < T1; s++)
+        c.ids[3 * T1 + s] = (c.ids[3 * T1 + s] + 2) % V;
     for (int i = 0; i < B * T1; i++)
         if (c.ids[i] < 0) c.ids[i] = -7;
     memset(c.grads, 0, c.mm.n_params * sizeof(float));
@@ -136,7 +141,8 @@ START_TEST(test_mm_missing_modality_changes_nothing_and_gets_no_gradient) {
     // Gradient only from row 1 (modality 0 missing): modality 0's encoder and its modality
     // embedding get exactly nothing, modality 2's do get something.
     mm_forward(&c.mm, c.params, &c.in, &c.w);
-    for (int k = 0; k < K; k++) c.w.dlogits[1 * K + k] = 1.f + (float)k;
+    for (int k = 0; k < K; k++)
+        c.w.dlogits[1 * K + k] = 1.f + (float)k;
     memset(c.grads, 0, c.mm.n_params * sizeof(float));
     mm_backward(&c.mm, c.params, c.grads, &c.in, &c.w);
     size_t end0 = c.mm.mod_emb[0] + (size_t)NT0 * D;
@@ -168,7 +174,8 @@ START_TEST(test_mm_backward_accumulates) {
     float *once = xmalloc(c.mm.n_params * sizeof(float));
     memcpy(once, c.grads, c.mm.n_params * sizeof(float));
     mm_backward(&c.mm, c.params, c.grads, &c.in, &c.w);
-    for (size_t i = 0; i < c.mm.n_params; i++) once[i] *= 2.f;
+    for (size_t i = 0; i < c.mm.n_params; i++)
+        once[i] *= 2.f;
     ck_assert_floats_near(c.grads, once, c.mm.n_params, 1e-6, 1e-6);
     xfree(once);
     ctx_free(&c);
@@ -186,7 +193,8 @@ START_TEST(test_mm_tensors_tile_the_buffer) {
     for (int i = 0; i < n; i++) {
         ck_assert_msg(t[i].off == off, "%s starts at %zu, expected %zu", t[i].name, t[i].off, off);
         ck_assert_msg(t[i].n > 0, "%s is empty", t[i].name);
-        for (int j = 0; j < i; j++) ck_assert_str_ne(t[i].name, t[j].name);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(t[i].name, t[j].name);
         off += t[i].n;
     }
     ck_assert_uint_eq(off, c.mm.n_params);
@@ -239,7 +247,8 @@ START_TEST(test_mm_default_is_ten_times_the_party_model) {
     int n = mm_tensors(&mm, t);
     for (int i = 0; i < n; i++) {
         double s = 0.0;
-        for (size_t k = 0; k < t[i].n; k++) s += fabs(grads[t[i].off + k]);
+        for (size_t k = 0; k < t[i].n; k++)
+            s += fabs(grads[t[i].off + k]);
         ck_assert_msg(isfinite(s) && s > 0.0, "%s: |grad| sum %g", t[i].name, s);
     }
     xfree(img), xfree(aud), xfree(params), xfree(grads);

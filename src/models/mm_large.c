@@ -93,7 +93,8 @@ int mm_tensors(const MmLarge *m, MmTensor *t) {
         snprintf(t[n].name, sizeof t[n].name, "mod_emb%d", i);
         t[n].off = m->mod_emb[i], t[n].n = (size_t)c->n_tok[i] * D, n++;
     }
-#define MM_X_LIST(nm, sz) snprintf(t[n].name, sizeof t[n].name, "%s", #nm), t[n].off = m->nm, t[n].n = L * (sz), n++;
+#define MM_X_LIST(nm, sz)                                                                          \
+    snprintf(t[n].name, sizeof t[n].name, "%s", #nm), t[n].off = m->nm, t[n].n = L * (sz), n++;
     MM_LAYER_PARAMS(MM_X_LIST, c->D)
 #undef MM_X_LIST
     snprintf(t[n].name, sizeof t[n].name, "lnfw"), t[n].off = m->lnfw, t[n].n = D, n++;
@@ -111,7 +112,8 @@ static void uniform_fan_in(Rng *rng, float *p, size_t n, int fan_in) {
 }
 
 static void fill_const(float *p, size_t n, float v) {
-    for (size_t i = 0; i < n; i++) p[i] = v;
+    for (size_t i = 0; i < n; i++)
+        p[i] = v;
 }
 
 void mm_init_params(const MmLarge *m, float *params, Rng *rng) {
@@ -264,7 +266,8 @@ void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork
                 if (!present(in, M, b, i)) continue;
                 float *dst = x0 + ((size_t)b * T + off) * Dz;
                 gelu_forward(dst, w->pre[i] + (size_t)b * td, td);
-                for (size_t k = 0; k < td; k++) dst[k] += emb[k];
+                for (size_t k = 0; k < td; k++)
+                    dst[k] += emb[k];
                 memset(km + (size_t)b * T + off, 1, (size_t)tm);
             }
         } else {
@@ -280,7 +283,8 @@ void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork
                     if (ids[s] < 0) continue; // padding
                     float *dst = x0 + ((size_t)b * T + off + s) * Dz;
                     const float *e = E + (size_t)ids[s] * Dz, *p = emb + (size_t)s * Dz;
-                    for (int k = 0; k < D; k++) dst[k] = e[k] + p[k];
+                    for (int k = 0; k < D; k++)
+                        dst[k] = e[k] + p[k];
                     km[(size_t)b * T + off + s] = 1;
                 }
             }
@@ -299,8 +303,8 @@ void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork
         float *att = w->att + (size_t)l * (size_t)w->Bmax * (size_t)H * (size_t)T * (size_t)T;
         layernorm_forward(ln1, w->ln1_mean + l * sR, w->ln1_rstd + l * sR, xin,
                           params + m->ln1w + lD, params + m->ln1b + lD, (int)BT, D);
-        linear_forward(qkv, ln1, params + m->qkvw + 3 * lD * Dz, params + m->qkvb + 3 * lD,
-                       (int)BT, D, 3 * D);
+        linear_forward(qkv, ln1, params + m->qkvw + 3 * lD * Dz, params + m->qkvb + 3 * lD, (int)BT,
+                       D, 3 * D);
         attention_forward(atty, att, qkv, km, 0, B, T, D, H);
         linear_forward(xmid, atty, params + m->attprojw + lD * Dz, params + m->attprojb + lD,
                        (int)BT, D, D);
@@ -320,7 +324,8 @@ void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork
     for (int b = 0; b < B; b++) {
         const uint8_t *kb = km + (size_t)b * T;
         int cnt = 0;
-        for (int t = 0; t < T; t++) cnt += kb[t];
+        for (int t = 0; t < T; t++)
+            cnt += kb[t];
         float *pb = w->pooled + (size_t)b * Dz;
         for (int k = 0; k < D; k++) {
             double s = 0.0;
@@ -363,13 +368,15 @@ void mm_backward(const MmLarge *m, const float *params, float *grads, const PmIn
     for (int b = 0; b < B; b++) {
         const uint8_t *kb = km + (size_t)b * T;
         int cnt = 0;
-        for (int t = 0; t < T; t++) cnt += kb[t];
+        for (int t = 0; t < T; t++)
+            cnt += kb[t];
         if (cnt == 0) continue;
         const float inv = 1.f / (float)cnt, *dp = w->dpooled + (size_t)b * Dz;
         for (int t = 0; t < T; t++) {
             if (!kb[t]) continue;
             float *d = dx + ((size_t)b * T + t) * Dz;
-            for (int k = 0; k < D; k++) d[k] = dp[k] * inv;
+            for (int k = 0; k < D; k++)
+                d[k] = dp[k] * inv;
         }
     }
 
@@ -423,7 +430,8 @@ void mm_backward(const MmLarge *m, const float *params, float *grads, const PmIn
                 if (!present(in, M, b, i)) continue;
                 const float *d = dx + ((size_t)b * T + off) * Dz;
                 gelu_backward(dpre + (size_t)b * td, w->pre[i] + (size_t)b * td, d, td);
-                for (size_t k = 0; k < td; k++) demb[k] += d[k];
+                for (size_t k = 0; k < td; k++)
+                    demb[k] += d[k];
             }
             linear_backward(NULL, grads + m->enc_w[i], grads + m->enc_b[i], dpre, in->dense[i],
                             params + m->enc_w[i], B, c->in_dim[i], tm * D);
@@ -436,7 +444,8 @@ void mm_backward(const MmLarge *m, const float *params, float *grads, const PmIn
                     if (!kb[s]) continue;
                     const float *d = dx + ((size_t)b * T + off + s) * Dz;
                     float *de = dE + (size_t)ids[s] * Dz, *dp = demb + (size_t)s * Dz;
-                    for (int k = 0; k < D; k++) de[k] += d[k], dp[k] += d[k];
+                    for (int k = 0; k < D; k++)
+                        de[k] += d[k], dp[k] += d[k];
                 }
             }
         }

@@ -4,8 +4,9 @@
 // plus one forward and one backward (llm.c style, no autograd).
 //
 //   per modality m, tokens at rows [tok_off[m], tok_off[m] + t_m) of the sequence (T = Σ t_m):
-//     dense x_m (B, in_m):    tok = gelu(x_m · W_mᵀ + b_m) reshaped (B, t_m, D),  + E_mod,m (t_m, D)
-//     tokens ids_m (B, T_m):  tok[s] = E_m[ids_m[s]] (one token per id, t_m = T_m), + E_mod,m (t_m, D)
+//     dense x_m (B, in_m):    tok = gelu(x_m · W_mᵀ + b_m) reshaped (B, t_m, D),  + E_mod,m (t_m,
+//     D) tokens ids_m (B, T_m):  tok[s] = E_m[ids_m[s]] (one token per id, t_m = T_m), + E_mod,m
+//     (t_m, D)
 //   key mask km (B, T): 1 where the modality is present (and, for tokens, the id is >= 0)
 //   L blocks:  x += attn(LN1(x), km) · W_oᵀ + b_o;  x += gelu(LN2(x) · W_fcᵀ + b_fc) · W_pᵀ + b_p
 //   rep = LN_f(Σ_t km·x_t / Σ_t km)   (B, D)        logits = rep · W_hᵀ + b_h   (B, K)
@@ -22,7 +23,8 @@
 #include "core/rng.h"
 #include "models/party_model.h"
 
-// Defaults of mm_config_default (at these, the AV-FashionMNIST MM-LM is ~16x the D = 64 party model).
+// Defaults of mm_config_default (at these, the AV-FashionMNIST MM-LM is ~16x the D = 64 party
+// model).
 #define MM_DEFAULT_D 128
 #define MM_DEFAULT_L 2
 #define MM_DEFAULT_H 4
@@ -33,39 +35,40 @@ typedef struct {
     PmInputKind kind[PM_MAX_MOD];
     int in_dim[PM_MAX_MOD]; // dense: features per sample; tokens: tokens per sample (T_m)
     int vocab[PM_MAX_MOD];  // tokens only: table rows
-    int n_tok[PM_MAX_MOD];  // dense: tokens t_m the encoder makes; tokens: 0 or in_dim (set to in_dim)
+    int n_tok[PM_MAX_MOD];  // dense: tokens t_m the encoder makes; tokens: 0 or in_dim (set to
+                            // in_dim)
     int D, L, H, K;         // width, transformer blocks, heads (D % H == 0), classes
 } MmConfig;
 
 // Per-layer parameter tensors: name and floats per layer. Each is stored for all L layers together
 // (layer-major, as llm.c), so tensor `name` of layer l starts at m->name + l · size.
-#define MM_LAYER_PARAMS(X, D)                                                                     \
-    X(ln1w, (size_t)(D))                                                                          \
-    X(ln1b, (size_t)(D))                                                                          \
-    X(qkvw, (size_t)3 * (D) * (D))                                                                \
-    X(qkvb, (size_t)3 * (D))                                                                      \
-    X(attprojw, (size_t)(D) * (D))                                                                \
-    X(attprojb, (size_t)(D))                                                                      \
-    X(ln2w, (size_t)(D))                                                                          \
-    X(ln2b, (size_t)(D))                                                                          \
-    X(fcw, (size_t)4 * (D) * (D))                                                                 \
-    X(fcb, (size_t)4 * (D))                                                                       \
-    X(fcprojw, (size_t)4 * (D) * (D))                                                             \
+#define MM_LAYER_PARAMS(X, D)                                                                      \
+    X(ln1w, (size_t)(D))                                                                           \
+    X(ln1b, (size_t)(D))                                                                           \
+    X(qkvw, (size_t)3 * (D) * (D))                                                                 \
+    X(qkvb, (size_t)3 * (D))                                                                       \
+    X(attprojw, (size_t)(D) * (D))                                                                 \
+    X(attprojb, (size_t)(D))                                                                       \
+    X(ln2w, (size_t)(D))                                                                           \
+    X(ln2b, (size_t)(D))                                                                           \
+    X(fcw, (size_t)4 * (D) * (D))                                                                  \
+    X(fcb, (size_t)4 * (D))                                                                        \
+    X(fcprojw, (size_t)4 * (D) * (D))                                                              \
     X(fcprojb, (size_t)(D))
 
 // Offsets of every parameter tensor in the flat buffer (transparent, STYLE.md 9.3).
 typedef struct {
     MmConfig c;
     size_t n_params;
-    int T;                     // tokens per sample, Σ t_m
-    int tok_off[PM_MAX_MOD];   // first token row of modality m
-    size_t enc_w[PM_MAX_MOD];  // dense: W (t_m·D, in_m); tokens: E (V, D)
-    size_t enc_b[PM_MAX_MOD];  // dense: b (t_m·D); tokens: none (an empty range)
-    size_t mod_emb[PM_MAX_MOD]; // (t_m, D)
+    int T;                               // tokens per sample, Σ t_m
+    int tok_off[PM_MAX_MOD];             // first token row of modality m
+    size_t enc_w[PM_MAX_MOD];            // dense: W (t_m·D, in_m); tokens: E (V, D)
+    size_t enc_b[PM_MAX_MOD];            // dense: b (t_m·D); tokens: none (an empty range)
+    size_t mod_emb[PM_MAX_MOD];          // (t_m, D)
 #define MM_X_FIELD(name, n) size_t name; // (L, n)
     MM_LAYER_PARAMS(MM_X_FIELD, 0)
 #undef MM_X_FIELD
-    size_t lnfw, lnfb; // (D), (D)
+    size_t lnfw, lnfb;   // (D), (D)
     size_t headw, headb; // (K, D), (K)
 } MmLarge;
 
@@ -77,8 +80,8 @@ typedef struct {
 
 #define MM_MAX_TENSORS (3 * PM_MAX_MOD + 16)
 
-// Activations and gradients for batches up to Bmax: one arena, carved at init. Owned (mm_work_free).
-// Per-layer buffers hold L slabs of Bmax rows (layer l at l · Bmax · T · width).
+// Activations and gradients for batches up to Bmax: one arena, carved at init. Owned
+// (mm_work_free). Per-layer buffers hold L slabs of Bmax rows (layer l at l · Bmax · T · width).
 typedef struct {
     int Bmax;
     float *pre[PM_MAX_MOD]; // dense: (Bmax, t_m·D) encoder output before GELU
@@ -98,10 +101,10 @@ typedef struct {
     float *dlogits;                   // (Bmax, K) upstream gradient for mm_backward
     float *drep;                      // (Bmax, D) extra upstream gradient on rep for mm_backward
     // backward scratch
-    float *dx, *dln;            // (Bmax, T, D)
-    float *dA, *dB;             // (Bmax, T, 4D)
-    float *dpooled, *dlnf;      // (Bmax, D)
-    float *att_work;            // attention_workspace_size(Bmax, T, D, H)
+    float *dx, *dln;       // (Bmax, T, D)
+    float *dA, *dB;        // (Bmax, T, 4D)
+    float *dpooled, *dlnf; // (Bmax, D)
+    float *att_work;       // attention_workspace_size(Bmax, T, D, H)
     float *arena;
 } MmWork;
 
@@ -135,8 +138,7 @@ static inline const float *mm_rep(const MmWork *w) { return w->rep; }
 // From w->dlogits (B, K) and w->drep (B, D), which it reads and leaves alone:
 // grads (n_params) += dloss/dparams. Uses w's buffers from the last mm_forward with the same
 // input. Local.
-void mm_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in,
-                 MmWork *w);
+void mm_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in, MmWork *w);
 // Softmax CE over w->logits (B, K) with optional per-sample weights (B): writes w->probs,
 // w->dlogits += dloss · ∂CE/∂logits (nothing when dloss == 0), *correct += argmax hits (when not
 // NULL). Returns the (weighted) mean CE. Local.

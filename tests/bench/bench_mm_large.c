@@ -38,14 +38,18 @@ int main(int argc, char **argv) {
     uint8_t *mask = xmalloc((size_t)B * 3);
     rng_fill_uniform(&r, img, (size_t)B * 784, -1.f, 1.f);
     rng_fill_uniform(&r, aud, (size_t)B * 3920, -1.f, 1.f);
-    for (int i = 0; i < B * 8; i++) ids[i] = (int)rng_below(&r, 66);
-    for (int b = 0; b < B; b++) labels[b] = b % 10;
-    for (int i = 0; i < B * 3; i++) mask[i] = rng_below(&r, 4) != 0; // ~25% missing
+    for (int i = 0; i < B * 8; i++)
+        ids[i] = (int)rng_below(&r, 66);
+    for (int b = 0; b < B; b++)
+        labels[b] = b % 10;
+    for (int i = 0; i < B * 3; i++)
+        mask[i] = rng_below(&r, 4) != 0; // ~25% missing
     PmInput in = {.B = B, .dense = {img, aud}, .tokens = {NULL, NULL, ids}, .mask = mask};
     double loss = mm_loss_backward(&mm, params, grads, &in, &w, labels, NULL, NULL); // warm-up
     CHECK(isfinite(loss), "loss %g", loss);
     double t0 = timer_now_ms();
-    for (int i = 0; i < reps; i++) mm_loss_backward(&mm, params, grads, &in, &w, labels, NULL, NULL);
+    for (int i = 0; i < reps; i++)
+        mm_loss_backward(&mm, params, grads, &in, &w, labels, NULL, NULL);
     double ms = (timer_now_ms() - t0) / reps;
     printf("mm_large: %zu params (D %d, L %d, H %d, T %d), B %d: %.1f ms per step, %.0f us per "
            "sample (forward + CE + backward)\n",
