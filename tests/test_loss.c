@@ -247,10 +247,18 @@ START_TEST(test_kl_div_bad_temperature_dies) {
 }
 END_TEST
 
+START_TEST(test_argmax_hits_counts_first_maximum) {
+    const float logits[3 * 3] = {1, 3, 2, 5, 5, 0, -1, -2, -0.5f};
+    const int targets[3] = {1, 0, 0}; // hit, tie → first (hit), miss (argmax is 2)
+    ck_assert_int_eq(argmax_hits(logits, targets, 3, 3), 2);
+}
+END_TEST
+
 Suite *loss_suite(void) {
     Suite *s = suite_create("loss");
     TCase *tc = tcase_create("ce_mse_l1_kl");
     tcase_add_test(tc, test_softmax_rows_sum_to_one_and_match_hand_values_in_place);
+    tcase_add_test(tc, test_argmax_hits_counts_first_maximum);
     tcase_add_test(tc, test_softmax_ce_weights_and_ignore_index_match_hand_values);
     tcase_add_test(tc, test_softmax_ce_with_nothing_counted_is_zero);
     tcase_add_loop_test(tc, test_softmax_ce_backward_matches_finite_differences, 0,

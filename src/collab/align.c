@@ -115,17 +115,28 @@ static double *similarities(const float *emb, int N, const double *protos, const
     return q;
 }
 
-int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b, int Nb,
-                int mb, const double *protos, const uint8_t *valid, int K, int M, int D,
-                const AlignParams *ap) {
+// The checks and both sides' similarity distributions (owned) shared by the two matchers; 0 when a
+// side is empty (nothing allocated).
+static int match_begin(double **qa, double **qb, const AlignPair *pairs, const float *emb_a, int Na,
+                       int ma, const float *emb_b, int Nb, int mb, const double *protos,
+                       const uint8_t *valid, int K, int M, int D, const AlignParams *ap) {
     CHECK(Na >= 0 && Nb >= 0, "Na=%d Nb=%d", Na, Nb);
     CHECK(ma >= 0 && ma < M && mb >= 0 && mb < M, "modalities ma=%d mb=%d outside [0, M=%d)", ma,
           mb, M);
     align_params_check(ap);
     if (Na == 0 || Nb == 0) return 0;
     CHECK_PTR(pairs);
-    double *qa = similarities(emb_a, Na, protos, valid, K, M, D, ma, ap->tau);
-    double *qb = similarities(emb_b, Nb, protos, valid, K, M, D, mb, ap->tau);
+    *qa = similarities(emb_a, Na, protos, valid, K, M, D, ma, ap->tau);
+    *qb = similarities(emb_b, Nb, protos, valid, K, M, D, mb, ap->tau);
+    return 1;
+}
+
+int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b, int Nb,
+                int mb, const double *protos, const uint8_t *valid, int K, int M, int D,
+                const AlignParams *ap) {
+    double *qa, *qb;
+    if (!match_begin(&qa, &qb, pairs, emb_a, Na, ma, emb_b, Nb, mb, protos, valid, K, M, D, ap))
+        return 0;
     double *best_a_js = xmalloc((size_t)Na * sizeof(double));
     double *best_b_js = xmalloc((size_t)Nb * sizeof(double));
     int *best_a = xmalloc((size_t)Na * sizeof(int)), *best_b = xmalloc((size_t)Nb * sizeof(int));
@@ -177,14 +188,9 @@ static int by_a(const void *x, const void *y) {
 int align_match_greedy(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b,
                        int Nb, int mb, const double *protos, const uint8_t *valid, int K, int M,
                        int D, const AlignParams *ap) {
-    CHECK(Na >= 0 && Nb >= 0, "Na=%d Nb=%d", Na, Nb);
-    CHECK(ma >= 0 && ma < M && mb >= 0 && mb < M, "modalities ma=%d mb=%d outside [0, M=%d)", ma,
-          mb, M);
-    align_params_check(ap);
-    if (Na == 0 || Nb == 0) return 0;
-    CHECK_PTR(pairs);
-    double *qa = similarities(emb_a, Na, protos, valid, K, M, D, ma, ap->tau);
-    double *qb = similarities(emb_b, Nb, protos, valid, K, M, D, mb, ap->tau);
+    double *qa, *qb;
+    if (!match_begin(&qa, &qb, pairs, emb_a, Na, ma, emb_b, Nb, mb, protos, valid, K, M, D, ap))
+        return 0;
     size_t n_cand = 0, cap = 64;
     Candidate *cand = xmalloc(cap * sizeof *cand);
     AlignVerdict v;

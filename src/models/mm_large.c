@@ -460,15 +460,7 @@ double mm_ce(const MmLarge *m, MmWork *w, int B, const int *labels, const float 
     CHECK(B >= 1 && B <= w->Bmax, "mm_ce: B = %d outside 1..Bmax = %d", B, w->Bmax);
     const int K = m->c.K;
     double loss = softmax_ce_forward(w->probs, w->logits, labels, weights, -1, B, K);
-    if (correct) {
-        for (int b = 0; b < B; b++) {
-            const float *p = w->logits + (size_t)b * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (p[k] > p[best]) best = k;
-            *correct += best == labels[b];
-        }
-    }
+    if (correct) *correct += argmax_hits(w->logits, labels, B, K);
     if (dloss != 0.0) softmax_ce_backward(w->dlogits, w->probs, labels, weights, -1, B, K, dloss);
     return loss;
 }

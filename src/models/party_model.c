@@ -178,15 +178,7 @@ double pm_loss_backward(const PartyModel *m, const float *params, float *grads, 
     pm_forward(m, params, in, w);
     int B = in->B, K = m->c.K;
     double loss = softmax_ce_forward(w->probs, w->logits, labels, weights, -1, B, K);
-    if (correct) {
-        for (int b = 0; b < B; b++) {
-            const float *p = w->logits + (size_t)b * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (p[k] > p[best]) best = k;
-            *correct += best == labels[b];
-        }
-    }
+    if (correct) *correct += argmax_hits(w->logits, labels, B, K);
     if (grads) {
         memset(w->dlogits, 0, (size_t)B * (size_t)K * sizeof(float));
         softmax_ce_backward(w->dlogits, w->probs, labels, weights, -1, B, K, 1.0);

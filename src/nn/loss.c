@@ -478,3 +478,17 @@ void haar_hf_l1_backward(float *dx, float *dy, const float *x, const float *y, i
         NANGUARD(__func__, "dy", dy, n_all);
     }
 }
+
+long argmax_hits(const float *logits, const int *targets, int N, int V) {
+    CHECK_PTR(logits);
+    CHECK_PTR(targets);
+    long hits = 0;
+    for (int n = 0; n < N; n++) {
+        const float *p = logits + (size_t)n * V;
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (p[v] > p[best]) best = v;
+        hits += best == targets[n];
+    }
+    return hits;
+}

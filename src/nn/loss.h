@@ -21,6 +21,8 @@ double softmax_ce_forward(float *probs, const float *logits, const int *targets,
 // dlogits (N, V) += dloss · w_n (probs - onehot(y_n)) / Σ w. Local.
 void softmax_ce_backward(float *dlogits, const float *probs, const int *targets,
                          const float *weights, int ignore_index, int N, int V, double dloss);
+// How many rows of logits (N, V) have their largest entry (first on ties) at targets[n]. Local.
+long argmax_hits(const float *logits, const int *targets, int N, int V);
 // Row softmax, max-subtracted: out (N, V) may alias inp. Local.
 void softmax_forward(float *out, const float *inp, int N, int V);
 
