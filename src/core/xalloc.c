@@ -31,3 +31,11 @@ void *xcalloc_aligned_at(size_t n, const char *file, int line) {
 }
 
 void xfree(void *p) { free(p); }
+
+char *xstrdup_at(const char *s, const char *file, int line) {
+    if (!s) die_at(file, line, "xstrdup", "string is NULL");
+    size_t n = strlen(s) + 1;
+    char *p = xmalloc_at(n, file, line);
+    memcpy(p, s, n);
+    return p;
+}

@@ -47,13 +47,6 @@ struct Dataset {
 
 static const char *split_name[2] = {"train", "test"};
 
-static char *xstrdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *p = xmalloc(n);
-    memcpy(p, s, n);
-    return p;
-}
-
 static void free_strs(char **s, int n) {
     if (!s) return;
     for (int i = 0; i < n; i++)

@@ -64,12 +64,9 @@ void synmm_default(SynmmConfig *c) {
 
 static char *fmt_str(const char *fmt, int a, int b) {
     char buf[32];
-    snprintf(buf, sizeof buf, fmt, a,
-             b); // cppcheck-suppress wrongPrintfScanfArgNum ; "c%d" or "c%dk%d"
-    size_t n = strlen(buf) + 1;
-    char *p = xmalloc(n);
-    memcpy(p, buf, n);
-    return p;
+    // cppcheck-suppress wrongPrintfScanfArgNum ; fmt is "c%d" or "c%dk%d"
+    snprintf(buf, sizeof buf, fmt, a, b);
+    return xstrdup(buf);
 }
 
 Synmm *synmm_create(const SynmmConfig *cfg) {

@@ -65,11 +65,13 @@ typedef struct {
     float *global;         // (n_params) every rank
     float *server_state;   // (n_state) rank 0
     size_t n_state;
-    float *party_params; // local: (count, n_params) persistent models
-    OptState *party_opt; // local: (count) persistent optimizer states
-    float *work_params;  // federated: the party model being trained
+    float *party_params;      // local: (count, n_params) persistent models
+    float *party_m, *party_v; // local: (count, n_params) their AdamW moments / SGD velocity
+    int64_t *party_step;      // local: (count) their optimizer steps
+    float *work_params;       // federated: the party model being trained
     OptState work_opt, cloud_opt;
-    int64_t *acc; // (n_params) exact sum
+    EvalStats central_train; // rank 0, centralized: the cloud's training statistics this round
+    int64_t *acc;            // (n_params) exact sum
     TrainScratch ts;
     double *stats;     // (count, ST_COUNT)
     double *all_stats; // rank 0: (P, ST_COUNT)
@@ -187,15 +189,21 @@ static void load_parties(Run *run, DsSplit split, int64_t n, SampleSet *sets, in
         const ScenarioParty *sp = &scn.party[run->first + i];
         sampleset_load(&sets[i], &run->layout, run->ds, split, sp->index, sp->mask, sp->n);
     }
-    if (split == DS_TRAIN && strcmp(run->method->name, "centralized") == 0 && run->rank == 0) {
-        // The cloud pools every party's rows (with their masks), in party order.
+    if (split == DS_TRAIN && run->method->kind == METHOD_CENTRAL && run->rank == 0) {
+        // The cloud pools every party's rows (with their masks), in party order: one read.
+        int64_t total = 0, at = 0;
+        for (int p = 0; p < run->pl.parties; p++)
+            total += scn.party[p].n;
+        int64_t *idx = xmalloc((size_t)total * sizeof *idx + 1);
+        uint8_t *mask = xmalloc((size_t)total + 1);
         for (int p = 0; p < run->pl.parties; p++) {
-            SampleSet s;
-            const ScenarioParty *sp = &scn.party[p];
-            sampleset_load(&s, &run->layout, run->ds, split, sp->index, sp->mask, sp->n);
-            sampleset_append(&run->pooled, &run->layout, &s);
-            sampleset_free(&s);
+            memcpy(idx + at, scn.party[p].index, (size_t)scn.party[p].n * sizeof *idx);
+            memcpy(mask + at, scn.party[p].mask, (size_t)scn.party[p].n);
+            at += scn.party[p].n;
         }
+        sampleset_load(&run->pooled, &run->layout, run->ds, split, idx, mask, total);
+        xfree(idx);
+        xfree(mask);
     }
     scenario_free(&scn);
 }
@@ -372,11 +380,11 @@ static void setup(Run *run, const Config *cfg, MPI_Comm comm) {
         break;
     case METHOD_LOCAL:
         run->party_params = xcalloc_aligned((size_t)run->count * n * sizeof(float) + 1);
-        run->party_opt = xcalloc((size_t)run->count + 1, sizeof *run->party_opt);
-        for (int i = 0; i < run->count; i++) {
+        run->party_m = xcalloc_aligned((size_t)run->count * n * sizeof(float) + 1);
+        run->party_v = xcalloc_aligned((size_t)run->count * n * sizeof(float) + 1);
+        run->party_step = xcalloc((size_t)run->count + 1, sizeof *run->party_step);
+        for (int i = 0; i < run->count; i++)
             memcpy(run->party_params + (size_t)i * n, run->global, n * sizeof(float));
-            opt_alloc(&run->party_opt[i], n);
-        }
         break;
     case METHOD_CENTRAL:
         if (run->rank == 0) opt_alloc(&run->cloud_opt, n);
@@ -394,9 +402,9 @@ static void teardown(Run *run) {
     for (int i = 0; i < run->count; i++) {
         sampleset_free(&run->train[i]);
         sampleset_free(&run->test[i]);
-        if (run->party_opt) opt_free(&run->party_opt[i]);
     }
-    xfree(run->train), xfree(run->test), xfree(run->n_train), xfree(run->party_opt);
+    xfree(run->train), xfree(run->test), xfree(run->n_train);
+    xfree(run->party_m), xfree(run->party_v), xfree(run->party_step);
     sampleset_free(&run->global_test);
     sampleset_free(&run->pooled);
     xfree(run->global), xfree(run->server_state), xfree(run->party_params);
@@ -425,9 +433,15 @@ static void record_train(double *st, const EvalStats *e) {
     st[ST_TRAIN_N] = (double)e->n;
 }
 
+// Every rank holds the same global model at the start (same seeded init, or the checkpoint's) and
+// after every round: the cloud broadcasts it once, where it changes, for the next round's training
+// and this round's evaluation alike.
+static void share_global(Run *run) {
+    MPI_CHECK(MPI_Bcast(run->global, (int)run->n_params, MPI_FLOAT, 0, run->comm));
+}
+
 static void federated_round(Run *run, int round) {
     size_t n = run->n_params, bytes = n * sizeof(float);
-    MPI_CHECK(MPI_Bcast(run->global, (int)n, MPI_FLOAT, 0, run->comm));
     memset(run->acc, 0, n * sizeof *run->acc);
     for (int i = 0; i < run->count; i++) {
         int party = run->first + i;
@@ -452,27 +466,27 @@ static void federated_round(Run *run, int round) {
         run->method->server_update(run->global, run->server_state, mean, n, run->cfg, round);
         xfree(mean);
     }
+    share_global(run);
 }
 
 static void local_round(Run *run, int round) {
     size_t n = run->n_params;
     for (int i = 0; i < run->count; i++) {
         EvalStats e;
-        train_party(&run->pm, run->party_params + (size_t)i * n, &run->party_opt[i], &run->train[i],
-                    &run->layout, run->cfg, run->method, NULL, round, run->first + i, &run->ts, &e);
+        OptState opt = {run->party_m + (size_t)i * n, run->party_v + (size_t)i * n,
+                        (long)run->party_step[i]};
+        train_party(&run->pm, run->party_params + (size_t)i * n, &opt, &run->train[i], &run->layout,
+                    run->cfg, run->method, NULL, round, run->first + i, &run->ts, &e);
+        run->party_step[i] = opt.step;
         record_train(run->stats + (size_t)i * ST_COUNT, &e);
     }
 }
 
 static void central_round(Run *run, int round) {
-    if (run->rank == 0) {
-        EvalStats e;
+    if (run->rank == 0)
         train_party(&run->pm, run->global, &run->cloud_opt, &run->pooled, &run->layout, run->cfg,
-                    run->method, NULL, round, run->pl.parties, &run->ts, &e);
-        // The cloud's training statistics stand for every party (there is one model).
-        for (int p = 0; p < run->pl.parties; p++)
-            record_train(run->all_stats + (size_t)p * ST_COUNT, &e);
-    }
+                    run->method, NULL, round, run->pl.parties, &run->ts, &run->central_train);
+    share_global(run);
     // The data travels once, in the first round: each party uploads its rows.
     for (int i = 0; i < run->count && round == 1; i++)
         run->stats[(size_t)i * ST_COUNT + ST_UP] =
@@ -483,7 +497,6 @@ static void central_round(Run *run, int round) {
 static void evaluate(Run *run, double *global_loss, double *global_acc) {
     size_t n = run->n_params;
     int local = run->method->kind == METHOD_LOCAL;
-    if (!local) MPI_CHECK(MPI_Bcast(run->global, (int)n, MPI_FLOAT, 0, run->comm));
     for (int i = 0; i < run->count; i++) {
         EvalStats e;
         const float *w = local ? run->party_params + (size_t)i * n : run->global;
@@ -513,21 +526,12 @@ static void gather_stats(Run *run) {
             displs[r] = first * ST_COUNT;
         }
     }
-    double *recv = run->all_stats;
-    double *central_train = NULL;
-    if (run->rank == 0 && run->method->kind == METHOD_CENTRAL) {
-        // Keep the cloud's training statistics across the gather, which brings party zeros.
-        central_train = xmalloc((size_t)run->pl.parties * ST_COUNT * sizeof(double));
-        memcpy(central_train, recv, (size_t)run->pl.parties * ST_COUNT * sizeof(double));
-    }
-    MPI_CHECK(MPI_Gatherv(run->stats, run->count * ST_COUNT, MPI_DOUBLE, recv, counts, displs,
-                          MPI_DOUBLE, 0, run->comm));
-    if (central_train) {
-        for (int p = 0; p < run->pl.parties; p++)
-            memcpy(recv + (size_t)p * ST_COUNT, central_train + (size_t)p * ST_COUNT,
-                   3 * sizeof(double)); // ST_TRAIN_LOSS..ST_TRAIN_N
-        xfree(central_train);
-    }
+    MPI_CHECK(MPI_Gatherv(run->stats, run->count * ST_COUNT, MPI_DOUBLE, run->all_stats, counts,
+                          displs, MPI_DOUBLE, 0, run->comm));
+    // Centralized: one model trained on the cloud; its statistics stand for every party.
+    for (int p = 0; run->rank == 0 && run->method->kind == METHOD_CENTRAL && p < run->pl.parties;
+         p++)
+        record_train(run->all_stats + (size_t)p * ST_COUNT, &run->central_train);
     xfree(counts);
     xfree(displs);
 }
@@ -618,20 +622,14 @@ static void write_checkpoint(Run *run, int round) {
         ckpt_write_rows(ck, "cloud/opt_step", CKPT_I64, 1, 1, 0, me, &step);
     }
     if (run->method->kind == METHOD_LOCAL) {
-        int64_t *steps = xmalloc((size_t)run->count * sizeof *steps + 1);
-        float *m = xmalloc((size_t)run->count * n * sizeof(float) + 1);
-        float *v = xmalloc((size_t)run->count * n * sizeof(float) + 1);
-        for (int i = 0; i < run->count; i++) {
-            steps[i] = run->party_opt[i].step;
-            memcpy(m + (size_t)i * n, run->party_opt[i].m, n * sizeof(float));
-            memcpy(v + (size_t)i * n, run->party_opt[i].v, n * sizeof(float));
-        }
         ckpt_write_rows(ck, "parties/params", CKPT_F32, P, (int64_t)n, run->first, run->count,
                         run->party_params);
-        ckpt_write_rows(ck, "parties/opt_m", CKPT_F32, P, (int64_t)n, run->first, run->count, m);
-        ckpt_write_rows(ck, "parties/opt_v", CKPT_F32, P, (int64_t)n, run->first, run->count, v);
-        ckpt_write_rows(ck, "parties/opt_step", CKPT_I64, P, 1, run->first, run->count, steps);
-        xfree(steps), xfree(m), xfree(v);
+        ckpt_write_rows(ck, "parties/opt_m", CKPT_F32, P, (int64_t)n, run->first, run->count,
+                        run->party_m);
+        ckpt_write_rows(ck, "parties/opt_v", CKPT_F32, P, (int64_t)n, run->first, run->count,
+                        run->party_v);
+        ckpt_write_rows(ck, "parties/opt_step", CKPT_I64, P, 1, run->first, run->count,
+                        run->party_step);
     }
     ckpt_commit(ck, me ? &run->log : NULL, run->cfg->ckpt_keep);
     log_info("checkpoint %s/round_%06d.h5", run->ckpt_dir, round);
@@ -688,15 +686,12 @@ static int resume(Run *run) {
     if (run->method->kind == METHOD_LOCAL) {
         ckpt_read_rows(r, "parties/params", CKPT_F32, P, (int64_t)n, run->first, run->count,
                        run->party_params);
-        for (int i = 0; i < run->count; i++) {
-            int64_t step;
-            ckpt_read_rows(r, "parties/opt_m", CKPT_F32, P, (int64_t)n, run->first + i, 1,
-                           run->party_opt[i].m);
-            ckpt_read_rows(r, "parties/opt_v", CKPT_F32, P, (int64_t)n, run->first + i, 1,
-                           run->party_opt[i].v);
-            ckpt_read_rows(r, "parties/opt_step", CKPT_I64, P, 1, run->first + i, 1, &step);
-            run->party_opt[i].step = (long)step;
-        }
+        ckpt_read_rows(r, "parties/opt_m", CKPT_F32, P, (int64_t)n, run->first, run->count,
+                       run->party_m);
+        ckpt_read_rows(r, "parties/opt_v", CKPT_F32, P, (int64_t)n, run->first, run->count,
+                       run->party_v);
+        ckpt_read_rows(r, "parties/opt_step", CKPT_I64, P, 1, run->first, run->count,
+                       run->party_step);
     }
     ckpt_close(r);
     log_info("resumed from %s (round %d of %d)", path, round, cfg->rounds);
@@ -724,8 +719,6 @@ int fl_run(const Config *cfg, MPI_Comm comm) {
     for (int round = start + 1; round <= cfg->rounds; round++) {
         double t0 = timer_now_ms() / 1e3;
         memset(run.stats, 0, (size_t)run.count * ST_COUNT * sizeof *run.stats);
-        if (run.rank == 0)
-            memset(run.all_stats, 0, (size_t)run.pl.parties * ST_COUNT * sizeof(double));
         switch (run.method->kind) {
         case METHOD_FEDERATED:
             federated_round(&run, round);

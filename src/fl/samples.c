@@ -57,27 +57,6 @@ void sampleset_load(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsSp
     }
 }
 
-static void *grow(void *old, size_t old_bytes, size_t new_bytes) {
-    void *p = xmalloc(new_bytes);
-    if (old_bytes) memcpy(p, old, old_bytes);
-    xfree(old);
-    return p;
-}
-
-void sampleset_append(SampleSet *dst, const SampleLayout *l, const SampleSet *src) {
-    size_t n0 = (size_t)dst->n, n1 = (size_t)src->n;
-    dst->label = grow(dst->label, n0 * sizeof(int32_t), (n0 + n1) * sizeof(int32_t));
-    memcpy(dst->label + n0, src->label, n1 * sizeof(int32_t));
-    dst->mask = grow(dst->mask, n0, n0 + n1);
-    memcpy(dst->mask + n0, src->mask, n1);
-    for (int m = 0; m < l->n_mod; m++) {
-        size_t row = (size_t)l->row_elems[m] * dtype_size(l->dtype[m]);
-        dst->raw[m] = grow(dst->raw[m], n0 * row, (n0 + n1) * row);
-        memcpy((char *)dst->raw[m] + n0 * row, src->raw[m], n1 * row);
-    }
-    dst->n += src->n;
-}
-
 void sampleset_free(SampleSet *s) {
     xfree(s->label);
     xfree(s->mask);

@@ -46,8 +46,6 @@ void samples_model_config(PmConfig *c, const SampleLayout *l, const Dataset *ds,
 // Reads rows idx[0..n) of a split with their masks (bitmasks, one per row). Local.
 void sampleset_load(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsSplit split,
                     const int64_t *idx, const uint8_t *mask, int64_t n);
-// Appends src's rows to dst (pooling for the centralized method). Local.
-void sampleset_append(SampleSet *dst, const SampleLayout *l, const SampleSet *src);
 void sampleset_free(SampleSet *s);
 // Bytes of stored data (for byte accounting of pooled data).
 int64_t sampleset_bytes(const SampleSet *s, const SampleLayout *l);

@@ -200,6 +200,14 @@ void kl_div_backward(float *dstudent, const float *p_cache, const float *q_cache
 
 // ---- cosine similarity ----
 
+// ⟨x, y⟩, ⟨x, x⟩, ⟨y, y⟩ in double: forward and backward both need them (backward recomputes).
+static void dots(const float *x, const float *y, int D, double *ab, double *aa, double *bb) {
+    double xy = 0, xx = 0, yy = 0;
+    for (int i = 0; i < D; i++)
+        xy += (double)x[i] * y[i], xx += (double)x[i] * x[i], yy += (double)y[i] * y[i];
+    *ab = xy, *aa = xx, *bb = yy;
+}
+
 void cosine_forward(float *cos, const float *a, const float *b, int N, int D) {
     CHECK(N >= 0 && D > 0, "bad shape N=%d D=%d", N, D);
     CHECK_PTR(cos);
@@ -207,9 +215,8 @@ void cosine_forward(float *cos, const float *a, const float *b, int N, int D) {
     CHECK_PTR(b);
     for (int n = 0; n < N; n++) {
         const float *x = a + (size_t)n * D, *y = b + (size_t)n * D;
-        double ab = 0, aa = 0, bb = 0;
-        for (int i = 0; i < D; i++)
-            ab += (double)x[i] * y[i], aa += (double)x[i] * x[i], bb += (double)y[i] * y[i];
+        double ab, aa, bb;
+        dots(x, y, D, &ab, &aa, &bb);
         cos[n] = (float)(ab / (fmax(sqrt(aa), NORM_EPS) * fmax(sqrt(bb), NORM_EPS)));
     }
     NANGUARD(__func__, "cos", cos, N);
@@ -223,9 +230,8 @@ void cosine_backward(float *da, float *db, const float *dcos, const float *a, co
     CHECK_PTR(b);
     for (int n = 0; n < N; n++) {
         const float *x = a + (size_t)n * D, *y = b + (size_t)n * D;
-        double ab = 0, aa = 0, bb = 0;
-        for (int i = 0; i < D; i++)
-            ab += (double)x[i] * y[i], aa += (double)x[i] * x[i], bb += (double)y[i] * y[i];
+        double ab, aa, bb;
+        dots(x, y, D, &ab, &aa, &bb);
         double na = sqrt(aa), nb = sqrt(bb);
         double ea = fmax(na, NORM_EPS), eb = fmax(nb, NORM_EPS);
         double g = dcos[n] / (ea * eb);

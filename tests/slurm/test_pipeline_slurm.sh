@@ -32,47 +32,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yi
        OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo \
        OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
 
-T0=${EPOCHREALTIME/./}
-secs() { local us=$(( ${EPOCHREALTIME/./} - ${1:-$T0} )); printf '%d.%01d' $((us / 1000000)) $((us / 100000 % 10)); }
-say() { echo "test-slurm-pipeline [$(secs)s] $*"; }
-PASS=0; FAIL=0; JOBS=""
-ok() { PASS=$((PASS + 1)); echo "  ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "  FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-
-WAS_UP=0; slurm_alive "$CTLD_PID" slurmctld && WAS_UP=1
-slurm_mark_logs "$WORK/logs.mark"
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  # shellcheck disable=SC2086 # a list of ids
-  [ -n "$JOBS" ] && scancel $JOBS >/dev/null 2>&1
-  if [ "$FAIL" -gt 0 ] || [ "$rc" != 0 ]; then
-    echo "===== job outputs (round and checkpoint lines left out)"
-    find "$WORK" -name '*.out' -print -exec grep -vE '^(round|checkpoint) ' {} \; 2>/dev/null
-    for j in $JOBS; do scontrol -o show job "$j" 2>/dev/null; done
-    slurm_print_logs 80 "$WORK/logs.mark"
-  fi
-  if [ "$WAS_UP" = 0 ] && [ "${MMC_SLURM_KEEP:-0}" != 1 ]; then "$ROOT/slurm/local/stop.sh"; fi
-  [ "$rc" = 0 ] && [ "$FAIL" -gt 0 ] && rc=1
-  echo "test-slurm-pipeline: $PASS passed, $FAIL failed, $(secs) s"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'echo "test-slurm-pipeline: interrupted"; exit 124' INT TERM
-
-TERMINAL='COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED'
-job_field() { scontrol -o show job "$1" 2>/dev/null | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
-job_done() { local s; s=$(job_field "$1" JobState); [ -n "$s" ] && ! grep -qvE "^($TERMINAL)\$" <<<"$s"; }
-wait_job() { # wait_job JID SECONDS: every task of JID ended
-  slurm_wait_for "$2" job_done "$1" || { bad "job $1 did not end within $2 s (state $(job_field "$1" JobState | tr '\n' ' '))"; return 1; }
-}
+NAME=test-slurm-pipeline SUBMIT_DIR=$WORK OUTPUT_FILTER='^(round|checkpoint) '
+# shellcheck source=testlib.sh
+. "$HERE/testlib.sh"
 state_exit() { echo "$(job_field "$1" JobState) $(job_field "$1" ExitCode)"; }
-submit() { # submit VAR ARGS...: sbatch --parsable from WORK; VAR = the job id, remembered for cleanup
-  local var=$1 id; shift
-  id=$(cd "$WORK" && sbatch --parsable "$@") || { bad "sbatch $*"; return 1; }
-  id=${id%%;*}; JOBS="$JOBS $id"; printf -v "$var" '%s' "$id"
-}
 in_log() { grep -q -- "$2" "$WORK/$1" 2>/dev/null; }
 started_or_done() { in_log "$1" "$2" || job_done "$3"; }
 # metrics.csv without the round_ms column (timings differ between runs; nothing else may).

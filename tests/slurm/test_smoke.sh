@@ -28,49 +28,11 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
        OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo \
        OMPI_MCA_btl_vader_single_copy_mechanism=none OPENBLAS_NUM_THREADS=1
 
-T0=${EPOCHREALTIME/./}
-secs() { local us=$(( ${EPOCHREALTIME/./} - ${1:-$T0} )); printf '%d.%01d' $((us / 1000000)) $((us / 100000 % 10)); }
-say() { echo "test-slurm [$(secs)s] $*"; }
-PASS=0; FAIL=0; JOBS=""
-ok() { PASS=$((PASS + 1)); echo "  ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "  FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-
-WAS_UP=0; slurm_alive "$CTLD_PID" slurmctld && WAS_UP=1
-slurm_mark_logs "$WORK/logs.mark"   # a failure prints only what the daemons logged from here
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  # shellcheck disable=SC2086 # a list of ids
-  [ -n "$JOBS" ] && scancel $JOBS >/dev/null 2>&1
-  if [ "$FAIL" -gt 0 ] || [ "$rc" != 0 ]; then
-    echo "===== job outputs"
-    find "$WORK" -name '*.out' -print -exec cat {} \; 2>/dev/null
-    for j in $JOBS; do scontrol -o show job "$j" 2>/dev/null; done
-    slurm_print_logs 80 "$WORK/logs.mark"
-  fi
-  if [ "$WAS_UP" = 0 ] && [ "${MMC_SLURM_KEEP:-0}" != 1 ]; then "$ROOT/slurm/local/stop.sh"; fi
-  [ "$rc" = 0 ] && [ "$FAIL" -gt 0 ] && rc=1
-  echo "test-slurm: $PASS passed, $FAIL failed, $(secs) s"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'echo "test-slurm: interrupted"; exit 124' INT TERM
-
-# ---- helpers: job state from scontrol (one line per array task), waits that always time out
-TERMINAL='COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED'
-job_field() { scontrol -o show job "$1" 2>/dev/null | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
-job_done() { local s; s=$(job_field "$1" JobState); [ -n "$s" ] && ! grep -qvE "^($TERMINAL)\$" <<<"$s"; }
-wait_job() { # wait_job JID SECONDS: every task of JID ended
-  slurm_wait_for "$2" job_done "$1" || { bad "job $1 did not end within $2 s (state $(job_field "$1" JobState | tr '\n' ' '))"; return 1; }
-}
+NAME=test-slurm
+# shellcheck source=testlib.sh
+. "$HERE/testlib.sh"
 all_equal() { # all_equal VALUE LINES: every line is VALUE
   [ -n "$2" ] && ! grep -qvxF "$1" <<<"$2"
-}
-submit() { # submit VAR ARGS...: sbatch --parsable; sets VAR to the job id, remembered for cleanup
-  local var=$1 id; shift
-  id=$(sbatch --parsable "$@") || { bad "sbatch $*"; return 1; }
-  id=${id%%;*}; JOBS="$JOBS $id"; printf -v "$var" '%s' "$id"
 }
 ranks_ok() { # ranks_ok DIR SIZE JOBFIELD: rank_0..SIZE-1 written, each with size and allreduce sum right
   local d=$1 n=$2 r f
