@@ -1,6 +1,7 @@
 // test_party_model.c - the parties' small model: the backward against central finite differences
 // over every parameter tensor (dense and token encoders, fusion, head) with some modalities
-// missing; a missing modality neither changes the output nor gets a gradient; backward accumulates.
+// missing; a missing modality neither changes the output nor gets a gradient; backward accumulates;
+// a fill row stands in for a missing block exactly; the extra gradient on u (drep) against FD.
 #include <check.h>
 #include <string.h>
 
@@ -17,7 +18,9 @@ typedef struct {
     float *params, *grads, x0[B * IN0], x1[B * IN1];
     int ids[B * T];
     uint8_t mask[B * 3];
-    float g[B * K]; // loss = <logits, g>
+    float g[B * K];  // loss = <logits, g>
+    float gu[B * D]; // and, when use_gu, + <u, gu>
+    int use_gu;
 } Ctx;
 
 static void ctx_init(Ctx *c) {
@@ -37,6 +40,8 @@ static void ctx_init(Ctx *c) {
     fill_uniform(c->x0, B * IN0, -1, 1, 30);
     fill_uniform(c->x1, B * IN1, -1, 1, 31);
     fill_uniform(c->g, B * K, -1, 1, 32);
+    fill_uniform(c->gu, B * D, -1, 1, 33);
+    c->use_gu = 0;
     for (int i = 0; i < B * T; i++)
         c->ids[i] = (i * 5) % (V + 1) - 1; // some -1 padding
     // Row 1 misses modality 0, row 3 misses 1 and 2, row 4 has nothing.
@@ -58,7 +63,8 @@ static void ctx_free(Ctx *c) {
 static double model_loss(void *ctx) {
     Ctx *c = ctx;
     pm_forward(&c->pm, c->params, &c->in, &c->w);
-    return dot_double(c->w.logits, c->g, B * K);
+    return dot_double(c->w.logits, c->g, B * K) +
+           (c->use_gu ? dot_double(c->w.u, c->gu, B * D) : 0);
 }
 
 START_TEST(test_party_model_backward_matches_finite_differences) {
@@ -114,12 +120,60 @@ START_TEST(test_party_model_backward_accumulates) {
 }
 END_TEST
 
+START_TEST(test_fill_stands_in_for_a_missing_block) {
+    Ctx c;
+    ctx_init(&c);
+    float fill0[B * D];
+    fill_uniform(fill0, B * D, -1, 1, 40);
+    c.in.fill[0] = fill0;
+    pm_forward(&c.pm, c.params, &c.in, &c.w);
+    // Row 1 misses modality 0: its z block is fill0's row 1; present rows keep their h.
+    ck_assert_mem_eq(c.w.z + 1 * 3 * D, fill0 + 1 * D, D * sizeof(float));
+    ck_assert_mem_eq(c.w.z + 0 * 3 * D, c.w.h[0] + 0 * D, D * sizeof(float));
+    // Modality 1 has no fill: row 3's block stays zero.
+    for (int k = 0; k < D; k++)
+        ck_assert(c.w.z[3 * 3 * D + 1 * D + k] == 0.f);
+    // The fill is a constant: encoder 0 gets no gradient from row 1.
+    memset(c.w.dlogits, 0, sizeof c.g);
+    for (int k = 0; k < K; k++)
+        c.w.dlogits[1 * K + k] = 1.f;
+    pm_backward(&c.pm, c.params, c.grads, &c.in, &c.w);
+    for (size_t i = c.pm.enc_w[0]; i < c.pm.enc_b[0] + D; i++)
+        ck_assert_msg(c.grads[i] == 0.f, "encoder 0 gradient %zu = %g", i, c.grads[i]);
+    ctx_free(&c);
+}
+END_TEST
+
+START_TEST(test_representation_gradient_matches_finite_differences) {
+    Ctx c;
+    ctx_init(&c);
+    float fill2[B * D];
+    fill_uniform(fill2, B * D, -1, 1, 41);
+    c.in.fill[2] = fill2;
+    c.use_gu = 1;
+    pm_forward(&c.pm, c.params, &c.in, &c.w);
+    memcpy(c.w.dlogits, c.g, sizeof c.g);
+    memcpy(c.w.drep, c.gu, sizeof c.gu);
+    pm_backward(&c.pm, c.params, c.grads, &c.in, &c.w);
+    Rng r;
+    rng_init(&r, 10, 0, 0, RNG_TEST);
+    fd_check(model_loss, &c, c.params, c.grads, c.pm.n_params, 1e-3, 400, &r);
+    // pm_forward zeroes drep: a later backward sees only what the caller adds.
+    pm_forward(&c.pm, c.params, &c.in, &c.w);
+    for (int k = 0; k < B * D; k++)
+        ck_assert(c.w.drep[k] == 0.f);
+    ctx_free(&c);
+}
+END_TEST
+
 Suite *party_model_suite(void) {
     Suite *s = suite_create("party_model");
     TCase *tc = tcase_create("grad");
     tcase_add_test(tc, test_party_model_backward_matches_finite_differences);
     tcase_add_test(tc, test_missing_modality_changes_nothing_and_gets_no_gradient);
     tcase_add_test(tc, test_party_model_backward_accumulates);
+    tcase_add_test(tc, test_fill_stands_in_for_a_missing_block);
+    tcase_add_test(tc, test_representation_gradient_matches_finite_differences);
     suite_add_tcase(s, tc);
     return s;
 }

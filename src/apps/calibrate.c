@@ -88,8 +88,8 @@ static double probe(const Dataset *ds, const SampleLayout *l, const CalibCfg *cc
     TrainScratch ts;
     train_scratch_init(&ts, &pm, l, cc->batch_size);
     EvalStats st;
-    train_party(&pm, params, &opt, &train, l, &cfg, NULL, NULL, 1, 0, &ts, &st);
-    eval_model(&pm, params, &test, l, &ts, &st);
+    train_party(&pm, params, &opt, &train, l, &cfg, NULL, NULL, 1, 0, NULL, &ts, &st);
+    eval_model(&pm, params, &test, l, NULL, &ts, &st);
     train_scratch_free(&ts);
     sampleset_free(&train);
     sampleset_free(&test);

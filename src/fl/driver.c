@@ -451,7 +451,7 @@ static void federated_round(Run *run, int round) {
         opt_reset(&run->work_opt, n);
         EvalStats e;
         train_party(&run->pm, run->work_params, &run->work_opt, &run->train[i], &run->layout,
-                    run->cfg, run->method, run->global, round, party, &run->ts, &e);
+                    run->cfg, run->method, run->global, round, party, NULL, &run->ts, &e);
         record_train(st, &e);
         check_party_model(run->work_params, n, party, round);
         exact_add(run->acc, run->work_params,
@@ -476,7 +476,7 @@ static void local_round(Run *run, int round) {
         OptState opt = {run->party_m + (size_t)i * n, run->party_v + (size_t)i * n,
                         (long)run->party_step[i]};
         train_party(&run->pm, run->party_params + (size_t)i * n, &opt, &run->train[i], &run->layout,
-                    run->cfg, run->method, NULL, round, run->first + i, &run->ts, &e);
+                    run->cfg, run->method, NULL, round, run->first + i, NULL, &run->ts, &e);
         run->party_step[i] = opt.step;
         record_train(run->stats + (size_t)i * ST_COUNT, &e);
     }
@@ -485,7 +485,7 @@ static void local_round(Run *run, int round) {
 static void central_round(Run *run, int round) {
     if (run->rank == 0)
         train_party(&run->pm, run->global, &run->cloud_opt, &run->pooled, &run->layout, run->cfg,
-                    run->method, NULL, round, run->pl.parties, &run->ts, &run->central_train);
+                    run->method, NULL, round, run->pl.parties, NULL, &run->ts, &run->central_train);
     share_global(run);
     // The data travels once, in the first round: each party uploads its rows.
     for (int i = 0; i < run->count && round == 1; i++)
@@ -500,7 +500,7 @@ static void evaluate(Run *run, double *global_loss, double *global_acc) {
     for (int i = 0; i < run->count; i++) {
         EvalStats e;
         const float *w = local ? run->party_params + (size_t)i * n : run->global;
-        eval_model(&run->pm, w, &run->test[i], &run->layout, &run->ts, &e);
+        eval_model(&run->pm, w, &run->test[i], &run->layout, NULL, &run->ts, &e);
         double *st = run->stats + (size_t)i * ST_COUNT;
         st[ST_TEST_LOSS] = e.loss_sum, st[ST_TEST_OK] = (double)e.correct,
         st[ST_TEST_N] = (double)e.n;
@@ -508,7 +508,7 @@ static void evaluate(Run *run, double *global_loss, double *global_acc) {
     *global_loss = *global_acc = NAN;
     if (run->rank == 0 && !local) {
         EvalStats e;
-        eval_model(&run->pm, run->global, &run->global_test, &run->layout, &run->ts, &e);
+        eval_model(&run->pm, run->global, &run->global_test, &run->layout, NULL, &run->ts, &e);
         if (e.n)
             *global_loss = e.loss_sum / (double)e.n, *global_acc = (double)e.correct / (double)e.n;
     }

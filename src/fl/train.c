@@ -44,29 +44,51 @@ static void optimizer_step(float *params, const float *grads, OptState *opt, siz
     }
 }
 
+// pm_forward with the hooks' completion in between.
+static void forward(const PartyModel *pm, const float *params, const PartyHooks *hooks,
+                    const int64_t *rows, TrainScratch *t) {
+    PmInput *in = &t->batch.in;
+    pm_encode(pm, params, in, &t->work);
+    for (int m = 0; m < PM_MAX_MOD; m++)
+        in->fill[m] = NULL;
+    if (hooks && hooks->fill) hooks->fill(hooks->ctx, pm, &t->work, in, rows, in->B);
+    pm_fuse(pm, params, in, &t->work);
+}
+
+// The identity row order [0, n) in t->order, grown as needed.
+static void ensure_order(TrainScratch *t, int64_t n) {
+    if (t->order_cap < n) {
+        xfree(t->order);
+        t->order = xmalloc((size_t)n * sizeof *t->order);
+        t->order_cap = n;
+    }
+    for (int64_t i = 0; i < n; i++)
+        t->order[i] = i;
+}
+
 void train_party(const PartyModel *pm, float *params, OptState *opt, const SampleSet *s,
                  const SampleLayout *l, const Config *cfg, const FlMethod *method,
-                 const float *global, int round, int party, TrainScratch *t, EvalStats *stats) {
+                 const float *global, int round, int party, const PartyHooks *hooks,
+                 TrainScratch *t, EvalStats *stats) {
     memset(stats, 0, sizeof *stats);
     if (s->n == 0) return;
-    if (t->order_cap < s->n) {
-        xfree(t->order);
-        t->order = xmalloc((size_t)s->n * sizeof *t->order);
-        t->order_cap = s->n;
-    }
     Rng r;
     rng_init(&r, (uint64_t)cfg->seed, (uint32_t)round, (uint32_t)party, RNG_SHUFFLE);
     size_t n = pm->n_params;
     for (int epoch = 0; epoch < cfg->local_epochs; epoch++) {
-        for (int64_t i = 0; i < s->n; i++)
-            t->order[i] = i;
+        ensure_order(t, s->n);
         shuffle(t->order, s->n, &r);
         for (int64_t start = 0; start < s->n; start += t->batch.Bmax) {
             int B = (int)(s->n - start < t->batch.Bmax ? s->n - start : t->batch.Bmax);
             sampleset_batch(s, l, t->order, start, B, &t->batch);
             memset(t->grads, 0, n * sizeof(float));
-            double loss = pm_loss_backward(pm, params, t->grads, &t->batch.in, &t->work,
-                                           t->batch.label, NULL, &stats->correct);
+            const int64_t *rows = t->order + start;
+            forward(pm, params, hooks, rows, t);
+            double loss = pm_ce(pm, &t->work, B, t->batch.label, NULL, 1.0, &stats->correct);
+            if (hooks && hooks->extra)
+                hooks->extra(hooks->ctx, pm, params, &t->work, &t->batch.in, rows, t->batch.label,
+                             B);
+            pm_backward(pm, params, t->grads, &t->batch.in, &t->work);
             stats->loss_sum += loss * B;
             stats->n += B;
             if (method && method->party_grad_hook && global)
@@ -78,13 +100,14 @@ void train_party(const PartyModel *pm, float *params, OptState *opt, const Sampl
 }
 
 void eval_model(const PartyModel *pm, const float *params, const SampleSet *s,
-                const SampleLayout *l, TrainScratch *t, EvalStats *stats) {
+                const SampleLayout *l, const PartyHooks *hooks, TrainScratch *t, EvalStats *stats) {
     memset(stats, 0, sizeof *stats);
+    ensure_order(t, s->n);
     for (int64_t start = 0; start < s->n; start += t->batch.Bmax) {
         int B = (int)(s->n - start < t->batch.Bmax ? s->n - start : t->batch.Bmax);
         sampleset_batch(s, l, NULL, start, B, &t->batch);
-        double loss = pm_loss_backward(pm, params, NULL, &t->batch.in, &t->work, t->batch.label,
-                                       NULL, &stats->correct);
+        forward(pm, params, hooks, t->order + start, t);
+        double loss = pm_ce(pm, &t->work, B, t->batch.label, NULL, 0.0, &stats->correct);
         stats->loss_sum += loss * B;
         stats->n += B;
     }

@@ -77,6 +77,7 @@ void pm_work_init(PmWork *w, const PartyModel *m, int Bmax) {
     w->dz = xcalloc_aligned(bz * sizeof(float));
     w->u = xcalloc_aligned(bd * sizeof(float));
     w->du = xcalloc_aligned(bd * sizeof(float));
+    w->drep = xcalloc_aligned(bd * sizeof(float));
     w->logits = xcalloc_aligned(bk * sizeof(float));
     w->dlogits = xcalloc_aligned(bk * sizeof(float));
     w->probs = xcalloc_aligned(bk * sizeof(float));
@@ -85,7 +86,7 @@ void pm_work_init(PmWork *w, const PartyModel *m, int Bmax) {
 void pm_work_free(PmWork *w) {
     for (int i = 0; i < PM_MAX_MOD; i++)
         xfree(w->h[i]), xfree(w->dh[i]);
-    xfree(w->z), xfree(w->dz), xfree(w->u), xfree(w->du);
+    xfree(w->z), xfree(w->dz), xfree(w->u), xfree(w->du), xfree(w->drep);
     xfree(w->logits), xfree(w->dlogits), xfree(w->probs);
     memset(w, 0, sizeof *w);
 }
@@ -104,7 +105,7 @@ static void check_input(const PartyModel *m, const PmInput *in, const PmWork *w)
     }
 }
 
-void pm_forward(const PartyModel *m, const float *params, const PmInput *in, PmWork *w) {
+void pm_encode(const PartyModel *m, const float *params, const PmInput *in, PmWork *w) {
     CHECK_PTR(params);
     check_input(m, in, w);
     const PmConfig *c = &m->c;
@@ -119,12 +120,20 @@ void pm_forward(const PartyModel *m, const float *params, const PmInput *in, PmW
                                        c->in_dim[i], c->vocab[i], D);
         }
     }
-    int M = c->n_mod, MD = M * D;
+}
+
+void pm_fuse(const PartyModel *m, const float *params, const PmInput *in, PmWork *w) {
+    CHECK_PTR(params);
+    check_input(m, in, w);
+    const PmConfig *c = &m->c;
+    int B = in->B, D = c->D, M = c->n_mod, MD = M * D;
     for (int b = 0; b < B; b++) {
         float *zb = w->z + (size_t)b * MD;
         for (int i = 0; i < M; i++) {
             if (present(in, M, b, i))
                 memcpy(zb + (size_t)i * D, w->h[i] + (size_t)b * D, (size_t)D * sizeof(float));
+            else if (in->fill[i])
+                memcpy(zb + (size_t)i * D, in->fill[i] + (size_t)b * D, (size_t)D * sizeof(float));
             else
                 memset(zb + (size_t)i * D, 0, (size_t)D * sizeof(float));
         }
@@ -132,6 +141,12 @@ void pm_forward(const PartyModel *m, const float *params, const PmInput *in, PmW
     linear_forward(w->u, w->z, params + m->fuse_w, params + m->fuse_b, B, MD, D);
     relu_forward(w->u, w->u, (size_t)B * (size_t)D);
     linear_forward(w->logits, w->u, params + m->head_w, params + m->head_b, B, D, c->K);
+    memset(w->drep, 0, (size_t)B * (size_t)D * sizeof(float));
+}
+
+void pm_forward(const PartyModel *m, const float *params, const PmInput *in, PmWork *w) {
+    pm_encode(m, params, in, w);
+    pm_fuse(m, params, in, w);
 }
 
 void pm_backward(const PartyModel *m, const float *params, float *grads, const PmInput *in,
@@ -146,8 +161,8 @@ void pm_backward(const PartyModel *m, const float *params, float *grads, const P
     memset(w->dz, 0, bd * (size_t)M * sizeof(float));
     linear_backward(w->du, grads + m->head_w, grads + m->head_b, w->dlogits, w->u,
                     params + m->head_w, B, D, c->K);
-    for (size_t k = 0; k < bd; k++) // ReLU backward in place (relu_backward accumulates)
-        if (w->u[k] <= 0.f) w->du[k] = 0.f;
+    for (size_t k = 0; k < bd; k++) // + the caller's term on u; ReLU backward in place
+        w->du[k] = w->u[k] <= 0.f ? 0.f : w->du[k] + w->drep[k];
     linear_backward(w->dz, grads + m->fuse_w, grads + m->fuse_b, w->du, w->z, params + m->fuse_w, B,
                     MD, D);
     for (int i = 0; i < M; i++)
@@ -172,17 +187,23 @@ void pm_backward(const PartyModel *m, const float *params, float *grads, const P
     }
 }
 
-double pm_loss_backward(const PartyModel *m, const float *params, float *grads, const PmInput *in,
-                        PmWork *w, const int *labels, const float *weights, long *correct) {
+double pm_ce(const PartyModel *m, PmWork *w, int B, const int *labels, const float *weights,
+             double dloss, long *correct) {
     CHECK_PTR(labels);
-    pm_forward(m, params, in, w);
-    int B = in->B, K = m->c.K;
+    int K = m->c.K;
     double loss = softmax_ce_forward(w->probs, w->logits, labels, weights, -1, B, K);
     if (correct) *correct += argmax_hits(w->logits, labels, B, K);
-    if (grads) {
+    if (dloss != 0) {
         memset(w->dlogits, 0, (size_t)B * (size_t)K * sizeof(float));
-        softmax_ce_backward(w->dlogits, w->probs, labels, weights, -1, B, K, 1.0);
-        pm_backward(m, params, grads, in, w);
+        softmax_ce_backward(w->dlogits, w->probs, labels, weights, -1, B, K, dloss);
     }
+    return loss;
+}
+
+double pm_loss_backward(const PartyModel *m, const float *params, float *grads, const PmInput *in,
+                        PmWork *w, const int *labels, const float *weights, long *correct) {
+    pm_forward(m, params, in, w);
+    double loss = pm_ce(m, w, in->B, labels, weights, grads ? 1.0 : 0.0, correct);
+    if (grads) pm_backward(m, params, grads, in, w);
     return loss;
 }
