@@ -18,7 +18,7 @@ typedef struct Config {
     char scn_hybrid_p[OPT_STR_MAX], scn_overlap[OPT_STR_MAX], scn_quantity[OPT_STR_MAX];
     char scn_min_per_label[OPT_STR_MAX];
     // The selected method's options (methods/method.h METHOD_OPT); 8-byte aligned.
-    _Alignas(8) unsigned char method_opts[256];
+    _Alignas(8) unsigned char method_opts[1024];
 } Config;
 
 // The option table for a method: the core options followed by that method's own. Borrowed (static

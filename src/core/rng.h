@@ -18,6 +18,7 @@ typedef enum RngPurpose {
     RNG_PARTITION = 4, // party splits, modality masks
     RNG_SAMPLE = 5,    // choice of the round's parties
     RNG_TEST = 6,      // tests and benchmarks
+    RNG_SELECT = 7,    // rows a party uploads, rows a generator is preference-trained on
 } RngPurpose;
 
 // Transparent so that a checkpoint can store it; use the functions to draw.

@@ -18,6 +18,7 @@
 #include "core/timer.h"
 #include "core/xalloc.h"
 #include "data/scenario.h"
+#include "fl/collab.h"
 #include "fl/samples.h"
 #include "fl/signals.h"
 #include "fl/train.h"
@@ -43,6 +44,10 @@ enum {
     ST_TEST_N,
     ST_UP,
     ST_DOWN,
+    ST_FILLED,   // collaboration methods: completed blocks in training
+    ST_ADMITTED, // and those admitted by the schedule
+    ST_MISSING,  // bitmask of the party's missing modalities
+    ST_GENMASK,  // bitmask of the generator targets it received this round
     ST_COUNT
 };
 
@@ -71,6 +76,8 @@ typedef struct {
     float *work_params;       // federated: the party model being trained
     OptState work_opt, cloud_opt;
     EvalStats central_train; // rank 0, centralized: the cloud's training statistics this round
+    Collab *collab;          // METHOD_COLLAB: prototypes, the cloud's large model, generators
+    double mm_acc;           // rank 0: the large model's test accuracy this round (NaN: none)
     int64_t *acc;            // (n_params) exact sum
     TrainScratch ts;
     double *stats;     // (count, ST_COUNT)
@@ -323,6 +330,23 @@ enum {
     M_COUNT
 };
 
+// Series of the collaboration methods only, after the common ones.
+enum {
+    MC_MM_TEST_ACC = M_COUNT,
+    MC_MM_LOSS,
+    MC_ALIGNED,
+    MC_GPA_PAIRS,
+    MC_GPA_PRECISION,
+    MC_GEN_LAMBDA,
+    MC_GEN_SUP,
+    MC_GEN_DPO,
+    MC_GEN_PAIR_ACC,
+    MC_ADMITTED,
+    MC_P_MISSING_MASK,
+    MC_P_GEN_MASK,
+    MC_END
+};
+
 static void declare_series(Run *run) {
     static const struct {
         const char *name;
@@ -339,6 +363,17 @@ static void declare_series(Run *run) {
     for (int i = 0; i < M_COUNT; i++) {
         int idx = metriclog_add(&run->log, series[i].name,
                                 series[i].per_party ? run->pl.parties : 1, series[i].timing);
+        CHECK(idx == i, "series order");
+    }
+    if (run->method->kind != METHOD_COLLAB) return;
+    static const char *collab_series[MC_END - M_COUNT] = {
+        "mm_test_acc",   "mm_train_loss", "aligned_rows",       "gpa_pairs",
+        "gpa_precision", "gen_lambda",    "gen_sup_loss",       "gen_dpo_loss",
+        "gen_pair_acc",  "fill_admitted", "party_missing_mask", "party_gen_mask"};
+    for (int i = M_COUNT; i < MC_END; i++) {
+        int per_party = i >= MC_P_MISSING_MASK;
+        int idx = metriclog_add(&run->log, collab_series[i - M_COUNT],
+                                per_party ? run->pl.parties : 1, 0);
         CHECK(idx == i, "series order");
     }
 }
@@ -374,6 +409,7 @@ static void setup(Run *run, const Config *cfg, MPI_Comm comm) {
     }
     switch (run->method->kind) {
     case METHOD_FEDERATED:
+    case METHOD_COLLAB:
         run->work_params = xcalloc_aligned(n * sizeof(float));
         opt_alloc(&run->work_opt, n);
         run->acc = xcalloc(n, sizeof *run->acc);
@@ -391,6 +427,22 @@ static void setup(Run *run, const Config *cfg, MPI_Comm comm) {
         break;
     }
     train_scratch_init(&run->ts, &run->pm, &run->layout, cfg->batch_size);
+    if (run->method->kind == METHOD_COLLAB) {
+        CollabSetup cs = {.cfg = cfg,
+                          .pm = &run->pm,
+                          .layout = &run->layout,
+                          .pl = &run->pl,
+                          .first = run->first,
+                          .count = run->count,
+                          .train = run->train,
+                          .test = run->test,
+                          .n_train = run->n_train,
+                          .comm = comm};
+        CHECK(run->method->collab_settings, "%s: no collab_settings", run->method->name);
+        run->method->collab_settings(&cs.s, cfg);
+        run->collab = collab_create(&cs);
+    }
+    run->mm_acc = NAN;
     run->stats = xcalloc((size_t)run->count * ST_COUNT + 1, sizeof *run->stats);
     if (run->rank == 0) {
         run->all_stats = xcalloc((size_t)run->pl.parties * ST_COUNT, sizeof *run->all_stats);
@@ -412,6 +464,7 @@ static void teardown(Run *run) {
     if (run->work_opt.m) opt_free(&run->work_opt);
     if (run->cloud_opt.m) opt_free(&run->cloud_opt);
     train_scratch_free(&run->ts);
+    collab_free(run->collab);
     xfree(run->peak_rss_kib);
     if (run->rank == 0) metriclog_free(&run->log);
     dataset_close(run->ds);
@@ -440,9 +493,13 @@ static void share_global(Run *run) {
     MPI_CHECK(MPI_Bcast(run->global, (int)run->n_params, MPI_FLOAT, 0, run->comm));
 }
 
+// Federated averaging of the small models; the collaboration methods add their hooks, uploads and
+// the cloud's side (fl/collab.h) around it.
 static void federated_round(Run *run, int round) {
     size_t n = run->n_params, bytes = n * sizeof(float);
+    Collab *co = run->collab;
     memset(run->acc, 0, n * sizeof *run->acc);
+    if (co) collab_begin_round(co, round);
     for (int i = 0; i < run->count; i++) {
         int party = run->first + i;
         double *st = run->stats + (size_t)i * ST_COUNT;
@@ -451,9 +508,11 @@ static void federated_round(Run *run, int round) {
         opt_reset(&run->work_opt, n);
         EvalStats e;
         train_party(&run->pm, run->work_params, &run->work_opt, &run->train[i], &run->layout,
-                    run->cfg, run->method, run->global, round, party, NULL, &run->ts, &e);
+                    run->cfg, run->method, run->global, round, party,
+                    co ? collab_hooks(co, i, 1) : NULL, &run->ts, &e);
         record_train(st, &e);
         check_party_model(run->work_params, n, party, round);
+        if (co) collab_party_done(co, i, run->work_params, round);
         exact_add(run->acc, run->work_params,
                   (double)run->n_train[party] / (double)run->n_train_total, n, PARAM_EXP);
         st[ST_DOWN] = (double)bytes;
@@ -465,6 +524,15 @@ static void federated_round(Run *run, int round) {
         exact_to_float(mean, run->acc, n, PARAM_EXP, 1.0);
         run->method->server_update(run->global, run->server_state, mean, n, run->cfg, round);
         xfree(mean);
+    }
+    if (co) {
+        collab_exchange(co, round);
+        for (int i = 0; i < run->count; i++) {
+            double *st = run->stats + (size_t)i * ST_COUNT, up, down;
+            collab_party_stats(co, i, &up, &down, &st[ST_FILLED], &st[ST_ADMITTED], &st[ST_MISSING],
+                               &st[ST_GENMASK]);
+            st[ST_UP] += up, st[ST_DOWN] += down;
+        }
     }
     share_global(run);
 }
@@ -500,7 +568,8 @@ static void evaluate(Run *run, double *global_loss, double *global_acc) {
     for (int i = 0; i < run->count; i++) {
         EvalStats e;
         const float *w = local ? run->party_params + (size_t)i * n : run->global;
-        eval_model(&run->pm, w, &run->test[i], &run->layout, NULL, &run->ts, &e);
+        eval_model(&run->pm, w, &run->test[i], &run->layout,
+                   run->collab ? collab_hooks(run->collab, i, 0) : NULL, &run->ts, &e);
         double *st = run->stats + (size_t)i * ST_COUNT;
         st[ST_TEST_LOSS] = e.loss_sum, st[ST_TEST_OK] = (double)e.correct,
         st[ST_TEST_N] = (double)e.n;
@@ -511,6 +580,8 @@ static void evaluate(Run *run, double *global_loss, double *global_acc) {
         eval_model(&run->pm, run->global, &run->global_test, &run->layout, NULL, &run->ts, &e);
         if (e.n)
             *global_loss = e.loss_sum / (double)e.n, *global_acc = (double)e.correct / (double)e.n;
+        if (run->collab)
+            run->mm_acc = collab_eval_large(run->collab, run->global, &run->global_test);
     }
 }
 
@@ -545,6 +616,30 @@ static void fmt_bytes(char *buf, size_t cap, double b) {
         snprintf(buf, cap, "%.2f MB", b / 1e6);
     else
         snprintf(buf, cap, "%.1f kB", b / 1e3);
+}
+
+// The collaboration methods' series: the large model, GPA, the generators and the completions.
+static void record_collab(Run *run) {
+    MetricLog *L = &run->log;
+    CollabDiag d;
+    collab_diag(run->collab, &d);
+    metriclog_set(L, MC_MM_TEST_ACC, 0, run->mm_acc);
+    metriclog_set(L, MC_MM_LOSS, 0, d.mm_loss);
+    metriclog_set(L, MC_ALIGNED, 0, d.aligned);
+    metriclog_set(L, MC_GPA_PAIRS, 0, d.pairs);
+    metriclog_set(L, MC_GPA_PRECISION, 0, d.precision);
+    metriclog_set(L, MC_GEN_LAMBDA, 0, d.lambda);
+    metriclog_set(L, MC_GEN_SUP, 0, d.gen_sup);
+    metriclog_set(L, MC_GEN_DPO, 0, d.gen_dpo);
+    metriclog_set(L, MC_GEN_PAIR_ACC, 0, d.gen_pair_acc);
+    double filled = 0, admitted = 0;
+    for (int p = 0; p < run->pl.parties; p++) {
+        const double *st = run->all_stats + (size_t)p * ST_COUNT;
+        filled += st[ST_FILLED], admitted += st[ST_ADMITTED];
+        metriclog_set(L, MC_P_MISSING_MASK, p, st[ST_MISSING]);
+        metriclog_set(L, MC_P_GEN_MASK, p, st[ST_GENMASK]);
+    }
+    metriclog_set(L, MC_ADMITTED, 0, ratio(admitted, filled));
 }
 
 static void record_round(Run *run, int round, int evaluated, double gloss, double gacc, double ms,
@@ -585,7 +680,11 @@ static void record_round(Run *run, int round, int evaluated, double gloss, doubl
     char ub[32], db[32], accs[64] = "";
     fmt_bytes(ub, sizeof ub, up);
     fmt_bytes(db, sizeof db, down);
-    if (evaluated)
+    if (run->collab) record_collab(run);
+    if (evaluated && run->collab && !isnan(run->mm_acc))
+        snprintf(accs, sizeof accs, " | acc %.3f | party acc %.3f | large acc %.3f", gacc,
+                 acc_parties ? acc_sum / acc_parties : NAN, run->mm_acc);
+    else if (evaluated)
         snprintf(accs, sizeof accs, " | acc %.3f | party acc %.3f", gacc,
                  acc_parties ? acc_sum / acc_parties : NAN);
     log_info("round %d/%d | loss %.4f%s | up %s | down %s | %.0f ms | eta %.0fs", round,
@@ -631,6 +730,7 @@ static void write_checkpoint(Run *run, int round) {
         ckpt_write_rows(ck, "parties/opt_step", CKPT_I64, P, 1, run->first, run->count,
                         run->party_step);
     }
+    if (run->collab) collab_ckpt_write(run->collab, ck);
     ckpt_commit(ck, me ? &run->log : NULL, run->cfg->ckpt_keep);
     log_info("checkpoint %s/round_%06d.h5", run->ckpt_dir, round);
 }
@@ -693,6 +793,7 @@ static int resume(Run *run) {
         ckpt_read_rows(r, "parties/opt_step", CKPT_I64, P, 1, run->first, run->count,
                        run->party_step);
     }
+    if (run->collab) collab_ckpt_read(run->collab, r);
     ckpt_close(r);
     log_info("resumed from %s (round %d of %d)", path, round, cfg->rounds);
     return round;
@@ -708,6 +809,10 @@ static void print_startup(const Run *run) {
              mmc_git_version, run->method->name, run->method->provenance, run->size, run->pl.hosts,
              run->pl.parties, run->cfg->data, (long long)run->n_train_total,
              (long long)run->global_test.n, run->n_params);
+    size_t large = run->collab ? collab_large_params(run->collab) : 0;
+    if (large)
+        log_info("the cloud's multimodal large model: %zu parameters (%.1fx the small model)",
+                 large, (double)large / (double)run->n_params);
 }
 
 int fl_run(const Config *cfg, MPI_Comm comm) {
@@ -721,6 +826,7 @@ int fl_run(const Config *cfg, MPI_Comm comm) {
         memset(run.stats, 0, (size_t)run.count * ST_COUNT * sizeof *run.stats);
         switch (run.method->kind) {
         case METHOD_FEDERATED:
+        case METHOD_COLLAB:
             federated_round(&run, round);
             break;
         case METHOD_LOCAL:
@@ -732,6 +838,7 @@ int fl_run(const Config *cfg, MPI_Comm comm) {
         }
         int evaluated = round % cfg->eval_every == 0 || round == cfg->rounds;
         double gloss = NAN, gacc = NAN;
+        run.mm_acc = NAN;
         if (evaluated) evaluate(&run, &gloss, &gacc);
         gather_stats(&run);
         int stop = signals_agree(comm) || cfg->stop_after == round;
