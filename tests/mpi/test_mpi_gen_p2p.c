@@ -48,10 +48,10 @@ END_TEST
 
 START_TEST(test_rank_needs_is_the_or_of_hosted_parties) {
     Placement pl;
-    placement_init(&pl, PARTIES, 3); // cloud + 2 hosts: parties 0-3 and 4-6
+    placement_init(&pl, PARTIES, 3); // cloud + 2 hosts: parties 0-2 and 3-6
     ck_assert_uint_eq(gen_rank_needs(missing, &pl, 0), 0);
-    ck_assert_uint_eq(gen_rank_needs(missing, &pl, 1), 7);
-    ck_assert_uint_eq(gen_rank_needs(missing, &pl, 2), 6);
+    ck_assert_uint_eq(gen_rank_needs(missing, &pl, 1), 3);
+    ck_assert_uint_eq(gen_rank_needs(missing, &pl, 2), 7);
 }
 END_TEST
 
