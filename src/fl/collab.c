@@ -12,6 +12,7 @@
 #include "core/die.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "core/timer.h"
 #include "core/xalloc.h"
 #include "models/generator.h"
 #include "models/mm_large.h"
@@ -236,8 +237,9 @@ static void fill_hook(void *ctxp, const PartyModel *pm, PmWork *w, PmInput *in, 
                         f[(size_t)b * D + d] /= (float)c->gcount[b];
             }
         }
-        // Admission (schedule "admit", training only): a completion enters training only when it
-        // agrees with its class prototype, cos >= γ_t; rejected blocks stay zero.
+        // Admission (schedule "admit"): a completion enters training only when it agrees with its
+        // class prototype, cos >= γ_t; rejected blocks stay zero, in evaluation too, so the model
+        // is tested on the kind of input it was trained on.
         for (int b = 0; b < B; b++) {
             if (mask[(size_t)b * M + t]) continue;
             float *fb = f + (size_t)b * D;
@@ -246,7 +248,7 @@ static void fill_hook(void *ctxp, const PartyModel *pm, PmWork *w, PmInput *in, 
                 any = fb[d] != 0.f;
             if (!any) continue;
             if (h->training) c->filled[h->i]++;
-            if (h->training && c->s.fill == FILL_GEN && (c->s.schedule & SCHED_ADMIT)) {
+            if (c->s.fill == FILL_GEN && (c->s.schedule & SCHED_ADMIT)) {
                 const float *p = proto_at(c, c->chat[b], t);
                 if (!p || cosine(fb, p, D) < c->gamma) {
                     memset(fb, 0, (size_t)D * sizeof(float));
@@ -342,11 +344,12 @@ static void survey_parties(Collab *c) {
     MPI_CHECK(MPI_Allreduce(mine, c->party_missing, c->P, MPI_UINT8_T, MPI_BOR, c->cs.comm));
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &multi, 1, MPI_INT64_T, MPI_SUM, c->cs.comm));
     xfree(mine);
-    CHECK(!c->s.use_mm || c->s.gpa || multi > 0,
-          "--method=%s: no training row of any party has two modalities (scenario %s), so the "
-          "large model has no aligned sample to learn from; enable --bomm.gpa or choose a scenario "
-          "with multimodal rows",
-          c->cs.cfg->method, c->cs.cfg->scenario);
+    CHECK(
+        !c->s.use_mm || c->s.gpa || c->s.singles || multi > 0,
+        "--method=%s: no training row of any party has two modalities (scenario %s), so the "
+        "large model has no aligned sample to learn from; enable --bomm.gpa or --bomm.mm-singles, "
+        "or choose a scenario with multimodal rows",
+        c->cs.cfg->method, c->cs.cfg->scenario);
 }
 
 Collab *collab_create(const CollabSetup *cs) {
@@ -567,11 +570,12 @@ static unsigned rec_mask(const Collab *c, int64_t r) { return (unsigned)rec_prob
 static void build_mm_set(Collab *c, MmSet *t) {
     int M = c->M, D = c->D, K = c->K;
     double aligned = 0, pairs = 0, right = 0;
-    for (int64_t r = 0; r < c->n_rec; r++)
-        if (popcount8(rec_mask(c, r)) >= 2) {
+    for (int64_t r = 0; r < c->n_rec; r++) {
+        int multi = popcount8(rec_mask(c, r)) >= 2;
+        if (multi || c->s.singles)
             mmset_add(t, c, rec_emb(c, r), rec_mask(c, r), rec_label(c, r), 1.f, rec_probs(c, r));
-            aligned++;
-        }
+        aligned += multi;
+    }
     if (c->s.gpa && c->have_protos) {
         AlignParams ap = {c->s.tau, c->s.delta, c->s.kappa};
         float *merged = xmalloc((size_t)M * D * sizeof(float));
@@ -1009,11 +1013,16 @@ void collab_exchange(Collab *c, int round) {
     MPI_CHECK(MPI_Gatherv(c->up_rec, counts[c->rank], MPI_FLOAT, c->all_rec, counts, displs,
                           MPI_FLOAT, 0, comm));
     if (c->rank == 0) {
+        double t0 = timer_now_ms(), t1 = t0, t2 = t0;
         if (c->s.use_mm) {
             train_large(c, round);
+            t1 = timer_now_ms();
             soft_labels(c);
+            t2 = timer_now_ms();
         }
         if (c->s.fill == FILL_GEN) train_generators(c, round);
+        log_debug("cloud: large model %.0f ms, soft labels %.0f ms, generators %.0f ms", t1 - t0,
+                  t2 - t1, timer_now_ms() - t2);
     }
     if (c->s.use_mm) {
         record_layout(c, counts, displs, c->K);

@@ -17,8 +17,10 @@ _Static_assert(sizeof(BommOpts) <= sizeof(((Config *)0)->method_opts), "method_o
 #define B_OPT(f) METHOD_OPT(BommOpts, s.f)
 static const OptSpec bomm_opts[] = {
     {"bomm.gpa", OPT_BOOL, B_OPT(gpa), "true", 0, 0, 0, NULL,
-     "global prototype-guided alignment: pseudo-aligned pairs for the large model (false = "
-     "aligned samples only)",
+     "global prototype-guided alignment: pseudo-aligned cross-modal pairs for the large model", 0},
+    {"bomm.mm-singles", OPT_BOOL, B_OPT(singles), "true", 0, 0, 0, NULL,
+     "the large model also learns from uploaded single-modality rows (false = aligned rows and "
+     "pseudo-aligned pairs only)",
      0},
     {"bomm.dpo", OPT_BOOL, B_OPT(dpo), "true", 0, 0, 0, NULL,
      "train the generators with DPO after the warm-up (false = supervised only)", 0},
@@ -33,7 +35,7 @@ static const OptSpec bomm_opts[] = {
      "Jensen-Shannon threshold (nats, at most ln 2) of a pseudo-aligned pair", 0},
     {"bomm.kappa", OPT_DOUBLE, B_OPT(kappa), "0.6", OPT_LO | OPT_HI, 0, 1, NULL,
      "confidence threshold (max similarity probability) of a pseudo-aligned pair", 0},
-    {"bomm.upload", OPT_INT, B_OPT(upload), "256", OPT_LO, 1, 0, NULL,
+    {"bomm.upload", OPT_INT, B_OPT(upload), "128", OPT_LO, 1, 0, NULL,
      "candidate rows a party uploads per round (embeddings and soft labels, never raw data)", 0},
     {"bomm.kd", OPT_DOUBLE, B_OPT(kd), "0.5", OPT_LO, 0, 0, NULL,
      "party: weight of the distillation from the large model's soft labels", 0},

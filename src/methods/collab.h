@@ -20,7 +20,8 @@ typedef struct {
     int fill;     // FillKind
     int use_mm;   // the cloud trains its multimodal large model on uploaded embeddings (SM → LM)
                   // and returns its soft labels for the parties' distillation (LM → SM)
-    int gpa;      // pseudo-aligned cross-modal pairs from the global prototypes (else aligned only)
+    int gpa;      // pseudo-aligned cross-modal pairs from the global prototypes
+    int singles;  // the large model also trains on uploaded single-modality rows
     int dpo;      // generator: supervised + DPO (else supervised only)
     int schedule; // SCHED_* bits: λ_t decays (mix); admission threshold γ_t rises (admit)
     int upload;   // candidate rows a party uploads per round (embeddings + soft labels)
@@ -39,7 +40,8 @@ typedef struct {
 // §6.3, sized for two cores). Local.
 static inline void collab_defaults(CollabSettings *s) {
     *s = (CollabSettings){.fill = FILL_ZERO,
-                          .upload = 256,
+                          .upload = 128,
+                          .singles = 1,
                           .mm_width = 256,
                           .mm_layers = 4,
                           .mm_heads = 4,

@@ -12,7 +12,7 @@ typedef struct {
 _Static_assert(sizeof(FedmktOpts) <= sizeof(((Config *)0)->method_opts), "method_opts too small");
 
 static const OptSpec fedmkt_opts[] = {
-    {"fedmkt.upload", OPT_INT, METHOD_OPT(FedmktOpts, upload), "256", OPT_LO, 1, 0, NULL,
+    {"fedmkt.upload", OPT_INT, METHOD_OPT(FedmktOpts, upload), "128", OPT_LO, 1, 0, NULL,
      "rows a party uploads per round", 0},
     {"fedmkt.kd", OPT_DOUBLE, METHOD_OPT(FedmktOpts, kd), "0.5", OPT_LO, 0, 0, NULL,
      "party: weight of the distillation from the large model", 0},
@@ -28,6 +28,7 @@ static void fedmkt_settings(CollabSettings *s, const Config *cfg) {
     s->kd = o->kd;
     s->mm_kd = o->mm_kd;
     s->mm_con = 0;
+    s->gpa = 0; // every uploaded row, as uploaded: FedMKT distils on all of its shared data
 }
 
 const FlMethod fl_method_fedmkt = {
