@@ -181,7 +181,7 @@ START_TEST(test_bad_thresholds_and_impossible_scenarios_end_every_rank) {
         {BOMM " --bomm.tau=0", "bomm.tau"},
         {BOMM " --bomm.gamma0=0.9 --bomm.gamma1=0.5", "--bomm.gamma0=0.9 exceeds"},
         {BOMM " --bomm.mm-width=30 --bomm.mm-heads=4", "not a multiple of --bomm.mm-heads"},
-        {BOMM " --bomm.gpa=false --scenario=bomm-crossmodal",
+        {BOMM " --bomm.gpa=false --bomm.mm-singles=false --scenario=bomm-crossmodal",
          "no training row of any party has two"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
