@@ -168,95 +168,99 @@ static float cosine(const float *a, const float *b, int D) {
 
 // ---- party hooks ----
 
-// Completion of the batch's missing blocks: the fill kind's stand-in, one target modality at a
-// time.
+// Every row's pseudo-label into c->chat[0..B) (the fills that need one).
+static void batch_pseudo_labels(Collab *c, const PmWork *w, const uint8_t *mask, int B) {
+    int M = c->M, D = c->D;
+    for (int b = 0; b < B; b++) {
+        const float *emb[PM_MAX_MOD];
+        unsigned bits = 0;
+        for (int m = 0; m < M; m++) {
+            emb[m] = w->h[m] + (size_t)b * D;
+            bits |= (unsigned)(mask[(size_t)b * M + m] != 0) << m;
+        }
+        c->chat[b] = pseudo_label(c, emb, bits);
+    }
+}
+
+// f (B, D) += for the rows missing t: the mean over their present sources s of G(s → t)(h_s,
+// P[ĉ][t]); one generator forward per source over the rows it serves.
+static void fill_generated(Collab *c, const PmWork *w, const uint8_t *mask, int B, int t,
+                           float *f) {
+    int M = c->M, D = c->D;
+    int *rows = c->chat + B; // scratch: the rows a source serves
+    memset(c->gcount, 0, (size_t)B * sizeof *c->gcount);
+    for (int s = 0; s < M; s++) {
+        if (s == t || !c->gen_trained[t * M + s]) continue;
+        int n = 0;
+        for (int b = 0; b < B; b++) {
+            const float *p = proto_at(c, c->chat[b], t);
+            if (mask[(size_t)b * M + t] || !mask[(size_t)b * M + s] || !p) continue;
+            memcpy(c->gsrc + (size_t)n * D, w->h[s] + (size_t)b * D, (size_t)D * sizeof(float));
+            memcpy(c->gproto + (size_t)n * D, p, (size_t)D * sizeof(float));
+            rows[n++] = b;
+        }
+        if (!n) continue;
+        gen_forward(&c->gen, gen_slot(c, c->gen_params, t, s), c->gsrc, c->gproto, n, &c->gw);
+        for (int j = 0; j < n; j++) {
+            for (int d = 0; d < D; d++)
+                f[(size_t)rows[j] * D + d] += c->gw.mu[(size_t)j * D + d];
+            c->gcount[rows[j]]++;
+        }
+    }
+    for (int b = 0; b < B; b++)
+        for (int d = 0; d < D && c->gcount[b] > 1; d++)
+            f[(size_t)b * D + d] /= (float)c->gcount[b];
+}
+
+// Admission (schedule "admit"): a completion enters training only when it agrees with its class
+// prototype, cos >= γ_t; rejected blocks stay zero, in evaluation too, so that the model is tested
+// on the kind of input it was trained on. Counts the party's completions in training.
+static void admit(Collab *c, const HookCtx *h, const uint8_t *mask, int B, int t, float *f) {
+    int M = c->M, D = c->D;
+    for (int b = 0; b < B; b++) {
+        if (mask[(size_t)b * M + t]) continue;
+        float *fb = f + (size_t)b * D;
+        int any = 0;
+        for (int d = 0; d < D && !any; d++)
+            any = fb[d] != 0.f;
+        if (!any) continue;
+        if (h->training) c->filled[h->i]++;
+        if (c->s.fill == FILL_GEN && (c->s.schedule & SCHED_ADMIT)) {
+            const float *p = proto_at(c, c->chat[b], t);
+            if (!p || cosine(fb, p, D) < c->gamma) {
+                memset(fb, 0, (size_t)D * sizeof(float));
+                continue;
+            }
+        }
+        if (h->training) c->admitted[h->i]++;
+    }
+}
+
+// Completion of the batch's missing blocks, one target modality at a time, by the fill kind.
 static void fill_hook(void *ctxp, const PartyModel *pm, PmWork *w, PmInput *in, const int64_t *rows,
                       int B) {
     (void)pm, (void)rows;
     HookCtx *h = ctxp;
     Collab *c = h->c;
-    int M = c->M, D = c->D;
+    int M = c->M, D = c->D, labelled = 0;
     if (c->s.fill == FILL_ZERO || !c->have_protos) return;
     const uint8_t *mask = in->mask;
-    int labelled = 0;
     for (int t = 0; t < M; t++) {
         int missing = 0;
         for (int b = 0; b < B; b++)
             missing += !mask[(size_t)b * M + t];
-        if (!missing) continue;
-        if (c->s.fill == FILL_GEN && !(c->have_targets >> t & 1)) continue;
+        if (!missing || (c->s.fill == FILL_GEN && !(c->have_targets >> t & 1))) continue;
         float *f = c->fill[t];
         memset(f, 0, (size_t)B * D * sizeof(float));
-        if (c->s.fill == FILL_MEAN) {
-            for (int b = 0; b < B; b++)
-                memcpy(f + (size_t)b * D, c->mean_emb + (size_t)t * D, (size_t)D * sizeof(float));
-        } else {
-            if (!labelled) { // pseudo-labels of every row, once per batch
-                for (int b = 0; b < B; b++) {
-                    const float *emb[PM_MAX_MOD];
-                    unsigned bits = 0;
-                    for (int m = 0; m < M; m++) {
-                        emb[m] = w->h[m] + (size_t)b * D;
-                        bits |= (unsigned)(mask[(size_t)b * M + m] != 0) << m;
-                    }
-                    c->chat[b] = pseudo_label(c, emb, bits);
-                }
-                labelled = 1;
-            }
-            if (c->s.fill == FILL_PROTO) {
-                for (int b = 0; b < B; b++) {
-                    const float *p = proto_at(c, c->chat[b], t);
-                    if (p) memcpy(f + (size_t)b * D, p, (size_t)D * sizeof(float));
-                }
-            } else { // FILL_GEN: the mean over the row's present sources of G(s → t)
-                memset(c->gcount, 0, (size_t)B * sizeof *c->gcount);
-                for (int s = 0; s < M; s++) {
-                    if (s == t || !c->gen_trained[t * M + s]) continue;
-                    int n = 0;
-                    for (int b = 0; b < B; b++) {
-                        const float *p = proto_at(c, c->chat[b], t);
-                        if (mask[(size_t)b * M + t] || !mask[(size_t)b * M + s] || !p) continue;
-                        memcpy(c->gsrc + (size_t)n * D, w->h[s] + (size_t)b * D,
-                               (size_t)D * sizeof(float));
-                        memcpy(c->gproto + (size_t)n * D, p, (size_t)D * sizeof(float));
-                        c->chat[B + n] = b; // scratch: which row
-                        n++;
-                    }
-                    if (!n) continue;
-                    gen_forward(&c->gen, gen_slot(c, c->gen_params, t, s), c->gsrc, c->gproto, n,
-                                &c->gw);
-                    for (int j = 0; j < n; j++) {
-                        int b = c->chat[B + j];
-                        for (int d = 0; d < D; d++)
-                            f[(size_t)b * D + d] += c->gw.mu[(size_t)j * D + d];
-                        c->gcount[b]++;
-                    }
-                }
-                for (int b = 0; b < B; b++)
-                    for (int d = 0; d < D && c->gcount[b] > 1; d++)
-                        f[(size_t)b * D + d] /= (float)c->gcount[b];
-            }
-        }
-        // Admission (schedule "admit"): a completion enters training only when it agrees with its
-        // class prototype, cos >= γ_t; rejected blocks stay zero, in evaluation too, so the model
-        // is tested on the kind of input it was trained on.
+        if (c->s.fill != FILL_MEAN && !labelled) batch_pseudo_labels(c, w, mask, B), labelled = 1;
         for (int b = 0; b < B; b++) {
-            if (mask[(size_t)b * M + t]) continue;
-            float *fb = f + (size_t)b * D;
-            int any = 0;
-            for (int d = 0; d < D && !any; d++)
-                any = fb[d] != 0.f;
-            if (!any) continue;
-            if (h->training) c->filled[h->i]++;
-            if (c->s.fill == FILL_GEN && (c->s.schedule & SCHED_ADMIT)) {
-                const float *p = proto_at(c, c->chat[b], t);
-                if (!p || cosine(fb, p, D) < c->gamma) {
-                    memset(fb, 0, (size_t)D * sizeof(float));
-                    continue;
-                }
-            }
-            if (h->training) c->admitted[h->i]++;
+            const float *p = c->s.fill == FILL_MEAN    ? c->mean_emb + (size_t)t * D
+                             : c->s.fill == FILL_PROTO ? proto_at(c, c->chat[b], t)
+                                                       : NULL;
+            if (p) memcpy(f + (size_t)b * D, p, (size_t)D * sizeof(float));
         }
+        if (c->s.fill == FILL_GEN) fill_generated(c, w, mask, B, t, f);
+        admit(c, h, mask, B, t, f);
         in->fill[t] = f;
     }
 }
