@@ -11,8 +11,10 @@ set -euo pipefail
 manifest=$1; shift
 throttle=""
 if [ "${1:-}" = --throttle ]; then throttle=%${2:?--throttle N}; shift 2; fi
-n=$(grep -cvE '^[[:space:]]*(#|$)' "$manifest") || { echo "submit_sweep.sh: $manifest has no run lines" >&2; exit 2; }
-dir=runs/$(basename "$manifest" .txt)
+. "$(dirname "$0")/manifest.sh"
+manifest_check "$manifest" || { echo "submit_sweep.sh: fix $manifest (run names must be unique)" >&2; exit 2; }
+n=$(manifest_lines "$manifest" | wc -l)
+dir=$(manifest_dir "$manifest")
 mkdir -p "$dir"
 ar=$(sbatch --parsable --array="0-$((n - 1))$throttle" -o "$dir/slurm-%A_%a.out" "$@" slurm/sweep.sbatch "$manifest")
 ar=${ar%%;*}
