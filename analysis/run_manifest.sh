@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run_manifest.sh MANIFEST [-j N] [-n RANKS] [--bin DIR] [--dry-run] - a sweep manifest without Slurm.
+# run_manifest.sh MANIFEST [-j N] [-n RANKS] [--bin DIR] [--dry-run | --list] - a manifest without Slurm.
 #
 #   analysis/run_manifest.sh jobs/bomm/sweep.txt -j 1 -n 3      # from the repository root
 #
@@ -9,22 +9,24 @@
 # same directories as slurm/sweep.sbatch: DIR = runs/<manifest name>/<run name> (slurm/manifest.sh).
 # Finished = DIR/run.h5 has the configured number of rounds (the line's --rounds=, else the config's,
 # else mmcollab's default); an interrupted run continues from its newest checkpoint. Each run's output
-# is appended to DIR.log. --dry-run lists the lines with their state and runs nothing.
+# is appended to DIR.log. --dry-run lists the lines with their state and runs nothing; --list prints
+# the run directories, one per line (for analysis/bomm_table.py), and nothing else.
 # Exit status: 0 when every line is finished; 1 naming the failing lines (manifest line number, text,
 # exit code, log); 2 for a bad manifest (repeated or invalid run names) or bad arguments.
 # SIGINT/SIGTERM are passed to the running mmcollabs, which checkpoint at the end of their round.
 set -uo pipefail
-usage() { sed -n '2,15s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '2,16s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 . "$HERE/slurm/manifest.sh"
 
-manifest="" jobs=1 np=3 bin=build/bin dry=0
+manifest="" jobs=1 np=3 bin=build/bin dry=0 list=0
 while [ $# -gt 0 ]; do
   case $1 in
     -j) jobs=${2:?-j N}; shift 2 ;;
     -n) np=${2:?-n RANKS}; shift 2 ;;
     --bin) bin=${2:?--bin DIR}; shift 2 ;;
     --dry-run) dry=1; shift ;;
+    --list) list=1; shift ;;
     -h|--help) usage ;;
     -*) echo "run_manifest.sh: unknown option $1" >&2; usage ;;
     *) [ -z "$manifest" ] || usage; manifest=$1; shift ;;
@@ -33,8 +35,13 @@ done
 [ -n "$manifest" ] || usage
 [ -f "$manifest" ] || { echo "run_manifest.sh: $manifest: no such file" >&2; exit 2; }
 [[ $jobs =~ ^[1-9][0-9]*$ && $np =~ ^[1-9][0-9]*$ ]] || { echo "run_manifest.sh: -j and -n take positive integers" >&2; exit 2; }
-[ -x "$bin/mmcollab" ] || { echo "run_manifest.sh: $bin/mmcollab not found (make, or --bin DIR)" >&2; exit 2; }
 manifest_check "$manifest" || exit 2
+if [ "$list" = 1 ]; then
+  d=$(manifest_dir "$manifest")
+  manifest_lines "$manifest" | while read -r -a run; do echo "$d/$(run_name "${run[@]}")"; done
+  exit 0
+fi
+[ -x "$bin/mmcollab" ] || { echo "run_manifest.sh: $bin/mmcollab not found (make, or --bin DIR)" >&2; exit 2; }
 MPIRUN=${MPIRUN:-mpirun --oversubscribe}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
