@@ -51,9 +51,6 @@ mkdir -p "$dir"
 mapfile -t lines < <(manifest_lines "$manifest")
 # The file's line numbers of the run lines, for the messages.
 mapfile -t lineno < <(grep -nvE '^[[:space:]]*(#|$)' "$manifest" | cut -d: -f1)
-default_rounds=$("$bin/mmcollab" --help 2>/dev/null |
-  awk '/^  --rounds=/ { getline; if (match($0, /default: [0-9]+/)) print substr($0, RSTART + 9, RLENGTH - 9) }')
-[ -n "$default_rounds" ] || { echo "run_manifest.sh: cannot read the default of --rounds from $bin/mmcollab --help" >&2; exit 2; }
 
 # CONFIG as slurm/run.sbatch resolves it: a path, or a name in jobs/.
 resolve_cfg() { if [ -e "$1" ]; then echo "$1"; else echo "jobs/${1%.cfg}.cfg"; fi; }
@@ -66,7 +63,15 @@ configured_rounds() {
                  !sec && $1 ~ /^[[:space:]]*rounds[[:space:]]*$/ { v = $2; gsub(/[[:space:]]/, "", v) }
                  END { print v }' "$cfg")
   fi
-  echo "${r:-$default_rounds}"
+  echo "$r"
+}
+# mmcollab's default, asked only when a line sets no rounds (an MPI start-up costs about a second).
+default_rounds=""
+get_default_rounds() {
+  [ -n "$default_rounds" ] && return
+  default_rounds=$("$bin/mmcollab" --help 2>/dev/null |
+    awk '/^  --rounds=/ { getline; if (match($0, /default: [0-9]+/)) print substr($0, RSTART + 9, RLENGTH - 9) }')
+  [ -n "$default_rounds" ] || { echo "run_manifest.sh: cannot read the default of --rounds from $bin/mmcollab --help" >&2; exit 2; }
 }
 
 n=${#lines[@]}
@@ -76,6 +81,7 @@ for ((i = 0; i < n; i++)); do
   cfgs[i]=$(resolve_cfg "${run[0]}")
   outs[i]=$dir/$(run_name "${run[@]}")
   rounds[i]=$(configured_rounds "${cfgs[i]}" "${run[@]:1}")
+  [ -n "${rounds[i]}" ] || { get_default_rounds; rounds[i]=$default_rounds; }
 done
 # One Python for all lines: "done" when run.h5 holds the configured rounds (a missing or unreadable
 # file, e.g. a run that has not written its first round, is "todo").
