@@ -110,8 +110,10 @@ echo "run_manifest.sh: $manifest: $n runs in $dir/, $((n - ${#todo[@]})) finishe
 [ "$dry" = 1 ] && exit 0
 
 declare -A running=() started=()
-failed=()
+failed=() stopping=""
+# mpirun passes TERM on to mmcollab, which finishes its round, checkpoints and exits 3.
 stop() { echo "run_manifest.sh: SIG$1: stopping the running runs (they checkpoint at the end of their round)" >&2
+         stopping=$1
          for p in "${!running[@]}"; do kill -TERM "$p" 2>/dev/null; done; }
 trap 'stop INT' INT
 trap 'stop TERM' TERM
@@ -124,10 +126,14 @@ reap() {
   i=${running[$pid]}; unset "running[$pid]"
   local secs=$((SECONDS - started[$i]))
   if [ "$rc" = 0 ]; then echo "  done  ${outs[i]} (${secs} s)"
+  elif [ "$rc" = 3 ] || [ -n "$stopping" ]; then # mpirun may turn mmcollab's 3 into its own 1
+    echo "  stop  ${outs[i]}: exit $rc after ${secs} s, checkpointed at the end of its round (run again to continue)"
+    failed+=("$i:$rc")
   else echo "  FAIL  ${outs[i]}: exit $rc after ${secs} s (log ${outs[i]}.log)"; failed+=("$i:$rc"); fi
 }
 for i in "${todo[@]}"; do
-  while [ ${#running[@]} -ge "$jobs" ]; do reap; done
+  while [ ${#running[@]} -ge "$jobs" ] && [ -z "$stopping" ]; do reap; done
+  [ -z "$stopping" ] || break
   read -r -a run <<<"${lines[i]}"
   k=$((k + 1))
   echo "  start ${outs[i]} [$k/${#todo[@]}] (${state[i]#todo } rounds)"
@@ -141,8 +147,9 @@ for i in "${todo[@]}"; do
 done
 while [ ${#running[@]} -gt 0 ]; do reap; done
 
+[ -z "$stopping" ] || echo "run_manifest.sh: stopped by SIG$stopping; run the same command again to continue" >&2
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "run_manifest.sh: ${#failed[@]} of ${#todo[@]} runs failed:" >&2
+  echo "run_manifest.sh: ${#failed[@]} of ${#todo[@]} runs failed or stopped:" >&2
   for f in "${failed[@]}"; do
     i=${f%%:*}
     echo "  $manifest:${lineno[i]}: ${lines[i]}  -> exit ${f#*:}, log ${outs[i]}.log" >&2

@@ -232,21 +232,39 @@ for b in blocks:
 fa = [x[0] for x in want[("bomm-random", "fedavg")]]
 assert fa[0] != fa[1], "seeds 1 and 2 gave identical results: the std check would prove nothing"
 EOF
-# The large-model column: copies of two fedavg runs given an mm_test_acc series by hand.
+# The large-model column and the BoMM labels, on copies of run files edited by hand (BoMM itself is
+# not needed): two fedavg runs get an mm_test_acc series; four copies of one become "bomm" runs with
+# bomm.* options and their defaults, the full method and its three ablations.
 mkdir -p "$T/mm"
 cp -r "$T"/runs/bomm/tiny-random_method-fedavg_seed-{1,2} "$T/mm/"
-if "$PY" - "$T/mm" "$A" <<'EOF'; then ok "large-model acc = mean ± std of the last measured mm_test_acc"; else bad "mm_test_acc"; fi
-import subprocess, sys
+for v in full gpa dpo schedule; do cp -r "$T/runs/bomm/tiny-random_method-fedavg_seed-1" "$T/mm/bomm-$v"; done
+if "$PY" - "$T/mm" "$A" <<'EOF'; then ok "large-model acc = mean ± std of mm_test_acc; bomm −GPA/−DPO/−schedule rows and gap"; else bad "mm_test_acc, BoMM labels"; fi
+import glob, subprocess, sys
 import h5py, numpy as np
 d, a = sys.argv[1:]
+fedavg = []
 for s, v in ((1, [np.nan, 0.5, 0.6]), (2, [np.nan, 0.7, 0.4])):
     with h5py.File(f"{d}/tiny-random_method-fedavg_seed-{s}/run.h5", "r+") as f:
         f["metrics"].create_dataset("mm_test_acc", data=np.array(v))
-out = subprocess.run([f"{a}/bomm_table.py", f"{d}/tiny-random_method-fedavg_seed-1",
-                      f"{d}/tiny-random_method-fedavg_seed-2", "--curves", f"{d}/c"],
+        fedavg.append(f["metrics/party_test_acc_mean"][-1])  # the last round is always evaluated
+for v, (gpa, dpo, sched) in {"full": (1, 1, "cosine"), "gpa": (0, 1, "cosine"), "dpo": (1, 0, "cosine"),
+                             "schedule": (1, 1, "none")}.items():
+    with h5py.File(f"{d}/bomm-{v}/run.h5", "r+") as f:
+        f["meta"].attrs["method"] = np.bytes_("bomm")
+        f["config"].attrs["method"] = np.bytes_("bomm")
+        for k, val, dflt in (("gpa", gpa, "1"), ("dpo", dpo, "1"), ("schedule", sched, "cosine")):
+            f["config"].attrs["bomm." + k] = np.bytes_(val) if isinstance(val, str) else np.int64(val)
+            f["defaults"].attrs["bomm." + k] = np.bytes_(dflt)
+        # The ablations score higher: were they taken for baselines, the gap below would differ.
+        f["metrics/party_test_acc_mean"][-1] += 0.05 * (v != "full")
+out = subprocess.run([f"{a}/bomm_table.py", *sorted(glob.glob(f"{d}/*/")), "--curves", f"{d}/c"],
                      capture_output=True, text=True, check=True).stdout
-row = next(l for l in out.split("\n") if l.startswith("| fedavg"))
-assert row.split("|")[3].strip() == f"{50:.2f} ± {100 * np.std([0.6, 0.4], ddof=1):.2f}", row
+rows = [l.split("|") for l in out.split("\n") if l.startswith("| ") and not l.startswith("| method")]
+assert [r[1].strip() for r in rows] == ["bomm", "bomm −GPA", "bomm −DPO", "bomm −schedule", "fedavg"], rows
+assert rows[4][3].strip() == f"{50:.2f} ± {100 * np.std([0.6, 0.4], ddof=1):.2f}", rows[4]
+assert all(r[3].strip() == "—" for r in rows[:4]), rows
+g = 100 * (fedavg[0] - np.mean(fedavg))  # bomm = fedavg seed 1; the ablations are not baselines
+assert f"bomm − best baseline (fedavg): **{g:+.2f} points**" in out, (g, out)
 EOF
 "$PY" - "$T"/bomm/curves/syn_bomm-{random,crossmodal}.png "$T/mm/c/syn_bomm-random.png" >"$T/png2.out" <<'EOF' || true
 import os, struct, sys
