@@ -38,7 +38,7 @@ done
 manifest_check "$manifest" || exit 2
 if [ "$list" = 1 ]; then
   d=$(manifest_dir "$manifest")
-  manifest_lines "$manifest" | while read -r -a run; do echo "$d/$(run_name "${run[@]}")"; done
+  manifest_lines "$manifest" | while read -r -a run; do run_name_to name "${run[@]}"; echo "$d/$name"; done
   exit 0
 fi
 [ -x "$bin/mmcollab" ] || { echo "run_manifest.sh: $bin/mmcollab not found (make, or --bin DIR)" >&2; exit 2; }
@@ -47,23 +47,19 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 
 dir=$(manifest_dir "$manifest")
-mkdir -p "$dir"
 mapfile -t lines < <(manifest_lines "$manifest")
 # The file's line numbers of the run lines, for the messages.
 mapfile -t lineno < <(grep -nvE '^[[:space:]]*(#|$)' "$manifest" | cut -d: -f1)
 
-# CONFIG as slurm/run.sbatch resolves it: a path, or a name in jobs/.
-resolve_cfg() { if [ -e "$1" ]; then echo "$1"; else echo "jobs/${1%.cfg}.cfg"; fi; }
-# The configured rounds of a line: its last --rounds=, else the config file's (top level), else the default.
-configured_rounds() {
-  local cfg=$1 r="" o; shift
-  for o in "$@"; do case $o in --rounds=*) r=${o#--rounds=} ;; esac; done
-  if [ -z "$r" ] && [ -f "$cfg" ]; then
-    r=$(awk -F= '{ sub(/#.*/, "") } /^[[:space:]]*\[/ { sec = 1 }
-                 !sec && $1 ~ /^[[:space:]]*rounds[[:space:]]*$/ { v = $2; gsub(/[[:space:]]/, "", v) }
-                 END { print v }' "$cfg")
-  fi
-  echo "$r"
+# The rounds a config file sets (top level; "" = none), read once per file.
+declare -A cfg_rounds=()
+file_rounds() {
+  [ -n "${cfg_rounds[$1]+x}" ] && return
+  cfg_rounds[$1]=""
+  [ -f "$1" ] || return 0
+  cfg_rounds[$1]=$(awk -F= '{ sub(/#.*/, "") } /^[[:space:]]*\[/ { sec = 1 }
+                            !sec && $1 ~ /^[[:space:]]*rounds[[:space:]]*$/ { v = $2; gsub(/[[:space:]]/, "", v) }
+                            END { print v }' "$1")
 }
 # mmcollab's default, asked only when a line sets no rounds (an MPI start-up costs about a second).
 default_rounds=""
@@ -78,10 +74,17 @@ n=${#lines[@]}
 cfgs=() outs=() rounds=()
 for ((i = 0; i < n; i++)); do
   read -r -a run <<<"${lines[i]}"
-  cfgs[i]=$(resolve_cfg "${run[0]}")
-  outs[i]=$dir/$(run_name "${run[@]}")
-  rounds[i]=$(configured_rounds "${cfgs[i]}" "${run[@]:1}")
-  [ -n "${rounds[i]}" ] || { get_default_rounds; rounds[i]=$default_rounds; }
+  # CONFIG as slurm/run.sbatch resolves it: a path, or a name in jobs/.
+  cfg=${run[0]}; [ -e "$cfg" ] || cfg=jobs/${cfg%.cfg}.cfg
+  cfgs[i]=$cfg
+  run_name_to name "${run[@]}"
+  outs[i]=$dir/$name
+  # The configured rounds: the line's last --rounds=, else the config file's, else mmcollab's default.
+  r=""
+  for o in "${run[@]:1}"; do case $o in --rounds=*) r=${o#--rounds=} ;; esac; done
+  [ -n "$r" ] || { file_rounds "$cfg"; r=${cfg_rounds[$cfg]}; }
+  [ -n "$r" ] || { get_default_rounds; r=$default_rounds; }
+  rounds[i]=$r
 done
 # One Python for all lines: "done" when run.h5 holds the configured rounds (a missing or unreadable
 # file, e.g. a run that has not written its first round, is "todo").
@@ -108,6 +111,7 @@ done
 echo "run_manifest.sh: $manifest: $n runs in $dir/, $((n - ${#todo[@]})) finished, ${#todo[@]} to run" \
      "($jobs at a time, $np ranks each)"
 [ "$dry" = 1 ] && exit 0
+mkdir -p "$dir"
 
 declare -A running=() started=()
 failed=() stopping=""

@@ -7,7 +7,7 @@
 #                         named after its directory (jobs/bomm/sweep.txt -> runs/bomm)
 #   run_name WORD...      a run line's directory name: the config's name plus the options, "--" and
 #                         "/" dropped, "=" -> "-": jobs/demo.cfg --method=fedprox --seed=2 ->
-#                         demo_method-fedprox_seed-2
+#                         demo_method-fedprox_seed-2 (run_name_to VAR WORD... sets VAR instead)
 #   manifest_check FILE   exits non-zero naming the lines whose run names repeat or are not plain
 #                         directory names ([A-Za-z0-9._,+-], at most 200 characters)
 
@@ -23,11 +23,20 @@ manifest_dir() {
 }
 
 run_name() {
-  local name o
-  name=$(basename "$1" .cfg)
-  shift
-  for o in "$@"; do o=${o#--}; o=${o//\//-}; name+=_${o//=/-}; done
+  local name
+  run_name_to name "$@"
   echo "$name"
+}
+
+# run_name_to VAR WORD...: the same into VAR, without a subshell (hundreds of lines).
+run_name_to() {
+  local -n _rn=$1
+  local o
+  shift
+  _rn=${1##*/}
+  _rn=${_rn%.cfg}
+  shift
+  for o in "$@"; do o=${o#--}; o=${o//\//-}; _rn+=_${o//=/-}; done
 }
 
 manifest_check() {
@@ -38,7 +47,7 @@ manifest_check() {
   [ ${#lines[@]} -gt 0 ] || { echo "$1: no run lines" >&2; return 2; }
   for line in "${lines[@]}"; do
     read -r -a run <<<"$line"
-    name=$(run_name "${run[@]}")
+    run_name_to name "${run[@]}"
     if [[ ! $name =~ ^[A-Za-z0-9._,+-]{1,200}$ ]] || [[ $name =~ ^\.+$ ]]; then
       echo "$1: '$line': run name '$name' is not a plain directory name" >&2; bad=1
     elif [ -n "${seen[$name]:-}" ]; then
