@@ -175,7 +175,8 @@ def markdown(table, runs, argv, ours, curves_rel):
     ]
     gaps = [(ds, sc, g) for ds, sc, rows in table for g in [gap(rows, ours)] if g]
     if gaps:
-        d = [(100 * (m["party_test_acc_mean_mean"] - b["party_test_acc_mean_mean"]), ds, sc) for ds, sc, (m, b) in gaps]
+        d = [(100 * (m["party_test_acc_mean_mean"] - b["party_test_acc_mean_mean"]), ds, sc)
+             for ds, sc, (m, b) in gaps]
         top = max(d)
         lines += ["", f"**{ours} − best baseline** (small-model accuracy, points): ahead in "
                   f"{sum(x > 0 for x, _, _ in d)} of {len(d)} blocks; largest gap {top[0]:+.2f} ({pretty(top[1])} · "

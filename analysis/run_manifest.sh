@@ -33,15 +33,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$manifest" ] || usage
-[ -f "$manifest" ] || { echo "run_manifest.sh: $manifest: no such file" >&2; exit 2; }
-[[ $jobs =~ ^[1-9][0-9]*$ && $np =~ ^[1-9][0-9]*$ ]] || { echo "run_manifest.sh: -j and -n take positive integers" >&2; exit 2; }
+die2() { echo "run_manifest.sh: $*" >&2; exit 2; }
+[ -f "$manifest" ] || die2 "$manifest: no such file"
+[[ $jobs =~ ^[1-9][0-9]*$ && $np =~ ^[1-9][0-9]*$ ]] || die2 "-j and -n take positive integers"
 manifest_check "$manifest" || exit 2
 if [ "$list" = 1 ]; then
   d=$(manifest_dir "$manifest")
   manifest_lines "$manifest" | while read -r -a run; do run_name_to name "${run[@]}"; echo "$d/$name"; done
   exit 0
 fi
-[ -x "$bin/mmcollab" ] || { echo "run_manifest.sh: $bin/mmcollab not found (make, or --bin DIR)" >&2; exit 2; }
+[ -x "$bin/mmcollab" ] || die2 "$bin/mmcollab not found (make, or --bin DIR)"
 MPIRUN=${MPIRUN:-mpirun --oversubscribe}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
@@ -67,7 +68,7 @@ get_default_rounds() {
   [ -n "$default_rounds" ] && return
   default_rounds=$("$bin/mmcollab" --help 2>/dev/null |
     awk '/^  --rounds=/ { getline; if (match($0, /default: [0-9]+/)) print substr($0, RSTART + 9, RLENGTH - 9) }')
-  [ -n "$default_rounds" ] || { echo "run_manifest.sh: cannot read the default of --rounds from $bin/mmcollab --help" >&2; exit 2; }
+  [ -n "$default_rounds" ] || die2 "cannot read the default of --rounds from $bin/mmcollab --help"
 }
 
 n=${#lines[@]}
@@ -101,12 +102,12 @@ for line in sys.stdin:
         got = 0
     print("done" if got >= int(want) else f"todo {got}/{want}")
 ')
-[ ${#state[@]} -eq "$n" ] || { echo "run_manifest.sh: could not read the run files (Debian python3-h5py: scripts/deps.sh analysis)" >&2; exit 2; }
+[ ${#state[@]} -eq "$n" ] || die2 "could not read the run files (Debian python3-h5py: scripts/deps.sh analysis)"
 
 todo=()
 for ((i = 0; i < n; i++)); do
   if [ "$dry" = 1 ]; then printf '%-14s %s\n' "${state[i]}" "${outs[i]}"; fi
-  [ "${state[i]}" = done ] || todo+=("$i")
+  [ "${state[i]}" = "done" ] || todo+=("$i")
 done
 echo "run_manifest.sh: $manifest: $n runs in $dir/, $((n - ${#todo[@]})) finished, ${#todo[@]} to run" \
      "($jobs at a time, $np ranks each)"

@@ -10,6 +10,7 @@
 #                         demo_method-fedprox_seed-2 (run_name_to VAR WORD... sets VAR instead)
 #   manifest_check FILE   exits non-zero naming the lines whose run names repeat or are not plain
 #                         directory names ([A-Za-z0-9._,+-], at most 200 characters)
+# shellcheck shell=bash
 
 manifest_lines() {
   grep -vE '^[[:space:]]*(#|$)' "$1"

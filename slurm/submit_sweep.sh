@@ -20,6 +20,7 @@ while true; do
     *) break ;;
   esac
 done
+# shellcheck source=slurm/manifest.sh
 . "$(dirname "$0")/manifest.sh"
 manifest_check "$manifest" || { echo "submit_sweep.sh: fix $manifest (run names must be unique)" >&2; exit 2; }
 n=$(manifest_lines "$manifest" | wc -l)
