@@ -12,6 +12,8 @@
 #   make lint       cppcheck                      make format / format-check   clang-format
 #   make data       build every dataset into data/ (AV-FashionMNIST full and subsets, SynMM, Landsat)
 #   make run        the main job: fedavg, 1 cloud + 4 parties on AV-FashionMNIST -> runs/demo (+ PNG)
+#   make bomm-table the BoMM table without Slurm: jobs/bomm/sweep.txt -> runs/bomm/, jobs/bomm/RESULTS.md
+#                   (BOMM_J runs at a time, BOMM_NP ranks each, BOMM_MANIFEST, BOMM_RESULTS)
 #   make calibrate  per-dataset test accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
 #   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh, test_pipeline_slurm.sh)
@@ -22,7 +24,7 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties asan debug lint format \
-                format-check data run calibrate
+                format-check data run calibrate bomm-table
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -39,7 +41,7 @@ bench-deps:
 	@scripts/deps.sh bench
 
 # analysis/ (and make run's curves) runs on Debian's python3-h5py and python3-matplotlib.
-test test-analysis check asan run: analysis-deps
+test test-analysis check asan run bomm-table: analysis-deps
 analysis-deps: deps
 	@scripts/deps.sh analysis
 
@@ -317,6 +319,21 @@ run: $(APPS) $(DATA)/avfmnist_small.h5
 	/usr/bin/python3 analysis/curves.py $(RUN_DIR) -o $(RUN_DIR)/curves.png
 	@echo "== $(RUN_DIR): run.h5, metrics.csv, ckpt/, curves.png"
 
+# ---- the BoMM table (issue 5) without Slurm ----
+# Runs every unfinished line of the manifest (analysis/run_manifest.sh: resumes, skips finished runs),
+# then the table and curves from exactly the manifest's run directories. Under Slurm instead:
+# slurm/submit_sweep.sh jobs/bomm/sweep.txt --throttle 8 --results jobs/bomm/RESULTS.md -n 5
+BOMM_MANIFEST ?= jobs/bomm/sweep.txt
+BOMM_RESULTS ?= jobs/bomm/RESULTS.md
+BOMM_J ?= 1
+BOMM_NP ?= 3
+bomm-table: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5
+	$(MPI_ENV) MPIRUN='$(MPIRUN)' analysis/run_manifest.sh $(BOMM_MANIFEST) -j $(BOMM_J) -n $(BOMM_NP) \
+	  --bin $(BUILD)/bin
+	/usr/bin/python3 analysis/bomm_table.py $$(analysis/run_manifest.sh $(BOMM_MANIFEST) --list) \
+	  --md $(BOMM_RESULTS) --csv $(BOMM_RESULTS:.md=.csv) --curves $(dir $(BOMM_RESULTS))curves >/dev/null
+	@echo "== $(BOMM_RESULTS), $(BOMM_RESULTS:.md=.csv), $(dir $(BOMM_RESULTS))curves/"
+
 # Starts the local Slurm, submits real jobs, stops it again; the script times out every wait.
 # On the overall timeout its trap cancels the jobs and stops the daemons (up to 15 s each).
 SLURM_TEST_TIMEOUT ?= 420
@@ -353,7 +370,7 @@ format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
 .PHONY: all test test-mpi test-analysis test-slurm check asan debug bench bench-parties lint format \
-        format-check data run calibrate FORCE
+        format-check data run calibrate bomm-table FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
 .SECONDARY:

@@ -3,6 +3,7 @@
     import runs
     r = runs.load("runs/fedavg_s1")      # a run directory or its run.h5
     r.config["lr"], r.meta["world_size"], r.metrics["test_acc"]  # numpy arrays, NaN = not measured
+    r.method_options()                   # {"gpa": 0} for --method=bomm --bomm.gpa=0
 
 Scripts call runs.load_all(paths), which exits with a message naming the file on the first path
 that is not a run file. Only run.h5 is read: never logs, never metrics.csv.
@@ -17,6 +18,9 @@ SCHEMA = 1  # RUNFILE_SCHEMA in src/io/runfile.h
 # The series the scripts read (src/fl: every method records all of them, NaN where not measured).
 SERIES = ("round", "train_loss", "test_acc", "party_test_acc_mean", "bytes_up", "bytes_down",
           "bytes_up_wire", "bytes_down_wire", "round_ms")
+# Series only some methods record: the cloud's multimodal large model's test accuracy (bomm, fedmkt).
+# Absent from a run file = not measured: final() gives NaN, by_round() a NaN row.
+OPTIONAL = ("mm_test_acc",)
 # Config keys that do not change what a run computes: runs differing only in these (and the seed)
 # are repetitions of one experiment.
 BOOKKEEPING = {"out", "config", "seed", "resume", "stop-after", "log-level", "ckpt-every", "ckpt-keep"}
@@ -37,13 +41,15 @@ def _py(v):
 
 class Run:
     """One run: dir, path, config, meta (dicts of str/int/float), metrics (name → ndarray; (R) or
-    (R, parties)), timing (names of wall-clock series)."""
+    (R, parties)), timing (names of wall-clock series), defaults (option → default text, from
+    /defaults; None for run files written before it existed)."""
 
-    def __init__(self, path, config, meta, metrics, timing):
+    def __init__(self, path, config, meta, metrics, timing, defaults=None):
         self.path = path
         self.dir = os.path.dirname(path)
         self.name = os.path.basename(os.path.normpath(self.dir)) or path
         self.config, self.meta, self.metrics, self.timing = config, meta, metrics, timing
+        self.defaults = defaults
 
     @property
     def method(self):
@@ -70,8 +76,33 @@ class Run:
         return len(self.metrics["round"])
 
     def final(self, series):
-        """The value of a scalar series at its last measured (non-NaN) round; NaN if never measured."""
-        return last_measured(self.metrics[series])
+        """The value of a scalar series at its last measured (non-NaN) round; NaN if never measured
+        (or not recorded at all: OPTIONAL series)."""
+        return last_measured(self.metrics[series]) if series in self.metrics else float("nan")
+
+    def method_options(self):
+        """The method's own options (config keys "<method>.<opt>") that differ from their defaults →
+        {opt: value}, in key order; None when the run file has no /defaults to compare with."""
+        if self.defaults is None:
+            return None
+        pre = self.method + "."
+        return {k[len(pre):]: v for k, v in sorted(self.config.items())
+                if k.startswith(pre) and k in self.defaults and not is_default(v, self.defaults[k])}
+
+
+def is_default(value, text):
+    """Whether a /config value equals its default as option-table text ("0.01", "true", "none")."""
+    if isinstance(value, str):
+        return value == text
+    t = text.strip().lower()
+    if t in ("true", "yes", "on"):
+        t = "1"
+    elif t in ("false", "no", "off"):
+        t = "0"
+    try:
+        return float(value) == float(t)
+    except ValueError:
+        return False
 
 
 def last_measured(a):
@@ -112,7 +143,8 @@ def load(path):
         missing = [k for k in SERIES if k not in metrics]
         if missing:
             raise RunFileError(f"{f_path}: /metrics lacks {', '.join(missing)}")
-    return Run(f_path, config, meta, metrics, timing)
+        defaults = {k: str(_py(v)) for k, v in f["defaults"].attrs.items()} if "defaults" in f else None
+    return Run(f_path, config, meta, metrics, timing, defaults)
 
 
 def load_all(paths):
@@ -144,11 +176,12 @@ def group(runs, key):
 
 def by_round(rs, series):
     """Aligns a scalar series of several runs on round number → (rounds, values (n_runs, R)),
-    NaN where a run has no such round or did not measure it."""
+    NaN where a run has no such round or did not measure it (or does not record the series)."""
     rounds = np.unique(np.concatenate([r.metrics["round"] for r in rs]))
     out = np.full((len(rs), len(rounds)), np.nan)
     for i, r in enumerate(rs):
-        out[i, np.searchsorted(rounds, r.metrics["round"])] = r.metrics[series]
+        if series in r.metrics:
+            out[i, np.searchsorted(rounds, r.metrics["round"])] = r.metrics[series]
     return rounds, out
 
 

@@ -1,6 +1,7 @@
 // test_runfile.c - the metric log and the run file: what is written reads back bit for bit (NaN
-// rows included), config attributes keep their types, metrics.csv mirrors the scalar series, no
-// temporary file is left, and reading into a program with other series is refused by name.
+// rows included), config attributes keep their types, /defaults holds each option's default text,
+// metrics.csv mirrors the scalar series, no temporary file is left, and reading into a program
+// with other series is refused by name.
 #include <check.h>
 #include <hdf5.h>
 #include <math.h>
@@ -90,6 +91,14 @@ START_TEST(test_run_file_reads_back_with_types_and_csv_matches) {
     ck_assert_int_ge(H5Aread(a, H5T_NATIVE_DOUBLE, &lr), 0);
     H5Aclose(a);
     ck_assert(rounds == 40 && lr == 0.05);
+    char def[16] = "";
+    a = H5Aopen_by_name(f, "defaults", "lr", H5P_DEFAULT, H5P_DEFAULT);
+    hid_t st = H5Aget_type(a);
+    ck_assert_int_eq(H5Tget_size(st), 5); // "0.05" and its NUL
+    ck_assert_int_ge(H5Aread(a, st, def), 0);
+    H5Tclose(st);
+    H5Aclose(a);
+    ck_assert_str_eq(def, "0.05");
     int64_t rss_back[2] = {0, 0};
     hid_t d = H5Dopen2(f, "meta/peak_rss_kib", H5P_DEFAULT);
     ck_assert_int_ge(d, 0);

@@ -184,6 +184,16 @@ static void write_config(hid_t file, const OptSpec *opts, int n_opts, const void
     H5_CHECK(H5Gclose(grp));
 }
 
+// Each option's default as its option-table text, so that readers can tell which options a run set
+// (analysis/: a table row's label is the method plus its non-default method options).
+static void write_defaults(hid_t file, const OptSpec *opts, int n_opts) {
+    hid_t grp = H5Gcreate2(file, "defaults", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(grp);
+    for (int i = 0; i < n_opts; i++)
+        h5_attr_str(grp, opts[i].key, opts[i].def ? opts[i].def : "");
+    H5_CHECK(H5Gclose(grp));
+}
+
 static void write_meta(hid_t file, const RunInfo *info) {
     hid_t grp = H5Gcreate2(file, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(grp);
@@ -258,6 +268,7 @@ void runfile_write(const char *dir, const RunInfo *info, const OptSpec *opts, in
     h5_attr_i64(file, "schema", RUNFILE_SCHEMA);
     h5_attr_str(file, "program", info->program ? info->program : "");
     write_config(file, opts, n_opts, cfg);
+    write_defaults(file, opts, n_opts);
     write_meta(file, info);
     metrics_h5_write(file, "metrics", log, 1);
     H5_CHECK(H5Fclose(file));

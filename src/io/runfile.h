@@ -8,6 +8,7 @@
 // run.h5 layout:
 //   /            attributes schema (int), program
 //   /config      one attribute per option: int64, float64 or string, as typed in the option table
+//   /defaults    one string attribute per option: its default as the option table's text
 //   /meta        string attributes: method, git, slurm_job_id, slurm_array_job_id,
 //                slurm_array_task_id, hosts, started; int world_size; dataset peak_rss_kib
 //                (world_size) int64, every rank's peak resident memory so far (getrusage)

@@ -4,7 +4,11 @@
 # Makes tiny runs (SynMM 800/200, 3 rounds): fedavg and local with seeds 1 and 2 at -np 3, and two
 # fedavg runs at -np 2 for scaling; runs every script; checks the PNGs, recomputes the table's
 # numbers straight from run.h5 with h5py (not through analysis/runs.py), checks one scaling
-# efficiency by hand, and that a directory or file that is not a run is refused by name.
+# efficiency by hand, and that a directory or file that is not a run is refused by name. Then a tiny
+# sweep manifest through analysis/run_manifest.sh (fedavg, local, fedprox --fedprox.mu=0.1 on two
+# scenarios, and a line with a bad option): the bad line fails by name while the others finish,
+# finished runs are skipped, the directories are those of slurm/sweep.sbatch, and
+# analysis/bomm_table.py's table equals numbers recomputed with h5py.
 # Needs Debian's /usr/bin/python3 with python3-h5py, -matplotlib, -numpy (scripts/deps.sh analysis).
 set -euo pipefail
 BIN=${1:-build/bin}
@@ -36,7 +40,7 @@ RUNS=("$T"/runs/*)
 ok "${#RUNS[@]} runs + 2 scaling runs in $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t0}") s"
 
 echo "== --help"
-for s in curves table bytes scaling; do
+for s in curves table bytes scaling bomm_table; do
   if "$PY" "$A/$s.py" --help | grep -q usage; then ok "$s.py --help"; else bad "$s.py --help"; fi
 done
 
@@ -113,10 +117,170 @@ assert weak[2][7] == f"{w1 / t2:.3f}" and weak[1][7] == "1.000", (weak, w1, t2)
 print(f"       strong eff {strong[2][7]}, weak eff {weak[2][7]}")
 EOF
 
+echo "== manifest runner"
+# From $T as the root: configs in $T/cfg, runs in $T/runs/bomm (a manifest called sweep.txt is named
+# after its directory), logs next to the run directories.
+mkdir -p "$T/cfg" "$T/bomm" "$T/fail"
+for sc in random crossmodal; do
+  printf 'data = %s\nscenario = bomm-%s\nparties = 4\nrounds = 3\neval-every = 2\nlog-level = warn\nckpt-keep = 1\n' \
+    "$T/syn.h5" $sc >"$T/cfg/tiny-$sc.cfg"
+done
+{
+  echo "# tiny BoMM-style sweep"
+  for m in fedavg local "fedprox --fedprox.mu=0.1"; do echo "cfg/tiny-random.cfg --method=$m --seed=1"; done
+  echo "cfg/tiny-random.cfg --method=fedprox --fedprox.nope=1 --seed=1" # an unknown option
+  for m in fedavg "fedprox --fedprox.mu=0.1"; do echo "cfg/tiny-random.cfg --method=$m --seed=2"; done
+  echo
+  echo "cfg/tiny-crossmodal.cfg --method=fedavg --seed=1"
+} >"$T/bomm/sweep.txt"
+BINA=$(cd "$BIN" && pwd)
+RM() { (cd "$T" && MPIRUN="$MPIRUN" "$A/run_manifest.sh" "$@" --bin "$BINA"); }
+# First pass: the bad line fails (exit 1, named with mmcollab's message), the six others finish.
+t1=$EPOCHREALTIME
+if RM bomm/sweep.txt -j 2 -n 2 >"$T/rm1.out" 2>"$T/rm1.err"; then bad "a manifest with a bad option line exited 0"
+elif grep -q "7 runs in runs/bomm/, 0 finished, 7 to run" "$T/rm1.out" && [ "$(grep -c '^  done ' "$T/rm1.out")" = 6 ] &&
+     grep -q "bomm/sweep.txt:5: cfg/tiny-random.cfg --method=fedprox --fedprox.nope=1 --seed=1  -> exit 2" "$T/rm1.err" &&
+     grep -q "unknown option 'fedprox.nope'" "$T/rm1.err" && grep -q "^run_manifest.sh: 1 of 7 runs failed" "$T/rm1.err"; then
+  ok "7 lines, 2 at a time, in $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t1}") s: 6 done, exit 1 naming$(sed -n 2p "$T/rm1.err" | cut -c1-70)"
+else cat "$T/rm1.out" "$T/rm1.err"; bad "run_manifest.sh on 7 lines with a bad one"; fi
+sed -i '/fedprox.nope/d' "$T/bomm/sweep.txt"
+# The same run directory as slurm/sweep.sbatch: run it as array task 4 with a stub run.sbatch.
+mkdir -p "$T/stub/slurm"
+ln -s "$HERE/slurm/sweep.sbatch" "$HERE/slurm/manifest.sh" "$T/stub/slurm/"
+printf 'echo "$@"\n' >"$T/stub/slurm/run.sbatch"
+cp -r "$T/bomm" "$T/stub/"
+want=$(RM bomm/sweep.txt --list | sed -n 5p)
+got=$(cd "$T/stub" && SLURM_ARRAY_TASK_ID=4 bash slurm/sweep.sbatch bomm/sweep.txt)
+if [ "$want" = runs/bomm/tiny-random_method-fedprox_fedprox.mu-0.1_seed-2 ] &&
+   [ "$got" = "cfg/tiny-random.cfg -- --out=$want --method=fedprox --fedprox.mu=0.1 --seed=2" ]; then
+  ok "task 4: sweep.sbatch and run_manifest.sh agree on $want"
+else bad "run directory: run_manifest.sh --list '$want', sweep.sbatch '$got'"; fi
+# Every run has its rounds, so a second pass starts nothing (the logs get no new header).
+heads() { cat "$T"/runs/bomm/*.log 2>/dev/null | grep -c '^== run_manifest.sh' || true; }
+h1=$(heads)
+if RM bomm/sweep.txt -j 2 -n 2 >"$T/rm2.out" 2>&1 && grep -q "6 runs in runs/bomm/, 6 finished, 0 to run" "$T/rm2.out" &&
+   ! grep -q "start" "$T/rm2.out" && [ "$h1" = 7 ] && [ "$(heads)" = 7 ]; then
+  ok "second pass: 6 finished, nothing started"
+else cat "$T/rm2.out"; bad "second pass (log headers before: $h1, after: $(heads))"; fi
+printf 'cfg/a.cfg --seed=1\ncfg/a.cfg --seed=1\n' >"$T/fail/dup.txt"
+if RM fail/dup.txt >"$T/out" 2>"$T/err"; then bad "repeated run names accepted"
+elif grep -q "same run name 'a_seed-1'" "$T/err"; then ok "repeated run names refused: $(head -c 90 "$T/err")"
+else bad "repeated run names: unclear error: $(cat "$T/err")"; fi
+
+echo "== BoMM table"
+mapfile -t BR < <(RM bomm/sweep.txt --list)
+(cd "$T" && "$PY" "$A/bomm_table.py" "${BR[@]}" --md "$T/bomm/RESULTS.md" --csv "$T/bomm/r.csv" \
+   --curves "$T/bomm/curves" --ours "fedprox mu=0.1" >"$T/bomm/stdout.md" 2>"$T/bomm/err") ||
+  { cat "$T/bomm/err"; bad "bomm_table.py failed"; }
+cmp -s "$T/bomm/stdout.md" "$T/bomm/RESULTS.md" && ok "stdout = --md" || bad "stdout differs from --md"
+# Independent recomputation: label = method (+ " mu=0.1" where fedprox.mu is not its default 0.01),
+# final = last non-NaN value, std = sample std, best small-model accuracy bold, gap in points.
+if "$PY" - "$T" <<'EOF'; then ok "BoMM table = recomputed from run.h5"; else bad "BoMM table"; fi
+import csv, glob, math, re, statistics, sys
+import h5py
+t = sys.argv[1]
+md = open(f"{t}/bomm/RESULTS.md").read()
+assert "reconstruction from the paper's abstract" in md, md[:300]
+assert "analysis/bomm_table.py runs/bomm/*/ --md" in md and "--ours 'fedprox mu=0.1'" in md, md[:600]
+want = {}
+for p in sorted(glob.glob(f"{t}/runs/bomm/*/run.h5")):  # not the bad line's empty directory
+    with h5py.File(p, "r") as f:
+        c, m = f["config"].attrs, f["metrics"]
+        method = f["meta"].attrs["method"].decode()
+        lab = method + (" mu=0.1" if method == "fedprox" and c["fedprox.mu"] != 0.01 else "")
+        fin = lambda s: ([v for v in m[s][()] if not math.isnan(v)] or [math.nan])[-1]
+        want.setdefault((c["scenario"].decode(), lab), []).append(
+            (fin("party_test_acc_mean"), fin("test_acc"), (m["bytes_up"][()] + m["bytes_down"][()]).mean(),
+             int(c["seed"])))
+assert len(want) == 4, sorted(want)
+pct = lambda xs: (f"{100 * statistics.mean(xs):.2f} ± {100 * statistics.stdev(xs):.2f}" if len(xs) > 1
+                  else f"{100 * xs[0]:.2f}")
+blocks = re.split(r"^## ", md, flags=re.M)[1:]
+assert [b.split("\n")[0] for b in blocks] == ["syn · bomm-random", "syn · bomm-crossmodal"], blocks
+got_csv = {(r["scenario"], r["label"]): r for r in csv.DictReader(open(f"{t}/bomm/r.csv"))}
+for b in blocks:
+    sc = b.split("\n")[0].split(" · ")[1]
+    rows = [[x.strip() for x in l.strip().strip("|").split("|")] for l in b.split("\n")
+            if l.startswith("| ") and not l.startswith("| method")]
+    labels = [r[0] for r in rows]
+    assert labels == (["local", "fedavg", "fedprox mu=0.1"] if sc == "bomm-random" else ["fedavg"]), labels
+    best = max(statistics.mean(v[0] for v in want[(sc, l)]) for l in labels)
+    for r in rows:
+        v = want[(sc, r[0])]
+        small, glob_, byt = [x[0] for x in v], [x[1] for x in v], [x[2] for x in v]
+        bold = statistics.mean(small) == best
+        assert r[1] == (f"**{pct(small)}**" if bold else pct(small)), (sc, r, pct(small), bold)
+        assert r[2] == "—", r  # no method here has a large model
+        assert r[3] == ("—" if r[0] == "local" else pct(glob_)), (r, glob_)
+        assert r[5] == str(len(v)), r
+        g = got_csv[(sc, r[0])]
+        assert abs(float(g["party_test_acc_mean_mean"]) - statistics.mean(small)) <= 1e-12, (g, small)
+        assert abs(float(g["bytes_mean"]) - statistics.mean(byt)) <= 1e-6, (g, byt)
+        if len(v) > 1:
+            assert abs(float(g["party_test_acc_mean_std"]) - statistics.stdev(small)) <= 1e-12, (g, small)
+        assert g["seeds"] == " ".join(str(x[3]) for x in v), g
+    if sc == "bomm-random":
+        mine = statistics.mean(x[0] for x in want[(sc, "fedprox mu=0.1")])
+        base = max(("fedavg", "local"), key=lambda l: statistics.mean(x[0] for x in want[(sc, l)]))
+        gap = 100 * (mine - statistics.mean(x[0] for x in want[(sc, base)]))
+        line = f"fedprox mu=0.1 − best baseline ({base}): **{gap:+.2f} points**"
+        assert line in b, (line, b)
+        print(f"       {sc}: {line}")
+    else:
+        assert "fedprox mu=0.1 − best baseline: — (no fedprox mu=0.1 row" in b, b
+    assert f"![syn · {sc}](curves/syn_{sc}.png)" in b, b
+fa = [x[0] for x in want[("bomm-random", "fedavg")]]
+assert fa[0] != fa[1], "seeds 1 and 2 gave identical results: the std check would prove nothing"
+EOF
+# The large-model column and the BoMM labels, on copies of run files edited by hand (BoMM itself is
+# not needed): two fedavg runs get an mm_test_acc series; four copies of one become "bomm" runs with
+# bomm.* options and their defaults, the full method and its three ablations.
+mkdir -p "$T/mm"
+cp -r "$T"/runs/bomm/tiny-random_method-fedavg_seed-{1,2} "$T/mm/"
+for v in full gpa dpo schedule; do cp -r "$T/runs/bomm/tiny-random_method-fedavg_seed-1" "$T/mm/bomm-$v"; done
+if "$PY" - "$T/mm" "$A" <<'EOF'; then ok "large-model acc = mean ± std of mm_test_acc; bomm −GPA/−DPO/−schedule rows and gap"; else bad "mm_test_acc, BoMM labels"; fi
+import glob, subprocess, sys
+import h5py, numpy as np
+d, a = sys.argv[1:]
+fedavg = []
+for s, v in ((1, [np.nan, 0.5, 0.6]), (2, [np.nan, 0.7, 0.4])):
+    with h5py.File(f"{d}/tiny-random_method-fedavg_seed-{s}/run.h5", "r+") as f:
+        f["metrics"].create_dataset("mm_test_acc", data=np.array(v))
+        fedavg.append(f["metrics/party_test_acc_mean"][-1])  # the last round is always evaluated
+for v, (gpa, dpo, sched) in {"full": (1, 1, "cosine"), "gpa": (0, 1, "cosine"), "dpo": (1, 0, "cosine"),
+                             "schedule": (1, 1, "none")}.items():
+    with h5py.File(f"{d}/bomm-{v}/run.h5", "r+") as f:
+        f["meta"].attrs["method"] = np.bytes_("bomm")
+        f["config"].attrs["method"] = np.bytes_("bomm")
+        for k, val, dflt in (("gpa", gpa, "1"), ("dpo", dpo, "1"), ("schedule", sched, "cosine")):
+            f["config"].attrs["bomm." + k] = np.bytes_(val) if isinstance(val, str) else np.int64(val)
+            f["defaults"].attrs["bomm." + k] = np.bytes_(dflt)
+        # The ablations score higher: were they taken for baselines, the gap below would differ.
+        f["metrics/party_test_acc_mean"][-1] += 0.05 * (v != "full")
+out = subprocess.run([f"{a}/bomm_table.py", *sorted(glob.glob(f"{d}/*/")), "--curves", f"{d}/c"],
+                     capture_output=True, text=True, check=True).stdout
+rows = [l.split("|") for l in out.split("\n") if l.startswith("| ") and not l.startswith("| method")]
+assert [r[1].strip() for r in rows] == ["bomm", "bomm −GPA", "bomm −DPO", "bomm −schedule", "fedavg"], rows
+assert rows[4][3].strip() == f"{50:.2f} ± {100 * np.std([0.6, 0.4], ddof=1):.2f}", rows[4]
+assert all(r[3].strip() == "—" for r in rows[:4]), rows
+g = 100 * (fedavg[0] - np.mean(fedavg))  # bomm = fedavg seed 1; the ablations are not baselines
+assert f"bomm − best baseline (fedavg): **{g:+.2f} points**" in out, (g, out)
+EOF
+"$PY" - "$T"/bomm/curves/syn_bomm-{random,crossmodal}.png "$T/mm/c/syn_bomm-random.png" >"$T/png2.out" <<'EOF' || true
+import os, struct, sys
+for p in sys.argv[1:]:
+    b = open(p, "rb").read() if os.path.exists(p) else b""
+    w, h = struct.unpack(">II", b[16:24]) if len(b) >= 24 else (0, 0)
+    good = b[:8] == b"\x89PNG\r\n\x1a\n" and w >= 400 and h >= 200 and len(b) > 20000
+    print("ok" if good else "bad", "/".join(p.split("/")[-3:]), f"{w}x{h}, {len(b)} bytes")
+EOF
+while read -r st rest; do if [ "$st" = ok ]; then ok "$rest"; else bad "$rest"; fi; done <"$T/png2.out"
+[ "$(wc -l <"$T/png2.out")" = 3 ] || bad "PNG check printed $(wc -l <"$T/png2.out") lines, expected 3"
+
 echo "== not a run"
 mkdir "$T/notarun"
-for s in curves table bytes scaling; do
-  out=(-o "$T/x.png"); [ $s = table ] && out=()
+for s in curves table bytes scaling bomm_table; do
+  out=(-o "$T/x.png"); case $s in table|bomm_table) out=() ;; esac
   if "$PY" "$A/$s.py" "$T/notarun" "${out[@]}" >"$T/out" 2>"$T/err"; then
     bad "$s.py accepted a directory without run.h5"
   elif grep -q "notarun/run.h5: no such file" "$T/err"; then ok "$s.py: $(head -c 100 "$T/err")"

@@ -8,7 +8,8 @@
 #      round_ms) equal those of an uninterrupted run (a second run.sbatch job, submitted meanwhile);
 #   b. slurm/submit_sweep.sh over a 3-line manifest (throttle 2): 3 array tasks COMPLETED, one run
 #      directory each, and the afterok summary job writes summary.md naming the 3 runs; task 1 (a longer
-#      run) gets USR1 mid-run, is requeued on its own and resumes (summary still waits for it);
+#      run) gets USR1 mid-run, is requeued on its own and resumes (summary still waits for it); with
+#      --results the summary job also writes analysis/bomm_table.py's table and curves;
 #   c. plain `scancel` (SIGTERM) of a running run.sbatch cancels it: no requeue;
 #   d. slurm/scaling.sbatch at 2 and 3 ranks, strong and weak: 4 run directories and scaling.md.
 # Daemons, failure output and timeouts as in test_smoke.sh (MMC_SLURM_KEEP=1 leaves them up).
@@ -67,7 +68,7 @@ printf '%s\n' "# test sweep" "jobs/tiny_synmm.cfg --method=local --rounds=4" "" 
   "jobs/tiny_synmm.cfg --method=fedavg --rounds=300 --eval-every=100" \
   "jobs/tiny_synmm.cfg --method=centralized --rounds=4" > "$WORK/sw3.txt"
 T_SW=${EPOCHREALTIME/./}
-line=$(cd "$WORK" && slurm/submit_sweep.sh sw3.txt --throttle 2 -n 2) || { bad "submit_sweep.sh: $line"; exit 1; }
+line=$(cd "$WORK" && slurm/submit_sweep.sh sw3.txt --throttle 2 --results res/RESULTS.md -n 2) || { bad "submit_sweep.sh: $line"; exit 1; }
 AR=$(sed -n 's/.*array=\([0-9]*\).*/\1/p' <<<"$line"); SU=$(sed -n 's/.*summary=\([0-9]*\).*/\1/p' <<<"$line")
 JOBS="$JOBS $AR $SU"
 check "submit_sweep.sh printed array and summary ids ($line)" test -n "$AR" -a -n "$SU"
@@ -108,6 +109,12 @@ check "summary $SU COMPLETED 0:0" test "$(state_exit "$SU")" = "COMPLETED 0:0"
 check "summary started not before the last task ended" test ! "$(job_field "$SU" StartTime)" \< "$(job_field "$AR" EndTime | sort | tail -1)"
 names_in_summary() { local r; for r in local fedavg centralized; do grep -q "method-${r}_rounds-" "$WORK/runs/sw3/summary.md" || return 1; done; }
 check "runs/sw3/summary.md names the 3 runs" names_in_summary
+bomm_table_ok() { # --results: analysis/bomm_table.py's table (one row per method) and its curves
+  grep -q "reconstruction from the paper's abstract" "$WORK/res/RESULTS.md" &&
+  for r in local fedavg centralized; do grep -q "^| $r | " "$WORK/res/RESULTS.md" || return 1; done &&
+  test -s "$WORK/res/curves/synmm_tiny_bomm-random.png" -a -s "$WORK/runs/sw3/results.csv"
+}
+check "--results: res/RESULTS.md (bomm_table.py) with the 3 methods, curves and results.csv" bomm_table_ok
 
 # ---- c. results
 if [ -n "${T_C:-}" ]; then
