@@ -99,8 +99,15 @@ START_TEST(test_every_registered_method_keeps_the_contract) {
             const uint8_t valid[RB] = {1, 1, 1};
             for (int k = 0; k < RB * RD; k++)
                 u[k] = 0.5f + 0.25f * (float)k, protos[k] = u[k];
-            RepBatch b = {.B = RB, .D = RD, .K = RB, .labels = labels, .u = u, .u_glob = u,
-                          .u_prev = u, .protos = protos, .proto_valid = valid};
+            RepBatch b = {.B = RB,
+                          .D = RD,
+                          .K = RB,
+                          .labels = labels,
+                          .u = u,
+                          .u_glob = u,
+                          .u_prev = u,
+                          .protos = protos,
+                          .proto_valid = valid};
             double loss = m->party_rep_loss(drep, &b, &c);
             ck_assert_msg(isfinite(loss), "%s: term %g", m->name, loss);
             for (int k = 0; k < RB * RD; k++)

@@ -188,14 +188,16 @@ START_TEST(test_fedproto_and_moon_are_np_independent_and_resume_identically) {
         }
     }
     // Weight 0: MOON is FedAvg (same metrics, bytes included); FedProto trains the local models.
-    ck_assert_int_eq(mmc(2, "fedavg", "--method=fedavg --scenario=bomm-hybrid", out, sizeof out), 0);
+    ck_assert_int_eq(mmc(2, "fedavg", "--method=fedavg --scenario=bomm-hybrid", out, sizeof out),
+                     0);
     ck_assert_int_eq(
         mmc(2, "moon0", "--method=moon --scenario=bomm-hybrid --moon.mu=0", out, sizeof out), 0);
     assert_same_metrics("fedavg", "moon0", 4);
     assert_same_dataset("fedavg", "moon0", "/cloud/global");
     ck_assert_int_eq(mmc(2, "local", "--method=local --scenario=bomm-hybrid", out, sizeof out), 0);
-    ck_assert_int_eq(mmc(2, "proto0", "--method=fedproto --scenario=bomm-hybrid --fedproto.lambda=0",
-                         out, sizeof out),
+    ck_assert_int_eq(mmc(2, "proto0",
+                         "--method=fedproto --scenario=bomm-hybrid --fedproto.lambda=0", out,
+                         sizeof out),
                      0);
     assert_same_dataset("local", "proto0", "/parties/params");
     // Weight on: the models differ.
@@ -204,11 +206,12 @@ START_TEST(test_fedproto_and_moon_are_np_independent_and_resume_identically) {
                                  "moon_np2/ckpt/round_000004.h5 /cloud/global /cloud/global",
                                  work),
                      0);
-    ck_assert_int_ne(run_command(NULL, 0,
-                                 "cd %s && h5diff -q local/ckpt/round_000004.h5 "
-                                 "fedproto_np2/ckpt/round_000004.h5 /parties/params /parties/params",
-                                 work),
-                     0);
+    ck_assert_int_ne(
+        run_command(NULL, 0,
+                    "cd %s && h5diff -q local/ckpt/round_000004.h5 "
+                    "fedproto_np2/ckpt/round_000004.h5 /parties/params /parties/params",
+                    work),
+        0);
 }
 END_TEST
 

@@ -51,8 +51,8 @@ START_TEST(test_moon_contrastive_gradient_matches_finite_differences) {
     fill_uniform(c.u, B * D, 0.1f, 1.5f, 1); // post-ReLU: non-negative
     fill_uniform(glob, B * D, 0.f, 1.f, 2);
     fill_uniform(prev, B * D, -1.f, 1.f, 3);
-    c.b = (RepBatch){.B = B, .D = D, .K = K, .labels = labels, .u = c.u, .u_glob = glob,
-                     .u_prev = prev};
+    c.b = (RepBatch){
+        .B = B, .D = D, .K = K, .labels = labels, .u = c.u, .u_glob = glob, .u_prev = prev};
     case_grad(&c);
     Rng rng;
     rng_init(&rng, 1234, 0, 0, RNG_TEST);
@@ -78,8 +78,8 @@ START_TEST(test_moon_term_matches_hand_values_and_skips_without_previous_model) 
     RepBatch b = {.B = 2, .D = 2, .K = 1, .labels = labels, .u = u, .u_glob = glob, .u_prev = prev};
     double want = (log1p(exp(-2.0)) + log1p(exp(4.0))) / 2;
     ck_assert_double_eq_tol(m->party_rep_loss(drep, &b, &cfg), want, TOL_HAND);
-    // Row 0: ∂cos(u, u_glob)/∂u = 0 at u ∥ u_glob; ∂cos(u, u_prev)/∂u = u_prev/(|u||u_prev|) = (0, 1)
-    // times σ(−2)/(τ·B).
+    // Row 0: ∂cos(u, u_glob)/∂u = 0 at u ∥ u_glob; ∂cos(u, u_prev)/∂u = u_prev/(|u||u_prev|) = (0,
+    // 1) times σ(−2)/(τ·B).
     double s = 1 / (1 + exp(2.0));
     ck_assert_double_eq_tol(drep[0], 0, TOL_HAND);
     ck_assert_double_eq_tol(drep[1], s / (0.5 * 2), TOL_HAND);
@@ -105,8 +105,8 @@ START_TEST(test_fedproto_regulariser_gradient_matches_finite_differences) {
     fill_uniform(pf, K * D, 0.f, 2.f, 5);
     for (int i = 0; i < K * D; i++)
         protos[i] = pf[i];
-    c.b = (RepBatch){.B = B, .D = D, .K = K, .labels = labels, .u = c.u, .protos = protos,
-                     .proto_valid = valid};
+    c.b = (RepBatch){
+        .B = B, .D = D, .K = K, .labels = labels, .u = c.u, .protos = protos, .proto_valid = valid};
     case_grad(&c);
     Rng rng;
     rng_init(&rng, 1234, 0, 1, RNG_TEST);
@@ -127,8 +127,8 @@ START_TEST(test_fedproto_regulariser_matches_hand_values) {
     const double protos[3 * 2] = {0, 0, 7, 7, 3, 5};
     const uint8_t valid[3] = {1, 0, 1};
     float drep[3 * 2] = {0};
-    RepBatch b = {.B = 3, .D = 2, .K = 3, .labels = labels, .u = u, .protos = protos,
-                  .proto_valid = valid};
+    RepBatch b = {
+        .B = 3, .D = 2, .K = 3, .labels = labels, .u = u, .protos = protos, .proto_valid = valid};
     ck_assert_double_eq_tol(m->party_rep_loss(drep, &b, &cfg), 4.0, TOL_HAND);
     const float want[3 * 2] = {4.f / 3, 8.f / 3, 0, -4.f / 3, 0, 0};
     ck_assert_floats_near(drep, want, 6, 1e-6, 1e-6);
@@ -151,8 +151,8 @@ static void fedproto_bad_label(void *arg) {
     const double protos[2] = {0, 0};
     const uint8_t valid[2] = {1, 1};
     float drep[2];
-    RepBatch b = {.B = 2, .D = 1, .K = 2, .labels = labels, .u = u, .protos = protos,
-                  .proto_valid = valid};
+    RepBatch b = {
+        .B = 2, .D = 1, .K = 2, .labels = labels, .u = u, .protos = protos, .proto_valid = valid};
     method_find("fedproto")->party_rep_loss(drep, &b, &cfg);
 }
 

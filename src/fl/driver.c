@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collab/prototypes.h"
 #include "comm/exact.h"
 #include "comm/placement.h"
 #include "comm/proto_reduce.h"
-#include "collab/prototypes.h"
 #include "core/die.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -81,12 +81,12 @@ typedef struct {
     RunInfo info;
     int64_t *peak_rss_kib; // rank 0: (size), for run.h5 /meta
     // Representation-level methods (FlMethod.party_rep_loss, needs_prev_model, shares_prototypes).
-    float *party_prev;        // needs_prev_model: (count, n_params) each party's last local model
-    uint8_t *prev_valid;      // needs_prev_model: (count) 1 once the party has one
+    float *party_prev;         // needs_prev_model: (count, n_params) each party's last local model
+    uint8_t *prev_valid;       // needs_prev_model: (count) 1 once the party has one
     PmWork rep_glob, rep_prev; // needs_prev_model: forwards of the global and previous models
-    double *protos;           // shares_prototypes: (K, D) global prototypes of u, every rank
-    uint8_t *proto_valid;     // shares_prototypes: (K)
-    int have_protos;          // shares_prototypes: 0 before the first exchange
+    double *protos;            // shares_prototypes: (K, D) global prototypes of u, every rank
+    uint8_t *proto_valid;      // shares_prototypes: (K)
+    int have_protos;           // shares_prototypes: 0 before the first exchange
     char ckpt_dir[4096], hosts[4096], started[32];
 } Run;
 
@@ -539,8 +539,8 @@ static void share_prototypes(Run *run) {
                              t->batch.label, NULL, B, D, K, 1, 0);
         }
     }
-    size_t bytes = proto_allreduce(run->protos, run->proto_valid, NULL, sums, counts, run->count,
-                                   K, 1, D, run->comm);
+    size_t bytes = proto_allreduce(run->protos, run->proto_valid, NULL, sums, counts, run->count, K,
+                                   1, D, run->comm);
     run->have_protos = 1;
     for (int i = 0; i < run->count; i++) {
         double *st = run->stats + (size_t)i * ST_COUNT;
@@ -622,8 +622,8 @@ static void local_round(Run *run, int round) {
         OptState opt = {run->party_m + (size_t)i * n, run->party_v + (size_t)i * n,
                         (long)run->party_step[i]};
         train_party(&run->pm, run->party_params + (size_t)i * n, &opt, &run->train[i], &run->layout,
-                    run->cfg, run->method, NULL, round, run->first + i,
-                    rep_hooks(run, i, &rc, &h), &run->ts, &e);
+                    run->cfg, run->method, NULL, round, run->first + i, rep_hooks(run, i, &rc, &h),
+                    &run->ts, &e);
         run->party_step[i] = opt.step;
         record_train(run->stats + (size_t)i * ST_COUNT, &e);
     }

@@ -44,7 +44,8 @@ static double fedproto_rep_loss(float *drep, const RepBatch *b, const Config *cf
 const FlMethod fl_method_fedproto = {
     .name = "fedproto",
     .summary = "FedProto: own models, exchange of class prototypes of u, CE + lambda |u - P_y|^2",
-    .provenance = "Tan et al. 2022 (AAAI), Algorithm 1; squared L2 to the prototype, head inference",
+    .provenance =
+        "Tan et al. 2022 (AAAI), Algorithm 1; squared L2 to the prototype, head inference",
     .kind = METHOD_LOCAL,
     .opts = fedproto_opts,
     .n_opts = 1,
