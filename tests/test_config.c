@@ -2,6 +2,7 @@
 // with that method (and a foreign one is explained), an unknown method lists the registry, and the
 // bad values the issue names are refused by key.
 #include <check.h>
+#include <math.h>
 #include <string.h>
 
 #include "cli/config.h"
@@ -67,6 +68,8 @@ START_TEST(test_every_registered_method_keeps_the_contract) {
         }
         ck_assert_msg(m->kind != METHOD_FEDERATED || m->server_update,
                       "%s: federated without server_update", m->name);
+        ck_assert_msg(m->kind != METHOD_COLLAB || (m->server_update && m->collab_settings),
+                      "%s: collaboration without server_update or collab_settings", m->name);
         // Defaults parse; identical parties are a fixed point; the hook vanishes at the global.
         Config c;
         char err[512], arg[64];
@@ -88,6 +91,30 @@ START_TEST(test_every_registered_method_keeps_the_contract) {
             m->party_grad_hook(grads, global, global, N, &c);
             for (int k = 0; k < N; k++)
                 ck_assert_msg(grads[k] == 0.f, "%s: hook at w_global", m->name);
+        }
+        // A representation term vanishes (to rounding) where every reference equals u.
+        if (m->party_rep_loss) {
+            enum { RB = 3, RD = 3 };
+            float u[RB * RD], drep[RB * RD] = {0};
+            double protos[RB * RD];
+            const int labels[RB] = {0, 1, 2};
+            const uint8_t valid[RB] = {1, 1, 1};
+            for (int k = 0; k < RB * RD; k++)
+                u[k] = 0.5f + 0.25f * (float)k, protos[k] = u[k];
+            RepBatch b = {.B = RB,
+                          .D = RD,
+                          .K = RB,
+                          .labels = labels,
+                          .u = u,
+                          .u_glob = u,
+                          .u_prev = u,
+                          .protos = protos,
+                          .proto_valid = valid};
+            double loss = m->party_rep_loss(drep, &b, &c);
+            ck_assert_msg(isfinite(loss), "%s: term %g", m->name, loss);
+            for (int k = 0; k < RB * RD; k++)
+                ck_assert_msg(fabsf(drep[k]) <= 1e-7f, "%s: drep[%d] = %g at the references",
+                              m->name, k, (double)drep[k]);
         }
     }
 }

@@ -4,6 +4,8 @@
 //   - a run stopped after round k (--stop-after, or SIGUSR1 to mpirun) and resumed with
 //     --resume=auto (even at another -np) ends identical to the uninterrupted run, for several k
 //     and for methods with cloud, party, server-optimizer and no persistent state;
+//   - the same for FedProto and MOON (prototypes, previous local models), and with their weight at
+//     0 they reduce to local training and FedAvg;
 //   - a truncated newest checkpoint is skipped for the previous one with a warning;
 //   - a changed config is refused naming the key; bad options end every rank non-zero quickly.
 // Runs from the repository root (where `make test` runs); binaries from MMC_BIN_DIR.
@@ -140,6 +142,79 @@ START_TEST(test_stopped_and_resumed_runs_end_identical_to_straight_runs) {
 }
 END_TEST
 
+// Identical checkpoint dataset `obj` of round 4 in two run directories.
+static void assert_same_dataset(const char *a, const char *b, const char *obj) {
+    char out[4096];
+    int rc = run_command(out, sizeof out,
+                         "cd %s && h5diff %s/ckpt/round_000004.h5 %s/ckpt/round_000004.h5 %s %s",
+                         work, a, b, obj, obj);
+    ck_assert_msg(rc == 0, "h5diff %s %s %s: exit %d\n%.1500s", a, b, obj, rc, out);
+}
+
+// The representation-level baselines: -np independent, and their persistent state (MOON's previous
+// local models, FedProto's global prototypes and party models) survives a stop and resume, also
+// right after round 1 (MOON's first round has no previous model). With their weight at 0 they are
+// exactly FedAvg / local training, and with it on they are not.
+START_TEST(test_fedproto_and_moon_are_np_independent_and_resume_identically) {
+    char out[16384];
+    const char *methods[] = {"fedproto", "moon"};
+    for (int m = 0; m < 2; m++) {
+        char dir[64], ref[64], extra[128];
+        for (int np = 2; np <= 3; np++) {
+            snprintf(dir, sizeof dir, "%s_np%d", methods[m], np);
+            snprintf(extra, sizeof extra, "--method=%s --scenario=bomm-hybrid", methods[m]);
+            int rc = mmc(np, dir, extra, out, sizeof out);
+            ck_assert_msg(rc == 0 && strstr(out, "round 4/4 | loss"), "%s -np %d: exit %d\n%.1500s",
+                          methods[m], np, rc, tail(out));
+        }
+        snprintf(ref, sizeof ref, "%s_np2", methods[m]);
+        snprintf(dir, sizeof dir, "%s_np3", methods[m]);
+        assert_same_checkpoint(ref, dir, 4);
+        assert_same_metrics(ref, dir, 4);
+        for (int k = 1; k <= 2; k++) {
+            snprintf(dir, sizeof dir, "%s_stop%d", methods[m], k);
+            snprintf(extra, sizeof extra, "--method=%s --scenario=bomm-hybrid --stop-after=%d",
+                     methods[m], k);
+            int rc = mmc(3, dir, extra, out, sizeof out);
+            ck_assert_msg(rc == 3, "%s stop after %d: exit %d\n%.1500s", methods[m], k, rc,
+                          tail(out));
+            snprintf(extra, sizeof extra, "--method=%s --scenario=bomm-hybrid --resume=auto",
+                     methods[m]);
+            rc = mmc(2, dir, extra, out, sizeof out);
+            ck_assert_msg(rc == 0 && strstr(out, "resumed from"), "resume: exit %d\n%.1500s", rc,
+                          tail(out));
+            assert_same_checkpoint(ref, dir, 4);
+            assert_same_metrics(ref, dir, 4);
+        }
+    }
+    // Weight 0: MOON is FedAvg (same metrics, bytes included); FedProto trains the local models.
+    ck_assert_int_eq(mmc(2, "fedavg", "--method=fedavg --scenario=bomm-hybrid", out, sizeof out),
+                     0);
+    ck_assert_int_eq(
+        mmc(2, "moon0", "--method=moon --scenario=bomm-hybrid --moon.mu=0", out, sizeof out), 0);
+    assert_same_metrics("fedavg", "moon0", 4);
+    assert_same_dataset("fedavg", "moon0", "/cloud/global");
+    ck_assert_int_eq(mmc(2, "local", "--method=local --scenario=bomm-hybrid", out, sizeof out), 0);
+    ck_assert_int_eq(mmc(2, "proto0",
+                         "--method=fedproto --scenario=bomm-hybrid --fedproto.lambda=0", out,
+                         sizeof out),
+                     0);
+    assert_same_dataset("local", "proto0", "/parties/params");
+    // Weight on: the models differ.
+    ck_assert_int_ne(run_command(NULL, 0,
+                                 "cd %s && h5diff -q fedavg/ckpt/round_000004.h5 "
+                                 "moon_np2/ckpt/round_000004.h5 /cloud/global /cloud/global",
+                                 work),
+                     0);
+    ck_assert_int_ne(
+        run_command(NULL, 0,
+                    "cd %s && h5diff -q local/ckpt/round_000004.h5 "
+                    "fedproto_np2/ckpt/round_000004.h5 /parties/params /parties/params",
+                    work),
+        0);
+}
+END_TEST
+
 START_TEST(test_truncated_newest_checkpoint_falls_back_with_a_warning) {
     char out[16384];
     ck_assert_int_eq(mmc(3, "straight", "", out, sizeof out), 0);
@@ -237,6 +312,7 @@ Suite *pipeline_suite(void) {
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, test_np_2_3_5_write_identical_checkpoints_and_metrics);
     tcase_add_test(tc, test_stopped_and_resumed_runs_end_identical_to_straight_runs);
+    tcase_add_test(tc, test_fedproto_and_moon_are_np_independent_and_resume_identically);
     tcase_add_test(tc, test_truncated_newest_checkpoint_falls_back_with_a_warning);
     tcase_add_test(tc, test_resume_with_another_config_is_refused_naming_the_key);
     tcase_add_test(tc, test_bad_options_end_every_rank_non_zero);

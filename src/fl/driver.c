@@ -11,8 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collab/prototypes.h"
 #include "comm/exact.h"
 #include "comm/placement.h"
+#include "comm/proto_reduce.h"
 #include "core/die.h"
 #include "core/log.h"
 #include "core/timer.h"
@@ -85,6 +87,13 @@ typedef struct {
     MetricLog log;     // rank 0
     RunInfo info;
     int64_t *peak_rss_kib; // rank 0: (size), for run.h5 /meta
+    // Representation-level methods (FlMethod.party_rep_loss, needs_prev_model, shares_prototypes).
+    float *party_prev;         // needs_prev_model: (count, n_params) each party's last local model
+    uint8_t *prev_valid;       // needs_prev_model: (count) 1 once the party has one
+    PmWork rep_glob, rep_prev; // needs_prev_model: forwards of the global and previous models
+    double *protos;            // shares_prototypes: (K, D) global prototypes of u, every rank
+    uint8_t *proto_valid;      // shares_prototypes: (K)
+    int have_protos;           // shares_prototypes: 0 before the first exchange
     char ckpt_dir[4096], hosts[4096], started[32];
 } Run;
 
@@ -378,6 +387,33 @@ static void declare_series(Run *run) {
     }
 }
 
+// The state of the representation-level methods (see method.h), zero when the method has none.
+static void setup_rep(Run *run) {
+    const FlMethod *m = run->method;
+    size_t n = run->n_params;
+    CHECK(!m->needs_prev_model || m->kind == METHOD_FEDERATED,
+          "method %s: needs_prev_model is implemented for federated methods only", m->name);
+    CHECK(!m->shares_prototypes || m->kind == METHOD_LOCAL,
+          "method %s: shares_prototypes is implemented for methods with party models only",
+          m->name);
+    if (m->needs_prev_model) {
+        run->party_prev = xcalloc_aligned((size_t)run->count * n * sizeof(float) + 1);
+        run->prev_valid = xcalloc((size_t)run->count + 1, 1);
+        pm_work_init(&run->rep_glob, &run->pm, run->cfg->batch_size);
+        pm_work_init(&run->rep_prev, &run->pm, run->cfg->batch_size);
+    }
+    if (m->shares_prototypes) {
+        run->protos = xcalloc((size_t)run->pm.c.K * run->pm.c.D, sizeof *run->protos);
+        run->proto_valid = xcalloc((size_t)run->pm.c.K, 1);
+    }
+}
+
+static void teardown_rep(Run *run) {
+    xfree(run->party_prev), xfree(run->prev_valid), xfree(run->protos), xfree(run->proto_valid);
+    if (run->rep_glob.Bmax) pm_work_free(&run->rep_glob);
+    if (run->rep_prev.Bmax) pm_work_free(&run->rep_prev);
+}
+
 static void setup(Run *run, const Config *cfg, MPI_Comm comm) {
     memset(run, 0, sizeof *run);
     run->cfg = cfg;
@@ -443,6 +479,7 @@ static void setup(Run *run, const Config *cfg, MPI_Comm comm) {
         run->collab = collab_create(&cs);
     }
     run->mm_acc = NAN;
+    setup_rep(run);
     run->stats = xcalloc((size_t)run->count * ST_COUNT + 1, sizeof *run->stats);
     if (run->rank == 0) {
         run->all_stats = xcalloc((size_t)run->pl.parties * ST_COUNT, sizeof *run->all_stats);
@@ -465,6 +502,7 @@ static void teardown(Run *run) {
     if (run->cloud_opt.m) opt_free(&run->cloud_opt);
     train_scratch_free(&run->ts);
     collab_free(run->collab);
+    teardown_rep(run);
     xfree(run->peak_rss_kib);
     if (run->rank == 0) metriclog_free(&run->log);
     dataset_close(run->ds);
@@ -493,6 +531,108 @@ static void share_global(Run *run) {
     MPI_CHECK(MPI_Bcast(run->global, (int)run->n_params, MPI_FLOAT, 0, run->comm));
 }
 
+// ---- representation-level methods ----
+
+// The PartyHooks.extra context: which hosted party is training.
+typedef struct {
+    Run *run;
+    int i;
+} RepCtx;
+
+// PartyHooks.extra: the method's term on u, with the references it asked for (method.h RepBatch).
+static double rep_extra(void *ctx, const PartyModel *pm, const float *params, PmWork *w,
+                        const PmInput *in, const int64_t *rows, const int *labels, int B) {
+    (void)params, (void)rows;
+    const RepCtx *c = ctx;
+    Run *run = c->run;
+    RepBatch b = {.B = B, .D = pm->c.D, .K = pm->c.K, .labels = labels, .u = w->u};
+    if (run->method->needs_prev_model && run->prev_valid[c->i]) {
+        pm_forward(pm, run->global, in, &run->rep_glob);
+        pm_forward(pm, run->party_prev + (size_t)c->i * run->n_params, in, &run->rep_prev);
+        b.u_glob = run->rep_glob.u, b.u_prev = run->rep_prev.u;
+    }
+    if (run->method->shares_prototypes && run->have_protos)
+        b.protos = run->protos, b.proto_valid = run->proto_valid;
+    return run->method->party_rep_loss(w->drep, &b, run->cfg);
+}
+
+// Hosted party i's hooks (in *h, with *c), or NULL when the method has no term on u.
+static const PartyHooks *rep_hooks(Run *run, int i, RepCtx *c, PartyHooks *h) {
+    if (!run->method->party_rep_loss) return NULL;
+    *c = (RepCtx){run, i};
+    *h = (PartyHooks){.ctx = c, .extra = rep_extra};
+    return h;
+}
+
+// needs_prev_model: hosted party i's model as it left local training, for its next round.
+static void keep_prev_model(Run *run, int i, const float *params) {
+    if (!run->method->needs_prev_model) return;
+    memcpy(run->party_prev + (size_t)i * run->n_params, params, run->n_params * sizeof(float));
+    run->prev_valid[i] = 1;
+}
+
+// shares_prototypes, after local training: every party's per-class sums and counts of u over its
+// training rows (in row order, so they do not depend on the host), reduced exactly to the global
+// prototypes on every rank. Each party with rows sends its prototypes; every party receives P̄.
+static void share_prototypes(Run *run) {
+    int K = run->pm.c.K, D = run->pm.c.D;
+    size_t n = run->n_params, kd = (size_t)K * D;
+    double *sums = xcalloc((size_t)run->count * kd + 1, sizeof *sums);
+    int64_t *counts = xcalloc((size_t)run->count * K + 1, sizeof *counts);
+    TrainScratch *t = &run->ts;
+    for (int i = 0; i < run->count; i++) {
+        const SampleSet *s = &run->train[i];
+        for (int64_t start = 0; start < s->n; start += t->batch.Bmax) {
+            int B = (int)(s->n - start < t->batch.Bmax ? s->n - start : t->batch.Bmax);
+            sampleset_batch(s, &run->layout, NULL, start, B, &t->batch);
+            for (int m = 0; m < PM_MAX_MOD; m++)
+                t->batch.in.fill[m] = NULL;
+            pm_forward(&run->pm, run->party_params + (size_t)i * n, &t->batch.in, &t->work);
+            proto_accumulate(sums + (size_t)i * kd, counts + (size_t)i * K, t->work.u,
+                             t->batch.label, NULL, B, D, K, 1, 0);
+        }
+    }
+    size_t bytes = proto_allreduce(run->protos, run->proto_valid, NULL, sums, counts, run->count, K,
+                                   1, D, run->comm);
+    run->have_protos = 1;
+    for (int i = 0; i < run->count; i++) {
+        double *st = run->stats + (size_t)i * ST_COUNT;
+        st[ST_UP] += run->train[i].n > 0 ? (double)bytes : 0.0;
+        st[ST_DOWN] += (double)bytes;
+    }
+    xfree(sums), xfree(counts);
+}
+
+static void write_rep_state(Run *run, Ckpt *ck) {
+    int64_t P = run->pl.parties, me = run->rank == 0, K = run->pm.c.K, D = run->pm.c.D;
+    if (run->method->needs_prev_model) {
+        ckpt_write_rows(ck, "parties/prev", CKPT_F32, P, (int64_t)run->n_params, run->first,
+                        run->count, run->party_prev);
+        ckpt_write_rows(ck, "parties/prev_valid", CKPT_U8, P, 1, run->first, run->count,
+                        run->prev_valid);
+    }
+    if (run->method->shares_prototypes) {
+        ckpt_write_rows(ck, "cloud/protos", CKPT_F64, 1, K * D, 0, me, run->protos);
+        ckpt_write_rows(ck, "cloud/proto_valid", CKPT_U8, 1, K, 0, me, run->proto_valid);
+    }
+}
+
+// Every checkpoint follows at least one round, so the prototypes have been exchanged.
+static void read_rep_state(Run *run, CkptReader *r) {
+    int64_t P = run->pl.parties, K = run->pm.c.K, D = run->pm.c.D;
+    if (run->method->needs_prev_model) {
+        ckpt_read_rows(r, "parties/prev", CKPT_F32, P, (int64_t)run->n_params, run->first,
+                       run->count, run->party_prev);
+        ckpt_read_rows(r, "parties/prev_valid", CKPT_U8, P, 1, run->first, run->count,
+                       run->prev_valid);
+    }
+    if (run->method->shares_prototypes) {
+        ckpt_read_rows(r, "cloud/protos", CKPT_F64, 1, K * D, 0, 1, run->protos);
+        ckpt_read_rows(r, "cloud/proto_valid", CKPT_U8, 1, K, 0, 1, run->proto_valid);
+        run->have_protos = 1;
+    }
+}
+
 // Federated averaging of the small models; the collaboration methods add their hooks, uploads and
 // the cloud's side (fl/collab.h) around it.
 static void federated_round(Run *run, int round) {
@@ -507,11 +647,14 @@ static void federated_round(Run *run, int round) {
         memcpy(run->work_params, run->global, bytes);
         opt_reset(&run->work_opt, n);
         EvalStats e;
+        RepCtx rc;
+        PartyHooks h;
         train_party(&run->pm, run->work_params, &run->work_opt, &run->train[i], &run->layout,
                     run->cfg, run->method, run->global, round, party,
-                    co ? collab_hooks(co, i, 1) : NULL, &run->ts, &e);
+                    co ? collab_hooks(co, i, 1) : rep_hooks(run, i, &rc, &h), &run->ts, &e);
         record_train(st, &e);
         check_party_model(run->work_params, n, party, round);
+        keep_prev_model(run, i, run->work_params);
         if (co) collab_party_done(co, i, run->work_params, round);
         exact_add(run->acc, run->work_params,
                   (double)run->n_train[party] / (double)run->n_train_total, n, PARAM_EXP);
@@ -541,10 +684,13 @@ static void local_round(Run *run, int round) {
     size_t n = run->n_params;
     for (int i = 0; i < run->count; i++) {
         EvalStats e;
+        RepCtx rc;
+        PartyHooks h;
         OptState opt = {run->party_m + (size_t)i * n, run->party_v + (size_t)i * n,
                         (long)run->party_step[i]};
         train_party(&run->pm, run->party_params + (size_t)i * n, &opt, &run->train[i], &run->layout,
-                    run->cfg, run->method, NULL, round, run->first + i, NULL, &run->ts, &e);
+                    run->cfg, run->method, NULL, round, run->first + i, rep_hooks(run, i, &rc, &h),
+                    &run->ts, &e);
         run->party_step[i] = opt.step;
         record_train(run->stats + (size_t)i * ST_COUNT, &e);
     }
@@ -731,6 +877,7 @@ static void write_checkpoint(Run *run, int round) {
                         run->party_step);
     }
     if (run->collab) collab_ckpt_write(run->collab, ck);
+    write_rep_state(run, ck);
     ckpt_commit(ck, me ? &run->log : NULL, run->cfg->ckpt_keep);
     log_info("checkpoint %s/round_%06d.h5", run->ckpt_dir, round);
 }
@@ -794,6 +941,7 @@ static int resume(Run *run) {
                        run->party_step);
     }
     if (run->collab) collab_ckpt_read(run->collab, r);
+    read_rep_state(run, r);
     ckpt_close(r);
     log_info("resumed from %s (round %d of %d)", path, round, cfg->rounds);
     return round;
@@ -836,6 +984,7 @@ int fl_run(const Config *cfg, MPI_Comm comm) {
             central_round(&run, round);
             break;
         }
+        if (run.method->shares_prototypes) share_prototypes(&run);
         int evaluated = round % cfg->eval_every == 0 || round == cfg->rounds;
         double gloss = NAN, gacc = NAN;
         run.mm_acc = NAN;

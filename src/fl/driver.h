@@ -8,6 +8,9 @@
 // the cloud on the global test set. Per-party statistics are gathered in party order. Rank 0 then
 // appends the round to the metric log, rewrites run.h5 and metrics.csv, and every checkpoint_every
 // rounds (and at the end, and when a stop is requested) all ranks write a checkpoint together.
+// Representation-level methods (methods/method.h: party_rep_loss, needs_prev_model,
+// shares_prototypes) get their term as PartyHooks.extra, their parties' previous models kept and
+// checkpointed per party, and an exact prototype exchange after local training every round.
 #pragma once
 #include <mpi.h>
 
