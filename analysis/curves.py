@@ -4,7 +4,8 @@
     analysis/curves.py RUN_DIR... [-o curves.png] [--title T]
 
 Three panels against the round: global test accuracy (test_acc; absent for method local, which has
-no global model), mean party test accuracy (party_test_acc_mean) and training loss (train_loss).
+no global model), mean party test accuracy (party_test_acc_mean) and training loss (train_loss); a
+fourth, the cloud's large model's test accuracy (mm_test_acc), when a run has one (bomm, fedmkt).
 Runs are grouped by method (and by scenario/dataset when the runs differ in them): a group with one
 run is drawn as its line; a group of several seeds as the mean over seeds with a ±1 std band (sample
 std) and each seed as a thin line. Rounds without an evaluation (NaN, --eval-every) are skipped.
@@ -52,8 +53,11 @@ def main():
     from matplotlib.ticker import MaxNLocator
 
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4))
-    for ax, (series, title) in zip(axes, PANELS):
+    panels = list(PANELS)
+    if any(not np.isnan(r.final("mm_test_acc")) for r in runs):
+        panels.insert(2, ("mm_test_acc", "large model test accuracy"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    for ax, (series, title) in zip(axes, panels):
         missing = []
         for i, (label, rs) in enumerate(groups.items()):
             if not draw(ax, rs, series, colors[i % len(colors)], label):
