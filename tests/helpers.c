@@ -119,3 +119,44 @@ double value_after(const char *text, const char *key) {
     ck_assert_msg(at != NULL, "no '%s' in:\n%.1500s", key, text);
     return atof(at + strlen(key));
 }
+
+// ---- end-to-end runs of build/bin/mmcollab ----
+
+const char *mmc_bin(void) { return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin"; }
+
+void mmc_workdir(char *work, size_t cap, const char *prefix) {
+    ck_assert_int_ge((int)cap, 64);
+    snprintf(work, cap, "/tmp/%.40s.XXXXXX", prefix);
+    ck_assert_ptr_nonnull(mkdtemp(work));
+    char cwd[1024];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    char abs_bin[1200];
+    snprintf(abs_bin, sizeof abs_bin, "%s/%s", cwd, mmc_bin());
+    if (mmc_bin()[0] != '/') setenv("MMC_BIN_DIR", abs_bin, 1);
+    ck_assert_int_eq(run_command(NULL, 0,
+                                 "cd %s && %s/build_synmm --out syn.h5 --train 800 --test 200",
+                                 work, mmc_bin()),
+                     0);
+}
+
+void assert_same_checkpoint(const char *work, const char *a, const char *b, int round,
+                            const char *obj) {
+    char out[4096];
+    int rc = run_command(out, sizeof out,
+                         "cd %s && h5diff %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5 %s %s", work,
+                         a, round, b, round, obj ? obj : "", obj ? obj : "");
+    ck_assert_msg(rc == 0, "h5diff %s %s round %d %s: exit %d\n%.1500s", a, b, round,
+                  obj ? obj : "", rc, out);
+}
+
+void assert_same_metrics(const char *work, const char *a, const char *b, int rounds) {
+    char out[4096], count[64] = "true";
+    if (rounds > 0) snprintf(count, sizeof count, "test $(wc -l < a.csv) -eq %d", rounds + 1);
+    const char *drop = "awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i==\"round_ms\") c=i} "
+                       "{s=\"\"; for(i=1;i<=NF;i++) if(i!=c) s=s $i \",\"; print s}'";
+    int rc = run_command(out, sizeof out,
+                         "cd %s && %s %s/metrics.csv > a.csv && %s %s/metrics.csv > b.csv && "
+                         "diff a.csv b.csv && %s",
+                         work, drop, a, drop, b, count);
+    ck_assert_msg(rc == 0, "metrics of %s and %s differ (or lack rows):\n%.1500s", a, b, out);
+}

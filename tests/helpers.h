@@ -52,3 +52,18 @@ int run_command(char *out, size_t cap, const char *fmt, ...) __attribute__((form
 
 // The value after "key" in text (e.g. "modalities=audio test_acc="), or fails the test naming key.
 double value_after(const char *text, const char *key);
+
+// ---- end-to-end runs of build/bin/mmcollab (test_pipeline.c, test_bomm.c) ----
+
+// The binaries' directory: MMC_BIN_DIR (made absolute by mmc_workdir), else build/bin.
+const char *mmc_bin(void);
+// A fresh temporary work directory /tmp/<prefix>.XXXXXX in work (cap >= 64) holding syn.h5, a small
+// SynMM file (800 / 200 rows); MMC_BIN_DIR becomes absolute so commands can cd there.
+void mmc_workdir(char *work, size_t cap, const char *prefix);
+// h5diff of round `round`'s checkpoints of run directories a and b under work: the whole files, or
+// the object obj (e.g. "/cloud/global") when not NULL. Fails the test with h5diff's output.
+void assert_same_checkpoint(const char *work, const char *a, const char *b, int round,
+                            const char *obj);
+// metrics.csv of a and b equal once the timing column round_ms is dropped; with rounds > 0 also
+// that they hold exactly that many rows.
+void assert_same_metrics(const char *work, const char *a, const char *b, int rounds);

@@ -19,44 +19,20 @@
 
 static char work[64];
 
-static const char *bin(void) { return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin"; }
-
 // A small large model and short runs: the protocol, not the accuracy, is under test.
 static int mmc(int np, const char *out_dir, const char *extra, char *out, size_t cap) {
     return run_command(
         out, cap,
         "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
         "--out=%s --parties=4 --rounds=4 --width=16 --batch-size=16 %s 2>&1",
-        work, RUN_TIMEOUT_S, np, bin(), out_dir, extra);
+        work, RUN_TIMEOUT_S, np, mmc_bin(), out_dir, extra);
 }
 
 #define BOMM "--method=bomm --bomm.mm-width=32 --bomm.mm-layers=1 --bomm.upload=64 --bomm.warmup=1"
 
-static void setup(void) {
-    snprintf(work, sizeof work, "/tmp/mmc_bomm.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(work));
-    char cwd[1024];
-    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
-    char abs_bin[1200];
-    snprintf(abs_bin, sizeof abs_bin, "%s/%s", cwd, bin());
-    if (bin()[0] != '/') setenv("MMC_BIN_DIR", abs_bin, 1);
-    ck_assert_int_eq(run_command(NULL, 0,
-                                 "cd %s && %s/build_synmm --out syn.h5 --train 800 --test 200",
-                                 work, bin()),
-                     0);
-}
+static void setup(void) { mmc_workdir(work, sizeof work, "mmc_bomm"); }
 
 static void teardown(void) { run_command(NULL, 0, "rm -rf %s", work); }
-
-// h5diff of a round's checkpoints (whole files, or one object when obj is not NULL).
-static void assert_same_checkpoint(const char *a, const char *b, int round, const char *obj) {
-    char out[4096];
-    int rc = run_command(out, sizeof out,
-                         "cd %s && h5diff %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5 %s", work, a,
-                         round, b, round, obj ? obj : "");
-    ck_assert_msg(rc == 0, "h5diff %s %s round %d %s: exit %d\n%.1500s", a, b, round,
-                  obj ? obj : "", rc, out);
-}
 
 // metrics.csv columns named in `cols` (comma-separated), all rows, into out. Returns awk's exit.
 static int columns(const char *dir, const char *cols, char *out, size_t cap) {
@@ -68,16 +44,6 @@ static int columns(const char *dir, const char *cols, char *out, size_t cap) {
         work, cols, dir);
 }
 
-static void assert_same_metrics(const char *a, const char *b) {
-    char out[4096];
-    int rc = run_command(out, sizeof out,
-                         "cd %s && for d in %s %s; do awk -F, 'NR==1{for(i=1;i<=NF;i++) "
-                         "if($i==\"round_ms\") c=i} {s=\"\"; for(i=1;i<=NF;i++) if(i!=c) s=s $i "
-                         "\",\"; print s}' $d/metrics.csv > $d.csv; done; diff %s.csv %s.csv",
-                         work, a, b, a, b);
-    ck_assert_msg(rc == 0, "metrics of %s and %s differ:\n%.1500s", a, b, out);
-}
-
 START_TEST(test_bomm_is_np_independent_and_resumes_bit_exactly) {
     char out[16384];
     const char *opts = BOMM " --scenario=bomm-hybrid";
@@ -85,8 +51,8 @@ START_TEST(test_bomm_is_np_independent_and_resumes_bit_exactly) {
     ck_assert_int_eq(mmc(2, "np2", opts, out, sizeof out), 0);
     ck_assert_msg(strstr(out, "large acc") && strstr(out, "reconstruction"), "%.1500s", out);
     ck_assert_int_eq(mmc(3, "np3", opts, out, sizeof out), 0);
-    assert_same_checkpoint("np2", "np3", 4, NULL);
-    assert_same_metrics("np2", "np3");
+    assert_same_checkpoint(work, "np2", "np3", 4, NULL);
+    assert_same_metrics(work, "np2", "np3", 0);
     // Round 3 is past the warm-up: DPO, the reference policy and the schedules are live.
     snprintf(extra, sizeof extra, "%s --stop-after=3", opts);
     int rc = mmc(2, "stop", extra, out, sizeof out);
@@ -94,8 +60,8 @@ START_TEST(test_bomm_is_np_independent_and_resumes_bit_exactly) {
     snprintf(extra, sizeof extra, "%s --resume=auto", opts);
     rc = mmc(3, "stop", extra, out, sizeof out);
     ck_assert_msg(rc == 0 && strstr(out, "resumed from"), "exit %d\n%.1500s", rc, out);
-    assert_same_checkpoint("np2", "stop", 4, NULL);
-    assert_same_metrics("np2", "stop");
+    assert_same_checkpoint(work, "np2", "stop", 4, NULL);
+    assert_same_metrics(work, "np2", "stop", 0);
     // The DPO phase really ran: a loss and a pair accuracy in round 4.
     ck_assert_int_eq(columns("np2", "round,gen_dpo_loss,gen_lambda", out, sizeof out), 0);
     const char *r4 = strstr(out, "\n4;");
@@ -108,7 +74,7 @@ START_TEST(test_zero_fill_harness_trains_exactly_fedavg) {
     ck_assert_int_eq(mmc(3, "zero", "--method=zerofill --scenario=bomm-random", out, sizeof out),
                      0);
     ck_assert_int_eq(mmc(3, "avg", "--method=fedavg --scenario=bomm-random", out, sizeof out), 0);
-    assert_same_checkpoint("zero", "avg", 4, "/cloud/global");
+    assert_same_checkpoint(work, "zero", "avg", 4, "/cloud/global");
     char a[8192], b[8192];
     const char *cols = "train_loss,test_acc,party_test_acc_mean,bytes_up";
     ck_assert_int_eq(columns("zero", cols, a, sizeof a), 0);

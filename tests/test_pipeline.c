@@ -24,15 +24,13 @@
 
 static char work[64];
 
-static const char *bin(void) { return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin"; }
-
 // mmcollab at -np np with the common small config plus extra options; output into out.
 static int mmc(int np, const char *out_dir, const char *extra, char *out, size_t cap) {
     return run_command(
         out, cap,
         "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
         "--out=%s --parties=4 --rounds=4 --width=16 --batch-size=16 %s 2>&1",
-        work, RUN_TIMEOUT_S, np, bin(), out_dir, extra);
+        work, RUN_TIMEOUT_S, np, mmc_bin(), out_dir, extra);
 }
 
 // The last part of a long output, for messages (Check caps them at a few KB).
@@ -41,43 +39,9 @@ static const char *tail(const char *out) {
     return n > 1500 ? out + n - 1500 : out;
 }
 
-static void setup(void) {
-    snprintf(work, sizeof work, "/tmp/mmc_pipeline.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(work));
-    char cwd[1024];
-    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
-    char abs_bin[1200];
-    snprintf(abs_bin, sizeof abs_bin, "%s/%s", cwd, bin());
-    if (bin()[0] != '/') setenv("MMC_BIN_DIR", abs_bin, 1);
-    ck_assert_int_eq(run_command(NULL, 0,
-                                 "cd %s && %s/build_synmm --out syn.h5 --train 800 --test 200",
-                                 work, bin()),
-                     0);
-}
+static void setup(void) { mmc_workdir(work, sizeof work, "mmc_pipeline"); }
 
 static void teardown(void) { run_command(NULL, 0, "rm -rf %s", work); }
-
-// Identical checkpoints (h5diff exit 0) of a round in two run directories.
-static void assert_same_checkpoint(const char *a, const char *b, int round) {
-    char out[4096];
-    int rc =
-        run_command(out, sizeof out, "cd %s && h5diff %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5",
-                    work, a, round, b, round);
-    ck_assert_msg(rc == 0, "h5diff %s %s round %d: exit %d\n%.1500s", a, b, round, rc, out);
-}
-
-// metrics.csv of two runs equal once the timing column is dropped.
-static void assert_same_metrics(const char *a, const char *b, int rounds) {
-    char out[4096];
-    const char *drop = "awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i==\"round_ms\") c=i} "
-                       "{s=\"\"; for(i=1;i<=NF;i++) if(i!=c) s=s $i \",\"; print s}'";
-    int rc =
-        run_command(out, sizeof out,
-                    "cd %s && %s %s/metrics.csv > a.csv && %s %s/metrics.csv > b.csv && diff a.csv "
-                    "b.csv && test $(wc -l < a.csv) -eq %d",
-                    work, drop, a, drop, b, rounds + 1);
-    ck_assert_msg(rc == 0, "metrics of %s and %s differ (or lack rows):\n%.1500s", a, b, out);
-}
 
 START_TEST(test_np_2_3_5_write_identical_checkpoints_and_metrics) {
     char out[16384];
@@ -93,8 +57,8 @@ START_TEST(test_np_2_3_5_write_identical_checkpoints_and_metrics) {
             if (np == 2) continue;
             char ref[64];
             snprintf(ref, sizeof ref, "%s_np2", methods[m]);
-            assert_same_checkpoint(ref, dir, 4);
-            assert_same_metrics(ref, dir, 4);
+            assert_same_checkpoint(work, ref, dir, 4, NULL);
+            assert_same_metrics(work, ref, dir, 4);
         }
     }
     // The run file records the layout, which checkpoints must not.
@@ -135,21 +99,12 @@ START_TEST(test_stopped_and_resumed_runs_end_identical_to_straight_runs) {
             rc = mmc(2 + k % 2, dir, extra, out, sizeof out); // resume at another -np too
             ck_assert_msg(rc == 0 && strstr(out, "resumed from"), "resume: exit %d\n%.1500s", rc,
                           out);
-            assert_same_checkpoint(straight, dir, 4);
-            assert_same_metrics(straight, dir, 4);
+            assert_same_checkpoint(work, straight, dir, 4, NULL);
+            assert_same_metrics(work, straight, dir, 4);
         }
     }
 }
 END_TEST
-
-// Identical checkpoint dataset `obj` of round 4 in two run directories.
-static void assert_same_dataset(const char *a, const char *b, const char *obj) {
-    char out[4096];
-    int rc = run_command(out, sizeof out,
-                         "cd %s && h5diff %s/ckpt/round_000004.h5 %s/ckpt/round_000004.h5 %s %s",
-                         work, a, b, obj, obj);
-    ck_assert_msg(rc == 0, "h5diff %s %s %s: exit %d\n%.1500s", a, b, obj, rc, out);
-}
 
 // The representation-level baselines: -np independent, and their persistent state (MOON's previous
 // local models, FedProto's global prototypes and party models) survives a stop and resume, also
@@ -169,8 +124,8 @@ START_TEST(test_fedproto_and_moon_are_np_independent_and_resume_identically) {
         }
         snprintf(ref, sizeof ref, "%s_np2", methods[m]);
         snprintf(dir, sizeof dir, "%s_np3", methods[m]);
-        assert_same_checkpoint(ref, dir, 4);
-        assert_same_metrics(ref, dir, 4);
+        assert_same_checkpoint(work, ref, dir, 4, NULL);
+        assert_same_metrics(work, ref, dir, 4);
         for (int k = 1; k <= 2; k++) {
             snprintf(dir, sizeof dir, "%s_stop%d", methods[m], k);
             snprintf(extra, sizeof extra, "--method=%s --scenario=bomm-hybrid --stop-after=%d",
@@ -183,8 +138,8 @@ START_TEST(test_fedproto_and_moon_are_np_independent_and_resume_identically) {
             rc = mmc(2, dir, extra, out, sizeof out);
             ck_assert_msg(rc == 0 && strstr(out, "resumed from"), "resume: exit %d\n%.1500s", rc,
                           tail(out));
-            assert_same_checkpoint(ref, dir, 4);
-            assert_same_metrics(ref, dir, 4);
+            assert_same_checkpoint(work, ref, dir, 4, NULL);
+            assert_same_metrics(work, ref, dir, 4);
         }
     }
     // Weight 0: MOON is FedAvg (same metrics, bytes included); FedProto trains the local models.
@@ -192,14 +147,14 @@ START_TEST(test_fedproto_and_moon_are_np_independent_and_resume_identically) {
                      0);
     ck_assert_int_eq(
         mmc(2, "moon0", "--method=moon --scenario=bomm-hybrid --moon.mu=0", out, sizeof out), 0);
-    assert_same_metrics("fedavg", "moon0", 4);
-    assert_same_dataset("fedavg", "moon0", "/cloud/global");
+    assert_same_metrics(work, "fedavg", "moon0", 4);
+    assert_same_checkpoint(work, "fedavg", "moon0", 4, "/cloud/global");
     ck_assert_int_eq(mmc(2, "local", "--method=local --scenario=bomm-hybrid", out, sizeof out), 0);
     ck_assert_int_eq(mmc(2, "proto0",
                          "--method=fedproto --scenario=bomm-hybrid --fedproto.lambda=0", out,
                          sizeof out),
                      0);
-    assert_same_dataset("local", "proto0", "/parties/params");
+    assert_same_checkpoint(work, "local", "proto0", 4, "/parties/params");
     // Weight on: the models differ.
     ck_assert_int_ne(run_command(NULL, 0,
                                  "cd %s && h5diff -q fedavg/ckpt/round_000004.h5 "
@@ -226,8 +181,8 @@ START_TEST(test_truncated_newest_checkpoint_falls_back_with_a_warning) {
     ck_assert_msg(strstr(out, "skipping checkpoint") && strstr(out, "round_000003.h5"), "%.1500s",
                   out);
     ck_assert_msg(strstr(out, "resumed from cut/ckpt/round_000002.h5"), "%.1500s", out);
-    assert_same_checkpoint("straight", "cut", 4);
-    assert_same_metrics("straight", "cut", 4);
+    assert_same_checkpoint(work, "straight", "cut", 4, NULL);
+    assert_same_metrics(work, "straight", "cut", 4);
 }
 END_TEST
 
@@ -285,7 +240,7 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
         "sig.rc) & sleep 0.2; for i in $(seq 400); do grep -q 'round 2/' %s/sig.log "
         "2>/dev/null && break; sleep 0.05; done; pkill -USR1 -f '^mpirun .*--out=%s/sig ' ; "
         "wait; cat sig.rc; cat sig.log",
-        work, timeout_s, bin(), work, opts, work, work);
+        work, timeout_s, mmc_bin(), work, opts, work, work);
     ck_assert_msg(rc == 0 && strncmp(out, "3\n", 2) == 0, "expected exit 3 first:\n%.1500s", out);
     ck_assert_msg(strstr(out, "stop requested (signal)"), "%.1500s", out);
     int stopped_at = 0;
@@ -298,10 +253,10 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
                      "--out=%s/sig --parties=4 --width=16 --batch-size=16 %s --resume=auto 2>&1 && "
                      "timeout %d mpirun --oversubscribe -np 3 %s/mmcollab --data=syn.h5 --out=ref "
                      "--parties=4 --width=16 --batch-size=16 %s 2>&1",
-                     work, timeout_s, bin(), work, opts, timeout_s, bin(), opts);
+                     work, timeout_s, mmc_bin(), work, opts, timeout_s, mmc_bin(), opts);
     ck_assert_msg(rc == 0, "exit %d\n%s", rc, tail(out));
-    assert_same_checkpoint("ref", "sig", 600);
-    assert_same_metrics("ref", "sig", 600);
+    assert_same_checkpoint(work, "ref", "sig", 600, NULL);
+    assert_same_metrics(work, "ref", "sig", 600);
 }
 END_TEST
 

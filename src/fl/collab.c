@@ -981,6 +981,15 @@ static void train_generators(Collab *c, int round) {
 
 // ---- the exchange ----
 
+// Bitmask of the target modalities with at least one trained generator.
+static uint32_t trained_targets(const Collab *c) {
+    uint32_t out = 0;
+    for (int t = 0; t < c->M; t++)
+        for (int s = 0; s < c->M; s++)
+            if (c->gen_trained[t * c->M + s]) out |= 1u << t;
+    return out;
+}
+
 // Per rank: the number of records (rows uploaded by its parties) and where they start.
 static void record_layout(const Collab *c, int *counts, int *displs, int scale) {
     int at = 0;
@@ -1046,10 +1055,7 @@ void collab_exchange(Collab *c, int round) {
     if (c->s.fill == FILL_GEN) {
         int M = c->M;
         MPI_CHECK(MPI_Bcast(c->gen_trained, M * M, MPI_UINT8_T, 0, comm));
-        uint32_t available = 0;
-        for (int t = 0; t < M; t++)
-            for (int s = 0; s < M; s++)
-                if (c->gen_trained[t * M + s]) available |= 1u << t;
+        uint32_t available = trained_targets(c);
         c->have_targets = gen_distribute(c->gen_params, (size_t)M * c->gen_n, M, available,
                                          c->party_missing, c->cs.pl, comm);
         for (int i = 0; i < c->cs.count; i++)
@@ -1104,6 +1110,18 @@ size_t collab_large_params(const Collab *c) {
 
 // ---- checkpoints ----
 
+// The soft labels as one dataset over every party's training rows in party order: its rows, this
+// rank's first row and its row count.
+static void soft_rows(const Collab *c, int64_t *total, int64_t *row0, int64_t *mine) {
+    *total = *row0 = *mine = 0;
+    for (int p = 0; p < c->P; p++) {
+        if (p < c->cs.first) *row0 += c->cs.n_train[p];
+        *total += c->cs.n_train[p];
+    }
+    for (int i = 0; i < c->cs.count; i++)
+        *mine += c->cs.train[i].n;
+}
+
 void collab_ckpt_write(const Collab *c, Ckpt *ck) {
     int me = c->rank == 0, M = c->M, K = c->K;
     int64_t slots = (int64_t)M * M, gn = (int64_t)c->gen_n;
@@ -1121,13 +1139,8 @@ void collab_ckpt_write(const Collab *c, Ckpt *ck) {
         ckpt_write_rows(ck, "collab/mm_opt_m", CKPT_F32, 1, n, 0, me, c->mm_opt.m);
         ckpt_write_rows(ck, "collab/mm_opt_v", CKPT_F32, 1, n, 0, me, c->mm_opt.v);
         ckpt_write_rows(ck, "collab/mm_opt_step", CKPT_I64, 1, 1, 0, me, &step);
-        int64_t total = 0, row0 = 0, mine = 0;
-        for (int p = 0; p < c->P; p++) {
-            if (p < c->cs.first) row0 += c->cs.n_train[p];
-            total += c->cs.n_train[p];
-        }
-        for (int i = 0; i < c->cs.count; i++)
-            mine += c->cs.train[i].n;
+        int64_t total, row0, mine;
+        soft_rows(c, &total, &row0, &mine);
         ckpt_write_rows(ck, "collab/soft", CKPT_F32, total, K, row0, mine, c->soft);
         ckpt_write_rows(ck, "collab/has_soft", CKPT_U8, total, 1, row0, mine, c->has_soft);
     }
@@ -1164,13 +1177,8 @@ void collab_ckpt_read(Collab *c, const CkptReader *r) {
             ckpt_read_rows(r, "collab/mm_opt_step", CKPT_I64, 1, 1, 0, 1, &step);
             c->mm_opt.step = (long)step;
         }
-        int64_t total = 0, row0 = 0, mine = 0;
-        for (int p = 0; p < c->P; p++) {
-            if (p < c->cs.first) row0 += c->cs.n_train[p];
-            total += c->cs.n_train[p];
-        }
-        for (int i = 0; i < c->cs.count; i++)
-            mine += c->cs.train[i].n;
+        int64_t total, row0, mine;
+        soft_rows(c, &total, &row0, &mine);
         ckpt_read_rows(r, "collab/soft", CKPT_F32, total, K, row0, mine, c->soft);
         ckpt_read_rows(r, "collab/has_soft", CKPT_U8, total, 1, row0, mine, c->has_soft);
     }
@@ -1184,10 +1192,7 @@ void collab_ckpt_read(Collab *c, const CkptReader *r) {
             ckpt_read_rows(r, "collab/gen_opt_step", CKPT_I64, slots, 1, 0, slots, c->gen_step);
         }
         // What this rank held after the checkpoint's round: the targets its parties miss.
-        uint32_t available = 0;
-        for (int t = 0; t < M; t++)
-            for (int s = 0; s < M; s++)
-                if (c->gen_trained[t * M + s]) available |= 1u << t;
+        uint32_t available = trained_targets(c);
         c->have_targets =
             me ? available : gen_rank_needs(c->party_missing, c->cs.pl, c->rank) & available;
     }

@@ -84,3 +84,18 @@ void method_server_mean(float *global, float *state, const float *mean, size_t n
                         const Config *cfg, int round);
 // "centralized|fedavg|..." into buf (for messages and --help).
 void method_names(char *buf, size_t cap);
+
+// A collaboration baseline defined by its fill kind alone (no options of its own): defines
+// fl_method_<name> in its own file, like every method. Used by protofill, meanfill, zerofill.
+#define COLLAB_FILL_METHOD(NAME, FILL, SUMMARY, PROVENANCE)                                        \
+    static void NAME##_settings(CollabSettings *s, const Config *cfg) {                            \
+        (void)cfg;                                                                                 \
+        collab_defaults(s);                                                                        \
+        s->fill = (FILL);                                                                          \
+    }                                                                                              \
+    const FlMethod fl_method_##NAME = {.name = #NAME,                                              \
+                                       .summary = SUMMARY,                                         \
+                                       .provenance = PROVENANCE,                                   \
+                                       .kind = METHOD_COLLAB,                                      \
+                                       .server_update = method_server_mean,                        \
+                                       .collab_settings = NAME##_settings}
