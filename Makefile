@@ -328,7 +328,7 @@ BOMM_RESULTS ?= jobs/bomm/RESULTS.md
 BOMM_J ?= 1
 BOMM_NP ?= 3
 bomm-table: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5
-	$(MPI_ENV) MPIRUN='$(MPIRUN)' analysis/run_manifest.sh $(BOMM_MANIFEST) -j $(BOMM_J) -n $(BOMM_NP) \
+	$(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(BOMM_MANIFEST) -j $(BOMM_J) -n $(BOMM_NP) \
 	  --bin $(BUILD)/bin
 	/usr/bin/python3 analysis/bomm_table.py $$(analysis/run_manifest.sh $(BOMM_MANIFEST) --list) \
 	  --md $(BOMM_RESULTS) --csv $(BOMM_RESULTS:.md=.csv) --curves $(dir $(BOMM_RESULTS))curves >/dev/null

@@ -5,7 +5,8 @@
 #
 # Runs every line of MANIFEST (`CONFIG [--key=value ...]`, as for slurm/submit_sweep.sh) that is not
 # finished yet, N at a time (default 1), each as `$MPIRUN -np RANKS build/bin/mmcollab --config=CONFIG
-# --out=DIR --resume=auto OPTIONS` (RANKS default 3; MPIRUN default `mpirun --oversubscribe`), into the
+# --out=DIR --resume=auto OPTIONS` (RANKS default 3; MPIRUN default `mpirun --oversubscribe --bind-to
+# none`: separate mpiruns would each pin their rank 0 to core 0 and share it), into the
 # same directories as slurm/sweep.sbatch: DIR = runs/<manifest name>/<run name> (slurm/manifest.sh).
 # Finished = DIR/run.h5 has the configured number of rounds (the line's --rounds=, else the config's,
 # else mmcollab's default); an interrupted run continues from its newest checkpoint. Each run's output
@@ -43,7 +44,7 @@ if [ "$list" = 1 ]; then
   exit 0
 fi
 [ -x "$bin/mmcollab" ] || die2 "$bin/mmcollab not found (make, or --bin DIR)"
-MPIRUN=${MPIRUN:-mpirun --oversubscribe}
+MPIRUN=${MPIRUN:-mpirun --oversubscribe --bind-to none}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 
