@@ -1104,6 +1104,8 @@ double collab_eval_large(Collab *c, const float *sm_params, const SampleSet *tes
 
 void collab_diag(const Collab *c, CollabDiag *d) { *d = c->diag; }
 
+int collab_personal(const Collab *c) { return c->s.personal; }
+
 size_t collab_large_params(const Collab *c) {
     return c->s.use_mm && c->rank == 0 ? c->mm.n_params : 0;
 }

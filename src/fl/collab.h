@@ -74,6 +74,8 @@ void collab_party_stats(const Collab *c, int i, double *up, double *down, double
 // modality present). NaN without a large model. Local.
 double collab_eval_large(Collab *c, const float *sm_params, const SampleSet *test);
 void collab_diag(const Collab *c, CollabDiag *d);
+// 1 when parties use their own model after local training (CollabSettings.personal).
+int collab_personal(const Collab *c);
 // Large model parameters, small model parameters (for the startup line); 0 without a large model.
 size_t collab_large_params(const Collab *c);
 

@@ -72,7 +72,9 @@ typedef struct {
     float *global;         // (n_params) every rank
     float *server_state;   // (n_state) rank 0
     size_t n_state;
-    float *party_params;      // local: (count, n_params) persistent models
+    float *party_params;  // local: (count, n_params) persistent models; collaboration methods
+                          // with personal models: each party's model after this round's training
+    uint8_t *personal_ok; // (count) party_params holds this round's personal model
     float *party_m, *party_v; // local: (count, n_params) their AdamW moments / SGD velocity
     int64_t *party_step;      // local: (count) their optimizer steps
     float *work_params;       // federated: the party model being trained
@@ -477,6 +479,10 @@ static void setup(Run *run, const Config *cfg, MPI_Comm comm) {
         CHECK(run->method->collab_settings, "%s: no collab_settings", run->method->name);
         run->method->collab_settings(&cs.s, cfg);
         run->collab = collab_create(&cs);
+        if (collab_personal(run->collab)) {
+            run->party_params = xcalloc_aligned((size_t)run->count * n * sizeof(float) + 1);
+            run->personal_ok = xcalloc((size_t)run->count + 1, 1);
+        }
     }
     run->mm_acc = NAN;
     setup_rep(run);
@@ -496,7 +502,7 @@ static void teardown(Run *run) {
     xfree(run->party_m), xfree(run->party_v), xfree(run->party_step);
     sampleset_free(&run->global_test);
     sampleset_free(&run->pooled);
-    xfree(run->global), xfree(run->server_state), xfree(run->party_params);
+    xfree(run->global), xfree(run->server_state), xfree(run->party_params), xfree(run->personal_ok);
     xfree(run->work_params), xfree(run->acc), xfree(run->stats), xfree(run->all_stats);
     if (run->work_opt.m) opt_free(&run->work_opt);
     if (run->cloud_opt.m) opt_free(&run->cloud_opt);
@@ -656,6 +662,10 @@ static void federated_round(Run *run, int round) {
         check_party_model(run->work_params, n, party, round);
         keep_prev_model(run, i, run->work_params);
         if (co) collab_party_done(co, i, run->work_params, round);
+        if (run->personal_ok) { // recomputed every round before it is used: no checkpoint needed
+            memcpy(run->party_params + (size_t)i * n, run->work_params, bytes);
+            run->personal_ok[i] = 1;
+        }
         exact_add(run->acc, run->work_params,
                   (double)run->n_train[party] / (double)run->n_train_total, n, PARAM_EXP);
         st[ST_DOWN] = (double)bytes;
@@ -713,7 +723,8 @@ static void evaluate(Run *run, double *global_loss, double *global_acc) {
     int local = run->method->kind == METHOD_LOCAL;
     for (int i = 0; i < run->count; i++) {
         EvalStats e;
-        const float *w = local ? run->party_params + (size_t)i * n : run->global;
+        int own = local || (run->personal_ok && run->personal_ok[i]);
+        const float *w = own ? run->party_params + (size_t)i * n : run->global;
         eval_model(&run->pm, w, &run->test[i], &run->layout,
                    run->collab ? collab_hooks(run->collab, i, 0) : NULL, &run->ts, &e);
         double *st = run->stats + (size_t)i * ST_COUNT;

@@ -22,6 +22,8 @@ typedef struct {
                   // and returns its soft labels for the parties' distillation (LM → SM)
     int gpa;      // pseudo-aligned cross-modal pairs from the global prototypes
     int singles;  // the large model also trains on uploaded single-modality rows
+    int personal; // a party evaluates (uses) its model as it left this round's local training,
+                  // specific to its domain, instead of the averaged one
     int dpo;      // generator: supervised + DPO (else supervised only)
     int schedule; // SCHED_* bits: λ_t decays (mix); admission threshold γ_t rises (admit)
     int upload;   // candidate rows a party uploads per round (embeddings + soft labels)
