@@ -7,6 +7,7 @@ method or ablation, Markdown (and CSV, and accuracy curves per block).
 
 Row label = the method plus its non-default method options (run.h5 /config against /defaults):
 "bomm −GPA" (--bomm.gpa=0), "bomm −DPO" (--bomm.dpo=0), "bomm −schedule" (--bomm.schedule=none),
+"bomm −personal" (--bomm.personal=0: parties use the averaged model),
 otherwise "<method> opt=value" ("fedprox mu=0.1"). Columns, each the mean ± sample std (ddof=1)
 over the row's runs (seeds), every accuracy at the run's last evaluated round, in percent:
   small-model acc   party_test_acc_mean: the parties' small models, mean over parties
@@ -41,7 +42,7 @@ DATASETS = {"avfmnist_small": "AV-FashionMNIST", "avfmnist": "AV-FashionMNIST", 
             "synmm": "SynMM"}
 # Ablation switches spelled as the rows of the paper's ablation table.
 ABLATIONS = {("bomm", "gpa", "0"): "−GPA", ("bomm", "dpo", "0"): "−DPO",
-             ("bomm", "schedule", "none"): "−schedule"}
+             ("bomm", "schedule", "none"): "−schedule", ("bomm", "personal", "0"): "−personal"}
 COLS = [("party_test_acc_mean", "small-model acc (mean over parties)"),
         ("mm_test_acc", "large-model acc"), ("test_acc", "global small-model acc")]
 
