@@ -662,6 +662,48 @@ static void adamw(float *params, const float *grads, float *m, float *v, size_t 
     adamw_step(params, grads, m, v, n, NULL, 0, &a, step);
 }
 
+// Scratch of the large model's training steps.
+typedef struct {
+    float *bufs[3][PM_MAX_MOD]; // (Bmax, D) inputs of the full view and the two single views
+    uint8_t *masks[3];          // (Bmax, M)
+    float *nce_probs, *nce_work;
+    int64_t *multi; // (Bmax) the batch's rows with two or more modalities
+} MmScratch;
+
+// Cross-modal InfoNCE (symmetric) between the large model's views of each row's first and second
+// modality, over the batch's rows that have two: the two views of one entity (or of one pseudo
+// pair) attract, other rows repel. Adds the gradient; returns mm_con · the loss (0 with < 2 rows).
+static double contrastive_step(Collab *c, const MmSet *t, const int64_t *rows, int B,
+                               MmScratch *sc) {
+    int M = c->M, W = c->s.mm_width, n = 0;
+    for (int b = 0; b < B; b++)
+        if (popcount8(t->mask[rows[b]]) >= 2) sc->multi[n++] = rows[b];
+    if (n < 2) return 0;
+    PmInput in[3];
+    for (int v = 1; v <= 2; v++) {
+        mm_input(c, t, sc->multi, n, ~0u, sc->bufs[v], sc->masks[v], &in[v]);
+        for (int b = 0; b < n; b++) {
+            unsigned bits = t->mask[sc->multi[b]];
+            unsigned keep =
+                v == 1 ? lowest_bits(bits, 1) : lowest_bits(bits, 2) & ~lowest_bits(bits, 1);
+            for (int m = 0; m < M; m++)
+                sc->masks[v][(size_t)b * M + m] = (uint8_t)(keep >> m & 1);
+        }
+        mm_forward(&c->mm, c->mm_params, &in[v], &c->mw[v]);
+    }
+    const float *ra = mm_rep(&c->mw[1]), *rb = mm_rep(&c->mw[2]);
+    double w = 0.5 * c->s.mm_con, nce = 0;
+    nce += infonce_forward(sc->nce_probs, ra, rb, CON_TAU, n, W, sc->nce_work);
+    infonce_backward(c->mw[1].drep, c->mw[2].drep, sc->nce_probs, ra, rb, CON_TAU, n, W, w,
+                     sc->nce_work);
+    nce += infonce_forward(sc->nce_probs, rb, ra, CON_TAU, n, W, sc->nce_work);
+    infonce_backward(c->mw[2].drep, c->mw[1].drep, sc->nce_probs, rb, ra, CON_TAU, n, W, w,
+                     sc->nce_work);
+    for (int v = 1; v <= 2; v++)
+        mm_backward(&c->mm, c->mm_params, c->mm_grads, &in[v], &c->mw[v]);
+    return w * nce;
+}
+
 static void train_large(Collab *c, int round) {
     MmSet t;
     mmset_init(&t, c);
@@ -673,15 +715,15 @@ static void train_large(Collab *c, int round) {
     }
     int M = c->M, D = c->D, K = c->K, W = c->s.mm_width, Bm = c->Bmax;
     const Config *cfg = c->cs.cfg;
-    float *bufs[3][PM_MAX_MOD];
-    uint8_t *masks[3];
+    MmScratch scratch, *sc = &scratch;
     for (int k = 0; k < 3; k++) {
-        masks[k] = xmalloc((size_t)Bm * M);
+        sc->masks[k] = xmalloc((size_t)Bm * M);
         for (int m = 0; m < M; m++)
-            bufs[k][m] = xmalloc((size_t)Bm * D * sizeof(float));
+            sc->bufs[k][m] = xmalloc((size_t)Bm * D * sizeof(float));
     }
-    float *nce_probs = xmalloc((size_t)Bm * Bm * sizeof(float));
-    float *nce_work = xmalloc(infonce_workspace_size(Bm, W) * sizeof(float) + 16);
+    sc->nce_probs = xmalloc((size_t)Bm * Bm * sizeof(float));
+    sc->nce_work = xmalloc(infonce_workspace_size(Bm, W) * sizeof(float) + 16);
+    sc->multi = xmalloc((size_t)Bm * sizeof *sc->multi);
     float *weights = xmalloc((size_t)Bm * sizeof(float));
     int *labels = xmalloc((size_t)Bm * sizeof(int));
     int64_t *order = xmalloc((size_t)t.n * sizeof *order);
@@ -699,12 +741,12 @@ static void train_large(Collab *c, int round) {
         for (int64_t start = 0; start < t.n; start += Bm) {
             int B = (int)(t.n - start < Bm ? t.n - start : Bm);
             const int64_t *rows = order + start;
-            PmInput in[3];
+            PmInput in;
             for (int b = 0; b < B; b++)
                 labels[b] = t.label[rows[b]], weights[b] = t.weight[rows[b]];
-            mm_input(c, &t, rows, B, ~0u, bufs[0], masks[0], &in[0]);
+            mm_input(c, &t, rows, B, ~0u, sc->bufs[0], sc->masks[0], &in);
             memset(c->mm_grads, 0, c->mm.n_params * sizeof(float));
-            mm_forward(&c->mm, c->mm_params, &in[0], &c->mw[0]);
+            mm_forward(&c->mm, c->mm_params, &in, &c->mw[0]);
             double loss = mm_ce(&c->mm, &c->mw[0], B, labels, weights, 1.0, NULL);
             // KD from the small models: KL(p_SM ‖ p_LM), scaled to the batch mean.
             double kd = 0, scale = c->s.mm_kd / B;
@@ -717,32 +759,8 @@ static void train_large(Collab *c, int round) {
                 }
             }
             loss += kd * scale;
-            mm_backward(&c->mm, c->mm_params, c->mm_grads, &in[0], &c->mw[0]);
-            if (c->s.mm_con > 0 && B > 1) {
-                // Cross-modal InfoNCE between the large model's views of each row's first and
-                // second modality (symmetric): pairs from one entity (or one pseudo pair) attract.
-                for (int v = 1; v <= 2; v++) {
-                    mm_input(c, &t, rows, B, ~0u, bufs[v], masks[v], &in[v]);
-                    for (int b = 0; b < B; b++) {
-                        unsigned bits = t.mask[rows[b]];
-                        unsigned keep = v == 1 ? lowest_bits(bits, 1)
-                                               : lowest_bits(bits, 2) & ~lowest_bits(bits, 1);
-                        for (int m = 0; m < M; m++)
-                            masks[v][(size_t)b * M + m] = (uint8_t)(keep >> m & 1);
-                    }
-                    mm_forward(&c->mm, c->mm_params, &in[v], &c->mw[v]);
-                }
-                const float *ra = mm_rep(&c->mw[1]), *rb = mm_rep(&c->mw[2]);
-                double nce = 0.5 * infonce_forward(nce_probs, ra, rb, CON_TAU, B, W, nce_work);
-                infonce_backward(c->mw[1].drep, c->mw[2].drep, nce_probs, ra, rb, CON_TAU, B, W,
-                                 0.5 * c->s.mm_con, nce_work);
-                nce += 0.5 * infonce_forward(nce_probs, rb, ra, CON_TAU, B, W, nce_work);
-                infonce_backward(c->mw[2].drep, c->mw[1].drep, nce_probs, rb, ra, CON_TAU, B, W,
-                                 0.5 * c->s.mm_con, nce_work);
-                loss += c->s.mm_con * nce;
-                for (int v = 1; v <= 2; v++)
-                    mm_backward(&c->mm, c->mm_params, c->mm_grads, &in[v], &c->mw[v]);
-            }
+            mm_backward(&c->mm, c->mm_params, c->mm_grads, &in, &c->mw[0]);
+            if (c->s.mm_con > 0) loss += contrastive_step(c, &t, rows, B, sc);
             if (cfg->clip > 0)
                 clip_grad_global_norm(c->mm_grads, c->mm.n_params, NULL, 0, cfg->clip);
             c->mm_opt.step++;
@@ -753,11 +771,12 @@ static void train_large(Collab *c, int round) {
     }
     c->diag.mm_loss = loss_sum / (double)loss_n;
     for (int k = 0; k < 3; k++) {
-        xfree(masks[k]);
+        xfree(sc->masks[k]);
         for (int m = 0; m < M; m++)
-            xfree(bufs[k][m]);
+            xfree(sc->bufs[k][m]);
     }
-    xfree(nce_probs), xfree(nce_work), xfree(weights), xfree(labels), xfree(order);
+    xfree(sc->nce_probs), xfree(sc->nce_work), xfree(sc->multi);
+    xfree(weights), xfree(labels), xfree(order);
     mmset_free(&t);
 }
 
