@@ -72,8 +72,10 @@ static const OptSpec bomm_opts[] = {
      "rows per generator and round that get a preference pair", 0},
     {"bomm.beta", OPT_DOUBLE, B_OPT(beta), "0.1", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
      "DPO temperature beta", 0},
-    {"bomm.sigma", OPT_DOUBLE, B_OPT(sigma), "0.5", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
-     "standard deviation of the generators' Gaussian policy", 0},
+    {"bomm.sigma", OPT_DOUBLE, B_OPT(sigma), "0.2", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
+     "standard deviation of the generators' Gaussian policy, relative to the RMS of the target "
+     "modality's prototypes (embedding scales differ by data set)",
+     0},
     {"bomm.eta", OPT_DOUBLE, B_OPT(eta), "1", OPT_LO, 0, 0, NULL,
      "reward: weight of the prototype consistency next to the large model's label likelihood", 0},
     {"bomm.lambda-min", OPT_DOUBLE, B_OPT(lambda_min), "0.2", OPT_LO | OPT_HI, 0, 1, NULL,

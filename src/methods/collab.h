@@ -33,7 +33,8 @@ typedef struct {
     double kd;                // party: weight of KL(p_MM ‖ p_SM) on rows with LM soft labels
     double mm_kd, mm_con;     // MM-LM: weights of KD from the SM soft labels and of InfoNCE
     double mm_lr, gen_lr;     // AdamW learning rates on the cloud
-    double beta, sigma, eta;  // DPO temperature, policy std, reward's prototype weight
+    double beta, sigma, eta;  // DPO temperature, policy std (relative to the RMS of the target
+                              // modality's prototypes), reward's prototype weight
     double lambda_min, lambda_fixed, lambda_a; // λ_t floor (mix), λ without mix, anchoring
     double gamma0, gamma1; // admission threshold on cos(ẑ, P[ĉ]) from round 1 to the last
 } CollabSettings;
@@ -63,7 +64,7 @@ static inline void collab_defaults(CollabSettings *s) {
                           .mm_lr = 1e-3,
                           .gen_lr = 1e-3,
                           .beta = 0.1,
-                          .sigma = 0.5,
+                          .sigma = 0.2,
                           .eta = 1.0,
                           .lambda_min = 0.2,
                           .lambda_fixed = 0.5,
