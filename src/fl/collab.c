@@ -39,6 +39,7 @@ struct Collab {
     float *mean_emb;  // (M, D)
     double *protos_c; // (K, M, D) centred: protos − mean_emb, for the similarity distributions
     float *centred;   // (D) scratch
+    uint8_t mod_valid[PM_MAX_MOD]; // modality m has at least one valid prototype
     int have_protos;
     // hosted parties
     double *sums;              // (count, K, M, D)
@@ -117,13 +118,12 @@ static void finish_protos(Collab *c) {
                 c->protos_c[at] =
                     c->valid[k * M + m] ? c->protos[at] - c->mean_emb[(size_t)m * D + d] : 0;
             }
+    for (int m = 0; m < M; m++) {
+        c->mod_valid[m] = 0;
+        for (int k = 0; k < c->K; k++)
+            c->mod_valid[m] |= c->valid[k * M + m];
+    }
     c->have_protos = 1;
-}
-
-static int modality_has_protos(const Collab *c, int m) {
-    for (int k = 0; k < c->K; k++)
-        if (c->valid[k * c->M + m]) return 1;
-    return 0;
 }
 
 // e − the modality's mean embedding, into out (D). The small models' ReLU embeddings share a large
@@ -140,7 +140,7 @@ static int pseudo_label(Collab *c, const float *const *emb, unsigned mask) {
     int scored = 0;
     memset(c->qsum, 0, (size_t)c->K * sizeof *c->qsum);
     for (int m = 0; m < c->M; m++) {
-        if (!(mask >> m & 1) || !modality_has_protos(c, m)) continue;
+        if (!(mask >> m & 1) || !c->mod_valid[m]) continue;
         centre(c, c->centred, emb[m], m);
         align_similarity(c->q, c->centred, c->protos_c, c->valid, c->K, c->M, c->D, m, c->s.tau);
         for (int k = 0; k < c->K; k++)
@@ -157,6 +157,37 @@ static int pseudo_label(Collab *c, const float *const *emb, unsigned mask) {
 static const float *proto_at(const Collab *c, int k, int m) {
     if (k < 0 || !c->valid[k * c->M + m]) return NULL;
     return c->protos_f + ((size_t)k * c->M + m) * c->D;
+}
+
+// order = [0, n) shuffled (Fisher–Yates from the end, rng_below draws).
+static void shuffled_order(int64_t *order, int64_t n, Rng *rng) {
+    for (int64_t r = 0; r < n; r++)
+        order[r] = r;
+    for (int64_t r = n - 1; r > 0; r--) {
+        int64_t j = (int64_t)rng_below(rng, (uint32_t)(r + 1)), tmp = order[r];
+        order[r] = order[j], order[j] = tmp;
+    }
+}
+
+// idx[0..k) = a uniform sample of k of [0, n) without replacement, in draw order (partial
+// Fisher–Yates from the front); idx has room for n.
+static void sample_prefix(int64_t *idx, int64_t n, int64_t k, Rng *rng) {
+    for (int64_t r = 0; r < n; r++)
+        idx[r] = r;
+    for (int64_t j = 0; j < k; j++) {
+        int64_t p = j + (int64_t)rng_below(rng, (uint32_t)(n - j)), tmp = idx[j];
+        idx[j] = idx[p], idx[p] = tmp;
+    }
+}
+
+// *kl += KL(t ‖ q) of one row with soft target t and model probabilities q (K), term by term;
+// dlogits += scale·(q − t).
+static void kl_soft_row(double *kl, float *dlogits, const float *q, const float *t, int K,
+                        double scale) {
+    for (int k = 0; k < K; k++) {
+        if (t[k] > 0) *kl += t[k] * (log(t[k]) - log(fmax(q[k], 1e-30)));
+        dlogits[k] += (float)(scale * (q[k] - t[k]));
+    }
 }
 
 static float cosine(const float *a, const float *b, int D) {
@@ -301,14 +332,10 @@ static double kd_hook(void *ctxp, const PartyModel *pm, const float *params, PmW
     const float *soft = c->soft + (size_t)c->row_off[h->i] * K;
     const uint8_t *has = c->has_soft + c->row_off[h->i];
     double loss = 0, scale = c->s.kd / B;
-    for (int b = 0; b < B; b++) {
-        if (!has[rows[b]]) continue;
-        const float *t = soft + (size_t)rows[b] * K, *q = w->probs + (size_t)b * K;
-        for (int k = 0; k < K; k++) {
-            if (t[k] > 0) loss += t[k] * (log(t[k]) - log(fmax(q[k], 1e-30)));
-            w->dlogits[(size_t)b * K + k] += (float)(scale * (q[k] - t[k]));
-        }
-    }
+    for (int b = 0; b < B; b++)
+        if (has[rows[b]])
+            kl_soft_row(&loss, w->dlogits + (size_t)b * K, w->probs + (size_t)b * K,
+                        soft + (size_t)rows[b] * K, K, scale);
     return loss * scale;
 }
 
@@ -429,7 +456,7 @@ Collab *collab_create(const CollabSetup *cs) {
     gen_init(&c->gen, &gc);
     c->gen_n = c->gen.n_params;
     c->gen_bmax = c->Bmax + c->s.dpo_rows;
-    gen_work_init(&c->gw, &c->gen, c->gen_bmax > c->Bmax ? c->gen_bmax : c->Bmax);
+    gen_work_init(&c->gw, &c->gen, c->gen_bmax); // >= Bmax: the party fills use it too
     gen_setup(c);
 
     batch_init(&c->batch, cs->layout, c->Bmax);
@@ -488,6 +515,14 @@ void collab_begin_round(Collab *c, int round) {
 
 // ---- party side: prototype sums and uploaded rows ----
 
+// Hosted party i's first record in up_rec: its predecessors' uploads this round.
+static int64_t rec_offset(const Collab *c, int i) {
+    int64_t at = 0;
+    for (int j = 0; j < i; j++)
+        at += c->up_n[j];
+    return at;
+}
+
 void collab_party_done(Collab *c, int i, const float *params, int round) {
     const SampleSet *s = &c->cs.train[i];
     int M = c->M, D = c->D, K = c->K, party = c->cs.first + i;
@@ -510,21 +545,13 @@ void collab_party_done(Collab *c, int i, const float *params, int round) {
     // A uniform sample of `upload` rows without replacement (partial Fisher–Yates).
     int64_t n = s->n, k = n < c->s.upload ? n : c->s.upload;
     int64_t *idx = xmalloc((size_t)n * sizeof *idx + 1);
-    for (int64_t r = 0; r < n; r++)
-        idx[r] = r;
     Rng rng;
     rng_init(&rng, (uint64_t)c->cs.cfg->seed, (uint32_t)round, (uint32_t)party, RNG_SELECT);
-    for (int64_t j = 0; j < k; j++) {
-        int64_t pick = j + (int64_t)rng_below(&rng, (uint32_t)(n - j));
-        int64_t tmp = idx[j];
-        idx[j] = idx[pick], idx[pick] = tmp;
-    }
+    sample_prefix(idx, n, k, &rng);
     int64_t *rows = c->up_rows + (size_t)i * c->s.upload;
     memcpy(rows, idx, (size_t)k * sizeof *rows);
     xfree(idx);
-    int64_t at = 0;
-    for (int j = 0; j < i; j++)
-        at += c->up_n[j];
+    int64_t at = rec_offset(c, i);
     for (int64_t start = 0; start < k; start += c->Bmax) {
         int B = (int)(k - start < c->Bmax ? k - start : c->Bmax);
         sampleset_batch(s, c->cs.layout, rows, start, B, &c->batch);
@@ -611,7 +638,7 @@ static void build_mm_set(Collab *c, MmSet *t) {
         float *teacher = xmalloc((size_t)K * sizeof(float));
         for (int ma = 0; ma < M; ma++)
             for (int mb = ma + 1; mb < M; mb++) {
-                if (!modality_has_protos(c, ma) || !modality_has_protos(c, mb)) continue;
+                if (!c->mod_valid[ma] || !c->mod_valid[mb]) continue;
                 int64_t *ia = xmalloc((size_t)c->n_rec * sizeof *ia + 1);
                 int64_t *ib = xmalloc((size_t)c->n_rec * sizeof *ib + 1);
                 int na = 0, nb = 0;
@@ -655,14 +682,14 @@ static void build_mm_set(Collab *c, MmSet *t) {
 }
 
 // The large model's input for rows[0..B) of set t (one dense (B, D) block per modality), with the
-// mask bits in `keep` only (all = ~0u).
-static void mm_input(Collab *c, const MmSet *t, const int64_t *rows, int B, unsigned keep,
-                     float **bufs, uint8_t *mask, PmInput *in) {
+// their mask bits.
+static void mm_input(Collab *c, const MmSet *t, const int64_t *rows, int B, float **bufs,
+                     uint8_t *mask, PmInput *in) {
     int M = c->M, D = c->D;
     memset(in, 0, sizeof *in);
     in->B = B;
     for (int b = 0; b < B; b++) {
-        unsigned bits = t->mask[rows[b]] & keep;
+        unsigned bits = t->mask[rows[b]];
         for (int m = 0; m < M; m++) {
             memcpy(bufs[m] + (size_t)b * D, t->emb + (size_t)rows[b] * M * D + (size_t)m * D,
                    (size_t)D * sizeof(float));
@@ -706,7 +733,7 @@ static double contrastive_step(Collab *c, const MmSet *t, const int64_t *rows, i
     if (n < 2) return 0;
     PmInput in[3];
     for (int v = 1; v <= 2; v++) {
-        mm_input(c, t, sc->multi, n, ~0u, sc->bufs[v], sc->masks[v], &in[v]);
+        mm_input(c, t, sc->multi, n, sc->bufs[v], sc->masks[v], &in[v]);
         for (int b = 0; b < n; b++) {
             unsigned bits = t->mask[sc->multi[b]];
             unsigned keep =
@@ -757,32 +784,22 @@ static void train_large(Collab *c, int round) {
     double loss_sum = 0;
     int64_t loss_n = 0;
     for (int ep = 0; ep < c->s.mm_epochs; ep++) {
-        for (int64_t r = 0; r < t.n; r++)
-            order[r] = r;
-        for (int64_t r = t.n - 1; r > 0; r--) {
-            int64_t j = (int64_t)rng_below(&rng, (uint32_t)(r + 1)), tmp = order[r];
-            order[r] = order[j], order[j] = tmp;
-        }
+        shuffled_order(order, t.n, &rng);
         for (int64_t start = 0; start < t.n; start += Bm) {
             int B = (int)(t.n - start < Bm ? t.n - start : Bm);
             const int64_t *rows = order + start;
             PmInput in;
             for (int b = 0; b < B; b++)
                 labels[b] = t.label[rows[b]], weights[b] = t.weight[rows[b]];
-            mm_input(c, &t, rows, B, ~0u, sc->bufs[0], sc->masks[0], &in);
+            mm_input(c, &t, rows, B, sc->bufs[0], sc->masks[0], &in);
             memset(c->mm_grads, 0, c->mm.n_params * sizeof(float));
             mm_forward(&c->mm, c->mm_params, &in, &c->mw[0]);
             double loss = mm_ce(&c->mm, &c->mw[0], B, labels, weights, 1.0, NULL);
             // KD from the small models: KL(p_SM ‖ p_LM), scaled to the batch mean.
             double kd = 0, scale = c->s.mm_kd / B;
-            for (int b = 0; b < B && c->s.mm_kd > 0; b++) {
-                const float *tt = t.teacher + (size_t)rows[b] * K,
-                            *p = c->mw[0].probs + (size_t)b * K;
-                for (int k = 0; k < K; k++) {
-                    if (tt[k] > 0) kd += tt[k] * (log(tt[k]) - log(fmax(p[k], 1e-30)));
-                    c->mw[0].dlogits[(size_t)b * K + k] += (float)(scale * (p[k] - tt[k]));
-                }
-            }
+            for (int b = 0; b < B && c->s.mm_kd > 0; b++)
+                kl_soft_row(&kd, c->mw[0].dlogits + (size_t)b * K, c->mw[0].probs + (size_t)b * K,
+                            t.teacher + (size_t)rows[b] * K, K, scale);
             loss += kd * scale;
             mm_backward(&c->mm, c->mm_params, c->mm_grads, &in, &c->mw[0]);
             if (c->s.mm_con > 0) loss += contrastive_step(c, &t, rows, B, sc);
@@ -851,16 +868,11 @@ static int dpo_pairs(Collab *c, int t, int s, const int64_t *rows, const int *ch
     int per = c->mm_bmax / nc; // rows scored per large-model forward
     const Config *cfg = c->cs.cfg;
     int64_t *pick = xmalloc((size_t)n * sizeof *pick);
-    for (int j = 0; j < n; j++)
-        pick[j] = j;
     Rng rng;
     rng_init(&rng, (uint64_t)cfg->seed, (uint32_t)round, (uint32_t)(c->P + 2 + t * M + s),
              RNG_SELECT);
     int k = n < c->s.dpo_rows ? n : c->s.dpo_rows;
-    for (int j = 0; j < k; j++) {
-        int64_t p = j + (int64_t)rng_below(&rng, (uint32_t)(n - j)), tmp = pick[j];
-        pick[j] = pick[p], pick[p] = tmp;
-    }
+    sample_prefix(pick, n, k, &rng);
     float *src = xmalloc((size_t)per * D * sizeof(float)),
           *proto = xmalloc((size_t)per * D * sizeof(float));
     float *cand = xmalloc((size_t)per * nc * D * sizeof(float));
@@ -968,12 +980,7 @@ static void train_generators(Collab *c, int round) {
             GenLossCfg lc = {(float)lambda, (float)c->s.lambda_a, (float)c->s.beta,
                              policy_sigma(c, t)};
             for (int ep = 0; ep < c->s.gen_epochs; ep++) {
-                for (int j = 0; j < n; j++)
-                    order[j] = j;
-                for (int j = n - 1; j > 0; j--) {
-                    int64_t q = (int64_t)rng_below(&rng, (uint32_t)(j + 1)), tmp = order[j];
-                    order[j] = order[q], order[q] = tmp;
-                }
+                shuffled_order(order, n, &rng);
                 for (int bi = 0; bi < n_batches; bi++) {
                     int p0 = bi * per_batch, npb = np - p0 < per_batch ? np - p0 : per_batch;
                     if (npb < 0) npb = 0;
@@ -1116,9 +1123,7 @@ void collab_party_stats(const Collab *c, int i, double *up, double *down, double
         *up += (double)proto_bytes_per_party(K, M, D);
         *down += (double)K * M * D * sizeof(float) + (double)K * M; // prototypes + valid flags
     }
-    int64_t at = 0;
-    for (int j = 0; j < i; j++)
-        at += c->up_n[j];
+    int64_t at = rec_offset(c, i);
     for (int64_t j = 0; j < c->up_n[i]; j++) {
         unsigned bits = (unsigned)c->up_rec[(size_t)(at + j) * c->rec_len + M * D + K + 1];
         *up += (double)popcount8(bits) * D * sizeof(float) + K * sizeof(float) + 4 + 1;
