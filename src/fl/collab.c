@@ -40,7 +40,7 @@ struct Collab {
     double *protos_c; // (K, M, D) centred: protos − mean_emb, for the similarity distributions
     float *centred;   // (D) scratch
     uint8_t mod_valid[PM_MAX_MOD]; // modality m has at least one valid prototype
-    int have_protos;
+    int64_t have_protos;           // int64: a checkpoint field
     // hosted parties
     double *sums;              // (count, K, M, D)
     int64_t *counts;           // (count, K, M)
@@ -72,6 +72,7 @@ struct Collab {
     PartyHooks *hooks;       // (2 · count): training, evaluation
     // cloud, rank 0
     MmLarge mm;
+    int64_t mm_n; // the large model's parameters, on every rank (checkpoint shapes)
     float *mm_params, *mm_grads;
     OptState mm_opt;
     MmWork mw[3];
@@ -478,6 +479,8 @@ Collab *collab_create(const CollabSetup *cs) {
                 (PartyHooks){.ctx = &c->ctx[2 * i + k], .fill = fill_hook, .extra = kd_hook};
         }
     if (c->rank == 0 && c->s.use_mm) mm_setup(c);
+    c->mm_n = (int64_t)(c->rank == 0 && c->s.use_mm ? c->mm.n_params : 0);
+    MPI_CHECK(MPI_Bcast(&c->mm_n, 1, MPI_INT64_T, 0, cs->comm));
     c->diag = (CollabDiag){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     return c;
 }
@@ -1173,78 +1176,54 @@ static void soft_rows(const Collab *c, int64_t *total, int64_t *row0, int64_t *m
         *mine += c->cs.train[i].n;
 }
 
-void collab_ckpt_write(const Collab *c, Ckpt *ck) {
-    int me = c->rank == 0, M = c->M, K = c->K;
+int collab_ckpt_fields(Collab *c, CkptField *f) {
+    int M = c->M, K = c->K, k = 0;
     int64_t slots = (int64_t)M * M, gn = (int64_t)c->gen_n;
-    if (c->need_protos) {
-        int64_t have = c->have_protos;
-        ckpt_write_rows(ck, "collab/protos", CKPT_F64, 1, (int64_t)kmd(c), 0, me, c->protos);
-        ckpt_write_rows(ck, "collab/proto_valid", CKPT_U8, 1, (int64_t)K * M, 0, me, c->valid);
-        ckpt_write_rows(ck, "collab/proto_count", CKPT_I64, 1, (int64_t)K * M, 0, me, c->pcount);
-        ckpt_write_rows(ck, "collab/have_protos", CKPT_I64, 1, 1, 0, me, &have);
+    if (c->need_protos) { // every rank reads them: the fills use them
+        f[k++] = (CkptField){"collab/protos", CKPT_F64, CKPT_SHARED, 1,
+                             (int64_t)kmd(c), 0,        0,           c->protos};
+        f[k++] = (CkptField){"collab/proto_valid", CKPT_U8, CKPT_SHARED, 1,
+                             (int64_t)K * M,       0,       0,           c->valid};
+        f[k++] = (CkptField){"collab/proto_count", CKPT_I64, CKPT_SHARED, 1,
+                             (int64_t)K * M,       0,        0,           c->pcount};
+        f[k++] =
+            (CkptField){"collab/have_protos", CKPT_I64, CKPT_SHARED, 1, 1, 0, 0, &c->have_protos};
     }
     if (c->s.use_mm) {
-        int64_t n = (int64_t)(me ? c->mm.n_params : 0), step = c->mm_opt.step;
-        MPI_CHECK(MPI_Bcast(&n, 1, MPI_INT64_T, 0, c->cs.comm));
-        ckpt_write_rows(ck, "collab/mm_params", CKPT_F32, 1, n, 0, me, c->mm_params);
-        ckpt_write_rows(ck, "collab/mm_opt_m", CKPT_F32, 1, n, 0, me, c->mm_opt.m);
-        ckpt_write_rows(ck, "collab/mm_opt_v", CKPT_F32, 1, n, 0, me, c->mm_opt.v);
-        ckpt_write_rows(ck, "collab/mm_opt_step", CKPT_I64, 1, 1, 0, me, &step);
         int64_t total, row0, mine;
         soft_rows(c, &total, &row0, &mine);
-        ckpt_write_rows(ck, "collab/soft", CKPT_F32, total, K, row0, mine, c->soft);
-        ckpt_write_rows(ck, "collab/has_soft", CKPT_U8, total, 1, row0, mine, c->has_soft);
+        f[k++] =
+            (CkptField){"collab/mm_params", CKPT_F32, CKPT_CLOUD, 1, c->mm_n, 0, 0, c->mm_params};
+        f[k++] =
+            (CkptField){"collab/mm_opt_m", CKPT_F32, CKPT_CLOUD, 1, c->mm_n, 0, 0, c->mm_opt.m};
+        f[k++] =
+            (CkptField){"collab/mm_opt_v", CKPT_F32, CKPT_CLOUD, 1, c->mm_n, 0, 0, c->mm_opt.v};
+        f[k++] =
+            (CkptField){"collab/mm_opt_step", CKPT_I64, CKPT_CLOUD, 1, 1, 0, 0, &c->mm_opt.step};
+        f[k++] = (CkptField){"collab/soft", CKPT_F32, CKPT_OWN, total, K, row0, mine, c->soft};
+        f[k++] =
+            (CkptField){"collab/has_soft", CKPT_U8, CKPT_OWN, total, 1, row0, mine, c->has_soft};
     }
     if (c->s.fill == FILL_GEN) {
-        ckpt_write_rows(ck, "collab/gen_params", CKPT_F32, slots, gn, 0, me ? slots : 0,
-                        c->gen_params);
-        ckpt_write_rows(ck, "collab/gen_ref", CKPT_F32, slots, gn, 0, me ? slots : 0, c->gen_ref);
-        ckpt_write_rows(ck, "collab/gen_opt_m", CKPT_F32, slots, gn, 0, me ? slots : 0, c->gen_m);
-        ckpt_write_rows(ck, "collab/gen_opt_v", CKPT_F32, slots, gn, 0, me ? slots : 0, c->gen_v);
-        ckpt_write_rows(ck, "collab/gen_opt_step", CKPT_I64, slots, 1, 0, me ? slots : 0,
-                        c->gen_step);
-        ckpt_write_rows(ck, "collab/gen_trained", CKPT_U8, slots, 1, 0, me ? slots : 0,
-                        c->gen_trained);
+        f[k++] =
+            (CkptField){"collab/gen_params", CKPT_F32, CKPT_SHARED, slots, gn, 0, 0, c->gen_params};
+        f[k++] =
+            (CkptField){"collab/gen_trained", CKPT_U8, CKPT_SHARED, slots, 1, 0, 0, c->gen_trained};
+        f[k++] = (CkptField){"collab/gen_ref", CKPT_F32, CKPT_CLOUD, slots, gn, 0, 0, c->gen_ref};
+        f[k++] = (CkptField){"collab/gen_opt_m", CKPT_F32, CKPT_CLOUD, slots, gn, 0, 0, c->gen_m};
+        f[k++] = (CkptField){"collab/gen_opt_v", CKPT_F32, CKPT_CLOUD, slots, gn, 0, 0, c->gen_v};
+        f[k++] =
+            (CkptField){"collab/gen_opt_step", CKPT_I64, CKPT_CLOUD, slots, 1, 0, 0, c->gen_step};
     }
+    CHECK(k <= COLLAB_CKPT_FIELDS, "%d checkpoint fields", k);
+    return k;
 }
 
-void collab_ckpt_read(Collab *c, const CkptReader *r) {
-    int me = c->rank == 0, M = c->M, K = c->K;
-    int64_t slots = (int64_t)M * M, gn = (int64_t)c->gen_n;
-    if (c->need_protos) { // every rank: the fills use them
-        int64_t have;
-        ckpt_read_rows(r, "collab/protos", CKPT_F64, 1, (int64_t)kmd(c), 0, 1, c->protos);
-        ckpt_read_rows(r, "collab/proto_valid", CKPT_U8, 1, (int64_t)K * M, 0, 1, c->valid);
-        ckpt_read_rows(r, "collab/proto_count", CKPT_I64, 1, (int64_t)K * M, 0, 1, c->pcount);
-        ckpt_read_rows(r, "collab/have_protos", CKPT_I64, 1, 1, 0, 1, &have);
-        if (have) finish_protos(c);
-    }
-    if (c->s.use_mm) {
-        if (me) {
-            int64_t n = (int64_t)c->mm.n_params, step;
-            ckpt_read_rows(r, "collab/mm_params", CKPT_F32, 1, n, 0, 1, c->mm_params);
-            ckpt_read_rows(r, "collab/mm_opt_m", CKPT_F32, 1, n, 0, 1, c->mm_opt.m);
-            ckpt_read_rows(r, "collab/mm_opt_v", CKPT_F32, 1, n, 0, 1, c->mm_opt.v);
-            ckpt_read_rows(r, "collab/mm_opt_step", CKPT_I64, 1, 1, 0, 1, &step);
-            c->mm_opt.step = (long)step;
-        }
-        int64_t total, row0, mine;
-        soft_rows(c, &total, &row0, &mine);
-        ckpt_read_rows(r, "collab/soft", CKPT_F32, total, K, row0, mine, c->soft);
-        ckpt_read_rows(r, "collab/has_soft", CKPT_U8, total, 1, row0, mine, c->has_soft);
-    }
-    if (c->s.fill == FILL_GEN) {
-        ckpt_read_rows(r, "collab/gen_params", CKPT_F32, slots, gn, 0, slots, c->gen_params);
-        ckpt_read_rows(r, "collab/gen_trained", CKPT_U8, slots, 1, 0, slots, c->gen_trained);
-        if (me) {
-            ckpt_read_rows(r, "collab/gen_ref", CKPT_F32, slots, gn, 0, slots, c->gen_ref);
-            ckpt_read_rows(r, "collab/gen_opt_m", CKPT_F32, slots, gn, 0, slots, c->gen_m);
-            ckpt_read_rows(r, "collab/gen_opt_v", CKPT_F32, slots, gn, 0, slots, c->gen_v);
-            ckpt_read_rows(r, "collab/gen_opt_step", CKPT_I64, slots, 1, 0, slots, c->gen_step);
-        }
-        // What this rank held after the checkpoint's round: the targets its parties miss.
-        uint32_t available = trained_targets(c);
-        c->have_targets =
-            me ? available : gen_rank_needs(c->party_missing, c->cs.pl, c->rank) & available;
-    }
+void collab_ckpt_restored(Collab *c) {
+    if (c->need_protos && c->have_protos) finish_protos(c);
+    if (c->s.fill != FILL_GEN) return;
+    // What this rank held after the checkpoint's round: the targets its parties miss.
+    uint32_t available = trained_targets(c);
+    c->have_targets =
+        c->rank == 0 ? available : gen_rank_needs(c->party_missing, c->cs.pl, c->rank) & available;
 }

@@ -79,7 +79,10 @@ int collab_personal(const Collab *c);
 // Large model parameters, small model parameters (for the startup line); 0 without a large model.
 size_t collab_large_params(const Collab *c);
 
-// Checkpoint state (collective): the large model and its optimizer, the generators, their
-// optimizers and reference, the global prototypes, the parties' soft labels.
-void collab_ckpt_write(const Collab *c, Ckpt *ck);
-void collab_ckpt_read(Collab *c, const CkptReader *r);
+// Checkpoint state as fields (io/ckpt.h), the same list for writing and reading: the large model
+// and its optimizer, the generators, their optimizers and reference, the global prototypes, the
+// parties' soft labels. f has room for COLLAB_CKPT_FIELDS; returns the count.
+#define COLLAB_CKPT_FIELDS 16
+int collab_ckpt_fields(Collab *c, CkptField *f);
+// After the fields were read: derived state (float prototypes, the generators this rank holds).
+void collab_ckpt_restored(Collab *c);

@@ -609,36 +609,6 @@ static void share_prototypes(Run *run) {
     xfree(sums), xfree(counts);
 }
 
-static void write_rep_state(Run *run, Ckpt *ck) {
-    int64_t P = run->pl.parties, me = run->rank == 0, K = run->pm.c.K, D = run->pm.c.D;
-    if (run->method->needs_prev_model) {
-        ckpt_write_rows(ck, "parties/prev", CKPT_F32, P, (int64_t)run->n_params, run->first,
-                        run->count, run->party_prev);
-        ckpt_write_rows(ck, "parties/prev_valid", CKPT_U8, P, 1, run->first, run->count,
-                        run->prev_valid);
-    }
-    if (run->method->shares_prototypes) {
-        ckpt_write_rows(ck, "cloud/protos", CKPT_F64, 1, K * D, 0, me, run->protos);
-        ckpt_write_rows(ck, "cloud/proto_valid", CKPT_U8, 1, K, 0, me, run->proto_valid);
-    }
-}
-
-// Every checkpoint follows at least one round, so the prototypes have been exchanged.
-static void read_rep_state(Run *run, CkptReader *r) {
-    int64_t P = run->pl.parties, K = run->pm.c.K, D = run->pm.c.D;
-    if (run->method->needs_prev_model) {
-        ckpt_read_rows(r, "parties/prev", CKPT_F32, P, (int64_t)run->n_params, run->first,
-                       run->count, run->party_prev);
-        ckpt_read_rows(r, "parties/prev_valid", CKPT_U8, P, 1, run->first, run->count,
-                       run->prev_valid);
-    }
-    if (run->method->shares_prototypes) {
-        ckpt_read_rows(r, "cloud/protos", CKPT_F64, 1, K * D, 0, 1, run->protos);
-        ckpt_read_rows(r, "cloud/proto_valid", CKPT_U8, 1, K, 0, 1, run->proto_valid);
-        run->have_protos = 1;
-    }
-}
-
 // Federated averaging of the small models; the collaboration methods add their hooks, uploads and
 // the cloud's side (fl/collab.h) around it.
 static void federated_round(Run *run, int round) {
@@ -697,7 +667,7 @@ static void local_round(Run *run, int round) {
         RepCtx rc;
         PartyHooks h;
         OptState opt = {run->party_m + (size_t)i * n, run->party_v + (size_t)i * n,
-                        (long)run->party_step[i]};
+                        run->party_step[i]};
         train_party(&run->pm, run->party_params + (size_t)i * n, &opt, &run->train[i], &run->layout,
                     run->cfg, run->method, NULL, round, run->first + i, rep_hooks(run, i, &rc, &h),
                     &run->ts, &e);
@@ -860,35 +830,55 @@ static const OptSpec *comparable_options(const Config *cfg, int *n) {
     return kept;
 }
 
-static void write_checkpoint(Run *run, int round) {
-    size_t n = run->n_params;
-    int64_t P = run->pl.parties, me = run->rank == 0;
-    int n_opts;
-    const OptSpec *opts = comparable_options(run->cfg, &n_opts);
-    Ckpt *ck = ckpt_create(run->ckpt_dir, round, run->comm);
-    ckpt_write_config(ck, opts, n_opts, run->cfg);
-    ckpt_write_rows(ck, "cloud/global", CKPT_F32, 1, (int64_t)n, 0, me, run->global);
+// Every piece of run state a checkpoint holds beyond /config and /metrics: one list for writing
+// and reading, so the two cannot drift apart.
+#define STATE_FIELDS (16 + COLLAB_CKPT_FIELDS)
+static int state_fields(Run *run, CkptField *f) {
+    int64_t n = (int64_t)run->n_params, P = run->pl.parties, K = run->pm.c.K, D = run->pm.c.D;
+    int64_t first = run->first, count = run->count;
+    int k = 0;
+    f[k++] = (CkptField){"cloud/global", CKPT_F32, CKPT_SHARED, 1, n, 0, 0, run->global};
     if (run->n_state)
-        ckpt_write_rows(ck, "cloud/server_state", CKPT_F32, 1, (int64_t)run->n_state, 0, me,
-                        run->server_state);
+        f[k++] = (CkptField){"cloud/server_state",  CKPT_F32, CKPT_CLOUD, 1,
+                             (int64_t)run->n_state, 0,        0,          run->server_state};
     if (run->method->kind == METHOD_CENTRAL) {
-        int64_t step = run->cloud_opt.step;
-        ckpt_write_rows(ck, "cloud/opt_m", CKPT_F32, 1, (int64_t)n, 0, me, run->cloud_opt.m);
-        ckpt_write_rows(ck, "cloud/opt_v", CKPT_F32, 1, (int64_t)n, 0, me, run->cloud_opt.v);
-        ckpt_write_rows(ck, "cloud/opt_step", CKPT_I64, 1, 1, 0, me, &step);
+        f[k++] = (CkptField){"cloud/opt_m", CKPT_F32, CKPT_CLOUD, 1, n, 0, 0, run->cloud_opt.m};
+        f[k++] = (CkptField){"cloud/opt_v", CKPT_F32, CKPT_CLOUD, 1, n, 0, 0, run->cloud_opt.v};
+        f[k++] =
+            (CkptField){"cloud/opt_step", CKPT_I64, CKPT_CLOUD, 1, 1, 0, 0, &run->cloud_opt.step};
     }
     if (run->method->kind == METHOD_LOCAL) {
-        ckpt_write_rows(ck, "parties/params", CKPT_F32, P, (int64_t)n, run->first, run->count,
-                        run->party_params);
-        ckpt_write_rows(ck, "parties/opt_m", CKPT_F32, P, (int64_t)n, run->first, run->count,
-                        run->party_m);
-        ckpt_write_rows(ck, "parties/opt_v", CKPT_F32, P, (int64_t)n, run->first, run->count,
-                        run->party_v);
-        ckpt_write_rows(ck, "parties/opt_step", CKPT_I64, P, 1, run->first, run->count,
-                        run->party_step);
+        f[k++] = (CkptField){"parties/params", CKPT_F32, CKPT_OWN, P, n, first, count,
+                             run->party_params};
+        f[k++] = (CkptField){"parties/opt_m", CKPT_F32, CKPT_OWN, P, n, first, count, run->party_m};
+        f[k++] = (CkptField){"parties/opt_v", CKPT_F32, CKPT_OWN, P, n, first, count, run->party_v};
+        f[k++] = (CkptField){"parties/opt_step", CKPT_I64, CKPT_OWN, P, 1, first, count,
+                             run->party_step};
     }
-    if (run->collab) collab_ckpt_write(run->collab, ck);
-    write_rep_state(run, ck);
+    if (run->method->needs_prev_model) {
+        f[k++] =
+            (CkptField){"parties/prev", CKPT_F32, CKPT_OWN, P, n, first, count, run->party_prev};
+        f[k++] = (CkptField){"parties/prev_valid", CKPT_U8, CKPT_OWN, P, 1, first, count,
+                             run->prev_valid};
+    }
+    if (run->method->shares_prototypes) { // every checkpoint follows an exchange
+        f[k++] = (CkptField){"cloud/protos", CKPT_F64, CKPT_SHARED, 1, K * D, 0, 0, run->protos};
+        f[k++] =
+            (CkptField){"cloud/proto_valid", CKPT_U8, CKPT_SHARED, 1, K, 0, 0, run->proto_valid};
+    }
+    if (run->collab) k += collab_ckpt_fields(run->collab, f + k);
+    CHECK(k <= STATE_FIELDS, "%d checkpoint fields", k);
+    return k;
+}
+
+static void write_checkpoint(Run *run, int round) {
+    int me = run->rank == 0, n_opts, nf;
+    const OptSpec *opts = comparable_options(run->cfg, &n_opts);
+    CkptField f[STATE_FIELDS];
+    nf = state_fields(run, f);
+    Ckpt *ck = ckpt_create(run->ckpt_dir, round, run->comm);
+    ckpt_write_config(ck, opts, n_opts, run->cfg);
+    ckpt_write_fields(ck, f, nf, run->rank);
     ckpt_commit(ck, me ? &run->log : NULL, run->cfg->ckpt_keep);
     log_info("checkpoint %s/round_%06d.h5", run->ckpt_dir, round);
 }
@@ -928,31 +918,10 @@ static int resume(Run *run) {
               run->log.rounds, round);
         runfile_restore_timings(cfg->out, &run->log);
     }
-    size_t n = run->n_params;
-    int64_t P = run->pl.parties;
-    ckpt_read_rows(r, "cloud/global", CKPT_F32, 1, (int64_t)n, 0, 1, run->global);
-    if (run->n_state && run->rank == 0)
-        ckpt_read_rows(r, "cloud/server_state", CKPT_F32, 1, (int64_t)run->n_state, 0, 1,
-                       run->server_state);
-    if (run->method->kind == METHOD_CENTRAL && run->rank == 0) {
-        int64_t step;
-        ckpt_read_rows(r, "cloud/opt_m", CKPT_F32, 1, (int64_t)n, 0, 1, run->cloud_opt.m);
-        ckpt_read_rows(r, "cloud/opt_v", CKPT_F32, 1, (int64_t)n, 0, 1, run->cloud_opt.v);
-        ckpt_read_rows(r, "cloud/opt_step", CKPT_I64, 1, 1, 0, 1, &step);
-        run->cloud_opt.step = (long)step;
-    }
-    if (run->method->kind == METHOD_LOCAL) {
-        ckpt_read_rows(r, "parties/params", CKPT_F32, P, (int64_t)n, run->first, run->count,
-                       run->party_params);
-        ckpt_read_rows(r, "parties/opt_m", CKPT_F32, P, (int64_t)n, run->first, run->count,
-                       run->party_m);
-        ckpt_read_rows(r, "parties/opt_v", CKPT_F32, P, (int64_t)n, run->first, run->count,
-                       run->party_v);
-        ckpt_read_rows(r, "parties/opt_step", CKPT_I64, P, 1, run->first, run->count,
-                       run->party_step);
-    }
-    if (run->collab) collab_ckpt_read(run->collab, r);
-    read_rep_state(run, r);
+    CkptField f[STATE_FIELDS];
+    ckpt_read_fields(r, f, state_fields(run, f), run->rank);
+    if (run->method->shares_prototypes) run->have_protos = 1;
+    if (run->collab) collab_ckpt_restored(run->collab);
     ckpt_close(r);
     log_info("resumed from %s (round %d of %d)", path, round, cfg->rounds);
     return round;

@@ -20,7 +20,7 @@ typedef struct {
 // An optimizer's state for one model: AdamW moments or SGD velocity (v unused), and the step.
 typedef struct {
     float *m, *v; // (n_params) each
-    long step;
+    int64_t step;
 } OptState;
 
 typedef struct {

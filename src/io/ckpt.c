@@ -446,3 +446,20 @@ void ckpt_read_rows(const CkptReader *r, const char *name, CkptType type, int64_
 int ckpt_read_metrics(const CkptReader *r, MetricLog *log, char *err, size_t cap) {
     return metrics_h5_read(r->file, "metrics", log, err, cap);
 }
+
+void ckpt_write_fields(Ckpt *c, const CkptField *f, int n, int rank) {
+    for (int i = 0; i < n; i++) {
+        int own = f[i].scope == CKPT_OWN;
+        ckpt_write_rows(c, f[i].name, f[i].type, f[i].rows, f[i].cols, own ? f[i].row0 : 0,
+                        own ? f[i].nrows : (rank == 0 ? f[i].rows : 0), f[i].data);
+    }
+}
+
+void ckpt_read_fields(const CkptReader *r, const CkptField *f, int n, int rank) {
+    for (int i = 0; i < n; i++) {
+        if (f[i].scope == CKPT_CLOUD && rank != 0) continue;
+        int own = f[i].scope == CKPT_OWN;
+        ckpt_read_rows(r, f[i].name, f[i].type, f[i].rows, f[i].cols, own ? f[i].row0 : 0,
+                       own ? f[i].nrows : f[i].rows, f[i].data);
+    }
+}

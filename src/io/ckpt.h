@@ -65,5 +65,27 @@ int ckpt_config_diff(const CkptReader *r, const OptSpec *opts, int n_opts, const
 // Reads rows [row0, row0 + nrows) of a (rows, cols) dataset; CHECKs name, type and shape.
 void ckpt_read_rows(const CkptReader *r, const char *name, CkptType type, int64_t rows,
                     int64_t cols, int64_t row0, int64_t nrows, void *out);
+// ---- state as a field list: one table drives both the write and the read ----
+
+typedef enum {
+    CKPT_SHARED = 0, // rank 0 writes all rows; every rank reads them all
+    CKPT_CLOUD = 1,  // rank 0 writes all rows and alone reads them (others: data may be NULL)
+    CKPT_OWN = 2,    // each rank writes and reads its rows [row0, row0 + nrows)
+} CkptScope;
+
+typedef struct {
+    const char *name;
+    CkptType type;
+    CkptScope scope;
+    int64_t rows, cols;  // the dataset's shape (the same on every rank)
+    int64_t row0, nrows; // CKPT_OWN only
+    void *data;
+} CkptField;
+
+// Collective: every field as ckpt_write_rows, by its scope; rank is this rank in the comm.
+void ckpt_write_fields(Ckpt *c, const CkptField *f, int n, int rank);
+// Every field a rank reads by its scope (CHECKs names, types, shapes).
+void ckpt_read_fields(const CkptReader *r, const CkptField *f, int n, int rank);
+
 // Reads /metrics into a declared, empty log. 0, or -1 with err.
 int ckpt_read_metrics(const CkptReader *r, MetricLog *log, char *err, size_t cap);

@@ -1,6 +1,7 @@
 // test_mpi_ckpt.c - checkpoints written collectively read back exactly, carry the same checksum
 // whoever wrote which rows, keep the newest K, and a truncated or corrupted file is skipped for the
-// previous valid one; a changed config is named key by key.
+// previous valid one; a changed config is named key by key; state fields round-trip by scope
+// (shared: every rank reads all, cloud: rank 0 alone, own: each rank its rows).
 #include <check.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -123,6 +124,52 @@ START_TEST(test_collective_checkpoint_reads_back_and_matches_a_serial_write) {
 }
 END_TEST
 
+START_TEST(test_state_fields_round_trip_by_scope) {
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    char dir[64], path[160], err[512] = "";
+    shared_tmpdir(dir, sizeof dir);
+    int lo = PARTIES * rank / size, hi = PARTIES * (rank + 1) / size;
+    float shared[3] = {1.f, 2.f, 3.f}, cloud[2] = {7.f, 8.f}, own[PARTIES * COLS];
+    for (int p = lo; p < hi; p++)
+        for (int c = 0; c < COLS; c++)
+            own[(p - lo) * COLS + c] = value(p, c, 1);
+    // Only rank 0's shared and cloud values count: the others' differ and must not be written.
+    if (rank != 0) shared[0] = cloud[0] = -1.f;
+    CkptField f[3] = {{"cloud/shared", CKPT_F32, CKPT_SHARED, 1, 3, 0, 0, shared},
+                      {"cloud/own", CKPT_F32, CKPT_CLOUD, 1, 2, 0, 0, cloud},
+                      {"parties/rows", CKPT_F32, CKPT_OWN, PARTIES, COLS, lo, hi - lo, own}};
+    Cfg cfg = {6, 0.01};
+    Ckpt *ck = ckpt_create(dir, 1, MPI_COMM_WORLD);
+    ckpt_write_config(ck, opts, 2, &cfg);
+    ckpt_write_fields(ck, f, 3, rank);
+    ckpt_commit(ck, NULL, 2);
+    // Read into cleared buffers: shared everywhere, cloud on rank 0 only, own rows per rank.
+    memset(shared, 0, sizeof shared), memset(own, 0, sizeof own);
+    cloud[0] = cloud[1] = 42.f;
+    ckpt_path(path, sizeof path, dir, 1);
+    CkptReader *r = ckpt_open(path, err, sizeof err);
+    int ok = r != NULL;
+    if (r) {
+        ckpt_read_fields(r, f, 3, rank);
+        ckpt_close(r);
+        ok &= shared[0] == 1.f && shared[2] == 3.f;
+        ok &= rank == 0 ? cloud[0] == 7.f && cloud[1] == 8.f : cloud[0] == 42.f;
+        for (int p = lo; p < hi; p++)
+            for (int c = 0; c < COLS; c++)
+                ok &= own[(p - lo) * COLS + c] == value(p, c, 1);
+    }
+    ck_assert_all_ranks(ok, "rank %d: a field did not round-trip by its scope %s", rank, err);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        ok = system(cmd) == 0;
+    }
+}
+END_TEST
+
 START_TEST(test_keep_newest_and_fall_back_past_damaged_checkpoints) {
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -187,6 +234,7 @@ Suite *mpi_ckpt_suite(void) {
     TCase *tc = tcase_create("ckpt");
     tcase_add_test(tc, test_collective_checkpoint_reads_back_and_matches_a_serial_write);
     tcase_add_test(tc, test_keep_newest_and_fall_back_past_damaged_checkpoints);
+    tcase_add_test(tc, test_state_fields_round_trip_by_scope);
     suite_add_tcase(s, tc);
     return s;
 }
