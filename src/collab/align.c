@@ -131,6 +131,19 @@ static int match_begin(double **qa, double **qb, const AlignPair *pairs, const f
     return 1;
 }
 
+// The pair (a, b) with its verdict re-derived from the distributions (it passed the test).
+static AlignPair verdict_pair(const double *qa, const double *qb, int a, int b, int K,
+                              const AlignParams *ap) {
+    AlignVerdict v;
+    align_test(&v, qa + (size_t)a * K, qb + (size_t)b * K, K, ap);
+    return (AlignPair){.a = a,
+                       .b = b,
+                       .label = v.label,
+                       .jsd = v.jsd,
+                       .confidence = v.confidence,
+                       .weight = v.weight};
+}
+
 int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b, int Nb,
                 int mb, const double *protos, const uint8_t *valid, int K, int M, int D,
                 const AlignParams *ap) {
@@ -156,13 +169,7 @@ int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const floa
     for (int a = 0; a < Na; a++) {
         int b = best_a[a];
         if (b < 0 || best_b[b] != a) continue;
-        align_test(&v, qa + (size_t)a * K, qb + (size_t)b * K, K, ap);
-        pairs[n++] = (AlignPair){.a = a,
-                                 .b = b,
-                                 .label = v.label,
-                                 .jsd = v.jsd,
-                                 .confidence = v.confidence,
-                                 .weight = v.weight};
+        pairs[n++] = verdict_pair(qa, qb, a, b, K, ap);
     }
     xfree(qa), xfree(qb), xfree(best_a_js), xfree(best_b_js), xfree(best_a), xfree(best_b);
     return n;
@@ -213,13 +220,7 @@ int align_match_greedy(AlignPair *pairs, const float *emb_a, int Na, int ma, con
         int a = cand[i].a, b = cand[i].b;
         if (used_a[a] || used_b[b]) continue;
         used_a[a] = used_b[b] = 1;
-        align_test(&v, qa + (size_t)a * K, qb + (size_t)b * K, K, ap);
-        pairs[n++] = (AlignPair){.a = a,
-                                 .b = b,
-                                 .label = v.label,
-                                 .jsd = v.jsd,
-                                 .confidence = v.confidence,
-                                 .weight = v.weight};
+        pairs[n++] = verdict_pair(qa, qb, a, b, K, ap);
     }
     qsort(pairs, (size_t)n, sizeof *pairs, by_a);
     xfree(qa), xfree(qb), xfree(cand), xfree(used_a), xfree(used_b);
