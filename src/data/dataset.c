@@ -16,34 +16,11 @@
 
 #include "core/die.h"
 #include "core/xalloc.h"
+#include "data/dataset_impl.h"
 
 #define SCAN_BLOCK_BYTES (8 << 20) // rows read per step of the open-time scans
 #define GATHER_MAX_SPAN 1024       // rows read at once by the _idx variants
 #define CHUNK_CACHE_BYTES (4 << 20)
-
-typedef struct {
-    int64_t n;
-    hid_t label, entity, meta;
-    hid_t mod[DS_MAX_MODALITIES];
-} SplitH;
-
-struct Dataset {
-    char *path, *name;
-    int schema;
-    uint64_t seed;
-    int n_classes;
-    char **classes;
-    int n_mod;
-    DatasetModality mod[DS_MAX_MODALITIES];
-    char **mod_names;
-    char *mod_kind[DS_MAX_MODALITIES];
-    int vocab_size;
-    char **vocab;
-    int n_meta;
-    char **meta_names;
-    hid_t file;
-    SplitH split[2];
-};
 
 static const char *split_name[2] = {"train", "test"};
 
@@ -566,83 +543,6 @@ void dataset_close(Dataset *ds) {
     xfree(ds->name);
     xfree(ds->path);
     xfree(ds);
-}
-
-// ---- description ----
-
-const char *dataset_path(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->path;
-}
-const char *dataset_name(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->name;
-}
-int dataset_schema(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->schema;
-}
-uint64_t dataset_seed(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->seed;
-}
-
-int64_t dataset_n(const Dataset *ds, DsSplit split) {
-    CHECK_PTR(ds);
-    CHECK(split == DS_TRAIN || split == DS_TEST, "%s: split %d", ds->path, (int)split);
-    return ds->split[split].n;
-}
-
-int dataset_n_classes(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->n_classes;
-}
-const char *dataset_class_name(const Dataset *ds, int c) {
-    CHECK_PTR(ds);
-    CHECK(c >= 0 && c < ds->n_classes, "%s: class %d outside [0, %d)", ds->path, c, ds->n_classes);
-    return ds->classes[c];
-}
-int dataset_n_modalities(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->n_mod;
-}
-const DatasetModality *dataset_modality(const Dataset *ds, int m) {
-    CHECK_PTR(ds);
-    CHECK(m >= 0 && m < ds->n_mod, "%s: modality %d outside [0, %d)", ds->path, m, ds->n_mod);
-    return &ds->mod[m];
-}
-int dataset_modality_index(const Dataset *ds, const char *name) {
-    CHECK_PTR(ds);
-    CHECK_PTR(name);
-    for (int m = 0; m < ds->n_mod; m++)
-        if (!strcmp(ds->mod_names[m], name)) return m;
-    return -1;
-}
-int dataset_vocab_size(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->vocab_size;
-}
-const char *dataset_vocab_word(const Dataset *ds, int i) {
-    CHECK_PTR(ds);
-    CHECK(i >= 0 && i < ds->vocab_size, "%s: token %d outside [0, %d)", ds->path, i,
-          ds->vocab_size);
-    return ds->vocab[i];
-}
-int dataset_n_meta(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->n_meta;
-}
-const char *dataset_meta_name(const Dataset *ds, int k) {
-    CHECK_PTR(ds);
-    CHECK(k >= 0 && k < ds->n_meta, "%s: meta column %d outside [0, %d)", ds->path, k, ds->n_meta);
-    return ds->meta_names[k];
-}
-int dataset_meta_index(const Dataset *ds, const char *name) {
-    CHECK_PTR(ds);
-    CHECK_PTR(name);
-    for (int k = 0; k < ds->n_meta; k++)
-        if (!strcmp(ds->meta_names[k], name)) return k;
-    return -1;
 }
 
 // ---- rows ----
