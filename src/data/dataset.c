@@ -24,13 +24,6 @@
 
 static const char *split_name[2] = {"train", "test"};
 
-static void free_strs(char **s, int n) {
-    if (!s) return;
-    for (int i = 0; i < n; i++)
-        xfree(s[i]);
-    xfree(s);
-}
-
 // Writes "<path>: <message>" into err; returns -1 so that callers can `return fail(...)`.
 static int fail(const Dataset *ds, char *err, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -43,113 +36,6 @@ static int fail(const Dataset *ds, char *err, size_t cap, const char *fmt, ...) 
     vsnprintf(err + k, cap - (size_t)k, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-// "uint8", "int32", "int64", "float32", "float64", "string", ... for messages and dtype checks.
-static const char *type_name(hid_t t) {
-    H5T_class_t c = H5Tget_class(t);
-    size_t sz = H5Tget_size(t);
-    if (c == H5T_INTEGER) {
-        int sgn = H5Tget_sign(t) == H5T_SGN_2;
-        switch (sz) {
-        case 1:
-            return sgn ? "int8" : "uint8";
-        case 2:
-            return sgn ? "int16" : "uint16";
-        case 4:
-            return sgn ? "int32" : "uint32";
-        case 8:
-            return sgn ? "int64" : "uint64";
-        default:
-            return "integer";
-        }
-    }
-    if (c == H5T_FLOAT) return sz == 4 ? "float32" : sz == 8 ? "float64" : "float";
-    if (c == H5T_STRING) return "string";
-    return "other";
-}
-
-static const char *dtype_str(DsDtype t) {
-    return t == DS_U8 ? "uint8" : t == DS_I32 ? "int32" : "float32";
-}
-
-// ---- strings from attributes and datasets (variable or fixed length, ASCII or UTF-8) ----
-
-// Reads the strings of attribute `attr` of obj (attr NULL: obj is a string dataset). Returns the
-// count, -1 when missing, -2 when not strings, -3 when not a scalar or 1-D array.
-static int read_strings(hid_t obj, const char *attr, char ***out) {
-    hid_t h, t, space;
-    if (attr) {
-        if (H5Aexists(obj, attr) <= 0) return -1;
-        h = H5Aopen(obj, attr, H5P_DEFAULT);
-        if (h < 0) return -1;
-        t = H5Aget_type(h), space = H5Aget_space(h);
-    } else {
-        h = obj;
-        t = H5Dget_type(h), space = H5Dget_space(h);
-    }
-    int rc = 0;
-    int rank = H5Sget_simple_extent_ndims(space);
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    if (H5Tget_class(t) != H5T_STRING)
-        rc = -2;
-    else if (rank > 1 || n < 0 || n > INT32_MAX)
-        rc = -3;
-    if (rc == 0) {
-        char **s = xcalloc((size_t)(n ? n : 1), sizeof *s);
-        hid_t m = H5Tcopy(H5T_C_S1);
-        H5Tset_cset(m, H5Tget_cset(t));
-        if (H5Tis_variable_str(t) > 0) {
-            H5Tset_size(m, H5T_VARIABLE);
-            char **v = xcalloc((size_t)(n ? n : 1), sizeof *v);
-            herr_t e = attr ? H5Aread(h, m, v) : H5Dread(h, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-            for (hssize_t i = 0; i < n; i++) {
-                s[i] = xstrdup(e >= 0 && v[i] ? v[i] : "");
-                if (v[i]) H5free_memory(v[i]);
-            }
-            xfree(v);
-            if (e < 0) rc = -2;
-        } else {
-            size_t sz = H5Tget_size(t);
-            H5Tset_size(m, sz);
-            char *buf = xcalloc((size_t)(n ? n : 1), sz);
-            herr_t e =
-                attr ? H5Aread(h, m, buf) : H5Dread(h, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-            for (hssize_t i = 0; i < n; i++) {
-                s[i] = xmalloc(sz + 1);
-                memcpy(s[i], buf + (size_t)i * sz, sz);
-                s[i][sz] = '\0';
-            }
-            xfree(buf);
-            if (e < 0) rc = -2;
-        }
-        H5Tclose(m);
-        if (rc == 0)
-            *out = s, rc = (int)n;
-        else
-            free_strs(s, (int)n);
-    }
-    H5Sclose(space);
-    H5Tclose(t);
-    if (attr) H5Aclose(h);
-    return rc;
-}
-
-// Scalar numeric attribute; want_class H5T_INTEGER or H5T_FLOAT. 0 ok, -1 missing, -2 wrong type.
-static int read_num(hid_t obj, const char *attr, H5T_class_t want_class, hid_t mtype, void *out) {
-    if (H5Aexists(obj, attr) <= 0) return -1;
-    hid_t a = H5Aopen(obj, attr, H5P_DEFAULT);
-    if (a < 0) return -1;
-    hid_t t = H5Aget_type(a), space = H5Aget_space(a);
-    int rc = 0;
-    if (H5Tget_class(t) != want_class || H5Sget_simple_extent_npoints(space) != 1)
-        rc = -2;
-    else if (H5Aread(a, mtype, out) < 0)
-        rc = -2;
-    H5Sclose(space);
-    H5Tclose(t);
-    H5Aclose(a);
-    return rc;
 }
 
 static int attr_problem(const Dataset *ds, char *err, size_t cap, int rc, const char *obj,
@@ -174,7 +60,7 @@ static int open_checked(Dataset *ds, char *err, size_t cap, hid_t group, const c
     if (d < 0) return fail(ds, err, cap, "/%s/%s is not a dataset", gname, name);
     *out = d;
     hid_t t = H5Dget_type(d);
-    const char *tn = type_name(t);
+    const char *tn = ds_type_name(t);
     H5Tclose(t);
     if (want_type && strcmp(tn, want_type))
         return fail(ds, err, cap, "wrong dtype for /%s/%s: expected %s, found %s", gname, name,
@@ -197,7 +83,7 @@ static int open_checked(Dataset *ds, char *err, size_t cap, hid_t group, const c
 
 static int check_root(Dataset *ds, char *err, size_t cap) {
     hid_t f = ds->file;
-    int rc = read_num(f, "schema", H5T_INTEGER, H5T_NATIVE_INT, &ds->schema);
+    int rc = ds_read_num(f, "schema", H5T_INTEGER, H5T_NATIVE_INT, &ds->schema);
     if (rc) return attr_problem(ds, err, cap, rc, "/", "schema", "an integer");
     if (ds->schema > DSFILE_SCHEMA)
         return fail(ds, err, cap,
@@ -207,18 +93,18 @@ static int check_root(Dataset *ds, char *err, size_t cap) {
     static const char *const strs[] = {"name", "version", "source", "licence", "builder"};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         char **s = NULL;
-        rc = read_strings(f, strs[i], &s);
+        rc = ds_read_strings(f, strs[i], &s);
         if (rc < 0) return attr_problem(ds, err, cap, rc, "/", strs[i], "a string");
         if (i == 0) ds->name = xstrdup(rc > 0 ? s[0] : "");
-        free_strs(s, rc);
+        ds_free_strs(s, rc);
     }
-    rc = read_num(f, "seed", H5T_INTEGER, H5T_NATIVE_UINT64, &ds->seed);
+    rc = ds_read_num(f, "seed", H5T_INTEGER, H5T_NATIVE_UINT64, &ds->seed);
     if (rc) return attr_problem(ds, err, cap, rc, "/", "seed", "an integer");
-    rc = read_strings(f, "classes", &ds->classes);
+    rc = ds_read_strings(f, "classes", &ds->classes);
     if (rc < 0) return attr_problem(ds, err, cap, rc, "/", "classes", "a string array");
     ds->n_classes = rc;
     if (rc < 1) return fail(ds, err, cap, "attribute classes on / is empty");
-    rc = read_strings(f, "modalities", &ds->mod_names);
+    rc = ds_read_strings(f, "modalities", &ds->mod_names);
     if (rc < 0) return attr_problem(ds, err, cap, rc, "/", "modalities", "a string array");
     ds->n_mod = rc;
     if (rc < 1 || rc > DS_MAX_MODALITIES)
@@ -245,7 +131,7 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
     }
     ds->split[sp].mod[m] = d;
     hid_t t = H5Dget_type(d);
-    const char *tn = type_name(t);
+    const char *tn = ds_type_name(t);
     H5Tclose(t);
     DsDtype dt;
     if (!strcmp(tn, "uint8"))
@@ -266,13 +152,13 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
                     "wrong rank for /%s/%s: expected 2 or 3 dimensions (N, d1[, d2]), found %d",
                     gname, name, rank);
     char **kind = NULL;
-    int rc = read_strings(d, "kind", &kind);
+    int rc = ds_read_strings(d, "kind", &kind);
     if (rc < 0)
         return fail(ds, err, cap, "%s attribute kind on /%s/%s",
                     rc == -1 ? "missing" : "wrong dtype for", gname, name);
     char k[16];
     snprintf(k, sizeof k, "%s", rc > 0 ? kind[0] : "");
-    free_strs(kind, rc);
+    ds_free_strs(kind, rc);
     if (strcmp(k, "image") && strcmp(k, "audio") && strcmp(k, "text") && strcmp(k, "vector"))
         return fail(ds, err, cap, "/%s/%s: kind \"%s\" is not image|audio|text|vector", gname, name,
                     k);
@@ -280,8 +166,8 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
         return fail(ds, err, cap, "wrong dtype for /%s/%s: a text modality must be int32, found %s",
                     gname, name, tn);
     float scale = 0, offset = 0;
-    int rs = read_num(d, "scale", H5T_FLOAT, H5T_NATIVE_FLOAT, &scale);
-    int ro = read_num(d, "offset", H5T_FLOAT, H5T_NATIVE_FLOAT, &offset);
+    int rs = ds_read_num(d, "scale", H5T_FLOAT, H5T_NATIVE_FLOAT, &scale);
+    int ro = ds_read_num(d, "offset", H5T_FLOAT, H5T_NATIVE_FLOAT, &offset);
     if (rs == -2 || ro == -2)
         return fail(ds, err, cap,
                     "wrong dtype for attribute scale/offset on /%s/%s: expected float", gname,
@@ -308,7 +194,7 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
     }
     if (dt != md->dtype)
         return fail(ds, err, cap, "wrong dtype for /test/%s: %s, but /train/%s is %s", name, tn,
-                    name, dtype_str(md->dtype));
+                    name, ds_dtype_str(md->dtype));
     int same = rank - 1 == md->ndims && strcmp(k, md->kind) == 0 && scale == md->scale &&
                offset == md->offset;
     for (int i = 0; same && i < md->ndims; i++)
@@ -329,7 +215,7 @@ static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
     if (g < 0) return fail(ds, err, cap, "/%s is not a group", gname);
     char obj[16];
     snprintf(obj, sizeof obj, "/%s", gname);
-    int rc = read_num(g, "n", H5T_INTEGER, H5T_NATIVE_INT64, &s->n);
+    int rc = ds_read_num(g, "n", H5T_INTEGER, H5T_NATIVE_INT64, &s->n);
     if (rc)
         rc = attr_problem(ds, err, cap, rc, obj, "n", "an integer");
     else if (s->n < 0)
@@ -346,7 +232,7 @@ static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
             hsize_t dims[2];
             rc = open_checked(ds, err, cap, g, gname, "meta", "int32", 2, s->n, dims, &s->meta);
             char **cols = NULL;
-            int nc = rc ? 0 : read_strings(s->meta, "columns", &cols);
+            int nc = rc ? 0 : ds_read_strings(s->meta, "columns", &cols);
             if (!rc && nc < 0)
                 rc = fail(ds, err, cap, "%s attribute columns on /%s/meta",
                           nc == -1 ? "missing" : "wrong dtype for", gname);
@@ -363,7 +249,7 @@ static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
                 if (!same)
                     rc = fail(ds, err, cap, "/test/meta columns differ from /train/meta columns");
             }
-            free_strs(cols, nc > 0 ? nc : 0);
+            ds_free_strs(cols, nc > 0 ? nc : 0);
         }
     }
     for (int m = 0; !rc && m < ds->n_mod; m++)
@@ -372,32 +258,13 @@ static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
     return rc;
 }
 
-// Reads rows [start, start + n) of d (rank dims) into out as mtype.
-static herr_t read_block(hid_t d, hid_t mtype, int64_t start, int64_t n, void *out) {
-    hid_t fs = H5Dget_space(d);
-    int rank = H5Sget_simple_extent_ndims(fs);
-    hsize_t dims[1 + DS_MAX_DIMS], off[1 + DS_MAX_DIMS] = {0};
-    H5Sget_simple_extent_dims(fs, dims, NULL);
-    off[0] = (hsize_t)start;
-    dims[0] = (hsize_t)n;
-    herr_t e = 0;
-    if (n > 0) {
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, dims, NULL);
-        hid_t ms = H5Screate_simple(rank, dims, NULL);
-        e = H5Dread(d, mtype, ms, fs, H5P_DEFAULT, out);
-        H5Sclose(ms);
-    }
-    H5Sclose(fs);
-    return e;
-}
-
 static int scan_labels(Dataset *ds, char *err, size_t cap, int sp) {
     int64_t n = ds->split[sp].n, blk = 1 << 16;
     int32_t *buf = xmalloc((size_t)(n < blk ? (n ? n : 1) : blk) * 4);
     int rc = 0;
     for (int64_t a = 0; !rc && a < n; a += blk) {
         int64_t k = n - a < blk ? n - a : blk;
-        if (read_block(ds->split[sp].label, H5T_NATIVE_INT32, a, k, buf) < 0) {
+        if (ds_read_block(ds->split[sp].label, H5T_NATIVE_INT32, a, k, buf) < 0) {
             rc = fail(ds, err, cap, "cannot read /%s/label (corrupt file?)", split_name[sp]);
             break;
         }
@@ -426,7 +293,7 @@ static int scan_features(Dataset *ds, char *err, size_t cap, int sp, int m) {
     for (int64_t a = 0; !rc && a < n; a += blk) {
         int64_t k = n - a < blk ? n - a : blk;
         hid_t mt = md->dtype == DS_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
-        if (read_block(ds->split[sp].mod[m], mt, a, k, buf) < 0) {
+        if (ds_read_block(ds->split[sp].mod[m], mt, a, k, buf) < 0) {
             rc = fail(ds, err, cap, "cannot read /%s/%s (corrupt file?)", split_name[sp], md->name);
             break;
         }
@@ -477,7 +344,7 @@ static int validate(Dataset *ds, unsigned flags, char *err, size_t cap) {
             return fail(ds, err, cap, "missing dataset /vocab (the file has a text modality)");
         hid_t d = H5Dopen2(ds->file, "vocab", H5P_DEFAULT);
         if (d < 0) return fail(ds, err, cap, "/vocab is not a dataset");
-        int rc = read_strings(d, NULL, &ds->vocab);
+        int rc = ds_read_strings(d, NULL, &ds->vocab);
         H5Dclose(d);
         if (rc < 0)
             return fail(ds, err, cap, "wrong dtype for /vocab: expected a 1-D string dataset");
@@ -534,12 +401,12 @@ void dataset_close(Dataset *ds) {
             if (s->mod[m] >= 0) H5Dclose(s->mod[m]);
     }
     if (ds->file >= 0) H5Fclose(ds->file);
-    free_strs(ds->classes, ds->n_classes);
-    free_strs(ds->mod_names, ds->n_mod);
+    ds_free_strs(ds->classes, ds->n_classes);
+    ds_free_strs(ds->mod_names, ds->n_mod);
     for (int m = 0; m < DS_MAX_MODALITIES; m++)
         xfree(ds->mod_kind[m]);
-    free_strs(ds->vocab, ds->vocab_size);
-    free_strs(ds->meta_names, ds->n_meta);
+    ds_free_strs(ds->vocab, ds->vocab_size);
+    ds_free_strs(ds->meta_names, ds->n_meta);
     xfree(ds->name);
     xfree(ds->path);
     xfree(ds);
@@ -568,7 +435,7 @@ static void read_rows(const Dataset *ds, DsSplit split, hid_t d, const char *wha
         CHECK(start >= 0 && start + n <= N, "%s: /%s/%s: rows [%lld, %lld) outside [0, %lld)",
               ds->path, split_name[split], what, (long long)start, (long long)(start + n),
               (long long)N);
-        H5_CHECK(read_block(d, mtype, start, n, out));
+        H5_CHECK(ds_read_block(d, mtype, start, n, out));
         return;
     }
     IdxPos *ip = xmalloc((size_t)n * sizeof *ip);
@@ -584,7 +451,7 @@ static void read_rows(const Dataset *ds, DsSplit split, hid_t d, const char *wha
         while (b < n && ip[b].row - ip[b - 1].row <= 1 && ip[b].row - lo < GATHER_MAX_SPAN)
             b++;
         int64_t span = ip[b - 1].row - lo + 1;
-        H5_CHECK(read_block(d, mtype, lo, span, tmp));
+        H5_CHECK(ds_read_block(d, mtype, lo, span, tmp));
         for (int64_t k = a; k < b; k++)
             memcpy((unsigned char *)out + (size_t)ip[k].pos * row_bytes,
                    tmp + (size_t)(ip[k].row - lo) * row_bytes, row_bytes);
@@ -670,7 +537,7 @@ static void tokens(const Dataset *ds, DsSplit split, int m, int64_t start, const
                    int64_t n, int32_t *out) {
     const DatasetModality *md = mod_checked(ds, m);
     CHECK(md->dtype == DS_I32, "%s: modality %s is %s, not int32 tokens", ds->path, md->name,
-          dtype_str(md->dtype));
+          ds_dtype_str(md->dtype));
     read_rows(ds, split, ds->split[split & 1].mod[m], md->name, H5T_NATIVE_INT32,
               4 * (size_t)md->row_elems, start, idx, n, out);
 }

@@ -33,3 +33,19 @@ struct Dataset {
     hid_t file;
     SplitH split[2];
 };
+
+// ---- HDF5 primitives (dataset_h5.c) ----
+
+// Frees n strings and the array; NULL is fine.
+void ds_free_strs(char **s, int n);
+// The HDF5 type t as "uint8", "int32", "float32", "string", ...; static storage.
+const char *ds_type_name(hid_t t);
+// The DsDtype t as "uint8", "int32" or "float32"; static storage.
+const char *ds_dtype_str(DsDtype t);
+// Strings of attribute attr of obj (attr NULL: obj is a string dataset) into *out (owned, free with
+// ds_free_strs). Returns the count, -1 when missing, -2 when not strings, -3 when not 0-D or 1-D.
+int ds_read_strings(hid_t obj, const char *attr, char ***out);
+// Scalar numeric attribute attr of obj read as mtype into out. 0 ok, -1 missing, -2 wrong type.
+int ds_read_num(hid_t obj, const char *attr, H5T_class_t want_class, hid_t mtype, void *out);
+// Rows [start, start + n) of dataset d into out as mtype. HDF5's status (< 0 on error).
+herr_t ds_read_block(hid_t d, hid_t mtype, int64_t start, int64_t n, void *out);
