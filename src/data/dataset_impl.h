@@ -34,6 +34,9 @@ struct Dataset {
     SplitH split[2];
 };
 
+// The HDF5 group of each DsSplit: "train", "test" (dataset.c).
+extern const char *const ds_split_name[2];
+
 // ---- HDF5 primitives (dataset_h5.c) ----
 
 // Frees n strings and the array; NULL is fine.
