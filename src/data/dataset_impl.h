@@ -37,6 +37,17 @@ struct Dataset {
 // The HDF5 group of each DsSplit: "train", "test" (dataset.c).
 extern const char *const ds_split_name[2];
 
+// Writes "<path>: <message>" into err (cap bytes; none when err is NULL); returns -1 (dataset.c).
+int ds_fail(const Dataset *ds, char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+// ---- content scans (dataset_scan.c), after the structure checks; 0 or ds_fail's -1 ----
+
+// Every label of split sp in [0, n_classes).
+int ds_scan_labels(Dataset *ds, char *err, size_t cap, int sp);
+// Modality m of split sp: no NaN/Inf in float32, every text token id in [0, vocab_size).
+int ds_scan_features(Dataset *ds, char *err, size_t cap, int sp, int m);
+
 // ---- HDF5 primitives (dataset_h5.c) ----
 
 // Frees n strings and the array; NULL is fine.
