@@ -14,6 +14,7 @@
 #include "core/die.h"
 #include "core/rng.h"
 #include "core/xalloc.h"
+#include "data/scenario_impl.h"
 
 // Counter word 1 of each step's streams (word 2 is the index, word 3 RNG_PARTITION). Append-only:
 // changing one changes every stored split.
@@ -257,98 +258,6 @@ void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value
     }
 }
 
-// ---- random draws ----
-
-// Uniform in (0, 1) with 32 bits: never 0, so logs and powers are safe.
-static double unit_open(Rng *r) { return ((double)rng_u32(r) + 0.5) / 4294967296.0; }
-
-// Gamma(a, 1): Marsaglia and Tsang (2000); a < 1 by Gamma(a+1) * U^(1/a).
-static double gamma_draw(Rng *r, double a) {
-    if (a < 1.0) return gamma_draw(r, a + 1.0) * pow(unit_open(r), 1.0 / a);
-    double d = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
-    for (;;) {
-        double x = rng_normal(r), v = 1.0 + c * x;
-        if (v <= 0) continue;
-        v = v * v * v;
-        double u = unit_open(r);
-        if (log(u) < 0.5 * x * x + d - d * v + d * log(v)) return d * v;
-    }
-}
-
-// p (k) = Dirichlet(a, ..., a), written.
-static void dirichlet_draw(Rng *r, double a, double *p, int k) {
-    double sum = 0;
-    for (int i = 0; i < k; i++)
-        sum += p[i] = gamma_draw(r, a);
-    // a tiny alpha can underflow every gamma draw: fall back to one party taking all
-    if (!(sum > 0)) {
-        for (int i = 0; i < k; i++)
-            p[i] = 0;
-        p[rng_below(r, (uint32_t)k)] = 1;
-        return;
-    }
-    for (int i = 0; i < k; i++)
-        p[i] /= sum;
-}
-
-typedef struct {
-    double frac;
-    int i;
-} FracIdx;
-
-static int by_frac_desc(const void *a, const void *b) {
-    const FracIdx *x = a, *y = b;
-    if (x->frac != y->frac) return x->frac > y->frac ? -1 : 1;
-    return (x->i > y->i) - (x->i < y->i);
-}
-
-// count (k) = min + largest-remainder share of total - k*min by weights w (sum > 0). Written.
-static void apportion(int64_t *count, const double *w, int k, int64_t total, int64_t min) {
-    double wsum = 0;
-    for (int i = 0; i < k; i++)
-        wsum += w[i];
-    int64_t rest = total - (int64_t)k * min, given = 0;
-    double *frac = xmalloc((size_t)k * sizeof *frac);
-    for (int i = 0; i < k; i++) {
-        double share = (double)rest * w[i] / wsum;
-        count[i] = (int64_t)floor(share);
-        frac[i] = share - (double)count[i];
-        given += count[i];
-    }
-    // hand out what flooring left (< k), largest fraction first (ties: lower party), deterministic;
-    // a sort, not a scan per unit, which was O(k^2) and took seconds at 10^4 parties
-    int64_t left = rest - given;
-    if (left > 0) {
-        FracIdx *order = xmalloc((size_t)k * sizeof *order);
-        for (int i = 0; i < k; i++)
-            order[i] = (FracIdx){frac[i], i};
-        qsort(order, (size_t)k, sizeof *order, by_frac_desc);
-        for (int64_t j = 0; j < left; j++) // past k (rounding) the scan gave party 0 the rest
-            count[j < k ? order[j].i : 0]++;
-        free(order);
-    }
-    for (int i = 0; i < k; i++)
-        count[i] += min;
-    free(frac);
-}
-
-static int popcount8(unsigned x) {
-    int c = 0;
-    for (; x; x &= x - 1)
-        c++;
-    return c;
-}
-
-// The j-th set bit of mask (j < popcount).
-static int nth_bit(unsigned mask, int j) {
-    for (int m = 0; m < 8; m++)
-        if ((mask >> m) & 1u) {
-            if (j == 0) return m;
-            j--;
-        }
-    return -1;
-}
-
 // ---- compute ----
 
 static void check_config(const ScenarioConfig *cfg, const ScenarioData *d) {
@@ -489,7 +398,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
     Rng rng;
     if (cfg->quantity > 0) {
         rng_init(&rng, seed, TAG_QUANTITY, 0, RNG_PARTITION);
-        dirichlet_draw(&rng, cfg->quantity, q, K);
+        scn_dirichlet_draw(&rng, cfg->quantity, q, K);
     }
     int64_t *unit_party = xmalloc((size_t)U * sizeof *unit_party);
     int64_t *bucket = xmalloc((size_t)U * sizeof *bucket),
@@ -501,7 +410,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         if (nc == 0) continue;
         if (cfg->skew == SCN_SKEW_DIRICHLET) {
             rng_init(&rng, seed, TAG_DIRICHLET, (uint32_t)c, RNG_PARTITION);
-            dirichlet_draw(&rng, cfg->alpha, p, K);
+            scn_dirichlet_draw(&rng, cfg->alpha, p, K);
         } else {
             for (int k = 0; k < K; k++)
                 p[k] = 1.0;
@@ -512,7 +421,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         if (!(wsum > 0))
             for (int k = 0; k < K; k++)
                 p[k] = 1.0; // every weight underflowed: share evenly
-        apportion(count, p, K, nc, cfg->min_per_label);
+        scn_apportion(count, p, K, nc, cfg->min_per_label);
         rng_init(&rng, seed, TAG_SHUFFLE, (uint32_t)c, RNG_PARTITION);
         for (int64_t i = nc - 1; i > 0; i--) { // Fisher-Yates
             int64_t j = rng_below(&rng, (uint32_t)(i + 1));
@@ -537,7 +446,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         int64_t nk[SCN_MAX_MODALITIES];
         for (int m = 0; m < M; m++)
             w[m] = cfg->cross[m];
-        apportion(nk, w, M, K, 0);
+        scn_apportion(nk, w, M, K, 0);
         int k = 0;
         for (int m = 0; m < M; m++)
             for (int64_t j = 0; j < nk[m]; j++)
@@ -580,7 +489,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         }
         uint32_t back = rng_u32(&rng);
         if (got == 0 && cfg->keep_one)
-            got = 1u << nth_bit(base, (int)(back % (uint32_t)popcount8(base)));
+            got = 1u << scn_nth_bit(base, (int)(back % (uint32_t)scn_popcount8(base)));
         mask[i] = (uint8_t)got;
         owner2[i] = -1;
         mask2[i] = 0;
@@ -601,7 +510,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
             unsigned first = mask[order[ent_start[u]]];
             if (first == 0) continue;
             unsigned choose = (full & ~first) ? (full & ~first) : full;
-            int mp = nth_bit(choose, (int)(mdraw % (uint32_t)popcount8(choose)));
+            int mp = scn_nth_bit(choose, (int)(mdraw % (uint32_t)scn_popcount8(choose)));
             int k = (int)unit_party[u], nc = 0;
             for (int j = 0; j < K; j++)
                 if (j != k &&
