@@ -1,11 +1,16 @@
 // scenario_impl.h - what the files of the scenario split share (scenario.h is the public side):
-// the internal scn_* draws and shares of scenario_draw.c. Private to src/data/scenario*.c.
+// the internal scn_* functions (the config check, the draws and shares). Private to
+// src/data/scenario*.c.
 #pragma once
 
 #include <stdint.h>
 
 #include "core/rng.h"
 #include "data/scenario.h"
+
+// CHECKs (dies) on cfg against d, naming the key and value: parties, alpha, rates outside [0,1],
+// cross with fewer than 2 modalities or with hybrid_p, stages (scenario_config.c).
+void scn_check_config(const ScenarioConfig *cfg, const ScenarioData *d);
 
 // ---- random draws and shares (scenario_draw.c) ----
 
