@@ -1,4 +1,6 @@
-// dataset.c - the validating reader of dataset files (dataset.h).
+// dataset.c - the validating reader of dataset files (dataset.h): opening, the structure checks
+// and closing. Its other files: dataset_scan.c (content scans), dataset_h5.c (HDF5 primitives),
+// dataset_info.c (description), dataset_rows.c (row readers); dataset_impl.h what they share.
 //
 // Validation never dies: every problem in the file becomes "<path>: <problem>" for the caller, with
 // HDF5's own error printing switched off while probing. Reads after a good open use H5_CHECK and
@@ -10,54 +12,19 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/die.h"
 #include "core/xalloc.h"
+#include "data/dataset_impl.h"
 
-#define SCAN_BLOCK_BYTES (8 << 20) // rows read per step of the open-time scans
-#define GATHER_MAX_SPAN 1024       // rows read at once by the _idx variants
 #define CHUNK_CACHE_BYTES (4 << 20)
 
-typedef struct {
-    int64_t n;
-    hid_t label, entity, meta;
-    hid_t mod[DS_MAX_MODALITIES];
-} SplitH;
+const char *const ds_split_name[2] = {"train", "test"};
 
-struct Dataset {
-    char *path, *name;
-    int schema;
-    uint64_t seed;
-    int n_classes;
-    char **classes;
-    int n_mod;
-    DatasetModality mod[DS_MAX_MODALITIES];
-    char **mod_names;
-    char *mod_kind[DS_MAX_MODALITIES];
-    int vocab_size;
-    char **vocab;
-    int n_meta;
-    char **meta_names;
-    hid_t file;
-    SplitH split[2];
-};
-
-static const char *split_name[2] = {"train", "test"};
-
-static void free_strs(char **s, int n) {
-    if (!s) return;
-    for (int i = 0; i < n; i++)
-        xfree(s[i]);
-    xfree(s);
-}
-
-// Writes "<path>: <message>" into err; returns -1 so that callers can `return fail(...)`.
-static int fail(const Dataset *ds, char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(const Dataset *ds, char *err, size_t cap, const char *fmt, ...) {
+// Writes "<path>: <message>" into err; returns -1 so that callers can `return ds_fail(...)`.
+int ds_fail(const Dataset *ds, char *err, size_t cap, const char *fmt, ...) {
     if (!err || cap == 0) return -1;
     int k = snprintf(err, cap, "%s: ", ds->path);
     if (k < 0 || (size_t)k >= cap) return -1;
@@ -68,117 +35,11 @@ static int fail(const Dataset *ds, char *err, size_t cap, const char *fmt, ...) 
     return -1;
 }
 
-// "uint8", "int32", "int64", "float32", "float64", "string", ... for messages and dtype checks.
-static const char *type_name(hid_t t) {
-    H5T_class_t c = H5Tget_class(t);
-    size_t sz = H5Tget_size(t);
-    if (c == H5T_INTEGER) {
-        int sgn = H5Tget_sign(t) == H5T_SGN_2;
-        switch (sz) {
-        case 1:
-            return sgn ? "int8" : "uint8";
-        case 2:
-            return sgn ? "int16" : "uint16";
-        case 4:
-            return sgn ? "int32" : "uint32";
-        case 8:
-            return sgn ? "int64" : "uint64";
-        default:
-            return "integer";
-        }
-    }
-    if (c == H5T_FLOAT) return sz == 4 ? "float32" : sz == 8 ? "float64" : "float";
-    if (c == H5T_STRING) return "string";
-    return "other";
-}
-
-static const char *dtype_str(DsDtype t) {
-    return t == DS_U8 ? "uint8" : t == DS_I32 ? "int32" : "float32";
-}
-
-// ---- strings from attributes and datasets (variable or fixed length, ASCII or UTF-8) ----
-
-// Reads the strings of attribute `attr` of obj (attr NULL: obj is a string dataset). Returns the
-// count, -1 when missing, -2 when not strings, -3 when not a scalar or 1-D array.
-static int read_strings(hid_t obj, const char *attr, char ***out) {
-    hid_t h, t, space;
-    if (attr) {
-        if (H5Aexists(obj, attr) <= 0) return -1;
-        h = H5Aopen(obj, attr, H5P_DEFAULT);
-        if (h < 0) return -1;
-        t = H5Aget_type(h), space = H5Aget_space(h);
-    } else {
-        h = obj;
-        t = H5Dget_type(h), space = H5Dget_space(h);
-    }
-    int rc = 0;
-    int rank = H5Sget_simple_extent_ndims(space);
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    if (H5Tget_class(t) != H5T_STRING)
-        rc = -2;
-    else if (rank > 1 || n < 0 || n > INT32_MAX)
-        rc = -3;
-    if (rc == 0) {
-        char **s = xcalloc((size_t)(n ? n : 1), sizeof *s);
-        hid_t m = H5Tcopy(H5T_C_S1);
-        H5Tset_cset(m, H5Tget_cset(t));
-        if (H5Tis_variable_str(t) > 0) {
-            H5Tset_size(m, H5T_VARIABLE);
-            char **v = xcalloc((size_t)(n ? n : 1), sizeof *v);
-            herr_t e = attr ? H5Aread(h, m, v) : H5Dread(h, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-            for (hssize_t i = 0; i < n; i++) {
-                s[i] = xstrdup(e >= 0 && v[i] ? v[i] : "");
-                if (v[i]) H5free_memory(v[i]);
-            }
-            xfree(v);
-            if (e < 0) rc = -2;
-        } else {
-            size_t sz = H5Tget_size(t);
-            H5Tset_size(m, sz);
-            char *buf = xcalloc((size_t)(n ? n : 1), sz);
-            herr_t e =
-                attr ? H5Aread(h, m, buf) : H5Dread(h, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-            for (hssize_t i = 0; i < n; i++) {
-                s[i] = xmalloc(sz + 1);
-                memcpy(s[i], buf + (size_t)i * sz, sz);
-                s[i][sz] = '\0';
-            }
-            xfree(buf);
-            if (e < 0) rc = -2;
-        }
-        H5Tclose(m);
-        if (rc == 0)
-            *out = s, rc = (int)n;
-        else
-            free_strs(s, (int)n);
-    }
-    H5Sclose(space);
-    H5Tclose(t);
-    if (attr) H5Aclose(h);
-    return rc;
-}
-
-// Scalar numeric attribute; want_class H5T_INTEGER or H5T_FLOAT. 0 ok, -1 missing, -2 wrong type.
-static int read_num(hid_t obj, const char *attr, H5T_class_t want_class, hid_t mtype, void *out) {
-    if (H5Aexists(obj, attr) <= 0) return -1;
-    hid_t a = H5Aopen(obj, attr, H5P_DEFAULT);
-    if (a < 0) return -1;
-    hid_t t = H5Aget_type(a), space = H5Aget_space(a);
-    int rc = 0;
-    if (H5Tget_class(t) != want_class || H5Sget_simple_extent_npoints(space) != 1)
-        rc = -2;
-    else if (H5Aread(a, mtype, out) < 0)
-        rc = -2;
-    H5Sclose(space);
-    H5Tclose(t);
-    H5Aclose(a);
-    return rc;
-}
-
 static int attr_problem(const Dataset *ds, char *err, size_t cap, int rc, const char *obj,
                         const char *attr, const char *want) {
-    if (rc == -1) return fail(ds, err, cap, "missing attribute %s on %s", attr, obj);
-    return fail(ds, err, cap, "wrong dtype for attribute %s on %s: expected %s", attr, obj, want);
+    if (rc == -1) return ds_fail(ds, err, cap, "missing attribute %s on %s", attr, obj);
+    return ds_fail(ds, err, cap, "wrong dtype for attribute %s on %s: expected %s", attr, obj,
+                   want);
 }
 
 // ---- validation ----
@@ -189,69 +50,70 @@ static int open_checked(Dataset *ds, char *err, size_t cap, hid_t group, const c
                         hsize_t *dims, hid_t *out) {
     *out = -1;
     if (H5Lexists(group, name, H5P_DEFAULT) <= 0)
-        return fail(ds, err, cap, "missing dataset /%s/%s", gname, name);
+        return ds_fail(ds, err, cap, "missing dataset /%s/%s", gname, name);
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     H5Pset_chunk_cache(dapl, 521, CHUNK_CACHE_BYTES, 1.0);
     hid_t d = H5Dopen2(group, name, dapl);
     H5Pclose(dapl);
-    if (d < 0) return fail(ds, err, cap, "/%s/%s is not a dataset", gname, name);
+    if (d < 0) return ds_fail(ds, err, cap, "/%s/%s is not a dataset", gname, name);
     *out = d;
     hid_t t = H5Dget_type(d);
-    const char *tn = type_name(t);
+    const char *tn = ds_type_name(t);
     H5Tclose(t);
     if (want_type && strcmp(tn, want_type))
-        return fail(ds, err, cap, "wrong dtype for /%s/%s: expected %s, found %s", gname, name,
-                    want_type, tn);
+        return ds_fail(ds, err, cap, "wrong dtype for /%s/%s: expected %s, found %s", gname, name,
+                       want_type, tn);
     hid_t sp = H5Dget_space(d);
     int rank = H5Sget_simple_extent_ndims(sp);
     hsize_t tmp[8];
     if (rank >= 1 && rank <= 8) H5Sget_simple_extent_dims(sp, dims ? dims : tmp, NULL);
     H5Sclose(sp);
     if (want_rank > 0 && rank != want_rank)
-        return fail(ds, err, cap, "wrong rank for /%s/%s: expected %d dimensions, found %d", gname,
-                    name, want_rank, rank);
-    if (rank < 1) return fail(ds, err, cap, "/%s/%s has no rows (rank %d)", gname, name, rank);
+        return ds_fail(ds, err, cap, "wrong rank for /%s/%s: expected %d dimensions, found %d",
+                       gname, name, want_rank, rank);
+    if (rank < 1) return ds_fail(ds, err, cap, "/%s/%s has no rows (rank %d)", gname, name, rank);
     hsize_t rows = dims ? dims[0] : tmp[0];
     if ((int64_t)rows != n)
-        return fail(ds, err, cap, "mismatched lengths: /%s/%s has %lld rows but /%s has n = %lld",
-                    gname, name, (long long)rows, gname, (long long)n);
+        return ds_fail(ds, err, cap,
+                       "mismatched lengths: /%s/%s has %lld rows but /%s has n = %lld", gname, name,
+                       (long long)rows, gname, (long long)n);
     return 0;
 }
 
 static int check_root(Dataset *ds, char *err, size_t cap) {
     hid_t f = ds->file;
-    int rc = read_num(f, "schema", H5T_INTEGER, H5T_NATIVE_INT, &ds->schema);
+    int rc = ds_read_num(f, "schema", H5T_INTEGER, H5T_NATIVE_INT, &ds->schema);
     if (rc) return attr_problem(ds, err, cap, rc, "/", "schema", "an integer");
     if (ds->schema > DSFILE_SCHEMA)
-        return fail(ds, err, cap,
-                    "schema version %d is newer than this reader's %d (update mmcollab)",
-                    ds->schema, DSFILE_SCHEMA);
-    if (ds->schema < 1) return fail(ds, err, cap, "schema version %d is invalid", ds->schema);
+        return ds_fail(ds, err, cap,
+                       "schema version %d is newer than this reader's %d (update mmcollab)",
+                       ds->schema, DSFILE_SCHEMA);
+    if (ds->schema < 1) return ds_fail(ds, err, cap, "schema version %d is invalid", ds->schema);
     static const char *const strs[] = {"name", "version", "source", "licence", "builder"};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         char **s = NULL;
-        rc = read_strings(f, strs[i], &s);
+        rc = ds_read_strings(f, strs[i], &s);
         if (rc < 0) return attr_problem(ds, err, cap, rc, "/", strs[i], "a string");
         if (i == 0) ds->name = xstrdup(rc > 0 ? s[0] : "");
-        free_strs(s, rc);
+        ds_free_strs(s, rc);
     }
-    rc = read_num(f, "seed", H5T_INTEGER, H5T_NATIVE_UINT64, &ds->seed);
+    rc = ds_read_num(f, "seed", H5T_INTEGER, H5T_NATIVE_UINT64, &ds->seed);
     if (rc) return attr_problem(ds, err, cap, rc, "/", "seed", "an integer");
-    rc = read_strings(f, "classes", &ds->classes);
+    rc = ds_read_strings(f, "classes", &ds->classes);
     if (rc < 0) return attr_problem(ds, err, cap, rc, "/", "classes", "a string array");
     ds->n_classes = rc;
-    if (rc < 1) return fail(ds, err, cap, "attribute classes on / is empty");
-    rc = read_strings(f, "modalities", &ds->mod_names);
+    if (rc < 1) return ds_fail(ds, err, cap, "attribute classes on / is empty");
+    rc = ds_read_strings(f, "modalities", &ds->mod_names);
     if (rc < 0) return attr_problem(ds, err, cap, rc, "/", "modalities", "a string array");
     ds->n_mod = rc;
     if (rc < 1 || rc > DS_MAX_MODALITIES)
-        return fail(ds, err, cap, "attribute modalities on / lists %d modalities, need 1..%d", rc,
-                    DS_MAX_MODALITIES);
+        return ds_fail(ds, err, cap, "attribute modalities on / lists %d modalities, need 1..%d",
+                       rc, DS_MAX_MODALITIES);
     for (int m = 0; m < ds->n_mod; m++) {
         ds->mod[m].name = ds->mod_names[m];
         for (int o = 0; o < m; o++)
             if (!strcmp(ds->mod_names[o], ds->mod_names[m]))
-                return fail(ds, err, cap, "modality %s listed twice", ds->mod_names[m]);
+                return ds_fail(ds, err, cap, "modality %s listed twice", ds->mod_names[m]);
     }
     return 0;
 }
@@ -259,7 +121,7 @@ static int check_root(Dataset *ds, char *err, size_t cap) {
 // The modality m of split sp: dtype, per-sample shape, kind, quantisation; train defines, test must
 // agree.
 static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, int m) {
-    const char *gname = split_name[sp], *name = ds->mod_names[m];
+    const char *gname = ds_split_name[sp], *name = ds->mod_names[m];
     hsize_t dims[8];
     hid_t d;
     if (open_checked(ds, err, cap, g, gname, name, NULL, 0, ds->split[sp].n, dims, &d)) {
@@ -268,7 +130,7 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
     }
     ds->split[sp].mod[m] = d;
     hid_t t = H5Dget_type(d);
-    const char *tn = type_name(t);
+    const char *tn = ds_type_name(t);
     H5Tclose(t);
     DsDtype dt;
     if (!strcmp(tn, "uint8"))
@@ -278,42 +140,44 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
     else if (!strcmp(tn, "float32"))
         dt = DS_F32;
     else
-        return fail(ds, err, cap,
-                    "wrong dtype for /%s/%s: expected uint8, int32 or float32, found %s", gname,
-                    name, tn);
+        return ds_fail(ds, err, cap,
+                       "wrong dtype for /%s/%s: expected uint8, int32 or float32, found %s", gname,
+                       name, tn);
     hid_t space = H5Dget_space(d);
     int rank = H5Sget_simple_extent_ndims(space);
     H5Sclose(space);
     if (rank < 2 || rank > 1 + DS_MAX_DIMS)
-        return fail(ds, err, cap,
-                    "wrong rank for /%s/%s: expected 2 or 3 dimensions (N, d1[, d2]), found %d",
-                    gname, name, rank);
+        return ds_fail(ds, err, cap,
+                       "wrong rank for /%s/%s: expected 2 or 3 dimensions (N, d1[, d2]), found %d",
+                       gname, name, rank);
     char **kind = NULL;
-    int rc = read_strings(d, "kind", &kind);
+    int rc = ds_read_strings(d, "kind", &kind);
     if (rc < 0)
-        return fail(ds, err, cap, "%s attribute kind on /%s/%s",
-                    rc == -1 ? "missing" : "wrong dtype for", gname, name);
+        return ds_fail(ds, err, cap, "%s attribute kind on /%s/%s",
+                       rc == -1 ? "missing" : "wrong dtype for", gname, name);
     char k[16];
     snprintf(k, sizeof k, "%s", rc > 0 ? kind[0] : "");
-    free_strs(kind, rc);
+    ds_free_strs(kind, rc);
     if (strcmp(k, "image") && strcmp(k, "audio") && strcmp(k, "text") && strcmp(k, "vector"))
-        return fail(ds, err, cap, "/%s/%s: kind \"%s\" is not image|audio|text|vector", gname, name,
-                    k);
+        return ds_fail(ds, err, cap, "/%s/%s: kind \"%s\" is not image|audio|text|vector", gname,
+                       name, k);
     if (!strcmp(k, "text") && dt != DS_I32)
-        return fail(ds, err, cap, "wrong dtype for /%s/%s: a text modality must be int32, found %s",
-                    gname, name, tn);
+        return ds_fail(ds, err, cap,
+                       "wrong dtype for /%s/%s: a text modality must be int32, found %s", gname,
+                       name, tn);
     float scale = 0, offset = 0;
-    int rs = read_num(d, "scale", H5T_FLOAT, H5T_NATIVE_FLOAT, &scale);
-    int ro = read_num(d, "offset", H5T_FLOAT, H5T_NATIVE_FLOAT, &offset);
+    int rs = ds_read_num(d, "scale", H5T_FLOAT, H5T_NATIVE_FLOAT, &scale);
+    int ro = ds_read_num(d, "offset", H5T_FLOAT, H5T_NATIVE_FLOAT, &offset);
     if (rs == -2 || ro == -2)
-        return fail(ds, err, cap,
-                    "wrong dtype for attribute scale/offset on /%s/%s: expected float", gname,
-                    name);
+        return ds_fail(ds, err, cap,
+                       "wrong dtype for attribute scale/offset on /%s/%s: expected float", gname,
+                       name);
     if ((rs == 0) != (ro == 0))
-        return fail(ds, err, cap, "missing attribute %s on /%s/%s (scale and offset go together)",
-                    rs ? "scale" : "offset", gname, name);
+        return ds_fail(ds, err, cap,
+                       "missing attribute %s on /%s/%s (scale and offset go together)",
+                       rs ? "scale" : "offset", gname, name);
     if (rs == 0 && (dt != DS_U8 || !isfinite(scale) || !isfinite(offset) || scale < 0))
-        return fail(
+        return ds_fail(
             ds, err, cap,
             "/%s/%s: quantisation scale %g offset %g on %s (need finite, scale >= 0, uint8)", gname,
             name, scale, offset, tn);
@@ -330,51 +194,51 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
         return 0;
     }
     if (dt != md->dtype)
-        return fail(ds, err, cap, "wrong dtype for /test/%s: %s, but /train/%s is %s", name, tn,
-                    name, dtype_str(md->dtype));
+        return ds_fail(ds, err, cap, "wrong dtype for /test/%s: %s, but /train/%s is %s", name, tn,
+                       name, ds_dtype_str(md->dtype));
     int same = rank - 1 == md->ndims && strcmp(k, md->kind) == 0 && scale == md->scale &&
                offset == md->offset;
     for (int i = 0; same && i < md->ndims; i++)
         same = md->dims[i] == (int64_t)dims[1 + i];
     if (!same)
-        return fail(ds, err, cap,
-                    "/test/%s differs from /train/%s in per-sample shape, kind or quantisation",
-                    name, name);
+        return ds_fail(ds, err, cap,
+                       "/test/%s differs from /train/%s in per-sample shape, kind or quantisation",
+                       name, name);
     return 0;
 }
 
 static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
-    const char *gname = split_name[sp];
+    const char *gname = ds_split_name[sp];
     SplitH *s = &ds->split[sp];
     if (H5Lexists(ds->file, gname, H5P_DEFAULT) <= 0)
-        return fail(ds, err, cap, "missing group /%s", gname);
+        return ds_fail(ds, err, cap, "missing group /%s", gname);
     hid_t g = H5Gopen2(ds->file, gname, H5P_DEFAULT);
-    if (g < 0) return fail(ds, err, cap, "/%s is not a group", gname);
+    if (g < 0) return ds_fail(ds, err, cap, "/%s is not a group", gname);
     char obj[16];
     snprintf(obj, sizeof obj, "/%s", gname);
-    int rc = read_num(g, "n", H5T_INTEGER, H5T_NATIVE_INT64, &s->n);
+    int rc = ds_read_num(g, "n", H5T_INTEGER, H5T_NATIVE_INT64, &s->n);
     if (rc)
         rc = attr_problem(ds, err, cap, rc, obj, "n", "an integer");
     else if (s->n < 0)
-        rc = fail(ds, err, cap, "/%s: n = %lld < 0", gname, (long long)s->n);
+        rc = ds_fail(ds, err, cap, "/%s: n = %lld < 0", gname, (long long)s->n);
     if (!rc) rc = open_checked(ds, err, cap, g, gname, "label", "int32", 1, s->n, NULL, &s->label);
     if (!rc)
         rc = open_checked(ds, err, cap, g, gname, "entity", "int64", 1, s->n, NULL, &s->entity);
     if (!rc) {
         int has_meta = H5Lexists(g, "meta", H5P_DEFAULT) > 0;
         if (sp == 1 && has_meta != (ds->n_meta > 0))
-            rc = has_meta ? fail(ds, err, cap, "/test/meta exists but /train/meta does not")
-                          : fail(ds, err, cap, "missing dataset /test/meta (/train has meta)");
+            rc = has_meta ? ds_fail(ds, err, cap, "/test/meta exists but /train/meta does not")
+                          : ds_fail(ds, err, cap, "missing dataset /test/meta (/train has meta)");
         if (!rc && has_meta) {
             hsize_t dims[2];
             rc = open_checked(ds, err, cap, g, gname, "meta", "int32", 2, s->n, dims, &s->meta);
             char **cols = NULL;
-            int nc = rc ? 0 : read_strings(s->meta, "columns", &cols);
+            int nc = rc ? 0 : ds_read_strings(s->meta, "columns", &cols);
             if (!rc && nc < 0)
-                rc = fail(ds, err, cap, "%s attribute columns on /%s/meta",
-                          nc == -1 ? "missing" : "wrong dtype for", gname);
+                rc = ds_fail(ds, err, cap, "%s attribute columns on /%s/meta",
+                             nc == -1 ? "missing" : "wrong dtype for", gname);
             if (!rc && (hsize_t)nc != dims[1])
-                rc = fail(
+                rc = ds_fail(
                     ds, err, cap,
                     "mismatched lengths: /%s/meta has %llu columns but attribute columns names %d",
                     gname, (unsigned long long)dims[1], nc);
@@ -384,9 +248,10 @@ static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
                 for (int i = 0; same && i < nc; i++)
                     same = !strcmp(cols[i], ds->meta_names[i]);
                 if (!same)
-                    rc = fail(ds, err, cap, "/test/meta columns differ from /train/meta columns");
+                    rc =
+                        ds_fail(ds, err, cap, "/test/meta columns differ from /train/meta columns");
             }
-            free_strs(cols, nc > 0 ? nc : 0);
+            ds_free_strs(cols, nc > 0 ? nc : 0);
         }
     }
     for (int m = 0; !rc && m < ds->n_mod; m++)
@@ -395,100 +260,21 @@ static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
     return rc;
 }
 
-// Reads rows [start, start + n) of d (rank dims) into out as mtype.
-static herr_t read_block(hid_t d, hid_t mtype, int64_t start, int64_t n, void *out) {
-    hid_t fs = H5Dget_space(d);
-    int rank = H5Sget_simple_extent_ndims(fs);
-    hsize_t dims[1 + DS_MAX_DIMS], off[1 + DS_MAX_DIMS] = {0};
-    H5Sget_simple_extent_dims(fs, dims, NULL);
-    off[0] = (hsize_t)start;
-    dims[0] = (hsize_t)n;
-    herr_t e = 0;
-    if (n > 0) {
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, dims, NULL);
-        hid_t ms = H5Screate_simple(rank, dims, NULL);
-        e = H5Dread(d, mtype, ms, fs, H5P_DEFAULT, out);
-        H5Sclose(ms);
-    }
-    H5Sclose(fs);
-    return e;
-}
-
-static int scan_labels(Dataset *ds, char *err, size_t cap, int sp) {
-    int64_t n = ds->split[sp].n, blk = 1 << 16;
-    int32_t *buf = xmalloc((size_t)(n < blk ? (n ? n : 1) : blk) * 4);
-    int rc = 0;
-    for (int64_t a = 0; !rc && a < n; a += blk) {
-        int64_t k = n - a < blk ? n - a : blk;
-        if (read_block(ds->split[sp].label, H5T_NATIVE_INT32, a, k, buf) < 0) {
-            rc = fail(ds, err, cap, "cannot read /%s/label (corrupt file?)", split_name[sp]);
-            break;
-        }
-        for (int64_t i = 0; i < k; i++)
-            if (buf[i] < 0 || buf[i] >= ds->n_classes) {
-                rc = fail(ds, err, cap,
-                          "label %d at /%s/label[%lld] is outside [0, %d) (the class count)",
-                          buf[i], split_name[sp], (long long)(a + i), ds->n_classes);
-                break;
-            }
-    }
-    xfree(buf);
-    return rc;
-}
-
-// NaN/Inf in float32 modalities, token ids outside the vocabulary in text modalities.
-static int scan_features(Dataset *ds, char *err, size_t cap, int sp, int m) {
-    const DatasetModality *md = &ds->mod[m];
-    int is_text = !strcmp(md->kind, "text");
-    if (md->dtype == DS_U8 || (md->dtype == DS_I32 && !is_text)) return 0;
-    int64_t n = ds->split[sp].n, per = md->row_elems;
-    int64_t blk = SCAN_BLOCK_BYTES / (4 * per);
-    if (blk < 1) blk = 1;
-    void *buf = xmalloc((size_t)(n < blk ? (n ? n : 1) : blk) * (size_t)per * 4);
-    int rc = 0;
-    for (int64_t a = 0; !rc && a < n; a += blk) {
-        int64_t k = n - a < blk ? n - a : blk;
-        hid_t mt = md->dtype == DS_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32;
-        if (read_block(ds->split[sp].mod[m], mt, a, k, buf) < 0) {
-            rc = fail(ds, err, cap, "cannot read /%s/%s (corrupt file?)", split_name[sp], md->name);
-            break;
-        }
-        for (int64_t j = 0; j < k * per; j++) {
-            if (md->dtype == DS_F32) {
-                float v = ((const float *)buf)[j];
-                if (!isfinite(v)) {
-                    rc = fail(ds, err, cap,
-                              "non-finite value %g (NaN/Inf) at /%s/%s row %lld element %lld", v,
-                              split_name[sp], md->name, (long long)(a + j / per),
-                              (long long)(j % per));
-                    break;
-                }
-            } else {
-                int32_t v = ((const int32_t *)buf)[j];
-                if (v < 0 || v >= ds->vocab_size) {
-                    rc = fail(ds, err, cap,
-                              "token %d at /%s/%s row %lld is outside the vocabulary [0, %d)", v,
-                              split_name[sp], md->name, (long long)(a + j / per), ds->vocab_size);
-                    break;
-                }
-            }
-        }
-    }
-    xfree(buf);
-    return rc;
-}
-
 static int validate(Dataset *ds, unsigned flags, char *err, size_t cap) {
-    if (access(ds->path, F_OK) != 0) return fail(ds, err, cap, "cannot open: %s", strerror(errno));
-    if (access(ds->path, R_OK) != 0) return fail(ds, err, cap, "cannot read: %s", strerror(errno));
+    if (access(ds->path, F_OK) != 0)
+        return ds_fail(ds, err, cap, "cannot open: %s", strerror(errno));
+    if (access(ds->path, R_OK) != 0)
+        return ds_fail(ds, err, cap, "cannot read: %s", strerror(errno));
     htri_t is = H5Fis_hdf5(ds->path);
     if (is <= 0)
-        return fail(ds, err, cap, "not an HDF5 file (no HDF5 signature; wrong file or truncated)");
+        return ds_fail(ds, err, cap,
+                       "not an HDF5 file (no HDF5 signature; wrong file or truncated)");
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     ds->file = H5Fopen(ds->path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
-    if (ds->file < 0) return fail(ds, err, cap, "HDF5 cannot open it: truncated or corrupt file");
+    if (ds->file < 0)
+        return ds_fail(ds, err, cap, "HDF5 cannot open it: truncated or corrupt file");
     if (check_root(ds, err, cap)) return -1;
     int has_text = 0;
     for (int sp = 0; sp < 2; sp++)
@@ -497,21 +283,21 @@ static int validate(Dataset *ds, unsigned flags, char *err, size_t cap) {
         has_text |= !strcmp(ds->mod[m].kind, "text");
     if (has_text) {
         if (H5Lexists(ds->file, "vocab", H5P_DEFAULT) <= 0)
-            return fail(ds, err, cap, "missing dataset /vocab (the file has a text modality)");
+            return ds_fail(ds, err, cap, "missing dataset /vocab (the file has a text modality)");
         hid_t d = H5Dopen2(ds->file, "vocab", H5P_DEFAULT);
-        if (d < 0) return fail(ds, err, cap, "/vocab is not a dataset");
-        int rc = read_strings(d, NULL, &ds->vocab);
+        if (d < 0) return ds_fail(ds, err, cap, "/vocab is not a dataset");
+        int rc = ds_read_strings(d, NULL, &ds->vocab);
         H5Dclose(d);
         if (rc < 0)
-            return fail(ds, err, cap, "wrong dtype for /vocab: expected a 1-D string dataset");
-        if (rc < 1) return fail(ds, err, cap, "/vocab is empty");
+            return ds_fail(ds, err, cap, "wrong dtype for /vocab: expected a 1-D string dataset");
+        if (rc < 1) return ds_fail(ds, err, cap, "/vocab is empty");
         ds->vocab_size = rc;
     }
     for (int sp = 0; sp < 2; sp++) {
-        if (scan_labels(ds, err, cap, sp)) return -1;
+        if (ds_scan_labels(ds, err, cap, sp)) return -1;
         if (flags & DATASET_SKIP_SCAN) continue;
         for (int m = 0; m < ds->n_mod; m++)
-            if (scan_features(ds, err, cap, sp, m)) return -1;
+            if (ds_scan_features(ds, err, cap, sp, m)) return -1;
     }
     return 0;
 }
@@ -557,248 +343,13 @@ void dataset_close(Dataset *ds) {
             if (s->mod[m] >= 0) H5Dclose(s->mod[m]);
     }
     if (ds->file >= 0) H5Fclose(ds->file);
-    free_strs(ds->classes, ds->n_classes);
-    free_strs(ds->mod_names, ds->n_mod);
+    ds_free_strs(ds->classes, ds->n_classes);
+    ds_free_strs(ds->mod_names, ds->n_mod);
     for (int m = 0; m < DS_MAX_MODALITIES; m++)
         xfree(ds->mod_kind[m]);
-    free_strs(ds->vocab, ds->vocab_size);
-    free_strs(ds->meta_names, ds->n_meta);
+    ds_free_strs(ds->vocab, ds->vocab_size);
+    ds_free_strs(ds->meta_names, ds->n_meta);
     xfree(ds->name);
     xfree(ds->path);
     xfree(ds);
-}
-
-// ---- description ----
-
-const char *dataset_path(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->path;
-}
-const char *dataset_name(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->name;
-}
-int dataset_schema(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->schema;
-}
-uint64_t dataset_seed(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->seed;
-}
-
-int64_t dataset_n(const Dataset *ds, DsSplit split) {
-    CHECK_PTR(ds);
-    CHECK(split == DS_TRAIN || split == DS_TEST, "%s: split %d", ds->path, (int)split);
-    return ds->split[split].n;
-}
-
-int dataset_n_classes(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->n_classes;
-}
-const char *dataset_class_name(const Dataset *ds, int c) {
-    CHECK_PTR(ds);
-    CHECK(c >= 0 && c < ds->n_classes, "%s: class %d outside [0, %d)", ds->path, c, ds->n_classes);
-    return ds->classes[c];
-}
-int dataset_n_modalities(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->n_mod;
-}
-const DatasetModality *dataset_modality(const Dataset *ds, int m) {
-    CHECK_PTR(ds);
-    CHECK(m >= 0 && m < ds->n_mod, "%s: modality %d outside [0, %d)", ds->path, m, ds->n_mod);
-    return &ds->mod[m];
-}
-int dataset_modality_index(const Dataset *ds, const char *name) {
-    CHECK_PTR(ds);
-    CHECK_PTR(name);
-    for (int m = 0; m < ds->n_mod; m++)
-        if (!strcmp(ds->mod_names[m], name)) return m;
-    return -1;
-}
-int dataset_vocab_size(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->vocab_size;
-}
-const char *dataset_vocab_word(const Dataset *ds, int i) {
-    CHECK_PTR(ds);
-    CHECK(i >= 0 && i < ds->vocab_size, "%s: token %d outside [0, %d)", ds->path, i,
-          ds->vocab_size);
-    return ds->vocab[i];
-}
-int dataset_n_meta(const Dataset *ds) {
-    CHECK_PTR(ds);
-    return ds->n_meta;
-}
-const char *dataset_meta_name(const Dataset *ds, int k) {
-    CHECK_PTR(ds);
-    CHECK(k >= 0 && k < ds->n_meta, "%s: meta column %d outside [0, %d)", ds->path, k, ds->n_meta);
-    return ds->meta_names[k];
-}
-int dataset_meta_index(const Dataset *ds, const char *name) {
-    CHECK_PTR(ds);
-    CHECK_PTR(name);
-    for (int k = 0; k < ds->n_meta; k++)
-        if (!strcmp(ds->meta_names[k], name)) return k;
-    return -1;
-}
-
-// ---- rows ----
-
-typedef struct {
-    int64_t row, pos;
-} IdxPos;
-
-static int cmp_idxpos(const void *a, const void *b) {
-    const IdxPos *x = a, *y = b;
-    return x->row < y->row ? -1 : x->row > y->row ? 1 : (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-// Rows [start, start + n) (idx NULL) or rows idx[0..n) of d into out, row_bytes per row of mtype.
-static void read_rows(const Dataset *ds, DsSplit split, hid_t d, const char *what, hid_t mtype,
-                      size_t row_bytes, int64_t start, const int64_t *idx, int64_t n, void *out) {
-    CHECK(split == DS_TRAIN || split == DS_TEST, "%s: split %d", ds->path, (int)split);
-    int64_t N = ds->split[split].n;
-    CHECK(n >= 0, "%s: /%s/%s: n = %lld", ds->path, split_name[split], what, (long long)n);
-    if (n == 0) return;
-    CHECK_PTR(out);
-    if (!idx) {
-        CHECK(start >= 0 && start + n <= N, "%s: /%s/%s: rows [%lld, %lld) outside [0, %lld)",
-              ds->path, split_name[split], what, (long long)start, (long long)(start + n),
-              (long long)N);
-        H5_CHECK(read_block(d, mtype, start, n, out));
-        return;
-    }
-    IdxPos *ip = xmalloc((size_t)n * sizeof *ip);
-    for (int64_t i = 0; i < n; i++) {
-        CHECK(idx[i] >= 0 && idx[i] < N, "%s: /%s/%s: idx[%lld] = %lld outside [0, %lld)", ds->path,
-              split_name[split], what, (long long)i, (long long)idx[i], (long long)N);
-        ip[i] = (IdxPos){idx[i], i};
-    }
-    qsort(ip, (size_t)n, sizeof *ip, cmp_idxpos);
-    unsigned char *tmp = xmalloc(GATHER_MAX_SPAN * row_bytes);
-    for (int64_t a = 0; a < n;) {
-        int64_t lo = ip[a].row, b = a + 1;
-        while (b < n && ip[b].row - ip[b - 1].row <= 1 && ip[b].row - lo < GATHER_MAX_SPAN)
-            b++;
-        int64_t span = ip[b - 1].row - lo + 1;
-        H5_CHECK(read_block(d, mtype, lo, span, tmp));
-        for (int64_t k = a; k < b; k++)
-            memcpy((unsigned char *)out + (size_t)ip[k].pos * row_bytes,
-                   tmp + (size_t)(ip[k].row - lo) * row_bytes, row_bytes);
-        a = b;
-    }
-    xfree(tmp);
-    xfree(ip);
-}
-
-void dataset_read_labels(const Dataset *ds, DsSplit split, int64_t start, int64_t n, int32_t *out) {
-    CHECK_PTR(ds);
-    read_rows(ds, split, ds->split[split & 1].label, "label", H5T_NATIVE_INT32, 4, start, NULL, n,
-              out);
-}
-void dataset_read_labels_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n,
-                             int32_t *out) {
-    CHECK_PTR(ds);
-    CHECK(n == 0 || idx != NULL, "idx is NULL");
-    read_rows(ds, split, ds->split[split & 1].label, "label", H5T_NATIVE_INT32, 4, 0, idx, n, out);
-}
-void dataset_read_entities(const Dataset *ds, DsSplit split, int64_t start, int64_t n,
-                           int64_t *out) {
-    CHECK_PTR(ds);
-    read_rows(ds, split, ds->split[split & 1].entity, "entity", H5T_NATIVE_INT64, 8, start, NULL, n,
-              out);
-}
-void dataset_read_entities_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n,
-                               int64_t *out) {
-    CHECK_PTR(ds);
-    CHECK(n == 0 || idx != NULL, "idx is NULL");
-    read_rows(ds, split, ds->split[split & 1].entity, "entity", H5T_NATIVE_INT64, 8, 0, idx, n,
-              out);
-}
-void dataset_read_meta(const Dataset *ds, DsSplit split, int64_t start, int64_t n, int32_t *out) {
-    CHECK_PTR(ds);
-    CHECK(ds->n_meta > 0, "%s has no meta columns", ds->path);
-    read_rows(ds, split, ds->split[split & 1].meta, "meta", H5T_NATIVE_INT32,
-              4 * (size_t)ds->n_meta, start, NULL, n, out);
-}
-void dataset_read_meta_idx(const Dataset *ds, DsSplit split, const int64_t *idx, int64_t n,
-                           int32_t *out) {
-    CHECK_PTR(ds);
-    CHECK(ds->n_meta > 0, "%s has no meta columns", ds->path);
-    CHECK(n == 0 || idx != NULL, "idx is NULL");
-    read_rows(ds, split, ds->split[split & 1].meta, "meta", H5T_NATIVE_INT32,
-              4 * (size_t)ds->n_meta, 0, idx, n, out);
-}
-
-static const DatasetModality *mod_checked(const Dataset *ds, int m) {
-    CHECK_PTR(ds);
-    CHECK(m >= 0 && m < ds->n_mod, "%s: modality %d outside [0, %d)", ds->path, m, ds->n_mod);
-    return &ds->mod[m];
-}
-
-// HDF5 converts the stored type to float exactly (uint8, and int32 ids below 2^24); then
-// dequantise.
-static void features(const Dataset *ds, DsSplit split, int m, int64_t start, const int64_t *idx,
-                     int64_t n, float *out) {
-    const DatasetModality *md = mod_checked(ds, m);
-    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, H5T_NATIVE_FLOAT,
-              4 * (size_t)md->row_elems, start, idx, n, out);
-    if (md->dtype != DS_U8) return;
-    size_t total = (size_t)n * (size_t)md->row_elems;
-    if (md->scale != 0) {
-        for (size_t i = 0; i < total; i++)
-            out[i] = md->offset + md->scale * out[i];
-    } else {
-        for (size_t i = 0; i < total; i++)
-            out[i] /= 255.0f;
-    }
-}
-void dataset_read_features(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n,
-                           float *out) {
-    features(ds, split, m, start, NULL, n, out);
-}
-void dataset_read_features_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx,
-                               int64_t n, float *out) {
-    CHECK(n == 0 || idx != NULL, "idx is NULL");
-    features(ds, split, m, 0, idx, n, out);
-}
-
-static void tokens(const Dataset *ds, DsSplit split, int m, int64_t start, const int64_t *idx,
-                   int64_t n, int32_t *out) {
-    const DatasetModality *md = mod_checked(ds, m);
-    CHECK(md->dtype == DS_I32, "%s: modality %s is %s, not int32 tokens", ds->path, md->name,
-          dtype_str(md->dtype));
-    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, H5T_NATIVE_INT32,
-              4 * (size_t)md->row_elems, start, idx, n, out);
-}
-void dataset_read_tokens(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n,
-                         int32_t *out) {
-    tokens(ds, split, m, start, NULL, n, out);
-}
-void dataset_read_tokens_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n,
-                             int32_t *out) {
-    CHECK(n == 0 || idx != NULL, "idx is NULL");
-    tokens(ds, split, m, 0, idx, n, out);
-}
-
-static hid_t native(DsDtype t) {
-    return t == DS_U8 ? H5T_NATIVE_UINT8 : t == DS_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
-}
-void dataset_read_raw(const Dataset *ds, DsSplit split, int m, int64_t start, int64_t n,
-                      void *out) {
-    const DatasetModality *md = mod_checked(ds, m);
-    size_t rb = (md->dtype == DS_U8 ? 1 : 4) * (size_t)md->row_elems;
-    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, native(md->dtype), rb, start, NULL,
-              n, out);
-}
-void dataset_read_raw_idx(const Dataset *ds, DsSplit split, int m, const int64_t *idx, int64_t n,
-                          void *out) {
-    const DatasetModality *md = mod_checked(ds, m);
-    CHECK(n == 0 || idx != NULL, "idx is NULL");
-    size_t rb = (md->dtype == DS_U8 ? 1 : 4) * (size_t)md->row_elems;
-    read_rows(ds, split, ds->split[split & 1].mod[m], md->name, native(md->dtype), rb, 0, idx, n,
-              out);
 }

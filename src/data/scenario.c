@@ -4,16 +4,18 @@
 // which order. Steps: units (samples, or entities when overlap is controlled) -> per-label
 // Dirichlet x quantity shares -> party modality sets (cross-modal, hybrid) -> per-sample masks
 // (missing rates) -> entity splits across parties (overlap) -> stages -> stream chunks.
+// Also the load-time stage transform, next to the stream tags it draws from. The module's other
+// files: scenario_config.c (presets, keys, the config check), scenario_draw.c (Dirichlet draws,
+// apportioning), scenario_counts.c (per-party counts and summary); scenario_impl.h what they share.
 #include "data/scenario.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/die.h"
 #include "core/rng.h"
 #include "core/xalloc.h"
+#include "data/scenario_impl.h"
 
 // Counter word 1 of each step's streams (word 2 is the index, word 3 RNG_PARTITION). Append-only:
 // changing one changes every stored split.
@@ -28,376 +30,7 @@ enum {
     TAG_STAGE_NOISE = 8, // index sample: load-time stage noise
 };
 
-const char *const SCENARIO_PRESETS[] = {
-    "iid",
-    "fedmllm-alpha5",
-    "fedmllm-alpha1",
-    "fedmllm-alpha0.5",
-    "fedmllm-missing0.3",
-    "fedmllm-missing0.4",
-    "fedmllm-missing0.5",
-    "fedmllm-cross3:7",
-    "fedmllm-cross5:5",
-    "fedmllm-cross7:3",
-    "fedmllm-hybrid0.8",
-    "fedmllm-hybrid0.7",
-    "fedmllm-hybrid0.6",
-    "bomm-random",
-    "bomm-crossmodal",
-    "bomm-hybrid",
-    "cdcca-shift3",
-    "fedcmp-stream10",
-    NULL,
-};
-
-// ---- presets and keys ----
-
-static void config_defaults(ScenarioConfig *cfg, const char *name, int n_parties) {
-    memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->name, sizeof cfg->name, "%s", name);
-    cfg->n_parties = n_parties;
-    cfg->skew = SCN_SKEW_IID;
-    cfg->alpha = 1.0f;
-    cfg->hybrid_p = -1.0f;
-    cfg->overlap = -1.0f;
-    for (int s = 0; s < SCN_MAX_STAGES; s++)
-        cfg->stages[s].contrast = 1.0f;
-}
-
-// FedMLLM (methods.md 3.6): Dirichlet per label over the parties, at least 1 unit per party and
-// label; alpha 0.5 for the missing, cross-modal and hybrid settings.
-static void fedmllm_base(ScenarioConfig *cfg, float alpha) {
-    cfg->skew = SCN_SKEW_DIRICHLET;
-    cfg->alpha = alpha;
-    cfg->min_per_label = 1;
-}
-
-// Cross-modal a:b: modality 0 (image) against the others, b shared evenly among them.
-static void set_cross(ScenarioConfig *cfg, float a, float b, int n_modalities) {
-    cfg->cross[0] = a;
-    for (int m = 1; m < n_modalities && m < SCN_MAX_MODALITIES; m++)
-        cfg->cross[m] = b / (float)(n_modalities - 1);
-}
-
-int scenario_preset(ScenarioConfig *cfg, const char *name, int n_parties, int n_modalities) {
-    CHECK_PTR(cfg);
-    CHECK_PTR(name);
-    CHECK(n_modalities >= 1 && n_modalities <= SCN_MAX_MODALITIES,
-          "scenario_preset(%s): n_modalities=%d outside [1,%d]", name, n_modalities,
-          SCN_MAX_MODALITIES);
-    config_defaults(cfg, name, n_parties);
-    float v, w;
-    char tail;
-    if (!strcmp(name, "iid")) return 0;
-    if (sscanf(name, "fedmllm-alpha%f%c", &v, &tail) == 1) {
-        if (v != 5.0f && v != 1.0f && v != 0.5f) return -1;
-        fedmllm_base(cfg, v);
-        return 0;
-    }
-    if (sscanf(name, "fedmllm-missing%f%c", &v, &tail) == 1) {
-        if (v != 0.3f && v != 0.4f && v != 0.5f) return -1;
-        fedmllm_base(cfg, 0.5f);
-        for (int m = 0; m < SCN_MAX_MODALITIES; m++)
-            cfg->missing[m] = m < n_modalities ? v : 0;
-        cfg->keep_one = 0; // FedMLLM drops each modality independently: both can be missing
-        return 0;
-    }
-    if (sscanf(name, "fedmllm-cross%f:%f%c", &v, &w, &tail) == 2) {
-        if (!((v == 3 && w == 7) || (v == 5 && w == 5) || (v == 7 && w == 3))) return -1;
-        fedmllm_base(cfg, 0.5f);
-        set_cross(cfg, v, w, n_modalities);
-        return 0;
-    }
-    if (sscanf(name, "fedmllm-hybrid%f%c", &v, &tail) == 1) {
-        if (v != 0.8f && v != 0.7f && v != 0.6f) return -1;
-        fedmllm_base(cfg, 0.5f);
-        cfg->hybrid_p = v;
-        return 0;
-    }
-    // BoMM (methods.md 1.8, [I]): moderate label skew, low entity overlap (5 % of entities are
-    // split across two parties by modality: the "alignment scarcity").
-    if (!strncmp(name, "bomm-", 5)) {
-        cfg->skew = SCN_SKEW_DIRICHLET;
-        cfg->alpha = 1.0f;
-        cfg->min_per_label = 1;
-        cfg->overlap = 0.05f;
-        if (!strcmp(name, "bomm-random")) {
-            for (int m = 0; m < n_modalities; m++)
-                cfg->missing[m] = 0.3f;
-            cfg->keep_one = 1;
-        } else if (!strcmp(name, "bomm-crossmodal")) {
-            set_cross(cfg, 5, 5, n_modalities);
-        } else if (!strcmp(name, "bomm-hybrid")) {
-            cfg->hybrid_p = 0.7f;
-            for (int m = 0; m < n_modalities; m++)
-                cfg->missing[m] = 0.3f;
-            cfg->keep_one = 1;
-        } else {
-            return -1;
-        }
-        return 0;
-    }
-    if (!strcmp(name, "cdcca-shift3")) {
-        // Three stages with growing shift, random thirds of each party's data (no meta needed).
-        cfg->n_stages = 3;
-        cfg->stages[1] = (ScenarioStage){"", 0, 0, 0.3f, -40.0f, 0.7f};
-        cfg->stages[2] = (ScenarioStage){"", 0, 0, 0.6f, 30.0f, 1.4f};
-        return 0;
-    }
-    if (!strcmp(name, "fedcmp-stream10")) {
-        cfg->stream_rounds = 10;
-        return 0;
-    }
-    return -1;
-}
-
-static float parse_float(const char *key, const char *value) {
-    char *end;
-    errno = 0;
-    float v = strtof(value, &end);
-    CHECK(end != value && *end == '\0' && errno == 0 && isfinite(v),
-          "scenario key %s=%s: not a number", key, value);
-    return v;
-}
-
-static int parse_int(const char *key, const char *value) {
-    char *end;
-    errno = 0;
-    long v = strtol(value, &end, 10);
-    CHECK(end != value && *end == '\0' && errno == 0 && v >= -2147483647L && v <= 2147483647L,
-          "scenario key %s=%s: not an integer", key, value);
-    return (int)v;
-}
-
-static int parse_index(const char *key, const char *digits, int limit) {
-    char *end;
-    long v = strtol(digits, &end, 10);
-    CHECK(end != digits && (*end == '\0' || *end == '.') && v >= 0 && v < limit,
-          "scenario key %s: index outside [0,%d)", key, limit);
-    return (int)v;
-}
-
-void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value) {
-    CHECK_PTR(cfg);
-    CHECK_PTR(key);
-    CHECK_PTR(value);
-    if (!strcmp(key, "parties")) {
-        cfg->n_parties = parse_int(key, value);
-    } else if (!strcmp(key, "skew")) {
-        CHECK(!strcmp(value, "iid") || !strcmp(value, "dirichlet"),
-              "scenario key skew=%s: expected iid or dirichlet", value);
-        cfg->skew = strcmp(value, "iid") ? SCN_SKEW_DIRICHLET : SCN_SKEW_IID;
-    } else if (!strcmp(key, "alpha")) {
-        cfg->alpha = parse_float(key, value);
-        cfg->skew = SCN_SKEW_DIRICHLET;
-    } else if (!strcmp(key, "min_per_label")) {
-        cfg->min_per_label = parse_int(key, value);
-    } else if (!strcmp(key, "quantity")) {
-        cfg->quantity = parse_float(key, value);
-    } else if (!strcmp(key, "missing")) {
-        float v = parse_float(key, value);
-        for (int m = 0; m < SCN_MAX_MODALITIES; m++)
-            cfg->missing[m] = v;
-    } else if (!strncmp(key, "missing.", 8)) {
-        cfg->missing[parse_index(key, key + 8, SCN_MAX_MODALITIES)] = parse_float(key, value);
-    } else if (!strcmp(key, "keep_one")) {
-        cfg->keep_one = parse_int(key, value);
-    } else if (!strcmp(key, "cross")) {
-        // "a:b[:c[:d]]" shares of single-modality parties per modality; "0" turns it off.
-        memset(cfg->cross, 0, sizeof cfg->cross);
-        const char *p = value;
-        for (int m = 0; m < SCN_MAX_MODALITIES && *p; m++) {
-            char *end;
-            cfg->cross[m] = strtof(p, &end);
-            CHECK(end != p && (*end == ':' || *end == '\0'),
-                  "scenario key cross=%s: expected ratios like 3:7", value);
-            p = *end == ':' ? end + 1 : end;
-        }
-        CHECK(*p == '\0', "scenario key cross=%s: more than %d ratios", value, SCN_MAX_MODALITIES);
-    } else if (!strcmp(key, "hybrid_p")) {
-        cfg->hybrid_p = parse_float(key, value);
-    } else if (!strcmp(key, "overlap")) {
-        cfg->overlap = parse_float(key, value);
-    } else if (!strcmp(key, "stages")) {
-        cfg->n_stages = parse_int(key, value);
-    } else if (!strncmp(key, "stage.", 6)) {
-        int s = parse_index(key, key + 6, SCN_MAX_STAGES);
-        const char *field = strchr(key + 6, '.');
-        CHECK(field != NULL, "scenario key %s: expected stage.<s>.<field>", key);
-        field++;
-        ScenarioStage *st = &cfg->stages[s];
-        if (!strcmp(field, "meta")) {
-            CHECK(strlen(value) < sizeof st->meta_key, "scenario key %s=%s: name too long", key,
-                  value);
-            snprintf(st->meta_key, sizeof st->meta_key, "%s", value);
-        } else if (!strcmp(field, "lo")) {
-            st->meta_lo = parse_int(key, value);
-        } else if (!strcmp(field, "hi")) {
-            st->meta_hi = parse_int(key, value);
-        } else if (!strcmp(field, "noise")) {
-            st->noise = parse_float(key, value);
-        } else if (!strcmp(field, "intensity")) {
-            st->intensity = parse_float(key, value);
-        } else if (!strcmp(field, "contrast")) {
-            st->contrast = parse_float(key, value);
-        } else {
-            CHECK(0,
-                  "scenario key %s: unknown stage field '%s' (meta, lo, hi, noise, intensity, "
-                  "contrast)",
-                  key, field);
-        }
-    } else if (!strcmp(key, "stream_rounds")) {
-        cfg->stream_rounds = parse_int(key, value);
-    } else {
-        CHECK(0,
-              "scenario key %s=%s: unknown key (parties, skew, alpha, min_per_label, quantity, "
-              "missing[.m], keep_one, cross, hybrid_p, overlap, stages, stage.<s>.*, "
-              "stream_rounds)",
-              key, value);
-    }
-}
-
-// ---- random draws ----
-
-// Uniform in (0, 1) with 32 bits: never 0, so logs and powers are safe.
-static double unit_open(Rng *r) { return ((double)rng_u32(r) + 0.5) / 4294967296.0; }
-
-// Gamma(a, 1): Marsaglia and Tsang (2000); a < 1 by Gamma(a+1) * U^(1/a).
-static double gamma_draw(Rng *r, double a) {
-    if (a < 1.0) return gamma_draw(r, a + 1.0) * pow(unit_open(r), 1.0 / a);
-    double d = a - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
-    for (;;) {
-        double x = rng_normal(r), v = 1.0 + c * x;
-        if (v <= 0) continue;
-        v = v * v * v;
-        double u = unit_open(r);
-        if (log(u) < 0.5 * x * x + d - d * v + d * log(v)) return d * v;
-    }
-}
-
-// p (k) = Dirichlet(a, ..., a), written.
-static void dirichlet_draw(Rng *r, double a, double *p, int k) {
-    double sum = 0;
-    for (int i = 0; i < k; i++)
-        sum += p[i] = gamma_draw(r, a);
-    // a tiny alpha can underflow every gamma draw: fall back to one party taking all
-    if (!(sum > 0)) {
-        for (int i = 0; i < k; i++)
-            p[i] = 0;
-        p[rng_below(r, (uint32_t)k)] = 1;
-        return;
-    }
-    for (int i = 0; i < k; i++)
-        p[i] /= sum;
-}
-
-typedef struct {
-    double frac;
-    int i;
-} FracIdx;
-
-static int by_frac_desc(const void *a, const void *b) {
-    const FracIdx *x = a, *y = b;
-    if (x->frac != y->frac) return x->frac > y->frac ? -1 : 1;
-    return (x->i > y->i) - (x->i < y->i);
-}
-
-// count (k) = min + largest-remainder share of total - k*min by weights w (sum > 0). Written.
-static void apportion(int64_t *count, const double *w, int k, int64_t total, int64_t min) {
-    double wsum = 0;
-    for (int i = 0; i < k; i++)
-        wsum += w[i];
-    int64_t rest = total - (int64_t)k * min, given = 0;
-    double *frac = xmalloc((size_t)k * sizeof *frac);
-    for (int i = 0; i < k; i++) {
-        double share = (double)rest * w[i] / wsum;
-        count[i] = (int64_t)floor(share);
-        frac[i] = share - (double)count[i];
-        given += count[i];
-    }
-    // hand out what flooring left (< k), largest fraction first (ties: lower party), deterministic;
-    // a sort, not a scan per unit, which was O(k^2) and took seconds at 10^4 parties
-    int64_t left = rest - given;
-    if (left > 0) {
-        FracIdx *order = xmalloc((size_t)k * sizeof *order);
-        for (int i = 0; i < k; i++)
-            order[i] = (FracIdx){frac[i], i};
-        qsort(order, (size_t)k, sizeof *order, by_frac_desc);
-        for (int64_t j = 0; j < left; j++) // past k (rounding) the scan gave party 0 the rest
-            count[j < k ? order[j].i : 0]++;
-        free(order);
-    }
-    for (int i = 0; i < k; i++)
-        count[i] += min;
-    free(frac);
-}
-
-static int popcount8(unsigned x) {
-    int c = 0;
-    for (; x; x &= x - 1)
-        c++;
-    return c;
-}
-
-// The j-th set bit of mask (j < popcount).
-static int nth_bit(unsigned mask, int j) {
-    for (int m = 0; m < 8; m++)
-        if ((mask >> m) & 1u) {
-            if (j == 0) return m;
-            j--;
-        }
-    return -1;
-}
-
 // ---- compute ----
-
-static void check_config(const ScenarioConfig *cfg, const ScenarioData *d) {
-    CHECK(cfg->n_parties >= 1, "scenario %s: parties=%d must be >= 1", cfg->name, cfg->n_parties);
-    if (cfg->skew == SCN_SKEW_DIRICHLET)
-        CHECK(cfg->alpha > 0 && isfinite(cfg->alpha), "scenario %s: alpha=%g must be > 0",
-              cfg->name, cfg->alpha);
-    CHECK(cfg->min_per_label >= 0, "scenario %s: min_per_label=%d must be >= 0", cfg->name,
-          cfg->min_per_label);
-    CHECK(cfg->quantity >= 0 && isfinite(cfg->quantity),
-          "scenario %s: quantity=%g must be >= 0 (0 = off)", cfg->name, cfg->quantity);
-    int n_cross = 0;
-    for (int m = 0; m < SCN_MAX_MODALITIES; m++) {
-        CHECK(cfg->missing[m] >= 0 && cfg->missing[m] <= 1,
-              "scenario %s: missing.%d=%g outside [0,1]", cfg->name, m, cfg->missing[m]);
-        CHECK(cfg->cross[m] >= 0 && isfinite(cfg->cross[m]),
-              "scenario %s: cross ratio %d = %g must be >= 0", cfg->name, m, cfg->cross[m]);
-        CHECK(m < d->n_modalities || cfg->cross[m] == 0,
-              "scenario %s: cross ratio %d = %g but the data has %d modalities", cfg->name, m,
-              cfg->cross[m], d->n_modalities);
-        n_cross += cfg->cross[m] > 0;
-    }
-    CHECK(n_cross == 0 || d->n_modalities >= 2,
-          "scenario %s: cross needs >= 2 modalities, the data has %d", cfg->name, d->n_modalities);
-    CHECK(!(cfg->hybrid_p > 1) && !isnan(cfg->hybrid_p), "scenario %s: hybrid_p=%g outside [0,1]",
-          cfg->name, cfg->hybrid_p);
-    CHECK(n_cross == 0 || cfg->hybrid_p < 0, "scenario %s: cross and hybrid_p=%g are exclusive",
-          cfg->name, cfg->hybrid_p);
-    CHECK(cfg->overlap <= 1, "scenario %s: overlap=%g outside [0,1] (< 0 = uncontrolled)",
-          cfg->name, cfg->overlap);
-    CHECK(cfg->n_stages >= 0 && cfg->n_stages <= SCN_MAX_STAGES,
-          "scenario %s: stages=%d outside [0,%d]", cfg->name, cfg->n_stages, SCN_MAX_STAGES);
-    int with_meta = 0;
-    for (int s = 0; s < cfg->n_stages; s++) {
-        const ScenarioStage *st = &cfg->stages[s];
-        CHECK(st->contrast > 0 && isfinite(st->contrast),
-              "scenario %s: stage.%d.contrast=%g must be > 0", cfg->name, s, st->contrast);
-        CHECK(st->noise >= 0 && isfinite(st->noise), "scenario %s: stage.%d.noise=%g must be >= 0",
-              cfg->name, s, st->noise);
-        CHECK(isfinite(st->intensity), "scenario %s: stage.%d.intensity=%g", cfg->name, s,
-              st->intensity);
-        with_meta += st->meta_key[0] != '\0';
-    }
-    CHECK(with_meta == 0 || with_meta == cfg->n_stages,
-          "scenario %s: stages=%d but only %d name a meta column (all or none)", cfg->name,
-          cfg->n_stages, with_meta);
-    CHECK(cfg->stream_rounds >= 0, "scenario %s: stream_rounds=%d must be >= 0", cfg->name,
-          cfg->stream_rounds);
-}
 
 // Column of meta named key, or die naming the stage.
 static int meta_column(const ScenarioData *d, const char *key, int s) {
@@ -430,7 +63,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
     CHECK(d->n_modalities >= 1 && d->n_modalities <= SCN_MAX_MODALITIES,
           "scenario: n_modalities=%d outside [1,%d]", d->n_modalities, SCN_MAX_MODALITIES);
     CHECK(d->n_meta == 0 || d->meta != NULL, "scenario: n_meta=%d but meta is NULL", d->n_meta);
-    check_config(cfg, d);
+    scn_check_config(cfg, d);
     for (int64_t i = 0; i < d->n; i++)
         CHECK(d->label[i] >= 0 && d->label[i] < d->n_classes,
               "scenario: label[%lld]=%d outside [0,%d)", (long long)i, d->label[i], d->n_classes);
@@ -489,7 +122,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
     Rng rng;
     if (cfg->quantity > 0) {
         rng_init(&rng, seed, TAG_QUANTITY, 0, RNG_PARTITION);
-        dirichlet_draw(&rng, cfg->quantity, q, K);
+        scn_dirichlet_draw(&rng, cfg->quantity, q, K);
     }
     int64_t *unit_party = xmalloc((size_t)U * sizeof *unit_party);
     int64_t *bucket = xmalloc((size_t)U * sizeof *bucket),
@@ -501,7 +134,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         if (nc == 0) continue;
         if (cfg->skew == SCN_SKEW_DIRICHLET) {
             rng_init(&rng, seed, TAG_DIRICHLET, (uint32_t)c, RNG_PARTITION);
-            dirichlet_draw(&rng, cfg->alpha, p, K);
+            scn_dirichlet_draw(&rng, cfg->alpha, p, K);
         } else {
             for (int k = 0; k < K; k++)
                 p[k] = 1.0;
@@ -512,7 +145,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         if (!(wsum > 0))
             for (int k = 0; k < K; k++)
                 p[k] = 1.0; // every weight underflowed: share evenly
-        apportion(count, p, K, nc, cfg->min_per_label);
+        scn_apportion(count, p, K, nc, cfg->min_per_label);
         rng_init(&rng, seed, TAG_SHUFFLE, (uint32_t)c, RNG_PARTITION);
         for (int64_t i = nc - 1; i > 0; i--) { // Fisher-Yates
             int64_t j = rng_below(&rng, (uint32_t)(i + 1));
@@ -537,7 +170,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         int64_t nk[SCN_MAX_MODALITIES];
         for (int m = 0; m < M; m++)
             w[m] = cfg->cross[m];
-        apportion(nk, w, M, K, 0);
+        scn_apportion(nk, w, M, K, 0);
         int k = 0;
         for (int m = 0; m < M; m++)
             for (int64_t j = 0; j < nk[m]; j++)
@@ -580,7 +213,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         }
         uint32_t back = rng_u32(&rng);
         if (got == 0 && cfg->keep_one)
-            got = 1u << nth_bit(base, (int)(back % (uint32_t)popcount8(base)));
+            got = 1u << scn_nth_bit(base, (int)(back % (uint32_t)scn_popcount8(base)));
         mask[i] = (uint8_t)got;
         owner2[i] = -1;
         mask2[i] = 0;
@@ -601,7 +234,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
             unsigned first = mask[order[ent_start[u]]];
             if (first == 0) continue;
             unsigned choose = (full & ~first) ? (full & ~first) : full;
-            int mp = nth_bit(choose, (int)(mdraw % (uint32_t)popcount8(choose)));
+            int mp = scn_nth_bit(choose, (int)(mdraw % (uint32_t)scn_popcount8(choose)));
             int k = (int)unit_party[u], nc = 0;
             for (int j = 0; j < K; j++)
                 if (j != k &&
@@ -765,84 +398,4 @@ void scenario_stage_apply(const ScenarioStage *st, int is_image, float *x, int64
     const float sd = st->noise * feature_std;
     for (int64_t j = 0; j < n; j++)
         x[j] += sd * rng_normal(&rng);
-}
-
-// ---- summary ----
-
-void scenario_counts(const Scenario *s, const int32_t *label, int64_t *per_class, int64_t *per_mod,
-                     int64_t *empty) {
-    CHECK_PTR(s);
-    CHECK(per_class == NULL || label != NULL, "scenario_counts: per_class needs label");
-    const int K = s->n_parties, C = s->n_classes, M = s->n_modalities;
-    if (per_class) memset(per_class, 0, (size_t)K * (size_t)C * sizeof *per_class);
-    if (per_mod) memset(per_mod, 0, (size_t)K * (size_t)M * sizeof *per_mod);
-    if (empty) memset(empty, 0, (size_t)K * sizeof *empty);
-    for (int k = 0; k < K; k++) {
-        const ScenarioParty *pp = &s->party[k];
-        for (int64_t j = 0; j < pp->n; j++) {
-            if (per_class) per_class[(size_t)k * C + label[pp->index[j]]]++;
-            for (int m = 0; m < M && per_mod; m++)
-                if ((pp->mask[j] >> m) & 1u) per_mod[(size_t)k * M + m]++;
-            if (empty && pp->mask[j] == 0) empty[k]++;
-        }
-    }
-}
-
-void scenario_summary(FILE *f, const Scenario *s, const int32_t *label,
-                      const char *const *class_names, const char *const *modality_names, int csv) {
-    CHECK_PTR(f);
-    CHECK_PTR(s);
-    CHECK_PTR(label);
-    const int K = s->n_parties, C = s->n_classes, M = s->n_modalities;
-    int64_t *pc = xmalloc((size_t)K * C * sizeof *pc), *pm = xmalloc((size_t)K * M * sizeof *pm);
-    int64_t *pe = xmalloc((size_t)K * sizeof *pe);
-    scenario_counts(s, label, pc, pm, pe);
-    char name[64];
-    if (csv) {
-        fprintf(f, "party,samples");
-        for (int c = 0; c < C; c++)
-            fprintf(f, ",class:%s",
-                    class_names ? class_names[c] : (snprintf(name, sizeof name, "c%d", c), name));
-        for (int m = 0; m < M; m++)
-            fprintf(f, ",mod:%s",
-                    modality_names ? modality_names[m]
-                                   : (snprintf(name, sizeof name, "m%d", m), name));
-        fprintf(f, ",empty\n");
-    } else {
-        fprintf(f, "%5s %7s |", "party", "rows");
-        for (int c = 0; c < C; c++) {
-            if (class_names)
-                snprintf(name, sizeof name, "%.6s", class_names[c]);
-            else
-                snprintf(name, sizeof name, "c%d", c);
-            fprintf(f, " %6s", name);
-        }
-        fprintf(f, " |");
-        for (int m = 0; m < M; m++) {
-            if (modality_names)
-                snprintf(name, sizeof name, "%.7s", modality_names[m]);
-            else
-                snprintf(name, sizeof name, "m%d", m);
-            fprintf(f, " %7s", name);
-        }
-        fprintf(f, " | %6s\n", "empty");
-    }
-    for (int k = 0; k < K; k++) {
-        fprintf(f, csv ? "%d,%lld" : "%5d %7lld |", k, (long long)s->party[k].n);
-        for (int c = 0; c < C; c++)
-            fprintf(f, csv ? ",%lld" : " %6lld", (long long)pc[(size_t)k * C + c]);
-        if (!csv) fprintf(f, " |");
-        for (int m = 0; m < M; m++)
-            fprintf(f, csv ? ",%lld" : " %7lld", (long long)pm[(size_t)k * M + m]);
-        fprintf(f, csv ? ",%lld\n" : " | %6lld\n", (long long)pe[k]);
-    }
-    if (!csv)
-        fprintf(f,
-                "entities %lld, split across parties by modality %lld (%.2f %%), unassigned %lld\n",
-                (long long)s->n_entities, (long long)s->n_split_entities,
-                s->n_entities ? 100.0 * (double)s->n_split_entities / (double)s->n_entities : 0.0,
-                (long long)s->n_unassigned);
-    free(pc);
-    free(pm);
-    free(pe);
 }
