@@ -200,13 +200,17 @@ $(BUILD)/bin/%: $(BUILD)/tests/probes/%.o $(LIB)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
-# The PMPI byte counter (tests/pmpi/), preloaded into the ranks. It links no project library and
-# carries no SAN_FLAGS: an ASan program refuses to start when another library is preloaded ahead
-# of its runtime.
+# The PMPI byte counter, preloaded into the ranks by test_mpi_count.c, and the probe it counts
+# (tests/pmpi/). Neither links the project library, nor carries SAN_FLAGS: an ASan program refuses
+# to start when another library is preloaded ahead of its runtime.
 $(BUILD)/lib/libmpicount.so: tests/pmpi/mpi_count.c $(BUILD)/.flags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -fPIC -shared $< -o $@
+$(BUILD)/bin/count_probe: tests/pmpi/count_probe.c $(BUILD)/.flags
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $< $(HDF5_LIBS) -o $@
 
 $(BUILD)/bin/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(@D)
