@@ -275,8 +275,10 @@ MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 # can match, so leak detection is off wherever MPI is initialised (the MPI suites, the probes).
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 
-test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(DATA)/avfmnist_ci.h5 $(DATA)/landsat.h5
-	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_DATA_DIR=$(DATA) $(BUILD)/bin/run_tests
+test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(BUILD)/lib/libmpicount.so $(BUILD)/bin/count_probe \
+      $(DATA)/avfmnist_ci.h5 $(DATA)/landsat.h5
+	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_LIB_DIR=$(BUILD)/lib MMC_DATA_DIR=$(DATA) \
+	  $(BUILD)/bin/run_tests
 
 test-mpi: $(BUILD)/bin/run_mpi_tests
 	@set -e; for np in $(NP_LIST); do \
