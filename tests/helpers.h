@@ -64,6 +64,6 @@ void mmc_workdir(char *work, size_t cap, const char *prefix);
 // the object obj (e.g. "/cloud/global") when not NULL. Fails the test with h5diff's output.
 void assert_same_checkpoint(const char *work, const char *a, const char *b, int round,
                             const char *obj);
-// metrics.csv of a and b equal once the timing column round_ms is dropped; with rounds > 0 also
-// that they hold exactly that many rows.
+// metrics.csv of a and b equal once the varying columns (round_ms, mpi_bytes_*) are dropped; with
+// rounds > 0 also that they hold exactly that many rows.
 void assert_same_metrics(const char *work, const char *a, const char *b, int rounds);

@@ -16,16 +16,39 @@ import sys
 import h5py
 import numpy as np
 
-# (part, dataset) of the first checkpoint layout: one (rows, n) array per part.
+# (part, dataset) of the first checkpoint layout (schema 1): one (rows, n) array per part.
 LEGACY = [("global", "cloud/global"), ("parties", "parties/params"), ("prev", "parties/prev"),
           ("large", "collab/mm_params"), ("generators", "collab/gen_params")]
+# (part, group, stacked) of the named-tensor layout (schema 2): one dataset per tensor, with its
+# offset in the model's buffer as attribute "offset"; stacked groups have a leading row axis.
+NAMED = [("global", "cloud/global", False), ("parties", "parties/model", True),
+         ("prev", "parties/prev", True), ("large", "cloud/large", False),
+         ("generators", "cloud/generators", True)]
+
+
+def tensors(group):
+    """(offset, dataset) of every dataset under group, recursively."""
+    out = []
+    group.visititems(lambda name, obj: out.append((int(obj.attrs["offset"]), obj))
+                     if isinstance(obj, h5py.Dataset) else None)
+    return sorted(out, key=lambda t: t[0])
 
 
 def parts(f):
-    for part, path in LEGACY:
-        if path in f:
-            a = np.asarray(f[path], dtype="<f4")
-            yield part, a.reshape(a.shape[0], -1)
+    if int(f.attrs.get("schema", 1)) == 1:
+        for part, path in LEGACY:
+            if path in f:
+                a = np.asarray(f[path], dtype="<f4")
+                yield part, a.reshape(a.shape[0], -1)
+        return
+    for part, path, stacked in NAMED:
+        if path not in f:
+            continue
+        rows = []
+        for _, ds in tensors(f[path]):
+            a = np.asarray(ds, dtype="<f4")
+            rows.append(a.reshape(a.shape[0], -1) if stacked else a.reshape(1, -1))
+        yield part, np.concatenate(rows, axis=1)
 
 
 def main():

@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "collab/align.h"
 #include "core/rng.h"
 #include "helpers.h"
+#include "protocols/align.h"
 
 START_TEST(test_similarity_by_hand_two_classes_two_dims) {
     // One modality, P_0 = (1, 0), P_1 = (0, 2): cosines do not see the prototype norms.

@@ -85,7 +85,7 @@ START_TEST(test_zero_fill_harness_trains_exactly_fedavg) {
     ck_assert_int_eq(mmc(3, "avg", "--method=fedavg --scenario=bomm-random", out, sizeof out), 0);
     assert_same_checkpoint(work, "zero", "avg", 4, "/cloud/global");
     char a[8192], b[8192];
-    const char *cols = "train_loss,test_acc,party_test_acc_mean,bytes_up";
+    const char *cols = "train_loss,test_acc,party_test_acc_mean,payload_up";
     ck_assert_int_eq(columns("zero", cols, a, sizeof a), 0);
     ck_assert_int_eq(columns("avg", cols, b, sizeof b), 0);
     ck_assert_str_eq(a, b);

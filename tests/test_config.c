@@ -1,99 +1,227 @@
-// test_config.c - mmcollab's option table: defaults run the demo, a method's options exist only
-// with that method (and a foreign one is explained), an unknown method lists the registry, and the
-// bad values the issue names are refused by key.
+// test_config.c - mmcollab's options: defaults run the demo, a method's options exist only with
+// that method (and a foreign one is explained), an unknown method or model lists the registry, the
+// bad values the issue names (scenario overrides included) are refused by key, every method's and
+// model kind's options round-trip through a config file and through the text the ranks receive,
+// and every registered method keeps the unit-level contract of its protocol.
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/config.h"
+#include "fl/run.h"
 #include "methods/method.h"
+#include "protocols/fedavg.h"
+#include "protocols/repr.h"
 
-static int parse(Config *c, char *err, int argc, char **argv) {
-    return config_parse(c, argc, argv, err, 512);
+static int parse(RunConfig *rc, char *err, int argc, char **argv) {
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    return config_parse(rc, &methods, &models, argc, argv, err, 512);
+}
+
+// The text value of key in rc (fails the test when the key is unknown).
+static void value_of(const RunConfig *rc, const char *key, char *out, size_t cap) {
+    OptSet s;
+    void *base;
+    run_config_optset(rc, &s);
+    const OptSpec *o = optset_find(&s, key, &base);
+    ck_assert_msg(o != NULL, "no option %s", key);
+    opts_format(o, base, out, cap);
 }
 
 START_TEST(test_defaults_are_the_demo_run) {
-    Config c;
+    RunConfig rc;
     char err[512] = "";
-    ck_assert_msg(parse(&c, err, 1, (char *[]){"mmcollab"}) == OPT_OK, "%s", err);
-    ck_assert_str_eq(c.method, "fedavg");
-    ck_assert_str_eq(c.out, "runs/demo");
-    ck_assert_int_eq(c.parties, 4);
-    ck_assert_str_eq(c.resume, "never");
+    ck_assert_msg(parse(&rc, err, 1, (char *[]){"mmcollab"}) == OPT_OK, "%s", err);
+    ck_assert_str_eq(rc.c.method, "fedavg");
+    ck_assert_str_eq(rc.c.model, "party");
+    ck_assert_str_eq(rc.c.out, "runs/demo");
+    ck_assert_int_eq(rc.c.parties, 4);
+    ck_assert_int_eq(rc.c.sample, 0);
+    ck_assert_str_eq(rc.c.resume, "never");
+    ck_assert(isnan(rc.c.scn.alpha) && rc.c.scn.cross[0] == 0); // overrides unset
+    run_config_free(&rc);
 }
 END_TEST
 
 START_TEST(test_method_options_follow_the_method) {
-    Config c;
-    char err[512] = "";
-    ck_assert_int_eq(parse(&c, err, 3, (char *[]){"m", "--method=fedprox", "--fedprox.mu=0.5"}),
+    RunConfig rc;
+    char err[512] = "", v[64];
+    ck_assert_int_eq(parse(&rc, err, 3, (char *[]){"m", "--method=fedprox", "--fedprox.mu=0.5"}),
                      OPT_OK);
-    ck_assert(*(const double *)c.method_opts == 0.5);
-    ck_assert_int_eq(parse(&c, err, 2, (char *[]){"m", "--fedprox.mu=0.5"}), OPT_ERR_UNKNOWN_KEY);
+    value_of(&rc, "fedprox.mu", v, sizeof v);
+    ck_assert_str_eq(v, "0.5");
+    run_config_free(&rc);
+    ck_assert_int_eq(parse(&rc, err, 2, (char *[]){"m", "--fedprox.mu=0.5"}), OPT_ERR_UNKNOWN_KEY);
     ck_assert_msg(strstr(err, "belongs to --method=fedprox") && strstr(err, "--method=fedavg"),
                   "%s", err);
+    ck_assert_int_eq(parse(&rc, err, 2, (char *[]){"m", "--transformer.layers=3"}),
+                     OPT_ERR_UNKNOWN_KEY);
+    ck_assert_msg(strstr(err, "belongs to --model=transformer"), "%s", err);
 }
 END_TEST
 
 START_TEST(test_bad_method_and_values_are_named) {
-    Config c;
+    RunConfig rc;
     char err[512] = "";
-    ck_assert_int_eq(parse(&c, err, 2, (char *[]){"m", "--method=fedsgd"}), OPT_ERR_BAD_VALUE);
+    ck_assert_int_eq(parse(&rc, err, 2, (char *[]){"m", "--method=fedsgd"}), OPT_ERR_BAD_VALUE);
     ck_assert_msg(strstr(err, "fedsgd") && strstr(err, "fedavg") && strstr(err, "local"), "%s",
                   err);
-    const char *bad[] = {"--rounds=-1",    "--parties=0",        "--lr=0",
-                         "--momentum=1.5", "--resume=sometimes", "--batch-size=0"};
+    ck_assert_int_eq(parse(&rc, err, 2, (char *[]){"m", "--model=cnn"}), OPT_ERR_BAD_VALUE);
+    ck_assert_msg(strstr(err, "cnn") && strstr(err, "party") && strstr(err, "transformer"), "%s",
+                  err);
+    const char *bad[] = {"--rounds=-1",
+                         "--parties=0",
+                         "--lr=0",
+                         "--momentum=1.5",
+                         "--resume=sometimes",
+                         "--batch-size=0",
+                         "--party-dropout=1",
+                         "--scenario.alpha=0",
+                         "--scenario.missing=1.5",
+                         "--scenario.cross=3:x",
+                         "--scenario.min_per_label=-2",
+                         "--scenario.overlap=nan"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char key[32];
-        ck_assert_int_eq(parse(&c, err, 2, (char *[]){"m", (char *)bad[i]}), OPT_ERR_BAD_VALUE);
+        char key[40];
+        ck_assert_int_eq(parse(&rc, err, 2, (char *[]){"m", (char *)bad[i]}), OPT_ERR_BAD_VALUE);
         snprintf(key, sizeof key, "%.*s", (int)(strchr(bad[i], '=') - bad[i]), bad[i]);
         ck_assert_msg(strstr(err, key), "'%s' not named in: %s", key, err);
     }
 }
 END_TEST
 
-// The contract every registered method must keep.
+// A valid value of o other than its default (the option's round trip must move something).
+static void other_value(const OptSpec *o, char *buf, size_t cap) {
+    double d = o->def[0] ? strtod(o->def, NULL) : 0;
+    switch (o->type) {
+    case OPT_BOOL:
+        snprintf(buf, cap, "%s", !strcmp(o->def, "true") ? "false" : "true");
+        break;
+    case OPT_INT:
+    case OPT_I64:
+        snprintf(buf, cap, "%lld", (long long)d + ((o->range & OPT_HI) && d + 1 > o->hi ? -1 : 1));
+        break;
+    case OPT_DOUBLE:
+        snprintf(buf, cap, "%.17g",
+                 (o->range & OPT_HI) ? (o->lo + o->hi) / 2 + 1e-3 * (o->hi - o->lo)
+                                     : d * 2 + 0.125);
+        break;
+    case OPT_CHOICE:
+        snprintf(buf, cap, "%s", strrchr(o->choices, '|') + 1);
+        break;
+    case OPT_RATIOS:
+        snprintf(buf, cap, "1:2");
+        break;
+    case OPT_STRING:
+        snprintf(buf, cap, "x");
+        break;
+    }
+}
+
+// Every option of a group set on the command line, then through a config file and through the
+// broadcast text: the same values, bit for bit.
+static void round_trip(const char *selector, const OptGroup *g) {
+    char args[64][OPT_STR_MAX + 64], err[512], path[64], v[OPT_STR_MAX];
+    char *argv[66] = {"m"};
+    int argc = 1;
+    snprintf(args[0], sizeof args[0], "--%s=%s", selector, g->name);
+    argv[argc++] = args[0];
+    ck_assert_int_le(g->n_opts, 62);
+    for (int i = 0; i < g->n_opts; i++) {
+        other_value(&g->opts[i], v, sizeof v);
+        snprintf(args[i + 1], sizeof args[i + 1], "--%s=%s", g->opts[i].key, v);
+        argv[argc++] = args[i + 1];
+    }
+    RunConfig a, b, c;
+    ck_assert_msg(parse(&a, err, argc, argv) == OPT_OK, "%s %s: %s", selector, g->name, err);
+    char *text = config_text(&a);
+    snprintf(path, sizeof path, "/tmp/mmc_cfg_%d.cfg", (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (char *line = text; *line;) { // "key=value" lines as "key = value"
+        char *eq = strchr(line, '='), *nl = strchr(line, '\n');
+        fprintf(f, "%.*s = %.*s\n", (int)(eq - line), line, (int)(nl - eq - 1), eq + 1);
+        line = nl + 1;
+    }
+    fclose(f);
+    char cfgarg[96];
+    snprintf(cfgarg, sizeof cfgarg, "--config=%s", path);
+    ck_assert_msg(parse(&b, err, 2, (char *[]){"m", cfgarg}) == OPT_OK, "%s: %s", g->name, err);
+    unlink(path);
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    ck_assert_msg(config_read_text(&c, &methods, &models, text, "text", err, sizeof err) == OPT_OK,
+                  "%s: %s", g->name, err);
+    OptSet sa, sb, sc;
+    run_config_optset(&a, &sa), run_config_optset(&b, &sb), run_config_optset(&c, &sc);
+    char keys[512];
+    ck_assert_msg(optset_diff(&sa, &sb, OPT_RESUME_NEUTRAL, NULL, NULL, keys, sizeof keys) == 0,
+                  "%s %s: the config file changed %s", selector, g->name, keys);
+    ck_assert_msg(optset_diff(&sa, &sc, 0, NULL, NULL, keys, sizeof keys) == 0,
+                  "%s %s: the text changed %s", selector, g->name, keys);
+    free(text);
+    run_config_free(&a), run_config_free(&b), run_config_free(&c);
+}
+
+START_TEST(test_every_method_and_model_option_round_trips_through_files_and_text) {
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    for (int i = 0; i < methods.n; i++)
+        round_trip("method", methods.group[i]);
+    for (int i = 0; i < models.n; i++)
+        round_trip("model", models.group[i]);
+}
+END_TEST
+
+// The unit-level contract every registered method keeps.
 START_TEST(test_every_registered_method_keeps_the_contract) {
-    ck_assert_int_ge(fl_n_methods, 4);
-    for (int i = 0; i < fl_n_methods; i++) {
-        const FlMethod *m = fl_methods[i];
-        ck_assert_ptr_eq(method_find(m->name), m);
-        ck_assert_msg(m->summary && m->provenance, "%s: summary/provenance", m->name);
-        if (i > 0) ck_assert_msg(strcmp(fl_methods[i - 1]->name, m->name) < 0, "registry order");
-        for (int j = 0; j < m->n_opts; j++) {
+    ck_assert_int_ge(method_count, 4);
+    for (int i = 0; i < method_count; i++) {
+        const Method *m = method_registry[i];
+        const char *name = m->opt.name;
+        ck_assert_ptr_eq(method_find(name), m);
+        ck_assert_msg(m->opt.summary && m->opt.provenance && m->protocol,
+                      "%s: summary/provenance/"
+                      "protocol",
+                      name);
+        ck_assert_msg(m->protocol->create && m->protocol->destroy, "%s: protocol ops", name);
+        if (i > 0)
+            ck_assert_msg(strcmp(method_registry[i - 1]->opt.name, name) < 0, "registry order");
+        for (int j = 0; j < m->opt.n_opts; j++) {
             char prefix[64];
-            snprintf(prefix, sizeof prefix, "%s.", m->name);
-            ck_assert_msg(strncmp(m->opts[j].key, prefix, strlen(prefix)) == 0,
-                          "%s: option %s lacks the prefix", m->name, m->opts[j].key);
+            snprintf(prefix, sizeof prefix, "%s.", name);
+            ck_assert_msg(strncmp(m->opt.opts[j].key, prefix, strlen(prefix)) == 0,
+                          "%s: option %s lacks the prefix", name, m->opt.opts[j].key);
+            ck_assert_msg(m->opt.opts[j].offset < m->opt.size, "%s: option %s outside its struct",
+                          name, m->opt.opts[j].key);
         }
-        ck_assert_msg(m->kind != METHOD_FEDERATED || m->server_update,
-                      "%s: federated without server_update", m->name);
-        ck_assert_msg(m->kind != METHOD_COLLAB || (m->server_update && m->collab_settings),
-                      "%s: collaboration without server_update or collab_settings", m->name);
-        // Defaults parse; identical parties are a fixed point; the hook vanishes at the global.
-        Config c;
+        RunConfig rc;
         char err[512], arg[64];
-        snprintf(arg, sizeof arg, "--method=%s", m->name);
-        ck_assert_msg(config_parse(&c, 2, (char *[]){"m", arg}, err, sizeof err) == OPT_OK, "%s",
-                      err);
+        snprintf(arg, sizeof arg, "--method=%s", name);
+        ck_assert_msg(parse(&rc, err, 2, (char *[]){"m", arg}) == OPT_OK, "%s", err);
         enum { N = 9 };
-        float global[N], mean[N], grads[N] = {0}, state[4 * N] = {0};
-        for (int k = 0; k < N; k++)
-            global[k] = mean[k] = 0.25f * (float)k - 1.f;
-        if (m->server_state_floats) ck_assert_int_le(m->server_state_floats(N), 4 * N);
-        if (m->server_init) m->server_init(state, N, &c);
-        if (m->server_update) {
-            m->server_update(global, state, mean, N, &c, 1);
+        if (m->protocol == &protocol_fedavg) { // identical parties are a fixed point
+            const FedavgExt *x = m->ext;
+            float global[N], mean[N], grads[N] = {0}, state[4 * N] = {0};
             for (int k = 0; k < N; k++)
-                ck_assert_msg(global[k] == mean[k], "%s: not a fixed point at %d", m->name, k);
-        }
-        if (m->party_grad_hook) {
-            m->party_grad_hook(grads, global, global, N, &c);
+                global[k] = mean[k] = 0.25f * (float)k - 1.f;
+            ck_assert_int_le(x->state_per_float, 4);
+            if (x->state_init) x->state_init(state, N, rc.method_opts);
+            if (x->server) x->server(global, state, mean, N, rc.method_opts, 1);
             for (int k = 0; k < N; k++)
-                ck_assert_msg(grads[k] == 0.f, "%s: hook at w_global", m->name);
+                ck_assert_msg(global[k] == mean[k], "%s: not a fixed point at %d", name, k);
+            if (x->grad) { // the term vanishes at the global model
+                x->grad(grads, global, global, N, rc.method_opts);
+                for (int k = 0; k < N; k++)
+                    ck_assert_msg(grads[k] == 0.f, "%s: gradient term at w_global", name);
+            }
         }
-        // A representation term vanishes (to rounding) where every reference equals u.
-        if (m->party_rep_loss) {
+        if (m->protocol == &protocol_repr) { // the term vanishes where every reference equals u
+            const ReprExt *x = m->ext;
             enum { RB = 3, RD = 3 };
             float u[RB * RD], drep[RB * RD] = {0};
             double protos[RB * RD];
@@ -110,25 +238,27 @@ START_TEST(test_every_registered_method_keeps_the_contract) {
                           .u_prev = u,
                           .protos = protos,
                           .proto_valid = valid};
-            double loss = m->party_rep_loss(drep, &b, &c);
-            ck_assert_msg(isfinite(loss), "%s: term %g", m->name, loss);
+            double loss = x->term(drep, &b, rc.method_opts);
+            ck_assert_msg(isfinite(loss), "%s: term %g", name, loss);
             for (int k = 0; k < RB * RD; k++)
-                ck_assert_msg(fabsf(drep[k]) <= 1e-7f, "%s: drep[%d] = %g at the references",
-                              m->name, k, (double)drep[k]);
+                ck_assert_msg(fabsf(drep[k]) <= 1e-7f, "%s: drep[%d] = %g at the references", name,
+                              k, (double)drep[k]);
         }
+        run_config_free(&rc);
     }
 }
 END_TEST
 
-START_TEST(test_fedprox_hook_adds_mu_times_distance) {
-    Config c;
+START_TEST(test_fedprox_term_adds_mu_times_distance) {
+    RunConfig rc;
     char err[512];
-    ck_assert_int_eq(config_parse(&c, 3, (char *[]){"m", "--method=fedprox", "--fedprox.mu=0.5"},
-                                  err, sizeof err),
+    ck_assert_int_eq(parse(&rc, err, 3, (char *[]){"m", "--method=fedprox", "--fedprox.mu=0.5"}),
                      OPT_OK);
     float w[3] = {1, 2, 3}, g0[3] = {0, 0, 0}, grads[3] = {1, 1, 1};
-    method_find("fedprox")->party_grad_hook(grads, w, g0, 3, &c);
+    const FedavgExt *x = method_find("fedprox")->ext;
+    x->grad(grads, w, g0, 3, rc.method_opts);
     ck_assert(grads[0] == 1.5f && grads[1] == 2.f && grads[2] == 2.5f); // 1 + 0.5·w
+    run_config_free(&rc);
 }
 END_TEST
 
@@ -138,8 +268,9 @@ Suite *config_suite(void) {
     tcase_add_test(tc, test_defaults_are_the_demo_run);
     tcase_add_test(tc, test_method_options_follow_the_method);
     tcase_add_test(tc, test_bad_method_and_values_are_named);
+    tcase_add_test(tc, test_every_method_and_model_option_round_trips_through_files_and_text);
     tcase_add_test(tc, test_every_registered_method_keeps_the_contract);
-    tcase_add_test(tc, test_fedprox_hook_adds_mu_times_distance);
+    tcase_add_test(tc, test_fedprox_term_adds_mu_times_distance);
     suite_add_tcase(s, tc);
     return s;
 }

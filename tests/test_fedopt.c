@@ -5,21 +5,30 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "cli/config.h"
+#include "fl/run.h"
 #include "methods/method.h"
+#include "protocols/fedavg.h"
 
 #define TOL_HAND 1e-6 /* float32 arithmetic against 7-digit hand values */
 
 static void one_step(const char *name, float w[2], int round, float state[4]) {
-    Config c;
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    RunConfig rc;
     char err[512], arg[64];
     snprintf(arg, sizeof arg, "--method=%s", name);
-    ck_assert_int_eq(config_parse(&c, 2, (char *[]){"m", arg}, err, sizeof err), OPT_OK);
-    const FlMethod *m = method_find(name);
+    ck_assert_int_eq(config_parse(&rc, &methods, &models, 2, (char *[]){"m", arg}, err, sizeof err),
+                     OPT_OK);
+    const Method *m = method_find(name);
     ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(m->server_state_floats(2), 4);
-    if (round == 1) m->server_init(state, 2, &c);
+    ck_assert_ptr_eq(m->protocol, &protocol_fedavg);
+    const FedavgExt *x = m->ext;
+    ck_assert_int_eq(x->state_per_float, 2);
+    if (round == 1) x->state_init(state, 2, rc.method_opts);
     const float mean[2] = {2.f, -1.f};
-    m->server_update(w, state, mean, 2, &c, round);
+    x->server(w, state, mean, 2, rc.method_opts, round);
+    run_config_free(&rc);
 }
 
 START_TEST(test_server_rules_match_hand_values) {

@@ -3,9 +3,15 @@
 //   - its final parameters have the digest the build before the model/protocol redesign wrote
 //     (tests/ref/digests.txt, per OpenBLAS core type: results are bit-reproducible per core type);
 //   - -np 2 and -np 3 write h5diff-identical checkpoints;
+//   - the bytes every rank passed to MPI, as the run counts them at its comm wrappers (run.h5's
+//     /meta/mpi_bytes), equal an independent count through MPI's profiling interface (the
+//     -np 3 run with tests/pmpi's counter preloaded);
 //   - stopped after round 1 and resumed at another -np, it ends identical to the straight run.
 // A method added later runs the same checks (with no reference digest until one is recorded).
 #include <check.h>
+#include <hdf5.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +46,55 @@ static const char *method_extra(const char *name) {
     return "";
 }
 
+// mmcollab at -np np on the fixed config; launcher options (e.g. -x VAR=...) before the program.
+static int mmc_with(int np, const char *launcher, const char *method, const char *out_dir,
+                    const char *more, char *out, size_t cap) {
+    return run_command(out, cap,
+                       "cd %s && timeout %d mpirun --oversubscribe -np %d %s %s/mmcollab "
+                       "--data=syn.h5 --out=%s --parties=4 --rounds=2 --width=16 --batch-size=16 "
+                       "--scenario=bomm-hybrid --method=%s %s %s 2>&1",
+                       work, RUN_TIMEOUT_S, np, launcher, mmc_bin(), out_dir, method,
+                       method_extra(method), more);
+}
+
 static int mmc(int np, const char *method, const char *out_dir, const char *more, char *out,
                size_t cap) {
-    return run_command(
-        out, cap,
-        "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
-        "--out=%s --parties=4 --rounds=2 --width=16 --batch-size=16 "
-        "--scenario=bomm-hybrid --method=%s %s %s 2>&1",
-        work, RUN_TIMEOUT_S, np, mmc_bin(), out_dir, method, method_extra(method), more);
+    return mmc_with(np, "", method, out_dir, more, out, cap);
+}
+
+// The preload of the PMPI counter into the ranks, counts into count_dir (absolute).
+static void pmpi_launcher(char *buf, size_t cap, const char *count_dir) {
+    const char *lib_dir = getenv("MMC_LIB_DIR") ? getenv("MMC_LIB_DIR") : "build/lib";
+    char lib[PATH_MAX];
+    ck_assert_msg(realpath(lib_dir, lib) != NULL, "no library directory %s", lib_dir);
+    snprintf(buf, cap, "-x LD_PRELOAD=%s/libmpicount.so -x MMC_MPI_COUNT_DIR=%s", lib, count_dir);
+}
+
+// run.h5's /meta/mpi_bytes (ranks, 2) against the counter's rank_<r>.txt files.
+static void assert_mpi_bytes_match_pmpi(const char *m, const char *run_dir, const char *count_dir,
+                                        int np) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s/run.h5", work, run_dir);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    ck_assert_msg(f >= 0, "%s: cannot open %s", m, path);
+    uint64_t counted[2 * 8] = {0};
+    hid_t ds = H5Dopen2(f, "meta/mpi_bytes", H5P_DEFAULT);
+    ck_assert_msg(ds >= 0, "%s: no /meta/mpi_bytes", m);
+    ck_assert(H5Dread(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, counted) >= 0);
+    H5Dclose(ds), H5Fclose(f);
+    for (int r = 0; r < np; r++) {
+        uint64_t sent = 0, recv = 0;
+        snprintf(path, sizeof path, "%s/%s/rank_%d.txt", work, count_dir, r);
+        FILE *t = fopen(path, "r");
+        ck_assert_msg(t != NULL, "%s: no %s (did the counter load?)", m, path);
+        int got = fscanf(t, "sent %" SCNu64 "\nrecv %" SCNu64, &sent, &recv);
+        fclose(t);
+        ck_assert_int_eq(got, 2);
+        ck_assert_msg(sent == counted[2 * r] && recv == counted[2 * r + 1],
+                      "%s rank %d: the run counted %" PRIu64 " bytes sent, %" PRIu64
+                      " received; PMPI saw %" PRIu64 " and %" PRIu64,
+                      m, r, counted[2 * r], counted[2 * r + 1], sent, recv);
+    }
 }
 
 // The reference digest of method on this core type from tests/ref/digests.txt into want; 0 when
@@ -66,7 +113,7 @@ static int reference_digest(const char *core, const char *method, char *want, si
 }
 
 START_TEST(test_method_keeps_its_numbers_across_np_and_resume) {
-    const char *m = fl_methods[_i]->name;
+    const char *m = method_registry[_i]->opt.name;
     char out[16384], dir[64], got[128];
     snprintf(dir, sizeof dir, "%s_np2", m);
     int rc = mmc(2, m, dir, "", out, sizeof out);
@@ -92,13 +139,19 @@ START_TEST(test_method_keeps_its_numbers_across_np_and_resume) {
                 "compared with the old build\n",
                 m, core, m);
 
-    // -np 3 writes the same checkpoint.
+    // -np 3 writes the same checkpoint, and counts the bytes it passes to MPI as PMPI does.
+    char count_dir[64], abs_count[160], launcher[PATH_MAX + 256];
+    snprintf(count_dir, sizeof count_dir, "%s_pmpi", m);
+    snprintf(abs_count, sizeof abs_count, "%s/%s", work, count_dir);
+    run_command(NULL, 0, "mkdir -p %s", abs_count);
+    pmpi_launcher(launcher, sizeof launcher, abs_count);
     snprintf(dir, sizeof dir, "%s_np3", m);
-    rc = mmc(3, m, dir, "", out, sizeof out);
+    rc = mmc_with(3, launcher, m, dir, "", out, sizeof out);
     ck_assert_msg(rc == 0, "%s -np 3: exit %d\n%.3000s", m, rc, out);
     char ref[64];
     snprintf(ref, sizeof ref, "%s_np2", m);
     assert_same_checkpoint(work, ref, dir, 2, NULL);
+    assert_mpi_bytes_match_pmpi(m, dir, count_dir, 3);
 
     // Stopped after round 1 at -np 3, resumed at -np 2: the straight run's files.
     snprintf(dir, sizeof dir, "%s_stop", m);
@@ -117,7 +170,7 @@ Suite *method_contract_suite(void) {
     TCase *tc = tcase_create("registry");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 900);
-    tcase_add_loop_test(tc, test_method_keeps_its_numbers_across_np_and_resume, 0, fl_n_methods);
+    tcase_add_loop_test(tc, test_method_keeps_its_numbers_across_np_and_resume, 0, method_count);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/options.h"
+#include "core/options.h"
 
 typedef struct {
     int rounds;

@@ -14,7 +14,7 @@ enum { B = 5, D = 6, K = 4, T = 3, V = 7, IN0 = 9, IN1 = 4 };
 typedef struct {
     PartyModel pm;
     PmWork w;
-    PmInput in;
+    ModelInput in;
     float *params, *grads, x0[B * IN0], x1[B * IN1];
     int ids[B * T];
     uint8_t mask[B * 3];
@@ -25,7 +25,7 @@ typedef struct {
 
 static void ctx_init(Ctx *c) {
     PmConfig pc = {.n_mod = 3,
-                   .kind = {PM_DENSE, PM_TOKENS, PM_DENSE},
+                   .kind = {MODEL_DENSE, MODEL_TOKENS, MODEL_DENSE},
                    .in_dim = {IN0, T, IN1},
                    .vocab = {0, V, 0},
                    .D = D,

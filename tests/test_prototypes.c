@@ -4,8 +4,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "collab/prototypes.h"
 #include "helpers.h"
+#include "protocols/prototypes.h"
 
 enum { K = 3, M = 2, D = 2 };
 

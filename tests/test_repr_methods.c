@@ -7,24 +7,38 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/config.h"
+#include "fl/run.h"
 #include "helpers.h"
 #include "methods/method.h"
+#include "protocols/repr.h"
 
 #define FD_H 1e-3     /* u of order 1: float rounding of ±h stays ~1e-4 relative */
 #define TOL_HAND 1e-6 /* double sums of float inputs against closed forms */
 
 enum { B = 3, D = 5, K = 4 };
 
-static void parse(Config *c, const char *method, const char *opt) {
+static int parse_rc(RunConfig *c, int argc, char **argv, char *err) {
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    return config_parse(c, &methods, &models, argc, argv, err, 512);
+}
+
+static void parse(RunConfig *c, const char *method, const char *opt) {
     char err[512], arg[64];
     snprintf(arg, sizeof arg, "--method=%s", method);
     char *argv[] = {"m", arg, (char *)opt};
-    ck_assert_msg(config_parse(c, opt ? 3 : 2, argv, err, sizeof err) == OPT_OK, "%s", err);
+    ck_assert_msg(parse_rc(c, opt ? 3 : 2, argv, err) == OPT_OK, "%s", err);
+}
+
+// The method's representation term with the parsed options.
+static double term(const Method *m, float *drep, const RepBatch *b, const RunConfig *rc) {
+    return ((const ReprExt *)m->ext)->term(drep, b, rc->method_opts);
 }
 
 typedef struct {
-    const FlMethod *m;
-    Config cfg;
+    const Method *m;
+    RunConfig cfg;
     RepBatch b;
     float u[B * D], drep[B * D];
 } Case;
@@ -32,13 +46,13 @@ typedef struct {
 static double case_loss(void *ctx) {
     Case *c = ctx;
     float scratch[B * D] = {0};
-    return c->m->party_rep_loss(scratch, &c->b, &c->cfg);
+    return term(c->m, scratch, &c->b, &c->cfg);
 }
 
 // The term's drep (from zero) at the current u.
 static void case_grad(Case *c) {
     memset(c->drep, 0, sizeof c->drep);
-    c->m->party_rep_loss(c->drep, &c->b, &c->cfg);
+    term(c->m, c->drep, &c->b, &c->cfg);
 }
 
 START_TEST(test_moon_contrastive_gradient_matches_finite_differences) {
@@ -60,16 +74,16 @@ START_TEST(test_moon_contrastive_gradient_matches_finite_differences) {
     // drep accumulates: a second call doubles it.
     float once[B * D];
     memcpy(once, c.drep, sizeof once);
-    c.m->party_rep_loss(c.drep, &c.b, &c.cfg);
+    term(c.m, c.drep, &c.b, &c.cfg);
     for (int i = 0; i < B * D; i++)
         ck_assert_float_eq_tol(c.drep[i], 2 * once[i], 1e-7);
 }
 END_TEST
 
 START_TEST(test_moon_term_matches_hand_values_and_skips_without_previous_model) {
-    Config cfg;
+    RunConfig cfg;
     parse(&cfg, "moon", NULL); // mu 1, tau 0.5
-    const FlMethod *m = method_find("moon");
+    const Method *m = method_find("moon");
     // Row 0: u = u_glob, u_prev orthogonal: ℓ = log(1 + e^{(0 − 1)/0.5}) = log(1 + e^-2).
     // Row 1: u = u_prev, u_glob opposite: ℓ = log(1 + e^{(1 − (−1))/0.5}) = log(1 + e^4).
     const float u[2 * 2] = {1, 0, 0, 2}, glob[2 * 2] = {3, 0, 0, -1}, prev[2 * 2] = {0, 5, 0, 1};
@@ -77,7 +91,7 @@ START_TEST(test_moon_term_matches_hand_values_and_skips_without_previous_model) 
     float drep[2 * 2] = {0};
     RepBatch b = {.B = 2, .D = 2, .K = 1, .labels = labels, .u = u, .u_glob = glob, .u_prev = prev};
     double want = (log1p(exp(-2.0)) + log1p(exp(4.0))) / 2;
-    ck_assert_double_eq_tol(m->party_rep_loss(drep, &b, &cfg), want, TOL_HAND);
+    ck_assert_double_eq_tol(term(m, drep, &b, &cfg), want, TOL_HAND);
     // Row 0: ∂cos(u, u_glob)/∂u = 0 at u ∥ u_glob; ∂cos(u, u_prev)/∂u = u_prev/(|u||u_prev|) = (0,
     // 1) times σ(−2)/(τ·B).
     double s = 1 / (1 + exp(2.0));
@@ -87,7 +101,7 @@ START_TEST(test_moon_term_matches_hand_values_and_skips_without_previous_model) 
     float zero[2 * 2] = {0};
     memset(drep, 0, sizeof drep);
     b.u_glob = b.u_prev = NULL;
-    ck_assert_double_eq(m->party_rep_loss(drep, &b, &cfg), 0.0);
+    ck_assert_double_eq(term(m, drep, &b, &cfg), 0.0);
     ck_assert_mem_eq(drep, zero, sizeof drep);
 }
 END_TEST
@@ -117,9 +131,9 @@ START_TEST(test_fedproto_regulariser_gradient_matches_finite_differences) {
 END_TEST
 
 START_TEST(test_fedproto_regulariser_matches_hand_values) {
-    Config cfg;
+    RunConfig cfg;
     parse(&cfg, "fedproto", "--fedproto.lambda=2");
-    const FlMethod *m = method_find("fedproto");
+    const Method *m = method_find("fedproto");
     // Rows (1, 2) of class 0 with P = (0, 0), (3, 4) of class 2 with P = (3, 5), (9, 9) of class 1
     // without a prototype: λ · (5 + 1 + 0) / 3 = 4; drep = 2λ/3 · (u − P).
     const float u[3 * 2] = {1, 2, 3, 4, 9, 9};
@@ -129,23 +143,23 @@ START_TEST(test_fedproto_regulariser_matches_hand_values) {
     float drep[3 * 2] = {0};
     RepBatch b = {
         .B = 3, .D = 2, .K = 3, .labels = labels, .u = u, .protos = protos, .proto_valid = valid};
-    ck_assert_double_eq_tol(m->party_rep_loss(drep, &b, &cfg), 4.0, TOL_HAND);
+    ck_assert_double_eq_tol(term(m, drep, &b, &cfg), 4.0, TOL_HAND);
     const float want[3 * 2] = {4.f / 3, 8.f / 3, 0, -4.f / 3, 0, 0};
     ck_assert_floats_near(drep, want, 6, 1e-6, 1e-6);
     // Before the first exchange (no prototypes): no term.
     float zero[3 * 2] = {0};
     memset(drep, 0, sizeof drep);
     b.protos = NULL, b.proto_valid = NULL;
-    ck_assert_double_eq(m->party_rep_loss(drep, &b, &cfg), 0.0);
+    ck_assert_double_eq(term(m, drep, &b, &cfg), 0.0);
     ck_assert_mem_eq(drep, zero, sizeof drep);
 }
 END_TEST
 
 static void fedproto_bad_label(void *arg) {
     (void)arg;
-    Config cfg;
+    RunConfig cfg;
     char err[512];
-    config_parse(&cfg, 2, (char *[]){"m", "--method=fedproto"}, err, sizeof err);
+    parse_rc(&cfg, 2, (char *[]){"m", "--method=fedproto"}, err);
     const float u[2] = {0, 0};
     const int labels[2] = {0, 5};
     const double protos[2] = {0, 0};
@@ -153,20 +167,19 @@ static void fedproto_bad_label(void *arg) {
     float drep[2];
     RepBatch b = {
         .B = 2, .D = 1, .K = 2, .labels = labels, .u = u, .protos = protos, .proto_valid = valid};
-    method_find("fedproto")->party_rep_loss(drep, &b, &cfg);
+    term(method_find("fedproto"), drep, &b, &cfg);
 }
 
 START_TEST(test_fedproto_bad_label_dies_naming_the_row) {
-    expect_die(fedproto_bad_label, NULL, "fedproto_rep_loss", "labels[1] = 5", "[0, 2)");
+    expect_die(fedproto_bad_label, NULL, "fedproto_term", "labels[1] = 5", "[0, 2)");
 }
 END_TEST
 
 START_TEST(test_moon_tau_must_be_positive) {
-    Config c;
+    RunConfig c;
     char err[512];
-    ck_assert_int_ne(
-        config_parse(&c, 3, (char *[]){"m", "--method=moon", "--moon.tau=0"}, err, sizeof err),
-        OPT_OK);
+    ck_assert_int_ne(parse_rc(&c, 3, (char *[]){"m", "--method=moon", "--moon.tau=0"}, err),
+                     OPT_OK);
     ck_assert_msg(strstr(err, "moon.tau"), "%s", err);
 }
 END_TEST

@@ -67,6 +67,7 @@ START_TEST(test_run_file_reads_back_with_types_and_csv_matches) {
     MetricLog log;
     fill_log(&log, 20);
     const int64_t rss[2] = {51234, 7000000000LL}; // the second does not fit 32 bits
+    const uint64_t mpi[4] = {1, 2, 30000000000ULL, 4};
     RunInfo info = {.program = "mmcollab",
                     .method = "fedavg",
                     .git = "v0-test",
@@ -74,8 +75,13 @@ START_TEST(test_run_file_reads_back_with_types_and_csv_matches) {
                     .hosts = "vm,vm",
                     .started = "2026-12-01T00:00:00Z",
                     .world_size = 2,
-                    .peak_rss_kib = rss};
-    runfile_write(dir, &info, opts, 3, &cfg, &log);
+                    .peak_rss_kib = rss,
+                    .mpi_bytes = mpi,
+                    .blas_core = "Zen",
+                    .blas_threads = 1};
+    OptSet set = {0};
+    optset_add(&set, opts, 3, &cfg);
+    runfile_write(dir, &info, &set, &log);
 
     snprintf(path, sizeof path, "%s/run.h5.tmp", dir);
     ck_assert_int_ne(access(path, F_OK), 0);
@@ -148,13 +154,24 @@ START_TEST(test_run_file_reads_back_with_types_and_csv_matches) {
     ck_assert_str_eq(line, "2,0.5,101\n");
     fclose(csv);
 
+    // The MPI byte totals per rank, (ranks, 2), 64-bit.
+    snprintf(path, sizeof path, "%s/run.h5", dir);
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "meta/mpi_bytes", H5P_DEFAULT);
+    uint64_t mpi_back[4] = {0};
+    ck_assert_int_ge(H5Dread(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, mpi_back), 0);
+    ck_assert_mem_eq(mpi_back, mpi, sizeof mpi);
+    H5Dclose(ds);
+    H5Fclose(f);
+
     // Without the figures (a serial tool) there is no dataset rather than zeros.
-    info.peak_rss_kib = NULL;
-    runfile_write(dir, &info, opts, 3, &cfg, &log);
+    info.peak_rss_kib = NULL, info.mpi_bytes = NULL;
+    runfile_write(dir, &info, &set, &log);
     snprintf(path, sizeof path, "%s/run.h5", dir);
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     ck_assert_int_ge(f, 0);
     ck_assert_int_eq(H5Lexists(f, "meta/peak_rss_kib", H5P_DEFAULT), 0);
+    ck_assert_int_eq(H5Lexists(f, "meta/mpi_bytes", H5P_DEFAULT), 0);
     H5Fclose(f);
     metriclog_free(&log);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

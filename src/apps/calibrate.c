@@ -14,16 +14,17 @@
 #include <string.h>
 
 #include "cli/config.h"
-#include "cli/options.h"
 #include "core/die.h"
 #include "core/log.h"
+#include "core/options.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "core/xalloc.h"
 #include "data/dataset.h"
-#include "fl/samples.h"
-#include "fl/train.h"
+#include "fl/run.h"
 #include "models/party_model.h"
+#include "train/local.h"
+#include "train/samples.h"
 
 typedef struct {
     char data[OPT_STR_MAX];
@@ -63,37 +64,45 @@ static void load_all(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsS
 
 // Test accuracy of the small model trained and tested with the modalities in mask.
 static double probe(const Dataset *ds, const SampleLayout *l, const CalibCfg *cc, uint8_t mask) {
-    Config cfg; // the pipeline's training options, from its defaults plus ours
+    // The pipeline's training options: its defaults (mmcollab's option table) plus ours.
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    RunConfig rc;
     char err[512];
-    int n;
-    const OptSpec *table = config_table("centralized", &n);
-    CHECK(opts_set_defaults(table, n, &cfg, err, sizeof err) == OPT_OK, "%s", err);
-    cfg.local_epochs = cc->epochs;
-    cfg.batch_size = cc->batch_size;
-    cfg.lr = cc->lr;
-    cfg.seed = cc->seed;
-    PmConfig pc;
-    samples_model_config(&pc, l, ds, cc->width);
-    PartyModel pm;
-    pm_init(&pm, &pc);
-    float *params = xcalloc_aligned(pm.n_params * sizeof(float));
+    CHECK(config_parse(&rc, &methods, &models, 1, (char *[]){"calibrate", NULL}, err, sizeof err) ==
+              OPT_OK,
+          "%s", err);
+    TrainConfig tc;
+    fl_train_config(&tc, &rc.c);
+    run_config_free(&rc);
+    tc.epochs = cc->epochs;
+    tc.lr = cc->lr;
+    tc.seed = (uint64_t)cc->seed;
+    ModelSpec spec;
+    samples_model_spec(&spec, l, ds);
+    Model m;
+    party_model_create(&m, &spec, cc->width);
+    Selection all;
+    CHECK(model_select(&m, "all", &all, err, sizeof err) == 0, "%s", err);
+    float *params = xcalloc_aligned(m.n_params * sizeof(float));
     Rng rng;
     rng_init(&rng, (uint64_t)cc->seed, 0, 0, RNG_INIT);
-    pm_init_params(&pm, params, &rng);
-    OptState opt = {xcalloc_aligned(pm.n_params * sizeof(float)),
-                    xcalloc_aligned(pm.n_params * sizeof(float)), 0};
+    model_init_params(&m, params, &rng);
+    OptState opt = {xcalloc_aligned(m.n_params * sizeof(float)),
+                    xcalloc_aligned(m.n_params * sizeof(float)), 0};
     SampleSet train, test;
     load_all(&train, l, ds, DS_TRAIN, cc->max_train, mask);
     load_all(&test, l, ds, DS_TEST, cc->max_test, mask);
     TrainScratch ts;
-    train_scratch_init(&ts, &pm, l, cc->batch_size);
+    train_scratch_init(&ts, &m, l, cc->batch_size);
     EvalStats st;
-    train_party(&pm, params, &opt, &train, l, &cfg, NULL, NULL, 1, 0, NULL, &ts, &st);
-    eval_model(&pm, params, &test, l, NULL, &ts, &st);
-    train_scratch_free(&ts);
+    train_local(&m, &all, params, &opt, &train, l, &tc, 1, 0, NULL, &ts, &st);
+    evaluate_model(&m, params, &test, l, NULL, &ts, &st);
+    train_scratch_free(&ts, &m);
     sampleset_free(&train);
     sampleset_free(&test);
     xfree(opt.m), xfree(opt.v), xfree(params);
+    model_free(&m);
     return st.n ? (double)st.correct / (double)st.n : 0;
 }
 

@@ -1,4 +1,5 @@
-// mmcollab.c - the pipeline's main: parse on rank 0, broadcast the config, run the rounds.
+// mmcollab.c - the pipeline's main: parse on rank 0, broadcast the configuration as text, run the
+// rounds.
 //
 //   mpirun -np 3 build/bin/mmcollab --method=fedavg --rounds=6 --out=runs/x
 //
@@ -7,12 +8,14 @@
 // writing a checkpoint: requeue and run again with --resume=auto.
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/config.h"
 #include "core/die.h"
 #include "core/log.h"
-#include "fl/driver.h"
+#include "core/xalloc.h"
+#include "fl/run.h"
 #include "fl/signals.h"
 
 enum { EXIT_USAGE = 2 };
@@ -23,23 +26,35 @@ int main(int argc, char **argv) {
     int rank;
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
     log_init(rank, LOG_INFO);
-    Config cfg;
-    char err[1024] = "";
-    int rc = OPT_OK;
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    RunConfig rc;
+    char err[1024] = "", *text = NULL;
+    int code = OPT_OK, len = 0;
     if (rank == 0) {
-        rc = config_parse(&cfg, argc, argv, err, sizeof err);
-        if (rc == OPT_HELP) config_print_help(stdout);
-        if (rc < 0) fprintf(stderr, "mmcollab: %s\n", err);
+        code = config_parse(&rc, &methods, &models, argc, argv, err, sizeof err);
+        if (code == OPT_HELP) config_print_help(stdout, &methods, &models);
+        if (code < 0) fprintf(stderr, "mmcollab: %s\n", err);
+        if (code == OPT_OK) text = config_text(&rc), len = (int)strlen(text) + 1;
         fflush(NULL);
     }
-    MPI_CHECK(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
-    if (rc != OPT_OK) {
+    int head[2] = {code, len};
+    MPI_CHECK(MPI_Bcast(head, 2, MPI_INT, 0, MPI_COMM_WORLD));
+    if (head[0] != OPT_OK) {
         MPI_Finalize();
-        return rc == OPT_HELP ? 0 : EXIT_USAGE;
+        return head[0] == OPT_HELP ? 0 : EXIT_USAGE;
     }
-    MPI_CHECK(MPI_Bcast(&cfg, (int)sizeof cfg, MPI_BYTE, 0, MPI_COMM_WORLD));
-    log_init(rank, (LogLevel)log_level_parse(cfg.log_level));
-    int code = fl_run(&cfg, MPI_COMM_WORLD);
+    // Every rank reads the same text back into its own typed structs: the same bits.
+    if (rank != 0) text = xmalloc((size_t)head[1]);
+    MPI_CHECK(MPI_Bcast(text, head[1], MPI_CHAR, 0, MPI_COMM_WORLD));
+    if (rank != 0)
+        CHECK(config_read_text(&rc, &methods, &models, text, "rank 0's configuration", err,
+                               sizeof err) == OPT_OK,
+              "%s", err);
+    free(text);
+    log_init(rank, (LogLevel)log_level_parse(rc.c.log_level));
+    int exit_code = fl_run(&rc, MPI_COMM_WORLD);
+    run_config_free(&rc);
     MPI_CHECK(MPI_Finalize());
-    return code;
+    return exit_code;
 }

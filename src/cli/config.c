@@ -1,10 +1,10 @@
-// config.c - the mmcollab option table and its parse (see config.h).
+// config.c - the mmcollab option table, its parse, its text form and --help (see config.h).
 #include "cli/config.h"
 
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "methods/method.h"
+#include "core/xalloc.h"
 
 #define C(f) offsetof(Config, f)
 #define NEUTRAL OPT_RESUME_NEUTRAL
@@ -17,11 +17,21 @@ static const OptSpec core_opts[] = {
      "run directory: run.h5, metrics.csv, ckpt/", NEUTRAL},
     {"method", OPT_STRING, C(method), "fedavg", 0, 0, 0, NULL, "collaboration method (see below)",
      0},
+    {"model", OPT_STRING, C(model), "party", 0, 0, 0, NULL, "the parties' model kind (see below)",
+     0},
+    {"trainable", OPT_STRING, C(trainable), "", 0, 0, 0, NULL,
+     "the tensors parties train and exchange: \"\" = the model's default trainable ones, all, or "
+     "comma-separated tensor-name prefixes (e.g. head,fuse); the others stay as initialised",
+     0},
     {"data", OPT_STRING, C(data), "data/avfmnist_small.h5", 0, 0, 0, NULL,
      "dataset file (datasets/README.md; make data builds them)", 0},
     {"scenario", OPT_STRING, C(scenario), "bomm-random", 0, 0, 0, NULL,
      "heterogeneity preset (datasets/README.md, Scenarios)", 0},
     {"parties", OPT_INT, C(parties), "4", OPT_LO, 1, 0, NULL, "number of parties", 0},
+    {"sample", OPT_INT, C(sample), "0", OPT_LO, 0, 0, NULL,
+     "parties sampled per round, the same set at any -np and on resume (0 = every party)", 0},
+    {"party-dropout", OPT_DOUBLE, C(party_dropout), "0", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
+     "probability that a sampled party's update never arrives (it trains, then drops out)", 0},
     {"rounds", OPT_INT, C(rounds), "6", OPT_LO, 1, 0, NULL, "communication rounds", NEUTRAL},
     {"seed", OPT_I64, C(seed), "1", OPT_LO, 0, 0, NULL, "seed of every random stream", 0},
     {"resume", OPT_CHOICE, C(resume), "never", 0, 0, 0, "never|auto",
@@ -39,7 +49,7 @@ static const OptSpec core_opts[] = {
      0},
     {"clip", OPT_DOUBLE, C(clip), "5", OPT_LO, 0, 0, NULL, "global gradient-norm clip (0 = off)",
      0},
-    {"width", OPT_INT, C(width), "64", OPT_LO, 2, 0, NULL, "small model width D", 0},
+    {"width", OPT_INT, C(width), "64", OPT_LO, 2, 0, NULL, "the parties' model width D", 0},
     {"max-train", OPT_I64, C(max_train), "0", OPT_LO, 0, 0, NULL,
      "use the first N training samples (0 = all)", 0},
     {"max-test", OPT_I64, C(max_test), "0", OPT_LO, 0, 0, NULL,
@@ -51,84 +61,176 @@ static const OptSpec core_opts[] = {
     {"ckpt-keep", OPT_INT, C(ckpt_keep), "3", OPT_LO, 1, 0, NULL, "checkpoints kept", NEUTRAL},
     {"log-level", OPT_CHOICE, C(log_level), "info", 0, 0, 0, "error|warn|info|debug",
      "log verbosity", NEUTRAL},
-    {"scenario.alpha", OPT_STRING, C(scn_alpha), "", 0, 0, 0, NULL,
-     "override: Dirichlet label-skew alpha (> 0)", 0},
-    {"scenario.missing", OPT_STRING, C(scn_missing), "", 0, 0, 0, NULL,
-     "override: per-sample missing rate per modality, in [0, 1]", 0},
-    {"scenario.cross", OPT_STRING, C(scn_cross), "", 0, 0, 0, NULL,
-     "override: cross-modal party split, e.g. 3:7", 0},
-    {"scenario.hybrid_p", OPT_STRING, C(scn_hybrid_p), "", 0, 0, 0, NULL,
-     "override: per-party modality presence p, in [0, 1]", 0},
-    {"scenario.overlap", OPT_STRING, C(scn_overlap), "", 0, 0, 0, NULL,
-     "override: fraction of entities split across parties by modality", 0},
-    {"scenario.quantity", OPT_STRING, C(scn_quantity), "", 0, 0, 0, NULL,
-     "override: quantity skew (party sizes ~ Dirichlet(q); 0 = off)", 0},
-    {"scenario.min_per_label", OPT_STRING, C(scn_min_per_label), "", 0, 0, 0, NULL,
-     "override: minimum samples per party and label", 0},
 };
 #define N_CORE ((int)(sizeof core_opts / sizeof core_opts[0]))
-#define MAX_OPTS (N_CORE + 32)
 
-const OptSpec *config_table(const char *method, int *n) {
-    static OptSpec table[MAX_OPTS];
-    memcpy(table, core_opts, sizeof core_opts);
-    *n = N_CORE;
-    const FlMethod *m = method ? method_find(method) : NULL;
-    for (int i = 0; m && i < m->n_opts && *n < MAX_OPTS; i++)
-        table[(*n)++] = m->opts[i];
-    return table;
+static const OptGroup *find_group(const OptRegistry *r, const char *name) {
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->group[i]->name, name)) return r->group[i];
+    return NULL;
 }
 
-// An unknown key that another method defines: say so.
-static void explain_foreign_key(const char *method, const char *err_in, char *err, size_t cap) {
-    for (int i = 0; i < fl_n_methods; i++) {
-        const FlMethod *m = fl_methods[i];
-        for (int j = 0; j < m->n_opts; j++) {
+static void group_names(const OptRegistry *r, char *buf, size_t cap) {
+    size_t used = 0;
+    if (cap) buf[0] = 0;
+    for (int i = 0; i < r->n && used < cap; i++) {
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", r->group[i]->name);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+void run_config_optset(const RunConfig *rc, OptSet *s) {
+    memset(s, 0, sizeof *s);
+    optset_add(s, core_opts, N_CORE, (void *)&rc->c);
+    optset_add(s, scenario_override_opts, scenario_n_override_opts, (void *)&rc->c.scn);
+    if (rc->method && rc->method->n_opts)
+        optset_add(s, rc->method->opts, rc->method->n_opts, rc->method_opts);
+    if (rc->model && rc->model->n_opts)
+        optset_add(s, rc->model->opts, rc->model->n_opts, rc->model_opts);
+}
+
+void run_config_free(RunConfig *rc) {
+    xfree(rc->method_opts), xfree(rc->model_opts);
+    memset(rc, 0, sizeof *rc);
+}
+
+// Chooses the groups by name and allocates their option structs. OPT_OK or an error naming the
+// registry's entries.
+static int choose(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models,
+                  const char *method, const char *model, char *err, size_t cap) {
+    char names[1024];
+    memset(rc, 0, sizeof *rc);
+    rc->method = find_group(methods, method);
+    rc->model = find_group(models, model);
+    if (!rc->method || !rc->model) {
+        const OptRegistry *r = rc->method ? models : methods;
+        group_names(r, names, sizeof names);
+        snprintf(err, cap, "--%s=%s: unknown %s; expected one of %s",
+                 rc->method ? "model" : "method", rc->method ? model : method,
+                 rc->method ? "model kind" : "method", names);
+        return OPT_ERR_BAD_VALUE;
+    }
+    rc->method_opts = rc->method->size ? xcalloc(1, rc->method->size) : NULL;
+    rc->model_opts = rc->model->size ? xcalloc(1, rc->model->size) : NULL;
+    return OPT_OK;
+}
+
+// An unknown key that another method or model kind defines: say so.
+static void explain_foreign_key(const OptRegistry *r, const char *what, const char *chosen,
+                                char *err, size_t cap) {
+    for (int i = 0; i < r->n; i++) {
+        const OptGroup *g = r->group[i];
+        for (int j = 0; j < g->n_opts; j++) {
             char quoted[96];
-            snprintf(quoted, sizeof quoted, "'%s'", m->opts[j].key);
-            if (strstr(err_in, quoted)) {
+            snprintf(quoted, sizeof quoted, "'%s'", g->opts[j].key);
+            if (strstr(err, quoted)) {
                 char copy[512];
-                snprintf(copy, sizeof copy, "%s", err_in);
-                snprintf(err, cap, "%s; it belongs to --method=%s, this run has --method=%s", copy,
-                         m->name, method);
+                snprintf(copy, sizeof copy, "%s", err);
+                snprintf(err, cap, "%s; it belongs to --%s=%s, this run has --%s=%s", copy, what,
+                         g->name, what, chosen);
                 return;
             }
         }
     }
 }
 
-int config_parse(Config *cfg, int argc, char **argv, char *err, size_t cap) {
-    char method[OPT_STR_MAX] = "fedavg", names[512];
-    opts_prescan(argc, argv, "method", method, sizeof method);
-    memset(cfg, 0, sizeof *cfg);
-    int n;
-    const OptSpec *table = config_table(method, &n);
-    int rc = opts_parse(table, n, cfg, argc, argv, err, cap);
-    if (rc == OPT_ERR_UNKNOWN_KEY) explain_foreign_key(method, err, err, cap);
-    if (rc != OPT_OK) return rc;
-    if (!method_find(cfg->method)) {
-        method_names(names, sizeof names);
-        snprintf(err, cap, "--method=%s: unknown method; expected one of %s", cfg->method, names);
-        return OPT_ERR_BAD_VALUE;
+static int finish(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models, int rc_in,
+                  char *err, size_t cap) {
+    if (rc_in == OPT_ERR_UNKNOWN_KEY) {
+        explain_foreign_key(methods, "method", rc->method->name, err, cap);
+        explain_foreign_key(models, "model", rc->model->name, err, cap);
     }
-    return OPT_OK;
+    if (rc_in != OPT_OK) run_config_free(rc);
+    return rc_in;
 }
 
-void config_print_help(FILE *f) {
-    int n;
-    const OptSpec *table = config_table(NULL, &n);
-    opts_print_help(table, n, f,
+int config_parse(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models, int argc,
+                 char **argv, char *err, size_t cap) {
+    char method[OPT_STR_MAX] = "fedavg", model[OPT_STR_MAX] = "party";
+    opts_prescan(argc, argv, "method", method, sizeof method);
+    opts_prescan(argc, argv, "model", model, sizeof model);
+    int rc_code = choose(rc, methods, models, method, model, err, cap);
+    if (rc_code != OPT_OK) {
+        for (int i = 1; i < argc; i++) // --help works whatever else is wrong
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return OPT_HELP;
+        return rc_code;
+    }
+    OptSet s;
+    run_config_optset(rc, &s);
+    return finish(rc, methods, models, optset_parse(&s, argc, argv, err, cap), err, cap);
+}
+
+char *config_text(const RunConfig *rc) {
+    OptSet s;
+    run_config_optset(rc, &s);
+    return optset_serialize(&s);
+}
+
+// The value of `key=` in text's lines into out; 0 when absent.
+static int text_value(const char *text, const char *key, char *out, size_t cap) {
+    size_t k = strlen(key);
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len > k && !strncmp(p, key, k) && p[k] == '=') {
+            snprintf(out, cap, "%.*s", (int)(len - k - 1), p + k + 1);
+            return 1;
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+int config_read_text(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models,
+                     const char *text, const char *origin, char *err, size_t cap) {
+    char method[OPT_STR_MAX] = "fedavg", model[OPT_STR_MAX] = "party";
+    text_value(text, "method", method, sizeof method);
+    text_value(text, "model", model, sizeof model);
+    int code = choose(rc, methods, models, method, model, err, cap);
+    if (code != OPT_OK) return code;
+    OptSet s;
+    run_config_optset(rc, &s);
+    code = optset_defaults(&s, err, cap);
+    char *copy = xmalloc(strlen(text) + 1);
+    memcpy(copy, text, strlen(text) + 1);
+    for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line && code == OPT_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq) {
+            snprintf(err, cap, "%s: '%s': expected key=value", origin, line);
+            code = OPT_ERR_SYNTAX;
+            break;
+        }
+        *eq = 0;
+        code = optset_set(&s, line, eq + 1, origin, err, cap);
+    }
+    xfree(copy);
+    return finish(rc, methods, models, code, err, cap);
+}
+
+static void print_groups(FILE *f, const char *title, const char *key, const OptRegistry *r) {
+    fprintf(f, "\n%s (--%s=<name>):\n", title, key);
+    for (int i = 0; i < r->n; i++) {
+        const OptGroup *g = r->group[i];
+        fprintf(f, "  %-12s %s", g->name, g->summary);
+        if (g->provenance) fprintf(f, " [%s]", g->provenance);
+        fprintf(f, "\n");
+        for (int j = 0; j < g->n_opts; j++)
+            fprintf(f, "      --%s=<%s> %s [default: %s]\n", g->opts[j].key,
+                    g->opts[j].type == OPT_DOUBLE ? "number" : "value", g->opts[j].help,
+                    g->opts[j].def);
+    }
+}
+
+void config_print_help(FILE *f, const OptRegistry *methods, const OptRegistry *models) {
+    opts_print_help(core_opts, N_CORE, f,
                     "usage: mpirun -np R build/bin/mmcollab [--config=FILE] [--key=value ...]\n"
                     "Rank 0 is the cloud; ranks 1..R-1 host contiguous blocks of parties.\n"
-                    "Exit codes: 0 done, 1 error, 3 stopped on a signal or --stop-after with a "
-                    "checkpoint written (requeue and resume with --resume=auto).");
-    fprintf(f, "\nMethods:\n");
-    for (int i = 0; i < fl_n_methods; i++) {
-        const FlMethod *m = fl_methods[i];
-        fprintf(f, "  %-12s %s [%s]\n", m->name, m->summary, m->provenance);
-        for (int j = 0; j < m->n_opts; j++)
-            fprintf(f, "      --%s=<%s> %s [default: %s]\n", m->opts[j].key,
-                    m->opts[j].type == OPT_DOUBLE ? "number" : "value", m->opts[j].help,
-                    m->opts[j].def);
-    }
+                    "Exit codes: 0 done, 1 error, 2 bad options, 3 stopped on a signal or "
+                    "--stop-after with a checkpoint written (requeue and resume with "
+                    "--resume=auto).");
+    fprintf(f, "\nScenario overrides (\"\" keeps the preset's value):\n");
+    opts_print_help(scenario_override_opts, scenario_n_override_opts, f, NULL);
+    print_groups(f, "Methods", "method", methods);
+    print_groups(f, "Model kinds", "model", models);
 }

@@ -1,34 +1,56 @@
-// config.h - the options of build/bin/mmcollab: one table (config.c) drives the parser, --help, the
-// startup table, the run file's /config attributes and the checkpoint comparison (STYLE.md 9.12).
+// config.h - the options of build/bin/mmcollab (STYLE.md 9.12): the core table, the scenario
+// overrides, and the chosen method's and model kind's own options, each a typed struct. One option
+// set drives the parser, --help, the startup table, run.h5's /config, the checkpoint comparison and
+// the broadcast to the other ranks (as text that parses back to the same bits).
+//
+// The method and model registries are passed in (cli knows no method or model): each entry is an
+// OptGroup (name, summary, options over its own struct of `size` bytes).
 #pragma once
 #include <stdint.h>
+#include <stdio.h>
 
-#include "cli/options.h"
+#include "core/options.h"
+#include "data/scenario.h"
 
 typedef struct Config {
-    char config[OPT_STR_MAX], out[OPT_STR_MAX], method[OPT_STR_MAX], data[OPT_STR_MAX];
-    char scenario[OPT_STR_MAX], resume[OPT_STR_MAX], optimizer[OPT_STR_MAX];
-    char log_level[OPT_STR_MAX];
-    int parties, rounds, stop_after, local_epochs, batch_size, width;
+    char config[OPT_STR_MAX], out[OPT_STR_MAX], method[OPT_STR_MAX], model[OPT_STR_MAX];
+    char data[OPT_STR_MAX], scenario[OPT_STR_MAX], resume[OPT_STR_MAX], optimizer[OPT_STR_MAX];
+    char log_level[OPT_STR_MAX], trainable[OPT_STR_MAX];
+    int parties, rounds, stop_after, local_epochs, batch_size, width, sample;
     int ckpt_every, ckpt_keep, eval_every;
     int64_t seed, max_train, max_test;
-    double lr, momentum, weight_decay, clip;
-    // Scenario overrides, as text for scenario_config_set; "" keeps the preset's value.
-    char scn_alpha[OPT_STR_MAX], scn_missing[OPT_STR_MAX], scn_cross[OPT_STR_MAX];
-    char scn_hybrid_p[OPT_STR_MAX], scn_overlap[OPT_STR_MAX], scn_quantity[OPT_STR_MAX];
-    char scn_min_per_label[OPT_STR_MAX];
-    // The selected method's options (methods/method.h METHOD_OPT); 8-byte aligned.
-    _Alignas(8) unsigned char method_opts[1024];
+    double lr, momentum, weight_decay, clip, party_dropout;
+    ScenarioOverrides scn; // --scenario.<key>
 } Config;
 
-// The option table for a method: the core options followed by that method's own. Borrowed (static
-// storage, rebuilt per call). *n set.
-const OptSpec *config_table(const char *method, int *n);
+// The groups one selector key (--method, --model) chooses from.
+typedef struct {
+    const OptGroup *const *group;
+    int n;
+} OptRegistry;
 
-// Defaults, the --config file, the command line; the method is taken from either before parsing so
-// that its options are known. Returns OPT_OK, OPT_HELP, or an error with a one-line message naming
-// the key, the value, its origin and what was expected (also for an unknown method, or a key that
-// belongs to another method). Local.
-int config_parse(Config *cfg, int argc, char **argv, char *err, size_t cap);
-// --help text for every method's options too.
-void config_print_help(FILE *f);
+// A parsed run: the core options and the chosen groups with their typed option structs.
+typedef struct {
+    Config c;
+    const OptGroup *method, *model; // borrowed from the registries
+    void *method_opts, *model_opts; // owned: method->size and model->size bytes (NULL when 0)
+} RunConfig;
+
+// The option set of rc: core, scenario overrides, the method's, the model's (pointing into rc).
+void run_config_optset(const RunConfig *rc, OptSet *s);
+// Defaults, the --config file, the command line; the method and model are taken from either first
+// so that their options are known. Returns OPT_OK, OPT_HELP, or an error with a one-line message
+// naming the key, the value, its origin and what was expected (also for an unknown method or
+// model, or a key that belongs to another method). On OPT_OK rc is set (run_config_free); else rc
+// is left freed. Local.
+int config_parse(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models, int argc,
+                 char **argv, char *err, size_t cap);
+// Every option of rc as "key=value" lines (malloc'd; free): what config_read_text reads back to
+// the same bits.
+char *config_text(const RunConfig *rc);
+// rc from such text (origin names it in messages): the same checks as config_parse. Local.
+int config_read_text(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models,
+                     const char *text, const char *origin, char *err, size_t cap);
+void run_config_free(RunConfig *rc);
+// --help: the core options, the scenario overrides, every method's and model kind's options.
+void config_print_help(FILE *f, const OptRegistry *methods, const OptRegistry *models);

@@ -70,32 +70,3 @@ void exact_to_float(float *out, const int64_t *acc, size_t n, int e, double divi
     for (size_t i = 0; i < n; i++)
         out[i] = (float)(ldexp((double)acc[i], -e) / divisor);
 }
-
-void exact_allreduce(int64_t *acc, size_t n, MPI_Comm comm) {
-    CHECK(n == 0 || acc != NULL, "acc is NULL with n = %zu", n);
-    const size_t chunk = (size_t)1 << 28;
-    for (size_t off = 0; off < n; off += chunk) {
-        size_t len = MIN(chunk, n - off);
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, acc + off, (int)len, MPI_INT64_T, MPI_SUM, comm));
-    }
-}
-
-double exact_allreduce_max(double local, MPI_Comm comm) {
-    double global;
-    MPI_CHECK(MPI_Allreduce(&local, &global, 1, MPI_DOUBLE, MPI_MAX, comm));
-    return global;
-}
-
-void exact_reduce(int64_t *acc, size_t n, int root, MPI_Comm comm) {
-    CHECK(n == 0 || acc != NULL, "acc is NULL with n = %zu", n);
-    int rank;
-    MPI_CHECK(MPI_Comm_rank(comm, &rank));
-    const size_t chunk = (size_t)1 << 28;
-    for (size_t off = 0; off < n; off += chunk) {
-        int len = (int)MIN(chunk, n - off);
-        if (rank == root)
-            MPI_CHECK(MPI_Reduce(MPI_IN_PLACE, acc + off, len, MPI_INT64_T, MPI_SUM, root, comm));
-        else
-            MPI_CHECK(MPI_Reduce(acc + off, NULL, len, MPI_INT64_T, MPI_SUM, root, comm));
-    }
-}

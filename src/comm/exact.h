@@ -5,9 +5,9 @@
 // fixed point, ldexp(weight·x[i], e) → int64, and the int64 sums are exact: any grouping, any
 // order, any number of ranks gives the same bits. The exponent e comes from a bound on Σ|terms| (a
 // max over parties, itself exact under MPI_MAX) so that the total cannot overflow; the resolution
-// is 2^-e.
+// is 2^-e. Pure arithmetic: the reductions of the accumulators are comm/comm.h's
+// comm_reduce_sum_i64 and comm_allreduce_sum_i64.
 #pragma once
-#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,10 +24,3 @@ void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e
 // out[i] = ldexp(acc[i], -e) / divisor, in double then rounded once to float. Local.
 void exact_to_float(float *out, const int64_t *acc, size_t n, int e, double divisor);
 void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double divisor);
-
-// In-place MPI_Allreduce(MPI_SUM) of int64 accumulators, chunked below INT_MAX counts. Collective.
-void exact_allreduce(int64_t *acc, size_t n, MPI_Comm comm);
-// max over ranks of a non-negative double (exact: max is order-independent). Collective.
-double exact_allreduce_max(double local, MPI_Comm comm);
-// In-place MPI_Reduce(MPI_SUM) to root (the other ranks' acc is left unspecified). Collective.
-void exact_reduce(int64_t *acc, size_t n, int root, MPI_Comm comm);

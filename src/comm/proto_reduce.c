@@ -10,13 +10,19 @@
 #include "core/die.h"
 #include "core/xalloc.h"
 
-size_t proto_bytes_per_party(int K, int M, int D) {
+double proto_bytes_up(int K, int M, int D) {
     CHECK(K >= 1 && M >= 1 && D >= 1, "K=%d M=%d D=%d", K, M, D);
-    return (size_t)K * M * D * sizeof(float) + (size_t)K * M * sizeof(int64_t);
+    return (double)K * M * D * sizeof(float) + (double)K * M * sizeof(int64_t);
 }
 
-size_t proto_allreduce(double *protos, uint8_t *valid, int64_t *counts_global, const double *sums,
-                       const int64_t *counts, int n_local, int K, int M, int D, MPI_Comm comm) {
+double proto_bytes_down(int K, int M, int D) {
+    CHECK(K >= 1 && M >= 1 && D >= 1, "K=%d M=%d D=%d", K, M, D);
+    return (double)K * M * D * sizeof(float) + (double)K * M;
+}
+
+void proto_allreduce(Comm *c, double *protos, uint8_t *valid, int64_t *counts_global,
+                     const double *sums, const int64_t *counts, int n_local, int K, int M, int D,
+                     const CommPay *pay) {
     CHECK_PTR(protos);
     CHECK(K >= 1 && M >= 1 && D >= 1 && n_local >= 0, "K=%d M=%d D=%d n_local=%d", K, M, D,
           n_local);
@@ -26,9 +32,9 @@ size_t proto_allreduce(double *protos, uint8_t *valid, int64_t *counts_global, c
     CHECK_INT_COUNT(n);
 
     // Same shapes on every rank, or the reductions below would mismatch silently.
-    int dims[3] = {K, M, D}, lo[3], hi[3];
-    MPI_CHECK(MPI_Allreduce(dims, lo, 3, MPI_INT, MPI_MIN, comm));
-    MPI_CHECK(MPI_Allreduce(dims, hi, 3, MPI_INT, MPI_MAX, comm));
+    int32_t lo[3] = {K, M, D}, hi[3] = {K, M, D};
+    comm_allreduce(c, lo, 3, COMM_I32, COMM_MIN, NULL);
+    comm_allreduce(c, hi, 3, COMM_I32, COMM_MAX, NULL);
     CHECK(memcmp(lo, hi, sizeof lo) == 0,
           "ranks disagree on (K, M, D): this rank (%d, %d, %d), min (%d, %d, %d), max (%d, %d, %d)",
           K, M, D, lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]);
@@ -40,21 +46,22 @@ size_t proto_allreduce(double *protos, uint8_t *valid, int64_t *counts_global, c
         CHECK(isfinite(sums[i]), "sums[party %zu][%zu] = %g is not finite", i / n, i % n, sums[i]);
         local_max = MAX(local_max, fabs(sums[i]));
     }
-    int parties;
-    MPI_CHECK(MPI_Allreduce(&n_local, &parties, 1, MPI_INT, MPI_SUM, comm));
-    int e = exact_exponent(exact_allreduce_max(local_max, comm) * MAX(parties, 1));
+    int32_t parties = n_local;
+    comm_allreduce(c, &parties, 1, COMM_I32, COMM_SUM, NULL);
+    comm_allreduce(c, &local_max, 1, COMM_F64, COMM_MAX, NULL); // max is order-independent
+    int e = exact_exponent(local_max * MAX(parties, 1));
 
     int64_t *acc = xcalloc(n, sizeof *acc), *cnt = xcalloc(cells, sizeof *cnt);
     for (int k = 0; k < n_local; k++) {
         exact_add_f64(acc, sums + (size_t)k * n, 1.0, n, e);
         for (size_t cm = 0; cm < cells; cm++) {
-            int64_t c = counts[(size_t)k * cells + cm];
-            CHECK(c >= 0, "counts[party %d][%zu] = %lld is negative", k, cm, (long long)c);
-            cnt[cm] += c;
+            int64_t nk = counts[(size_t)k * cells + cm];
+            CHECK(nk >= 0, "counts[party %d][%zu] = %lld is negative", k, cm, (long long)nk);
+            cnt[cm] += nk;
         }
     }
-    exact_allreduce(acc, n, comm);
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, cnt, (int)cells, MPI_INT64_T, MPI_SUM, comm));
+    comm_allreduce_sum_i64(c, acc, n, pay);
+    comm_allreduce_sum_i64(c, cnt, cells, NULL);
 
     for (size_t cm = 0; cm < cells; cm++) {
         if (valid) valid[cm] = cnt[cm] > 0;
@@ -65,5 +72,4 @@ size_t proto_allreduce(double *protos, uint8_t *valid, int64_t *counts_global, c
             memset(protos + cm * D, 0, (size_t)D * sizeof *protos);
     }
     xfree(acc), xfree(cnt);
-    return proto_bytes_per_party(K, M, D);
 }

@@ -91,3 +91,29 @@ void rng_fill_normal(Rng *r, float *x, size_t n, float mean, float std) {
 uint64_t rng_words_drawn(const Rng *r) {
     return r->block == 0 ? 0 : ((r->block - 1) << 2) + r->pos;
 }
+
+void rng_shuffle(Rng *r, int64_t *a, int64_t n) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)rng_below(r, (uint32_t)(i + 1)), tmp = a[i];
+        a[i] = a[j], a[j] = tmp;
+    }
+}
+
+void rng_shuffle_wide(Rng *r, int64_t *a, int64_t n) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        uint64_t hi = rng_u32(r), lo = rng_u32(r);
+        int64_t j = (int64_t)(((hi << 32) | lo) % (uint64_t)(i + 1)), tmp = a[i];
+        a[i] = a[j], a[j] = tmp;
+    }
+}
+
+void rng_sample_prefix(Rng *r, int64_t *idx, int64_t n, int64_t k) {
+    CHECK(k >= 0 && k <= n && n <= (int64_t)UINT32_MAX, "sample %lld of %lld", (long long)k,
+          (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = i;
+    for (int64_t j = 0; j < k; j++) {
+        int64_t p = j + (int64_t)rng_below(r, (uint32_t)(n - j)), tmp = idx[j];
+        idx[j] = idx[p], idx[p] = tmp;
+    }
+}

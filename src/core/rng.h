@@ -11,14 +11,15 @@
 
 // What a stream is for. Written to checkpoints: append-only.
 typedef enum RngPurpose {
-    RNG_INIT = 0,      // parameter initialisation
-    RNG_DROPOUT = 1,   // dropout and MC-dropout masks
-    RNG_DATA = 2,      // data generation, augmentation
-    RNG_SHUFFLE = 3,   // batch order
-    RNG_PARTITION = 4, // party splits, modality masks
-    RNG_SAMPLE = 5,    // choice of the round's parties
-    RNG_TEST = 6,      // tests and benchmarks
-    RNG_SELECT = 7,    // rows a party uploads, rows a generator is preference-trained on
+    RNG_INIT = 0,          // parameter initialisation
+    RNG_DROPOUT = 1,       // dropout and MC-dropout masks
+    RNG_DATA = 2,          // data generation, augmentation
+    RNG_SHUFFLE = 3,       // batch order
+    RNG_PARTITION = 4,     // party splits, modality masks
+    RNG_SAMPLE = 5,        // choice of the round's parties
+    RNG_TEST = 6,          // tests and benchmarks
+    RNG_SELECT = 7,        // rows a party uploads, rows a generator is preference-trained on
+    RNG_DROPOUT_PARTY = 8, // whether a sampled party's update arrives (--party-dropout)
 } RngPurpose;
 
 // Transparent so that a checkpoint can store it; use the functions to draw.
@@ -48,3 +49,15 @@ void rng_fill_uniform(Rng *r, float *x, size_t n, float lo, float hi);
 void rng_fill_normal(Rng *r, float *x, size_t n, float mean, float std);
 // Number of words drawn so far from this stream (for logs and tests).
 uint64_t rng_words_drawn(const Rng *r);
+
+// ---- permutations and samples ----
+// Two shuffles that draw differently, each kept for the numbers of the runs that use it:
+// rng_shuffle draws rng_below(i + 1) per step (unbiased); rng_shuffle_wide draws a 64-bit word
+// (high word first) modulo i + 1 (the local training order since the first version). Both are
+// Fisher–Yates from the end over a[0..n). Local.
+void rng_shuffle(Rng *r, int64_t *a, int64_t n);
+void rng_shuffle_wide(Rng *r, int64_t *a, int64_t n);
+// idx[0..k) = a uniform sample of k of [0, n) without replacement, in draw order (partial
+// Fisher–Yates from the front, rng_below draws); idx has room for n and ends as a permutation of
+// [0, n). CHECKs 0 <= k <= n < 2^32. Local.
+void rng_sample_prefix(Rng *r, int64_t *idx, int64_t n, int64_t k);

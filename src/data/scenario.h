@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/options.h"
+
 #define SCN_MAX_MODALITIES 4 // = DS_MAX_MODALITIES (dsfile.h)
 #define SCN_MAX_STAGES 8
 #define SCN_NAME_LEN 32
@@ -127,3 +129,23 @@ void scenario_counts(const Scenario *s, const int32_t *label, int64_t *per_class
 // party,samples,class:<name>...,mod:<name>...,empty when csv != 0. Names may be NULL (then c0, m0).
 void scenario_summary(FILE *f, const Scenario *s, const int32_t *label,
                       const char *const *class_names, const char *const *modality_names, int csv);
+
+// ---- the run's overrides of a preset (--scenario.<key>), typed ----
+
+// Unset fields keep the preset's value: NaN for the numbers, INT_MIN for min_per_label, "" for
+// cross (core/options.h OPT_UNSET_OK).
+typedef struct {
+    double alpha;            // Dirichlet label skew (> 0); setting it turns the Dirichlet split on
+    double missing;          // per-sample missing rate of every modality, in [0, 1]
+    double hybrid_p;         // per-party presence of each modality, in [0, 1]
+    double overlap;          // fraction of entities split across parties by modality, in [0, 1]
+    double quantity;         // party sizes ~ Dirichlet(quantity); 0 = off
+    int min_per_label;       // units per party and label (>= 0)
+    char cross[OPT_STR_MAX]; // cross-modal split "a:b[:c[:d]]", or "0" = off
+} ScenarioOverrides;
+
+// The option table of the overrides, keys "scenario.<key>", offsets into ScenarioOverrides.
+extern const OptSpec scenario_override_opts[];
+extern const int scenario_n_override_opts;
+// Applies the set fields of o to cfg (after scenario_preset). Local.
+void scenario_apply_overrides(ScenarioConfig *cfg, const ScenarioOverrides *o);

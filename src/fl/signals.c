@@ -22,8 +22,8 @@ void signals_install(void) {
 
 int signals_pending(void) { return (int)pending_signal; }
 
-int signals_agree(MPI_Comm comm) {
-    int mine = (int)pending_signal, any;
-    MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm));
+int signals_agree(Comm *c) {
+    int32_t any = (int32_t)pending_signal;
+    comm_allreduce(c, &any, 1, COMM_I32, COMM_MAX, NULL);
     return any;
 }

@@ -2,7 +2,7 @@
 // forwarding) set a flag; the round driver agrees on it at the end of every round, writes a
 // checkpoint and exits with EXIT_REQUEUE so the sbatch script requeues the job.
 #pragma once
-#include <mpi.h>
+#include "comm/comm.h"
 
 #define EXIT_REQUEUE 3 // documented in README and slurm/run.sbatch
 
@@ -11,4 +11,4 @@ void signals_install(void);
 // Local: the signal number received so far, or 0.
 int signals_pending(void);
 // Collective: the largest signal number received on any rank (0 = none).
-int signals_agree(MPI_Comm comm);
+int signals_agree(Comm *c);

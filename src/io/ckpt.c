@@ -88,28 +88,81 @@ Ckpt *ckpt_create(const char *dir, int round, MPI_Comm comm) {
     return c;
 }
 
-void ckpt_write_config(Ckpt *c, const OptSpec *opts, int n_opts, const void *cfg) {
+void ckpt_write_config(Ckpt *c, const OptSet *opts, unsigned skip_flags) {
     hid_t grp = H5Gcreate2(c->file, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(grp);
     char v[OPT_STR_MAX + 32];
-    for (int i = 0; i < n_opts; i++) {
-        opts_format(&opts[i], cfg, v, sizeof v);
-        h5_attr_str(grp, opts[i].key, v);
-    }
+    for (int t = 0; t < opts->n; t++)
+        for (int i = 0; i < opts->t[t].n; i++) {
+            if (opts->t[t].spec[i].flags & skip_flags) continue;
+            opts_format(&opts->t[t].spec[i], opts->t[t].base, v, sizeof v);
+            h5_attr_str(grp, opts->t[t].spec[i].key, v);
+        }
     H5_CHECK(H5Gclose(grp));
 }
 
-void ckpt_write_rows(Ckpt *c, const char *name, CkptType type, int64_t rows, int64_t cols,
-                     int64_t row0, int64_t nrows, const void *data) {
-    CHECK_PTR(c);
-    CHECK(rows >= 0 && cols >= 0, "%s: shape (%" PRId64 ", %" PRId64 ")", name, rows, cols);
-    CHECK(row0 >= 0 && nrows >= 0 && row0 + nrows <= rows,
-          "%s: rows [%" PRId64 ", %" PRId64 ") outside (%" PRId64 ")", name, row0, row0 + nrows,
-          rows);
-    CHECK(nrows == 0 || cols == 0 || data != NULL, "%s: data is NULL for %" PRId64 " rows", name,
-          nrows);
-    hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols};
-    hid_t space = H5Screate_simple(2, dims, NULL);
+// The dataset's shape: (rows, dims...) when stacked, else (dims...). Returns its rank.
+static int field_shape(const CkptField *f, hsize_t *dims) {
+    int nd = 0;
+    if (f->rows > 0) dims[nd++] = (hsize_t)f->rows;
+    for (int d = 0; d < f->ndim; d++)
+        dims[nd++] = (hsize_t)f->dims[d];
+    return nd;
+}
+
+static int64_t row_size(const CkptField *f) {
+    int64_t n = 1;
+    for (int d = 0; d < f->ndim; d++)
+        n *= f->dims[d];
+    return n;
+}
+
+static void check_field(const CkptField *f) {
+    CHECK(f->ndim >= 1 && f->ndim <= 4, "%s: ndim %d", f->name, f->ndim);
+    for (int d = 0; d < f->ndim; d++)
+        CHECK(f->dims[d] >= 0, "%s: dim %d = %" PRId64, f->name, d, f->dims[d]);
+    CHECK(f->rows >= 0 && f->row0 >= 0 && f->nrows >= 0 && f->row0 + f->nrows <= f->rows,
+          "%s: rows [%" PRId64 ", %" PRId64 ") outside (%" PRId64 ")", f->name, f->row0,
+          f->row0 + f->nrows, f->rows);
+    CHECK(f->stride == 0 || f->stride >= row_size(f), "%s: stride %" PRId64 " < row %" PRId64,
+          f->name, f->stride, row_size(f));
+}
+
+// This rank's part of f: [*row0, *row0 + *nrows) of the stacked rows (unstacked: 0 or 1 row).
+static void rank_rows(const CkptField *f, int rank, int reading, int64_t *row0, int64_t *nrows) {
+    int64_t all = f->rows > 0 ? f->rows : 1;
+    *row0 = 0;
+    if (f->scope == CKPT_OWN)
+        *row0 = f->row0, *nrows = f->nrows;
+    else if (reading)
+        *nrows = f->scope == CKPT_CLOUD && rank != 0 ? 0 : all;
+    else
+        *nrows = rank == 0 ? all : 0;
+}
+
+// The file selection of rows [row0, row0 + nrows) and the matching memory space: rows of the
+// field's row size, `stride` apart in memory.
+static void select_rows(const CkptField *f, hid_t file_space, int64_t row0, int64_t nrows,
+                        hid_t *mem) {
+    hsize_t start[5] = {0}, count[5], dims[5];
+    int nd = field_shape(f, dims);
+    for (int d = 0; d < nd; d++)
+        count[d] = dims[d];
+    if (f->rows > 0) start[0] = (hsize_t)row0, count[0] = (hsize_t)nrows;
+    H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL));
+    int64_t rs = row_size(f), stride = f->stride ? f->stride : rs;
+    hsize_t mdims[2] = {(hsize_t)nrows, (hsize_t)stride}, mstart[2] = {0, 0},
+            mcount[2] = {(hsize_t)nrows, (hsize_t)rs};
+    *mem = H5Screate_simple(2, mdims, NULL);
+    H5_CHECK(*mem);
+    H5_CHECK(H5Sselect_hyperslab(*mem, H5S_SELECT_SET, mstart, NULL, mcount, NULL));
+}
+
+static void write_field(Ckpt *c, const CkptField *f, int rank) {
+    check_field(f);
+    hsize_t dims[5];
+    int nd = field_shape(f, dims);
+    hid_t space = H5Screate_simple(nd, dims, NULL);
     H5_CHECK(space);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5_CHECK(lcpl);
@@ -117,14 +170,18 @@ void ckpt_write_rows(Ckpt *c, const char *name, CkptType type, int64_t rows, int
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5_CHECK(dcpl);
     H5_CHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER)); // every element is written below
-    hid_t ds = H5Dcreate2(c->file, name, file_type(type), space, lcpl, dcpl, H5P_DEFAULT);
-    CHECK(ds >= 0, "cannot create checkpoint dataset '%s' in %s", name, c->tmp);
-    hsize_t start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)nrows, (hsize_t)cols};
+    hid_t ds = H5Dcreate2(c->file, f->name, file_type(f->type), space, lcpl, dcpl, H5P_DEFAULT);
+    CHECK(ds >= 0, "cannot create checkpoint dataset '%s' in %s", f->name, c->tmp);
+    if (f->offset >= 0) h5_attr_i64(ds, "offset", f->offset);
+    int64_t row0, nrows;
+    rank_rows(f, rank, 0, &row0, &nrows);
     hid_t mem;
+    const void *data = f->data;
     static const uint8_t dummy[8];
-    if (nrows > 0 && cols > 0) {
-        H5_CHECK(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL));
-        mem = H5Screate_simple(2, count, NULL);
+    int64_t elems = nrows * row_size(f);
+    if (elems > 0) {
+        CHECK(data != NULL, "%s: data is NULL for %" PRId64 " rows", f->name, nrows);
+        select_rows(f, space, row0, nrows, &mem);
     } else {
         H5_CHECK(H5Sselect_none(space));
         mem = H5Scopy(space);
@@ -132,17 +189,46 @@ void ckpt_write_rows(Ckpt *c, const char *name, CkptType type, int64_t rows, int
         H5_CHECK(H5Sselect_none(mem));
         data = dummy; // a collective write needs a buffer even when this rank writes nothing
     }
-    H5_CHECK(mem);
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5_CHECK(dxpl);
     H5_CHECK(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-    if (rows > 0 && cols > 0) H5_CHECK(H5Dwrite(ds, mem_type(type), mem, space, dxpl, data));
+    if (H5Sget_simple_extent_npoints(space) > 0)
+        H5_CHECK(H5Dwrite(ds, mem_type(f->type), mem, space, dxpl, data));
     H5_CHECK(H5Pclose(dxpl));
     H5_CHECK(H5Sclose(mem));
     H5_CHECK(H5Dclose(ds));
     H5_CHECK(H5Pclose(dcpl));
     H5_CHECK(H5Pclose(lcpl));
     H5_CHECK(H5Sclose(space));
+}
+
+void ckpt_write(Ckpt *c, const CkptList *l, int rank) {
+    for (int i = 0; i < l->n; i++)
+        write_field(c, &l->f[i], rank);
+}
+
+CkptField *ckpt_list_add(CkptList *l, const char *name, CkptType type, CkptScope scope,
+                         int64_t rows, int64_t n, void *data) {
+    CHECK(strlen(name) < CKPT_NAME_MAX, "checkpoint field name '%s' longer than %d", name,
+          CKPT_NAME_MAX - 1);
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 32;
+        CkptField *bigger = xmalloc((size_t)cap * sizeof *bigger);
+        if (l->n) memcpy(bigger, l->f, (size_t)l->n * sizeof *bigger);
+        xfree(l->f);
+        l->f = bigger, l->cap = cap;
+    }
+    CkptField *f = &l->f[l->n++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->type = type, f->scope = scope, f->rows = rows, f->ndim = 1, f->dims[0] = n;
+    f->nrows = scope == CKPT_OWN ? 0 : rows, f->data = data, f->offset = -1;
+    return f;
+}
+
+void ckpt_list_free(CkptList *l) {
+    xfree(l->f);
+    memset(l, 0, sizeof *l);
 }
 
 // ---- checksum: FNV-1a over names, shapes and bytes of every dataset and attribute, name order
@@ -193,6 +279,10 @@ static herr_t hash_object(hid_t root, const char *name, const H5O_info_t *info, 
     if (info->type != H5O_TYPE_DATASET) return 0;
     hid_t ds = H5Dopen2(root, name, H5P_DEFAULT);
     if (ds < 0) return s->failed = 1, -1;
+    if (H5Aiterate2(ds, H5_INDEX_NAME, H5_ITER_INC, NULL, hash_attr, s) < 0) {
+        H5Dclose(ds);
+        return s->failed = 1, -1;
+    }
     hid_t t = H5Dget_type(ds), sp = H5Dget_space(ds);
     hsize_t dims[8] = {0};
     int nd = H5Sget_simple_extent_dims(sp, dims, NULL);
@@ -294,14 +384,6 @@ void ckpt_commit(Ckpt *c, const MetricLog *log, int keep) {
     xfree(c);
 }
 
-void ckpt_abandon(Ckpt *c) {
-    if (!c) return;
-    H5Fclose(c->file);
-    MPI_Barrier(c->comm);
-    if (c->rank == 0) unlink(c->tmp);
-    xfree(c);
-}
-
 int ckpt_count(const char *dir) {
     int n, *rounds = list_rounds(dir, &n);
     xfree(rounds);
@@ -366,6 +448,20 @@ CkptReader *ckpt_open(const char *path, char *err, size_t cap) {
     H5_CHECK(H5Aread(a, H5T_NATIVE_LLONG, &round));
     H5_CHECK(H5Aclose(a));
     r->round = (int)round;
+    long long schema = -1;
+    H5E_BEGIN_TRY {
+        a = H5Aopen(r->file, "schema", H5P_DEFAULT);
+        if (a >= 0) H5Aread(a, H5T_NATIVE_LLONG, &schema), H5Aclose(a);
+    }
+    H5E_END_TRY;
+    if (schema != CKPT_SCHEMA) {
+        snprintf(err, cap,
+                 "%s: checkpoint schema %lld, this build reads schema %d (written by "
+                 "another version of mmcollab: start the run again in a new --out)",
+                 path, schema, CKPT_SCHEMA);
+        ckpt_close(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -377,89 +473,84 @@ void ckpt_close(CkptReader *r) {
 
 int ckpt_round(const CkptReader *r) { return r->round; }
 
-// The stored text of /config/<key>, or "" (missing).
-static void stored_option(hid_t file, const char *key, char *out, size_t cap) {
-    out[0] = 0;
-    H5E_BEGIN_TRY {
-        hid_t a = H5Aopen_by_name(file, "config", key, H5P_DEFAULT, H5P_DEFAULT);
-        hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-        if (t >= 0 && H5Tget_size(t) < cap && H5Aread(a, t, out) < 0) out[0] = 0;
-        if (t >= 0) H5Tclose(t);
-        if (a >= 0) H5Aclose(a);
+typedef struct {
+    OptKvFn on_kv;
+    void *ctx;
+    const char *path;
+    char *err;
+    size_t cap;
+    int rc;
+} ConfigIter;
+
+static herr_t config_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
+    (void)info;
+    ConfigIter *it = data;
+    char value[OPT_STR_MAX + 32] = "";
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+    if (t < 0 || H5Tget_class(t) != H5T_STRING || H5Tget_size(t) >= sizeof value ||
+        H5Aread(a, t, value) < 0) {
+        snprintf(it->err, it->cap, "%s: /config/%s is not a readable string", it->path, name);
+        it->rc = -1;
     }
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    if (it->rc == 0) it->rc = it->on_kv(it->ctx, name, value, it->path, it->err, it->cap);
+    return it->rc != 0 ? 1 : 0;
+}
+
+int ckpt_read_config(const CkptReader *r, OptKvFn on_kv, void *ctx, char *err, size_t cap) {
+    ConfigIter it = {on_kv, ctx, r->path, err, cap, 0};
+    hid_t g = -1;
+    H5E_BEGIN_TRY { g = H5Gopen2(r->file, "config", H5P_DEFAULT); }
     H5E_END_TRY;
-}
-
-int ckpt_config_diff(const CkptReader *r, const OptSpec *opts, int n_opts, const void *cfg,
-                     char *keys, size_t cap) {
-    char mine[OPT_STR_MAX + 32], theirs[OPT_STR_MAX + 32];
-    int count = 0;
-    size_t used = 0;
-    if (cap) keys[0] = 0;
-    for (int i = 0; i < n_opts; i++) {
-        opts_format(&opts[i], cfg, mine, sizeof mine);
-        stored_option(r->file, opts[i].key, theirs, sizeof theirs);
-        if (strcmp(mine, theirs) == 0) continue;
-        count++;
-        if (used < cap) {
-            int w = snprintf(keys + used, cap - used, "%s%s (checkpoint '%s', now '%s')",
-                             used ? ", " : "", opts[i].key, theirs, mine);
-            used += w > 0 ? (size_t)w : 0;
-        }
+    if (g < 0) {
+        snprintf(err, cap, "%s: no /config group", r->path);
+        return -1;
     }
-    return count;
+    H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, config_attr, &it);
+    H5Gclose(g);
+    return it.rc;
 }
 
-void ckpt_read_rows(const CkptReader *r, const char *name, CkptType type, int64_t rows,
-                    int64_t cols, int64_t row0, int64_t nrows, void *out) {
-    CHECK(row0 >= 0 && nrows >= 0 && row0 + nrows <= rows,
-          "%s: rows [%" PRId64 ", %" PRId64 ") outside (%" PRId64 ")", name, row0, row0 + nrows,
-          rows);
+static void read_field(const CkptReader *r, const CkptField *f, int rank) {
+    check_field(f);
+    int64_t row0, nrows;
+    rank_rows(f, rank, 1, &row0, &nrows);
+    if (nrows == 0) return;
     hid_t ds = -1;
-    H5E_BEGIN_TRY { ds = H5Dopen2(r->file, name, H5P_DEFAULT); }
+    H5E_BEGIN_TRY { ds = H5Dopen2(r->file, f->name, H5P_DEFAULT); }
     H5E_END_TRY;
-    CHECK(ds >= 0, "%s: dataset '%s' is missing", r->path, name);
+    CHECK(ds >= 0, "%s: dataset '%s' is missing", r->path, f->name);
     hid_t space = H5Dget_space(ds);
     H5_CHECK(space);
-    hsize_t dims[2] = {0, 0};
-    int nd = H5Sget_simple_extent_dims(space, dims, NULL);
-    CHECK(nd == 2 && dims[0] == (hsize_t)rows && dims[1] == (hsize_t)cols,
-          "%s: dataset '%s' has shape (%llu, %llu), expected (%" PRId64 ", %" PRId64 ")", r->path,
-          name, (unsigned long long)dims[0], (unsigned long long)dims[1], rows, cols);
+    hsize_t want[5], got[5] = {0};
+    int nd = field_shape(f, want), gnd = H5Sget_simple_extent_ndims(space);
+    CHECK(gnd == nd && H5Sget_simple_extent_dims(space, got, NULL) == nd &&
+              memcmp(want, got, (size_t)nd * sizeof *want) == 0,
+          "%s: dataset '%s' has %d dimensions (first %llu), expected %d (first %llu)", r->path,
+          f->name, gnd, (unsigned long long)got[0], nd, (unsigned long long)want[0]);
     hid_t ft = H5Dget_type(ds);
     H5_CHECK(ft);
-    CHECK(H5Tequal(ft, file_type(type)) > 0, "%s: dataset '%s' has another element type", r->path,
-          name);
+    CHECK(H5Tequal(ft, file_type(f->type)) > 0, "%s: dataset '%s' has another element type",
+          r->path, f->name);
     H5_CHECK(H5Tclose(ft));
-    if (nrows > 0 && cols > 0) {
-        hsize_t start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)nrows, (hsize_t)cols};
-        H5_CHECK(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL));
-        hid_t mem = H5Screate_simple(2, count, NULL);
-        H5_CHECK(mem);
-        H5_CHECK(H5Dread(ds, mem_type(type), mem, space, H5P_DEFAULT, out));
+    if (nrows * row_size(f) > 0) {
+        CHECK(f->data != NULL, "%s: no buffer to read '%s' into", r->path, f->name);
+        hid_t mem;
+        select_rows(f, space, row0, nrows, &mem);
+        H5_CHECK(H5Dread(ds, mem_type(f->type), mem, space, H5P_DEFAULT, f->data));
         H5_CHECK(H5Sclose(mem));
     }
     H5_CHECK(H5Sclose(space));
     H5_CHECK(H5Dclose(ds));
 }
 
+void ckpt_read(const CkptReader *r, const CkptList *l, int rank) {
+    for (int i = 0; i < l->n; i++)
+        read_field(r, &l->f[i], rank);
+}
+
 int ckpt_read_metrics(const CkptReader *r, MetricLog *log, char *err, size_t cap) {
     return metrics_h5_read(r->file, "metrics", log, err, cap);
-}
-
-void ckpt_write_fields(Ckpt *c, const CkptField *f, int n, int rank) {
-    for (int i = 0; i < n; i++) {
-        int own = f[i].scope == CKPT_OWN;
-        ckpt_write_rows(c, f[i].name, f[i].type, f[i].rows, f[i].cols, own ? f[i].row0 : 0,
-                        own ? f[i].nrows : (rank == 0 ? f[i].rows : 0), f[i].data);
-    }
-}
-
-void ckpt_read_fields(const CkptReader *r, const CkptField *f, int n, int rank) {
-    for (int i = 0; i < n; i++) {
-        if (f[i].scope == CKPT_CLOUD && rank != 0) continue;
-        int own = f[i].scope == CKPT_OWN;
-        ckpt_read_rows(r, f[i].name, f[i].type, f[i].rows, f[i].cols, own ? f[i].row0 : 0,
-                       own ? f[i].nrows : f[i].rows, f[i].data);
-    }
 }

@@ -4,12 +4,14 @@
 //   /            attributes round (int64), checksum (string "fnv1a64:<16 hex>"), schema
 //   /config      one string attribute per option (opts_format text), compared on resume
 //   /metrics     the MetricLog (runfile.h layout), so a resumed run rewrites identical run files
-//   /<name>...   datasets written by the caller: (rows, cols) arrays, each rank writing a block of
-//                rows (the parties it hosts, in party-id order) or nothing
+//   /<name>...   the caller's fields (CkptField): one dataset each, of one row's shape, or stacked
+//                over rows (parties, slots) as (rows, shape...), each rank writing its block of
+//                rows (the parties it hosts, in party-id order) or nothing; a model tensor carries
+//                its float offset in the model's buffer as attribute "offset"
 //
-// Writing: ckpt_create opens "<file>.tmp" with the MPI-IO driver on every rank; ckpt_write_rows are
+// Writing: ckpt_create opens "<file>.tmp" with the MPI-IO driver on every rank; ckpt_write is
 // collective; ckpt_commit closes it, then rank 0 adds /metrics, computes the checksum over every
-// dataset and root/config attribute (names, shapes, bytes, in name order), renames the file to its
+// dataset and every attribute (names, shapes, bytes, in name order), renames the file to its
 // final name, rewrites "latest" (tmp + rename) and removes checkpoints beyond the newest `keep`.
 // A crash at any moment leaves either the previous state or the new one, never a half file under a
 // final name.
@@ -21,28 +23,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cli/options.h"
+#include "core/options.h"
 #include "io/metrics.h"
 
-#define CKPT_SCHEMA 1
+#define CKPT_SCHEMA 2 // 2: one dataset per named tensor (issue 10)
+#define CKPT_NAME_MAX 160
 
 typedef enum { CKPT_F32 = 0, CKPT_F64 = 1, CKPT_I64 = 2, CKPT_U32 = 3, CKPT_U8 = 4 } CkptType;
 
 typedef struct Ckpt Ckpt;
 
-// Collective over comm. dir must exist. Owned; ends with ckpt_commit or ckpt_abandon.
+// Collective over comm. dir must exist. Owned; ends with ckpt_commit.
 Ckpt *ckpt_create(const char *dir, int round, MPI_Comm comm);
-// Collective: stores every option as a string attribute under /config.
-void ckpt_write_config(Ckpt *c, const OptSpec *opts, int n_opts, const void *cfg);
-// Collective: dataset `name` ("group/sub/ds", groups made as needed) of (rows, cols) elements; this
-// rank writes rows [row0, row0 + nrows) from data (nrows may be 0, data then may be NULL).
-void ckpt_write_rows(Ckpt *c, const char *name, CkptType type, int64_t rows, int64_t cols,
-                     int64_t row0, int64_t nrows, const void *data);
+// Collective: stores every option of the set but those with any of skip_flags as a string
+// attribute under /config.
+void ckpt_write_config(Ckpt *c, const OptSet *opts, unsigned skip_flags);
 // Collective: publish as described above. log is read on rank 0 only (may be NULL elsewhere).
 // Frees c.
 void ckpt_commit(Ckpt *c, const MetricLog *log, int keep);
-// Collective: close and delete the temporary file (error paths). Frees c.
-void ckpt_abandon(Ckpt *c);
 
 // "<dir>/round_NNNNNN.h5"
 void ckpt_path(char *buf, size_t cap, const char *dir, int round);
@@ -54,18 +52,7 @@ int ckpt_verify(const char *path, char *err, size_t cap);
 // fail verification are skipped with a warning naming them and the reason. Local.
 int ckpt_find_valid(const char *dir, char *path, size_t cap);
 
-typedef struct CkptReader CkptReader;
-// Opens a checkpoint read-only (serial). NULL with err on failure. Owned.
-CkptReader *ckpt_open(const char *path, char *err, size_t cap);
-void ckpt_close(CkptReader *r);
-int ckpt_round(const CkptReader *r);
-// Keys whose stored values differ from cfg (missing keys count), comma-separated into keys.
-int ckpt_config_diff(const CkptReader *r, const OptSpec *opts, int n_opts, const void *cfg,
-                     char *keys, size_t cap);
-// Reads rows [row0, row0 + nrows) of a (rows, cols) dataset; CHECKs name, type and shape.
-void ckpt_read_rows(const CkptReader *r, const char *name, CkptType type, int64_t rows,
-                    int64_t cols, int64_t row0, int64_t nrows, void *out);
-// ---- state as a field list: one table drives both the write and the read ----
+// ---- state as a field list: one list drives both the write and the read ----
 
 typedef enum {
     CKPT_SHARED = 0, // rank 0 writes all rows; every rank reads them all
@@ -74,18 +61,44 @@ typedef enum {
 } CkptScope;
 
 typedef struct {
-    const char *name;
+    char name[CKPT_NAME_MAX]; // "parties/model/enc_image/w": groups made as needed
     CkptType type;
     CkptScope scope;
-    int64_t rows, cols;  // the dataset's shape (the same on every rank)
-    int64_t row0, nrows; // CKPT_OWN only
-    void *data;
+    int64_t rows;        // > 0: stacked, the dataset is (rows, dims...); 0: one row, (dims...)
+    int ndim;            // 1..4
+    int64_t dims[4];     // one row's shape
+    int64_t row0, nrows; // CKPT_OWN only: this rank's rows (stacked fields)
+    int64_t stride;      // elements from one row to the next in memory; 0 = a row's size
+    void *data;          // the first row this rank writes or reads (row row0 for CKPT_OWN)
+    int64_t offset;      // the "offset" attribute (a tensor's offset in its model); -1 = none
 } CkptField;
 
-// Collective: every field as ckpt_write_rows, by its scope; rank is this rank in the comm.
-void ckpt_write_fields(Ckpt *c, const CkptField *f, int n, int rank);
-// Every field a rank reads by its scope (CHECKs names, types, shapes).
-void ckpt_read_fields(const CkptReader *r, const CkptField *f, int n, int rank);
+// A growable list of fields. Owned (ckpt_list_free).
+typedef struct {
+    CkptField *f;
+    int n, cap;
+} CkptList;
+
+// Appends a field: a 1-D array of n elements (rows 0), or stacked (rows > 0) rows of n elements
+// each. Returns it, to adjust (dims for a shaped row, stride, offset). CHECKs the name's length.
+CkptField *ckpt_list_add(CkptList *l, const char *name, CkptType type, CkptScope scope,
+                         int64_t rows, int64_t n, void *data);
+void ckpt_list_free(CkptList *l);
+
+// Collective: every field as a dataset, by its scope; rank is this rank in the communicator.
+void ckpt_write(Ckpt *c, const CkptList *l, int rank);
+
+typedef struct CkptReader CkptReader;
+// Opens a checkpoint read-only (serial). NULL with err on failure (also for another schema).
+// Owned.
+CkptReader *ckpt_open(const char *path, char *err, size_t cap);
+void ckpt_close(CkptReader *r);
+int ckpt_round(const CkptReader *r);
+// Calls on_kv(ctx, key, value, "<path>", err, cap) for every /config attribute, in name order;
+// stops at and returns the first non-zero return.
+int ckpt_read_config(const CkptReader *r, OptKvFn on_kv, void *ctx, char *err, size_t cap);
+// Every field this rank reads by its scope (CHECKs names, types and shapes, naming the file).
+void ckpt_read(const CkptReader *r, const CkptList *l, int rank);
 
 // Reads /metrics into a declared, empty log. 0, or -1 with err.
 int ckpt_read_metrics(const CkptReader *r, MetricLog *log, char *err, size_t cap);

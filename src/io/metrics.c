@@ -21,7 +21,7 @@ int metriclog_find(const MetricLog *log, const char *name) {
     return -1;
 }
 
-int metriclog_add(MetricLog *log, const char *name, int width, int is_timing) {
+int metriclog_add(MetricLog *log, const char *name, int width, int varies) {
     CHECK(log->rounds == 0, "series '%s' added after %d rounds were recorded", name, log->rounds);
     CHECK(log->n_series < METRIC_MAX_SERIES, "more than %d series", METRIC_MAX_SERIES);
     CHECK(strlen(name) > 0 && strlen(name) < METRIC_NAME_MAX, "series name '%s' length", name);
@@ -34,7 +34,7 @@ int metriclog_add(MetricLog *log, const char *name, int width, int is_timing) {
     memset(s, 0, sizeof *s);
     memcpy(s->name, name, strlen(name) + 1);
     s->width = width;
-    s->is_timing = is_timing;
+    s->varies = varies;
     return log->n_series++;
 }
 

@@ -2,8 +2,9 @@
 //
 // The whole history is small (rounds × series, plus per-party series of rounds × parties), so the
 // run file is rewritten from it atomically every round and the checkpoint stores it: a resumed run
-// carries exactly the rows of the uninterrupted one. Series flagged as timing (wall-clock figures)
-// are the only ones allowed to differ between two runs of the same config.
+// carries exactly the rows of the uninterrupted one. Series flagged `varies` (wall-clock figures
+// and what depends on the rank layout, such as the bytes passed to MPI) are the only ones allowed
+// to differ between two runs of the same config.
 #pragma once
 #include <stddef.h>
 
@@ -12,9 +13,10 @@
 
 typedef struct {
     char name[METRIC_NAME_MAX];
-    int width;     // 1 for a scalar series, the party count for a per-party series
-    int is_timing; // wall-clock: excluded from reproducibility comparisons
-    double *v;     // rounds × width, row-major; NaN where a round did not set a value
+    int width;  // 1 for a scalar series, the party count for a per-party series
+    int varies; // wall-clock or rank-layout figures: differ between runs of one config, left out of
+                // checkpoints and of reproducibility comparisons
+    double *v;  // rounds × width, row-major; NaN where a round did not set a value
 } MetricSeries;
 
 typedef struct {
@@ -26,7 +28,7 @@ typedef struct {
 void metriclog_init(MetricLog *log);
 void metriclog_free(MetricLog *log);
 // Declares a series (before the first row); returns its index. Names are unique ([a-z0-9_]).
-int metriclog_add(MetricLog *log, const char *name, int width, int is_timing);
+int metriclog_add(MetricLog *log, const char *name, int width, int varies);
 // Index of a series by name, or -1.
 int metriclog_find(const MetricLog *log, const char *name);
 // Starts a new round: appends one row of NaN to every series.

@@ -45,7 +45,7 @@ void h5_attr_f64(hid_t loc, const char *name, double value) {
     attr_scalar(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
 }
 
-void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int with_timing) {
+void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int with_varying) {
     hid_t grp = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(grp);
     h5_attr_i64(grp, "rounds", log->rounds);
@@ -64,7 +64,7 @@ void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int wit
     xfree(round);
     for (int i = 0; i < log->n_series; i++) {
         const MetricSeries *s = &log->s[i];
-        if (s->is_timing && !with_timing) continue;
+        if (s->varies && !with_varying) continue;
         dims[1] = (hsize_t)s->width;
         space = H5Screate_simple(s->width == 1 ? 1 : 2, dims, NULL);
         H5_CHECK(space);
@@ -73,7 +73,7 @@ void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int wit
         if (log->rounds)
             H5_CHECK(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->v));
         h5_attr_i64(ds, "width", s->width);
-        h5_attr_i64(ds, "timing", s->is_timing);
+        h5_attr_i64(ds, "varies", s->varies);
         H5_CHECK(H5Dclose(ds));
         H5_CHECK(H5Sclose(space));
     }
@@ -114,7 +114,7 @@ int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size
     }
     int required = 0, timing_found = 0;
     for (int i = 0; i < log->n_series; i++) {
-        if (!log->s[i].is_timing)
+        if (!log->s[i].varies)
             required++;
         else if (H5Lexists(grp, log->s[i].name, H5P_DEFAULT) > 0)
             timing_found++;
@@ -131,7 +131,7 @@ int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size
     for (int i = 0; i < log->n_series && rc == 0; i++) {
         MetricSeries *s = &log->s[i];
         long long width = -1;
-        if (s->is_timing && H5Lexists(grp, s->name, H5P_DEFAULT) <= 0) continue; // stays NaN
+        if (s->varies && H5Lexists(grp, s->name, H5P_DEFAULT) <= 0) continue; // stays NaN
         hid_t ds =
             H5Lexists(grp, s->name, H5P_DEFAULT) > 0 ? H5Dopen2(grp, s->name, H5P_DEFAULT) : -1;
         hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
@@ -155,73 +155,93 @@ int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size
     return rc;
 }
 
-static void write_config(hid_t file, const OptSpec *opts, int n_opts, const void *cfg) {
+// One attribute per option, typed: unset values (OPT_UNSET_OK) are written as "".
+static void write_config(hid_t file, const OptSet *opts) {
     hid_t grp = H5Gcreate2(file, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(grp);
-    for (int i = 0; i < n_opts; i++) {
-        const OptSpec *o = &opts[i];
-        const char *field = (const char *)cfg + o->offset;
-        switch (o->type) {
-        case OPT_INT:
-        case OPT_BOOL:
-            h5_attr_i64(grp, o->key, *(const int *)field);
-            break;
-        case OPT_I64:
-            h5_attr_i64(grp, o->key, (long long)*(const int64_t *)field);
-            break;
-        case OPT_DOUBLE: {
-            double v;
-            memcpy(&v, field, sizeof v);
-            h5_attr_f64(grp, o->key, v);
-            break;
+    for (int t = 0; t < opts->n; t++)
+        for (int i = 0; i < opts->t[t].n; i++) {
+            const OptSpec *o = &opts->t[t].spec[i];
+            const char *field = (const char *)opts->t[t].base + o->offset;
+            if (opts_is_unset(o, opts->t[t].base)) {
+                h5_attr_str(grp, o->key, "");
+                continue;
+            }
+            switch (o->type) {
+            case OPT_INT:
+            case OPT_BOOL:
+                h5_attr_i64(grp, o->key, *(const int *)field);
+                break;
+            case OPT_I64:
+                h5_attr_i64(grp, o->key, (long long)*(const int64_t *)field);
+                break;
+            case OPT_DOUBLE: {
+                double v;
+                memcpy(&v, field, sizeof v);
+                h5_attr_f64(grp, o->key, v);
+                break;
+            }
+            case OPT_STRING:
+            case OPT_RATIOS:
+            case OPT_CHOICE:
+                h5_attr_str(grp, o->key, field);
+                break;
+            }
         }
-        case OPT_STRING:
-        case OPT_CHOICE:
-            h5_attr_str(grp, o->key, field);
-            break;
-        }
-    }
     H5_CHECK(H5Gclose(grp));
 }
 
 // Each option's default as its option-table text, so that readers can tell which options a run set
 // (analysis/: a table row's label is the method plus its non-default method options).
-static void write_defaults(hid_t file, const OptSpec *opts, int n_opts) {
+static void write_defaults(hid_t file, const OptSet *opts) {
     hid_t grp = H5Gcreate2(file, "defaults", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(grp);
-    for (int i = 0; i < n_opts; i++)
-        h5_attr_str(grp, opts[i].key, opts[i].def ? opts[i].def : "");
+    for (int t = 0; t < opts->n; t++)
+        for (int i = 0; i < opts->t[t].n; i++) {
+            const OptSpec *o = &opts->t[t].spec[i];
+            h5_attr_str(grp, o->key, o->def ? o->def : "");
+        }
     H5_CHECK(H5Gclose(grp));
+}
+
+// A 1- or 2-D dataset under grp from mem (native type mtype, file type ftype).
+static void write_array(hid_t grp, const char *name, int ndim, const hsize_t *dims, hid_t ftype,
+                        hid_t mtype, const void *mem) {
+    hid_t space = H5Screate_simple(ndim, dims, NULL);
+    H5_CHECK(space);
+    hid_t ds = H5Dcreate2(grp, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(ds);
+    H5_CHECK(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, mem));
+    H5_CHECK(H5Dclose(ds));
+    H5_CHECK(H5Sclose(space));
 }
 
 static void write_meta(hid_t file, const RunInfo *info) {
     hid_t grp = H5Gcreate2(file, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(grp);
     const char *keys[] = {
-        "method", "git",    "slurm_job_id", "slurm_array_job_id", "slurm_array_task_id",
-        "hosts",  "started"};
+        "method", "git",     "slurm_job_id", "slurm_array_job_id", "slurm_array_task_id",
+        "hosts",  "started", "blas_core"};
     const char *vals[] = {info->method,
                           info->git,
                           info->slurm_job_id,
                           info->slurm_array_job_id,
                           info->slurm_array_task_id,
                           info->hosts,
-                          info->started};
+                          info->started,
+                          info->blas_core};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         h5_attr_str(grp, keys[i], vals[i] ? vals[i] : "");
     h5_attr_i64(grp, "world_size", info->world_size);
-    if (info->peak_rss_kib) {
-        CHECK(info->world_size >= 1, "world_size = %d with peak_rss_kib", info->world_size);
-        hsize_t dims[1] = {(hsize_t)info->world_size};
-        hid_t space = H5Screate_simple(1, dims, NULL);
-        H5_CHECK(space);
-        hid_t ds = H5Dcreate2(grp, "peak_rss_kib", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                              H5P_DEFAULT);
-        H5_CHECK(ds);
-        H5_CHECK(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, info->peak_rss_kib));
-        H5_CHECK(H5Dclose(ds));
-        H5_CHECK(H5Sclose(space));
-    }
+    h5_attr_i64(grp, "blas_threads", info->blas_threads);
+    CHECK(info->world_size >= 1 || (!info->peak_rss_kib && !info->mpi_bytes), "world_size = %d",
+          info->world_size);
+    hsize_t dims[2] = {(hsize_t)info->world_size, 2};
+    if (info->peak_rss_kib)
+        write_array(grp, "peak_rss_kib", 1, dims, H5T_STD_I64LE, H5T_NATIVE_INT64,
+                    info->peak_rss_kib);
+    if (info->mpi_bytes)
+        write_array(grp, "mpi_bytes", 2, dims, H5T_STD_U64LE, H5T_NATIVE_UINT64, info->mpi_bytes);
     H5_CHECK(H5Gclose(grp));
 }
 
@@ -254,8 +274,7 @@ static void write_csv(const char *path, const MetricLog *log) {
     replace(tmp, path);
 }
 
-void runfile_write(const char *dir, const RunInfo *info, const OptSpec *opts, int n_opts,
-                   const void *cfg, const MetricLog *log) {
+void runfile_write(const char *dir, const RunInfo *info, const OptSet *opts, const MetricLog *log) {
     CHECK_PTR(dir);
     CHECK_PTR(info);
     char path[4096], tmp[4200];
@@ -267,8 +286,8 @@ void runfile_write(const char *dir, const RunInfo *info, const OptSpec *opts, in
     H5_CHECK(file);
     h5_attr_i64(file, "schema", RUNFILE_SCHEMA);
     h5_attr_str(file, "program", info->program ? info->program : "");
-    write_config(file, opts, n_opts, cfg);
-    write_defaults(file, opts, n_opts);
+    write_config(file, opts);
+    write_defaults(file, opts);
     write_meta(file, info);
     metrics_h5_write(file, "metrics", log, 1);
     H5_CHECK(H5Fclose(file));
@@ -278,7 +297,7 @@ void runfile_write(const char *dir, const RunInfo *info, const OptSpec *opts, in
     write_csv(path, log);
 }
 
-void runfile_restore_timings(const char *dir, MetricLog *log) {
+void runfile_restore_varying(const char *dir, MetricLog *log) {
     char path[4200];
     snprintf(path, sizeof path, "%s/run.h5", dir);
     H5E_BEGIN_TRY {
@@ -287,7 +306,7 @@ void runfile_restore_timings(const char *dir, MetricLog *log) {
             MetricSeries *s = &log->s[i];
             char name[128];
             snprintf(name, sizeof name, "metrics/%s", s->name);
-            if (!s->is_timing || log->rounds == 0) continue;
+            if (!s->varies || log->rounds == 0) continue;
             hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
             hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
             hsize_t dims[2] = {0, 1};

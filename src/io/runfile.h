@@ -10,16 +10,19 @@
 //   /config      one attribute per option: int64, float64 or string, as typed in the option table
 //   /defaults    one string attribute per option: its default as the option table's text
 //   /meta        string attributes: method, git, slurm_job_id, slurm_array_job_id,
-//                slurm_array_task_id, hosts, started; int world_size; dataset peak_rss_kib
-//                (world_size) int64, every rank's peak resident memory so far (getrusage)
+//                slurm_array_task_id, hosts, started, blas_core (OpenBLAS's kernels); int
+//                world_size, blas_threads; datasets peak_rss_kib (world_size) int64, every rank's
+//                peak resident memory so far (getrusage), and at the end of a run mpi_bytes
+//                (world_size, 2) uint64: the bytes each rank passed to MPI (sent, received) in the
+//                whole process (comm/comm.h's count)
 //   /metrics     round (int32, R); one float64 dataset per series, (R) or (R, width), attributes
-//                width and timing (1 = wall-clock, differs between runs)
+//                width and varies (1 = wall-clock or rank-layout figures, differ between runs)
 // metrics.csv: "round,<scalar series...>", one row per round (per-party series only in run.h5).
 #pragma once
 #include <hdf5.h>
 #include <stdint.h>
 
-#include "cli/options.h"
+#include "core/options.h"
 #include "io/metrics.h"
 
 #define RUNFILE_SCHEMA 1
@@ -31,25 +34,28 @@ typedef struct {
     const char *started; // ISO 8601
     int world_size;
     const int64_t *peak_rss_kib; // (world_size) KiB per rank, or NULL: not written
+    const uint64_t *mpi_bytes;   // (world_size, 2) sent, received per rank, or NULL: not written
+    const char *blas_core;       // OpenBLAS core type ("" when unknown)
+    int blas_threads;
 } RunInfo;
 
 // Writes dir/run.h5 and dir/metrics.csv atomically (dir must exist). Local (cloud rank).
-void runfile_write(const char *dir, const RunInfo *info, const OptSpec *opts, int n_opts,
-                   const void *cfg, const MetricLog *log);
+void runfile_write(const char *dir, const RunInfo *info, const OptSet *opts, const MetricLog *log);
 
-// The /metrics group layout, shared with checkpoints: writes every series under loc/name; timing
-// series only with with_timing (checkpoints leave them out, so that two runs of one config write
+// The /metrics group layout, shared with checkpoints: writes every series under loc/name; varying
+// series only with with_varying (checkpoints leave them out, so that two runs of one config write
 // identical checkpoints whatever their speed).
-void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int with_timing);
+void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int with_varying);
 // Reads a group written by metrics_h5_write into a log whose series are declared and which has no
-// rows yet; timing series absent from the group stay NaN. Returns 0, or -1 with a message in err
+// rows yet; varying series absent from the group stay NaN. Returns 0, or -1 with a message in err
 // (log left empty) when the group is missing, malformed, or its series differ from the declared
 // ones.
 int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size_t cap);
 
-// Fills the timing series of log's rows from dir/run.h5 where it has them (a resumed run keeps the
-// timings of the rounds before the interruption). Silent when the file or a series is missing.
-void runfile_restore_timings(const char *dir, MetricLog *log);
+// Fills the varying series of log's rows from dir/run.h5 where it has them (a resumed run keeps the
+// timings and MPI bytes of the rounds before the interruption). Silent when the file or a series is
+// missing.
+void runfile_restore_varying(const char *dir, MetricLog *log);
 
 // Small attribute helpers (H5_CHECK on failure).
 void h5_attr_str(hid_t loc, const char *name, const char *value);

@@ -4,19 +4,5 @@
 
 static const OptSpec fedadagrad_opts[] = {FEDOPT_OPTS(fedadagrad, "0.01")};
 
-static void fedadagrad_update(float *global, float *state, const float *mean, size_t n_params,
-                              const Config *cfg, int round) {
-    fedopt_update(FEDOPT_ADAGRAD, global, state, mean, n_params, cfg, round);
-}
-
-const FlMethod fl_method_fedadagrad = {
-    .name = "fedadagrad",
-    .summary = "FedAdagrad: Adagrad server step on the averaged update",
-    .provenance = "Reddi et al. 2021 (FedOpt); FedMLLM code constants, research/methods.md 3.4",
-    .kind = METHOD_FEDERATED,
-    .opts = fedadagrad_opts,
-    .n_opts = 4,
-    .server_state_floats = fedopt_state_floats,
-    .server_init = fedopt_init,
-    .server_update = fedadagrad_update,
-};
+FEDOPT_METHOD(fedadagrad, FEDOPT_ADAGRAD, fedadagrad_opts,
+              "FedAdagrad: Adagrad server step on the averaged update");

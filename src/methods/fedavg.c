@@ -1,11 +1,15 @@
 // fedavg.c - FedAvg (McMahan et al., AISTATS 2017): the global model becomes the sample-weighted
-// mean of the party models trained from it. The weighting and exactness live in the driver.
+// mean of the party models trained from it. The default protocol (protocols/fedavg.h) with its
+// default rule; the weighting and exactness live in the driver.
+#include "protocols/fedavg.h"
 #include "methods/method.h"
 
-const FlMethod fl_method_fedavg = {
-    .name = "fedavg",
-    .summary = "FedAvg: sample-weighted mean of the party models",
-    .provenance = "McMahan et al. 2017, Algorithm 1",
-    .kind = METHOD_FEDERATED,
-    .server_update = method_server_mean,
+static const FedavgExt fedavg_ext = {0};
+
+const Method method_fedavg = {
+    .opt = {.name = "fedavg",
+            .summary = "FedAvg: sample-weighted mean of the party models",
+            .provenance = "McMahan et al. 2017, Algorithm 1"},
+    .protocol = &protocol_fedavg,
+    .ext = &fedavg_ext,
 };

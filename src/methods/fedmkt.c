@@ -1,45 +1,50 @@
-// fedmkt.c - FedMKT-style logit exchange (Fan et al., COLING 2025; research/methods.md §1.9) in
-// BoMM's harness: the parties upload embeddings and soft labels of sampled rows, the cloud's large
-// model distils from them and sends its soft labels back; the small models are FedAvg-ed. No
-// prototypes, no alignment, no completion. [I] adaptation: FedMKT exchanges logits on a public
-// dataset; here the uploaded rows play that part.
+// fedmkt.c - FedMKT-style logit exchange (Fan et al., COLING 2025) in BoMM's harness: the parties
+// upload embeddings and soft labels of sampled rows, the cloud's large model distils from them and
+// sends its soft labels back; the small models are FedAvg-ed. No prototypes, no alignment, no
+// completion, no personal models. [I] adaptation: FedMKT exchanges logits on a public dataset;
+// here the uploaded rows play that part.
+#include <stddef.h>
+
 #include "methods/method.h"
+#include "protocols/bomm.h"
 
 typedef struct {
     int upload;
     double kd, mm_kd;
 } FedmktOpts;
-_Static_assert(sizeof(FedmktOpts) <= sizeof(((Config *)0)->method_opts), "method_opts too small");
 
 static const OptSpec fedmkt_opts[] = {
-    {"fedmkt.upload", OPT_INT, METHOD_OPT(FedmktOpts, upload), "128", OPT_LO, 1, 0, NULL,
+    {"fedmkt.upload", OPT_INT, offsetof(FedmktOpts, upload), "128", OPT_LO, 1, 0, NULL,
      "rows a party uploads per round", 0},
-    {"fedmkt.kd", OPT_DOUBLE, METHOD_OPT(FedmktOpts, kd), "0.5", OPT_LO, 0, 0, NULL,
+    {"fedmkt.kd", OPT_DOUBLE, offsetof(FedmktOpts, kd), "0.5", OPT_LO, 0, 0, NULL,
      "party: weight of the distillation from the large model", 0},
-    {"fedmkt.mm-kd", OPT_DOUBLE, METHOD_OPT(FedmktOpts, mm_kd), "0.5", OPT_LO, 0, 0, NULL,
+    {"fedmkt.mm-kd", OPT_DOUBLE, offsetof(FedmktOpts, mm_kd), "0.5", OPT_LO, 0, 0, NULL,
      "large model: weight of the distillation from the small models", 0},
 };
 
-static void fedmkt_settings(CollabSettings *s, const Config *cfg) {
-    const FedmktOpts *o = (const FedmktOpts *)cfg->method_opts;
-    collab_defaults(s);
+static void fedmkt_settings(BommSettings *s, const void *opts) {
+    const FedmktOpts *o = opts;
+    bomm_settings_defaults(s);
     s->use_mm = 1;
     s->upload = o->upload;
     s->kd = o->kd;
     s->mm_kd = o->mm_kd;
     s->mm_con = 0;
     s->gpa = 0; // every uploaded row, as uploaded: FedMKT distils on all of its shared data
+    s->personal = 0, s->dpo = 0;
 }
 
-const FlMethod fl_method_fedmkt = {
-    .name = "fedmkt",
-    .summary = "FedMKT-style: soft labels both ways between the small models and the cloud's "
-               "large model on uploaded rows, FedAvg among the small models",
-    .provenance =
-        "Fan et al. 2025 (FATE-LLM fedmkt), adapted: uploaded rows instead of public data",
-    .kind = METHOD_COLLAB,
-    .opts = fedmkt_opts,
-    .n_opts = 3,
-    .server_update = method_server_mean,
-    .collab_settings = fedmkt_settings,
+static const BommExt fedmkt_ext = {.settings = fedmkt_settings};
+
+const Method method_fedmkt = {
+    .opt = {.name = "fedmkt",
+            .summary = "FedMKT-style: soft labels both ways between the small models and the "
+                       "cloud's large model on uploaded rows, FedAvg among the small models",
+            .provenance =
+                "Fan et al. 2025 (FATE-LLM fedmkt), adapted: uploaded rows instead of public data",
+            .opts = fedmkt_opts,
+            .n_opts = 3,
+            .size = sizeof(FedmktOpts)},
+    .protocol = &protocol_bomm,
+    .ext = &fedmkt_ext,
 };

@@ -11,14 +11,15 @@
 // sample-weighted Δ̄ (the code averages unweighted); the driver forms only the weighted mean.
 #pragma once
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "methods/method.h"
+#include "protocols/fedavg.h"
 
 typedef struct {
     double eta, tau, beta1, beta2;
 } FedOptOpts;
-_Static_assert(sizeof(FedOptOpts) <= sizeof(((Config *)0)->method_opts), "method_opts too small");
 
 typedef enum { FEDOPT_AVGM, FEDOPT_ADAGRAD, FEDOPT_ADAM, FEDOPT_YOGI } FedOptRule;
 
@@ -26,7 +27,7 @@ typedef enum { FEDOPT_AVGM, FEDOPT_ADAGRAD, FEDOPT_ADAM, FEDOPT_YOGI } FedOptRul
 #define FEDOPT_OPTS(name, eta_def)                                                                 \
     {#name ".eta",                                                                                 \
      OPT_DOUBLE,                                                                                   \
-     METHOD_OPT(FedOptOpts, eta),                                                                  \
+     offsetof(FedOptOpts, eta),                                                                    \
      eta_def,                                                                                      \
      OPT_LO | OPT_LO_OPEN,                                                                         \
      0,                                                                                            \
@@ -36,7 +37,7 @@ typedef enum { FEDOPT_AVGM, FEDOPT_ADAGRAD, FEDOPT_ADAM, FEDOPT_YOGI } FedOptRul
      0},                                                                                           \
         {#name ".tau",                                                                             \
          OPT_DOUBLE,                                                                               \
-         METHOD_OPT(FedOptOpts, tau),                                                              \
+         offsetof(FedOptOpts, tau),                                                                \
          "0.001",                                                                                  \
          OPT_LO | OPT_LO_OPEN,                                                                     \
          0,                                                                                        \
@@ -46,7 +47,7 @@ typedef enum { FEDOPT_AVGM, FEDOPT_ADAGRAD, FEDOPT_ADAM, FEDOPT_YOGI } FedOptRul
          0},                                                                                       \
         {#name ".beta1",                                                                           \
          OPT_DOUBLE,                                                                               \
-         METHOD_OPT(FedOptOpts, beta1),                                                            \
+         offsetof(FedOptOpts, beta1),                                                              \
          "0.9",                                                                                    \
          OPT_LO | OPT_HI,                                                                          \
          0,                                                                                        \
@@ -55,22 +56,20 @@ typedef enum { FEDOPT_AVGM, FEDOPT_ADAGRAD, FEDOPT_ADAM, FEDOPT_YOGI } FedOptRul
          "first-moment decay",                                                                     \
          0},                                                                                       \
     {                                                                                              \
-#name ".beta2", OPT_DOUBLE, METHOD_OPT(FedOptOpts, beta2), "0.99", OPT_LO | OPT_HI, 0, 1,  \
+#name ".beta2", OPT_DOUBLE, offsetof(FedOptOpts, beta2), "0.99", OPT_LO | OPT_HI, 0, 1,    \
             NULL, "second-moment decay", 0                                                         \
     }
 
-static inline size_t fedopt_state_floats(size_t n) { return 2 * n; }
-
-static inline void fedopt_init(float *state, size_t n, const Config *cfg) {
-    const FedOptOpts *o = (const FedOptOpts *)cfg->method_opts;
+static inline void fedopt_init(float *state, size_t n, const void *opts) {
+    const FedOptOpts *o = opts;
     memset(state, 0, n * sizeof(float));
     for (size_t i = 0; i < n; i++)
         state[n + i] = (float)(o->tau * o->tau);
 }
 
 static inline void fedopt_update(FedOptRule rule, float *w, float *state, const float *mean,
-                                 size_t n, const Config *cfg, int round) {
-    const FedOptOpts *o = (const FedOptOpts *)cfg->method_opts;
+                                 size_t n, const void *opts, int round) {
+    const FedOptOpts *o = opts;
     float *m = state, *v = state + n;
     const float b1 = (float)o->beta1, b2 = (float)o->beta2, eta = (float)o->eta,
                 tau = (float)o->tau;
@@ -99,3 +98,25 @@ static inline void fedopt_update(FedOptRule rule, float *w, float *state, const 
         }
     }
 }
+
+static const char *const fedopt_state_names[] = {"m", "v"};
+
+// A FedOpt method's protocol extension and registry entry: NAME's rule, options and summary.
+#define FEDOPT_METHOD(NAME, RULE, OPTS, SUMMARY)                                                   \
+    static void NAME##_update(float *global, float *state, const float *mean, size_t n,            \
+                              const void *opts, int round) {                                       \
+        fedopt_update(RULE, global, state, mean, n, opts, round);                                  \
+    }                                                                                              \
+    static const FedavgExt NAME##_ext = {.server = NAME##_update,                                  \
+                                         .state_per_float = 2,                                     \
+                                         .state_name = fedopt_state_names,                         \
+                                         .state_init = fedopt_init};                               \
+    const Method method_##NAME = {                                                                 \
+        .opt = {.name = #NAME,                                                                     \
+                .summary = SUMMARY,                                                                \
+                .provenance = "Reddi et al. 2021 (FedOpt); FedMLLM code constants",                \
+                .opts = OPTS,                                                                      \
+                .n_opts = (int)(sizeof OPTS / sizeof OPTS[0]),                                     \
+                .size = sizeof(FedOptOpts)},                                                       \
+        .protocol = &protocol_fedavg,                                                              \
+        .ext = &NAME##_ext}

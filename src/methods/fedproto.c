@@ -3,27 +3,30 @@
 // on CE + λ·mean_i ‖u_i − P̄_{y_i}‖² (u the fused representation, P̄ the global prototypes of the
 // last exchange; rows whose class has no global prototype add nothing), then sends per-class sums
 // and counts of u over its training rows; the cloud's P̄_c = Σ_k n_{k,c} p_{k,c} / Σ_k n_{k,c} is
-// exact and -np independent (comm/proto_reduce.h). The driver does the exchange
-// (shares_prototypes); this file is the regulariser. Inference is the head, as for every method.
+// exact and -np independent (comm/proto_reduce.h). The protocol does the exchange
+// (protocols/repr.h); this file is the regulariser. Inference is the head, as for every method.
+#include <stddef.h>
+
 #include "core/die.h"
 #include "methods/method.h"
+#include "protocols/repr.h"
 
 typedef struct {
     double lambda;
 } FedprotoOpts;
-_Static_assert(sizeof(FedprotoOpts) <= sizeof(((Config *)0)->method_opts), "method_opts too small");
 
 static const OptSpec fedproto_opts[] = {
-    {"fedproto.lambda", OPT_DOUBLE, METHOD_OPT(FedprotoOpts, lambda), "1", OPT_LO, 0, 0, NULL,
+    {"fedproto.lambda", OPT_DOUBLE, offsetof(FedprotoOpts, lambda), "1", OPT_LO, 0, 0, NULL,
      "weight of the prototype distance mean_i |u_i - P_{y_i}|^2 (0 = local training)", 0},
 };
 
-static double fedproto_rep_loss(float *drep, const RepBatch *b, const Config *cfg) {
+static double fedproto_term(float *drep, const RepBatch *b, const void *opts) {
     CHECK_PTR(drep);
     CHECK(b->B >= 1 && b->D >= 1 && b->K >= 1, "B=%d D=%d K=%d", b->B, b->D, b->K);
     if (!b->protos) return 0.0; // round 1: no exchange yet
     CHECK(b->u && b->labels && b->proto_valid, "u, labels or proto_valid is NULL");
-    double lambda = ((const FedprotoOpts *)cfg->method_opts)->lambda, sum = 0;
+    const FedprotoOpts *o = opts;
+    double lambda = o->lambda, sum = 0;
     double g = 2.0 * lambda / b->B;
     for (int i = 0; i < b->B; i++) {
         int y = b->labels[i];
@@ -41,14 +44,17 @@ static double fedproto_rep_loss(float *drep, const RepBatch *b, const Config *cf
     return lambda * sum / b->B;
 }
 
-const FlMethod fl_method_fedproto = {
-    .name = "fedproto",
-    .summary = "FedProto: own models, exchange of class prototypes of u, CE + lambda |u - P_y|^2",
-    .provenance =
-        "Tan et al. 2022 (AAAI), Algorithm 1; squared L2 to the prototype, head inference",
-    .kind = METHOD_LOCAL,
-    .opts = fedproto_opts,
-    .n_opts = 1,
-    .party_rep_loss = fedproto_rep_loss,
-    .shares_prototypes = 1,
+static const ReprExt fedproto_ext = {.term = fedproto_term, .own_models = 1, .prototypes = 1};
+
+const Method method_fedproto = {
+    .opt = {.name = "fedproto",
+            .summary =
+                "FedProto: own models, exchange of class prototypes of u, CE + lambda |u - P_y|^2",
+            .provenance =
+                "Tan et al. 2022 (AAAI), Algorithm 1; squared L2 to the prototype, head inference",
+            .opts = fedproto_opts,
+            .n_opts = 1,
+            .size = sizeof(FedprotoOpts)},
+    .protocol = &protocol_repr,
+    .ext = &fedproto_ext,
 };

@@ -4,19 +4,5 @@
 
 static const OptSpec fedyogi_opts[] = {FEDOPT_OPTS(fedyogi, "0.01")};
 
-static void fedyogi_update(float *global, float *state, const float *mean, size_t n_params,
-                           const Config *cfg, int round) {
-    fedopt_update(FEDOPT_YOGI, global, state, mean, n_params, cfg, round);
-}
-
-const FlMethod fl_method_fedyogi = {
-    .name = "fedyogi",
-    .summary = "FedYogi: Yogi server step on the averaged update",
-    .provenance = "Reddi et al. 2021 (FedOpt); FedMLLM code constants, research/methods.md 3.4",
-    .kind = METHOD_FEDERATED,
-    .opts = fedyogi_opts,
-    .n_opts = 4,
-    .server_state_floats = fedopt_state_floats,
-    .server_init = fedopt_init,
-    .server_update = fedyogi_update,
-};
+FEDOPT_METHOD(fedyogi, FEDOPT_YOGI, fedyogi_opts,
+              "FedYogi: Yogi server step on the averaged update");

@@ -1,7 +1,8 @@
-// meanfill.c - mean-fill: BoMM's harness (src/fl/collab.c) without the cloud's large model.
+// meanfill.c - mean-fill: BoMM's harness (protocols/bomm.h) without the cloud's large model.
 #include "methods/method.h"
+#include "protocols/bomm.h"
 
-COLLAB_FILL_METHOD(
+BOMM_FILL_METHOD(
     meanfill, FILL_MEAN,
     "mean-fill: a missing modality's block is that modality's global mean embedding, FedAvg",
-    "completion baseline (research/methods.md §1.8)");
+    "completion baseline (BoMM §1.8 baselines)");

@@ -1,101 +1,26 @@
-// method.h - the ops table every collaboration method fills in (STYLE.md 9.9).
+// method.h - a method is a protocol plus its typed options (STYLE.md 9.9, DESIGN.md §9).
 //
-// A method is one file src/methods/<name>.c exporting `const FlMethod fl_method_<name>`; the
-// Makefile collects every such file into the registry (build/gen/methods.c), so adding a method
-// edits nothing else. Methods never call MPI: the round driver (src/fl) trains the parties, forms
-// the exact weighted mean of their models (comm/exact.h) and hands arrays to these functions.
+// A method is one file src/methods/<name>.c exporting `const Method method_<name>`: its name,
+// summary and provenance, its options (keys "<name>.<option>", offsets into its own options
+// struct), the protocol that runs it (src/protocols) and the extension that protocol takes from
+// it (a FedAvg server rule, a representation term, the collaboration's settings, ...). The
+// protocol receives the options as `const void *` to the method's struct and hands them back to
+// the method's own functions. The Makefile collects every method file into the registry
+// (build/gen/methods.c), so adding a method edits nothing else.
 #pragma once
 #include <stddef.h>
-#include <stdint.h>
 
-#include "cli/config.h"
-#include "cli/options.h"
-#include "methods/collab.h"
+#include "core/options.h"
+#include "protocols/protocol.h"
 
-typedef enum {
-    METHOD_FEDERATED = 0, // parties start each round from the global model; the cloud aggregates
-    METHOD_LOCAL = 1,     // every party keeps its own model; nothing is exchanged
-    METHOD_CENTRAL = 2,   // the cloud trains on the pooled training data (the upper bound)
-    METHOD_COLLAB = 3,    // FEDERATED small models plus the cloud's large model, prototypes and
-                          // completion of missing modalities (BoMM and its harness, fl/collab.h)
-} MethodKind;
-
-// Options of a method live in Config.method_opts; an OptSpec offset is METHOD_OPT(Struct, field).
-#define METHOD_OPT(T, f) (offsetof(Config, method_opts) + offsetof(T, f))
-
-// One minibatch as a representation-level term sees it (FedProto, MOON): the fused representation u
-// (party_model.h, after its ReLU) of the model in training and the references the driver provides,
-// each row-major, NULL when absent.
-typedef struct {
-    int B, D, K;
-    const int *labels;          // (B)
-    const float *u;             // (B, D) the party model in training
-    const float *u_glob;        // (B, D) needs_prev_model: the round's global model, same batch
-    const float *u_prev;        // (B, D) needs_prev_model: the party's previous local model, same
-                                // batch; both NULL in the party's first round (no previous model)
-    const double *protos;       // (K, D) shares_prototypes: the global prototypes of u from the
-                                // last exchange; NULL before the first one
-    const uint8_t *proto_valid; // (K) 1 where class c had rows at some party (with protos)
-} RepBatch;
-
-typedef struct FlMethod {
-    const char *name;       // = the file name and the --method value
-    const char *summary;    // one line for --help
-    const char *provenance; // paper and equation, or "reconstruction: ..."
-    MethodKind kind;
-    const OptSpec *opts; // keys "<name>.<option>"; NULL when none
-    int n_opts;
-    // Floats of cloud-side state (server momentum, ...), saved in checkpoints. NULL = none.
-    size_t (*server_state_floats)(size_t n_params);
-    // Initial server state (called once on the cloud before round 1); NULL = zeros.
-    void (*server_init)(float *state, size_t n_params, const Config *cfg);
-    // Cloud: global ← f(global, mean of the party models weighted by samples, state). Required for
-    // METHOD_FEDERATED. round is 1-based.
-    void (*server_update)(float *global, float *state, const float *mean, size_t n_params,
-                          const Config *cfg, int round);
-    // Party: after each backward, grads += the method's extra term (FedProx: μ(w − w_global)).
-    // NULL = none.
-    void (*party_grad_hook)(float *grads, const float *params, const float *global, size_t n_params,
-                            const Config *cfg);
-    // METHOD_COLLAB: the collaboration settings from cfg (required for that kind).
-    void (*collab_settings)(CollabSettings *s, const Config *cfg);
-    // Party: the method's term on u (RepBatch): drep (B, D) += d(term)/du, already divided by B;
-    // returns the term's batch mean. Training only; NULL = none. The driver turns it into a
-    // PartyHooks.extra (fl/train.h).
-    double (*party_rep_loss)(float *drep, const RepBatch *b, const Config *cfg);
-    // The driver keeps every party's model as it left local training (per party, -np
-    // independent, checkpointed as parties/prev) and forwards it and the global model on each
-    // training batch for RepBatch.u_prev / u_glob (MOON).
-    int needs_prev_model;
-    // After local training every party sends per-class sums and counts of u over its training rows;
-    // the cloud forms the global prototypes exactly (comm/proto_reduce.h, one "modality" u) and
-    // every party receives them: RepBatch.protos from the next round on (FedProto; checkpointed as
-    // cloud/protos). Bytes up and down per party: proto_bytes_per_party(K, 1, D).
-    int shares_prototypes;
-} FlMethod;
+typedef struct Method {
+    OptGroup opt;             // name, summary, provenance, options
+    const Protocol *protocol; // how a round goes
+    const void *ext;          // the protocol's extension for this method (the protocol's type)
+} Method;
 
 // The registry, generated by the Makefile from src/methods/*.c (sorted by name).
-extern const FlMethod *const fl_methods[];
-extern const int fl_n_methods;
+extern const Method *const method_registry[];
+extern const int method_count;
 // The method with that name, or NULL.
-const FlMethod *method_find(const char *name);
-// The plain server update: global = mean (FedAvg, FedProx).
-void method_server_mean(float *global, float *state, const float *mean, size_t n_params,
-                        const Config *cfg, int round);
-// "centralized|fedavg|..." into buf (for messages and --help).
-void method_names(char *buf, size_t cap);
-
-// A collaboration baseline defined by its fill kind alone (no options of its own): defines
-// fl_method_<name> in its own file, like every method. Used by protofill, meanfill, zerofill.
-#define COLLAB_FILL_METHOD(NAME, FILL, SUMMARY, PROVENANCE)                                        \
-    static void NAME##_settings(CollabSettings *s, const Config *cfg) {                            \
-        (void)cfg;                                                                                 \
-        collab_defaults(s);                                                                        \
-        s->fill = (FILL);                                                                          \
-    }                                                                                              \
-    const FlMethod fl_method_##NAME = {.name = #NAME,                                              \
-                                       .summary = SUMMARY,                                         \
-                                       .provenance = PROVENANCE,                                   \
-                                       .kind = METHOD_COLLAB,                                      \
-                                       .server_update = method_server_mean,                        \
-                                       .collab_settings = NAME##_settings}
+const Method *method_find(const char *name);

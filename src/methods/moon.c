@@ -2,34 +2,35 @@
 // party adds μ·ℓ_con on its fused representation u,
 //   ℓ_con = −log( e^{sim(u, u_glob)/τ} / (e^{sim(u, u_glob)/τ} + e^{sim(u, u_prev)/τ}) ),
 // sim the cosine, u_glob from the round's global model and u_prev from the party's previous local
-// model on the same batch (the driver forwards both: needs_prev_model); the gradient flows only
+// model on the same batch (the protocol forwards both: prev_models); the gradient flows only
 // through u. In a party's first round there is no previous model and the term is skipped; the
 // reference code starts u_prev from the global model instead, where the term is the constant log 2
 // with zero gradient, so both agree.
 #include <math.h>
+#include <stddef.h>
 
 #include "core/die.h"
 #include "methods/method.h"
 #include "nn/loss.h"
+#include "protocols/repr.h"
 
 typedef struct {
     double mu, tau;
 } MoonOpts;
-_Static_assert(sizeof(MoonOpts) <= sizeof(((Config *)0)->method_opts), "method_opts too small");
 
 static const OptSpec moon_opts[] = {
-    {"moon.mu", OPT_DOUBLE, METHOD_OPT(MoonOpts, mu), "1", OPT_LO, 0, 0, NULL,
+    {"moon.mu", OPT_DOUBLE, offsetof(MoonOpts, mu), "1", OPT_LO, 0, 0, NULL,
      "weight of the model-contrastive term (0 = FedAvg)", 0},
-    {"moon.tau", OPT_DOUBLE, METHOD_OPT(MoonOpts, tau), "0.5", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
+    {"moon.tau", OPT_DOUBLE, offsetof(MoonOpts, tau), "0.5", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
      "temperature of the model-contrastive term", 0},
 };
 
-static double moon_rep_loss(float *drep, const RepBatch *b, const Config *cfg) {
+static double moon_term(float *drep, const RepBatch *b, const void *opts) {
     CHECK_PTR(drep);
     CHECK(b->B >= 1 && b->D >= 1, "B=%d D=%d", b->B, b->D);
     if (!b->u_prev) return 0.0; // the party's first round: no previous model
     CHECK(b->u && b->u_glob, "u or u_glob is NULL");
-    const MoonOpts *o = (const MoonOpts *)cfg->method_opts;
+    const MoonOpts *o = opts;
     double sum = 0;
     for (int i = 0; i < b->B; i++) {
         size_t at = (size_t)i * b->D;
@@ -47,14 +48,18 @@ static double moon_rep_loss(float *drep, const RepBatch *b, const Config *cfg) {
     return o->mu * sum / b->B;
 }
 
-const FlMethod fl_method_moon = {
-    .name = "moon",
-    .summary = "MOON: FedAvg plus the model-contrastive term on u (global vs previous local model)",
-    .provenance = "Li, He, Song 2021 (CVPR), l_con and Algorithm 1; first round without the term",
-    .kind = METHOD_FEDERATED,
-    .opts = moon_opts,
-    .n_opts = 2,
-    .server_update = method_server_mean,
-    .party_rep_loss = moon_rep_loss,
-    .needs_prev_model = 1,
+static const ReprExt moon_ext = {.term = moon_term, .prev_models = 1};
+
+const Method method_moon = {
+    .opt =
+        {.name = "moon",
+         .summary =
+             "MOON: FedAvg plus the model-contrastive term on u (global vs previous local model)",
+         .provenance =
+             "Li, He, Song 2021 (CVPR), l_con and Algorithm 1; first round without the term",
+         .opts = moon_opts,
+         .n_opts = 2,
+         .size = sizeof(MoonOpts)},
+    .protocol = &protocol_repr,
+    .ext = &moon_ext,
 };

@@ -1,7 +1,8 @@
-// protofill.c - prototype-fill: BoMM's harness (src/fl/collab.c) without the cloud's large model.
+// protofill.c - prototype-fill: BoMM's harness (protocols/bomm.h) without the cloud's large model.
 #include "methods/method.h"
+#include "protocols/bomm.h"
 
-COLLAB_FILL_METHOD(protofill, FILL_PROTO,
-                   "prototype-fill: a missing modality's block is the global prototype of the "
-                   "row's pseudo-label (PmcmFL-style), FedAvg",
-                   "PmcmFL (Bao et al., AAAI 2024) prototype masks, as a fill [S]");
+BOMM_FILL_METHOD(protofill, FILL_PROTO,
+                 "prototype-fill: a missing modality's block is the global prototype of the "
+                 "row's pseudo-label (PmcmFL-style), FedAvg",
+                 "PmcmFL (Bao et al., AAAI 2024) prototype masks, as a fill [S]");

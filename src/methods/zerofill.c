@@ -1,7 +1,8 @@
-// zerofill.c - zero-fill: BoMM's harness (src/fl/collab.c) without the cloud's large model.
+// zerofill.c - zero-fill: BoMM's harness (protocols/bomm.h) without the cloud's large model.
 #include "methods/method.h"
+#include "protocols/bomm.h"
 
-COLLAB_FILL_METHOD(
+BOMM_FILL_METHOD(
     zerofill, FILL_ZERO,
     "zero-fill: a missing modality's block is zero, in the collaboration harness (= FedAvg)",
-    "completion baseline (research/methods.md §1.8)");
+    "completion baseline (BoMM §1.8 baselines)");

@@ -216,3 +216,56 @@ double gen_mixed_step(const Generator *g, const float *params, const float *para
     if (parts) parts->sup = sup, parts->dpo = dpo, parts->pair_acc = acc;
     return lam * sup + (1.0 - lam) * dpo;
 }
+
+// ---- the model contract (models/model.h) ----
+
+static GenWork *gw(const ModelWork *w) { return w->impl; }
+
+static void op_init_params(const Model *m, float *params, Rng *rng) {
+    gen_init_params(m->impl, params, rng);
+}
+
+static void op_work_init(const Model *m, ModelWork *w, int Bmax) {
+    GenWork *x = xcalloc(1, sizeof *x);
+    gen_work_init(x, m->impl, Bmax);
+    w->impl = x;
+    w->rep = x->mu, w->drep = x->dmu;
+}
+
+static void op_work_free(ModelWork *w) {
+    gen_work_free(gw(w));
+    xfree(w->impl);
+}
+
+static void op_forward(const Model *m, const float *params, const ModelInput *in, ModelWork *w) {
+    const Generator *g = m->impl;
+    gen_forward(g, params, in->dense[0], in->dense[1], in->B, gw(w));
+    memset(gw(w)->dmu, 0, (size_t)in->B * (size_t)g->c.D * sizeof(float));
+}
+
+static void op_backward(const Model *m, const float *params, float *grads, const ModelInput *in,
+                        ModelWork *w) {
+    gen_backward(m->impl, params, grads, in->B, gw(w));
+}
+
+static void op_destroy(void *impl) { xfree(impl); }
+
+static const ModelOps gen_ops = {.kind = "generator",
+                                 .init_params = op_init_params,
+                                 .work_init = op_work_init,
+                                 .work_free = op_work_free,
+                                 .forward = op_forward,
+                                 .backward = op_backward,
+                                 .destroy = op_destroy};
+
+void generator_create(Model *m, const GenConfig *c) {
+    CHECK_PTR(m);
+    Generator *g = xcalloc(1, sizeof *g);
+    gen_init(g, c);
+    int64_t D = c->D, H = c->H;
+    *m = (Model){.ops = &gen_ops, .impl = g, .n_params = g->n_params, .rep_dim = c->D};
+    model_add_tensor(m, "fc1/w", 2, (int64_t[]){H, 2 * D}, g->w1, 1);
+    model_add_tensor(m, "fc1/b", 1, (int64_t[]){H}, g->b1, 1);
+    model_add_tensor(m, "fc2/w", 2, (int64_t[]){D, H}, g->w2, 1);
+    model_add_tensor(m, "fc2/b", 1, (int64_t[]){D}, g->b2, 1);
+}

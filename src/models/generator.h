@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
+#include "models/model.h"
 
 typedef struct {
     int D; // embedding width (source, prototype and output)
@@ -110,3 +111,9 @@ typedef struct {
 double gen_mixed_step(const Generator *g, const float *params, const float *params_ref,
                       float *grads, const GenBatch *in, const GenLossCfg *cfg, GenWork *w,
                       GenLossParts *parts);
+
+// The generator under the model contract: m gets the ops, the layout for c and the tensors fc1/w,
+// fc1/b, fc2/w, fc2/b (all trainable by default). Input: in->dense[0] = z_src (B, D),
+// in->dense[1] = the target-class prototypes (B, D); rep = μ (B, D), drep = dloss/dμ; no classes.
+// Local.
+void generator_create(Model *m, const GenConfig *c);

@@ -18,8 +18,8 @@
 void mm_init(MmLarge *m, const MmConfig *c) {
     CHECK_PTR(m);
     CHECK_PTR(c);
-    CHECK(c->n_mod >= 1 && c->n_mod <= PM_MAX_MOD, "mm_init: n_mod = %d outside 1..%d", c->n_mod,
-          PM_MAX_MOD);
+    CHECK(c->n_mod >= 1 && c->n_mod <= MODEL_MAX_MOD, "mm_init: n_mod = %d outside 1..%d", c->n_mod,
+          MODEL_MAX_MOD);
     CHECK(c->D > 0 && c->L > 0 && c->H > 0 && c->K > 1, "mm_init: D = %d, L = %d, H = %d, K = %d",
           c->D, c->L, c->H, c->K);
     CHECK(c->D % c->H == 0, "mm_init: D = %d is not a multiple of H = %d", c->D, c->H);
@@ -30,14 +30,14 @@ void mm_init(MmLarge *m, const MmConfig *c) {
         CHECK(c->in_dim[i] > 0, "mm_init: modality %d: in_dim = %d", i, c->in_dim[i]);
         m->tok_off[i] = m->T;
         m->enc_w[i] = off;
-        if (c->kind[i] == PM_DENSE) {
+        if (c->kind[i] == MODEL_DENSE) {
             CHECK(c->n_tok[i] > 0, "mm_init: dense modality %d: n_tok = %d", i, c->n_tok[i]);
             size_t td = (size_t)c->n_tok[i] * D;
             off += td * (size_t)c->in_dim[i];
             m->enc_b[i] = off;
             off += td;
         } else {
-            CHECK(c->kind[i] == PM_TOKENS && c->vocab[i] > 0,
+            CHECK(c->kind[i] == MODEL_TOKENS && c->vocab[i] > 0,
                   "mm_init: modality %d: kind %d vocab %d", i, (int)c->kind[i], c->vocab[i]);
             CHECK(c->n_tok[i] == 0 || c->n_tok[i] == c->in_dim[i],
                   "mm_init: token modality %d: n_tok = %d, but one token per id needs %d", i,
@@ -63,47 +63,18 @@ void mm_init(MmLarge *m, const MmConfig *c) {
     m->n_params = off;
 }
 
-void mm_config_default(MmConfig *c, const PmConfig *pc) {
+void mm_config_default(MmConfig *c, const ModelSpec *spec) {
     CHECK_PTR(c);
-    CHECK_PTR(pc);
+    CHECK_PTR(spec);
     memset(c, 0, sizeof *c);
-    c->n_mod = pc->n_mod;
-    for (int i = 0; i < pc->n_mod && i < PM_MAX_MOD; i++) {
-        c->kind[i] = pc->kind[i];
-        c->in_dim[i] = pc->in_dim[i];
-        c->vocab[i] = pc->vocab[i];
-        c->n_tok[i] = pc->kind[i] == PM_DENSE ? MM_DEFAULT_DENSE_TOKENS : pc->in_dim[i];
+    c->n_mod = spec->n_mod;
+    for (int i = 0; i < spec->n_mod && i < MODEL_MAX_MOD; i++) {
+        c->kind[i] = spec->kind[i];
+        c->in_dim[i] = spec->in_dim[i];
+        c->vocab[i] = spec->vocab[i];
+        c->n_tok[i] = spec->kind[i] == MODEL_DENSE ? MM_DEFAULT_DENSE_TOKENS : spec->in_dim[i];
     }
-    c->D = MM_DEFAULT_D, c->L = MM_DEFAULT_L, c->H = MM_DEFAULT_H, c->K = pc->K;
-}
-
-int mm_tensors(const MmLarge *m, MmTensor *t) {
-    CHECK_PTR(m);
-    CHECK_PTR(t);
-    const MmConfig *c = &m->c;
-    int n = 0;
-    size_t D = (size_t)c->D, L = (size_t)c->L;
-    for (int i = 0; i < c->n_mod; i++) {
-        snprintf(t[n].name, sizeof t[n].name, "enc%d_w", i);
-        t[n].off = m->enc_w[i], t[n].n = m->enc_b[i] - m->enc_w[i], n++;
-        if (c->kind[i] == PM_DENSE) {
-            snprintf(t[n].name, sizeof t[n].name, "enc%d_b", i);
-            t[n].off = m->enc_b[i], t[n].n = m->mod_emb[i] - m->enc_b[i], n++;
-        }
-        snprintf(t[n].name, sizeof t[n].name, "mod_emb%d", i);
-        t[n].off = m->mod_emb[i], t[n].n = (size_t)c->n_tok[i] * D, n++;
-    }
-#define MM_X_LIST(nm, sz)                                                                          \
-    snprintf(t[n].name, sizeof t[n].name, "%s", #nm), t[n].off = m->nm, t[n].n = L * (sz), n++;
-    MM_LAYER_PARAMS(MM_X_LIST, c->D)
-#undef MM_X_LIST
-    snprintf(t[n].name, sizeof t[n].name, "lnfw"), t[n].off = m->lnfw, t[n].n = D, n++;
-    snprintf(t[n].name, sizeof t[n].name, "lnfb"), t[n].off = m->lnfb, t[n].n = D, n++;
-    snprintf(t[n].name, sizeof t[n].name, "headw"), t[n].off = m->headw, t[n].n = (size_t)c->K * D,
-                                                    n++;
-    snprintf(t[n].name, sizeof t[n].name, "headb"), t[n].off = m->headb, t[n].n = (size_t)c->K, n++;
-    CHECK(n <= MM_MAX_TENSORS, "mm_tensors: %d tensors", n);
-    return n;
+    c->D = MM_DEFAULT_D, c->L = MM_DEFAULT_L, c->H = MM_DEFAULT_H, c->K = spec->K;
 }
 
 static void uniform_fan_in(Rng *rng, float *p, size_t n, int fan_in) {
@@ -124,7 +95,7 @@ void mm_init_params(const MmLarge *m, float *params, Rng *rng) {
     size_t D = (size_t)c->D, L = (size_t)c->L;
     for (int i = 0; i < c->n_mod; i++) {
         size_t td = (size_t)c->n_tok[i] * D;
-        if (c->kind[i] == PM_DENSE) {
+        if (c->kind[i] == MODEL_DENSE) {
             uniform_fan_in(rng, params + m->enc_w[i], td * (size_t)c->in_dim[i], c->in_dim[i]);
             uniform_fan_in(rng, params + m->enc_b[i], td, c->in_dim[i]);
         } else {
@@ -167,7 +138,7 @@ static size_t work_layout(MmWork *w, const MmLarge *m, int Bmax, float *base) {
     size_t off = 0, B = (size_t)Bmax, T = (size_t)m->T, D = (size_t)c->D, L = (size_t)c->L;
     size_t btd = B * T * D, bt = B * T;
     for (int i = 0; i < c->n_mod; i++)
-        if (c->kind[i] == PM_DENSE) w->pre[i] = carve(base, &off, B * (size_t)c->n_tok[i] * D);
+        if (c->kind[i] == MODEL_DENSE) w->pre[i] = carve(base, &off, B * (size_t)c->n_tok[i] * D);
     w->x = carve(base, &off, (L + 1) * btd);
     w->ln1 = carve(base, &off, L * btd);
     w->ln1_mean = carve(base, &off, L * bt);
@@ -219,18 +190,18 @@ void mm_work_free(MmWork *w) {
 
 // ---- forward ----
 
-static int present(const PmInput *in, int n_mod, int b, int i) {
+static int present(const ModelInput *in, int n_mod, int b, int i) {
     return in->mask == NULL || in->mask[(size_t)b * (size_t)n_mod + (size_t)i] != 0;
 }
 
-static void check_input(const char *fn, const MmLarge *m, const PmInput *in, const MmWork *w) {
+static void check_input(const char *fn, const MmLarge *m, const ModelInput *in, const MmWork *w) {
     CHECK_PTR(in);
     CHECK_PTR(w);
     CHECK(w->arena != NULL, "%s: work buffers not initialised", fn);
     CHECK(in->B >= 1 && in->B <= w->Bmax, "%s: batch B = %d outside 1..Bmax = %d", fn, in->B,
           w->Bmax);
     for (int i = 0; i < m->c.n_mod; i++) {
-        if (m->c.kind[i] == PM_DENSE)
+        if (m->c.kind[i] == MODEL_DENSE)
             CHECK(in->dense[i] != NULL, "%s: modality %d: dense input is NULL", fn, i);
         else
             CHECK(in->tokens[i] != NULL, "%s: modality %d: token input is NULL", fn, i);
@@ -242,7 +213,7 @@ static inline size_t slab(const MmWork *w, const MmLarge *m, size_t width) {
     return (size_t)w->Bmax * (size_t)m->T * width;
 }
 
-void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork *w) {
+void mm_forward(const MmLarge *m, const float *params, const ModelInput *in, MmWork *w) {
     CHECK_PTR(m);
     CHECK_PTR(params);
     check_input(__func__, m, in, w);
@@ -259,7 +230,7 @@ void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork
         const int tm = c->n_tok[i], off = m->tok_off[i];
         const size_t td = (size_t)tm * Dz;
         const float *emb = params + m->mod_emb[i];
-        if (c->kind[i] == PM_DENSE) {
+        if (c->kind[i] == MODEL_DENSE) {
             linear_forward(w->pre[i], in->dense[i], params + m->enc_w[i], params + m->enc_b[i], B,
                            c->in_dim[i], tm * D);
             for (int b = 0; b < B; b++) {
@@ -343,7 +314,7 @@ void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork
 
 // ---- backward ----
 
-void mm_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in,
+void mm_backward(const MmLarge *m, const float *params, float *grads, const ModelInput *in,
                  MmWork *w) {
     CHECK_PTR(m);
     CHECK_PTR(params);
@@ -423,7 +394,7 @@ void mm_backward(const MmLarge *m, const float *params, float *grads, const PmIn
         const int tm = c->n_tok[i], off = m->tok_off[i];
         const size_t td = (size_t)tm * Dz;
         float *demb = grads + m->mod_emb[i];
-        if (c->kind[i] == PM_DENSE) {
+        if (c->kind[i] == MODEL_DENSE) {
             float *dpre = w->dA; // (B, t_m·D) fits in (B, T, 4D)
             memset(dpre, 0, (size_t)B * td * sizeof(float));
             for (int b = 0; b < B; b++) {
@@ -452,23 +423,94 @@ void mm_backward(const MmLarge *m, const float *params, float *grads, const PmIn
     }
 }
 
-double mm_ce(const MmLarge *m, MmWork *w, int B, const int *labels, const float *weights,
-             double dloss, long *correct) {
-    CHECK_PTR(m);
-    CHECK_PTR(w);
-    CHECK_PTR(labels);
-    CHECK(B >= 1 && B <= w->Bmax, "mm_ce: B = %d outside 1..Bmax = %d", B, w->Bmax);
-    const int K = m->c.K;
-    double loss = softmax_ce_forward(w->probs, w->logits, labels, weights, -1, B, K);
-    if (correct) *correct += argmax_hits(w->logits, labels, B, K);
-    if (dloss != 0.0) softmax_ce_backward(w->dlogits, w->probs, labels, weights, -1, B, K, dloss);
-    return loss;
+// ---- the model contract (models/model.h) ----
+
+static MmWork *mw(const ModelWork *w) { return w->impl; }
+
+static void op_init_params(const Model *m, float *params, Rng *rng) {
+    mm_init_params(m->impl, params, rng);
 }
 
-double mm_loss_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in,
-                        MmWork *w, const int *labels, const float *weights, long *correct) {
-    mm_forward(m, params, in, w);
-    double loss = mm_ce(m, w, in->B, labels, weights, grads ? 1.0 : 0.0, correct);
-    if (grads) mm_backward(m, params, grads, in, w);
-    return loss;
+static void op_work_init(const Model *m, ModelWork *w, int Bmax) {
+    MmWork *x = xcalloc(1, sizeof *x);
+    mm_work_init(x, m->impl, Bmax);
+    w->impl = x;
+    w->logits = x->logits, w->probs = x->probs, w->dlogits = x->dlogits;
+    w->rep = x->rep, w->drep = x->drep;
+}
+
+static void op_work_free(ModelWork *w) {
+    mm_work_free(mw(w));
+    xfree(w->impl);
+}
+
+static void op_forward(const Model *m, const float *params, const ModelInput *in, ModelWork *w) {
+    mm_forward(m->impl, params, in, mw(w));
+}
+
+static void op_backward(const Model *m, const float *params, float *grads, const ModelInput *in,
+                        ModelWork *w) {
+    mm_backward(m->impl, params, grads, in, mw(w));
+}
+
+static void op_destroy(void *impl) { xfree(impl); }
+
+static const ModelOps mm_ops = {.kind = "transformer",
+                                .init_params = op_init_params,
+                                .work_init = op_work_init,
+                                .work_free = op_work_free,
+                                .forward = op_forward,
+                                .backward = op_backward,
+                                .destroy = op_destroy};
+
+void mm_large_create(Model *m, const MmConfig *c, const char (*mod_name)[MODEL_MOD_NAME_MAX]) {
+    CHECK_PTR(m);
+    MmLarge *mm = xcalloc(1, sizeof *mm);
+    mm_init(mm, c);
+    c = &mm->c;
+    *m = (Model){.ops = &mm_ops,
+                 .impl = mm,
+                 .n_params = mm->n_params,
+                 .n_mod = c->n_mod,
+                 .K = c->K,
+                 .rep_dim = c->D};
+    int64_t D = c->D, L = c->L;
+    char name[MODEL_NAME_MAX], mod[MODEL_MOD_NAME_MAX + 8];
+    for (int i = 0; i < c->n_mod; i++) {
+        if (mod_name && mod_name[i][0])
+            snprintf(mod, sizeof mod, "%s", mod_name[i]);
+        else
+            snprintf(mod, sizeof mod, "m%d", i);
+        int64_t t = c->n_tok[i];
+        if (c->kind[i] == MODEL_DENSE) {
+            snprintf(name, sizeof name, "enc_%s/w", mod);
+            model_add_tensor(m, name, 2, (int64_t[]){t * D, c->in_dim[i]}, mm->enc_w[i], 1);
+            snprintf(name, sizeof name, "enc_%s/b", mod);
+            model_add_tensor(m, name, 1, (int64_t[]){t * D}, mm->enc_b[i], 1);
+        } else {
+            snprintf(name, sizeof name, "enc_%s/emb", mod);
+            model_add_tensor(m, name, 2, (int64_t[]){c->vocab[i], D}, mm->enc_w[i], 1);
+        }
+        snprintf(name, sizeof name, "enc_%s/slots", mod); // the modality/position embedding
+        model_add_tensor(m, name, 2, (int64_t[]){t, D}, mm->mod_emb[i], 1);
+    }
+    // Per-layer tensors, stacked over the L blocks (layer-major, as the buffer holds them).
+    model_add_tensor(m, "blocks/ln1w", 2, (int64_t[]){L, D}, mm->ln1w, 1);
+    model_add_tensor(m, "blocks/ln1b", 2, (int64_t[]){L, D}, mm->ln1b, 1);
+    model_add_tensor(m, "blocks/qkvw", 3, (int64_t[]){L, 3 * D, D}, mm->qkvw, 1);
+    model_add_tensor(m, "blocks/qkvb", 2, (int64_t[]){L, 3 * D}, mm->qkvb, 1);
+    model_add_tensor(m, "blocks/attprojw", 3, (int64_t[]){L, D, D}, mm->attprojw, 1);
+    model_add_tensor(m, "blocks/attprojb", 2, (int64_t[]){L, D}, mm->attprojb, 1);
+    model_add_tensor(m, "blocks/ln2w", 2, (int64_t[]){L, D}, mm->ln2w, 1);
+    model_add_tensor(m, "blocks/ln2b", 2, (int64_t[]){L, D}, mm->ln2b, 1);
+    model_add_tensor(m, "blocks/fcw", 3, (int64_t[]){L, 4 * D, D}, mm->fcw, 1);
+    model_add_tensor(m, "blocks/fcb", 2, (int64_t[]){L, 4 * D}, mm->fcb, 1);
+    model_add_tensor(m, "blocks/fcprojw", 3, (int64_t[]){L, D, 4 * D}, mm->fcprojw, 1);
+    model_add_tensor(m, "blocks/fcprojb", 2, (int64_t[]){L, D}, mm->fcprojb, 1);
+    model_add_tensor(m, "lnf/w", 1, (int64_t[]){D}, mm->lnfw, 1);
+    model_add_tensor(m, "lnf/b", 1, (int64_t[]){D}, mm->lnfb, 1);
+    model_add_tensor(m, "head/w", 2, (int64_t[]){c->K, D}, mm->headw, 1);
+    model_add_tensor(m, "head/b", 1, (int64_t[]){c->K}, mm->headb, 1);
+    CHECK(mm->headb + (size_t)c->K == mm->n_params, "mm_large: tensors end at %zu of %zu",
+          mm->headb + (size_t)c->K, mm->n_params);
 }

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
-#include "models/party_model.h"
+#include "models/model.h"
 
 // Defaults of mm_config_default (at these, the AV-FashionMNIST MM-LM is ~16x the D = 64 party
 // model).
@@ -32,12 +32,12 @@
 
 typedef struct {
     int n_mod;
-    PmInputKind kind[PM_MAX_MOD];
-    int in_dim[PM_MAX_MOD]; // dense: features per sample; tokens: tokens per sample (T_m)
-    int vocab[PM_MAX_MOD];  // tokens only: table rows
-    int n_tok[PM_MAX_MOD];  // dense: tokens t_m the encoder makes; tokens: 0 or in_dim (set to
-                            // in_dim)
-    int D, L, H, K;         // width, transformer blocks, heads (D % H == 0), classes
+    ModelInputKind kind[MODEL_MAX_MOD];
+    int in_dim[MODEL_MAX_MOD]; // dense: features per sample; tokens: tokens per sample (T_m)
+    int vocab[MODEL_MAX_MOD];  // tokens only: table rows
+    int n_tok[MODEL_MAX_MOD];  // dense: tokens t_m the encoder makes; tokens: 0 or in_dim (set to
+                               // in_dim)
+    int D, L, H, K;            // width, transformer blocks, heads (D % H == 0), classes
 } MmConfig;
 
 // Per-layer parameter tensors: name and floats per layer. Each is stored for all L layers together
@@ -61,10 +61,10 @@ typedef struct {
     MmConfig c;
     size_t n_params;
     int T;                               // tokens per sample, Σ t_m
-    int tok_off[PM_MAX_MOD];             // first token row of modality m
-    size_t enc_w[PM_MAX_MOD];            // dense: W (t_m·D, in_m); tokens: E (V, D)
-    size_t enc_b[PM_MAX_MOD];            // dense: b (t_m·D); tokens: none (an empty range)
-    size_t mod_emb[PM_MAX_MOD];          // (t_m, D)
+    int tok_off[MODEL_MAX_MOD];          // first token row of modality m
+    size_t enc_w[MODEL_MAX_MOD];         // dense: W (t_m·D, in_m); tokens: E (V, D)
+    size_t enc_b[MODEL_MAX_MOD];         // dense: b (t_m·D); tokens: none (an empty range)
+    size_t mod_emb[MODEL_MAX_MOD];       // (t_m, D)
 #define MM_X_FIELD(name, n) size_t name; // (L, n)
     MM_LAYER_PARAMS(MM_X_FIELD, 0)
 #undef MM_X_FIELD
@@ -72,21 +72,13 @@ typedef struct {
     size_t headw, headb; // (K, D), (K)
 } MmLarge;
 
-// One parameter tensor of the layout (for checkpoints, optimiser segments and tests).
-typedef struct {
-    char name[24]; // e.g. "enc1_w", "mod_emb0", "qkvw" (all layers), "headw"
-    size_t off, n; // floats [off, off + n) of the flat buffer
-} MmTensor;
-
-#define MM_MAX_TENSORS (3 * PM_MAX_MOD + 16)
-
 // Activations and gradients for batches up to Bmax: one arena, carved at init. Owned
 // (mm_work_free). Per-layer buffers hold L slabs of Bmax rows (layer l at l · Bmax · T · width).
 typedef struct {
     int Bmax;
-    float *pre[PM_MAX_MOD]; // dense: (Bmax, t_m·D) encoder output before GELU
-    uint8_t *key_mask;      // (Bmax, T)
-    float *x;               // (L+1, Bmax, T, D) residual stream: x[0] tokens, x[l+1] block l out
+    float *pre[MODEL_MAX_MOD]; // dense: (Bmax, t_m·D) encoder output before GELU
+    uint8_t *key_mask;         // (Bmax, T)
+    float *x;                  // (L+1, Bmax, T, D) residual stream: x[0] tokens, x[l+1] block l out
     float *ln1, *ln1_mean, *ln1_rstd; // (L, Bmax, T, D), (L, Bmax, T), (L, Bmax, T)
     float *qkv;                       // (L, Bmax, T, 3D)
     float *att;                       // (L, Bmax, H, T, T) attention probabilities
@@ -108,20 +100,16 @@ typedef struct {
     float *arena;
 } MmWork;
 
-// CHECKs the config (n_mod 1..PM_MAX_MOD, positive sizes, D % H == 0, K > 1, dense n_tok > 0,
+// CHECKs the config (n_mod 1..MODEL_MAX_MOD, positive sizes, D % H == 0, K > 1, dense n_tok > 0,
 // token n_tok 0 or in_dim). Local.
 void mm_init(MmLarge *m, const MmConfig *c);
-// The MM-LM config for the inputs of a party model's config: same modalities, in_dim, vocab, K;
-// D, L, H = MM_DEFAULT_*; MM_DEFAULT_DENSE_TOKENS tokens per dense modality. Local.
-void mm_config_default(MmConfig *c, const PmConfig *pc);
+// The MM-LM config for a data spec: same modalities, in_dim, vocab, K; D, L, H = MM_DEFAULT_*;
+// MM_DEFAULT_DENSE_TOKENS tokens per dense modality. Local.
+void mm_config_default(MmConfig *c, const ModelSpec *spec);
 // Encoders and head: PyTorch's default U(-1/√in, 1/√in); token and modality embeddings N(0, 0.02);
 // transformer weights N(0, 0.02) (the two residual projections 0.02/√(2L), GPT-2), biases 0,
 // LayerNorm w 1, b 0. Local.
 void mm_init_params(const MmLarge *m, float *params, Rng *rng);
-// Lists the parameter tensors in buffer order (they tile [0, n_params)); returns their number
-// (<= MM_MAX_TENSORS). t has room for MM_MAX_TENSORS. Local.
-int mm_tensors(const MmLarge *m, MmTensor *t);
-
 // Allocates w's arena for batches up to Bmax (owned; CHECKs Bmax > 0); forward and backward never
 // allocate. mm_work_free is safe on a zeroed or freed w and leaves it zeroed. Local.
 void mm_work_init(MmWork *w, const MmLarge *m, int Bmax);
@@ -131,20 +119,19 @@ void mm_work_free(MmWork *w);
 // only the gradients it has. Input as for the party model: in->dense[m] (B, in_m) for dense,
 // in->tokens[m] (B, T_m) for token modalities (ids < 0 padding, ids >= V a CHECK failure);
 // in->mask (B, n_mod) or NULL (all present). CHECKs B in 1..Bmax and the inputs. Local.
-void mm_forward(const MmLarge *m, const float *params, const PmInput *in, MmWork *w);
+void mm_forward(const MmLarge *m, const float *params, const ModelInput *in, MmWork *w);
 // The pooled, normalised representation of the last mm_forward: (B, D) row-major, borrowed (valid
 // until mm_work_free, overwritten by the next forward). Add its gradient into w->drep. Local.
 static inline const float *mm_rep(const MmWork *w) { return w->rep; }
 // From w->dlogits (B, K) and w->drep (B, D), which it reads and leaves alone:
 // grads (n_params) += dloss/dparams. Uses w's buffers from the last mm_forward with the same
 // input. Local.
-void mm_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in, MmWork *w);
-// Softmax CE over w->logits (B, K) with optional per-sample weights (B): writes w->probs,
-// w->dlogits += dloss · ∂CE/∂logits (nothing when dloss == 0), *correct += argmax hits (when not
-// NULL). Returns the (weighted) mean CE. Local.
-double mm_ce(const MmLarge *m, MmWork *w, int B, const int *labels, const float *weights,
-             double dloss, long *correct);
-// mm_forward, mm_ce and, when grads is not NULL, mm_backward of the CE alone. Returns the mean
-// loss; *correct += argmax hits. Local.
-double mm_loss_backward(const MmLarge *m, const float *params, float *grads, const PmInput *in,
-                        MmWork *w, const int *labels, const float *weights, long *correct);
+void mm_backward(const MmLarge *m, const float *params, float *grads, const ModelInput *in,
+                 MmWork *w);
+
+// The MM-LM under the model contract: m gets the ops, the layout for c and the named tensors
+// enc_<mod>/w, enc_<mod>/b (dense) or enc_<mod>/emb (tokens), enc_<mod>/slots (the token-slot
+// embeddings), blocks/<name> stacked over the L blocks (L, ...), lnf/w, lnf/b, head/w, head/b, all
+// trainable by default; rep = the pooled representation; no encode/fuse split. mod_name (n_mod)
+// may be NULL (then m0, m1, ...). Local.
+void mm_large_create(Model *m, const MmConfig *c, const char (*mod_name)[MODEL_MOD_NAME_MAX]);

@@ -2,6 +2,7 @@
 #include "models/party_model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/die.h"
@@ -14,8 +15,8 @@
 void pm_init(PartyModel *m, const PmConfig *c) {
     CHECK_PTR(m);
     CHECK_PTR(c);
-    CHECK(c->n_mod >= 1 && c->n_mod <= PM_MAX_MOD, "n_mod = %d outside 1..%d", c->n_mod,
-          PM_MAX_MOD);
+    CHECK(c->n_mod >= 1 && c->n_mod <= MODEL_MAX_MOD, "n_mod = %d outside 1..%d", c->n_mod,
+          MODEL_MAX_MOD);
     CHECK(c->D > 0 && c->K > 1, "D = %d, K = %d", c->D, c->K);
     memset(m, 0, sizeof *m);
     m->c = *c;
@@ -23,12 +24,12 @@ void pm_init(PartyModel *m, const PmConfig *c) {
     for (int i = 0; i < c->n_mod; i++) {
         CHECK(c->in_dim[i] > 0, "modality %d: in_dim = %d", i, c->in_dim[i]);
         m->enc_w[i] = off;
-        if (c->kind[i] == PM_DENSE) {
+        if (c->kind[i] == MODEL_DENSE) {
             off += D * (size_t)c->in_dim[i];
             m->enc_b[i] = off;
             off += D;
         } else {
-            CHECK(c->kind[i] == PM_TOKENS && c->vocab[i] > 0, "modality %d: kind %d vocab %d", i,
+            CHECK(c->kind[i] == MODEL_TOKENS && c->vocab[i] > 0, "modality %d: kind %d vocab %d", i,
                   (int)c->kind[i], c->vocab[i]);
             off += D * (size_t)c->vocab[i];
             m->enc_b[i] = off; // no bias: an empty range
@@ -50,7 +51,7 @@ void pm_init_params(const PartyModel *m, float *params, Rng *rng) {
     const PmConfig *c = &m->c;
     size_t D = (size_t)c->D;
     for (int i = 0; i < c->n_mod; i++) {
-        if (c->kind[i] == PM_DENSE) {
+        if (c->kind[i] == MODEL_DENSE) {
             uniform_fan_in(rng, params + m->enc_w[i], D * (size_t)c->in_dim[i], c->in_dim[i]);
             uniform_fan_in(rng, params + m->enc_b[i], D, c->in_dim[i]);
         } else {
@@ -84,34 +85,34 @@ void pm_work_init(PmWork *w, const PartyModel *m, int Bmax) {
 }
 
 void pm_work_free(PmWork *w) {
-    for (int i = 0; i < PM_MAX_MOD; i++)
+    for (int i = 0; i < MODEL_MAX_MOD; i++)
         xfree(w->h[i]), xfree(w->dh[i]);
     xfree(w->z), xfree(w->dz), xfree(w->u), xfree(w->du), xfree(w->drep);
     xfree(w->logits), xfree(w->dlogits), xfree(w->probs);
     memset(w, 0, sizeof *w);
 }
 
-static int present(const PmInput *in, int n_mod, int b, int i) {
+static int present(const ModelInput *in, int n_mod, int b, int i) {
     return in->mask == NULL || in->mask[(size_t)b * (size_t)n_mod + (size_t)i] != 0;
 }
 
-static void check_input(const PartyModel *m, const PmInput *in, const PmWork *w) {
+static void check_input(const PartyModel *m, const ModelInput *in, const PmWork *w) {
     CHECK(in->B >= 1 && in->B <= w->Bmax, "batch B = %d outside 1..Bmax = %d", in->B, w->Bmax);
     for (int i = 0; i < m->c.n_mod; i++) {
-        if (m->c.kind[i] == PM_DENSE)
+        if (m->c.kind[i] == MODEL_DENSE)
             CHECK(in->dense[i] != NULL, "modality %d: dense input is NULL", i);
         else
             CHECK(in->tokens[i] != NULL, "modality %d: token input is NULL", i);
     }
 }
 
-void pm_encode(const PartyModel *m, const float *params, const PmInput *in, PmWork *w) {
+void pm_encode(const PartyModel *m, const float *params, const ModelInput *in, PmWork *w) {
     CHECK_PTR(params);
     check_input(m, in, w);
     const PmConfig *c = &m->c;
     int B = in->B, D = c->D;
     for (int i = 0; i < c->n_mod; i++) {
-        if (c->kind[i] == PM_DENSE) {
+        if (c->kind[i] == MODEL_DENSE) {
             linear_forward(w->h[i], in->dense[i], params + m->enc_w[i], params + m->enc_b[i], B,
                            c->in_dim[i], D);
             relu_forward(w->h[i], w->h[i], (size_t)B * (size_t)D);
@@ -122,7 +123,7 @@ void pm_encode(const PartyModel *m, const float *params, const PmInput *in, PmWo
     }
 }
 
-void pm_fuse(const PartyModel *m, const float *params, const PmInput *in, PmWork *w) {
+void pm_fuse(const PartyModel *m, const float *params, const ModelInput *in, PmWork *w) {
     CHECK_PTR(params);
     check_input(m, in, w);
     const PmConfig *c = &m->c;
@@ -142,14 +143,15 @@ void pm_fuse(const PartyModel *m, const float *params, const PmInput *in, PmWork
     relu_forward(w->u, w->u, (size_t)B * (size_t)D);
     linear_forward(w->logits, w->u, params + m->head_w, params + m->head_b, B, D, c->K);
     memset(w->drep, 0, (size_t)B * (size_t)D * sizeof(float));
+    memset(w->dlogits, 0, (size_t)B * (size_t)c->K * sizeof(float));
 }
 
-void pm_forward(const PartyModel *m, const float *params, const PmInput *in, PmWork *w) {
+void pm_forward(const PartyModel *m, const float *params, const ModelInput *in, PmWork *w) {
     pm_encode(m, params, in, w);
     pm_fuse(m, params, in, w);
 }
 
-void pm_backward(const PartyModel *m, const float *params, float *grads, const PmInput *in,
+void pm_backward(const PartyModel *m, const float *params, float *grads, const ModelInput *in,
                  PmWork *w) {
     CHECK_PTR(grads);
     check_input(m, in, w);
@@ -173,7 +175,7 @@ void pm_backward(const PartyModel *m, const float *params, float *grads, const P
                 memcpy(w->dh[i] + (size_t)b * D, w->dz + (size_t)b * MD + (size_t)i * D,
                        (size_t)D * sizeof(float));
     for (int i = 0; i < c->n_mod; i++) {
-        if (c->kind[i] == PM_DENSE) {
+        if (c->kind[i] == MODEL_DENSE) {
             // relu backward into a scratch copy: dh is both the upstream gradient and the output.
             float *dpre = w->dz; // dz is no longer needed
             memset(dpre, 0, bd * sizeof(float));
@@ -187,23 +189,95 @@ void pm_backward(const PartyModel *m, const float *params, float *grads, const P
     }
 }
 
-double pm_ce(const PartyModel *m, PmWork *w, int B, const int *labels, const float *weights,
-             double dloss, long *correct) {
-    CHECK_PTR(labels);
-    int K = m->c.K;
-    double loss = softmax_ce_forward(w->probs, w->logits, labels, weights, -1, B, K);
-    if (correct) *correct += argmax_hits(w->logits, labels, B, K);
-    if (dloss != 0) {
-        memset(w->dlogits, 0, (size_t)B * (size_t)K * sizeof(float));
-        softmax_ce_backward(w->dlogits, w->probs, labels, weights, -1, B, K, dloss);
-    }
-    return loss;
+// ---- the model contract (models/model.h) ----
+
+static PmWork *pw(const ModelWork *w) { return w->impl; }
+
+static void op_init_params(const Model *m, float *params, Rng *rng) {
+    pm_init_params(m->impl, params, rng);
 }
 
-double pm_loss_backward(const PartyModel *m, const float *params, float *grads, const PmInput *in,
-                        PmWork *w, const int *labels, const float *weights, long *correct) {
-    pm_forward(m, params, in, w);
-    double loss = pm_ce(m, w, in->B, labels, weights, grads ? 1.0 : 0.0, correct);
-    if (grads) pm_backward(m, params, grads, in, w);
-    return loss;
+static void op_work_init(const Model *m, ModelWork *w, int Bmax) {
+    PmWork *p = xcalloc(1, sizeof *p);
+    pm_work_init(p, m->impl, Bmax);
+    w->impl = p;
+    w->logits = p->logits, w->probs = p->probs, w->dlogits = p->dlogits;
+    w->rep = p->u, w->drep = p->drep;
+    for (int i = 0; i < m->n_mod; i++)
+        w->emb[i] = p->h[i];
+}
+
+static void op_work_free(ModelWork *w) {
+    pm_work_free(pw(w));
+    xfree(w->impl);
+}
+
+static void op_forward(const Model *m, const float *params, const ModelInput *in, ModelWork *w) {
+    pm_forward(m->impl, params, in, pw(w));
+}
+
+static void op_encode(const Model *m, const float *params, const ModelInput *in, ModelWork *w) {
+    pm_encode(m->impl, params, in, pw(w));
+}
+
+static void op_fuse(const Model *m, const float *params, const ModelInput *in, ModelWork *w) {
+    pm_fuse(m->impl, params, in, pw(w));
+}
+
+static void op_backward(const Model *m, const float *params, float *grads, const ModelInput *in,
+                        ModelWork *w) {
+    pm_backward(m->impl, params, grads, in, pw(w));
+}
+
+static void op_destroy(void *impl) { xfree(impl); }
+
+static const ModelOps party_ops = {.kind = "party",
+                                   .init_params = op_init_params,
+                                   .work_init = op_work_init,
+                                   .work_free = op_work_free,
+                                   .forward = op_forward,
+                                   .encode = op_encode,
+                                   .fuse = op_fuse,
+                                   .backward = op_backward,
+                                   .destroy = op_destroy};
+
+void party_model_create(Model *m, const ModelSpec *spec, int D) {
+    CHECK_PTR(m);
+    CHECK_PTR(spec);
+    PmConfig c = {.n_mod = spec->n_mod, .D = D, .K = spec->K};
+    for (int i = 0; i < spec->n_mod && i < MODEL_MAX_MOD; i++)
+        c.kind[i] = spec->kind[i], c.in_dim[i] = spec->in_dim[i], c.vocab[i] = spec->vocab[i];
+    PartyModel *pm = xcalloc(1, sizeof *pm);
+    pm_init(pm, &c);
+    memset(m, 0, sizeof *m);
+    *m = (Model){.ops = &party_ops,
+                 .impl = pm,
+                 .n_params = pm->n_params,
+                 .n_mod = c.n_mod,
+                 .K = c.K,
+                 .rep_dim = D,
+                 .emb_dim = D};
+    char name[MODEL_NAME_MAX];
+    for (int i = 0; i < c.n_mod; i++) {
+        char mod[MODEL_MOD_NAME_MAX + 8];
+        if (spec->mod_name[i][0])
+            snprintf(mod, sizeof mod, "%s", spec->mod_name[i]);
+        else
+            snprintf(mod, sizeof mod, "m%d", i);
+        if (c.kind[i] == MODEL_DENSE) {
+            snprintf(name, sizeof name, "enc_%s/w", mod);
+            model_add_tensor(m, name, 2, (int64_t[]){D, c.in_dim[i]}, pm->enc_w[i], 1);
+            snprintf(name, sizeof name, "enc_%s/b", mod);
+            model_add_tensor(m, name, 1, (int64_t[]){D}, pm->enc_b[i], 1);
+        } else {
+            snprintf(name, sizeof name, "enc_%s/emb", mod);
+            model_add_tensor(m, name, 2, (int64_t[]){c.vocab[i], D}, pm->enc_w[i], 1);
+        }
+    }
+    model_add_tensor(m, "fuse/w", 2, (int64_t[]){D, (int64_t)D * c.n_mod}, pm->fuse_w, 1);
+    model_add_tensor(m, "fuse/b", 1, (int64_t[]){D}, pm->fuse_b, 1);
+    model_add_tensor(m, "head/w", 2, (int64_t[]){c.K, D}, pm->head_w, 1);
+    model_add_tensor(m, "head/b", 1, (int64_t[]){c.K}, pm->head_b, 1);
+    CHECK(m->tensor[m->n_tensors - 1].off + m->tensor[m->n_tensors - 1].n == m->n_params,
+          "party model: tensors end at %zu of %zu", m->tensor[m->n_tensors - 1].off, m->n_params);
 }

@@ -14,51 +14,45 @@
 // Concatenation rather than a mean lets the fusion weigh a weak modality (noisy speech) below a
 // strong one; measured on the AV-FashionMNIST CI subset, a mean fell below the best single
 // modality.
+//
+// Under the model contract (models/model.h, party_model_create) it is the kind "party": tensors
+// enc_<modality>/w and /b (dense) or enc_<modality>/emb (tokens), fuse/w, fuse/b, head/w, head/b,
+// all trainable by default; rep = u, emb[m] = h_m, with the encode/fuse split.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/rng.h"
-
-#define PM_MAX_MOD 4
-
-typedef enum { PM_DENSE = 0, PM_TOKENS = 1 } PmInputKind;
+#include "models/model.h"
 
 typedef struct {
     int n_mod;
-    PmInputKind kind[PM_MAX_MOD];
-    int in_dim[PM_MAX_MOD]; // dense: features per sample; tokens: tokens per sample (T)
-    int vocab[PM_MAX_MOD];  // tokens only: table rows
-    int D, K;               // common width, classes
+    ModelInputKind kind[MODEL_MAX_MOD];
+    int in_dim[MODEL_MAX_MOD]; // dense: features per sample; tokens: tokens per sample (T)
+    int vocab[MODEL_MAX_MOD];  // tokens only: table rows
+    int D, K;                  // common width, classes
 } PmConfig;
 
 // Offsets of every parameter tensor in the flat buffer (transparent, STYLE.md 9.3).
 typedef struct {
     PmConfig c;
     size_t n_params;
-    size_t enc_w[PM_MAX_MOD], enc_b[PM_MAX_MOD]; // dense: W (D, in), b (D); tokens: E (V, D), no b
+    size_t enc_w[MODEL_MAX_MOD],
+        enc_b[MODEL_MAX_MOD]; // dense: W (D, in), b (D); tokens: E (V, D), no b
     size_t fuse_w, fuse_b, head_w, head_b;
 } PartyModel;
-
-typedef struct {
-    int B;
-    const float *dense[PM_MAX_MOD]; // (B, in_dim) for dense modalities, else NULL
-    const int *tokens[PM_MAX_MOD];  // (B, T) for token modalities (ids < 0 are padding), else NULL
-    const uint8_t *mask;            // (B, n_mod), 1 = present; NULL = every modality present
-    const float *fill[PM_MAX_MOD];  // (B, D) stand-ins for missing rows of modality m; NULL = 0
-} PmInput;
 
 // Activations and their gradients for batches up to Bmax. Owned buffers (pm_work_free).
 typedef struct {
     int Bmax;
-    float *h[PM_MAX_MOD], *dh[PM_MAX_MOD]; // (Bmax, D)
-    float *z, *dz;                         // (Bmax, M·D)
-    float *u, *du;                         // (Bmax, D)
+    float *h[MODEL_MAX_MOD], *dh[MODEL_MAX_MOD]; // (Bmax, D)
+    float *z, *dz;                               // (Bmax, M·D)
+    float *u, *du;                               // (Bmax, D)
     float *drep; // (Bmax, D) extra gradient on u (after its ReLU), zeroed by pm_forward
     float *logits, *dlogits, *probs; // (Bmax, K)
 } PmWork;
 
-// CHECKs the config (n_mod 1..PM_MAX_MOD, positive sizes). Local.
+// CHECKs the config (n_mod 1..MODEL_MAX_MOD, positive sizes). Local.
 void pm_init(PartyModel *m, const PmConfig *c);
 // PyTorch's default init: W, b ~ U(-1/√in, 1/√in); embeddings ~ N(0, 1)·0.1 (small, as the bag
 // averages them). Local.
@@ -67,25 +61,21 @@ void pm_init_params(const PartyModel *m, float *params, Rng *rng);
 void pm_work_init(PmWork *w, const PartyModel *m, int Bmax);
 void pm_work_free(PmWork *w);
 
-// Writes w->logits (B, K) and zeroes w->drep: pm_encode then pm_fuse. Local.
-void pm_forward(const PartyModel *m, const float *params, const PmInput *in, PmWork *w);
+// Writes w->logits (B, K) and zeroes w->drep and w->dlogits: pm_encode then pm_fuse. Local.
+void pm_forward(const PartyModel *m, const float *params, const ModelInput *in, PmWork *w);
 // The first half: every modality's embedding w->h[m] (B, D), present or not (a missing row's is
 // the encoder's output on the zero / padding input, unused). Lets a caller compute in->fill from
 // the present modalities before pm_fuse. Local.
-void pm_encode(const PartyModel *m, const float *params, const PmInput *in, PmWork *w);
-// The second half: z, u, logits from w->h and in->mask / in->fill; zeroes w->drep. Local.
-void pm_fuse(const PartyModel *m, const float *params, const PmInput *in, PmWork *w);
+void pm_encode(const PartyModel *m, const float *params, const ModelInput *in, PmWork *w);
+// The second half: z, u, logits from w->h and in->mask / in->fill; zeroes w->drep, w->dlogits.
+// Local.
+void pm_fuse(const PartyModel *m, const float *params, const ModelInput *in, PmWork *w);
 // From w->dlogits (B, K) and w->drep (B, D), which it reads and leaves alone:
 // grads (n_params) += dloss/dparams.
 // Uses w's other buffers from the last pm_forward with the same input. Local.
-void pm_backward(const PartyModel *m, const float *params, float *grads, const PmInput *in,
+void pm_backward(const PartyModel *m, const float *params, float *grads, const ModelInput *in,
                  PmWork *w);
-// Softmax CE over w->logits with optional per-sample weights; writes w->probs and, when grads is
-// not NULL, w->dlogits and the backward. Returns the mean loss; *correct += argmax hits. Local.
-// (pm_forward, then the CE; a caller adding other terms uses pm_ce and pm_backward itself.)
-// Softmax CE of the last forward: writes w->probs; w->dlogits = dloss·∂CE/∂logits when dloss != 0
-// (overwritten); *correct += argmax hits (when not NULL). Returns the (weighted) mean CE. Local.
-double pm_ce(const PartyModel *m, PmWork *w, int B, const int *labels, const float *weights,
-             double dloss, long *correct);
-double pm_loss_backward(const PartyModel *m, const float *params, float *grads, const PmInput *in,
-                        PmWork *w, const int *labels, const float *weights, long *correct);
+
+// The party model under the model contract: m (zeroed or freed) gets the ops, a PartyModel layout
+// for spec with width D, and the named tensors (every one trainable by default). Local.
+void party_model_create(Model *m, const ModelSpec *spec, int D);

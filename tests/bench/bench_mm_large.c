@@ -15,23 +15,22 @@
 int main(int argc, char **argv) {
     int B = argc > 1 ? atoi(argv[1]) : 64, reps = argc > 2 ? atoi(argv[2]) : 5;
     CHECK(B > 0 && reps > 0, "B = %d, reps = %d", B, reps);
-    PmConfig pc = {.n_mod = 3,
-                   .kind = {PM_DENSE, PM_DENSE, PM_TOKENS},
-                   .in_dim = {784, 98 * 40, 8},
-                   .vocab = {0, 0, 66},
-                   .D = 64,
-                   .K = 10};
+    ModelSpec spec = {.n_mod = 3,
+                      .kind = {MODEL_DENSE, MODEL_DENSE, MODEL_TOKENS},
+                      .in_dim = {784, 98 * 40, 8},
+                      .vocab = {0, 0, 66},
+                      .K = 10};
     MmConfig mc;
-    mm_config_default(&mc, &pc);
-    MmLarge mm;
-    mm_init(&mm, &mc);
-    MmWork w;
-    mm_work_init(&w, &mm, B);
+    mm_config_default(&mc, &spec);
+    Model mm;
+    mm_large_create(&mm, &mc, NULL);
+    ModelWork w;
+    model_work_init(&mm, &w, B);
     float *params = xcalloc_aligned(mm.n_params * sizeof(float));
     float *grads = xcalloc_aligned(mm.n_params * sizeof(float));
     Rng r;
     rng_init(&r, 1, 0, 0, RNG_TEST);
-    mm_init_params(&mm, params, &r);
+    model_init_params(&mm, params, &r);
     float *img = xmalloc((size_t)B * 784 * sizeof(float));
     float *aud = xmalloc((size_t)B * 3920 * sizeof(float));
     int *ids = xmalloc((size_t)B * 8 * sizeof(int)), *labels = xmalloc((size_t)B * sizeof(int));
@@ -44,18 +43,19 @@ int main(int argc, char **argv) {
         labels[b] = b % 10;
     for (int i = 0; i < B * 3; i++)
         mask[i] = rng_below(&r, 4) != 0; // ~25% missing
-    PmInput in = {.B = B, .dense = {img, aud}, .tokens = {NULL, NULL, ids}, .mask = mask};
-    double loss = mm_loss_backward(&mm, params, grads, &in, &w, labels, NULL, NULL); // warm-up
+    ModelInput in = {.B = B, .dense = {img, aud}, .tokens = {NULL, NULL, ids}, .mask = mask};
+    double loss = model_loss_backward(&mm, params, grads, &in, &w, labels, NULL, NULL); // warm-up
     CHECK(isfinite(loss), "loss %g", loss);
     double t0 = timer_now_ms();
     for (int i = 0; i < reps; i++)
-        mm_loss_backward(&mm, params, grads, &in, &w, labels, NULL, NULL);
+        model_loss_backward(&mm, params, grads, &in, &w, labels, NULL, NULL);
     double ms = (timer_now_ms() - t0) / reps;
     printf("mm_large: %zu params (D %d, L %d, H %d, T %d), B %d: %.1f ms per step, %.0f us per "
            "sample (forward + CE + backward)\n",
-           mm.n_params, mc.D, mc.L, mc.H, mm.T, B, ms, 1e3 * ms / B);
+           mm.n_params, mc.D, mc.L, mc.H, ((const MmLarge *)mm.impl)->T, B, ms, 1e3 * ms / B);
     xfree(img), xfree(aud), xfree(ids), xfree(labels), xfree(mask);
     xfree(params), xfree(grads);
-    mm_work_free(&w);
+    model_work_free(&mm, &w);
+    model_free(&mm);
     return 0;
 }

@@ -1,7 +1,9 @@
 // test_mpi_ckpt.c - checkpoints written collectively read back exactly, carry the same checksum
 // whoever wrote which rows, keep the newest K, and a truncated or corrupted file is skipped for the
-// previous valid one; a changed config is named key by key; state fields round-trip by scope
-// (shared: every rank reads all, cloud: rank 0 alone, own: each rank its rows).
+// previous valid one; a checkpoint's config reads back and a changed one is named key by key;
+// fields round-trip by scope (shared: every rank reads all, cloud: rank 0 alone, own: each rank its
+// rows), shaped and strided as a model's tensors are (one dataset per tensor, stacked over parties,
+// each party's tensor a slice of its flat buffer).
 #include <check.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -40,10 +42,16 @@ static void write_round(const char *dir, int round, MPI_Comm comm, int keep) {
         for (int c = 0; c < COLS; c++)
             block[(p - lo) * COLS + c] = value(p, c, round);
     Cfg cfg = {6, 0.01};
+    OptSet set = {0};
+    optset_add(&set, opts, 2, &cfg);
+    CkptList l = {0};
+    CkptField *f = ckpt_list_add(&l, "parties/model", CKPT_F32, CKPT_OWN, PARTIES, COLS, block);
+    f->row0 = lo, f->nrows = hi - lo;
+    ckpt_list_add(&l, "cloud/model", CKPT_F32, CKPT_CLOUD, 0, 3, cloud);
     Ckpt *ck = ckpt_create(dir, round, comm);
-    ckpt_write_config(ck, opts, 2, &cfg);
-    ckpt_write_rows(ck, "parties/model", CKPT_F32, PARTIES, COLS, lo, hi - lo, block);
-    ckpt_write_rows(ck, "cloud/model", CKPT_F32, 1, 3, 0, rank == 0 ? 1 : 0, cloud);
+    ckpt_write_config(ck, &set, 0);
+    ckpt_write(ck, &l, rank);
+    ckpt_list_free(&l);
     MetricLog log;
     metriclog_init(&log);
     metriclog_add(&log, "loss", 1, 0);
@@ -86,8 +94,11 @@ START_TEST(test_collective_checkpoint_reads_back_and_matches_a_serial_write) {
     ok &= r != NULL;
     if (r) {
         float all[PARTIES * COLS], cloud[3];
-        ckpt_read_rows(r, "parties/model", CKPT_F32, PARTIES, COLS, 0, PARTIES, all);
-        ckpt_read_rows(r, "cloud/model", CKPT_F32, 1, 3, 0, 1, cloud);
+        CkptList l = {0};
+        ckpt_list_add(&l, "parties/model", CKPT_F32, CKPT_SHARED, PARTIES, COLS, all);
+        ckpt_list_add(&l, "cloud/model", CKPT_F32, CKPT_SHARED, 0, 3, cloud);
+        ckpt_read(r, &l, rank);
+        ckpt_list_free(&l);
         for (int p = 0; p < PARTIES; p++)
             for (int c = 0; c < COLS; c++)
                 ok &= all[p * COLS + c] == value(p, c, 3);
@@ -124,6 +135,10 @@ START_TEST(test_collective_checkpoint_reads_back_and_matches_a_serial_write) {
 }
 END_TEST
 
+// A model of two tensors, a (2, 3) at offset 0 and b (4) at offset 6, in flat buffers of 10 floats
+// per party: written one dataset per tensor, (PARTIES, 2, 3) and (PARTIES, 4).
+enum { NP = 10 };
+
 START_TEST(test_state_fields_round_trip_by_scope) {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -131,36 +146,61 @@ START_TEST(test_state_fields_round_trip_by_scope) {
     char dir[64], path[160], err[512] = "";
     shared_tmpdir(dir, sizeof dir);
     int lo = PARTIES * rank / size, hi = PARTIES * (rank + 1) / size;
-    float shared[3] = {1.f, 2.f, 3.f}, cloud[2] = {7.f, 8.f}, own[PARTIES * COLS];
+    float shared[3] = {1.f, 2.f, 3.f}, cloud[2] = {7.f, 8.f}, own[PARTIES * NP];
     for (int p = lo; p < hi; p++)
-        for (int c = 0; c < COLS; c++)
-            own[(p - lo) * COLS + c] = value(p, c, 1);
+        for (int c = 0; c < NP; c++)
+            own[(p - lo) * NP + c] = value(p, c, 1);
     // Only rank 0's shared and cloud values count: the others' differ and must not be written.
     if (rank != 0) shared[0] = cloud[0] = -1.f;
-    CkptField f[3] = {{"cloud/shared", CKPT_F32, CKPT_SHARED, 1, 3, 0, 0, shared},
-                      {"cloud/own", CKPT_F32, CKPT_CLOUD, 1, 2, 0, 0, cloud},
-                      {"parties/rows", CKPT_F32, CKPT_OWN, PARTIES, COLS, lo, hi - lo, own}};
+    CkptList l = {0};
+    ckpt_list_add(&l, "cloud/shared", CKPT_F32, CKPT_SHARED, 0, 3, shared);
+    ckpt_list_add(&l, "cloud/own", CKPT_F32, CKPT_CLOUD, 0, 2, rank == 0 ? cloud : NULL);
+    CkptField *a = ckpt_list_add(&l, "parties/model/a", CKPT_F32, CKPT_OWN, PARTIES, 6, own);
+    a->ndim = 2, a->dims[0] = 2, a->dims[1] = 3, a->stride = NP, a->offset = 0;
+    a->row0 = lo, a->nrows = hi - lo;
+    CkptField *b = ckpt_list_add(&l, "parties/model/b", CKPT_F32, CKPT_OWN, PARTIES, 4, own + 6);
+    b->stride = NP, b->offset = 6, b->row0 = lo, b->nrows = hi - lo;
     Cfg cfg = {6, 0.01};
+    OptSet set = {0};
+    optset_add(&set, opts, 2, &cfg);
     Ckpt *ck = ckpt_create(dir, 1, MPI_COMM_WORLD);
-    ckpt_write_config(ck, opts, 2, &cfg);
-    ckpt_write_fields(ck, f, 3, rank);
+    ckpt_write_config(ck, &set, 0);
+    ckpt_write(ck, &l, rank);
     ckpt_commit(ck, NULL, 2);
-    // Read into cleared buffers: shared everywhere, cloud on rank 0 only, own rows per rank.
-    memset(shared, 0, sizeof shared), memset(own, 0, sizeof own);
+    // Read into cleared buffers: shared everywhere, cloud on rank 0 only, own rows per rank, and
+    // the padding between a party's tensors (here none) untouched.
+    memset(shared, 0, sizeof shared);
+    for (int k = 0; k < PARTIES * NP; k++)
+        own[k] = -3.f;
     cloud[0] = cloud[1] = 42.f;
     ckpt_path(path, sizeof path, dir, 1);
     CkptReader *r = ckpt_open(path, err, sizeof err);
     int ok = r != NULL;
     if (r) {
-        ckpt_read_fields(r, f, 3, rank);
+        ckpt_read(r, &l, rank);
         ckpt_close(r);
         ok &= shared[0] == 1.f && shared[2] == 3.f;
         ok &= rank == 0 ? cloud[0] == 7.f && cloud[1] == 8.f : cloud[0] == 42.f;
         for (int p = lo; p < hi; p++)
-            for (int c = 0; c < COLS; c++)
-                ok &= own[(p - lo) * COLS + c] == value(p, c, 1);
+            for (int c = 0; c < NP; c++)
+                ok &= own[(p - lo) * NP + c] == value(p, c, 1);
     }
+    ckpt_list_free(&l);
     ck_assert_all_ranks(ok, "rank %d: a field did not round-trip by its scope %s", rank, err);
+    // The file shows the tensors' names, shapes and offsets (what h5dump and h5py show).
+    if (rank == 0) {
+        hid_t h = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t ds = H5Dopen2(h, "parties/model/a", H5P_DEFAULT), sp = H5Dget_space(ds);
+        hsize_t dims[4] = {0};
+        ok = H5Sget_simple_extent_ndims(sp) == 3 &&
+             H5Sget_simple_extent_dims(sp, dims, NULL) == 3 && dims[0] == PARTIES && dims[1] == 2 &&
+             dims[2] == 3;
+        long long off = -1;
+        hid_t at = H5Aopen_by_name(h, "parties/model/b", "offset", H5P_DEFAULT, H5P_DEFAULT);
+        ok &= at >= 0 && H5Aread(at, H5T_NATIVE_LLONG, &off) >= 0 && off == 6;
+        H5Aclose(at), H5Sclose(sp), H5Dclose(ds), H5Fclose(h);
+    }
+    ck_assert_all_ranks(ok, "the per-tensor datasets lack their shape or offset");
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) {
         char cmd[128];
@@ -169,6 +209,12 @@ START_TEST(test_state_fields_round_trip_by_scope) {
     }
 }
 END_TEST
+
+// ckpt_read_config: the stored options into another struct, by key.
+static int set_kv(void *ctx, const char *key, const char *value, const char *origin, char *err,
+                  size_t cap) {
+    return optset_set(ctx, key, value, origin, err, cap);
+}
 
 START_TEST(test_keep_newest_and_fall_back_past_damaged_checkpoints) {
     int rank;
@@ -214,11 +260,16 @@ START_TEST(test_keep_newest_and_fall_back_past_damaged_checkpoints) {
         ok &= ckpt_verify(path, err, sizeof err) == -1 && strstr(err, "corrupted");
         ok &= ckpt_find_valid(dir, found, sizeof found) == 2;
 
-        // A different config is named key by key.
-        Cfg cfg = {8, 0.01};
+        // The stored config reads back; a different one is named key by key.
+        Cfg now = {8, 0.01}, stored = {0, 0};
+        OptSet a = {0}, b = {0};
+        optset_add(&a, opts, 2, &stored);
+        optset_add(&b, opts, 2, &now);
         CkptReader *r = ckpt_open(found, err, sizeof err);
         char keys[256] = "";
-        ok &= r && ckpt_config_diff(r, opts, 2, &cfg, keys, sizeof keys) == 1 &&
+        ok &= r && ckpt_read_config(r, set_kv, &a, err, sizeof err) == 0;
+        ok &= stored.rounds == 6 && stored.mu == 0.01;
+        ok &= optset_diff(&a, &b, 0, "checkpoint", "now", keys, sizeof keys) == 1 &&
               strstr(keys, "rounds (checkpoint '6', now '8')");
         ckpt_close(r);
         char cmd[128];

@@ -1,6 +1,6 @@
 // align.c - similarity distributions over prototypes, Jensen–Shannon divergence, the alignment test
 // and mutual-best matching (see align.h).
-#include "collab/align.h"
+#include "protocols/align.h"
 
 #include <math.h>
 #include <stddef.h>

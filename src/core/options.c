@@ -1,5 +1,5 @@
 // options.c - the table-driven parser behind every program's options (see options.h).
-#include "cli/options.h"
+#include "core/options.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,12 +22,6 @@ __attribute__((format(printf, 3, 4))) static void fail(char *err, size_t cap, co
     }
 }
 
-const OptSpec *opts_find(const OptSpec *table, int n, const char *key) {
-    for (int i = 0; i < n; i++)
-        if (strcmp(table[i].key, key) == 0) return &table[i];
-    return NULL;
-}
-
 static const char *type_name(OptType t) {
     switch (t) {
     case OPT_INT:
@@ -42,6 +36,8 @@ static const char *type_name(OptType t) {
         return "string";
     case OPT_CHOICE:
         return "choice";
+    case OPT_RATIOS:
+        return "ratios";
     }
     return "?";
 }
@@ -81,6 +77,18 @@ static int choice_ok(const char *choices, const char *v) {
     return 0;
 }
 
+// "a[:b[:...]]": at most 8 finite non-negative numbers.
+static int ratios_ok(const char *v) {
+    for (int k = 0; k < 8; k++) {
+        char *end;
+        double x = strtod(v, &end);
+        if (end == v || !isfinite(x) || x < 0 || (*end != ':' && *end != '\0')) return 0;
+        if (*end == '\0') return 1;
+        v = end + 1;
+    }
+    return 0;
+}
+
 static int parse_bool(const char *v, int *out) {
     static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no",
                                                                                 "off"};
@@ -91,16 +99,62 @@ static int parse_bool(const char *v, int *out) {
     return 0;
 }
 
-int opts_set(const OptSpec *table, int n, void *cfg, const char *key, const char *value,
-             const char *origin, char *err, size_t cap) {
-    const OptSpec *o = opts_find(table, n, key);
-    if (!o) {
-        fail(err, cap, "%s: unknown option '%s' (see --help for the list)", origin, key);
-        return OPT_ERR_UNKNOWN_KEY;
+// The "not set" value of an OPT_UNSET_OK field.
+static void set_unset(const OptSpec *o, char *field) {
+    switch (o->type) {
+    case OPT_INT:
+        *(int *)field = INT_MIN;
+        break;
+    case OPT_I64:
+        *(int64_t *)field = INT64_MIN;
+        break;
+    case OPT_DOUBLE: {
+        double v = NAN;
+        memcpy(field, &v, sizeof v);
+        break;
     }
-    char *field = (char *)cfg + o->offset;
+    default:
+        field[0] = 0; // strings: "" is already "not set"
+    }
+}
+
+int opts_is_unset(const OptSpec *o, const void *base) {
+    if (!(o->flags & OPT_UNSET_OK)) return 0;
+    const char *field = (const char *)base + o->offset;
+    switch (o->type) {
+    case OPT_INT:
+        return *(const int *)field == INT_MIN;
+    case OPT_I64:
+        return *(const int64_t *)field == INT64_MIN;
+    case OPT_DOUBLE: {
+        double v;
+        memcpy(&v, field, sizeof v);
+        return isnan(v);
+    }
+    case OPT_STRING:
+    case OPT_CHOICE:
+    case OPT_RATIOS:
+        return field[0] == 0;
+    default:
+        return 0;
+    }
+}
+
+// Parses value into o's field of base.
+static int set_field(const OptSpec *o, void *base, const char *value, const char *origin, char *err,
+                     size_t cap) {
+    const char *key = o->key;
+    char *field = (char *)base + o->offset;
     char rng[64];
     range_text(o, rng, sizeof rng);
+    if (strchr(value, '\n')) {
+        fail(err, cap, "%s: --%s: the value contains a line break", origin, key);
+        return OPT_ERR_BAD_VALUE;
+    }
+    if (!*value && (o->flags & OPT_UNSET_OK)) {
+        set_unset(o, field);
+        return OPT_OK;
+    }
     switch (o->type) {
     case OPT_INT:
     case OPT_I64: {
@@ -143,23 +197,64 @@ int opts_set(const OptSpec *table, int n, void *cfg, const char *key, const char
             return OPT_ERR_BAD_VALUE;
         }
         __attribute__((fallthrough)); // stored like a string
-    case OPT_STRING:
+    case OPT_RATIOS:
+    case OPT_STRING: {
         if (strlen(value) >= OPT_STR_MAX) {
             fail(err, cap, "%s: --%s: value is %zu characters, at most %d allowed", origin, key,
                  strlen(value), OPT_STR_MAX - 1);
             return OPT_ERR_BAD_VALUE;
         }
+        if (o->type == OPT_RATIOS && !ratios_ok(value)) {
+            fail(err, cap, "%s: --%s=%s: expected colon-separated non-negative numbers like 3:7",
+                 origin, key, value);
+            return OPT_ERR_BAD_VALUE;
+        }
         memcpy(field, value, strlen(value) + 1);
         return OPT_OK;
+    }
     }
     return OPT_ERR_BAD_VALUE;
 }
 
-int opts_set_defaults(const OptSpec *table, int n, void *cfg, char *err, size_t cap) {
-    for (int i = 0; i < n; i++) {
-        int rc = opts_set(table, n, cfg, table[i].key, table[i].def, "default", err, cap);
-        if (rc != OPT_OK) return rc;
+// ---- sets of tables ----
+
+void optset_add(OptSet *s, const OptSpec *spec, int n, void *base) {
+    if (s->n >= OPT_MAX_TABLES || (n > 0 && (!spec || !base))) {
+        fprintf(stderr, "optset_add: %d tables (max %d) or a NULL table/struct\n", s->n,
+                OPT_MAX_TABLES);
+        abort(); // a programming error in the caller's table setup
     }
+    s->t[s->n++] = (OptTable){spec, n, base};
+}
+
+const OptSpec *optset_find(const OptSet *s, const char *key, void **base) {
+    for (int t = 0; t < s->n; t++)
+        for (int i = 0; i < s->t[t].n; i++)
+            if (strcmp(s->t[t].spec[i].key, key) == 0) {
+                if (base) *base = s->t[t].base;
+                return &s->t[t].spec[i];
+            }
+    return NULL;
+}
+
+int optset_set(const OptSet *s, const char *key, const char *value, const char *origin, char *err,
+               size_t cap) {
+    void *base;
+    const OptSpec *o = optset_find(s, key, &base);
+    if (!o) {
+        fail(err, cap, "%s: unknown option '%s' (see --help for the list)", origin, key);
+        return OPT_ERR_UNKNOWN_KEY;
+    }
+    return set_field(o, base, value, origin, err, cap);
+}
+
+int optset_defaults(const OptSet *s, char *err, size_t cap) {
+    for (int t = 0; t < s->n; t++)
+        for (int i = 0; i < s->t[t].n; i++) {
+            int rc =
+                set_field(&s->t[t].spec[i], s->t[t].base, s->t[t].spec[i].def, "default", err, cap);
+            if (rc != OPT_OK) return rc;
+        }
     return OPT_OK;
 }
 
@@ -172,8 +267,7 @@ static char *trim(char *s) {
     return s;
 }
 
-int opts_load_file(const OptSpec *table, int n, void *cfg, const char *path, char *err,
-                   size_t cap) {
+int opts_read_file(const char *path, OptKvFn on_kv, void *ctx, char *err, size_t cap) {
     FILE *f = fopen(path, "r");
     if (!f) {
         fail(err, cap, "%s: cannot open config file: %s", path, strerror(errno));
@@ -221,10 +315,19 @@ int opts_load_file(const OptSpec *table, int n, void *cfg, const char *path, cha
             snprintf(full, sizeof full, "%s.%s", section, key);
         else
             snprintf(full, sizeof full, "%s", key);
-        rc = opts_set(table, n, cfg, full, value, origin, err, cap);
+        rc = on_kv(ctx, full, value, origin, err, cap);
     }
     fclose(f);
     return rc;
+}
+
+static int set_kv(void *ctx, const char *key, const char *value, const char *origin, char *err,
+                  size_t cap) {
+    return optset_set(ctx, key, value, origin, err, cap);
+}
+
+int optset_load_file(const OptSet *s, const char *path, char *err, size_t cap) {
+    return opts_read_file(path, set_kv, (void *)s, err, cap);
 }
 
 // "--key=value" → key and value (borrowed into buf). Returns 0 when arg is not of that form.
@@ -240,9 +343,8 @@ static int split_arg(const char *arg, char *key, size_t cap, const char **value)
     return 1;
 }
 
-int opts_parse(const OptSpec *table, int n, void *cfg, int argc, char **argv, char *err,
-               size_t cap) {
-    int rc = opts_set_defaults(table, n, cfg, err, cap);
+int optset_parse(const OptSet *s, int argc, char **argv, char *err, size_t cap) {
+    int rc = optset_defaults(s, err, cap);
     if (rc != OPT_OK) return rc;
     char key[256];
     const char *value;
@@ -251,10 +353,10 @@ int opts_parse(const OptSpec *table, int n, void *cfg, int argc, char **argv, ch
     // The file first, whatever its position, so the command line always wins.
     for (int i = 1; i < argc; i++) {
         if (split_arg(argv[i], key, sizeof key, &value) && strcmp(key, "config") == 0) {
-            rc = opts_load_file(table, n, cfg, value, err, cap);
+            rc = optset_load_file(s, value, err, cap);
             if (rc != OPT_OK) return rc;
-            if (opts_find(table, n, "config"))
-                rc = opts_set(table, n, cfg, "config", value, "command line", err, cap);
+            if (optset_find(s, "config", NULL))
+                rc = optset_set(s, "config", value, "command line", err, cap);
             if (rc != OPT_OK) return rc;
         }
     }
@@ -264,35 +366,25 @@ int opts_parse(const OptSpec *table, int n, void *cfg, int argc, char **argv, ch
             return OPT_ERR_SYNTAX;
         }
         if (strcmp(key, "config") == 0) continue;
-        rc = opts_set(table, n, cfg, key, value, "command line", err, cap);
+        rc = optset_set(s, key, value, "command line", err, cap);
         if (rc != OPT_OK) return rc;
     }
     return OPT_OK;
 }
 
-static int file_value(const char *path, const char *key, char *out, size_t cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char line[1024], section[128] = "", full[256];
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        char *s = trim(line), *eq;
-        if (*s == '[') {
-            char *close = strchr(s, ']');
-            if (close) *close = 0, snprintf(section, sizeof section, "%s", trim(s + 1));
-        } else if ((eq = strchr(s, '='))) {
-            *eq = 0;
-            if (section[0])
-                snprintf(full, sizeof full, "%s.%s", section, trim(s));
-            else
-                snprintf(full, sizeof full, "%s", trim(s));
-            if (strcmp(full, key) == 0) found = 1, snprintf(out, cap, "%s", trim(eq + 1));
-        }
-    }
-    fclose(f);
-    return found;
+typedef struct {
+    const char *key;
+    char *out;
+    size_t cap;
+    int found;
+} Prescan;
+
+static int prescan_kv(void *ctx, const char *key, const char *value, const char *origin, char *err,
+                      size_t cap) {
+    (void)origin, (void)err, (void)cap;
+    Prescan *p = ctx;
+    if (strcmp(key, p->key) == 0) p->found = 1, snprintf(p->out, p->cap, "%s", value);
+    return OPT_OK;
 }
 
 int opts_prescan(int argc, char **argv, const char *key, char *out, size_t cap) {
@@ -303,14 +395,21 @@ int opts_prescan(int argc, char **argv, const char *key, char *out, size_t cap) 
         if (split_arg(argv[i], k, sizeof k, &value) && strcmp(k, key) == 0)
             found = 1, snprintf(out, cap, "%s", value);
     if (found) return 1;
+    // A file that cannot be read or has a syntax error is reported by the real parse.
+    Prescan p = {key, out, cap, 0};
+    char ignored[8];
     for (int i = 1; i < argc; i++)
         if (split_arg(argv[i], k, sizeof k, &value) && strcmp(k, "config") == 0)
-            found = file_value(value, key, out, cap);
-    return found;
+            p.found = 0, opts_read_file(value, prescan_kv, &p, ignored, sizeof ignored);
+    return p.found;
 }
 
-void opts_format(const OptSpec *o, const void *cfg, char *buf, size_t cap) {
-    const char *field = (const char *)cfg + o->offset;
+void opts_format(const OptSpec *o, const void *base, char *buf, size_t cap) {
+    const char *field = (const char *)base + o->offset;
+    if (opts_is_unset(o, base)) {
+        snprintf(buf, cap, "%s", "");
+        return;
+    }
     switch (o->type) {
     case OPT_INT:
         snprintf(buf, cap, "%d", *(const int *)field);
@@ -333,27 +432,93 @@ void opts_format(const OptSpec *o, const void *cfg, char *buf, size_t cap) {
         break;
     case OPT_STRING:
     case OPT_CHOICE:
+    case OPT_RATIOS:
         snprintf(buf, cap, "%s", field);
         break;
     }
 }
 
-int opts_diff(const OptSpec *table, int n, const void *a, const void *b, char *buf, size_t cap) {
+int optset_diff(const OptSet *a, const OptSet *b, unsigned skip_flags, const char *label_a,
+                const char *label_b, char *buf, size_t cap) {
     char va[OPT_STR_MAX + 32], vb[OPT_STR_MAX + 32];
     int count = 0;
     size_t used = 0;
     if (cap) buf[0] = 0;
-    for (int i = 0; i < n; i++) {
-        opts_format(&table[i], a, va, sizeof va);
-        opts_format(&table[i], b, vb, sizeof vb);
-        if (strcmp(va, vb) == 0) continue;
-        count++;
-        if (used < cap) {
-            int w = snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", table[i].key);
-            used += w > 0 ? (size_t)w : 0;
+    for (int t = 0; t < a->n && t < b->n; t++)
+        for (int i = 0; i < a->t[t].n; i++) {
+            const OptSpec *o = &a->t[t].spec[i];
+            if (o->flags & skip_flags) continue;
+            opts_format(o, a->t[t].base, va, sizeof va);
+            opts_format(o, b->t[t].base, vb, sizeof vb);
+            if (strcmp(va, vb) == 0) continue;
+            count++;
+            if (used < cap) {
+                int w = label_a
+                            ? snprintf(buf + used, cap - used, "%s%s (%s '%s', %s '%s')",
+                                       used ? ", " : "", o->key, label_a, va, label_b, vb)
+                            : snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", o->key);
+                used += w > 0 ? (size_t)w : 0;
+            }
         }
-    }
     return count;
+}
+
+char *optset_serialize(const OptSet *s) {
+    size_t cap = 4096, used = 0;
+    char *out = malloc(cap), v[OPT_STR_MAX + 32];
+    if (!out) abort();
+    out[0] = 0;
+    for (int t = 0; t < s->n; t++)
+        for (int i = 0; i < s->t[t].n; i++) {
+            const OptSpec *o = &s->t[t].spec[i];
+            opts_format(o, s->t[t].base, v, sizeof v);
+            size_t need = strlen(o->key) + strlen(v) + 3;
+            if (used + need >= cap) {
+                while (used + need >= cap)
+                    cap *= 2;
+                char *bigger = realloc(out, cap);
+                if (!bigger) abort();
+                out = bigger;
+            }
+            used += (size_t)snprintf(out + used, cap - used, "%s=%s\n", o->key, v);
+        }
+    return out;
+}
+
+// ---- single-table forms ----
+
+static OptSet one_table(const OptSpec *table, int n, const void *cfg) {
+    OptSet s = {0};
+    optset_add(&s, table, n, (void *)cfg);
+    return s;
+}
+
+const OptSpec *opts_find(const OptSpec *table, int n, const char *key) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(table[i].key, key) == 0) return &table[i];
+    return NULL;
+}
+
+int opts_set(const OptSpec *table, int n, void *cfg, const char *key, const char *value,
+             const char *origin, char *err, size_t cap) {
+    OptSet s = one_table(table, n, cfg);
+    return optset_set(&s, key, value, origin, err, cap);
+}
+
+int opts_set_defaults(const OptSpec *table, int n, void *cfg, char *err, size_t cap) {
+    OptSet s = one_table(table, n, cfg);
+    return optset_defaults(&s, err, cap);
+}
+
+int opts_parse(const OptSpec *table, int n, void *cfg, int argc, char **argv, char *err,
+               size_t cap) {
+    OptSet s = one_table(table, n, cfg);
+    return optset_parse(&s, argc, argv, err, cap);
+}
+
+int opts_diff(const OptSpec *table, int n, const void *a, const void *b, char *buf, size_t cap) {
+    OptSet sa = one_table(table, n, a), sb = one_table(table, n, b);
+    return optset_diff(&sa, &sb, 0, NULL, NULL, buf, cap);
 }
 
 void opts_print_help(const OptSpec *table, int n, FILE *f, const char *usage) {
@@ -382,20 +547,28 @@ static void rule(FILE *f, size_t kw, size_t vw) {
     fputs("+\n", f);
 }
 
-void opts_print_table(const OptSpec *table, int n, const void *cfg, FILE *f) {
+void optset_print_table(const OptSet *s, FILE *f) {
     size_t kw = 3, vw = 5;
     char v[OPT_STR_MAX + 32];
-    for (int i = 0; i < n; i++) {
-        opts_format(&table[i], cfg, v, sizeof v);
-        kw = strlen(table[i].key) > kw ? strlen(table[i].key) : kw;
-        vw = strlen(v) > vw ? strlen(v) : vw;
-    }
+    for (int t = 0; t < s->n; t++)
+        for (int i = 0; i < s->t[t].n; i++) {
+            const OptSpec *o = &s->t[t].spec[i];
+            opts_format(o, s->t[t].base, v, sizeof v);
+            kw = strlen(o->key) > kw ? strlen(o->key) : kw;
+            vw = strlen(v) > vw ? strlen(v) : vw;
+        }
     rule(f, kw, vw);
     fprintf(f, "| %-*s | %-*s |\n", (int)kw, "key", (int)vw, "value");
     rule(f, kw, vw);
-    for (int i = 0; i < n; i++) {
-        opts_format(&table[i], cfg, v, sizeof v);
-        fprintf(f, "| %-*s | %-*s |\n", (int)kw, table[i].key, (int)vw, v);
-    }
+    for (int t = 0; t < s->n; t++)
+        for (int i = 0; i < s->t[t].n; i++) {
+            opts_format(&s->t[t].spec[i], s->t[t].base, v, sizeof v);
+            fprintf(f, "| %-*s | %-*s |\n", (int)kw, s->t[t].spec[i].key, (int)vw, v);
+        }
     rule(f, kw, vw);
+}
+
+void opts_print_table(const OptSpec *table, int n, const void *cfg, FILE *f) {
+    OptSet s = one_table(table, n, cfg);
+    optset_print_table(&s, f);
 }

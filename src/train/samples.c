@@ -1,7 +1,8 @@
 // samples.c - stored rows and their minibatches (see samples.h).
-#include "fl/samples.h"
+#include "train/samples.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/die.h"
@@ -12,8 +13,8 @@ static size_t dtype_size(DsDtype t) { return t == DS_U8 ? 1 : 4; }
 void samples_layout(SampleLayout *l, const Dataset *ds) {
     memset(l, 0, sizeof *l);
     l->n_mod = dataset_n_modalities(ds);
-    CHECK(l->n_mod >= 1 && l->n_mod <= PM_MAX_MOD, "%s: %d modalities (1..%d supported)",
-          dataset_path(ds), l->n_mod, PM_MAX_MOD);
+    CHECK(l->n_mod >= 1 && l->n_mod <= MODEL_MAX_MOD, "%s: %d modalities (1..%d supported)",
+          dataset_path(ds), l->n_mod, MODEL_MAX_MOD);
     for (int m = 0; m < l->n_mod; m++) {
         const DatasetModality *dm = dataset_modality(ds, m);
         l->dtype[m] = dm->dtype;
@@ -22,21 +23,21 @@ void samples_layout(SampleLayout *l, const Dataset *ds) {
     }
 }
 
-void samples_model_config(PmConfig *c, const SampleLayout *l, const Dataset *ds, int width) {
+void samples_model_spec(ModelSpec *c, const SampleLayout *l, const Dataset *ds) {
     memset(c, 0, sizeof *c);
     c->n_mod = l->n_mod;
-    c->D = width;
     c->K = dataset_n_classes(ds);
     for (int m = 0; m < l->n_mod; m++) {
+        snprintf(c->mod_name[m], sizeof c->mod_name[m], "%s", dataset_modality(ds, m)->name);
         CHECK(l->row_elems[m] <= INT32_MAX, "modality %d: %lld elements per row", m,
               (long long)l->row_elems[m]);
         c->in_dim[m] = (int)l->row_elems[m];
         if (l->dtype[m] == DS_I32) {
-            c->kind[m] = PM_TOKENS;
+            c->kind[m] = MODEL_TOKENS;
             c->vocab[m] = dataset_vocab_size(ds);
             CHECK(c->vocab[m] > 0, "%s: token modality without a vocabulary", dataset_path(ds));
         } else {
-            c->kind[m] = PM_DENSE;
+            c->kind[m] = MODEL_DENSE;
         }
     }
 }
@@ -60,7 +61,7 @@ void sampleset_load(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsSp
 void sampleset_free(SampleSet *s) {
     xfree(s->label);
     xfree(s->mask);
-    for (int m = 0; m < PM_MAX_MOD; m++)
+    for (int m = 0; m < MODEL_MAX_MOD; m++)
         xfree(s->raw[m]);
     memset(s, 0, sizeof *s);
 }
@@ -92,7 +93,7 @@ void batch_init(Batch *b, const SampleLayout *l, int Bmax) {
 }
 
 void batch_free(Batch *b) {
-    for (int m = 0; m < PM_MAX_MOD; m++)
+    for (int m = 0; m < MODEL_MAX_MOD; m++)
         xfree(b->dense[m]), xfree(b->tokens[m]);
     xfree(b->mask);
     xfree(b->label);

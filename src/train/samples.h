@@ -11,37 +11,38 @@
 #include <stdint.h>
 
 #include "data/dataset.h"
-#include "models/party_model.h"
+#include "models/model.h"
 
 typedef struct {
     int n_mod;
-    DsDtype dtype[PM_MAX_MOD];
-    int64_t row_elems[PM_MAX_MOD];
-    int standardise[PM_MAX_MOD]; // uint8 with a quantisation scale: per-sample standardisation
+    DsDtype dtype[MODEL_MAX_MOD];
+    int64_t row_elems[MODEL_MAX_MOD];
+    int standardise[MODEL_MAX_MOD]; // uint8 with a quantisation scale: per-sample standardisation
 } SampleLayout;
 
 // Owned arrays (sampleset_free).
 typedef struct {
     int64_t n;
-    int32_t *label;        // (n)
-    uint8_t *mask;         // (n) bit m = modality m present
-    void *raw[PM_MAX_MOD]; // (n, row_elems) of the stored dtype
+    int32_t *label;           // (n)
+    uint8_t *mask;            // (n) bit m = modality m present
+    void *raw[MODEL_MAX_MOD]; // (n, row_elems) of the stored dtype
 } SampleSet;
 
 // Minibatch buffers for up to Bmax rows. Owned (batch_free).
 typedef struct {
     int Bmax, B;
-    float *dense[PM_MAX_MOD];
-    int *tokens[PM_MAX_MOD];
+    float *dense[MODEL_MAX_MOD];
+    int *tokens[MODEL_MAX_MOD];
     uint8_t *mask; // (Bmax, n_mod) bytes
     int *label;
-    PmInput in; // points at the buffers above, B set by sampleset_batch
+    ModelInput in; // points at the buffers above, B set by sampleset_batch
 } Batch;
 
-// The layout of a dataset's modalities (at most PM_MAX_MOD). Local.
+// The layout of a dataset's modalities (at most MODEL_MAX_MOD). Local.
 void samples_layout(SampleLayout *l, const Dataset *ds);
-// The model config for that layout: dense for uint8/float32, tokens for int32 (vocab from ds).
-void samples_model_config(PmConfig *c, const SampleLayout *l, const Dataset *ds, int width);
+// What a model for that layout is built for: dense for uint8/float32, tokens for int32 (vocab from
+// ds), the modality names and the classes. Local.
+void samples_model_spec(ModelSpec *c, const SampleLayout *l, const Dataset *ds);
 
 // Reads rows idx[0..n) of a split with their masks (bitmasks, one per row). Local.
 void sampleset_load(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsSplit split,

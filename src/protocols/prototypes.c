@@ -1,5 +1,5 @@
 // prototypes.c - per-class, per-modality prototype sums and means (see prototypes.h).
-#include "collab/prototypes.h"
+#include "protocols/prototypes.h"
 
 #include <math.h>
 #include <stddef.h>

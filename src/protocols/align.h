@@ -2,7 +2,7 @@
 //
 // [I] reconstruction from BoMM's abstract, not the authors' algorithm. An embedding e of modality m
 // gets a similarity distribution over the K classes, q_c = softmax_c(cos(e, P[c][m]) / τ), using
-// the global prototypes P (K, M, D) from collab/prototypes.h. Two embeddings of different
+// the global prototypes P (K, M, D) from protocols/prototypes.h. Two embeddings of different
 // modalities are "potentially aligned" when JS(q_a, q_b) < δ, argmax q_a == argmax q_b and both
 // maxima exceed κ; the shared argmax is the pair's pseudo-label. Everything is in double; no MPI,
 // local.

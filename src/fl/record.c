@@ -1,0 +1,168 @@
+// record.c - the run's series: declared once, one row per round from the statistics gathered to
+// the cloud, run.h5 and metrics.csv rewritten (run.h, io/runfile.h).
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "core/die.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "fl/run_impl.h"
+
+// Series of the metric log, in the order they appear in metrics.csv; the protocol's follow.
+enum {
+    M_TRAIN_LOSS,
+    M_TRAIN_ACC,
+    M_TEST_LOSS,
+    M_TEST_ACC,
+    M_PARTY_TEST_ACC_MEAN,
+    M_PAYLOAD_UP,
+    M_PAYLOAD_DOWN,
+    M_MPI_SENT,
+    M_MPI_RECV,
+    M_ROUND_MS,
+    M_P_TRAIN_LOSS,
+    M_P_TRAIN_ACC,
+    M_P_TEST_ACC,
+    M_P_N_TRAIN,
+    M_P_PAYLOAD_UP,
+    M_P_PAYLOAD_DOWN,
+    M_P_SAMPLED,
+    M_P_ARRIVED,
+    M_COUNT
+};
+
+void run_declare_series(Run *run) {
+    static const struct {
+        const char *name;
+        int per_party, varies;
+    } series[M_COUNT] = {
+        {"train_loss", 0, 0},         {"train_acc", 0, 0},           {"test_loss", 0, 0},
+        {"test_acc", 0, 0},           {"party_test_acc_mean", 0, 0}, {"payload_up", 0, 0},
+        {"payload_down", 0, 0},       {"mpi_bytes_sent", 0, 1},      {"mpi_bytes_recv", 0, 1},
+        {"round_ms", 0, 1},           {"party_train_loss", 1, 0},    {"party_train_acc", 1, 0},
+        {"party_test_acc", 1, 0},     {"party_n_train", 1, 0},       {"party_payload_up", 1, 0},
+        {"party_payload_down", 1, 0}, {"party_sampled", 1, 0},       {"party_arrived", 1, 0},
+    };
+    metriclog_init(&run->log);
+    for (int i = 0; i < M_COUNT; i++) {
+        int idx = metriclog_add(&run->log, series[i].name, series[i].per_party ? run->P : 1,
+                                series[i].varies);
+        CHECK(idx == i, "series order");
+    }
+    const Protocol *pr = run->method->protocol;
+    if (pr->declare_series) pr->declare_series(run->proto, &run->log);
+}
+
+void run_gather_stats(Run *run) {
+    for (int i = 0; i < run->count; i++) {
+        double *st = run->stats + (size_t)i * run->n_stats;
+        st[ST_PAYLOAD_UP] = comm_payload(run->comm, i, COMM_UP);
+        st[ST_PAYLOAD_DOWN] = comm_payload(run->comm, i, COMM_DOWN);
+        if (run->shape.n_party_stats)
+            run->method->protocol->party_stats(run->proto, i, st + ST_COUNT);
+    }
+    int64_t *per_party = xmalloc((size_t)run->P * sizeof *per_party);
+    for (int p = 0; p < run->P; p++)
+        per_party[p] = run->n_stats;
+    comm_gather_parties(run->comm, run->stats, per_party, run->all_stats, COMM_F64, NULL);
+    xfree(per_party);
+}
+
+void run_gather_meta(Run *run, int final) {
+    struct rusage ru;
+    CHECK(getrusage(RUSAGE_SELF, &ru) == 0, "getrusage: %s", strerror(errno));
+    int64_t kib = ru.ru_maxrss; // Linux: KiB
+    log_debug("peak RSS %.1f MiB (%d parties hosted)", (double)kib / 1024.0, run->count);
+    comm_gather(run->comm, &kib, 1, run->peak_rss_kib, COMM_I64, 0, NULL);
+    if (final) {
+        comm_gather_mpi_totals(run->comm, run->mpi_total);
+        run->info.mpi_bytes = run->mpi_total;
+    }
+}
+
+static double ratio(double a, double b) { return b > 0 ? a / b : NAN; }
+
+static void fmt_bytes(char *buf, size_t cap, double b) {
+    if (b >= 1e9)
+        snprintf(buf, cap, "%.2f GB", b / 1e9);
+    else if (b >= 1e6)
+        snprintf(buf, cap, "%.2f MB", b / 1e6);
+    else
+        snprintf(buf, cap, "%.1f kB", b / 1e3);
+}
+
+// The bytes every rank passed to MPI since the last record, summed over ranks (rank 0 sets them).
+// Collective: the counts travel in a gather of their own, counted in the next round's figure.
+static void mpi_round_bytes(Run *run, double *sent, double *recv) {
+    uint64_t mine[2], *all = run->rank == 0 ? xmalloc((size_t)run->size * 2 * sizeof *all) : NULL;
+    comm_mpi_bytes(run->comm, &mine[0], &mine[1]);
+    comm_gather(run->comm, mine, 2, all, COMM_I64, 0, NULL);
+    *sent = *recv = 0;
+    for (int r = 0; run->rank == 0 && r < run->size; r++) {
+        *sent += (double)(all[2 * r] - run->mpi_prev[2 * r]);
+        *recv += (double)(all[2 * r + 1] - run->mpi_prev[2 * r + 1]);
+        run->mpi_prev[2 * r] = all[2 * r], run->mpi_prev[2 * r + 1] = all[2 * r + 1];
+    }
+    xfree(all);
+}
+
+void run_record(Run *run, const RoundInfo *r, int evaluated, double gloss, double gacc, double ms,
+                double eta_s) {
+    double mpi_sent, mpi_recv;
+    mpi_round_bytes(run, &mpi_sent, &mpi_recv);
+    if (run->rank != 0) return;
+    MetricLog *L = &run->log;
+    metriclog_next_round(L);
+    double loss = 0, ok = 0, cnt = 0, up = 0, down = 0, acc_sum = 0;
+    int acc_parties = 0;
+    for (int p = 0; p < run->P; p++) {
+        const double *st = run->all_stats + (size_t)p * run->n_stats;
+        loss += st[ST_TRAIN_LOSS], ok += st[ST_TRAIN_OK], cnt += st[ST_TRAIN_N];
+        up += st[ST_PAYLOAD_UP], down += st[ST_PAYLOAD_DOWN];
+        metriclog_set(L, M_P_TRAIN_LOSS, p, ratio(st[ST_TRAIN_LOSS], st[ST_TRAIN_N]));
+        metriclog_set(L, M_P_TRAIN_ACC, p, ratio(st[ST_TRAIN_OK], st[ST_TRAIN_N]));
+        metriclog_set(L, M_P_N_TRAIN, p, (double)run->n_train[p]);
+        metriclog_set(L, M_P_PAYLOAD_UP, p, st[ST_PAYLOAD_UP]);
+        metriclog_set(L, M_P_PAYLOAD_DOWN, p, st[ST_PAYLOAD_DOWN]);
+        metriclog_set(L, M_P_SAMPLED, p, r->sampled[p]);
+        metriclog_set(L, M_P_ARRIVED, p, r->arrived[p]);
+        if (evaluated && st[ST_TEST_N] > 0) {
+            double a = st[ST_TEST_OK] / st[ST_TEST_N];
+            metriclog_set(L, M_P_TEST_ACC, p, a);
+            acc_sum += a, acc_parties++;
+        }
+    }
+    metriclog_set(L, M_TRAIN_LOSS, 0, ratio(loss, cnt));
+    metriclog_set(L, M_TRAIN_ACC, 0, ratio(ok, cnt));
+    metriclog_set(L, M_TEST_LOSS, 0, gloss);
+    metriclog_set(L, M_TEST_ACC, 0, gacc);
+    metriclog_set(L, M_PARTY_TEST_ACC_MEAN, 0, acc_parties ? acc_sum / acc_parties : NAN);
+    metriclog_set(L, M_PAYLOAD_UP, 0, up);
+    metriclog_set(L, M_PAYLOAD_DOWN, 0, down);
+    metriclog_set(L, M_MPI_SENT, 0, mpi_sent);
+    metriclog_set(L, M_MPI_RECV, 0, mpi_recv);
+    metriclog_set(L, M_ROUND_MS, 0, ms);
+    char note[128] = "";
+    const Protocol *pr = run->method->protocol;
+    if (pr->record) { // the protocol's own per-party statistics, (P, n_party_stats)
+        int k = run->shape.n_party_stats;
+        double *ps = xmalloc((size_t)run->P * (size_t)k * sizeof *ps + 1);
+        for (int p = 0; p < run->P; p++)
+            memcpy(ps + (size_t)p * k, run->all_stats + (size_t)p * run->n_stats + ST_COUNT,
+                   (size_t)k * sizeof *ps);
+        pr->record(run->proto, L, ps, evaluated, note, sizeof note);
+        xfree(ps);
+    }
+    char ub[32], db[32], accs[160] = "";
+    fmt_bytes(ub, sizeof ub, up);
+    fmt_bytes(db, sizeof db, down);
+    if (evaluated)
+        snprintf(accs, sizeof accs, " | acc %.3f | party acc %.3f%s", gacc,
+                 acc_parties ? acc_sum / acc_parties : NAN, note);
+    log_info("round %d/%d | loss %.4f%s | up %s | down %s | %.0f ms | eta %.0fs", r->round,
+             r->rounds, metriclog_last(L, M_TRAIN_LOSS, 0), accs, ub, db, ms, eta_s);
+    runfile_write(run->cfg->out, &run->info, &run->opts, L);
+}

@@ -1,0 +1,273 @@
+// run.c - one run: setup of the ranks, the data, the model and the protocol; the loop of rounds;
+// teardown (see run.h).
+#include "fl/run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/die.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "core/xalloc.h"
+#include "fl/run_impl.h"
+#include "fl/signals.h"
+
+extern const char mmc_git_version[];
+char *openblas_get_corename(void);
+int openblas_get_num_threads(void);
+
+void fl_registries(OptRegistry *methods, OptRegistry *models) {
+    static const OptGroup *method_groups[64], *model_groups[16];
+    CHECK(method_count <= 64 && model_n_kinds <= 16, "%d methods, %d model kinds", method_count,
+          model_n_kinds);
+    for (int i = 0; i < method_count; i++)
+        method_groups[i] = &method_registry[i]->opt;
+    for (int i = 0; i < model_n_kinds; i++)
+        model_groups[i] = &model_kinds[i]->opt;
+    *methods = (OptRegistry){method_groups, method_count};
+    *models = (OptRegistry){model_groups, model_n_kinds};
+}
+
+void fl_train_config(TrainConfig *tc, const Config *cfg) {
+    *tc = (TrainConfig){.seed = (uint64_t)cfg->seed,
+                        .epochs = cfg->local_epochs,
+                        .sgd = strcmp(cfg->optimizer, "sgd") == 0,
+                        .lr = cfg->lr,
+                        .momentum = cfg->momentum,
+                        .weight_decay = cfg->weight_decay,
+                        .clip = cfg->clip};
+}
+
+// ---- setup ----
+
+static void make_dirs(Run *run) {
+    const Config *cfg = run->cfg;
+    snprintf(run->ckpt_dir, sizeof run->ckpt_dir, "%s/ckpt", cfg->out);
+    int32_t ok = 1;
+    char msg[4200] = "";
+    if (run->rank == 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s", cfg->out);
+        for (char *p = path + 1; *p; p++) // mkdir -p
+            if (*p == '/') *p = 0, mkdir(path, 0755), *p = '/';
+        mkdir(path, 0755);
+        mkdir(run->ckpt_dir, 0755);
+        struct stat st;
+        if (stat(run->ckpt_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            ok = 0;
+            snprintf(msg, sizeof msg, "cannot create %s: %s", run->ckpt_dir, strerror(errno));
+        }
+    }
+    comm_bcast(run->comm, &ok, 1, COMM_I32, 0, NULL);
+    CHECK(ok, "--out=%s: %s", cfg->out, msg);
+}
+
+static void describe_run(Run *run) {
+    const Config *cfg = run->cfg;
+    char name[MPI_MAX_PROCESSOR_NAME] = "";
+    int len;
+    MPI_CHECK(MPI_Get_processor_name(name, &len));
+    char *all = run->rank == 0 ? xcalloc((size_t)run->size, MPI_MAX_PROCESSOR_NAME) : NULL;
+    comm_gather(run->comm, name, MPI_MAX_PROCESSOR_NAME, all, COMM_CHAR, 0, NULL);
+    if (run->rank == 0) {
+        size_t used = 0;
+        for (int r = 0; r < run->size && used < sizeof run->hosts; r++)
+            used += (size_t)snprintf(run->hosts + used, sizeof run->hosts - used, "%s%s",
+                                     r ? "," : "", all + (size_t)r * MPI_MAX_PROCESSOR_NAME);
+        xfree(all);
+    }
+    time_t now = time(NULL);
+    strftime(run->started, sizeof run->started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    const char *job = getenv("SLURM_JOB_ID"), *array = getenv("SLURM_ARRAY_JOB_ID"),
+               *task = getenv("SLURM_ARRAY_TASK_ID");
+    run->info = (RunInfo){.program = "mmcollab",
+                          .method = cfg->method,
+                          .git = mmc_git_version,
+                          .slurm_job_id = job ? job : "",
+                          .slurm_array_job_id = array ? array : "",
+                          .slurm_array_task_id = task ? task : "",
+                          .hosts = run->hosts,
+                          .started = run->started,
+                          .world_size = run->size,
+                          .peak_rss_kib = run->peak_rss_kib,
+                          .blas_core = openblas_get_corename(),
+                          .blas_threads = openblas_get_num_threads()};
+}
+
+// The parties' model, its trainable selection and the training options.
+static void setup_model(Run *run) {
+    const Config *cfg = run->cfg;
+    run->kind->create(&run->model, &run->spec, cfg->width, run->rc->model_opts);
+    char err[1024];
+    CHECK(model_select(&run->model, cfg->trainable, &run->sel, err, sizeof err) == 0,
+          "--trainable=%s: %s", cfg->trainable, err);
+    fl_train_config(&run->tc, cfg);
+    size_t n = run->model.n_params;
+    run->global = xcalloc_aligned(n * sizeof(float));
+    Rng rng;
+    rng_init(&rng, (uint64_t)cfg->seed, 0, 0, RNG_INIT); // every rank: the same initial model
+    model_init_params(&run->model, run->global, &rng);
+    train_scratch_init(&run->ts, &run->model, &run->layout, cfg->batch_size);
+}
+
+// The protocol, and the buffers its shape asks the driver for.
+static void setup_protocol(Run *run) {
+    const Config *cfg = run->cfg;
+    run->env = (ProtocolEnv){.comm = run->comm,
+                             .method = run->method->opt.name,
+                             .spec = &run->spec,
+                             .model = &run->model,
+                             .sel = &run->sel,
+                             .tc = &run->tc,
+                             .batch = cfg->batch_size,
+                             .parties = run->P,
+                             .rounds = cfg->rounds,
+                             .first = run->first,
+                             .count = run->count,
+                             .layout = &run->layout,
+                             .ds = run->ds,
+                             .data = cfg->data,
+                             .scenario = cfg->scenario,
+                             .scn_train = &run->scn_train,
+                             .train = run->train,
+                             .test = run->test,
+                             .n_train = run->n_train,
+                             .global_test = &run->global_test,
+                             .global = run->global};
+    const Protocol *pr = run->method->protocol;
+    run->proto = pr->create(&run->env, run->method->ext, run->rc->method_opts, &run->shape);
+    CHECK(!run->shape.aggregate || pr->server_update,
+          "protocol %s aggregates without a server "
+          "update",
+          pr->name);
+    size_t n = run->model.n_params, count = (size_t)run->count;
+    if (run->shape.own_models) {
+        run->party_params = xcalloc_aligned(count * n * sizeof(float) + 1);
+        run->party_m = xcalloc_aligned(count * n * sizeof(float) + 1);
+        run->party_v = xcalloc_aligned(count * n * sizeof(float) + 1);
+        run->party_step = xcalloc(count + 1, sizeof *run->party_step);
+        for (size_t i = 0; i < count; i++)
+            memcpy(run->party_params + i * n, run->global, n * sizeof(float));
+    } else {
+        run->work_params = xcalloc_aligned(n * sizeof(float));
+        run->work_opt.m = xcalloc_aligned(n * sizeof(float));
+        run->work_opt.v = xcalloc_aligned(n * sizeof(float));
+    }
+    run->acc = xcalloc(run->sel.n, sizeof *run->acc);
+    run->packed = xcalloc_aligned(run->sel.n * sizeof(float));
+}
+
+static void setup(Run *run, const RunConfig *rc, MPI_Comm world) {
+    memset(run, 0, sizeof *run);
+    run->rc = rc;
+    run->cfg = &rc->c;
+    const Config *cfg = run->cfg;
+    run->method = method_find(cfg->method);
+    run->kind = model_kind_find(cfg->model);
+    CHECK(run->method && run->kind, "--method=%s or --model=%s: unknown", cfg->method, cfg->model);
+    run_config_optset(rc, &run->opts);
+    run->comm = comm_create(world, cfg->parties);
+    run->rank = comm_rank(run->comm), run->size = comm_size(run->comm), run->P = cfg->parties;
+    run->count = comm_hosted(run->comm, &run->first);
+    CHECK(cfg->sample <= cfg->parties, "--sample=%d exceeds --parties=%d", cfg->sample,
+          cfg->parties);
+    make_dirs(run);
+    run_load_data(run);
+    if (run->rank == 0) {
+        run->peak_rss_kib = xcalloc((size_t)run->size, sizeof *run->peak_rss_kib);
+        run->mpi_prev = xcalloc((size_t)run->size * 2, sizeof *run->mpi_prev);
+        run->mpi_total = xcalloc((size_t)run->size * 2, sizeof *run->mpi_total);
+    }
+    describe_run(run);
+    setup_model(run);
+    setup_protocol(run);
+    int P = run->P;
+    run->sampled = xcalloc((size_t)P, 1);
+    run->arrived = xcalloc((size_t)P, 1);
+    run->weight = xcalloc((size_t)P, sizeof *run->weight);
+    run->n_stats = ST_COUNT + run->shape.n_party_stats;
+    run->stats = xcalloc((size_t)run->count * run->n_stats + 1, sizeof *run->stats);
+    if (run->rank == 0) {
+        run->all_stats = xcalloc((size_t)P * run->n_stats, sizeof *run->all_stats);
+        run_declare_series(run);
+    }
+}
+
+static void teardown(Run *run) {
+    run->method->protocol->destroy(run->proto);
+    xfree(run->party_params), xfree(run->party_m), xfree(run->party_v), xfree(run->party_step);
+    xfree(run->work_params), xfree(run->work_opt.m), xfree(run->work_opt.v);
+    xfree(run->acc), xfree(run->packed), xfree(run->global);
+    train_scratch_free(&run->ts, &run->model);
+    model_free(&run->model);
+    xfree(run->sampled), xfree(run->arrived), xfree(run->weight);
+    xfree(run->stats), xfree(run->all_stats), xfree(run->peak_rss_kib), xfree(run->mpi_prev);
+    xfree(run->mpi_total);
+    if (run->rank == 0) metriclog_free(&run->log);
+    run_free_data(run);
+    comm_destroy(run->comm);
+}
+
+static void print_startup(const Run *run) {
+    if (run->rank != 0) return;
+    optset_print_table(&run->opts, stdout);
+    char sel[512];
+    selection_describe(&run->model, &run->sel, sel, sizeof sel);
+    log_info("mmcollab %s | method %s (%s) | %d ranks: cloud + %d host(s) | %d parties | data %s "
+             "(%lld train rows used, %lld test) | %s model, %zu parameters; trained and "
+             "exchanged: %s | BLAS %s, %d thread(s)",
+             mmc_git_version, run->method->opt.name,
+             run->method->opt.provenance ? run->method->opt.provenance : "", run->size,
+             comm_placement(run->comm)->hosts, run->P, run->cfg->data,
+             (long long)run->n_train_total, (long long)run->global_test.n, run->kind->opt.name,
+             run->model.n_params, sel, run->info.blas_core, run->info.blas_threads);
+    const Protocol *pr = run->method->protocol;
+    size_t large = pr->cloud_params ? pr->cloud_params(run->proto) : 0;
+    if (large)
+        log_info("the cloud's multimodal large model: %zu parameters (%.1fx the parties' model)",
+                 large, (double)large / (double)run->model.n_params);
+}
+
+int fl_run(const RunConfig *rc, MPI_Comm world) {
+    Run run;
+    setup(&run, rc, world);
+    const Config *cfg = run.cfg;
+    print_startup(&run);
+    int start = run_resume(&run), code = 0;
+    double t_start = timer_now_ms() / 1e3;
+    for (int round = start + 1; round <= cfg->rounds; round++) {
+        double t0 = timer_now_ms() / 1e3;
+        RoundInfo r;
+        run_sample(&run, round, &r);
+        run_round(&run, &r);
+        int evaluated = round % cfg->eval_every == 0 || round == cfg->rounds;
+        double gloss = NAN, gacc = NAN;
+        if (evaluated) run_evaluate(&run, &r, &gloss, &gacc);
+        run_gather_stats(&run);
+        int stop = signals_agree(run.comm) || cfg->stop_after == round;
+        run_gather_meta(&run, 0);
+        double now = timer_now_ms() / 1e3, ms = (now - t0) * 1e3;
+        double eta = (now - t_start) / (round - start) * (cfg->rounds - round);
+        run_record(&run, &r, evaluated, gloss, gacc, ms, eta);
+        if (round % cfg->ckpt_every == 0 || round == cfg->rounds || stop)
+            run_write_checkpoint(&run, round);
+        if (stop && round < cfg->rounds) {
+            log_info("stop requested (%s): checkpoint of round %d written; exit %d to be requeued "
+                     "and resumed with --resume=auto",
+                     cfg->stop_after == round ? "--stop-after" : "signal", round, EXIT_REQUEUE);
+            code = EXIT_REQUEUE;
+            break;
+        }
+    }
+    if (run.rank == 0 && start >= cfg->rounds)
+        log_info("nothing to do: the run already has %d rounds", start);
+    run_gather_meta(&run, 1); // the process's MPI totals, this gather's own bytes included
+    if (run.rank == 0) runfile_write(cfg->out, &run.info, &run.opts, &run.log);
+    teardown(&run);
+    return code;
+}

@@ -1,0 +1,111 @@
+// run_impl.h - the state of one run, shared by the driver's files (run.h); private to src/fl.
+#pragma once
+#include <stdint.h>
+
+#include "cli/config.h"
+#include "comm/comm.h"
+#include "data/dataset.h"
+#include "data/scenario.h"
+#include "io/metrics.h"
+#include "io/runfile.h"
+#include "methods/method.h"
+#include "models/kinds.h"
+#include "models/model.h"
+#include "protocols/protocol.h"
+#include "train/local.h"
+#include "train/samples.h"
+
+// Per-party statistics the driver gathers to the cloud every round, in party order; the
+// protocol's own follow them.
+enum {
+    ST_TRAIN_LOSS,
+    ST_TRAIN_OK,
+    ST_TRAIN_N,
+    ST_TEST_LOSS,
+    ST_TEST_OK,
+    ST_TEST_N,
+    ST_PAYLOAD_UP,
+    ST_PAYLOAD_DOWN,
+    ST_COUNT
+};
+
+typedef struct {
+    const RunConfig *rc;
+    const Config *cfg;
+    const Method *method;
+    const ModelKind *kind;
+    Comm *comm;
+    int rank, size, first, count, P; // count hosted parties from first, P parties in all
+    // data (data.c)
+    Dataset *ds;
+    SampleLayout layout;
+    ModelSpec spec;
+    Scenario scn_train;      // every party's training rows, rows without a modality dropped
+    SampleSet *train, *test; // (count) hosted parties' rows
+    int64_t *n_train;        // (P) every party's training rows: the aggregation weights
+    int64_t n_train_total;
+    SampleSet global_test; // rank 0: every test row, all modalities
+    // the model
+    Model model;
+    Selection sel;
+    TrainConfig tc;
+    float *global; // (n_params) every rank
+    // parties training from the global model
+    float *work_params; // (n_params)
+    OptState work_opt;  // (n_params) each
+    // parties keeping their own models (shape.own_models)
+    float *party_params, *party_m, *party_v; // (count, n_params)
+    int64_t *party_step;                     // (count)
+    // aggregation
+    int64_t *acc;  // (sel.n) exact sum of the arrived parties' selections
+    float *packed; // (sel.n) scratch: a selection, packed
+    TrainScratch ts;
+    // the protocol
+    ProtocolEnv env;
+    ProtocolShape shape;
+    void *proto;
+    // the round
+    uint8_t *sampled, *arrived; // (P)
+    double *weight;             // (P)
+    int n_stats;                // ST_COUNT + the protocol's per-party stats
+    double *stats;              // (count, n_stats)
+    double *all_stats;          // rank 0: (P, n_stats)
+    uint64_t *mpi_prev;         // rank 0: (size, 2) mpi bytes per rank at the last record
+    // run files
+    OptSet opts; // every option of the run (config table, /config, checkpoints)
+    MetricLog log;
+    RunInfo info;
+    int64_t *peak_rss_kib; // rank 0: (size)
+    uint64_t *mpi_total;   // rank 0: (size, 2) at the end of the run
+    char ckpt_dir[4096], hosts[4096], started[32];
+} Run;
+
+// data.c: rank 0 validates the dataset, every rank opens it; the scenario's rows of every party,
+// hosted parties' rows loaded, rank 0's global test set. Collective.
+void run_load_data(Run *run);
+void run_free_data(Run *run);
+
+// round.c
+// The round's sampled and arrived parties and aggregation weights (every rank, the same).
+void run_sample(Run *run, int round, RoundInfo *r);
+// One round: local training, aggregation, the protocol's exchange, the global model's broadcast.
+// Collective.
+void run_round(Run *run, const RoundInfo *r);
+// Evaluation of every party's model on its test rows and of the global model on the global test
+// set (rank 0): into the stats and *gloss, *gacc (NaN when the method has no global model).
+void run_evaluate(Run *run, const RoundInfo *r, double *gloss, double *gacc);
+
+// record.c
+void run_declare_series(Run *run); // rank 0
+// Gathers the round's statistics to the cloud. Collective.
+void run_gather_stats(Run *run);
+// Rank 0: the round's row of every series, the log line, run.h5 and metrics.csv.
+void run_record(Run *run, const RoundInfo *r, int evaluated, double gloss, double gacc, double ms,
+                double eta_s);
+// Every rank's peak resident memory so far and, at the end, its MPI byte totals, for /meta.
+// Collective.
+void run_gather_meta(Run *run, int final);
+
+// state.c
+void run_write_checkpoint(Run *run, int round); // collective
+int run_resume(Run *run);                       // collective; the round to continue after

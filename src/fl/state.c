@@ -1,0 +1,130 @@
+// state.c - checkpoints of a run and the resume from them (run.h, io/ckpt.h): one field list, the
+// same for writing and reading, so that the two cannot drift apart.
+#include <string.h>
+
+#include "core/die.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "fl/run.h"
+#include "fl/run_impl.h"
+#include "io/ckpt.h"
+#include "train/tensors.h"
+
+// Every piece of run state a checkpoint holds beyond /config and /metrics: the global model, the
+// parties' own models and optimizers, the protocol's state.
+static void state_fields(Run *run, CkptList *l) {
+    const Model *m = &run->model;
+    model_ckpt_fields(l, "cloud/global", m, NULL, 0, CKPT_SHARED, 0, 0, 0, run->global);
+    if (run->shape.own_models) {
+        int P = run->P, first = run->first, count = run->count;
+        model_ckpt_fields(l, "parties/model", m, NULL, 0, CKPT_OWN, P, first, count,
+                          run->party_params);
+        // the optimizer touches the selection only
+        model_ckpt_fields(l, "parties/opt/m", m, &run->sel, 0, CKPT_OWN, P, first, count,
+                          run->party_m);
+        model_ckpt_fields(l, "parties/opt/v", m, &run->sel, 0, CKPT_OWN, P, first, count,
+                          run->party_v);
+        CkptField *f =
+            ckpt_list_add(l, "parties/opt/step", CKPT_I64, CKPT_OWN, P, 1, run->party_step);
+        f->row0 = first, f->nrows = count;
+    }
+    const Protocol *pr = run->method->protocol;
+    if (pr->ckpt_fields) pr->ckpt_fields(run->proto, l);
+}
+
+void run_write_checkpoint(Run *run, int round) {
+    CkptList l = {0};
+    state_fields(run, &l);
+    Ckpt *ck = ckpt_create(run->ckpt_dir, round, comm_mpi(run->comm));
+    ckpt_write_config(ck, &run->opts, OPT_RESUME_NEUTRAL); // neutral options may differ on resume
+    ckpt_write(ck, &l, run->rank);
+    ckpt_commit(ck, run->rank == 0 ? &run->log : NULL, run->cfg->ckpt_keep);
+    ckpt_list_free(&l);
+    log_info("checkpoint %s/round_%06d.h5", run->ckpt_dir, round);
+}
+
+typedef struct {
+    char *text;
+    size_t len, cap;
+} Text;
+
+static int append_kv(void *ctx, const char *key, const char *value, const char *origin, char *err,
+                     size_t cap) {
+    (void)origin, (void)err, (void)cap;
+    Text *t = ctx;
+    size_t need = strlen(key) + strlen(value) + 3;
+    if (t->len + need >= t->cap) {
+        size_t c = (t->cap ? 2 * t->cap : 4096) + need;
+        char *bigger = xmalloc(c);
+        if (t->len) memcpy(bigger, t->text, t->len);
+        xfree(t->text);
+        t->text = bigger, t->cap = c;
+    }
+    t->len += (size_t)snprintf(t->text + t->len, t->cap - t->len, "%s=%s\n", key, value);
+    return 0;
+}
+
+// Rank 0: CHECKs that the checkpoint was written with this run's configuration, naming the keys
+// that differ (options marked neutral may differ).
+static void compare_config(Run *run, const CkptReader *r, const char *path) {
+    char err[1024];
+    Text t = {xcalloc(1, 1), 0, 1};
+    CHECK(ckpt_read_config(r, append_kv, &t, err, sizeof err) == 0, "resume: %s", err);
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    RunConfig ck;
+    int rc = config_read_text(&ck, &methods, &models, t.text, path, err, sizeof err);
+    xfree(t.text);
+    CHECK(rc == OPT_OK, "resume: %s was written by a configuration this build cannot read: %s",
+          path, err);
+    OptSet a, b;
+    run_config_optset(&ck, &a);
+    run_config_optset(run->rc, &b);
+    if (ck.method != run->rc->method || ck.model != run->rc->model)
+        a.n = b.n = 2; // another method's or model's options cannot be compared field by field
+    char keys[2048];
+    int diff = optset_diff(&a, &b, OPT_RESUME_NEUTRAL, "checkpoint", "now", keys, sizeof keys);
+    run_config_free(&ck);
+    CHECK(diff == 0, "resume: %s was written with a different configuration: %s", path, keys);
+}
+
+int run_resume(Run *run) {
+    const Config *cfg = run->cfg;
+    char path[4200] = "";
+    int32_t round = 0;
+    if (run->rank == 0) {
+        if (strcmp(cfg->resume, "auto") == 0)
+            round = ckpt_find_valid(run->ckpt_dir, path, sizeof path);
+        else // checkpoints of an earlier run are never overwritten silently
+            CHECK(ckpt_count(run->ckpt_dir) == 0,
+                  "%s holds checkpoints of an earlier run: continue it with --resume=auto, or "
+                  "choose another --out (or delete that directory)",
+                  run->ckpt_dir);
+    }
+    comm_bcast(run->comm, &round, 1, COMM_I32, 0, NULL);
+    if (round == 0) {
+        if (strcmp(cfg->resume, "auto") == 0)
+            log_info("resume=auto: no checkpoint in %s, starting fresh", run->ckpt_dir);
+        return 0;
+    }
+    comm_bcast(run->comm, path, sizeof path, COMM_CHAR, 0, NULL);
+    char err[1024];
+    CkptReader *r = ckpt_open(path, err, sizeof err);
+    CHECK(r, "resume: %s", err);
+    if (run->rank == 0) {
+        compare_config(run, r, path);
+        CHECK(ckpt_read_metrics(r, &run->log, err, sizeof err) == 0, "resume: %s: %s", path, err);
+        CHECK(run->log.rounds == round, "resume: %s holds %d metric rows for round %d", path,
+              run->log.rounds, round);
+        runfile_restore_varying(cfg->out, &run->log);
+    }
+    CkptList l = {0};
+    state_fields(run, &l);
+    ckpt_read(r, &l, run->rank);
+    ckpt_list_free(&l);
+    const Protocol *pr = run->method->protocol;
+    if (pr->ckpt_restored) pr->ckpt_restored(run->proto);
+    ckpt_close(r);
+    log_info("resumed from %s (round %d of %d)", path, round, cfg->rounds);
+    return round;
+}

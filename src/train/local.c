@@ -1,0 +1,113 @@
+// local.c - minibatch training and evaluation of a model on a sample set (see local.h).
+#include "train/local.h"
+
+#include <string.h>
+
+#include "core/die.h"
+#include "core/rng.h"
+#include "core/xalloc.h"
+#include "nn/optim.h"
+
+void train_scratch_init(TrainScratch *t, const Model *m, const SampleLayout *l, int Bmax) {
+    memset(t, 0, sizeof *t);
+    model_work_init(m, &t->work, Bmax);
+    batch_init(&t->batch, l, Bmax);
+    t->grads = xcalloc_aligned(m->n_params * sizeof(float));
+}
+
+void train_scratch_free(TrainScratch *t, const Model *m) {
+    model_work_free(m, &t->work);
+    batch_free(&t->batch);
+    xfree(t->grads);
+    xfree(t->order);
+    memset(t, 0, sizeof *t);
+}
+
+void train_opt_step(const TrainConfig *tc, double lr, float *params, const float *grads,
+                    OptState *opt, size_t n_params, const Selection *sel) {
+    const ParamSegment *segs = sel ? sel->seg : NULL;
+    int n_segs = sel ? sel->n_segs : 0;
+    opt->step++;
+    if (tc->sgd) {
+        SgdConfig c = {(float)lr, (float)tc->momentum, (float)tc->weight_decay, 0};
+        sgd_step(params, grads, opt->m, n_params, segs, n_segs, &c);
+    } else {
+        AdamWConfig c = {(float)lr, 0.9f, 0.999f, 1e-8f, (float)tc->weight_decay};
+        adamw_step(params, grads, opt->m, opt->v, n_params, segs, n_segs, &c, (long)opt->step);
+    }
+}
+
+// The forward, with the hooks' completion between encode and fuse.
+static void forward(const Model *m, const float *params, const PartyHooks *hooks,
+                    const int64_t *rows, TrainScratch *t) {
+    ModelInput *in = &t->batch.in;
+    for (int k = 0; k < MODEL_MAX_MOD; k++)
+        in->fill[k] = NULL;
+    if (hooks && hooks->fill) {
+        model_encode(m, params, in, &t->work);
+        hooks->fill(hooks->ctx, m, &t->work, in, rows, in->B);
+        model_fuse(m, params, in, &t->work);
+    } else {
+        model_forward(m, params, in, &t->work);
+    }
+}
+
+// The identity row order [0, n) in t->order, grown as needed.
+static void ensure_order(TrainScratch *t, int64_t n) {
+    if (t->order_cap < n) {
+        xfree(t->order);
+        t->order = xmalloc((size_t)n * sizeof *t->order);
+        t->order_cap = n;
+    }
+    for (int64_t i = 0; i < n; i++)
+        t->order[i] = i;
+}
+
+void train_local(const Model *m, const Selection *sel, float *params, OptState *opt,
+                 const SampleSet *s, const SampleLayout *l, const TrainConfig *tc, int round,
+                 int party, const PartyHooks *hooks, TrainScratch *t, EvalStats *stats) {
+    memset(stats, 0, sizeof *stats);
+    CHECK(!hooks || !hooks->fill || model_has_split(m),
+          "completion of missing modalities needs a model with an encode/fuse split; a %s model "
+          "has none",
+          m->ops->kind);
+    if (s->n == 0) return;
+    Rng r;
+    rng_init(&r, tc->seed, (uint32_t)round, (uint32_t)party, RNG_SHUFFLE);
+    size_t n = m->n_params;
+    for (int epoch = 0; epoch < tc->epochs; epoch++) {
+        ensure_order(t, s->n);
+        rng_shuffle_wide(&r, t->order, s->n);
+        for (int64_t start = 0; start < s->n; start += t->batch.Bmax) {
+            int B = (int)(s->n - start < t->batch.Bmax ? s->n - start : t->batch.Bmax);
+            sampleset_batch(s, l, t->order, start, B, &t->batch);
+            memset(t->grads, 0, n * sizeof(float));
+            const int64_t *rows = t->order + start;
+            forward(m, params, hooks, rows, t);
+            double loss = model_ce(m, &t->work, B, t->batch.label, NULL, 1.0, &stats->correct);
+            if (hooks && hooks->extra)
+                hooks->extra(hooks->ctx, m, params, &t->work, &t->batch.in, rows, t->batch.label,
+                             B);
+            model_backward(m, params, t->grads, &t->batch.in, &t->work);
+            stats->loss_sum += loss * B;
+            stats->n += B;
+            if (hooks && hooks->grad) hooks->grad(hooks->ctx, t->grads, params, sel);
+            if (tc->clip > 0) clip_grad_global_norm(t->grads, n, sel->seg, sel->n_segs, tc->clip);
+            train_opt_step(tc, tc->lr, params, t->grads, opt, n, sel);
+        }
+    }
+}
+
+void evaluate_model(const Model *m, const float *params, const SampleSet *s, const SampleLayout *l,
+                    const PartyHooks *hooks, TrainScratch *t, EvalStats *stats) {
+    memset(stats, 0, sizeof *stats);
+    ensure_order(t, s->n);
+    for (int64_t start = 0; start < s->n; start += t->batch.Bmax) {
+        int B = (int)(s->n - start < t->batch.Bmax ? s->n - start : t->batch.Bmax);
+        sampleset_batch(s, l, NULL, start, B, &t->batch);
+        forward(m, params, hooks, t->order + start, t);
+        double loss = model_ce(m, &t->work, B, t->batch.label, NULL, 0.0, &stats->correct);
+        stats->loss_sum += loss * B;
+        stats->n += B;
+    }
+}

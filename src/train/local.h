@@ -1,0 +1,76 @@
+// local.h - local training and evaluation of any model (models/model.h) on a sample set, with a
+// protocol's hooks: completion of missing modalities, extra loss terms, a gradient term. Pure
+// computation (no MPI): the same inputs give the same bits on any rank.
+#pragma once
+#include <stdint.h>
+
+#include "models/model.h"
+#include "train/samples.h"
+
+// The training options of one party (or of the cloud's centralized model).
+typedef struct {
+    uint64_t seed;
+    int epochs; // passes over the rows
+    int sgd;    // 1: SGD with momentum; 0: AdamW (β 0.9, 0.999, ε 1e-8)
+    double lr, momentum, weight_decay;
+    double clip; // global gradient-norm clip over the selection; 0 = off
+} TrainConfig;
+
+// Scratch shared by every party a rank trains (parties train one after another). Owned.
+typedef struct {
+    ModelWork work;
+    Batch batch;
+    float *grads;   // (n_params)
+    int64_t *order; // shuffled row order, grown as needed
+    int64_t order_cap;
+} TrainScratch;
+
+// An optimizer's state for one model: AdamW moments or SGD velocity (v unused), indexed like the
+// parameters (only the selection's floats are read or written), and the step.
+typedef struct {
+    float *m, *v; // (n_params) each
+    int64_t step;
+} OptState;
+
+typedef struct {
+    double loss_sum; // Σ over rows of the per-row loss (mean loss = loss_sum / n)
+    int64_t correct, n;
+} EvalStats;
+
+// A protocol's additions to a party's training and evaluation; every member may be NULL. rows (B)
+// are the batch rows' indices in the SampleSet, labels (B) their labels.
+typedef struct PartyHooks {
+    void *ctx;
+    // Between encode and fuse (models with that split): may set in->fill[m] (B, emb_dim) for
+    // missing rows, from w->emb of the present modalities. Training and evaluation alike.
+    void (*fill)(void *ctx, const Model *m, ModelWork *w, ModelInput *in, const int64_t *rows,
+                 int B);
+    // After the CE's dlogits: adds the protocol's terms to w->dlogits (B, K) and w->drep (B,
+    // rep_dim), already scaled to the batch mean, and returns their mean loss. Training only.
+    double (*extra)(void *ctx, const Model *m, const float *params, ModelWork *w,
+                    const ModelInput *in, const int64_t *rows, const int *labels, int B);
+    // After the backward, before clipping: grads += the protocol's term on the selection's floats
+    // (FedProx: μ(w − w_global)). Training only.
+    void (*grad)(void *ctx, float *grads, const float *params, const Selection *sel);
+} PartyHooks;
+
+void train_scratch_init(TrainScratch *t, const Model *m, const SampleLayout *l, int Bmax);
+void train_scratch_free(TrainScratch *t, const Model *m);
+
+// tc->epochs passes of minibatch training of the selection of params on s, rows shuffled by the
+// stream (seed, round, party, RNG_SHUFFLE); hooks (may be NULL) add completion, loss terms and a
+// gradient term. Stats are of the training minibatches as they were seen (the CE only). CHECKs that
+// hooks->fill has a model with the encode/fuse split. Local, deterministic.
+void train_local(const Model *m, const Selection *sel, float *params, OptState *opt,
+                 const SampleSet *s, const SampleLayout *l, const TrainConfig *tc, int round,
+                 int party, const PartyHooks *hooks, TrainScratch *t, EvalStats *stats);
+// Loss and accuracy of params on every row of s (with its masks, completed by hooks->fill when
+// set; hooks may be NULL). Local.
+void evaluate_model(const Model *m, const float *params, const SampleSet *s, const SampleLayout *l,
+                    const PartyHooks *hooks, TrainScratch *t, EvalStats *stats);
+
+// One optimizer step on the selection (NULL = every float) with the step count advanced first:
+// SGD or AdamW as tc says, at learning rate lr. The one optimizer wrapper of local training and
+// of the cloud's own models. Local.
+void train_opt_step(const TrainConfig *tc, double lr, float *params, const float *grads,
+                    OptState *opt, size_t n_params, const Selection *sel);
