@@ -120,6 +120,7 @@ static void begin_round(void *st, const RoundInfo *r) {
     b->gamma = (float)(b->s.gamma0 + (b->s.gamma1 - b->s.gamma0) * f);
     for (int i = 0; i < b->count; i++) {
         b->filled[i] = b->admitted[i] = 0, b->gen_mask[i] = 0;
+        b->up_n[i] = 0; // a party that does not train this round uploads nothing
         if (b->personal_ok) b->personal_ok[i] = 0; // this round's models only
     }
     memset(b->sums, 0, bomm_kmd(b) * (size_t)b->count * sizeof *b->sums);

@@ -71,7 +71,7 @@ static void scatter_soft_labels(Bomm *b, const int64_t *rows) {
 }
 
 // The generators to the hosts whose parties miss their target.
-static void deliver_generators(Bomm *b) {
+static void deliver_generators(Bomm *b, const RoundInfo *r) {
     Comm *c = b->env->comm;
     int M = b->M;
     comm_bcast(c, b->gen_trained, (size_t)M * M, COMM_U8, 0, NULL);
@@ -80,11 +80,13 @@ static void deliver_generators(Bomm *b) {
     for (int p = 0; p < b->P; p++) // a target block's real generators: its M − 1 sources
         down[p] = (double)bomm_popcount8(b->party_missing[p] & available) * (M - 1) * b->gen_n *
                   sizeof(float);
-    CommPay pay = {.down_bytes = down};
+    CommPay pay = {.down_bytes = down, .who = r->sampled};
     b->have_targets = deliver_blocks(c, b->gen_params, (size_t)M * b->gen_n, M, available,
                                      b->party_missing, &pay);
-    for (int i = 0; i < b->count; i++)
-        b->gen_mask[i] = (uint8_t)(b->party_missing[b->env->first + i] & available);
+    for (int i = 0; i < b->count; i++) { // what the round's parties received
+        int p = b->env->first + i;
+        b->gen_mask[i] = r->sampled[p] ? (uint8_t)(b->party_missing[p] & available) : 0;
+    }
     xfree(down);
 }
 
@@ -94,7 +96,9 @@ void bomm_exchange(Bomm *b, const RoundInfo *r) {
         double *up = xcalloc((size_t)b->P, sizeof *up);
         for (int p = 0; p < b->P; p++)
             up[p] = r->arrived[p] ? proto_bytes_up(b->K, b->M, b->D) : 0;
-        CommPay pay = {.up_bytes = up, .down = proto_bytes_down(b->K, b->M, b->D)};
+        CommPay pay = {.up_bytes = up,
+                       .down = proto_bytes_down(b->K, b->M, b->D),
+                       .who = r->sampled}; // the round's parties: the others fetch them later
         proto_allreduce(env->comm, b->protos, b->valid, b->pcount, b->sums, b->counts, b->count,
                         b->K, b->M, b->D, &pay);
         bomm_protos_finish(b);
@@ -118,6 +122,6 @@ void bomm_exchange(Bomm *b, const RoundInfo *r) {
                   t2 - t1, timer_now_ms() - t2);
     }
     if (b->s.use_mm) scatter_soft_labels(b, rows);
-    if (b->s.fill == FILL_GEN) deliver_generators(b);
+    if (b->s.fill == FILL_GEN) deliver_generators(b, r);
     xfree(rows);
 }

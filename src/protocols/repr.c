@@ -132,8 +132,8 @@ static void after_local(void *st, int i, const float *params, const RoundInfo *r
     }
 }
 
-// The prototypes' exact exchange: the arrived parties with rows send their sums, every party
-// receives the global prototypes.
+// The prototypes' exact exchange: the arrived parties with rows send their sums, the round's
+// parties receive the global prototypes (the others fetch them when they next take part).
 static void exchange(void *st, const RoundInfo *ri) {
     Repr *r = st;
     if (!r->ext->prototypes) return;
@@ -141,7 +141,7 @@ static void exchange(void *st, const RoundInfo *ri) {
     double *up = xcalloc((size_t)env->parties, sizeof *up);
     for (int p = 0; p < env->parties; p++)
         up[p] = ri->arrived[p] && env->n_train[p] > 0 ? proto_bytes_up(r->K, 1, r->D) : 0;
-    CommPay pay = {.up_bytes = up, .down = proto_bytes_down(r->K, 1, r->D)};
+    CommPay pay = {.up_bytes = up, .down = proto_bytes_down(r->K, 1, r->D), .who = ri->sampled};
     proto_allreduce(env->comm, r->protos, r->proto_valid, NULL, r->sums, r->counts, r->count, r->K,
                     1, r->D, &pay);
     r->have_protos = 1;
