@@ -1,6 +1,6 @@
 // test_align.c - similarity distributions over prototypes by hand, Jensen–Shannon known values, the
 // alignment test on constructed cases (each of its three conditions shown to be the one deciding),
-// mutual-best matching, and bad thresholds dying with their name and value.
+// iterated mutual-best matching, and bad thresholds dying with their name and value.
 #include <check.h>
 #include <math.h>
 #include <string.h>
@@ -78,16 +78,9 @@ START_TEST(test_same_class_pairs_are_matched_across_modalities) {
         sample(ea + i * D, ca[i], 0, 0.1f, 10 + i);
     for (int i = 0; i < 4; i++)
         sample(eb + i * D, cb[i], 1, 0.1f, 20 + i);
-    AlignPair pairs[4], greedy[4];
+    AlignPair pairs[4];
     int n = align_match(pairs, ea, 5, 0, eb, 4, 1, P, NULL, K, M, D, &AP);
     ck_assert_int_eq(n, 4); // every b has one same-class a; of the two class-1 a's one wins
-    // Nothing is left for a second round here: greedy gives the same pairs.
-    ck_assert_int_eq(align_match_greedy(greedy, ea, 5, 0, eb, 4, 1, P, NULL, K, M, D, &AP), 4);
-    for (int i = 0; i < 4; i++) // field by field: the struct has padding
-        ck_assert(pairs[i].a == greedy[i].a && pairs[i].b == greedy[i].b &&
-                  pairs[i].label == greedy[i].label && pairs[i].jsd == greedy[i].jsd &&
-                  pairs[i].confidence == greedy[i].confidence &&
-                  pairs[i].weight == greedy[i].weight);
     int b_seen[4] = {0};
     for (int i = 0; i < n; i++) {
         ck_assert_msg(ca[pairs[i].a] == cb[pairs[i].b] && pairs[i].label == ca[pairs[i].a],
@@ -156,7 +149,7 @@ START_TEST(test_each_condition_decides_on_its_own) {
 }
 END_TEST
 
-START_TEST(test_matching_is_mutual_best) {
+START_TEST(test_matching_takes_the_mutual_best_first) {
     make_protos();
     // a0 is class 0 leaning towards class 1 (passes with b0 alone); a1 is exactly class 0, as is
     // b0.
@@ -170,11 +163,11 @@ START_TEST(test_matching_is_mutual_best) {
     ck_assert(pairs[0].a == 1 && pairs[0].b == 0 && pairs[0].jsd == 0 && pairs[0].label == 0);
     // Empty sides match nothing.
     ck_assert_int_eq(align_match(pairs, ea, 0, 0, eb, 1, 1, P, NULL, K, M, D, &AP), 0);
-    ck_assert_int_eq(align_match_greedy(pairs, ea, 2, 0, eb, 0, 1, P, NULL, K, M, D, &AP), 0);
+    ck_assert_int_eq(align_match(pairs, ea, 2, 0, eb, 0, 1, P, NULL, K, M, D, &AP), 0);
 }
 END_TEST
 
-START_TEST(test_greedy_matching_iterates_mutual_best) {
+START_TEST(test_matching_iterates_mutual_best_matches) {
     make_protos();
     // a0 leans to class 1, a1 and b0 are exactly class 0, b1 leans to class 2 (more than a0 to 1).
     // Mutual best: only (a1, b0), since a0 and b1 both prefer the exact ones. Greedy: then (a0,
@@ -183,15 +176,13 @@ START_TEST(test_greedy_matching_iterates_mutual_best) {
     ea[0] = 1, ea[1] = 0.3f, ea[D + 0] = 1;
     eb[4] = 1, eb[D + 4] = 1, eb[D + 6] = 0.4f;
     AlignPair pairs[2];
-    ck_assert_int_eq(align_match(pairs, ea, 2, 0, eb, 2, 1, P, NULL, K, M, D, &AP), 1);
-    ck_assert(pairs[0].a == 1 && pairs[0].b == 0);
-    ck_assert_int_eq(align_match_greedy(pairs, ea, 2, 0, eb, 2, 1, P, NULL, K, M, D, &AP), 2);
+    ck_assert_int_eq(align_match(pairs, ea, 2, 0, eb, 2, 1, P, NULL, K, M, D, &AP), 2);
     ck_assert(pairs[0].a == 0 && pairs[0].b == 1 && pairs[0].label == 0 && pairs[0].jsd > 0);
     ck_assert(pairs[1].a == 1 && pairs[1].b == 0 && pairs[1].jsd == 0 && pairs[1].weight == 1);
     // Different classes stay unmatched however many rounds.
     float ec[D] = {0};
     ec[4 + 3] = 1;
-    ck_assert_int_eq(align_match_greedy(pairs, ea, 2, 0, ec, 1, 1, P, NULL, K, M, D, &AP), 0);
+    ck_assert_int_eq(align_match(pairs, ea, 2, 0, ec, 1, 1, P, NULL, K, M, D, &AP), 0);
 }
 END_TEST
 
@@ -249,8 +240,8 @@ Suite *align_suite(void) {
     tcase_add_test(tc, test_same_class_pairs_are_matched_across_modalities);
     tcase_add_test(tc, test_different_class_pairs_are_rejected);
     tcase_add_test(tc, test_each_condition_decides_on_its_own);
-    tcase_add_test(tc, test_matching_is_mutual_best);
-    tcase_add_test(tc, test_greedy_matching_iterates_mutual_best);
+    tcase_add_test(tc, test_matching_takes_the_mutual_best_first);
+    tcase_add_test(tc, test_matching_iterates_mutual_best_matches);
     tcase_add_test(tc, test_bad_thresholds_die_with_name_and_value);
     suite_add_tcase(s, tc);
     return s;

@@ -16,7 +16,7 @@
 
 #define RUN_TIMEOUT_S 300
 #define TFM                                                                                        \
-    "--model=transformer --width=16 --transformer.layers=1 --transformer.heads=2 "                \
+    "--model=transformer --width=16 --transformer.layers=1 --transformer.heads=2 "                 \
     "--transformer.tokens=2 --trainable=blocks,lnf,head"
 
 static char work[64];
@@ -26,16 +26,18 @@ static void setup(void) { mmc_workdir(work, sizeof work, "mmc_kinds"); }
 static void teardown(void) { run_command(NULL, 0, "rm -rf %s", work); }
 
 static int mmc(int np, const char *out_dir, const char *extra, char *out, size_t cap) {
-    return run_command(out, cap,
-                       "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
-                       "--out=%s --parties=4 --rounds=3 --batch-size=16 %s 2>&1",
-                       work, RUN_TIMEOUT_S, np, mmc_bin(), out_dir, extra);
+    return run_command(
+        out, cap,
+        "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
+        "--out=%s --parties=4 --rounds=3 --batch-size=16 %s 2>&1",
+        work, RUN_TIMEOUT_S, np, mmc_bin(), out_dir, extra);
 }
 
 // h5diff of an object of two checkpoints of one run: 0 equal, 1 different (2: an error).
 static int diff_rounds(const char *dir, int a, int b, const char *obj) {
-    return run_command(NULL, 0, "cd %s && h5diff -q %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5 %s %s",
-                       work, dir, a, dir, b, obj, obj);
+    return run_command(NULL, 0,
+                       "cd %s && h5diff -q %s/ckpt/round_%06d.h5 %s/ckpt/round_%06d.h5 %s %s", work,
+                       dir, a, dir, b, obj, obj);
 }
 
 START_TEST(test_transformer_trains_its_selection_under_fedavg_and_fedadam) {
@@ -87,8 +89,8 @@ END_TEST
 
 START_TEST(test_a_trainable_prefix_naming_nothing_is_refused_by_every_rank) {
     char out[16384];
-    int rc = mmc(3, "bad", "--method=fedavg --model=transformer --trainable=head,lora", out,
-                 sizeof out);
+    int rc =
+        mmc(3, "bad", "--method=fedavg --model=transformer --trainable=head,lora", out, sizeof out);
     ck_assert_msg(rc != 0 && rc != 124, "exit %d (124 = hang)\n%.2000s", rc, out);
     ck_assert_msg(strstr(out, "--trainable=head,lora") && strstr(out, "'lora'"), "%.2000s", out);
 }

@@ -26,11 +26,12 @@ static void setup(void) {
 static void teardown(void) { run_command(NULL, 0, "rm -rf %s", work); }
 
 static int mmc(int np, const char *out_dir, const char *extra, char *out, size_t cap) {
-    return run_command(out, cap,
-                       "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
-                       "--out=%s --parties=5 --rounds=4 --width=16 --batch-size=16 "
-                       "--scenario=bomm-hybrid %s 2>&1",
-                       work, RUN_TIMEOUT_S, np, mmc_bin(), out_dir, extra);
+    return run_command(
+        out, cap,
+        "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
+        "--out=%s --parties=5 --rounds=4 --width=16 --batch-size=16 "
+        "--scenario=bomm-hybrid %s 2>&1",
+        work, RUN_TIMEOUT_S, np, mmc_bin(), out_dir, extra);
 }
 
 // Checks run.h5's sampling series with h5py: prints "ok" or what is wrong.
@@ -47,7 +48,8 @@ static void check_series(const char *dir, int k, int dropout) {
         "if not (s.sum(axis=1) == k).all(): bad.append('sampled per round %%s' %% s.sum(axis=1))\n"
         "if len({tuple(r) for r in s}) < 2: bad.append('the same set every round')\n"
         "if (a > s).any(): bad.append('arrived but not sampled')\n"
-        "if ((s == 0) & ((up > 0) | (down > 0))).any(): bad.append('payload of an unsampled party')\n"
+        "if ((s == 0) & ((up > 0) | (down > 0))).any(): bad.append('payload of an unsampled "
+        "party')\n"
         "if ((s == 1) & (down <= 0)).any(): bad.append('a sampled party downloaded nothing')\n"
         "if ((s == 1) & (a == 0) & (up > 0)).any(): bad.append('a dropped party uploaded')\n"
         "if drop and not ((s == 1) & (a == 0)).any(): bad.append('nobody dropped out')\n"

@@ -195,8 +195,12 @@ void comm_gather(Comm *c, const void *send, size_t n, void *recv, CommType t, in
         MPI_Gather(send, count_of(n), mpi_type(t), recv, count_of(n), mpi_type(t), root, c->comm));
 }
 
-// counts/displs (size) of each rank's block of per-party elements, in party order.
-static void party_layout(const Comm *c, const int64_t *per_party, int *counts, int *displs) {
+// counts/displs (size, owned) of each rank's block of per-party elements, in party order; returns
+// the total.
+static int64_t party_layout(const Comm *c, const int64_t *per_party, int **counts_out,
+                            int **displs_out) {
+    int *counts = xmalloc((size_t)c->size * sizeof *counts);
+    int *displs = xmalloc((size_t)c->size * sizeof *displs);
     int64_t at = 0;
     for (int r = 0; r < c->size; r++) {
         int first, cnt = placement_block(&c->pl, r, &first);
@@ -210,14 +214,14 @@ static void party_layout(const Comm *c, const int64_t *per_party, int *counts, i
         counts[r] = (int)n, displs[r] = (int)at;
         at += n;
     }
+    *counts_out = counts, *displs_out = displs;
+    return at;
 }
 
 void comm_gather_parties(Comm *c, const void *send, const int64_t *per_party, void *recv,
                          CommType t, const CommPay *pay) {
-    int *counts = xmalloc((size_t)c->size * sizeof *counts);
-    int *displs = xmalloc((size_t)c->size * sizeof *displs);
-    party_layout(c, per_party, counts, displs);
-    int64_t total = (int64_t)displs[c->size - 1] + counts[c->size - 1];
+    int *counts, *displs;
+    int64_t total = party_layout(c, per_party, &counts, &displs);
     charge(c, pay);
     count_mpi(c, (size_t)counts[c->rank], c->rank == 0 ? (size_t)total : 0, t);
     static const uint8_t dummy[8]; // a rank with nothing to send still passes a buffer
@@ -228,10 +232,8 @@ void comm_gather_parties(Comm *c, const void *send, const int64_t *per_party, vo
 
 void comm_scatter_parties(Comm *c, const void *send, const int64_t *per_party, void *recv,
                           CommType t, const CommPay *pay) {
-    int *counts = xmalloc((size_t)c->size * sizeof *counts);
-    int *displs = xmalloc((size_t)c->size * sizeof *displs);
-    party_layout(c, per_party, counts, displs);
-    int64_t total = (int64_t)displs[c->size - 1] + counts[c->size - 1];
+    int *counts, *displs;
+    int64_t total = party_layout(c, per_party, &counts, &displs);
     charge(c, pay);
     count_mpi(c, c->rank == 0 ? (size_t)total : 0, (size_t)counts[c->rank], t);
     static uint8_t dummy[8];

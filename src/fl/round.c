@@ -114,7 +114,7 @@ static void aggregate(Run *run, const RoundInfo *r) {
     float *mean = xmalloc(ns * sizeof(float) + 1);
     exact_to_float(mean, run->acc, ns, PARAM_EXP, 1.0);
     selection_pack(&run->sel, run->global, run->packed);
-    run->method->protocol->server_update(run->proto, run->packed, mean, r);
+    run->method->protocol->server_update(run->proto, run->packed, mean, ns, r);
     selection_unpack(&run->sel, run->packed, run->global);
     xfree(mean);
 }

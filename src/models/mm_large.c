@@ -477,10 +477,7 @@ void mm_large_create(Model *m, const MmConfig *c, const char (*mod_name)[MODEL_M
     int64_t D = c->D, L = c->L;
     char name[MODEL_NAME_MAX], mod[MODEL_MOD_NAME_MAX + 8];
     for (int i = 0; i < c->n_mod; i++) {
-        if (mod_name && mod_name[i][0])
-            snprintf(mod, sizeof mod, "%s", mod_name[i]);
-        else
-            snprintf(mod, sizeof mod, "m%d", i);
+        model_modality_name(mod, mod_name, i);
         int64_t t = c->n_tok[i];
         if (c->kind[i] == MODEL_DENSE) {
             snprintf(name, sizeof name, "enc_%s/w", mod);

@@ -29,6 +29,13 @@ void model_add_tensor(Model *m, const char *name, int ndim, const int64_t *shape
     m->n_tensors++;
 }
 
+void model_modality_name(char *out, const char (*names)[MODEL_MOD_NAME_MAX], int i) {
+    if (names && names[i][0])
+        snprintf(out, MODEL_MOD_NAME_MAX + 8, "%s", names[i]);
+    else
+        snprintf(out, MODEL_MOD_NAME_MAX + 8, "m%d", i);
+}
+
 void model_free(Model *m) {
     if (m->ops && m->impl) m->ops->destroy(m->impl);
     memset(m, 0, sizeof *m);

@@ -102,6 +102,9 @@ struct Model {
 // the name's length and that tensors tile the buffer in order). trainable as ModelTensor.
 void model_add_tensor(Model *m, const char *name, int ndim, const int64_t *shape, size_t off,
                       int trainable);
+// The name of modality i for tensor names: names[i], or "m<i>" when names is NULL or names[i] is
+// empty. out has room for MODEL_MOD_NAME_MAX + 8.
+void model_modality_name(char *out, const char (*names)[MODEL_MOD_NAME_MAX], int i);
 // Frees the layout and zeroes m; safe on a zeroed Model.
 void model_free(Model *m);
 // The tensor named name, or NULL. Borrowed.

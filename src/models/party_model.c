@@ -260,10 +260,7 @@ void party_model_create(Model *m, const ModelSpec *spec, int D) {
     char name[MODEL_NAME_MAX];
     for (int i = 0; i < c.n_mod; i++) {
         char mod[MODEL_MOD_NAME_MAX + 8];
-        if (spec->mod_name[i][0])
-            snprintf(mod, sizeof mod, "%s", spec->mod_name[i]);
-        else
-            snprintf(mod, sizeof mod, "m%d", i);
+        model_modality_name(mod, spec->mod_name, i);
         if (c.kind[i] == MODEL_DENSE) {
             snprintf(name, sizeof name, "enc_%s/w", mod);
             model_add_tensor(m, name, 2, (int64_t[]){D, c.in_dim[i]}, pm->enc_w[i], 1);

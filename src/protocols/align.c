@@ -115,8 +115,8 @@ static double *similarities(const float *emb, int N, const double *protos, const
     return q;
 }
 
-// The checks and both sides' similarity distributions (owned) shared by the two matchers; 0 when a
-// side is empty (nothing allocated).
+// The checks and both sides' similarity distributions (owned); 0 when a side is empty (nothing
+// allocated).
 static int match_begin(double **qa, double **qb, const AlignPair *pairs, const float *emb_a, int Na,
                        int ma, const float *emb_b, int Nb, int mb, const double *protos,
                        const uint8_t *valid, int K, int M, int D, const AlignParams *ap) {
@@ -144,37 +144,6 @@ static AlignPair verdict_pair(const double *qa, const double *qb, int a, int b, 
                        .weight = v.weight};
 }
 
-int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b, int Nb,
-                int mb, const double *protos, const uint8_t *valid, int K, int M, int D,
-                const AlignParams *ap) {
-    double *qa, *qb;
-    if (!match_begin(&qa, &qb, pairs, emb_a, Na, ma, emb_b, Nb, mb, protos, valid, K, M, D, ap))
-        return 0;
-    double *best_a_js = xmalloc((size_t)Na * sizeof(double));
-    double *best_b_js = xmalloc((size_t)Nb * sizeof(double));
-    int *best_a = xmalloc((size_t)Na * sizeof(int)), *best_b = xmalloc((size_t)Nb * sizeof(int));
-    for (int a = 0; a < Na; a++)
-        best_a[a] = -1, best_a_js[a] = INFINITY;
-    for (int b = 0; b < Nb; b++)
-        best_b[b] = -1, best_b_js[b] = INFINITY;
-    // One pass in increasing (a, b) with strict < keeps the lowest index on ties.
-    AlignVerdict v;
-    for (int a = 0; a < Na; a++)
-        for (int b = 0; b < Nb; b++) {
-            if (!align_test(&v, qa + (size_t)a * K, qb + (size_t)b * K, K, ap)) continue;
-            if (v.jsd < best_a_js[a]) best_a_js[a] = v.jsd, best_a[a] = b;
-            if (v.jsd < best_b_js[b]) best_b_js[b] = v.jsd, best_b[b] = a;
-        }
-    int n = 0;
-    for (int a = 0; a < Na; a++) {
-        int b = best_a[a];
-        if (b < 0 || best_b[b] != a) continue;
-        pairs[n++] = verdict_pair(qa, qb, a, b, K, ap);
-    }
-    xfree(qa), xfree(qb), xfree(best_a_js), xfree(best_b_js), xfree(best_a), xfree(best_b);
-    return n;
-}
-
 typedef struct {
     double jsd;
     int a, b;
@@ -192,9 +161,9 @@ static int by_a(const void *x, const void *y) {
     return (p->a > q->a) - (p->a < q->a);
 }
 
-int align_match_greedy(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b,
-                       int Nb, int mb, const double *protos, const uint8_t *valid, int K, int M,
-                       int D, const AlignParams *ap) {
+int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b, int Nb,
+                int mb, const double *protos, const uint8_t *valid, int K, int M, int D,
+                const AlignParams *ap) {
     double *qa, *qb;
     if (!match_begin(&qa, &qb, pairs, emb_a, Na, ma, emb_b, Nb, mb, protos, valid, K, M, D, ap))
         return 0;

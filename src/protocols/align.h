@@ -52,21 +52,15 @@ typedef struct {
     double weight;     // as AlignVerdict
 } AlignPair;
 
-// Matched pairs between emb_a (Na, D) of modality ma and emb_b (Nb, D) of modality mb: (a, b) is
-// written when it passes align_test and each is the other's best partner, i.e. b has the smallest
-// JS with a among the b' that pass with a, and a the smallest among the a' that pass with b (ties:
-// the lowest index). Mutual best matches are a matching, so at most min(Na, Nb) pairs are written
-// to pairs (caller storage of that capacity), in increasing a. Returns the count. Time O(Na·Nb·K),
-// scratch O((Na + Nb)·K) allocated here. Local. CHECKs: pointers, Na, Nb >= 0, ma, mb in [0, M),
-// params, as align_similarity.
+// Matched pairs between emb_a (Na, D) of modality ma and emb_b (Nb, D) of modality mb, by iterated
+// mutual best matches: among the pairs that pass align_test, repeatedly the pair with the
+// smallest (JS, a, b) whose rows are both still unmatched (it is a mutual best match among them),
+// until none is left. With many near-identical candidates of one class this pairs up to
+// min(count_a, count_b) of them, where a single round of mutual best matches keeps about one per
+// class. At most min(Na, Nb) pairs are written to pairs (caller storage of that capacity), in
+// increasing a. Returns the count. Time O(Na·Nb·K), scratch O((Na + Nb)·K + passing pairs)
+// allocated here. Local. CHECKs: pointers, Na, Nb >= 0, ma, mb in [0, M), params, as
+// align_similarity.
 int align_match(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b, int Nb,
                 int mb, const double *protos, const uint8_t *valid, int K, int M, int D,
                 const AlignParams *ap);
-
-// The same arguments and output, iterated: mutual best matches among the rows not yet matched,
-// until none is left (greedy by increasing (JS, a, b) over the passing pairs). Its pairs include
-// align_match's; with many near-identical candidates of one class, align_match keeps about one pair
-// per class while this pairs up to min(count_a, count_b) of them. Scratch O(passing pairs). Local.
-int align_match_greedy(AlignPair *pairs, const float *emb_a, int Na, int ma, const float *emb_b,
-                       int Nb, int mb, const double *protos, const uint8_t *valid, int K, int M,
-                       int D, const AlignParams *ap);

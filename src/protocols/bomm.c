@@ -143,12 +143,6 @@ static void after_local(void *st, int i, const float *params, const RoundInfo *r
     }
 }
 
-static void server_update(void *st, float *global, const float *mean, const RoundInfo *r) {
-    (void)r;
-    Bomm *b = st;
-    memcpy(global, mean, b->env->sel->n * sizeof *global);
-}
-
 static void exchange(void *st, const RoundInfo *r) { bomm_exchange(st, r); }
 
 static const float *party_model(void *st, int i) {
@@ -284,7 +278,7 @@ const Protocol protocol_bomm = {
     .begin_round = begin_round,
     .hooks = hooks,
     .after_local = after_local,
-    .server_update = server_update,
+    .server_update = protocol_mean_update,
     .exchange = exchange,
     .party_model = party_model,
     .evaluate = evaluate,

@@ -61,13 +61,6 @@ static double gen_lambda(const Bomm *b, int round) {
     return b->s.lambda_min + (1 - b->s.lambda_min) * 0.5 * (1 + cos(3.14159265358979323846 * f));
 }
 
-static float cosine(const float *a, const float *c, int D) {
-    double ab = 0, aa = 0, cc = 0;
-    for (int d = 0; d < D; d++)
-        ab += (double)a[d] * c[d], aa += (double)a[d] * a[d], cc += (double)c[d] * c[d];
-    return aa > 0 && cc > 0 ? (float)(ab / sqrt(aa * cc)) : 0.f;
-}
-
 // Preference pairs for slot (t ← s) on up to dpo_rows of its rows: candidates from the current
 // policy, scored by the large model's likelihood of the true label plus prototype consistency.
 static int dpo_pairs(Bomm *b, int t, int s, const int64_t *rows, const int *chat, int n, int round,
@@ -122,8 +115,10 @@ static int dpo_pairs(Bomm *b, int t, int s, const int64_t *rows, const int *chat
             const float *py = bomm_proto_at(b, y, t);
             for (int j = 0; j < nc; j++) {
                 size_t x = (size_t)r * nc + j;
+                float cos = 0.f;
+                if (py) cosine_forward(&cos, cand + x * D, py, 1, D);
                 rewards[j] = logf(fmaxf(b->mw[0].probs[x * K + y], 1e-30f)) +
-                             (py ? (float)b->s.eta * cosine(cand + x * D, py, D) : 0.f);
+                             (py ? (float)b->s.eta * cos : 0.f);
             }
             int best, worst;
             if (!gen_rank_candidates(&best, &worst, rewards, nc)) continue;

@@ -104,8 +104,7 @@ static int gpa_pairs(Bomm *b, MmSet *t, int ma, int mb, float *merged, float *te
     int cap = na < nb ? na : nb;
     AlignPair *pairs = xmalloc((size_t)cap * sizeof *pairs + 1);
     int np =
-        cap ? align_match_greedy(pairs, ea, na, ma, eb, nb, mb, b->protos_c, b->valid, K, M, D, &ap)
-            : 0;
+        cap ? align_match(pairs, ea, na, ma, eb, nb, mb, b->protos_c, b->valid, K, M, D, &ap) : 0;
     for (int j = 0; j < np; j++) {
         int64_t ra = ia[pairs[j].a], rb = ib[pairs[j].b];
         memset(merged, 0, (size_t)M * D * sizeof(float));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/xalloc.h"
+#include "nn/loss.h"
 #include "protocols/align.h"
 #include "protocols/bomm_impl.h"
 
@@ -13,7 +14,7 @@ void bomm_protos_init(Bomm *b) {
     b->protos = xcalloc(n, sizeof *b->protos);
     b->protos_f = xcalloc(n, sizeof *b->protos_f);
     b->protos_c = xcalloc(n, sizeof *b->protos_c);
-    b->centred = xcalloc((size_t)b->D, sizeof *b->centred);
+    b->centred = xcalloc(2 * (size_t)b->D, sizeof *b->centred);
     b->valid = xcalloc((size_t)b->K * b->M, 1);
     b->pcount = xcalloc((size_t)b->K * b->M, sizeof *b->pcount);
     b->mean_emb = xcalloc((size_t)b->M * b->D, sizeof *b->mean_emb);
@@ -108,9 +109,10 @@ float bomm_policy_sigma(const Bomm *b, int t) {
 
 float bomm_centred_cosine(Bomm *b, const float *e, int k, int t) {
     bomm_centre(b, b->centred, e, t);
-    const double *p = b->protos_c + ((size_t)k * b->M + t) * b->D;
-    double ab = 0, aa = 0, bb = 0;
+    float *p = b->centred + b->D; // the centred prototype, as floats
     for (int d = 0; d < b->D; d++)
-        ab += b->centred[d] * p[d], aa += (double)b->centred[d] * b->centred[d], bb += p[d] * p[d];
-    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0.f;
+        p[d] = (float)b->protos_c[((size_t)k * b->M + t) * b->D + d];
+    float cos;
+    cosine_forward(&cos, b->centred, p, 1, b->D);
+    return cos;
 }

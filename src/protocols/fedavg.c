@@ -52,13 +52,19 @@ static const PartyHooks *hooks(void *st, int i, int training) {
     return training && f->ext->grad ? &f->hooks : NULL;
 }
 
-static void server_update(void *st, float *global, const float *mean, const RoundInfo *r) {
+void protocol_mean_update(void *st, float *global, const float *mean, size_t n,
+                          const RoundInfo *r) {
+    (void)st, (void)r;
+    memcpy(global, mean, n * sizeof *global);
+}
+
+static void server_update(void *st, float *global, const float *mean, size_t n,
+                          const RoundInfo *r) {
     Fedavg *f = st;
-    size_t n = f->env->sel->n;
     if (f->ext->server)
         f->ext->server(global, f->state, mean, n, f->opts, r->round);
     else
-        memcpy(global, mean, n * sizeof *global);
+        protocol_mean_update(st, global, mean, n, r);
 }
 
 // The rule's state, per selected tensor: cloud/server/<state name>/<tensor>.

@@ -89,8 +89,10 @@ typedef struct Protocol {
     // Hosted party i has trained to params (n_params) this round. Local. Optional.
     void (*after_local)(void *st, int i, const float *params, const RoundInfo *r);
     // Rank 0, when shape.aggregate: global_sel ← f(global_sel, mean_sel) on the packed selection
-    // (env->sel->n floats); mean_sel is the sample-weighted mean of the arrived parties'. Local.
-    void (*server_update)(void *st, float *global_sel, const float *mean_sel, const RoundInfo *r);
+    // (n = env->sel->n floats); mean_sel is the sample-weighted mean of the arrived parties'.
+    // protocol_mean_update is FedAvg's. Local.
+    void (*server_update)(void *st, float *global_sel, const float *mean_sel, size_t n,
+                          const RoundInfo *r);
     // The round's own transfers and the cloud's work, after the aggregation. Collective. Optional.
     void (*exchange)(void *st, const RoundInfo *r);
     // The model hosted party i is tested with (n_params), or NULL for the global model (with
@@ -116,3 +118,7 @@ typedef struct Protocol {
     // The cloud's own model sizes for the startup line (rank 0), 0 = none. Optional.
     size_t (*cloud_params)(void *st);
 } Protocol;
+
+// The FedAvg server update, global_sel = mean_sel: for protocols that average the parties' models.
+void protocol_mean_update(void *st, float *global_sel, const float *mean_sel, size_t n,
+                          const RoundInfo *r);

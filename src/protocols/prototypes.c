@@ -26,22 +26,3 @@ void proto_accumulate(double *sums, int64_t *counts, const float *emb, const int
         counts[(size_t)c * M + m]++;
     }
 }
-
-int proto_finish(double *protos, uint8_t *valid, const double *sums, const int64_t *counts, int K,
-                 int M, int D) {
-    CHECK_PTR(protos);
-    CHECK_PTR(sums);
-    CHECK_PTR(counts);
-    CHECK(D >= 1 && K >= 1 && M >= 1, "D=%d K=%d M=%d", D, K, M);
-    int n_valid = 0;
-    for (size_t cm = 0; cm < (size_t)K * M; cm++) {
-        int64_t n = counts[cm];
-        CHECK(n >= 0, "counts[class %zu, modality %zu] = %lld is negative", cm / M, cm % M,
-              (long long)n);
-        if (valid) valid[cm] = n > 0;
-        n_valid += n > 0;
-        for (int d = 0; d < D; d++)
-            protos[cm * D + d] = n > 0 ? sums[cm * D + d] / (double)n : 0;
-    }
-    return n_valid;
-}

@@ -17,9 +17,3 @@
 // finite embeddings.
 void proto_accumulate(double *sums, int64_t *counts, const float *emb, const int *labels,
                       const uint8_t *mask, int N, int D, int K, int M, int m);
-
-// protos (K, M, D) = sums / counts in double, written; valid (K, M) = counts > 0.
-// Cells without samples get a zero prototype and valid 0. Returns the number of valid cells.
-// valid may be NULL. Local. CHECKs: pointers, dimensions, counts >= 0.
-int proto_finish(double *protos, uint8_t *valid, const double *sums, const int64_t *counts, int K,
-                 int M, int D);

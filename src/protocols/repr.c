@@ -148,12 +148,6 @@ static void exchange(void *st, const RoundInfo *ri) {
     xfree(up);
 }
 
-static void server_update(void *st, float *global, const float *mean, const RoundInfo *ri) {
-    (void)ri;
-    Repr *r = st;
-    memcpy(global, mean, r->env->sel->n * sizeof *global);
-}
-
 static void ckpt_fields(void *st, CkptList *l) {
     Repr *r = st;
     const ProtocolEnv *env = r->env;
@@ -183,7 +177,7 @@ const Protocol protocol_repr = {
     .begin_round = begin_round,
     .hooks = hooks,
     .after_local = after_local,
-    .server_update = server_update,
+    .server_update = protocol_mean_update,
     .exchange = exchange,
     .ckpt_fields = ckpt_fields,
     .ckpt_restored = ckpt_restored,
