@@ -13,7 +13,11 @@ over the row's runs (seeds), every accuracy at the run's last evaluated round, i
   small-model acc   party_test_acc_mean: the parties' small models, mean over parties
   large-model acc   mm_test_acc: the cloud's multimodal large model ("—": the method has none)
   global acc        test_acc: the global small model ("—": local, and methods without one)
-  bytes/round       bytes_up + bytes_down (logical, all parties), mean over rounds, mean over seeds
+  bytes/round       payload bytes per round: payload_up + payload_down (what a deployment would
+                    send, all parties: the tensors' sizes, no control messages; the same at any
+                    -np), mean over rounds, mean over seeds. Run files from before payload_* (mmcollab
+                    before c8810f6) have bytes_up + bytes_down (logical bytes) instead, equal for most
+                    methods; the Markdown says how many runs used them. MPI bytes are not shown.
   seeds             runs in the row
 The best small-model accuracy of each block is bold; under each block, "BoMM − best baseline": the
 row labelled --ours (default bomm) minus the best row of any other method (its ablations are not
@@ -74,6 +78,13 @@ def options_of(runs):
     return out
 
 
+def payload_bytes(r):
+    """Payload bytes per round, up + down, all parties, mean over the run's rounds; in run files from
+    before payload_* (r.old_bytes) the logical bytes_up + bytes_down instead."""
+    up, down = ("bytes_up", "bytes_down") if r.old_bytes else ("payload_up", "payload_down")
+    return float((r.metrics[up] + r.metrics[down]).mean())
+
+
 def label(method, opts):
     parts = [method]
     for k, v in opts.items():
@@ -87,7 +98,8 @@ def order(xs, known):
 
 def blocks(runs):
     """→ [(dataset, scenario, [row dict...])], rows in display order. A row: label, method,
-    options, n, seeds, rounds, runs, <series>_mean/_std for COLS (fractions), bytes_mean/_std."""
+    options, n, seeds, rounds, runs, <series>_mean/_std for COLS (fractions), bytes_mean/_std
+    (payload bytes per round, payload_bytes())."""
     opts = options_of(runs)
     groups = rf.group(runs, lambda r: (r.dataset, r.scenario, r.method,
                                        tuple((k, fmt_value(v)) for k, v in opts[id(r)].items())))
@@ -116,8 +128,7 @@ def blocks(runs):
                 for s, _ in COLS:
                     m, sd = rf.mean_std([r.final(s) for r in rs])
                     row[s + "_mean"], row[s + "_std"] = m, sd if not math.isnan(m) else math.nan
-                row["bytes_mean"], row["bytes_std"] = rf.mean_std(
-                    [float((r.metrics["bytes_up"] + r.metrics["bytes_down"]).mean()) for r in rs])
+                row["bytes_mean"], row["bytes_std"] = rf.mean_std([payload_bytes(r) for r in rs])
                 rows.append(row)
             out.append((ds, sc, rows))
     return out
@@ -156,6 +167,15 @@ def command(argv, runs):
                     [shlex.quote(a) for a in rest])
 
 
+def old_bytes_note(runs):
+    old = sum(r.old_bytes for r in runs)
+    if not old:
+        return ""
+    return (f" {'All' if old == len(runs) else f'{old} of {len(runs)}'} run files predate payload_* "
+            "(mmcollab before c8810f6): their bytes/round is bytes_up + bytes_down, the logical bytes "
+            "of that version, equal to the payload for most methods.")
+
+
 def markdown(table, runs, argv, ours, curves_rel):
     gits = sorted({str(r.meta.get("git", "?")) for r in runs})
     lines = [
@@ -171,8 +191,9 @@ def markdown(table, runs, argv, ours, curves_rel):
         f"(mmcollab {', '.join(gits)}). Accuracies in percent at each run's last evaluated round, "
         "mean ± sample std over seeds; small-model acc = the parties' small models, mean over parties "
         "(the best of each block in bold); large-model acc = the cloud's multimodal large model (— = "
-        "the method has none); global = the global small model (— = none); bytes per round = up + "
-        "down, all parties, mean over rounds.",
+        "the method has none); global = the global small model (— = none); bytes/round = payload "
+        "bytes, up + down, all parties, mean over rounds (the tensors' sizes a deployment would send, "
+        "no control messages)." + old_bytes_note(runs),
     ]
     gaps = [(ds, sc, g) for ds, sc, rows in table for g in [gap(rows, ours)] if g]
     if gaps:

@@ -1,13 +1,23 @@
 #!/usr/bin/python3
-"""Bytes per round per method from run files → one PNG.
+"""Bytes per round per method from run files → one PNG: payload against MPI bytes.
 
     analysis/bytes.py RUN_DIR... -o bytes.png [--title T]
 
-Three panels against the round: bytes up (parties → cloud) per round, bytes down (cloud → parties)
-per round, and cumulative bytes up + down. Solid lines are logical bytes (bytes_up, bytes_down: the
-tensors' sizes), dashed lines bytes on the wire (bytes_up_wire, bytes_down_wire: after compression).
-Runs are grouped by method (and scenario/dataset where they differ); a group's line is the mean over
-its runs (seeds). Needs Debian's python3-h5py and python3-matplotlib (scripts/deps.sh analysis).
+Two kinds of bytes (run.h5 /metrics; src/comm/comm.h):
+  payload    payload_up, payload_down: what a deployment would send per round, parties → cloud and
+             cloud → parties, all parties: the exchanged tensors' sizes in their stated dtype, no
+             control messages. Reproducible: the same at any -np and in every run of one config.
+  MPI bytes  mpi_bytes_sent: everything this run passed to MPI since the previous round's record,
+             summed over ranks, control plane included (round 1 includes the setup). It measures
+             this simulation, not a deployment: it depends on -np (the parties a rank hosts share
+             its messages; rank 0, the cloud, takes part in every collective), on how the run
+             encodes transfers (exact sums travel as int64 fixed point), and varies between runs.
+Two panels against the round: per round, payload up and payload down (solid; markers ^ and v) and
+MPI bytes sent (dashed); cumulative, payload up + down (solid) against MPI bytes sent (dashed).
+Runs are grouped by method (and scenario/dataset where they differ), one colour per group; a
+group's line is the mean over its runs (seeds). Run files from before payload_*/mpi_bytes_* are
+refused, naming the file. Needs Debian's python3-h5py and python3-matplotlib (scripts/deps.sh
+analysis).
 """
 import argparse
 import os
@@ -17,6 +27,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runs as rf  # noqa: E402
+
+NEEDS = ("payload_up", "payload_down", "mpi_bytes_sent")
 
 
 def series(rs, name):
@@ -31,30 +43,47 @@ def main():
     ap.add_argument("--title", default=None)
     a = ap.parse_args()
     runs = rf.load_all(a.runs)
+    rf.require(runs, NEEDS, "bytes.py")
     groups = rf.group(runs, rf.group_key(runs))
     plt = rf.pyplot()
     from matplotlib.ticker import MaxNLocator
 
+    from matplotlib.lines import Line2D
+
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, (up, down, cum) = plt.subplots(1, 3, figsize=(15, 4))
+    fig, (per, cum) = plt.subplots(1, 2, figsize=(13, 4.5))
+    handles = []
     for i, (label, rs) in enumerate(groups.items()):
         c = colors[i % len(colors)]
-        for wire, ls in (("", "-"), ("_wire", "--")):
-            r, u = series(rs, "bytes_up" + wire)
-            _, d = series(rs, "bytes_down" + wire)
-            lab = label + (" (wire)" if wire else "")
-            up.plot(r, u / 1e3, color=c, ls=ls, marker="o" if len(r) < 20 else None, ms=3, label=lab)
-            down.plot(r, d / 1e3, color=c, ls=ls, marker="o" if len(r) < 20 else None, ms=3, label=lab)
-            cum.plot(r, np.cumsum(u + d) / 1e6, color=c, ls=ls, label=lab)
-    for ax, t, unit in ((up, "bytes up per round", "kB"), (down, "bytes down per round", "kB"),
-                        (cum, "cumulative bytes up + down", "MB")):
+        r, up = series(rs, "payload_up")
+        _, down = series(rs, "payload_down")
+        _, mpi = series(rs, "mpi_bytes_sent")
+        few = len(r) < 20
+        per.plot(r, up / 1e3, color=c, ls="-", marker="^" if few else None, ms=4)
+        per.plot(r, down / 1e3, color=c, ls="-", marker="v" if few else None, ms=4)
+        per.plot(r, mpi / 1e3, color=c, ls="--")
+        # Every round records both; nan_to_num only guards groups whose runs differ in length.
+        cum.plot(r, np.cumsum(np.nan_to_num(up + down)) / 1e6, color=c, ls="-")
+        cum.plot(r, np.cumsum(np.nan_to_num(mpi)) / 1e6, color=c, ls="--")
+        handles.append(Line2D([], [], color=c, lw=6, label=label))
+    # One legend entry per group (its colour) and one per kind of line.
+    per.legend(handles=handles + [
+        Line2D([], [], color="k", ls="-", marker="^", ms=4, label="payload up"),
+        Line2D([], [], color="k", ls="-", marker="v", ms=4, label="payload down"),
+        Line2D([], [], color="k", ls="--", label="MPI bytes sent")], fontsize=7)
+    cum.legend(handles=handles + [
+        Line2D([], [], color="k", ls="-", label="payload up + down"),
+        Line2D([], [], color="k", ls="--", label="MPI bytes sent")], fontsize=7)
+    for ax, t, unit in ((per, "per round: payload up, down (solid); MPI bytes sent, all ranks (dashed)", "kB"),
+                        (cum, "cumulative: payload up + down (solid); MPI bytes sent (dashed)", "MB")):
         ax.set_title(t, fontsize=10)
         ax.set_xlabel("round")
         ax.set_ylabel(unit)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    up.legend(fontsize=8)
-    fig.suptitle(a.title or "solid: logical bytes, dashed: on the wire", fontsize=10)
+    sizes = sorted({int(r.meta.get("world_size", 0)) for r in runs})
+    fig.suptitle(a.title or "payload = what a deployment sends (any -np); MPI bytes = what this run passed to "
+                 f"MPI, control plane included (-np {'/'.join(map(str, sizes))})", fontsize=10)
     fig.tight_layout()
     fig.savefig(a.out, dpi=110)
     plt.close(fig)

@@ -16,8 +16,18 @@ import numpy as np
 
 SCHEMA = 1  # RUNFILE_SCHEMA in src/io/runfile.h
 # The series the scripts read (src/fl: every method records all of them, NaN where not measured).
-SERIES = ("round", "train_loss", "test_acc", "party_test_acc_mean", "bytes_up", "bytes_down",
-          "bytes_up_wire", "bytes_down_wire", "round_ms")
+# Two kinds of bytes (src/comm/comm.h): payload_up/_down = what a deployment would send per round,
+# all parties (the tensors' sizes in their stated dtype, no control messages; identical at any
+# -np); mpi_bytes_sent/_recv = everything the run passed to MPI since the previous round's record,
+# summed over ranks, control plane included (round 1 includes the setup; depends on the rank
+# layout, varies between runs).
+BYTE_SERIES = ("payload_up", "payload_down", "mpi_bytes_sent", "mpi_bytes_recv")
+SERIES = ("round", "train_loss", "test_acc", "party_test_acc_mean") + BYTE_SERIES + ("round_ms",)
+# Run files written before mmcollab c8810f6 have, instead of BYTE_SERIES, bytes_up/bytes_down
+# (logical bytes: equal to payload_up/_down for most methods, not all) and a copy of them named
+# *_wire (not a measurement, never read here). load() accepts them (Run.old_bytes) so that curves,
+# scaling and bomm_table still read old runs; table.py and bytes.py need BYTE_SERIES (require()).
+OLD_BYTE_SERIES = ("bytes_up", "bytes_down")
 # Series only some methods record: the cloud's multimodal large model's test accuracy (bomm, fedmkt).
 # Absent from a run file = not measured: final() gives NaN, by_round() a NaN row.
 OPTIONAL = ("mm_test_acc",)
@@ -41,15 +51,23 @@ def _py(v):
 
 class Run:
     """One run: dir, path, config, meta (dicts of str/int/float), metrics (name → ndarray; (R) or
-    (R, parties)), timing (names of wall-clock series), defaults (option → default text, from
-    /defaults; None for run files written before it existed)."""
+    (R, parties)), varies (names of the series that may differ between runs of one config: round_ms
+    and mpi_bytes_*; from each dataset's attribute varies, or timing in older run files), defaults
+    (option → default text, from /defaults; None for run files written before it existed),
+    old_bytes (True: a run file from before payload_*/mpi_bytes_*, with bytes_up/bytes_down)."""
 
-    def __init__(self, path, config, meta, metrics, timing, defaults=None):
+    def __init__(self, path, config, meta, metrics, varies, defaults=None, old_bytes=False):
         self.path = path
         self.dir = os.path.dirname(path)
         self.name = os.path.basename(os.path.normpath(self.dir)) or path
-        self.config, self.meta, self.metrics, self.timing = config, meta, metrics, timing
+        self.config, self.meta, self.metrics, self.varies = config, meta, metrics, varies
         self.defaults = defaults
+        self.old_bytes = old_bytes
+
+    @property
+    def timing(self):
+        """The old name of varies."""
+        return self.varies
 
     @property
     def method(self):
@@ -135,16 +153,21 @@ def load(path):
                 raise RunFileError(f"{f_path}: run file without group /{g}")
         config = {k: _py(v) for k, v in f["config"].attrs.items()}
         meta = {k: _py(v) for k, v in f["meta"].attrs.items()}
-        metrics, timing = {}, set()
+        metrics, varies = {}, set()
         for k, ds in f["metrics"].items():
             metrics[k] = ds[()] if k == "round" else np.asarray(ds[()], dtype=np.float64)
-            if int(ds.attrs.get("timing", 0)):
-                timing.add(k)
+            flag = ds.attrs.get("varies")
+            if flag is None:  # run files before c8810f6 call it timing
+                flag = ds.attrs.get("timing", 0)
+            if int(flag):
+                varies.add(k)
         missing = [k for k in SERIES if k not in metrics]
-        if missing:
+        old_bytes = (bool(missing) and set(missing) <= set(BYTE_SERIES)
+                     and all(k in metrics for k in OLD_BYTE_SERIES))
+        if missing and not old_bytes:
             raise RunFileError(f"{f_path}: /metrics lacks {', '.join(missing)}")
         defaults = {k: str(_py(v)) for k, v in f["defaults"].attrs.items()} if "defaults" in f else None
-    return Run(f_path, config, meta, metrics, timing, defaults)
+    return Run(f_path, config, meta, metrics, varies, defaults, old_bytes)
 
 
 def load_all(paths):
@@ -155,6 +178,18 @@ def load_all(paths):
         return [load(p) for p in paths]
     except RunFileError as e:
         sys.exit(f"error: {e}")
+
+
+def require(runs, series, script):
+    """Exits 1 naming the first run whose file lacks one of series (an older run file), for the
+    scripts that need series load() does not insist on."""
+    for r in runs:
+        missing = [k for k in series if k not in r.metrics]
+        if missing:
+            old = (" (a run file from before mmcollab c8810f6, with the logical bytes_up/bytes_down "
+                   "instead)" if r.old_bytes else "")
+            sys.exit(f"error: {r.path}: /metrics lacks {', '.join(missing)}{old}; {script} needs "
+                     f"{', '.join(series)}")
 
 
 def group(runs, key):

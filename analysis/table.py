@@ -4,11 +4,20 @@
     analysis/table.py RUN_DIR... [--md OUT.md] [--csv OUT.csv]
 
 Per run: the final global test accuracy and mean party test accuracy (each at the last round it was
-measured, --eval-every), and the mean over rounds of bytes up/down per round (all parties, logical
-and wire). Per row: the mean ± sample std (ddof=1) of those over the row's runs (seeds); seeds =
-runs in the row; rounds = rounds per run. "—" = never measured (global test accuracy of method
-local). The Markdown goes to stdout, and to --md; --csv writes the same numbers unrounded.
-Needs Debian's python3-h5py (scripts/deps.sh analysis).
+measured, --eval-every), and the mean over rounds of four byte counts per round:
+  payload up/round    payload_up: what a deployment would send parties → cloud, all parties (the
+                      tensors' sizes in their stated dtype, no control messages; the same at any -np)
+  payload down/round  payload_down: the same, cloud → parties
+  MPI sent/round      mpi_bytes_sent: every byte this run passed to MPI since the previous round,
+                      summed over ranks, control plane included (round 1 includes the setup)
+  MPI recv/round      mpi_bytes_recv: the same, received
+MPI bytes measure this simulation, not a deployment: they depend on -np (the parties of one rank
+share its messages) and vary between runs of one config; a row whose runs differ in world size is
+warned about on stderr. Per row: the mean ± sample std (ddof=1) of those over the row's runs
+(seeds); seeds = runs in the row; rounds = rounds per run. "—" = never measured (global test
+accuracy of method local). The Markdown goes to stdout, and to --md; --csv writes the same numbers
+unrounded (columns <series>_mean, <series>_std). Run files from before payload_*/mpi_bytes_* are
+refused, naming the file. Needs Debian's python3-h5py (scripts/deps.sh analysis).
 """
 import argparse
 import csv
@@ -20,8 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runs as rf  # noqa: E402
 
 ACC = [("test_acc", "test acc"), ("party_test_acc_mean", "party test acc")]
-BYTES = [("bytes_up", "up/round"), ("bytes_down", "down/round"),
-         ("bytes_up_wire", "up wire/round"), ("bytes_down_wire", "down wire/round")]
+BYTES = [("payload_up", "payload up/round"), ("payload_down", "payload down/round"),
+         ("mpi_bytes_sent", "MPI sent/round"), ("mpi_bytes_recv", "MPI recv/round")]
 
 
 def rows(runs):
@@ -32,6 +41,10 @@ def rows(runs):
         row = {"method": method, "scenario": scenario, "dataset": dataset, "n": len(rs),
                "seeds": " ".join(str(r.seed) for r in rs),
                "rounds": "/".join(str(x) for x in sorted({r.rounds for r in rs}))}
+        sizes = sorted({str(r.meta.get("world_size", "?")) for r in rs})
+        if len(sizes) > 1:
+            print(f"warning: row {method} {scenario} {dataset}: world sizes {', '.join(sizes)}: "
+                  "the MPI bytes columns mix rank layouts", file=sys.stderr)
         for s, _ in ACC:
             row[s + "_mean"], row[s + "_std"] = rf.mean_std([r.final(s) for r in rs])
         for s, _ in BYTES:
@@ -61,6 +74,10 @@ def markdown(table):
         cells = [r["method"], r["scenario"], r["dataset"], str(r["n"]), r["rounds"]]
         cells += [fmt_acc(r, s) for s, _ in ACC] + [fmt_bytes(r[s + "_mean"]) for s, _ in BYTES]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Bytes: mean per round over the run, mean over seeds. payload = what a deployment would send "
+              "(all parties; tensors in their stated dtype, no control messages; the same at any -np). "
+              "MPI = every byte the run passed to MPI, summed over ranks, control plane and (round 1) "
+              "setup included; depends on -np."]
     return "\n".join(lines) + "\n"
 
 
@@ -70,7 +87,9 @@ def main():
     ap.add_argument("--md", help="also write the Markdown table here")
     ap.add_argument("--csv", help="write the table as CSV (full precision) here")
     a = ap.parse_args()
-    table = rows(rf.load_all(a.runs))
+    runs = rf.load_all(a.runs)
+    rf.require(runs, [s for s, _ in BYTES], "table.py")
+    table = rows(runs)
     md = markdown(table)
     sys.stdout.write(md)
     if a.md:

@@ -3,8 +3,11 @@
 #
 # Makes tiny runs (SynMM 800/200, 3 rounds): fedavg and local with seeds 1 and 2 at -np 3, and two
 # fedavg runs at -np 2 for scaling; runs every script; checks the PNGs, recomputes the table's
-# numbers straight from run.h5 with h5py (not through analysis/runs.py), checks one scaling
-# efficiency by hand, and that a directory or file that is not a run is refused by name. Then a tiny
+# numbers (accuracies, payload and MPI bytes) straight from run.h5 with h5py (not through
+# analysis/runs.py), checks the byte series (payload_*, mpi_bytes_*, /meta/mpi_bytes) and that the
+# payload is the same at -np 2 and 3, reads an old-style run file (bytes_*, attribute timing; made
+# by renaming a copy with h5py), checks one scaling efficiency by hand, and that a directory or
+# file that is not a run is refused by name. Then a tiny
 # sweep manifest through analysis/run_manifest.sh (fedavg, local, fedprox --fedprox.mu=0.1 on two
 # scenarios, and a line with a bad option): the bad line fails by name while the others finish,
 # finished runs are skipped, the directories are those of slurm/sweep.sbatch, and
@@ -65,38 +68,169 @@ done
 echo "== table"
 "$PY" "$A/table.py" "${RUNS[@]}" --md "$T/table.md" --csv "$T/table.csv" >"$T/stdout.md"
 cmp -s "$T/stdout.md" "$T/table.md" && ok "stdout = --md" || bad "stdout differs from --md"
-# Independent recomputation: final = last non-NaN value of the series; std = sample std (n-1).
-if "$PY" - "$T/table.md" "$T/table.csv" "$T/runs" <<'EOF'; then ok "table rows = recomputed means ± stds"; else bad "table"; fi
+# Independent recomputation: final = last non-NaN value of the series; std = sample std (n-1); the
+# byte columns = the mean over rounds of payload_up, payload_down, mpi_bytes_sent, mpi_bytes_recv.
+if "$PY" - "$T/table.md" "$T/table.csv" "$T/runs" <<'EOF'; then ok "table rows = recomputed means ± stds (accuracies, payload and MPI bytes)"; else bad "table"; fi
 import csv, glob, math, statistics, sys
 import h5py
 md, csvp, runs = sys.argv[1:]
+BYTES = ["payload_up", "payload_down", "mpi_bytes_sent", "mpi_bytes_recv"]
+S = ["test_acc", "party_test_acc_mean"] + BYTES
 want = {}
 for d in sorted(glob.glob(runs + "/*")):
     with h5py.File(d + "/run.h5", "r") as f:
         m = f["meta"].attrs["method"].decode()
         fin = lambda s: ([v for v in f["metrics"][s][()] if not math.isnan(v)] or [math.nan])[-1]
         want.setdefault(m, []).append((fin("test_acc"), fin("party_test_acc_mean"),
-                                       f["metrics/bytes_up"][()].mean(), f["metrics/bytes_down"][()].mean()))
+                                       *[f["metrics"][s][()].mean() for s in BYTES]))
 assert sorted(want) == ["fedavg", "local"], want
-rows = [l for l in open(md) if l.startswith("| ") and not l.startswith("| method")]
+lines = open(md).read().split("\n")
+head = [c.strip() for c in lines[0].strip("|").split("|")]
+assert head[7:] == ["payload up/round", "payload down/round", "MPI sent/round", "MPI recv/round"], head
+assert any(l.startswith("Bytes: ") and "payload = what a deployment would send" in l and
+           "MPI = every byte the run passed to MPI" in l for l in lines), lines[-3:]
+rows = [l for l in lines if l.startswith("| ") and not l.startswith("| method")]
 assert len(rows) == 2, rows
 got = {r["method"]: r for r in csv.DictReader(open(csvp))}
+kb = lambda b: next((f"{b / k:.1f} {u}" for u, k in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if b >= k), f"{b:.0f} B")
 for m, vals in want.items():
     cells = [c.strip() for c in next(r for r in rows if r.startswith(f"| {m} |")).strip("|\n").split("|")]
     assert cells[3] == "2" and cells[4] == "3", cells
-    for i, s in enumerate(["test_acc", "party_test_acc_mean", "bytes_up", "bytes_down"]):
+    for i, s in enumerate(S):
         xs = [v[i] for v in vals]
         if any(math.isnan(x) for x in xs):  # local has no global model
             assert m == "local" and s == "test_acc" and cells[5] == "—", (m, s, cells)
             continue
         mean, sd = statistics.mean(xs), statistics.stdev(xs)
-        assert abs(float(got[m][s + "_mean"]) - mean) <= 1e-12, (m, s, got[m][s + "_mean"], mean)
-        assert abs(float(got[m][s + "_std"]) - sd) <= 1e-12, (m, s, got[m][s + "_std"], sd)
+        assert abs(float(got[m][s + "_mean"]) - mean) <= 1e-12 * max(1, mean), (m, s, got[m][s + "_mean"], mean)
+        assert abs(float(got[m][s + "_std"]) - sd) <= 1e-9 * max(1, mean), (m, s, got[m][s + "_std"], sd)
         if i < 2:
             assert cells[5 + i] == f"{mean:.4f} ± {sd:.4f}", (m, s, cells[5 + i], mean, sd)
+        else:
+            assert cells[5 + i] == kb(mean), (m, s, cells[5 + i], mean)
         print(f"       {m:7s} {s:20s} {mean:.6g} ± {sd:.3g}")
 assert want["fedavg"][0][0] != want["fedavg"][1][0] or want["fedavg"][0][1] != want["fedavg"][1][1], \
     "seeds 1 and 2 gave identical results: the std check would prove nothing"
+assert all(v[2] > 0 and v[3] > 0 for v in want["fedavg"]), "fedavg exchanges no payload"
+assert all(v[2] == 0 and v[3] == 0 for v in want["local"]), "local has a payload"
+EOF
+
+echo "== byte series"
+# Straight from run.h5 with h5py: the series exist with their varies flags, MPI bytes are positive
+# every round and bounded by /meta/mpi_bytes, the payload sums the parties' and does not depend on
+# -np (runs/fedavg_s1 at -np 3 and scal/np2_p4 at -np 2 are one config).
+if "$PY" - "$T" <<'EOF'; then ok "payload_*, party_payload_*, mpi_bytes_*, /meta/mpi_bytes consistent in all 6 runs"; else bad "byte series"; fi
+import glob, sys
+import h5py, numpy as np
+t = sys.argv[1]
+VARIES = {"payload_up": 0, "payload_down": 0, "mpi_bytes_sent": 1, "mpi_bytes_recv": 1, "round_ms": 1}
+paths = sorted(glob.glob(f"{t}/runs/*/run.h5") + glob.glob(f"{t}/scal/*/run.h5"))
+assert len(paths) == 6, paths
+for p in paths:
+    with h5py.File(p, "r") as f:
+        m, ws = f["metrics"], int(f["meta"].attrs["world_size"])
+        R = len(m["round"])
+        for k, v in VARIES.items():
+            assert m[k].shape == (R,) and int(m[k].attrs["varies"]) == v and "timing" not in m[k].attrs, (p, k)
+        for k in ("bytes_up", "bytes_down", "bytes_up_wire", "party_bytes_up", "party_bytes_down_wire"):
+            assert k not in m, (p, k)
+        for d in ("up", "down"):
+            assert np.array_equal(m[f"party_payload_{d}"][()].sum(axis=1), m[f"payload_{d}"][()]), (p, d)
+        sent, recv = m["mpi_bytes_sent"][()], m["mpi_bytes_recv"][()]
+        assert (sent > 0).all() and (recv > 0).all(), (p, sent, recv)
+        tot = f["meta/mpi_bytes"][()]
+        assert tot.shape == (ws, 2) and tot.dtype == np.uint64 and (tot > 0).all(), (p, tot)
+        # The whole process includes every round's bytes (and the run's last transfers after them).
+        assert tot[:, 0].sum() >= sent.sum() and tot[:, 1].sum() >= recv.sum(), \
+            (p, tot.sum(axis=0), sent.sum(), recv.sum())
+        for k in ("party_sampled", "party_arrived"):
+            assert m[k].shape == m["party_payload_up"].shape and set(np.unique(m[k][()])) <= {0.0, 1.0}, (p, k)
+        assert isinstance(f["meta"].attrs["blas_core"], bytes) and int(f["meta"].attrs["blas_threads"]) >= 1, p
+
+
+def ser(d, k):
+    with h5py.File(f"{t}/{d}/run.h5", "r") as f:
+        return f["metrics/" + k][()]
+
+
+for k in ("payload_up", "payload_down"):
+    assert np.array_equal(ser("runs/fedavg_s1", k), ser("scal/np2_p4", k)), k
+pay = ser("runs/fedavg_s1", "payload_up")[-1] + ser("runs/fedavg_s1", "payload_down")[-1]
+print(f"       fedavg, 4 parties: payload up + down {pay:.0f} B/round at -np 3 and -np 2; MPI sent "
+      f"{ser('runs/fedavg_s1', 'mpi_bytes_sent')[-1]:.0f} B/round at -np 3, "
+      f"{ser('scal/np2_p4', 'mpi_bytes_sent')[-1]:.0f} B/round at -np 2")
+EOF
+
+echo "== old-style run file"
+# A run file as written before payload_*/mpi_bytes_* (mmcollab before c8810f6): payload_* renamed
+# bytes_* (plus the *_wire copies), no mpi_bytes_*, and the datasets' attribute varies called timing.
+OLD=$T/old/fedavg_old
+mkdir -p "$OLD"
+cp "$T/runs/fedavg_s1/run.h5" "$OLD/run.h5"
+if "$PY" - "$T" "$A" <<'EOF'; then ok "runs.py: varies from attribute varies, and from timing in an old-style run file"; else bad "runs.py on varies/timing"; fi
+import sys
+import h5py, numpy as np
+t, a = sys.argv[1:]
+sys.path.insert(0, a)
+import runs
+with h5py.File(f"{t}/old/fedavg_old/run.h5", "r+") as f:
+    m = f["metrics"]
+    for d in ("up", "down"):
+        m.move(f"payload_{d}", f"bytes_{d}")
+        m.move(f"party_payload_{d}", f"party_bytes_{d}")
+        for k in (f"bytes_{d}", f"party_bytes_{d}"):
+            m[k + "_wire"] = m[k][()]
+            m[k + "_wire"].attrs["width"] = m[k].attrs["width"]
+            m[k + "_wire"].attrs["varies"] = 0
+    for k in ("mpi_bytes_sent", "mpi_bytes_recv", "party_sampled", "party_arrived"):
+        del m[k]
+    del f["meta/mpi_bytes"]
+    for k, ds in m.items():
+        if "varies" in ds.attrs:
+            ds.attrs["timing"] = ds.attrs["varies"]
+            del ds.attrs["varies"]
+new, old = runs.load(f"{t}/runs/fedavg_s1"), runs.load(f"{t}/old/fedavg_old")
+assert new.varies == {"round_ms", "mpi_bytes_sent", "mpi_bytes_recv"} and not new.old_bytes, new.varies
+assert old.varies == {"round_ms"} and old.timing == old.varies and old.old_bytes, (old.varies, old.old_bytes)
+assert np.array_equal(old.metrics["bytes_up"], new.metrics["payload_up"])
+# A file with neither kind of bytes is still refused, naming what it lacks.
+with h5py.File(f"{t}/old/fedavg_old/run.h5", "r") as f, h5py.File(f"{t}/old/nobytes.h5", "w") as g:
+    for k in ("config", "meta", "metrics"):
+        f.copy(k, g)
+    for k, v in f.attrs.items():
+        g.attrs[k] = v
+    del g["metrics/bytes_up"]
+try:
+    runs.load(f"{t}/old/nobytes.h5")
+    raise SystemExit("a run file with neither bytes_up nor payload_up was accepted")
+except runs.RunFileError as e:
+    assert "lacks payload_up" in str(e), e
+print(f"       new: varies = {sorted(new.varies)}; old-style: timing = {sorted(old.varies)}")
+EOF
+if "$PY" "$A/curves.py" "$OLD" -o "$T/old/c.png" >/dev/null 2>"$T/err" &&
+   "$PY" "$A/scaling.py" "$OLD" "$T/scal/np2_p4" -o "$T/old/s.png" >/dev/null 2>>"$T/err"; then
+  ok "curves.py and scaling.py read the old-style run file"
+else bad "curves.py/scaling.py on an old-style run file: $(cat "$T/err")"; fi
+for s in table bytes; do
+  out=(); [ $s = bytes ] && out=(-o "$T/old/b.png")
+  if "$PY" "$A/$s.py" "$OLD" "${out[@]}" >"$T/out" 2>"$T/err"; then bad "$s.py accepted an old-style run file"
+  elif grep -q "fedavg_old/run.h5: /metrics lacks payload_up" "$T/err" && grep -q "before mmcollab c8810f6" "$T/err"; then
+    ok "$s.py refuses it: $(sed 's/.*\(fedavg_old\)/\1/' "$T/err" | head -c 90)"
+  else bad "$s.py on an old-style run file: unclear error: $(cat "$T/err")"; fi
+done
+# bomm_table.py falls back to bytes_up + bytes_down there, and says so.
+"$PY" "$A/bomm_table.py" "$OLD" "$T/runs/local_s1" >"$T/old/b.md" 2>"$T/err" || cat "$T/err"
+if "$PY" - "$T" <<'EOF'; then ok "bomm_table.py: old-style bytes/round = bytes_up + bytes_down, and the header says so"; else bad "bomm_table.py on an old-style run file"; fi
+import sys
+import h5py
+t = sys.argv[1]
+md = open(f"{t}/old/b.md").read()
+with h5py.File(f"{t}/old/fedavg_old/run.h5", "r") as f:
+    b = (f["metrics/bytes_up"][()] + f["metrics/bytes_down"][()]).mean()
+kb = next((f"{b / k:.1f} {u}" for u, k in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if b >= k), f"{b:.0f} B")
+row = next(l for l in md.split("\n") if l.startswith("| fedavg |"))
+assert row.split("|")[5].strip() == kb, (row, kb)
+assert "1 of 2 run files predate payload_*" in md and "bytes_up + bytes_down" in md, md[:1500]
 EOF
 
 echo "== scaling"
@@ -182,6 +316,7 @@ t = sys.argv[1]
 md = open(f"{t}/bomm/RESULTS.md").read()
 assert "reconstruction from the paper's abstract" in md, md[:300]
 assert "analysis/bomm_table.py runs/bomm/*/ --md" in md and "--ours 'fedprox mu=0.1'" in md, md[:600]
+assert "bytes/round = payload bytes, up + down" in md and "predate payload_*" not in md, md[:1200]
 want = {}
 for p in sorted(glob.glob(f"{t}/runs/bomm/*/run.h5")):  # not the bad line's empty directory
     with h5py.File(p, "r") as f:
@@ -190,7 +325,7 @@ for p in sorted(glob.glob(f"{t}/runs/bomm/*/run.h5")):  # not the bad line's emp
         lab = method + (" mu=0.1" if method == "fedprox" and c["fedprox.mu"] != 0.01 else "")
         fin = lambda s: ([v for v in m[s][()] if not math.isnan(v)] or [math.nan])[-1]
         want.setdefault((c["scenario"].decode(), lab), []).append(
-            (fin("party_test_acc_mean"), fin("test_acc"), (m["bytes_up"][()] + m["bytes_down"][()]).mean(),
+            (fin("party_test_acc_mean"), fin("test_acc"), (m["payload_up"][()] + m["payload_down"][()]).mean(),
              int(c["seed"])))
 assert len(want) == 4, sorted(want)
 pct = lambda xs: (f"{100 * statistics.mean(xs):.2f} ± {100 * statistics.stdev(xs):.2f}" if len(xs) > 1
