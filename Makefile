@@ -1,4 +1,4 @@
-# mmcollab - the one build entry (STYLE.md 9.14).
+# mmcollab - the one build entry (docs/conventions.md §14).
 #
 #   make deps       install the Debian packages the build needs (apt-get; idempotent, ~0.1 s when present)
 #   make / all      build the library and the apps in build/bin/

@@ -21,7 +21,7 @@ over the row's runs (seeds), every accuracy at the run's last evaluated round, i
   seeds             runs in the row
 The best small-model accuracy of each block is bold; under each block, "BoMM − best baseline": the
 row labelled --ours (default bomm) minus the best row of any other method (its ablations are not
-baselines), in points. BoMM is a reconstruction from the paper's abstract (research/methods.md §1);
+baselines), in points. BoMM is a reconstruction from the paper's abstract (docs/methods.md §1);
 the Markdown says so and records the command. --curves DIR: DIR/<dataset>_<scenario>.png, the
 small-model accuracy (and the large model's, where recorded) against the round, mean over seeds
 with a ±1 std band. Needs Debian's python3-h5py and python3-matplotlib (scripts/deps.sh analysis).
@@ -181,7 +181,7 @@ def markdown(table, runs, argv, ours, curves_rel):
     lines = [
         "# BoMM results table",
         "",
-        "**BoMM here is a reconstruction from the paper's abstract** (`research/methods.md` §1: the "
+        "**BoMM here is a reconstruction from the paper's abstract** (`docs/methods.md` §1: the "
         "authors' code and full text are not public); the baselines are our implementations in the "
         "same harness. Generated from run files only by",
         "",

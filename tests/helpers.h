@@ -1,5 +1,6 @@
-// helpers.h - shared test helpers (STYLE.md 9.15): tensor comparison that reports the first failing
-// index, central-difference gradient checks in double, and "this call must die with this message".
+// helpers.h - shared test helpers (docs/conventions.md §15): tensor comparison that reports the
+// first failing index, central-difference gradient checks in double, and "this call must die with
+// this message".
 #pragma once
 
 #include <check.h>

@@ -1,4 +1,4 @@
-// test_fedopt.c - the FedOpt server rules against values worked by hand (research/methods.md 3.4),
+// test_fedopt.c - the FedOpt server rules against values worked by hand (docs/methods.md §3.4),
 // with defaults eta 0.01, tau 0.001, beta1 0.9, beta2 0.99: global w = (1, -1), party mean
 // (2, -1), so the pseudo-gradient is d = (1, 0).
 #include <check.h>

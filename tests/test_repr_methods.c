@@ -1,5 +1,5 @@
 // test_repr_methods.c - the representation-level terms of FedProto and MOON (methods/fedproto.c,
-// methods/moon.c, research/methods.md 5.2): their gradients on u (drep) against central finite
+// methods/moon.c, docs/methods.md §5.2): their gradients on u (drep) against central finite
 // differences in double, their values against hand-computed cases, the first-round / no-prototype
 // cases that must add nothing, and bad labels dying with the row named.
 #include <check.h>

@@ -1,7 +1,7 @@
-// config.h - the options of build/bin/mmcollab (STYLE.md 9.12): the core table, the scenario
-// overrides, and the chosen method's and model kind's own options, each a typed struct. One option
-// set drives the parser, --help, the startup table, run.h5's /config, the checkpoint comparison and
-// the broadcast to the other ranks (as text that parses back to the same bits).
+// config.h - the options of build/bin/mmcollab (docs/conventions.md §12): the core table, the
+// scenario overrides, and the chosen method's and model kind's own options, each a typed struct.
+// One option set drives the parser, --help, the startup table, run.h5's /config, the checkpoint
+// comparison and the broadcast to the other ranks (as text that parses back to the same bits).
 //
 // The method and model registries are passed in (cli knows no method or model): each entry is an
 // OptGroup (name, summary, options over its own struct of `size` bytes).

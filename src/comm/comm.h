@@ -1,5 +1,5 @@
-// comm.h - every transfer between ranks goes through here, and is counted at the call (DESIGN.md
-// §2, §9; STYLE.md 9.10).
+// comm.h - every transfer between ranks goes through here, and is counted at the call
+// (docs/architecture.md §2, §5; docs/conventions.md §10).
 //
 // A Comm owns a duplicate of the world communicator, named "mmcollab" (MPI_Comm_set_name, so that
 // debuggers and the test's PMPI counter can tell it from HDF5's own duplicates), the placement of

@@ -1,4 +1,4 @@
-// exact.h - exact, order-independent sums for aggregation (STYLE.md 9.10).
+// exact.h - exact, order-independent sums for aggregation (docs/conventions.md §10).
 //
 // Floating-point addition is not associative, so an MPI_SUM over floats depends on the reduction
 // tree, on -np and on which rank hosts which party. Here every term weight·x[i] is rounded once to

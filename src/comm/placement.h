@@ -1,4 +1,4 @@
-// placement.h - which rank hosts which party (DESIGN.md §2).
+// placement.h - which rank hosts which party (docs/architecture.md §2).
 //
 // Rank 0 is the cloud. Ranks 1..size-1 host contiguous blocks of parties in party-id order, sizes
 // differing by at most one; with a single rank, rank 0 is the cloud and hosts every party.

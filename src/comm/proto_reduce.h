@@ -1,5 +1,5 @@
 // proto_reduce.h - global prototypes from every party's sums and counts, exactly (BoMM GPA,
-// research/methods.md §1.4; [I] reconstruction).
+// docs/methods.md §1.4; [I] reconstruction).
 //
 // P[c][m] = Σ_k sums_k[c][m] / Σ_k counts_k[c][m]. Float sums over parties would depend on -np and
 // on placement, so each party's double sums are rounded once to fixed point (comm/exact.h) and the

@@ -1,4 +1,5 @@
-// die.h - the one exit path for bugs (tier 1) and failed external calls (tier 2), STYLE.md 9.5.
+// die.h - the one exit path for bugs (tier 1) and failed external calls (tier 2),
+// docs/conventions.md §5.
 //
 // Every macro here funnels into die_at(), which prints
 //   [rank R] src/nn/linear.c:88: linear_forward: inp has C=63, weight expects C=64

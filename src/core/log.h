@@ -1,4 +1,4 @@
-// log.h - rank-aware logging (STYLE.md 9.13). Nothing else in src/ calls printf.
+// log.h - rank-aware logging (docs/conventions.md §13). Nothing else in src/ calls printf.
 //
 // log_init caches the rank and level (the only mutable globals besides the NaN guard flag).
 // Before log_init every call behaves as rank 0 at LOG_INFO.

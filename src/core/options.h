@@ -1,5 +1,5 @@
 // options.h - option tables: one table drives the parser, --help, the startup table, the run file's
-// /config attributes and the checkpoint config comparison (STYLE.md 9.12).
+// /config attributes and the checkpoint config comparison (docs/conventions.md §12).
 //
 // A table is an array of OptSpec, each naming a field of a caller's plain struct by offset. A run
 // has several tables over several structs (the core options, the scenario overrides, the chosen
@@ -8,8 +8,8 @@
 // "--key=value", config files "key = value"), so one parse function validates them all, and
 // formatting a value gives text that parses back to the same bits.
 //
-// Errors are tier 3 (STYLE.md 9.5): functions return OPT_OK or a negative OptErr and write a
-// one-line message naming the key, the value, where it came from and what was expected.
+// Errors are tier 3 (docs/conventions.md §5): functions return OPT_OK or a negative OptErr and
+// write a one-line message naming the key, the value, where it came from and what was expected.
 #pragma once
 #include <stddef.h>
 #include <stdio.h>

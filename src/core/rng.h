@@ -3,7 +3,8 @@
 // A stream is named by (seed, round, party, purpose): the 64-bit seed is the Philox key and the
 // counter is (block, round, party, purpose). Streams with different names never overlap, and the
 // n-th number of a stream does not depend on what other streams drew, so a resumed run and a run on
-// another rank layout draw the same numbers (DESIGN.md 2). A stream holds 2^32 blocks of 4 words.
+// another rank layout draw the same numbers (docs/architecture.md §2). A stream holds 2^32 blocks
+// of 4 words.
 #pragma once
 
 #include <stddef.h>

@@ -1,4 +1,4 @@
-// dsfile.h - the writer of mmcollab dataset files (DESIGN.md §5; format in datasets/README.md).
+// dsfile.h - the writer of mmcollab dataset files (format in datasets/README.md).
 //
 // Every builder (SynMM, AV-FashionMNIST, Landsat, ...) writes through this one API, so every file
 // has the same layout and the one reader (dataset.h) validates them all:

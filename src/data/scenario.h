@@ -6,7 +6,7 @@
 // (seed, tag, index, RNG_PARTITION) where tag names the step (scenario.c) and index is a label,
 // party, entity or sample number, never a rank; so any rank layout computes the same split. It does
 // not read files (dataset.h does) and does not apply the stage transforms (the batch loader does,
-// from ScenarioStage). References: FedMLLM's 12 settings (research/methods.md 3.6), BoMM's three
+// from ScenarioStage). References: FedMLLM's 12 settings (docs/methods.md §3.6), BoMM's three
 // scenarios (1.8), CD-CCA's domain-shift stages (2.7), Fed-CMP's one-pass streams (4.7).
 #pragma once
 

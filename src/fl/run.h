@@ -1,4 +1,4 @@
-// run.h - the round driver: one run of a method on the ranks (DESIGN.md §2, §9).
+// run.h - the round driver: one run of a method on the ranks (docs/architecture.md §2, §4).
 //
 // Rank 0 is the cloud; ranks 1..R-1 host contiguous blocks of parties (comm/placement.h). The
 // driver speaks to the method's protocol (protocols/protocol.h) and to the parties' model through

@@ -1,6 +1,6 @@
 // ckpt.h - checkpoints: written collectively with parallel HDF5, verified, atomically published.
 //
-// Layout of <dir>/round_NNNNNN.h5 (STYLE.md 9.11):
+// Layout of <dir>/round_NNNNNN.h5 (docs/conventions.md §11):
 //   /            attributes round (int64), checksum (string "fnv1a64:<16 hex>"), schema
 //   /config      one string attribute per option (opts_format text), compared on resume
 //   /metrics     the MetricLog (runfile.h layout), so a resumed run rewrites identical run files

@@ -1,4 +1,5 @@
-// runfile.h - runs/<name>/run.h5 and metrics.csv, written by the cloud rank (DESIGN.md §6).
+// runfile.h - runs/<name>/run.h5 and metrics.csv, written by the cloud rank (docs/architecture.md
+// §7).
 //
 // Both files are rewritten whole after every round from the in-memory MetricLog, to "<file>.tmp"
 // and then renamed: a reader (analysis/, a user's h5py) never sees a half-written file, and a

@@ -1,5 +1,5 @@
 // fedopt.h - the server optimisers of FedOpt (Reddi et al., ICLR 2021) as FedMLLM's code applies
-// them (research/methods.md §3.4): the cloud treats Δ̄ = mean − global (the sample-weighted mean of
+// them (docs/methods.md §3.4): the cloud treats Δ̄ = mean − global (the sample-weighted mean of
 // the party models minus the global model) as a pseudo-gradient. Shared by fedavgm.c, fedadagrad.c,
 // fedadam.c and fedyogi.c; header-only so each method stays one registry file.
 //

@@ -1,4 +1,4 @@
-// fedproto.c - FedProto (Tan et al., AAAI 2022; research/methods.md 5.2): parties keep their own
+// fedproto.c - FedProto (Tan et al., AAAI 2022; docs/methods.md §5.2): parties keep their own
 // models and exchange only class prototypes of their representation. Every round each party trains
 // on CE + λ·mean_i ‖u_i − P̄_{y_i}‖² (u the fused representation, P̄ the global prototypes of the
 // last exchange; rows whose class has no global prototype add nothing), then sends per-class sums

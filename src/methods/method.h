@@ -1,4 +1,5 @@
-// method.h - a method is a protocol plus its typed options (STYLE.md 9.9, DESIGN.md §9).
+// method.h - a method is a protocol plus its typed options (docs/conventions.md §9,
+// docs/architecture.md §4).
 //
 // A method is one file src/methods/<name>.c exporting `const Method method_<name>`: its name,
 // summary and provenance, its options (keys "<name>.<option>", offsets into its own options

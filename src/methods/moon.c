@@ -1,4 +1,4 @@
-// moon.c - MOON (Li, He, Song, CVPR 2021; research/methods.md 5.2): FedAvg aggregation, and each
+// moon.c - MOON (Li, He, Song, CVPR 2021; docs/methods.md §5.2): FedAvg aggregation, and each
 // party adds μ·ℓ_con on its fused representation u,
 //   ℓ_con = −log( e^{sim(u, u_glob)/τ} / (e^{sim(u, u_glob)/τ} + e^{sim(u, u_prev)/τ}) ),
 // sim the cosine, u_glob from the round's global model and u_prev from the party's previous local

@@ -1,6 +1,6 @@
 // generator.c - BoMM's completion generator: MLP forward/backward, Gaussian candidates, preference
 // ranking, the supervised and mixed (supervised + DPO) losses (see generator.h).
-// [I] reconstruction from the BoMM abstract (research/methods.md §1.5), not the authors' algorithm.
+// [I] reconstruction from the BoMM abstract (docs/methods.md §1.5), not the authors' algorithm.
 #include "models/generator.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-// generator.h - BoMM's completion generator (PMAC, research/methods.md §1.5) [I] reconstruction
+// generator.h - BoMM's completion generator (PMAC, docs/methods.md §1.5) [I] reconstruction
 // from the paper's abstract, not the authors' algorithm: G(z_m, P) → μ, a Gaussian policy
 // N(μ, σ²I) over the missing modality's embedding, trained by a supervised term plus DPO.
 //
@@ -20,7 +20,7 @@ typedef struct {
     int H; // hidden width
 } GenConfig;
 
-// Offsets of every parameter tensor in the flat buffer (transparent, STYLE.md 9.3).
+// Offsets of every parameter tensor in the flat buffer (transparent, docs/conventions.md §3).
 typedef struct {
     GenConfig c;
     size_t n_params;

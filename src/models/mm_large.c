@@ -1,6 +1,6 @@
 // mm_large.c - the cloud's multimodal large model: flat scripts for forward and backward (see
 // header). [I] reconstruction: BoMM's abstract names an MM-LM, not its architecture; this is the
-// DESIGN.md §3 shape (encoders → tokens → transformer fusion → head).
+// plain shape (encoders → tokens → transformer fusion → head).
 #include "models/mm_large.h"
 
 #include <math.h>

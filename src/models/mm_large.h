@@ -1,7 +1,7 @@
-// mm_large.h - the cloud's multimodal large model (MM-LM, DESIGN.md §3; BoMM, research/methods.md
-// §1, a reconstruction from the paper's abstract): per-modality encoders to tokens of width D, a
-// pre-LN transformer over all modality tokens, a masked mean-pool and a head. Flat parameter layout
-// plus one forward and one backward (llm.c style, no autograd).
+// mm_large.h - the cloud's multimodal large model (MM-LM, docs/architecture.md §3; BoMM,
+// docs/methods.md §1, a reconstruction from the paper's abstract): per-modality encoders to tokens
+// of width D, a pre-LN transformer over all modality tokens, a masked mean-pool and a head. Flat
+// parameter layout plus one forward and one backward (llm.c style, no autograd).
 //
 //   per modality m, tokens at rows [tok_off[m], tok_off[m] + t_m) of the sequence (T = Σ t_m):
 //     dense x_m (B, in_m):    tok = gelu(x_m · W_mᵀ + b_m) reshaped (B, t_m, D),  + E_mod,m (t_m,
@@ -56,7 +56,7 @@ typedef struct {
     X(fcprojw, (size_t)4 * (D) * (D))                                                              \
     X(fcprojb, (size_t)(D))
 
-// Offsets of every parameter tensor in the flat buffer (transparent, STYLE.md 9.3).
+// Offsets of every parameter tensor in the flat buffer (transparent, docs/conventions.md §3).
 typedef struct {
     MmConfig c;
     size_t n_params;

@@ -1,4 +1,4 @@
-// model.h - the contract every trainable model implements (DESIGN.md §3, issue 10).
+// model.h - the contract every trainable model implements (docs/architecture.md §3).
 //
 // A Model is an ops table over a model-specific layout (its `impl`: PartyModel, MmLarge,
 // Generator, ...) plus what every caller needs without knowing the kind: the size of the one flat
@@ -8,8 +8,8 @@
 // default trainable ones, or the tensors whose names start with given prefixes), as segments of
 // the flat buffer. Checkpoints store one dataset per named tensor.
 //
-// Conventions (STYLE.md 9.8): params, grads and optimizer moments are flat float buffers of
-// n_params in tensor order; backward accumulates into grads; a work struct holds one batch's
+// Conventions (docs/conventions.md §8): params, grads and optimizer moments are flat float buffers
+// of n_params in tensor order; backward accumulates into grads; a work struct holds one batch's
 // activations for batches up to Bmax and is allocated once (forward and backward never allocate).
 // Every function here is Local.
 #pragma once

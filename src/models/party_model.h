@@ -1,5 +1,5 @@
-// party_model.h - the parties' small multimodal model (DESIGN.md §3), a flat parameter layout plus
-// one forward and one backward (llm.c style, no autograd).
+// party_model.h - the parties' small multimodal model (docs/architecture.md §3), a flat parameter
+// layout plus one forward and one backward (llm.c style, no autograd).
 //
 //   per modality m:  dense input x_m (B, in_m):   h_m = relu(x_m · W_mᵀ + b_m)      (B, D)
 //                    token input ids_m (B, T_m):  h_m = mean-bag(E_m, ids_m)        (B, D)
@@ -33,7 +33,7 @@ typedef struct {
     int D, K;                  // common width, classes
 } PmConfig;
 
-// Offsets of every parameter tensor in the flat buffer (transparent, STYLE.md 9.3).
+// Offsets of every parameter tensor in the flat buffer (transparent, docs/conventions.md §3).
 typedef struct {
     PmConfig c;
     size_t n_params;

@@ -1,6 +1,6 @@
 // act.c - ReLU, GELU (tanh form) and the residual add. See act.h.
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // Every loop is written so that GCC vectorises it (src/nn is built with -ftree-vectorize): no calls
 // into libm (tanhf/expf are scalar calls without -ffast-math), no branches, selects instead.
 #include "nn/act.h"

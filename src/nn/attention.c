@@ -1,10 +1,10 @@
 // attention.c - multi-head scaled dot-product attention core (see attention.h); the q/k/v and
-// output projections are linear layers, not here. Dimension legend (STYLE.md 9.6): B batch, T
-// tokens, D model width, H heads; hd = D/H is the head width. Direct kernels, not one sgemm per (b,
-// h): at the sizes this project trains (T = 16, hd = 32) a (T, hd)·(hd, T) product is ~16 kFLOP and
-// per-call BLAS overhead (packing, dispatch) dominates. Register-blocked loops and a vectorisable
-// exp measured 0.64 ms fwd+bwd against 0.95 ms for the sgemm variant at B64 T16 D128 H4, 1 thread
-// (tests/bench/bench_attention.c keeps that variant).
+// output projections are linear layers, not here. Dimension legend (docs/conventions.md §6): B
+// batch, T tokens, D model width, H heads; hd = D/H is the head width. Direct kernels, not one
+// sgemm per (b, h): at the sizes this project trains (T = 16, hd = 32) a (T, hd)·(hd, T) product is
+// ~16 kFLOP and per-call BLAS overhead (packing, dispatch) dominates. Register-blocked loops and a
+// vectorisable exp measured 0.64 ms fwd+bwd against 0.95 ms for the sgemm variant at B64 T16 D128
+// H4, 1 thread (tests/bench/bench_attention.c keeps that variant).
 #include "nn/attention.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 // conv2d.c - 2-D convolution (PyTorch nn.Conv2d semantics, NCHW) as im2col + one sgemm per image.
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // Per image, the column matrix col (C·KH·KW, OH·OW) holds in row (c, kh, kw) the input plane c
 // shifted by (kh, kw) and sampled with the stride; then out_b (OC, OH·OW) = w (OC, C·KH·KW) · col.
 // The column buffer is built per image (not for the whole batch) so that it stays in cache between

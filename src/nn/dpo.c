@@ -1,5 +1,6 @@
 // dpo.c - the DPO loss on log-probabilities and on Gaussian embedding policies (see dpo.h).
-// Dimension legend (STYLE.md 9.6): N pairs, D embedding width. Margins and loss sums in double.
+// Dimension legend (docs/conventions.md §6): N pairs, D embedding width. Margins and loss sums in
+// double.
 #include "nn/dpo.h"
 
 #include <math.h>

@@ -1,13 +1,13 @@
 // dpo.h - the Direct Preference Optimisation loss (Rafailov et al., 2023) [K], in two forms:
 //   general, on given log-probabilities (token policies: log π = Σ_t log p(token_t)), and
 //   Gaussian, for an embedding generator with policy π(ẑ) = N(μ, σ²I), where
-//   log π(ẑ) = −‖ẑ − μ‖²/(2σ²) (the constant cancels inside the margin; research/methods.md §1.5).
+//   log π(ẑ) = −‖ẑ − μ‖²/(2σ²) (the constant cancels inside the margin; docs/methods.md §1.5).
 // For N preference pairs (preferred w, dispreferred l) the margin and the loss are
 //   m_n = β·[(log πθ(w_n) − log πref(w_n)) − (log πθ(l_n) − log πref(l_n))]
 //   L   = −mean_n log σ(m_n) = mean_n softplus(−m_n)      (stable: never exp of a large number)
 // In the Gaussian form the quadratic terms cancel: m_n = β·⟨μθ_n − μref_n, z_w − z_l⟩/σ², and
 // ∂L/∂μθ_n = −β·σ(−m_n)·(z_w − z_l)/(N·σ²): descent moves μθ toward z_w and away from z_l.
-// Dimension legend (STYLE.md 9.6): N pairs, D embedding width.
+// Dimension legend (docs/conventions.md §6): N pairs, D embedding width.
 // Conventions: as in loss.h: forward returns the loss in double and writes its cache; backward
 // ACCUMULATES dloss · ∂L/∂input (NULL gradient = not needed); no allocation; NANGUARD at the end.
 #pragma once

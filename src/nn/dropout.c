@@ -1,6 +1,6 @@
 // dropout.c - inverted dropout, masks from the caller's counter-RNG stream. See dropout.h.
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // Element i of a call draws the i-th word after the stream's current position, so the mask is a
 // function of (seed, round, party, purpose) and the words drawn before: the same on any rank layout
 // and after a resume. MC-dropout is nothing special here: the caller keeps drawing from one stream

@@ -1,8 +1,8 @@
 // dropout.h - inverted dropout with masks from the counter RNG, so a mask depends only on the
 // stream's name (seed, round, party, RNG_DROPOUT) and position: resumable and -np independent.
 // Also used at inference for MC-dropout (call forward with training-style masks N times).
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // Conventions: row-major float32; outputs first; forward writes (=) its outputs; backward
 // ACCUMULATES
 // (+=) into every gradient (zero them first); a NULL gradient pointer means "not needed"; no

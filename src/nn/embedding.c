@@ -1,6 +1,6 @@
 // embedding.c - table lookup and the mean embedding-bag. See embedding.h.
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 #include "nn/embedding.h"
 
 #include <stddef.h>

@@ -1,6 +1,6 @@
 // embedding.h - token embedding lookup and the mean embedding-bag (a bag of words).
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // Conventions: row-major float32; outputs first; forward writes (=) its outputs; backward
 // ACCUMULATES
 // (+=) into every gradient (zero them first); a NULL gradient pointer means "not needed"; no

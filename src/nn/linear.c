@@ -1,6 +1,6 @@
 // linear.c - fully connected layer on sgemm (row-major, weight (OC, C) as PyTorch). See linear.h.
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 #include "nn/linear.h"
 
 #include <stddef.h>

@@ -1,6 +1,6 @@
 // lora.c - the low-rank adapter path, four small sgemms (Hu et al. 2021). See lora.h.
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 #include "nn/lora.h"
 
 #include <stddef.h>

@@ -1,7 +1,7 @@
 // lora.h - low-rank adapter added to a linear layer (Hu et al. 2021): out += scale · (inp·aᵀ)·bᵀ,
 // with scale = alpha / r. The frozen base is linear_forward; this adds the trainable low-rank path.
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // Conventions: row-major float32; outputs first; forward writes (=) its outputs; backward
 // ACCUMULATES
 // (+=) into every gradient (zero them first); a NULL gradient pointer means "not needed"; no

@@ -1,7 +1,7 @@
 // loss.c - losses and their gradients (see loss.h): softmax cross-entropy, softmax, MSE, L1,
 // distillation KL, cosine similarity, InfoNCE, 1-D Haar DWT and its high-band L1 (CD-CCA).
-// Dimension legend (STYLE.md 9.6): N rows, V classes, D features, L signal length, J DWT levels.
-// Loss sums and log-sum-exps are in double (STYLE.md 9.8); gradients are float.
+// Dimension legend (docs/conventions.md §6): N rows, V classes, D features, L signal length, J DWT
+// levels. Loss sums and log-sum-exps are in double (docs/conventions.md §8); gradients are float.
 #include "nn/loss.h"
 
 #include <math.h>

@@ -1,10 +1,9 @@
 // loss.h - losses with their gradients. Each *_forward returns the scalar loss in double (sums in
-// double, STYLE.md 9.8); each *_backward ACCUMULATES dloss · ∂loss/∂input, so a weighted sum of
-// losses is several backward calls with their weights as dloss.
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
-// Conventions: row-major float32; outputs first; forward writes (=) its outputs; backward
-// ACCUMULATES
+// double, docs/conventions.md §8); each *_backward ACCUMULATES dloss · ∂loss/∂input, so a weighted
+// sum of losses is several backward calls with their weights as dloss. Dimension legend
+// (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC out-channels, H heads, D
+// model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank. Conventions: row-major
+// float32; outputs first; forward writes (=) its outputs; backward ACCUMULATES
 // (+=) into every gradient (zero them first); a NULL gradient pointer means "not needed"; no
 // function here allocates; every forward/backward CHECKs its shapes and pointers and ends with
 // NANGUARD.

@@ -1,5 +1,5 @@
 // norm.c - LayerNorm over the last dimension (see norm.h). Not RMSNorm.
-// Dimension legend (STYLE.md 9.6): N rows, C features.
+// Dimension legend (docs/conventions.md §6): N rows, C features.
 // Row loops use the vector types of nn/vec.h: VEC_F floats per step with a scalar tail, and
 // reductions in VEC_D double partial sums folded in a fixed order.
 #include "nn/norm.h"

@@ -1,6 +1,6 @@
 // norm.h - LayerNorm over the last dimension (eps 1e-5, as PyTorch).
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // Conventions: row-major float32; outputs first; forward writes (=) its outputs; backward
 // ACCUMULATES
 // (+=) into every gradient (zero them first); a NULL gradient pointer means "not needed"; no

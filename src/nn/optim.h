@@ -1,6 +1,6 @@
-// optim.h - optimisers on a flat parameter buffer restricted to trainable segments (STYLE.md 9.8):
-// SGD with momentum, AdamW (decoupled weight decay), global-norm clipping, cosine schedule with
-// linear warm-up. Norms are summed in double.
+// optim.h - optimisers on a flat parameter buffer restricted to trainable segments
+// (docs/conventions.md §8): SGD with momentum, AdamW (decoupled weight decay), global-norm
+// clipping, cosine schedule with linear warm-up. Norms are summed in double.
 #pragma once
 
 #include <stddef.h>

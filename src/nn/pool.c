@@ -1,6 +1,6 @@
 // pool.c - 2-D max and average pooling (NCHW, no padding, PyTorch default arguments). See pool.h.
-// Dimension legend (STYLE.md 9.6): B batch, T tokens, C in-channels/features, OC out-channels,
-// H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
+// Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
+// out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // The common case k = s = 2 (W even) has its own branch-free forward (selects, no data-dependent
 // jumps) that GCC vectorises; other windows take the general loops. Max-pool backward is a scatter.
 #include "nn/pool.h"

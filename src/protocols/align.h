@@ -1,4 +1,4 @@
-// align.h - prototype-guided cross-modal alignment test (BoMM GPA, research/methods.md §1.4).
+// align.h - prototype-guided cross-modal alignment test (BoMM GPA, docs/methods.md §1.4).
 //
 // [I] reconstruction from BoMM's abstract, not the authors' algorithm. An embedding e of modality m
 // gets a similarity distribution over the K classes, q_c = softmax_c(cos(e, P[c][m]) / τ), using

@@ -1,4 +1,4 @@
-// protocol.h - the contract every collaboration protocol implements (DESIGN.md §9, issue 10).
+// protocol.h - the contract every collaboration protocol implements (docs/architecture.md §4).
 //
 // The round driver (src/fl) speaks to a protocol through this ops table over an opaque state. A
 // round, as the driver runs it:

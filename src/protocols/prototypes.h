@@ -1,4 +1,4 @@
-// prototypes.h - per-class, per-modality prototypes (BoMM GPA, research/methods.md §1.4).
+// prototypes.h - per-class, per-modality prototypes (BoMM GPA, docs/methods.md §1.4).
 //
 // [I] reconstruction from BoMM's abstract; the prototypes themselves are FedProto-style [K]: the
 // prototype of class c in modality m is the mean embedding of the class-c samples that have

@@ -1,5 +1,6 @@
 // pdsvd.h - distributed SVD with ScaLAPACK pdgesvd over a BLACS grid made from an MPI communicator
-// (STYLE.md 9.10). Compiled with HAVE_SCALAPACK; the LAPACKE path linalg_svd_thin is the reference.
+// (docs/conventions.md §10). Compiled with HAVE_SCALAPACK; the LAPACKE path linalg_svd_thin is the
+// reference.
 #pragma once
 
 #include <mpi.h>

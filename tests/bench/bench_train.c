@@ -13,8 +13,8 @@
 //   transformer  7×7 patches → 16 tokens, linear patch embed 49→128 + learned positions,
 //                2 pre-LN blocks (D 128, 4 heads, MLP 4× with tanh-GELU), final LayerNorm,
 //                mean-pool over tokens, linear→10
-// Parameters, gradients and the AdamW moments are each one flat buffer (STYLE.md 9.4). Every
-// backward accumulates, so each activation gradient is zeroed right before the backward that
+// Parameters, gradients and the AdamW moments are each one flat buffer (docs/conventions.md §4).
+// Every backward accumulates, so each activation gradient is zeroed right before the backward that
 // fills it (while it is about to be in cache anyway) and the parameter gradients once per step.
 // Inputs and labels are one fixed random batch: the benchmark measures compute, not data loading.
 #include <math.h>

@@ -2,7 +2,7 @@
 # run.sh BIN_DIR - `make bench`: training steps of the src/nn layers against PyTorch, and sgemm.
 #
 # For each OpenBLAS core type (the environment's preset, then SkylakeX when the CPU has AVX-512F:
-# the preset Haswell kernels run at half speed on this CPU, NOTES.md 5.2) and threads = 1, 2:
+# on such CPUs the Haswell kernels run at about half the AVX-512 speed) and threads = 1, 2:
 # three rounds, each running bench_train (all three models) and then torch_steps.py under the same
 # OPENBLAS_CORETYPE / OPENBLAS_NUM_THREADS / OMP_NUM_THREADS; the best of the three rounds counts.
 # At 2 threads PyTorch runs under both OMP_WAIT_POLICY=PASSIVE and ACTIVE (its intra-op pool is

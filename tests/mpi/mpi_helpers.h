@@ -1,5 +1,5 @@
-// mpi_helpers.h - agreement on a test verdict before asserting (STYLE.md 9.15): a failing rank must
-// never leave the others waiting in a collective.
+// mpi_helpers.h - agreement on a test verdict before asserting (docs/conventions.md §15): a failing
+// rank must never leave the others waiting in a collective.
 #pragma once
 
 #include <check.h>
