@@ -1,8 +1,8 @@
-// test_mpi_fedproto.c - FedProto's exchange as the driver does it (fl/driver.c share_prototypes):
+// test_mpi_fedproto.c - FedProto's exchange as protocols/repr.c exchange does it:
 // each party accumulates per-class sums and counts of its fused representations u (one "modality",
 // no mask) and proto_allreduce forms the global prototypes on every rank. A tiny case whose class
-// means are exact in double, placed as the driver places parties (the cloud hosts none), must give
-// the hand-computed prototypes and counts at any -np, and the bytes the driver charges.
+// means are exact in double, placed as comm/placement.h places parties (the cloud hosts none), must
+// give the hand-computed prototypes and counts at any -np, and the payload bytes it charges.
 #include <check.h>
 #include <string.h>
 
