@@ -142,9 +142,7 @@ static void setup_protocol(Run *run) {
     const Protocol *pr = run->method->protocol;
     run->proto = pr->create(&run->env, run->method->ext, run->rc->method_opts, &run->shape);
     CHECK(!run->shape.aggregate || pr->server_update,
-          "protocol %s aggregates without a server "
-          "update",
-          pr->name);
+          "protocol %s aggregates without a server update", pr->name);
     size_t n = run->model.n_params, count = (size_t)run->count;
     if (run->shape.own_models) {
         run->party_params = xcalloc_aligned(count * n * sizeof(float) + 1);

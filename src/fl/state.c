@@ -80,8 +80,9 @@ static void compare_config(Run *run, const CkptReader *r, const char *path) {
     OptSet a, b;
     run_config_optset(&ck, &a);
     run_config_optset(run->rc, &b);
-    if (ck.method != run->rc->method || ck.model != run->rc->model)
-        a.n = b.n = 2; // another method's or model's options cannot be compared field by field
+    // Another method's or model's options cannot be compared field by field: then only the core
+    // and scenario blocks (run_config_optset's first two), whose method and model keys differ.
+    if (ck.method != run->rc->method || ck.model != run->rc->model) a.n = b.n = 2;
     char keys[2048];
     int diff = optset_diff(&a, &b, OPT_RESUME_NEUTRAL, "checkpoint", "now", keys, sizeof keys);
     run_config_free(&ck);

@@ -56,7 +56,7 @@ static const ModelKind kind_transformer = {
 };
 
 const ModelKind *const model_kinds[] = {&kind_party, &kind_transformer, NULL};
-const int model_n_kinds = 2;
+const int model_n_kinds = (int)(sizeof model_kinds / sizeof model_kinds[0]) - 1;
 
 const ModelKind *model_kind_find(const char *name) {
     for (int i = 0; model_kinds[i]; i++)

@@ -53,6 +53,8 @@ static void check_settings(const Bomm *b) {
           env->method, env->model->ops->kind);
 }
 
+enum { PS_FILLED, PS_ADMITTED, PS_MISSING, PS_GENMASK, PS_COUNT }; // party_stats' doubles
+
 static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
                     ProtocolShape *shape) {
     Bomm *b = xcalloc(1, sizeof *b);
@@ -70,7 +72,7 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
     b->need_protos = b->s.fill != FILL_ZERO || b->s.gpa;
     b->need_upload = b->s.use_mm || b->s.fill == FILL_GEN;
     *shape = (ProtocolShape){
-        .parties_train = 1, .aggregate = 1, .global_trained = 1, .n_party_stats = 4};
+        .parties_train = 1, .aggregate = 1, .global_trained = 1, .n_party_stats = PS_COUNT};
     int count = b->count;
     bomm_protos_init(b);
     b->sums = xcalloc(bomm_kmd(b) * (size_t)count + 1, sizeof *b->sums);
@@ -157,8 +159,6 @@ static void evaluate(void *st, const RoundInfo *r) {
     if (b->rank == 0) b->diag.mm_acc = bomm_large_eval(b, b->env->global, b->env->global_test);
 }
 
-enum { PS_FILLED, PS_ADMITTED, PS_MISSING, PS_GENMASK };
-
 static void party_stats(void *st, int i, double *out) {
     Bomm *b = st;
     out[PS_FILLED] = b->filled[i], out[PS_ADMITTED] = b->admitted[i];
@@ -189,7 +189,7 @@ static void record(void *st, MetricLog *log, const double *ps, int evaluated, ch
     int missing = metriclog_find(log, "party_missing_mask");
     int gen = metriclog_find(log, "party_gen_mask");
     for (int p = 0; p < b->P; p++) {
-        const double *x = ps + (size_t)p * 4;
+        const double *x = ps + (size_t)p * PS_COUNT;
         filled += x[PS_FILLED], admitted += x[PS_ADMITTED];
         metriclog_set(log, missing, p, x[PS_MISSING]);
         metriclog_set(log, gen, p, x[PS_GENMASK]);
