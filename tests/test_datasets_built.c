@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+#include "core/xalloc.h"
 #include "data/dataset.h"
+#include "models/party_model.h"
+#include "train/samples.h"
 
 static const char *data_dir(void) {
     return getenv("MMC_DATA_DIR") ? getenv("MMC_DATA_DIR") : "data";
@@ -19,6 +23,72 @@ static Dataset *open_built(const char *name, char *path, size_t cap) {
     ck_assert_msg(ds != NULL, "%s", err);
     return ds;
 }
+
+// The text encoder reads a row's words, not its padding: AV-FashionMNIST pads its texts with
+// "<pad>" (id 0), which the batches must carry as the models' padding (-1). A row of the file
+// (L = 8, with pads) and the same words with 8 more pad slots (L = 16) give the same logits bit
+// for bit; counting the pads as words would average them in and change them.
+START_TEST(test_avfmnist_text_embedding_ignores_padding) {
+    char path[512];
+    Dataset *ds = open_built("avfmnist_ci.h5", path, sizeof path);
+    int txt = dataset_modality_index(ds, "text");
+    ck_assert_int_eq(dataset_pad_id(ds), 0);
+    ck_assert_str_eq(dataset_vocab_word(ds, 0), DATASET_PAD_WORD);
+    int64_t L = dataset_modality(ds, txt)->row_elems, n = 64;
+    ck_assert_int_eq(L, 8);
+    int32_t *rows = xmalloc((size_t)(n * L) * sizeof *rows);
+    dataset_read_raw(ds, DS_TRAIN, txt, 0, n, rows);
+    int64_t r = -1; // a row with at least one pad slot
+    for (int64_t i = 0; i < n && r < 0; i++)
+        if (rows[i * L + L - 1] == 0) r = i;
+    ck_assert_msg(r >= 0, "no padded text among the first %lld rows", (long long)n);
+
+    SampleLayout l8 = {.n_mod = 1, .dtype = {DS_I32}, .row_elems = {8}, .has_pad = {1}};
+    SampleLayout l16 = l8;
+    l16.row_elems[0] = 16;
+    int32_t raw8[8], raw16[16];
+    memcpy(raw8, rows + r * L, sizeof raw8);
+    for (int e = 0; e < 16; e++)
+        raw16[e] = e < 8 ? raw8[e] : 0;
+    int32_t label = 0;
+    uint8_t mask = 1;
+    SampleSet s8 = {.n = 1, .label = &label, .mask = &mask, .raw = {raw8}};
+    SampleSet s16 = {.n = 1, .label = &label, .mask = &mask, .raw = {raw16}};
+    Batch b8, b16;
+    batch_init(&b8, &l8, 1);
+    batch_init(&b16, &l16, 1);
+    sampleset_batch(&s8, &l8, NULL, 0, 1, &b8);
+    sampleset_batch(&s16, &l16, NULL, 0, 1, &b16);
+    for (int e = 0; e < 16; e++) // the batch carries -1 where the file has <pad>
+        ck_assert_int_eq(b16.tokens[0][e], e < 8 && raw8[e] != 0 ? raw8[e] : -1);
+
+    float logits[2][10];
+    for (int k = 0; k < 2; k++) {
+        PmConfig pc = {.n_mod = 1,
+                       .kind = {MODEL_TOKENS},
+                       .in_dim = {k ? 16 : 8},
+                       .vocab = {dataset_vocab_size(ds)},
+                       .D = 16,
+                       .K = 10};
+        PartyModel pm;
+        PmWork w;
+        pm_init(&pm, &pc);
+        pm_work_init(&w, &pm, 1);
+        float *params = xcalloc_aligned(pm.n_params * sizeof(float));
+        Rng rng;
+        rng_init(&rng, 5, 0, 0, RNG_TEST);
+        pm_init_params(&pm, params, &rng);
+        pm_forward(&pm, params, k ? &b16.in : &b8.in, &w);
+        memcpy(logits[k], w.logits, sizeof logits[k]);
+        pm_work_free(&w);
+        xfree(params);
+    }
+    ck_assert_mem_eq(logits[0], logits[1], sizeof logits[0]);
+    batch_free(&b8), batch_free(&b16);
+    xfree(rows);
+    dataset_close(ds);
+}
+END_TEST
 
 START_TEST(test_avfmnist_ci_subset_has_the_promised_layout) {
     char path[512], cmd[1024];
@@ -65,6 +135,7 @@ Suite *datasets_built_suite(void) {
     TCase *tc = tcase_create("files");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_avfmnist_ci_subset_has_the_promised_layout);
+    tcase_add_test(tc, test_avfmnist_text_embedding_ignores_padding);
     tcase_add_test(tc, test_landsat_has_two_views_of_the_original_split);
     suite_add_tcase(s, tc);
     return s;

@@ -66,6 +66,12 @@ const char *dataset_vocab_word(const Dataset *ds, int i) {
           ds->vocab_size);
     return ds->vocab[i];
 }
+int dataset_pad_id(const Dataset *ds) {
+    CHECK_PTR(ds);
+    for (int i = 0; i < ds->vocab_size; i++)
+        if (strcmp(ds->vocab[i], DATASET_PAD_WORD) == 0) return i;
+    return -1;
+}
 int dataset_n_meta(const Dataset *ds) {
     CHECK_PTR(ds);
     return ds->n_meta;

@@ -20,6 +20,8 @@ void samples_layout(SampleLayout *l, const Dataset *ds) {
         l->dtype[m] = dm->dtype;
         l->row_elems[m] = dm->row_elems;
         l->standardise[m] = dm->dtype == DS_U8 && dm->scale != 0;
+        l->pad_id[m] = dm->dtype == DS_I32 ? dataset_pad_id(ds) : -1;
+        l->has_pad[m] = l->pad_id[m] >= 0;
     }
 }
 
@@ -127,8 +129,9 @@ void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *o
             if (l->dtype[m] == DS_I32) {
                 int *dst = b->tokens[m] + (size_t)i * E;
                 const int32_t *src = (const int32_t *)s->raw[m] + (size_t)r * E;
-                for (size_t e = 0; e < E; e++)
-                    dst[e] = present ? src[e] : -1;
+                int pad = l->has_pad[m] ? l->pad_id[m] : -1;
+                for (size_t e = 0; e < E; e++) // padding and a missing text: no token
+                    dst[e] = present && src[e] != pad ? src[e] : -1;
             } else if (l->dtype[m] == DS_U8) {
                 float *dst = b->dense[m] + (size_t)i * E;
                 const uint8_t *src = (const uint8_t *)s->raw[m] + (size_t)r * E;

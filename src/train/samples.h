@@ -18,6 +18,8 @@ typedef struct {
     DsDtype dtype[MODEL_MAX_MOD];
     int64_t row_elems[MODEL_MAX_MOD];
     int standardise[MODEL_MAX_MOD]; // uint8 with a quantisation scale: per-sample standardisation
+    int has_pad[MODEL_MAX_MOD];     // int32 tokens: the dataset has a padding id, pad_id[m]
+    int pad_id[MODEL_MAX_MOD];      // (batches carry -1 there, the models' padding)
 } SampleLayout;
 
 // Owned arrays (sampleset_free).
