@@ -4,7 +4,7 @@
 // same rows in the same order give the same bits on any rank. It does not evaluate a model (that is
 // train/local.h) and does not combine scores across ranks: a caller scores rows where it has them.
 //
-// Definitions (K classes, n rows, C the confusion matrix, row = true class, column = predicted):
+// Definitions (docs/methods.md §6; K classes, n rows, C the confusion, row = true class):
 // - prediction: argmax of the row's logits, first index on ties, the rule of argmax_hits
 //   (nn/loss.h), so accuracy = Σ_k C[k][k] / n is exactly the existing correct count over n.
 // - macro-F1: mean over classes of F1_k = 2TP/(2TP + FP + FN); a class with 2TP + FP + FN = 0 (in
