@@ -130,7 +130,8 @@ START_TEST(test_idx_reads_real_fashion_mnist_headers) {
     idx_read(&a, FMNIST "train-labels-idx1-ubyte.gz");
     ck_assert_int_eq(a.ndim, 1);
     ck_assert_int_eq(a.dims[0], 60000);
-    const uint8_t first[10] = {9, 0, 0, 3, 0, 2, 7, 2, 5, 5}; // research/datasets.md 1
+    const uint8_t first[10] = {9, 0, 0, 3, 0,
+                               2, 7, 2, 5, 5}; // the first labels of Fashion-MNIST's train file
     ck_assert_mem_eq(a.data, first, 10);
     int count[10] = {0};
     for (int i = 0; i < 60000; i++) {

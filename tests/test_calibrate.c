@@ -12,7 +12,7 @@ static const char *bin_dir(void) {
     return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin";
 }
 
-// Runs calibrate on one file; acc[i] = test accuracy of mods[i] (the last one "fused").
+// Runs calibrate on one file; acc[i] = validation accuracy of mods[i] (the last one "fused").
 static void calibrate(const char *file, int epochs, const char *const *mods, int n, double *acc) {
     char out[8192];
     int rc = run_command(out, sizeof out, "%s/calibrate --data=%s --epochs=%d 2>&1", bin_dir(),
@@ -20,7 +20,7 @@ static void calibrate(const char *file, int epochs, const char *const *mods, int
     ck_assert_msg(rc == 0, "calibrate exit %d:\n%.1500s", rc, out);
     for (int i = 0; i < n; i++) {
         char key[64];
-        snprintf(key, sizeof key, "modalities=%s test_acc=", mods[i]);
+        snprintf(key, sizeof key, "modalities=%s validation_acc=", mods[i]);
         acc[i] = value_after(out, key);
     }
 }

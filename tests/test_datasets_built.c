@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "core/xalloc.h"
 #include "data/dataset.h"
+#include "data/holdout.h"
 #include "models/party_model.h"
 #include "train/samples.h"
 
@@ -90,6 +91,44 @@ START_TEST(test_avfmnist_text_embedding_ignores_padding) {
 }
 END_TEST
 
+// The validation carve-out: train and validation partition the train split, whole entities
+// only, about the asked share, the same rows for any cap (a prefix) and every call; test is the
+// test split.
+START_TEST(test_holdout_carves_validation_from_train) {
+    char path[512];
+    Dataset *ds = open_built("avfmnist_ci.h5", path, sizeof path);
+    int64_t N = dataset_n(ds, DS_TRAIN), *tr, *va, *te, *va2, *cap;
+    int64_t nt = holdout_rows(ds, HOLDOUT_TRAIN, 0.1, 0, &tr);
+    int64_t nv = holdout_rows(ds, HOLDOUT_VALIDATION, 0.1, 0, &va);
+    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_TEST, 0.1, 0, &te), dataset_n(ds, DS_TEST));
+    ck_assert_int_eq(nt + nv, N);
+    ck_assert_msg(nv > 0.07 * N && nv < 0.13 * N, "%lld of %lld rows carved", (long long)nv,
+                  (long long)N);
+    int64_t *entity = malloc((size_t)N * sizeof *entity);
+    dataset_read_entities(ds, DS_TRAIN, 0, N, entity);
+    uint8_t *role = calloc((size_t)N, 1);
+    for (int64_t i = 0; i < nv; i++) {
+        ck_assert(i == 0 || va[i] > va[i - 1]);
+        role[va[i]] = 1;
+        ck_assert(holdout_is_validation(entity[va[i]], 0.1));
+    }
+    for (int64_t i = 0; i < nt; i++) {
+        ck_assert(i == 0 || tr[i] > tr[i - 1]);
+        ck_assert_int_eq(role[tr[i]], 0);
+        ck_assert(!holdout_is_validation(entity[tr[i]], 0.1));
+    }
+    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, 0.1, 0, &va2), nv);
+    ck_assert_mem_eq(va, va2, (size_t)nv * sizeof *va);
+    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, 0.1, 50, &cap), 50);
+    ck_assert_mem_eq(va, cap, 50 * sizeof *va);
+    int64_t *none;
+    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, 0, 0, &none), 0);
+    xfree(none), xfree(cap), xfree(va2), xfree(te), xfree(va), xfree(tr);
+    free(role), free(entity);
+    dataset_close(ds);
+}
+END_TEST
+
 START_TEST(test_avfmnist_ci_subset_has_the_promised_layout) {
     char path[512], cmd[1024];
     Dataset *ds = open_built("avfmnist_ci.h5", path, sizeof path);
@@ -136,6 +175,7 @@ Suite *datasets_built_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_avfmnist_ci_subset_has_the_promised_layout);
     tcase_add_test(tc, test_avfmnist_text_embedding_ignores_padding);
+    tcase_add_test(tc, test_holdout_carves_validation_from_train);
     tcase_add_test(tc, test_landsat_has_two_views_of_the_original_split);
     suite_add_tcase(s, tc);
     return s;

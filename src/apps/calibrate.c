@@ -3,9 +3,11 @@
 //   build/bin/calibrate --data=data/avfmnist.h5,data/landsat.h5 [--epochs=3] [--width=64]
 //
 // For every dataset: the parties' small model (models/party_model.h) is trained centrally on the
-// training split seeing one modality only (the others masked as missing), then on all of them, and
-// tested on the test split with the same modalities. It prints one line per (dataset, modalities)
-//   calibrate dataset=<name> modalities=<m|fused> test_acc=<a> chance=<c>
+// training rows seeing one modality only (the others masked as missing), then on all of them, and
+// evaluated with the same modalities on the validation rows carved out of the train split
+// (data/holdout.h; --eval-split=test for the test split, which nothing is tuned on). It prints one
+// line per (dataset, modalities)
+//   calibrate dataset=<name> modalities=<m|fused> <split>_acc=<a> chance=<c>
 // and a Markdown table, so that it is visible that each modality carries information and that
 // fusion helps. Serial (no mpirun needed); deterministic for a seed.
 #include <mpi.h>
@@ -21,15 +23,16 @@
 #include "core/timer.h"
 #include "core/xalloc.h"
 #include "data/dataset.h"
+#include "data/holdout.h"
 #include "fl/run.h"
 #include "models/party_model.h"
 #include "train/local.h"
 #include "train/samples.h"
 
 typedef struct {
-    char data[OPT_STR_MAX];
+    char data[OPT_STR_MAX], eval_split[OPT_STR_MAX];
     int epochs, width, batch_size;
-    double lr;
+    double lr, val_fraction;
     int64_t seed, max_train, max_test;
 } CalibCfg;
 
@@ -44,25 +47,33 @@ static const OptSpec calib_opts[] = {
     {"seed", OPT_I64, F(seed), "1", OPT_LO, 0, 0, NULL, "seed", 0},
     {"max-train", OPT_I64, F(max_train), "0", OPT_LO, 0, 0, NULL, "first N training rows (0 = all)",
      0},
-    {"max-test", OPT_I64, F(max_test), "0", OPT_LO, 0, 0, NULL, "first N test rows (0 = all)", 0},
+    {"max-test", OPT_I64, F(max_test), "0", OPT_LO, 0, 0, NULL, "first N evaluation rows (0 = all)",
+     0},
+    {"val-fraction", OPT_DOUBLE, F(val_fraction), "0.1", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
+     "share of the train split's entities held out for validation (as mmcollab's)", 0},
+    {"eval-split", OPT_CHOICE, F(eval_split), "validation", 0, 0, 0, "validation|test",
+     "the rows the accuracy is measured on", 0},
 };
 #define N_OPTS ((int)(sizeof calib_opts / sizeof calib_opts[0]))
 
-// Rows [0, n) of a split, every row with the same modality mask.
-static void load_all(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsSplit split,
-                     int64_t cap, uint8_t mask) {
-    int64_t n = dataset_n(ds, split);
-    if (cap > 0 && cap < n) n = cap;
-    int64_t *idx = xmalloc((size_t)n * sizeof *idx + 1);
+// The rows of a role (data/holdout.h), the first cap, every row with the same modality mask.
+static void load_role(SampleSet *s, const SampleLayout *l, const Dataset *ds, const CalibCfg *cc,
+                      HoldoutRole role, int64_t cap, uint8_t mask) {
+    int64_t *idx, n = holdout_rows(ds, role, cc->val_fraction, cap, &idx);
+    CHECK(n > 0, "%s: no %s rows (--val-fraction=%g)", dataset_path(ds), holdout_role_name(role),
+          cc->val_fraction);
     uint8_t *masks = xmalloc((size_t)n + 1);
-    for (int64_t i = 0; i < n; i++)
-        idx[i] = i, masks[i] = mask;
-    sampleset_load(s, l, ds, split, idx, masks, n);
+    memset(masks, mask, (size_t)n);
+    sampleset_load(s, l, ds, holdout_split(role), idx, masks, n);
     xfree(idx);
     xfree(masks);
 }
 
-// Test accuracy of the small model trained and tested with the modalities in mask.
+static HoldoutRole eval_role(const CalibCfg *cc) {
+    return strcmp(cc->eval_split, "test") ? HOLDOUT_VALIDATION : HOLDOUT_TEST;
+}
+
+// Accuracy of the small model trained and evaluated with the modalities in mask.
 static double probe(const Dataset *ds, const SampleLayout *l, const CalibCfg *cc, uint8_t mask) {
     // The pipeline's training options: its defaults (mmcollab's option table) plus ours.
     OptRegistry methods, models;
@@ -91,8 +102,8 @@ static double probe(const Dataset *ds, const SampleLayout *l, const CalibCfg *cc
     OptState opt = {xcalloc_aligned(m.n_params * sizeof(float)),
                     xcalloc_aligned(m.n_params * sizeof(float)), 0};
     SampleSet train, test;
-    load_all(&train, l, ds, DS_TRAIN, cc->max_train, mask);
-    load_all(&test, l, ds, DS_TEST, cc->max_test, mask);
+    load_role(&train, l, ds, cc, HOLDOUT_TRAIN, cc->max_train, mask);
+    load_role(&test, l, ds, cc, eval_role(cc), cc->max_test, mask);
     TrainScratch ts;
     train_scratch_init(&ts, &m, l, cc->batch_size);
     EvalStats st;
@@ -115,7 +126,8 @@ int main(int argc, char **argv) {
     if (rc == OPT_HELP) {
         opts_print_help(calib_opts, N_OPTS, stdout,
                         "usage: calibrate --data=FILE[,FILE...] [options]\n"
-                        "Test accuracy of the small model per modality alone and fused.");
+                        "Validation (or test) accuracy of the small model per modality alone "
+                        "and fused.");
         MPI_Finalize();
         return 0;
     }
@@ -137,12 +149,13 @@ int main(int argc, char **argv) {
         SampleLayout l;
         samples_layout(&l, ds);
         double chance = 1.0 / dataset_n_classes(ds);
+        const char *split = holdout_role_name(eval_role(&cc));
         for (int m = 0; m <= l.n_mod; m++) {
             uint8_t mask = m < l.n_mod ? (uint8_t)(1u << m) : (uint8_t)((1u << l.n_mod) - 1);
             const char *what = m < l.n_mod ? dataset_modality(ds, m)->name : "fused";
             double t0 = timer_now_ms(), acc = probe(ds, &l, &cc, mask);
-            printf("calibrate dataset=%s modalities=%s test_acc=%.4f chance=%.4f\n",
-                   dataset_name(ds), what, acc, chance);
+            printf("calibrate dataset=%s modalities=%s %s_acc=%.4f chance=%.4f\n", dataset_name(ds),
+                   what, split, acc, chance);
             fflush(stdout);
             used += (size_t)snprintf(table + used, sizeof table - used,
                                      "| %s | %lld / %lld | %s | %.3f | %.3f | %.1f s |\n",
@@ -152,9 +165,10 @@ int main(int argc, char **argv) {
         }
         dataset_close(ds);
     }
-    printf("\n| dataset | train / test rows | modalities | test accuracy | chance | time |\n"
-           "|---|---|---|---|---|---|\n%s",
-           table);
+    printf(
+        "\n| dataset | train / test rows in the file | modalities | %s accuracy | chance | time |\n"
+        "|---|---|---|---|---|---|\n%s",
+        holdout_role_name(eval_role(&cc)), table);
     MPI_Finalize();
     return 0;
 }

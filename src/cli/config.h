@@ -15,11 +15,11 @@
 typedef struct Config {
     char config[OPT_STR_MAX], out[OPT_STR_MAX], method[OPT_STR_MAX], model[OPT_STR_MAX];
     char data[OPT_STR_MAX], scenario[OPT_STR_MAX], resume[OPT_STR_MAX], optimizer[OPT_STR_MAX];
-    char log_level[OPT_STR_MAX], trainable[OPT_STR_MAX];
+    char log_level[OPT_STR_MAX], trainable[OPT_STR_MAX], eval_split[OPT_STR_MAX];
     int parties, rounds, stop_after, local_epochs, batch_size, width, sample;
     int ckpt_every, ckpt_keep, eval_every;
     int64_t seed, max_train, max_test;
-    double lr, momentum, weight_decay, clip, party_dropout;
+    double lr, momentum, weight_decay, clip, party_dropout, val_fraction;
     ScenarioOverrides scn; // --scenario.<key>
 } Config;
 

@@ -20,7 +20,7 @@
 #define AVFM_BLOCK 256
 #define AVFM_TEXT_LEN 8
 // uint8 audio: value = AVFM_Q_OFFSET + AVFM_Q_SCALE * q covers log-mel in [-23.1, 11.0] (observed
-// range -23.03 .. 10.2, research/datasets.md 3.1); values outside are clipped.
+// range -23.03 .. 10.2 over the built training split); values outside are clipped.
 #define AVFM_Q_OFFSET (-23.1f)
 #define AVFM_Q_SCALE (34.1f / 255.0f)
 

@@ -5,10 +5,14 @@
 
 #include "core/die.h"
 #include "core/xalloc.h"
+#include "data/holdout.h"
 #include "fl/run_impl.h"
 
-// The scenario of one split: every rank computes all of it (cheap, and independent of the layout).
-static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
+// The scenario over rows (n, ascending, into the role's file split): every rank computes all of it
+// (cheap, and independent of the layout). The parties' indices are file rows.
+static void split_scenario(Run *run, HoldoutRole role, const int64_t *rows, int64_t n,
+                           Scenario *scn) {
+    DsSplit split = holdout_split(role);
     const Config *cfg = run->cfg;
     ScenarioConfig sc;
     int n_mod = run->layout.n_mod;
@@ -20,7 +24,7 @@ static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
         CHECK(0, "--scenario=%s: unknown preset; expected one of %s", cfg->scenario, names);
     }
     scenario_apply_overrides(&sc, &cfg->scn);
-    if (split == DS_TEST) sc.min_per_label = 0; // test rows follow the split, without a floor
+    if (role != HOLDOUT_TRAIN) sc.min_per_label = 0; // evaluation rows follow, without a floor
 
     int32_t *label = xmalloc((size_t)n * sizeof *label + 1);
     int64_t *entity = xmalloc((size_t)n * sizeof *entity + 1);
@@ -30,9 +34,9 @@ static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
     CHECK(n_meta <= 64, "%d meta columns", n_meta);
     for (int k = 0; k < n_meta; k++)
         meta_names[k] = dataset_meta_name(run->ds, k);
-    dataset_read_labels(run->ds, split, 0, n, label);
-    dataset_read_entities(run->ds, split, 0, n, entity);
-    if (meta) dataset_read_meta(run->ds, split, 0, n, meta);
+    dataset_read_labels_idx(run->ds, split, rows, n, label);
+    dataset_read_entities_idx(run->ds, split, rows, n, entity);
+    if (meta) dataset_read_meta_idx(run->ds, split, rows, n, meta);
     ScenarioData d = {.n = n,
                       .n_classes = dataset_n_classes(run->ds),
                       .n_modalities = n_mod,
@@ -46,8 +50,8 @@ static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
     for (int p = 0; p < run->P; p++) {
         ScenarioParty *sp = &scn->party[p];
         int64_t kept = 0;
-        for (int64_t i = 0; i < sp->n; i++)
-            if (sp->mask[i]) sp->index[kept] = sp->index[i], sp->mask[kept++] = sp->mask[i];
+        for (int64_t i = 0; i < sp->n; i++) // ascending positions map to ascending rows
+            if (sp->mask[i]) sp->index[kept] = rows[sp->index[i]], sp->mask[kept++] = sp->mask[i];
         sp->n = kept;
     }
     xfree(label);
@@ -55,7 +59,8 @@ static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
     xfree(meta);
 }
 
-static void load_parties(Run *run, DsSplit split, const Scenario *scn, SampleSet *sets) {
+static void load_parties(Run *run, HoldoutRole role, const Scenario *scn, SampleSet *sets) {
+    DsSplit split = holdout_split(role);
     for (int i = 0; i < run->count; i++) {
         const ScenarioParty *sp = &scn->party[run->first + i];
         sampleset_load(&sets[i], &run->layout, run->ds, split, sp->index, sp->mask, sp->n);
@@ -82,38 +87,42 @@ static void open_data(Run *run) {
     samples_model_spec(&run->spec, &run->layout, run->ds);
 }
 
-static int64_t split_rows(const Run *run, DsSplit split) {
-    int64_t n = dataset_n(run->ds, split),
-            cap = split == DS_TRAIN ? run->cfg->max_train : run->cfg->max_test;
-    return cap > 0 && cap < n ? cap : n;
+// The rows of a role (holdout.h), capped by --max-train (training) or --max-test (evaluation).
+static int64_t role_rows(const Run *run, HoldoutRole role, int64_t **rows) {
+    const Config *cfg = run->cfg;
+    return holdout_rows(run->ds, role, cfg->val_fraction,
+                        role == HOLDOUT_TRAIN ? cfg->max_train : cfg->max_test, rows);
 }
 
 void run_load_data(Run *run) {
     open_data(run);
     int P = run->P;
+    HoldoutRole eval = run->eval_role;
     run->train = xcalloc((size_t)run->count + 1, sizeof *run->train);
     run->test = xcalloc((size_t)run->count + 1, sizeof *run->test);
     run->n_train = xcalloc((size_t)P, sizeof *run->n_train);
-    split_scenario(run, DS_TRAIN, split_rows(run, DS_TRAIN), &run->scn_train);
-    load_parties(run, DS_TRAIN, &run->scn_train, run->train);
+    int64_t *rows, n = role_rows(run, HOLDOUT_TRAIN, &rows);
+    split_scenario(run, HOLDOUT_TRAIN, rows, n, &run->scn_train);
+    xfree(rows);
+    load_parties(run, HOLDOUT_TRAIN, &run->scn_train, run->train);
+    n = role_rows(run, eval, &rows);
+    CHECK(n > 0, "--eval-split=%s: %s has no %s rows (--val-fraction=%g)", holdout_role_name(eval),
+          run->cfg->data, holdout_role_name(eval), run->cfg->val_fraction);
     Scenario scn_test;
-    split_scenario(run, DS_TEST, split_rows(run, DS_TEST), &scn_test);
-    load_parties(run, DS_TEST, &scn_test, run->test);
+    split_scenario(run, eval, rows, n, &scn_test);
+    load_parties(run, eval, &scn_test, run->test);
     scenario_free(&scn_test);
     run->n_train_total = 0;
     for (int p = 0; p < P; p++)
         run->n_train[p] = run->scn_train.party[p].n, run->n_train_total += run->n_train[p];
     CHECK(run->n_train_total > 0, "scenario %s leaves no training rows", run->cfg->scenario);
-    if (run->rank == 0) {
-        int64_t n = split_rows(run, DS_TEST);
-        int64_t *idx = xmalloc((size_t)n * sizeof *idx);
-        uint8_t *all = xmalloc((size_t)n);
-        for (int64_t i = 0; i < n; i++)
-            idx[i] = i, all[i] = (uint8_t)((1u << run->layout.n_mod) - 1);
-        sampleset_load(&run->global_test, &run->layout, run->ds, DS_TEST, idx, all, n);
-        xfree(idx);
+    if (run->rank == 0) { // the whole evaluation set, every modality
+        uint8_t *all = xmalloc((size_t)n + 1);
+        memset(all, (1u << run->layout.n_mod) - 1, (size_t)n);
+        sampleset_load(&run->global_test, &run->layout, run->ds, holdout_split(eval), rows, all, n);
         xfree(all);
     }
+    xfree(rows);
 }
 
 void run_free_data(Run *run) {

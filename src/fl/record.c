@@ -12,12 +12,24 @@
 #include "fl/run_impl.h"
 
 // Series of the metric log, in the order they appear in metrics.csv; the protocol's follow.
+// test_* is the global model on the whole evaluation set; party_test_* the global model on each
+// party's evaluation rows (protocol global); personal_test_* each party's own model on them
+// (protocol personal). The evaluation rows are the test split or the validation carve-out
+// (--eval-split): the series' split attribute names it.
 enum {
     M_TRAIN_LOSS,
     M_TRAIN_ACC,
     M_TEST_LOSS,
     M_TEST_ACC,
+    M_TEST_F1,
+    M_TEST_AUC,
+    M_TEST_AUC_HARD,
     M_PARTY_TEST_ACC_MEAN,
+    M_PARTY_TEST_F1_MEAN,
+    M_PARTY_TEST_AUC_MEAN,
+    M_PERSONAL_TEST_ACC_MEAN,
+    M_PERSONAL_TEST_F1_MEAN,
+    M_PERSONAL_TEST_AUC_MEAN,
     M_PAYLOAD_UP,
     M_PAYLOAD_DOWN,
     M_MPI_SENT,
@@ -26,6 +38,11 @@ enum {
     M_P_TRAIN_LOSS,
     M_P_TRAIN_ACC,
     M_P_TEST_ACC,
+    M_P_TEST_F1,
+    M_P_TEST_AUC,
+    M_P_PERSONAL_ACC,
+    M_P_PERSONAL_F1,
+    M_P_PERSONAL_AUC,
     M_P_N_TRAIN,
     M_P_PAYLOAD_UP,
     M_P_PAYLOAD_DOWN,
@@ -35,22 +52,53 @@ enum {
 };
 
 void run_declare_series(Run *run) {
+    enum { NONE, TRAIN, EVAL }; // the rows a series is computed on
     static const struct {
         const char *name;
-        int per_party, varies;
+        int per_party, varies, rows;
     } series[M_COUNT] = {
-        {"train_loss", 0, 0},         {"train_acc", 0, 0},           {"test_loss", 0, 0},
-        {"test_acc", 0, 0},           {"party_test_acc_mean", 0, 0}, {"payload_up", 0, 0},
-        {"payload_down", 0, 0},       {"mpi_bytes_sent", 0, 1},      {"mpi_bytes_recv", 0, 1},
-        {"round_ms", 0, 1},           {"party_train_loss", 1, 0},    {"party_train_acc", 1, 0},
-        {"party_test_acc", 1, 0},     {"party_n_train", 1, 0},       {"party_payload_up", 1, 0},
-        {"party_payload_down", 1, 0}, {"party_sampled", 1, 0},       {"party_arrived", 1, 0},
+        {"train_loss", 0, 0, TRAIN},
+        {"train_acc", 0, 0, TRAIN},
+        {"test_loss", 0, 0, EVAL},
+        {"test_acc", 0, 0, EVAL},
+        {"test_macro_f1", 0, 0, EVAL},
+        {"test_auc", 0, 0, EVAL},
+        {"test_auc_hard", 0, 0, EVAL},
+        {"party_test_acc_mean", 0, 0, EVAL},
+        {"party_test_macro_f1_mean", 0, 0, EVAL},
+        {"party_test_auc_mean", 0, 0, EVAL},
+        {"personal_test_acc_mean", 0, 0, EVAL},
+        {"personal_test_macro_f1_mean", 0, 0, EVAL},
+        {"personal_test_auc_mean", 0, 0, EVAL},
+        {"payload_up", 0, 0, NONE},
+        {"payload_down", 0, 0, NONE},
+        {"mpi_bytes_sent", 0, 1, NONE},
+        {"mpi_bytes_recv", 0, 1, NONE},
+        {"round_ms", 0, 1, NONE},
+        {"party_train_loss", 1, 0, TRAIN},
+        {"party_train_acc", 1, 0, TRAIN},
+        {"party_test_acc", 1, 0, EVAL},
+        {"party_test_macro_f1", 1, 0, EVAL},
+        {"party_test_auc", 1, 0, EVAL},
+        {"personal_test_acc", 1, 0, EVAL},
+        {"personal_test_macro_f1", 1, 0, EVAL},
+        {"personal_test_auc", 1, 0, EVAL},
+        {"party_n_train", 1, 0, TRAIN},
+        {"party_payload_up", 1, 0, NONE},
+        {"party_payload_down", 1, 0, NONE},
+        {"party_sampled", 1, 0, NONE},
+        {"party_arrived", 1, 0, NONE},
     };
+    const char *eval = holdout_role_name(run->eval_role);
     metriclog_init(&run->log);
     for (int i = 0; i < M_COUNT; i++) {
         int idx = metriclog_add(&run->log, series[i].name, series[i].per_party ? run->P : 1,
                                 series[i].varies);
         CHECK(idx == i, "series order");
+        metriclog_set_split(&run->log, idx,
+                            series[i].rows == TRAIN  ? "train"
+                            : series[i].rows == EVAL ? eval
+                                                     : "");
     }
     const Protocol *pr = run->method->protocol;
     if (pr->declare_series) pr->declare_series(run->proto, &run->log);
@@ -109,15 +157,34 @@ static void mpi_round_bytes(Run *run, double *sent, double *recv) {
     xfree(all);
 }
 
-void run_record(Run *run, const RoundInfo *r, int evaluated, double gloss, double gacc, double ms,
-                double eta_s) {
+// The mean over the parties evaluated with first (ST_G_LOSS or ST_P_LOSS) of their accuracy,
+// macro-F1 and AUC into the series from, from + 1, from + 2, and each party's into per_party,
+// per_party + 1, per_party + 2. Returns the mean accuracy (NaN when no party was evaluated).
+static double party_means(Run *run, int first, int from, int per_party) {
+    MetricLog *L = &run->log;
+    double sum[3] = {0, 0, 0};
+    int cnt[3] = {0, 0, 0};
+    for (int p = 0; p < run->P; p++) {
+        const double *st = run->all_stats + (size_t)p * run->n_stats + first;
+        if (st[2] <= 0) continue; // ST_*_N: no rows evaluated
+        double v[3] = {st[1] / st[2], st[3], st[4]};
+        for (int k = 0; k < 3; k++) {
+            metriclog_set(L, per_party + k, p, v[k]);
+            if (!isnan(v[k])) sum[k] += v[k], cnt[k]++;
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        metriclog_set(L, from + k, 0, cnt[k] ? sum[k] / cnt[k] : NAN);
+    return cnt[0] ? sum[0] / cnt[0] : NAN;
+}
+
+void run_record(Run *run, const RoundInfo *r, const EvalStats *global, double ms, double eta_s) {
     double mpi_sent, mpi_recv;
     mpi_round_bytes(run, &mpi_sent, &mpi_recv);
     if (run->rank != 0) return;
     MetricLog *L = &run->log;
     metriclog_next_round(L);
-    double loss = 0, ok = 0, cnt = 0, up = 0, down = 0, acc_sum = 0;
-    int acc_parties = 0;
+    double loss = 0, ok = 0, cnt = 0, up = 0, down = 0;
     for (int p = 0; p < run->P; p++) {
         const double *st = run->all_stats + (size_t)p * run->n_stats;
         loss += st[ST_TRAIN_LOSS], ok += st[ST_TRAIN_OK], cnt += st[ST_TRAIN_N];
@@ -129,17 +196,22 @@ void run_record(Run *run, const RoundInfo *r, int evaluated, double gloss, doubl
         metriclog_set(L, M_P_PAYLOAD_DOWN, p, st[ST_PAYLOAD_DOWN]);
         metriclog_set(L, M_P_SAMPLED, p, r->sampled[p]);
         metriclog_set(L, M_P_ARRIVED, p, r->arrived[p]);
-        if (evaluated && st[ST_TEST_N] > 0) {
-            double a = st[ST_TEST_OK] / st[ST_TEST_N];
-            metriclog_set(L, M_P_TEST_ACC, p, a);
-            acc_sum += a, acc_parties++;
+    }
+    double party_acc = NAN, personal_acc = NAN, gacc = NAN;
+    if (r->evaluated) {
+        party_acc = party_means(run, ST_G_LOSS, M_PARTY_TEST_ACC_MEAN, M_P_TEST_ACC);
+        personal_acc = party_means(run, ST_P_LOSS, M_PERSONAL_TEST_ACC_MEAN, M_P_PERSONAL_ACC);
+        if (global->n > 0) {
+            gacc = (double)global->correct / (double)global->n;
+            metriclog_set(L, M_TEST_LOSS, 0, global->loss_sum / (double)global->n);
+            metriclog_set(L, M_TEST_ACC, 0, gacc);
+            metriclog_set(L, M_TEST_F1, 0, global->macro_f1);
+            metriclog_set(L, M_TEST_AUC, 0, global->auc);
+            metriclog_set(L, M_TEST_AUC_HARD, 0, global->auc_hard);
         }
     }
     metriclog_set(L, M_TRAIN_LOSS, 0, ratio(loss, cnt));
     metriclog_set(L, M_TRAIN_ACC, 0, ratio(ok, cnt));
-    metriclog_set(L, M_TEST_LOSS, 0, gloss);
-    metriclog_set(L, M_TEST_ACC, 0, gacc);
-    metriclog_set(L, M_PARTY_TEST_ACC_MEAN, 0, acc_parties ? acc_sum / acc_parties : NAN);
     metriclog_set(L, M_PAYLOAD_UP, 0, up);
     metriclog_set(L, M_PAYLOAD_DOWN, 0, down);
     metriclog_set(L, M_MPI_SENT, 0, mpi_sent);
@@ -153,15 +225,15 @@ void run_record(Run *run, const RoundInfo *r, int evaluated, double gloss, doubl
         for (int p = 0; p < run->P; p++)
             memcpy(ps + (size_t)p * k, run->all_stats + (size_t)p * run->n_stats + ST_COUNT,
                    (size_t)k * sizeof *ps);
-        pr->record(run->proto, L, ps, evaluated, note, sizeof note);
+        pr->record(run->proto, L, ps, r->evaluated, note, sizeof note);
         xfree(ps);
     }
     char ub[32], db[32], accs[160] = "";
     fmt_bytes(ub, sizeof ub, up);
     fmt_bytes(db, sizeof db, down);
-    if (evaluated)
-        snprintf(accs, sizeof accs, " | acc %.3f | party acc %.3f%s", gacc,
-                 acc_parties ? acc_sum / acc_parties : NAN, note);
+    if (r->evaluated) // global: the whole set, the parties' rows; personal: the parties' own
+        snprintf(accs, sizeof accs, " | acc %.3f | parties %.3f | personal %.3f%s", gacc, party_acc,
+                 personal_acc, note);
     log_info("round %d/%d | loss %.4f%s | up %s | down %s | %.0f ms | eta %.0fs", r->round,
              r->rounds, metriclog_last(L, M_TRAIN_LOSS, 0), accs, ub, db, ms, eta_s);
     runfile_write(run->cfg->out, &run->info, &run->opts, L);

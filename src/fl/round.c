@@ -48,7 +48,8 @@ void run_sample(Run *run, int round, RoundInfo *r) {
                      .rounds = run->cfg->rounds,
                      .sampled = run->sampled,
                      .arrived = run->arrived,
-                     .weight = run->weight};
+                     .weight = run->weight,
+                     .evaluated = round % run->cfg->eval_every == 0 || round == run->cfg->rounds};
 }
 
 static void check_party_model(const float *w, size_t n, int party, int round) {
@@ -61,6 +62,27 @@ static void check_party_model(const float *w, size_t n, int party, int round) {
 
 static void record_stats(double *st, const EvalStats *e, int first) {
     st[first] = e->loss_sum, st[first + 1] = (double)e->correct, st[first + 2] = (double)e->n;
+}
+
+// An evaluation into a party's ST_EVAL_COUNT statistics at first (ST_G_LOSS or ST_P_LOSS).
+static void record_eval(double *st, const EvalStats *e, int first) {
+    record_stats(st, e, first);
+    st[first + 3] = e->macro_f1, st[first + 4] = e->auc, st[first + 5] = e->auc_hard;
+}
+
+// Hosted party i's personal model (params) on its evaluation rows, with the protocol's
+// completion.
+static void evaluate_personal(Run *run, int i, const float *params) {
+    const Protocol *pr = run->method->protocol;
+    const PartyHooks *h = pr->hooks ? pr->hooks(run->proto, i, 0) : NULL;
+    EvalStats e;
+    evaluate_model(&run->model, params, &run->test[i], &run->layout, h, &run->ts, &e);
+    record_eval(run->stats + (size_t)i * run->n_stats, &e, ST_P_LOSS);
+}
+
+// Hosted party i trains in this round (the condition of run_round).
+static int trains(const Run *run, int i, const RoundInfo *r) {
+    return run->shape.parties_train && r->sampled[run->first + i] && run->train[i].n > 0;
 }
 
 // Hosted party i trains: from its own model, or from the global one with a fresh optimizer (its
@@ -92,6 +114,7 @@ static void train_party(Run *run, int i, const RoundInfo *r) {
     record_stats(run->stats + (size_t)i * run->n_stats, &e, ST_TRAIN_LOSS);
     check_party_model(params, n, party, r->round);
     if (pr->after_local) pr->after_local(run->proto, i, params, r);
+    if (r->evaluated && !run->shape.own_models) evaluate_personal(run, i, params);
     if (run->shape.aggregate && r->arrived[party]) { // its update and its sample count arrive
         selection_pack(&run->sel, params, run->packed);
         exact_add(run->acc, run->packed, r->weight[party], ns, PARAM_EXP);
@@ -125,8 +148,8 @@ void run_round(Run *run, const RoundInfo *r) {
     memset(run->stats, 0, (size_t)run->count * run->n_stats * sizeof *run->stats);
     if (pr->begin_round) pr->begin_round(run->proto, r);
     if (run->shape.aggregate) memset(run->acc, 0, run->sel.n * sizeof *run->acc);
-    for (int i = 0; i < run->count && run->shape.parties_train; i++)
-        if (r->sampled[run->first + i] && run->train[i].n > 0) train_party(run, i, r);
+    for (int i = 0; i < run->count; i++)
+        if (trains(run, i, r)) train_party(run, i, r);
     if (run->shape.aggregate) aggregate(run, r);
     if (pr->exchange) pr->exchange(run->proto, r);
     // Every rank holds the same global model: it changes only in the selection, which the cloud
@@ -138,24 +161,45 @@ void run_round(Run *run, const RoundInfo *r) {
     }
 }
 
-void run_evaluate(Run *run, const RoundInfo *r, double *gloss, double *gacc) {
+// The personal model of a party that did not train in the final round: the global model
+// fine-tuned on its rows for the parties' epochs, from a fresh optimizer, with the protocol's
+// completion only (its loss terms belong to training rounds). Into the work buffers.
+static const float *fine_tune(Run *run, int i, const RoundInfo *r) {
     const Protocol *pr = run->method->protocol;
     size_t n = run->model.n_params;
+    PartyHooks fill = {0};
+    const PartyHooks *h = pr->hooks ? pr->hooks(run->proto, i, 0) : NULL;
+    if (h) fill.ctx = h->ctx, fill.fill = h->fill;
+    memcpy(run->work_params, run->global, n * sizeof(float));
+    memset(run->work_opt.m, 0, n * sizeof(float));
+    memset(run->work_opt.v, 0, n * sizeof(float));
+    run->work_opt.step = 0;
+    EvalStats e;
+    train_local(&run->model, &run->sel, run->work_params, &run->work_opt, &run->train[i],
+                &run->layout, &run->tc, r->round, run->first + i, &fill, &run->ts, &e);
+    return run->work_params;
+}
+
+void run_evaluate(Run *run, const RoundInfo *r, EvalStats *global) {
+    const Protocol *pr = run->method->protocol;
+    size_t n = run->model.n_params;
+    int final = r->round == r->rounds;
     for (int i = 0; i < run->count; i++) {
-        const float *w = pr->party_model ? pr->party_model(run->proto, i) : NULL;
-        if (run->shape.own_models) w = run->party_params + (size_t)i * n;
+        double *st = run->stats + (size_t)i * run->n_stats;
         const PartyHooks *h = pr->hooks ? pr->hooks(run->proto, i, 0) : NULL;
-        EvalStats e;
-        evaluate_model(&run->model, w ? w : run->global, &run->test[i], &run->layout, h, &run->ts,
-                       &e);
-        record_stats(run->stats + (size_t)i * run->n_stats, &e, ST_TEST_LOSS);
+        if (run->shape.global_trained) { // protocol global
+            EvalStats e;
+            evaluate_model(&run->model, run->global, &run->test[i], &run->layout, h, &run->ts, &e);
+            record_eval(st, &e, ST_G_LOSS);
+        }
+        if (run->shape.own_models) // protocol personal (the others' were tested as they trained)
+            evaluate_personal(run, i, run->party_params + (size_t)i * n);
+        else if (final && !trains(run, i, r) && run->train[i].n > 0)
+            evaluate_personal(run, i, fine_tune(run, i, r));
     }
-    *gloss = *gacc = NAN;
-    if (run->rank == 0 && run->shape.global_trained) {
-        EvalStats e;
+    memset(global, 0, sizeof *global);
+    if (run->rank == 0 && run->shape.global_trained)
         evaluate_model(&run->model, run->global, &run->global_test, &run->layout, NULL, &run->ts,
-                       &e);
-        if (e.n) *gloss = e.loss_sum / (double)e.n, *gacc = (double)e.correct / (double)e.n;
-    }
+                       global);
     if (pr->evaluate) pr->evaluate(run->proto, r);
 }

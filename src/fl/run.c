@@ -175,6 +175,7 @@ static void setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     CHECK(cfg->sample <= cfg->parties, "--sample=%d exceeds --parties=%d", cfg->sample,
           cfg->parties);
     make_dirs(run);
+    run->eval_role = strcmp(cfg->eval_split, "validation") ? HOLDOUT_TEST : HOLDOUT_VALIDATION;
     run_load_data(run);
     if (run->rank == 0) {
         run->peak_rss_kib = xcalloc((size_t)run->size, sizeof *run->peak_rss_kib);
@@ -217,13 +218,14 @@ static void print_startup(const Run *run) {
     char sel[512];
     selection_describe(&run->model, &run->sel, sel, sizeof sel);
     log_info("mmcollab %s | method %s (%s) | %d ranks: cloud + %d host(s) | %d parties | data %s "
-             "(%lld train rows used, %lld test) | %s model, %zu parameters; trained and "
+             "(%lld train rows used, %lld %s) | %s model, %zu parameters; trained and "
              "exchanged: %s | BLAS %s, %d thread(s)",
              mmc_git_version, run->method->opt.name,
              run->method->opt.provenance ? run->method->opt.provenance : "", run->size,
              comm_placement(run->comm)->hosts, run->P, run->cfg->data,
-             (long long)run->n_train_total, (long long)run->global_test.n, run->kind->opt.name,
-             run->model.n_params, sel, run->info.blas_core, run->info.blas_threads);
+             (long long)run->n_train_total, (long long)run->global_test.n,
+             holdout_role_name(run->eval_role), run->kind->opt.name, run->model.n_params, sel,
+             run->info.blas_core, run->info.blas_threads);
     const Protocol *pr = run->method->protocol;
     size_t large = pr->cloud_params ? pr->cloud_params(run->proto) : 0;
     if (large)
@@ -243,15 +245,14 @@ int fl_run(const RunConfig *rc, MPI_Comm world) {
         RoundInfo r;
         run_sample(&run, round, &r);
         run_round(&run, &r);
-        int evaluated = round % cfg->eval_every == 0 || round == cfg->rounds;
-        double gloss = NAN, gacc = NAN;
-        if (evaluated) run_evaluate(&run, &r, &gloss, &gacc);
+        EvalStats global = {0};
+        if (r.evaluated) run_evaluate(&run, &r, &global);
         run_gather_stats(&run);
         int stop = signals_agree(run.comm) || cfg->stop_after == round;
         run_gather_meta(&run, 0);
         double now = timer_now_ms() / 1e3, ms = (now - t0) * 1e3;
         double eta = (now - t_start) / (round - start) * (cfg->rounds - round);
-        run_record(&run, &r, evaluated, gloss, gacc, ms, eta);
+        run_record(&run, &r, &global, ms, eta);
         if (round % cfg->ckpt_every == 0 || round == cfg->rounds || stop)
             run_write_checkpoint(&run, round);
         if (stop && round < cfg->rounds) {

@@ -5,6 +5,7 @@
 #include "cli/config.h"
 #include "comm/comm.h"
 #include "data/dataset.h"
+#include "data/holdout.h"
 #include "data/scenario.h"
 #include "io/metrics.h"
 #include "io/runfile.h"
@@ -16,14 +17,25 @@
 #include "train/samples.h"
 
 // Per-party statistics the driver gathers to the cloud every round, in party order; the
-// protocol's own follow them.
+// protocol's own follow them. An evaluation is ST_EVAL_COUNT numbers (loss sum, correct, rows,
+// macro-F1, AUC, hard-label AUC), under the global protocol (ST_G_*, the global model) and the
+// personal one (ST_P_*, the party's own model); rows 0 = not evaluated.
 enum {
     ST_TRAIN_LOSS,
     ST_TRAIN_OK,
     ST_TRAIN_N,
-    ST_TEST_LOSS,
-    ST_TEST_OK,
-    ST_TEST_N,
+    ST_G_LOSS,
+    ST_G_OK,
+    ST_G_N,
+    ST_G_F1,
+    ST_G_AUC,
+    ST_G_AUC_HARD,
+    ST_P_LOSS,
+    ST_P_OK,
+    ST_P_N,
+    ST_P_F1,
+    ST_P_AUC,
+    ST_P_AUC_HARD,
     ST_PAYLOAD_UP,
     ST_PAYLOAD_DOWN,
     ST_COUNT
@@ -38,6 +50,7 @@ typedef struct {
     int rank, size, first, count, P; // count hosted parties from first, P parties in all
     // data (data.c)
     Dataset *ds;
+    HoldoutRole eval_role; // the rows the evaluation reads: test or validation (--eval-split)
     SampleLayout layout;
     ModelSpec spec;
     Scenario scn_train;      // every party's training rows, rows without a modality dropped
@@ -91,17 +104,20 @@ void run_sample(Run *run, int round, RoundInfo *r);
 // One round: local training, aggregation, the protocol's exchange, the global model's broadcast.
 // Collective.
 void run_round(Run *run, const RoundInfo *r);
-// Evaluation of every party's model on its test rows and of the global model on the global test
-// set (rank 0): into the stats and *gloss, *gacc (NaN when the method has no global model).
-void run_evaluate(Run *run, const RoundInfo *r, double *gloss, double *gacc);
+// The round's evaluation on the evaluation rows (test or validation) into the stats: under the
+// global protocol the global model on every hosted party's rows and (rank 0) on the whole set,
+// into *global (rows 0 when the method has no global model); under the personal protocol every
+// party's own model (those that trained this round were tested as they left training; in the
+// final round the others get the global model fine-tuned on their rows). Collective only through
+// the protocol's evaluate.
+void run_evaluate(Run *run, const RoundInfo *r, EvalStats *global);
 
 // record.c
 void run_declare_series(Run *run); // rank 0
 // Gathers the round's statistics to the cloud. Collective.
 void run_gather_stats(Run *run);
 // Rank 0: the round's row of every series, the log line, run.h5 and metrics.csv.
-void run_record(Run *run, const RoundInfo *r, int evaluated, double gloss, double gacc, double ms,
-                double eta_s);
+void run_record(Run *run, const RoundInfo *r, const EvalStats *global, double ms, double eta_s);
 // Every rank's peak resident memory so far and, at the end, its MPI byte totals, for /meta.
 // Collective.
 void run_gather_meta(Run *run, int final);

@@ -38,6 +38,12 @@ int metriclog_add(MetricLog *log, const char *name, int width, int varies) {
     return log->n_series++;
 }
 
+void metriclog_set_split(MetricLog *log, int idx, const char *split) {
+    CHECK(idx >= 0 && idx < log->n_series, "series %d of %d", idx, log->n_series);
+    CHECK(strlen(split) < sizeof log->s[idx].split, "split '%s' too long", split);
+    memcpy(log->s[idx].split, split, strlen(split) + 1);
+}
+
 void metriclog_next_round(MetricLog *log) {
     if (log->rounds == log->cap) {
         int cap = log->cap ? 2 * log->cap : 16;

@@ -16,7 +16,8 @@ typedef struct {
     int width;  // 1 for a scalar series, the party count for a per-party series
     int varies; // wall-clock or rank-layout figures: differ between runs of one config, left out of
                 // checkpoints and of reproducibility comparisons
-    double *v;  // rounds × width, row-major; NaN where a round did not set a value
+    char split[16]; // the rows the series is computed on: "train", "test", "validation", or ""
+    double *v;      // rounds × width, row-major; NaN where a round did not set a value
 } MetricSeries;
 
 typedef struct {
@@ -29,6 +30,8 @@ void metriclog_init(MetricLog *log);
 void metriclog_free(MetricLog *log);
 // Declares a series (before the first row); returns its index. Names are unique ([a-z0-9_]).
 int metriclog_add(MetricLog *log, const char *name, int width, int varies);
+// Names the rows series idx is computed on (see MetricSeries.split; at most 15 characters).
+void metriclog_set_split(MetricLog *log, int idx, const char *split);
 // Index of a series by name, or -1.
 int metriclog_find(const MetricLog *log, const char *name);
 // Starts a new round: appends one row of NaN to every series.

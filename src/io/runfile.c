@@ -74,6 +74,7 @@ void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int wit
             H5_CHECK(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->v));
         h5_attr_i64(ds, "width", s->width);
         h5_attr_i64(ds, "varies", s->varies);
+        h5_attr_str(ds, "split", s->split);
         H5_CHECK(H5Dclose(ds));
         H5_CHECK(H5Sclose(space));
     }

@@ -17,6 +17,7 @@
 //                (world_size, 2) uint64: the bytes each rank passed to MPI (sent, received) in the
 //                whole process (comm/comm.h's count)
 //   /metrics     round (int32, R); one float64 dataset per series, (R) or (R, width), attributes
+//   split (the rows it reads: "train", "test", "validation" or ""),
 //                width and varies (1 = wall-clock or rank-layout figures, differ between runs)
 // metrics.csv: "round,<scalar series...>", one row per round (per-party series only in run.h5).
 #pragma once

@@ -1,7 +1,7 @@
 // fedmkt.c - FedMKT-style logit exchange (Fan et al., COLING 2025) in BoMM's harness: the parties
 // upload embeddings and soft labels of sampled rows, the cloud's large model distils from them and
 // sends its soft labels back; the small models are FedAvg-ed. No prototypes, no alignment, no
-// completion, no personal models. [I] adaptation: FedMKT exchanges logits on a public dataset;
+// completion. [I] adaptation: FedMKT exchanges logits on a public dataset;
 // here the uploaded rows play that part.
 #include <stddef.h>
 
@@ -31,7 +31,7 @@ static void fedmkt_settings(BommSettings *s, const void *opts) {
     s->mm_kd = o->mm_kd;
     s->mm_con = 0;
     s->gpa = 0; // every uploaded row, as uploaded: FedMKT distils on all of its shared data
-    s->personal = 0, s->dpo = 0;
+    s->dpo = 0;
 }
 
 static const BommExt fedmkt_ext = {.settings = fedmkt_settings};

@@ -86,10 +86,6 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
         b->row_off[i] = rows, rows += env->train[i].n;
     b->soft = xcalloc((size_t)rows * b->K + 1, sizeof *b->soft);
     b->has_soft = xcalloc((size_t)rows + 1, 1);
-    if (b->s.personal) {
-        b->personal = xcalloc_aligned((size_t)count * env->model->n_params * sizeof(float) + 1);
-        b->personal_ok = xcalloc((size_t)count + 1, 1);
-    }
     bomm_fill_init(b);
     survey_parties(b);
     bomm_gen_init(b);
@@ -105,8 +101,7 @@ static void destroy(void *st) {
     bomm_protos_free(b);
     xfree(b->sums), xfree(b->counts), xfree(b->up_n), xfree(b->up_rows);
     bomm_records_free(&b->up), bomm_records_free(&b->all), xfree(b->all_soft);
-    xfree(b->row_off), xfree(b->soft), xfree(b->has_soft), xfree(b->personal);
-    xfree(b->personal_ok);
+    xfree(b->row_off), xfree(b->soft), xfree(b->has_soft);
     bomm_fill_free(b);
     bomm_gen_free(b);
     batch_free(&b->batch);
@@ -123,7 +118,6 @@ static void begin_round(void *st, const RoundInfo *r) {
     for (int i = 0; i < b->count; i++) {
         b->filled[i] = b->admitted[i] = 0, b->gen_mask[i] = 0;
         b->up_n[i] = 0; // a party that does not train this round uploads nothing
-        if (b->personal_ok) b->personal_ok[i] = 0; // this round's models only
     }
     memset(b->sums, 0, bomm_kmd(b) * (size_t)b->count * sizeof *b->sums);
     memset(b->counts, 0, (size_t)b->K * b->M * (size_t)b->count * sizeof *b->counts);
@@ -138,20 +132,9 @@ static const PartyHooks *hooks(void *st, int i, int training) {
 static void after_local(void *st, int i, const float *params, const RoundInfo *r) {
     Bomm *b = st;
     bomm_party_upload(b, i, params, r);
-    if (b->personal) { // recomputed every round before it is used: no checkpoint needed
-        size_t n = b->env->model->n_params;
-        memcpy(b->personal + (size_t)i * n, params, n * sizeof(float));
-        b->personal_ok[i] = 1;
-    }
 }
 
 static void exchange(void *st, const RoundInfo *r) { bomm_exchange(st, r); }
-
-static const float *party_model(void *st, int i) {
-    Bomm *b = st;
-    return b->personal_ok && b->personal_ok[i] ? b->personal + (size_t)i * b->env->model->n_params
-                                               : NULL;
-}
 
 static void evaluate(void *st, const RoundInfo *r) {
     (void)r;
@@ -280,7 +263,6 @@ const Protocol protocol_bomm = {
     .after_local = after_local,
     .server_update = protocol_mean_update,
     .exchange = exchange,
-    .party_model = party_model,
     .evaluate = evaluate,
     .party_stats = party_stats,
     .declare_series = declare_series,

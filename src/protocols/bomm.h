@@ -43,8 +43,6 @@ typedef struct {
     int schedule; // SCHED_* bits, from schedule_name
     int gpa;      // pseudo-aligned cross-modal pairs from the global prototypes
     int singles;  // the large model also trains on uploaded single-modality rows
-    int personal; // a party evaluates (uses) its model as it left this round's local training,
-                  // specific to its domain, instead of the averaged one
     int dpo;      // generator: supervised + DPO (else supervised only)
     char schedule_name[OPT_STR_MAX]; // both|mix|admit|none: λ_t decays (mix); admission γ_t rises
     int upload; // candidate rows a party uploads per round (embeddings + soft labels)
@@ -61,7 +59,7 @@ typedef struct {
 } BommSettings;
 
 // BoMM's options (keys "bomm.*", offsets into BommSettings).
-#define BOMM_N_OPTS 32
+#define BOMM_N_OPTS 31
 extern const OptSpec bomm_opts[BOMM_N_OPTS];
 // s = the table's defaults, fill FILL_ZERO, use_mm 0: where every method of the harness starts.
 // Local.
@@ -81,7 +79,7 @@ extern const Protocol protocol_bomm;
         (void)opts;                                                                                \
         bomm_settings_defaults(s);                                                                 \
         s->fill = (FILL);                                                                          \
-        s->gpa = 0, s->personal = 0, s->dpo = 0;                                                   \
+        s->gpa = 0, s->dpo = 0;                                                                    \
     }                                                                                              \
     static const BommExt NAME##_ext = {.settings = NAME##_settings};                               \
     const Method method_##NAME = {                                                                 \

@@ -51,16 +51,14 @@ struct Bomm {
     int64_t have_protos;              // int64: a checkpoint field
     double *q, *qsum;                 // (K) scratch
     // bomm_upload.c: hosted parties' prototype sums and uploads
-    double *sums;         // (count, K, M, D)
-    int64_t *counts;      // (count, K, M)
-    int64_t *up_n;        // (count) rows uploaded this round
-    int64_t *up_rows;     // (count, upload) their indices
-    BommRecords up;       // this rank's uploads, in party order
-    float *soft;          // (Σ hosted rows, K) the large model's soft labels
-    uint8_t *has_soft;    // (Σ hosted rows)
-    int64_t *row_off;     // (count) first row of party i in soft / has_soft
-    float *personal;      // personal: (count, n_params) each party's model after this round
-    uint8_t *personal_ok; // (count) personal holds this round's model
+    double *sums;      // (count, K, M, D)
+    int64_t *counts;   // (count, K, M)
+    int64_t *up_n;     // (count) rows uploaded this round
+    int64_t *up_rows;  // (count, upload) their indices
+    BommRecords up;    // this rank's uploads, in party order
+    float *soft;       // (Σ hosted rows, K) the large model's soft labels
+    uint8_t *has_soft; // (Σ hosted rows)
+    int64_t *row_off;  // (count) first row of party i in soft / has_soft
     // bomm_fill.c: completion
     double *filled, *admitted;  // (count) completed blocks this round, and admitted ones
     uint8_t *gen_mask;          // (count) generator targets received this round

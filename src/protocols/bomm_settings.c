@@ -10,10 +10,6 @@
 const OptSpec bomm_opts[BOMM_N_OPTS] = {
     {"bomm.gpa", OPT_BOOL, B_OPT(gpa), "true", 0, 0, 0, NULL,
      "global prototype-guided alignment: pseudo-aligned cross-modal pairs for the large model", 0},
-    {"bomm.personal", OPT_BOOL, B_OPT(personal), "true", 0, 0, 0, NULL,
-     "each party uses its small model as it left the round's local training (specific to its "
-     "domain; the average only initialises the next round); false = the averaged model",
-     0},
     {"bomm.mm-singles", OPT_BOOL, B_OPT(singles), "true", 0, 0, 0, NULL,
      "the large model also learns from uploaded single-modality rows (false = aligned rows and "
      "pseudo-aligned pairs only)",

@@ -14,8 +14,12 @@
 //   exchange                                      Collective: the protocol's own transfers, through
 //                                                 comm/comm.h only, and the cloud's work
 //   the driver broadcasts the global model        (shape.global_trained)
-//   evaluation: every party on its own test rows with party_model(i) or the global model, hooks(i,
-//   0); the global model on the global test set; evaluate() for the protocol's own models
+//   evaluation (docs/architecture.md §4, "Evaluation protocols"), with hooks(i, 0):
+//     global:   the global model on the whole evaluation set and on every party's rows
+//     personal: every party's own model as it left local training this round (own_models: the
+//               one it keeps; in the final round a party that did not train gets the global
+//               model fine-tuned on its rows) on its rows
+//   evaluate() for the protocol's own models
 //   record: per-party stats gathered to the cloud, then record() adds the protocol's series
 //
 // A method (src/methods) is a protocol plus its typed options and an extension the protocol
@@ -60,6 +64,7 @@ typedef struct {
     const uint8_t *sampled; // (parties) 1 = trains this round
     const uint8_t *arrived; // (parties) 1 = sampled, and its update reaches the cloud
     const double *weight;   // (parties) aggregation weight of an arrived party (Σ = 1), else 0
+    int evaluated;          // this round ends with an evaluation
 } RoundInfo;
 
 // What exists to train and evaluate; create declares it.
@@ -95,9 +100,6 @@ typedef struct Protocol {
                           const RoundInfo *r);
     // The round's own transfers and the cloud's work, after the aggregation. Collective. Optional.
     void (*exchange)(void *st, const RoundInfo *r);
-    // The model hosted party i is tested with (n_params), or NULL for the global model (with
-    // own_models the driver uses the party's own). Local. Optional.
-    const float *(*party_model)(void *st, int i);
     // Evaluation rounds, every rank after the parties' tests: the protocol's own models (the
     // cloud's large model, ...), kept for record. Local. Optional.
     void (*evaluate)(void *st, const RoundInfo *r);

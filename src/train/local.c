@@ -13,6 +13,7 @@ void train_scratch_init(TrainScratch *t, const Model *m, const SampleLayout *l, 
     model_work_init(m, &t->work, Bmax);
     batch_init(&t->batch, l, Bmax);
     t->grads = xcalloc_aligned(m->n_params * sizeof(float));
+    if (m->K > 0) class_scores_init(&t->scores, m->K);
 }
 
 void train_scratch_free(TrainScratch *t, const Model *m) {
@@ -20,6 +21,7 @@ void train_scratch_free(TrainScratch *t, const Model *m) {
     batch_free(&t->batch);
     xfree(t->grads);
     xfree(t->order);
+    class_scores_free(&t->scores);
     memset(t, 0, sizeof *t);
 }
 
@@ -102,12 +104,17 @@ void evaluate_model(const Model *m, const float *params, const SampleSet *s, con
                     const PartyHooks *hooks, TrainScratch *t, EvalStats *stats) {
     memset(stats, 0, sizeof *stats);
     ensure_order(t, s->n);
+    class_scores_reset(&t->scores);
     for (int64_t start = 0; start < s->n; start += t->batch.Bmax) {
         int B = (int)(s->n - start < t->batch.Bmax ? s->n - start : t->batch.Bmax);
         sampleset_batch(s, l, NULL, start, B, &t->batch);
         forward(m, params, hooks, t->order + start, t);
+        class_scores_add(&t->scores, t->work.logits, t->batch.label, B);
         double loss = model_ce(m, &t->work, B, t->batch.label, NULL, 0.0, &stats->correct);
         stats->loss_sum += loss * B;
         stats->n += B;
     }
+    stats->macro_f1 = class_scores_macro_f1(&t->scores);
+    stats->auc = class_scores_auc(&t->scores);
+    stats->auc_hard = class_scores_auc_hard(&t->scores);
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "models/model.h"
+#include "train/metrics.h"
 #include "train/samples.h"
 
 // The training options of one party (or of the cloud's centralized model).
@@ -23,6 +24,7 @@ typedef struct {
     float *grads;   // (n_params)
     int64_t *order; // shuffled row order, grown as needed
     int64_t order_cap;
+    ClassScores scores; // evaluate_model's rows (models with classes)
 } TrainScratch;
 
 // An optimizer's state for one model: AdamW moments or SGD velocity (v unused), indexed like the
@@ -35,6 +37,8 @@ typedef struct {
 typedef struct {
     double loss_sum; // Σ over rows of the per-row loss (mean loss = loss_sum / n)
     int64_t correct, n;
+    // evaluate_model only (train/metrics.h): NaN where undefined or not computed
+    double macro_f1, auc, auc_hard;
 } EvalStats;
 
 // A protocol's additions to a party's training and evaluation; every member may be NULL. rows (B)
@@ -64,8 +68,8 @@ void train_scratch_free(TrainScratch *t, const Model *m);
 void train_local(const Model *m, const Selection *sel, float *params, OptState *opt,
                  const SampleSet *s, const SampleLayout *l, const TrainConfig *tc, int round,
                  int party, const PartyHooks *hooks, TrainScratch *t, EvalStats *stats);
-// Loss and accuracy of params on every row of s (with its masks, completed by hooks->fill when
-// set; hooks may be NULL). Local.
+// Loss, accuracy, macro-F1, AUC and hard-label AUC (train/metrics.h) of params on every row of s
+// (with its masks, completed by hooks->fill when set; hooks may be NULL). Local.
 void evaluate_model(const Model *m, const float *params, const SampleSet *s, const SampleLayout *l,
                     const PartyHooks *hooks, TrainScratch *t, EvalStats *stats);
 
