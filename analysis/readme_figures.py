@@ -144,7 +144,8 @@ def main():
     differ, missing, out, pos = 0, 0, [], 0
     for m, line in found:
         key, cur = m.group(1), m.group(2)
-        where = f"{os.path.relpath(a.readme)}:{line}: fig {key}"
+        shown = os.path.relpath(a.readme)
+        where = f"{a.readme if shown.startswith('..') else shown}:{line}: fig {key}"
         try:
             new = value(key, sources)
         except BadKey as e:

@@ -270,7 +270,7 @@ def provenance_warning(marks):
     """The loud line a table opens with when provenance() allowed a problem ("" when clean)."""
     parts = []
     if "dirty" in marks:
-        parts.append(f"DIRTY: {len(marks['dirty'])} runs come from a build with uncommitted changes (or "
+        parts.append(f"DIRTY: {len(marks['dirty'])} run(s) from a build with uncommitted changes (or "
                      "one that did not record it); their code is not in any commit (--allow-dirty)")
     if "mixed" in marks:
         parts.append(f"MIXED: the runs come from {len(marks['mixed'])} commits "
