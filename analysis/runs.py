@@ -33,7 +33,19 @@ OLD_BYTE_SERIES = ("bytes_up", "bytes_down")
 OPTIONAL = ("mm_test_acc",)
 # Config keys that do not change what a run computes: runs differing only in these (and the seed)
 # are repetitions of one experiment.
-BOOKKEEPING = {"out", "config", "seed", "resume", "stop-after", "log-level", "ckpt-every", "ckpt-keep"}
+BOOKKEEPING = {"out", "config", "seed", "resume", "stop-after", "log-level", "ckpt-every", "ckpt-keep",
+               "seed.split", "seed.init", "seed.train", "seed.sample", "blas-threads"}
+# The seed streams (--seed.<stream>, default -1 = --seed). seed.split picks the data partition; the
+# others (init, train, sample) are the training seeds.
+TRAIN_STREAMS = ("seed.init", "seed.train", "seed.sample")
+# The evaluation protocols (docs/methods.md): the series each reads, as (accuracy, macro-F1, AUC).
+# global = the shared model on each party's evaluation rows (mean over parties); personal = each
+# party's own model after its final local training (NaN before the final round; method local has
+# only these). test_acc (the shared model on the whole evaluation split) goes with global.
+PROTOCOLS = {
+    "global": ("party_test_acc_mean", "party_test_macro_f1_mean", "party_test_auc_mean"),
+    "personal": ("personal_test_acc_mean", "personal_test_macro_f1_mean", "personal_test_auc_mean"),
+}
 
 
 class RunFileError(Exception):
@@ -76,6 +88,33 @@ class Run:
     @property
     def seed(self):
         return self.config.get("seed")
+
+    @property
+    def split_seed(self):
+        """The seed of the data partition: --seed.split, or --seed where it is -1 or (run files from
+        before the seed streams) absent."""
+        v = self.config.get("seed.split", -1)
+        return self.seed if v is None or int(v) < 0 else int(v)
+
+    @property
+    def train_seed(self):
+        """The training seed: --seed, or "<seed>/<init>/<train>/<sample>" when a training stream
+        is set apart from it (--seed.init, --seed.train, --seed.sample)."""
+        vals = [self.config.get(k, -1) for k in TRAIN_STREAMS]
+        eff = [self.seed if v is None or int(v) < 0 else int(v) for v in vals]
+        return str(self.seed) if all(e == self.seed for e in eff) else "/".join(map(str, [self.seed] + eff))
+
+    @property
+    def git_commit(self):
+        """/meta git_commit (40 hex digits, "unknown" outside git); "unknown" in run files written
+        before it existed."""
+        return str(self.meta.get("git_commit") or "unknown")
+
+    @property
+    def git_dirty(self):
+        """/meta git_dirty as a bool; True (unknown counts as dirty) in run files without it."""
+        v = self.meta.get("git_dirty")
+        return True if v is None else bool(int(v))
 
     @property
     def scenario(self):
@@ -192,6 +231,69 @@ def require(runs, series, script):
                      f"{', '.join(series)}")
 
 
+def provenance(runs, script, allow_dirty=False, allow_mixed=False):
+    """The build behind the runs (/meta git_commit, git_dirty): exits 1 naming the run directories
+    and their commits when a run comes from a dirty build (or from one that did not record it: run
+    files before git_commit count as dirty, commit "unknown") or the runs come from more than one
+    commit — unless allow_dirty / allow_mixed. Returns the warnings to print loudly in the table
+    (empty list = every run from one clean commit): {"dirty": [runs], "mixed": {commit: [runs]}}
+    with only the allowed problems present."""
+    dirty = [r for r in runs if r.git_dirty]
+    commits = {}
+    for r in runs:
+        commits.setdefault(r.git_commit, []).append(r)
+    errs = []
+    if dirty and not allow_dirty:
+        errs.append(f"{len(dirty)} of {len(runs)} runs come from a dirty build (or one that did not "
+                    "record git_commit/git_dirty: run files before them count as dirty):" +
+                    "".join(f"\n  {r.dir} (commit {r.git_commit}, git_dirty "
+                            f"{r.meta.get('git_dirty', 'absent')})" for r in dirty) +
+                    "\n  commit the code, rebuild and rerun, or pass --allow-dirty (the table is then "
+                    "marked DIRTY)")
+    if len(commits) > 1 and not allow_mixed:
+        main = max(commits, key=lambda c: len(commits[c]))
+        errs.append(f"the runs come from {len(commits)} commits ({', '.join(f'{c}: {len(v)} runs' for c, v in commits.items())}); "
+                    f"not from the most common one ({main}):" +
+                    "".join(f"\n  {r.dir} (commit {c})" for c, v in commits.items() if c != main for r in v) +
+                    "\n  rerun them at one commit, or pass --allow-mixed (the table is then marked MIXED)")
+    if errs:
+        sys.exit("".join(f"error: {script}: {e}\n" for e in errs).rstrip("\n"))
+    out = {}
+    if dirty:
+        out["dirty"] = dirty
+    if len(commits) > 1:
+        out["mixed"] = commits
+    return out
+
+
+def provenance_warning(marks):
+    """The loud line a table opens with when provenance() allowed a problem ("" when clean)."""
+    parts = []
+    if "dirty" in marks:
+        parts.append(f"DIRTY: {len(marks['dirty'])} run(s) from a build with uncommitted changes (or "
+                     "one that did not record it); their code is not in any commit (--allow-dirty)")
+    if "mixed" in marks:
+        parts.append(f"MIXED: the runs come from {len(marks['mixed'])} commits "
+                     f"({', '.join(c[:12] for c in marks['mixed'])}) (--allow-mixed)")
+    return "; ".join(parts)
+
+
+def provenance_mark(rs, marks):
+    """The CSV column provenance for a row of runs rs: "clean", or "dirty" (a run of the row is
+    dirty) and/or "mixed" (the table's runs come from several commits), space-separated."""
+    m = (["dirty"] if any(r.git_dirty for r in rs) and "dirty" in marks else []) + \
+        (["mixed"] if "mixed" in marks else [])
+    return " ".join(m) or "clean"
+
+
+def add_provenance_args(ap):
+    ap.add_argument("--allow-dirty", action="store_true",
+                    help="tabulate runs from a dirty build (git_dirty = 1, or not recorded) anyway; "
+                    "the table says DIRTY at the top and in the CSV column provenance")
+    ap.add_argument("--allow-mixed", action="store_true",
+                    help="tabulate runs from more than one commit anyway; the table says MIXED")
+
+
 def group(runs, key):
     """Runs grouped by key(run), in order of first appearance → {key: [Run...]}. Warns on stderr
     when a group holds two runs with one seed or runs whose configs differ beyond the seed."""
@@ -199,7 +301,7 @@ def group(runs, key):
     for r in runs:
         groups.setdefault(key(r), []).append(r)
     for k, rs in groups.items():
-        seeds = [r.seed for r in rs]
+        seeds = [(r.train_seed, r.split_seed) for r in rs]
         if len(set(seeds)) != len(seeds):
             print(f"warning: group {k}: repeated seeds {seeds}", file=sys.stderr)
         keys = set().union(*(r.config for r in rs)) - BOOKKEEPING

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Results table from run files: one row per (method, scenario, dataset), Markdown (and CSV).
 
-    analysis/table.py RUN_DIR... [--md OUT.md] [--csv OUT.csv]
+    analysis/table.py RUN_DIR... [--md OUT.md] [--csv OUT.csv] [--allow-dirty] [--allow-mixed]
 
 Per run: the final global test accuracy and mean party test accuracy (each at the last round it was
 measured, --eval-every), and the mean over rounds of four byte counts per round:
@@ -17,7 +17,14 @@ warned about on stderr. Per row: the mean ± sample std (ddof=1) of those over t
 (seeds); seeds = runs in the row; rounds = rounds per run. "—" = never measured (global test
 accuracy of method local). The Markdown goes to stdout, and to --md; --csv writes the same numbers
 unrounded (columns <series>_mean, <series>_std). Run files from before payload_*/mpi_bytes_* are
-refused, naming the file. Needs Debian's python3-h5py (scripts/deps.sh analysis).
+refused, naming the file.
+
+Provenance: every run's /meta git_commit and git_dirty are read; runs from a dirty build (or from a
+run file that predates those attributes: dirty, commit "unknown") or from more than one commit are
+refused with exit 1, naming the run directories and their commits. --allow-dirty / --allow-mixed
+tabulate them anyway: the Markdown then opens with a bold WARNING line and the CSV's column
+provenance says dirty/mixed per row ("clean" otherwise); column commits lists the row's commits.
+Needs Debian's python3-h5py (scripts/deps.sh analysis).
 """
 import argparse
 import csv
@@ -33,8 +40,9 @@ BYTES = [("payload_up", "payload up/round"), ("payload_down", "payload down/roun
          ("mpi_bytes_sent", "MPI sent/round"), ("mpi_bytes_recv", "MPI recv/round")]
 
 
-def rows(runs):
-    """→ list of dicts: method, scenario, dataset, n, seeds, rounds, <series>_mean, <series>_std."""
+def rows(runs, marks=None):
+    """→ list of dicts: method, scenario, dataset, n, seeds, rounds, <series>_mean, <series>_std,
+    commits, provenance (runs.provenance_mark against marks, provenance()'s result)."""
     out = []
     groups = rf.group(runs, lambda r: (r.method, r.scenario, r.dataset))
     for (method, scenario, dataset), rs in sorted(groups.items(), key=lambda kv: kv[0][::-1]):
@@ -49,6 +57,8 @@ def rows(runs):
             row[s + "_mean"], row[s + "_std"] = rf.mean_std([r.final(s) for r in rs])
         for s, _ in BYTES:
             row[s + "_mean"], row[s + "_std"] = rf.mean_std([float(r.metrics[s].mean()) for r in rs])
+        row["commits"] = " ".join(sorted({r.git_commit for r in rs}))
+        row["provenance"] = rf.provenance_mark(rs, marks or {})
         out.append(row)
     return out
 
@@ -67,9 +77,11 @@ def fmt_bytes(b):
     return f"{b:.0f} B"
 
 
-def markdown(table):
+def markdown(table, marks=None):
     head = ["method", "scenario", "dataset", "seeds", "rounds"] + [t for _, t in ACC] + [t for _, t in BYTES]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    warn = rf.provenance_warning(marks or {})
+    lines = [f"> [!CAUTION]\n> **WARNING: {warn}.**", ""] if warn else []
+    lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in table:
         cells = [r["method"], r["scenario"], r["dataset"], str(r["n"]), r["rounds"]]
         cells += [fmt_acc(r, s) for s, _ in ACC] + [fmt_bytes(r[s + "_mean"]) for s, _ in BYTES]
@@ -86,11 +98,13 @@ def main():
     ap.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (or run.h5 files)")
     ap.add_argument("--md", help="also write the Markdown table here")
     ap.add_argument("--csv", help="write the table as CSV (full precision) here")
+    rf.add_provenance_args(ap)
     a = ap.parse_args()
     runs = rf.load_all(a.runs)
     rf.require(runs, [s for s, _ in BYTES], "table.py")
-    table = rows(runs)
-    md = markdown(table)
+    marks = rf.provenance(runs, "table.py", a.allow_dirty, a.allow_mixed)
+    table = rows(runs, marks)
+    md = markdown(table, marks)
     sys.stdout.write(md)
     if a.md:
         with open(a.md, "w") as f:

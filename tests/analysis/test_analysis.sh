@@ -41,9 +41,15 @@ run 2 scal/np2_p4 fedavg 1 4   # strong: 4 parties on 1 host vs runs/fedavg_s* o
 run 2 scal/np2_p2 fedavg 1 2   # weak: 2 parties per host
 RUNS=("$T"/runs/*)
 ok "${#RUNS[@]} runs + 2 scaling runs in $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t0}") s"
+# The table generators refuse runs from a dirty build or from several commits (tested below, on
+# copies): stamp these runs as one clean commit, whatever the state of this checkout or whether the
+# binary records git_commit yet (tests/analysis/emulate.py).
+EM="$HERE/tests/analysis/emulate.py"
+FAKE=0123456789abcdef0123456789abcdef01234567
+"$PY" "$EM" stamp $FAKE 0 "$T"/runs/* "$T"/scal/*
 
 echo "== --help"
-for s in curves table bytes scaling bomm_table; do
+for s in curves table bytes scaling bomm_table readme_figures; do
   if "$PY" "$A/$s.py" --help | grep -q usage; then ok "$s.py --help"; else bad "$s.py --help"; fi
 done
 
@@ -184,6 +190,9 @@ with h5py.File(f"{t}/old/fedavg_old/run.h5", "r+") as f:
             m[k + "_wire"].attrs["varies"] = 0
     for k in ("mpi_bytes_sent", "mpi_bytes_recv", "party_sampled", "party_arrived"):
         del m[k]
+    for k in list(m):  # and the evaluation protocols' series, where the binary already writes them
+        if k.startswith("personal_") or "macro_f1" in k or "_auc" in k:
+            del m[k]
     del f["meta/mpi_bytes"]
     for k, ds in m.items():
         if "varies" in ds.attrs:
@@ -218,20 +227,11 @@ for s in table bytes; do
     ok "$s.py refuses it: $(sed 's/.*\(fedavg_old\)/\1/' "$T/err" | head -c 90)"
   else bad "$s.py on an old-style run file: unclear error: $(cat "$T/err")"; fi
 done
-# bomm_table.py falls back to bytes_up + bytes_down there, and says so.
-"$PY" "$A/bomm_table.py" "$OLD" "$T/runs/local_s1" >"$T/old/b.md" 2>"$T/err" || cat "$T/err"
-if "$PY" - "$T" <<'EOF'; then ok "bomm_table.py: old-style bytes/round = bytes_up + bytes_down, and the header says so"; else bad "bomm_table.py on an old-style run file"; fi
-import sys
-import h5py
-t = sys.argv[1]
-md = open(f"{t}/old/b.md").read()
-with h5py.File(f"{t}/old/fedavg_old/run.h5", "r") as f:
-    b = (f["metrics/bytes_up"][()] + f["metrics/bytes_down"][()]).mean()
-kb = next((f"{b / k:.1f} {u}" for u, k in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if b >= k), f"{b:.0f} B")
-row = next(l for l in md.split("\n") if l.startswith("| fedavg |"))
-assert row.split("|")[5].strip() == kb, (row, kb)
-assert "1 of 2 run files predate payload_*" in md and "bytes_up + bytes_down" in md, md[:1500]
-EOF
+# bomm_table.py needs the evaluation protocols' series, which such a file predates: refused by name.
+if "$PY" "$A/bomm_table.py" "$OLD" "$T/runs/local_s1" >"$T/out" 2>"$T/err"; then bad "bomm_table.py accepted an old-style run file"
+elif grep -q "fedavg_old/run.h5: /metrics lacks .*personal_test_acc_mean.*before the global/personal evaluation protocols" "$T/err"; then
+  ok "bomm_table.py refuses it: $(sed 's/.*\(fedavg_old\)/\1/' "$T/err" | head -c 90)"
+else bad "bomm_table.py on an old-style run file: unclear error: $(cat "$T/err")"; fi
 
 echo "== scaling"
 # Strong, 4 parties: T1 = np2_p4 on 1 host; T = mean of the two -np 3 fedavg runs on 2 hosts.
@@ -303,85 +303,180 @@ else bad "repeated run names: unclear error: $(cat "$T/err")"; fi
 
 echo "== BoMM table"
 mapfile -t BR < <(RM bomm/sweep.txt --list)
+# The binary may not write the protocols' series, seed.split, data_sha256 yet: add them where absent
+# (tests/analysis/emulate.py), and stamp one clean commit.
+"$PY" "$EM" complete "$T/syn.h5" "${BR[@]/#/$T/}"
+"$PY" "$EM" stamp $FAKE 0 "${BR[@]/#/$T/}"
 (cd "$T" && "$PY" "$A/bomm_table.py" "${BR[@]}" --md "$T/bomm/RESULTS.md" --csv "$T/bomm/r.csv" \
    --curves "$T/bomm/curves" --ours "fedprox mu=0.1" >"$T/bomm/stdout.md" 2>"$T/bomm/err") ||
   { cat "$T/bomm/err"; bad "bomm_table.py failed"; }
 cmp -s "$T/bomm/stdout.md" "$T/bomm/RESULTS.md" && ok "stdout = --md" || bad "stdout differs from --md"
-# Independent recomputation: label = method (+ " mu=0.1" where fedprox.mu is not its default 0.01),
-# final = last non-NaN value, std = sample std, best small-model accuracy bold, gap in points.
-if "$PY" - "$T" <<'EOF'; then ok "BoMM table = recomputed from run.h5"; else bad "BoMM table"; fi
+# Independent recomputation: label = method (+ " mu=0.1" where fedprox.mu is not its default 0.01);
+# per protocol (global: party_test_*_mean and test_acc; personal: personal_test_*_mean) a row where
+# the accuracy was measured; final = last non-NaN value, std = sample std, best accuracy bold, gap
+# in points; local (no shared model) only under personal.
+if "$PY" - "$T" <<'EOF'; then ok "BoMM table = recomputed from run.h5, per protocol"; else bad "BoMM table"; fi
 import csv, glob, math, re, statistics, sys
 import h5py
 t = sys.argv[1]
 md = open(f"{t}/bomm/RESULTS.md").read()
 assert "reconstruction from the paper's abstract" in md, md[:300]
 assert "analysis/bomm_table.py runs/bomm/*/ --md" in md and "--ours 'fedprox mu=0.1'" in md, md[:600]
-assert "bytes/round = payload bytes, up + down" in md and "predate payload_*" not in md, md[:1200]
-want = {}
+assert "CAUTION" not in md and "WARNING" not in md, md[:600]
+S = {"global": ["party_test_acc_mean", "party_test_macro_f1_mean", "party_test_auc_mean", "test_acc"],
+     "personal": ["personal_test_acc_mean", "personal_test_macro_f1_mean", "personal_test_auc_mean"]}
+want, data = {}, set()
 for p in sorted(glob.glob(f"{t}/runs/bomm/*/run.h5")):  # not the bad line's empty directory
     with h5py.File(p, "r") as f:
         c, m = f["config"].attrs, f["metrics"]
         method = f["meta"].attrs["method"].decode()
+        data.add(f["meta"].attrs["data_sha256"].decode())
         lab = method + (" mu=0.1" if method == "fedprox" and c["fedprox.mu"] != 0.01 else "")
         fin = lambda s: ([v for v in m[s][()] if not math.isnan(v)] or [math.nan])[-1]
-        want.setdefault((c["scenario"].decode(), lab), []).append(
-            (fin("party_test_acc_mean"), fin("test_acc"), (m["payload_up"][()] + m["payload_down"][()]).mean(),
-             int(c["seed"])))
-assert len(want) == 4, sorted(want)
+        for proto, ss in S.items():
+            if not math.isnan(fin(ss[0])):
+                want.setdefault((c["scenario"].decode(), proto, lab), []).append(
+                    [fin(s) for s in ss] + [(m["payload_up"][()] + m["payload_down"][()]).mean(), int(c["seed"])])
+assert "of mmcollab commit `0123456789abcdef0123456789abcdef01234567`, evaluated on the test split" in md, md[:900]
+assert f"syn `{data.pop()}`" in md and not data and "`bomm/RUNS.sha256`" in md, md[:1200]
+assert "**6 runs**" in md, md[:900]
+assert ("bomm-random", "global", "local") not in want and ("bomm-random", "personal", "local") in want, sorted(want)
 pct = lambda xs: (f"{100 * statistics.mean(xs):.2f} ± {100 * statistics.stdev(xs):.2f}" if len(xs) > 1
                   else f"{100 * xs[0]:.2f}")
 blocks = re.split(r"^## ", md, flags=re.M)[1:]
 assert [b.split("\n")[0] for b in blocks] == ["syn · bomm-random", "syn · bomm-crossmodal"], blocks
-got_csv = {(r["scenario"], r["label"]): r for r in csv.DictReader(open(f"{t}/bomm/r.csv"))}
+got_csv = {(r["scenario"], r["protocol"], r["label"]): r for r in csv.DictReader(open(f"{t}/bomm/r.csv"))}
+assert {k[:2] for k in got_csv} == {("bomm-random", "global"), ("bomm-random", "personal"),
+                                     ("bomm-crossmodal", "global"), ("bomm-crossmodal", "personal")}, sorted(got_csv)
 for b in blocks:
     sc = b.split("\n")[0].split(" · ")[1]
-    rows = [[x.strip() for x in l.strip().strip("|").split("|")] for l in b.split("\n")
-            if l.startswith("| ") and not l.startswith("| method")]
-    labels = [r[0] for r in rows]
-    assert labels == (["local", "fedavg", "fedprox mu=0.1"] if sc == "bomm-random" else ["fedavg"]), labels
-    best = max(statistics.mean(v[0] for v in want[(sc, l)]) for l in labels)
-    for r in rows:
-        v = want[(sc, r[0])]
-        small, glob_, byt = [x[0] for x in v], [x[1] for x in v], [x[2] for x in v]
-        bold = statistics.mean(small) == best
-        assert r[1] == (f"**{pct(small)}**" if bold else pct(small)), (sc, r, pct(small), bold)
-        assert r[2] == "—", r  # no method here has a large model
-        assert r[3] == ("—" if r[0] == "local" else pct(glob_)), (r, glob_)
-        assert r[5] == str(len(v)), r
-        g = got_csv[(sc, r[0])]
-        assert abs(float(g["party_test_acc_mean_mean"]) - statistics.mean(small)) <= 1e-12, (g, small)
-        assert abs(float(g["bytes_mean"]) - statistics.mean(byt)) <= 1e-6, (g, byt)
-        if len(v) > 1:
-            assert abs(float(g["party_test_acc_mean_std"]) - statistics.stdev(small)) <= 1e-12, (g, small)
-        assert g["seeds"] == " ".join(str(x[3]) for x in v), g
-    if sc == "bomm-random":
-        mine = statistics.mean(x[0] for x in want[(sc, "fedprox mu=0.1")])
-        base = max(("fedavg", "local"), key=lambda l: statistics.mean(x[0] for x in want[(sc, l)]))
-        gap = 100 * (mine - statistics.mean(x[0] for x in want[(sc, base)]))
-        line = f"fedprox mu=0.1 − best baseline ({base}): **{gap:+.2f} points**"
-        assert line in b, (line, b)
-        print(f"       {sc}: {line}")
-    else:
-        assert "fedprox mu=0.1 − best baseline: — (no fedprox mu=0.1 row" in b, b
+    assert "split seed 1." in b, b[:200]
+    tables = re.split(r"^### ", b, flags=re.M)[1:]
+    assert [x.split("\n")[0] for x in tables] == ["global protocol", "personal protocol"], tables
+    for tab in tables:
+        proto = tab.split(" ")[0]
+        head = [x.strip() for x in next(l for l in tab.split("\n") if l.startswith("| method")).strip("|").split("|")]
+        assert head == ["method", "acc", "macro-F1", "AUC"] + (["whole-test acc"] if proto == "global" else []) + \
+            ["large-model acc", "bytes/round", "seeds"], head
+        rows = [[x.strip() for x in l.strip().strip("|").split("|")] for l in tab.split("\n")
+                if l.startswith("| ") and not l.startswith("| method")]
+        labels = [r[0] for r in rows]
+        exp = {("bomm-random", "global"): ["fedavg", "fedprox mu=0.1"],
+               ("bomm-random", "personal"): ["local", "fedavg", "fedprox mu=0.1"],
+               ("bomm-crossmodal", "global"): ["fedavg"], ("bomm-crossmodal", "personal"): ["fedavg"]}[(sc, proto)]
+        assert labels == exp, (sc, proto, labels)
+        best = max(statistics.mean(v[0] for v in want[(sc, proto, l)]) for l in labels)
+        for r in rows:
+            v = want[(sc, proto, r[0])]
+            nser = len(S[proto])
+            for i in range(nser):
+                xs = [x[i] for x in v]
+                cell = (f"**{pct(xs)}**" if i == 0 and statistics.mean(xs) == best else pct(xs))
+                assert r[1 + i] == cell, (sc, proto, r, i, cell)
+            assert r[1 + nser] == "—", r  # no method here has a large model
+            assert r[3 + nser] == ",".join(str(x[-1]) for x in v), r
+            g = got_csv[(sc, proto, r[0])]
+            acc, byt = [x[0] for x in v], [x[-2] for x in v]
+            assert abs(float(g["acc_mean"]) - statistics.mean(acc)) <= 1e-12, (g, acc)
+            assert abs(float(g["f1_mean"]) - statistics.mean(x[1] for x in v)) <= 1e-12, g
+            assert abs(float(g["auc_mean"]) - statistics.mean(x[2] for x in v)) <= 1e-12, g
+            assert abs(float(g["bytes_mean"]) - statistics.mean(byt)) <= 1e-6, (g, byt)
+            if len(v) > 1:
+                assert abs(float(g["acc_std"]) - statistics.stdev(acc)) <= 1e-12, (g, acc)
+            assert g["seeds"] == " ".join(str(x[-1]) for x in v) and g["provenance"] == "clean", g
+            assert g["row"] == {"fedprox mu=0.1": "fedprox[mu=0.1]"}.get(r[0], r[0]), g
+            if proto == "personal":
+                assert g["test_acc_mean"] == "nan", g
+        mine = "fedprox mu=0.1 − best baseline"
+        if sc == "bomm-random":
+            m_ = statistics.mean(x[0] for x in want[(sc, proto, "fedprox mu=0.1")])
+            base = max((l for l in labels if l != "fedprox mu=0.1"),
+                       key=lambda l: statistics.mean(x[0] for x in want[(sc, proto, l)]))
+            gap = 100 * (m_ - statistics.mean(x[0] for x in want[(sc, proto, base)]))
+            line = f"{mine} ({base}), {proto}: **{gap:+.2f} points**"
+            assert line in tab, (line, tab)
+            print(f"       {sc} {proto}: {line}")
+        else:
+            assert f"{mine}, {proto}: — (no fedprox mu=0.1 row" in tab, tab
     assert f"![syn · {sc}](curves/syn_{sc}.png)" in b, b
-fa = [x[0] for x in want[("bomm-random", "fedavg")]]
+fa = [x[0] for x in want[("bomm-random", "global", "fedavg")]]
 assert fa[0] != fa[1], "seeds 1 and 2 gave identical results: the std check would prove nothing"
 EOF
-# The large-model column and the BoMM labels, on copies of run files edited by hand (BoMM itself is
-# not needed): two fedavg runs get an mm_test_acc series; four copies of one become "bomm" runs with
-# bomm.* options and their defaults, the full method and its three ablations.
+# RUNS.sha256: each run's run.h5 and final checkpoint, paths from the root the table was made in.
+if [ "$(wc -l <"$T/bomm/RUNS.sha256")" = 12 ] && [ "$(grep -c '/ckpt/round_000003.h5$' "$T/bomm/RUNS.sha256")" = 6 ] &&
+   grep -q '  runs/bomm/tiny-random_method-fedavg_seed-1/run.h5$' "$T/bomm/RUNS.sha256" &&
+   (cd "$T" && sha256sum --quiet -c bomm/RUNS.sha256); then
+  ok "RUNS.sha256: run.h5 + final checkpoint of the 6 runs; sha256sum -c passes"
+else cat "$T/bomm/RUNS.sha256"; bad "RUNS.sha256"; fi
+CR=$T/runs/bomm/tiny-crossmodal_method-fedavg_seed-1
+cp -r "$CR" "$T/keep" && "$PY" "$EM" stamp 1111111111111111111111111111111111111111 0 "$CR"
+if (cd "$T" && sha256sum --quiet -c bomm/RUNS.sha256 >"$T/out" 2>&1); then bad "sha256sum -c missed a changed run.h5"
+elif grep -q "tiny-crossmodal_method-fedavg_seed-1/run.h5: FAILED" "$T/out"; then ok "sha256sum -c names a changed run.h5"
+else bad "sha256sum -c on a changed run.h5: $(cat "$T/out")"; fi
+rm -rf "$CR" && mv "$T/keep" "$CR"
+
+echo "== provenance"
+# Copies of real runs with /meta git_commit and git_dirty rewritten (tests/analysis/emulate.py).
+P=$T/prov
+mkdir -p "$P"
+for s in 1 2; do cp -r "$T/runs/bomm/tiny-random_method-fedavg_seed-$s" "$P/clean$s"; done
+cp -r "$P/clean2" "$P/dirty" && "$PY" "$EM" stamp $FAKE 1 "$P/dirty"
+cp -r "$P/clean2" "$P/other" && "$PY" "$EM" stamp fedcba9876543210fedcba9876543210fedcba98 0 "$P/other"
+cp -r "$P/clean2" "$P/old" && "$PY" "$EM" unstamp "$P/old"
+refused() { # what script want-regex run...
+  local what=$1 script=$2 want=$3; shift 3
+  if "$PY" "$A/$script" "$@" >"$T/out" 2>"$T/err"; then bad "$script accepted $what"
+  elif grep -qE "$want" "$T/err"; then ok "$script refuses $what: $(grep -m1 -E "$want" "$T/err" | sed 's|.*/prov/|prov/|' | head -c 80)"
+  else bad "$script on $what: unclear error: $(cat "$T/err")"; fi
+}
+for sc in bomm_table.py table.py; do
+  refused "a dirty run" $sc "prov/dirty \(commit $FAKE, git_dirty 1\)" "$P/clean1" "$P/dirty"
+  refused "mixed commits" $sc "prov/other \(commit fedcba9876543210fedcba9876543210fedcba98\)" "$P/clean1" "$P/other"
+done
+refused "a run file without git_commit" bomm_table.py "prov/old \(commit unknown, git_dirty absent\)" "$P/clean1" "$P/old"
+refused "mixed commits with --allow-dirty only" bomm_table.py "come from 2 commits" "$P/clean1" "$P/other" --allow-dirty
+# Accepted with the flags, and marked: a CAUTION line at the top, the CSV's provenance column.
+if "$PY" "$A/bomm_table.py" "$P"/clean1 "$P/dirty" "$P/other" --allow-dirty --allow-mixed --csv "$P/r.csv" >"$P/r.md" 2>"$T/err" &&
+   "$PY" "$A/table.py" "$P/clean1" "$P/dirty" --allow-dirty --csv "$P/t.csv" >"$P/t.md" 2>>"$T/err" &&
+   "$PY" - "$P" "$FAKE" <<'EOF'; then ok "--allow-dirty/--allow-mixed: tables made, marked DIRTY/MIXED at the top and per CSV row"; else cat "$T/err"; bad "--allow-dirty/--allow-mixed"; fi
+import csv, sys
+p, fake = sys.argv[1:]
+md = open(f"{p}/r.md").read().split("\n")
+assert md[2] == "> [!CAUTION]" and md[3].startswith("> **WARNING: DIRTY: 1 run(s) from a build with uncommitted"), md[:5]
+assert "MIXED: the runs come from 2 commits (0123456789ab, fedcba987654)" in md[3], md[3]
+rows = list(csv.DictReader(open(f"{p}/r.csv")))
+assert len(rows) == 2 and all(r["provenance"] == "dirty mixed" for r in rows), rows  # fedavg, per protocol
+assert rows[0]["commits"] == f"{fake} fedcba9876543210fedcba9876543210fedcba98", rows[0]["commits"]
+t = open(f"{p}/t.md").read().split("\n")
+assert t[0] == "> [!CAUTION]" and "WARNING: DIRTY" in t[1] and "MIXED" not in t[1], t[:3]
+assert [r["provenance"] for r in csv.DictReader(open(f"{p}/t.csv"))] == ["dirty"]
+EOF
+
+echo "== seeds, ablations, large model"
+# On copies of run files edited by hand (BoMM itself is not needed): two fedavg runs get an
+# mm_test_acc series; four copies of one become "bomm" runs with bomm.* options and their defaults,
+# the full method and its three ablations; two fedavg copies move to split seeds 2 and 3 at training
+# seed 1 (the "± over splits" figure) and one to training seed 3 on the fixed split 1.
 mkdir -p "$T/mm"
 cp -r "$T"/runs/bomm/tiny-random_method-fedavg_seed-{1,2} "$T/mm/"
 for v in full gpa dpo schedule; do cp -r "$T/runs/bomm/tiny-random_method-fedavg_seed-1" "$T/mm/bomm-$v"; done
-if "$PY" - "$T/mm" "$A" <<'EOF'; then ok "large-model acc = mean ± std of mm_test_acc; bomm −GPA/−DPO/−schedule rows and gap"; else bad "mm_test_acc, BoMM labels"; fi
-import glob, subprocess, sys
+for k in 2 3; do cp -r "$T/runs/bomm/tiny-random_method-fedavg_seed-1" "$T/mm/fedavg-split$k"; done
+cp -r "$T/runs/bomm/tiny-random_method-fedavg_seed-2" "$T/mm/fedavg-seed3"
+if "$PY" - "$T/mm" "$A" <<'EOF'; then ok "large-model acc; bomm −GPA/−DPO/−schedule and gap; mean ± std over training seeds 1-3 on split 1; ± over splits 1-3"; else bad "mm_test_acc, BoMM labels, seeds"; fi
+import glob, statistics, subprocess, sys
 import h5py, numpy as np
 d, a = sys.argv[1:]
-fedavg = []
+acc = {}
 for s, v in ((1, [np.nan, 0.5, 0.6]), (2, [np.nan, 0.7, 0.4])):
     with h5py.File(f"{d}/tiny-random_method-fedavg_seed-{s}/run.h5", "r+") as f:
         f["metrics"].create_dataset("mm_test_acc", data=np.array(v))
-        fedavg.append(f["metrics/party_test_acc_mean"][-1])  # the last round is always evaluated
+        acc[s] = f["metrics/party_test_acc_mean"][-1]  # the last round is always evaluated
+for name, seed, split, delta in (("fedavg-split2", 1, 2, 0.03), ("fedavg-split3", 1, 3, -0.02),
+                                 ("fedavg-seed3", 3, 1, 0.04)):
+    with h5py.File(f"{d}/{name}/run.h5", "r+") as f:
+        f["config"].attrs["seed"], f["config"].attrs["seed.split"] = np.int64(seed), np.int64(split)
+        f["metrics/party_test_acc_mean"][-1] += delta
+        acc[seed if split == 1 else f"split{split}"] = f["metrics/party_test_acc_mean"][-1]
 for v, (gpa, dpo, sched) in {"full": (1, 1, "cosine"), "gpa": (0, 1, "cosine"), "dpo": (1, 0, "cosine"),
                              "schedule": (1, 1, "none")}.items():
     with h5py.File(f"{d}/bomm-{v}/run.h5", "r+") as f:
@@ -394,12 +489,22 @@ for v, (gpa, dpo, sched) in {"full": (1, 1, "cosine"), "gpa": (0, 1, "cosine"), 
         f["metrics/party_test_acc_mean"][-1] += 0.05 * (v != "full")
 out = subprocess.run([f"{a}/bomm_table.py", *sorted(glob.glob(f"{d}/*/")), "--curves", f"{d}/c"],
                      capture_output=True, text=True, check=True).stdout
-rows = [l.split("|") for l in out.split("\n") if l.startswith("| ") and not l.startswith("| method")]
+tab = out.split("### global protocol")[1].split("###")[0]
+head = [c.strip() for c in next(l for l in tab.split("\n") if l.startswith("| method")).split("|")]
+rows = [l.split("|") for l in tab.split("\n") if l.startswith("| ") and not l.startswith("| method")]
 assert [r[1].strip() for r in rows] == ["bomm", "bomm −GPA", "bomm −DPO", "bomm −schedule", "fedavg"], rows
-assert rows[4][3].strip() == f"{50:.2f} ± {100 * np.std([0.6, 0.4], ddof=1):.2f}", rows[4]
-assert all(r[3].strip() == "—" for r in rows[:4]), rows
-g = 100 * (fedavg[0] - np.mean(fedavg))  # bomm = fedavg seed 1; the ablations are not baselines
-assert f"bomm − best baseline (fedavg): **{g:+.2f} points**" in out, (g, out)
+mm, seeds, sp = head.index("large-model acc"), head.index("seeds"), head.index("acc ± over splits")
+assert rows[4][mm].strip() == f"{50:.2f} ± {100 * np.std([0.6, 0.4], ddof=1):.2f}", rows[4]
+assert all(r[mm].strip() == "—" for r in rows[:4]), rows
+pct = lambda xs: f"{100 * statistics.mean(xs):.2f} ± {100 * statistics.stdev(xs):.2f}"
+train, splits = [acc[1], acc[2], acc[3]], [acc[1], acc["split2"], acc["split3"]]
+assert rows[4][2].strip() == f"**{pct(train)}**" and rows[4][seeds].strip() == "1,2,3", (rows[4], train)
+assert rows[4][sp].strip() == f"{pct(splits)} (splits 1,2,3, seed 1)", (rows[4], splits)
+assert rows[0][sp].strip() == "—", rows[0]
+g = 100 * (acc[1] - statistics.mean(train))  # bomm = fedavg seed 1; the ablations are not baselines
+assert f"bomm − best baseline (fedavg), global: **{g:+.2f} points**" in out, (g, out)
+assert "−personal" not in out
+print(f"       fedavg: {rows[4][2].strip()} over seeds 1-3, {rows[4][sp].strip()}")
 EOF
 "$PY" - "$T"/bomm/curves/syn_bomm-{random,crossmodal}.png "$T/mm/c/syn_bomm-random.png" >"$T/png2.out" <<'EOF' || true
 import os, struct, sys
@@ -411,6 +516,65 @@ for p in sys.argv[1:]:
 EOF
 while read -r st rest; do if [ "$st" = ok ]; then ok "$rest"; else bad "$rest"; fi; done <"$T/png2.out"
 [ "$(wc -l <"$T/png2.out")" = 3 ] || bad "PNG check printed $(wc -l <"$T/png2.out") lines, expected 3"
+
+echo "== README figures"
+RF=$A/readme_figures.py
+# The committed README against the committed RESULTS.csv: no span differs (keys the table does not
+# have yet are reported missing and left alone), and --check writes nothing.
+before=$(sha256sum <"$HERE/README.md")
+if "$PY" "$RF" --check --readme "$HERE/README.md" --bomm "$HERE/jobs/bomm/RESULTS.csv" >"$T/out" 2>"$T/err" &&
+   ! grep -q '^differs' "$T/err" && [ "$(sha256sum <"$HERE/README.md")" = "$before" ]; then
+  ok "README.md --check against jobs/bomm/RESULTS.csv: $(tail -1 "$T/err" | sed 's/readme_figures.py: //')"
+else cat "$T/err"; bad "readme_figures.py --check on the committed README"; fi
+# A README of our own on the tiny table's CSV: filled, then checked, then a number changed by hand.
+cat >"$T/README.md" <<'EOF'
+acc <!-- fig bomm:syn/bomm-random/personal/fedavg/acc -->0<!-- /fig --> points,
+gap <!-- fig bomm:syn/bomm-random/personal/fedprox[mu=0.1]/gap|+.1f -->x<!-- /fig -->,
+minus <!-- fig bomm:syn/bomm-random/global/fedprox[mu=0.1]/minus(fedavg) -->x<!-- /fig -->,
+runs <!-- fig bomm:syn/bomm-random/personal/local/n -->x<!-- /fig -->,
+not yet <!-- fig bomm:syn/bomm-hybrid/personal/bomm/acc -->77.00<!-- /fig -->.
+EOF
+if "$PY" "$RF" --readme "$T/README.md" --bomm "$T/bomm/r.csv" 2>"$T/err" && "$PY" - "$T" <<'EOF'; then ok "spans filled from RESULTS.csv (acc, gap, minus(ROW), n; − for negatives); the missing key left as is"; else cat "$T/err"; bad "readme_figures.py fill"; fi
+import csv, re, sys
+t = sys.argv[1]
+rows = {(r["protocol"], r["row"]): r for r in csv.DictReader(open(f"{t}/bomm/r.csv")) if r["scenario"] == "bomm-random"}
+acc = lambda p, r: 100 * float(rows[(p, r)]["acc_mean"])
+sign = lambda s: s.replace("-", "−")
+want = [f"{acc('personal', 'fedavg'):.2f}",
+        sign(f"{acc('personal', 'fedprox[mu=0.1]') - max(acc('personal', 'fedavg'), acc('personal', 'local')):+.1f}"),
+        sign(f"{acc('global', 'fedprox[mu=0.1]') - acc('global', 'fedavg'):+.2f}"), "1", "77.00"]
+got = re.findall(r"-->(.*?)<!-- /fig -->", open(f"{t}/README.md").read())
+assert got == want, (got, want)
+print(f"       {got}")
+EOF
+if "$PY" "$RF" --check --readme "$T/README.md" --bomm "$T/bomm/r.csv" 2>"$T/err" &&
+   grep -q "missing  .*README.md:5: fig bomm:syn/bomm-hybrid/personal/bomm/acc: no row" "$T/err"; then
+  ok "--check passes on the filled copy, the missing key named"
+else cat "$T/err"; bad "--check on a filled README"; fi
+if "$PY" "$RF" --check --strict --readme "$T/README.md" --bomm "$T/bomm/r.csv" 2>/dev/null; then bad "--strict passed with a missing key"
+else ok "--strict fails on the missing key"; fi
+cp "$T/README.md" "$T/README.orig"
+sed -i '1s/-->[0-9.]*<!--/-->12.34<!--/' "$T/README.md"
+cp "$T/README.md" "$T/README.edited"
+if "$PY" "$RF" --check --readme "$T/README.md" --bomm "$T/bomm/r.csv" 2>"$T/err"; then bad "--check missed a changed number"
+elif grep -q "^differs  .*README.md:1: fig bomm:syn/bomm-random/personal/fedavg/acc: README '12.34', results '$(sed -n '1s/.*-->\([0-9.]*\)<!-- \/fig.*/\1/p' "$T/README.orig")'" "$T/err" &&
+     cmp -s "$T/README.md" "$T/README.edited"; then
+  ok "--check exits 1 on a changed number: $(grep '^differs' "$T/err" | sed 's/.*: README/README/')"
+else cat "$T/err"; bad "--check on a changed number: unclear"; fi
+printf 'a <!-- fig bomm:syn/x -->1<!-- /fig -->\n' >"$T/bad.md"
+rc=0; "$PY" "$RF" --check --readme "$T/bad.md" --bomm "$T/bomm/r.csv" 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "expected SOURCE:DATASET/SCENARIO/PROTOCOL/ROW/QUANTITY" "$T/err" &&
+  ok "a malformed key: exit 2, $(head -c 80 "$T/err")" || bad "malformed key: exit $rc, $(cat "$T/err")"
+
+echo "== jobs/bomm/sweep.txt"
+# The manifest is what its generator writes; 13 rows x 3 training seeds + 4 headline rows x 2 more
+# splits, per config; every line sets both --seed and --seed.split; run names unique.
+n=$(cd "$HERE" && analysis/run_manifest.sh jobs/bomm/sweep.txt --list | sort -u | wc -l)
+if "$PY" "$HERE/jobs/bomm/gen_sweep.py" | cmp -s - "$HERE/jobs/bomm/sweep.txt" && [ "$n" = 282 ] &&
+   [ "$(grep -c -- '--seed.split=1 --seed=[123]$' "$HERE/jobs/bomm/sweep.txt")" = 234 ] &&
+   [ "$(grep -cE -- '--method=(bomm|fedavg|fedmkt|local) --seed=1 --seed.split=[23]$' "$HERE/jobs/bomm/sweep.txt")" = 48 ]; then
+  ok "sweep.txt = gen_sweep.py's output: $n runs (234 on split 1 at seeds 1-3, 48 on splits 2-3)"
+else bad "jobs/bomm/sweep.txt differs from jobs/bomm/gen_sweep.py or has $n runs"; fi
 
 echo "== not a run"
 mkdir "$T/notarun"
