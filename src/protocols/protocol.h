@@ -9,7 +9,8 @@
 //       train with hooks(i, 1): completion, loss terms, a gradient term  (train/local.h)
 //       after_local(i, params)
 //   server_update(global, mean)   when the protocol has one: the driver forms the exact
-//                                 sample-weighted mean of the arrived parties' trainable selection
+//                                 sample-weighted (or, with shape.uniform_weights, unweighted)
+//                                 mean of the arrived parties' trainable selection
 //                                 (comm/exact.h) and calls it on rank 0
 //   exchange                                      Collective: the protocol's own transfers, through
 //                                                 comm/comm.h only, and the cloud's work
@@ -59,7 +60,8 @@ typedef struct {
     int round, rounds;      // 1-based round, of rounds
     const uint8_t *sampled; // (parties) 1 = trains this round
     const uint8_t *arrived; // (parties) 1 = sampled, and its update reaches the cloud
-    const double *weight;   // (parties) aggregation weight of an arrived party (Σ = 1), else 0
+    const double *weight;   // (parties) aggregation weight of an arrived party with rows (Σ = 1;
+                            // n_k / Σ n, or uniform with shape.uniform_weights), else 0
 } RoundInfo;
 
 // What exists to train and evaluate; create declares it.
@@ -73,6 +75,8 @@ typedef struct {
     int global_trained; // the global model changes (aggregation or the cloud's training): the
                         // driver broadcasts it every round and tests it on the global test set
     int n_party_stats;  // doubles per party that party_stats reports (gathered to the cloud)
+    int uniform_weights; // the mean weighs every arrived party with rows alike (1/their number)
+                         // rather than by its rows n_k (RoundInfo.weight)
 } ProtocolShape;
 
 typedef struct Protocol {
