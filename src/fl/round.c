@@ -43,9 +43,10 @@ void run_sample(Run *run, int round, RoundInfo *r) {
     }
     for (int p = 0; p < P; p++) { // the weights renormalise over the updates that arrive
         int in = run->arrived[p] && run->n_train[p] > 0;
-        run->weight[p] = !in                          ? 0.0
-                         : run->shape.uniform_weights ? 1.0 / (double)arrived_with_rows
-                                                      : (double)run->n_train[p] / (double)arrived_rows;
+        run->weight[p] = !in ? 0.0
+                         : run->shape.uniform_weights
+                             ? 1.0 / (double)arrived_with_rows
+                             : (double)run->n_train[p] / (double)arrived_rows;
     }
     *r = (RoundInfo){.round = round,
                      .rounds = run->cfg->rounds,

@@ -12,8 +12,8 @@
 //   Δ̄ unweighted over the arrived parties, but sample-weighted for FedAvgM; η = 1e-3.
 // --<rule>.variant=reddi (Reddi et al., ICLR 2021, Algorithm 2):
 //   m₀ = 0, m ← β1·m + (1−β1)·Δ̄ for every rule (FedAvgM: w ← w + m)
-//   FedAdagrad: v ← v + Δ̄²;  FedAdam: v ← β2·v + (1−β2)·Δ̄²;  FedYogi: v ← v − (1−β2)·Δ̄²·sign(v − Δ̄²)
-//   w ← w + η·m/(√v + τ); Δ̄ unweighted (the paper's 1/|S| Σ Δ_i); η = 1e-2 (our choice).
+//   FedAdagrad: v ← v + Δ̄²;  FedAdam: v ← β2·v + (1−β2)·Δ̄²;  FedYogi: v ← v − (1−β2)·Δ̄²·sign(v −
+//   Δ̄²) w ← w + η·m/(√v + τ); Δ̄ unweighted (the paper's 1/|S| Σ Δ_i); η = 1e-2 (our choice).
 // Both: v₀ = τ², no bias correction, τ = 1e-3, β1 = 0.9, β2 = 0.99. --<rule>.weighted overrides
 // the variant's weighting (the driver then forms the mean with n_k/Σn or 1/|arrived|).
 // State: m then v (n floats each), checkpointed by the protocol (protocols/fedavg.c).
@@ -30,30 +30,30 @@
 #define FEDOPT_ETA_REDDI 1e-2
 
 typedef struct {
-    double eta, tau, beta1, beta2;  // eta NaN (unset) = the variant's
-    char variant[OPT_STR_MAX];      // "fedmllm" | "reddi"
-    char weighted[OPT_STR_MAX];     // "true" | "false" | "" = the variant's
+    double eta, tau, beta1, beta2; // eta NaN (unset) = the variant's
+    char variant[OPT_STR_MAX];     // "fedmllm" | "reddi"
+    char weighted[OPT_STR_MAX];    // "true" | "false" | "" = the variant's
 } FedOptOpts;
 
 typedef enum { FEDOPT_AVGM, FEDOPT_ADAGRAD, FEDOPT_ADAM, FEDOPT_YOGI } FedOptRule;
 
 // The variant and weighting options of every rule, keys "<name>.variant", "<name>.weighted".
-#define FEDOPT_VARIANT_OPTS(name)                                                                  \
-    {#name ".variant",                                                                             \
-     OPT_CHOICE,                                                                                   \
-     offsetof(FedOptOpts, variant),                                                                \
-     "fedmllm",                                                                                    \
-     0,                                                                                            \
-     0,                                                                                            \
-     0,                                                                                            \
-     "fedmllm|reddi",                                                                              \
-     "server rule: fedmllm = FedMLLM's code (default: the benchmark it reproduces), reddi = "      \
-     "Reddi et al. 2021 Alg. 2",                                                                   \
-     0},                                                                                           \
-    {                                                                                              \
-        #name ".weighted", OPT_CHOICE, offsetof(FedOptOpts, weighted), "", 0, 0, 0, "true|false",  \
-            "sample-weighted mean of the party models (unset: the variant's; see docs)",           \
-            OPT_UNSET_OK                                                                           \
+#define FEDOPT_VARIANT_OPTS(name)                                                                      \
+    {#name ".variant",                                                                                 \
+     OPT_CHOICE,                                                                                       \
+     offsetof(FedOptOpts, variant),                                                                    \
+     "fedmllm",                                                                                        \
+     0,                                                                                                \
+     0,                                                                                                \
+     0,                                                                                                \
+     "fedmllm|reddi",                                                                                  \
+     "server rule: fedmllm = FedMLLM's code (default: the benchmark it reproduces), reddi = "          \
+     "Reddi et al. 2021 Alg. 2",                                                                       \
+     0},                                                                                               \
+    {                                                                                                  \
+#name ".weighted", OPT_CHOICE, offsetof(FedOptOpts, weighted), "", 0, 0, 0, "true|false",      \
+            "sample-weighted mean (unset: the variant's, fedmllm true for fedavgm only, reddi false)", \
+            OPT_UNSET_OK                                                                               \
     }
 
 // The six options of an adaptive rule, keys "<name>.eta" etc.

@@ -66,15 +66,15 @@ typedef struct {
 
 // What exists to train and evaluate; create declares it.
 typedef struct {
-    int parties_train;  // sampled parties train locally every round (0: the centralized baseline)
-    int aggregate;      // the driver forms the mean of the arrived parties' selection and calls
-                        // server_update (which the protocol then has)
-    int own_models;     // each party keeps its model and optimizer state across rounds (stored and
-                        // checkpointed by the driver); else it starts each round from the global
-                        // model with a fresh optimizer
-    int global_trained; // the global model changes (aggregation or the cloud's training): the
-                        // driver broadcasts it every round and tests it on the global test set
-    int n_party_stats;  // doubles per party that party_stats reports (gathered to the cloud)
+    int parties_train;   // sampled parties train locally every round (0: the centralized baseline)
+    int aggregate;       // the driver forms the mean of the arrived parties' selection and calls
+                         // server_update (which the protocol then has)
+    int own_models;      // each party keeps its model and optimizer state across rounds (stored and
+                         // checkpointed by the driver); else it starts each round from the global
+                         // model with a fresh optimizer
+    int global_trained;  // the global model changes (aggregation or the cloud's training): the
+                         // driver broadcasts it every round and tests it on the global test set
+    int n_party_stats;   // doubles per party that party_stats reports (gathered to the cloud)
     int uniform_weights; // the mean weighs every arrived party with rows alike (1/their number)
                          // rather than by its rows n_k (RoundInfo.weight)
 } ProtocolShape;
