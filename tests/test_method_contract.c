@@ -6,7 +6,8 @@
 //   - the bytes every rank passed to MPI, as the run counts them at its comm wrappers (run.h5's
 //     /meta/mpi_bytes), equal an independent count through MPI's profiling interface (the
 //     -np 3 run with tests/pmpi's counter preloaded);
-//   - stopped after round 1 and resumed at another -np, it ends identical to the straight run.
+//   - stopped after round 1 and resumed at another -np, it ends identical to the straight run;
+// and FedProx at mu = 0 ends with FedAvg's parameters, bit for bit.
 // A method added later runs the same checks (with no reference digest until one is recorded).
 #include <check.h>
 #include <hdf5.h>
@@ -112,6 +113,30 @@ static int reference_digest(const char *core, const char *method, char *want, si
     return found;
 }
 
+// The digest of the final parameters (tests/params_digest.py) of the run in dir into got.
+static void final_digest(const char *m, const char *dir, char *got, size_t cap) {
+    int rc = run_command(got, cap,
+                         "cd %s && /usr/bin/python3 %s/tests/params_digest.py "
+                         "%s/ckpt/round_000002.h5 | sed -n 's/^digest //p'",
+                         work, root, dir);
+    ck_assert_msg(rc == 0 && strlen(got) >= 32, "%s: params_digest.py: exit %d: %s", m, rc, got);
+    got[strcspn(got, "\n")] = 0;
+}
+
+// FedProx at mu = 0 is FedAvg bit for bit: the proximal hook adds nothing, and nothing else
+// differs (docs/methods.md §5.1).
+START_TEST(test_fedprox_at_mu_zero_is_fedavg) {
+    char out[16384], avg[128], prox[128];
+    int rc = mmc(2, "fedavg", "avg", "", out, sizeof out);
+    ck_assert_msg(rc == 0, "fedavg: exit %d\n%.3000s", rc, out);
+    rc = mmc(2, "fedprox", "prox0", "--fedprox.mu=0", out, sizeof out);
+    ck_assert_msg(rc == 0, "fedprox mu=0: exit %d\n%.3000s", rc, out);
+    final_digest("fedavg", "avg", avg, sizeof avg);
+    final_digest("fedprox", "prox0", prox, sizeof prox);
+    ck_assert_msg(!strcmp(avg, prox), "fedprox at mu=0 ends at digest %s, fedavg at %s", prox, avg);
+}
+END_TEST
+
 START_TEST(test_method_keeps_its_numbers_across_np_and_resume) {
     const char *m = method_registry[_i]->opt.name;
     char out[16384], dir[64], got[128];
@@ -172,5 +197,10 @@ Suite *method_contract_suite(void) {
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_method_keeps_its_numbers_across_np_and_resume, 0, method_count);
     suite_add_tcase(s, tc);
+    TCase *prox = tcase_create("fedprox");
+    tcase_add_checked_fixture(prox, setup, teardown);
+    tcase_set_timeout(prox, 900);
+    tcase_add_test(prox, test_fedprox_at_mu_zero_is_fedavg);
+    suite_add_tcase(s, prox);
     return s;
 }

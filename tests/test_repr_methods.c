@@ -1,6 +1,7 @@
 // test_repr_methods.c - the representation-level terms of FedProto and MOON (methods/fedproto.c,
 // methods/moon.c, docs/methods.md §5.2): their gradients on u (drep) against central finite
-// differences in double, their values against hand-computed cases, the first-round / no-prototype
+// differences in double, their values against hand-computed cases, FedProto's nearest-prototype
+// inference, the first-round / no-prototype
 // cases that must add nothing, and bad labels dying with the row named.
 #include <check.h>
 #include <math.h>
@@ -135,7 +136,8 @@ START_TEST(test_fedproto_regulariser_matches_hand_values) {
     parse(&cfg, "fedproto", "--fedproto.lambda=2");
     const Method *m = method_find("fedproto");
     // Rows (1, 2) of class 0 with P = (0, 0), (3, 4) of class 2 with P = (3, 5), (9, 9) of class 1
-    // without a prototype: λ · (5 + 1 + 0) / 3 = 4; drep = 2λ/3 · (u − P).
+    // without a prototype; the mean over B = 3 rows and D = 2 dims (nn.MSELoss):
+    // λ · (5 + 1 + 0) / (3·2) = 2; drep = 2λ/(3·2) · (u − P) = (2/3)(u − P).
     const float u[3 * 2] = {1, 2, 3, 4, 9, 9};
     const int labels[3] = {0, 2, 1};
     const double protos[3 * 2] = {0, 0, 7, 7, 3, 5};
@@ -143,8 +145,8 @@ START_TEST(test_fedproto_regulariser_matches_hand_values) {
     float drep[3 * 2] = {0};
     RepBatch b = {
         .B = 3, .D = 2, .K = 3, .labels = labels, .u = u, .protos = protos, .proto_valid = valid};
-    ck_assert_double_eq_tol(term(m, drep, &b, &cfg), 4.0, TOL_HAND);
-    const float want[3 * 2] = {4.f / 3, 8.f / 3, 0, -4.f / 3, 0, 0};
+    ck_assert_double_eq_tol(term(m, drep, &b, &cfg), 2.0, TOL_HAND);
+    const float want[3 * 2] = {2.f / 3, 4.f / 3, 0, -2.f / 3, 0, 0};
     ck_assert_floats_near(drep, want, 6, 1e-6, 1e-6);
     // Before the first exchange (no prototypes): no term.
     float zero[3 * 2] = {0};
@@ -152,6 +154,41 @@ START_TEST(test_fedproto_regulariser_matches_hand_values) {
     b.protos = NULL, b.proto_valid = NULL;
     ck_assert_double_eq(term(m, drep, &b, &cfg), 0.0);
     ck_assert_mem_eq(drep, zero, sizeof drep);
+}
+END_TEST
+
+// The inference of one batch by fedproto's logits with the options opt (NULL = defaults).
+static void fedproto_infer(const char *opt, float *logits, const RepBatch *b) {
+    RunConfig cfg;
+    parse(&cfg, "fedproto", opt);
+    const ReprExt *x = method_find("fedproto")->ext;
+    ck_assert_ptr_nonnull(x->logits);
+    x->logits(logits, b, cfg.method_opts);
+}
+
+START_TEST(test_fedproto_infers_the_nearest_valid_prototype) {
+    // Prototypes P0 = (0, 0), P1 = (1, 1) (invalid: no party had class 1), P2 = (4, 0).
+    // Row (1, 1): distances² 2, –, 10: class 0 (P1 would be nearer, but it is not valid).
+    // Row (3, 1): distances² 10, –, 2: class 2. Logits are −distance².
+    const float u[2 * 2] = {1, 1, 3, 1};
+    const double protos[3 * 2] = {0, 0, 1, 1, 4, 0};
+    const uint8_t valid[3] = {1, 0, 1};
+    RepBatch b = {.B = 2, .D = 2, .K = 3, .u = u, .protos = protos, .proto_valid = valid};
+    float logits[2 * 3] = {0};
+    fedproto_infer(NULL, logits, &b); // default: infer=proto
+    const float want[2 * 3] = {-2, -1e30f, -10, -10, -1e30f, -2};
+    ck_assert_mem_eq(logits, want, sizeof want);
+    for (int i = 0; i < 2; i++) { // the prediction the CE's argmax takes
+        int best = 0;
+        for (int c = 1; c < 3; c++)
+            if (logits[i * 3 + c] > logits[i * 3 + best]) best = c;
+        ck_assert_int_eq(best, i == 0 ? 0 : 2);
+    }
+    // infer=head leaves the head's logits.
+    float head[2 * 3] = {5, 6, 7, 8, 9, 10}, same[2 * 3];
+    memcpy(same, head, sizeof head);
+    fedproto_infer("--fedproto.infer=head", head, &b);
+    ck_assert_mem_eq(head, same, sizeof head);
 }
 END_TEST
 
@@ -191,6 +228,7 @@ Suite *repr_methods_suite(void) {
     tcase_add_test(tc, test_moon_term_matches_hand_values_and_skips_without_previous_model);
     tcase_add_test(tc, test_fedproto_regulariser_gradient_matches_finite_differences);
     tcase_add_test(tc, test_fedproto_regulariser_matches_hand_values);
+    tcase_add_test(tc, test_fedproto_infers_the_nearest_valid_prototype);
     tcase_add_test(tc, test_fedproto_bad_label_dies_naming_the_row);
     tcase_add_test(tc, test_moon_tau_must_be_positive);
     suite_add_tcase(s, tc);

@@ -30,7 +30,7 @@ void run_sample(Run *run, int round, RoundInfo *r) {
             run->sampled[idx[j]] = 1;
         xfree(idx);
     }
-    int64_t arrived_rows = 0;
+    int64_t arrived_rows = 0, arrived_with_rows = 0;
     for (int p = 0; p < P; p++) {
         run->arrived[p] = run->sampled[p];
         if (run->sampled[p] && run->cfg->party_dropout > 0) {
@@ -39,11 +39,15 @@ void run_sample(Run *run, int round, RoundInfo *r) {
             run->arrived[p] = rng_uniform(&rng) >= run->cfg->party_dropout;
         }
         if (run->arrived[p]) arrived_rows += run->n_train[p];
+        arrived_with_rows += run->arrived[p] && run->n_train[p] > 0;
     }
-    for (int p = 0; p < P; p++) // the weights renormalise over the updates that arrive
-        run->weight[p] = run->arrived[p] && arrived_rows > 0
-                             ? (double)run->n_train[p] / (double)arrived_rows
-                             : 0.0;
+    for (int p = 0; p < P; p++) { // the weights renormalise over the updates that arrive
+        int in = run->arrived[p] && run->n_train[p] > 0;
+        run->weight[p] = !in ? 0.0
+                         : run->shape.uniform_weights
+                             ? 1.0 / (double)arrived_with_rows
+                             : (double)run->n_train[p] / (double)arrived_rows;
+    }
     *r = (RoundInfo){.round = round,
                      .rounds = run->cfg->rounds,
                      .sampled = run->sampled,

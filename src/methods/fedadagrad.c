@@ -2,7 +2,7 @@
 // on the pseudo-gradient mean − global. The rule and its state are in fedopt.h.
 #include "methods/fedopt.h"
 
-static const OptSpec fedadagrad_opts[] = {FEDOPT_OPTS(fedadagrad, "0.01")};
+static const OptSpec fedadagrad_opts[] = {FEDOPT_OPTS(fedadagrad)};
 
 FEDOPT_METHOD(fedadagrad, FEDOPT_ADAGRAD, fedadagrad_opts,
               "FedAdagrad: Adagrad server step on the averaged update");

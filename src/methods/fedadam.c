@@ -2,7 +2,7 @@
 // pseudo-gradient mean − global. The rule and its state are in fedopt.h.
 #include "methods/fedopt.h"
 
-static const OptSpec fedadam_opts[] = {FEDOPT_OPTS(fedadam, "0.01")};
+static const OptSpec fedadam_opts[] = {FEDOPT_OPTS(fedadam)};
 
 FEDOPT_METHOD(fedadam, FEDOPT_ADAM, fedadam_opts,
               "FedAdam: Adam server step on the averaged update");

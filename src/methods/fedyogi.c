@@ -2,7 +2,7 @@
 // pseudo-gradient mean − global. The rule and its state are in fedopt.h.
 #include "methods/fedopt.h"
 
-static const OptSpec fedyogi_opts[] = {FEDOPT_OPTS(fedyogi, "0.01")};
+static const OptSpec fedyogi_opts[] = {FEDOPT_OPTS(fedyogi)};
 
 FEDOPT_METHOD(fedyogi, FEDOPT_YOGI, fedyogi_opts,
               "FedYogi: Yogi server step on the averaged update");

@@ -30,7 +30,10 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
                     ProtocolShape *shape) {
     Fedavg *f = xcalloc(1, sizeof *f);
     f->env = env, f->ext = ext, f->opts = opts;
-    *shape = (ProtocolShape){.parties_train = 1, .aggregate = 1, .global_trained = 1};
+    *shape = (ProtocolShape){.parties_train = 1,
+                             .aggregate = 1,
+                             .global_trained = 1,
+                             .uniform_weights = f->ext->uniform && f->ext->uniform(opts)};
     f->n_state = (size_t)f->ext->state_per_float * env->sel->n;
     if (comm_rank(env->comm) == 0 && f->n_state) {
         f->state = xcalloc_aligned(f->n_state * sizeof(float));

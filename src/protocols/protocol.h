@@ -9,7 +9,8 @@
 //       train with hooks(i, 1): completion, loss terms, a gradient term  (train/local.h)
 //       after_local(i, params)
 //   server_update(global, mean)   when the protocol has one: the driver forms the exact
-//                                 sample-weighted mean of the arrived parties' trainable selection
+//                                 sample-weighted (or, with shape.uniform_weights, unweighted)
+//                                 mean of the arrived parties' trainable selection
 //                                 (comm/exact.h) and calls it on rank 0
 //   exchange                                      Collective: the protocol's own transfers, through
 //                                                 comm/comm.h only, and the cloud's work
@@ -63,21 +64,24 @@ typedef struct {
     int round, rounds;      // 1-based round, of rounds
     const uint8_t *sampled; // (parties) 1 = trains this round
     const uint8_t *arrived; // (parties) 1 = sampled, and its update reaches the cloud
-    const double *weight;   // (parties) aggregation weight of an arrived party (Σ = 1), else 0
+    const double *weight;   // (parties) aggregation weight of an arrived party with rows (Σ = 1;
+                            // n_k / Σ n, or uniform with shape.uniform_weights), else 0
     int evaluated;          // this round ends with an evaluation
 } RoundInfo;
 
 // What exists to train and evaluate; create declares it.
 typedef struct {
-    int parties_train;  // sampled parties train locally every round (0: the centralized baseline)
-    int aggregate;      // the driver forms the mean of the arrived parties' selection and calls
-                        // server_update (which the protocol then has)
-    int own_models;     // each party keeps its model and optimizer state across rounds (stored and
-                        // checkpointed by the driver); else it starts each round from the global
-                        // model with a fresh optimizer
-    int global_trained; // the global model changes (aggregation or the cloud's training): the
-                        // driver broadcasts it every round and tests it on the global test set
-    int n_party_stats;  // doubles per party that party_stats reports (gathered to the cloud)
+    int parties_train;   // sampled parties train locally every round (0: the centralized baseline)
+    int aggregate;       // the driver forms the mean of the arrived parties' selection and calls
+                         // server_update (which the protocol then has)
+    int own_models;      // each party keeps its model and optimizer state across rounds (stored and
+                         // checkpointed by the driver); else it starts each round from the global
+                         // model with a fresh optimizer
+    int global_trained;  // the global model changes (aggregation or the cloud's training): the
+                         // driver broadcasts it every round and tests it on the global test set
+    int n_party_stats;   // doubles per party that party_stats reports (gathered to the cloud)
+    int uniform_weights; // the mean weighs every arrived party with rows alike (1/their number)
+                         // rather than by its rows n_k (RoundInfo.weight)
 } ProtocolShape;
 
 typedef struct Protocol {

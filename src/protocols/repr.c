@@ -32,8 +32,9 @@ struct Repr {
     int64_t *counts;          // prototypes: (count, K)
     Batch batch;              // prototypes: scratch for the sums
     ModelWork work;
-    ReprCtx *ctx;      // (count)
-    PartyHooks *hooks; // (count)
+    ReprCtx *ctx;           // (count)
+    PartyHooks *hooks;      // (count) training
+    PartyHooks *eval_hooks; // (count) evaluation (ext->logits)
 };
 
 // PartyHooks.extra: the method's term on rep, with the references it asked for.
@@ -50,6 +51,20 @@ static double term_hook(void *ctxp, const Model *m, const float *params, ModelWo
     }
     if (r->ext->prototypes && r->have_protos) b.protos = r->protos, b.proto_valid = r->proto_valid;
     return r->ext->term(w->drep, &b, r->opts);
+}
+
+// PartyHooks.logits: the method's inference from rep and the global prototypes.
+static void logits_hook(void *ctxp, const Model *m, ModelWork *w, int B) {
+    (void)m;
+    const ReprCtx *c = ctxp;
+    Repr *r = c->r;
+    RepBatch b = {.B = B,
+                  .D = r->D,
+                  .K = r->K,
+                  .u = w->rep,
+                  .protos = r->protos,
+                  .proto_valid = r->proto_valid};
+    r->ext->logits(w->logits, &b, r->opts);
 }
 
 static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
@@ -79,9 +94,13 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
     }
     r->ctx = xcalloc(count + 1, sizeof *r->ctx);
     r->hooks = xcalloc(count + 1, sizeof *r->hooks);
+    r->eval_hooks = xcalloc(count + 1, sizeof *r->eval_hooks);
+    CHECK(!r->ext->logits || r->ext->prototypes,
+          "--method=%s: inference from prototypes without prototypes", env->method);
     for (int i = 0; i < env->count; i++) {
         r->ctx[i] = (ReprCtx){r, i};
         r->hooks[i] = (PartyHooks){.ctx = &r->ctx[i], .extra = term_hook};
+        r->eval_hooks[i] = (PartyHooks){.ctx = &r->ctx[i], .logits = logits_hook};
     }
     return r;
 }
@@ -93,13 +112,14 @@ static void destroy(void *st) {
     if (r->ext->prev_models) model_work_free(m, &r->w_glob), model_work_free(m, &r->w_prev);
     xfree(r->protos), xfree(r->proto_valid), xfree(r->sums), xfree(r->counts);
     if (r->ext->prototypes) batch_free(&r->batch), model_work_free(m, &r->work);
-    xfree(r->ctx), xfree(r->hooks);
+    xfree(r->ctx), xfree(r->hooks), xfree(r->eval_hooks);
     xfree(r);
 }
 
 static const PartyHooks *hooks(void *st, int i, int training) {
     Repr *r = st;
-    return training ? &r->hooks[i] : NULL;
+    if (training) return &r->hooks[i];
+    return r->ext->logits && r->have_protos ? &r->eval_hooks[i] : NULL;
 }
 
 static void begin_round(void *st, const RoundInfo *ri) {

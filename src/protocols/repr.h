@@ -1,4 +1,4 @@
-// repr.h - representation-level protocols (FedProto, MOON; research notes 5.2): each party adds a
+// repr.h - representation-level protocols (FedProto, MOON; docs/methods.md §5.2): each party adds a
 // term on its model's representation rep (the party model's fused u, after its ReLU) to its loss.
 // What the term sees is composed from the method's extension:
 //   own_models:  parties keep their own models and nothing is aggregated (FedProto), else the
@@ -33,6 +33,10 @@ typedef struct {
     // drep (B, D) += d(term)/du, already divided by B; returns the term's batch mean. opts: the
     // method's options. Training only. Local.
     double (*term)(float *drep, const RepBatch *b, const void *opts);
+    // Evaluation, prototypes only, once they exist: may overwrite logits (B, K) from b->u and the
+    // global prototypes (b->labels NULL); leaving them is the head's inference. NULL = the head.
+    // Local.
+    void (*logits)(float *logits, const RepBatch *b, const void *opts);
     int own_models, prev_models, prototypes; // see above
 } ReprExt;
 

@@ -109,6 +109,7 @@ void evaluate_model(const Model *m, const float *params, const SampleSet *s, con
         int B = (int)(s->n - start < t->batch.Bmax ? s->n - start : t->batch.Bmax);
         sampleset_batch(s, l, NULL, start, B, &t->batch);
         forward(m, params, hooks, t->order + start, t);
+        if (hooks && hooks->logits) hooks->logits(hooks->ctx, m, &t->work, B);
         class_scores_add(&t->scores, t->work.logits, t->batch.label, B);
         double loss = model_ce(m, &t->work, B, t->batch.label, NULL, 0.0, &stats->correct);
         stats->loss_sum += loss * B;

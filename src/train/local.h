@@ -56,6 +56,9 @@ typedef struct PartyHooks {
     // After the backward, before clipping: grads += the protocol's term on the selection's floats
     // (FedProx: μ(w − w_global)). Training only.
     void (*grad)(void *ctx, float *grads, const float *params, const Selection *sel);
+    // After the forward: may overwrite w->logits (B, K) from w->rep (B, rep_dim), e.g. FedProto's
+    // nearest-prototype scores; the loss and accuracy are then of these logits. Evaluation only.
+    void (*logits)(void *ctx, const Model *m, ModelWork *w, int B);
 } PartyHooks;
 
 void train_scratch_init(TrainScratch *t, const Model *m, const SampleLayout *l, int Bmax);
