@@ -21,7 +21,7 @@ extra() { # method_extra() of the contract test
 }
 methods=$(ls "$root"/src/methods/*.c | sed 's|.*/||; s|\.c$||' | grep -v '^registry$')
 out="$work/digests.txt"
-sed -n '/^# core method digest$/q; p' "$root/tests/ref/digests.txt" >"$out"
+sed -n "/^# core method digest$/q; p" "$root/tests/ref/digests.txt" >"$out"
 echo "# core method digest" >>"$out"
 for core in $cores; do
     for m in $methods; do
