@@ -41,7 +41,7 @@ static void split_scenario(Run *run, DsSplit split, int64_t n, Scenario *scn) {
                       .meta = meta,
                       .n_meta = n_meta,
                       .meta_names = meta_names};
-    scenario_compute(scn, &sc, &d, (uint64_t)cfg->seed);
+    scenario_compute(scn, &sc, &d, config_seed(cfg, cfg->seed_split));
     // Rows that lost every modality (FedMLLM's "both can be missing") carry nothing to learn.
     for (int p = 0; p < run->P; p++) {
         ScenarioParty *sp = &scn->party[p];
@@ -96,10 +96,8 @@ void run_load_data(Run *run) {
     run->n_train = xcalloc((size_t)P, sizeof *run->n_train);
     split_scenario(run, DS_TRAIN, split_rows(run, DS_TRAIN), &run->scn_train);
     load_parties(run, DS_TRAIN, &run->scn_train, run->train);
-    Scenario scn_test;
-    split_scenario(run, DS_TEST, split_rows(run, DS_TEST), &scn_test);
-    load_parties(run, DS_TEST, &scn_test, run->test);
-    scenario_free(&scn_test);
+    split_scenario(run, DS_TEST, split_rows(run, DS_TEST), &run->scn_test);
+    load_parties(run, DS_TEST, &run->scn_test, run->test);
     run->n_train_total = 0;
     for (int p = 0; p < P; p++)
         run->n_train[p] = run->scn_train.party[p].n, run->n_train_total += run->n_train[p];
@@ -124,5 +122,6 @@ void run_free_data(Run *run) {
     xfree(run->train), xfree(run->test), xfree(run->n_train);
     sampleset_free(&run->global_test);
     scenario_free(&run->scn_train);
+    scenario_free(&run->scn_test);
     dataset_close(run->ds);
 }
