@@ -24,13 +24,27 @@
 
 static char work[64];
 
-// mmcollab at -np np with the common small config plus extra options; output into out.
-static int mmc(int np, const char *out_dir, const char *extra, char *out, size_t cap) {
+// mmcollab at -np np with the common small config plus extra options (later ones win); output
+// into out. env prefixes the command (e.g. "env -u VAR").
+static int mmc_env(const char *env, int np, const char *out_dir, const char *extra, char *out,
+                   size_t cap) {
     return run_command(
         out, cap,
-        "cd %s && timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
+        "cd %s && %s timeout %d mpirun --oversubscribe -np %d %s/mmcollab --data=syn.h5 "
         "--out=%s --parties=4 --rounds=4 --width=16 --batch-size=16 %s 2>&1",
-        work, RUN_TIMEOUT_S, np, mmc_bin(), out_dir, extra);
+        work, env, RUN_TIMEOUT_S, np, mmc_bin(), out_dir, extra);
+}
+
+static int mmc(int np, const char *out_dir, const char *extra, char *out, size_t cap) {
+    return mmc_env("", np, out_dir, extra, out, cap);
+}
+
+// h5diff of object obj of files a and b under work: 0 = identical, 1 = differ.
+static int h5diff_obj(const char *a, const char *b, const char *obj) {
+    char out[4096];
+    int rc = run_command(out, sizeof out, "cd %s && h5diff -q %s %s %s %s", work, a, b, obj, obj);
+    ck_assert_msg(rc == 0 || rc == 1, "h5diff %s %s %s: exit %d\n%s", a, b, obj, rc, out);
+    return rc;
 }
 
 // The last part of a long output, for messages (Check caps them at a few KB).
@@ -75,6 +89,90 @@ START_TEST(test_np_2_3_5_write_identical_checkpoints_and_metrics) {
                     work),
         0);
     ck_assert_msg(strstr(out, "big 5"), "peak_rss_kib in run.h5:\n%.1500s", out);
+}
+END_TEST
+
+// OpenBLAS's default thread count follows the environment and Open MPI's binding (bound at -np 2,
+// not at -np 3 on a small machine), and threaded sgemm sums in another order: the run sets its own
+// count (--blas-threads, default 1), so -np 2 and 3 agree with the caller's thread variables unset.
+// The party model at its default width on AV-FashionMNIST: matrices large enough to be threaded.
+START_TEST(test_np_2_3_identical_with_the_blas_thread_environment_unset) {
+    char out[16384], extra[1200];
+    const char *env = "env -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS -u GOTO_NUM_THREADS";
+    const char *data = getenv("MMC_DATA_DIR") ? getenv("MMC_DATA_DIR") : "data";
+    char cwd[1024];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    snprintf(extra, sizeof extra,
+             "--data=%s%s%s/avfmnist_ci.h5 --width=64 --batch-size=32 "
+             "--rounds=2",
+             data[0] == '/' ? "" : cwd, data[0] == '/' ? "" : "/", data);
+    int one_thread[2];
+    for (int np = 2; np <= 3; np++) {
+        char dir[32];
+        snprintf(dir, sizeof dir, "blas_np%d", np);
+        int rc = mmc_env(env, np, dir, extra, out, sizeof out);
+        ck_assert_msg(rc == 0, "-np %d: exit %d\n%s", np, rc, tail(out));
+        one_thread[np - 2] = strstr(out, "BLAS") && strstr(out, ", 1 thread(s)");
+    }
+    assert_same_checkpoint(work, "blas_np2", "blas_np3", 2, NULL);
+    assert_same_metrics(work, "blas_np2", "blas_np3", 2);
+    ck_assert_msg(one_thread[0] && one_thread[1], "one BLAS thread at -np 2: %d, at -np 3: %d",
+                  one_thread[0], one_thread[1]);
+}
+END_TEST
+
+// Each random stream has its own seed: the training stream alone leaves the partition and changes
+// the model; the split stream alone changes the partition; --seed=S is every --seed.<stream>=S.
+// --sample and --party-dropout make the sampling stream matter too.
+START_TEST(test_seed_streams_are_separate_and_default_to_seed) {
+    char out[16384];
+    const char *common = "--sample=3 --party-dropout=0.3 --ckpt-keep=1";
+    struct {
+        const char *dir, *seeds;
+    } runs[] = {
+        {"s1", "--seed=1"},
+        {"train7", "--seed=1 --seed.train=7"},
+        {"split7", "--seed=1 --seed.split=7"},
+        {"all1", "--seed=9 --seed.split=1 --seed.init=1 --seed.train=1 --seed.sample=1"},
+    };
+    for (int i = 0; i < 4; i++) {
+        char extra[256];
+        snprintf(extra, sizeof extra, "%s %s", common, runs[i].seeds);
+        int rc = mmc(3, runs[i].dir, extra, out, sizeof out);
+        ck_assert_msg(rc == 0, "%s: exit %d\n%s", runs[i].seeds, rc, tail(out));
+    }
+    ck_assert_int_eq(h5diff_obj("s1/run.h5", "train7/run.h5", "/meta/partition"), 0);
+    ck_assert_int_eq(
+        h5diff_obj("s1/ckpt/round_000004.h5", "train7/ckpt/round_000004.h5", "/cloud/global"), 1);
+    ck_assert_int_eq(h5diff_obj("s1/run.h5", "split7/run.h5", "/meta/partition"), 1);
+    ck_assert_int_eq(h5diff_obj("s1/run.h5", "all1/run.h5", "/meta/partition"), 0);
+    assert_same_checkpoint(work, "s1", "all1", 4, "/cloud");
+    assert_same_metrics(work, "s1", "all1", 4);
+}
+END_TEST
+
+// A resume refuses a checkpoint computed on another data file (same path, other content), naming
+// both digests and the file; a resume under another BLAS thread count warns naming both counts.
+START_TEST(test_resume_refuses_other_data_and_warns_about_other_blas_threads) {
+    char out[16384];
+    ck_assert_int_eq(mmc(2, "res", "--stop-after=1", out, sizeof out), 3);
+    int rc = mmc(2, "res", "--resume=auto --stop-after=2 --blas-threads=2", out, sizeof out);
+    ck_assert_msg(rc == 3, "exit %d\n%s", rc, tail(out));
+    ck_assert_msg(strstr(out, "blas_threads 1, this run has blas_threads 2"), "%s", tail(out));
+    char sum[256];
+    ck_assert_int_eq(run_command(sum, sizeof sum,
+                                 "cd %s && sha256sum syn.h5 | cut -c1-64 && "
+                                 "%s/build_synmm --out syn.h5 --train 800 --test 200 --seed 2 "
+                                 ">/dev/null && sha256sum syn.h5 | cut -c1-64",
+                                 work, mmc_bin()),
+                     0);
+    ck_assert_int_eq((int)strlen(sum), 2 * 65);
+    sum[64] = 0, sum[129] = 0;
+    rc = mmc(2, "res", "--resume=auto", out, sizeof out);
+    ck_assert_msg(rc != 0 && rc != 124, "exit %d\n%s", rc, tail(out));
+    ck_assert_msg(strstr(out, "refusing to continue on other data") && strstr(out, sum) &&
+                      strstr(out, sum + 65) && strstr(out, "--data=syn.h5"),
+                  "%s", tail(out));
 }
 END_TEST
 
@@ -266,6 +364,9 @@ Suite *pipeline_suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, test_np_2_3_5_write_identical_checkpoints_and_metrics);
+    tcase_add_test(tc, test_np_2_3_identical_with_the_blas_thread_environment_unset);
+    tcase_add_test(tc, test_seed_streams_are_separate_and_default_to_seed);
+    tcase_add_test(tc, test_resume_refuses_other_data_and_warns_about_other_blas_threads);
     tcase_add_test(tc, test_stopped_and_resumed_runs_end_identical_to_straight_runs);
     tcase_add_test(tc, test_fedproto_and_moon_are_np_independent_and_resume_identically);
     tcase_add_test(tc, test_truncated_newest_checkpoint_falls_back_with_a_warning);

@@ -17,11 +17,18 @@ typedef struct Config {
     char data[OPT_STR_MAX], scenario[OPT_STR_MAX], resume[OPT_STR_MAX], optimizer[OPT_STR_MAX];
     char log_level[OPT_STR_MAX], trainable[OPT_STR_MAX], eval_split[OPT_STR_MAX];
     int parties, rounds, stop_after, local_epochs, batch_size, width, sample;
-    int ckpt_every, ckpt_keep, eval_every;
+    int ckpt_every, ckpt_keep, eval_every, blas_threads;
     int64_t seed, max_train, max_test;
+    // Each stream's seed (--seed.split, .init, .train, .sample); -1 = --seed (config_seed).
+    int64_t seed_split, seed_init, seed_train, seed_sample;
     double lr, momentum, weight_decay, clip, party_dropout, val_fraction;
     ScenarioOverrides scn; // --scenario.<key>
 } Config;
+
+// The seed of one random stream: its override when set (>= 0), else --seed.
+static inline uint64_t config_seed(const Config *c, int64_t stream_seed) {
+    return (uint64_t)(stream_seed >= 0 ? stream_seed : c->seed);
+}
 
 // The groups one selector key (--method, --model) chooses from.
 typedef struct {

@@ -45,7 +45,7 @@ static void split_scenario(Run *run, HoldoutRole role, const int64_t *rows, int6
                       .meta = meta,
                       .n_meta = n_meta,
                       .meta_names = meta_names};
-    scenario_compute(scn, &sc, &d, (uint64_t)cfg->seed);
+    scenario_compute(scn, &sc, &d, config_seed(cfg, cfg->seed_split));
     // Rows that lost every modality (FedMLLM's "both can be missing") carry nothing to learn.
     for (int p = 0; p < run->P; p++) {
         ScenarioParty *sp = &scn->party[p];
@@ -108,10 +108,8 @@ void run_load_data(Run *run) {
     n = role_rows(run, eval, &rows);
     CHECK(n > 0, "--eval-split=%s: %s has no %s rows (--val-fraction=%g)", holdout_role_name(eval),
           run->cfg->data, holdout_role_name(eval), run->cfg->val_fraction);
-    Scenario scn_test;
-    split_scenario(run, eval, rows, n, &scn_test);
-    load_parties(run, eval, &scn_test, run->test);
-    scenario_free(&scn_test);
+    split_scenario(run, eval, rows, n, &run->scn_test);
+    load_parties(run, eval, &run->scn_test, run->test);
     run->n_train_total = 0;
     for (int p = 0; p < P; p++)
         run->n_train[p] = run->scn_train.party[p].n, run->n_train_total += run->n_train[p];
@@ -133,5 +131,6 @@ void run_free_data(Run *run) {
     xfree(run->train), xfree(run->test), xfree(run->n_train);
     sampleset_free(&run->global_test);
     scenario_free(&run->scn_train);
+    scenario_free(&run->scn_test);
     dataset_close(run->ds);
 }

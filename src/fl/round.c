@@ -17,7 +17,7 @@
 
 void run_sample(Run *run, int round, RoundInfo *r) {
     int P = run->P, K = run->cfg->sample;
-    uint64_t seed = (uint64_t)run->cfg->seed;
+    uint64_t seed = config_seed(run->cfg, run->cfg->seed_sample);
     memset(run->sampled, 0, (size_t)P);
     if (K == 0 || K >= P) {
         memset(run->sampled, 1, (size_t)P);

@@ -12,14 +12,16 @@
 
 #include "core/die.h"
 #include "core/log.h"
+#include "core/sha256.h"
 #include "core/timer.h"
 #include "core/xalloc.h"
 #include "fl/run_impl.h"
 #include "fl/signals.h"
+#include "tensor/blas.h"
 
-extern const char mmc_git_version[];
-char *openblas_get_corename(void);
-int openblas_get_num_threads(void);
+// The build's provenance (the Makefile's generated version.c).
+extern const char mmc_git_version[], mmc_git_commit[], mmc_git_diff_sha256[], mmc_build_flags[];
+extern const int mmc_git_dirty;
 
 void fl_registries(OptRegistry *methods, OptRegistry *models) {
     static const OptGroup *method_groups[64], *model_groups[16];
@@ -34,7 +36,8 @@ void fl_registries(OptRegistry *methods, OptRegistry *models) {
 }
 
 void fl_train_config(TrainConfig *tc, const Config *cfg) {
-    *tc = (TrainConfig){.seed = (uint64_t)cfg->seed,
+    *tc = (TrainConfig){.seed = config_seed(cfg, cfg->seed_train),
+                        .init_seed = config_seed(cfg, cfg->seed_init),
                         .epochs = cfg->local_epochs,
                         .sgd = strcmp(cfg->optimizer, "sgd") == 0,
                         .lr = cfg->lr,
@@ -81,6 +84,9 @@ static void describe_run(Run *run) {
                                      r ? "," : "", all + (size_t)r * MPI_MAX_PROCESSOR_NAME);
         xfree(all);
     }
+    // Rank 0's core name for every rank: checkpoints store one value, written collectively.
+    if (run->rank == 0) snprintf(run->blas_core, sizeof run->blas_core, "%s", blas_core_name());
+    comm_bcast(run->comm, run->blas_core, sizeof run->blas_core, COMM_CHAR, 0, NULL);
     time_t now = time(NULL);
     strftime(run->started, sizeof run->started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     const char *job = getenv("SLURM_JOB_ID"), *array = getenv("SLURM_ARRAY_JOB_ID"),
@@ -88,6 +94,13 @@ static void describe_run(Run *run) {
     run->info = (RunInfo){.program = "mmcollab",
                           .method = cfg->method,
                           .git = mmc_git_version,
+                          .git_commit = mmc_git_commit,
+                          .git_dirty = mmc_git_dirty,
+                          .git_diff_sha256 = mmc_git_diff_sha256,
+                          .build_flags = mmc_build_flags,
+                          .data_sha256 = run->data_sha256,
+                          .eval_split = holdout_role_name(run->eval_role),
+                          .partition = run->rank == 0 ? &run->partition : NULL,
                           .slurm_job_id = job ? job : "",
                           .slurm_array_job_id = array ? array : "",
                           .slurm_array_task_id = task ? task : "",
@@ -95,8 +108,61 @@ static void describe_run(Run *run) {
                           .started = run->started,
                           .world_size = run->size,
                           .peak_rss_kib = run->peak_rss_kib,
-                          .blas_core = openblas_get_corename(),
-                          .blas_threads = openblas_get_num_threads()};
+                          .blas_core = run->blas_core,
+                          .blas_threads = blas_num_threads()}; // in force, not as asked
+}
+
+// Rank 0 hashes the data file (a resume refuses another file's digest); every rank gets the hex.
+static void hash_data(Run *run) {
+    const char *path = run->cfg->data;
+    int32_t ok = 1;
+    if (run->rank == 0) {
+        double t0 = timer_now_ms();
+        ok = sha256_file_hex(path, run->data_sha256) == 0;
+        CHECK(ok, "--data=%s: cannot read it to hash it: %s", path, strerror(errno));
+        log_info("data %s: sha256 %s (%.0f ms)", path, run->data_sha256, timer_now_ms() - t0);
+    }
+    comm_bcast(run->comm, run->data_sha256, sizeof run->data_sha256, COMM_CHAR, 0, NULL);
+}
+
+// One scenario as a CSR triple (runfile.h /meta/partition). The arrays are owned (xfree).
+static void partition_csr(const Scenario *scn, int64_t **offsets, int64_t **rows, uint8_t **masks) {
+    int P = scn->n_parties;
+    int64_t *off = xcalloc((size_t)P + 1, sizeof *off);
+    for (int p = 0; p < P; p++)
+        off[p + 1] = off[p] + scn->party[p].n;
+    int64_t *r = xmalloc((size_t)off[P] * sizeof *r + 1);
+    uint8_t *m = xmalloc((size_t)off[P] + 1);
+    for (int p = 0; p < P; p++) {
+        const ScenarioParty *sp = &scn->party[p];
+        memcpy(r + off[p], sp->index, (size_t)sp->n * sizeof *r);
+        memcpy(m + off[p], sp->mask, (size_t)sp->n);
+    }
+    *offsets = off, *rows = r, *masks = m;
+}
+
+// Rank 0, once: the partition does not change across rounds, so run.h5's rewrite only copies it.
+static void build_partition(Run *run) {
+    RunPartition *p = &run->partition;
+    int64_t *to, *tr, *eo, *er;
+    uint8_t *tm, *em;
+    partition_csr(&run->scn_train, &to, &tr, &tm);
+    partition_csr(&run->scn_test, &eo, &er, &em);
+    *p = (RunPartition){.parties = run->P,
+                        .train_split = "train",
+                        .eval_split = holdout_role_name(run->eval_role),
+                        .train_offsets = to,
+                        .train_rows = tr,
+                        .train_masks = tm,
+                        .eval_offsets = eo,
+                        .eval_rows = er,
+                        .eval_masks = em};
+}
+
+static void free_partition(RunPartition *p) {
+    xfree((void *)p->train_offsets), xfree((void *)p->train_rows), xfree((void *)p->train_masks);
+    xfree((void *)p->eval_offsets), xfree((void *)p->eval_rows), xfree((void *)p->eval_masks);
+    memset(p, 0, sizeof *p);
 }
 
 // The parties' model, its trainable selection and the training options.
@@ -110,7 +176,7 @@ static void setup_model(Run *run) {
     size_t n = run->model.n_params;
     run->global = xcalloc_aligned(n * sizeof(float));
     Rng rng;
-    rng_init(&rng, (uint64_t)cfg->seed, 0, 0, RNG_INIT); // every rank: the same initial model
+    rng_init(&rng, run->tc.init_seed, 0, 0, RNG_INIT); // every rank: the same initial model
     model_init_params(&run->model, run->global, &rng);
     train_scratch_init(&run->ts, &run->model, &run->layout, cfg->batch_size);
 }
@@ -165,6 +231,9 @@ static void setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     run->rc = rc;
     run->cfg = &rc->c;
     const Config *cfg = run->cfg;
+    // Before any BLAS call: OpenBLAS's own default follows the environment and the binding (one
+    // thread per core it may use), and the thread count changes the results.
+    blas_set_num_threads(cfg->blas_threads);
     run->method = method_find(cfg->method);
     run->kind = model_kind_find(cfg->model);
     CHECK(run->method && run->kind, "--method=%s or --model=%s: unknown", cfg->method, cfg->model);
@@ -177,7 +246,9 @@ static void setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     make_dirs(run);
     run->eval_role = strcmp(cfg->eval_split, "validation") ? HOLDOUT_TEST : HOLDOUT_VALIDATION;
     run_load_data(run);
+    hash_data(run);
     if (run->rank == 0) {
+        build_partition(run);
         run->peak_rss_kib = xcalloc((size_t)run->size, sizeof *run->peak_rss_kib);
         run->mpi_prev = xcalloc((size_t)run->size * 2, sizeof *run->mpi_prev);
         run->mpi_total = xcalloc((size_t)run->size * 2, sizeof *run->mpi_total);
@@ -207,7 +278,7 @@ static void teardown(Run *run) {
     xfree(run->sampled), xfree(run->arrived), xfree(run->weight);
     xfree(run->stats), xfree(run->all_stats), xfree(run->peak_rss_kib), xfree(run->mpi_prev);
     xfree(run->mpi_total);
-    if (run->rank == 0) metriclog_free(&run->log);
+    if (run->rank == 0) metriclog_free(&run->log), free_partition(&run->partition);
     run_free_data(run);
     comm_destroy(run->comm);
 }

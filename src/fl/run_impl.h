@@ -4,6 +4,7 @@
 
 #include "cli/config.h"
 #include "comm/comm.h"
+#include "core/sha256.h"
 #include "data/dataset.h"
 #include "data/holdout.h"
 #include "data/scenario.h"
@@ -54,6 +55,7 @@ typedef struct {
     SampleLayout layout;
     ModelSpec spec;
     Scenario scn_train;      // every party's training rows, rows without a modality dropped
+    Scenario scn_test;       // every party's evaluation rows, the same way (/meta/partition)
     SampleSet *train, *test; // (count) hosted parties' rows
     int64_t *n_train;        // (P) every party's training rows: the aggregation weights
     int64_t n_train_total;
@@ -88,9 +90,11 @@ typedef struct {
     OptSet opts; // every option of the run (config table, /config, checkpoints)
     MetricLog log;
     RunInfo info;
-    int64_t *peak_rss_kib; // rank 0: (size)
-    uint64_t *mpi_total;   // rank 0: (size, 2) at the end of the run
-    char ckpt_dir[4096], hosts[4096], started[32];
+    RunPartition partition;               // rank 0: built once from the scenarios (run.c), owned
+    char data_sha256[SHA256_HEX_LEN + 1]; // every rank: rank 0's digest of --data
+    int64_t *peak_rss_kib;                // rank 0: (size)
+    uint64_t *mpi_total;                  // rank 0: (size, 2) at the end of the run
+    char ckpt_dir[4096], hosts[4096], started[32], blas_core[64];
 } Run;
 
 // data.c: rank 0 validates the dataset, every rank opens it; the scenario's rows of every party,

@@ -1,5 +1,6 @@
 // state.c - checkpoints of a run and the resume from them (run.h, io/ckpt.h): one field list, the
 // same for writing and reading, so that the two cannot drift apart.
+#include <stdio.h>
 #include <string.h>
 
 #include "core/die.h"
@@ -37,6 +38,12 @@ void run_write_checkpoint(Run *run, int round) {
     state_fields(run, &l);
     Ckpt *ck = ckpt_create(run->ckpt_dir, round, comm_mpi(run->comm));
     ckpt_write_config(ck, &run->opts, OPT_RESUME_NEUTRAL); // neutral options may differ on resume
+    // What the state was computed under: a resume refuses other data, warns about another BLAS.
+    char threads[32];
+    snprintf(threads, sizeof threads, "%d", run->info.blas_threads);
+    ckpt_write_meta(ck, "data_sha256", run->data_sha256);
+    ckpt_write_meta(ck, "blas_core", run->info.blas_core);
+    ckpt_write_meta(ck, "blas_threads", threads);
     ckpt_write(ck, &l, run->rank);
     ckpt_commit(ck, run->rank == 0 ? &run->log : NULL, run->cfg->ckpt_keep);
     ckpt_list_free(&l);
@@ -89,6 +96,29 @@ static void compare_config(Run *run, const CkptReader *r, const char *path) {
     CHECK(diff == 0, "resume: %s was written with a different configuration: %s", path, keys);
 }
 
+// Rank 0: refuses a checkpoint computed on another data file (by content: the path may be the
+// same); warns when the BLAS core or thread count differs, since either can change the sums.
+static void compare_meta(Run *run, const CkptReader *r, const char *path) {
+    char ck[128];
+    if (ckpt_read_meta(r, "data_sha256", ck, sizeof ck) != 0)
+        log_warn("resume: %s records no data digest: cannot check that --data=%s is the file it "
+                 "was computed on",
+                 path, run->cfg->data);
+    else
+        CHECK(strcmp(ck, run->data_sha256) == 0,
+              "resume: %s was computed on data with sha256 %s, but --data=%s now has sha256 %s: "
+              "refusing to continue on other data (restore that file, or start a new --out)",
+              path, ck, run->cfg->data, run->data_sha256);
+    char now[32];
+    snprintf(now, sizeof now, "%d", run->info.blas_threads);
+    const char *keys[] = {"blas_core", "blas_threads"}, *vals[] = {run->info.blas_core, now};
+    for (int i = 0; i < 2; i++)
+        if (ckpt_read_meta(r, keys[i], ck, sizeof ck) == 0 && strcmp(ck, vals[i]) != 0)
+            log_warn("resume: %s was written with %s %s, this run has %s %s: results may differ "
+                     "from an uninterrupted run (--blas-threads, OPENBLAS_CORETYPE)",
+                     path, keys[i], ck, keys[i], vals[i]);
+}
+
 int run_resume(Run *run) {
     const Config *cfg = run->cfg;
     char path[4200] = "";
@@ -114,6 +144,7 @@ int run_resume(Run *run) {
     CHECK(r, "resume: %s", err);
     if (run->rank == 0) {
         compare_config(run, r, path);
+        compare_meta(run, r, path);
         CHECK(ckpt_read_metrics(r, &run->log, err, sizeof err) == 0, "resume: %s: %s", path, err);
         CHECK(run->log.rounds == round, "resume: %s holds %d metric rows for round %d", path,
               run->log.rounds, round);

@@ -101,6 +101,17 @@ void ckpt_write_config(Ckpt *c, const OptSet *opts, unsigned skip_flags) {
     H5_CHECK(H5Gclose(grp));
 }
 
+void ckpt_write_meta(Ckpt *c, const char *key, const char *value) {
+    CHECK_PTR(c);
+    htri_t have = H5Lexists(c->file, "meta", H5P_DEFAULT);
+    H5_CHECK(have);
+    hid_t grp = have > 0 ? H5Gopen2(c->file, "meta", H5P_DEFAULT)
+                         : H5Gcreate2(c->file, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(grp);
+    h5_attr_str(grp, key, value);
+    H5_CHECK(H5Gclose(grp));
+}
+
 // The dataset's shape: (rows, dims...) when stacked, else (dims...). Returns its rank.
 static int field_shape(const CkptField *f, hsize_t *dims) {
     int nd = 0;
@@ -511,6 +522,25 @@ int ckpt_read_config(const CkptReader *r, OptKvFn on_kv, void *ctx, char *err, s
     H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, config_attr, &it);
     H5Gclose(g);
     return it.rc;
+}
+
+int ckpt_read_meta(const CkptReader *r, const char *key, char *value, size_t cap) {
+    int rc = -1;
+    if (cap) value[0] = 0;
+    H5E_BEGIN_TRY {
+        hid_t g = H5Gopen2(r->file, "meta", H5P_DEFAULT);
+        hid_t a = g >= 0 ? H5Aopen(g, key, H5P_DEFAULT) : -1;
+        hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+        if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tget_size(t) < cap &&
+            H5Aread(a, t, value) >= 0)
+            rc = 0;
+        if (t >= 0) H5Tclose(t);
+        if (a >= 0) H5Aclose(a);
+        if (g >= 0) H5Gclose(g);
+    }
+    H5E_END_TRY;
+    if (rc && cap) value[0] = 0;
+    return rc;
 }
 
 static void read_field(const CkptReader *r, const CkptField *f, int rank) {

@@ -4,6 +4,8 @@
 //   /            attributes round (int64), checksum (string "fnv1a64:<16 hex>"), schema
 //   /config      one string attribute per option (opts_format text), compared on resume
 //   /metrics     the MetricLog (runfile.h layout), so a resumed run rewrites identical run files
+//   /meta        what the run was computed under and a resume must check (ckpt_write_meta): the
+//                data file's SHA-256, the BLAS core and threads (fl/state.c)
 //   /<name>...   the caller's fields (CkptField): one dataset each, of one row's shape, or stacked
 //                over rows (parties, slots) as (rows, shape...), each rank writing its block of
 //                rows (the parties it hosts, in party-id order) or nothing; a model tensor carries
@@ -38,6 +40,8 @@ Ckpt *ckpt_create(const char *dir, int round, MPI_Comm comm);
 // Collective: stores every option of the set but those with any of skip_flags as a string
 // attribute under /config.
 void ckpt_write_config(Ckpt *c, const OptSet *opts, unsigned skip_flags);
+// Collective: a string attribute key=value under /meta (the same value on every rank).
+void ckpt_write_meta(Ckpt *c, const char *key, const char *value);
 // Collective: publish as described above. log is read on rank 0 only (may be NULL elsewhere).
 // Frees c.
 void ckpt_commit(Ckpt *c, const MetricLog *log, int keep);
@@ -97,6 +101,9 @@ int ckpt_round(const CkptReader *r);
 // Calls on_kv(ctx, key, value, "<path>", err, cap) for every /config attribute, in name order;
 // stops at and returns the first non-zero return.
 int ckpt_read_config(const CkptReader *r, OptKvFn on_kv, void *ctx, char *err, size_t cap);
+// The /meta attribute key into value (cap bytes): 0, or -1 when the checkpoint has none (written
+// before the attribute existed) or it does not fit (value left "").
+int ckpt_read_meta(const CkptReader *r, const char *key, char *value, size_t cap);
 // Every field this rank reads by its scope (CHECKs names, types and shapes, naming the file).
 void ckpt_read(const CkptReader *r, const CkptList *l, int rank);
 

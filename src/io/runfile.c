@@ -212,29 +212,65 @@ static void write_array(hid_t grp, const char *name, int ndim, const hsize_t *di
     H5_CHECK(space);
     hid_t ds = H5Dcreate2(grp, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(ds);
-    H5_CHECK(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, mem));
+    hsize_t count = 1;
+    for (int d = 0; d < ndim; d++)
+        count *= dims[d];
+    if (count) H5_CHECK(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, mem));
     H5_CHECK(H5Dclose(ds));
     H5_CHECK(H5Sclose(space));
+}
+
+// One split's CSR triple under grp: <prefix>offsets, <prefix>rows, <prefix>masks.
+static void write_csr(hid_t grp, const char *prefix, int parties, const int64_t *offsets,
+                      const int64_t *rows, const uint8_t *masks) {
+    char name[32];
+    hsize_t n[1] = {(hsize_t)parties + 1};
+    snprintf(name, sizeof name, "%soffsets", prefix);
+    write_array(grp, name, 1, n, H5T_STD_I64LE, H5T_NATIVE_INT64, offsets);
+    n[0] = (hsize_t)offsets[parties];
+    snprintf(name, sizeof name, "%srows", prefix);
+    write_array(grp, name, 1, n, H5T_STD_I64LE, H5T_NATIVE_INT64, rows);
+    snprintf(name, sizeof name, "%smasks", prefix);
+    write_array(grp, name, 1, n, H5T_STD_U8LE, H5T_NATIVE_UINT8, masks);
+}
+
+static void write_partition(hid_t meta, const RunPartition *p) {
+    CHECK(p->parties >= 1 && p->train_offsets && p->eval_offsets, "partition of %d parties",
+          p->parties);
+    hid_t grp = H5Gcreate2(meta, "partition", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(grp);
+    h5_attr_str(grp, "train_split", p->train_split ? p->train_split : "");
+    h5_attr_str(grp, "eval_split", p->eval_split ? p->eval_split : "");
+    write_csr(grp, "train_", p->parties, p->train_offsets, p->train_rows, p->train_masks);
+    write_csr(grp, "eval_", p->parties, p->eval_offsets, p->eval_rows, p->eval_masks);
+    H5_CHECK(H5Gclose(grp));
 }
 
 static void write_meta(hid_t file, const RunInfo *info) {
     hid_t grp = H5Gcreate2(file, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5_CHECK(grp);
     const char *keys[] = {
-        "method", "git",     "slurm_job_id", "slurm_array_job_id", "slurm_array_task_id",
-        "hosts",  "started", "blas_core"};
+        "method",      "git",          "git_commit",         "git_diff_sha256",     "build_flags",
+        "data_sha256", "slurm_job_id", "slurm_array_job_id", "slurm_array_task_id", "hosts",
+        "started",     "blas_core",    "eval_split"};
     const char *vals[] = {info->method,
                           info->git,
+                          info->git_commit,
+                          info->git_diff_sha256,
+                          info->build_flags,
+                          info->data_sha256,
                           info->slurm_job_id,
                           info->slurm_array_job_id,
                           info->slurm_array_task_id,
                           info->hosts,
                           info->started,
-                          info->blas_core};
+                          info->blas_core,
+                          info->eval_split};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         h5_attr_str(grp, keys[i], vals[i] ? vals[i] : "");
     h5_attr_i64(grp, "world_size", info->world_size);
     h5_attr_i64(grp, "blas_threads", info->blas_threads);
+    h5_attr_i64(grp, "git_dirty", info->git_dirty);
     CHECK(info->world_size >= 1 || (!info->peak_rss_kib && !info->mpi_bytes), "world_size = %d",
           info->world_size);
     hsize_t dims[2] = {(hsize_t)info->world_size, 2};
@@ -243,6 +279,7 @@ static void write_meta(hid_t file, const RunInfo *info) {
                     info->peak_rss_kib);
     if (info->mpi_bytes)
         write_array(grp, "mpi_bytes", 2, dims, H5T_STD_U64LE, H5T_NATIVE_UINT64, info->mpi_bytes);
+    if (info->partition) write_partition(grp, info->partition);
     H5_CHECK(H5Gclose(grp));
 }
 

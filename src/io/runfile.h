@@ -10,15 +10,27 @@
 //   /            attributes schema (int), program
 //   /config      one attribute per option: int64, float64 or string, as typed in the option table
 //   /defaults    one string attribute per option: its default as the option table's text
-//   /meta        string attributes: method, git, slurm_job_id, slurm_array_job_id,
-//                slurm_array_task_id, hosts, started, blas_core (OpenBLAS's kernels); int
-//                world_size, blas_threads; datasets peak_rss_kib (world_size) int64, every rank's
-//                peak resident memory so far (getrusage), and at the end of a run mpi_bytes
-//                (world_size, 2) uint64: the bytes each rank passed to MPI (sent, received) in the
-//                whole process (comm/comm.h's count)
+//   /meta        string attributes: method, git (git describe), git_commit (40 hex, "unknown"
+//                outside git), git_diff_sha256 (SHA-256 of `git diff HEAD` plus the untracked
+//                files' names and contents when dirty, else ""), build_flags (compiler and flags),
+//                data_sha256 (SHA-256 of the --data file), slurm_job_id, slurm_array_job_id,
+//                slurm_array_task_id, hosts, started, blas_core (OpenBLAS's kernels),
+//                eval_split ("test" | "validation": the rows of every evaluation series); int
+//                world_size, git_dirty (0/1), blas_threads (in force, --blas-threads); datasets
+//                peak_rss_kib (world_size) int64, every rank's peak resident memory so far
+//                (getrusage), and at the end of a run mpi_bytes (world_size, 2) uint64: the bytes
+//                each rank passed to MPI (sent, received) in the whole process (comm/comm.h's
+//                count)
+//   /meta/partition  which rows each party holds, CSR style (P parties, N rows in all):
+//                train_offsets (P+1) int64, party p's rows are [offsets[p], offsets[p+1]);
+//                train_rows (N) int64, row indices into the dataset file's split named by the
+//                attribute train_split ("train"); train_masks (N) uint8, bit m = modality m
+//                present; the same with eval_ for the evaluation rows; attribute eval_split is
+//                "test" (rows of the file's test split) or "validation" (rows of its train split,
+//                the carve-out of data/holdout.h)
 //   /metrics     round (int32, R); one float64 dataset per series, (R) or (R, width), attributes
-//   split (the rows it reads: "train", "test", "validation" or ""),
-//                width and varies (1 = wall-clock or rank-layout figures, differ between runs)
+//                width, varies (1 = wall-clock or rank-layout figures, differ between runs) and
+//                split (the rows it reads: "train", "test", "validation", or "" for bytes/times)
 // metrics.csv: "round,<scalar series...>", one row per round (per-party series only in run.h5).
 #pragma once
 #include <hdf5.h>
@@ -29,8 +41,20 @@
 
 #define RUNFILE_SCHEMA 1
 
+// The scenario's rows per party, CSR style (see the layout above). Borrowed.
+typedef struct {
+    int parties;
+    const char *train_split, *eval_split;        // the dataset splits the row indices refer to
+    const int64_t *train_offsets, *eval_offsets; // (parties + 1), from 0
+    const int64_t *train_rows, *eval_rows;       // (offsets[parties])
+    const uint8_t *train_masks, *eval_masks;     // (offsets[parties])
+} RunPartition;
+
 typedef struct {
     const char *program, *method, *git;
+    const char *git_commit, *git_diff_sha256, *build_flags, *data_sha256;
+    const char *eval_split; // the rows every evaluation series reads: "test" or "validation"
+    int git_dirty;
     const char *slurm_job_id, *slurm_array_job_id, *slurm_array_task_id; // "" outside Slurm
     const char *hosts;   // comma-separated, in rank order
     const char *started; // ISO 8601
@@ -39,6 +63,7 @@ typedef struct {
     const uint64_t *mpi_bytes;   // (world_size, 2) sent, received per rank, or NULL: not written
     const char *blas_core;       // OpenBLAS core type ("" when unknown)
     int blas_threads;
+    const RunPartition *partition; // or NULL: no /meta/partition
 } RunInfo;
 
 // Writes dir/run.h5 and dir/metrics.csv atomically (dir must exist). Local (cloud rank).

@@ -30,7 +30,7 @@ void bomm_gen_init(Bomm *b) {
     b->gen_step = xcalloc(slots, sizeof *b->gen_step);
     for (size_t k = 0; k < slots; k++) {
         Rng r;
-        rng_init(&r, b->env->tc->seed, 0, (uint32_t)(b->P + 2 + k), RNG_INIT);
+        rng_init(&r, b->env->tc->init_seed, 0, (uint32_t)(b->P + 2 + k), RNG_INIT);
         model_init_params(&b->gen_model, b->gen_params + k * b->gen_n, &r);
     }
     memcpy(b->gen_ref, b->gen_params, n * sizeof(float));

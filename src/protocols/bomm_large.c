@@ -30,7 +30,7 @@ void bomm_large_init(Bomm *b) {
     b->mm_opt.m = xcalloc_aligned(n * sizeof(float));
     b->mm_opt.v = xcalloc_aligned(n * sizeof(float));
     Rng r;
-    rng_init(&r, b->env->tc->seed, 0, (uint32_t)b->P + 1, RNG_INIT);
+    rng_init(&r, b->env->tc->init_seed, 0, (uint32_t)b->P + 1, RNG_INIT);
     model_init_params(&b->mm, b->mm_params, &r);
     b->mm_bmax = b->Bmax > b->s.candidates ? b->Bmax : b->s.candidates;
     for (int k = 0; k < 3; k++)

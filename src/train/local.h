@@ -10,9 +10,10 @@
 
 // The training options of one party (or of the cloud's centralized model).
 typedef struct {
-    uint64_t seed;
-    int epochs; // passes over the rows
-    int sgd;    // 1: SGD with momentum; 0: AdamW (β 0.9, 0.999, ε 1e-8)
+    uint64_t seed;      // training streams: batch order, dropout, row selection (--seed.train)
+    uint64_t init_seed; // initialisation of models a protocol creates (--seed.init)
+    int epochs;         // passes over the rows
+    int sgd;            // 1: SGD with momentum; 0: AdamW (β 0.9, 0.999, ε 1e-8)
     double lr, momentum, weight_decay;
     double clip; // global gradient-norm clip over the selection; 0 = off
 } TrainConfig;

@@ -167,6 +167,57 @@ print(f"       fedavg, 4 parties: payload up + down {pay:.0f} B/round at -np 3 a
       f"{ser('scal/np2_p4', 'mpi_bytes_sent')[-1]:.0f} B/round at -np 2")
 EOF
 
+echo "== provenance"
+# /meta's provenance (git_commit, git_dirty, git_diff_sha256, build_flags, data_sha256) and
+# /meta/partition read back with h5py in all 6 runs: the data digest is sha256sum's, the commit is
+# one of the checkout's, and the partition is a consistent CSR of the scenario (offsets from 0 and
+# monotone, rows inside their split and distinct per party, masks non-zero modality sets, and each
+# party's training rows as many as its party_n_train series says).
+DATA_SHA=$(sha256sum "$T/syn.h5" | cut -c1-64)
+HEAD_COMMIT=$(git -C "$HERE" rev-parse --verify -q HEAD || echo unknown)
+if "$PY" - "$T" "$DATA_SHA" "$HEAD_COMMIT" "$HERE" <<'EOF'; then ok "git_*, build_flags, data_sha256, /meta/partition consistent in all 6 runs"; else bad "provenance"; fi
+import glob, re, subprocess, sys
+import h5py, numpy as np
+t, data_sha, head, here = sys.argv[1:5]
+with h5py.File(f"{t}/syn.h5", "r") as d:
+    n_split = {"train": len(d["train/label"]), "test": len(d["test/label"])}
+    n_mod = len(d.attrs["modalities"])
+paths = sorted(glob.glob(f"{t}/runs/*/run.h5") + glob.glob(f"{t}/scal/*/run.h5"))
+assert len(paths) == 6, paths
+s = lambda v: v.decode() if isinstance(v, bytes) else str(v)
+for p in paths:
+    with h5py.File(p, "r") as f:
+        a = f["meta"].attrs
+        commit, dirty, diff = s(a["git_commit"]), int(a["git_dirty"]), s(a["git_diff_sha256"])
+        # The build's commit (a binary may be older than the checkout's HEAD, never foreign).
+        if head == "unknown":
+            assert commit == "unknown", (p, commit)
+        else:
+            assert re.fullmatch(r"[0-9a-f]{40}", commit), (p, commit)
+            kind = subprocess.run(["git", "-C", here, "cat-file", "-t", commit], capture_output=True, text=True)
+            assert kind.stdout.strip() == "commit", (p, commit, kind.stderr)
+        assert dirty in (0, 1) and (diff == "" if dirty == 0 else re.fullmatch(r"[0-9a-f]{64}", diff)), (p, dirty, diff)
+        assert s(a["git"]) and "-O" in s(a["build_flags"]), (p, s(a["build_flags"]))
+        assert s(a["data_sha256"]) == data_sha, (p, s(a["data_sha256"]), data_sha)
+        g = f["meta/partition"]
+        P = f["metrics/party_n_train"].shape[1]
+        for pre, split in (("train_", "train"), ("eval_", "test")):
+            assert s(g.attrs[pre + "split"]) == split, (p, pre, s(g.attrs[pre + "split"]))
+            off, rows, masks = g[pre + "offsets"][()], g[pre + "rows"][()], g[pre + "masks"][()]
+            assert off.dtype == np.int64 and rows.dtype == np.int64 and masks.dtype == np.uint8, p
+            assert off.shape == (P + 1,) and off[0] == 0 and (np.diff(off) >= 0).all(), (p, pre, off)
+            assert off[-1] == len(rows) == len(masks) > 0, (p, pre, off[-1], len(rows), len(masks))
+            assert rows.min() >= 0 and rows.max() < n_split[split], (p, pre, rows.min(), rows.max())
+            assert (masks > 0).all() and (masks < 1 << n_mod).all(), (p, pre, np.unique(masks))
+            for q in range(P):
+                r = rows[off[q]:off[q + 1]]
+                assert len(np.unique(r)) == len(r), (p, pre, q)
+        counts = np.diff(g["train_offsets"][()])
+        assert np.array_equal(counts, f["metrics/party_n_train"][-1].astype(np.int64)), (p, counts)
+print(f"       commit {commit[:12]} dirty {dirty}; data {data_sha[:12]}; {P} parties hold "
+      f"{counts.tolist()} training rows")
+EOF
+
 echo "== old-style run file"
 # A run file as written before payload_*/mpi_bytes_* (mmcollab before c8810f6): payload_* renamed
 # bytes_* (plus the *_wire copies), no mpi_bytes_*, and the datasets' attribute varies called timing.
