@@ -1,7 +1,7 @@
 // test_bomm.c - BoMM and its harness end to end (build/bin/mmcollab under mpirun, small SynMM):
 //   - bomm at -np 2 and 3 writes h5diff-identical checkpoints and identical metrics; stopped in the
 //     middle of its DPO phase and resumed at another -np it ends identical to the straight run;
-//     parties' personal models change their accuracy but not the averaged model;
+//     the parties' own models (personal protocol) score differently from the averaged one;
 //   - the harness with everything off (zerofill) trains exactly FedAvg's model;
 //   - the generators reach exactly the parties that miss their target modality, and no other
 //     (run.h5's per-party masks; with no modality missing, nobody receives one);
@@ -63,14 +63,13 @@ START_TEST(test_bomm_is_np_independent_and_resumes_bit_exactly) {
     ck_assert_msg(rc == 0 && strstr(out, "resumed from"), "exit %d\n%.1500s", rc, out);
     assert_same_checkpoint(work, "np2", "stop", 4, NULL);
     assert_same_metrics(work, "np2", "stop", 0);
-    // Personal models change what the parties use, not what is shared: the same averaged model.
-    snprintf(extra, sizeof extra, "%s --bomm.personal=false", opts);
-    ck_assert_int_eq(mmc(2, "shared", extra, out, sizeof out), 0);
-    assert_same_checkpoint(work, "np2", "shared", 4, "/cloud/global");
+    // Both protocols score every evaluation round: the averaged model (global) and the parties'
+    // models as they left training (personal) are different models.
     char a[4096], b[4096];
     ck_assert_int_eq(columns("np2", "party_test_acc_mean", a, sizeof a), 0);
-    ck_assert_int_eq(columns("shared", "party_test_acc_mean", b, sizeof b), 0);
-    ck_assert_msg(strcmp(a, b) != 0, "personal and averaged models score alike:\n%s", a);
+    ck_assert_int_eq(columns("np2", "personal_test_acc_mean", b, sizeof b), 0);
+    ck_assert_msg(strcmp(a, b) != 0 && !strstr(b, "nan"), "the protocols score alike:\n%s\n%s",
+                  a, b);
     // The DPO phase really ran: a loss and a pair accuracy in round 4.
     ck_assert_int_eq(columns("np2", "round,gen_dpo_loss,gen_lambda", out, sizeof out), 0);
     const char *r4 = strstr(out, "\n4;");

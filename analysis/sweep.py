@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""A tuning sweep's table from its run files: one row per run, grouped by (dataset, scenario).
+
+    analysis/sweep.py RUN_DIR... [--md OUT.md] [--allow-dirty] [--allow-mixed]
+
+Each row names what the run changed: the method and every option (core or the method's) whose
+value differs from its default, bookkeeping options and --eval-split left out. Columns, at the
+run's last measured round: the global protocol's party accuracy (party_test_acc_mean: the shared
+model on each party's evaluation rows, mean over parties), the personal protocol's
+(personal_test_acc_mean), their mean ("both"), and the shared model on the whole evaluation set
+(test_acc), in percent; "—" = not measured. The heading says which rows the series read (their
+split attribute): a tuning sweep reads validation, never test. Within a block, the best "both" is
+bold. Provenance as analysis/table.py (refuses dirty or mixed-commit runs unless allowed, and says
+so at the top). Needs Debian's python3-h5py.
+"""
+import argparse
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runs as rf  # noqa: E402
+
+COLS = [("party_test_acc_mean", "global"), ("personal_test_acc_mean", "personal"),
+        (None, "both"), ("test_acc", "whole set")]
+SKIP = rf.BOOKKEEPING | {"eval-split", "method"}
+
+
+def changed(r):
+    """The options r set away from their defaults, as 'key=value' (bookkeeping left out)."""
+    if r.defaults is None:
+        return []
+    return [f"{k}={v}" for k, v in sorted(r.config.items())
+            if k not in SKIP and k in r.defaults and not rf.is_default(v, r.defaults[k])
+            and not k.startswith("scenario.")]
+
+
+def pct(v):
+    return "—" if math.isnan(v) else f"{100 * v:.2f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--md")
+    rf.add_provenance_args(ap)
+    a = ap.parse_args()
+    runs = rf.load_all(a.runs)
+    marks = rf.provenance(runs, "sweep.py", a.allow_dirty, a.allow_mixed)
+    splits = sorted({r.meta.get("eval_split", "test") for r in runs})
+    out = []
+    if marks:
+        out += [f"> **WARNING: {rf.provenance_warning(marks)}**", ""]
+    commits = sorted({r.git_commit for r in runs})
+    out += [f"Runs: {len(runs)}, commit {', '.join(c[:12] for c in commits)}; evaluation rows: "
+            f"{', '.join(splits)}. Accuracies in percent at each run's last measured round.", ""]
+    blocks = rf.group(runs, lambda r: (r.dataset, r.scenario))
+    for (ds, sc), rs in blocks.items():
+        rows = []
+        for r in sorted(rs, key=lambda r: (r.method, changed(r))):
+            v = [r.final(s) if s else None for s, _ in COLS]
+            v[2] = (v[0] + v[1]) / 2
+            rows.append((r.method + (" " + " ".join(changed(r)) if changed(r) else ""), v))
+        best = max((v[2] for _, v in rows if not math.isnan(v[2])), default=math.nan)
+        out += [f"## {ds} · {sc}", "", "| run | " + " | ".join(h for _, h in COLS) + " |",
+                "|---|" + "---:|" * len(COLS)]
+        for label, v in rows:
+            cells = [pct(x) for x in v]
+            if v[2] == best:
+                cells[2] = f"**{cells[2]}**"
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        out.append("")
+    text = "\n".join(out)
+    print(text)
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
