@@ -14,7 +14,8 @@
 #   make run        the main job: fedavg, 1 cloud + 4 parties on AV-FashionMNIST -> runs/demo (+ PNG)
 #   make bomm-table the BoMM table without Slurm: jobs/bomm/sweep.txt -> runs/bomm/, jobs/bomm/RESULTS.md
 #                   (BOMM_J runs at a time, BOMM_NP ranks each, BOMM_MANIFEST, BOMM_RESULTS)
-#   make calibrate  per-dataset test accuracy of each modality alone and fused
+#   make tuning     the validation sweeps behind the defaults: jobs/sweeps/{bomm_validation,fedprox_mu}.md
+#   make calibrate  per-dataset validation accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
 #   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh, test_pipeline_slurm.sh)
 #
@@ -24,7 +25,7 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties asan debug lint format \
-                format-check data run calibrate bomm-table
+                format-check data run calibrate bomm-table tuning
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -41,7 +42,7 @@ bench-deps:
 	@scripts/deps.sh bench
 
 # analysis/ (and make run's curves) runs on Debian's python3-h5py and python3-matplotlib.
-test test-analysis check asan run bomm-table: analysis-deps
+test test-analysis check asan run bomm-table tuning: analysis-deps
 analysis-deps: deps
 	@scripts/deps.sh analysis
 
@@ -361,7 +362,19 @@ bomm-table: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5
 	  --bin $(BUILD)/bin
 	/usr/bin/python3 analysis/bomm_table.py $$(analysis/run_manifest.sh $(BOMM_MANIFEST) --list) \
 	  --md $(BOMM_RESULTS) --csv $(BOMM_RESULTS:.md=.csv) --curves $(dir $(BOMM_RESULTS))curves >/dev/null
-	@echo "== $(BOMM_RESULTS), $(BOMM_RESULTS:.md=.csv), $(dir $(BOMM_RESULTS))curves/"
+	/usr/bin/python3 analysis/readme_figures.py --bomm $(BOMM_RESULTS:.md=.csv)
+	@echo "== $(BOMM_RESULTS), $(BOMM_RESULTS:.md=.csv), $(dir $(BOMM_RESULTS))curves/, README.md's figures"
+
+# The validation sweeps behind the defaults (docs/methods.md §7): each manifest's runs, then its
+# table next to it (jobs/sweeps/<name>.md).
+TUNING := jobs/sweeps/bomm_validation.txt jobs/sweeps/fedprox_mu.txt
+tuning: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5
+	for m in $(TUNING); do \
+	  $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $$m -j $(BOMM_J) -n 1 \
+	    --bin $(BUILD)/bin || exit 1; \
+	  /usr/bin/python3 analysis/sweep.py $$(analysis/run_manifest.sh $$m --list) --md $${m%.txt}.md \
+	    >/dev/null || exit 1; \
+	done
 
 # Starts the local Slurm, submits real jobs, stops it again; the script times out every wait.
 # On the overall timeout its trap cancels the jobs and stops the daemons (up to 15 s each).
@@ -399,7 +412,7 @@ format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
 .PHONY: all test test-mpi test-analysis test-slurm check asan debug bench bench-parties lint format \
-        format-check data run calibrate bomm-table FORCE
+        format-check data run calibrate bomm-table tuning FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
 .SECONDARY:

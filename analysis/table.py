@@ -3,8 +3,9 @@
 
     analysis/table.py RUN_DIR... [--md OUT.md] [--csv OUT.csv] [--allow-dirty] [--allow-mixed]
 
-Per run: the final global test accuracy and mean party test accuracy (each at the last round it was
-measured, --eval-every), and the mean over rounds of four byte counts per round:
+Per run, each at the last round it was measured (--eval-every): under the global protocol the
+shared model's accuracy on the whole evaluation set and its mean over the parties' rows, under the
+personal protocol the parties' own models' mean accuracy (docs/architecture.md §2); and the mean over rounds of four byte counts per round:
   payload up/round    payload_up: what a deployment would send parties → cloud, all parties (the
                       tensors' sizes in their stated dtype, no control messages; the same at any -np)
   payload down/round  payload_down: the same, cloud → parties
@@ -35,7 +36,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runs as rf  # noqa: E402
 
-ACC = [("test_acc", "test acc"), ("party_test_acc_mean", "party test acc")]
+# The evaluation protocols (docs/architecture.md §2): global = the shared model, on the whole
+# evaluation set and on the parties' rows; personal = each party's own model after its training.
+ACC = [("test_acc", "global acc (whole set)"), ("party_test_acc_mean", "global acc (parties)"),
+       ("personal_test_acc_mean", "personal acc")]
 BYTES = [("payload_up", "payload up/round"), ("payload_down", "payload down/round"),
          ("mpi_bytes_sent", "MPI sent/round"), ("mpi_bytes_recv", "MPI recv/round")]
 

@@ -46,6 +46,7 @@ ok "${#RUNS[@]} runs + 2 scaling runs in $(awk "BEGIN{printf \"%.1f\", $EPOCHREA
 # binary records git_commit yet (tests/analysis/emulate.py).
 EM="$HERE/tests/analysis/emulate.py"
 FAKE=0123456789abcdef0123456789abcdef01234567
+mkdir -p "$T/orig" && cp -r "$T/runs" "$T/scal" "$T/orig/" # as the binary wrote them (provenance)
 "$PY" "$EM" stamp $FAKE 0 "$T"/runs/* "$T"/scal/*
 
 echo "== --help"
@@ -81,18 +82,19 @@ import csv, glob, math, statistics, sys
 import h5py
 md, csvp, runs = sys.argv[1:]
 BYTES = ["payload_up", "payload_down", "mpi_bytes_sent", "mpi_bytes_recv"]
-S = ["test_acc", "party_test_acc_mean"] + BYTES
+ACC = ["test_acc", "party_test_acc_mean", "personal_test_acc_mean"]
+S = ACC + BYTES
 want = {}
 for d in sorted(glob.glob(runs + "/*")):
     with h5py.File(d + "/run.h5", "r") as f:
         m = f["meta"].attrs["method"].decode()
         fin = lambda s: ([v for v in f["metrics"][s][()] if not math.isnan(v)] or [math.nan])[-1]
-        want.setdefault(m, []).append((fin("test_acc"), fin("party_test_acc_mean"),
+        want.setdefault(m, []).append((*[fin(s) for s in ACC],
                                        *[f["metrics"][s][()].mean() for s in BYTES]))
 assert sorted(want) == ["fedavg", "local"], want
 lines = open(md).read().split("\n")
 head = [c.strip() for c in lines[0].strip("|").split("|")]
-assert head[7:] == ["payload up/round", "payload down/round", "MPI sent/round", "MPI recv/round"], head
+assert head[8:] == ["payload up/round", "payload down/round", "MPI sent/round", "MPI recv/round"], head
 assert any(l.startswith("Bytes: ") and "payload = what a deployment would send" in l and
            "MPI = every byte the run passed to MPI" in l for l in lines), lines[-3:]
 rows = [l for l in lines if l.startswith("| ") and not l.startswith("| method")]
@@ -105,20 +107,21 @@ for m, vals in want.items():
     for i, s in enumerate(S):
         xs = [v[i] for v in vals]
         if any(math.isnan(x) for x in xs):  # local has no global model
-            assert m == "local" and s == "test_acc" and cells[5] == "—", (m, s, cells)
+            assert m == "local" and s in ACC[:2] and cells[5 + i] == "—", (m, s, cells)
             continue
         mean, sd = statistics.mean(xs), statistics.stdev(xs)
         assert abs(float(got[m][s + "_mean"]) - mean) <= 1e-12 * max(1, mean), (m, s, got[m][s + "_mean"], mean)
         assert abs(float(got[m][s + "_std"]) - sd) <= 1e-9 * max(1, mean), (m, s, got[m][s + "_std"], sd)
-        if i < 2:
+        if i < len(ACC):
             assert cells[5 + i] == f"{mean:.4f} ± {sd:.4f}", (m, s, cells[5 + i], mean, sd)
         else:
             assert cells[5 + i] == kb(mean), (m, s, cells[5 + i], mean)
         print(f"       {m:7s} {s:20s} {mean:.6g} ± {sd:.3g}")
 assert want["fedavg"][0][0] != want["fedavg"][1][0] or want["fedavg"][0][1] != want["fedavg"][1][1], \
     "seeds 1 and 2 gave identical results: the std check would prove nothing"
-assert all(v[2] > 0 and v[3] > 0 for v in want["fedavg"]), "fedavg exchanges no payload"
-assert all(v[2] == 0 and v[3] == 0 for v in want["local"]), "local has a payload"
+up, down = len(ACC), len(ACC) + 1
+assert all(v[up] > 0 and v[down] > 0 for v in want["fedavg"]), "fedavg exchanges no payload"
+assert all(v[up] == 0 and v[down] == 0 for v in want["local"]), "local has a payload"
 EOF
 
 echo "== byte series"
@@ -182,7 +185,7 @@ t, data_sha, head, here = sys.argv[1:5]
 with h5py.File(f"{t}/syn.h5", "r") as d:
     n_split = {"train": len(d["train/label"]), "test": len(d["test/label"])}
     n_mod = len(d.attrs["modalities"])
-paths = sorted(glob.glob(f"{t}/runs/*/run.h5") + glob.glob(f"{t}/scal/*/run.h5"))
+paths = sorted(glob.glob(f"{t}/orig/runs/*/run.h5") + glob.glob(f"{t}/orig/scal/*/run.h5"))
 assert len(paths) == 6, paths
 s = lambda v: v.decode() if isinstance(v, bytes) else str(v)
 for p in paths:
