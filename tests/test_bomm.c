@@ -68,8 +68,8 @@ START_TEST(test_bomm_is_np_independent_and_resumes_bit_exactly) {
     char a[4096], b[4096];
     ck_assert_int_eq(columns("np2", "party_test_acc_mean", a, sizeof a), 0);
     ck_assert_int_eq(columns("np2", "personal_test_acc_mean", b, sizeof b), 0);
-    ck_assert_msg(strcmp(a, b) != 0 && !strstr(b, "nan"), "the protocols score alike:\n%s\n%s",
-                  a, b);
+    ck_assert_msg(strcmp(a, b) != 0 && !strstr(b, "nan"), "the protocols score alike:\n%s\n%s", a,
+                  b);
     // The DPO phase really ran: a loss and a pair accuracy in round 4.
     ck_assert_int_eq(columns("np2", "round,gen_dpo_loss,gen_lambda", out, sizeof out), 0);
     const char *r4 = strstr(out, "\n4;");
