@@ -68,7 +68,7 @@ static void record_stats(double *st, const EvalStats *e, int first) {
     st[first] = e->loss_sum, st[first + 1] = (double)e->correct, st[first + 2] = (double)e->n;
 }
 
-// An evaluation into a party's ST_EVAL_COUNT statistics at first (ST_G_LOSS or ST_P_LOSS).
+// An evaluation into a party's six statistics from first (ST_G_LOSS or ST_P_LOSS).
 static void record_eval(double *st, const EvalStats *e, int first) {
     record_stats(st, e, first);
     st[first + 3] = e->macro_f1, st[first + 4] = e->auc, st[first + 5] = e->auc_hard;

@@ -18,7 +18,7 @@
 #include "train/samples.h"
 
 // Per-party statistics the driver gathers to the cloud every round, in party order; the
-// protocol's own follow them. An evaluation is ST_EVAL_COUNT numbers (loss sum, correct, rows,
+// protocol's own follow them. An evaluation is six numbers (loss sum, correct, rows,
 // macro-F1, AUC, hard-label AUC), under the global protocol (ST_G_*, the global model) and the
 // personal one (ST_P_*, the party's own model); rows 0 = not evaluated.
 enum {
