@@ -3,9 +3,13 @@
 
     analysis/curves.py RUN_DIR... [-o curves.png] [--title T]
 
-Three panels against the round: global test accuracy (test_acc; absent for method local, which has
-no global model), mean party test accuracy (party_test_acc_mean) and training loss (train_loss); a
-fourth, the cloud's large model's test accuracy (mm_test_acc), when a run has one (bomm, fedmkt).
+Panels against the round, one per evaluation protocol (docs/architecture.md §2) and the loss: the
+shared model's accuracy on the whole evaluation set (test_acc) and on the parties' rows, mean over
+parties (party_test_acc_mean) — both absent for method local, which has no shared model; the
+parties' own models' mean accuracy (personal_test_acc_mean, when the run files have it); training
+loss (train_loss); and the cloud's large model's accuracy (mm_test_acc) when a run has one (bomm,
+fedmkt). The evaluation rows are the test split or the validation carve-out: the titles say which
+(the series' split attribute).
 Runs are grouped by method (and by scenario/dataset when the runs differ in them): a group with one
 run is drawn as its line; a group of several seeds as the mean over seeds with a ±1 std band (sample
 std) and each seed as a thin line. Rounds without an evaluation (NaN, --eval-every) are skipped.
@@ -20,8 +24,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runs as rf  # noqa: E402
 
-PANELS = [("test_acc", "global test accuracy"), ("party_test_acc_mean", "mean party test accuracy"),
-          ("train_loss", "training loss")]
+PANELS = [("test_acc", "global: shared model, whole set"),
+          ("party_test_acc_mean", "global: shared model, parties' rows"),
+          ("personal_test_acc_mean", "personal: parties' own models"), ("train_loss", "training loss")]
 
 
 def draw(ax, rs, series, color, label):
@@ -53,16 +58,19 @@ def main():
     from matplotlib.ticker import MaxNLocator
 
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    panels = list(PANELS)
+    panels = [p for p in PANELS if any(p[0] in r.metrics for r in runs)]
     if any(not np.isnan(r.final("mm_test_acc")) for r in runs):
-        panels.insert(2, ("mm_test_acc", "large model test accuracy"))
+        panels.insert(len(panels) - 1, ("mm_test_acc", "large model accuracy"))
+    split = ", ".join(sorted({r.meta.get("eval_split", "test") for r in runs}))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     for ax, (series, title) in zip(axes, panels):
         missing = []
         for i, (label, rs) in enumerate(groups.items()):
             if not draw(ax, rs, series, colors[i % len(colors)], label):
                 missing.append(label)
-        ax.set_title(title + (f"\n(not measured: {', '.join(missing)})" if missing else ""), fontsize=10)
+        rows = f" ({split} rows)" if series != "train_loss" else ""
+        ax.set_title(title + rows + (f"\n(not measured: {', '.join(missing)})" if missing else ""),
+                     fontsize=10)
         ax.set_xlabel("round")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
