@@ -1,9 +1,12 @@
 // scenario_summary.c - prints a scenario's per-party table for a dataset file (and writes it as
 // CSV).
 //   build/bin/scenario_summary --data=FILE --scenario=NAME --parties=P --seed=S
-//   [--split=train|test]
+//                              [--split=train|validation|test] [--val-fraction=0.1]
 //                              [--set=key=value ...] [--csv=OUT]
-// The CSV is what analysis/scenario_heatmap.py draws.
+// The rows are those mmcollab gives the role (data/holdout.h: training rows are the train split
+// without the validation carve-out), so the table is the partition a run with the same --seed
+// (or --seed.split), --parties and --val-fraction trains on. The CSV is what
+// analysis/scenario_heatmap.py draws.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +14,17 @@
 #include "core/die.h"
 #include "core/xalloc.h"
 #include "data/dataset.h"
+#include "data/holdout.h"
 #include "data/scenario.h"
 
 #define MAX_SETS 32
 
 static void usage(const char *argv0) {
-    fprintf(
-        stderr,
-        "usage: %s --data=FILE --scenario=NAME [--parties=10] [--seed=42] [--split=train|test]\n"
-        "          [--set=key=value ...] [--csv=OUT]\nscenarios:",
-        argv0);
+    fprintf(stderr,
+            "usage: %s --data=FILE --scenario=NAME [--parties=10] [--seed=42]\n"
+            "          [--split=train|validation|test] [--val-fraction=0.1] [--set=key=value ...]\n"
+            "          [--csv=OUT]\nscenarios:",
+            argv0);
     for (int i = 0; SCENARIO_PRESETS[i]; i++)
         fprintf(stderr, " %s", SCENARIO_PRESETS[i]);
     fprintf(stderr, "\n");
@@ -30,7 +34,8 @@ int main(int argc, char **argv) {
     const char *data = NULL, *name = NULL, *csv = NULL, *sets[MAX_SETS];
     int parties = 10, n_sets = 0;
     unsigned long long seed = 42;
-    DsSplit split = DS_TRAIN;
+    HoldoutRole role = HOLDOUT_TRAIN;
+    double val_fraction = 0.1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strncmp(a, "--data=", 7))
@@ -44,10 +49,19 @@ int main(int argc, char **argv) {
         else if (!strncmp(a, "--csv=", 6))
             csv = a + 6;
         else if (!strcmp(a, "--split=test"))
-            split = DS_TEST;
+            role = HOLDOUT_TEST;
+        else if (!strcmp(a, "--split=validation"))
+            role = HOLDOUT_VALIDATION;
         else if (!strcmp(a, "--split=train"))
-            split = DS_TRAIN;
-        else if (!strncmp(a, "--set=", 6) && n_sets < MAX_SETS)
+            role = HOLDOUT_TRAIN;
+        else if (!strncmp(a, "--val-fraction=", 15)) {
+            val_fraction = strtod(a + 15, NULL);
+            if (!(val_fraction >= 0 && val_fraction < 1)) {
+                fprintf(stderr, "%s: --val-fraction=%s: expected a number in [0, 1)\n", argv[0],
+                        a + 15);
+                return 2;
+            }
+        } else if (!strncmp(a, "--set=", 6) && n_sets < MAX_SETS)
             sets[n_sets++] = a + 6;
         else {
             usage(argv[0]);
@@ -83,13 +97,16 @@ int main(int argc, char **argv) {
         snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
         scenario_config_set(&cfg, key, eq + 1);
     }
-    const int64_t n = dataset_n(ds, split);
-    int32_t *label = xmalloc((size_t)n * sizeof *label);
-    int64_t *entity = xmalloc((size_t)n * sizeof *entity);
-    int32_t *meta = K ? xmalloc((size_t)n * K * sizeof *meta) : NULL;
-    dataset_read_labels(ds, split, 0, n, label);
-    dataset_read_entities(ds, split, 0, n, entity);
-    if (K) dataset_read_meta(ds, split, 0, n, meta);
+    int64_t *rows;
+    const int64_t n = holdout_rows(ds, role, val_fraction, 0, &rows);
+    const DsSplit split = holdout_split(role);
+    int32_t *label = xmalloc((size_t)n * sizeof *label + 1);
+    int64_t *entity = xmalloc((size_t)n * sizeof *entity + 1);
+    int32_t *meta = K ? xmalloc((size_t)n * K * sizeof *meta + 1) : NULL;
+    dataset_read_labels_idx(ds, split, rows, n, label);
+    dataset_read_entities_idx(ds, split, rows, n, entity);
+    if (K) dataset_read_meta_idx(ds, split, rows, n, meta);
+    xfree(rows);
     const char *class_names[256], *mod_names[SCN_MAX_MODALITIES], *meta_names[64];
     CHECK(C <= 256 && K <= 64, "scenario_summary: %d classes / %d meta columns exceed the table", C,
           K);
@@ -109,8 +126,8 @@ int main(int argc, char **argv) {
                        .meta_names = meta_names};
     Scenario s;
     scenario_compute(&s, &cfg, &sd, seed);
-    printf("%s, %s split (%lld samples), scenario %s, %d parties, seed %llu\n", dataset_name(ds),
-           split == DS_TRAIN ? "train" : "test", (long long)n, name, parties, seed);
+    printf("%s, %s rows (%lld samples), scenario %s, %d parties, seed %llu\n", dataset_name(ds),
+           holdout_role_name(role), (long long)n, name, parties, seed);
     scenario_summary(stdout, &s, label, class_names, mod_names, 0);
     int rc = 0;
     if (csv) {
@@ -125,9 +142,9 @@ int main(int argc, char **argv) {
         }
     }
     scenario_free(&s);
-    free(label);
-    free(entity);
-    free(meta);
+    xfree(label);
+    xfree(entity);
+    xfree(meta);
     dataset_close(ds);
     return rc;
 }
