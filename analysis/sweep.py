@@ -26,13 +26,29 @@ COLS = [("party_test_acc_mean", "global"), ("personal_test_acc_mean", "personal"
 SKIP = rf.BOOKKEEPING | {"eval-split", "method"}
 
 
-def changed(r):
-    """The options r set away from their defaults, as 'key=value' (bookkeeping left out)."""
-    if r.defaults is None:
-        return []
-    return [f"{k}={v}" for k, v in sorted(r.config.items())
-            if k not in SKIP and k in r.defaults and not rf.is_default(v, r.defaults[k])
-            and not k.startswith("scenario.")]
+def varying(runs):
+    """The options (not bookkeeping) whose value differs between runs of one (dataset, scenario)
+    block: what the sweep varies, as opposed to what its configs fix."""
+    keys = set()
+    for rs in blocks(runs).values():
+        for k in {k for r in rs for k in r.config} - SKIP:
+            if len({str(r.config.get(k)) for r in rs}) > 1:
+                keys.add(k)
+    return sorted(keys)
+
+
+def label(r, keys):
+    """The method and the varied options r sets away from their defaults ('bomm bomm.kd=0.25')."""
+    opts = [f"{k}={r.config[k]}" for k in keys
+            if k in r.config and r.defaults and k in r.defaults and not rf.is_default(r.config[k], r.defaults[k])]
+    return " ".join([r.method] + opts)
+
+
+def blocks(runs):
+    out = {}
+    for r in runs:
+        out.setdefault((r.dataset, r.scenario), []).append(r)
+    return out
 
 
 def pct(v):
@@ -54,22 +70,36 @@ def main():
     commits = sorted({r.git_commit for r in runs})
     out += [f"Runs: {len(runs)}, commit {', '.join(c[:12] for c in commits)}; evaluation rows: "
             f"{', '.join(splits)}. Accuracies in percent at each run's last measured round.", ""]
-    blocks = rf.group(runs, lambda r: (r.dataset, r.scenario))
-    for (ds, sc), rs in blocks.items():
+    keys = varying(runs)
+    both = {}  # label -> [both per block]
+    for (ds, sc), rs in blocks(runs).items():
         rows = []
-        for r in sorted(rs, key=lambda r: (r.method, changed(r))):
+        for r in sorted(rs, key=lambda r: label(r, keys)):
             v = [r.final(s) if s else None for s, _ in COLS]
             v[2] = (v[0] + v[1]) / 2
-            rows.append((r.method + (" " + " ".join(changed(r)) if changed(r) else ""), v))
+            rows.append((label(r, keys), v))
+            both.setdefault(label(r, keys), []).append(v[2])
         best = max((v[2] for _, v in rows if not math.isnan(v[2])), default=math.nan)
         out += [f"## {ds} · {sc}", "", "| run | " + " | ".join(h for _, h in COLS) + " |",
                 "|---|" + "---:|" * len(COLS)]
-        for label, v in rows:
+        for lab, v in rows:
             cells = [pct(x) for x in v]
             if v[2] == best:
                 cells[2] = f"**{cells[2]}**"
-            out.append(f"| {label} | " + " | ".join(cells) + " |")
+            out.append(f"| {lab} | " + " | ".join(cells) + " |")
         out.append("")
+    # The rule of docs/methods.md §7: a candidate replaces its method's default only when its mean
+    # "both" over the blocks beats the default's by more than half a point.
+    n = len(blocks(runs))
+    out += ["## Mean over the blocks", "",
+            f"\"both\" averaged over the {n} blocks; Δ = against the method's defaults (the row that "
+            "is the method's name alone), in points.", "", "| run | both | Δ |", "|---|---:|---:|"]
+    for lab, xs in sorted(both.items()):
+        m = sum(xs) / len(xs) if len(xs) == n else math.nan
+        base = both.get(lab.split()[0])
+        d = m - sum(base) / len(base) if base and len(base) == n else math.nan
+        out.append(f"| {lab} | {pct(m)} | {'—' if math.isnan(d) else f'{100 * d:+.2f}'} |")
+    out.append("")
     text = "\n".join(out)
     print(text)
     if a.md:

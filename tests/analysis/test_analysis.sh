@@ -50,7 +50,7 @@ mkdir -p "$T/orig" && cp -r "$T/runs" "$T/scal" "$T/orig/" # as the binary wrote
 "$PY" "$EM" stamp $FAKE 0 "$T"/runs/* "$T"/scal/*
 
 echo "== --help"
-for s in curves table bytes scaling bomm_table readme_figures; do
+for s in curves table bytes scaling bomm_table readme_figures sweep; do
   if "$PY" "$A/$s.py" --help | grep -q usage; then ok "$s.py --help"; else bad "$s.py --help"; fi
 done
 
@@ -483,7 +483,7 @@ refused() { # what script want-regex run...
   elif grep -qE "$want" "$T/err"; then ok "$script refuses $what: $(grep -m1 -E "$want" "$T/err" | sed 's|.*/prov/|prov/|' | head -c 80)"
   else bad "$script on $what: unclear error: $(cat "$T/err")"; fi
 }
-for sc in bomm_table.py table.py; do
+for sc in bomm_table.py table.py sweep.py; do
   refused "a dirty run" $sc "prov/dirty \(commit $FAKE, git_dirty 1\)" "$P/clean1" "$P/dirty"
   refused "mixed commits" $sc "prov/other \(commit fedcba9876543210fedcba9876543210fedcba98\)" "$P/clean1" "$P/other"
 done
@@ -504,6 +504,33 @@ assert rows[0]["commits"] == f"{fake} fedcba9876543210fedcba9876543210fedcba98",
 t = open(f"{p}/t.md").read().split("\n")
 assert t[0] == "> [!CAUTION]" and "WARNING: DIRTY" in t[1] and "MIXED" not in t[1], t[:3]
 assert [r["provenance"] for r in csv.DictReader(open(f"{p}/t.csv"))] == ["dirty"]
+EOF
+
+# sweep.py: one row per run labelled by the options the sweep varies (here fedprox.mu and the
+# method), "both" = the mean of the two protocols' party accuracy, recomputed with h5py.
+if "$PY" "$A/sweep.py" "$T"/runs/bomm/tiny-random_*/run.h5 --md "$T/sw.md" >/dev/null 2>"$T/err" &&
+   "$PY" - "$T/sw.md" "$T"/runs/bomm/tiny-random_*/run.h5 <<'EOF'; then ok "sweep.py rows = recomputed protocol means, labelled by what the sweep varies"; else cat "$T/err"; bad "sweep.py"; fi
+import math, sys
+import h5py
+md, dirs = sys.argv[1], sys.argv[2:]
+rows = {}
+for l in open(md):
+    if l.startswith("| ") and not l.startswith("| run"):
+        rows.setdefault(l.split("|")[1].strip(), [c.strip().strip("*") for c in l.split("|")[2:-1]])
+fin = lambda a: ([v for v in a if not math.isnan(v)] or [math.nan])[-1]
+seen = 0
+for d in dirs:  # run.h5 paths
+    with h5py.File(d, "r") as f:
+        m, c = f["metrics"], f["config"].attrs
+        if int(c["seed"]) != 1:
+            continue
+        meth = f["meta"].attrs["method"].decode()
+        lab = meth + (" fedprox.mu=0.1" if meth == "fedprox" and abs(c["fedprox.mu"] - 0.1) < 1e-12 else "")
+        g, p = fin(m["party_test_acc_mean"][()]), fin(m["personal_test_acc_mean"][()])
+        want = f"{100 * (g + p) / 2:.2f}" if not math.isnan(g) else "—"
+        assert rows[lab][2] == want, (lab, rows[lab], want)
+        seen += 1
+assert seen >= 3 and "fedprox fedprox.mu=0.1" in rows, rows
 EOF
 
 echo "== seeds, ablations, large model"
