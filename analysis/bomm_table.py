@@ -41,7 +41,7 @@ and the command; BoMM is a reconstruction from the paper's abstract (docs/method
 header says so. --digests FILE (default RUNS.sha256 next to --md) lists, in sha256sum's format,
 each run's run.h5 and final checkpoint with paths relative to the current directory: run from the
 repository root, `sha256sum -c jobs/bomm/RUNS.sha256` checks them. --curves DIR:
-DIR/<dataset>_<scenario>.png, the global accuracy (and the large model's, where recorded) against
+DIR/<dataset>_<scenario>.png, the accuracy under each protocol (and the large model's, where recorded) against
 the round per row, mean over the fixed split's runs with a ±1 std band.
 
 Run files without the protocols' series or without /config seed.split (written before them) are
@@ -395,7 +395,8 @@ def draw_curves(table, out_dir):
     paths = []
     for ds, sc, _, tables in table:
         rows = tables["global"]
-        panels = [("party_test_acc_mean", "global protocol: shared model's test accuracy (mean over parties)")]
+        panels = [("party_test_acc_mean", "global protocol: shared model's test accuracy (mean over parties)"),
+                  ("personal_test_acc_mean", "personal protocol: parties' own models (mean over parties)")]
         if any(not math.isnan(r["mm_acc_mean"]) for r in rows):
             panels.append(("mm_test_acc", "large-model test accuracy"))
         fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
