@@ -345,11 +345,14 @@ END_TEST
 START_TEST(test_swiglu_hand_values) {
     // silu(0) = 0, silu(1) = σ(1) = 0.7310585786, silu(−1) = −σ(−1) = −0.2689414214; silu(20) ≈ 20,
     // silu(−100) ≈ 0 (finite, no NaN from the clamped exp).
-    const float g[5] = {0, 1, -1, 20, -100}, u[5] = {5, 2, 1, 0.5f, 3};
-    const float want[5] = {0, 1.4621171573f, -0.2689414214f, 10.0f, 0};
-    float out[5];
-    swiglu_forward(out, g, u, 1, 5);
-    ck_assert_floats_near(out, want, 5, TOL_HAND, TOL_SWIGLU_EXP);
+    // Eight copies, so that both the vector body and the scalar tail see every value.
+    const float g5[5] = {0, 1, -1, 20, -100}, u5[5] = {5, 2, 1, 0.5f, 3};
+    const float want5[5] = {0, 1.4621171573f, -0.2689414214f, 10.0f, 0};
+    float g[40], u[40], want[40], out[40];
+    for (int i = 0; i < 40; i++)
+        g[i] = g5[i % 5], u[i] = u5[i % 5], want[i] = want5[i % 5];
+    swiglu_forward(out, g, u, 8, 5);
+    ck_assert_floats_near(out, want, 40, TOL_HAND, TOL_SWIGLU_EXP);
     // d/dg silu at 0 is 1/2: dg = dout · u / 2; du = dout · silu(g).
     const float g0[1] = {0}, u0[1] = {3}, dout[1] = {2};
     float dg[1] = {0}, du[1] = {0};
