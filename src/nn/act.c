@@ -10,35 +10,12 @@
 
 #include "core/die.h"
 #include "core/nanguard.h"
+#include "nn/fastexp.h"
 
 // GELU tanh form: 0.5·x·(1 + tanh(u)), u = sqrt(2/π)·(x + 0.044715·x³). Since
 // 1 + tanh(u) = 2·sigmoid(2u), gelu(x) = x·sigmoid(2u) = x / (1 + exp(-2u)).
 #define GELU_K0 0.7978845608028654f // sqrt(2/π)
 #define GELU_K1 0.044715f
-
-// exp(x) for the vectoriser, Cephes expf: x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two for
-// exact n·ln2), a degree-6 polynomial for exp(r) (relative error ~1e-7, as expf), times 2^n built
-// in the exponent bits. x is clamped to [-87, 88] so that 2^n stays a normal float: exp(-87) ~
-// 1e-38 is zero for our purposes and exp(88) ~ 1.7e38 is finite, which is all sigmoid needs.
-static inline float exp_vec(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    // Round to nearest by the 1.5·2^23 trick (exact without -ffast-math, which we never use).
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
 
 void relu_forward(float *out, const float *inp, size_t n) {
     CHECK(n == 0 || (out && inp), "relu_forward: NULL buffer (out=%p inp=%p, n=%zu)", (void *)out,

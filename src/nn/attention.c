@@ -12,6 +12,7 @@
 
 #include "core/die.h"
 #include "core/nanguard.h"
+#include "nn/fastexp.h"
 #include "nn/vec.h"
 
 // The kernels use the vector types of nn/vec.h (LANES floats per vector); restrict lets the
@@ -102,30 +103,6 @@ static void rows_combine(float *restrict Y, size_t ldy, const float *restrict Cm
             y[i] = u;
         }
     }
-}
-
-// e^x for x <= 0 (softmax after max subtraction) in plain arithmetic that gcc vectorises, which
-// libm's expf is not. Cephes expf: x = n·ln2 + r, |r| <= ln2/2, e^r by its degree-6 polynomial,
-// 2^n through the exponent bits; relative error ~2e-7. Below -87, e^x < 2e-38 is returned as an
-// exact 0, so masked scores (-inf) give exactly zero weight; the row's max term is 1, so nothing
-// the sum could notice is lost. (fmaxf and floorf would block vectorisation: ternary and the
-// 1.5·2^23 round-to-nearest trick instead.)
-static inline float exp_nonpos(float x) {
-    float xc = x < -87.0f ? -87.0f : x;
-    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = xc - n * 0.693359375f; // ln2 split in two parts: the first is exact in float
-    r = r + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23; // n >= -126: a normal power of two
-    float two_n;
-    memcpy(&two_n, &bits, sizeof two_n);
-    return x >= -87.0f ? y * two_n : 0.0f;
 }
 
 // row[i] = e^(row[i] - mx) for i < n, returns Σ row; -inf entries become exact zeros. Full blocks

@@ -16,29 +16,8 @@
 
 #include "core/die.h"
 #include "core/nanguard.h"
+#include "nn/fastexp.h"
 #include "tensor/blas.h"
-
-// e^x for x <= 0, copied from nn/attention.c (static there; that file is not changed for this):
-// Cephes expf, x = n·ln2 + r, e^r by its degree-6 polynomial, 2^n through the exponent bits,
-// relative error ~2e-7, written so that gcc vectorises it (libm's expf is not). Below -87 the
-// result is an exact 0.
-static inline float exp_nonpos(float x) {
-    float xc = x < -87.0f ? -87.0f : x;
-    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = xc - n * 0.693359375f; // ln2 split in two parts: the first is exact in float
-    r = r + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23; // n >= -126: a normal power of two
-    float two_n;
-    memcpy(&two_n, &bits, sizeof two_n);
-    return x >= -87.0f ? y * two_n : 0.0f;
-}
 
 // row[0..n) = softmax(row[0..n)), n >= 1. The exp loop has no reduction, so it vectorises; the sum
 // is a separate sequential loop (a fixed order, so the step and the full forward agree bit for

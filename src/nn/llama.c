@@ -12,6 +12,7 @@
 
 #include "core/die.h"
 #include "core/nanguard.h"
+#include "nn/fastexp.h"
 #include "nn/vec.h"
 
 // ---- RMSNorm ----
@@ -251,31 +252,10 @@ void rope_backward_ref(float *dinp, const float *dout, int pos0, double theta, i
 
 // ---- SwiGLU ----
 
-// exp(x) for the vectoriser: nn/act.c's exp_vec (Cephes expf, relative error ~1e-7), copied
-// because it is static there and this file must stand alone; x is clamped to [-87, 88] so that
-// 2^n stays a normal float, which is all sigmoid needs. Round-to-nearest by the 1.5·2^23 trick.
-static inline float exp_vec(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-// The same on VEC_F lanes. Written with vector types because GCC 12 does not if-convert the
-// clamps of the scalar form (with trapping math a float compare may trap), so a plain loop over
-// exp_vec stays scalar ("control flow in loop"): the clamps become compare-and-select here.
+// exp_vec (nn/fastexp.h) on VEC_F lanes. Written with vector types because GCC 12 does not
+// if-convert the clamps of the scalar form (with trapping math a float compare may trap), so a
+// plain loop over exp_vec stays scalar ("control flow in loop"): the clamps become
+// compare-and-select here.
 typedef int32_t vint __attribute__((vector_size(VEC_BYTES)));
 static inline vfloat vsel(vint m, vfloat a, vfloat b) { // m ? a : b, lane by lane
     return (vfloat)((m & (vint)a) | (~m & (vint)b));

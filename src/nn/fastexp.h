@@ -1,0 +1,53 @@
+// fastexp.h - e^x in plain arithmetic that gcc vectorises (libm's expf is a call it will not
+// vectorise), shared by the softmax and gate kernels of src/nn. Cephes expf: x = n·ln2 + r with
+// |r| <= ln2/2 (ln2 split in two so that n·ln2 is exact), e^r by its degree-6 polynomial
+// (relative error ~1e-7, as expf), 2^n built in the exponent bits. Round-to-nearest by the
+// 1.5·2^23 trick (exact without -ffast-math, which we never use); fmaxf and floorf would block
+// vectorisation, so the clamps are ternaries.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+#include "nn/vec.h"
+
+// e^x with x clamped to [-87, 88], so that 2^n stays a normal float: e^-87 ~ 1e-38 is zero for
+// our purposes and e^88 ~ 1.7e38 is finite, which is all a sigmoid needs.
+static inline float exp_vec(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+// e^x for x <= 0 (softmax after max subtraction). Below -87, e^x < 2e-38 is returned as an exact
+// 0, so masked scores (-inf) give exactly zero weight; the row's max term is 1, so nothing the sum
+// could notice is lost.
+static inline float exp_nonpos(float x) {
+    float xc = x < -87.0f ? -87.0f : x;
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = xc - n * 0.693359375f; // ln2 split in two parts: the first is exact in float
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23; // n >= -126: a normal power of two
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    return x >= -87.0f ? y * two_n : 0.0f;
+}
