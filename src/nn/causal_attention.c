@@ -16,6 +16,7 @@
 
 #include "core/die.h"
 #include "core/nanguard.h"
+#include "nn/attention.h"
 #include "nn/fastexp.h"
 #include "tensor/blas.h"
 
@@ -117,50 +118,8 @@ void causal_attention_backward(float *dqkv, const float *dout, const float *qkv,
 void causal_attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int D,
                                   int H) {
     check_args(__func__, qkv, B, T, D, H);
-    CHECK_PTR(out);
-    CHECK_PTR(att);
-    const int hd = D / H;
-    const size_t C3 = (size_t)3 * D;
-    const double scale = 1.0 / sqrt((double)hd);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int t = 0; t < T; t++) {
-                const float *q = qkv + ((size_t)b * T + t) * C3 + (size_t)h * hd;
-                float *arow = att + (((size_t)b * H + h) * T + t) * T;
-                double mx = -INFINITY;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = qkv + ((size_t)b * T + t2) * C3 + D + (size_t)h * hd;
-                    double dot = 0;
-                    for (int i = 0; i < hd; i++)
-                        dot += (double)q[i] * k[i];
-                    mx = fmax(mx, dot * scale);
-                }
-                double sum = 0;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = qkv + ((size_t)b * T + t2) * C3 + D + (size_t)h * hd;
-                    double dot = 0;
-                    for (int i = 0; i < hd; i++)
-                        dot += (double)q[i] * k[i];
-                    sum += exp(dot * scale - mx);
-                }
-                for (int t2 = 0; t2 < T; t2++)
-                    arow[t2] = 0.0f;
-                for (int i = 0; i < hd; i++) {
-                    double acc = 0;
-                    for (int t2 = 0; t2 <= t; t2++) {
-                        const float *k = qkv + ((size_t)b * T + t2) * C3 + D + (size_t)h * hd;
-                        double dot = 0;
-                        for (int j = 0; j < hd; j++)
-                            dot += (double)q[j] * k[j];
-                        const double p = exp(dot * scale - mx) / sum;
-                        if (i == 0) arow[t2] = (float)p;
-                        acc += p * k[D + i];
-                    }
-                    out[((size_t)b * T + t) * D + (size_t)h * hd + i] = (float)acc;
-                }
-            }
-    NANGUARD(__func__, "out", out, (size_t)B * T * D);
-    NANGUARD(__func__, "att", att, (size_t)B * H * T * T);
+    // The one naive twin of self-attention (double sums, triple loops): attention.c's, causal.
+    attention_forward_ref(out, att, qkv, NULL, 1, B, T, D, H);
 }
 
 // ---- KV cache ----
