@@ -89,6 +89,17 @@ static int trains(const Run *run, int i, const RoundInfo *r) {
     return run->shape.parties_train && r->sampled[run->first + i] && run->train[i].n > 0;
 }
 
+// The work buffers hold the global model and a fresh optimizer: where a party that does not keep
+// its own model starts its training. Returns the parameters.
+static float *start_from_global(Run *run) {
+    size_t n = run->model.n_params;
+    memcpy(run->work_params, run->global, n * sizeof(float));
+    memset(run->work_opt.m, 0, n * sizeof(float));
+    memset(run->work_opt.v, 0, n * sizeof(float));
+    run->work_opt.step = 0;
+    return run->work_params;
+}
+
 // Hosted party i trains: from its own model, or from the global one with a fresh optimizer (its
 // download is the selection). Then the protocol sees it, and its selection joins the exact sum.
 static void train_party(Run *run, int i, const RoundInfo *r) {
@@ -104,10 +115,7 @@ static void train_party(Run *run, int i, const RoundInfo *r) {
         own.step = run->party_step[i];
         opt = &own;
     } else {
-        memcpy(params, run->global, n * sizeof(float));
-        memset(opt->m, 0, n * sizeof(float));
-        memset(opt->v, 0, n * sizeof(float));
-        opt->step = 0;
+        start_from_global(run);
         comm_charge(run->comm, party, COMM_DOWN, (double)ns * sizeof(float));
     }
     EvalStats e;
@@ -170,18 +178,14 @@ void run_round(Run *run, const RoundInfo *r) {
 // completion only (its loss terms belong to training rounds). Into the work buffers.
 static const float *fine_tune(Run *run, int i, const RoundInfo *r) {
     const Protocol *pr = run->method->protocol;
-    size_t n = run->model.n_params;
     PartyHooks fill = {0};
     const PartyHooks *h = pr->hooks ? pr->hooks(run->proto, i, 0) : NULL;
     if (h) fill.ctx = h->ctx, fill.fill = h->fill;
-    memcpy(run->work_params, run->global, n * sizeof(float));
-    memset(run->work_opt.m, 0, n * sizeof(float));
-    memset(run->work_opt.v, 0, n * sizeof(float));
-    run->work_opt.step = 0;
+    float *params = start_from_global(run);
     EvalStats e;
-    train_local(&run->model, &run->sel, run->work_params, &run->work_opt, &run->train[i],
-                &run->layout, &run->tc, r->round, run->first + i, &fill, &run->ts, &e);
-    return run->work_params;
+    train_local(&run->model, &run->sel, params, &run->work_opt, &run->train[i], &run->layout,
+                &run->tc, r->round, run->first + i, &fill, &run->ts, &e);
+    return params;
 }
 
 void run_evaluate(Run *run, const RoundInfo *r, EvalStats *global) {

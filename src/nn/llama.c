@@ -177,6 +177,20 @@ static inline void rotate_head(float *o, const float *x, const float *c, const f
     }
 }
 
+// Every head of every token of (B, T, H, hd), rotated by the table's row of its position t.
+static void rotate_all(float *o, const float *x, const float *cos_t, const float *sin_t, float sgn,
+                       int acc, int B, int T, int H, int hd) {
+    const int half = hd / 2;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
+            for (int h = 0; h < H; h++) {
+                const size_t off = (((size_t)b * T + t) * H + h) * hd;
+                rotate_head(o + off, x + off, c, s, sgn, acc, half);
+            }
+        }
+}
+
 void rope_forward(float *out, const float *inp, const float *cos_t, const float *sin_t, int B,
                   int T, int H, int hd) {
     check_rope(__func__, B, T, H, hd);
@@ -184,15 +198,7 @@ void rope_forward(float *out, const float *inp, const float *cos_t, const float 
     CHECK_PTR(inp);
     CHECK_PTR(cos_t);
     CHECK_PTR(sin_t);
-    const int half = hd / 2;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
-            for (int h = 0; h < H; h++) {
-                const size_t off = (((size_t)b * T + t) * H + h) * hd;
-                rotate_head(out + off, inp + off, c, s, 1.0f, 0, half);
-            }
-        }
+    rotate_all(out, inp, cos_t, sin_t, 1.0f, 0, B, T, H, hd);
     NANGUARD(__func__, "out", out, (size_t)B * T * H * hd);
 }
 
@@ -205,15 +211,7 @@ void rope_backward(float *dinp, const float *dout, const float *cos_t, const flo
     CHECK_PTR(sin_t);
     CHECK((size_t)B * T == 0 || dinp != dout, "rope_backward: dinp must not alias dout (%p)",
           (void *)dinp);
-    const int half = hd / 2;
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
-            for (int h = 0; h < H; h++) {
-                const size_t off = (((size_t)b * T + t) * H + h) * hd;
-                rotate_head(dinp + off, dout + off, c, s, -1.0f, 1, half);
-            }
-        }
+    rotate_all(dinp, dout, cos_t, sin_t, -1.0f, 1, B, T, H, hd);
     NANGUARD(__func__, "dinp", dinp, (size_t)B * T * H * hd);
 }
 
