@@ -91,16 +91,47 @@ START_TEST(test_avfmnist_text_embedding_ignores_padding) {
 }
 END_TEST
 
+// The public carve (--public-fraction) takes about its share of the non-validation entities, keeps
+// validation exactly as it was, and train, validation and public tile the train split.
+START_TEST(test_holdout_carves_public_after_validation) {
+    char path[512];
+    Dataset *ds = open_built("avfmnist_ci.h5", path, sizeof path);
+    const HoldoutFractions F = {0.1, 0.2}, F0 = {0.1, 0};
+    int64_t N = dataset_n(ds, DS_TRAIN), *tr, *va, *pu, *va0;
+    int64_t nt = holdout_rows(ds, HOLDOUT_TRAIN, F, 0, &tr);
+    int64_t nv = holdout_rows(ds, HOLDOUT_VALIDATION, F, 0, &va);
+    int64_t np = holdout_rows(ds, HOLDOUT_PUBLIC, F, 0, &pu);
+    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, F0, 0, &va0), nv);
+    ck_assert_mem_eq(va, va0, (size_t)nv * sizeof *va);
+    ck_assert_int_eq(nt + nv + np, N);
+    ck_assert_msg(np > 0.15 * (N - nv) && np < 0.25 * (N - nv), "%lld public of %lld",
+                  (long long)np, (long long)(N - nv));
+    uint8_t *seen = calloc((size_t)N, 1);
+    for (int64_t i = 0; i < nt; i++)
+        seen[tr[i]]++;
+    for (int64_t i = 0; i < nv; i++)
+        seen[va[i]]++;
+    for (int64_t i = 0; i < np; i++)
+        seen[pu[i]]++;
+    for (int64_t i = 0; i < N; i++)
+        ck_assert_int_eq(seen[i], 1);
+    free(seen);
+    xfree(tr), xfree(va), xfree(pu), xfree(va0);
+    dataset_close(ds);
+}
+END_TEST
+
 // The validation carve-out: train and validation partition the train split, whole entities
 // only, about the asked share, the same rows for any cap (a prefix) and every call; test is the
 // test split.
 START_TEST(test_holdout_carves_validation_from_train) {
     char path[512];
     Dataset *ds = open_built("avfmnist_ci.h5", path, sizeof path);
+    const HoldoutFractions F = {0.1, 0};
     int64_t N = dataset_n(ds, DS_TRAIN), *tr, *va, *te, *va2, *cap;
-    int64_t nt = holdout_rows(ds, HOLDOUT_TRAIN, 0.1, 0, &tr);
-    int64_t nv = holdout_rows(ds, HOLDOUT_VALIDATION, 0.1, 0, &va);
-    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_TEST, 0.1, 0, &te), dataset_n(ds, DS_TEST));
+    int64_t nt = holdout_rows(ds, HOLDOUT_TRAIN, F, 0, &tr);
+    int64_t nv = holdout_rows(ds, HOLDOUT_VALIDATION, F, 0, &va);
+    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_TEST, F, 0, &te), dataset_n(ds, DS_TEST));
     ck_assert_int_eq(nt + nv, N);
     ck_assert_msg(nv > 0.07 * N && nv < 0.13 * N, "%lld of %lld rows carved", (long long)nv,
                   (long long)N);
@@ -117,12 +148,12 @@ START_TEST(test_holdout_carves_validation_from_train) {
         ck_assert_int_eq(role[tr[i]], 0);
         ck_assert(!holdout_is_validation(entity[tr[i]], 0.1));
     }
-    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, 0.1, 0, &va2), nv);
+    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, F, 0, &va2), nv);
     ck_assert_mem_eq(va, va2, (size_t)nv * sizeof *va);
-    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, 0.1, 50, &cap), 50);
+    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, F, 50, &cap), 50);
     ck_assert_mem_eq(va, cap, 50 * sizeof *va);
     int64_t *none;
-    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, 0, 0, &none), 0);
+    ck_assert_int_eq(holdout_rows(ds, HOLDOUT_VALIDATION, (HoldoutFractions){0, 0}, 0, &none), 0);
     xfree(none), xfree(cap), xfree(va2), xfree(te), xfree(va), xfree(tr);
     free(role), free(entity);
     dataset_close(ds);
@@ -176,6 +207,7 @@ Suite *datasets_built_suite(void) {
     tcase_add_test(tc, test_avfmnist_ci_subset_has_the_promised_layout);
     tcase_add_test(tc, test_avfmnist_text_embedding_ignores_padding);
     tcase_add_test(tc, test_holdout_carves_validation_from_train);
+    tcase_add_test(tc, test_holdout_carves_public_after_validation);
     tcase_add_test(tc, test_landsat_has_two_views_of_the_original_split);
     suite_add_tcase(s, tc);
     return s;

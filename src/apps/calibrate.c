@@ -62,7 +62,7 @@ static const OptSpec calib_opts[] = {
 // The rows of a role (data/holdout.h), the first cap, every row with the same modality mask.
 static void load_role(SampleSet *s, const SampleLayout *l, const Dataset *ds, const CalibCfg *cc,
                       HoldoutRole role, int64_t cap, uint8_t mask) {
-    int64_t *idx, n = holdout_rows(ds, role, cc->val_fraction, cap, &idx);
+    int64_t *idx, n = holdout_rows(ds, role, (HoldoutFractions){cc->val_fraction, 0}, cap, &idx);
     CHECK(n > 0, "%s: no %s rows (--val-fraction=%g)", dataset_path(ds), holdout_role_name(role),
           cc->val_fraction);
     uint8_t *masks = xmalloc((size_t)n + 1);

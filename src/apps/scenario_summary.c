@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
         scenario_config_set(&cfg, key, eq + 1);
     }
     int64_t *rows;
-    const int64_t n = holdout_rows(ds, role, val_fraction, 0, &rows);
+    const int64_t n = holdout_rows(ds, role, (HoldoutFractions){val_fraction, 0}, 0, &rows);
     const DsSplit split = holdout_split(role);
     int32_t *label = xmalloc((size_t)n * sizeof *label + 1);
     int64_t *entity = xmalloc((size_t)n * sizeof *entity + 1);

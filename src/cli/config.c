@@ -54,6 +54,26 @@ static const OptSpec core_opts[] = {
     {"lr", OPT_DOUBLE, C(lr), "0.001", OPT_LO | OPT_LO_OPEN, 0, 0, NULL, "learning rate", 0},
     {"optimizer", OPT_CHOICE, C(optimizer), "adamw", 0, 0, 0, "adamw|sgd",
      "party optimizer (state reset every round for federated methods)", 0},
+    {"adam-beta2", OPT_DOUBLE, C(adam_beta2), "0.999", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
+     "AdamW's beta2 (FedMLLM: 0.95)", 0},
+    {"lr-schedule", OPT_CHOICE, C(lr_schedule), "constant", 0, 0, 0, "constant|cosine",
+     "cosine: the round's peak rate follows a cosine over the rounds with linear warm-up, and "
+     "within each party's local training a cosine over its steps with the same warm-up share "
+     "(FedMLLM's schedule)",
+     0},
+    {"warmup", OPT_DOUBLE, C(warmup), "0.01", OPT_LO | OPT_HI, 0, 1, NULL,
+     "share of the rounds (and of a party's steps) of linear warm-up under --lr-schedule=cosine",
+     0},
+    {"prox", OPT_CHOICE, C(prox), "off", 0, 0, 0, "off|all|adaptive",
+     "a proximal term (prox.mu/2)(prox.weight)|w - w_global|^2 added to any method's local loss: "
+     "all = on every trainable tensor; adaptive = FedMLLM's layer-selective one, only on tensors "
+     "of the language model's layers prox.free .. L-1-prox.free",
+     0},
+    {"prox.mu", OPT_DOUBLE, C(prox_mu), "0.01", OPT_LO, 0, 0, NULL, "proximal weight mu", 0},
+    {"prox.weight", OPT_DOUBLE, C(prox_weight), "0.1", OPT_LO, 0, 0, NULL,
+     "extra factor mu_w of the proximal term (FedMLLM's adaptive: 0.1)", 0},
+    {"prox.free", OPT_INT, C(prox_free), "1", OPT_LO, 0, 0, NULL,
+     "adaptive: the first and last prox.free layers stay unregularised", 0},
     {"momentum", OPT_DOUBLE, C(momentum), "0.9", OPT_LO | OPT_HI, 0, 1, NULL, "SGD momentum", 0},
     {"weight-decay", OPT_DOUBLE, C(weight_decay), "0", OPT_LO, 0, 0, NULL, "decoupled weight decay",
      0},
@@ -63,6 +83,11 @@ static const OptSpec core_opts[] = {
     {"val-fraction", OPT_DOUBLE, C(val_fraction), "0.1", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
      "share of the train split's entities held out for validation (never trained on; the same "
      "rows for every seed)",
+     0},
+    {"public-fraction", OPT_DOUBLE, C(public_fraction), "0", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1,
+     NULL,
+     "share of the remaining train entities held out as public data no party holds (a base "
+     "model's pre-training data: pass the value it was built with)",
      0},
     {"eval-split", OPT_CHOICE, C(eval_split), "test", 0, 0, 0, "test|validation",
      "the rows every evaluation series reads: tune on validation, report test", 0},

@@ -16,13 +16,17 @@ typedef struct Config {
     char config[OPT_STR_MAX], out[OPT_STR_MAX], method[OPT_STR_MAX], model[OPT_STR_MAX];
     char data[OPT_STR_MAX], scenario[OPT_STR_MAX], resume[OPT_STR_MAX], optimizer[OPT_STR_MAX];
     char log_level[OPT_STR_MAX], trainable[OPT_STR_MAX], eval_split[OPT_STR_MAX];
+    char lr_schedule[OPT_STR_MAX], prox[OPT_STR_MAX];
     int parties, rounds, stop_after, local_epochs, batch_size, width, sample;
     int ckpt_every, ckpt_keep, eval_every, blas_threads;
     int64_t seed, max_train, max_test;
     // Each stream's seed (--seed.split, .init, .train, .sample); -1 = --seed (config_seed).
     int64_t seed_split, seed_init, seed_train, seed_sample;
-    double lr, momentum, weight_decay, clip, party_dropout, val_fraction;
-    ScenarioOverrides scn; // --scenario.<key>
+    double lr, momentum, weight_decay, clip, party_dropout, val_fraction, public_fraction;
+    double adam_beta2, warmup;
+    double prox_mu, prox_weight; // --prox.mu, --prox.weight
+    int prox_free;               // --prox.free
+    ScenarioOverrides scn;       // --scenario.<key>
 } Config;
 
 // The seed of one random stream: its override when set (>= 0), else --seed.

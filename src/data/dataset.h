@@ -54,6 +54,10 @@ const DatasetModality *dataset_modality(const Dataset *ds, int m);
 int dataset_modality_index(const Dataset *ds, const char *name); // -1 when absent
 int dataset_vocab_size(const Dataset *ds);                       // 0 without a text modality
 const char *dataset_vocab_word(const Dataset *ds, int i);
+// Every vocabulary word (dataset_vocab_size of them; NULL without a vocabulary) and every class
+// name (dataset_n_classes), borrowed while ds is open.
+const char *const *dataset_vocab_words(const Dataset *ds);
+const char *const *dataset_class_names(const Dataset *ds);
 // The id of the vocabulary word DATASET_PAD_WORD, or -1: token slots holding it carry no word
 // (texts shorter than the row are filled with it), so readers treat them as absent.
 #define DATASET_PAD_WORD "<pad>"

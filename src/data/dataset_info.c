@@ -66,6 +66,14 @@ const char *dataset_vocab_word(const Dataset *ds, int i) {
           ds->vocab_size);
     return ds->vocab[i];
 }
+const char *const *dataset_vocab_words(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->vocab_size ? (const char *const *)ds->vocab : NULL;
+}
+const char *const *dataset_class_names(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return (const char *const *)ds->classes;
+}
 int dataset_pad_id(const Dataset *ds) {
     CHECK_PTR(ds);
     for (int i = 0; i < ds->vocab_size; i++)

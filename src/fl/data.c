@@ -90,7 +90,7 @@ static void open_data(Run *run) {
 // The rows of a role (holdout.h), capped by --max-train (training) or --max-test (evaluation).
 static int64_t role_rows(const Run *run, HoldoutRole role, int64_t **rows) {
     const Config *cfg = run->cfg;
-    return holdout_rows(run->ds, role, cfg->val_fraction,
+    return holdout_rows(run->ds, role, (HoldoutFractions){cfg->val_fraction, cfg->public_fraction},
                         role == HOLDOUT_TRAIN ? cfg->max_train : cfg->max_test, rows);
 }
 

@@ -8,6 +8,7 @@
 #include "core/rng.h"
 #include "core/xalloc.h"
 #include "fl/run_impl.h"
+#include "train/prox.h"
 
 // Party models are CHECKed to stay inside ±PARAM_CAP, which fixes the fixed-point exponent of the
 // aggregation: weights n_k/N sum to 1, so Σ|terms| <= PARAM_CAP and 2^PARAM_EXP resolution
@@ -120,6 +121,8 @@ static void train_party(Run *run, int i, const RoundInfo *r) {
     }
     EvalStats e;
     const PartyHooks *h = pr->hooks ? pr->hooks(run->proto, i, 1) : NULL;
+    ProxHooks ph;
+    if (run->prox.n_runs) h = prox_hooks(&ph, h, &run->prox, run->global);
     train_local(&run->model, &run->sel, params, opt, &run->train[i], &run->layout, &run->tc,
                 r->round, party, h, &run->ts, &e);
     if (run->shape.own_models) run->party_step[i] = own.step;
@@ -203,7 +206,7 @@ void run_evaluate(Run *run, const RoundInfo *r, EvalStats *global) {
         if (run->shape.own_models) // protocol personal (the others' were tested as they trained)
             evaluate_personal(run, i, run->party_params + (size_t)i * n);
         else if (final && !trains(run, i, r) && run->train[i].n > 0)
-            evaluate_personal(run, i, fine_tune(run, i, r));
+            evaluate_personal(run, i, run->shape.no_finetune ? run->global : fine_tune(run, i, r));
     }
     memset(global, 0, sizeof *global);
     if (run->rank == 0 && run->shape.global_trained)

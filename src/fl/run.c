@@ -43,7 +43,11 @@ void fl_train_config(TrainConfig *tc, const Config *cfg) {
                         .lr = cfg->lr,
                         .momentum = cfg->momentum,
                         .weight_decay = cfg->weight_decay,
-                        .clip = cfg->clip};
+                        .beta2 = cfg->adam_beta2,
+                        .clip = cfg->clip,
+                        .schedule = strcmp(cfg->lr_schedule, "cosine") == 0,
+                        .warmup = cfg->warmup,
+                        .rounds = cfg->rounds};
 }
 
 // ---- setup ----
@@ -172,6 +176,9 @@ static void setup_model(Run *run) {
     char err[1024];
     CHECK(model_select(&run->model, cfg->trainable, &run->sel, err, sizeof err) == 0,
           "--trainable=%s: %s", cfg->trainable, err);
+    CHECK(prox_build(&run->prox, &run->model, &run->sel, prox_mode_parse(cfg->prox), cfg->prox_mu,
+                     cfg->prox_weight, cfg->prox_free, err, sizeof err) == 0,
+          "%s", err);
     fl_train_config(&run->tc, cfg);
     size_t n = run->model.n_params;
     run->global = xcalloc_aligned(n * sizeof(float));
@@ -274,6 +281,7 @@ static void teardown(Run *run) {
     xfree(run->work_params), xfree(run->work_opt.m), xfree(run->work_opt.v);
     xfree(run->acc), xfree(run->packed), xfree(run->global);
     train_scratch_free(&run->ts, &run->model);
+    prox_free(&run->prox);
     model_free(&run->model);
     xfree(run->sampled), xfree(run->arrived), xfree(run->weight);
     xfree(run->stats), xfree(run->all_stats), xfree(run->peak_rss_kib), xfree(run->mpi_prev);

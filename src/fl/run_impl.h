@@ -15,6 +15,7 @@
 #include "models/model.h"
 #include "protocols/protocol.h"
 #include "train/local.h"
+#include "train/prox.h"
 #include "train/samples.h"
 
 // Per-party statistics the driver gathers to the cloud every round, in party order; the
@@ -64,6 +65,7 @@ typedef struct {
     Model model;
     Selection sel;
     TrainConfig tc;
+    ProxTerm prox; // --prox: the proximal term every party's training adds (none when off)
     float *global; // (n_params) every rank
     // parties training from the global model
     float *work_params; // (n_params)

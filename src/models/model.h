@@ -20,9 +20,11 @@
 #include "nn/optim.h"
 
 #define MODEL_MAX_MOD 4
-#define MODEL_MAX_TENSORS 64
+#define MODEL_MAX_TENSORS 128
 #define MODEL_NAME_MAX 48
 #define MODEL_MOD_NAME_MAX 16
+
+typedef struct Selection Selection; // below
 
 typedef enum { MODEL_DENSE = 0, MODEL_TOKENS = 1 } ModelInputKind;
 
@@ -34,6 +36,12 @@ typedef struct {
     int vocab[MODEL_MAX_MOD];  // tokens only: table rows
     char mod_name[MODEL_MAX_MOD][MODEL_MOD_NAME_MAX]; // "image", "audio", "text": tensor names
     int K;                                            // classes
+    // Borrowed from the dataset (valid while it is open), NULL when unknown: the words of a token
+    // modality's vocabulary (vocab[m] of them) and the classes' names (K). Models that read text
+    // as text (the multimodal LLM re-tokenises words and lists the classes as answer options)
+    // need them; the others ignore them.
+    const char *const *words[MODEL_MAX_MOD];
+    const char *const *class_names;
 } ModelSpec;
 
 // One minibatch of model input, row-major, borrowed.
@@ -52,6 +60,8 @@ typedef struct {
     int64_t shape[4];
     size_t off, n; // floats [off, off + n) of the flat buffer; n = Π shape
     int trainable; // in the model's default trainable selection
+    int layers;    // > 0: the tensor is stacked over the language model's `layers` decoder layers
+                   // along its first dimension (layer-selective regularisation reads it); else 0
 } ModelTensor;
 
 // The activations every caller may read or add gradients to, for batches up to Bmax; the kind's
@@ -63,6 +73,13 @@ typedef struct {
                        // upstream gradient on it, zeroed by every forward
     float *emb[MODEL_MAX_MOD]; // (Bmax, emb_dim) per-modality embeddings after encode (models with
                                // an encode/fuse split), else NULL
+    // Set by the trainer (NULL = every tensor): the tensors whose gradients it reads. A backward
+    // may skip the others' gradients (leave them as they were): a model with frozen parts then
+    // does not pay for their weight gradients. Borrowed.
+    const Selection *grad_sel;
+    // Set by the trainer: the stream of the model's own training randomness (LoRA dropout),
+    // advanced by every training forward; NULL = evaluation (no dropout). Borrowed.
+    Rng *train_rng;
     void *impl;
 } ModelWork;
 
@@ -134,12 +151,12 @@ double model_loss_backward(const Model *m, const float *params, float *grads, co
 
 // ---- selections: the tensors a protocol trains and exchanges ----
 
-typedef struct {
+struct Selection {
     int n_segs;
     ParamSegment seg[MODEL_MAX_TENSORS]; // ascending, adjacent tensors merged into one segment
     size_t n;                            // floats selected
     uint8_t on[MODEL_MAX_TENSORS];       // per tensor: selected
-} Selection;
+};
 
 // spec: "" = the model's default trainable tensors; "all"; or a comma-separated list of tensor name
 // prefixes ("head,fuse/" selects head/w, head/b, fuse/w, fuse/b). Returns 0, or -1 with a message

@@ -82,6 +82,8 @@ typedef struct {
     int n_party_stats;   // doubles per party that party_stats reports (gathered to the cloud)
     int uniform_weights; // the mean weighs every arrived party with rows alike (1/their number)
                          // rather than by its rows n_k (RoundInfo.weight)
+    int no_finetune;     // the personal protocol tests the global model itself at parties that did
+                         // not train (zero-shot), instead of fine-tuning it on their rows first
 } ProtocolShape;
 
 typedef struct Protocol {

@@ -1,6 +1,7 @@
 // local.c - minibatch training and evaluation of a model on a sample set (see local.h).
 #include "train/local.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/die.h"
@@ -34,9 +35,26 @@ void train_opt_step(const TrainConfig *tc, double lr, float *params, const float
         SgdConfig c = {(float)lr, (float)tc->momentum, (float)tc->weight_decay, 0};
         sgd_step(params, grads, opt->m, n_params, segs, n_segs, &c);
     } else {
-        AdamWConfig c = {(float)lr, 0.9f, 0.999f, 1e-8f, (float)tc->weight_decay};
+        float beta2 = tc->beta2 > 0 ? (float)tc->beta2 : 0.999f;
+        AdamWConfig c = {(float)lr, 0.9f, beta2, 1e-8f, (float)tc->weight_decay};
         adamw_step(params, grads, opt->m, opt->v, n_params, segs, n_segs, &c, (long)opt->step);
     }
+}
+
+// The cosine-with-warm-up factor of unit i of n (warm-up over ceil(warmup · n) units): the ramp
+// is i / w for steps, as Hugging Face's (its first step has rate 0), and (i + 1) / w for rounds, so
+// that no round is spent at rate 0.
+static double cos_warm(int64_t i, int64_t n, double warmup, int ramp_from_one) {
+    int64_t w = (int64_t)ceil(warmup * (double)n);
+    if (i < w) return (double)(i + ramp_from_one) / (double)w;
+    if (n <= w) return 1.0;
+    return 0.5 * (1.0 + cos(M_PI * (double)(i - w) / (double)(n - w)));
+}
+
+double train_lr(const TrainConfig *tc, int round, int64_t step, int64_t steps) {
+    if (tc->schedule == 0) return tc->lr;
+    double peak = tc->lr * cos_warm(round - 1, tc->rounds > 0 ? tc->rounds : 1, tc->warmup, 1);
+    return peak * cos_warm(step, steps, tc->warmup, 0);
 }
 
 // The forward, with the hooks' completion between encode and fuse.
@@ -74,9 +92,14 @@ void train_local(const Model *m, const Selection *sel, float *params, OptState *
           "has none",
           m->ops->kind);
     if (s->n == 0) return;
-    Rng r;
+    Rng r, drop;
     rng_init(&r, tc->seed, (uint32_t)round, (uint32_t)party, RNG_SHUFFLE);
+    rng_init(&drop, tc->seed, (uint32_t)round, (uint32_t)party, RNG_DROPOUT);
+    t->work.grad_sel = sel;
+    t->work.train_rng = &drop;
     size_t n = m->n_params;
+    int64_t per_epoch = (s->n + t->batch.Bmax - 1) / t->batch.Bmax;
+    int64_t steps = per_epoch * tc->epochs, step = 0;
     for (int epoch = 0; epoch < tc->epochs; epoch++) {
         ensure_order(t, s->n);
         rng_shuffle_wide(&r, t->order, s->n);
@@ -95,9 +118,11 @@ void train_local(const Model *m, const Selection *sel, float *params, OptState *
             stats->n += B;
             if (hooks && hooks->grad) hooks->grad(hooks->ctx, t->grads, params, sel);
             if (tc->clip > 0) clip_grad_global_norm(t->grads, n, sel->seg, sel->n_segs, tc->clip);
-            train_opt_step(tc, tc->lr, params, t->grads, opt, n, sel);
+            train_opt_step(tc, train_lr(tc, round, step++, steps), params, t->grads, opt, n, sel);
         }
     }
+    t->work.grad_sel = NULL;
+    t->work.train_rng = NULL;
 }
 
 void evaluate_model(const Model *m, const float *params, const SampleSet *s, const SampleLayout *l,

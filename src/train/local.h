@@ -13,10 +13,23 @@ typedef struct {
     uint64_t seed;      // training streams: batch order, dropout, row selection (--seed.train)
     uint64_t init_seed; // initialisation of models a protocol creates (--seed.init)
     int epochs;         // passes over the rows
-    int sgd;            // 1: SGD with momentum; 0: AdamW (β 0.9, 0.999, ε 1e-8)
+    int sgd;            // 1: SGD with momentum; 0: AdamW (β1 0.9, β2 beta2, ε 1e-8)
     double lr, momentum, weight_decay;
-    double clip; // global gradient-norm clip over the selection; 0 = off
+    double beta2; // AdamW's β2; 0 means 0.999
+    double clip;  // global gradient-norm clip over the selection; 0 = off
+    // Learning-rate schedule (train_lr): 0 = constant lr; 1 = cosine (FedMLLM / Hugging Face's
+    // get_cosine_schedule_with_warmup): round r of `rounds` peaks at lr · f(r - 1, rounds, 1),
+    // and a call's step s of S runs at that peak · f(s, S, 0), with warm-up over
+    // w = ceil(warmup · n) of the n units: f(i, n, a) = (i + a) / w while i < w, else
+    // ½(1 + cos(π (i − w) / (n − w))). Steps ramp from 0 as Hugging Face's; rounds from 1/w.
+    int schedule;
+    double warmup;
+    int rounds;
 } TrainConfig;
+
+// The learning rate of step `step` (0-based) of `steps` in 1-based round `round` under tc's
+// schedule. Local, pure.
+double train_lr(const TrainConfig *tc, int round, int64_t step, int64_t steps);
 
 // Scratch shared by every party a rank trains (parties train one after another). Owned.
 typedef struct {

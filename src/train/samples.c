@@ -29,6 +29,7 @@ void samples_model_spec(ModelSpec *c, const SampleLayout *l, const Dataset *ds) 
     memset(c, 0, sizeof *c);
     c->n_mod = l->n_mod;
     c->K = dataset_n_classes(ds);
+    c->class_names = dataset_class_names(ds);
     for (int m = 0; m < l->n_mod; m++) {
         snprintf(c->mod_name[m], sizeof c->mod_name[m], "%s", dataset_modality(ds, m)->name);
         CHECK(l->row_elems[m] <= INT32_MAX, "modality %d: %lld elements per row", m,
@@ -38,6 +39,7 @@ void samples_model_spec(ModelSpec *c, const SampleLayout *l, const Dataset *ds) 
             c->kind[m] = MODEL_TOKENS;
             c->vocab[m] = dataset_vocab_size(ds);
             CHECK(c->vocab[m] > 0, "%s: token modality without a vocabulary", dataset_path(ds));
+            c->words[m] = dataset_vocab_words(ds);
         } else {
             c->kind[m] = MODEL_DENSE;
         }
