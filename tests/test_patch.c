@@ -292,6 +292,35 @@ START_TEST(test_patch_bad_shapes_die_naming_the_function) {
 }
 END_TEST
 
+// Pixel shuffle: a hand case (a 4x2 grid of 1-wide tokens at factor (2, 2) → 2x1 tokens of 4), and
+// the backward as the exact adjoint: <shuffle(x), y> = <x, shuffle_backward(y)> on random values,
+// accumulating onto what dinp held.
+START_TEST(test_pixel_shuffle_hand_case_and_adjoint) {
+    const float grid[8] = {0, 1, 2, 3, 4, 5, 6, 7}; // (1, 4, 2, 1): row r, column c = 2r + c
+    float out[8];
+    pixel_shuffle_forward(out, grid, 1, 4, 2, 1, 2, 2);
+    const float want[8] = {0, 1, 2, 3, 4, 5, 6, 7}; // (i=0: rows 0-1, i=1: rows 2-3), (a, c) order
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq(out[i], want[i]);
+    pixel_shuffle_forward(out, grid, 1, 4, 2, 1, 2, 1); // (4x2 → 2x2 of width 2)
+    const float want2[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+    for (int i = 0; i < 8; i++)
+        ck_assert_float_eq(out[i], want2[i]);
+    enum { B = 2, Gh = 4, Gw = 6, C = 3, N = B * Gh * Gw * C };
+    float x[N], y[N], sx[N], dx[N];
+    Rng rng;
+    rng_init(&rng, 3, 0, 0, RNG_TEST);
+    for (int i = 0; i < N; i++)
+        x[i] = rng_normal(&rng), y[i] = rng_normal(&rng), dx[i] = 1.0f;
+    pixel_shuffle_forward(sx, x, B, Gh, Gw, C, 2, 3);
+    pixel_shuffle_backward(dx, y, B, Gh, Gw, C, 2, 3);
+    double lhs = 0, rhs = 0;
+    for (int i = 0; i < N; i++)
+        lhs += (double)sx[i] * y[i], rhs += (double)x[i] * (dx[i] - 1.0f);
+    ck_assert_double_eq_tol(lhs, rhs, 1e-4);
+}
+END_TEST
+
 Suite *patch_suite(void) {
     Suite *s = suite_create("patch");
     TCase *tc = tcase_create("patch");
@@ -304,6 +333,7 @@ Suite *patch_suite(void) {
     tcase_add_test(tc, test_posemb_hand_values);
     tcase_add_test(tc, test_patch_backward_accumulates_and_skips_null_gradients);
     tcase_add_test(tc, test_patch_bad_shapes_die_naming_the_function);
+    tcase_add_test(tc, test_pixel_shuffle_hand_case_and_adjoint);
     suite_add_tcase(s, tc);
     return s;
 }

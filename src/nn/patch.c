@@ -112,3 +112,52 @@ void posemb_backward(float *dpos, const float *dx, int B, int Np, int D) {
     }
     NANGUARD(__func__, "dpos", dpos, row);
 }
+
+static void check_shuffle(const char *fn, const void *a, const void *b, int B, int Gh, int Gw,
+                          int C, int sh, int sw) {
+    CHECK_PTR(a);
+    CHECK_PTR(b);
+    CHECK(B >= 0 && Gh > 0 && Gw > 0 && C > 0 && sh > 0 && sw > 0,
+          "%s: bad shape B=%d Gh=%d Gw=%d C=%d sh=%d sw=%d", fn, B, Gh, Gw, C, sh, sw);
+    CHECK(Gh % sh == 0 && Gw % sw == 0,
+          "%s: the %dx%d token grid does not divide into %dx%d blocks", fn, Gh, Gw, sh, sw);
+}
+
+// One pass over the grid in either direction: to_out copies inp into out, else out back into
+// inp, accumulating.
+static void shuffle_pass(float *out, float *inp, int B, int Gh, int Gw, int C, int sh, int sw,
+                         int to_out) {
+    const int Oh = Gh / sh, Ow = Gw / sw;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < Oh; i++)
+            for (int j = 0; j < Ow; j++)
+                for (int a = 0; a < sh; a++)
+                    for (int c = 0; c < sw; c++) {
+                        float *o =
+                            out +
+                            ((((size_t)b * Oh + i) * Ow + j) * sh * sw + (size_t)a * sw + c) * C;
+                        float *x =
+                            inp +
+                            (((size_t)b * Gh + (size_t)i * sh + a) * Gw + (size_t)j * sw + c) * C;
+                        if (to_out)
+                            memcpy(o, x, (size_t)C * sizeof(float));
+                        else
+                            for (int k = 0; k < C; k++)
+                                x[k] += o[k];
+                    }
+}
+
+void pixel_shuffle_forward(float *out, const float *inp, int B, int Gh, int Gw, int C, int sh,
+                           int sw) {
+    check_shuffle("pixel_shuffle_forward", out, inp, B, Gh, Gw, C, sh, sw);
+    shuffle_pass(out, (float *)inp, B, Gh, Gw, C, sh, sw, 1); // inp is only read
+    NANGUARD("pixel_shuffle_forward", "out", out, (size_t)B * Gh * Gw * C);
+}
+
+void pixel_shuffle_backward(float *dinp, const float *dout, int B, int Gh, int Gw, int C, int sh,
+                            int sw) {
+    if (!dinp) return;
+    check_shuffle("pixel_shuffle_backward", dinp, dout, B, Gh, Gw, C, sh, sw);
+    shuffle_pass((float *)dout, dinp, B, Gh, Gw, C, sh, sw, 0); // dout is only read
+    NANGUARD("pixel_shuffle_backward", "dinp", dinp, (size_t)B * Gh * Gw * C);
+}

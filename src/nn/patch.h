@@ -42,3 +42,15 @@ void posemb_forward(float *x, const float *pos, int B, int Np, int D);
 // dpos (Np, D) += Σ_b dx (B, Np, D). dpos may be NULL (nothing done). The gradient of x through
 // the add is dx itself, so there is no dx output. Local.
 void posemb_backward(float *dpos, const float *dx, int B, int Np, int D);
+
+// ---- pixel shuffle (space-to-depth) of a token grid: fewer, wider tokens ----
+// nanoVLM / Idefics3's pixel shuffle at factor (sh, sw): inp (B, Gh, Gw, C), a grid of tokens in
+// row-major order, becomes out (B, Gh/sh, Gw/sw, sh·sw·C): output token (i, j) concatenates the
+// input tokens (i·sh + a, j·sw + c) for a < sh, c < sw in (a, c) order, i.e.
+// out[b, i, j, (a·sw + c)·C + k] = inp[b, i·sh + a, j·sw + c, k]. Written (=). A permutation, so
+// the backward is its inverse (dinp += the gathered-back dout). CHECKs Gh % sh == 0 and
+// Gw % sw == 0 (naming them), positive sizes, pointers. Local.
+void pixel_shuffle_forward(float *out, const float *inp, int B, int Gh, int Gw, int C, int sh,
+                           int sw);
+void pixel_shuffle_backward(float *dinp, const float *dout, int B, int Gh, int Gw, int C, int sh,
+                            int sw);
