@@ -10,7 +10,7 @@
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make debug      -O0 -g3 build (build-debug/)  make clean
 #   make lint       cppcheck                      make format / format-check   clang-format
-#   make data       build every dataset into data/ (AV-FashionMNIST full and subsets, SynMM, Landsat)
+#   make data       build every dataset into data/ (AV-FashionMNIST full and subsets, SynMM, Landsat, Memes)
 #   make run        the main job: fedavg, 1 cloud + 4 parties on AV-FashionMNIST -> runs/demo (+ PNG)
 #   make bomm-table the BoMM table without Slurm: jobs/bomm/sweep.txt -> runs/bomm/, jobs/bomm/RESULTS.md
 #                   (BOMM_J runs at a time, BOMM_NP ranks each, BOMM_MANIFEST, BOMM_RESULTS)
@@ -292,7 +292,7 @@ MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 
 test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(BUILD)/lib/libmpicount.so $(BUILD)/bin/count_probe \
-      $(DATA)/avfmnist_ci.h5 $(DATA)/landsat.h5
+      $(DATA)/avfmnist_ci.h5 $(DATA)/landsat.h5 $(DATA)/memes_ci.h5
 	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_LIB_DIR=$(BUILD)/lib MMC_DATA_DIR=$(DATA) \
 	  $(BUILD)/bin/run_tests
 
@@ -331,8 +331,13 @@ $(DATA)/synmm.h5: | $(BUILD)/bin/build_synmm
 $(DATA)/landsat.h5: | $(BUILD)/bin/build_landsat
 	@mkdir -p $(@D)
 	$(BUILD)/bin/build_landsat --out=$@
+# Memes: the images, entities and split of an AV-FashionMNIST file with generated texts and labels.
+$(DATA)/memes.h5: | $(BUILD)/bin/build_memes $(DATA)/avfmnist_small.h5
+	$(BUILD)/bin/build_memes --from=$(DATA)/avfmnist_small.h5 --out=$@
+$(DATA)/memes_ci.h5: | $(BUILD)/bin/build_memes $(DATA)/avfmnist_ci.h5
+	$(BUILD)/bin/build_memes --from=$(DATA)/avfmnist_ci.h5 --out=$@
 DATASETS := $(DATA)/avfmnist.h5 $(DATA)/avfmnist_small.h5 $(DATA)/avfmnist_ci.h5 $(DATA)/synmm.h5 \
-            $(DATA)/landsat.h5
+            $(DATA)/landsat.h5 $(DATA)/memes.h5 $(DATA)/memes_ci.h5
 data: $(DATASETS)
 	@echo "== datasets (make calibrate prints what each modality tells)"; ls -l $(DATASETS)
 
