@@ -14,7 +14,7 @@ static const struct {
     {"core", "core"},
     {"tensor", "core tensor"},
     {"nn", "core tensor nn"},
-    {"models", "core tensor nn models"},
+    {"models", "core tensor nn data io models"},
     {"data", "core data"},
     {"comm", "core comm"},
     {"io", "core io"},
