@@ -477,6 +477,7 @@ int prompt_corpus(char *out, size_t cap, const PromptClasses *pc, const FactsSou
                   const char *const *task_names, int K_task, int task, int per_family,
                   uint64_t seed) {
     CHECK_PTR(out);
+    CHECK_PTR(pc);
     CHECK_PTR(src);
     CHECK(per_family >= 1, "per_family %d", per_family);
     CHECK(src->n_mod >= 1 && src->n_mod <= FACTS_MAX_MOD, "n_mod %d", src->n_mod);

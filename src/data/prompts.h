@@ -60,15 +60,16 @@ typedef enum {
     PROMPT_N_FAMILIES
 } PromptFamily;
 
-// Caption templates per presence case (image only, audio only, image and audio, text only).
+// Caption templates per presence case (image only, audio only, image and audio, neither: the
+// item alone, as for a text-only sample).
 #define PROMPT_N_CAPTION_TEMPLATES 3
 
 // A one-sentence caption of f ("a small dark sneaker.", "a fast high female voice says sneaker.",
 // "a large light coat and a slow low male voice saying coat."): the case follows which of image
-// and audio are present (text only when neither), the template is drawn from rng, unknown buckets
-// leave their word out, and f->text may be added ("the text says ..."). name is the item word
-// (a singular class name or synonym: it follows "a"/"an"); NULL writes "item". Returns the length
-// or -1 (cap). Local. CHECKs out, f, rng.
+// and audio are present ("a text about a coat." when neither), the template is drawn from rng,
+// unknown buckets leave their word out, and f->text may be added ("the text says ..."). name is the
+// item word (a singular class name or synonym: it follows "a"/"an"); NULL writes "item". Returns
+// the length or -1 (cap). Local. CHECKs out, f, rng.
 int prompt_caption(char *out, size_t cap, const SampleFacts *f, const char *name, Rng *rng);
 // The same with the case's template t in [0, PROMPT_N_CAPTION_TEMPLATES) and without the text
 // clause; period = 0 leaves out the final '.' (the captions of the CAPTION family). Local.
@@ -112,7 +113,8 @@ int prompt_task(char *q, size_t qcap, const char *const *class_names, int K, con
 // family on facts drawn from seed (the modalities of src, the classes of pc): every caption
 // template of every presence case for every class, `per_family` instructions of each available
 // family and form, and the task question (task, task_names (K_task)) for every modality mask,
-// plain and augmented. Returns the length or -1 (cap). Local. CHECKs pointers and per_family >= 1.
+// plain and augmented (left out when task_names is NULL). Returns the length or -1 (cap). Local.
+// CHECKs out, pc, src, per_family >= 1 and what the writers above CHECK.
 int prompt_corpus(char *out, size_t cap, const PromptClasses *pc, const FactsSource *src,
                   const char *const *task_names, int K_task, int task, int per_family,
                   uint64_t seed);
