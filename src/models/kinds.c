@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/die.h"
+#include "models/mllm_kind.h"
 #include "models/mm_large.h"
 #include "models/party_model.h"
 
@@ -55,7 +56,41 @@ static const ModelKind kind_transformer = {
     .create = transformer_create,
 };
 
-const ModelKind *const model_kinds[] = {&kind_party, &kind_transformer, NULL};
+#define L_OPT(f) offsetof(MllmKindOpts, f)
+static const OptSpec mllm_opts[] = {
+    {"mllm.base", OPT_STRING, L_OPT(base), "data/base/mllm.h5", 0, 0, 0, NULL,
+     "the base-model file (make base-model)", 0},
+    {"mllm.prompt", OPT_CHOICE, L_OPT(prompt), "plain", 0, 0, 0, "plain|augmented",
+     "augmented: FedMLLM's prompt augmentation (one wording for every modality mix)", 0},
+    {"mllm.train_proj", OPT_INT, L_OPT(train_proj), "0", OPT_LO | OPT_HI, 0, 1, NULL,
+     "1: the projectors are trained and exchanged with the adapters (FedMLLM's modules_to_save)",
+     0},
+    {"mllm.lora_r", OPT_INT, L_OPT(lora_r), "4", OPT_LO, 1, 0, NULL,
+     "LoRA rank on q, k, v, o of every decoder layer", 0},
+    {"mllm.lora_alpha", OPT_DOUBLE, L_OPT(lora_alpha), "4", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
+     "LoRA alpha (scale alpha/r)", 0},
+    {"mllm.lora_dropout", OPT_DOUBLE, L_OPT(lora_dropout), "0.05", OPT_LO | OPT_HI | OPT_HI_OPEN,
+     0, 1, NULL, "dropout on the adapters' input while training", 0},
+};
+#undef L_OPT
+
+static void mllm_create(Model *m, const ModelSpec *spec, int D, const void *opts) {
+    (void)D; // the base model fixes the widths
+    mllm_kind_create(m, spec, opts);
+}
+
+static const ModelKind kind_mllm = {
+    .opt = {.name = "mllm",
+            .summary = "the tiny multimodal LLM (ViT encoders, projector, LLaMA-style decoder) from "
+                       "a base-model file, LoRA-tuned; classes as multiple-choice options "
+                       "(--width is ignored)",
+            .opts = mllm_opts,
+            .n_opts = (int)(sizeof mllm_opts / sizeof mllm_opts[0]),
+            .size = sizeof(MllmKindOpts)},
+    .create = mllm_create,
+};
+
+const ModelKind *const model_kinds[] = {&kind_party, &kind_transformer, &kind_mllm, NULL};
 const int model_n_kinds = (int)(sizeof model_kinds / sizeof model_kinds[0]) - 1;
 
 const ModelKind *model_kind_find(const char *name) {

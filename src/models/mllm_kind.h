@@ -1,0 +1,34 @@
+// mllm_kind.h - the tiny multimodal LLM under the model contract (--model=mllm): FedMLLM's
+// classification-as-multiple-choice. Each sample becomes one sequence (models/mllm_text.h): its
+// present image/audio as encoder tokens, its text words, and the task question with the classes
+// as options "(A) ... (B) ..." (data/prompts.h prompt_task); the class logits are the LM's logits
+// of the option letters at the last position, so training is the LM's cross-entropy on the answer
+// token restricted to the option letters, and the prediction is constrained decoding over them.
+//
+// The weights start from a base-model file (models/mllm_file.h, stage "final") with fresh LoRA
+// adapters (rank, α, dropout from the options) on q, k, v, o of every decoder layer; the default
+// trainable selection is the adapters (and the projectors with mllm.train_proj=1, FedMLLM's
+// modules_to_save). A missing modality drops its tokens and its phrase from the prompt.
+#pragma once
+#include "models/model.h"
+
+#include "core/options.h"
+
+typedef struct {
+    char base[OPT_STR_MAX];   // the base-model file
+    char prompt[OPT_STR_MAX]; // "plain" | "augmented" (FedMLLM's prompt augmentation)
+    int train_proj;   // 1: the projectors are trainable too
+    int lora_r;       // adapter rank
+    double lora_alpha, lora_dropout;
+} MllmKindOpts;
+
+// Builds m for the data spec from the base-model file: CHECKs (naming the file and the problem)
+// that every dense modality of spec has an encoder of its size, at most one token modality with its
+// words known, K in [2, 26] with class names, and that the longest possible prompt fits the
+// context. Local.
+void mllm_kind_create(Model *m, const ModelSpec *spec, const MllmKindOpts *o);
+
+// The class of the last forward's row b read back as generated text by greedy decoding (tests and
+// diagnostics): writes the decoded answer (at most cap bytes, NUL-terminated). Local.
+void mllm_kind_generate(const Model *m, const float *params, const ModelInput *in, ModelWork *w,
+                        int b, int max_new, char *out, size_t cap);
