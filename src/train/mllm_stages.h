@@ -1,0 +1,76 @@
+// mllm_stages.h - the four training stages of the tiny multimodal LLM's base model (make
+// base-model; LLaVA-1.5's recipe at toy size, Liu et al. 2023 §4):
+//
+//   1 text      the LM alone, next-token loss on a text corpus (every LM weight trains)
+//   2 encoders  each ViT with a temporary mean-pool + linear head, supervised on the labels of
+//               the public rows (the head is thrown away)
+//   3 align     LLaVA stage 1: encoders and LM frozen, the projectors learn to caption; the loss is
+//               on the caption tokens and <eos>
+//   4 instruct  LLaVA stage 2: projectors and the LM's base weights (no LoRA: the full model is
+//               tuned and kept) on multiple-choice and yes/no questions about attributes,
+//               modalities and captions; the loss is on the answer letter
+//
+// Every stage is deterministic given its seed; each step is AdamW on the stage's selection with
+// a cosine schedule (5 % warm-up), global-norm clipping. Curves are appended to the caller's
+// arrays. Local (one process; BLAS threads as the caller set them).
+#pragma once
+#include <stdint.h>
+
+#include "data/dataset.h"
+#include "data/facts.h"
+#include "data/prompts.h"
+#include "models/mllm_text.h"
+#include "models/model.h"
+#include "train/samples.h"
+
+typedef struct {
+    int steps, batch;
+    double lr, weight_decay, clip;
+} StageOpts;
+
+// The rows a stage reads: loaded once, with their facts. Owned (stage_rows_free).
+typedef struct {
+    SampleSet set;        // every modality present
+    SampleFacts *facts;   // (n)
+    int64_t n;
+} StageRows;
+
+// What every stage shares. Borrowed pointers.
+typedef struct {
+    const Mllm *mm;
+    const Model *layout; // the named tensors of mm (no ops): selections and the file
+    const MllmVocab *voc;
+    const SampleLayout *sl;
+    const PromptClasses *pc;
+    int mod_of_enc[MLLM_MAX_ENC]; // the data modality each encoder reads
+    int text_mod;                 // the data's token modality, -1 none
+    uint64_t seed;
+} StageEnv;
+
+// Loads rows idx (n) of split with every modality present and computes their facts. Local.
+void stage_rows_load(StageRows *r, const Dataset *ds, const SampleLayout *sl, DsSplit split,
+                     const int64_t *idx, int64_t n);
+void stage_rows_free(StageRows *r);
+
+// A curve: (step, value) pairs appended by the stages. Owned (curve_free).
+typedef struct {
+    int n, cap;
+    double *step, *value;
+} Curve;
+void curve_add(Curve *c, double step, double value);
+void curve_free(Curve *c);
+
+// Stage 1 on a token stream (n tokens; documents separated by <bos>): windows of T tokens; returns
+// the final training loss. val (nv tokens): *val_ppl = exp(mean CE) over its windows. Local.
+double stage_text(const StageEnv *env, float *params, const int *tokens, int64_t n, int T,
+                  const int *val, int64_t nv, const StageOpts *o, Curve *loss, double *val_ppl);
+// Stage 2 for encoder e: returns the validation accuracy of its probe on val.
+double stage_encoder(const StageEnv *env, float *params, int e, const StageRows *train,
+                     const StageRows *val, const StageOpts *o, Curve *loss);
+// Stage 3: returns the caption perplexity on val (each row with image, audio or both).
+double stage_align(const StageEnv *env, float *params, const StageRows *train,
+                   const StageRows *val, const StageOpts *o, Curve *loss);
+// Stage 4: returns the accuracy of the answer letter (greedy over the whole vocabulary) on val's
+// instruction questions.
+double stage_instruct(const StageEnv *env, float *params, const StageRows *train,
+                      const StageRows *val, const StageOpts *o, Curve *loss);
