@@ -10,7 +10,6 @@
 #include "core/die.h"
 #include "core/xalloc.h"
 #include "nn/act.h"
-#include "nn/attention.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/norm.h"
@@ -52,10 +51,8 @@ void mm_init(MmLarge *m, const MmConfig *c) {
               m->c.n_tok[i]);
         m->T += m->c.n_tok[i];
     }
-    size_t L = (size_t)c->L;
-#define MM_X_OFF(name, n) m->name = off, off += L * (n);
-    MM_LAYER_PARAMS(MM_X_OFF, c->D)
-#undef MM_X_OFF
+    blocks_init(&m->blocks, c->D, c->L, c->H, off);
+    off += m->blocks.n_params;
     m->lnfw = off, off += D;
     m->lnfb = off, off += D;
     m->headw = off, off += (size_t)c->K * D;
@@ -82,17 +79,12 @@ static void uniform_fan_in(Rng *rng, float *p, size_t n, int fan_in) {
     rng_fill_uniform(rng, p, n, -a, a);
 }
 
-static void fill_const(float *p, size_t n, float v) {
-    for (size_t i = 0; i < n; i++)
-        p[i] = v;
-}
-
 void mm_init_params(const MmLarge *m, float *params, Rng *rng) {
     CHECK_PTR(m);
     CHECK_PTR(params);
     CHECK_PTR(rng);
     const MmConfig *c = &m->c;
-    size_t D = (size_t)c->D, L = (size_t)c->L;
+    size_t D = (size_t)c->D;
     for (int i = 0; i < c->n_mod; i++) {
         size_t td = (size_t)c->n_tok[i] * D;
         if (c->kind[i] == MODEL_DENSE) {
@@ -103,22 +95,9 @@ void mm_init_params(const MmLarge *m, float *params, Rng *rng) {
         }
         rng_fill_normal(rng, params + m->mod_emb[i], td, 0.f, 0.02f);
     }
-    // Residual projections scaled by 1/√(2L) so the stream's variance does not grow with depth.
-    float proj_std = 0.02f / sqrtf(2.f * (float)c->L);
-    fill_const(params + m->ln1w, L * D, 1.f);
-    fill_const(params + m->ln1b, L * D, 0.f);
-    rng_fill_normal(rng, params + m->qkvw, L * 3 * D * D, 0.f, 0.02f);
-    fill_const(params + m->qkvb, L * 3 * D, 0.f);
-    rng_fill_normal(rng, params + m->attprojw, L * D * D, 0.f, proj_std);
-    fill_const(params + m->attprojb, L * D, 0.f);
-    fill_const(params + m->ln2w, L * D, 1.f);
-    fill_const(params + m->ln2b, L * D, 0.f);
-    rng_fill_normal(rng, params + m->fcw, L * 4 * D * D, 0.f, 0.02f);
-    fill_const(params + m->fcb, L * 4 * D, 0.f);
-    rng_fill_normal(rng, params + m->fcprojw, L * 4 * D * D, 0.f, proj_std);
-    fill_const(params + m->fcprojb, L * D, 0.f);
-    fill_const(params + m->lnfw, D, 1.f);
-    fill_const(params + m->lnfb, D, 0.f);
+    blocks_init_params(&m->blocks, params, rng);
+    for (size_t k = 0; k < D; k++)
+        params[m->lnfw + k] = 1.f, params[m->lnfb + k] = 0.f;
     uniform_fan_in(rng, params + m->headw, (size_t)c->K * D, c->D);
     uniform_fan_in(rng, params + m->headb, (size_t)c->K, c->D);
 }
@@ -135,23 +114,9 @@ static float *carve(float *base, size_t *off, size_t n) {
 
 static size_t work_layout(MmWork *w, const MmLarge *m, int Bmax, float *base) {
     const MmConfig *c = &m->c;
-    size_t off = 0, B = (size_t)Bmax, T = (size_t)m->T, D = (size_t)c->D, L = (size_t)c->L;
-    size_t btd = B * T * D, bt = B * T;
+    size_t off = 0, B = (size_t)Bmax, T = (size_t)m->T, D = (size_t)c->D;
     for (int i = 0; i < c->n_mod; i++)
         if (c->kind[i] == MODEL_DENSE) w->pre[i] = carve(base, &off, B * (size_t)c->n_tok[i] * D);
-    w->x = carve(base, &off, (L + 1) * btd);
-    w->ln1 = carve(base, &off, L * btd);
-    w->ln1_mean = carve(base, &off, L * bt);
-    w->ln1_rstd = carve(base, &off, L * bt);
-    w->qkv = carve(base, &off, L * 3 * btd);
-    w->att = carve(base, &off, L * B * (size_t)c->H * T * T);
-    w->atty = carve(base, &off, L * btd);
-    w->xmid = carve(base, &off, L * btd);
-    w->ln2 = carve(base, &off, L * btd);
-    w->ln2_mean = carve(base, &off, L * bt);
-    w->ln2_rstd = carve(base, &off, L * bt);
-    w->fch = carve(base, &off, L * 4 * btd);
-    w->fch_gelu = carve(base, &off, L * 4 * btd);
     w->pooled = carve(base, &off, B * D);
     w->lnf_mean = carve(base, &off, B);
     w->lnf_rstd = carve(base, &off, B);
@@ -160,13 +125,9 @@ static size_t work_layout(MmWork *w, const MmLarge *m, int Bmax, float *base) {
     w->probs = carve(base, &off, B * (size_t)c->K);
     w->dlogits = carve(base, &off, B * (size_t)c->K);
     w->drep = carve(base, &off, B * D);
-    w->dx = carve(base, &off, btd);
-    w->dln = carve(base, &off, btd);
-    w->dA = carve(base, &off, 4 * btd);
-    w->dB = carve(base, &off, 4 * btd);
+    w->dx = carve(base, &off, B * T * D);
     w->dpooled = carve(base, &off, B * D);
     w->dlnf = carve(base, &off, B * D);
-    w->att_work = carve(base, &off, attention_workspace_size(Bmax, m->T, c->D, c->H));
     return off;
 }
 
@@ -179,12 +140,14 @@ void mm_work_init(MmWork *w, const MmLarge *m, int Bmax) {
     w->arena = xcalloc_aligned(n * sizeof(float));
     work_layout(w, m, Bmax, w->arena);
     w->key_mask = xcalloc((size_t)Bmax * (size_t)m->T, 1);
+    blocks_work_init(&w->blocks, &m->blocks, Bmax, m->T);
     w->Bmax = Bmax;
 }
 
 void mm_work_free(MmWork *w) {
     xfree(w->arena);
     xfree(w->key_mask);
+    blocks_work_free(&w->blocks);
     memset(w, 0, sizeof *w);
 }
 
@@ -208,22 +171,17 @@ static void check_input(const char *fn, const MmLarge *m, const ModelInput *in, 
     }
 }
 
-// Per-layer slab of a (L, Bmax, rows...) buffer.
-static inline size_t slab(const MmWork *w, const MmLarge *m, size_t width) {
-    return (size_t)w->Bmax * (size_t)m->T * width;
-}
-
 void mm_forward(const MmLarge *m, const float *params, const ModelInput *in, MmWork *w) {
     CHECK_PTR(m);
     CHECK_PTR(params);
     check_input(__func__, m, in, w);
     const MmConfig *c = &m->c;
-    const int B = in->B, T = m->T, D = c->D, H = c->H, M = c->n_mod;
+    const int B = in->B, T = m->T, D = c->D, M = c->n_mod;
     const size_t Dz = (size_t)D, BT = (size_t)B * (size_t)T, btd = BT * Dz;
     uint8_t *km = w->key_mask;
 
     // Encoders: tokens of present modalities into x[0]; missing ones and padding stay zero rows.
-    float *x0 = w->x;
+    float *x0 = blocks_in(&w->blocks);
     memset(x0, 0, btd * sizeof(float));
     memset(km, 0, BT);
     for (int i = 0; i < M; i++) {
@@ -263,35 +221,10 @@ void mm_forward(const MmLarge *m, const float *params, const ModelInput *in, MmW
     }
 
     // Transformer blocks (pre-LN, full attention under the key mask).
-    const size_t sD = slab(w, m, Dz), sR = slab(w, m, 1);
-    for (int l = 0; l < c->L; l++) {
-        const size_t lD = (size_t)l * Dz;
-        const float *xin = w->x + (size_t)l * sD;
-        float *xout = w->x + (size_t)(l + 1) * sD;
-        float *ln1 = w->ln1 + l * sD, *qkv = w->qkv + l * 3 * sD;
-        float *atty = w->atty + l * sD, *xmid = w->xmid + l * sD, *ln2 = w->ln2 + l * sD;
-        float *fch = w->fch + l * 4 * sD, *fchg = w->fch_gelu + l * 4 * sD;
-        float *att = w->att + (size_t)l * (size_t)w->Bmax * (size_t)H * (size_t)T * (size_t)T;
-        layernorm_forward(ln1, w->ln1_mean + l * sR, w->ln1_rstd + l * sR, xin,
-                          params + m->ln1w + lD, params + m->ln1b + lD, (int)BT, D);
-        linear_forward(qkv, ln1, params + m->qkvw + 3 * lD * Dz, params + m->qkvb + 3 * lD, (int)BT,
-                       D, 3 * D);
-        attention_forward(atty, att, qkv, km, 0, B, T, D, H);
-        linear_forward(xmid, atty, params + m->attprojw + lD * Dz, params + m->attprojb + lD,
-                       (int)BT, D, D);
-        residual_forward(xmid, xmid, xin, btd);
-        layernorm_forward(ln2, w->ln2_mean + l * sR, w->ln2_rstd + l * sR, xmid,
-                          params + m->ln2w + lD, params + m->ln2b + lD, (int)BT, D);
-        linear_forward(fch, ln2, params + m->fcw + 4 * lD * Dz, params + m->fcb + 4 * lD, (int)BT,
-                       D, 4 * D);
-        gelu_forward(fchg, fch, 4 * btd);
-        linear_forward(xout, fchg, params + m->fcprojw + 4 * lD * Dz, params + m->fcprojb + lD,
-                       (int)BT, 4 * D, D);
-        residual_forward(xout, xout, xmid, btd);
-    }
+    blocks_forward(&m->blocks, params, km, B, &w->blocks);
 
     // Masked mean-pool (sums in double), final LayerNorm, head. A row with no token pools to 0.
-    const float *xL = w->x + (size_t)c->L * sD;
+    const float *xL = blocks_out(&m->blocks, &w->blocks);
     for (int b = 0; b < B; b++) {
         const uint8_t *kb = km + (size_t)b * T;
         int cnt = 0;
@@ -321,7 +254,7 @@ void mm_backward(const MmLarge *m, const float *params, float *grads, const Mode
     CHECK_PTR(grads);
     check_input(__func__, m, in, w);
     const MmConfig *c = &m->c;
-    const int B = in->B, T = m->T, D = c->D, H = c->H, M = c->n_mod;
+    const int B = in->B, T = m->T, D = c->D, M = c->n_mod;
     const size_t Dz = (size_t)D, BT = (size_t)B * (size_t)T, btd = BT * Dz;
     const uint8_t *km = w->key_mask;
 
@@ -351,42 +284,8 @@ void mm_backward(const MmLarge *m, const float *params, float *grads, const Mode
         }
     }
 
-    // Blocks in reverse; dx holds ∂/∂x[l+1] on entry and ∂/∂x[l] on exit (residuals pass it on).
-    const size_t sD = slab(w, m, Dz), sR = slab(w, m, 1);
-    for (int l = c->L - 1; l >= 0; l--) {
-        const size_t lD = (size_t)l * Dz;
-        const float *xin = w->x + (size_t)l * sD;
-        const float *ln1 = w->ln1 + l * sD, *qkv = w->qkv + l * 3 * sD;
-        const float *att = w->att + (size_t)l * (size_t)w->Bmax * (size_t)H * (size_t)T * (size_t)T;
-        const float *atty = w->atty + l * sD, *xmid = w->xmid + l * sD, *ln2 = w->ln2 + l * sD;
-        const float *fch = w->fch + l * 4 * sD, *fchg = w->fch_gelu + l * 4 * sD;
-        // MLP branch: xout = xmid + fcproj(gelu(fc(LN2(xmid)))).
-        memset(w->dA, 0, 4 * btd * sizeof(float));
-        linear_backward(w->dA, grads + m->fcprojw + 4 * lD * Dz, grads + m->fcprojb + lD, dx, fchg,
-                        params + m->fcprojw + 4 * lD * Dz, (int)BT, 4 * D, D);
-        memset(w->dB, 0, 4 * btd * sizeof(float));
-        gelu_backward(w->dB, fch, w->dA, 4 * btd);
-        memset(w->dln, 0, btd * sizeof(float));
-        linear_backward(w->dln, grads + m->fcw + 4 * lD * Dz, grads + m->fcb + 4 * lD, w->dB, ln2,
-                        params + m->fcw + 4 * lD * Dz, (int)BT, D, 4 * D);
-        layernorm_backward(dx, grads + m->ln2w + lD, grads + m->ln2b + lD, w->dln, xmid,
-                           params + m->ln2w + lD, w->ln2_mean + l * sR, w->ln2_rstd + l * sR,
-                           (int)BT, D);
-        // Attention branch: xmid = xin + attproj(attention(qkv(LN1(xin)))).
-        float *datty = w->dB;
-        memset(datty, 0, btd * sizeof(float));
-        linear_backward(datty, grads + m->attprojw + lD * Dz, grads + m->attprojb + lD, dx, atty,
-                        params + m->attprojw + lD * Dz, (int)BT, D, D);
-        float *dqkv = w->dA;
-        memset(dqkv, 0, 3 * btd * sizeof(float));
-        attention_backward(dqkv, datty, qkv, att, km, 0, B, T, D, H, w->att_work);
-        memset(w->dln, 0, btd * sizeof(float));
-        linear_backward(w->dln, grads + m->qkvw + 3 * lD * Dz, grads + m->qkvb + 3 * lD, dqkv, ln1,
-                        params + m->qkvw + 3 * lD * Dz, (int)BT, D, 3 * D);
-        layernorm_backward(dx, grads + m->ln1w + lD, grads + m->ln1b + lD, w->dln, xin,
-                           params + m->ln1w + lD, w->ln1_mean + l * sR, w->ln1_rstd + l * sR,
-                           (int)BT, D);
-    }
+    // Blocks in reverse: dx becomes ∂/∂x[0].
+    blocks_backward(&m->blocks, params, grads, km, B, &w->blocks, dx);
 
     // Encoders: only tokens under the key mask were written in the forward, so only they pass
     // gradient on (masked rows hold exact zeros anyway; skipping them makes that structural).
@@ -395,7 +294,7 @@ void mm_backward(const MmLarge *m, const float *params, float *grads, const Mode
         const size_t td = (size_t)tm * Dz;
         float *demb = grads + m->mod_emb[i];
         if (c->kind[i] == MODEL_DENSE) {
-            float *dpre = w->dA; // (B, t_m·D) fits in (B, T, 4D)
+            float *dpre = w->blocks.dA; // (B, t_m·D) fits in (B, T, 4D)
             memset(dpre, 0, (size_t)B * td * sizeof(float));
             for (int b = 0; b < B; b++) {
                 if (!present(in, M, b, i)) continue;
@@ -474,7 +373,7 @@ void mm_large_create(Model *m, const MmConfig *c, const char (*mod_name)[MODEL_M
                  .n_mod = c->n_mod,
                  .K = c->K,
                  .rep_dim = c->D};
-    int64_t D = c->D, L = c->L;
+    int64_t D = c->D;
     char name[MODEL_NAME_MAX], mod[MODEL_MOD_NAME_MAX + 8];
     for (int i = 0; i < c->n_mod; i++) {
         model_modality_name(mod, mod_name, i);
@@ -492,18 +391,7 @@ void mm_large_create(Model *m, const MmConfig *c, const char (*mod_name)[MODEL_M
         model_add_tensor(m, name, 2, (int64_t[]){t, D}, mm->mod_emb[i], 1);
     }
     // Per-layer tensors, stacked over the L blocks (layer-major, as the buffer holds them).
-    model_add_tensor(m, "blocks/ln1w", 2, (int64_t[]){L, D}, mm->ln1w, 1);
-    model_add_tensor(m, "blocks/ln1b", 2, (int64_t[]){L, D}, mm->ln1b, 1);
-    model_add_tensor(m, "blocks/qkvw", 3, (int64_t[]){L, 3 * D, D}, mm->qkvw, 1);
-    model_add_tensor(m, "blocks/qkvb", 2, (int64_t[]){L, 3 * D}, mm->qkvb, 1);
-    model_add_tensor(m, "blocks/attprojw", 3, (int64_t[]){L, D, D}, mm->attprojw, 1);
-    model_add_tensor(m, "blocks/attprojb", 2, (int64_t[]){L, D}, mm->attprojb, 1);
-    model_add_tensor(m, "blocks/ln2w", 2, (int64_t[]){L, D}, mm->ln2w, 1);
-    model_add_tensor(m, "blocks/ln2b", 2, (int64_t[]){L, D}, mm->ln2b, 1);
-    model_add_tensor(m, "blocks/fcw", 3, (int64_t[]){L, 4 * D, D}, mm->fcw, 1);
-    model_add_tensor(m, "blocks/fcb", 2, (int64_t[]){L, 4 * D}, mm->fcb, 1);
-    model_add_tensor(m, "blocks/fcprojw", 3, (int64_t[]){L, D, 4 * D}, mm->fcprojw, 1);
-    model_add_tensor(m, "blocks/fcprojb", 2, (int64_t[]){L, D}, mm->fcprojb, 1);
+    blocks_add_tensors(&mm->blocks, m, "blocks", 1);
     model_add_tensor(m, "lnf/w", 1, (int64_t[]){D}, mm->lnfw, 1);
     model_add_tensor(m, "lnf/b", 1, (int64_t[]){D}, mm->lnfb, 1);
     model_add_tensor(m, "head/w", 2, (int64_t[]){c->K, D}, mm->headw, 1);

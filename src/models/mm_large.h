@@ -9,6 +9,7 @@
 //     (t_m, D)
 //   key mask km (B, T): 1 where the modality is present (and, for tokens, the id is >= 0)
 //   L blocks:  x += attn(LN1(x), km) · W_oᵀ + b_o;  x += gelu(LN2(x) · W_fcᵀ + b_fc) · W_pᵀ + b_p
+//              (the shared pre-LN stack of models/blocks.h)
 //   rep = LN_f(Σ_t km·x_t / Σ_t km)   (B, D)        logits = rep · W_hᵀ + b_h   (B, K)
 //
 // E_mod is one learned embedding per token slot: it names the modality and, within it, the
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/rng.h"
+#include "models/blocks.h"
 #include "models/model.h"
 
 // Defaults of mm_config_default (at these, the AV-FashionMNIST MM-LM is ~16x the D = 64 party
@@ -40,63 +42,36 @@ typedef struct {
     int D, L, H, K;            // width, transformer blocks, heads (D % H == 0), classes
 } MmConfig;
 
-// Per-layer parameter tensors: name and floats per layer. Each is stored for all L layers together
-// (layer-major, as llm.c), so tensor `name` of layer l starts at m->name + l · size.
-#define MM_LAYER_PARAMS(X, D)                                                                      \
-    X(ln1w, (size_t)(D))                                                                           \
-    X(ln1b, (size_t)(D))                                                                           \
-    X(qkvw, (size_t)3 * (D) * (D))                                                                 \
-    X(qkvb, (size_t)3 * (D))                                                                       \
-    X(attprojw, (size_t)(D) * (D))                                                                 \
-    X(attprojb, (size_t)(D))                                                                       \
-    X(ln2w, (size_t)(D))                                                                           \
-    X(ln2b, (size_t)(D))                                                                           \
-    X(fcw, (size_t)4 * (D) * (D))                                                                  \
-    X(fcb, (size_t)4 * (D))                                                                        \
-    X(fcprojw, (size_t)4 * (D) * (D))                                                              \
-    X(fcprojb, (size_t)(D))
-
 // Offsets of every parameter tensor in the flat buffer (transparent, docs/conventions.md §3).
 typedef struct {
     MmConfig c;
     size_t n_params;
-    int T;                               // tokens per sample, Σ t_m
-    int tok_off[MODEL_MAX_MOD];          // first token row of modality m
-    size_t enc_w[MODEL_MAX_MOD];         // dense: W (t_m·D, in_m); tokens: E (V, D)
-    size_t enc_b[MODEL_MAX_MOD];         // dense: b (t_m·D); tokens: none (an empty range)
-    size_t mod_emb[MODEL_MAX_MOD];       // (t_m, D)
-#define MM_X_FIELD(name, n) size_t name; // (L, n)
-    MM_LAYER_PARAMS(MM_X_FIELD, 0)
-#undef MM_X_FIELD
-    size_t lnfw, lnfb;   // (D), (D)
-    size_t headw, headb; // (K, D), (K)
+    int T;                         // tokens per sample, Σ t_m
+    int tok_off[MODEL_MAX_MOD];    // first token row of modality m
+    size_t enc_w[MODEL_MAX_MOD];   // dense: W (t_m·D, in_m); tokens: E (V, D)
+    size_t enc_b[MODEL_MAX_MOD];   // dense: b (t_m·D); tokens: none (an empty range)
+    size_t mod_emb[MODEL_MAX_MOD]; // (t_m, D)
+    Blocks blocks;                 // the L transformer blocks (models/blocks.h)
+    size_t lnfw, lnfb;             // (D), (D)
+    size_t headw, headb;           // (K, D), (K)
 } MmLarge;
 
-// Activations and gradients for batches up to Bmax: one arena, carved at init. Owned
-// (mm_work_free). Per-layer buffers hold L slabs of Bmax rows (layer l at l · Bmax · T · width).
+// Activations and gradients for batches up to Bmax: one arena, carved at init, plus the block
+// stack's own work (blocks.h). Owned (mm_work_free).
 typedef struct {
     int Bmax;
-    float *pre[MODEL_MAX_MOD]; // dense: (Bmax, t_m·D) encoder output before GELU
-    uint8_t *key_mask;         // (Bmax, T)
-    float *x;                  // (L+1, Bmax, T, D) residual stream: x[0] tokens, x[l+1] block l out
-    float *ln1, *ln1_mean, *ln1_rstd; // (L, Bmax, T, D), (L, Bmax, T), (L, Bmax, T)
-    float *qkv;                       // (L, Bmax, T, 3D)
-    float *att;                       // (L, Bmax, H, T, T) attention probabilities
-    float *atty;                      // (L, Bmax, T, D) attention output before W_o
-    float *xmid;                      // (L, Bmax, T, D) residual after attention
-    float *ln2, *ln2_mean, *ln2_rstd; // (L, Bmax, T, D), (L, Bmax, T), (L, Bmax, T)
-    float *fch, *fch_gelu;            // (L, Bmax, T, 4D) MLP hidden before/after GELU
-    float *pooled;                    // (Bmax, D) masked mean of x[L]
-    float *lnf_mean, *lnf_rstd;       // (Bmax)
-    float *rep;                       // (Bmax, D) LN_f(pooled): the representation (mm_rep)
-    float *logits, *probs;            // (Bmax, K)
-    float *dlogits;                   // (Bmax, K) upstream gradient for mm_backward
-    float *drep;                      // (Bmax, D) extra upstream gradient on rep for mm_backward
+    float *pre[MODEL_MAX_MOD];  // dense: (Bmax, t_m·D) encoder output before GELU
+    uint8_t *key_mask;          // (Bmax, T)
+    BlocksWork blocks;          // the stack's activations: x[0] the tokens, x[L] its output
+    float *pooled;              // (Bmax, D) masked mean of x[L]
+    float *lnf_mean, *lnf_rstd; // (Bmax)
+    float *rep;                 // (Bmax, D) LN_f(pooled): the representation (mm_rep)
+    float *logits, *probs;      // (Bmax, K)
+    float *dlogits;             // (Bmax, K) upstream gradient for mm_backward
+    float *drep;                // (Bmax, D) extra upstream gradient on rep for mm_backward
     // backward scratch
-    float *dx, *dln;       // (Bmax, T, D)
-    float *dA, *dB;        // (Bmax, T, 4D)
+    float *dx;             // (Bmax, T, D)
     float *dpooled, *dlnf; // (Bmax, D)
-    float *att_work;       // attention_workspace_size(Bmax, T, D, H)
     float *arena;
 } MmWork;
 
