@@ -397,6 +397,7 @@ static void adapter_backward(float *dinp, float *dA, float *dB, LlamaWork *w, co
 void llama_backward(const LlamaLM *lm, const float *params, float *grads, int base_grads,
                     const float *dhid, float *dx, LlamaWork *w) {
     CHECK_PTR(w);
+    CHECK(w->B >= 1, "llama_backward: no llama_forward has run on this work");
     check_work(__func__, lm, params, w, w->B, w->T);
     CHECK_PTR(dhid);
     CHECK(!base_grads || grads, "llama_backward: base_grads=%d with grads NULL", base_grads);
