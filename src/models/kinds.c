@@ -69,8 +69,8 @@ static const OptSpec mllm_opts[] = {
      "LoRA rank on q, k, v, o of every decoder layer", 0},
     {"mllm.lora_alpha", OPT_DOUBLE, L_OPT(lora_alpha), "4", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
      "LoRA alpha (scale alpha/r)", 0},
-    {"mllm.lora_dropout", OPT_DOUBLE, L_OPT(lora_dropout), "0.05", OPT_LO | OPT_HI | OPT_HI_OPEN,
-     0, 1, NULL, "dropout on the adapters' input while training", 0},
+    {"mllm.lora_dropout", OPT_DOUBLE, L_OPT(lora_dropout), "0.05", OPT_LO | OPT_HI | OPT_HI_OPEN, 0,
+     1, NULL, "dropout on the adapters' input while training", 0},
 };
 #undef L_OPT
 
@@ -81,9 +81,10 @@ static void mllm_create(Model *m, const ModelSpec *spec, int D, const void *opts
 
 static const ModelKind kind_mllm = {
     .opt = {.name = "mllm",
-            .summary = "the tiny multimodal LLM (ViT encoders, projector, LLaMA-style decoder) from "
-                       "a base-model file, LoRA-tuned; classes as multiple-choice options "
-                       "(--width is ignored)",
+            .summary =
+                "the tiny multimodal LLM (ViT encoders, projector, LLaMA-style decoder) from "
+                "a base-model file, LoRA-tuned; classes as multiple-choice options "
+                "(--width is ignored)",
             .opts = mllm_opts,
             .n_opts = (int)(sizeof mllm_opts / sizeof mllm_opts[0]),
             .size = sizeof(MllmKindOpts)},

@@ -162,8 +162,8 @@ static void check_batch(const Mllm *m, const MllmBatch *b, const MllmWork *w) {
     CHECK_PTR(b->ids);
     CHECK_PTR(b->len);
     for (int r = 0; r < b->B; r++) {
-        CHECK(b->len[r] >= 1 && b->len[r] <= b->T, "mllm: row %d has %d tokens of %d", r,
-              b->len[r], b->T);
+        CHECK(b->len[r] >= 1 && b->len[r] <= b->T, "mllm: row %d has %d tokens of %d", r, b->len[r],
+              b->T);
         for (int e = 0; e < m->c.n_enc; e++) {
             int s = b->slot[e] ? b->slot[e][r] : -1;
             CHECK(s < 0 || (b->enc_in[e] && s + m->n_tok[e] <= b->len[r]),
@@ -219,8 +219,8 @@ const float *mllm_hidden(const MllmWork *w, const Mllm *m, int b, int t) {
 void mllm_backward(const Mllm *m, const float *params, float *grads, const MllmTrain *tr,
                    const MllmBatch *b, MllmWork *w) {
     const int B = w->B, T = w->T, D = m->c.lm.D;
-    CHECK(b->B == B && b->T == T, "mllm_backward: batch %dx%d, the forward's %dx%d", b->B, b->T,
-          B, T);
+    CHECK(b->B == B && b->T == T, "mllm_backward: batch %dx%d, the forward's %dx%d", b->B, b->T, B,
+          T);
     int need_dx = tr->proj || tr->enc || tr->emb;
     if (need_dx) memset(w->dx, 0, (size_t)B * T * D * sizeof(float));
     llama_backward(&m->lm, params, grads, tr->lm_base, w->dhid, need_dx ? w->dx : NULL, &w->lm);

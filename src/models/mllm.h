@@ -63,9 +63,9 @@ typedef struct {
 
 // One batch of sequences. Borrowed.
 typedef struct {
-    int B, T;                      // rows, padded length (every len[b] <= T)
-    const int *ids;                // (B, T) token ids in [0, V) (slot positions: any valid id)
-    const int *len;                // (B) tokens of each row
+    int B, T;                          // rows, padded length (every len[b] <= T)
+    const int *ids;                    // (B, T) token ids in [0, V) (slot positions: any valid id)
+    const int *len;                    // (B) tokens of each row
     const float *enc_in[MLLM_MAX_ENC]; // (B, H·W) encoder e's input rows (NULL: no row has it)
     const int *slot[MLLM_MAX_ENC];     // (B) first position of encoder e's tokens, -1 = absent
 } MllmBatch;
@@ -73,14 +73,14 @@ typedef struct {
 typedef struct {
     int Bmax, Tmax;
     VitWork vit[MLLM_MAX_ENC];
-    float *enc_x[MLLM_MAX_ENC];     // (Bmax, H·W) gathered present rows
-    float *shuf[MLLM_MAX_ENC];      // (Bmax, n_tok, in_proj)
+    float *enc_x[MLLM_MAX_ENC];                  // (Bmax, H·W) gathered present rows
+    float *shuf[MLLM_MAX_ENC];                   // (Bmax, n_tok, in_proj)
     float *p1[MLLM_MAX_ENC], *p1g[MLLM_MAX_ENC]; // (Bmax, n_tok, Dp) before / after GELU
-    float *proj[MLLM_MAX_ENC];      // (Bmax, n_tok, D)
-    int *rows[MLLM_MAX_ENC];        // (Bmax) batch row of each gathered row
-    int n_rows[MLLM_MAX_ENC];       // present rows of the last forward
-    float *x, *dx;                  // (Bmax, Tmax, D)
-    float *dhid;                    // (Bmax, Tmax, D) upstream gradient on the LM's hidden states
+    float *proj[MLLM_MAX_ENC];                   // (Bmax, n_tok, D)
+    int *rows[MLLM_MAX_ENC];                     // (Bmax) batch row of each gathered row
+    int n_rows[MLLM_MAX_ENC];                    // present rows of the last forward
+    float *x, *dx;                               // (Bmax, Tmax, D)
+    float *dhid; // (Bmax, Tmax, D) upstream gradient on the LM's hidden states
     LlamaWork lm;
     // scratch of the backward: the largest encoder's (Bmax, n_tok, ·) and (Bmax, Gh·Gw, De)
     float *dproj, *dp1, *dshuf, *dtok;

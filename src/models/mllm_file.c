@@ -112,8 +112,9 @@ int mllm_config_parse(MllmConfig *c, const char *text, char *err, size_t cap) {
         char *stop;
         long v = strtol(val, &stop, 10);
         if (i == n || *stop || stop == val || v < 0 || v > 1 << 24) {
-            snprintf(err, cap, i == n ? "unknown config key '%s'" : "config key %s=%s is not a size",
-                     kv, val);
+            snprintf(err, cap,
+                     i == n ? "unknown config key '%s'" : "config key %s=%s is not a size", kv,
+                     val);
             return -1;
         }
         *k[i].field = (int)v;
@@ -217,6 +218,12 @@ static char *read_attr_str(hid_t f, const char *name) {
             if (H5Aread(a, mt, &s) >= 0 && s) out = xstrdup(s);
             if (s) H5free_memory(s);
             H5Tclose(mt);
+        } else { // fixed size (io/runfile.h h5_attr_str), bounded before allocating
+            size_t size = H5Tget_size(t);
+            if (size > 0 && size < (1u << 20)) {
+                out = xcalloc(size + 1, 1);
+                if (H5Aread(a, t, out) < 0) xfree(out), out = NULL;
+            }
         }
     }
     if (t >= 0) H5Tclose(t);
@@ -333,8 +340,8 @@ static int read_stage(const char *path, const char *stage, const Model *model, f
                      "model of another config?)",
                      path, mt->name, stage);
             rc = -1;
-        } else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                           params + mt->off) < 0) {
+        } else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, params + mt->off) <
+                   0) {
             snprintf(err, cap, "%s: tensor %s of stage '%s' unreadable", path, mt->name, stage);
             rc = -1;
         } else {

@@ -121,10 +121,14 @@ static MllmTrain train_parts(const Model *m, const Selection *sel) {
     for (int t = 0; t < m->n_tensors; t++) {
         if (sel && !sel->on[t]) continue;
         const char *n = m->tensor[t].name;
-        if (!strncmp(n, "enc_", 4)) tr.enc = 1;
-        else if (!strncmp(n, "proj_", 5)) tr.proj = 1;
-        else if (!strcmp(n, "lm/tok_emb") || !strcmp(n, "lm/head")) tr.emb = 1;
-        else if (!strstr(n, "/lora_")) tr.lm_base = 1;
+        if (!strncmp(n, "enc_", 4))
+            tr.enc = 1;
+        else if (!strncmp(n, "proj_", 5))
+            tr.proj = 1;
+        else if (!strcmp(n, "lm/tok_emb") || !strcmp(n, "lm/head"))
+            tr.emb = 1;
+        else if (!strstr(n, "/lora_"))
+            tr.lm_base = 1;
     }
     return tr;
 }
@@ -290,7 +294,8 @@ void mllm_kind_create(Model *m, const ModelSpec *spec, const MllmKindOpts *o) {
         k->enc_of[i] = -1;
         if (spec->kind[i] == MODEL_TOKENS) {
             CHECK(k->text_mod < 0, "mllm: the data has two token modalities");
-            CHECK(spec->words[i], "mllm: the words of modality '%s' are unknown", spec->mod_name[i]);
+            CHECK(spec->words[i], "mllm: the words of modality '%s' are unknown",
+                  spec->mod_name[i]);
             k->text_mod = i, k->text_len = spec->in_dim[i], k->words = spec->words[i];
             continue;
         }

@@ -17,8 +17,8 @@
 typedef struct {
     char base[OPT_STR_MAX];   // the base-model file
     char prompt[OPT_STR_MAX]; // "plain" | "augmented" (FedMLLM's prompt augmentation)
-    int train_proj;   // 1: the projectors are trainable too
-    int lora_r;       // adapter rank
+    int train_proj;           // 1: the projectors are trainable too
+    int lora_r;               // adapter rank
     double lora_alpha, lora_dropout;
 } MllmKindOpts;
 

@@ -13,12 +13,13 @@
 #include "models/mllm.h"
 
 // The special tokens, ids 0.. in this order.
-#define MLLM_SPECIALS {"<pad>", "<bos>", "<eos>", "<image>", "<audio>"}
+#define MLLM_SPECIALS                                                                              \
+    { "<pad>", "<bos>", "<eos>", "<image>", "<audio>" }
 #define MLLM_N_SPECIALS 5
 enum { MLLM_TOK_PAD = 0, MLLM_TOK_BOS = 1, MLLM_TOK_EOS = 2 };
 
 typedef struct {
-    Bpe bpe; // owned
+    Bpe bpe;                  // owned
     int marker[MLLM_MAX_ENC]; // the special before encoder e's slots ("<image>", "<audio>")
 } MllmVocab;
 

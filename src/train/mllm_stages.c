@@ -8,6 +8,7 @@
 #include "core/die.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
 #include "train/local.h"
@@ -101,11 +102,12 @@ static void stepper_init(Stepper *s, const StageEnv *env, const char *spec, cons
 
 static void stepper_zero(Stepper *s) {
     for (int k = 0; k < s->sel.n_segs; k++)
-        memset(s->grads + s->sel.seg[k].off, 0, s->sel.seg[k].n * sizeof(float));
+        memset(s->grads + s->sel.seg[k].offset, 0, s->sel.seg[k].n * sizeof(float));
 }
 
 static void stepper_step(Stepper *s, float *params, int step, int steps) {
-    if (s->tc.clip > 0) clip_grad_global_norm(s->grads, s->n, s->sel.seg, s->sel.n_segs, s->tc.clip);
+    if (s->tc.clip > 0)
+        clip_grad_global_norm(s->grads, s->n, s->sel.seg, s->sel.n_segs, s->tc.clip);
     train_opt_step(&s->tc, train_lr(&s->tc, 1, step, steps), params, s->grads, &s->opt, s->n,
                    &s->sel);
 }
@@ -117,8 +119,9 @@ static void stepper_free(Stepper *s) {
 
 // The LM's base weights (every LM tensor but the adapters) as a selection spec.
 static void lm_base_spec(const Mllm *mm, char *out, size_t cap) {
-    snprintf(out, cap, "lm/tok_emb,lm/attn_norm,lm/wq,lm/wk,lm/wv,lm/wo,lm/mlp_norm,lm/w1,lm/w3,"
-                       "lm/w2,lm/norm%s",
+    snprintf(out, cap,
+             "lm/tok_emb,lm/attn_norm,lm/wq,lm/wk,lm/wv,lm/wo,lm/mlp_norm,lm/w1,lm/w3,"
+             "lm/w2,lm/norm%s",
              mm->c.lm.tied ? "" : ",lm/head");
 }
 
@@ -165,8 +168,8 @@ double stage_text(const StageEnv *env, float *params, const int *tokens, int64_t
         (void)one;
         MllmBatch batch = {.B = 1, .T = T, .ids = val + s, .len = &T};
         int64_t k;
-        double l = mllm_lm_loss(mm, params, NULL, &tr, &batch, val + s + 1, 1.0, &w, NULL, &k,
-                                NULL);
+        double l =
+            mllm_lm_loss(mm, params, NULL, &tr, &batch, val + s + 1, 1.0, &w, NULL, &k, NULL);
         sum += l * (double)k, cnt += k;
     }
     *val_ppl = cnt ? exp(sum / (double)cnt) : NAN;
@@ -260,4 +263,183 @@ double stage_encoder(const StageEnv *env, float *params, int e, const StageRows 
     vit_work_free(&w);
     stepper_free(&st);
     return seen ? (double)hits / (double)seen : NAN;
+}
+
+// ---- stages 3 and 4: sequences of media and text ----
+
+typedef struct {
+    Batch bt;
+    int *ids, *len, *tgt, *slot[MLLM_MAX_ENC];
+    int64_t *order;
+    char *text, *q;
+    int Tmax;
+} SeqBuf;
+
+static void seqbuf_init(SeqBuf *s, const StageEnv *env, int B) {
+    memset(s, 0, sizeof *s);
+    s->Tmax = env->mm->c.lm.Tmax;
+    batch_init(&s->bt, env->sl, B);
+    s->ids = xmalloc((size_t)B * s->Tmax * sizeof(int));
+    s->tgt = xmalloc((size_t)B * s->Tmax * sizeof(int));
+    s->len = xmalloc((size_t)B * sizeof(int));
+    for (int e = 0; e < MLLM_MAX_ENC; e++)
+        s->slot[e] = xmalloc((size_t)B * sizeof(int));
+    s->order = xmalloc((size_t)B * sizeof *s->order);
+    s->text = xmalloc(TEXT_CAP), s->q = xmalloc(TEXT_CAP);
+}
+
+static void seqbuf_free(SeqBuf *s) {
+    batch_free(&s->bt);
+    xfree(s->ids), xfree(s->tgt), xfree(s->len), xfree(s->order), xfree(s->text), xfree(s->q);
+    for (int e = 0; e < MLLM_MAX_ENC; e++)
+        xfree(s->slot[e]);
+}
+
+// f with only the modalities of mask present: what facts_from_row gives for that mask.
+static SampleFacts masked_facts(const SampleFacts *all, const StageEnv *env, int mask) {
+    SampleFacts f = *all;
+    for (int m = 0; m < f.n_mod; m++)
+        f.present[m] = (uint8_t)(mask >> m & 1);
+    for (int m = 0; m < f.n_mod; m++) {
+        if (f.present[m]) continue;
+        if (f.mod_kind[m] == FACTS_MOD_IMAGE) f.img_size = f.img_tone = -1;
+        if (f.mod_kind[m] == FACTS_MOD_AUDIO) f.aud_rate = f.aud_pitch = f.aud_voice = -1;
+        if (m == env->text_mod) f.text[0] = 0;
+    }
+    return f;
+}
+
+// A random non-empty set of the encoders' modalities (and, with text, the text modality with
+// probability 1/2) as a data-modality mask.
+static int draw_mask(const StageEnv *env, Rng *rng, int with_text) {
+    int n_enc = env->mm->c.n_enc, mask = 0;
+    while (!mask)
+        for (int e = 0; e < n_enc; e++)
+            if (rng_below(rng, 2)) mask |= 1 << env->mod_of_enc[e];
+    if (with_text && env->text_mod >= 0 && rng_below(rng, 2)) mask |= 1 << env->text_mod;
+    return mask;
+}
+
+// Row b of the batch: its media per mask, then text; targets on the caption (stage 3) or the
+// answer letter (stage 4). Returns the length.
+static int build_seq(const StageEnv *env, SeqBuf *s, const StageRows *rows, int b, int64_t row,
+                     int instruct, Rng *rng) {
+    const Mllm *mm = env->mm;
+    int mask = draw_mask(env, rng, instruct);
+    uint8_t has[MLLM_MAX_ENC] = {0};
+    for (int e = 0; e < mm->c.n_enc; e++)
+        has[e] = (uint8_t)(mask >> env->mod_of_enc[e] & 1);
+    SampleFacts f = masked_facts(&rows->facts[row], env, mask);
+    int *ids = s->ids + (size_t)b * s->Tmax, *tgt = s->tgt + (size_t)b * s->Tmax;
+    MllmSeq q;
+    mllm_seq_begin(&q, ids, s->Tmax, mm, env->voc, has);
+    int prompt_end;
+    const char *name = f.label >= 0 && f.label < env->pc->K ? env->pc->names[f.label] : NULL;
+    if (!instruct) {
+        mllm_seq_text(&q, env->voc, "caption:");
+        prompt_end = q.n;
+        CHECK(prompt_caption(s->text, TEXT_CAP, &f, name, rng) >= 0, "caption too long");
+        snprintf(s->q, TEXT_CAP, " %s", s->text);
+        mllm_seq_text(&q, env->voc, s->q);
+        mllm_seq_push(&q, MLLM_TOK_EOS);
+    } else {
+        int n_opt, answer;
+        CHECK(prompt_instruction(s->q, TEXT_CAP, &n_opt, &answer, &f, env->pc, rng) >= 0,
+              "instruction too long");
+        CHECK(mllm_question_text(s->text, TEXT_CAP, f.text, s->q) >= 0, "question too long");
+        mllm_seq_text(&q, env->voc, s->text);
+        prompt_end = q.n;
+        mllm_seq_push(&q, mllm_letter_id(env->voc, answer));
+    }
+    CHECK(!q.overflow, "a stage sequence does not fit the context of %d tokens", s->Tmax);
+    for (int t = 0; t < q.n; t++) // position t predicts token t + 1 from the prompt's end on
+        tgt[t] = t + 1 >= prompt_end && t + 1 < q.n ? ids[t + 1] : -1;
+    for (int e = 0; e < mm->c.n_enc; e++)
+        s->slot[e][b] = q.slot[e];
+    return q.n;
+}
+
+// A batch of B rows (order[0..B) of rows) as an MllmBatch over s's buffers.
+static MllmBatch make_batch(const StageEnv *env, SeqBuf *s, const StageRows *rows, int B,
+                            int instruct, Rng *rng) {
+    int T = 1;
+    sampleset_batch(&rows->set, env->sl, s->order, 0, B, &s->bt);
+    for (int b = 0; b < B; b++) {
+        s->len[b] = build_seq(env, s, rows, b, s->order[b], instruct, rng);
+        if (s->len[b] > T) T = s->len[b];
+    }
+    for (int b = 0; b < B; b++) { // stride Tmax -> T, padded (targets -1 past the end)
+        memmove(s->ids + (size_t)b * T, s->ids + (size_t)b * s->Tmax, (size_t)s->len[b] * 4);
+        memmove(s->tgt + (size_t)b * T, s->tgt + (size_t)b * s->Tmax, (size_t)s->len[b] * 4);
+        for (int t = s->len[b]; t < T; t++)
+            s->ids[(size_t)b * T + t] = MLLM_TOK_PAD, s->tgt[(size_t)b * T + t] = -1;
+    }
+    MllmBatch mb = {.B = B, .T = T, .ids = s->ids, .len = s->len};
+    for (int e = 0; e < env->mm->c.n_enc; e++)
+        mb.enc_in[e] = s->bt.dense[env->mod_of_enc[e]], mb.slot[e] = s->slot[e];
+    return mb;
+}
+
+// Stages 3 and 4: train the selection spec on rows, then evaluate on val: returns
+// (instruct ? the answer accuracy : the perplexity).
+static double stage_seq(const StageEnv *env, float *params, const char *spec, MllmTrain tr,
+                        int instruct, const StageRows *train, const StageRows *val,
+                        const StageOpts *o, Curve *loss) {
+    const Mllm *mm = env->mm;
+    Stepper st;
+    stepper_init(&st, env, spec, o);
+    SeqBuf s;
+    seqbuf_init(&s, env, o->batch);
+    MllmWork w;
+    mllm_work_init(&w, mm, o->batch, mm->c.lm.Tmax);
+    Rng rng, pick;
+    rng_init(&rng, env->seed, instruct ? 4 : 3, 0, RNG_DATA);
+    rng_init(&pick, env->seed, instruct ? 4 : 3, 0, RNG_SHUFFLE);
+    double ema = NAN;
+    for (int step = 0; step < o->steps; step++) {
+        for (int b = 0; b < o->batch; b++)
+            s.order[b] = rng_below(&pick, (uint32_t)train->n);
+        MllmBatch mb = make_batch(env, &s, train, o->batch, instruct, &rng);
+        stepper_zero(&st);
+        double l = mllm_lm_loss(mm, params, st.grads, &tr, &mb, s.tgt, 1.0, &w, NULL, NULL, NULL);
+        stepper_step(&st, params, step, o->steps);
+        ema = isnan(ema) ? l : 0.98 * ema + 0.02 * l;
+        if (step % 25 == 0 || step == o->steps - 1) curve_add(loss, step, ema);
+        if (step % 500 == 0)
+            log_info("stage %d: step %d/%d loss %.3f", instruct ? 4 : 3, step, o->steps, ema);
+    }
+    // validation: every row once, its own fixed draws
+    Rng vr;
+    rng_init(&vr, env->seed, instruct ? 4 : 3, 1, RNG_DATA);
+    double sum = 0;
+    int64_t cnt = 0, hits = 0;
+    for (int64_t at = 0; at < val->n; at += o->batch) {
+        int B = (int)(val->n - at < o->batch ? val->n - at : o->batch);
+        for (int b = 0; b < B; b++)
+            s.order[b] = at + b;
+        MllmBatch mb = make_batch(env, &s, val, B, instruct, &vr);
+        int64_t k;
+        double l = mllm_lm_loss(mm, params, NULL, &tr, &mb, s.tgt, 1.0, &w, NULL, &k, &hits);
+        sum += l * (double)k, cnt += k;
+    }
+    mllm_work_free(&w);
+    seqbuf_free(&s);
+    stepper_free(&st);
+    if (!cnt) return NAN;
+    return instruct ? (double)hits / (double)cnt : exp(sum / (double)cnt);
+}
+
+double stage_align(const StageEnv *env, float *params, const StageRows *train, const StageRows *val,
+                   const StageOpts *o, Curve *loss) {
+    MllmTrain tr = {.proj = 1};
+    return stage_seq(env, params, "proj_", tr, 0, train, val, o, loss);
+}
+
+double stage_instruct(const StageEnv *env, float *params, const StageRows *train,
+                      const StageRows *val, const StageOpts *o, Curve *loss) {
+    char spec[300];
+    lm_base_spec(env->mm, spec, sizeof spec - 8);
+    strcat(spec, ",proj_");
+    MllmTrain tr = {.proj = 1, .lm_base = 1, .emb = 1};
+    return stage_seq(env, params, spec, tr, 1, train, val, o, loss);
 }

@@ -30,8 +30,8 @@ typedef struct {
 
 // The rows a stage reads: loaded once, with their facts. Owned (stage_rows_free).
 typedef struct {
-    SampleSet set;        // every modality present
-    SampleFacts *facts;   // (n)
+    SampleSet set;      // every modality present
+    SampleFacts *facts; // (n)
     int64_t n;
 } StageRows;
 
@@ -68,8 +68,8 @@ double stage_text(const StageEnv *env, float *params, const int *tokens, int64_t
 double stage_encoder(const StageEnv *env, float *params, int e, const StageRows *train,
                      const StageRows *val, const StageOpts *o, Curve *loss);
 // Stage 3: returns the caption perplexity on val (each row with image, audio or both).
-double stage_align(const StageEnv *env, float *params, const StageRows *train,
-                   const StageRows *val, const StageOpts *o, Curve *loss);
+double stage_align(const StageEnv *env, float *params, const StageRows *train, const StageRows *val,
+                   const StageOpts *o, Curve *loss);
 // Stage 4: returns the accuracy of the answer letter (greedy over the whole vocabulary) on val's
 // instruction questions.
 double stage_instruct(const StageEnv *env, float *params, const StageRows *train,

@@ -1,0 +1,368 @@
+// base_model.c - builds the tiny multimodal LLM's base model from nothing (make base-model):
+//
+//   base_model --data=data/avfmnist_small.h5 --out=data/base/mllm.h5 [--size=full|tiny]
+//              [--memes=data/memes.h5] [--public-fraction=0.3] [--seed=1] [--steps.<stage>=N]
+//
+// A byte-level BPE is trained on WordNet's glosses (Debian wordnet-base) plus the prompt
+// templates; then the four stages of train/mllm_stages.h run on the public rows of the data (a
+// carve-out of the train split no party holds: --public-fraction, after --val-fraction's
+// validation rows, which the stages' figures are measured on). The file (models/mllm_file.h) keeps
+// each stage's weights, the curves, and the provenance: data digests, corpus digest, commit,
+// fractions, seconds per stage. Last, the finished file is loaded the way --model=mllm loads it and
+// the parties' tasks are asked zero-shot on test rows (the 10-way item question, and the memes
+// question with --memes): those figures go into the file too. Written under a temporary name and
+// renamed when complete.
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/die.h"
+#include "core/log.h"
+#include "core/options.h"
+#include "core/sha256.h"
+#include "core/timer.h"
+#include "core/xalloc.h"
+#include "data/corpus.h"
+#include "data/holdout.h"
+#include "io/runfile.h"
+#include "models/mllm_file.h"
+#include "models/mllm_kind.h"
+#include "tensor/blas.h"
+#include "train/local.h"
+#include "train/mllm_stages.h"
+
+extern const char mmc_git_commit[];
+extern const int mmc_git_dirty;
+
+typedef struct {
+    char data[OPT_STR_MAX], out[OPT_STR_MAX], size[OPT_STR_MAX], memes[OPT_STR_MAX];
+    double val_fraction, public_fraction;
+    int64_t seed;
+    int vocab, eval_rows, blas_threads;
+    int steps[4]; // per stage; 0 = the size's default
+} BaseCfg;
+
+#define F(f) offsetof(BaseCfg, f)
+static const OptSpec base_opts[] = {
+    {"data", OPT_STRING, F(data), "data/avfmnist_small.h5", 0, 0, 0, NULL,
+     "dataset whose public rows train stages 2-4", 0},
+    {"out", OPT_STRING, F(out), "data/base/mllm.h5", 0, 0, 0, NULL, "the base-model file", 0},
+    {"size", OPT_CHOICE, F(size), "full", 0, 0, 0, "full|tiny",
+     "full: the FedMLLM base model (~15 min); tiny: a few seconds, for tests", 0},
+    {"memes", OPT_STRING, F(memes), "", 0, 0, 0, NULL,
+     "also measure zero-shot on this memes file (its test rows)", 0},
+    {"val-fraction", OPT_DOUBLE, F(val_fraction), "0.1", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
+     "validation carve-out, as mmcollab's", 0},
+    {"public-fraction", OPT_DOUBLE, F(public_fraction), "0.3",
+     OPT_LO | OPT_LO_OPEN | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
+     "public carve-out the stages train on (runs pass the same value)", 0},
+    {"seed", OPT_I64, F(seed), "1", OPT_LO, 0, 0, NULL, "seed of every stage", 0},
+    {"vocab", OPT_INT, F(vocab), "0", OPT_LO, 0, 0, NULL, "BPE vocabulary (0 = the size's)", 0},
+    {"eval-rows", OPT_INT, F(eval_rows), "1000", OPT_LO, 1, 0, NULL,
+     "test rows of the zero-shot figures", 0},
+    {"blas-threads", OPT_INT, F(blas_threads), "1", OPT_LO, 1, 0, NULL, "OpenBLAS threads", 0},
+    {"steps.text", OPT_INT, F(steps[0]), "0", OPT_LO, 0, 0, NULL, "stage 1 steps (0 = size's)", 0},
+    {"steps.encoders", OPT_INT, F(steps[1]), "0", OPT_LO, 0, 0, NULL, "stage 2 steps", 0},
+    {"steps.align", OPT_INT, F(steps[2]), "0", OPT_LO, 0, 0, NULL, "stage 3 steps", 0},
+    {"steps.instruct", OPT_INT, F(steps[3]), "0", OPT_LO, 0, 0, NULL, "stage 4 steps", 0},
+};
+#undef F
+#define N_OPTS ((int)(sizeof base_opts / sizeof base_opts[0]))
+
+// The two sizes: the model, the tokenizer and each stage's optimisation.
+typedef struct {
+    MllmConfig c;
+    int vocab, text_T;
+    StageOpts st[4];
+} SizePreset;
+
+static void size_preset(SizePreset *p, int tiny) {
+    memset(p, 0, sizeof *p);
+    MllmConfig *c = &p->c;
+    c->n_enc = 2;
+    int De = tiny ? 16 : 48;
+    c->enc[0] = (MllmEncConfig){"image", {1, 28, 28, 7, 7, De, tiny ? 1 : 2, 4}, 2, 2, 2 * De};
+    c->enc[1] = (MllmEncConfig){"audio", {1, 98, 40, 7, 40, De, tiny ? 1 : 2, 4}, 2, 1, 2 * De};
+    c->lm = (LlamaConfig){.D = tiny ? 16 : 48,
+                          .L = tiny ? 2 : 4,
+                          .H = tiny ? 2 : 4,
+                          .F = tiny ? 32 : 128,
+                          .Tmax = tiny ? 384 : 160, // tiny's few merges spell bytes
+                          .r = 1,
+                          .alpha = 1,
+                          .tied = 1,
+                          .theta = 10000.0};
+    p->vocab = tiny ? 400 : 1024;
+    p->text_T = tiny ? 32 : 64;
+    //                     steps              batch  lr      wd    clip
+    p->st[0] = (StageOpts){tiny ? 30 : 6000, 16, 3e-3, 0.01, 1.0};
+    p->st[1] = (StageOpts){tiny ? 20 : 1500, 32, 2e-3, 0.01, 1.0};
+    p->st[2] = (StageOpts){tiny ? 20 : 2500, 16, 2e-3, 0.0, 1.0};
+    p->st[3] = (StageOpts){tiny ? 30 : 6000, 16, 1e-3, 0.01, 1.0};
+}
+
+// Every line of text as its own document: <bos> tokens ...; into a growing int array.
+static int *encode_docs(const Bpe *b, const char *text, int64_t *n_out) {
+    size_t len = strlen(text);
+    int64_t cap = (int64_t)len / 2 + 16, n = 0;
+    int *ids = xmalloc((size_t)cap * sizeof(int));
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t l = end ? (size_t)(end - line) : strlen(line);
+        int k = bpe_encode_n(b, line, l, BPE_SPECIALS_AS_BYTES, NULL, 0);
+        if (n + k + 1 > cap) {
+            int64_t c2 = 2 * (n + k + 1);
+            int *grown = xmalloc((size_t)c2 * sizeof(int));
+            memcpy(grown, ids, (size_t)n * sizeof(int));
+            xfree(ids), ids = grown, cap = c2;
+        }
+        ids[n++] = MLLM_TOK_BOS;
+        n += bpe_encode_n(b, line, l, BPE_SPECIALS_AS_BYTES, ids + n, (int)(cap - n));
+        line += l + (end != NULL);
+    }
+    *n_out = n;
+    return ids;
+}
+
+// Zero-shot through --model=mllm's own code: accuracy, macro-F1, AUC of the task on test rows.
+static EvalStats zero_shot(const char *base, const char *data, const BaseCfg *bc) {
+    char err[1024];
+    Dataset *ds = dataset_open(data, err, sizeof err);
+    CHECK(ds, "%s", err);
+    SampleLayout sl;
+    samples_layout(&sl, ds);
+    ModelSpec spec;
+    samples_model_spec(&spec, &sl, ds);
+    MllmKindOpts o = {.train_proj = 0, .lora_r = 4, .lora_alpha = 4, .lora_dropout = 0};
+    snprintf(o.base, sizeof o.base, "%s", base);
+    snprintf(o.prompt, sizeof o.prompt, "plain");
+    Model m;
+    mllm_kind_create(&m, &spec, &o);
+    float *params = xcalloc_aligned(m.n_params * sizeof(float));
+    Rng rng;
+    rng_init(&rng, (uint64_t)bc->seed, 0, 0, RNG_INIT);
+    model_init_params(&m, params, &rng); // fresh adapters: B = 0, the base model exactly
+    int64_t *rows, n = holdout_rows(ds, HOLDOUT_TEST, (HoldoutFractions){bc->val_fraction, 0},
+                                    bc->eval_rows, &rows);
+    uint8_t *all = xmalloc((size_t)n + 1);
+    memset(all, (1u << sl.n_mod) - 1, (size_t)n);
+    SampleSet s;
+    sampleset_load(&s, &sl, ds, DS_TEST, rows, all, n);
+    TrainScratch ts;
+    train_scratch_init(&ts, &m, &sl, 16);
+    EvalStats e;
+    evaluate_model(&m, params, &s, &sl, NULL, &ts, &e);
+    train_scratch_free(&ts, &m);
+    sampleset_free(&s);
+    xfree(all), xfree(rows), xfree(params);
+    model_free(&m);
+    dataset_close(ds);
+    return e;
+}
+
+static void write_curve(hid_t f, const char *stage, const Curve *c) {
+    mllm_file_write_curve(f, stage, "step", c->step, c->n);
+    mllm_file_write_curve(f, stage, "loss", c->value, c->n);
+}
+
+static int run(const BaseCfg *bc) {
+    char err[1024];
+    double t_all = timer_now_ms();
+    SizePreset sp;
+    size_preset(&sp, !strcmp(bc->size, "tiny"));
+    for (int s = 0; s < 4; s++)
+        if (bc->steps[s]) sp.st[s].steps = bc->steps[s];
+    Dataset *ds = dataset_open(bc->data, err, sizeof err);
+    CHECK(ds, "%s", err);
+    SampleLayout sl;
+    samples_layout(&sl, ds);
+    // the text: WordNet glosses and the prompt templates
+    CorpusOpts co;
+    corpus_opts_default(&co);
+    char *gloss;
+    size_t gloss_len;
+    CHECK(corpus_build(&co, &gloss, &gloss_len, err, sizeof err) == 0, "%s", err);
+    char corpus_sha[SHA256_HEX_LEN + 1];
+    corpus_sha256_hex(gloss, gloss_len, corpus_sha);
+    PromptClasses pc;
+    prompt_classes_fashion(&pc);
+    FactsSource fsrc;
+    facts_source_init(&fsrc, ds);
+    size_t pcap = 1 << 20;
+    char *prompts = xmalloc(pcap);
+    const char *const *classes = dataset_class_names(ds);
+    CHECK(prompt_corpus(prompts, pcap, &pc, &fsrc, classes, dataset_n_classes(ds), 0, 8,
+                        (uint64_t)bc->seed) >= 0,
+          "the prompt corpus exceeds %zu bytes", pcap);
+    const char *texts[2] = {gloss, prompts};
+    static const char *const specials[] = MLLM_SPECIALS;
+    Bpe bpe = {0};
+    double t0 = timer_now_ms();
+    bpe_train(&bpe, texts, 2, bc->vocab ? bc->vocab : sp.vocab, specials, MLLM_N_SPECIALS);
+    log_info("tokenizer: %d tokens (%.1f s)", bpe.vocab_size, (timer_now_ms() - t0) / 1e3);
+    sp.c.lm.V = bpe.vocab_size;
+    // the model
+    Mllm mm;
+    mllm_init(&mm, &sp.c);
+    Model layout;
+    memset(&layout, 0, sizeof layout);
+    mllm_add_tensors(&mm, &layout, 1);
+    layout.n_params = mm.n_params;
+    float *params = xcalloc_aligned(mm.n_params * sizeof(float));
+    Rng rng;
+    rng_init(&rng, (uint64_t)bc->seed, 0, 0, RNG_INIT);
+    mllm_init_params(&mm, params, &rng);
+    MllmVocab voc;
+    CHECK(mllm_vocab_init(&voc, &bpe, &mm, err, sizeof err) == 0, "%s", err);
+    log_info("model: %zu parameters (LM %zu)", mm.n_params, mm.lm.n_params);
+    StageEnv env = {.mm = &mm,
+                    .layout = &layout,
+                    .voc = &voc,
+                    .sl = &sl,
+                    .pc = &pc,
+                    .text_mod = fsrc.text_mod,
+                    .seed = (uint64_t)bc->seed};
+    for (int e = 0; e < mm.c.n_enc; e++) {
+        env.mod_of_enc[e] = -1;
+        for (int m = 0; m < sl.n_mod; m++)
+            if (!strcmp(dataset_modality(ds, m)->name, mm.c.enc[e].name)) env.mod_of_enc[e] = m;
+        CHECK(env.mod_of_enc[e] >= 0, "%s has no '%s' modality", bc->data, mm.c.enc[e].name);
+    }
+    // rows: public (train) and validation
+    HoldoutFractions hf = {bc->val_fraction, bc->public_fraction};
+    int64_t *idx, n = holdout_rows(ds, HOLDOUT_PUBLIC, hf, 0, &idx);
+    StageRows pub, val;
+    stage_rows_load(&pub, ds, &sl, DS_TRAIN, idx, n);
+    xfree(idx);
+    n = holdout_rows(ds, HOLDOUT_VALIDATION, hf, bc->eval_rows, &idx);
+    stage_rows_load(&val, ds, &sl, DS_TRAIN, idx, n);
+    xfree(idx);
+    log_info("rows: %lld public, %lld validation", (long long)pub.n, (long long)val.n);
+    // the file, under a temporary name until it is complete
+    char tmp[OPT_STR_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp", bc->out);
+    hid_t f = mllm_file_create(tmp, &mm.c);
+    mllm_file_write_tokenizer(f, &voc.bpe);
+    Curve curve[4] = {0};
+    double secs[4], fig[4];
+    // stage 1
+    t0 = timer_now_ms();
+    int64_t n_tok;
+    int *tok = encode_docs(&voc.bpe, gloss, &n_tok);
+    int64_t n_val = n_tok / 50; // the last 2 % of the corpus is held out
+    double ppl;
+    stage_text(&env, params, tok, n_tok - n_val, sp.text_T, tok + (n_tok - n_val), n_val, &sp.st[0],
+               &curve[0], &ppl);
+    fig[0] = ppl, secs[0] = (timer_now_ms() - t0) / 1e3;
+    log_info("stage 1 (text): %lld tokens, held-out perplexity %.2f (%.0f s)", (long long)n_tok,
+             ppl, secs[0]);
+    xfree(tok);
+    mllm_file_write_stage(f, "lm", &layout, params, "lm/");
+    // stage 2
+    t0 = timer_now_ms();
+    double enc_acc[MLLM_MAX_ENC];
+    for (int e = 0; e < mm.c.n_enc; e++) {
+        enc_acc[e] = stage_encoder(&env, params, e, &pub, &val, &sp.st[1], &curve[1]);
+        log_info("stage 2 (encoder %s): validation accuracy %.3f", mm.c.enc[e].name, enc_acc[e]);
+    }
+    fig[1] = enc_acc[0], secs[1] = (timer_now_ms() - t0) / 1e3;
+    mllm_file_write_stage(f, "encoders", &layout, params, "enc_");
+    // stage 3
+    t0 = timer_now_ms();
+    fig[2] = stage_align(&env, params, &pub, &val, &sp.st[2], &curve[2]);
+    secs[2] = (timer_now_ms() - t0) / 1e3;
+    log_info("stage 3 (alignment): validation caption perplexity %.2f (%.0f s)", fig[2], secs[2]);
+    mllm_file_write_stage(f, "aligned", &layout, params, "proj_");
+    // stage 4
+    t0 = timer_now_ms();
+    fig[3] = stage_instruct(&env, params, &pub, &val, &sp.st[3], &curve[3]);
+    secs[3] = (timer_now_ms() - t0) / 1e3;
+    log_info("stage 4 (instructions): validation answer accuracy %.3f (%.0f s)", fig[3], secs[3]);
+    mllm_file_write_stage(f, "final", &layout, params, "");
+    static const char *const stage_name[4] = {"text", "encoders", "align", "instruct"};
+    for (int s = 0; s < 4; s++)
+        write_curve(f, stage_name[s], &curve[s]);
+    // provenance
+    char sha[SHA256_HEX_LEN + 1];
+    CHECK(sha256_file_hex(bc->data, sha) == 0, "%s: cannot read for its digest", bc->data);
+    h5_attr_str(f, "data", bc->data);
+    h5_attr_str(f, "data_sha256", sha);
+    h5_attr_str(f, "corpus", "WordNet 3.0 glosses (Debian wordnet-base), WordNet 3.0 licence");
+    h5_attr_str(f, "corpus_sha256", corpus_sha);
+    h5_attr_str(f, "git_commit", mmc_git_commit);
+    h5_attr_i64(f, "git_dirty", mmc_git_dirty);
+    h5_attr_str(f, "size", bc->size);
+    h5_attr_i64(f, "seed", bc->seed);
+    h5_attr_f64(f, "val_fraction", bc->val_fraction);
+    h5_attr_f64(f, "public_fraction", bc->public_fraction);
+    h5_attr_i64(f, "public_rows", pub.n);
+    h5_attr_i64(f, "n_params", (long long)mm.n_params);
+    h5_attr_f64(f, "text_val_perplexity", fig[0]);
+    h5_attr_f64(f, "image_encoder_val_acc", enc_acc[0]);
+    h5_attr_f64(f, "audio_encoder_val_acc", mm.c.n_enc > 1 ? enc_acc[1] : NAN);
+    h5_attr_f64(f, "caption_val_perplexity", fig[2]);
+    h5_attr_f64(f, "instruct_val_acc", fig[3]);
+    for (int s = 0; s < 4; s++) {
+        char key[64];
+        snprintf(key, sizeof key, "seconds_%s", stage_name[s]);
+        h5_attr_f64(f, key, secs[s]);
+    }
+    H5_CHECK(H5Fclose(f));
+    // zero-shot, through the code the runs use
+    EvalStats zs = zero_shot(tmp, bc->data, bc);
+    double zs_acc = zs.n ? (double)zs.correct / (double)zs.n : NAN;
+    log_info("zero-shot items (%lld test rows): accuracy %.3f (chance %.3f), macro-F1 %.3f",
+             (long long)zs.n, zs_acc, 1.0 / dataset_n_classes(ds), zs.macro_f1);
+    f = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+    H5_CHECK(f);
+    h5_attr_f64(f, "zeroshot_items_acc", zs_acc);
+    h5_attr_f64(f, "zeroshot_items_macro_f1", zs.macro_f1);
+    if (bc->memes[0]) {
+        EvalStats zm = zero_shot(tmp, bc->memes, bc);
+        log_info("zero-shot memes (%lld test rows): accuracy %.3f, AUC %.3f, hard-label AUC %.3f",
+                 (long long)zm.n, zm.n ? (double)zm.correct / (double)zm.n : NAN, zm.auc,
+                 zm.auc_hard);
+        h5_attr_f64(f, "zeroshot_memes_acc", zm.n ? (double)zm.correct / (double)zm.n : NAN);
+        h5_attr_f64(f, "zeroshot_memes_auc", zm.auc);
+    }
+    h5_attr_f64(f, "seconds_total", (timer_now_ms() - t_all) / 1e3);
+    H5_CHECK(H5Fclose(f));
+    CHECK(rename(tmp, bc->out) == 0, "cannot rename %s to %s", tmp, bc->out);
+    log_info("wrote %s (%.0f s)", bc->out, (timer_now_ms() - t_all) / 1e3);
+    for (int s = 0; s < 4; s++)
+        curve_free(&curve[s]);
+    stage_rows_free(&pub), stage_rows_free(&val);
+    mllm_vocab_free(&voc);
+    xfree(params), xfree(gloss), xfree(prompts);
+    model_free(&layout);
+    dataset_close(ds);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv); // the library's error path (MPI_Abort) expects it; one process
+    log_init(0, LOG_INFO);
+    BaseCfg bc;
+    char err[1024];
+    int rc = opts_parse(base_opts, N_OPTS, &bc, argc, argv, err, sizeof err);
+    if (rc == OPT_HELP) {
+        opts_print_help(base_opts, N_OPTS, stdout,
+                        "usage: base_model [options]\n"
+                        "Trains the tiny multimodal LLM's base model (tokenizer, text, encoders, "
+                        "alignment, instructions) and writes it with its zero-shot figures.");
+        MPI_Finalize();
+        return 0;
+    }
+    if (rc != OPT_OK) {
+        fprintf(stderr, "base_model: %s\n", err);
+        MPI_Finalize();
+        return 2;
+    }
+    blas_set_num_threads(bc.blas_threads);
+    rc = run(&bc);
+    MPI_Finalize();
+    return rc;
+}
