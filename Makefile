@@ -25,7 +25,7 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties asan debug lint format \
-                format-check data run calibrate bomm-table tuning
+                format-check data run calibrate bomm-table tuning base-model
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -292,7 +292,7 @@ MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 
 test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(BUILD)/lib/libmpicount.so $(BUILD)/bin/count_probe \
-      $(DATA)/avfmnist_ci.h5 $(DATA)/landsat.h5 $(DATA)/memes_ci.h5
+      $(DATA)/avfmnist_ci.h5 $(DATA)/landsat.h5 $(DATA)/memes_ci.h5 $(DATA)/base/mllm_tiny.h5
 	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_LIB_DIR=$(BUILD)/lib MMC_DATA_DIR=$(DATA) \
 	  $(BUILD)/bin/run_tests
 
@@ -336,6 +336,21 @@ $(DATA)/memes.h5: | $(BUILD)/bin/build_memes $(DATA)/avfmnist_small.h5
 	$(BUILD)/bin/build_memes --from=$(DATA)/avfmnist_small.h5 --out=$@
 $(DATA)/memes_ci.h5: | $(BUILD)/bin/build_memes $(DATA)/avfmnist_ci.h5
 	$(BUILD)/bin/build_memes --from=$(DATA)/avfmnist_ci.h5 --out=$@
+# The tiny multimodal LLM's base models (src/apps/base_model.c): the full one for the FedMLLM table
+# (make base-model: ~15 min on 2 cores), a tiny one for the tests (seconds; rebuilt with the
+# builder).
+BASE_MODEL_ARGS ?=
+$(DATA)/base/mllm.h5: | $(BUILD)/bin/base_model $(DATA)/avfmnist_small.h5 $(DATA)/memes.h5
+	@mkdir -p $(@D)
+	$(MPI_ENV) $(BUILD)/bin/base_model --size=full --data=$(DATA)/avfmnist_small.h5 \
+	  --memes=$(DATA)/memes.h5 --out=$@ $(BASE_MODEL_ARGS)
+$(DATA)/base/mllm_tiny.h5: $(BUILD)/bin/base_model | $(DATA)/avfmnist_ci.h5 $(DATA)/memes_ci.h5
+	@mkdir -p $(@D)
+	$(MPI_ENV) $(BUILD)/bin/base_model --size=tiny --data=$(DATA)/avfmnist_ci.h5 \
+	  --memes=$(DATA)/memes_ci.h5 --eval-rows=200 --out=$@ >/dev/null
+base-model: $(BUILD)/bin/base_model $(DATA)/avfmnist_small.h5 $(DATA)/memes.h5
+	rm -f $(DATA)/base/mllm.h5
+	@$(MAKE) --no-print-directory MMC_INNER=1 $(DATA)/base/mllm.h5
 DATASETS := $(DATA)/avfmnist.h5 $(DATA)/avfmnist_small.h5 $(DATA)/avfmnist_ci.h5 $(DATA)/synmm.h5 \
             $(DATA)/landsat.h5 $(DATA)/memes.h5 $(DATA)/memes_ci.h5
 data: $(DATASETS)

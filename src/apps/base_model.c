@@ -90,7 +90,7 @@ static void size_preset(SizePreset *p, int tiny) {
                           .L = tiny ? 2 : 4,
                           .H = tiny ? 2 : 4,
                           .F = tiny ? 32 : 128,
-                          .Tmax = tiny ? 384 : 160, // tiny's few merges spell bytes
+                          .Tmax = tiny ? 384 : 256, // tiny's few merges spell bytes
                           .r = 1,
                           .alpha = 1,
                           .tied = 1,

@@ -130,6 +130,7 @@ void mllm_work_init(MllmWork *w, const Mllm *m, int Bmax, int Tmax) {
     w->dhid = xcalloc(BT * D, sizeof(float));
     w->dproj = xmalloc((size_t)Bmax * big * sizeof(float));
     w->dp1 = xmalloc((size_t)Bmax * big * sizeof(float));
+    w->dp1g = xmalloc((size_t)Bmax * big * sizeof(float));
     w->dshuf = xmalloc((size_t)Bmax * big * sizeof(float));
     w->dtok = xmalloc((size_t)Bmax * grid * sizeof(float));
     w->hrows = xmalloc(BT * D * sizeof(float));
@@ -147,7 +148,8 @@ void mllm_work_free(MllmWork *w) {
         xfree(w->enc_x[e]), xfree(w->shuf[e]), xfree(w->p1[e]), xfree(w->p1g[e]);
         xfree(w->proj[e]), xfree(w->rows[e]);
     }
-    xfree(w->x), xfree(w->dx), xfree(w->dhid), xfree(w->dproj), xfree(w->dp1), xfree(w->dshuf);
+    xfree(w->x), xfree(w->dx), xfree(w->dhid), xfree(w->dproj), xfree(w->dp1), xfree(w->dp1g),
+        xfree(w->dshuf);
     xfree(w->dtok), xfree(w->hrows), xfree(w->dhrows), xfree(w->logits), xfree(w->probs);
     xfree(w->tgt), xfree(w->pos);
     if (w->Bmax) llama_work_free(&w->lm);
@@ -240,10 +242,11 @@ void mllm_backward(const Mllm *m, const float *params, float *grads, const MllmT
         memset(w->dp1, 0, (size_t)n * nt * Dp * sizeof(float));
         linear_backward(w->dp1, g ? g + m->p2w[e] : NULL, g ? g + m->p2b[e] : NULL, w->dproj,
                         w->p1g[e], params + m->p2w[e], n * nt, Dp, D);
-        gelu_backward(w->dp1, w->p1[e], w->dp1, (size_t)n * nt * Dp);
+        memset(w->dp1g, 0, (size_t)n * nt * Dp * sizeof(float)); // gelu_backward accumulates
+        gelu_backward(w->dp1g, w->p1[e], w->dp1, (size_t)n * nt * Dp);
         float *dshuf = tr->enc ? w->dshuf : NULL;
         if (dshuf) memset(dshuf, 0, (size_t)n * nt * m->in_proj[e] * sizeof(float));
-        linear_backward(dshuf, g ? g + m->p1w[e] : NULL, g ? g + m->p1b[e] : NULL, w->dp1,
+        linear_backward(dshuf, g ? g + m->p1w[e] : NULL, g ? g + m->p1b[e] : NULL, w->dp1g,
                         w->shuf[e], params + m->p1w[e], n * nt, m->in_proj[e], Dp);
         if (!tr->enc) continue;
         size_t grid = (size_t)m->gh[e] * m->gw[e] * ec->vit.D;

@@ -83,7 +83,7 @@ typedef struct {
     float *dhid; // (Bmax, Tmax, D) upstream gradient on the LM's hidden states
     LlamaWork lm;
     // scratch of the backward: the largest encoder's (Bmax, n_tok, ·) and (Bmax, Gh·Gw, De)
-    float *dproj, *dp1, *dshuf, *dtok;
+    float *dproj, *dp1, *dp1g, *dshuf, *dtok;
     // mllm_lm_loss: gathered rows with a target, up to Bmax·Tmax
     float *hrows, *dhrows; // (Bmax·Tmax, D)
     float *logits, *probs; // (Bmax·Tmax, V)

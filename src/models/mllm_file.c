@@ -201,7 +201,7 @@ static hid_t open_file(const char *path, char *err, size_t cap) {
         return -1;
     }
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) snprintf(err, cap, "%s: not an HDF5 file", path);
+    if (f < 0) snprintf(err, cap, "%s: cannot be opened as an HDF5 file", path);
     return f;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/die.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 #include "data/prompts.h"
 #include "models/mllm_file.h"
@@ -264,6 +265,8 @@ static void build_questions(MllmKind *k, const ModelSpec *spec, const MllmKindOp
         media += 1 + k->mm.n_tok[e];
     int words = k->text_mod >= 0 ? k->text_len * longest_word(k, spec->vocab[k->text_mod]) : 0;
     k->Tmax = media + longest_q + words;
+    log_debug("mllm: prompts of up to %d tokens (%d of media, %d of question, %d of text)", k->Tmax,
+              media, longest_q, words);
     CHECK(k->Tmax <= k->mm.c.lm.Tmax,
           "mllm: the longest prompt (%d tokens: %d of media, %d of question, up to %d of text) is "
           "longer than the base model's context of %d tokens",
