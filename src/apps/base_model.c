@@ -87,7 +87,7 @@ static void size_preset(SizePreset *p, int tiny) {
     c->enc[0] = (MllmEncConfig){"image", {1, 28, 28, 7, 7, De, tiny ? 1 : 2, 4}, 2, 2, 2 * De};
     c->enc[1] = (MllmEncConfig){"audio", {1, 98, 40, 7, 40, De, tiny ? 1 : 2, 4}, 2, 1, 2 * De};
     c->lm = (LlamaConfig){.D = tiny ? 16 : 48,
-                          .L = tiny ? 2 : 4,
+                          .L = tiny ? 3 : 4, // 3: --prox=adaptive has a middle layer
                           .H = tiny ? 2 : 4,
                           .F = tiny ? 32 : 128,
                           .Tmax = tiny ? 384 : 256, // tiny's few merges spell bytes

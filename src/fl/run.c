@@ -174,6 +174,14 @@ static void setup_model(Run *run) {
     const Config *cfg = run->cfg;
     run->kind->create(&run->model, &run->spec, cfg->width, run->rc->model_opts);
     char err[1024];
+    const Model *m = &run->model;
+    CHECK(!m->pretrained || (fabs(cfg->public_fraction - m->pretrain_public_fraction) < 1e-12 &&
+                             fabs(cfg->val_fraction - m->pretrain_val_fraction) < 1e-12),
+          "--public-fraction=%g --val-fraction=%g: the %s model was pre-trained on the public "
+          "%g of the train split after a validation carve-out of %g; pass --public-fraction=%g "
+          "--val-fraction=%g so that no party holds its rows",
+          cfg->public_fraction, cfg->val_fraction, m->ops->kind, m->pretrain_public_fraction,
+          m->pretrain_val_fraction, m->pretrain_public_fraction, m->pretrain_val_fraction);
     CHECK(model_select(&run->model, cfg->trainable, &run->sel, err, sizeof err) == 0,
           "--trainable=%s: %s", cfg->trainable, err);
     CHECK(prox_build(&run->prox, &run->model, &run->sel, prox_mode_parse(cfg->prox), cfg->prox_mu,

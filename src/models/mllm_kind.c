@@ -320,6 +320,11 @@ void mllm_kind_create(Model *m, const ModelSpec *spec, const MllmKindOpts *o) {
     m->n_params = k->mm.n_params;
     m->n_mod = spec->n_mod, m->K = spec->K, m->rep_dim = c.lm.D;
     mllm_add_tensors(&k->mm, m, o->train_proj);
+    m->pretrained = 1;
+    m->pretrain_val_fraction = mllm_file_attr_f64(o->base, "val_fraction");
+    m->pretrain_public_fraction = mllm_file_attr_f64(o->base, "public_fraction");
+    CHECK(!isnan(m->pretrain_val_fraction) && !isnan(m->pretrain_public_fraction),
+          "--mllm.base=%s records no val_fraction/public_fraction", o->base);
     k->base = xcalloc_aligned(m->n_params * sizeof(float));
     CHECK(mllm_file_read_stage(o->base, "final", m, k->base, 1, err, sizeof err) == 0,
           "--mllm.base: %s", err);

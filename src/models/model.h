@@ -113,6 +113,11 @@ struct Model {
     int emb_dim;  // width of the per-modality embeddings (split models), else 0
     int n_tensors;
     ModelTensor tensor[MODEL_MAX_TENSORS]; // in buffer order, tiling [0, n_params)
+    // A kind that starts from pre-trained weights sets pretrained and the carve-outs of the train
+    // split its pre-training used (data/holdout.h): runs must hold out the same public rows, so
+    // that no party trains on what the base model saw (the driver refuses other fractions).
+    int pretrained;
+    double pretrain_val_fraction, pretrain_public_fraction;
 };
 
 // For implementations: appends tensor `name` of the given shape at float offset off (CHECKs room,
