@@ -16,8 +16,8 @@ Tasks, settings, rows: the rows and their options are jobs/fedmllm/gen_sweep.py'
 the one place that spells them); a run is in the row whose options it carries, the most specific
 first (fedadam with --mllm.prompt=augmented is "fedadam+aug", not "fedadam"); a run matching none is
 labelled by its method and non-default method options, with a warning. A run's task is the task
-config (jobs/fedmllm/<task>.cfg; --jobs DIR reads DIR/ instead) whose every key it has with that value; none: its dataset's name,
-with a warning. Its setting is its --scenario (fedmllm-<setting>). Every row of ROWS is listed in
+config (jobs/fedmllm/<task>.cfg; --jobs DIR reads DIR/ instead) whose every key it has with that
+value; none: its dataset's name, with a warning. Its setting is its --scenario (fedmllm-<setting>). Every row of ROWS is listed in
 every task: a row without runs says "no runs".
 
 Cells: the task's metric (items: macro-F1 = test_macro_f1; memes: AUC = test_auc and hard-label AUC
@@ -194,13 +194,12 @@ def paragraph(task, settings, table):
     # 1. Adaptive server optimisers most robust: the highest worst setting.
     if len(fed) >= 2:
         worst = sorted(((min(v.values()), m, min(v, key=v.get)) for m, v in fed.items()), reverse=True)
-        top = worst[0][1]
-        agree = "agrees" if top in ADAPTIVE else "does not agree"
-        out.append(f"*Adaptive optimisers most robust* — worst setting per method: " +
-                   ", ".join(f"{m} {w:.2f} ({sc})" for w, m, sc in worst) +
-                   f". The most robust is {top}: ours {agree}" +
-                   ("." if top in ADAPTIVE else f" (best adaptive: {next(m for _, m, _ in worst if m in ADAPTIVE)})."
-                    if any(m in ADAPTIVE for _, m, _ in worst) else " (no adaptive method measured)."))
+        top, adaptive = worst[0][1], [m for _, m, _ in worst if m in ADAPTIVE]
+        verdict = ("ours agrees." if top in ADAPTIVE else
+                   f"ours does not agree (best adaptive: {adaptive[0]})." if adaptive else
+                   "not comparable: no adaptive method measured.")
+        out.append("*Adaptive optimisers most robust* — worst setting per method: " +
+                   ", ".join(f"{m} {w:.2f} ({sc})" for w, m, sc in worst) + f". The most robust is {top}: {verdict}")
     else:
         out.append("*Adaptive optimisers most robust* — not comparable: fewer than two federated methods measured.")
     # 2. FedAvgM collapses under missing and cross-modal data.
