@@ -14,6 +14,9 @@
 #   make run        the main job: fedavg, 1 cloud + 4 parties on AV-FashionMNIST -> runs/demo (+ PNG)
 #   make bomm-table the BoMM table without Slurm: jobs/bomm/sweep.txt -> runs/bomm/, jobs/bomm/RESULTS.md
 #                   (BOMM_J runs at a time, BOMM_NP ranks each, BOMM_MANIFEST, BOMM_RESULTS)
+#   make fedmllm-table  the FedMLLM table without Slurm: jobs/fedmllm/sweep.txt -> runs/fedmllm/,
+#                   jobs/fedmllm/RESULTS.md (FEDMLLM_J runs at a time, FEDMLLM_NP ranks each)
+#   make fedmllm-table-quick  its quick version (1 seed, 4 settings): jobs/fedmllm/quick/RESULTS.md
 #   make tuning     the validation sweeps behind the defaults: jobs/sweeps/{bomm_validation,fedprox_mu}.md
 #   make calibrate  per-dataset validation accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
@@ -25,7 +28,8 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties asan debug lint format \
-                format-check data run calibrate bomm-table tuning base-model
+                format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick tuning \
+                base-model
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -42,7 +46,7 @@ bench-deps:
 	@scripts/deps.sh bench
 
 # analysis/ (and make run's curves) runs on Debian's python3-h5py and python3-matplotlib.
-test test-analysis check asan run bomm-table tuning: analysis-deps
+test test-analysis check asan run bomm-table fedmllm-table fedmllm-table-quick tuning: analysis-deps
 analysis-deps: deps
 	@scripts/deps.sh analysis
 
@@ -385,6 +389,23 @@ bomm-table: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5
 	/usr/bin/python3 analysis/readme_figures.py --bomm $(BOMM_RESULTS:.md=.csv)
 	@echo "== $(BOMM_RESULTS), $(BOMM_RESULTS:.md=.csv), $(dir $(BOMM_RESULTS))curves/, README.md's figures"
 
+# ---- the FedMLLM table (issue 12) without Slurm ----
+# As bomm-table: every unfinished line of the manifest, then the table from exactly its run
+# directories. Lines that fail (a method or option the binary lacks yet) are named by the runner
+# and by the table ("no runs"); the table is written anyway and make then fails with the runner's
+# status. Under Slurm: slurm/submit_sweep.sh jobs/fedmllm/sweep.txt --throttle 8 -n 3, then this
+# goal (nothing left to run) or analysis/fedmllm_table.py --manifest ... --md ... by hand.
+FEDMLLM_J ?= 2
+FEDMLLM_NP ?= 2
+fedmllm-table fedmllm-table-quick: FEDMLLM_MANIFEST ?= $(if $(filter %-quick,$@),jobs/fedmllm/sweep_quick.txt,jobs/fedmllm/sweep.txt)
+fedmllm-table fedmllm-table-quick: FEDMLLM_RESULTS ?= $(if $(filter %-quick,$@),jobs/fedmllm/quick/RESULTS.md,jobs/fedmllm/RESULTS.md)
+fedmllm-table fedmllm-table-quick: $(APPS) $(DATA)/avfmnist_ci.h5
+	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(FEDMLLM_MANIFEST) \
+	  -j $(FEDMLLM_J) -n $(FEDMLLM_NP) --bin $(BUILD)/bin || rc=$$?; \
+	mkdir -p $(dir $(FEDMLLM_RESULTS)) && \
+	/usr/bin/python3 analysis/fedmllm_table.py --manifest $(FEDMLLM_MANIFEST) --md $(FEDMLLM_RESULTS) >/dev/null && \
+	echo "== $(FEDMLLM_RESULTS), $(FEDMLLM_RESULTS:.md=.csv), RUNS.sha256 and curves/ next to it" && exit $$rc
+
 # The validation sweeps behind the defaults (docs/methods.md §7): each manifest's runs, then its
 # table next to it (jobs/sweeps/<name>.md).
 TUNING := jobs/sweeps/bomm_validation.txt jobs/sweeps/fedprox_mu.txt
@@ -432,7 +453,7 @@ format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
 .PHONY: all test test-mpi test-analysis test-slurm check asan debug bench bench-parties lint format \
-        format-check data run calibrate bomm-table tuning FORCE
+        format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick tuning FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
 .SECONDARY:

@@ -52,17 +52,13 @@ python3-matplotlib (scripts/deps.sh analysis).
 import argparse
 import csv
 import datetime
-import glob
-import hashlib
 import math
 import os
-import re
-import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runs as rf  # noqa: E402
-from table import fmt_bytes  # noqa: E402
+from table import caution, command, data_digests, fmt_bytes, payload_bytes, write_digests  # noqa: E402
 
 # Display order: ours and its ablations first, then the baselines in the order of jobs/bomm/sweep.txt.
 METHODS = ["bomm", "local", "fedavg", "fedprox", "fedproto", "moon", "protofill", "meanfill",
@@ -131,11 +127,6 @@ def options_of(runs):
                     opts[k[len(pre):]] = r.config[k]
             out[id(r)] = opts
     return out
-
-
-def payload_bytes(r):
-    """Payload bytes per round, up + down, all parties, mean over the run's rounds."""
-    return float((r.metrics["payload_up"] + r.metrics["payload_down"]).mean())
 
 
 def label(method, opts):
@@ -248,74 +239,16 @@ def pretty(ds):
     return f"{DATASETS[ds]} ({ds})" if ds in DATASETS else ds
 
 
-def command(argv, runs):
-    """The command line with the run directories folded into their parent(s): the table is made
-    from run files only, and hundreds of paths say less than `runs/bomm/*/`."""
-    dirs = {os.path.dirname(os.path.normpath(r.dir)) or "." for r in runs}
-    run_args = {os.path.normpath(r.dir) for r in runs} | {os.path.normpath(r.path) for r in runs}
-    rest = [a for a in argv[1:] if os.path.normpath(a) not in run_args]
-    return " ".join(["analysis/bomm_table.py"] + [shlex.quote(d) + "/*/" for d in sorted(dirs)] +
-                    [shlex.quote(a) for a in rest])
-
-
-def final_checkpoint(r):
-    """The run's newest checkpoint (ckpt/round_NNNNNN.h5 with the largest N), or None."""
-    cks = glob.glob(os.path.join(r.dir, "ckpt", "round_*.h5"))
-    num = [(int(m.group(1)), p) for p in cks for m in [re.search(r"round_(\d+)\.h5$", p)] if m]
-    return max(num)[1] if num else None
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def digests(runs):
-    """sha256sum lines ("<hex>  <path>", paths relative to the current directory) of each run's
-    run.h5 and final checkpoint, in run order; warns for a run without a checkpoint."""
-    lines = []
-    for r in sorted(runs, key=lambda r: r.dir):
-        files = [r.path]
-        ck = final_checkpoint(r)
-        if ck is None:
-            print(f"warning: {r.dir}: no checkpoint: RUNS.sha256 lists only its run.h5", file=sys.stderr)
-        else:
-            files.append(ck)
-        lines += [f"{sha256(p)}  {os.path.relpath(p)}" for p in files]
-    return "\n".join(lines) + "\n"
-
-
-def data_digests(runs):
-    """dataset → sorted distinct /meta data_sha256 ("unknown" where a run file lacks it)."""
-    out = {}
-    for r in runs:
-        out.setdefault(r.dataset, set()).add(str(r.meta.get("data_sha256") or "unknown"))
-    return {k: sorted(v) for k, v in sorted(out.items())}
-
-
 def markdown(table, runs, argv, ours, curves_rel, marks, eval_split, digests_rel):
     commits = sorted({r.git_commit for r in runs})
-    warn = rf.provenance_warning(marks)
     data = data_digests(runs)
-    multi = [ds for ds, v in data.items() if len(v) > 1]
-    lines = ["# BoMM results table", ""]
-    if warn or multi:
-        lines += ["> [!CAUTION]"]
-        if warn:
-            lines += [f"> **WARNING: {warn}.**"]
-        if multi:
-            lines += [f"> **WARNING: the runs of {', '.join(multi)} read data files with different "
-                      "digests (data_sha256 below).**"]
-        lines += [""]
+    lines = ["# BoMM results table", ""] + caution(runs, marks)
     lines += [
         "**BoMM here is a reconstruction from the paper's abstract** (`docs/methods.md` §1: the "
         "authors' code and full text are not public); the baselines are our implementations in the "
         "same harness. Generated from run files only by",
         "",
-        f"    {command(argv, runs)}",
+        f"    {command('analysis/bomm_table.py', argv, runs)}",
         "",
         f"on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC from **{len(runs)} runs** "
         f"of mmcollab commit {', '.join(f'`{c}`' for c in commits)}"
@@ -458,10 +391,7 @@ def main():
         rel = os.path.relpath(a.curves, os.path.dirname(os.path.abspath(a.md)) if a.md else ".")
     dig = a.digests or (os.path.join(os.path.dirname(a.md), "RUNS.sha256") if a.md else None)
     if dig:
-        os.makedirs(os.path.dirname(dig) or ".", exist_ok=True)
-        with open(dig, "w") as f:
-            f.write(digests(runs))
-        print(f"wrote {dig}", file=sys.stderr)
+        write_digests(dig, runs)
     md = markdown(table, runs, sys.argv, a.ours, rel, marks, eval_split, os.path.relpath(dig) if dig else None)
     sys.stdout.write(md)
     if a.md:

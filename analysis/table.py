@@ -29,8 +29,12 @@ Needs Debian's python3-h5py (scripts/deps.sh analysis).
 """
 import argparse
 import csv
+import glob
+import hashlib
 import math
 import os
+import re
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -95,6 +99,87 @@ def markdown(table, marks=None):
               "MPI = every byte the run passed to MPI, summed over ranks, control plane and (round 1) "
               "setup included; depends on -np."]
     return "\n".join(lines) + "\n"
+
+
+# ---- shared by the generated results tables (bomm_table.py, fedmllm_table.py) ----
+
+
+def payload_bytes(r):
+    """Payload bytes per round, up + down, all parties, mean over the run's rounds."""
+    return float((r.metrics["payload_up"] + r.metrics["payload_down"]).mean())
+
+
+def command(script, argv, runs):
+    """The command line with the run directories folded into their parent(s): the table is made
+    from run files only, and hundreds of paths say less than `runs/bomm/*/`."""
+    dirs = {os.path.dirname(os.path.normpath(r.dir)) or "." for r in runs}
+    run_args = {os.path.normpath(r.dir) for r in runs} | {os.path.normpath(r.path) for r in runs}
+    rest = [a for a in argv[1:] if os.path.normpath(a) not in run_args]
+    return " ".join([script] + [shlex.quote(d) + "/*/" for d in sorted(dirs)] +
+                    [shlex.quote(a) for a in rest])
+
+
+def final_checkpoint(r):
+    """The run's newest checkpoint (ckpt/round_NNNNNN.h5 with the largest N), or None."""
+    cks = glob.glob(os.path.join(r.dir, "ckpt", "round_*.h5"))
+    num = [(int(m.group(1)), p) for p in cks for m in [re.search(r"round_(\d+)\.h5$", p)] if m]
+    return max(num)[1] if num else None
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def digests(runs):
+    """sha256sum lines ("<hex>  <path>", paths relative to the current directory) of each run's
+    run.h5 and final checkpoint, in run order; warns for a run without a checkpoint."""
+    lines = []
+    for r in sorted(runs, key=lambda r: r.dir):
+        files = [r.path]
+        ck = final_checkpoint(r)
+        if ck is None:
+            print(f"warning: {r.dir}: no checkpoint: RUNS.sha256 lists only its run.h5", file=sys.stderr)
+        else:
+            files.append(ck)
+        lines += [f"{sha256(p)}  {os.path.relpath(p)}" for p in files]
+    return "\n".join(lines) + "\n"
+
+
+def write_digests(path, runs):
+    """Writes digests(runs) to path (creating its directory)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(digests(runs))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def data_digests(runs):
+    """dataset → sorted distinct /meta data_sha256 ("unknown" where a run file lacks it)."""
+    out = {}
+    for r in runs:
+        out.setdefault(r.dataset, set()).add(str(r.meta.get("data_sha256") or "unknown"))
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def caution(runs, marks):
+    """The CAUTION block a generated table opens with (a list of Markdown lines, empty when every run
+    is from one clean commit and each dataset has one digest): provenance() allowed problems, and
+    datasets read with different data_sha256."""
+    warn = rf.provenance_warning(marks)
+    multi = [ds for ds, v in data_digests(runs).items() if len(v) > 1]
+    if not (warn or multi):
+        return []
+    lines = ["> [!CAUTION]"]
+    if warn:
+        lines += [f"> **WARNING: {warn}.**"]
+    if multi:
+        lines += [f"> **WARNING: the runs of {', '.join(multi)} read data files with different "
+                  "digests (data_sha256 below).**"]
+    return lines + [""]
 
 
 def main():

@@ -11,7 +11,9 @@
 # sweep manifest through analysis/run_manifest.sh (fedavg, local, fedprox --fedprox.mu=0.1 on two
 # scenarios, and a line with a bad option): the bad line fails by name while the others finish,
 # finished runs are skipped, the directories are those of slurm/sweep.sbatch, and
-# analysis/bomm_table.py's table equals numbers recomputed with h5py.
+# analysis/bomm_table.py's table equals numbers recomputed with h5py. Then jobs/fedmllm's manifests
+# against their generator, and a tiny FedMLLM sweep (two settings, a failing line, the strategy rows
+# by their options) whose analysis/fedmllm_table.py table equals numbers recomputed with h5py.
 # Needs Debian's /usr/bin/python3 with python3-h5py, -matplotlib, -numpy (scripts/deps.sh analysis).
 set -euo pipefail
 BIN=${1:-build/bin}
@@ -50,7 +52,7 @@ mkdir -p "$T/orig" && cp -r "$T/runs" "$T/scal" "$T/orig/" # as the binary wrote
 "$PY" "$EM" stamp $FAKE 0 "$T"/runs/* "$T"/scal/*
 
 echo "== --help"
-for s in curves table bytes scaling bomm_table readme_figures sweep; do
+for s in curves table bytes scaling bomm_table fedmllm_table readme_figures sweep; do
   if "$PY" "$A/$s.py" --help | grep -q usage; then ok "$s.py --help"; else bad "$s.py --help"; fi
 done
 
@@ -656,6 +658,157 @@ if "$PY" "$HERE/jobs/bomm/gen_sweep.py" | cmp -s - "$HERE/jobs/bomm/sweep.txt" &
    [ "$(grep -cE -- '--method=(bomm|fedavg|fedmkt|local) --seed=1 --seed.split=[23]$' "$HERE/jobs/bomm/sweep.txt")" = 48 ]; then
   ok "sweep.txt = gen_sweep.py's output: $n runs (234 on split 1 at seeds 1-3, 48 on splits 2-3)"
 else bad "jobs/bomm/sweep.txt differs from jobs/bomm/gen_sweep.py or has $n runs"; fi
+
+echo "== jobs/fedmllm manifests"
+# Both manifests are what gen_sweep.py writes; 756 and 88 lines, run names unique; their headers'
+# time estimates within the budgets (3 h full, 30 min quick).
+FM=$HERE/jobs/fedmllm
+nf=$(cd "$HERE" && analysis/run_manifest.sh jobs/fedmllm/sweep.txt --list | sort -u | wc -l)
+nq=$(cd "$HERE" && analysis/run_manifest.sh jobs/fedmllm/sweep_quick.txt --list | sort -u | wc -l)
+hours() { sed -n 's/^# Estimated time: .* = \([0-9.]*\) h on 2 cores\.$/\1/p' "$1"; }
+if "$PY" "$FM/gen_sweep.py" | cmp -s - "$FM/sweep.txt" && "$PY" "$FM/gen_sweep.py" --quick | cmp -s - "$FM/sweep_quick.txt" &&
+   [ "$nf" = 756 ] && [ "$nq" = 88 ] && awk -v h="$(hours "$FM/sweep.txt")" -v q="$(hours "$FM/sweep_quick.txt")" \
+   'BEGIN { exit !(h > 0 && h <= 3 && q > 0 && q <= 0.5) }'; then
+  ok "sweep.txt, sweep_quick.txt = gen_sweep.py's output: $nf and $nq runs, estimated $(hours "$FM/sweep.txt") h and $(hours "$FM/sweep_quick.txt") h"
+else bad "jobs/fedmllm manifests: differ from gen_sweep.py, or $nf/$nq runs, or over budget"; fi
+
+echo "== FedMLLM table"
+# A tiny FedMLLM sweep from $T/fm as the root: gen_sweep.py (its ROWS) and two setting configs of
+# jobs/fedmllm, tiny task configs on SynMM (items: 2 rounds, memes: 1), a line of a method the
+# binary lacks (zeroshot: fails, and the table says "no runs"), two copies of a fedadam run turned
+# into the two strategy rows by their options (the binary has neither option yet).
+F=$T/fm
+mkdir -p "$F/jobs/fedmllm"
+cp "$FM/gen_sweep.py" "$FM/alpha0.5.cfg" "$FM/cross5-5.cfg" "$F/jobs/fedmllm/"
+for t in items:2 memes:1; do
+  printf 'parties = 4\nsample = 2\nrounds = %s\neval-every = 1\nlog-level = warn\nckpt-keep = 1\nmodel = party\ndata = %s\n' \
+    "${t#*:}" "$T/syn.h5" >"$F/jobs/fedmllm/${t%:*}.cfg"
+done
+{
+  for s in alpha0.5 cross5-5; do
+    for m in "fedavg --seed=1" "fedavg --seed=2" "fedavgm --seed=1" "fedadam --seed=1" "local --seed=1"; do
+      echo "jobs/fedmllm/items.cfg --config=jobs/fedmllm/$s.cfg --method=$m"
+    done
+  done
+  echo "jobs/fedmllm/items.cfg --config=jobs/fedmllm/alpha0.5.cfg --method=zeroshot --seed=1"
+  for m in fedavg local; do echo "jobs/fedmllm/memes.cfg --config=jobs/fedmllm/alpha0.5.cfg --method=$m --seed=1"; done
+} >"$F/jobs/fedmllm/sweep.txt"
+FMR() { (cd "$F" && MPIRUN="$MPIRUN" "$A/run_manifest.sh" "$@" --bin "$BINA"); }
+t1=$EPOCHREALTIME
+if FMR jobs/fedmllm/sweep.txt -j 2 -n 2 >"$T/fm1.out" 2>"$T/fm1.err"; then bad "the zeroshot line did not fail"
+elif grep -q "13 runs in runs/fedmllm/, 0 finished" "$T/fm1.out" && [ "$(grep -c '^  done ' "$T/fm1.out")" = 12 ] &&
+     grep -q "unknown method" "$T/fm1.err"; then
+  ok "13 lines in $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t1}") s: 12 done, zeroshot failed by name"
+else cat "$T/fm1.out" "$T/fm1.err"; bad "run_manifest.sh on the tiny FedMLLM sweep"; fi
+ADAM=$F/runs/fedmllm/items_config-jobs-fedmllm-cross5-5.cfg_method-fedadam_seed-1
+mkdir -p "$F/extra"
+cp -r "$ADAM" "$F/extra/aug" && cp -r "$ADAM" "$F/extra/lsprox"
+"$PY" - "$F/extra" <<'EOF'
+import sys
+import h5py, numpy as np
+d = sys.argv[1]
+for v, k, val, dflt in (("aug", "mllm.prompt", "augmented", "plain"), ("lsprox", "prox", "adaptive", "none")):
+    with h5py.File(f"{d}/{v}/run.h5", "r+") as f:
+        f["config"].attrs[k], f["defaults"].attrs[k] = np.bytes_(val), np.bytes_(dflt)
+        f["metrics/test_macro_f1"][-1] += 0.01 * (v == "aug")
+EOF
+mapfile -t FR < <(cd "$F" && ls -d runs/fedmllm/*/ extra/*/ | grep -v zeroshot)
+"$PY" "$EM" stamp $FAKE 0 "${FR[@]/#/$F/}"
+(cd "$F" && "$PY" "$A/fedmllm_table.py" --manifest jobs/fedmllm/sweep.txt extra/aug extra/lsprox --md out/RESULTS.md \
+   >"$F/stdout.md" 2>"$F/err") || { cat "$F/err"; bad "fedmllm_table.py failed"; }
+cmp -s "$F/stdout.md" "$F/out/RESULTS.md" && ok "stdout = --md" || bad "stdout differs from --md"
+# Recomputed with h5py: cells (x100, mean ± sample std over seeds; local from personal_*_mean, †),
+# rows in ROWS' order with "no runs", the strategy rows, bytes, CSV, and the paragraph's numbers.
+if "$PY" - "$F" <<'EOF'; then ok "FedMLLM table = recomputed from run.h5 (cells, †, strategy rows, no runs, CSV, paragraph)"; else bad "FedMLLM table"; fi
+import csv, glob, math, re, statistics, sys
+import h5py
+f_ = sys.argv[1]
+md = open(f"{f_}/out/RESULTS.md").read()
+fin = lambda a: ([v for v in a if not math.isnan(v)] or [math.nan])[-1]
+want, byts = {}, {}
+for p in sorted(glob.glob(f"{f_}/runs/fedmllm/*/run.h5") + glob.glob(f"{f_}/extra/*/run.h5")):
+    with h5py.File(p, "r") as f:
+        c, m = f["config"].attrs, f["metrics"]
+        task = "items" if int(c["rounds"]) == 2 else "memes"
+        row = f["meta"].attrs["method"].decode()
+        row += {"augmented": "+aug"}.get(c.get("mllm.prompt", b"").decode(), "")
+        row += {"adaptive": "+lsprox"}.get(c.get("prox", b"").decode(), "")
+        sc = c["scenario"].decode()[len("fedmllm-"):]
+        for s in ("test_macro_f1", "test_auc", "test_auc_hard"):
+            v, pers = fin(m[s][()]), False
+            if math.isnan(v):  # no shared model: the personal series, NaN where not recorded
+                pers = True
+                v = fin(m[f"personal_{s}_mean"][()]) if f"personal_{s}_mean" in m else math.nan
+            want.setdefault((task, s, row, sc), []).append((100 * v, pers))
+        byts.setdefault((task, row), []).append((m["payload_up"][()] + m["payload_down"][()]).mean())
+assert "**14 runs**" in md and "Manifest: 13 runs, 12 with a run file. **1 without one**" in md, md[:1500]
+assert "`runs/fedmllm/items_config-jobs-fedmllm-alpha0.5.cfg_method-zeroshot_seed-1`" in md
+assert "CAUTION" not in md and f"commit `0123456789abcdef0123456789abcdef01234567`" in md
+ROWS = ["fedavg", "fedprox", "fedavgm", "fedadagrad", "fedadam", "fedyogi", "local", "zeroshot", "centralized",
+        "fedadam+aug", "fedadam+lsprox"]
+kb = lambda b: next((f"{b / k:.1f} {u}" for u, k in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)) if b >= k), f"{b:.0f} B")
+tables = re.split(r"^### ", md, flags=re.M)[1:]
+assert [t.split("\n")[0] for t in tables] == ["macro-F1 (`test_macro_f1`)", "AUC (`test_auc`)",
+                                              "hard-label AUC (`test_auc_hard`)"], [t.split("\n")[0] for t in tables]
+n_cells = 0
+for t, (task, s) in zip(tables, [("items", "test_macro_f1"), ("memes", "test_auc"), ("memes", "test_auc_hard")]):
+    lines = [l for l in t.split("\n") if l.startswith("| ")]
+    head = [x.strip() for x in lines[0].strip("|").split("|")]
+    sets = ["alpha0.5", "cross5:5"] if task == "items" else ["alpha0.5"]
+    assert head == ["method"] + sets + ["bytes/round"], head
+    rows = [[x.strip() for x in l.strip().strip("|").split("|")] for l in lines[1:]]
+    assert [r[0] for r in rows] == ROWS, [r[0] for r in rows]
+    for r in rows:
+        have = [k for k in want if k[:3] == (task, s, r[0])]
+        if not have:
+            assert r[1] == "no runs", r
+            continue
+        for i, sc in enumerate(sets):
+            v = want.get((task, s, r[0], sc))
+            if v is None:
+                assert r[1 + i] == "—", (r, sc)
+                continue
+            xs = [x for x, _ in v]
+            dag = "†" if v[0][1] else ""
+            if any(math.isnan(x) for x in xs):
+                exp = "—" + dag
+            else:
+                exp = (f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}") + dag
+            assert r[1 + i].split(" (n=")[0] == exp, (task, s, r, sc, exp)
+            n_cells += 1
+        assert r[-1] == kb(statistics.mean(byts[(task, r[0])])), (r, byts[(task, r[0])])
+assert n_cells == 14, n_cells  # items 5 rows x 2 settings, less the strategies on alpha0.5; memes 2 x 2
+assert want[("items", "test_macro_f1", "local", "alpha0.5")][0][1], "local should read the personal series"
+assert "—†" in tables[2], "local has no personal hard-label AUC: —†"
+got = list(csv.DictReader(open(f"{f_}/out/RESULTS.csv")))
+for g in got:
+    xs = [x for x, _ in want[(g["task"], g["metric"], g["row"], g["setting"])]]
+    if not any(math.isnan(x) for x in xs):
+        assert abs(float(g["mean"]) - statistics.mean(xs)) < 1e-9, (g, xs)
+    assert g["protocol"] == ("personal" if g["row"] == "local" else "global") and g["provenance"] == "clean", g
+assert {g["row"] for g in got} == {"fedavg", "fedavgm", "fedadam", "local", "fedadam+aug", "fedadam+lsprox"}
+# The paragraph (items): federation − local per setting and FedAvgM against the others' median.
+it = lambda row, sc: statistics.mean(x for x, _ in want[("items", "test_macro_f1", row, sc)])
+fed = ["fedavg", "fedavgm", "fedadam"]
+gaps = {sc: statistics.mean(it(m, sc) for m in fed) - it("local", sc) for sc in ("alpha0.5", "cross5:5")}
+lo, hi = min(gaps, key=gaps.get), max(gaps, key=gaps.get)
+line = f"ranges from {gaps[lo]:+.2f} ({lo}) to {gaps[hi]:+.2f} ({hi})"
+assert line in md, (line, md[md.index("Federation beats"):][:400])
+am, om = it("fedavgm", "cross5:5"), statistics.median([it("fedavg", "cross5:5"), it("fedadam", "cross5:5")])
+line2 = f"FedAvgM {am:.2f} against {om:.2f} for the other federated methods (median of their means), {am - om:+.2f} points"
+assert line2 in md, (line2, md[md.index("FedAvgM collapses"):][:400])
+assert "*Adaptive optimisers most robust* — worst setting per method: " in md
+assert "![items](curves/items.png)" in md and "![memes](curves/memes.png)" in md
+print(f"       items: {line}; {line2[:60]}")
+EOF
+if [ -s "$F/out/curves/items.png" ] && [ -s "$F/out/curves/memes.png" ] && (cd "$F" && sha256sum --quiet -c out/RUNS.sha256) &&
+   [ "$(wc -l <"$F/out/RUNS.sha256")" = 28 ]; then ok "curves/items.png, memes.png; RUNS.sha256 of the 14 runs checks"
+else bad "FedMLLM curves or RUNS.sha256"; fi
+cp -r "$ADAM" "$F/extra/dirty" && "$PY" "$EM" stamp $FAKE 1 "$F/extra/dirty"
+if (cd "$F" && "$PY" "$A/fedmllm_table.py" --manifest jobs/fedmllm/sweep.txt extra/dirty >/dev/null 2>"$T/err"); then
+  bad "fedmllm_table.py accepted a dirty run"
+elif grep -q "extra/dirty (commit $FAKE, git_dirty 1)" "$T/err"; then ok "fedmllm_table.py refuses a dirty run by name"
+else bad "fedmllm_table.py on a dirty run: unclear error: $(cat "$T/err")"; fi
 
 echo "== not a run"
 mkdir "$T/notarun"
