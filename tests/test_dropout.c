@@ -48,11 +48,12 @@ START_TEST(test_dropout_same_stream_same_mask_other_stream_other_mask) {
 END_TEST
 
 START_TEST(test_dropout_keep_rate_scale_and_output) {
-    const float ps[3] = {0.1f, 0.3f, 0.75f};
+    // 0.05 and 0.1 take the sparse path (kept runs drawn), 0.3 and 0.75 one draw per element
+    const float ps[4] = {0.05f, 0.1f, 0.3f, 0.75f};
     float *inp = xmalloc(N_MASK * sizeof(float)), *out = xmalloc(N_MASK * sizeof(float));
     float *mask = xmalloc(N_MASK * sizeof(float));
     fill_uniform(inp, N_MASK, -1, 1, 71);
-    for (int t = 0; t < 3; t++) {
+    for (int t = 0; t < 4; t++) {
         const float p = ps[t], scale = 1.0f / (1.0f - p);
         mask_for(mask, out, inp, N_MASK, p, 7, 0, 0, RNG_DROPOUT);
         // Count, then assert once: a ck_assert per element is slow enough to hit the timeout.
@@ -68,6 +69,13 @@ START_TEST(test_dropout_keep_rate_scale_and_output) {
         double sd = sqrt((double)p * (1.0 - p) / N_MASK);
         ck_assert_msg(fabs(rate - (1.0 - p)) < TOL_KEEP_SD * sd, "p = %g: kept %.4f (sd %.2g)",
                       (double)p, rate, sd);
+        // independent elements: after a drop, the next one drops with probability p too
+        size_t drops = 0, pairs = 0;
+        for (size_t i = 0; i + 1 < N_MASK; i++)
+            if (mask[i] == 0.0f) drops++, pairs += mask[i + 1] == 0.0f;
+        double cond = (double)pairs / (double)drops, csd = sqrt((double)p * (1.0 - p) / drops);
+        ck_assert_msg(fabs(cond - p) < TOL_KEEP_SD * csd, "p = %g: P(drop | drop before) %.4f",
+                      (double)p, cond);
     }
     xfree(inp), xfree(out), xfree(mask);
 }

@@ -424,9 +424,11 @@ START_TEST(test_lora_dropout) {
     llama_forward(&lm0, f.params, f.x, TB, TT, &w0, NULL);
     memcpy(plain, w0.hid, ND * sizeof(float));
     ck_assert_int_eq(memcmp(eval, plain, ND * sizeof(float)), 0);
-    // Training: one mask per layer and adapter, B·T·D words each; the output moves.
+    // Training: one mask per layer and adapter (B·T·D words each at p > DROPOUT_SPARSE_P, about
+    // one per dropped element below); the output moves.
     llama_forward(&f.lm, f.params, f.x, TB, TT, &f.w, &r);
-    ck_assert_uint_eq(rng_words_drawn(&r), (uint64_t)TL * LLAMA_N_ADAPTERS * ND);
+    ck_assert_uint_gt(rng_words_drawn(&r), 0);
+    ck_assert_uint_le(rng_words_drawn(&r), (uint64_t)TL * LLAMA_N_ADAPTERS * ND);
     double diff = 0;
     for (size_t i = 0; i < ND; i++)
         diff = fmax(diff, fabs(f.w.hid[i] - eval[i]));

@@ -14,6 +14,10 @@
 
 #include "core/rng.h"
 
+// Up to this p, masks are drawn by the lengths of the kept runs (one draw per dropped element);
+// above it, one draw per element.
+#define DROPOUT_SPARSE_P 0.25f
+
 // mask (n) = 0 with probability p, else 1/(1-p) (the forward cache); out = inp · mask.
 // p in [0, 1); p == 0 gives mask = 1 and draws nothing. out may alias inp. Local.
 void dropout_forward(float *out, float *mask, const float *inp, size_t n, float p, Rng *rng);
