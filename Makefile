@@ -399,7 +399,7 @@ FEDMLLM_J ?= 2
 FEDMLLM_NP ?= 2
 fedmllm-table fedmllm-table-quick: FEDMLLM_MANIFEST ?= $(if $(filter %-quick,$@),jobs/fedmllm/sweep_quick.txt,jobs/fedmllm/sweep.txt)
 fedmllm-table fedmllm-table-quick: FEDMLLM_RESULTS ?= $(if $(filter %-quick,$@),jobs/fedmllm/quick/RESULTS.md,jobs/fedmllm/RESULTS.md)
-fedmllm-table fedmllm-table-quick: $(APPS) $(DATA)/avfmnist_ci.h5
+fedmllm-table fedmllm-table-quick: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/memes.h5 $(DATA)/base/mllm.h5
 	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(FEDMLLM_MANIFEST) \
 	  -j $(FEDMLLM_J) -n $(FEDMLLM_NP) --bin $(BUILD)/bin || rc=$$?; \
 	mkdir -p $(dir $(FEDMLLM_RESULTS)) && \
