@@ -17,7 +17,7 @@
 #   make fedmllm-table  the FedMLLM table without Slurm: jobs/fedmllm/sweep.txt -> runs/fedmllm/,
 #                   jobs/fedmllm/RESULTS.md (FEDMLLM_J runs at a time, FEDMLLM_NP ranks each)
 #   make fedmllm-table-quick  its quick version (1 seed, 4 settings): jobs/fedmllm/quick/RESULTS.md
-#   make tuning     the validation sweeps behind the defaults: jobs/sweeps/{bomm_validation,fedprox_mu}.md
+#   make tuning     the validation sweeps behind the defaults: jobs/sweeps/{bomm_validation,fedprox_mu,fedmllm_lr}.md
 #   make calibrate  per-dataset validation accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
 #   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh, test_pipeline_slurm.sh)
@@ -408,8 +408,8 @@ fedmllm-table fedmllm-table-quick: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/mem
 
 # The validation sweeps behind the defaults (docs/methods.md §7): each manifest's runs, then its
 # table next to it (jobs/sweeps/<name>.md).
-TUNING := jobs/sweeps/bomm_validation.txt jobs/sweeps/fedprox_mu.txt
-tuning: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5
+TUNING := jobs/sweeps/bomm_validation.txt jobs/sweeps/fedprox_mu.txt jobs/sweeps/fedmllm_lr.txt
+tuning: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5 $(DATA)/memes.h5 $(DATA)/base/mllm.h5
 	for m in $(TUNING); do \
 	  $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $$m -j $(BOMM_J) -n 1 \
 	    --bin $(BUILD)/bin || exit 1; \
