@@ -263,7 +263,7 @@ static int run(const BaseCfg *bc) {
     mllm_file_write_stage(f, "lm", &layout, params, "lm/");
     // stage 2
     t0 = timer_now_ms();
-    double enc_acc[MLLM_MAX_ENC];
+    double enc_acc[MLLM_MAX_ENC] = {NAN, NAN, NAN};
     for (int e = 0; e < mm.c.n_enc; e++) {
         enc_acc[e] = stage_encoder(&env, params, e, &pub, &val, &sp.st[1], &curve[1]);
         log_info("stage 2 (encoder %s): validation accuracy %.3f", mm.c.enc[e].name, enc_acc[e]);
