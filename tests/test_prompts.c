@@ -136,6 +136,18 @@ static void check_answer(const char *q, int n_options, int answer, const SampleF
             for (int i = 0; i < n; i++)
                 ck_assert_msg(i == answer || strcmp(opt[i], truth) != 0, "two true in \"%s\"", q);
         }
+    } else if (fam == PROMPT_FAM_TEXTWORD) {
+        ck_assert(!yes_no);
+        ck_assert_msg(n >= 2 && n <= 10, "%d words", n);
+        for (int i = 0; i < n; i++) { // exactly the answer is one of the text's words
+            char pad[160];
+            ck_assert(strlen(opt[i]) < sizeof pad - 2);
+            snprintf(pad, sizeof pad, " %.150s ", opt[i]);
+            char text[160];
+            snprintf(text, sizeof text, " %s ", f->text);
+            ck_assert_msg((strstr(text, pad) != NULL) == (i == answer), "option %d of \"%s\"", i,
+                          q);
+        }
     } else if (fam == PROMPT_FAM_COARSE) {
         ck_assert(yes_no);
         const char *asked = coarse_of_phrase(stem);
@@ -155,9 +167,16 @@ static void check_answer(const char *q, int n_options, int answer, const SampleF
     }
 }
 
+// A text vocabulary for the TEXTWORD family: AV-FashionMNIST-like words.
+static const char *const VOCAB[] = {"<pad>",   "<unk>",   "a",      "the",     "this",  "my",
+                                    "new",     "old",     "nice",   "cheap",   "item",  "tee",
+                                    "shirt",   "jersey",  "slacks", "sweater", "frock", "parka",
+                                    "sneaker", "handbag", "boot",   "sandal"};
+
 START_TEST(test_every_family_answer_points_at_the_true_option) {
     PromptClasses pc;
     prompt_classes_fashion(&pc);
+    pc.words = VOCAB, pc.n_words = (int)(sizeof VOCAB / sizeof VOCAB[0]);
     Rng rng;
     rng_init(&rng, 11, 0, 0, RNG_TEST);
     int asked[PROMPT_N_FAMILIES] = {0};

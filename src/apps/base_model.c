@@ -189,6 +189,7 @@ static int run(const BaseCfg *bc) {
     corpus_sha256_hex(gloss, gloss_len, corpus_sha);
     PromptClasses pc;
     prompt_classes_fashion(&pc);
+    pc.words = dataset_vocab_words(ds), pc.n_words = dataset_vocab_size(ds);
     FactsSource fsrc;
     facts_source_init(&fsrc, ds);
     size_t pcap = 1 << 20;

@@ -216,6 +216,7 @@ int prompt_family_available(const SampleFacts *f, const PromptClasses *pc, int f
         const char *other[PROMPT_MAX_CLASSES];
         return known && pc->coarse[f->label] && other_coarse(pc, pc->coarse[f->label], other) > 0;
     }
+    if (fam == PROMPT_FAM_TEXTWORD) return f->text[0] && pc->words && pc->n_words >= 12;
     int attr = 0;
     for (int k = 0; k < FACTS_N_KINDS; k++)
         attr |= facts_bucket(f, k) >= 0;
@@ -353,6 +354,45 @@ static int ask_caption(Sb *b, const SampleFacts *f, const PromptClasses *pc, Rng
     return sb_shuffled(b, opt, n, rng);
 }
 
+#define TEXTWORD_MAX 10
+#define TEXTWORD_TRIES 200
+
+// 1 when w is one of the space-separated words of text.
+static int in_text(const char *text, const char *w) {
+    size_t n = strlen(w);
+    for (const char *p = text; (p = strstr(p, w)) != NULL; p += n)
+        if ((p == text || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
+    return 0;
+}
+
+static int is_class_name(const PromptClasses *pc, const char *w) {
+    for (int c = 0; c < pc->K; c++)
+        if (!strcmp(pc->names[c], w)) return 1;
+    return 0;
+}
+
+static int ask_textword(Sb *b, const SampleFacts *f, const PromptClasses *pc, Rng *rng,
+                        int *n_opt) {
+    char words[FACTS_TEXT_CAP], *tok[FACTS_TEXT_CAP / 2];
+    snprintf(words, sizeof words, "%s", f->text);
+    int nt = 0;
+    for (char *save = NULL, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        tok[nt++] = w;
+    const char *opt[TEXTWORD_MAX];
+    opt[0] = tok[rng_below(rng, (uint32_t)nt)];
+    int want = 2 + (int)rng_below(rng, TEXTWORD_MAX - 1), n = 1;
+    for (int tries = 0; n < want && tries < TEXTWORD_TRIES; tries++) {
+        const char *w = pc->words[rng_below(rng, (uint32_t)pc->n_words)];
+        int bad = w[0] == '<' || in_text(f->text, w) || is_class_name(pc, w);
+        for (int i = 0; i < n && !bad; i++)
+            bad = strcmp(opt[i], w) == 0;
+        if (!bad) opt[n++] = w;
+    }
+    sb_raw(b, "which word is in the text?");
+    *n_opt = n;
+    return sb_shuffled(b, opt, n, rng);
+}
+
 static void check_classes(const SampleFacts *f, const PromptClasses *pc) {
     CHECK_PTR(f);
     CHECK_PTR(pc);
@@ -382,6 +422,8 @@ int prompt_instruction_family(char *q, size_t qcap, int *n_options, int *answer,
         a = ask_modalities(&b, f, yes_no, rng, n_options);
     else if (fam == PROMPT_FAM_COARSE)
         a = ask_coarse(&b, f, pc, rng, n_options);
+    else if (fam == PROMPT_FAM_TEXTWORD)
+        a = ask_textword(&b, f, pc, rng, n_options);
     else
         a = ask_caption(&b, f, pc, rng, n_options);
     *answer = a;
@@ -513,7 +555,9 @@ int prompt_corpus(char *out, size_t cap, const PromptClasses *pc, const FactsSou
     // Instructions: per_family of each family and form, on random facts that allow it.
     for (int fam = 0; fam < PROMPT_N_FAMILIES; fam++)
         for (int yn = 0; yn < 2; yn++) {
-            if ((fam == PROMPT_FAM_COARSE && !yn) || (fam == PROMPT_FAM_CAPTION && yn)) continue;
+            if ((fam == PROMPT_FAM_COARSE && !yn) ||
+                ((fam == PROMPT_FAM_CAPTION || fam == PROMPT_FAM_TEXTWORD) && yn))
+                continue;
             for (int i = 0; i < per_family; i++)
                 for (int tries = 0; tries < 16; tries++) {
                     random_facts(&f, src, 0, (int)rng_below(&rng, (uint32_t)pc->K), &rng);

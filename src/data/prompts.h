@@ -35,6 +35,8 @@ typedef struct {
     const char *names[PROMPT_MAX_CLASSES];  // item word of each class ("sneaker"), borrowed
     const char *coarse[PROMPT_MAX_CLASSES]; // coarse word of each class ("shoe"), borrowed; all
                                             // NULL: no coarse-category questions
+    const char *const *words; // the text modality's vocabulary (distractors of TEXTWORD), borrowed;
+    int n_words;              // NULL / 0: no text-word questions
 } PromptClasses;
 
 // AV-FashionMNIST's: names = lexicon_synonym(c, 0) ("t-shirt", "pullover", ..., "ankle boot"),
@@ -47,7 +49,9 @@ void prompt_classes_fashion(PromptClasses *pc);
 // 2-4 sets, or yes/no on one set); COARSE whether the item is in a coarse group (yes/no only, with
 // a phrase per coarse word: "is this something you wear on your feet?"); CAPTION which of 2-4
 // captions fits (one true, the others with another item or another attribute; multiple choice
-// only).
+// only); TEXTWORD which of 2-10 words is in the sample's text (multiple choice only: the one
+// family with long option lists, so the model learns to find an option's letter among many; its
+// distractors are vocabulary words other than the class names).
 typedef enum {
     PROMPT_FAM_SIZE,
     PROMPT_FAM_TONE,
@@ -57,6 +61,7 @@ typedef enum {
     PROMPT_FAM_MODALITIES,
     PROMPT_FAM_COARSE,
     PROMPT_FAM_CAPTION,
+    PROMPT_FAM_TEXTWORD,
     PROMPT_N_FAMILIES
 } PromptFamily;
 
