@@ -72,6 +72,8 @@ static const OptSpec base_opts[] = {
 #undef F
 #define N_OPTS ((int)(sizeof base_opts / sizeof base_opts[0]))
 
+#define PROMPT_WEIGHT 64
+
 // The two sizes: the model, the tokenizer and each stage's optimisation.
 typedef struct {
     MllmConfig c;
@@ -198,11 +200,18 @@ static int run(const BaseCfg *bc) {
     CHECK(prompt_corpus(prompts, pcap, &pc, &fsrc, classes, dataset_n_classes(ds), 0, 8,
                         (uint64_t)bc->seed) >= 0,
           "the prompt corpus exceeds %zu bytes", pcap);
-    const char *texts[2] = {gloss, prompts};
+    // The prompt templates weigh PROMPT_WEIGHT times their size in the merge counts: every sample
+    // the models read is spelled with them, so they must compress well (a 10-way question with its
+    // options then takes about half the tokens it would with the glosses' merges alone).
+    const char *texts[1 + PROMPT_WEIGHT];
+    texts[0] = gloss;
+    for (int i = 1; i <= PROMPT_WEIGHT; i++)
+        texts[i] = prompts;
     static const char *const specials[] = MLLM_SPECIALS;
     Bpe bpe = {0};
     double t0 = timer_now_ms();
-    bpe_train(&bpe, texts, 2, bc->vocab ? bc->vocab : sp.vocab, specials, MLLM_N_SPECIALS);
+    bpe_train(&bpe, texts, 1 + PROMPT_WEIGHT, bc->vocab ? bc->vocab : sp.vocab, specials,
+              MLLM_N_SPECIALS);
     log_info("tokenizer: %d tokens (%.1f s)", bpe.vocab_size, (timer_now_ms() - t0) / 1e3);
     sp.c.lm.V = bpe.vocab_size;
     // the model
