@@ -1,12 +1,12 @@
 // mllm_dump.c - everything the PyTorch twin of the tiny multimodal LLM (tests/torch/mllm_torch.py)
 // needs to recompute it, and what the C side computed (issue 12, item 1):
 //
-//   mllm_dump --base=FILE --data=FILE --out=OUT.h5 [--rows=N]
+//   mllm_dump --base=FILE --data=FILE --out=OUT.h5 [--rows=N] [--all-present]
 //
 // Builds --model=mllm through mllm_kind_create (LoRA r 4, α 4, dropout 0, projectors trainable)
 // from the base file, sets every LoRA B to small random values (a fresh B = 0 would hide the
-// adapters' paths and A's gradient), takes N test rows of the data with the modality masks cycling
-// through all seven non-empty ones, and runs
+// adapters' paths and A's gradient), takes N (default 7) test rows of the data with the modality
+// masks cycling through all seven non-empty ones (--all-present: every modality), and runs
 //   1. the contract: model_loss_backward (CE over the option letters' logits at each row's last
 //      position) with the default trainable selection (LoRA + projectors);
 //   2. mllm_lm_loss with full-vocabulary random targets at a few positions per row, every gradient
@@ -119,9 +119,18 @@ static int build_row(const Mllm *mm, const MllmVocab *voc, const ModelSpec *spec
     return s.n;
 }
 
-int main(int argc, char **argv) {
+// The test rows the dump takes: every third, with masks cycling through the non-empty ones
+// (all_present: every modality in every row).
+static void dump_rows(int64_t *idx, uint8_t *mask, int rows, int n_mod, int all_present) {
+    const int full = (1 << n_mod) - 1;
+    for (int i = 0; i < rows; i++)
+        idx[i] = 3 * i, mask[i] = (uint8_t)(all_present ? full : full - i % full);
+}
+
+// The probe's whole run (tests/bench/bench_mllm.c calls it too, with MLLM_DUMP_NO_MAIN).
+static int dump_main(int argc, char **argv) {
     const char *base = NULL, *data = NULL, *out = NULL;
-    int rows = 7;
+    int rows = 7, all_present = 0;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--base=", 7))
             base = argv[i] + 7;
@@ -131,8 +140,12 @@ int main(int argc, char **argv) {
             out = argv[i] + 6;
         else if (!strncmp(argv[i], "--rows=", 7))
             rows = atoi(argv[i] + 7);
+        else if (!strcmp(argv[i], "--all-present"))
+            all_present = 1;
         else
-            CHECK(0, "usage: mllm_dump --base=FILE --data=FILE --out=OUT.h5 [--rows=N] (not '%s')",
+            CHECK(0,
+                  "usage: mllm_dump --base=FILE --data=FILE --out=OUT.h5 [--rows=N] "
+                  "[--all-present] (not '%s')",
                   argv[i]);
     }
     CHECK(base && data && out, "mllm_dump: --base, --data and --out are required");
@@ -153,9 +166,7 @@ int main(int argc, char **argv) {
     mllm_kind_create(&m, &spec, &o);
     int64_t idx[MAX_ROWS];
     uint8_t mask[MAX_ROWS];
-    const int full = (1 << spec.n_mod) - 1;
-    for (int i = 0; i < rows; i++) // every non-empty mask in turn, starting with all present
-        idx[i] = 3 * i, mask[i] = (uint8_t)(full - i % full);
+    dump_rows(idx, mask, rows, spec.n_mod, all_present);
     SampleSet s;
     sampleset_load(&s, &sl, ds, DS_TEST, idx, mask, rows);
     Batch bt;
@@ -316,3 +327,7 @@ int main(int argc, char **argv) {
     xfree(p), xfree(g), xfree(g2), xfree(rowids), xfree(ids), xfree(tgt), xfree(lm_logits);
     return 0;
 }
+
+#ifndef MLLM_DUMP_NO_MAIN
+int main(int argc, char **argv) { return dump_main(argc, argv); }
+#endif
