@@ -3,6 +3,7 @@
 // PyTorch twin on the same weights and sequences.
 //
 //   bench_mllm model=mllm|mllm_gen [threads=T] [min_time=S] [base=FILE] [data=FILE] [dump=FILE]
+//              [sgemm=0|1]   (sgemm=0: no sgemm_share timing, to profile the step alone)
 //   → model=mllm:     `train model=mllm threads=<t> steps_per_s=<x> steps=<n> loss=<a>-><b>
 //                      cpu_steps_per_s=<c> params=<p> trainable=<n> B=<b> T=<t> gflops=<g>
 //                      sgemm_ms=<s> step_ms=<m> sgemm_share=<s/m> base=<file> core=<name>`
@@ -132,6 +133,7 @@ typedef struct {
     const char *base, *data, *dump;
     int threads;
     double min_time;
+    int sgemm; // 0: skip sgemm_share's timing (profiling the step alone)
 } Args;
 
 // Every named tensor of m from the dump's /params into p.
@@ -216,7 +218,8 @@ static void bench_step(const Args *a) {
     mllm_init(&mm, &c);
     GemmList gl;
     step_gemms(&gl, &mm, BENCH_ROWS, T);
-    double flops, gemm_ms = time_gemms(&gl, a->min_time / 2, &flops);
+    double flops, gemm_ms = a->sgemm ? time_gemms(&gl, a->min_time / 2, &flops) : 0;
+    if (!a->sgemm) time_gemms(&gl, 0, &flops); // the flop count (one quick pass)
     printf("train model=mllm threads=%d steps_per_s=%.2f steps=%ld loss=%.4f->%.4f "
            "cpu_steps_per_s=%.2f params=%zu trainable=%zu B=%d T=%d gflops=%.2f sgemm_ms=%.3f "
            "step_ms=%.3f sgemm_share=%.2f base=%s core=%s\n",
@@ -303,7 +306,7 @@ int main(int argc, char **argv) {
     if (access(base, R_OK) != 0) snprintf(base, sizeof base, "%s/base/mllm_tiny.h5", dir);
     snprintf(data, sizeof data, "%s/avfmnist_small.h5", dir);
     snprintf(dump, sizeof dump, "/tmp/bench_mllm.%d.h5", (int)getpid());
-    Args a = {.base = base, .data = data, .dump = NULL, .threads = 1, .min_time = 0.5};
+    Args a = {.base = base, .data = data, .dump = NULL, .threads = 1, .min_time = 0.5, .sgemm = 1};
     const char *model = "mllm";
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "model=", 6))
@@ -316,12 +319,14 @@ int main(int argc, char **argv) {
             a.base = argv[i] + 5;
         else if (!strncmp(argv[i], "data=", 5))
             a.data = argv[i] + 5;
+        else if (!strncmp(argv[i], "sgemm=", 6))
+            a.sgemm = atoi(argv[i] + 6);
         else if (!strncmp(argv[i], "dump=", 5))
             a.dump = argv[i] + 5;
         else
             CHECK(0,
                   "usage: bench_mllm model=mllm|mllm_gen [threads=T] [min_time=S] [base=FILE] "
-                  "[data=FILE] [dump=FILE] (not '%s')",
+                  "[data=FILE] [dump=FILE] [sgemm=0|1] (not '%s')",
                   argv[i]);
     }
     CHECK(a.threads >= 1, "bench_mllm: threads=%d must be >= 1", a.threads);
