@@ -14,7 +14,7 @@
 // (MMC_DATA_DIR overrides data/); data: data/avfmnist_small.h5. Both sides read one file written
 // here first (dump=, default /tmp/bench_mllm.<pid>.h5, removed after) by tests/probes/mllm_dump.c's
 // code: the weights (LoRA B random, so the adapters are not a no-op) and the sequences of 4 test
-// rows with image, audio and text (FedMLLM's item task: ~64-80 tokens with the full base model).
+// rows with image, audio and text (FedMLLM's item task: 116-120 tokens with the full base model).
 //
 // mllm: one step of --model=mllm fine-tuning through the model contract, as a party runs it:
 // model_loss_backward (the kind spells the 4 prompts, encoders and projectors frozen, LoRA r 4 α 4
