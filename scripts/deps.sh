@@ -10,7 +10,9 @@ declare -A GROUP_PKGS=(
   [bench]="python3-torch python3-numpy"
   # Slurm's mpi_pmix plugin dlopen()s the unversioned pmix2/lib/libpmix.so, which only -dev ships.
   [slurm]="slurm-wlm munge libpmix-dev"
-  [analysis]="python3-h5py python3-matplotlib python3-numpy"
+  # make test / check install this group too: tests/test_mllm_torch.c runs the PyTorch twin
+  # (apt-get install python3-torch: 1 min 16 s here, 195 packages, 754 MB installed).
+  [analysis]="python3-h5py python3-matplotlib python3-numpy python3-torch"
   [data]="dataset-fashion-mnist espeak-ng-data libespeak-ng-dev zlib1g-dev wordnet-base
           r-base-core r-cran-mlbench"
 )

@@ -10,7 +10,10 @@
 # a header line, then exactly one line per case:
 #   bench model=<m> threads=<t> mmcollab_steps_per_s=<x> pytorch_steps_per_s=<y> ratio=<x/y>
 #   bench sgemm n=<n> threads=<t> gflops=<g> peak_gflops=<p>
-# Lines starting with # are notes. About 2.5 minutes on 2 quiet cores.
+# and the multimodal LLM (bench_mllm / torch_mllm.py, same rounds and thread settings):
+#   bench model=mllm threads=<t> mmcollab_steps_per_s=<x> pytorch_steps_per_s=<y> ratio=<x/y> sgemm_share=<s>
+#   bench model=mllm_gen threads=<t> mmcollab_tokens_per_s=<x> pytorch_tokens_per_s=<y> ratio=<x/y>
+# Lines starting with # are notes. About 2.5 minutes on 2 quiet cores (+ ~1.5 for the mllm lines).
 set -euo pipefail
 
 bin=${1:?usage: tests/bench/run.sh BIN_DIR}
@@ -21,7 +24,7 @@ rounds=${BENCH_ROUNDS:-3}
 min_time=${BENCH_MIN_TIME:-0.5}
 threads_list=${BENCH_THREADS:-1 2}
 
-[ -x "$bin/bench_train" ] && [ -x "$bin/bench_sgemm" ] || { echo "run.sh: build $bin/bench_train and bench_sgemm first (make bench)" >&2; exit 1; }
+[ -x "$bin/bench_train" ] && [ -x "$bin/bench_sgemm" ] && [ -x "$bin/bench_mllm" ] || { echo "run.sh: build $bin/bench_train, bench_sgemm and bench_mllm first (make bench)" >&2; exit 1; }
 "$py" -c 'import torch' 2>/dev/null || { echo "run.sh: $py has no torch: scripts/deps.sh bench installs python3-torch" >&2; exit 1; }
 
 preset_set=${OPENBLAS_CORETYPE+x}
@@ -83,6 +86,50 @@ for ct in "${coretypes[@]}"; do
       if [ "$t" = 1 ]; then # per CPU-second: close to the quiet-machine figures even under load
         xc=$(best "$c_out" "$m" cpu_steps_per_s); yc=$(best "$p_out" "$m" cpu_steps_per_s)
         echo "# cpu-time model=$m threads=1 mmcollab=$xc pytorch=$yc ratio=$(awk -v x="$xc" -v y="$yc" 'BEGIN { printf "%.2f", (y > 0 ? x / y : 0) }')"
+      fi
+    done
+  done
+  # The multimodal LLM (issue 12): a LoRA fine-tuning step and 32 greedy cached tokens, both sides
+  # on the weights and prompts of one file that the first bench_mllm run writes ($tmp/mllm.h5).
+  for t in $threads_list; do
+    c_out=$tmp/mc_${t}; p_out=$tmp/mp_${t}; pa_out=$tmp/mpa_${t}
+    : > "$c_out"; : > "$p_out"; : > "$pa_out"
+    export OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t
+    for ((r = 1; r <= rounds; r++)); do
+      for m in mllm mllm_gen; do
+        with_core "$ct" "$bin/bench_mllm" model=$m threads="$t" min_time="$min_time" dump="$tmp/mllm.h5" >> "$c_out"
+        if [ "$t" -gt 1 ]; then
+          with_core "$ct" env OMP_WAIT_POLICY=PASSIVE "$py" "$here/torch_mllm.py" model=$m threads="$t" min_time="$min_time" dump="$tmp/mllm.h5" >> "$p_out"
+          with_core "$ct" env OMP_WAIT_POLICY=ACTIVE "$py" "$here/torch_mllm.py" model=$m threads="$t" min_time="$min_time" dump="$tmp/mllm.h5" >> "$pa_out"
+        else
+          with_core "$ct" "$py" "$here/torch_mllm.py" model=$m threads="$t" min_time="$min_time" dump="$tmp/mllm.h5" >> "$p_out"
+        fi
+      done
+    done
+    if [ "$t" = "${threads_list%% *}" ] && [ "$ct" = "${coretypes[0]}" ]; then
+      echo "# mllm: $(awk '$2 == "model=mllm" { for (i = 3; i <= NF; i++) if ($i ~ /^(base|B|T|params|trainable)=/) printf "%s ", $i; exit }' "$c_out")(4 test rows of avfmnist_small.h5, image+audio+text)"
+    fi
+    for m in mllm mllm_gen; do
+      f=steps_per_s; [ $m = mllm_gen ] && f=tokens_per_s
+      pc=$(best "$c_out" "$m" params); pp=$(best "$p_out" "$m" params)
+      [ "$pc" = "$pp" ] || { echo "run.sh: $m has $pc parameters in C but $pp in PyTorch" >&2; exit 1; }
+      x=$(best "$c_out" "$m" $f); y=$(best "$p_out" "$m" $f)
+      if [ "$t" -gt 1 ]; then
+        ya=$(best "$pa_out" "$m" $f)
+        pick=PASSIVE
+        if awk -v a="$ya" -v p="$y" 'BEGIN { exit !(a > p) }'; then pick=ACTIVE; fi
+        echo "# pytorch model=$m threads=$t OMP_WAIT_POLICY: PASSIVE=$y ACTIVE=$ya -> reporting $pick"
+        [ $pick = ACTIVE ] && y=$ya
+      fi
+      ratio=$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.2f", (y > 0 ? x / y : 0) }')
+      if [ $m = mllm ]; then
+        share=$(best "$c_out" mllm sgemm_share)
+        echo "bench model=mllm threads=$t mmcollab_steps_per_s=$x pytorch_steps_per_s=$y ratio=$ratio sgemm_share=$share"
+      else
+        echo "bench model=mllm_gen threads=$t mmcollab_tokens_per_s=$x pytorch_tokens_per_s=$y ratio=$ratio"
+        ci=$(awk '$2 == "model=mllm_gen" { for (i = 3; i <= NF; i++) if ($i ~ /^ids=/) { print $i; exit } }' "$c_out")
+        pi=$(awk '$2 == "model=mllm_gen" { for (i = 3; i <= NF; i++) if ($i ~ /^ids=/) { print $i; exit } }' "$p_out")
+        [ "$ci" = "$pi" ] || echo "# mllm_gen: the two sides generated different tokens: C $ci, PyTorch $pi"
       fi
     done
   done
