@@ -23,17 +23,36 @@
 // row[0..n) = softmax(row[0..n)), n >= 1. The exp loop has no reduction, so it vectorises; the sum
 // is a separate sequential loop (a fixed order, so the step and the full forward agree bit for
 // bit on the probabilities when given equal scores).
+// In place. Eight independent partial maxima and sums (fixed-width blocks the compiler turns into
+// vector code): a single running sum is a chain of dependent adds, which made this the hottest
+// loop of an LM step (16 % of it at T = 120).
+#define SM_W 8
 static void softmax_row(float *row, int n) {
+    float m[SM_W], s[SM_W];
+    for (int k = 0; k < SM_W; k++)
+        m[k] = row[0], s[k] = 0.0f;
+    int i = 0;
+    for (; i + SM_W <= n; i += SM_W)
+        for (int k = 0; k < SM_W; k++)
+            m[k] = row[i + k] > m[k] ? row[i + k] : m[k];
     float mx = row[0];
-    for (int i = 1; i < n; i++)
+    for (int k = 0; k < SM_W; k++)
+        mx = m[k] > mx ? m[k] : mx;
+    for (; i < n; i++)
         mx = row[i] > mx ? row[i] : mx;
-    for (int i = 0; i < n; i++)
-        row[i] = exp_nonpos(row[i] - mx);
+    for (i = 0; i + SM_W <= n; i += SM_W)
+        for (int k = 0; k < SM_W; k++) {
+            float e = exp_nonpos(row[i + k] - mx);
+            row[i + k] = e;
+            s[k] += e;
+        }
     float sum = 0.0f;
-    for (int i = 0; i < n; i++)
-        sum += row[i];
+    for (; i < n; i++)
+        row[i] = exp_nonpos(row[i] - mx), sum += row[i];
+    for (int k = 0; k < SM_W; k++)
+        sum += s[k];
     const float inv = 1.0f / sum; // sum >= 1: the max term is e^0
-    for (int i = 0; i < n; i++)
+    for (i = 0; i < n; i++)
         row[i] *= inv;
 }
 
