@@ -212,6 +212,12 @@ START_TEST(test_mllm_kind_fresh_adapters_answer_as_the_base_and_ignore_absent_da
     Model m;
     mllm_kind_create(&m, &k.spec, &k.o);
     ck_assert_int_eq(m.K, 10);
+    size_t off = 0; // the named tensors tile the buffer
+    for (int t = 0; t < m.n_tensors; t++) {
+        ck_assert_uint_eq(m.tensor[t].off, off);
+        off += m.tensor[t].n;
+    }
+    ck_assert_uint_eq(off, m.n_params);
     float *p = xcalloc_aligned(m.n_params * sizeof(float));
     Rng rng;
     rng_init(&rng, 1, 0, 0, RNG_INIT);
