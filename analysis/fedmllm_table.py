@@ -256,6 +256,7 @@ def markdown(blocks, runs, cmd, marks, eval_split, curves_rel, digests_rel, miss
         f"of mmcollab commit {', '.join(f'`{c}`' for c in commits)}"
         f"{' (DIRTY)' if 'dirty' in marks else ''}, evaluated on the {eval_split} split. Data "
         "(`data_sha256`): " + "; ".join(f"{ds} {', '.join(f'`{d}`' for d in v)}" for ds, v in data.items()) +
+        ". Base model (`model_sha256`): " + ", ".join(f"`{d}`" for d in base_digests(runs)) +
         "." + (f" The run files and final checkpoints behind it, with their SHA-256: `{digests_rel}` "
                "(`sha256sum -c` from the repository root)." if digests_rel else ""),
     ]
@@ -299,6 +300,11 @@ def markdown(blocks, runs, cmd, marks, eval_split, curves_rel, digests_rel, miss
         if curves_rel:
             lines += ["", f"![{task}]({curves_rel}/{task}.png)"]
     return "\n".join(lines) + "\n"
+
+
+def base_digests(runs):
+    """The distinct /meta model_sha256 of the runs (the base model each started from)."""
+    return sorted({str(r.meta.get("model_sha256") or "none") for r in runs})
 
 
 def draw_curves(blocks, out_dir):

@@ -103,6 +103,7 @@ static void describe_run(Run *run) {
                           .git_diff_sha256 = mmc_git_diff_sha256,
                           .build_flags = mmc_build_flags,
                           .data_sha256 = run->data_sha256,
+                          .model_sha256 = run->model.pretrained_sha256,
                           .eval_split = holdout_role_name(run->eval_role),
                           .partition = run->rank == 0 ? &run->partition : NULL,
                           .slurm_job_id = job ? job : "",

@@ -252,7 +252,7 @@ static void write_meta(hid_t file, const RunInfo *info) {
     const char *keys[] = {
         "method",      "git",          "git_commit",         "git_diff_sha256",     "build_flags",
         "data_sha256", "slurm_job_id", "slurm_array_job_id", "slurm_array_task_id", "hosts",
-        "started",     "blas_core",    "eval_split"};
+        "started",     "blas_core",    "eval_split",         "model_sha256"};
     const char *vals[] = {info->method,
                           info->git,
                           info->git_commit,
@@ -265,7 +265,8 @@ static void write_meta(hid_t file, const RunInfo *info) {
                           info->hosts,
                           info->started,
                           info->blas_core,
-                          info->eval_split};
+                          info->eval_split,
+                          info->model_sha256};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         h5_attr_str(grp, keys[i], vals[i] ? vals[i] : "");
     h5_attr_i64(grp, "world_size", info->world_size);

@@ -13,7 +13,8 @@
 //   /meta        string attributes: method, git (git describe), git_commit (40 hex, "unknown"
 //                outside git), git_diff_sha256 (SHA-256 of `git diff HEAD` plus the untracked
 //                files' names and contents when dirty, else ""), build_flags (compiler and flags),
-//                data_sha256 (SHA-256 of the --data file), slurm_job_id, slurm_array_job_id,
+//                data_sha256 (SHA-256 of the --data file), model_sha256 (of a pre-trained
+//                model kind's base file, "" otherwise), slurm_job_id, slurm_array_job_id,
 //                slurm_array_task_id, hosts, started, blas_core (OpenBLAS's kernels),
 //                eval_split ("test" | "validation": the rows of every evaluation series); int
 //                world_size, git_dirty (0/1), blas_threads (in force, --blas-threads); datasets
@@ -52,7 +53,7 @@ typedef struct {
 
 typedef struct {
     const char *program, *method, *git;
-    const char *git_commit, *git_diff_sha256, *build_flags, *data_sha256;
+    const char *git_commit, *git_diff_sha256, *build_flags, *data_sha256, *model_sha256;
     const char *eval_split; // the rows every evaluation series reads: "test" or "validation"
     int git_dirty;
     const char *slurm_job_id, *slurm_array_job_id, *slurm_array_task_id; // "" outside Slurm
