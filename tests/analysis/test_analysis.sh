@@ -674,9 +674,9 @@ else bad "jobs/fedmllm manifests: differ from gen_sweep.py, or $nf/$nq runs, or 
 
 echo "== FedMLLM table"
 # A tiny FedMLLM sweep from $T/fm as the root: gen_sweep.py (its ROWS) and two setting configs of
-# jobs/fedmllm, tiny task configs on SynMM (items: 2 rounds, memes: 1), a line of a method the
-# binary lacks (zeroshot: fails, and the table says "no runs"), two copies of a fedadam run turned
-# into the two strategy rows by their options (the binary has neither option yet).
+# jobs/fedmllm, tiny task configs on SynMM (items: 2 rounds, memes: 1), a zeroshot line with a bad
+# option value (it fails by name, and the table says "no runs"), two copies of a fedadam run turned
+# into the two strategy rows by their options (the strategies need the mllm model kind).
 F=$T/fm
 mkdir -p "$F/jobs/fedmllm"
 cp "$FM/gen_sweep.py" "$FM/alpha0.5.cfg" "$FM/cross5-5.cfg" "$F/jobs/fedmllm/"
@@ -690,14 +690,14 @@ done
       echo "jobs/fedmllm/items.cfg --config=jobs/fedmllm/$s.cfg --method=$m"
     done
   done
-  echo "jobs/fedmllm/items.cfg --config=jobs/fedmllm/alpha0.5.cfg --method=zeroshot --seed=1"
+  echo "jobs/fedmllm/items.cfg --config=jobs/fedmllm/alpha0.5.cfg --method=zeroshot --batch-size=0 --seed=1"
   for m in fedavg local; do echo "jobs/fedmllm/memes.cfg --config=jobs/fedmllm/alpha0.5.cfg --method=$m --seed=1"; done
 } >"$F/jobs/fedmllm/sweep.txt"
 FMR() { (cd "$F" && MPIRUN="$MPIRUN" "$A/run_manifest.sh" "$@" --bin "$BINA"); }
 t1=$EPOCHREALTIME
 if FMR jobs/fedmllm/sweep.txt -j 2 -n 2 >"$T/fm1.out" 2>"$T/fm1.err"; then bad "the zeroshot line did not fail"
 elif grep -q "13 runs in runs/fedmllm/, 0 finished" "$T/fm1.out" && [ "$(grep -c '^  done ' "$T/fm1.out")" = 12 ] &&
-     grep -q "unknown method" "$T/fm1.err"; then
+     grep -q -- "--batch-size=0" "$T/fm1.err"; then
   ok "13 lines in $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t1}") s: 12 done, zeroshot failed by name"
 else cat "$T/fm1.out" "$T/fm1.err"; bad "run_manifest.sh on the tiny FedMLLM sweep"; fi
 ADAM=$F/runs/fedmllm/items_config-jobs-fedmllm-cross5-5.cfg_method-fedadam_seed-1
@@ -742,7 +742,7 @@ for p in sorted(glob.glob(f"{f_}/runs/fedmllm/*/run.h5") + glob.glob(f"{f_}/extr
             want.setdefault((task, s, row, sc), []).append((100 * v, pers))
         byts.setdefault((task, row), []).append((m["payload_up"][()] + m["payload_down"][()]).mean())
 assert "**14 runs**" in md and "Manifest: 13 runs, 12 with a run file. **1 without one**" in md, md[:1500]
-assert "`runs/fedmllm/items_config-jobs-fedmllm-alpha0.5.cfg_method-zeroshot_seed-1`" in md
+assert "`runs/fedmllm/items_config-jobs-fedmllm-alpha0.5.cfg_method-zeroshot_batch-size-0_seed-1`" in md
 assert "CAUTION" not in md and f"commit `0123456789abcdef0123456789abcdef01234567`" in md
 ROWS = ["fedavg", "fedprox", "fedavgm", "fedadagrad", "fedadam", "fedyogi", "local", "zeroshot", "centralized",
         "fedadam+aug", "fedadam+lsprox"]
