@@ -103,7 +103,7 @@ static void size_preset(SizePreset *p, int tiny) {
     p->st[0] = (StageOpts){tiny ? 30 : 6000, 16, 3e-3, 0.01, 1.0};
     p->st[1] = (StageOpts){tiny ? 20 : 1500, 32, 2e-3, 0.01, 1.0};
     p->st[2] = (StageOpts){tiny ? 20 : 2500, 16, 2e-3, 0.0, 1.0};
-    p->st[3] = (StageOpts){tiny ? 30 : 6000, tiny ? 16 : 32, 3e-3, 0.01, 1.0};
+    p->st[3] = (StageOpts){tiny ? 30 : 6000, 16, 1e-3, 0.01, 1.0};
 }
 
 // Every line of text as its own document: <bos> tokens ...; into a growing int array.
