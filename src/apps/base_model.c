@@ -260,9 +260,18 @@ static int run(const BaseCfg *bc) {
     double secs[4], fig[4];
     // stage 1
     t0 = timer_now_ms();
-    int64_t n_tok;
-    int *tok = encode_docs(&voc.bpe, gloss, &n_tok);
-    int64_t n_val = n_tok / 50; // the last 2 % of the corpus is held out
+    // The stream: the prompt templates PROMPT_WEIGHT times (so the tokens the tokenizer merged for
+    // them are trained here, not left at their initial embeddings), then the glosses, whose last
+    // 2 % is held out.
+    int64_t n_tok, n_p, n_g;
+    int *pt = encode_docs(&voc.bpe, prompts, &n_p), *gt = encode_docs(&voc.bpe, gloss, &n_g);
+    n_tok = n_p * PROMPT_WEIGHT + n_g;
+    int *tok = xmalloc((size_t)n_tok * sizeof(int));
+    for (int i = 0; i < PROMPT_WEIGHT; i++)
+        memcpy(tok + (size_t)i * n_p, pt, (size_t)n_p * sizeof(int));
+    memcpy(tok + (size_t)PROMPT_WEIGHT * n_p, gt, (size_t)n_g * sizeof(int));
+    xfree(pt), xfree(gt);
+    int64_t n_val = n_g / 50;
     double ppl;
     stage_text(&env, params, tok, n_tok - n_val, sp.text_T, tok + (n_tok - n_val), n_val, &sp.st[0],
                &curve[0], &ppl);
