@@ -396,7 +396,8 @@ bomm-table: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5
 # status. Under Slurm: slurm/submit_sweep.sh jobs/fedmllm/sweep.txt --throttle 8 -n 3, then this
 # goal (nothing left to run) or analysis/fedmllm_table.py --manifest ... --md ... by hand.
 FEDMLLM_J ?= 2
-FEDMLLM_NP ?= 2
+# One rank a run: a second one would only idle-poll as the cloud (results do not depend on -np).
+FEDMLLM_NP ?= 1
 fedmllm-table fedmllm-table-quick: FEDMLLM_MANIFEST ?= $(if $(filter %-quick,$@),jobs/fedmllm/sweep_quick.txt,jobs/fedmllm/sweep.txt)
 fedmllm-table fedmllm-table-quick: FEDMLLM_RESULTS ?= $(if $(filter %-quick,$@),jobs/fedmllm/quick/RESULTS.md,jobs/fedmllm/RESULTS.md)
 fedmllm-table fedmllm-table-quick: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/memes.h5 $(DATA)/base/mllm.h5
