@@ -24,19 +24,23 @@ SEEDS, QUICK_SEEDS = (1, 2, 3), (1,)
 
 # The layer-selective proximal term's switch (the option name may still change: only here).
 LSPROX = "--prox=adaptive"
+# The adaptive rules' server learning rate, chosen on validation rows (jobs/sweeps/fedmllm_lr.md:
+# 1e-2 beat FedMLLM's 1e-3 and diverged at 3e-2 and 1e-1 for fedadam); one eta for the three, as
+# FedMLLM's single fedopt_eta.
+ETA = "0.01"
 # Row name -> the line's options. The two strategies are fedadam with the strategy switched on.
 ROWS = {
     "fedavg": "--method=fedavg",
     "fedprox": "--method=fedprox",
     "fedavgm": "--method=fedavgm",
-    "fedadagrad": "--method=fedadagrad",
-    "fedadam": "--method=fedadam",
-    "fedyogi": "--method=fedyogi",
+    "fedadagrad": f"--method=fedadagrad --fedadagrad.eta={ETA}",
+    "fedadam": f"--method=fedadam --fedadam.eta={ETA}",
+    "fedyogi": f"--method=fedyogi --fedyogi.eta={ETA}",
     "local": "--method=local",
     "zeroshot": "--method=zeroshot",
     "centralized": "--method=centralized",
-    "fedadam+aug": "--method=fedadam --mllm.prompt=augmented",
-    "fedadam+lsprox": "--method=fedadam " + LSPROX,
+    "fedadam+aug": f"--method=fedadam --fedadam.eta={ETA} --mllm.prompt=augmented",
+    "fedadam+lsprox": f"--method=fedadam --fedadam.eta={ETA} " + LSPROX,
 }
 STRATEGIES = ["fedadam+aug", "fedadam+lsprox"]
 # The strategies target modality heterogeneity: in the full table they run on the nine missing,
