@@ -32,6 +32,7 @@
 #include "models/mllm_kind.h"
 #include "tensor/blas.h"
 #include "train/local.h"
+#include "train/mllm_open.h"
 #include "train/mllm_stages.h"
 
 extern const char mmc_git_commit[];
@@ -131,18 +132,11 @@ static int *encode_docs(const Bpe *b, const char *text, int64_t *n_out) {
 
 // Zero-shot through --model=mllm's own code: accuracy, macro-F1, AUC of the task on test rows.
 static EvalStats zero_shot(const char *base, const char *data, const BaseCfg *bc) {
-    char err[1024];
-    Dataset *ds = dataset_open(data, err, sizeof err);
-    CHECK(ds, "%s", err);
-    SampleLayout sl;
-    samples_layout(&sl, ds);
-    ModelSpec spec;
-    samples_model_spec(&spec, &sl, ds);
-    MllmKindOpts o = {.train_proj = 0, .lora_r = 4, .lora_alpha = 4, .lora_dropout = 0};
-    snprintf(o.base, sizeof o.base, "%s", base);
-    snprintf(o.prompt, sizeof o.prompt, "plain");
-    Model m;
-    mllm_kind_create(&m, &spec, &o);
+    MllmOpened op;
+    mllm_open(&op, base, data, 0, 0.0);
+    Dataset *ds = op.ds; // the parts, owned as before: model_free(&m) and dataset_close(ds)
+    SampleLayout sl = op.sl;
+    Model m = op.m;
     float *params = xcalloc_aligned(m.n_params * sizeof(float));
     Rng rng;
     rng_init(&rng, (uint64_t)bc->seed, 0, 0, RNG_INIT);

@@ -147,18 +147,13 @@ static void read_params(hid_t f, const Model *m, float *p) {
 
 static void bench_step(const Args *a) {
     char err[1024];
-    Dataset *ds = dataset_open(a->data, err, sizeof err);
-    CHECK(ds, "bench_mllm: %s", err);
-    SampleLayout sl;
-    samples_layout(&sl, ds);
-    ModelSpec spec;
-    samples_model_spec(&spec, &sl, ds);
     // the kind's defaults (src/models/kinds.c): r 4, α 4, dropout 0.05, projectors frozen
-    MllmKindOpts o = {.train_proj = 0, .lora_r = 4, .lora_alpha = 4, .lora_dropout = 0.05};
-    snprintf(o.base, sizeof o.base, "%s", a->base);
-    snprintf(o.prompt, sizeof o.prompt, "plain");
-    Model m;
-    mllm_kind_create(&m, &spec, &o);
+    MllmOpened op;
+    mllm_open(&op, a->base, a->data, 0, 0.05);
+    Dataset *ds = op.ds; // the parts, owned as before: model_free(&m) and dataset_close(ds)
+    SampleLayout sl = op.sl;
+    ModelSpec spec = op.spec;
+    Model m = op.m;
     int64_t idx[BENCH_ROWS];
     uint8_t mask[BENCH_ROWS];
     dump_rows(idx, mask, BENCH_ROWS, spec.n_mod, 1);
@@ -213,7 +208,7 @@ static void bench_step(const Args *a) {
     memset(&c, 0, sizeof c);
     c.lm.theta = 10000.0;
     CHECK(mllm_file_read_config(a->base, &c, err, sizeof err) == 0, "bench_mllm: %s", err);
-    c.lm.r = o.lora_r, c.lm.alpha = (float)o.lora_alpha;
+    c.lm.r = MLLM_OPEN_LORA_R, c.lm.alpha = MLLM_OPEN_LORA_ALPHA;
     Mllm mm;
     mllm_init(&mm, &c);
     GemmList gl;

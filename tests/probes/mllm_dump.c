@@ -33,6 +33,7 @@
 #include "models/mllm_file.h"
 #include "models/mllm_kind.h"
 #include "models/mllm_text.h"
+#include "train/mllm_open.h"
 #include "train/samples.h"
 
 #define MAX_ROWS 64
@@ -153,17 +154,12 @@ static int dump_main(int argc, char **argv) {
     char err[1024];
 
     // ---- the kind on N test rows ----
-    Dataset *ds = dataset_open(data, err, sizeof err);
-    CHECK(ds, "mllm_dump: %s", err);
-    SampleLayout sl;
-    samples_layout(&sl, ds);
-    ModelSpec spec;
-    samples_model_spec(&spec, &sl, ds);
-    MllmKindOpts o = {.train_proj = 1, .lora_r = 4, .lora_alpha = 4, .lora_dropout = 0};
-    snprintf(o.base, sizeof o.base, "%s", base);
-    snprintf(o.prompt, sizeof o.prompt, "plain");
-    Model m;
-    mllm_kind_create(&m, &spec, &o);
+    MllmOpened op;
+    mllm_open(&op, base, data, 1, 0.0);
+    Dataset *ds = op.ds; // the parts, owned as before: model_free(&m) and dataset_close(ds)
+    SampleLayout sl = op.sl;
+    ModelSpec spec = op.spec;
+    Model m = op.m;
     int64_t idx[MAX_ROWS];
     uint8_t mask[MAX_ROWS];
     dump_rows(idx, mask, rows, spec.n_mod, all_present);
@@ -199,7 +195,7 @@ static int dump_main(int argc, char **argv) {
     memset(&c, 0, sizeof c);
     c.lm.theta = 10000.0;
     CHECK(mllm_file_read_config(base, &c, err, sizeof err) == 0, "mllm_dump: %s", err);
-    c.lm.r = o.lora_r, c.lm.alpha = (float)o.lora_alpha, c.lm.lora_p = 0;
+    c.lm.r = MLLM_OPEN_LORA_R, c.lm.alpha = MLLM_OPEN_LORA_ALPHA, c.lm.lora_p = 0;
     Mllm mm;
     mllm_init(&mm, &c);
     Model lay; // the layout must be the kind's: same names at the same offsets
