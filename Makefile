@@ -341,7 +341,7 @@ $(DATA)/memes.h5: | $(BUILD)/bin/build_memes $(DATA)/avfmnist_small.h5
 $(DATA)/memes_ci.h5: | $(BUILD)/bin/build_memes $(DATA)/avfmnist_ci.h5
 	$(BUILD)/bin/build_memes --from=$(DATA)/avfmnist_ci.h5 --out=$@
 # The tiny multimodal LLM's base models (src/apps/base_model.c): the full one for the FedMLLM table
-# (make base-model: ~15 min on 2 cores), a tiny one for the tests (seconds; rebuilt with the
+# (make base-model: 10-15 min on 2 cores), a tiny one for the tests (seconds; rebuilt with the
 # builder).
 BASE_MODEL_ARGS ?=
 $(DATA)/base/mllm.h5: | $(BUILD)/bin/base_model $(DATA)/avfmnist_small.h5 $(DATA)/memes.h5

@@ -52,7 +52,7 @@ static const OptSpec base_opts[] = {
      "dataset whose public rows train stages 2-4", 0},
     {"out", OPT_STRING, F(out), "data/base/mllm.h5", 0, 0, 0, NULL, "the base-model file", 0},
     {"size", OPT_CHOICE, F(size), "full", 0, 0, 0, "full|tiny",
-     "full: the FedMLLM base model (~15 min); tiny: a few seconds, for tests", 0},
+     "full: the FedMLLM base model (10-15 min); tiny: a few seconds, for tests", 0},
     {"memes", OPT_STRING, F(memes), "", 0, 0, 0, NULL,
      "also measure zero-shot on this memes file (its test rows)", 0},
     {"val-fraction", OPT_DOUBLE, F(val_fraction), "0.1", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
