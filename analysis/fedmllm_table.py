@@ -99,7 +99,13 @@ def classify(runs, sweep, tasks):
     rows = sorted(((name, parse_opts(o)) for name, o in sweep.ROWS.items()), key=lambda x: -len(x[1]))
     out = {}
     for r in runs:
-        task = next((t for t, keys in tasks.items() if matches(r, keys)), None)
+        # the task is its data file (a line may override other keys of the task config: the
+        # centralized row its rounds, the prompt-augmentation row mllm.prompt); all keys when
+        # tasks share their data
+        datas = [keys.get("data") for keys in tasks.values()]
+        by_data = len(set(datas)) == len(datas) and None not in datas
+        task = next((t for t, keys in tasks.items()
+                     if matches(r, {"data": keys["data"]} if by_data else keys)), None)
         if task is None:
             print(f"warning: {r.dir}: matches no task config of jobs/fedmllm/ ({', '.join(tasks)}); "
                   f"task = its dataset {r.dataset}", file=sys.stderr)
