@@ -686,7 +686,7 @@ for t in items:2 memes:1; do
 done
 {
   for s in alpha0.5 cross5-5; do
-    for m in "fedavg --seed=1" "fedavg --seed=2" "fedavgm --seed=1" "fedadam --seed=1" "local --seed=1"; do
+    for m in "fedavg --seed=1" "fedavg --seed=2" "fedavgm --seed=1" "fedadam --fedadam.eta=0.01 --seed=1" "local --seed=1"; do
       echo "jobs/fedmllm/items.cfg --config=jobs/fedmllm/$s.cfg --method=$m"
     done
   done
@@ -700,7 +700,7 @@ elif grep -q "13 runs in runs/fedmllm/, 0 finished" "$T/fm1.out" && [ "$(grep -c
      grep -q -- "--batch-size=0" "$T/fm1.err"; then
   ok "13 lines in $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t1}") s: 12 done, zeroshot failed by name"
 else cat "$T/fm1.out" "$T/fm1.err"; bad "run_manifest.sh on the tiny FedMLLM sweep"; fi
-ADAM=$F/runs/fedmllm/items_config-jobs-fedmllm-cross5-5.cfg_method-fedadam_seed-1
+ADAM=$F/runs/fedmllm/items_config-jobs-fedmllm-cross5-5.cfg_method-fedadam_fedadam.eta-0.01_seed-1
 mkdir -p "$F/extra"
 cp -r "$ADAM" "$F/extra/aug" && cp -r "$ADAM" "$F/extra/lsprox"
 "$PY" - "$F/extra" <<'EOF'
