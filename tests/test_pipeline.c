@@ -309,6 +309,7 @@ START_TEST(test_bad_options_end_every_rank_non_zero) {
         {5, "--parties=2", "2 parties cannot fill 4 host ranks"},
         {3, "--data=/nonexistent/x.h5", "/nonexistent/x.h5"},
         {3, "--method=fedavg --fedprox.mu=1", "belongs to --method=fedprox"},
+        {3, "--out=", "--out is empty"}, // after --out=bad: the last one wins
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[16384];

@@ -54,6 +54,9 @@ void fl_train_config(TrainConfig *tc, const Config *cfg) {
 
 static void make_dirs(Run *run) {
     const Config *cfg = run->cfg;
+    // Every rank reads the same config, so every rank stops here together.
+    CHECK(cfg->out[0], "--out is empty (an unset shell variable?): refusing to write the run into "
+                       "/ckpt, /run.h5 and /metrics.csv; name a run directory");
     snprintf(run->ckpt_dir, sizeof run->ckpt_dir, "%s/ckpt", cfg->out);
     int32_t ok = 1;
     char msg[4200] = "";
