@@ -378,6 +378,7 @@ static int ask_textword(Sb *b, const SampleFacts *f, const PromptClasses *pc, Rn
     int nt = 0;
     for (char *save = NULL, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
         tok[nt++] = w;
+    CHECK(nt > 0, "a text-word question about a text without words (\"%s\")", f->text);
     const char *opt[TEXTWORD_MAX];
     opt[0] = tok[rng_below(rng, (uint32_t)nt)];
     int want = 2 + (int)rng_below(rng, TEXTWORD_MAX - 1), n = 1;

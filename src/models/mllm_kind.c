@@ -84,18 +84,9 @@ static void forward(const Model *m, const float *params, const ModelInput *in, M
     const MllmKind *k = m->impl;
     KindWork *kw = w->impl;
     const int B = in->B, D = k->mm.c.lm.D;
-    int T = 1;
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < B; b++)
         kw->len[b] = build_row(k, in, kw, b);
-        if (kw->len[b] > T) T = kw->len[b];
-    }
-    // rows were written with stride Tmax; the batch wants stride T: compact in place, pad the tails
-    for (int b = 0; b < B; b++) {
-        memmove(kw->ids + (size_t)b * T, kw->ids + (size_t)b * k->Tmax,
-                (size_t)kw->len[b] * sizeof(int));
-        for (int t = kw->len[b]; t < T; t++)
-            kw->ids[(size_t)b * T + t] = MLLM_TOK_PAD;
-    }
+    const int T = mllm_rows_pack(kw->ids, NULL, kw->len, B, k->Tmax);
     for (int m2 = 0; m2 < k->n_mod; m2++)
         if (k->enc_of[m2] >= 0) kw->enc_in[k->enc_of[m2]] = in->dense[m2];
     kw->batch = (MllmBatch){.B = B, .T = T, .ids = kw->ids, .len = kw->len};
@@ -331,20 +322,4 @@ void mllm_kind_create(Model *m, const ModelSpec *spec, const MllmKindOpts *o) {
     k->base = xcalloc_aligned(m->n_params * sizeof(float));
     CHECK(mllm_file_read_stage(o->base, "final", m, k->base, 1, err, sizeof err) == 0,
           "--mllm.base: %s", err);
-}
-
-void mllm_kind_generate(const Model *m, const float *params, const ModelInput *in, ModelWork *w,
-                        int b, int max_new, char *out, size_t cap) {
-    const MllmKind *k = m->impl;
-    KindWork *kw = w->impl;
-    forward(m, params, in, w);
-    const int D = k->mm.c.lm.D, T = kw->batch.T, n = kw->len[b];
-    LlamaGen g;
-    llama_gen_init(&g, &k->mm.lm, 1, k->mm.c.lm.Tmax);
-    int ids[64];
-    if (max_new > 64) max_new = 64;
-    int got = llama_generate(&k->mm.lm, params, kw->mw.x + (size_t)b * T * D, n, max_new,
-                             MLLM_TOK_EOS, 0.0f, NULL, ids, &g);
-    llama_gen_free(&g);
-    bpe_decode(&k->voc.bpe, ids, got, out, cap);
 }

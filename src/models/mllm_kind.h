@@ -28,7 +28,3 @@ typedef struct {
 // context. Local.
 void mllm_kind_create(Model *m, const ModelSpec *spec, const MllmKindOpts *o);
 
-// The class of the last forward's row b read back as generated text by greedy decoding (tests and
-// diagnostics): writes the decoded answer (at most cap bytes, NUL-terminated). Local.
-void mllm_kind_generate(const Model *m, const float *params, const ModelInput *in, ModelWork *w,
-                        int b, int max_new, char *out, size_t cap);

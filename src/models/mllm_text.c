@@ -81,6 +81,21 @@ void mllm_seq_text(MllmSeq *s, const MllmVocab *v, const char *text) {
                          s->cap - s->n);
 }
 
+int mllm_rows_pack(int *ids, int *tgt, const int *len, int B, int Tmax) {
+    int T = 1;
+    for (int b = 0; b < B; b++)
+        T = len[b] > T ? len[b] : T;
+    for (int b = 0; b < B; b++) { // destination rows never pass their sources: in place is safe
+        memmove(ids + (size_t)b * T, ids + (size_t)b * Tmax, (size_t)len[b] * sizeof(int));
+        if (tgt) memmove(tgt + (size_t)b * T, tgt + (size_t)b * Tmax, (size_t)len[b] * sizeof(int));
+        for (int t = len[b]; t < T; t++) {
+            ids[(size_t)b * T + t] = MLLM_TOK_PAD;
+            if (tgt) tgt[(size_t)b * T + t] = -1;
+        }
+    }
+    return T;
+}
+
 int mllm_question_text(char *out, size_t cap, const char *words, const char *question) {
     int w = words && words[0] ? snprintf(out, cap, "text: %s. %s answer:", words, question)
                               : snprintf(out, cap, "%s answer:", question);

@@ -45,6 +45,9 @@ void mllm_seq_begin(MllmSeq *s, int *ids, int cap, const Mllm *m, const MllmVoca
 void mllm_seq_text(MllmSeq *s, const MllmVocab *v, const char *text);
 // Appends one id. Local.
 void mllm_seq_push(MllmSeq *s, int id);
+// Rows built with stride Tmax (ids, and tgt when not NULL) become a batch of stride T = the
+// longest len: compacted in place, the tails padded (<pad> ids, -1 targets). Returns T. Local.
+int mllm_rows_pack(int *ids, int *tgt, const int *len, int B, int Tmax);
 // The text part of a question: "text: <words>. <question> answer:" into out (cap); words NULL or
 // "" leaves out the text clause. Returns the length, -1 when cap is too small. Local.
 int mllm_question_text(char *out, size_t cap, const char *words, const char *question);

@@ -164,8 +164,6 @@ double stage_text(const StageEnv *env, float *params, const int *tokens, int64_t
     double sum = 0;
     int64_t cnt = 0;
     for (int64_t s = 0; s + T + 1 <= nv && cnt < 64 * (int64_t)T; s += T) {
-        int one = 1;
-        (void)one;
         MllmBatch batch = {.B = 1, .T = T, .ids = val + s, .len = &T};
         int64_t k;
         double l =
@@ -199,9 +197,12 @@ double stage_encoder(const StageEnv *env, float *params, int e, const StageRows 
     rng_fill_uniform(&rng, head, nh, -1.0f / sqrtf((float)D), 1.0f / sqrtf((float)D));
     VitWork w;
     vit_work_init(&w, v, B);
-    float *pool = xmalloc((size_t)B * D * sizeof(float)), *logits = xmalloc((size_t)B * K * 4);
-    float *probs = xmalloc((size_t)B * K * 4), *dlog = xmalloc((size_t)B * K * 4);
-    float *dpool = xmalloc((size_t)B * D * 4), *dout = xmalloc((size_t)B * Np * D * 4);
+    float *pool = xmalloc((size_t)B * D * sizeof(float)),
+          *logits = xmalloc((size_t)B * K * sizeof(float));
+    float *probs = xmalloc((size_t)B * K * sizeof(float)),
+          *dlog = xmalloc((size_t)B * K * sizeof(float));
+    float *dpool = xmalloc((size_t)B * D * sizeof(float)),
+          *dout = xmalloc((size_t)B * Np * D * sizeof(float));
     Batch bt;
     batch_init(&bt, env->sl, B);
     int64_t *order = xmalloc((size_t)B * sizeof *order);
@@ -362,18 +363,10 @@ static int build_seq(const StageEnv *env, SeqBuf *s, const StageRows *rows, int 
 // A batch of B rows (order[0..B) of rows) as an MllmBatch over s's buffers.
 static MllmBatch make_batch(const StageEnv *env, SeqBuf *s, const StageRows *rows, int B,
                             int instruct, Rng *rng) {
-    int T = 1;
     sampleset_batch(&rows->set, env->sl, s->order, 0, B, &s->bt);
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < B; b++)
         s->len[b] = build_seq(env, s, rows, b, s->order[b], instruct, rng);
-        if (s->len[b] > T) T = s->len[b];
-    }
-    for (int b = 0; b < B; b++) { // stride Tmax -> T, padded (targets -1 past the end)
-        memmove(s->ids + (size_t)b * T, s->ids + (size_t)b * s->Tmax, (size_t)s->len[b] * 4);
-        memmove(s->tgt + (size_t)b * T, s->tgt + (size_t)b * s->Tmax, (size_t)s->len[b] * 4);
-        for (int t = s->len[b]; t < T; t++)
-            s->ids[(size_t)b * T + t] = MLLM_TOK_PAD, s->tgt[(size_t)b * T + t] = -1;
-    }
+    int T = mllm_rows_pack(s->ids, s->tgt, s->len, B, s->Tmax);
     MllmBatch mb = {.B = B, .T = T, .ids = s->ids, .len = s->len};
     for (int e = 0; e < env->mm->c.n_enc; e++)
         mb.enc_in[e] = s->bt.dense[env->mod_of_enc[e]], mb.slot[e] = s->slot[e];
