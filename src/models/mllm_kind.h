@@ -27,4 +27,3 @@ typedef struct {
 // words known, K in [2, 26] with class names, and that the longest possible prompt fits the
 // context. Local.
 void mllm_kind_create(Model *m, const ModelSpec *spec, const MllmKindOpts *o);
-
