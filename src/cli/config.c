@@ -44,8 +44,11 @@ static const OptSpec core_opts[] = {
      "seed of training: batch order, dropout, rows selected for upload (-1 = --seed)", 0},
     {"seed.sample", OPT_I64, C(seed_sample), "-1", OPT_LO, -1, 0, NULL,
      "seed of the round's parties (--sample) and of party dropout (-1 = --seed)", 0},
-    {"resume", OPT_CHOICE, C(resume), "never", 0, 0, 0, "never|auto",
-     "auto: continue from the newest valid checkpoint in <out>/ckpt", NEUTRAL},
+    {"resume", OPT_CHOICE, C(resume), "never", 0, 0, 0, "never|auto|fresh-if-none",
+     "auto: continue from the newest valid checkpoint in <out>/ckpt (start at round 0 when there "
+     "is none; refuse when there are checkpoints but none is usable); fresh-if-none: as auto, but "
+     "start again from round 0 when none is usable (keeping them as *.damaged)",
+     NEUTRAL},
     {"stop-after", OPT_INT, C(stop_after), "0", OPT_LO, 0, 0, NULL,
      "checkpoint and exit with code 3 after this round, as on SIGUSR1 (0 = off; tests)", NEUTRAL},
     {"local-epochs", OPT_INT, C(local_epochs), "1", OPT_LO, 1, 0, NULL,

@@ -1,5 +1,7 @@
 // state.c - checkpoints of a run and the resume from them (run.h, io/ckpt.h): one field list, the
 // same for writing and reading, so that the two cannot drift apart.
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,7 +38,8 @@ static void state_fields(Run *run, CkptList *l) {
 void run_write_checkpoint(Run *run, int round) {
     CkptList l = {0};
     state_fields(run, &l);
-    Ckpt *ck = ckpt_create(run->ckpt_dir, round, comm_mpi(run->comm));
+    int64_t bytes = ckpt_bytes_estimate(&l, run->rank == 0 ? &run->log : NULL);
+    Ckpt *ck = ckpt_create(run->ckpt_dir, round, bytes, comm_mpi(run->comm));
     ckpt_write_config(ck, &run->opts, OPT_RESUME_NEUTRAL); // neutral options may differ on resume
     // What the state was computed under: a resume refuses other data, warns about another BLAS.
     char threads[32];
@@ -119,23 +122,53 @@ static void compare_meta(Run *run, const CkptReader *r, const char *path) {
                      path, keys[i], ck, keys[i], vals[i]);
 }
 
+// Rank 0, when --resume=fresh-if-none found checkpoints but none usable: keeps them for inspection
+// under "<name>.damaged" (with their digest files), out of the way of the new run's checkpoints.
+static void set_aside_damaged(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "round_", 6) != 0 || strstr(e->d_name, ".damaged")) continue;
+        char from[4400], to[4420];
+        snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+        snprintf(to, sizeof to, "%s.damaged", from);
+        if (rename(from, to) != 0) log_warn("cannot rename %s: %s", from, strerror(errno));
+    }
+    if (d) closedir(d);
+}
+
 int run_resume(Run *run) {
     const Config *cfg = run->cfg;
     char path[4200] = "";
     int32_t round = 0;
+    int automatic = strcmp(cfg->resume, "never") != 0;
     if (run->rank == 0) {
-        if (strcmp(cfg->resume, "auto") == 0)
-            round = ckpt_find_valid(run->ckpt_dir, path, sizeof path);
-        else // checkpoints of an earlier run are never overwritten silently
-            CHECK(ckpt_count(run->ckpt_dir) == 0,
+        int files = ckpt_count(run->ckpt_dir);
+        if (automatic) round = files ? ckpt_find_valid(run->ckpt_dir, path, sizeof path) : 0;
+        // Checkpoints of an earlier run are never overwritten silently, nor skipped quietly when
+        // every one of them is damaged (each was named by a warning above).
+        if (!automatic)
+            CHECK(files == 0,
                   "%s holds checkpoints of an earlier run: continue it with --resume=auto, or "
                   "choose another --out (or delete that directory)",
                   run->ckpt_dir);
+        else if (files && !round && strcmp(cfg->resume, "fresh-if-none") != 0)
+            CHECK(0,
+                  "--resume=%s: none of the %d checkpoint(s) in %s is usable (see the warnings "
+                  "above): refusing to start the run again from round 0; --resume=fresh-if-none "
+                  "starts over (keeping them as *.damaged)",
+                  cfg->resume, files, run->ckpt_dir);
+        else if (files && !round) {
+            log_warn("--resume=fresh-if-none: none of the %d checkpoint(s) in %s is usable: "
+                     "STARTING AGAIN FROM ROUND 0 (they are kept as *.damaged)",
+                     files, run->ckpt_dir);
+            set_aside_damaged(run->ckpt_dir);
+        }
     }
     comm_bcast(run->comm, &round, 1, COMM_I32, 0, NULL);
     if (round == 0) {
-        if (strcmp(cfg->resume, "auto") == 0)
-            log_info("resume=auto: no checkpoint in %s, starting fresh", run->ckpt_dir);
+        if (automatic)
+            log_info("resume=%s: no checkpoint in %s, starting fresh", cfg->resume, run->ckpt_dir);
         return 0;
     }
     comm_bcast(run->comm, path, sizeof path, COMM_CHAR, 0, NULL);

@@ -1,19 +1,23 @@
 // ckpt.c - parallel HDF5 checkpoints with a content checksum and atomic publication (see ckpt.h).
+#define _GNU_SOURCE // fallocate(FALLOC_FL_KEEP_SIZE)
 #include "io/ckpt.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/die.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "io/runfile.h"
+#include "io/seal.h"
 
 #define CKPT_PATH_MAX 4096
 
@@ -66,10 +70,42 @@ void ckpt_path(char *buf, size_t cap, const char *dir, int round) {
     snprintf(buf, cap, "%s/round_%06d.h5", dir, round);
 }
 
-Ckpt *ckpt_create(const char *dir, int round, MPI_Comm comm) {
+// Rank 0: holds `bytes` of disk for the checkpoint before HDF5 writes a byte of it. A collective
+// HDF5 write that meets a full disk leaves the ranks in different collectives inside H5Fclose (a
+// hang), so the space is claimed first, where a failure is one rank's plain error. 0, or -1 with
+// msg.
+static int reserve_space(const char *dir, int64_t bytes, char *msg, size_t cap) {
+    char path[CKPT_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.reserve", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)bytes);
+    if (fd >= 0) close(fd);
+    unlink(path);
+    if (rc == 0) return 0;
+    snprintf(msg, cap,
+             "cannot write checkpoint into %s: %.1f MiB needed, %s (the disk is full or "
+             "read-only?); the previous checkpoint is intact",
+             dir, (double)bytes / 1048576.0, strerror(rc));
+    return -1;
+}
+
+// Rank 0, after the collective create: keeps the claimed space allocated to the file itself
+// (Linux fallocate without changing its size), so no other writer takes it between the claim and
+// the writes. Best effort: a filesystem without fallocate keeps only the claim above.
+static void hold_space(const char *tmp, int64_t bytes) {
+    int fd = open(tmp, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP)
+        log_warn("checkpoint %s: cannot hold %.1f MiB for it: %s", tmp, (double)bytes / 1048576.0,
+                 strerror(errno));
+    close(fd);
+}
+
+Ckpt *ckpt_create(const char *dir, int round, int64_t reserve, MPI_Comm comm) {
     CHECK_PTR(dir);
     CHECK(round >= 0 && round <= 999999, "round %d outside 0..999999", round);
     CHECK(strlen(dir) < CKPT_PATH_MAX - 32, "checkpoint dir path too long (%zu)", strlen(dir));
+    CHECK(reserve >= 0, "reserve = %" PRId64, reserve);
     Ckpt *c = xcalloc(1, sizeof *c);
     c->comm = comm;
     c->round = round;
@@ -77,12 +113,19 @@ Ckpt *ckpt_create(const char *dir, int round, MPI_Comm comm) {
     snprintf(c->dir, sizeof c->dir, "%s", dir);
     ckpt_path(c->final, sizeof c->final, dir, round);
     snprintf(c->tmp, sizeof c->tmp, "%s.tmp", c->final);
+    // One verdict, rank 0's, and every rank stops here together on a refusal.
+    char msg[CKPT_PATH_MAX + 256] = "";
+    int ok = c->rank != 0 || reserve_space(dir, reserve, msg, sizeof msg) == 0;
+    MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+    MPI_CHECK(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, 0, comm));
+    CHECK(ok, "%s", msg);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5_CHECK(fapl);
     H5_CHECK(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
     c->file = H5Fcreate(c->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     CHECK(c->file >= 0, "cannot create checkpoint %s (is the directory writable?)", c->tmp);
     H5_CHECK(H5Pclose(fapl));
+    if (c->rank == 0) hold_space(c->tmp, reserve);
     h5_attr_i64(c->file, "round", round);
     h5_attr_i64(c->file, "schema", CKPT_SCHEMA);
     return c;
@@ -213,6 +256,21 @@ static void write_field(Ckpt *c, const CkptField *f, int rank) {
     H5_CHECK(H5Sclose(space));
 }
 
+int64_t ckpt_bytes_estimate(const CkptList *l, const MetricLog *log) {
+    static const int64_t elem[] = {4, 8, 8, 4, 1};
+    // Measured overheads are a few hundred bytes per dataset and ~100 per attribute; the margins
+    // here are several times that, for HDF5's object headers, B-trees and the options' strings.
+    int64_t bytes = 512 * 1024;
+    for (int i = 0; i < l->n; i++) {
+        const CkptField *f = &l->f[i];
+        bytes += 4096 + (f->rows > 0 ? f->rows : 1) * row_size(f) * elem[f->type];
+    }
+    if (log)
+        for (int i = 0; i < log->n_series; i++)
+            bytes += 4096 + (int64_t)log->rounds * log->s[i].width * 8;
+    return bytes;
+}
+
 void ckpt_write(Ckpt *c, const CkptList *l, int rank) {
     for (int i = 0; i < l->n; i++)
         write_field(c, &l->f[i], rank);
@@ -248,6 +306,7 @@ void ckpt_list_free(CkptList *l) {
 typedef struct {
     uint64_t h;
     int failed;
+    int64_t limit; // no object of the file can hold more bytes than the file: a bound on reads
 } Hash;
 
 static void fnv(Hash *s, const void *p, size_t n) {
@@ -264,7 +323,12 @@ static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
     if (a < 0) return s->failed = 1, -1;
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     hssize_t np = H5Sget_simple_extent_npoints(sp);
-    size_t bytes = (size_t)np * H5Tget_size(t);
+    size_t size = t >= 0 ? H5Tget_size(t) : 0;
+    if (np < 0 || size == 0 || (int64_t)np > s->limit / (int64_t)size) {
+        H5Sclose(sp), H5Tclose(t), H5Aclose(a);
+        return s->failed = 1, -1;
+    }
+    size_t bytes = (size_t)np * size;
     uint8_t *buf = xmalloc(bytes + 1);
     herr_t rc = H5Aread(a, t, buf);
     fnv(s, name, strlen(name) + 1);
@@ -298,7 +362,13 @@ static herr_t hash_object(hid_t root, const char *name, const H5O_info_t *info, 
     hsize_t dims[8] = {0};
     int nd = H5Sget_simple_extent_dims(sp, dims, NULL);
     fnv(s, dims, sizeof dims);
-    size_t bytes = (size_t)H5Sget_simple_extent_npoints(sp) * H5Tget_size(t);
+    hssize_t np = H5Sget_simple_extent_npoints(sp);
+    size_t size = t >= 0 ? H5Tget_size(t) : 0;
+    if (nd < 0 || np < 0 || size == 0 || (int64_t)np > s->limit / (int64_t)size) {
+        H5Sclose(sp), H5Tclose(t), H5Dclose(ds);
+        return s->failed = 1, -1;
+    }
+    size_t bytes = (size_t)np * size;
     uint8_t *buf = xmalloc(bytes + 1);
     herr_t rc = nd < 0 ? -1 : bytes ? H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
     fnv(s, buf, bytes);
@@ -311,24 +381,14 @@ static herr_t hash_object(hid_t root, const char *name, const H5O_info_t *info, 
 }
 
 // 0 and the checksum text, or -1 when some object could not be read (truncated, corrupted).
-static int content_checksum(hid_t file, char *out, size_t cap) {
-    Hash s = {0xcbf29ce484222325ULL, 0};
+static int content_checksum(hid_t file, int64_t file_bytes, char *out, size_t cap) {
+    Hash s = {0xcbf29ce484222325ULL, 0, file_bytes};
     herr_t rc = -1;
     H5E_BEGIN_TRY { rc = H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, hash_object, &s); }
     H5E_END_TRY;
     if (rc < 0 || s.failed) return -1;
     snprintf(out, cap, "fnv1a64:%016" PRIx64, s.h);
     return 0;
-}
-
-static void write_text_atomic(const char *path, const char *text) {
-    char tmp[CKPT_PATH_MAX + 64];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    CHECK(f, "cannot create %s: %s", tmp, strerror(errno));
-    fputs(text, f);
-    CHECK(fclose(f) == 0, "writing %s: %s", tmp, strerror(errno));
-    CHECK(rename(tmp, path) == 0, "rename %s: %s", tmp, strerror(errno));
 }
 
 // Rounds of the round_NNNNNN.h5 files in dir, newest first. Owned array; *n set.
@@ -362,27 +422,47 @@ static int *list_rounds(const char *dir, int *n) {
     return r;
 }
 
-static void publish(Ckpt *c, const MetricLog *log, int keep) {
+// Rank 0: the file's size, after giving back space held beyond it (hold_space). -1 on error.
+static int64_t trim(const char *path) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    struct stat st;
+    int64_t size = fd >= 0 && fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
+    if (size >= 0 && ftruncate(fd, (off_t)size) != 0) size = -1;
+    if (fd >= 0) close(fd);
+    return size;
+}
+
+// Rank 0, after every rank's data is in c->tmp: adds /metrics and the content checksum, seals the
+// file (digest beside it, fsync, rename, directory fsync), points "latest" at it and prunes. 0, or
+// -1 with msg (c->tmp removed; the previous checkpoint stays the newest).
+static int publish(Ckpt *c, const MetricLog *log, int keep, char *msg, size_t cap) {
     hid_t file = H5Fopen(c->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
     CHECK(file >= 0, "cannot reopen %s", c->tmp);
     if (log) metrics_h5_write(file, "metrics", log, 0);
     char sum[64];
-    CHECK(content_checksum(file, sum, sizeof sum) == 0, "cannot read back %s", c->tmp);
+    CHECK(content_checksum(file, INT64_MAX, sum, sizeof sum) == 0, "cannot read back %s", c->tmp);
     h5_attr_str(file, "checksum", sum);
     H5_CHECK(H5Fclose(file));
-    CHECK(rename(c->tmp, c->final) == 0, "rename %s: %s", c->tmp, strerror(errno));
     char latest[CKPT_PATH_MAX + 8], name[32];
     snprintf(latest, sizeof latest, "%s/latest", c->dir);
     snprintf(name, sizeof name, "round_%06d.h5\n", c->round);
-    write_text_atomic(latest, name);
+    if (trim(c->tmp) < 0 || seal_publish(c->tmp, c->final, NULL, msg, cap) != 0 ||
+        seal_write_text(latest, name, msg, cap) != 0) {
+        if (!msg[0]) snprintf(msg, cap, "%s: %s", c->tmp, strerror(errno));
+        unlink(c->tmp);
+        return -1;
+    }
     int n, *rounds = list_rounds(c->dir, &n);
     for (int i = keep; i < n; i++) {
-        char old[CKPT_PATH_MAX + 32];
+        char old[CKPT_PATH_MAX + 32], side[CKPT_PATH_MAX + 48];
         ckpt_path(old, sizeof old, c->dir, rounds[i]);
-        if (rounds[i] != c->round && unlink(old) != 0)
-            log_warn("cannot remove old checkpoint %s: %s", old, strerror(errno));
+        snprintf(side, sizeof side, "%s" SEAL_SUFFIX, old);
+        if (rounds[i] == c->round) continue;
+        if (unlink(old) != 0) log_warn("cannot remove old checkpoint %s: %s", old, strerror(errno));
+        unlink(side);
     }
     xfree(rounds);
+    return 0;
 }
 
 void ckpt_commit(Ckpt *c, const MetricLog *log, int keep) {
@@ -390,8 +470,14 @@ void ckpt_commit(Ckpt *c, const MetricLog *log, int keep) {
     CHECK(keep >= 1, "keep = %d must be >= 1", keep);
     H5_CHECK(H5Fclose(c->file));
     MPI_CHECK(MPI_Barrier(c->comm)); // every rank's data is on disk before rank 0 reopens
-    if (c->rank == 0) publish(c, log, keep);
-    MPI_CHECK(MPI_Barrier(c->comm)); // nobody reads "latest" before it is there
+    char msg[CKPT_PATH_MAX + 256] = "";
+    int ok = c->rank != 0 || publish(c, log, keep, msg, sizeof msg) == 0;
+    // Rank 0's verdict for every rank: nobody reads "latest" before it is there, and a failed
+    // publication stops every rank together, naming the file.
+    MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, c->comm));
+    MPI_CHECK(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, 0, c->comm));
+    CHECK(ok, "checkpoint round %d not written: %s (the previous checkpoint is intact)", c->round,
+          msg);
     xfree(c);
 }
 
@@ -402,6 +488,9 @@ int ckpt_count(const char *dir) {
 }
 
 int ckpt_verify(const char *path, char *err, size_t cap) {
+    // The whole-file digest first: HDF5 never parses bytes that are not the ones written.
+    int64_t bytes = 0;
+    if (seal_check(path, NULL, &bytes, err, cap) != 0) return -1;
     hid_t file = -1;
     H5E_BEGIN_TRY { file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
     H5E_END_TRY;
@@ -414,14 +503,17 @@ int ckpt_verify(const char *path, char *err, size_t cap) {
     H5E_BEGIN_TRY {
         hid_t a = H5Aopen(file, "checksum", H5P_DEFAULT);
         hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-        if (a < 0 || t < 0 || H5Tget_size(t) >= sizeof want || H5Aread(a, t, want) < 0) rc = -1;
+        if (a < 0 || t < 0 || H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) != 0 ||
+            H5Tget_size(t) >= sizeof want || H5Aread(a, t, want) < 0)
+            rc = -1;
         if (t >= 0) H5Tclose(t);
         if (a >= 0) H5Aclose(a);
     }
     H5E_END_TRY;
+    want[sizeof want - 1] = 0;
     if (rc < 0) {
         snprintf(err, cap, "%s: no checksum attribute (unfinished checkpoint)", path);
-    } else if (content_checksum(file, got, sizeof got) < 0) {
+    } else if (content_checksum(file, bytes, got, sizeof got) < 0) {
         snprintf(err, cap, "%s: a dataset cannot be read (truncated or corrupted)", path);
         rc = -1;
     } else if (strcmp(want, got) != 0) {
@@ -448,28 +540,34 @@ int ckpt_find_valid(const char *dir, char *path, size_t cap) {
 }
 
 CkptReader *ckpt_open(const char *path, char *err, size_t cap) {
-    if (ckpt_verify(path, err, cap) != 0) return NULL;
     CkptReader *r = xcalloc(1, sizeof *r);
     snprintf(r->path, sizeof r->path, "%s", path);
-    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    H5_CHECK(r->file);
-    long long round;
-    hid_t a = H5Aopen(r->file, "round", H5P_DEFAULT);
-    H5_CHECK(a);
-    H5_CHECK(H5Aread(a, H5T_NATIVE_LLONG, &round));
-    H5_CHECK(H5Aclose(a));
-    r->round = (int)round;
-    long long schema = -1;
+    H5E_BEGIN_TRY { r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (r->file < 0) {
+        snprintf(err, cap, "%s: cannot open (it passed verification: changed since?)", path);
+        xfree(r);
+        return NULL;
+    }
+    long long round = -1, schema = -1;
     H5E_BEGIN_TRY {
+        hid_t a = H5Aopen(r->file, "round", H5P_DEFAULT);
+        if (a >= 0) H5Aread(a, H5T_NATIVE_LLONG, &round), H5Aclose(a);
         a = H5Aopen(r->file, "schema", H5P_DEFAULT);
         if (a >= 0) H5Aread(a, H5T_NATIVE_LLONG, &schema), H5Aclose(a);
     }
     H5E_END_TRY;
+    r->round = round >= 0 && round <= 999999 ? (int)round : -1;
     if (schema != CKPT_SCHEMA) {
         snprintf(err, cap,
                  "%s: checkpoint schema %lld, this build reads schema %d (written by "
                  "another version of mmcollab: start the run again in a new --out)",
                  path, schema, CKPT_SCHEMA);
+        ckpt_close(r);
+        return NULL;
+    }
+    if (r->round < 0) {
+        snprintf(err, cap, "%s: no valid round attribute", path);
         ckpt_close(r);
         return NULL;
     }

@@ -11,15 +11,20 @@
 //                rows (the parties it hosts, in party-id order) or nothing; a model tensor carries
 //                its float offset in the model's buffer as attribute "offset"
 //
-// Writing: ckpt_create opens "<file>.tmp" with the MPI-IO driver on every rank; ckpt_write is
-// collective; ckpt_commit closes it, then rank 0 adds /metrics, computes the checksum over every
-// dataset and every attribute (names, shapes, bytes, in name order), renames the file to its
-// final name, rewrites "latest" (tmp + rename) and removes checkpoints beyond the newest `keep`.
-// A crash at any moment leaves either the previous state or the new one, never a half file under a
-// final name.
+// Writing: ckpt_create first claims the file's estimated size on disk (rank 0; a full or read-only
+// disk stops every rank there together, with the previous checkpoint intact: a collective HDF5
+// write that meets a full disk would instead leave the ranks in different collectives), then opens
+// "<file>.tmp" with the MPI-IO driver on every rank; ckpt_write is collective; ckpt_commit closes
+// it, then rank 0 adds /metrics and a content checksum over every dataset and attribute (names,
+// shapes, bytes, in name order), seals the file (io/seal.h: "<file>.sha256" beside it, fsync,
+// rename to the final name, directory fsync), rewrites "latest" the same way and removes
+// checkpoints beyond the newest `keep`. Every rank follows rank 0's verdict. A crash at any moment
+// leaves either the previous state or the new one, never a half file under a final name.
 //
-// Reading: ckpt_find_valid walks from "latest" to older files, verifying checksums, and warns about
-// every file it skips. Readers open files serially (every rank reads its own rows).
+// Reading: ckpt_verify checks the whole-file digest BEFORE HDF5 parses the file (HDF5 does not
+// defend itself against damaged metadata), then the content checksum with every read bounded by the
+// file's size. One rank verifies (ckpt_find_valid) and the others follow its verdict; ckpt_open
+// trusts a verified file. Readers open files serially (every rank reads its own rows).
 #pragma once
 #include <mpi.h>
 #include <stddef.h>
@@ -35,25 +40,29 @@ typedef enum { CKPT_F32 = 0, CKPT_F64 = 1, CKPT_I64 = 2, CKPT_U32 = 3, CKPT_U8 =
 
 typedef struct Ckpt Ckpt;
 
-// Collective over comm. dir must exist. Owned; ends with ckpt_commit.
-Ckpt *ckpt_create(const char *dir, int round, MPI_Comm comm);
+// Collective over comm. dir must exist; reserve = the file's expected size in bytes
+// (ckpt_bytes_estimate), claimed on disk before anything is written. Owned; ends with ckpt_commit.
+Ckpt *ckpt_create(const char *dir, int round, int64_t reserve, MPI_Comm comm);
 // Collective: stores every option of the set but those with any of skip_flags as a string
 // attribute under /config.
 void ckpt_write_config(Ckpt *c, const OptSet *opts, unsigned skip_flags);
 // Collective: a string attribute key=value under /meta (the same value on every rank).
 void ckpt_write_meta(Ckpt *c, const char *key, const char *value);
 // Collective: publish as described above. log is read on rank 0 only (may be NULL elsewhere).
-// Frees c.
+// Frees c. A failure on rank 0 (disk full, rename) stops every rank, naming the file.
 void ckpt_commit(Ckpt *c, const MetricLog *log, int keep);
 
 // "<dir>/round_NNNNNN.h5"
 void ckpt_path(char *buf, size_t cap, const char *dir, int round);
 // How many round_NNNNNN.h5 files dir holds (0 when dir does not exist). Local.
 int ckpt_count(const char *dir);
-// Verifies a checkpoint file: 0 when valid, else -1 with the reason in err. Local.
+// Verifies a checkpoint file: its digest file, then its content checksum. 0 when valid, else -1
+// with the reason (naming the file) in err. Local; never hangs on a FIFO, never parses a file whose
+// digest does not match.
 int ckpt_verify(const char *path, char *err, size_t cap);
 // The newest valid checkpoint in dir: its round (path in path), or 0 when there is none. Files that
-// fail verification are skipped with a warning naming them and the reason. Local.
+// fail verification are skipped with a warning naming them and the reason. Local: call it on one
+// rank and broadcast the verdict.
 int ckpt_find_valid(const char *dir, char *path, size_t cap);
 
 // ---- state as a field list: one list drives both the write and the read ----
@@ -88,13 +97,16 @@ typedef struct {
 CkptField *ckpt_list_add(CkptList *l, const char *name, CkptType type, CkptScope scope,
                          int64_t rows, int64_t n, void *data);
 void ckpt_list_free(CkptList *l);
+// A size to pass to ckpt_create for a checkpoint of these fields and this metric log (NULL on
+// ranks other than 0): the data's bytes plus generous metadata margins.
+int64_t ckpt_bytes_estimate(const CkptList *l, const MetricLog *log);
 
 // Collective: every field as a dataset, by its scope; rank is this rank in the communicator.
 void ckpt_write(Ckpt *c, const CkptList *l, int rank);
 
 typedef struct CkptReader CkptReader;
-// Opens a checkpoint read-only (serial). NULL with err on failure (also for another schema).
-// Owned.
+// Opens a checkpoint read-only (serial) that ckpt_verify accepted (on this rank or on the rank
+// whose verdict this one follows). NULL with err on failure (also for another schema). Owned.
 CkptReader *ckpt_open(const char *path, char *err, size_t cap);
 void ckpt_close(CkptReader *r);
 int ckpt_round(const CkptReader *r);
