@@ -51,6 +51,9 @@ void run_write_checkpoint(Run *run, int round) {
     ckpt_commit(ck, run->rank == 0 ? &run->log : NULL, run->cfg->ckpt_keep);
     ckpt_list_free(&l);
     log_info("checkpoint %s/round_%06d.h5", run->ckpt_dir, round);
+    if (run->rank == 0)
+        log_debug("checkpoint round %d: %.1f kB claimed before writing", round,
+                  (double)bytes / 1e3);
 }
 
 typedef struct {

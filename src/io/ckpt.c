@@ -75,6 +75,7 @@ void ckpt_path(char *buf, size_t cap, const char *dir, int round) {
 // hang), so the space is claimed first, where a failure is one rank's plain error. 0, or -1 with
 // msg.
 static int reserve_space(const char *dir, int64_t bytes, char *msg, size_t cap) {
+    if (bytes == 0) return 0; // nothing claimed (tests of what a claim prevents)
     char path[CKPT_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/.reserve", dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -93,6 +94,7 @@ static int reserve_space(const char *dir, int64_t bytes, char *msg, size_t cap) 
 // (Linux fallocate without changing its size), so no other writer takes it between the claim and
 // the writes. Best effort: a filesystem without fallocate keeps only the claim above.
 static void hold_space(const char *tmp, int64_t bytes) {
+    if (bytes == 0) return;
     int fd = open(tmp, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return;
     if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0 && errno != EOPNOTSUPP)
@@ -212,7 +214,22 @@ static void select_rows(const CkptField *f, hid_t file_space, int64_t row0, int6
     H5_CHECK(H5Sselect_hyperslab(*mem, H5S_SELECT_SET, mstart, NULL, mcount, NULL));
 }
 
-static void write_field(Ckpt *c, const CkptField *f, int rank) {
+// Collective: every rank's result of a collective write step, agreed. On a failure anywhere every
+// rank stops here together (rank 0 removes the unfinished file), instead of some ranks going on
+// into the next collective while others have left.
+static void agree(Ckpt *c, int ok, const char *step) {
+    int all = 0;
+    MPI_CHECK(MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, c->comm));
+    if (all) return;
+    if (c->rank == 0) unlink(c->tmp);
+    die_at(__FILE__, __LINE__, __func__,
+           "checkpoint %s: %s failed on %s (disk full or I/O error?); the previous checkpoint is "
+           "intact",
+           c->tmp, step, ok ? "another rank" : "this rank");
+}
+
+// Collective. 1 when this rank's part was written.
+static int write_field(Ckpt *c, const CkptField *f, int rank) {
     check_field(f);
     hsize_t dims[5];
     int nd = field_shape(f, dims);
@@ -246,34 +263,38 @@ static void write_field(Ckpt *c, const CkptField *f, int rank) {
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5_CHECK(dxpl);
     H5_CHECK(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+    int ok = 1;
     if (H5Sget_simple_extent_npoints(space) > 0)
-        H5_CHECK(H5Dwrite(ds, mem_type(f->type), mem, space, dxpl, data));
+        ok = H5Dwrite(ds, mem_type(f->type), mem, space, dxpl, data) >= 0;
     H5_CHECK(H5Pclose(dxpl));
     H5_CHECK(H5Sclose(mem));
     H5_CHECK(H5Dclose(ds));
     H5_CHECK(H5Pclose(dcpl));
     H5_CHECK(H5Pclose(lcpl));
     H5_CHECK(H5Sclose(space));
+    return ok;
 }
 
 int64_t ckpt_bytes_estimate(const CkptList *l, const MetricLog *log) {
     static const int64_t elem[] = {4, 8, 8, 4, 1};
     // Measured overheads are a few hundred bytes per dataset and ~100 per attribute; the margins
     // here are several times that, for HDF5's object headers, B-trees and the options' strings.
-    int64_t bytes = 512 * 1024;
+    int64_t bytes = 128 * 1024;
     for (int i = 0; i < l->n; i++) {
         const CkptField *f = &l->f[i];
-        bytes += 4096 + (f->rows > 0 ? f->rows : 1) * row_size(f) * elem[f->type];
+        bytes += 2048 + (f->rows > 0 ? f->rows : 1) * row_size(f) * elem[f->type];
     }
     if (log)
         for (int i = 0; i < log->n_series; i++)
-            bytes += 4096 + (int64_t)log->rounds * log->s[i].width * 8;
+            bytes += 1024 + (int64_t)log->rounds * log->s[i].width * 8;
     return bytes;
 }
 
 void ckpt_write(Ckpt *c, const CkptList *l, int rank) {
+    int ok = 1;
     for (int i = 0; i < l->n; i++)
-        write_field(c, &l->f[i], rank);
+        ok &= write_field(c, &l->f[i], rank);
+    agree(c, ok, "writing the fields");
 }
 
 CkptField *ckpt_list_add(CkptList *l, const char *name, CkptType type, CkptScope scope,
@@ -468,8 +489,10 @@ static int publish(Ckpt *c, const MetricLog *log, int keep, char *msg, size_t ca
 void ckpt_commit(Ckpt *c, const MetricLog *log, int keep) {
     CHECK_PTR(c);
     CHECK(keep >= 1, "keep = %d must be >= 1", keep);
-    H5_CHECK(H5Fclose(c->file));
-    MPI_CHECK(MPI_Barrier(c->comm)); // every rank's data is on disk before rank 0 reopens
+    herr_t closed;
+    H5E_BEGIN_TRY { closed = H5Fclose(c->file); }
+    H5E_END_TRY;
+    agree(c, closed >= 0, "closing"); // and every rank's data is on disk before rank 0 reopens
     char msg[CKPT_PATH_MAX + 256] = "";
     int ok = c->rank != 0 || publish(c, log, keep, msg, sizeof msg) == 0;
     // Rank 0's verdict for every rank: nobody reads "latest" before it is there, and a failed

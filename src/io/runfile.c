@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/die.h"
 #include "core/xalloc.h"
+#include "io/seal.h"
 
 void h5_attr_str(hid_t loc, const char *name, const char *value) {
     hid_t type = H5Tcopy(H5T_C_S1);
@@ -284,8 +286,13 @@ static void write_meta(hid_t file, const RunInfo *info) {
     H5_CHECK(H5Gclose(grp));
 }
 
+// tmp (complete) becomes final durably: fsync, rename, directory fsync; on failure tmp is removed.
 static void replace(const char *tmp, const char *final) {
-    CHECK(rename(tmp, final) == 0, "rename %s -> %s: %s", tmp, final, strerror(errno));
+    char err[4400];
+    if (seal_replace(tmp, final, err, sizeof err) != 0) {
+        unlink(tmp);
+        die_at(__FILE__, __LINE__, __func__, "%s", err);
+    }
 }
 
 static void write_csv(const char *path, const MetricLog *log) {
@@ -309,7 +316,10 @@ static void write_csv(const char *path, const MetricLog *log) {
         }
         fputc('\n', f);
     }
-    CHECK(fclose(f) == 0, "writing %s failed: %s", tmp, strerror(errno));
+    if (ferror(f) | fclose(f)) { // both: a full disk can show only at close
+        unlink(tmp);
+        die_at(__FILE__, __LINE__, __func__, "writing %s failed: %s", tmp, strerror(errno));
+    }
     replace(tmp, path);
 }
 
@@ -319,6 +329,11 @@ void runfile_write(const char *dir, const RunInfo *info, const OptSet *opts, con
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/run.h5", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    // Any HDF5 failure below (a full disk shows first in H5Dclose or H5Fclose) names the file.
+    char hint[4300];
+    snprintf(hint, sizeof hint, "while writing %s (disk full? the previous run files are intact)",
+             tmp);
+    die_set_hint(hint);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5_CHECK(fcpl);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
@@ -331,6 +346,7 @@ void runfile_write(const char *dir, const RunInfo *info, const OptSet *opts, con
     metrics_h5_write(file, "metrics", log, 1);
     H5_CHECK(H5Fclose(file));
     H5_CHECK(H5Pclose(fcpl));
+    die_set_hint(NULL);
     replace(tmp, path);
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     write_csv(path, log);

@@ -120,15 +120,19 @@ int seal_write_text(const char *path, const char *text, char *err, size_t cap) {
     return seal_sync_dir(path, err, cap);
 }
 
+int seal_replace(const char *tmp, const char *final, char *err, size_t cap) {
+    if (sync_file(tmp, err, cap)) return -1;
+    if (rename(tmp, final) != 0) return fail(err, cap, "%s: rename: %s", tmp, strerror(errno));
+    return seal_sync_dir(final, err, cap);
+}
+
 int seal_publish(const char *tmp, const char *final, char *hex, char *err, size_t cap) {
     char digest[SHA256_HEX_LEN + 1], side[SEAL_PATH_MAX + 16], line[SEAL_PATH_MAX + 80];
     if (snprintf(side, sizeof side, "%s" SEAL_SUFFIX, final) >= (int)sizeof side)
         return fail(err, cap, "%s: %s", final, "path too long");
-    if (sync_file(tmp, err, cap) || seal_hash_file(tmp, digest, NULL, err, cap)) return -1;
+    if (seal_hash_file(tmp, digest, NULL, err, cap)) return -1;
     snprintf(line, sizeof line, "%s  %s\n", digest, base_name(final));
-    if (seal_write_text(side, line, err, cap)) return -1;
-    if (rename(tmp, final) != 0) return fail(err, cap, "%s: rename: %s", tmp, strerror(errno));
-    if (seal_sync_dir(final, err, cap)) return -1;
+    if (seal_write_text(side, line, err, cap) || seal_replace(tmp, final, err, cap)) return -1;
     if (hex) memcpy(hex, digest, sizeof digest);
     return 0;
 }

@@ -40,6 +40,9 @@ int seal_present(const char *path);
 // SHA256_HEX_LEN + 1 bytes; *bytes (may be NULL) the size.
 int seal_hash_file(const char *path, char *hex, int64_t *bytes, char *err, size_t cap);
 
+// tmp (complete) becomes final durably, without a digest: fsync(tmp), rename, directory fsync.
+int seal_replace(const char *tmp, const char *final, char *err, size_t cap);
+
 // Writes text to path crash-safely: "<path>.tmp", fsync, rename, fsync of the directory.
 int seal_write_text(const char *path, const char *text, char *err, size_t cap);
 
