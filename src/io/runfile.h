@@ -82,7 +82,7 @@ int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size
 
 // Fills the varying series of log's rows from dir/run.h5 where it has them (a resumed run keeps the
 // timings and MPI bytes of the rounds before the interruption). Silent when the file or a series is
-// missing.
+// missing; warns and reads nothing when run.h5 fails its digest (run.h5.sha256, written beside it).
 void runfile_restore_varying(const char *dir, MetricLog *log);
 
 // Small attribute helpers (H5_CHECK on failure).
