@@ -336,6 +336,12 @@ static void fnv(Hash *s, const void *p, size_t n) {
         s->h = (s->h ^ b[i]) * 0x100000001b3ULL;
 }
 
+// Only fixed-size types are hashed: a variable-length one would hash heap pointers (and this
+// writer never makes one, so a file holding one is not ours).
+static int fixed_size(hid_t t) {
+    return t >= 0 && H5Tdetect_class(t, H5T_VLEN) == 0 && H5Tis_variable_str(t) == 0;
+}
+
 static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
     (void)info;
     Hash *s = data;
@@ -344,7 +350,7 @@ static herr_t hash_attr(hid_t loc, const char *name, const H5A_info_t *info, voi
     if (a < 0) return s->failed = 1, -1;
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
     hssize_t np = H5Sget_simple_extent_npoints(sp);
-    size_t size = t >= 0 ? H5Tget_size(t) : 0;
+    size_t size = fixed_size(t) ? H5Tget_size(t) : 0;
     if (np < 0 || size == 0 || (int64_t)np > s->limit / (int64_t)size) {
         H5Sclose(sp), H5Tclose(t), H5Aclose(a);
         return s->failed = 1, -1;
@@ -384,7 +390,7 @@ static herr_t hash_object(hid_t root, const char *name, const H5O_info_t *info, 
     int nd = H5Sget_simple_extent_dims(sp, dims, NULL);
     fnv(s, dims, sizeof dims);
     hssize_t np = H5Sget_simple_extent_npoints(sp);
-    size_t size = t >= 0 ? H5Tget_size(t) : 0;
+    size_t size = fixed_size(t) ? H5Tget_size(t) : 0;
     if (nd < 0 || np < 0 || size == 0 || (int64_t)np > s->limit / (int64_t)size) {
         H5Sclose(sp), H5Tclose(t), H5Dclose(ds);
         return s->failed = 1, -1;
