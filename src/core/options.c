@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 __attribute__((format(printf, 3, 4))) static void fail(char *err, size_t cap, const char *fmt,
                                                        ...) {
@@ -42,17 +45,27 @@ static const char *type_name(OptType t) {
     return "?";
 }
 
-// "in [0, 1]", "> 0", ... for messages and --help. Empty when unbounded.
-static void range_text(const OptSpec *o, char *buf, size_t cap) {
+// A bound as text: whole numbers in full (65536, 1000000, not 1e+06), others as %g.
+static void bound_text(double v, char *buf, size_t cap) {
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, cap, "%.0f", v);
+    else
+        snprintf(buf, cap, "%g", v);
+}
+
+void opts_range_text(const OptSpec *o, char *buf, size_t cap) {
+    char lo_s[32], hi_s[32];
+    bound_text(o->lo, lo_s, sizeof lo_s);
+    bound_text(o->hi, hi_s, sizeof hi_s);
     buf[0] = 0;
     int lo = o->range & OPT_LO, hi = o->range & OPT_HI;
     if (lo && hi)
-        snprintf(buf, cap, "in %c%g, %g%c", (o->range & OPT_LO_OPEN) ? '(' : '[', o->lo, o->hi,
+        snprintf(buf, cap, "in %c%s, %s%c", (o->range & OPT_LO_OPEN) ? '(' : '[', lo_s, hi_s,
                  (o->range & OPT_HI_OPEN) ? ')' : ']');
     else if (lo)
-        snprintf(buf, cap, "%s %g", (o->range & OPT_LO_OPEN) ? ">" : ">=", o->lo);
+        snprintf(buf, cap, "%s %s", (o->range & OPT_LO_OPEN) ? ">" : ">=", lo_s);
     else if (hi)
-        snprintf(buf, cap, "%s %g", (o->range & OPT_HI_OPEN) ? "<" : "<=", o->hi);
+        snprintf(buf, cap, "%s %s", (o->range & OPT_HI_OPEN) ? "<" : "<=", hi_s);
 }
 
 static int in_range(const OptSpec *o, double v) {
@@ -145,8 +158,8 @@ static int set_field(const OptSpec *o, void *base, const char *value, const char
                      size_t cap) {
     const char *key = o->key;
     char *field = (char *)base + o->offset;
-    char rng[64];
-    range_text(o, rng, sizeof rng);
+    char rng[96];
+    opts_range_text(o, rng, sizeof rng);
     if (strchr(value, '\n')) {
         fail(err, cap, "%s: --%s: the value contains a line break", origin, key);
         return OPT_ERR_BAD_VALUE;
@@ -237,6 +250,12 @@ const OptSpec *optset_find(const OptSet *s, const char *key, void **base) {
     return NULL;
 }
 
+const void *optset_value(const OptSet *s, const char *key) {
+    void *base;
+    const OptSpec *o = optset_find(s, key, &base);
+    return o ? (const char *)base + o->offset : NULL;
+}
+
 int optset_set(const OptSet *s, const char *key, const char *value, const char *origin, char *err,
                size_t cap) {
     void *base;
@@ -267,22 +286,99 @@ static char *trim(char *s) {
     return s;
 }
 
-int opts_read_file(const char *path, OptKvFn on_kv, void *ctx, char *err, size_t cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+// What a non-regular file is, for messages.
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+// The whole of a config file into a malloc'd, NUL-terminated buffer (*len bytes before the NUL).
+// The checks are made on the open descriptor (no window between a stat and the open), and
+// O_NONBLOCK keeps the open of a FIFO from waiting for a writer.
+static int slurp_config(const char *path, char **text, size_t *len, char *err, size_t cap) {
+    *text = NULL;
+    if (!path[0]) {
+        fail(err, cap, "config file: the name is empty (--config= needs a file)");
+        return OPT_ERR_FILE;
+    }
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         fail(err, cap, "%s: cannot open config file: %s", path, strerror(errno));
         return OPT_ERR_FILE;
     }
-    char line[1024], section[128] = "", origin[512];
-    int lineno = 0, rc = OPT_OK;
-    while (rc == OPT_OK && fgets(line, sizeof line, f)) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        fail(err, cap, "%s: cannot stat config file: %s", path, strerror(errno));
+        close(fd);
+        return OPT_ERR_FILE;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fail(err, cap, "%s: config file is %s; expected a regular file of 'key = value' lines",
+             path, file_kind(st.st_mode));
+        close(fd);
+        return OPT_ERR_FILE;
+    }
+    if (st.st_size > OPT_FILE_MAX_BYTES) {
+        fail(err, cap, "%s: config file is %lld bytes, more than the %d allowed", path,
+             (long long)st.st_size, OPT_FILE_MAX_BYTES);
+        close(fd);
+        return OPT_ERR_FILE;
+    }
+    // One byte more than allowed: a file that grew after fstat is refused, not truncated.
+    char *buf = malloc(OPT_FILE_MAX_BYTES + 2);
+    if (!buf) abort();
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, OPT_FILE_MAX_BYTES + 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            fail(err, cap, "%s: cannot read config file: %s", path, strerror(errno));
+            free(buf), close(fd);
+            return OPT_ERR_FILE;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+        if (n > OPT_FILE_MAX_BYTES) {
+            fail(err, cap, "%s: config file is more than %d bytes", path, OPT_FILE_MAX_BYTES);
+            free(buf), close(fd);
+            return OPT_ERR_FILE;
+        }
+    }
+    close(fd);
+    buf[n] = 0;
+    *text = buf, *len = n;
+    return OPT_OK;
+}
+
+int opts_read_file(const char *path, OptKvFn on_kv, void *ctx, char *err, size_t cap) {
+    char *text;
+    size_t len;
+    int rc = slurp_config(path, &text, &len, err, cap);
+    if (rc != OPT_OK) return rc;
+    char line[OPT_LINE_MAX + 2], section[128] = "", origin[512];
+    int lineno = 0;
+    for (size_t at = 0; rc == OPT_OK && at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
         lineno++;
         snprintf(origin, sizeof origin, "%s:%d", path, lineno);
-        if (!strchr(line, '\n') && !feof(f)) {
-            fail(err, cap, "%s: line longer than %zu characters", origin, sizeof line - 2);
+        if (n > OPT_LINE_MAX) {
+            fail(err, cap, "%s: line longer than %d characters", origin, OPT_LINE_MAX);
             rc = OPT_ERR_SYNTAX;
             break;
         }
+        if (memchr(text + at, '\0', n)) {
+            fail(err, cap, "%s: the line holds a NUL byte (not a text file?)", origin);
+            rc = OPT_ERR_SYNTAX;
+            break;
+        }
+        memcpy(line, text + at, n);
+        line[n] = 0;
+        at += n + 1;
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
         char *s = trim(line);
@@ -317,7 +413,7 @@ int opts_read_file(const char *path, OptKvFn on_kv, void *ctx, char *err, size_t
             snprintf(full, sizeof full, "%s", key);
         rc = on_kv(ctx, full, value, origin, err, cap);
     }
-    fclose(f);
+    free(text);
     return rc;
 }
 
@@ -369,6 +465,31 @@ int optset_parse(const OptSet *s, int argc, char **argv, char *err, size_t cap) 
         rc = optset_set(s, key, value, "command line", err, cap);
         if (rc != OPT_OK) return rc;
     }
+    return OPT_OK;
+}
+
+int optset_check_files(const OptSet *s, char *err, size_t cap) {
+    for (int t = 0; t < s->n; t++)
+        for (int i = 0; i < s->t[t].n; i++) {
+            const OptSpec *o = &s->t[t].spec[i];
+            if (!(o->flags & OPT_FILE) || o->type != OPT_STRING) continue;
+            const char *path = (const char *)s->t[t].base + o->offset;
+            if (!path[0] && (o->flags & OPT_UNSET_OK)) continue;
+            struct stat st;
+            if (!path[0]) {
+                fail(err, cap, "--%s=: the file name is empty", o->key);
+                return OPT_ERR_FILE;
+            }
+            if (stat(path, &st) != 0) {
+                fail(err, cap, "--%s=%s: %s", o->key, path, strerror(errno));
+                return OPT_ERR_FILE;
+            }
+            if (!S_ISREG(st.st_mode)) {
+                fail(err, cap, "--%s=%s: is %s; expected a regular file", o->key, path,
+                     file_kind(st.st_mode));
+                return OPT_ERR_FILE;
+            }
+        }
     return OPT_OK;
 }
 
@@ -527,8 +648,8 @@ void opts_print_help(const OptSpec *table, int n, FILE *f, const char *usage) {
                "overrides it):\n");
     for (int i = 0; i < n; i++) {
         const OptSpec *o = &table[i];
-        char rng[64];
-        range_text(o, rng, sizeof rng);
+        char rng[96];
+        opts_range_text(o, rng, sizeof rng);
         fprintf(f, "  --%s=<%s>\n      %s [default: %s", o->key,
                 o->type == OPT_CHOICE ? o->choices : type_name(o->type), o->help,
                 o->def[0] ? o->def : "\"\"");
