@@ -101,6 +101,12 @@ int scenario_preset(ScenarioConfig *cfg, const char *name, int n_parties, int n_
 // The preset names, NULL-terminated (static storage).
 extern const char *const SCENARIO_PRESETS[];
 
+// The rules of a config that need no data but its modality count (n_modalities <= 0: unknown,
+// those rules skipped): alpha > 0, rates in [0,1], finite non-negative cross ratios (no more than
+// the modalities), cross and hybrid_p exclusive, stages. Returns 0, or -1 with a message naming
+// the scenario, the key and the value (tier 3). Local. scenario_compute CHECKs the same.
+int scenario_config_check(const ScenarioConfig *cfg, int n_modalities, char *err, size_t cap);
+
 // Sets one key (see ScenarioConfig) from text. CHECKs (dies) on an unknown key or an unparsable or
 // out-of-range value, naming key and value. Local.
 void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value);
@@ -149,3 +155,10 @@ extern const OptSpec scenario_override_opts[];
 extern const int scenario_n_override_opts;
 // Applies the set fields of o to cfg (after scenario_preset). Local.
 void scenario_apply_overrides(ScenarioConfig *cfg, const ScenarioOverrides *o);
+// The preset name, the overrides' own limits (cross: at most SCN_MAX_MODALITIES ratios, each at
+// most 1000) and the preset with the overrides applied (scenario_config_check) for n_parties; with
+// n_modalities <= 0 (at parse time, the data unknown) the rules on the modality count are left
+// for a second call with the data's. Returns 0, or -1 with a message naming the option (--scenario,
+// --scenario.<key>) and the value (tier 3). Local.
+int scenario_overrides_check(const char *preset, const ScenarioOverrides *o, int n_parties,
+                             int n_modalities, char *err, size_t cap);

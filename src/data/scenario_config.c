@@ -243,50 +243,59 @@ void scenario_config_set(ScenarioConfig *cfg, const char *key, const char *value
 
 // ---- the check against the data ----
 
-void scn_check_config(const ScenarioConfig *cfg, const ScenarioData *d) {
-    CHECK(cfg->n_parties >= 1, "scenario %s: parties=%d must be >= 1", cfg->name, cfg->n_parties);
-    if (cfg->skew == SCN_SKEW_DIRICHLET)
-        CHECK(cfg->alpha > 0 && isfinite(cfg->alpha), "scenario %s: alpha=%g must be > 0",
-              cfg->name, cfg->alpha);
-    CHECK(cfg->min_per_label >= 0, "scenario %s: min_per_label=%d must be >= 0", cfg->name,
-          cfg->min_per_label);
-    CHECK(cfg->quantity >= 0 && isfinite(cfg->quantity),
-          "scenario %s: quantity=%g must be >= 0 (0 = off)", cfg->name, cfg->quantity);
+#define BAD(...) return snprintf(err, cap, __VA_ARGS__), -1
+
+int scenario_config_check(const ScenarioConfig *cfg, int n_modalities, char *err, size_t cap) {
+    if (cfg->n_parties < 1) BAD("scenario %s: parties=%d must be >= 1", cfg->name, cfg->n_parties);
+    if (cfg->skew == SCN_SKEW_DIRICHLET && !(cfg->alpha > 0 && isfinite(cfg->alpha)))
+        BAD("scenario %s: alpha=%g must be > 0", cfg->name, cfg->alpha);
+    if (cfg->min_per_label < 0)
+        BAD("scenario %s: min_per_label=%d must be >= 0", cfg->name, cfg->min_per_label);
+    if (!(cfg->quantity >= 0 && isfinite(cfg->quantity)))
+        BAD("scenario %s: quantity=%g must be >= 0 (0 = off)", cfg->name, cfg->quantity);
     int n_cross = 0;
     for (int m = 0; m < SCN_MAX_MODALITIES; m++) {
-        CHECK(cfg->missing[m] >= 0 && cfg->missing[m] <= 1,
-              "scenario %s: missing.%d=%g outside [0,1]", cfg->name, m, cfg->missing[m]);
-        CHECK(cfg->cross[m] >= 0 && isfinite(cfg->cross[m]),
-              "scenario %s: cross ratio %d = %g must be >= 0", cfg->name, m, cfg->cross[m]);
-        CHECK(m < d->n_modalities || cfg->cross[m] == 0,
-              "scenario %s: cross ratio %d = %g but the data has %d modalities", cfg->name, m,
-              cfg->cross[m], d->n_modalities);
+        if (!(cfg->missing[m] >= 0 && cfg->missing[m] <= 1))
+            BAD("scenario %s: missing.%d=%g outside [0,1]", cfg->name, m, cfg->missing[m]);
+        if (!(cfg->cross[m] >= 0 && isfinite(cfg->cross[m])))
+            BAD("scenario %s: cross ratio %d = %g must be >= 0", cfg->name, m, cfg->cross[m]);
+        if (n_modalities > 0 && m >= n_modalities && cfg->cross[m] != 0)
+            BAD("scenario %s: cross ratio %d = %g but the data has %d modalities", cfg->name, m,
+                cfg->cross[m], n_modalities);
         n_cross += cfg->cross[m] > 0;
     }
-    CHECK(n_cross == 0 || d->n_modalities >= 2,
-          "scenario %s: cross needs >= 2 modalities, the data has %d", cfg->name, d->n_modalities);
-    CHECK(!(cfg->hybrid_p > 1) && !isnan(cfg->hybrid_p), "scenario %s: hybrid_p=%g outside [0,1]",
-          cfg->name, cfg->hybrid_p);
-    CHECK(n_cross == 0 || cfg->hybrid_p < 0, "scenario %s: cross and hybrid_p=%g are exclusive",
-          cfg->name, cfg->hybrid_p);
-    CHECK(cfg->overlap <= 1, "scenario %s: overlap=%g outside [0,1] (< 0 = uncontrolled)",
-          cfg->name, cfg->overlap);
-    CHECK(cfg->n_stages >= 0 && cfg->n_stages <= SCN_MAX_STAGES,
-          "scenario %s: stages=%d outside [0,%d]", cfg->name, cfg->n_stages, SCN_MAX_STAGES);
+    if (n_modalities > 0 && n_cross > 0 && n_modalities < 2)
+        BAD("scenario %s: cross needs >= 2 modalities, the data has %d", cfg->name, n_modalities);
+    if (cfg->hybrid_p > 1 || isnan(cfg->hybrid_p))
+        BAD("scenario %s: hybrid_p=%g outside [0,1]", cfg->name, cfg->hybrid_p);
+    if (n_cross > 0 && cfg->hybrid_p >= 0)
+        BAD("scenario %s: cross and hybrid_p=%g are exclusive", cfg->name, cfg->hybrid_p);
+    if (cfg->overlap > 1 || isnan(cfg->overlap))
+        BAD("scenario %s: overlap=%g outside [0,1] (< 0 = uncontrolled)", cfg->name, cfg->overlap);
+    if (cfg->n_stages < 0 || cfg->n_stages > SCN_MAX_STAGES)
+        BAD("scenario %s: stages=%d outside [0,%d]", cfg->name, cfg->n_stages, SCN_MAX_STAGES);
     int with_meta = 0;
     for (int s = 0; s < cfg->n_stages; s++) {
         const ScenarioStage *st = &cfg->stages[s];
-        CHECK(st->contrast > 0 && isfinite(st->contrast),
-              "scenario %s: stage.%d.contrast=%g must be > 0", cfg->name, s, st->contrast);
-        CHECK(st->noise >= 0 && isfinite(st->noise), "scenario %s: stage.%d.noise=%g must be >= 0",
-              cfg->name, s, st->noise);
-        CHECK(isfinite(st->intensity), "scenario %s: stage.%d.intensity=%g", cfg->name, s,
-              st->intensity);
+        if (!(st->contrast > 0 && isfinite(st->contrast)))
+            BAD("scenario %s: stage.%d.contrast=%g must be > 0", cfg->name, s, st->contrast);
+        if (!(st->noise >= 0 && isfinite(st->noise)))
+            BAD("scenario %s: stage.%d.noise=%g must be >= 0", cfg->name, s, st->noise);
+        if (!isfinite(st->intensity))
+            BAD("scenario %s: stage.%d.intensity=%g must be finite", cfg->name, s, st->intensity);
         with_meta += st->meta_key[0] != '\0';
     }
-    CHECK(with_meta == 0 || with_meta == cfg->n_stages,
-          "scenario %s: stages=%d but only %d name a meta column (all or none)", cfg->name,
-          cfg->n_stages, with_meta);
-    CHECK(cfg->stream_rounds >= 0, "scenario %s: stream_rounds=%d must be >= 0", cfg->name,
-          cfg->stream_rounds);
+    if (with_meta != 0 && with_meta != cfg->n_stages)
+        BAD("scenario %s: stages=%d but only %d name a meta column (all or none)", cfg->name,
+            cfg->n_stages, with_meta);
+    if (cfg->stream_rounds < 0)
+        BAD("scenario %s: stream_rounds=%d must be >= 0", cfg->name, cfg->stream_rounds);
+    return 0;
+}
+
+#undef BAD
+
+void scn_check_config(const ScenarioConfig *cfg, const ScenarioData *d) {
+    char err[512];
+    CHECK(scenario_config_check(cfg, d->n_modalities, err, sizeof err) == 0, "%s", err);
 }
