@@ -102,9 +102,12 @@ static void other_value(const OptSpec *o, char *buf, size_t cap) {
         snprintf(buf, cap, "%s", !strcmp(o->def, "true") ? "false" : "true");
         break;
     case OPT_INT:
-    case OPT_I64:
-        snprintf(buf, cap, "%lld", (long long)d + ((o->range & OPT_HI) && d + 1 > o->hi ? -1 : 1));
+    case OPT_I64: { // doubled: keeps a multiple a multiple (bomm.mm-width of bomm.mm-heads)
+        long long v = d ? 2 * (long long)d : 1;
+        if ((o->range & OPT_HI) && v > o->hi) v = (long long)d - 1;
+        snprintf(buf, cap, "%lld", v);
         break;
+    }
     case OPT_DOUBLE:
         snprintf(buf, cap, "%.17g",
                  (o->range & OPT_HI) ? (o->lo + o->hi) / 2 + 1e-3 * (o->hi - o->lo)

@@ -4,8 +4,10 @@
 //   mpirun -np 3 build/bin/mmcollab --method=fedavg --rounds=6 --out=runs/x
 //
 // Exit codes: 0 done; 1 an error (every rank, via MPI_Abort); 2 bad options (every rank, after
-// rank 0 printed the message); 3 (EXIT_REQUEUE) stopped by SIGUSR1/SIGTERM or --stop-after after
-// writing a checkpoint: requeue and run again with --resume=auto.
+// rank 0 printed the message: a value, a rule between options or a file found wrong when parsing,
+// or a size found too large for the data or the memory at the run's start, fl/run.h); 3
+// (EXIT_REQUEUE) stopped by SIGUSR1/SIGTERM or --stop-after after writing a checkpoint: requeue and
+// run again with --resume=auto.
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +19,6 @@
 #include "core/xalloc.h"
 #include "fl/run.h"
 #include "fl/signals.h"
-
-enum { EXIT_USAGE = 2 };
 
 int main(int argc, char **argv) {
     signals_install(); // before MPI_Init: a signal during start-up is held, not fatal
@@ -33,6 +33,9 @@ int main(int argc, char **argv) {
     int code = OPT_OK, len = 0;
     if (rank == 0) {
         code = config_parse(&rc, &methods, &models, argc, argv, err, sizeof err);
+        // The files the options name, once, here: the other ranks take rank 0's verdict.
+        if (code == OPT_OK && (code = config_check_files(&rc, err, sizeof err)) != OPT_OK)
+            run_config_free(&rc);
         if (code == OPT_HELP) config_print_help(stdout, &methods, &models);
         if (code < 0) fprintf(stderr, "mmcollab: %s\n", err);
         if (code == OPT_OK) text = config_text(&rc), len = (int)strlen(text) + 1;

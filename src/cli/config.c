@@ -14,7 +14,7 @@ static const OptSpec core_opts[] = {
      "file of 'key = value' lines ([section] prefixes keys); the command line overrides it",
      NEUTRAL},
     {"out", OPT_STRING, C(out), "runs/demo", 0, 0, 0, NULL,
-     "run directory: run.h5, metrics.csv, ckpt/", NEUTRAL},
+     "run directory: run.h5, metrics.csv, ckpt/ (not empty, not /)", NEUTRAL},
     {"method", OPT_STRING, C(method), "fedavg", 0, 0, 0, NULL, "collaboration method (see below)",
      0},
     {"model", OPT_STRING, C(model), "party", 0, 0, 0, NULL, "the parties' model kind (see below)",
@@ -24,15 +24,19 @@ static const OptSpec core_opts[] = {
      "comma-separated tensor-name prefixes (e.g. head,fuse); the others stay as initialised",
      0},
     {"data", OPT_STRING, C(data), "data/avfmnist_small.h5", 0, 0, 0, NULL,
-     "dataset file (datasets/README.md; make data builds them)", 0},
+     "dataset file (datasets/README.md; make data builds them); must exist", OPT_FILE},
     {"scenario", OPT_STRING, C(scenario), "bomm-random", 0, 0, 0, NULL,
      "heterogeneity preset (datasets/README.md, Scenarios)", 0},
-    {"parties", OPT_INT, C(parties), "4", OPT_LO, 1, 0, NULL, "number of parties", 0},
-    {"sample", OPT_INT, C(sample), "0", OPT_LO, 0, 0, NULL,
-     "parties sampled per round, the same set at any -np and on resume (0 = every party)", 0},
+    {"parties", OPT_INT, C(parties), "4", OPT_LO | OPT_HI, 1, 100000, NULL,
+     "number of parties (at most the training rows)", 0},
+    {"sample", OPT_INT, C(sample), "0", OPT_LO | OPT_HI, 0, 100000, NULL,
+     "parties sampled per round, the same set at any -np and on resume (0 = every party; at most "
+     "--parties)",
+     0},
     {"party-dropout", OPT_DOUBLE, C(party_dropout), "0", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
      "probability that a sampled party's update never arrives (it trains, then drops out)", 0},
-    {"rounds", OPT_INT, C(rounds), "6", OPT_LO, 1, 0, NULL, "communication rounds", NEUTRAL},
+    {"rounds", OPT_INT, C(rounds), "6", OPT_LO | OPT_HI, 1, 1000000, NULL, "communication rounds",
+     NEUTRAL},
     {"seed", OPT_I64, C(seed), "1", OPT_LO, 0, 0, NULL,
      "seed of every random stream the --seed.<stream> options leave at -1", 0},
     {"seed.split", OPT_I64, C(seed_split), "-1", OPT_LO, -1, 0, NULL,
@@ -49,12 +53,14 @@ static const OptSpec core_opts[] = {
      "is none; refuse when there are checkpoints but none is usable); fresh-if-none: as auto, but "
      "start again from round 0 when none is usable (keeping them as *.damaged)",
      NEUTRAL},
-    {"stop-after", OPT_INT, C(stop_after), "0", OPT_LO, 0, 0, NULL,
+    {"stop-after", OPT_INT, C(stop_after), "0", OPT_LO | OPT_HI, 0, 1000000, NULL,
      "checkpoint and exit with code 3 after this round, as on SIGUSR1 (0 = off; tests)", NEUTRAL},
-    {"local-epochs", OPT_INT, C(local_epochs), "1", OPT_LO, 1, 0, NULL,
+    {"local-epochs", OPT_INT, C(local_epochs), "1", OPT_LO | OPT_HI, 1, 10000, NULL,
      "passes over its data per party and round", 0},
-    {"batch-size", OPT_INT, C(batch_size), "32", OPT_LO, 1, 0, NULL, "minibatch size", 0},
-    {"lr", OPT_DOUBLE, C(lr), "0.001", OPT_LO | OPT_LO_OPEN, 0, 0, NULL, "learning rate", 0},
+    {"batch-size", OPT_INT, C(batch_size), "32", OPT_LO | OPT_HI, 1, 65536, NULL,
+     "minibatch size (the work buffers of every rank are sized for it)", 0},
+    {"lr", OPT_DOUBLE, C(lr), "0.001", OPT_LO | OPT_LO_OPEN | OPT_HI, 0, 10, NULL, "learning rate",
+     0},
     {"optimizer", OPT_CHOICE, C(optimizer), "adamw", 0, 0, 0, "adamw|sgd",
      "party optimizer (state reset every round for federated methods)", 0},
     {"adam-beta2", OPT_DOUBLE, C(adam_beta2), "0.999", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
@@ -72,17 +78,19 @@ static const OptSpec core_opts[] = {
      "all = on every trainable tensor; adaptive = FedMLLM's layer-selective one, only on tensors "
      "of the language model's layers prox.free .. L-1-prox.free",
      0},
-    {"prox.mu", OPT_DOUBLE, C(prox_mu), "0.01", OPT_LO, 0, 0, NULL, "proximal weight mu", 0},
-    {"prox.weight", OPT_DOUBLE, C(prox_weight), "0.1", OPT_LO, 0, 0, NULL,
+    {"prox.mu", OPT_DOUBLE, C(prox_mu), "0.01", OPT_LO | OPT_HI, 0, 10000, NULL,
+     "proximal weight mu", 0},
+    {"prox.weight", OPT_DOUBLE, C(prox_weight), "0.1", OPT_LO | OPT_HI, 0, 10000, NULL,
      "extra factor mu_w of the proximal term (FedMLLM's adaptive: 0.1)", 0},
-    {"prox.free", OPT_INT, C(prox_free), "1", OPT_LO, 0, 0, NULL,
+    {"prox.free", OPT_INT, C(prox_free), "1", OPT_LO | OPT_HI, 0, 1000, NULL,
      "adaptive: the first and last prox.free layers stay unregularised", 0},
     {"momentum", OPT_DOUBLE, C(momentum), "0.9", OPT_LO | OPT_HI, 0, 1, NULL, "SGD momentum", 0},
-    {"weight-decay", OPT_DOUBLE, C(weight_decay), "0", OPT_LO, 0, 0, NULL, "decoupled weight decay",
+    {"weight-decay", OPT_DOUBLE, C(weight_decay), "0", OPT_LO | OPT_HI, 0, 10, NULL,
+     "decoupled weight decay", 0},
+    {"clip", OPT_DOUBLE, C(clip), "5", OPT_LO | OPT_HI, 0, 1e6, NULL,
+     "global gradient-norm clip (0 = off)", 0},
+    {"width", OPT_INT, C(width), "64", OPT_LO | OPT_HI, 2, 4096, NULL, "the parties' model width D",
      0},
-    {"clip", OPT_DOUBLE, C(clip), "5", OPT_LO, 0, 0, NULL, "global gradient-norm clip (0 = off)",
-     0},
-    {"width", OPT_INT, C(width), "64", OPT_LO, 2, 0, NULL, "the parties' model width D", 0},
     {"val-fraction", OPT_DOUBLE, C(val_fraction), "0.1", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1, NULL,
      "share of the train split's entities held out for validation (never trained on; the same "
      "rows for every seed)",
@@ -98,12 +106,13 @@ static const OptSpec core_opts[] = {
      "use the first N training samples (0 = all)", 0},
     {"max-test", OPT_I64, C(max_test), "0", OPT_LO, 0, 0, NULL,
      "use the first N evaluation samples (test or validation; 0 = all)", 0},
-    {"eval-every", OPT_INT, C(eval_every), "1", OPT_LO, 1, 0, NULL, "evaluate every N rounds",
-     NEUTRAL},
-    {"ckpt-every", OPT_INT, C(ckpt_every), "1", OPT_LO, 1, 0, NULL,
+    {"eval-every", OPT_INT, C(eval_every), "1", OPT_LO | OPT_HI, 1, 1000000, NULL,
+     "evaluate every N rounds", NEUTRAL},
+    {"ckpt-every", OPT_INT, C(ckpt_every), "1", OPT_LO | OPT_HI, 1, 1000000, NULL,
      "checkpoint every N rounds (and at the end and on a signal)", NEUTRAL},
-    {"ckpt-keep", OPT_INT, C(ckpt_keep), "3", OPT_LO, 1, 0, NULL, "checkpoints kept", NEUTRAL},
-    {"blas-threads", OPT_INT, C(blas_threads), "1", OPT_LO, 1, 0, NULL,
+    {"ckpt-keep", OPT_INT, C(ckpt_keep), "3", OPT_LO | OPT_HI, 1, 1000, NULL, "checkpoints kept",
+     NEUTRAL},
+    {"blas-threads", OPT_INT, C(blas_threads), "1", OPT_LO | OPT_HI, 1, 1024, NULL,
      "OpenBLAS threads per rank, set before any BLAS call whatever OPENBLAS_NUM_THREADS says (the "
      "thread count can change sums' order; a resume under another count warns)",
      NEUTRAL},
@@ -182,8 +191,65 @@ static void explain_foreign_key(const OptRegistry *r, const char *what, const ch
     }
 }
 
+// --trainable: "", "all" or comma-separated non-empty prefixes (the names are checked against the
+// model when it is built).
+static int trainable_ok(const char *v) {
+    if (!v[0]) return 1;
+    for (const char *p = v;; p++) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (n == 0) return 0;
+        for (size_t i = 0; i < n; i++)
+            if (p[i] == ' ' || p[i] == '\t') return 0;
+        if (!comma) return 1;
+        p = comma;
+    }
+}
+
+// The rules between the core options (docs/options.md), then the chosen groups' own.
+static int validate(const RunConfig *rc, const OptSet *s, char *err, size_t cap) {
+    const Config *c = &rc->c;
+    if (!c->out[0]) {
+        snprintf(err, cap,
+                 "--out=: the run directory is empty (an unset shell variable?); "
+                 "refusing to write the run into /ckpt, /run.h5 and /metrics.csv");
+        return OPT_ERR_BAD_VALUE;
+    }
+    if (strspn(c->out, "/") == strlen(c->out)) {
+        snprintf(err, cap,
+                 "--out=%s: the run directory is the root directory; name a directory "
+                 "of its own",
+                 c->out);
+        return OPT_ERR_BAD_VALUE;
+    }
+    if (c->sample > c->parties) {
+        snprintf(err, cap, "--sample=%d exceeds --parties=%d", c->sample, c->parties);
+        return OPT_ERR_BAD_VALUE;
+    }
+    if (!trainable_ok(c->trainable)) {
+        snprintf(err, cap,
+                 "--trainable=%s: expected \"\", all, or comma-separated tensor-name "
+                 "prefixes without spaces or empty items",
+                 c->trainable);
+        return OPT_ERR_BAD_VALUE;
+    }
+    if (scenario_overrides_check(c->scenario, &c->scn, c->parties, 0, err, cap) != 0)
+        return OPT_ERR_BAD_VALUE;
+    if (rc->method->validate) {
+        int code = rc->method->validate(rc->method_opts, s, err, cap);
+        if (code != OPT_OK) return code;
+    }
+    if (rc->model->validate) return rc->model->validate(rc->model_opts, s, err, cap);
+    return OPT_OK;
+}
+
 static int finish(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models, int rc_in,
                   char *err, size_t cap) {
+    if (rc_in == OPT_OK) {
+        OptSet s;
+        run_config_optset(rc, &s);
+        rc_in = validate(rc, &s, err, cap);
+    }
     if (rc_in == OPT_ERR_UNKNOWN_KEY) {
         explain_foreign_key(methods, "method", rc->method->name, err, cap);
         explain_foreign_key(models, "model", rc->model->name, err, cap);
@@ -206,6 +272,12 @@ int config_parse(RunConfig *rc, const OptRegistry *methods, const OptRegistry *m
     OptSet s;
     run_config_optset(rc, &s);
     return finish(rc, methods, models, optset_parse(&s, argc, argv, err, cap), err, cap);
+}
+
+int config_check_files(const RunConfig *rc, char *err, size_t cap) {
+    OptSet s;
+    run_config_optset(rc, &s);
+    return optset_check_files(&s, err, cap);
 }
 
 char *config_text(const RunConfig *rc) {
@@ -263,10 +335,16 @@ static void print_groups(FILE *f, const char *title, const char *key, const OptR
         fprintf(f, "  %-12s %s", g->name, g->summary);
         if (g->provenance) fprintf(f, " [%s]", g->provenance);
         fprintf(f, "\n");
-        for (int j = 0; j < g->n_opts; j++)
-            fprintf(f, "      --%s=<%s> %s [default: %s]\n", g->opts[j].key,
-                    g->opts[j].type == OPT_DOUBLE ? "number" : "value", g->opts[j].help,
-                    g->opts[j].def);
+        for (int j = 0; j < g->n_opts; j++) {
+            const OptSpec *o = &g->opts[j];
+            char rng[96];
+            opts_range_text(o, rng, sizeof rng);
+            fprintf(f, "      --%s=<%s> %s [default: %s%s%s]\n", o->key,
+                    o->type == OPT_CHOICE   ? o->choices
+                    : o->type == OPT_DOUBLE ? "number"
+                                            : "value",
+                    o->help, o->def[0] ? o->def : "\"\"", rng[0] ? "; " : "", rng);
+        }
     }
 }
 

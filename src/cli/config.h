@@ -50,12 +50,19 @@ typedef struct {
 // The option set of rc: core, scenario overrides, the method's, the model's (pointing into rc).
 void run_config_optset(const RunConfig *rc, OptSet *s);
 // Defaults, the --config file, the command line; the method and model are taken from either first
-// so that their options are known. Returns OPT_OK, OPT_HELP, or an error with a one-line message
-// naming the key, the value, its origin and what was expected (also for an unknown method or
-// model, or a key that belongs to another method). On OPT_OK rc is set (run_config_free); else rc
-// is left freed. Local.
+// so that their options are known. Then the rules between options (docs/options.md): --out not
+// empty and not /, --sample <= --parties, --trainable's syntax, a known --scenario preset with
+// valid overrides, and the chosen method's and model kind's validate. Returns OPT_OK, OPT_HELP, or
+// an error with a one-line message naming the key, the value, its origin and what was expected
+// (also for an unknown method or model, or a key that belongs to another method). On OPT_OK rc is
+// set (run_config_free); else rc is left freed. Touches no file but the --config one. Local.
 int config_parse(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models, int argc,
                  char **argv, char *err, size_t cap);
+// The files rc's options name (OPT_FILE: --data, --mllm.base) exist and are regular files:
+// OPT_OK, or OPT_ERR_FILE naming the option and the path. Separate from config_parse, whose
+// callers may parse defaults without the data (calibrate, tests); mmcollab's rank 0 calls both
+// before broadcasting the verdict. Local.
+int config_check_files(const RunConfig *rc, char *err, size_t cap);
 // Every option of rc as "key=value" lines (malloc'd; free): what config_read_text reads back to
 // the same bits.
 char *config_text(const RunConfig *rc);

@@ -22,7 +22,8 @@ const Method method_bomm = {
             .provenance = "reconstruction from the BoMM abstract (OpenReview UICyfJSRtP)",
             .opts = bomm_opts,
             .n_opts = BOMM_N_OPTS,
-            .size = sizeof(BommSettings)},
+            .size = sizeof(BommSettings),
+            .validate = bomm_settings_validate},
     .protocol = &protocol_bomm,
     .ext = &bomm_ext,
 };

@@ -14,11 +14,11 @@ typedef struct {
 } FedmktOpts;
 
 static const OptSpec fedmkt_opts[] = {
-    {"fedmkt.upload", OPT_INT, offsetof(FedmktOpts, upload), "128", OPT_LO, 1, 0, NULL,
+    {"fedmkt.upload", OPT_INT, offsetof(FedmktOpts, upload), "128", OPT_LO | OPT_HI, 1, 65536, NULL,
      "rows a party uploads per round", 0},
-    {"fedmkt.kd", OPT_DOUBLE, offsetof(FedmktOpts, kd), "0.5", OPT_LO, 0, 0, NULL,
+    {"fedmkt.kd", OPT_DOUBLE, offsetof(FedmktOpts, kd), "0.5", OPT_LO | OPT_HI, 0, 1000, NULL,
      "party: weight of the distillation from the large model", 0},
-    {"fedmkt.mm-kd", OPT_DOUBLE, offsetof(FedmktOpts, mm_kd), "0.5", OPT_LO, 0, 0, NULL,
+    {"fedmkt.mm-kd", OPT_DOUBLE, offsetof(FedmktOpts, mm_kd), "0.5", OPT_LO | OPT_HI, 0, 1000, NULL,
      "large model: weight of the distillation from the small models", 0},
 };
 

@@ -62,9 +62,9 @@ typedef enum { FEDOPT_AVGM, FEDOPT_ADAGRAD, FEDOPT_ADAM, FEDOPT_YOGI } FedOptRul
      OPT_DOUBLE,                                                                                   \
      offsetof(FedOptOpts, eta),                                                                    \
      "",                                                                                           \
-     OPT_LO | OPT_LO_OPEN,                                                                         \
+     OPT_LO | OPT_LO_OPEN | OPT_HI,                                                                \
      0,                                                                                            \
-     0,                                                                                            \
+     10,                                                                                           \
      NULL,                                                                                         \
      "server learning rate (unset: fedmllm 1e-3 as its code, reddi 1e-2)",                         \
      OPT_UNSET_OK},                                                                                \
@@ -72,9 +72,9 @@ typedef enum { FEDOPT_AVGM, FEDOPT_ADAGRAD, FEDOPT_ADAM, FEDOPT_YOGI } FedOptRul
          OPT_DOUBLE,                                                                               \
          offsetof(FedOptOpts, tau),                                                                \
          "0.001",                                                                                  \
-         OPT_LO | OPT_LO_OPEN,                                                                     \
+         OPT_LO | OPT_LO_OPEN | OPT_HI,                                                            \
          0,                                                                                        \
-         0,                                                                                        \
+         10,                                                                                       \
          NULL,                                                                                     \
          "adaptivity tau (v starts at tau^2)",                                                     \
          0},                                                                                       \

@@ -26,8 +26,9 @@ typedef struct {
 } FedprotoOpts;
 
 static const OptSpec fedproto_opts[] = {
-    {"fedproto.lambda", OPT_DOUBLE, offsetof(FedprotoOpts, lambda), "1", OPT_LO, 0, 0, NULL,
-     "weight of the prototype distance mean over rows and dims of (u - P_y)^2 (0 = local)", 0},
+    {"fedproto.lambda", OPT_DOUBLE, offsetof(FedprotoOpts, lambda), "1", OPT_LO | OPT_HI, 0, 10000,
+     NULL, "weight of the prototype distance mean over rows and dims of (u - P_y)^2 (0 = local)",
+     0},
     {"fedproto.infer", OPT_CHOICE, offsetof(FedprotoOpts, infer), "proto", 0, 0, 0, "proto|head",
      "inference: proto = nearest global prototype (the paper's), head = the model's head", 0},
 };

@@ -10,7 +10,7 @@ typedef struct {
 } FedproxOpts;
 
 static const OptSpec fedprox_opts[] = {
-    {"fedprox.mu", OPT_DOUBLE, offsetof(FedproxOpts, mu), "0.01", OPT_LO, 0, 0, NULL,
+    {"fedprox.mu", OPT_DOUBLE, offsetof(FedproxOpts, mu), "0.01", OPT_LO | OPT_HI, 0, 10000, NULL,
      "proximal weight mu (0 = FedAvg)", 0},
 };
 

@@ -19,10 +19,10 @@ typedef struct {
 } MoonOpts;
 
 static const OptSpec moon_opts[] = {
-    {"moon.mu", OPT_DOUBLE, offsetof(MoonOpts, mu), "1", OPT_LO, 0, 0, NULL,
+    {"moon.mu", OPT_DOUBLE, offsetof(MoonOpts, mu), "1", OPT_LO | OPT_HI, 0, 10000, NULL,
      "weight of the model-contrastive term (0 = FedAvg)", 0},
-    {"moon.tau", OPT_DOUBLE, offsetof(MoonOpts, tau), "0.5", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
-     "temperature of the model-contrastive term", 0},
+    {"moon.tau", OPT_DOUBLE, offsetof(MoonOpts, tau), "0.5", OPT_LO | OPT_LO_OPEN | OPT_HI, 0, 100,
+     NULL, "temperature of the model-contrastive term", 0},
 };
 
 static double moon_term(float *drep, const RepBatch *b, const void *opts) {

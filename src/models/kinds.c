@@ -2,6 +2,7 @@
 #include "models/kinds.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/die.h"
@@ -27,13 +28,25 @@ typedef struct {
 
 #define T_OPT(f) offsetof(TransformerOpts, f)
 static const OptSpec transformer_opts[] = {
-    {"transformer.layers", OPT_INT, T_OPT(layers), "2", OPT_LO, 1, 0, NULL, "pre-LN blocks", 0},
-    {"transformer.heads", OPT_INT, T_OPT(heads), "4", OPT_LO, 1, 0, NULL,
+    {"transformer.layers", OPT_INT, T_OPT(layers), "2", OPT_LO | OPT_HI, 1, 64, NULL,
+     "pre-LN blocks", 0},
+    {"transformer.heads", OPT_INT, T_OPT(heads), "4", OPT_LO | OPT_HI, 1, 64, NULL,
      "attention heads (--width must be a multiple)", 0},
-    {"transformer.tokens", OPT_INT, T_OPT(tokens), "4", OPT_LO, 1, 0, NULL,
+    {"transformer.tokens", OPT_INT, T_OPT(tokens), "4", OPT_LO | OPT_HI, 1, 64, NULL,
      "tokens per dense modality (token modalities: one per id)", 0},
 };
 #undef T_OPT
+
+static int transformer_validate(const void *opts, const OptSet *set, char *err, size_t cap) {
+    const TransformerOpts *o = opts;
+    const int *width = optset_value(set, "width");
+    if (width && *width % o->heads != 0) {
+        snprintf(err, cap, "--width=%d is not a multiple of --transformer.heads=%d", *width,
+                 o->heads);
+        return OPT_ERR_BAD_VALUE;
+    }
+    return OPT_OK;
+}
 
 static void transformer_create(Model *m, const ModelSpec *spec, int D, const void *opts) {
     const TransformerOpts *o = opts;
@@ -52,23 +65,24 @@ static const ModelKind kind_transformer = {
                        "masked mean-pool, head)",
             .opts = transformer_opts,
             .n_opts = (int)(sizeof transformer_opts / sizeof transformer_opts[0]),
-            .size = sizeof(TransformerOpts)},
+            .size = sizeof(TransformerOpts),
+            .validate = transformer_validate},
     .create = transformer_create,
 };
 
 #define L_OPT(f) offsetof(MllmKindOpts, f)
 static const OptSpec mllm_opts[] = {
     {"mllm.base", OPT_STRING, L_OPT(base), "data/base/mllm.h5", 0, 0, 0, NULL,
-     "the base-model file (make base-model)", 0},
+     "the base-model file (make base-model); must exist", OPT_FILE},
     {"mllm.prompt", OPT_CHOICE, L_OPT(prompt), "plain", 0, 0, 0, "plain|augmented",
      "augmented: FedMLLM's prompt augmentation (one wording for every modality mix)", 0},
     {"mllm.train_proj", OPT_INT, L_OPT(train_proj), "0", OPT_LO | OPT_HI, 0, 1, NULL,
      "1: the projectors are trained and exchanged with the adapters (FedMLLM's modules_to_save)",
      0},
-    {"mllm.lora_r", OPT_INT, L_OPT(lora_r), "4", OPT_LO, 1, 0, NULL,
+    {"mllm.lora_r", OPT_INT, L_OPT(lora_r), "4", OPT_LO | OPT_HI, 1, 1024, NULL,
      "LoRA rank on q, k, v, o of every decoder layer", 0},
-    {"mllm.lora_alpha", OPT_DOUBLE, L_OPT(lora_alpha), "4", OPT_LO | OPT_LO_OPEN, 0, 0, NULL,
-     "LoRA alpha (scale alpha/r)", 0},
+    {"mllm.lora_alpha", OPT_DOUBLE, L_OPT(lora_alpha), "4", OPT_LO | OPT_LO_OPEN | OPT_HI, 0, 10000,
+     NULL, "LoRA alpha (scale alpha/r)", 0},
     {"mllm.lora_dropout", OPT_DOUBLE, L_OPT(lora_dropout), "0.05", OPT_LO | OPT_HI | OPT_HI_OPEN, 0,
      1, NULL, "dropout on the adapters' input while training", 0},
 };

@@ -61,6 +61,9 @@ typedef struct {
 // BoMM's options (keys "bomm.*", offsets into BommSettings).
 #define BOMM_N_OPTS 31
 extern const OptSpec bomm_opts[BOMM_N_OPTS];
+// The rules between the options of bomm_opts (an OptGroup validate): mm-width a multiple of
+// mm-heads. OPT_OK or OPT_ERR_BAD_VALUE naming both. Local.
+int bomm_settings_validate(const void *opts, const OptSet *set, char *err, size_t cap);
 // s = the table's defaults, fill FILL_ZERO, use_mm 0: where every method of the harness starts.
 // Local.
 void bomm_settings_defaults(BommSettings *s);
