@@ -68,7 +68,7 @@ static void load_parties(Run *run, HoldoutRole role, const Scenario *scn, Sample
 }
 
 // Rank 0 validates the whole file (a full scan); the others trust it and skip the scan.
-static void open_data(Run *run) {
+void run_open_data(Run *run) {
     const Config *cfg = run->cfg;
     char err[1024] = "";
     if (run->rank == 0) {
@@ -95,7 +95,6 @@ static int64_t role_rows(const Run *run, HoldoutRole role, int64_t **rows) {
 }
 
 void run_load_data(Run *run) {
-    open_data(run);
     int P = run->P;
     HoldoutRole eval = run->eval_role;
     run->train = xcalloc((size_t)run->count + 1, sizeof *run->train);

@@ -173,24 +173,16 @@ static void free_partition(RunPartition *p) {
     memset(p, 0, sizeof *p);
 }
 
-// The parties' model, its trainable selection and the training options.
+// The parties' model: its layout only (an mllm kind also reads its base file). Its buffers come
+// after the preflight has checked what they will need (setup_model).
+static void create_model(Run *run) {
+    run->kind->create(&run->model, &run->spec, run->cfg->width, run->rc->model_opts);
+}
+
+// The parties' model's buffers and the training options; the selection and the proximal term are
+// the preflight's (run_preflight).
 static void setup_model(Run *run) {
     const Config *cfg = run->cfg;
-    run->kind->create(&run->model, &run->spec, cfg->width, run->rc->model_opts);
-    char err[1024];
-    const Model *m = &run->model;
-    CHECK(!m->pretrained || (fabs(cfg->public_fraction - m->pretrain_public_fraction) < 1e-12 &&
-                             fabs(cfg->val_fraction - m->pretrain_val_fraction) < 1e-12),
-          "--public-fraction=%g --val-fraction=%g: the %s model was pre-trained on the public "
-          "%g of the train split after a validation carve-out of %g; pass --public-fraction=%g "
-          "--val-fraction=%g so that no party holds its rows",
-          cfg->public_fraction, cfg->val_fraction, m->ops->kind, m->pretrain_public_fraction,
-          m->pretrain_val_fraction, m->pretrain_public_fraction, m->pretrain_val_fraction);
-    CHECK(model_select(&run->model, cfg->trainable, &run->sel, err, sizeof err) == 0,
-          "--trainable=%s: %s", cfg->trainable, err);
-    CHECK(prox_build(&run->prox, &run->model, &run->sel, prox_mode_parse(cfg->prox), cfg->prox_mu,
-                     cfg->prox_weight, cfg->prox_free, err, sizeof err) == 0,
-          "%s", err);
     fl_train_config(&run->tc, cfg);
     size_t n = run->model.n_params;
     run->global = xcalloc_aligned(n * sizeof(float));
@@ -245,7 +237,9 @@ static void setup_protocol(Run *run) {
     run->packed = xcalloc_aligned(run->sel.n * sizeof(float));
 }
 
-static void setup(Run *run, const RunConfig *rc, MPI_Comm world) {
+// 0, or -1 on every rank when the preflight refused the sizes (with everything it had set up
+// released).
+static int setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     memset(run, 0, sizeof *run);
     run->rc = rc;
     run->cfg = &rc->c;
@@ -262,8 +256,17 @@ static void setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     run->count = comm_hosted(run->comm, &run->first);
     CHECK(cfg->sample <= cfg->parties, "--sample=%d exceeds --parties=%d", cfg->sample,
           cfg->parties);
-    make_dirs(run);
     run->eval_role = strcmp(cfg->eval_split, "validation") ? HOLDOUT_TEST : HOLDOUT_VALIDATION;
+    run_open_data(run);
+    create_model(run);
+    if (run_preflight(run) != 0) {
+        prox_free(&run->prox);
+        model_free(&run->model);
+        dataset_close(run->ds);
+        comm_destroy(run->comm);
+        return -1;
+    }
+    make_dirs(run);
     run_load_data(run);
     hash_data(run);
     if (run->rank == 0) {
@@ -285,6 +288,7 @@ static void setup(Run *run, const RunConfig *rc, MPI_Comm world) {
         run->all_stats = xcalloc((size_t)P * run->n_stats, sizeof *run->all_stats);
         run_declare_series(run);
     }
+    return 0;
 }
 
 static void teardown(Run *run) {
@@ -326,7 +330,7 @@ static void print_startup(const Run *run) {
 
 int fl_run(const RunConfig *rc, MPI_Comm world) {
     Run run;
-    setup(&run, rc, world);
+    if (setup(&run, rc, world) != 0) return EXIT_USAGE;
     const Config *cfg = run.cfg;
     print_startup(&run);
     int start = run_resume(&run), code = 0;

@@ -99,8 +99,10 @@ typedef struct {
     char ckpt_dir[4096], hosts[4096], started[32], blas_core[64];
 } Run;
 
-// data.c: rank 0 validates the dataset, every rank opens it; the scenario's rows of every party,
-// hosted parties' rows loaded, rank 0's global test set. Collective.
+// data.c: rank 0 validates the dataset, every rank opens it (run_open_data: run->ds, layout and
+// spec); then, after the preflight, the scenario's rows of every party, hosted parties' rows
+// loaded, rank 0's global test set (run_load_data). Collective.
+void run_open_data(Run *run);
 void run_load_data(Run *run);
 void run_free_data(Run *run);
 
@@ -127,6 +129,12 @@ void run_record(Run *run, const RoundInfo *r, const EvalStats *global, double ms
 // Every rank's peak resident memory so far and, at the end, its MPI byte totals, for /meta.
 // Collective.
 void run_gather_meta(Run *run, int final);
+
+// preflight.c: the sizes against the data and the memory, once the data's header (run_open_data)
+// and the model's layout (run->model created) are known and before anything sized by them is
+// allocated; also selects run->sel (--trainable) and builds run->prox. Rank 0 logs the reason.
+// Returns 0, or -1 on every rank together (mmcollab exits 2). Collective.
+int run_preflight(Run *run);
 
 // state.c
 void run_write_checkpoint(Run *run, int round); // collective
