@@ -226,6 +226,13 @@ static int validate(const RunConfig *rc, const OptSet *s, char *err, size_t cap)
         snprintf(err, cap, "--sample=%d exceeds --parties=%d", c->sample, c->parties);
         return OPT_ERR_BAD_VALUE;
     }
+    if (!strcmp(c->eval_split, "validation") && c->val_fraction <= 0) {
+        snprintf(err, cap,
+                 "--eval-split=validation with --val-fraction=%g: there are no "
+                 "validation rows; give --val-fraction > 0",
+                 c->val_fraction);
+        return OPT_ERR_BAD_VALUE;
+    }
     if (!trainable_ok(c->trainable)) {
         snprintf(err, cap,
                  "--trainable=%s: expected \"\", all, or comma-separated tensor-name "
@@ -340,10 +347,8 @@ static void print_groups(FILE *f, const char *title, const char *key, const OptR
             char rng[96];
             opts_range_text(o, rng, sizeof rng);
             fprintf(f, "      --%s=<%s> %s [default: %s%s%s]\n", o->key,
-                    o->type == OPT_CHOICE   ? o->choices
-                    : o->type == OPT_DOUBLE ? "number"
-                                            : "value",
-                    o->help, o->def[0] ? o->def : "\"\"", rng[0] ? "; " : "", rng);
+                    o->type == OPT_CHOICE ? o->choices : opts_type_name(o->type), o->help,
+                    o->def[0] ? o->def : "\"\"", rng[0] ? "; " : "", rng);
         }
     }
 }

@@ -51,11 +51,12 @@ typedef struct {
 void run_config_optset(const RunConfig *rc, OptSet *s);
 // Defaults, the --config file, the command line; the method and model are taken from either first
 // so that their options are known. Then the rules between options (docs/options.md): --out not
-// empty and not /, --sample <= --parties, --trainable's syntax, a known --scenario preset with
-// valid overrides, and the chosen method's and model kind's validate. Returns OPT_OK, OPT_HELP, or
-// an error with a one-line message naming the key, the value, its origin and what was expected
-// (also for an unknown method or model, or a key that belongs to another method). On OPT_OK rc is
-// set (run_config_free); else rc is left freed. Touches no file but the --config one. Local.
+// empty and not /, --sample <= --parties, validation rows for --eval-split=validation,
+// --trainable's syntax, a known --scenario preset with valid overrides, and the chosen method's
+// and model kind's validate. Returns OPT_OK, OPT_HELP, or an error with a one-line message naming
+// the key, the value, its origin and what was expected (also for an unknown method or model, or a
+// key that belongs to another method). On OPT_OK rc is set (run_config_free); else rc is left
+// freed. Touches no file but the --config one. Local.
 int config_parse(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models, int argc,
                  char **argv, char *err, size_t cap);
 // The files rc's options name (OPT_FILE: --data, --mllm.base) exist and are regular files:

@@ -25,7 +25,7 @@ __attribute__((format(printf, 3, 4))) static void fail(char *err, size_t cap, co
     }
 }
 
-static const char *type_name(OptType t) {
+const char *opts_type_name(OptType t) {
     switch (t) {
     case OPT_INT:
         return "int";
@@ -651,7 +651,7 @@ void opts_print_help(const OptSpec *table, int n, FILE *f, const char *usage) {
         char rng[96];
         opts_range_text(o, rng, sizeof rng);
         fprintf(f, "  --%s=<%s>\n      %s [default: %s", o->key,
-                o->type == OPT_CHOICE ? o->choices : type_name(o->type), o->help,
+                o->type == OPT_CHOICE ? o->choices : opts_type_name(o->type), o->help,
                 o->def[0] ? o->def : "\"\"");
         if (rng[0]) fprintf(f, "; %s", rng);
         fprintf(f, "]\n");

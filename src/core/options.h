@@ -160,6 +160,8 @@ int opts_parse(const OptSpec *table, int n, void *cfg, int argc, char **argv, ch
 int opts_diff(const OptSpec *table, int n, const void *a, const void *b, char *buf, size_t cap);
 const OptSpec *opts_find(const OptSpec *table, int n, const char *key);
 void opts_print_table(const OptSpec *table, int n, const void *cfg, FILE *f);
+// "int", "number", "bool", ... for usage text. Static storage.
+const char *opts_type_name(OptType t);
 // The option's range as text ("in [1, 4096]", "> 0", ...); "" when it has none.
 void opts_range_text(const OptSpec *o, char *buf, size_t cap);
 // Usage text: every key with its type, default, range or choices and help.
