@@ -2,7 +2,9 @@
 // that method (and a foreign one is explained), an unknown method or model lists the registry, the
 // bad values the issue names (scenario overrides included) are refused by key, every method's and
 // model kind's options round-trip through a config file and through the text the ranks receive,
-// and every registered method keeps the unit-level contract of its protocol.
+// and every registered method keeps the unit-level contract of its protocol. Every option of every
+// table (core, scenario overrides, every method's and model kind's) has a range and refuses bad
+// values by key; the rules between options and the files options name are checked when parsing.
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -180,6 +182,212 @@ START_TEST(test_every_method_and_model_option_round_trips_through_files_and_text
 }
 END_TEST
 
+// Numeric options without an upper bound, each with its reason (docs/options.md). Any other
+// OPT_INT / OPT_I64 / OPT_DOUBLE must declare OPT_LO and OPT_HI: a new option without a range fails
+// test_every_option_of_every_table_refuses_bad_values_by_key.
+static const struct {
+    const char *key, *reason;
+} unbounded[] = {
+    {"seed", "every non-negative int64 names a stream; nothing is sized by it"},
+    {"seed.split", "a seed (-1 = --seed)"},
+    {"seed.init", "a seed (-1 = --seed)"},
+    {"seed.train", "a seed (-1 = --seed)"},
+    {"seed.sample", "a seed (-1 = --seed)"},
+    {"max-train", "a cap on rows: above the data's count it means all of them"},
+    {"max-test", "a cap on rows: above the data's count it means all of them"},
+};
+
+static const char *unbounded_reason(const char *key) {
+    for (size_t i = 0; i < sizeof unbounded / sizeof unbounded[0]; i++)
+        if (!strcmp(unbounded[i].key, key)) return unbounded[i].reason;
+    return NULL;
+}
+
+// "--selector=name --key=value" parses to OPT_ERR_BAD_VALUE naming the key; *n counts the cases.
+// --config is read as a file before anything else: OPT_ERR_FILE naming the path.
+static void expect_refused(const char *selector, const char *key, const char *value, int *n) {
+    RunConfig rc;
+    char err[512] = "", arg[OPT_STR_MAX + 400];
+    snprintf(arg, sizeof arg, "--%s=%s", key, value);
+    char *argv[3] = {"m", (char *)(selector ? selector : arg), arg};
+    int code = parse(&rc, err, selector ? 3 : 2, argv), is_file = !strcmp(key, "config");
+    ck_assert_msg(code == (is_file ? OPT_ERR_FILE : OPT_ERR_BAD_VALUE), "%s %s: returned %d (%s)",
+                  selector ? selector : "", arg, code, err);
+    char named[160], named2[160]; // "--key=value: ..." or "--key: ..."
+    snprintf(named, sizeof named, is_file ? "%.40s" : "--%s=", is_file ? value : key);
+    snprintf(named2, sizeof named2, "--%s:", key);
+    ck_assert_msg(strstr(err, named) || strstr(err, named2), "%s: the message does not name %s: %s",
+                  arg, named, err);
+    (*n)++;
+}
+
+// Bad values for one option, from its type and range.
+static int refuse_bad_values(const char *selector, const OptSpec *o) {
+    int n = 0, number = o->type == OPT_INT || o->type == OPT_I64 || o->type == OPT_DOUBLE;
+    char v[64];
+    if (number) {
+        ck_assert_msg((o->range & OPT_LO) && ((o->range & OPT_HI) || unbounded_reason(o->key)),
+                      "--%s: no range: declare OPT_LO and OPT_HI (docs/options.md), or list it as "
+                      "unbounded with a reason in this test",
+                      o->key);
+        expect_refused(selector, o->key, "abc", &n);
+        expect_refused(selector, o->key, "1x", &n);
+        if (!(o->flags & OPT_UNSET_OK)) expect_refused(selector, o->key, "", &n);
+        // Just outside each bound: the bound itself when open, one step beyond when closed.
+        double step = o->type == OPT_DOUBLE ? 1e-9 * (1 + fabs(o->lo)) : 1;
+        snprintf(v, sizeof v, "%.17g", (o->range & OPT_LO_OPEN) ? o->lo : o->lo - step);
+        expect_refused(selector, o->key, v, &n);
+        if (o->range & OPT_HI) {
+            step = o->type == OPT_DOUBLE ? 1e-9 * (1 + fabs(o->hi)) : 1;
+            snprintf(v, sizeof v, "%.17g", (o->range & OPT_HI_OPEN) ? o->hi : o->hi + step);
+            expect_refused(selector, o->key, v, &n);
+        }
+        if (o->type == OPT_DOUBLE) {
+            expect_refused(selector, o->key, "nan", &n);
+            expect_refused(selector, o->key, "inf", &n);
+            expect_refused(selector, o->key, "-inf", &n);
+            expect_refused(selector, o->key, "1e999", &n);
+        } else {
+            expect_refused(selector, o->key, "1.5", &n);
+            expect_refused(selector, o->key, "99999999999999999999", &n);
+        }
+    } else if (o->type == OPT_BOOL) {
+        expect_refused(selector, o->key, "maybe", &n);
+        expect_refused(selector, o->key, "", &n);
+    } else if (o->type == OPT_CHOICE) {
+        expect_refused(selector, o->key, "not-a-choice", &n);
+        if (!(o->flags & OPT_UNSET_OK)) expect_refused(selector, o->key, "", &n);
+    } else if (o->type == OPT_RATIOS) {
+        expect_refused(selector, o->key, "a:b", &n);
+        expect_refused(selector, o->key, "-1:2", &n);
+        expect_refused(selector, o->key, "nan:1", &n);
+        expect_refused(selector, o->key, "1::2", &n);
+    }
+    // Any type: a value over OPT_STR_MAX characters.
+    char longv[OPT_STR_MAX + 8];
+    memset(longv, '7', sizeof longv - 1);
+    longv[sizeof longv - 1] = 0;
+    expect_refused(selector, o->key, longv, &n);
+    return n;
+}
+
+START_TEST(test_every_option_of_every_table_refuses_bad_values_by_key) {
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    RunConfig rc;
+    char err[512];
+    ck_assert_int_eq(parse(&rc, err, 1, (char *[]){"m"}), OPT_OK);
+    OptSet core;
+    run_config_optset(&rc, &core); // core and scenario overrides (fedavg and party: no options)
+    int cases = 0, options = 0;
+    for (int t = 0; t < core.n; t++)
+        for (int i = 0; i < core.t[t].n; i++, options++)
+            cases += refuse_bad_values(NULL, &core.t[t].spec[i]);
+    run_config_free(&rc);
+    const OptRegistry *regs[2] = {&methods, &models};
+    for (int r = 0; r < 2; r++)
+        for (int g = 0; g < regs[r]->n; g++) {
+            char sel[96];
+            snprintf(sel, sizeof sel, "--%s=%s", r ? "model" : "method", regs[r]->group[g]->name);
+            for (int i = 0; i < regs[r]->group[g]->n_opts; i++, options++)
+                cases += refuse_bad_values(sel, &regs[r]->group[g]->opts[i]);
+        }
+    ck_assert_int_ge(options, 100);
+    ck_assert_int_ge(cases, 6 * options);
+    // Every unbounded entry names a real option (the list cannot go stale).
+    for (size_t i = 0; i < sizeof unbounded / sizeof unbounded[0]; i++)
+        ck_assert_msg(optset_find(&core, unbounded[i].key, NULL), "unbounded %s: no such option",
+                      unbounded[i].key);
+}
+END_TEST
+
+// The rules between options and the string options' own rules: refused when parsing, by key.
+START_TEST(test_rules_between_options_are_checked_when_parsing) {
+    const struct {
+        const char *a, *b, *needle;
+    } bad[] = {
+        {"--out=", NULL, "--out=: the run directory is empty"},
+        {"--out=/", NULL, "--out=/:"},
+        {"--out=///", NULL, "--out=///:"},
+        {"--sample=5", NULL, "--sample=5 exceeds --parties=4"},
+        {"--scenario=bogus", NULL, "--scenario=bogus: unknown preset; expected one of iid"},
+        {"--scenario.cross=1:1:1:1:1", NULL, "--scenario.cross=1:1:1:1:1: more than 4"},
+        {"--scenario.cross=2000:1", NULL, "--scenario.cross=2000:1: ratio 2000 above 1000"},
+        {"--scenario=bomm-crossmodal", "--scenario.hybrid_p=0.5", "cross and hybrid_p=0.5"},
+        {"--scenario=fedmllm-hybrid0.7", "--scenario.cross=3:7", "--scenario=fedmllm-hybrid0.7"},
+        {"--eval-split=validation", "--val-fraction=0", "--val-fraction=0: there are no"},
+        {"--trainable=head,,fuse", NULL, "--trainable=head,,fuse"},
+        {"--trainable=head, fuse", NULL, "--trainable=head, fuse"},
+        {"--method=bomm", "--bomm.mm-width=65",
+         "--bomm.mm-width=65 is not a multiple of "
+         "--bomm.mm-heads=4"},
+        {"--model=transformer", "--transformer.heads=5",
+         "--width=64 is not a multiple of "
+         "--transformer.heads=5"},
+        {"--model=transformer", "--width=66", "--width=66 is not a multiple"},
+        {"--method=nope", NULL, "--method=nope: unknown method"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        RunConfig rc;
+        char err[512] = "";
+        char *argv[3] = {"m", (char *)bad[i].a, (char *)bad[i].b};
+        int code = parse(&rc, err, bad[i].b ? 3 : 2, argv);
+        ck_assert_msg(code == OPT_ERR_BAD_VALUE, "%s %s: returned %d (%s)", bad[i].a,
+                      bad[i].b ? bad[i].b : "", code, err);
+        ck_assert_msg(strstr(err, bad[i].needle), "%s %s: '%s' lacks '%s'", bad[i].a,
+                      bad[i].b ? bad[i].b : "", err, bad[i].needle);
+    }
+    // The same rules for the text the other ranks and a resume read.
+    OptRegistry methods, models;
+    fl_registries(&methods, &models);
+    RunConfig rc;
+    char err[512];
+    ck_assert_int_eq(config_read_text(&rc, &methods, &models, "out=/\n", "text", err, sizeof err),
+                     OPT_ERR_BAD_VALUE);
+    ck_assert_msg(strstr(err, "--out=/"), "%s", err);
+    // Values at the rules' edges pass.
+    ck_assert_msg(parse(&rc, err, 3, (char *[]){"m", "--sample=4", "--out=/tmp/x"}) == OPT_OK, "%s",
+                  err);
+    run_config_free(&rc);
+}
+END_TEST
+
+// The files options name: checked once the parse is done (config_check_files), by option and path.
+START_TEST(test_data_and_base_files_must_exist_and_be_regular) {
+    RunConfig rc;
+    char err[512] = "", path[96];
+    snprintf(path, sizeof path, "/tmp/mmc_cfg_data_%d.h5", (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    const struct {
+        const char *a, *b, *needle, *why;
+    } bad[] = {
+        {"--data=/nonexistent/x.h5", NULL, "--data=/nonexistent/x.h5", "No such file"},
+        {"--data=/tmp", NULL, "--data=/tmp", "a directory"},
+        {"--data=/dev/zero", NULL, "--data=/dev/zero", "a character device"},
+        {"--model=mllm", "--mllm.base=/nonexistent/b.h5", "--mllm.base=/nonexistent/b.h5",
+         "No such file"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char arg[128];
+        snprintf(arg, sizeof arg, "--data=%s", path);
+        char *argv[4] = {"m", arg, (char *)bad[i].a, (char *)bad[i].b};
+        ck_assert_msg(parse(&rc, err, bad[i].b ? 4 : 3, argv) == OPT_OK, "%s", err);
+        ck_assert_int_eq(config_check_files(&rc, err, sizeof err), OPT_ERR_FILE);
+        ck_assert_msg(strstr(err, bad[i].needle) && strstr(err, bad[i].why), "%s: %s", bad[i].a,
+                      err);
+        run_config_free(&rc);
+    }
+    char arg[128];
+    snprintf(arg, sizeof arg, "--data=%s", path);
+    ck_assert_int_eq(parse(&rc, err, 2, (char *[]){"m", arg}), OPT_OK);
+    ck_assert_msg(config_check_files(&rc, err, sizeof err) == OPT_OK, "%s", err);
+    run_config_free(&rc);
+    unlink(path);
+}
+END_TEST
+
 // The unit-level contract every registered method keeps.
 START_TEST(test_every_registered_method_keeps_the_contract) {
     ck_assert_int_ge(method_count, 4);
@@ -274,6 +482,9 @@ Suite *config_suite(void) {
     tcase_add_test(tc, test_every_method_and_model_option_round_trips_through_files_and_text);
     tcase_add_test(tc, test_every_registered_method_keeps_the_contract);
     tcase_add_test(tc, test_fedprox_term_adds_mu_times_distance);
+    tcase_add_test(tc, test_every_option_of_every_table_refuses_bad_values_by_key);
+    tcase_add_test(tc, test_rules_between_options_are_checked_when_parsing);
+    tcase_add_test(tc, test_data_and_base_files_must_exist_and_be_regular);
     suite_add_tcase(s, tc);
     return s;
 }

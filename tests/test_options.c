@@ -1,14 +1,18 @@
 // test_options.c - the option table: defaults, command line over config file, every rejection names
-// the key, the value and where it came from; format → parse round-trips; diff names differing keys.
+// the key, the value and where it came from; format → parse round-trips; diff names differing keys;
+// a config file must be a regular file of bounded size (a directory, a device, a FIFO are refused
+// without reading or blocking); OPT_FILE options must name regular files; ranges print in full.
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/options.h"
+#include "tmpdir.h"
 
 typedef struct {
     int rounds;
@@ -209,6 +213,119 @@ START_TEST(test_startup_table_shows_every_value) {
 }
 END_TEST
 
+// A config file that is not a regular file, is too large or has a bad line: refused, naming the
+// file (and the line), without reading a device or waiting for a FIFO's writer.
+START_TEST(test_config_file_must_be_a_bounded_regular_file) {
+    char dir[64], fifo[96], big[96], arg[160], want[160];
+    tmpdir_make(dir, sizeof dir, "mmc_opts_cfg");
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const struct {
+        const char *path, *what;
+    } not_files[] = {{dir, "a directory"}, {"/dev/zero", "a character device"}, {fifo, "a FIFO"}};
+    for (size_t i = 0; i < sizeof not_files / sizeof not_files[0]; i++) {
+        snprintf(arg, sizeof arg, "--config=%s", not_files[i].path);
+        expect_error(2, (char *[]){"p", arg}, OPT_ERR_FILE, not_files[i].path, not_files[i].what);
+    }
+    expect_error(2, (char *[]){"p", "--config="}, OPT_ERR_FILE, "--config=", "empty");
+
+    // At the limit it is read; one byte more is refused by its size.
+    snprintf(big, sizeof big, "%s/big.cfg", dir);
+    FILE *f = fopen(big, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < OPT_FILE_MAX_BYTES / 64; i++)
+        fprintf(f, "#%62s\n", "comment");
+    fclose(f);
+    snprintf(arg, sizeof arg, "--config=%s", big);
+    TestCfg c;
+    char err[512] = "";
+    ck_assert_msg(parse(&c, err, 2, (char *[]){"p", arg}) == OPT_OK, "%s", err);
+    f = fopen(big, "a");
+    fputc('\n', f);
+    fclose(f);
+    snprintf(want, sizeof want, "%d", OPT_FILE_MAX_BYTES);
+    expect_error(2, (char *[]){"p", arg}, OPT_ERR_FILE, big, want);
+    unlink(big);
+
+    // A line over OPT_LINE_MAX characters and a NUL byte: named by file and line.
+    f = fopen(big, "w");
+    fprintf(f, "rounds = 4\nalpha = 1%0*d\n", OPT_LINE_MAX, 0);
+    fclose(f);
+    snprintf(want, sizeof want, "%s:2", big);
+    expect_error(2, (char *[]){"p", arg}, OPT_ERR_SYNTAX, want, "longer than");
+    f = fopen(big, "w");
+    fwrite("rounds = 4\n\nalpha = 1\0 2\n", 1, 25, f);
+    fclose(f);
+    snprintf(want, sizeof want, "%s:3", big);
+    expect_error(2, (char *[]){"p", arg}, OPT_ERR_SYNTAX, want, "NUL");
+    unlink(fifo);
+    tmpdir_remove(dir);
+}
+END_TEST
+
+typedef struct {
+    char data[OPT_STR_MAX], base[OPT_STR_MAX];
+} FileCfg;
+
+static const OptSpec file_table[] = {
+    {"data", OPT_STRING, offsetof(FileCfg, data), "/nonexistent/default.h5", 0, 0, 0, NULL,
+     "a file that must exist", OPT_FILE},
+    {"base", OPT_STRING, offsetof(FileCfg, base), "", 0, 0, 0, NULL, "optional file",
+     OPT_FILE | OPT_UNSET_OK},
+};
+
+// OPT_FILE is checked on the final values (a default that does not exist parses), and refuses a
+// missing file, a directory and an empty name, naming the option and the path.
+START_TEST(test_file_options_must_name_regular_files) {
+    char dir[64], file[96], arg[160], err[512] = "";
+    tmpdir_make(dir, sizeof dir, "mmc_opts_file");
+    snprintf(file, sizeof file, "%s/x.h5", dir);
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    FileCfg c;
+    OptSet s = {0};
+    optset_add(&s, file_table, 2, &c);
+    ck_assert_int_eq(optset_parse(&s, 1, (char *[]){"p"}, err, sizeof err), OPT_OK);
+    ck_assert_int_eq(optset_check_files(&s, err, sizeof err), OPT_ERR_FILE);
+    ck_assert_msg(strstr(err, "--data=/nonexistent/default.h5") && strstr(err, "No such file"),
+                  "%s", err);
+    const struct {
+        const char *value, *a, *b;
+    } bad[] = {{dir, dir, "a directory"}, {"", "--data=", "empty"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(arg, sizeof arg, "--data=%s", bad[i].value);
+        ck_assert_int_eq(optset_parse(&s, 2, (char *[]){"p", arg}, err, sizeof err), OPT_OK);
+        ck_assert_int_eq(optset_check_files(&s, err, sizeof err), OPT_ERR_FILE);
+        ck_assert_msg(strstr(err, bad[i].a) && strstr(err, bad[i].b) && strstr(err, "--data"),
+                      "'%s': %s", bad[i].value, err);
+    }
+    snprintf(arg, sizeof arg, "--data=%s", file);
+    ck_assert_int_eq(optset_parse(&s, 2, (char *[]){"p", arg}, err, sizeof err), OPT_OK);
+    ck_assert_msg(optset_check_files(&s, err, sizeof err) == OPT_OK, "%s", err); // base unset: ok
+    ck_assert_str_eq((const char *)optset_value(&s, "data"), file);
+    ck_assert_ptr_null(optset_value(&s, "nope"));
+    unlink(file);
+    tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(test_ranges_print_whole_bounds_in_full) {
+    const OptSpec o[] = {
+        {"a", OPT_INT, 0, "1", OPT_LO | OPT_HI, 1, 1000000, NULL, "", 0},
+        {"b", OPT_DOUBLE, 0, "1", OPT_LO | OPT_LO_OPEN | OPT_HI, 0, 10, NULL, "", 0},
+        {"c", OPT_DOUBLE, 0, "1", OPT_LO | OPT_HI, 0, 0.6931471805599453, NULL, "", 0},
+        {"d", OPT_I64, 0, "1", OPT_LO, -1, 0, NULL, "", 0},
+    };
+    const char *want[] = {"in [1, 1000000]", "in (0, 10]", "in [0, 0.693147]", ">= -1"};
+    char buf[96];
+    for (int i = 0; i < 4; i++) {
+        opts_range_text(&o[i], buf, sizeof buf);
+        ck_assert_str_eq(buf, want[i]);
+    }
+}
+END_TEST
+
 Suite *options_suite(void) {
     Suite *s = suite_create("options");
     TCase *tc = tcase_create("core");
@@ -221,6 +338,9 @@ Suite *options_suite(void) {
     tcase_add_test(tc, test_format_then_parse_round_trips_exactly);
     tcase_add_test(tc, test_diff_names_exactly_the_differing_keys);
     tcase_add_test(tc, test_startup_table_shows_every_value);
+    tcase_add_test(tc, test_config_file_must_be_a_bounded_regular_file);
+    tcase_add_test(tc, test_file_options_must_name_regular_files);
+    tcase_add_test(tc, test_ranges_print_whole_bounds_in_full);
     suite_add_tcase(s, tc);
     return s;
 }
