@@ -7,7 +7,10 @@
 //   - the same for FedProto and MOON (prototypes, previous local models), and with their weight at
 //     0 they reduce to local training and FedAvg;
 //   - a truncated newest checkpoint is skipped for the previous one with a warning;
-//   - a changed config is refused naming the key; bad options end every rank non-zero quickly.
+//   - a changed config is refused naming the key; bad options end every rank non-zero quickly;
+//   - options refused when parsed (config files, values, rules between options, files) or at the
+//     run's start (sizes against the data and the memory) end every rank with exit 2, quickly,
+//     naming the option, with nothing written.
 // Runs from the repository root (where `make test` runs); binaries from MMC_BIN_DIR.
 #include <check.h>
 #include <signal.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -309,7 +313,7 @@ START_TEST(test_bad_options_end_every_rank_non_zero) {
         {5, "--parties=2", "2 parties cannot fill 4 host ranks"},
         {3, "--data=/nonexistent/x.h5", "/nonexistent/x.h5"},
         {3, "--method=fedavg --fedprox.mu=1", "belongs to --method=fedprox"},
-        {3, "--out=", "--out is empty"}, // after --out=bad: the last one wins
+        {3, "--out=", "--out=: the run directory is empty"}, // after --out=bad: the last wins
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[16384];
@@ -318,6 +322,65 @@ START_TEST(test_bad_options_end_every_rank_non_zero) {
                       out);
         ck_assert_msg(strstr(out, cases[i].needle), "%s: message lacks '%s':\n%.1500s",
                       cases[i].extra, cases[i].needle, out);
+    }
+}
+END_TEST
+
+// A refused run ends quickly on every rank: a healthy run here takes 1-2 s, a refusal under 2.
+#define REFUSAL_S 30
+
+// Each rank's own exit code, printed by a shell around it: exit 2 must be every rank's, not only
+// the one mpirun reports. Rounds 4, 4 parties, width 16 as the other tests; then the case's own.
+START_TEST(test_bad_options_exit_2_on_every_rank_quickly_naming_the_option) {
+    char config_dir[96];
+    snprintf(config_dir, sizeof config_dir, "--config=%s", work);
+    struct {
+        const char *env, *extra, *needle;
+    } cases[] = {
+        // when parsed: the config file, a value, a rule between options, a file
+        {"", config_dir, "config file is a directory"},
+        {"", "--config=/dev/zero", "/dev/zero: config file is a character device"},
+        {"", "--out=", "--out=: the run directory is empty"},
+        {"", "--parties=1000000000", "--parties=1000000000: expected an integer in [1, 100000]"},
+        {"", "--width=100000", "--width=100000: expected an integer in [2, 4096]"},
+        {"", "--batch-size=1000000000", "--batch-size=1000000000: expected an integer"},
+        {"", "--lr=1e308", "--lr=1e308: expected a finite number in (0, 10]"},
+        {"", "--scenario.alpha=-1", "--scenario.alpha=-1: expected a finite number in (0, 10000]"},
+        {"", "--scenario.cross=a:b:c", "--scenario.cross=a:b:c: expected colon-separated"},
+        {"", "--scenario=bogus", "--scenario=bogus: unknown preset"},
+        {"", "--data=/nonexistent/x.h5", "--data=/nonexistent/x.h5: No such file"},
+        {"", "--method=bomm --bomm.mm-width=65", "--bomm.mm-width=65 is not a multiple of"},
+        // at the run's start: against the data (800 training rows), the model and the memory
+        {"", "--parties=5000", "--parties=5000: more parties than the 800 training rows"},
+        {"", "--trainable=nope", "--trainable=nope: 'nope' names no tensor"},
+        {"MMC_MEM_AVAILABLE=1000000", "--width=512", "--width=512) with --batch-size=16"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[16384], dir[32];
+        snprintf(dir, sizeof dir, "refused%zu", i);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int rc = run_command(
+            out, sizeof out,
+            "cd %s && env %s timeout %d mpirun --oversubscribe %s -np 3 sh -c '\"$0\" \"$@\"; "
+            "echo \"rank $OMPI_COMM_WORLD_RANK exit $?\"' %s/mmcollab --data=syn.h5 --out=%s "
+            "--parties=4 --rounds=4 --width=16 --batch-size=16 %s 2>&1; test -e %s && echo wrote "
+            "%s",
+            work, cases[i].env, RUN_TIMEOUT_S, cases[i].env[0] ? "-x MMC_MEM_AVAILABLE" : "",
+            mmc_bin(), dir, cases[i].extra, dir, dir);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        ck_assert_msg(rc != 124, "%s: hang\n%s", cases[i].extra, tail(out));
+        for (int r = 0; r < 3; r++) {
+            char want[32];
+            snprintf(want, sizeof want, "rank %d exit 2", r);
+            ck_assert_msg(strstr(out, want), "%s: no '%s'\n%s", cases[i].extra, want, tail(out));
+        }
+        ck_assert_msg(strstr(out, cases[i].needle), "%s: message lacks '%s':\n%s", cases[i].extra,
+                      cases[i].needle, tail(out));
+        ck_assert_msg(!strstr(out, "wrote "), "%s: the run directory was created\n%s",
+                      cases[i].extra, tail(out));
+        ck_assert_msg(s < REFUSAL_S, "%s: %.1f s to refuse", cases[i].extra, s);
     }
 }
 END_TEST
@@ -375,5 +438,10 @@ Suite *pipeline_suite(void) {
     tcase_add_test(tc, test_bad_options_end_every_rank_non_zero);
     tcase_add_test(tc, test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically);
     suite_add_tcase(s, tc);
+    TCase *refused = tcase_create("refused");
+    tcase_add_checked_fixture(refused, setup, teardown);
+    tcase_set_timeout(refused, 600);
+    tcase_add_test(refused, test_bad_options_exit_2_on_every_rank_quickly_naming_the_option);
+    suite_add_tcase(s, refused);
     return s;
 }
