@@ -109,7 +109,10 @@ Ckpt *ckpt_create(const char *dir, int round, int64_t reserve, MPI_Comm comm) {
     CHECK(strlen(dir) < CKPT_PATH_MAX - 32, "checkpoint dir path too long (%zu)", strlen(dir));
     CHECK(reserve >= 0, "reserve = %" PRId64, reserve);
     Ckpt *c = xcalloc(1, sizeof *c);
-    c->comm = comm;
+    // The checkpoint's own agreement travels on a duplicate, as HDF5's does: I/O coordination, not
+    // the run's traffic (the comm layer's byte counts, and PMPI's on the named communicator).
+    MPI_CHECK(MPI_Comm_dup(comm, &c->comm));
+    comm = c->comm;
     c->round = round;
     MPI_CHECK(MPI_Comm_rank(comm, &c->rank));
     snprintf(c->dir, sizeof c->dir, "%s", dir);
@@ -507,6 +510,7 @@ void ckpt_commit(Ckpt *c, const MetricLog *log, int keep) {
     MPI_CHECK(MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, 0, c->comm));
     CHECK(ok, "checkpoint round %d not written: %s (the previous checkpoint is intact)", c->round,
           msg);
+    MPI_CHECK(MPI_Comm_free(&c->comm));
     xfree(c);
 }
 

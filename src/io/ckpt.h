@@ -19,7 +19,9 @@
 // shapes, bytes, in name order), seals the file (io/seal.h: "<file>.sha256" beside it, fsync,
 // rename to the final name, directory fsync), rewrites "latest" the same way and removes
 // checkpoints beyond the newest `keep`. Every rank follows rank 0's verdict. A crash at any moment
-// leaves either the previous state or the new one, never a half file under a final name.
+// leaves either the previous state or the new one, never a half file under a final name. The
+// writer's MPI traffic (its agreement, and HDF5's) runs on a duplicate of comm: I/O coordination,
+// not counted in the run's mpi_bytes.
 //
 // Reading: ckpt_verify checks the whole-file digest BEFORE HDF5 parses the file (HDF5 does not
 // defend itself against damaged metadata), then the content checksum with every read bounded by the
