@@ -1,5 +1,7 @@
-// test_dsfile.c - the dataset writer: round trip through raw HDF5, byte-identical files whatever
-// the append pattern, and nothing left under either name when a build is discarded or incomplete.
+// test_dsfile.c - the dataset writer: round trip through raw HDF5 (every string fixed-length),
+// the digest file it publishes beside the file (sha256sum -c accepts it, the reader's gate too),
+// byte-identical files whatever the append pattern, nothing left under any name when a build is
+// discarded or incomplete, and the format's limits CHECKed in the spec.
 #include <check.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/xalloc.h"
+#include "data/dataset.h"
 #include "data/dsfile.h"
 #include "helpers.h"
 #include "tmpdir.h"
@@ -157,25 +160,32 @@ START_TEST(test_dsfile_round_trip_through_raw_hdf5) {
     H5Aread(a, H5T_NATIVE_UINT64, &seed);
     H5Aclose(a);
     ck_assert_uint_eq(seed, 77);
-    // classes: a variable-length string array
-    char *cls[3];
-    hid_t st = H5Tcopy(H5T_C_S1);
-    H5Tset_size(st, H5T_VARIABLE);
-    H5Tset_cset(st, H5T_CSET_UTF8); // as stored
+    // classes and vocab: fixed-length strings (nothing in the global heap), null-padded to the
+    // longest; read back through a type one byte wider so that the longest keeps its last byte.
     a = H5Aopen(f, "classes", H5P_DEFAULT);
+    hid_t ft = H5Aget_type(a);
+    ck_assert_int_eq(H5Tget_class(ft), H5T_STRING);
+    ck_assert_int_eq(H5Tis_variable_str(ft), 0);
+    ck_assert_uint_eq(H5Tget_size(ft), 3); // "cat", "dog", "emu"
+    H5Tclose(ft);
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, 4);
+    H5Tset_cset(st, H5T_CSET_UTF8); // as stored
+    char cls[3][4];
     ck_assert_int_ge(H5Aread(a, st, cls), 0);
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < 3; c++)
         ck_assert_str_eq(cls[c], classes[c]);
-        H5free_memory(cls[c]);
-    }
     H5Aclose(a);
-    char *voc[VOCAB];
+    H5Tset_size(st, 6); // the longest word, "<pad>", has 5 bytes
+    char voc[VOCAB][6];
     read_all(f, "vocab", st, voc);
-    for (int v = 0; v < VOCAB; v++) {
+    for (int v = 0; v < VOCAB; v++)
         ck_assert_str_eq(voc[v], vocab[v]);
-        H5free_memory(voc[v]);
-    }
     H5Tclose(st);
+    hid_t dv = H5Dopen2(f, "vocab", H5P_DEFAULT);
+    ft = H5Dget_type(dv);
+    ck_assert_int_eq(H5Tis_variable_str(ft), 0);
+    H5Tclose(ft), H5Dclose(dv);
 
     for (int sp = 0; sp < 2; sp++) {
         int64_t n = sp ? NTE : NTR;
@@ -225,6 +235,36 @@ START_TEST(test_dsfile_round_trip_through_raw_hdf5) {
 }
 END_TEST
 
+// dsfile_close publishes the file with its digest file "<file>.sha256": sha256sum's own check
+// accepts it, the reader's gate finds it sealed with the same digest, and the reader opens it.
+START_TEST(test_dsfile_publishes_a_digest_file_the_gate_and_sha256sum_accept) {
+    make_tmpdir();
+    char path[128], side[140], err[1024], hex[65];
+    path_in(path, sizeof path, "sealed.h5");
+    snprintf(side, sizeof side, "%s.sha256", path);
+    write_file(path, 64, 1);
+    ck_assert(exists(side));
+    char out[512];
+    ck_assert_int_eq(run_command(out, sizeof out, "cd %s && sha256sum -c sealed.h5.sha256", tmpdir),
+                     0);
+    ck_assert_msg(strstr(out, "sealed.h5: OK"), "%s", out);
+    int64_t bytes = 0;
+    ck_assert_int_eq(dataset_gate(path, 0, hex, &bytes, err, sizeof err), DATASET_SEALED);
+    char want[128];
+    ck_assert_int_eq(run_command(want, sizeof want, "cut -c1-64 %s", side), 0);
+    ck_assert_int_eq(strncmp(hex, want, 64), 0);
+    long len;
+    xfree(slurp(path, &len));
+    ck_assert_int_eq(bytes, len);
+    Dataset *ds = dataset_open(path, err, sizeof err);
+    ck_assert_msg(ds != NULL, "%s", err);
+    ck_assert_str_eq(dataset_sha256(ds), hex);
+    ck_assert_int_eq(dataset_schema(ds), 2);
+    dataset_close(ds);
+    tmpdir_remove(tmpdir);
+}
+END_TEST
+
 // Same spec and rows → same bytes, whether appended in blocks of 1, 37 or all at once, and whether
 // train and test blocks are interleaved.
 START_TEST(test_dsfile_bytes_do_not_depend_on_append_pattern) {
@@ -268,8 +308,11 @@ START_TEST(test_dsfile_discard_leaves_nothing) {
     ck_assert(!exists(path));
     append_block(w, DS_TRAIN, &tr, 0, 10);
     dsfile_discard(w);
+    char side[140];
+    snprintf(side, sizeof side, "%s.sha256", path);
     ck_assert(!exists(tmp));
     ck_assert(!exists(path));
+    ck_assert(!exists(side));
     free_rows(&tr);
     tmpdir_remove(tmpdir);
 }
@@ -289,10 +332,12 @@ START_TEST(test_dsfile_close_of_incomplete_split_dies_and_leaves_nothing) {
     make_tmpdir();
     path_in(incomplete_path, sizeof incomplete_path, "half.h5");
     expect_die(close_incomplete, NULL, "half.h5", "/test got 0 of its 70 rows");
-    char tmp[140];
+    char tmp[140], side[140];
     snprintf(tmp, sizeof tmp, "%s.tmp", incomplete_path);
+    snprintf(side, sizeof side, "%s.sha256", incomplete_path);
     ck_assert(!exists(incomplete_path));
     ck_assert(!exists(tmp));
+    ck_assert(!exists(side));
     tmpdir_remove(tmpdir);
 }
 END_TEST
@@ -329,6 +374,40 @@ static void append_bad_token(void *arg) {
     append_block(w, DS_TRAIN, &tr, 0, 5);
 }
 
+// The format's limits (dsfile.h DS_MAX_*) are the writer's too: a spec the reader would refuse dies
+// in dsfile_create, naming the file and the value.
+static void create_spec(void (*edit)(DsSpec *)) {
+    DsSpec spec = test_spec();
+    edit(&spec);
+    DsWriter *w = dsfile_create(incomplete_path, &spec);
+    dsfile_discard(w);
+}
+static void one_class(DsSpec *s) { s->n_classes = 1; }
+static void no_train_rows(DsSpec *s) { s->n[DS_TRAIN] = 0; }
+static void long_class_name(DsSpec *s) {
+    static char name[DS_MAX_STRING + 2];
+    memset(name, 'x', DS_MAX_STRING + 1);
+    static const char *names[3];
+    names[0] = "a", names[1] = name, names[2] = "c";
+    s->class_names = names;
+}
+static void huge_row(DsSpec *s) { s->modalities[0].dims[0] = s->modalities[0].dims[1] = 1 << 13; }
+static void spec_one_class(void *a) { (void)a, create_spec(one_class); }
+static void spec_no_train_rows(void *a) { (void)a, create_spec(no_train_rows); }
+static void spec_long_class_name(void *a) { (void)a, create_spec(long_class_name); }
+static void spec_huge_row(void *a) { (void)a, create_spec(huge_row); }
+
+START_TEST(test_dsfile_create_checks_the_format_limits) {
+    make_tmpdir();
+    path_in(incomplete_path, sizeof incomplete_path, "limits.h5");
+    expect_die(spec_one_class, NULL, "limits.h5", "n_classes = 1, need 2..1024");
+    expect_die(spec_no_train_rows, NULL, "limits.h5", "n[train] = 0");
+    expect_die(spec_long_class_name, NULL, "limits.h5", "class_names[1] has 4097 bytes");
+    expect_die(spec_huge_row, NULL, "limits.h5", "modality image: 67108864 elements per row");
+    tmpdir_remove(tmpdir);
+}
+END_TEST
+
 START_TEST(test_dsfile_append_checks_rows) {
     make_tmpdir();
     path_in(incomplete_path, sizeof incomplete_path, "bad.h5");
@@ -345,6 +424,8 @@ Suite *dsfile_suite(void) {
     TCase *tc = tcase_create("writer");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_dsfile_round_trip_through_raw_hdf5);
+    tcase_add_test(tc, test_dsfile_publishes_a_digest_file_the_gate_and_sha256sum_accept);
+    tcase_add_test(tc, test_dsfile_create_checks_the_format_limits);
     tcase_add_test(tc, test_dsfile_bytes_do_not_depend_on_append_pattern);
     tcase_add_test(tc, test_dsfile_discard_leaves_nothing);
     tcase_add_test(tc, test_dsfile_close_of_incomplete_split_dies_and_leaves_nothing);

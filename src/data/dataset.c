@@ -3,8 +3,10 @@
 // dataset_info.c (description), dataset_rows.c (row readers); dataset_impl.h what they share.
 //
 // Validation never dies: every problem in the file becomes "<path>: <problem>" for the caller, with
-// HDF5's own error printing switched off while probing. Reads after a good open use H5_CHECK and
-// CHECK.
+// HDF5's own error printing switched off while probing. The gate (dataset_gate.c) runs before HDF5
+// opens the file; then every size the file declares is bounded before anything is allocated or
+// divided by it (dsfile.h's DS_MAX_*), so a hostile but well-formed file (--data-unverified) is
+// refused naming the object. Reads after a good open use H5_CHECK and CHECK.
 #include "data/dataset.h"
 
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/die.h"
@@ -42,6 +45,61 @@ static int attr_problem(const Dataset *ds, char *err, size_t cap, int rc, const 
                    want);
 }
 
+// The fixed-length strings of attribute attr on obj (objname for messages), at most max_n; the
+// count into *n, or ds_fail's -1 naming the attribute, the object and the problem.
+static int read_strs(Dataset *ds, char *err, size_t cap, hid_t obj, const char *objname,
+                     const char *attr, int max_n, char ***out, int *n) {
+    *out = NULL, *n = 0;
+    int rc = ds_read_strings(obj, attr, max_n, ds->file_bytes, out);
+    if (rc == DS_STR_MISSING)
+        return ds_fail(ds, err, cap, "missing attribute %s on %s", attr, objname);
+    if (rc == DS_STR_TOO_MANY)
+        return ds_fail(ds, err, cap, "attribute %s on %s: more than %d strings", attr, objname,
+                       max_n);
+    if (rc < 0)
+        return ds_fail(ds, err, cap, "wrong dtype for attribute %s on %s: %s", attr, objname,
+                       ds_str_problem(rc));
+    *n = rc;
+    return 0;
+}
+
+// What a dataset of rows x row_elems elements of elem_bytes each may hold, checked before anything
+// is allocated for it: at most DS_MAX_ELEMS elements, at most the file's size when stored
+// unfiltered (the bytes must be in the file; compressed ones can exceed it, DS_MAX_ELEMS bounds
+// those), and stored chunks of at most DS_MAX_CHUNK_BYTES (HDF5 inflates a whole chunk per read).
+static int check_storage(Dataset *ds, char *err, size_t cap, hid_t d, const char *gname,
+                         const char *name, int64_t rows, int64_t row_elems, size_t elem_bytes) {
+    if (rows > 0 && row_elems > DS_MAX_ELEMS / rows)
+        return ds_fail(ds, err, cap,
+                       "/%s/%s: %lld rows of %lld elements exceed the format's %lld elements per "
+                       "dataset",
+                       gname, name, (long long)rows, (long long)row_elems, (long long)DS_MAX_ELEMS);
+    int64_t bytes = rows * row_elems * (int64_t)elem_bytes;
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0) return ds_fail(ds, err, cap, "/%s/%s: unreadable storage layout", gname, name);
+    int filters = H5Pget_nfilters(dcpl);
+    int chunked = H5Pget_layout(dcpl) == H5D_CHUNKED;
+    hsize_t chunk[32];
+    int crank = chunked ? H5Pget_chunk(dcpl, 32, chunk) : 0;
+    H5Pclose(dcpl);
+    if (filters < 0 || crank < 0)
+        return ds_fail(ds, err, cap, "/%s/%s: unreadable storage layout", gname, name);
+    if (filters == 0 && bytes > ds->file_bytes)
+        return ds_fail(ds, err, cap,
+                       "/%s/%s: %lld rows of %lld bytes (%lld bytes, stored uncompressed) exceed "
+                       "the file's %lld bytes",
+                       gname, name, (long long)rows, (long long)(row_elems * (int64_t)elem_bytes),
+                       (long long)bytes, (long long)ds->file_bytes);
+    int64_t cbytes = (int64_t)elem_bytes;
+    for (int i = 0; i < crank && cbytes <= DS_MAX_CHUNK_BYTES; i++)
+        cbytes = chunk[i] > (hsize_t)DS_MAX_CHUNK_BYTES ? DS_MAX_CHUNK_BYTES + 1
+                                                        : cbytes * (int64_t)chunk[i];
+    if (cbytes > DS_MAX_CHUNK_BYTES)
+        return ds_fail(ds, err, cap, "/%s/%s: stored chunks of more than %d bytes", gname, name,
+                       DS_MAX_CHUNK_BYTES);
+    return 0;
+}
+
 // ---- validation ----
 
 // Opens obj/name as a dataset with the given dtype name and rank; checks dims[0] == n.
@@ -64,14 +122,20 @@ static int open_checked(Dataset *ds, char *err, size_t cap, hid_t group, const c
         return ds_fail(ds, err, cap, "wrong dtype for /%s/%s: expected %s, found %s", gname, name,
                        want_type, tn);
     hid_t sp = H5Dget_space(d);
-    int rank = H5Sget_simple_extent_ndims(sp);
-    hsize_t tmp[8];
-    if (rank >= 1 && rank <= 8) H5Sget_simple_extent_dims(sp, dims ? dims : tmp, NULL);
-    H5Sclose(sp);
+    int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    hsize_t tmp[1 + DS_MAX_DIMS] = {0};
+    // Only ranks the format has are read: the caller's dims hold 1 + DS_MAX_DIMS.
+    if (rank >= 1 && rank <= 1 + DS_MAX_DIMS &&
+        H5Sget_simple_extent_dims(sp, dims ? dims : tmp, NULL) < 0)
+        rank = -1;
+    if (sp >= 0) H5Sclose(sp);
     if (want_rank > 0 && rank != want_rank)
         return ds_fail(ds, err, cap, "wrong rank for /%s/%s: expected %d dimensions, found %d",
                        gname, name, want_rank, rank);
-    if (rank < 1) return ds_fail(ds, err, cap, "/%s/%s has no rows (rank %d)", gname, name, rank);
+    if (rank < 1 || rank > 1 + DS_MAX_DIMS)
+        return ds_fail(ds, err, cap,
+                       "wrong rank for /%s/%s: %d dimensions (rows and at most %d per sample)",
+                       gname, name, rank, DS_MAX_DIMS);
     hsize_t rows = dims ? dims[0] : tmp[0];
     if ((int64_t)rows != n)
         return ds_fail(ds, err, cap,
@@ -89,28 +153,38 @@ static int check_root(Dataset *ds, char *err, size_t cap) {
                        "schema version %d is newer than this reader's %d (update mmcollab)",
                        ds->schema, DSFILE_SCHEMA);
     if (ds->schema < 1) return ds_fail(ds, err, cap, "schema version %d is invalid", ds->schema);
+    if (ds->schema < DSFILE_SCHEMA)
+        return ds_fail(ds, err, cap,
+                       "schema version %d stores variable-length strings, which this reader no "
+                       "longer reads (HDF5 checks no checksum over them): rebuild the file with "
+                       "its builder (make data; datasets/README.md)",
+                       ds->schema);
     static const char *const strs[] = {"name", "version", "source", "licence", "builder"};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         char **s = NULL;
-        rc = ds_read_strings(f, strs[i], &s);
-        if (rc < 0) return attr_problem(ds, err, cap, rc, "/", strs[i], "a string");
-        if (i == 0) ds->name = xstrdup(rc > 0 ? s[0] : "");
-        ds_free_strs(s, rc);
+        int n;
+        if (read_strs(ds, err, cap, f, "/", strs[i], 1, &s, &n)) return -1;
+        if (i == 0) ds->name = xstrdup(n > 0 ? s[0] : "");
+        ds_free_strs(s, n);
     }
     rc = ds_read_num(f, "seed", H5T_INTEGER, H5T_NATIVE_UINT64, &ds->seed);
     if (rc) return attr_problem(ds, err, cap, rc, "/", "seed", "an integer");
-    rc = ds_read_strings(f, "classes", &ds->classes);
-    if (rc < 0) return attr_problem(ds, err, cap, rc, "/", "classes", "a string array");
-    ds->n_classes = rc;
-    if (rc < 1) return ds_fail(ds, err, cap, "attribute classes on / is empty");
-    rc = ds_read_strings(f, "modalities", &ds->mod_names);
-    if (rc < 0) return attr_problem(ds, err, cap, rc, "/", "modalities", "a string array");
-    ds->n_mod = rc;
-    if (rc < 1 || rc > DS_MAX_MODALITIES)
+    if (read_strs(ds, err, cap, f, "/", "classes", DS_MAX_CLASSES, &ds->classes, &ds->n_classes))
+        return -1;
+    if (ds->n_classes < 2)
+        return ds_fail(ds, err, cap, "attribute classes on / lists %d classes, need 2..%d",
+                       ds->n_classes, DS_MAX_CLASSES);
+    if (read_strs(ds, err, cap, f, "/", "modalities", DS_MAX_MODALITIES, &ds->mod_names,
+                  &ds->n_mod))
+        return -1;
+    if (ds->n_mod < 1)
         return ds_fail(ds, err, cap, "attribute modalities on / lists %d modalities, need 1..%d",
-                       rc, DS_MAX_MODALITIES);
+                       ds->n_mod, DS_MAX_MODALITIES);
     for (int m = 0; m < ds->n_mod; m++) {
         ds->mod[m].name = ds->mod_names[m];
+        if (!ds->mod_names[m][0] || strchr(ds->mod_names[m], '/'))
+            return ds_fail(ds, err, cap, "attribute modalities on /: \"%s\" is not a dataset name",
+                           ds->mod_names[m]);
         for (int o = 0; o < m; o++)
             if (!strcmp(ds->mod_names[o], ds->mod_names[m]))
                 return ds_fail(ds, err, cap, "modality %s listed twice", ds->mod_names[m]);
@@ -122,7 +196,7 @@ static int check_root(Dataset *ds, char *err, size_t cap) {
 // agree.
 static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, int m) {
     const char *gname = ds_split_name[sp], *name = ds->mod_names[m];
-    hsize_t dims[8];
+    hsize_t dims[1 + DS_MAX_DIMS];
     hid_t d;
     if (open_checked(ds, err, cap, g, gname, name, NULL, 0, ds->split[sp].n, dims, &d)) {
         ds->split[sp].mod[m] = d;
@@ -144,17 +218,36 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
                        "wrong dtype for /%s/%s: expected uint8, int32 or float32, found %s", gname,
                        name, tn);
     hid_t space = H5Dget_space(d);
-    int rank = H5Sget_simple_extent_ndims(space);
-    H5Sclose(space);
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    if (space >= 0) H5Sclose(space);
     if (rank < 2 || rank > 1 + DS_MAX_DIMS)
         return ds_fail(ds, err, cap,
                        "wrong rank for /%s/%s: expected 2 or 3 dimensions (N, d1[, d2]), found %d",
                        gname, name, rank);
+    // Per-sample dims: each at least 1 (a width 0 divides by zero downstream), and their product
+    // bounded before anyone multiplies rows by it.
+    int64_t row_elems = 1;
+    for (int i = 1; i < rank; i++) {
+        if (dims[i] < 1 || dims[i] > DS_MAX_ROW_ELEMS)
+            return ds_fail(ds, err, cap,
+                           "/%s/%s: per-sample dimension %d is %llu, need 1..%d (width %s)", gname,
+                           name, i, (unsigned long long)dims[i], DS_MAX_ROW_ELEMS,
+                           dims[i] < 1 ? "0" : "too large");
+        row_elems *= (int64_t)dims[i];
+        if (row_elems > DS_MAX_ROW_ELEMS)
+            return ds_fail(ds, err, cap, "/%s/%s: more than %d elements per sample", gname, name,
+                           DS_MAX_ROW_ELEMS);
+    }
+    hid_t ft = H5Dget_type(d);
+    size_t elem_bytes = ft < 0 ? 0 : H5Tget_size(ft);
+    if (ft >= 0) H5Tclose(ft);
+    if (check_storage(ds, err, cap, d, gname, name, ds->split[sp].n, row_elems, elem_bytes))
+        return -1;
     char **kind = NULL;
-    int rc = ds_read_strings(d, "kind", &kind);
-    if (rc < 0)
-        return ds_fail(ds, err, cap, "%s attribute kind on /%s/%s",
-                       rc == -1 ? "missing" : "wrong dtype for", gname, name);
+    char obj[DS_MAX_STRING + 16];
+    snprintf(obj, sizeof obj, "/%s/%s", gname, name);
+    int rc;
+    if (read_strs(ds, err, cap, d, obj, "kind", 1, &kind, &rc)) return -1;
     char k[16];
     snprintf(k, sizeof k, "%s", rc > 0 ? kind[0] : "");
     ds_free_strs(kind, rc);
@@ -185,9 +278,9 @@ static int check_modality(Dataset *ds, char *err, size_t cap, int sp, hid_t g, i
     if (sp == 0) {
         md->dtype = dt;
         md->ndims = rank - 1;
-        md->row_elems = 1;
+        md->row_elems = row_elems;
         for (int i = 0; i < md->ndims; i++)
-            md->dims[i] = (int64_t)dims[1 + i], md->row_elems *= md->dims[i];
+            md->dims[i] = (int64_t)dims[1 + i];
         md->scale = scale, md->offset = offset;
         ds->mod_kind[m] = xstrdup(k);
         md->kind = ds->mod_kind[m];
@@ -219,29 +312,38 @@ static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
     int rc = ds_read_num(g, "n", H5T_INTEGER, H5T_NATIVE_INT64, &s->n);
     if (rc)
         rc = attr_problem(ds, err, cap, rc, obj, "n", "an integer");
-    else if (s->n < 0)
-        rc = ds_fail(ds, err, cap, "/%s: n = %lld < 0", gname, (long long)s->n);
+    else if (s->n < 0 || s->n > DS_MAX_ELEMS)
+        rc = ds_fail(ds, err, cap, "/%s: n = %lld outside [0, %lld]", gname, (long long)s->n,
+                     (long long)DS_MAX_ELEMS);
+    else if (sp == DS_TRAIN && s->n == 0)
+        rc = ds_fail(ds, err, cap, "/train: n = 0: the file has no training rows");
     if (!rc) rc = open_checked(ds, err, cap, g, gname, "label", "int32", 1, s->n, NULL, &s->label);
+    if (!rc) rc = check_storage(ds, err, cap, s->label, gname, "label", s->n, 1, 4);
     if (!rc)
         rc = open_checked(ds, err, cap, g, gname, "entity", "int64", 1, s->n, NULL, &s->entity);
+    if (!rc) rc = check_storage(ds, err, cap, s->entity, gname, "entity", s->n, 1, 8);
     if (!rc) {
         int has_meta = H5Lexists(g, "meta", H5P_DEFAULT) > 0;
         if (sp == 1 && has_meta != (ds->n_meta > 0))
             rc = has_meta ? ds_fail(ds, err, cap, "/test/meta exists but /train/meta does not")
                           : ds_fail(ds, err, cap, "missing dataset /test/meta (/train has meta)");
         if (!rc && has_meta) {
-            hsize_t dims[2];
+            hsize_t dims[1 + DS_MAX_DIMS];
             rc = open_checked(ds, err, cap, g, gname, "meta", "int32", 2, s->n, dims, &s->meta);
             char **cols = NULL;
-            int nc = rc ? 0 : ds_read_strings(s->meta, "columns", &cols);
-            if (!rc && nc < 0)
-                rc = ds_fail(ds, err, cap, "%s attribute columns on /%s/meta",
-                             nc == -1 ? "missing" : "wrong dtype for", gname);
+            int nc = 0;
+            char mobj[16];
+            snprintf(mobj, sizeof mobj, "/%s/meta", gname);
+            if (!rc)
+                rc = read_strs(ds, err, cap, s->meta, mobj, "columns", DS_MAX_META, &cols, &nc);
+            if (!rc && nc < 1)
+                rc = ds_fail(ds, err, cap, "/%s/meta: attribute columns names no column", gname);
             if (!rc && (hsize_t)nc != dims[1])
                 rc = ds_fail(
                     ds, err, cap,
                     "mismatched lengths: /%s/meta has %llu columns but attribute columns names %d",
                     gname, (unsigned long long)dims[1], nc);
+            if (!rc) rc = check_storage(ds, err, cap, s->meta, gname, "meta", s->n, nc, 4);
             if (!rc && sp == 0) ds->meta_names = cols, ds->n_meta = nc, cols = NULL;
             if (!rc && sp == 1) {
                 int same = nc == ds->n_meta;
@@ -251,7 +353,7 @@ static int check_split(Dataset *ds, char *err, size_t cap, int sp) {
                     rc =
                         ds_fail(ds, err, cap, "/test/meta columns differ from /train/meta columns");
             }
-            ds_free_strs(cols, nc > 0 ? nc : 0);
+            ds_free_strs(cols, nc);
         }
     }
     for (int m = 0; !rc && m < ds->n_mod; m++)
@@ -265,6 +367,17 @@ static int validate(Dataset *ds, unsigned flags, char *err, size_t cap) {
         return ds_fail(ds, err, cap, "cannot open: %s", strerror(errno));
     if (access(ds->path, R_OK) != 0)
         return ds_fail(ds, err, cap, "cannot read: %s", strerror(errno));
+    if (!(flags & DATASET_GATED)) {
+        if (dataset_gate(ds->path, (flags & DATASET_UNVERIFIED) != 0, ds->sha256, &ds->file_bytes,
+                         err, cap) < 0)
+            return -1; // the gate's message names the file
+    } else {
+        // The caller's gate read it; only its size is needed here (and never a FIFO's bytes).
+        struct stat st;
+        if (stat(ds->path, &st) != 0 || !S_ISREG(st.st_mode))
+            return ds_fail(ds, err, cap, "not a regular file");
+        ds->file_bytes = (int64_t)st.st_size;
+    }
     htri_t is = H5Fis_hdf5(ds->path);
     if (is <= 0)
         return ds_fail(ds, err, cap,
@@ -286,16 +399,21 @@ static int validate(Dataset *ds, unsigned flags, char *err, size_t cap) {
             return ds_fail(ds, err, cap, "missing dataset /vocab (the file has a text modality)");
         hid_t d = H5Dopen2(ds->file, "vocab", H5P_DEFAULT);
         if (d < 0) return ds_fail(ds, err, cap, "/vocab is not a dataset");
-        int rc = ds_read_strings(d, NULL, &ds->vocab);
+        int rc = ds_read_strings(d, NULL, DS_MAX_VOCAB, ds->file_bytes, &ds->vocab);
         H5Dclose(d);
+        if (rc == DS_STR_TOO_MANY)
+            return ds_fail(ds, err, cap, "/vocab: more than %d words", DS_MAX_VOCAB);
         if (rc < 0)
-            return ds_fail(ds, err, cap, "wrong dtype for /vocab: expected a 1-D string dataset");
+            return ds_fail(ds, err, cap,
+                           "wrong dtype for /vocab: expected a 1-D string dataset: %s",
+                           ds_str_problem(rc));
         if (rc < 1) return ds_fail(ds, err, cap, "/vocab is empty");
         ds->vocab_size = rc;
     }
     for (int sp = 0; sp < 2; sp++) {
         if (ds_scan_labels(ds, err, cap, sp)) return -1;
         if (flags & DATASET_SKIP_SCAN) continue;
+        if (ds_scan_rows(ds, err, cap, sp)) return -1;
         for (int m = 0; m < ds->n_mod; m++)
             if (ds_scan_features(ds, err, cap, sp, m)) return -1;
     }

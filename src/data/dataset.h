@@ -1,16 +1,28 @@
 // dataset.h - the one way the pipeline reads a dataset file (format in dsfile.h and
 // datasets/README.md).
 //
-// dataset_open validates the whole file before anything uses it and, on any problem, returns NULL
-// with a message that names the file and the problem (missing file, not HDF5 or truncated, missing
-// group/dataset/attribute, wrong dtype or rank, mismatched lengths across
-// label/entity/meta/modalities, a label outside [0, classes), a token outside the vocabulary,
-// NaN/Inf in float features, a schema newer than DSFILE_SCHEMA). After a successful open, reads
-// only fail on I/O errors (H5_CHECK) or on the caller's bugs (CHECK: split, modality, row range or
-// index out of range).
+// Integrity before parsing: HDF5 does not defend itself against damaged metadata, so before HDF5
+// reads a byte, the file passes the gate (dataset_gate): a regular file whose SHA-256 equals the
+// one in its digest file "<path>.sha256" (io/seal.h; dsfile writes it). A file without a digest
+// file is refused unless the caller asks for DATASET_UNVERIFIED (--data-unverified); a digest file
+// that does not match is refused always.
 //
-// Local and read-only: under MPI every rank opens the file itself (plain serial HDF5 open, shared
-// read), and reads only the rows it needs. Not thread-safe (one Dataset per thread).
+// dataset_open then validates the whole file before anything uses it and, on any problem, returns
+// NULL with a message that names the file, the object and the problem (missing file, not HDF5 or
+// truncated, missing group/dataset/attribute, wrong dtype or rank, mismatched lengths across
+// label/entity/meta/modalities, a label outside [0, classes), a token outside the vocabulary,
+// NaN/Inf in float features, a schema other than DSFILE_SCHEMA). Every size is bounded before
+// anything is allocated or divided, whether or not the file was verified (dsfile.h's DS_MAX_*):
+// string counts and widths, classes in [2, DS_MAX_CLASSES], per-sample dims >= 1 and their product,
+// rows >= 1 in train, rows x row bytes against the file's size for unfiltered datasets and against
+// DS_MAX_ELEMS for compressed ones, stored chunk sizes. After a successful open, reads only fail
+// on I/O errors (H5_CHECK) or on the caller's bugs (CHECK: split, modality, row range or index out
+// of range).
+//
+// Local and read-only: under MPI rank 0 passes the file through the gate and every rank follows
+// its verdict (DATASET_GATED: not hashed again); every rank opens the file itself (plain serial
+// HDF5 open, shared read), and reads only the rows it needs. Not thread-safe (one Dataset per
+// thread).
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -30,19 +42,36 @@ typedef struct {
 } DatasetModality;
 
 enum {
-    DATASET_SKIP_SCAN =
-        1, // skip the NaN/Inf and token scans over features (labels are always checked)
+    DATASET_SKIP_SCAN = 1,  // skip the NaN/Inf and token scans over features (labels: always)
+    DATASET_UNVERIFIED = 2, // a file without a digest file is read (--data-unverified), bounded
+    DATASET_GATED = 4,      // the caller passed path through dataset_gate already: no second hash
 };
 
-// Opens and validates path. Returns NULL and writes "<path>: <problem>" into err (cap bytes) on any
-// problem. dataset_open = dataset_open_flags(path, 0, ...): the full scan (reads every feature
-// once).
+// The gate's verdicts (>= 0: the file may be parsed).
+enum { DATASET_SEALED = 0, DATASET_UNSEALED = 1 };
+
+// The integrity gate, before anything parses path: DATASET_SEALED when it is a regular file whose
+// SHA-256 matches "<path>.sha256"; DATASET_UNSEALED when there is no digest file and unverified is
+// set (the file is hashed all the same); else -1 with "<path>: <problem>" and how to proceed in err
+// (a missing file, a FIFO or device, no digest file without unverified, a digest that does not
+// match, a digest file for another file). hex (SHA256_HEX_LEN + 1 bytes) receives the file's
+// SHA-256 ("" on refusal), *bytes (may be NULL) its size. Local: under MPI rank 0 calls it and
+// broadcasts the verdict.
+int dataset_gate(const char *path, int unverified, char *hex, int64_t *bytes, char *err,
+                 size_t cap);
+
+// Opens and validates path: dataset_gate first (unless DATASET_GATED; DATASET_UNVERIFIED passes
+// unverified), then the structure and bounds, then the scans. Returns NULL and writes "<path>:
+// <problem>" into err (cap bytes) on any problem. dataset_open = dataset_open_flags(path, 0, ...):
+// a verified file and the full scan (reads every feature once).
 Dataset *dataset_open(const char *path, char *err, size_t cap);
 Dataset *dataset_open_flags(const char *path, unsigned flags, char *err, size_t cap);
 void dataset_close(Dataset *ds);
 
 // ---- description (strings are owned by ds) ----
 const char *dataset_path(const Dataset *ds);
+// The SHA-256 (hex) the open's gate computed, "" under DATASET_GATED (the caller has it).
+const char *dataset_sha256(const Dataset *ds);
 const char *dataset_name(const Dataset *ds); // root attribute name, e.g. "SynMM"
 int dataset_schema(const Dataset *ds);
 uint64_t dataset_seed(const Dataset *ds);

@@ -43,64 +43,78 @@ const char *ds_dtype_str(DsDtype t) {
     return t == DS_U8 ? "uint8" : t == DS_I32 ? "int32" : "float32";
 }
 
-// ---- strings from attributes and datasets (variable or fixed length, ASCII or UTF-8) ----
+// ---- strings from attributes and datasets (fixed length only, ASCII or UTF-8) ----
 
-// Reads the strings of attribute `attr` of obj (attr NULL: obj is a string dataset). Returns the
-// count, -1 when missing, -2 when not strings, -3 when not a scalar or 1-D array.
-int ds_read_strings(hid_t obj, const char *attr, char ***out) {
+const char *ds_str_problem(int rc) {
+    switch (rc) {
+    case DS_STR_MISSING:
+        return "missing";
+    case DS_STR_NOT_STRING:
+        return "not a string";
+    case DS_STR_VARIABLE:
+        return "variable-length strings (schema 2 stores fixed-length ones; variable-length ones "
+               "live in HDF5's global heap, which no checksum covers)";
+    case DS_STR_SHAPE:
+        return "not a scalar or 1-D array";
+    case DS_STR_TOO_MANY:
+        return "more strings than the format allows";
+    case DS_STR_TOO_LONG:
+        return "strings wider than DS_MAX_STRING bytes, or more bytes than the file holds";
+    default:
+        return "unreadable (corrupt file?)";
+    }
+}
+
+int ds_read_strings(hid_t obj, const char *attr, int max_n, int64_t max_bytes, char ***out) {
     hid_t h, t, space;
     if (attr) {
-        if (H5Aexists(obj, attr) <= 0) return -1;
+        if (H5Aexists(obj, attr) <= 0) return DS_STR_MISSING;
         h = H5Aopen(obj, attr, H5P_DEFAULT);
-        if (h < 0) return -1;
+        if (h < 0) return DS_STR_MISSING;
         t = H5Aget_type(h), space = H5Aget_space(h);
     } else {
         h = obj;
         t = H5Dget_type(h), space = H5Dget_space(h);
     }
     int rc = 0;
-    int rank = H5Sget_simple_extent_ndims(space);
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    if (H5Tget_class(t) != H5T_STRING)
-        rc = -2;
-    else if (rank > 1 || n < 0 || n > INT32_MAX)
-        rc = -3;
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    size_t sz = t < 0 ? 0 : H5Tget_size(t);
+    if (t < 0 || H5Tget_class(t) != H5T_STRING)
+        rc = DS_STR_NOT_STRING;
+    else if (H5Tis_variable_str(t) != 0) // never read: H5Aread would follow global-heap pointers
+        rc = DS_STR_VARIABLE;
+    else if (rank < 0 || rank > 1 || n < 0)
+        rc = DS_STR_SHAPE;
+    else if (n > max_n)
+        rc = DS_STR_TOO_MANY;
+    else if (sz < 1 || sz > DS_MAX_STRING || (int64_t)n * (int64_t)sz > max_bytes)
+        rc = DS_STR_TOO_LONG; // every fixed-length string is stored in the file, uncompressed
     if (rc == 0) {
-        char **s = xcalloc((size_t)(n ? n : 1), sizeof *s);
+        // One more byte per string than stored: the null-padded file strings convert to
+        // null-terminated ones without losing their last character.
         hid_t m = H5Tcopy(H5T_C_S1);
+        H5Tset_size(m, sz + 1);
+        H5Tset_strpad(m, H5T_STR_NULLTERM);
         H5Tset_cset(m, H5Tget_cset(t));
-        if (H5Tis_variable_str(t) > 0) {
-            H5Tset_size(m, H5T_VARIABLE);
-            char **v = xcalloc((size_t)(n ? n : 1), sizeof *v);
-            herr_t e = attr ? H5Aread(h, m, v) : H5Dread(h, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
-            for (hssize_t i = 0; i < n; i++) {
-                s[i] = xstrdup(e >= 0 && v[i] ? v[i] : "");
-                if (v[i]) H5free_memory(v[i]);
-            }
-            xfree(v);
-            if (e < 0) rc = -2;
-        } else {
-            size_t sz = H5Tget_size(t);
-            H5Tset_size(m, sz);
-            char *buf = xcalloc((size_t)(n ? n : 1), sz);
-            herr_t e =
-                attr ? H5Aread(h, m, buf) : H5Dread(h, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-            for (hssize_t i = 0; i < n; i++) {
-                s[i] = xmalloc(sz + 1);
-                memcpy(s[i], buf + (size_t)i * sz, sz);
-                s[i][sz] = '\0';
-            }
-            xfree(buf);
-            if (e < 0) rc = -2;
-        }
+        char *buf = xcalloc((size_t)(n ? n : 1), sz + 1);
+        herr_t e = attr ? H5Aread(h, m, buf) : H5Dread(h, m, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
         H5Tclose(m);
-        if (rc == 0)
+        if (e < 0) {
+            rc = DS_STR_UNREADABLE;
+        } else {
+            char **s = xcalloc((size_t)(n ? n : 1), sizeof *s);
+            for (hssize_t i = 0; i < n; i++) {
+                char *one = buf + (size_t)i * (sz + 1);
+                one[sz] = '\0';
+                s[i] = xstrdup(one);
+            }
             *out = s, rc = (int)n;
-        else
-            ds_free_strs(s, (int)n);
+        }
+        xfree(buf);
     }
-    H5Sclose(space);
-    H5Tclose(t);
+    if (space >= 0) H5Sclose(space);
+    if (t >= 0) H5Tclose(t);
     if (attr) H5Aclose(h);
     return rc;
 }

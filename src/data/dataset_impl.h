@@ -18,6 +18,8 @@ typedef struct {
 // What dataset_open validated and keeps: owned strings, handles open until dataset_close.
 struct Dataset {
     char *path, *name;
+    char sha256[65];    // the gate's digest of the file ("" when the caller gated it)
+    int64_t file_bytes; // the file's size: what unfiltered datasets and strings are bounded by
     int schema;
     uint64_t seed;
     int n_classes;
@@ -45,8 +47,11 @@ int ds_fail(const Dataset *ds, char *err, size_t cap, const char *fmt, ...)
 
 // Every label of split sp in [0, n_classes).
 int ds_scan_labels(Dataset *ds, char *err, size_t cap, int sp);
-// Modality m of split sp: no NaN/Inf in float32, every text token id in [0, vocab_size).
+// Modality m of split sp: no NaN/Inf in float32, every text token id in [0, vocab_size), uint8 and
+// other int32 read through (a damaged chunk fails its checksum).
 int ds_scan_features(Dataset *ds, char *err, size_t cap, int sp, int m);
+// The entity and meta datasets of split sp read through.
+int ds_scan_rows(Dataset *ds, char *err, size_t cap, int sp);
 
 // ---- HDF5 primitives (dataset_h5.c) ----
 
@@ -56,9 +61,23 @@ void ds_free_strs(char **s, int n);
 const char *ds_type_name(hid_t t);
 // The DsDtype t as "uint8", "int32" or "float32"; static storage.
 const char *ds_dtype_str(DsDtype t);
-// Strings of attribute attr of obj (attr NULL: obj is a string dataset) into *out (owned, free with
-// ds_free_strs). Returns the count, -1 when missing, -2 when not strings, -3 when not 0-D or 1-D.
-int ds_read_strings(hid_t obj, const char *attr, char ***out);
+// Why ds_read_strings refused (< 0).
+enum {
+    DS_STR_MISSING = -1,
+    DS_STR_NOT_STRING = -2,
+    DS_STR_VARIABLE = -3,
+    DS_STR_SHAPE = -4,
+    DS_STR_TOO_MANY = -5,
+    DS_STR_TOO_LONG = -6,
+    DS_STR_UNREADABLE = -7,
+};
+// The fixed-length strings of attribute attr of obj (attr NULL: obj is a string dataset) into *out
+// (owned, free with ds_free_strs). Checks before allocating: at most max_n strings, each at most
+// DS_MAX_STRING bytes wide, at most max_bytes in all; variable-length strings are refused unread.
+// Returns the count or a DS_STR_* code.
+int ds_read_strings(hid_t obj, const char *attr, int max_n, int64_t max_bytes, char ***out);
+// A DS_STR_* code as words for messages; static storage.
+const char *ds_str_problem(int rc);
 // Scalar numeric attribute attr of obj read as mtype into out. 0 ok, -1 missing, -2 wrong type.
 int ds_read_num(hid_t obj, const char *attr, H5T_class_t want_class, hid_t mtype, void *out);
 // Rows [start, start + n) of dataset d into out as mtype. HDF5's status (< 0 on error).

@@ -12,6 +12,10 @@ const char *dataset_path(const Dataset *ds) {
     CHECK_PTR(ds);
     return ds->path;
 }
+const char *dataset_sha256(const Dataset *ds) {
+    CHECK_PTR(ds);
+    return ds->sha256;
+}
 const char *dataset_name(const Dataset *ds) {
     CHECK_PTR(ds);
     return ds->name;

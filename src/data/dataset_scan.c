@@ -1,5 +1,6 @@
 // dataset_scan.c - the open-time content scans of the dataset reader (dataset_impl.h): every label
-// in [0, classes), and unless DATASET_SKIP_SCAN, no NaN/Inf in float32 features and no token
+// in [0, classes), and unless DATASET_SKIP_SCAN, every other dataset read through (a chunk whose
+// checksum fails is found here, not by a later read), no NaN/Inf in float32 features and no token
 // outside the vocabulary, reading SCAN_BLOCK_BYTES at a time. Problems become ds_fail messages.
 #include <hdf5.h>
 #include <math.h>
@@ -33,12 +34,45 @@ int ds_scan_labels(Dataset *ds, char *err, size_t cap, int sp) {
     return rc;
 }
 
-// NaN/Inf in float32 modalities, token ids outside the vocabulary in text modalities.
+// Every row of d (row_bytes each, as stored) read through in blocks: 0, or -1 naming the object.
+static int read_through(Dataset *ds, char *err, size_t cap, int sp, hid_t d, const char *name,
+                        hid_t mtype, int64_t row_bytes) {
+    int64_t n = ds->split[sp].n, blk = SCAN_BLOCK_BYTES / row_bytes;
+    if (blk < 1) blk = 1;
+    void *buf = xmalloc((size_t)(n < blk ? (n ? n : 1) : blk) * (size_t)row_bytes);
+    int rc = 0;
+    for (int64_t a = 0; !rc && a < n; a += blk)
+        if (ds_read_block(d, mtype, a, n - a < blk ? n - a : blk, buf) < 0)
+            rc = ds_fail(ds, err, cap,
+                         "cannot read /%s/%s rows from %lld (a chunk's checksum fails: damaged)",
+                         ds_split_name[sp], name, (long long)a);
+    xfree(buf);
+    return rc;
+}
+
+int ds_scan_rows(Dataset *ds, char *err, size_t cap, int sp) {
+    const SplitH *s = &ds->split[sp];
+    if (read_through(ds, err, cap, sp, s->entity, "entity", H5T_NATIVE_INT64, 8)) return -1;
+    if (s->meta >= 0 &&
+        read_through(ds, err, cap, sp, s->meta, "meta", H5T_NATIVE_INT32, 4 * (int64_t)ds->n_meta))
+        return -1;
+    return 0;
+}
+
+// NaN/Inf in float32 modalities, token ids outside the vocabulary in text modalities; the others
+// read through.
 int ds_scan_features(Dataset *ds, char *err, size_t cap, int sp, int m) {
     const DatasetModality *md = &ds->mod[m];
     int is_text = !strcmp(md->kind, "text");
-    if (md->dtype == DS_U8 || (md->dtype == DS_I32 && !is_text)) return 0;
+    if (md->dtype == DS_U8)
+        return read_through(ds, err, cap, sp, ds->split[sp].mod[m], md->name, H5T_NATIVE_UINT8,
+                            md->row_elems);
+    if (md->dtype == DS_I32 && !is_text)
+        return read_through(ds, err, cap, sp, ds->split[sp].mod[m], md->name, H5T_NATIVE_INT32,
+                            4 * md->row_elems);
     int64_t n = ds->split[sp].n, per = md->row_elems;
+    // check_modality refused per < 1 already; the guard keeps this division safe on its own.
+    if (per < 1) return ds_fail(ds, err, cap, "/%s/%s: width 0", ds_split_name[sp], md->name);
     int64_t blk = SCAN_BLOCK_BYTES / (4 * per);
     if (blk < 1) blk = 1;
     void *buf = xmalloc((size_t)(n < blk ? (n ? n : 1) : blk) * (size_t)per * 4);

@@ -8,7 +8,6 @@
 // are stored.
 #include "data/dsfile.h"
 
-#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 
 #include "core/die.h"
 #include "core/xalloc.h"
+#include "io/seal.h"
 
 #define DS_CHUNK_TARGET_BYTES (256 * 1024) // per chunk: small enough for gathers of random rows
 #define DS_CHUNK_MAX_ROWS 65536
@@ -64,11 +64,23 @@ static hid_t dtype_mem(DsDtype t) {
 
 // ---- attributes ----
 
-static hid_t vlen_str_type(void) {
+// A fixed-length, null-padded UTF-8 string type wide enough for the longest of n strings (at
+// least one byte), and the strings packed into a zeroed buffer of n * its size (owned: xfree).
+static hid_t fixed_str_type(int n, const char *const *s, char **packed) {
+    size_t width = 1;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(s[i]);
+        if (len > width) width = len;
+    }
+    char *buf = xcalloc((size_t)(n > 0 ? n : 1), width);
+    for (int i = 0; i < n; i++)
+        memcpy(buf + (size_t)i * width, s[i], strlen(s[i]));
     hid_t t = H5Tcopy(H5T_C_S1);
     H5_CHECK(t);
-    H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
+    H5_CHECK(H5Tset_size(t, width));
+    H5_CHECK(H5Tset_strpad(t, H5T_STR_NULLPAD));
     H5_CHECK(H5Tset_cset(t, H5T_CSET_UTF8));
+    *packed = buf;
     return t;
 }
 
@@ -84,11 +96,13 @@ static void attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, in
     H5_CHECK(H5Sclose(space));
 }
 
-// A scalar string (n = -1) or an array of n strings.
+// A scalar string (n = -1) or an array of n strings, fixed-length.
 static void attr_strs(hid_t loc, const char *name, int n, const char *const *s) {
-    hid_t t = vlen_str_type();
-    attr_write(loc, name, t, t, n, s);
+    char *packed;
+    hid_t t = fixed_str_type(n < 0 ? 1 : n, s, &packed);
+    attr_write(loc, name, t, t, n, packed);
     H5_CHECK(H5Tclose(t));
+    xfree(packed);
 }
 static void attr_str(hid_t loc, const char *name, const char *s) {
     const char *one[1] = {s ? s : ""};
@@ -97,19 +111,40 @@ static void attr_str(hid_t loc, const char *name, const char *s) {
 
 // ---- create ----
 
+// Each of the n strings non-NULL and at most DS_MAX_STRING bytes (what the reader accepts).
+static void check_strs(const char *path, const char *what, int n, const char *const *s) {
+    for (int i = 0; i < n; i++) {
+        CHECK(s[i] != NULL, "%s: %s[%d] is NULL", path, what, i);
+        CHECK(strlen(s[i]) <= DS_MAX_STRING, "%s: %s[%d] has %zu bytes (at most %d)", path, what, i,
+              strlen(s[i]), DS_MAX_STRING);
+    }
+}
+
 static void check_spec(const char *path, const DsSpec *s) {
-    CHECK(s->n_classes >= 1, "%s: n_classes = %d, need >= 1", path, s->n_classes);
+    CHECK(s->n_classes >= 2 && s->n_classes <= DS_MAX_CLASSES, "%s: n_classes = %d, need 2..%d",
+          path, s->n_classes, DS_MAX_CLASSES);
     CHECK_PTR(s->class_names);
-    for (int c = 0; c < s->n_classes; c++)
-        CHECK(s->class_names[c] != NULL, "%s: class_names[%d] is NULL", path, c);
+    check_strs(path, "class_names", s->n_classes, s->class_names);
+    const char *prov[5] = {s->name ? s->name : "", s->version ? s->version : "",
+                           s->source ? s->source : "", s->licence ? s->licence : "",
+                           s->builder ? s->builder : ""};
+    check_strs(path, "name/version/source/licence/builder", 5, prov);
     CHECK(s->n_modalities >= 1 && s->n_modalities <= DS_MAX_MODALITIES,
           "%s: n_modalities = %d, need 1..%d", path, s->n_modalities, DS_MAX_MODALITIES);
-    CHECK(s->n_meta >= 0 && (s->n_meta == 0 || s->meta_names != NULL),
-          "%s: n_meta = %d with meta_names %p", path, s->n_meta, (const void *)s->meta_names);
-    CHECK(s->vocab_size >= 0 && (s->vocab_size == 0 || s->vocab != NULL),
-          "%s: vocab_size = %d with vocab %p", path, s->vocab_size, (const void *)s->vocab);
+    CHECK(s->n_meta >= 0 && s->n_meta <= DS_MAX_META && (s->n_meta == 0 || s->meta_names != NULL),
+          "%s: n_meta = %d (at most %d) with meta_names %p", path, s->n_meta, DS_MAX_META,
+          (const void *)s->meta_names);
+    check_strs(path, "meta_names", s->n_meta, s->meta_names);
+    CHECK(s->vocab_size >= 0 && s->vocab_size <= DS_MAX_VOCAB &&
+              (s->vocab_size == 0 || s->vocab != NULL),
+          "%s: vocab_size = %d (at most %d) with vocab %p", path, s->vocab_size, DS_MAX_VOCAB,
+          (const void *)s->vocab);
+    check_strs(path, "vocab", s->vocab_size, s->vocab);
+    CHECK(s->n[DS_TRAIN] >= 1, "%s: n[train] = %lld: a dataset needs training rows", path,
+          (long long)s->n[DS_TRAIN]);
     for (int sp = 0; sp < 2; sp++)
-        CHECK(s->n[sp] >= 0, "%s: n[%d] = %lld < 0", path, sp, (long long)s->n[sp]);
+        CHECK(s->n[sp] >= 0 && s->n[sp] <= DS_MAX_ELEMS, "%s: n[%d] = %lld outside [0, %lld]", path,
+              sp, (long long)s->n[sp], (long long)DS_MAX_ELEMS);
     for (int m = 0; m < s->n_modalities; m++) {
         const DsModality *md = &s->modalities[m];
         CHECK(md->name && md->name[0], "%s: modality %d has no name", path, m);
@@ -121,9 +156,18 @@ static void check_spec(const char *path, const DsSpec *s) {
               "%s: modality %s: dtype %d unknown", path, md->name, (int)md->dtype);
         CHECK(md->ndims >= 1 && md->ndims <= DS_MAX_DIMS, "%s: modality %s: ndims = %d, need 1..%d",
               path, md->name, md->ndims, DS_MAX_DIMS);
-        for (int d = 0; d < md->ndims; d++)
-            CHECK(md->dims[d] >= 1, "%s: modality %s: dims[%d] = %lld", path, md->name, d,
-                  (long long)md->dims[d]);
+        int64_t row = 1;
+        for (int d = 0; d < md->ndims; d++) {
+            CHECK(md->dims[d] >= 1 && md->dims[d] <= DS_MAX_ROW_ELEMS,
+                  "%s: modality %s: dims[%d] = %lld", path, md->name, d, (long long)md->dims[d]);
+            row *= md->dims[d];
+        }
+        CHECK(row <= DS_MAX_ROW_ELEMS, "%s: modality %s: %lld elements per row (at most %d)", path,
+              md->name, (long long)row, DS_MAX_ROW_ELEMS);
+        for (int sp = 0; sp < 2; sp++)
+            CHECK(s->n[sp] <= DS_MAX_ELEMS / row,
+                  "%s: modality %s: %lld rows of %lld elements exceed %lld elements", path,
+                  md->name, (long long)s->n[sp], (long long)row, (long long)DS_MAX_ELEMS);
         CHECK(isfinite(md->scale) && isfinite(md->offset) && md->scale >= 0,
               "%s: modality %s: scale %g offset %g", path, md->name, md->scale, md->offset);
         CHECK(md->scale == 0 || md->dtype == DS_U8,
@@ -162,6 +206,7 @@ static void set_create(DsSet *st, hid_t group, const char *name, hid_t ftype, in
         H5_CHECK(H5Pset_chunk(dcpl, rank, chunk));
         H5_CHECK(H5Pset_shuffle(dcpl));
         H5_CHECK(H5Pset_deflate(dcpl, DS_DEFLATE_LEVEL));
+        H5_CHECK(H5Pset_fletcher32(dcpl)); // a damaged chunk fails its read instead of misleading
         H5_CHECK(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_INCR));
         H5_CHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER));
     }
@@ -191,9 +236,15 @@ DsWriter *dsfile_create(const char *path, const DsSpec *spec) {
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5_CHECK(fcpl);
     H5_CHECK(H5Pset_obj_track_times(fcpl, 0));
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    // The 1.10 file format: checksums over every metadata block (object headers, chunk indexes,
+    // superblock), so that HDF5 itself refuses most damage even in a file read unverified.
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5_CHECK(fapl);
+    H5_CHECK(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110));
+    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     if (w->file < 0) die_h5_at(__FILE__, __LINE__, __func__, w->tmp); // names the path
     H5_CHECK(H5Pclose(fcpl));
+    H5_CHECK(H5Pclose(fapl));
 
     hid_t root = w->file;
     int schema = DSFILE_SCHEMA;
@@ -220,14 +271,14 @@ DsWriter *dsfile_create(const char *path, const DsSpec *spec) {
         hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
         H5_CHECK(dcpl);
         H5_CHECK(H5Pset_obj_track_times(dcpl, 0));
-        hid_t t = vlen_str_type();
-        for (int i = 0; i < spec->vocab_size; i++)
-            CHECK(spec->vocab[i] != NULL, "%s: vocab[%d] is NULL", path, i);
+        char *packed;
+        hid_t t = fixed_str_type(spec->vocab_size, spec->vocab, &packed);
         hid_t d = H5Dcreate2(root, "vocab", t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         H5_CHECK(d);
-        H5_CHECK(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, spec->vocab));
+        H5_CHECK(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, packed));
         H5_CHECK(H5Dclose(d));
         H5_CHECK(H5Tclose(t));
+        xfree(packed);
         H5_CHECK(H5Pclose(dcpl));
         H5_CHECK(H5Sclose(space));
     }
@@ -475,7 +526,9 @@ void dsfile_close(DsWriter *w) {
     }
     H5_CHECK(H5Fclose(w->file));
     w->file = -1;
-    CHECK(rename(w->tmp, w->path) == 0, "rename %s -> %s: %s", w->tmp, w->path, strerror(errno));
+    char err[SEAL_PATH_MAX + 256];
+    CHECK(seal_publish(w->tmp, w->path, NULL, err, sizeof err) == 0, "publishing %s: %s", w->path,
+          err);
     free_writer(w);
 }
 

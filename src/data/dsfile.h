@@ -4,10 +4,10 @@
 // has the same layout and the one reader (dataset.h) validates them all:
 //
 //   /                     attributes: schema (int, DSFILE_SCHEMA), name, version, source, licence,
-//                         builder, seed (uint64), classes (variable-length string array, one per
-//                         class), modalities (string array, in stored order)
-//   /vocab                string dataset (V): the text modality's vocabulary (only when there is
-//   text) /train, /test         attribute n (int64); datasets:
+//                         builder, seed (uint64), classes (string array, one per class),
+//                         modalities (string array, in stored order)
+//   /vocab                string dataset (V): the text modality's vocabulary (only with text)
+//   /train, /test         attribute n (int64); datasets:
 //     label   int32 (N)            0 <= label < classes
 //     entity  int64 (N)            the identity of the underlying object (pairing; see the card)
 //     meta    int32 (N, K)         optional per-sample generation facts (voice, accent, noise level
@@ -18,16 +18,31 @@
 //                                  and for quantised uint8 features: scale, offset
 //                                  (value = offset + scale * q)
 //
+// Every string is FIXED-LENGTH UTF-8, null-padded (schema 2): variable-length strings live in
+// HDF5's global heap, which no HDF5 checksum covers, and a damaged heap entry crashed the reader.
+//
 // Bytes are deterministic: the same spec and rows give the same file (no timestamps, fixed
-// chunking). The file is written to "<path>.tmp" and renamed to <path> only by dsfile_close, after
-// every split got exactly the rows its spec announced; a failing builder never leaves a half file
-// under the final name.
+// chunking). The file is written to "<path>.tmp" and published by dsfile_close only after every
+// split got exactly the rows its spec announced: io/seal.h's seal_publish writes the digest file
+// "<path>.sha256" (sha256sum's format) and renames the file, so a failing builder never leaves a
+// half file under the final name, and every reader can check the bytes before HDF5 parses them.
 #pragma once
 #include <stdint.h>
 
-#define DSFILE_SCHEMA 1
+#define DSFILE_SCHEMA 2 // 2: fixed-length strings and a digest file; 1 (variable-length) refused
 #define DS_MAX_MODALITIES 4
 #define DS_MAX_DIMS 2 // per-sample dims (image 28x28, audio frames x mels, text L)
+
+// The format's limits, CHECKed by the writer and refused by the reader before it allocates: they
+// bound what a damaged or hostile file can make a reader allocate or loop over.
+#define DS_MAX_CLASSES 1024             // and at least 2: a classifier needs two classes
+#define DS_MAX_VOCAB (1 << 20)          // words of /vocab
+#define DS_MAX_META 64                  // meta columns
+#define DS_MAX_STRING 4096              // bytes of one string (name, class, word, column, ...)
+#define DS_MAX_ROW_ELEMS (1 << 24)      // elements of one sample of a modality
+#define DS_MAX_ELEMS ((int64_t)1 << 31) // elements of one dataset of a split (rows x row)
+#define DS_MAX_CHUNK_BYTES                                                                         \
+    (64 << 20) // one stored chunk (the reader's HDF5 decompresses whole ones)
 
 typedef enum { DS_TRAIN = 0, DS_TEST = 1 } DsSplit;
 typedef enum { DS_U8 = 0, DS_I32 = 1, DS_F32 = 2 } DsDtype;
@@ -68,11 +83,14 @@ typedef struct {
 
 typedef struct DsWriter DsWriter;
 
-// Creates "<path>.tmp" with the attributes and full-size datasets. CHECKs the spec.
+// Creates "<path>.tmp" with the attributes and full-size datasets. CHECKs the spec, the format's
+// limits above included (and at least one training row).
 DsWriter *dsfile_create(const char *path, const DsSpec *spec);
 // Appends rows to a split, in order. CHECKs labels in range and values finite.
 void dsfile_append(DsWriter *w, DsSplit split, const DsRows *rows);
-// Checks every split is full, closes and renames "<path>.tmp" to path. Frees w.
+// Checks every split is full, closes "<path>.tmp" and publishes it as path with its digest file
+// "<path>.sha256" (io/seal.h seal_publish: fsync, digest, rename, directory fsync). Frees w.
+// A failed publication is fatal, naming the file.
 void dsfile_close(DsWriter *w);
 // Closes and removes "<path>.tmp" (error paths). Frees w.
 void dsfile_discard(DsWriter *w);
