@@ -420,6 +420,24 @@ START_TEST(test_bad_configs_die_naming_key_and_value) {
 }
 END_TEST
 
+// No rows to partition (a file's split held out entirely): the message names the scenario and the
+// file the rows came from.
+static void run_no_rows(void *arg) {
+    (void)arg;
+    Data *d = make_data(1);
+    ScenarioData sd = view(d, 0, 0);
+    sd.source = "data/x.h5";
+    ScenarioConfig cfg = preset("fedmllm-alpha1", 10);
+    Scenario s;
+    scenario_compute(&s, &cfg, &sd, 1);
+}
+
+START_TEST(test_no_rows_die_naming_the_scenario_and_the_file) {
+    expect_die(run_no_rows, NULL, "scenario fedmllm-alpha1: data/x.h5 gives it 0 rows",
+               "no rows left to partition");
+}
+END_TEST
+
 static void run_bad_stage_meta(void *arg) {
     (void)arg;
     Data *d = make_data(1);
@@ -637,6 +655,7 @@ Suite *scenario_suite(void) {
     tcase_add_test(tc, test_stream_chunks_cover_each_sample_once);
     tcase_add_test(tc, test_overlap_control_splits_the_requested_entity_fraction);
     tcase_add_test(tc, test_summary_counts_and_csv);
+    tcase_add_test(tc, test_no_rows_die_naming_the_scenario_and_the_file);
     suite_add_tcase(s, tc);
     return s;
 }

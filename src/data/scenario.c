@@ -57,8 +57,12 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
     CHECK_PTR(cfg);
     CHECK_PTR(d);
     CHECK_PTR(d->label);
-    CHECK(d->n >= 1 && d->n < ((int64_t)1 << 32), "scenario: n=%lld samples outside [1, 2^32)",
-          (long long)d->n);
+    CHECK(d->n >= 1 && d->n < ((int64_t)1 << 32),
+          "scenario %s: %s gives it %lld rows, outside [1, 2^32)%s", cfg->name,
+          d->source ? d->source : "the data", (long long)d->n,
+          d->n < 1 ? " (no rows left to partition: a split without rows, or fractions and caps "
+                     "that hold out every row)"
+                   : "");
     CHECK(d->n_classes >= 1, "scenario: n_classes=%d", d->n_classes);
     CHECK(d->n_modalities >= 1 && d->n_modalities <= SCN_MAX_MODALITIES,
           "scenario: n_modalities=%d outside [1,%d]", d->n_modalities, SCN_MAX_MODALITIES);

@@ -69,6 +69,7 @@ typedef struct ScenarioData {
     const int32_t *meta;         // (n, n_meta) row-major, or NULL
     int n_meta;
     const char *const *meta_names; // (n_meta)
+    const char *source;            // the data file the rows come from, for messages (NULL: unnamed)
 } ScenarioData;
 
 // One party's rows, ascending by sample index. A sample appears at most once per party; with
