@@ -11,6 +11,9 @@
 //   - options refused when parsed (config files, values, rules between options, files) or at the
 //     run's start (sizes against the data and the memory) end every rank with exit 2, quickly,
 //     naming the option, with nothing written.
+//   - a damaged data file (its digest file beside it), one without a digest file, and a base model
+//     without one are refused on every rank (exit 2) before anything is written, rank 0 naming the
+//     file once; --data-unverified reads the unsealed one and records its digest.
 // Runs from the repository root (where `make test` runs); binaries from MMC_BIN_DIR.
 #include <check.h>
 #include <signal.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -385,6 +389,110 @@ START_TEST(test_bad_options_exit_2_on_every_rank_quickly_naming_the_option) {
 }
 END_TEST
 
+static const char *data_dir(void) {
+    return getenv("MMC_DATA_DIR") ? getenv("MMC_DATA_DIR") : "data";
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// Occurrences of needle in hay.
+static int count_of(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+// One bit of byte off of work/name flipped.
+static void flip_bit(const char *name, long off) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", work, name);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+    int c = fgetc(f);
+    ck_assert_int_ne(c, EOF);
+    ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+    ck_assert_int_ne(fputc(c ^ 0x10, f), EOF);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+// An input refused by the integrity gate at -np 3: exit 2 from every rank (each rank's own code,
+// as above; a rank left in a collective would hang into the timeout), quickly, rank 0's message
+// naming the file exactly once, and no run directory written.
+static void assert_refused(const char *extra, const char *needle, const char *hint) {
+    char out[16384];
+    double t0 = now_s();
+    int rc = run_command(
+        out, sizeof out,
+        "cd %s && timeout %d mpirun --oversubscribe -np 3 sh -c '\"$0\" \"$@\"; "
+        "echo \"rank $OMPI_COMM_WORLD_RANK exit $?\"' %s/mmcollab --data=syn.h5 --out=refused "
+        "--parties=4 --rounds=4 --width=16 --batch-size=16 %s 2>&1; test -e refused && echo "
+        "wrote refused",
+        work, RUN_TIMEOUT_S, mmc_bin(), extra);
+    double took = now_s() - t0;
+    ck_assert_msg(rc != 124, "%s: hang\n%s", extra, tail(out));
+    for (int r = 0; r < 3; r++) {
+        char want[32];
+        snprintf(want, sizeof want, "rank %d exit 2", r);
+        ck_assert_msg(strstr(out, want), "%s: no '%s'\n%s", extra, want, tail(out));
+    }
+    ck_assert_msg(took < REFUSAL_S, "%s: %.1f s to refuse", extra, took);
+    ck_assert_msg(count_of(out, needle) == 1, "%s: '%s' appears %d times, not once:\n%s", extra,
+                  needle, count_of(out, needle), tail(out));
+    ck_assert_msg(strstr(out, hint), "%s: no hint '%s':\n%s", extra, hint, tail(out));
+    ck_assert_msg(!strstr(out, "wrote "), "%s: the refused run wrote its directory\n%s", extra,
+                  tail(out));
+}
+
+START_TEST(test_damaged_or_unsealed_inputs_are_refused_on_every_rank) {
+    // A damaged copy of the data with the original's digest file: one bit in the middle (a chunk),
+    // then one in the first KiB (the superblock and root object header).
+    ck_assert_int_eq(run_command(NULL, 0,
+                                 "cd %s && cp syn.h5 dmg.h5 && sed s/syn.h5/dmg.h5/ syn.h5.sha256 "
+                                 "> dmg.h5.sha256 && cp dmg.h5 dmg0.h5 && "
+                                 "sed s/syn.h5/dmg0.h5/ syn.h5.sha256 > dmg0.h5.sha256",
+                                 work),
+                     0);
+    struct stat st;
+    char path[256];
+    snprintf(path, sizeof path, "%s/syn.h5", work);
+    ck_assert_int_eq(stat(path, &st), 0);
+    flip_bit("dmg.h5", (long)st.st_size / 2);
+    flip_bit("dmg0.h5", 700);
+    assert_refused("--data=dmg.h5", "dmg.h5: sha256", "rebuild the file");
+    assert_refused("--data=dmg0.h5", "dmg0.h5: sha256", "rebuild the file");
+    // Damaged is damaged: --data-unverified does not bypass a digest that does not match.
+    assert_refused("--data=dmg.h5 --data-unverified=true", "dmg.h5: sha256", "(damaged)");
+    // No digest file: refused, saying how to proceed; --data-unverified reads it and records the
+    // digest the gate computed, the one sha256sum computes.
+    ck_assert_int_eq(run_command(NULL, 0, "cd %s && cp syn.h5 bare.h5", work), 0);
+    assert_refused("--data=bare.h5", "bare.h5: no digest file", "--data-unverified=true");
+    char out[16384], sum[128], meta[4096];
+    int rc = mmc(3, "bare", "--data=bare.h5 --data-unverified=true --rounds=1", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d\n%s", rc, tail(out));
+    ck_assert_msg(strstr(out, "has no digest file: read unverified"), "%s", tail(out));
+    ck_assert_int_eq(run_command(sum, sizeof sum, "cd %s && sha256sum bare.h5 | cut -c1-64", work),
+                     0);
+    sum[64] = '\0';
+    ck_assert_int_eq(
+        run_command(meta, sizeof meta, "cd %s && h5dump -a /meta/data_sha256 bare/run.h5", work),
+        0);
+    ck_assert_msg(strstr(meta, sum), "run.h5 records another digest than %s:\n%s", sum, meta);
+    // A base model without its digest file (a copy of a sealed one), refused before any rank reads
+    // it; the model's file is checked before the data is opened.
+    char base[512];
+    snprintf(base, sizeof base, "%s/base/mllm_tiny.h5", data_dir());
+    ck_assert_int_eq(run_command(NULL, 0, "cp %s %s/base.h5", base, work), 0);
+    assert_refused("--model=mllm --mllm.base=base.h5", "base.h5: no digest file",
+                   "make base-model");
+}
+END_TEST
+
 START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
     char out[16384];
     // A long run: the signal arrives mid-run; it stops at the end of the current round.
@@ -442,6 +550,7 @@ Suite *pipeline_suite(void) {
     tcase_add_checked_fixture(refused, setup, teardown);
     tcase_set_timeout(refused, 600);
     tcase_add_test(refused, test_bad_options_exit_2_on_every_rank_quickly_naming_the_option);
+    tcase_add_test(refused, test_damaged_or_unsealed_inputs_are_refused_on_every_rank);
     suite_add_tcase(s, refused);
     return s;
 }

@@ -5,9 +5,10 @@
 //
 // Exit codes: 0 done; 1 an error (every rank, via MPI_Abort); 2 bad options (every rank, after
 // rank 0 printed the message: a value, a rule between options or a file found wrong when parsing,
-// or a size found too large for the data or the memory at the run's start, fl/run.h); 3
-// (EXIT_REQUEUE) stopped by SIGUSR1/SIGTERM or --stop-after after writing a checkpoint: requeue and
-// run again with --resume=auto.
+// a size found too large for the data or the memory at the run's start, fl/run.h, or an input
+// file refused before anything is written: --data or the base model damaged, without a digest
+// file, invalid); 3 (EXIT_REQUEUE) stopped by SIGUSR1/SIGTERM or --stop-after after writing a
+// checkpoint: requeue and run again with --resume=auto.
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>

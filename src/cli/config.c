@@ -25,6 +25,10 @@ static const OptSpec core_opts[] = {
      0},
     {"data", OPT_STRING, C(data), "data/avfmnist_small.h5", 0, 0, 0, NULL,
      "dataset file (datasets/README.md; make data builds them); must exist", OPT_FILE},
+    {"data-unverified", OPT_BOOL, C(data_unverified), "false", 0, 0, 0, NULL,
+     "read a --data file that has no digest file (FILE.sha256) unchecked, every size bounded (a "
+     "digest that does not match is refused all the same)",
+     NEUTRAL},
     {"scenario", OPT_STRING, C(scenario), "bomm-random", 0, 0, 0, NULL,
      "heterogeneity preset (datasets/README.md, Scenarios)", 0},
     {"parties", OPT_INT, C(parties), "4", OPT_LO | OPT_HI, 1, 100000, NULL,

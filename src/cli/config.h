@@ -19,6 +19,7 @@ typedef struct Config {
     char lr_schedule[OPT_STR_MAX], prox[OPT_STR_MAX];
     int parties, rounds, stop_after, local_epochs, batch_size, width, sample;
     int ckpt_every, ckpt_keep, eval_every, blas_threads;
+    int data_unverified; // --data-unverified: a --data file without a digest file is read
     int64_t seed, max_train, max_test;
     // Each stream's seed (--seed.split, .init, .train, .sample); -1 = --seed (config_seed).
     int64_t seed_split, seed_init, seed_train, seed_sample;

@@ -1,7 +1,6 @@
 // data.c - the parties' rows: the dataset file, the scenario's split, the hosted parties' rows and
 // the cloud's global test set (run_impl.h).
 #include <string.h>
-#include <unistd.h>
 
 #include "core/die.h"
 #include "core/xalloc.h"
@@ -44,7 +43,8 @@ static void split_scenario(Run *run, HoldoutRole role, const int64_t *rows, int6
                       .entity = entity,
                       .meta = meta,
                       .n_meta = n_meta,
-                      .meta_names = meta_names};
+                      .meta_names = meta_names,
+                      .source = cfg->data};
     scenario_compute(scn, &sc, &d, config_seed(cfg, cfg->seed_split));
     // Rows that lost every modality (FedMLLM's "both can be missing") carry nothing to learn.
     for (int p = 0; p < run->P; p++) {
@@ -67,22 +67,9 @@ static void load_parties(Run *run, HoldoutRole role, const Scenario *scn, Sample
     }
 }
 
-// Rank 0 validates the whole file (a full scan); the others trust it and skip the scan.
+// The layout and the model spec of the data run_open_inputs opened (inputs.c).
 void run_open_data(Run *run) {
-    const Config *cfg = run->cfg;
-    char err[1024] = "";
-    if (run->rank == 0) {
-        run->ds = dataset_open(cfg->data, err, sizeof err);
-        if (!run->ds && access(cfg->data, F_OK) != 0)
-            die_set_hint("build the datasets with 'make data' (datasets/README.md), or pass "
-                         "--data=FILE");
-        CHECK(run->ds, "--data: %s", err);
-    }
-    comm_barrier(run->comm);
-    if (run->rank != 0) {
-        run->ds = dataset_open_flags(cfg->data, DATASET_SKIP_SCAN, err, sizeof err);
-        CHECK(run->ds, "--data: %s", err);
-    }
+    CHECK(run->ds, "--data=%s is not open (run_open_inputs first)", run->cfg->data);
     samples_layout(&run->layout, run->ds);
     samples_model_spec(&run->spec, &run->layout, run->ds);
 }
@@ -112,7 +99,8 @@ void run_load_data(Run *run) {
     run->n_train_total = 0;
     for (int p = 0; p < P; p++)
         run->n_train[p] = run->scn_train.party[p].n, run->n_train_total += run->n_train[p];
-    CHECK(run->n_train_total > 0, "scenario %s leaves no training rows", run->cfg->scenario);
+    CHECK(run->n_train_total > 0, "scenario %s leaves no training rows of %s", run->cfg->scenario,
+          run->cfg->data);
     if (run->rank == 0) { // the whole evaluation set, every modality
         uint8_t *all = xmalloc((size_t)n + 1);
         memset(all, (1u << run->layout.n_mod) - 1, (size_t)n);

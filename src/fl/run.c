@@ -120,19 +120,6 @@ static void describe_run(Run *run) {
                           .blas_threads = blas_num_threads()}; // in force, not as asked
 }
 
-// Rank 0 hashes the data file (a resume refuses another file's digest); every rank gets the hex.
-static void hash_data(Run *run) {
-    const char *path = run->cfg->data;
-    int32_t ok = 1;
-    if (run->rank == 0) {
-        double t0 = timer_now_ms();
-        ok = sha256_file_hex(path, run->data_sha256) == 0;
-        CHECK(ok, "--data=%s: cannot read it to hash it: %s", path, strerror(errno));
-        log_info("data %s: sha256 %s (%.0f ms)", path, run->data_sha256, timer_now_ms() - t0);
-    }
-    comm_bcast(run->comm, run->data_sha256, sizeof run->data_sha256, COMM_CHAR, 0, NULL);
-}
-
 // One scenario as a CSR triple (runfile.h /meta/partition). The arrays are owned (xfree).
 static void partition_csr(const Scenario *scn, int64_t **offsets, int64_t **rows, uint8_t **masks) {
     int P = scn->n_parties;
@@ -177,6 +164,9 @@ static void free_partition(RunPartition *p) {
 // after the preflight has checked what they will need (setup_model).
 static void create_model(Run *run) {
     run->kind->create(&run->model, &run->spec, run->cfg->width, run->rc->model_opts);
+    // The digest rank 0's gate computed for the kind's parameter file (inputs.c): hashed once.
+    if (run->model_sha256[0])
+        memcpy(run->model.pretrained_sha256, run->model_sha256, sizeof run->model_sha256);
 }
 
 // The parties' model's buffers and the training options; the selection and the proximal term are
@@ -237,8 +227,8 @@ static void setup_protocol(Run *run) {
     run->packed = xcalloc_aligned(run->sel.n * sizeof(float));
 }
 
-// 0, or -1 on every rank when the preflight refused the sizes (with everything it had set up
-// released).
+// 0, or -1 on every rank when an input file was refused (the integrity gate, the data's
+// validation) or the preflight refused the sizes (with everything it had set up released).
 static int setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     memset(run, 0, sizeof *run);
     run->rc = rc;
@@ -257,6 +247,12 @@ static int setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     CHECK(cfg->sample <= cfg->parties, "--sample=%d exceeds --parties=%d", cfg->sample,
           cfg->parties);
     run->eval_role = strcmp(cfg->eval_split, "validation") ? HOLDOUT_TEST : HOLDOUT_VALIDATION;
+    // The input files through the integrity gate before HDF5 reads them and before anything is
+    // written or allocated for them (inputs.c).
+    if (run_open_inputs(run) != 0) {
+        comm_destroy(run->comm);
+        return -1;
+    }
     run_open_data(run);
     create_model(run);
     if (run_preflight(run) != 0) {
@@ -268,7 +264,6 @@ static int setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     }
     make_dirs(run);
     run_load_data(run);
-    hash_data(run);
     if (run->rank == 0) {
         build_partition(run);
         run->peak_rss_kib = xcalloc((size_t)run->size, sizeof *run->peak_rss_kib);

@@ -14,14 +14,15 @@
 #include "cli/config.h"
 #include "train/local.h"
 
-// Bad options: a value the parser refused, or sizes the run's start found too large for the data
-// or the memory (fl/preflight.h). Every rank exits with it together.
+// Bad options: a value the parser refused, sizes the run's start found too large for the data or
+// the memory (fl/preflight.h), or an input file (--data, the model kind's parameter file) refused
+// by the integrity gate or the data's validation. Every rank exits with it together.
 #define EXIT_USAGE 2
 
 // Runs rc on a duplicate of world (collective). Returns 0 when every round is done, EXIT_REQUEUE
 // (fl/signals.h) when a signal or --stop-after stopped it after writing a checkpoint, EXIT_USAGE
-// on every rank when the preflight refused the sizes (rank 0 logged why; nothing was written).
-// Other errors end in CHECK (every rank exits non-zero).
+// on every rank when an input file or the preflight was refused (rank 0 logged why, naming the
+// file or the option; nothing was written). Other errors end in CHECK (every rank exits non-zero).
 int fl_run(const RunConfig *rc, MPI_Comm world);
 
 // The method and model-kind registries as option groups (for cli/config.h). Borrowed (static).

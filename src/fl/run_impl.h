@@ -92,16 +92,24 @@ typedef struct {
     OptSet opts; // every option of the run (config table, /config, checkpoints)
     MetricLog log;
     RunInfo info;
-    RunPartition partition;               // rank 0: built once from the scenarios (run.c), owned
-    char data_sha256[SHA256_HEX_LEN + 1]; // every rank: rank 0's digest of --data
-    int64_t *peak_rss_kib;                // rank 0: (size)
-    uint64_t *mpi_total;                  // rank 0: (size, 2) at the end of the run
+    RunPartition partition;                // rank 0: built once from the scenarios (run.c), owned
+    char data_sha256[SHA256_HEX_LEN + 1];  // every rank: rank 0's digest of --data (inputs.c)
+    char model_sha256[SHA256_HEX_LEN + 1]; // every rank: of the model kind's file ("" if none)
+    int64_t *peak_rss_kib;                 // rank 0: (size)
+    uint64_t *mpi_total;                   // rank 0: (size, 2) at the end of the run
     char ckpt_dir[4096], hosts[4096], started[32], blas_core[64];
 } Run;
 
-// data.c: rank 0 validates the dataset, every rank opens it (run_open_data: run->ds, layout and
-// spec); then, after the preflight, the scenario's rows of every party, hosted parties' rows
-// loaded, rank 0's global test set (run_load_data). Collective.
+// inputs.c: rank 0 passes --data and the model kind's parameter file through the integrity gate
+// (digest files, io/seal.h) before HDF5 reads them, and validates the data (the full scan); every
+// rank follows its verdict and opens the data into run->ds. Sets data_sha256 and model_sha256 on
+// every rank. Returns 0, or -1 on every rank after rank 0 printed the message naming the file and
+// how to proceed (nothing written, run->ds NULL). Collective; before anything large is allocated.
+int run_open_inputs(Run *run);
+
+// data.c: the layout and model spec of the data run_open_inputs opened (run_open_data); then,
+// after the preflight, the scenario's rows of every party, hosted parties' rows loaded, rank 0's
+// global test set (run_load_data). Collective.
 void run_open_data(Run *run);
 void run_load_data(Run *run);
 void run_free_data(Run *run);

@@ -93,6 +93,8 @@ static void mllm_create(Model *m, const ModelSpec *spec, int D, const void *opts
     mllm_kind_create(m, spec, opts);
 }
 
+static const char *mllm_input_file(const void *opts) { return ((const MllmKindOpts *)opts)->base; }
+
 static const ModelKind kind_mllm = {
     .opt = {.name = "mllm",
             .summary =
@@ -103,6 +105,7 @@ static const ModelKind kind_mllm = {
             .n_opts = (int)(sizeof mllm_opts / sizeof mllm_opts[0]),
             .size = sizeof(MllmKindOpts)},
     .create = mllm_create,
+    .input_file = mllm_input_file,
 };
 
 const ModelKind *const model_kinds[] = {&kind_party, &kind_transformer, &kind_mllm, NULL};

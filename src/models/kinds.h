@@ -17,6 +17,10 @@ typedef struct ModelKind {
     // Builds m for the data spec, with width D and the kind's options (opt.size bytes). CHECKs the
     // combination (naming the option). Local.
     void (*create)(Model *m, const ModelSpec *spec, int D, const void *opts);
+    // The file create reads parameters from, with the kind's options (NULL or "": none; the
+    // member itself may be NULL). The driver passes it through the integrity gate (io/seal.h) on
+    // rank 0 before any rank calls create, and records the digest as Model.pretrained_sha256.
+    const char *(*input_file)(const void *opts);
 } ModelKind;
 
 extern const ModelKind *const model_kinds[]; // NULL-terminated

@@ -7,7 +7,6 @@
 
 #include "core/die.h"
 #include "core/log.h"
-#include "core/sha256.h"
 #include "core/xalloc.h"
 #include "data/prompts.h"
 #include "models/mllm_file.h"
@@ -313,8 +312,7 @@ void mllm_kind_create(Model *m, const ModelSpec *spec, const MllmKindOpts *o) {
     m->n_mod = spec->n_mod, m->K = spec->K, m->rep_dim = c.lm.D;
     mllm_add_tensors(&k->mm, m, o->train_proj);
     m->pretrained = 1;
-    CHECK(sha256_file_hex(o->base, m->pretrained_sha256) == 0, "--mllm.base=%s: unreadable",
-          o->base);
+    // pretrained_sha256 stays "": the caller's integrity gate hashed the file (fl: rank 0's).
     m->pretrain_val_fraction = mllm_file_attr_f64(o->base, "val_fraction");
     m->pretrain_public_fraction = mllm_file_attr_f64(o->base, "public_fraction");
     CHECK(!isnan(m->pretrain_val_fraction) && !isnan(m->pretrain_public_fraction),

@@ -118,7 +118,8 @@ struct Model {
     // that no party trains on what the base model saw (the driver refuses other fractions).
     int pretrained;
     double pretrain_val_fraction, pretrain_public_fraction;
-    char pretrained_sha256[65]; // SHA-256 of the base file the weights came from ("" otherwise)
+    char pretrained_sha256[65]; // SHA-256 of the base file the weights came from, as the
+                                // driver's integrity gate computed it ("" otherwise)
 };
 
 // For implementations: appends tensor `name` of the given shape at float offset off (CHECKs room,
