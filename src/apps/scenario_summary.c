@@ -2,11 +2,12 @@
 // CSV).
 //   build/bin/scenario_summary --data=FILE --scenario=NAME --parties=P --seed=S
 //                              [--split=train|validation|test] [--val-fraction=0.1]
-//                              [--set=key=value ...] [--csv=OUT]
+//                              [--set=key=value ...] [--csv=OUT] [--data-unverified[=true]]
 // The rows are those mmcollab gives the role (data/holdout.h: training rows are the train split
 // without the validation carve-out), so the table is the partition a run with the same --seed
 // (or --seed.split), --parties and --val-fraction trains on. The CSV is what
-// analysis/scenario_heatmap.py draws.
+// analysis/scenario_heatmap.py draws. The file passes the integrity gate first (data/dataset.h;
+// --data-unverified reads one without a digest file, every size bounded).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@ static void usage(const char *argv0) {
     fprintf(stderr,
             "usage: %s --data=FILE --scenario=NAME [--parties=10] [--seed=42]\n"
             "          [--split=train|validation|test] [--val-fraction=0.1] [--set=key=value ...]\n"
-            "          [--csv=OUT]\nscenarios:",
+            "          [--csv=OUT] [--data-unverified[=true]]\nscenarios:",
             argv0);
     for (int i = 0; SCENARIO_PRESETS[i]; i++)
         fprintf(stderr, " %s", SCENARIO_PRESETS[i]);
@@ -33,6 +34,7 @@ static void usage(const char *argv0) {
 int main(int argc, char **argv) {
     const char *data = NULL, *name = NULL, *csv = NULL, *sets[MAX_SETS];
     int parties = 10, n_sets = 0;
+    unsigned flags = DATASET_SKIP_SCAN;
     unsigned long long seed = 42;
     HoldoutRole role = HOLDOUT_TRAIN;
     double val_fraction = 0.1;
@@ -48,6 +50,8 @@ int main(int argc, char **argv) {
             seed = strtoull(a + 7, NULL, 10);
         else if (!strncmp(a, "--csv=", 6))
             csv = a + 6;
+        else if (!strcmp(a, "--data-unverified") || !strcmp(a, "--data-unverified=true"))
+            flags |= DATASET_UNVERIFIED;
         else if (!strcmp(a, "--split=test"))
             role = HOLDOUT_TEST;
         else if (!strcmp(a, "--split=validation"))
@@ -72,8 +76,8 @@ int main(int argc, char **argv) {
         usage(argv[0]);
         return 2;
     }
-    char err[512];
-    Dataset *ds = dataset_open_flags(data, DATASET_SKIP_SCAN, err, sizeof err);
+    char err[2048];
+    Dataset *ds = dataset_open_flags(data, flags, err, sizeof err);
     if (!ds) {
         fprintf(stderr, "scenario_summary: %s\n", err);
         return 1;
@@ -123,7 +127,8 @@ int main(int argc, char **argv) {
                        .entity = entity,
                        .meta = meta,
                        .n_meta = K,
-                       .meta_names = meta_names};
+                       .meta_names = meta_names,
+                       .source = data};
     Scenario s;
     scenario_compute(&s, &cfg, &sd, seed);
     printf("%s, %s rows (%lld samples), scenario %s, %d parties, seed %llu\n", dataset_name(ds),

@@ -6,11 +6,11 @@
 
 #include "core/die.h"
 
-void mllm_open(MllmOpened *o, const char *base, const char *data, int train_proj,
+void mllm_open(MllmOpened *o, const char *base, const char *data, unsigned ds_flags, int train_proj,
                double lora_dropout) {
     memset(o, 0, sizeof *o);
     char err[1024];
-    o->ds = dataset_open(data, err, sizeof err);
+    o->ds = dataset_open_flags(data, ds_flags, err, sizeof err);
     CHECK(o->ds, "%s", err);
     samples_layout(&o->sl, o->ds);
     samples_model_spec(&o->spec, &o->sl, o->ds);

@@ -18,7 +18,8 @@ typedef struct {
     Model m;
 } MllmOpened;
 
-// CHECKs (naming the file) that data opens and the kind builds from base. lora_dropout in [0, 1).
-void mllm_open(MllmOpened *o, const char *base, const char *data, int train_proj,
+// CHECKs (naming the file) that data opens (dataset_open_flags with ds_flags: the integrity gate
+// unless DATASET_GATED) and the kind builds from base. lora_dropout in [0, 1).
+void mllm_open(MllmOpened *o, const char *base, const char *data, unsigned ds_flags, int train_proj,
                double lora_dropout);
 void mllm_open_free(MllmOpened *o);

@@ -149,7 +149,7 @@ static void bench_step(const Args *a) {
     char err[1024];
     // the kind's defaults (src/models/kinds.c): r 4, α 4, dropout 0.05, projectors frozen
     MllmOpened op;
-    mllm_open(&op, a->base, a->data, 0, 0.05);
+    mllm_open(&op, a->base, a->data, 0, 0, 0.05);
     Dataset *ds = op.ds; // the parts, owned as before: model_free(&m) and dataset_close(ds)
     SampleLayout sl = op.sl;
     ModelSpec spec = op.spec;

@@ -155,7 +155,7 @@ static int dump_main(int argc, char **argv) {
 
     // ---- the kind on N test rows ----
     MllmOpened op;
-    mllm_open(&op, base, data, 1, 0.0);
+    mllm_open(&op, base, data, 0, 1, 0.0);
     Dataset *ds = op.ds; // the parts, owned as before: model_free(&m) and dataset_close(ds)
     SampleLayout sl = op.sl;
     ModelSpec spec = op.spec;
