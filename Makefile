@@ -71,6 +71,8 @@ CC := mpicc
 endif
 BUILD ?= build
 DATA ?= data
+# A data file and its digest file (<file>.sha256, written by its builder): make's targets for it.
+sealed = $(1) $(1).sha256
 OPTFLAGS ?= -O2 -march=native
 WARNFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror=implicit-function-declaration
 CFLAGS ?= -std=c11 -g $(OPTFLAGS) $(WARNFLAGS)
@@ -296,7 +298,7 @@ MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 
 test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(BUILD)/lib/libmpicount.so $(BUILD)/bin/count_probe \
-      $(DATA)/avfmnist_ci.h5 $(DATA)/landsat.h5 $(DATA)/memes_ci.h5 $(DATA)/base/mllm_tiny.h5
+      $(foreach f,avfmnist_ci landsat memes_ci base/mllm_tiny,$(call sealed,$(DATA)/$(f).h5))
 	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_LIB_DIR=$(BUILD)/lib MMC_DATA_DIR=$(DATA) \
 	  $(BUILD)/bin/run_tests
 
@@ -316,58 +318,66 @@ SLURM_CHECK ?= $(if $(SAN),0,1)
 check: test test-mpi test-analysis $(if $(filter 1,$(SLURM_CHECK)),test-slurm)
 
 # ---- datasets (datasets/README.md) ----
-# Each file is built once; delete it to rebuild. The builders print their time and size.
+# Each file is built once; delete it to rebuild. The builders print their time and size. Each
+# builder also writes the file's digest file <file>.sha256 (io/seal.h), which every reader checks
+# before HDF5 opens the file: the pair is one grouped target, and prerequisites name both
+# ($(call sealed,...)), so a file without its digest file (an older build) is rebuilt.
 AVFM_ARGS :=
-$(DATA)/avfmnist.h5: | $(BUILD)/bin/build_avfmnist
+$(call sealed,$(DATA)/avfmnist.h5) &: | $(BUILD)/bin/build_avfmnist
 	@mkdir -p $(@D)
-	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/build_avfmnist --out=$@ $(AVFM_ARGS)
+	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/build_avfmnist --out=$(DATA)/avfmnist.h5 $(AVFM_ARGS)
 # The built-in default data (mmcollab --data, make run): the first 10,000 / 2,000 samples.
-$(DATA)/avfmnist_small.h5: | $(BUILD)/bin/build_avfmnist
+$(call sealed,$(DATA)/avfmnist_small.h5) &: | $(BUILD)/bin/build_avfmnist
 	@mkdir -p $(@D)
-	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/build_avfmnist --subset=10000 --test-subset=2000 --out=$@
+	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/build_avfmnist --subset=10000 --test-subset=2000 \
+	  --out=$(DATA)/avfmnist_small.h5
 # The CI subset the tests read: 2,000 / 500.
-$(DATA)/avfmnist_ci.h5: | $(BUILD)/bin/build_avfmnist
+$(call sealed,$(DATA)/avfmnist_ci.h5) &: | $(BUILD)/bin/build_avfmnist
 	@mkdir -p $(@D)
-	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/build_avfmnist --subset=2000 --test-subset=500 --out=$@
-$(DATA)/synmm.h5: | $(BUILD)/bin/build_synmm
+	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/build_avfmnist --subset=2000 --test-subset=500 \
+	  --out=$(DATA)/avfmnist_ci.h5
+$(call sealed,$(DATA)/synmm.h5) &: | $(BUILD)/bin/build_synmm
 	@mkdir -p $(@D)
-	$(BUILD)/bin/build_synmm --out $@
-$(DATA)/landsat.h5: | $(BUILD)/bin/build_landsat
+	$(BUILD)/bin/build_synmm --out $(DATA)/synmm.h5
+$(call sealed,$(DATA)/landsat.h5) &: | $(BUILD)/bin/build_landsat
 	@mkdir -p $(@D)
-	$(BUILD)/bin/build_landsat --out=$@
+	$(BUILD)/bin/build_landsat --out=$(DATA)/landsat.h5
 # Memes: the images, entities and split of an AV-FashionMNIST file with generated texts and labels.
-$(DATA)/memes.h5: | $(BUILD)/bin/build_memes $(DATA)/avfmnist_small.h5
-	$(BUILD)/bin/build_memes --from=$(DATA)/avfmnist_small.h5 --out=$@
-$(DATA)/memes_ci.h5: | $(BUILD)/bin/build_memes $(DATA)/avfmnist_ci.h5
-	$(BUILD)/bin/build_memes --from=$(DATA)/avfmnist_ci.h5 --out=$@
+$(call sealed,$(DATA)/memes.h5) &: | $(BUILD)/bin/build_memes $(call sealed,$(DATA)/avfmnist_small.h5)
+	$(BUILD)/bin/build_memes --from=$(DATA)/avfmnist_small.h5 --out=$(DATA)/memes.h5
+$(call sealed,$(DATA)/memes_ci.h5) &: | $(BUILD)/bin/build_memes $(call sealed,$(DATA)/avfmnist_ci.h5)
+	$(BUILD)/bin/build_memes --from=$(DATA)/avfmnist_ci.h5 --out=$(DATA)/memes_ci.h5
 # The tiny multimodal LLM's base models (src/apps/base_model.c): the full one for the FedMLLM table
 # (make base-model: 10-15 min on 2 cores), a tiny one for the tests (seconds; rebuilt with the
-# builder).
+# builder). base_model writes the digest file too.
 BASE_MODEL_ARGS ?=
-$(DATA)/base/mllm.h5: | $(BUILD)/bin/base_model $(DATA)/avfmnist_small.h5 $(DATA)/memes.h5
+$(call sealed,$(DATA)/base/mllm.h5) &: | $(BUILD)/bin/base_model \
+    $(call sealed,$(DATA)/avfmnist_small.h5) $(call sealed,$(DATA)/memes.h5)
 	@mkdir -p $(@D)
 	$(MPI_ENV) $(BUILD)/bin/base_model --size=full --data=$(DATA)/avfmnist_small.h5 \
-	  --memes=$(DATA)/memes.h5 --out=$@ $(BASE_MODEL_ARGS)
-$(DATA)/base/mllm_tiny.h5: $(BUILD)/bin/base_model | $(DATA)/avfmnist_ci.h5 $(DATA)/memes_ci.h5
+	  --memes=$(DATA)/memes.h5 --out=$(DATA)/base/mllm.h5 $(BASE_MODEL_ARGS)
+$(call sealed,$(DATA)/base/mllm_tiny.h5) &: $(BUILD)/bin/base_model | \
+    $(call sealed,$(DATA)/avfmnist_ci.h5) $(call sealed,$(DATA)/memes_ci.h5)
 	@mkdir -p $(@D)
 	$(MPI_ENV) $(BUILD)/bin/base_model --size=tiny --data=$(DATA)/avfmnist_ci.h5 \
-	  --memes=$(DATA)/memes_ci.h5 --eval-rows=200 --out=$@ >/dev/null
-base-model: $(BUILD)/bin/base_model $(DATA)/avfmnist_small.h5 $(DATA)/memes.h5
-	rm -f $(DATA)/base/mllm.h5
-	@$(MAKE) --no-print-directory MMC_INNER=1 $(DATA)/base/mllm.h5
+	  --memes=$(DATA)/memes_ci.h5 --eval-rows=200 --out=$(DATA)/base/mllm_tiny.h5 >/dev/null
+base-model: $(BUILD)/bin/base_model $(call sealed,$(DATA)/avfmnist_small.h5) \
+    $(call sealed,$(DATA)/memes.h5)
+	rm -f $(call sealed,$(DATA)/base/mllm.h5)
+	@$(MAKE) --no-print-directory MMC_INNER=1 $(DATA)/base/mllm.h5.sha256
 DATASETS := $(DATA)/avfmnist.h5 $(DATA)/avfmnist_small.h5 $(DATA)/avfmnist_ci.h5 $(DATA)/synmm.h5 \
             $(DATA)/landsat.h5 $(DATA)/memes.h5 $(DATA)/memes_ci.h5
-data: $(DATASETS)
+data: $(foreach f,$(DATASETS),$(call sealed,$(f)))
 	@echo "== datasets (make calibrate prints what each modality tells)"; ls -l $(DATASETS)
 
-calibrate: $(BUILD)/bin/calibrate $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5 $(DATA)/synmm.h5
+calibrate: $(BUILD)/bin/calibrate $(foreach f,avfmnist_small landsat synmm,$(call sealed,$(DATA)/$(f).h5))
 	$(MPI_ENV) $(BUILD)/bin/calibrate --data=$(DATA)/avfmnist_small.h5,$(DATA)/landsat.h5,$(DATA)/synmm.h5
 
 # ---- the main job ----
 RUN_DIR ?= runs/demo
 RUN_NP ?= 3
 RUN_ARGS ?= --config=jobs/demo.cfg
-run: $(APPS) $(DATA)/avfmnist_small.h5
+run: $(APPS) $(call sealed,$(DATA)/avfmnist_small.h5)
 	rm -rf $(RUN_DIR)
 	$(MPI_ENV) $(MPIRUN) -np $(RUN_NP) $(BUILD)/bin/mmcollab $(RUN_ARGS) --out=$(RUN_DIR)
 	/usr/bin/python3 analysis/curves.py $(RUN_DIR) -o $(RUN_DIR)/curves.png
@@ -381,7 +391,7 @@ BOMM_MANIFEST ?= jobs/bomm/sweep.txt
 BOMM_RESULTS ?= jobs/bomm/RESULTS.md
 BOMM_J ?= 1
 BOMM_NP ?= 3
-bomm-table: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5
+bomm-table: $(APPS) $(foreach f,avfmnist_small landsat,$(call sealed,$(DATA)/$(f).h5))
 	$(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(BOMM_MANIFEST) -j $(BOMM_J) -n $(BOMM_NP) \
 	  --bin $(BUILD)/bin
 	/usr/bin/python3 analysis/bomm_table.py $$(analysis/run_manifest.sh $(BOMM_MANIFEST) --list) \
@@ -400,7 +410,8 @@ FEDMLLM_J ?= 2
 FEDMLLM_NP ?= 1
 fedmllm-table fedmllm-table-quick: FEDMLLM_MANIFEST ?= $(if $(filter %-quick,$@),jobs/fedmllm/sweep_quick.txt,jobs/fedmllm/sweep.txt)
 fedmllm-table fedmllm-table-quick: FEDMLLM_RESULTS ?= $(if $(filter %-quick,$@),jobs/fedmllm/quick/RESULTS.md,jobs/fedmllm/RESULTS.md)
-fedmllm-table fedmllm-table-quick: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/memes.h5 $(DATA)/base/mllm.h5
+fedmllm-table fedmllm-table-quick: $(APPS) \
+    $(foreach f,avfmnist_small memes base/mllm,$(call sealed,$(DATA)/$(f).h5))
 	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(FEDMLLM_MANIFEST) \
 	  -j $(FEDMLLM_J) -n $(FEDMLLM_NP) --bin $(BUILD)/bin || rc=$$?; \
 	mkdir -p $(dir $(FEDMLLM_RESULTS)) && \
@@ -410,7 +421,7 @@ fedmllm-table fedmllm-table-quick: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/mem
 # The validation sweeps behind the defaults (docs/methods.md §7): each manifest's runs, then its
 # table next to it (jobs/sweeps/<name>.md).
 TUNING := jobs/sweeps/bomm_validation.txt jobs/sweeps/fedprox_mu.txt jobs/sweeps/fedmllm_lr.txt
-tuning: $(APPS) $(DATA)/avfmnist_small.h5 $(DATA)/landsat.h5 $(DATA)/memes.h5 $(DATA)/base/mllm.h5
+tuning: $(APPS) $(foreach f,avfmnist_small landsat memes base/mllm,$(call sealed,$(DATA)/$(f).h5))
 	for m in $(TUNING); do \
 	  $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $$m -j $(BOMM_J) -n 1 \
 	    --bin $(BUILD)/bin || exit 1; \
