@@ -32,8 +32,8 @@ void samples_model_spec(ModelSpec *c, const SampleLayout *l, const Dataset *ds) 
     c->class_names = dataset_class_names(ds);
     for (int m = 0; m < l->n_mod; m++) {
         snprintf(c->mod_name[m], sizeof c->mod_name[m], "%s", dataset_modality(ds, m)->name);
-        CHECK(l->row_elems[m] <= INT32_MAX, "modality %d: %lld elements per row", m,
-              (long long)l->row_elems[m]);
+        CHECK(l->row_elems[m] <= INT32_MAX, "%s: modality %s: %lld elements per row",
+              dataset_path(ds), dataset_modality(ds, m)->name, (long long)l->row_elems[m]);
         c->in_dim[m] = (int)l->row_elems[m];
         if (l->dtype[m] == DS_I32) {
             c->kind[m] = MODEL_TOKENS;
