@@ -116,6 +116,12 @@ START_TEST(test_unknown_key_and_syntax_errors_are_named) {
     expect_error(2, (char *[]){"p", "--roudns=3"}, OPT_ERR_UNKNOWN_KEY, "command line", "roudns");
     expect_error(2, (char *[]){"p", "--rounds"}, OPT_ERR_SYNTAX, "'--rounds'", "--key=value");
     expect_error(2, (char *[]){"p", "rounds=3"}, OPT_ERR_SYNTAX, "rounds=3", "--key=value");
+    expect_error(2, (char *[]){"p", "--resume-okk"}, OPT_ERR_SYNTAX, "resume-okk", "--key=value");
+    // A bare boolean flag means true; only booleans take that form.
+    TestCfg c;
+    char err[512] = "";
+    ck_assert_int_eq(parse(&c, err, 2, (char *[]){"p", "--resume-ok"}), OPT_OK);
+    ck_assert_int_eq(c.resume_ok, 1);
     expect_error(2, (char *[]){"p", "--config=/nonexistent/x.cfg"}, OPT_ERR_FILE,
                  "/nonexistent/x.cfg", "cannot open");
 }

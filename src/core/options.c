@@ -457,6 +457,14 @@ int optset_parse(const OptSet *s, int argc, char **argv, char *err, size_t cap) 
         }
     }
     for (int i = 1; i < argc; i++) {
+        const OptSpec *flag = strncmp(argv[i], "--", 2) == 0 && !strchr(argv[i], '=')
+                                  ? optset_find(s, argv[i] + 2, NULL)
+                                  : NULL;
+        if (flag && flag->type == OPT_BOOL) { // a bare --flag is --flag=true
+            rc = optset_set(s, argv[i] + 2, "true", "command line", err, cap);
+            if (rc != OPT_OK) return rc;
+            continue;
+        }
         if (!split_arg(argv[i], key, sizeof key, &value)) {
             fail(err, cap, "command line: '%s': expected --key=value (see --help)", argv[i]);
             return OPT_ERR_SYNTAX;
