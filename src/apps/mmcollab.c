@@ -5,7 +5,8 @@
 //
 // Exit codes: 0 done; 1 an error (every rank, via MPI_Abort); 2 bad options (every rank, after
 // rank 0 printed the message); 3 (EXIT_REQUEUE) stopped by SIGUSR1/SIGTERM or --stop-after after
-// writing a checkpoint: requeue and run again with --resume=auto.
+// writing a checkpoint, or --term-grace seconds after a SIGTERM at the last checkpoint: requeue and
+// run again with --resume=auto (docs/signals.md).
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ int main(int argc, char **argv) {
               "%s", err);
     free(text);
     log_init(rank, (LogLevel)log_level_parse(rc.c.log_level));
+    signals_set_term_grace(rc.c.term_grace, rank);
     int exit_code = fl_run(&rc, MPI_COMM_WORLD);
     run_config_free(&rc);
     MPI_CHECK(MPI_Finalize());

@@ -128,7 +128,7 @@ fi
 wait_job "$RJ" 240 && say "run job $RJ ended $(secs "$T_SIG") s after the USR1"
 check "run job $RJ COMPLETED 0:0" test "$(state_exit "$RJ")" = "COMPLETED 0:0"
 check "run job $RJ: Restarts=1" test "$(job_field "$RJ" Restarts)" = 1
-for s in "stop requested (signal): checkpoint of round" "mmcollab exit 3" "== requeued" "restart 1 " \
+for s in "stop requested (SIGUSR1): checkpoint of round" "mmcollab exit 3" "== requeued" "restart 1 " \
          "resumed from runs/tiny_synmm/ckpt/round_" "^round $ROUNDS/$ROUNDS" "mmcollab exit 0"; do
   check "run job log (one file, appended): '$s'" in_log "run-$RJ.out" "$s"
 done
