@@ -1,6 +1,6 @@
 // test_signals.c - stop signals against build/bin/mmcollab under a real mpirun -np 3
 // (docs/signals.md), with rounds longer than mpirun's kill delay (fedavg on the CI
-// AV-FashionMNIST file, 16 local epochs: ~3 s a round on an idle machine):
+// AV-FashionMNIST file, 16 local epochs: 2.4 s a round on an idle machine, more under load):
 //   - `timeout -s TERM T mpirun` firing mid-round: every rank is gone within mpirun's relay plus
 //     --term-grace, round 1's checkpoint is the newest, and --resume=auto ends identical to an
 //     uninterrupted run (h5diff of the final checkpoints, metrics.csv);
@@ -30,9 +30,12 @@
 #define SLACK_S 1.5
 // --term-grace's default (cli/config.c), which these runs use.
 #define GRACE_S 0.5
-// A round must outlast mpirun's TERM-to-KILL delay, or the runs here test nothing.
+// A round must outlast mpirun's TERM-to-KILL delay (2 s), or the runs here test nothing. Measured
+// with LONG: 2.4 s a round on an idle machine, 5.4 s under a load of 5 on 2 cores.
 #define MIN_ROUND_MS 2000
 #define RUN_TIMEOUT_S 300
+// `timeout` fires at a fixed time; the load moves the rounds (see the test).
+#define TIMEOUT_ATTEMPTS 3
 
 static char work[64];
 static char data[1200]; // absolute path of avfmnist_ci.h5
@@ -85,7 +88,8 @@ static int launch(char *out, size_t cap, const char *dir, const char *prefix, co
         "*) n=$((n+1));; esac; done; echo $n; }; "
         "%s mpirun --oversubscribe -np 3 %s/mmcollab --data=%s %s --out=%s/%s > %s.log 2>&1 & "
         "L=$!; t0=$(now); i=0; "
-        "until grep -q '| method ' %s.log; do i=$((i+1)); [ $i -gt 6000 ] && break; sleep 0.01; "
+        "until grep -q '| method ' %s.log 2>/dev/null; do i=$((i+1)); [ $i -gt 6000 ] && break; "
+        "sleep 0.01; "
         "done; MP=$(pgrep -x mpirun -P $L || echo $L); RANKS=$(pgrep -P $MP | tr '\\n' ' '); "
         "until %s; do i=$((i+1)); [ $i -gt 12000 ] && break; sleep 0.01; done; %s "
         "%s; t1=$(now); wait $L; rc=$?; tr=$(now); i=0; "
@@ -175,10 +179,24 @@ START_TEST(test_timeout_term_mid_round_exits_at_the_last_checkpoint_and_resumes_
     double ck1_at, round_s;
     reference(&ck1_at, &round_s);
     // Half way through round 2: round 1's checkpoint is published, round 2 has seconds to go.
+    // The machine's load changes the timing from run to run: an attempt that lands before round
+    // 1's checkpoint or after round 2's end is repeated half a round later or earlier.
     double t = ck1_at + 0.5 * round_s;
-    char prefix[64], out[65536];
-    snprintf(prefix, sizeof prefix, "timeout -s TERM %.2f", t);
-    launch(out, sizeof out, "to", prefix, LONG, "true", 0, "true");
+    char out[65536], latest[4096] = "";
+    int attempt;
+    for (attempt = 0; attempt < TIMEOUT_ATTEMPTS; attempt++) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "timeout -s TERM %.2f", t);
+        run_command(NULL, 0, "rm -rf %s/to", work);
+        launch(out, sizeof out, "to", prefix, LONG, "true", 0, "true");
+        run_command(latest, sizeof latest, "cat %s/to/ckpt/latest 2>/dev/null", work);
+        if (strstr(latest, "round_000001.h5")) break;
+        t += (latest[0] ? -0.5 : 0.5) * round_s;
+    }
+    ck_assert_msg(attempt < TIMEOUT_ATTEMPTS,
+                  "TERM never landed in round 2 (last at %.2f s; round 1's checkpoint at %.2f s "
+                  "and rounds of %.2f s in the reference run):\n%s",
+                  t, ck1_at, round_s, tail(out));
     ck_assert_msg(value_after(out, "rc=") == 124, "timeout's exit (124 = it fired):\n%s",
                   tail(out));
     ck_assert_msg(value_after(out, "alive=") == 0, "ranks left running:\n%s", tail(out));
@@ -187,10 +205,6 @@ START_TEST(test_timeout_term_mid_round_exits_at_the_last_checkpoint_and_resumes_
     ck_assert_msg(late <= bound,
                   "the last rank ended %.2f s after timeout's TERM (bound %.1f s):\n%s", late,
                   bound, tail(out));
-    ck_assert_msg(strstr(out, "round_000001.h5") && !strstr(out, "round 2/2"),
-                  "TERM at %.2f s did not land in round 2 (round 1's checkpoint at %.2f s, "
-                  "rounds of %.2f s):\n%s",
-                  t, ck1_at, round_s, tail(out));
     // mpirun gone well before its relay delay: it left at once on the second TERM, and the
     // ranks died on their own. Else it relayed the TERM: the ranks left when their grace ran
     // out, saying so, not killed by mpirun a second later.

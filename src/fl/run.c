@@ -365,6 +365,7 @@ int fl_run(const RunConfig *rc, MPI_Comm world) {
             break;
         }
     }
+    signals_done(); // the last checkpoint is published: a SIGTERM now lets the run files be written
     if (run.rank == 0 && start >= cfg->rounds)
         log_info("nothing to do: the run already has %d rounds", start);
     run_gather_meta(&run, 1); // the process's MPI totals, this gather's own bytes included

@@ -153,18 +153,22 @@ void signals_progress(const char *ckpt_dir, int round, int published, int writin
 
 int signals_pending(void) { return (int)pending_signal; }
 
+// First the flag, then the timer: a timer firing in between sees the flag.
+static void disarm(void) {
+    stopping = 1;
+    struct itimerspec off;
+    memset(&off, 0, sizeof off);
+    timer_settime(grace_timer, 0, &off, NULL);
+}
+
 int signals_agree(Comm *c) {
     int32_t any = (int32_t)pending_signal;
     comm_allreduce(c, &any, 1, COMM_I32, COMM_MAX, NULL);
-    if (any) {
-        // First the flag, then the timer: a timer firing in between sees the flag.
-        stopping = 1;
-        struct itimerspec off;
-        memset(&off, 0, sizeof off);
-        timer_settime(grace_timer, 0, &off, NULL);
-    }
+    if (any) disarm();
     return any;
 }
+
+void signals_done(void) { disarm(); }
 
 const char *signals_name(int sig) {
     static char other[32];

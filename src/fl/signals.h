@@ -33,5 +33,9 @@ int signals_pending(void);
 // stop every rank has agreed on: the grace timer is disarmed, so the checkpoint of the round is
 // written however long it takes (until the sender kills).
 int signals_agree(Comm *c);
+// Local: the rounds are over (their last checkpoint is published): from here on a SIGTERM only
+// sets the flag, and an armed grace timer no longer exits, so the run files are written and the
+// ranks finish together (an _exit inside MPI_Finalize crashed mpirun once in ~25 tries).
+void signals_done(void);
 // "SIGUSR1", "SIGTERM", or "signal N". Borrowed (static).
 const char *signals_name(int sig);
