@@ -434,10 +434,11 @@ tuning: $(APPS) $(foreach f,avfmnist_small landsat memes base/mllm,$(call sealed
 SLURM_TEST_TIMEOUT ?= 420
 # The daemons are one per machine: concurrent runs (other worktrees) take turns on a lock.
 SLURM_LOCK ?= /run/lock/mmcollab-test-slurm.lock
-test-slurm: $(BUILD)/bin/rank_probe $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
+test-slurm: $(BUILD)/bin/rank_probe $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm $(DATA)/avfmnist_ci.h5
 	flock -w 900 $(SLURM_LOCK) sh -c '\
 	  timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin && \
-	  timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_pipeline_slurm.sh $(BUILD)/bin'
+	  MMC_DATA_DIR=$(DATA) timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) \
+	    tests/slurm/test_pipeline_slurm.sh $(BUILD)/bin'
 
 asan:
 	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-asan SAN=address,undefined \

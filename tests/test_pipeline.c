@@ -512,7 +512,7 @@ START_TEST(test_sigusr1_to_mpirun_checkpoints_exits_3_and_resumes_identically) {
         "wait; cat sig.rc; cat sig.log",
         work, timeout_s, mmc_bin(), work, opts, work, work);
     ck_assert_msg(rc == 0 && strncmp(out, "3\n", 2) == 0, "expected exit 3 first:\n%.1500s", out);
-    ck_assert_msg(strstr(out, "stop requested (signal)"), "%.1500s", out);
+    ck_assert_msg(strstr(out, "stop requested (SIGUSR1)"), "%.1500s", out);
     int stopped_at = 0;
     const char *p = strstr(out, "checkpoint of round ");
     ck_assert_ptr_nonnull(p);

@@ -8,7 +8,8 @@
 // a size found too large for the data or the memory at the run's start, fl/run.h, or an input
 // file refused before anything is written: --data or the base model damaged, without a digest
 // file, invalid); 3 (EXIT_REQUEUE) stopped by SIGUSR1/SIGTERM or --stop-after after writing a
-// checkpoint: requeue and run again with --resume=auto.
+// checkpoint, or --term-grace seconds after a SIGTERM at the last checkpoint: requeue and run
+// again with --resume=auto (docs/signals.md).
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,7 @@ int main(int argc, char **argv) {
               "%s", err);
     free(text);
     log_init(rank, (LogLevel)log_level_parse(rc.c.log_level));
+    signals_set_term_grace(rc.c.term_grace, rank);
     int exit_code = fl_run(&rc, MPI_COMM_WORLD);
     run_config_free(&rc);
     MPI_CHECK(MPI_Finalize());

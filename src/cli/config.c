@@ -59,6 +59,11 @@ static const OptSpec core_opts[] = {
      NEUTRAL},
     {"stop-after", OPT_INT, C(stop_after), "0", OPT_LO | OPT_HI, 0, 1000000, NULL,
      "checkpoint and exit with code 3 after this round, as on SIGUSR1 (0 = off; tests)", NEUTRAL},
+    {"term-grace", OPT_DOUBLE, C(term_grace), "0.5", OPT_LO | OPT_HI, 0, 86400, NULL,
+     "seconds a rank waits after SIGTERM for the round to end (then its checkpoint, exit 3) "
+     "before it exits 3 at once, resuming from the last checkpoint: mpirun kills 1 s after its "
+     "TERM reaches the ranks (docs/signals.md)",
+     NEUTRAL},
     {"local-epochs", OPT_INT, C(local_epochs), "1", OPT_LO | OPT_HI, 1, 10000, NULL,
      "passes over its data per party and round", 0},
     {"batch-size", OPT_INT, C(batch_size), "32", OPT_LO | OPT_HI, 1, 65536, NULL,

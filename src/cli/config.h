@@ -25,6 +25,7 @@ typedef struct Config {
     int64_t seed_split, seed_init, seed_train, seed_sample;
     double lr, momentum, weight_decay, clip, party_dropout, val_fraction, public_fraction;
     double adam_beta2, warmup;
+    double term_grace;           // --term-grace: seconds from SIGTERM to exit 3 (fl/signals.h)
     double prox_mu, prox_weight; // --prox.mu, --prox.weight
     int prox_free;               // --prox.free
     ScenarioOverrides scn;       // --scenario.<key>

@@ -328,9 +328,12 @@ int fl_run(const RunConfig *rc, MPI_Comm world) {
     if (setup(&run, rc, world) != 0) return EXIT_USAGE;
     const Config *cfg = run.cfg;
     print_startup(&run);
-    int start = run_resume(&run), code = 0;
+    signals_progress(run.ckpt_dir, 0, 0, 0);
+    int start = run_resume(&run), code = 0, published = start;
     double t_start = timer_now_ms() / 1e3;
     for (int round = start + 1; round <= cfg->rounds; round++) {
+        // What a SIGTERM's grace exit will say (fl/signals.h): the round, the checkpoint to resume.
+        signals_progress(run.ckpt_dir, round, published, 0);
         double t0 = timer_now_ms() / 1e3;
         RoundInfo r;
         run_sample(&run, round, &r);
@@ -338,21 +341,30 @@ int fl_run(const RunConfig *rc, MPI_Comm world) {
         EvalStats global = {0};
         if (r.evaluated) run_evaluate(&run, &r, &global);
         run_gather_stats(&run);
-        int stop = signals_agree(run.comm) || cfg->stop_after == round;
+        int sig = signals_agree(run.comm), stop = sig || cfg->stop_after == round;
+        const char *why = sig ? signals_name(sig) : "--stop-after";
+        // Before the checkpoint, which the sender of the signal may cut short by killing.
+        if (stop && round < cfg->rounds)
+            log_info("stop requested (%s) in round %d: writing its checkpoint, then exit %d", why,
+                     round, EXIT_REQUEUE);
         run_gather_meta(&run, 0);
         double now = timer_now_ms() / 1e3, ms = (now - t0) * 1e3;
         double eta = (now - t_start) / (round - start) * (cfg->rounds - round);
         run_record(&run, &r, &global, ms, eta);
-        if (round % cfg->ckpt_every == 0 || round == cfg->rounds || stop)
+        if (round % cfg->ckpt_every == 0 || round == cfg->rounds || stop) {
+            signals_progress(run.ckpt_dir, round, published, 1);
             run_write_checkpoint(&run, round);
+            published = round; // the next round's signals_progress says so
+        }
         if (stop && round < cfg->rounds) {
             log_info("stop requested (%s): checkpoint of round %d written; exit %d to be requeued "
                      "and resumed with --resume=auto",
-                     cfg->stop_after == round ? "--stop-after" : "signal", round, EXIT_REQUEUE);
+                     why, round, EXIT_REQUEUE);
             code = EXIT_REQUEUE;
             break;
         }
     }
+    signals_done(); // the last checkpoint is published: a SIGTERM now lets the run files be written
     if (run.rank == 0 && start >= cfg->rounds)
         log_info("nothing to do: the run already has %d rounds", start);
     run_gather_meta(&run, 1); // the process's MPI totals, this gather's own bytes included

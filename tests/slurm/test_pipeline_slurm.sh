@@ -11,7 +11,12 @@
 #      run) gets USR1 mid-run, is requeued on its own and resumes (summary still waits for it); with
 #      --results the summary job also writes analysis/bomm_table.py's table and curves;
 #   c. plain `scancel` (SIGTERM) of a running run.sbatch cancels it: no requeue;
-#   d. slurm/scaling.sbatch at 2 and 3 ranks, strong and weak: 4 run directories and scaling.md.
+#   d. slurm/scaling.sbatch at 2 and 3 ranks, strong and weak: 4 run directories and scaling.md;
+#   e. plain `scancel` of run.sbatch mid-round with rounds longer than mpirun's kill delay (fedavg on
+#      the CI AV-FashionMNIST file, 16 local epochs): Slurm sends TERM to the ranks and SIGKILL KillWait
+#      later; with run.sbatch's --term-grace (KillWait/2) the step exits 3 before the SIGKILL, at a
+#      checkpoint, the rank lines saying which; the same command submitted again resumes and ends
+#      identical to a straight run (h5diff, metrics.csv). Data from MMC_DATA_DIR (default data/).
 # Daemons, failure output and timeouts as in test_smoke.sh (MMC_SLURM_KEEP=1 leaves them up).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,6 +30,9 @@ done
 NODES=${MMC_SLURM_NODES:-0}
 WORK=${MMC_SLURM_PIPELINE_DIR:-$ROOT/build/test-slurm-pipeline}
 rm -rf "$WORK"; mkdir -p "$WORK/build" "$WORK/data"
+CI_DATA=$(cd "${MMC_DATA_DIR:-$ROOT/data}" 2>/dev/null && pwd)/avfmnist_ci.h5
+[ -s "$CI_DATA" ] || { echo "test_pipeline_slurm.sh: $CI_DATA missing (make data/avfmnist_ci.h5)" >&2; exit 2; }
+ln -s "$CI_DATA" "$WORK/data/avfmnist_ci.h5"
 ln -s "$ROOT/slurm" "$WORK/slurm"; ln -s "$ROOT/jobs" "$WORK/jobs"; ln -s "$BIN" "$WORK/build/bin"
 [ -d "$ROOT/analysis" ] && ln -s "$ROOT/analysis" "$WORK/analysis"
 # Jobs inherit this environment. mpi_yield_when_idle: under srun, Open MPI does not know that the 2
@@ -89,6 +97,15 @@ else
   bad "cancel job $CJ did not reach round 3 within 90 s"
 fi
 
+# ---- e. plain scancel mid-round, rounds longer than mpirun's kill delay; then the same command again
+LONG=(--data=data/avfmnist_ci.h5 --rounds=3 --local-epochs=16 --ckpt-every=1)
+submit TJ -n 3 -o "$WORK/term-%j.out" slurm/run.sbatch -- --out=runs/term "${LONG[@]}" || exit 1
+if slurm_wait_for 120 started_or_done "term-$TJ.out" "round_000001.h5" "$TJ" && in_log "term-$TJ.out" "round_000001.h5"; then
+  sleep 1; scancel "$TJ"; T_E=${EPOCHREALTIME/./}; say "term job $TJ: scancel 1 s after round 1's checkpoint"
+else
+  bad "term job $TJ did not write round 1's checkpoint within 120 s"
+fi
+
 # ---- d. scaling: 2 and 3 ranks, strong (6 parties) and weak (2 per host)
 submit SC -n 3 -o "$WORK/scaling-%j.out" --export=ALL,SCALING_RANKS="2 3",SCALING_PARTIES=6,SCALING_PER_HOST=2 \
   slurm/scaling.sbatch tiny_synmm -- --rounds=3 || exit 1
@@ -128,7 +145,7 @@ fi
 wait_job "$RJ" 240 && say "run job $RJ ended $(secs "$T_SIG") s after the USR1"
 check "run job $RJ COMPLETED 0:0" test "$(state_exit "$RJ")" = "COMPLETED 0:0"
 check "run job $RJ: Restarts=1" test "$(job_field "$RJ" Restarts)" = 1
-for s in "stop requested (signal): checkpoint of round" "mmcollab exit 3" "== requeued" "restart 1 " \
+for s in "stop requested (SIGUSR1): checkpoint of round" "mmcollab exit 3" "== requeued" "restart 1 " \
          "resumed from runs/tiny_synmm/ckpt/round_" "^round $ROUNDS/$ROUNDS" "mmcollab exit 0"; do
   check "run job log (one file, appended): '$s'" in_log "run-$RJ.out" "$s"
 done
@@ -149,6 +166,28 @@ for p in strong_r2_p6 strong_r3_p6 weak_r2_p2 weak_r3_p4; do
   check "scaling point $p: 3 rounds" test "$(wc -l < "$WORK/runs/scaling-$SC/$p/metrics.csv" 2>/dev/null)" = 4
 done
 check "scaling.md lists the 4 points" test "$(grep -c '_r[23]_p' "$WORK/runs/scaling-$SC/scaling.md" 2>/dev/null)" = 4
+
+# ---- e. results: ended before KillWait's SIGKILL, exit 3 at a checkpoint; resubmitted, identical
+if [ -n "${T_E:-}" ]; then
+  wait_job "$TJ" 60 && say "term job $TJ ended $(secs "$T_E") s after scancel"
+  check "term job $TJ: CANCELLED, not requeued" test "$(job_field "$TJ" JobState) $(job_field "$TJ" Restarts)" = "CANCELLED 0"
+  check "term job $TJ: run.sbatch passed --term-grace=KillWait/2" in_log "term-$TJ.out" "| term-grace *| 2.5 "
+  check "term job $TJ: mmcollab exit 3 (not killed)" in_log "term-$TJ.out" "mmcollab exit 3"
+  # Either the round outlasted the grace (exit 3 at round 1's checkpoint) or it ended within it.
+  left_or_ended() { in_log "term-$TJ.out" "did not end within --term-grace=2.5 s: exit 3 without its checkpoint; --resume=auto continues from round 1" ||
+                    in_log "term-$TJ.out" "stop requested (SIGTERM): checkpoint of round 2 written"; }
+  check "term job $TJ: the ranks left by their grace or after their round's checkpoint" left_or_ended
+  submit TJ2 -n 3 --no-requeue -o "$WORK/term-%j.out" slurm/run.sbatch -- --out=runs/term "${LONG[@]}" || exit 1
+  submit TREF -n 3 --no-requeue -o "$WORK/term-ref-%j.out" slurm/run.sbatch -- --out=runs/term_ref "${LONG[@]}" || exit 1
+  wait_job "$TJ2" 180; wait_job "$TREF" 180
+  resumed_ok() { test "$(state_exit "$TJ2")" = "COMPLETED 0:0" && in_log "term-$TJ2.out" "resumed from runs/term/ckpt/round_"; }
+  check "resubmitted term job $TJ2 COMPLETED 0:0, resumed" resumed_ok
+  check "term reference $TREF COMPLETED 0:0" test "$(state_exit "$TREF")" = "COMPLETED 0:0"
+  check "h5diff: the resumed term run's last checkpoint equals the reference's" \
+    h5diff "$WORK/runs/term_ref/ckpt/round_000003.h5" "$WORK/runs/term/ckpt/round_000003.h5"
+  check "metrics.csv (minus the varying columns): resumed term run = reference, 3 rounds" \
+    same_metrics "$WORK/runs/term_ref/metrics.csv" "$WORK/runs/term/metrics.csv" 4
+fi
 
 # ---- c. (late) still not requeued once the credential lifetime has passed
 if [ -n "${T_C:-}" ]; then
