@@ -366,9 +366,9 @@ void config_print_help(FILE *f, const OptRegistry *methods, const OptRegistry *m
     opts_print_help(core_opts, N_CORE, f,
                     "usage: mpirun -np R build/bin/mmcollab [--config=FILE] [--key=value ...]\n"
                     "Rank 0 is the cloud; ranks 1..R-1 host contiguous blocks of parties.\n"
-                    "Exit codes: 0 done, 1 error, 2 bad options, 3 stopped on a signal or "
-                    "--stop-after with a checkpoint written (requeue and resume with "
-                    "--resume=auto).");
+                    "Exit codes: 0 done, 1 error, 2 bad options or input files (found before "
+                    "anything is written), 3 stopped by a signal or --stop-after at a checkpoint "
+                    "(requeue and resume with --resume=auto; docs/signals.md).");
     fprintf(f, "\nScenario overrides (\"\" keeps the preset's value):\n");
     opts_print_help(scenario_override_opts, scenario_n_override_opts, f, NULL);
     print_groups(f, "Methods", "method", methods);
