@@ -434,7 +434,8 @@ tuning: $(APPS) $(foreach f,avfmnist_small landsat memes base/mllm,$(call sealed
 SLURM_TEST_TIMEOUT ?= 420
 # The daemons are one per machine: concurrent runs (other worktrees) take turns on a lock.
 SLURM_LOCK ?= /run/lock/mmcollab-test-slurm.lock
-test-slurm: $(BUILD)/bin/rank_probe $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm $(DATA)/avfmnist_ci.h5
+test-slurm: $(BUILD)/bin/rank_probe $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm \
+    $(call sealed,$(DATA)/avfmnist_ci.h5)
 	flock -w 900 $(SLURM_LOCK) sh -c '\
 	  timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) tests/slurm/test_smoke.sh $(BUILD)/bin && \
 	  MMC_DATA_DIR=$(DATA) timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) \

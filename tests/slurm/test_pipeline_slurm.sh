@@ -31,8 +31,10 @@ NODES=${MMC_SLURM_NODES:-0}
 WORK=${MMC_SLURM_PIPELINE_DIR:-$ROOT/build/test-slurm-pipeline}
 rm -rf "$WORK"; mkdir -p "$WORK/build" "$WORK/data"
 CI_DATA=$(cd "${MMC_DATA_DIR:-$ROOT/data}" 2>/dev/null && pwd)/avfmnist_ci.h5
-[ -s "$CI_DATA" ] || { echo "test_pipeline_slurm.sh: $CI_DATA missing (make data/avfmnist_ci.h5)" >&2; exit 2; }
+[ -s "$CI_DATA" ] && [ -s "$CI_DATA.sha256" ] ||
+  { echo "test_pipeline_slurm.sh: $CI_DATA or its digest file missing (make data/avfmnist_ci.h5)" >&2; exit 2; }
 ln -s "$CI_DATA" "$WORK/data/avfmnist_ci.h5"
+ln -s "$CI_DATA.sha256" "$WORK/data/avfmnist_ci.h5.sha256" # the data's digest file travels with it
 ln -s "$ROOT/slurm" "$WORK/slurm"; ln -s "$ROOT/jobs" "$WORK/jobs"; ln -s "$BIN" "$WORK/build/bin"
 [ -d "$ROOT/analysis" ] && ln -s "$ROOT/analysis" "$WORK/analysis"
 # Jobs inherit this environment. mpi_yield_when_idle: under srun, Open MPI does not know that the 2
