@@ -532,18 +532,7 @@ int ckpt_verify(const char *path, char *err, size_t cap) {
         return -1;
     }
     char want[64] = "", got[64];
-    int rc = 0;
-    H5E_BEGIN_TRY {
-        hid_t a = H5Aopen(file, "checksum", H5P_DEFAULT);
-        hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-        if (a < 0 || t < 0 || H5Tget_class(t) != H5T_STRING || H5Tis_variable_str(t) != 0 ||
-            H5Tget_size(t) >= sizeof want || H5Aread(a, t, want) < 0)
-            rc = -1;
-        if (t >= 0) H5Tclose(t);
-        if (a >= 0) H5Aclose(a);
-    }
-    H5E_END_TRY;
-    want[sizeof want - 1] = 0;
+    int rc = h5_read_str(file, "checksum", want, sizeof want);
     if (rc < 0) {
         snprintf(err, cap, "%s: no checksum attribute (unfinished checkpoint)", path);
     } else if (content_checksum(file, bytes, got, sizeof got) < 0) {
@@ -583,13 +572,8 @@ CkptReader *ckpt_open(const char *path, char *err, size_t cap) {
         return NULL;
     }
     long long round = -1, schema = -1;
-    H5E_BEGIN_TRY {
-        hid_t a = H5Aopen(r->file, "round", H5P_DEFAULT);
-        if (a >= 0) H5Aread(a, H5T_NATIVE_LLONG, &round), H5Aclose(a);
-        a = H5Aopen(r->file, "schema", H5P_DEFAULT);
-        if (a >= 0) H5Aread(a, H5T_NATIVE_LLONG, &schema), H5Aclose(a);
-    }
-    H5E_END_TRY;
+    if (h5_read_i64(r->file, "round", &round) < 0) round = -1;
+    if (h5_read_i64(r->file, "schema", &schema) < 0) schema = -1;
     r->round = round >= 0 && round <= 999999 ? (int)round : -1;
     if (schema != CKPT_SCHEMA) {
         snprintf(err, cap,
@@ -628,15 +612,10 @@ static herr_t config_attr(hid_t loc, const char *name, const H5A_info_t *info, v
     (void)info;
     ConfigIter *it = data;
     char value[OPT_STR_MAX + 32] = "";
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-    if (t < 0 || H5Tget_class(t) != H5T_STRING || H5Tget_size(t) >= sizeof value ||
-        H5Aread(a, t, value) < 0) {
+    if (h5_read_str(loc, name, value, sizeof value) < 0) {
         snprintf(it->err, it->cap, "%s: /config/%s is not a readable string", it->path, name);
         it->rc = -1;
     }
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
     if (it->rc == 0) it->rc = it->on_kv(it->ctx, name, value, it->path, it->err, it->cap);
     return it->rc != 0 ? 1 : 0;
 }
@@ -656,21 +635,13 @@ int ckpt_read_config(const CkptReader *r, OptKvFn on_kv, void *ctx, char *err, s
 }
 
 int ckpt_read_meta(const CkptReader *r, const char *key, char *value, size_t cap) {
-    int rc = -1;
     if (cap) value[0] = 0;
-    H5E_BEGIN_TRY {
-        hid_t g = H5Gopen2(r->file, "meta", H5P_DEFAULT);
-        hid_t a = g >= 0 ? H5Aopen(g, key, H5P_DEFAULT) : -1;
-        hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-        if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tget_size(t) < cap &&
-            H5Aread(a, t, value) >= 0)
-            rc = 0;
-        if (t >= 0) H5Tclose(t);
-        if (a >= 0) H5Aclose(a);
-        if (g >= 0) H5Gclose(g);
-    }
+    hid_t g = -1;
+    H5E_BEGIN_TRY { g = H5Gopen2(r->file, "meta", H5P_DEFAULT); }
     H5E_END_TRY;
-    if (rc && cap) value[0] = 0;
+    if (g < 0) return -1;
+    int rc = h5_read_str(g, key, value, cap);
+    H5Gclose(g);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 
 #define METRIC_MAX_SERIES 64
 #define METRIC_NAME_MAX 48
+#define METRICS_MAX_ROUNDS 1000000 // the --rounds bound: a stored log longer than that is not ours
 
 typedef struct {
     char name[METRIC_NAME_MAX];

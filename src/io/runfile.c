@@ -84,12 +84,48 @@ void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int wit
     H5_CHECK(H5Gclose(grp));
 }
 
-static int read_attr_i64(hid_t loc, const char *name, long long *v) {
-    if (H5Aexists(loc, name) <= 0) return -1;
-    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    if (attr < 0) return -1;
-    herr_t rc = H5Aread(attr, H5T_NATIVE_LLONG, v);
-    H5Aclose(attr);
+// The attribute name of loc, opened when it holds exactly one element of class cls; else -1.
+static hid_t open_one(hid_t loc, const char *name, H5T_class_t cls) {
+    hid_t a = -1, t = -1, sp = -1;
+    int ok = 0;
+    H5E_BEGIN_TRY {
+        if (H5Aexists(loc, name) > 0) a = H5Aopen(loc, name, H5P_DEFAULT);
+        if (a >= 0) t = H5Aget_type(a), sp = H5Aget_space(a);
+        ok = t >= 0 && sp >= 0 && H5Tget_class(t) == cls && H5Sget_simple_extent_npoints(sp) == 1 &&
+             (cls != H5T_STRING || H5Tis_variable_str(t) == 0);
+        if (t >= 0) H5Tclose(t);
+        if (sp >= 0) H5Sclose(sp);
+        if (!ok && a >= 0) H5Aclose(a);
+    }
+    H5E_END_TRY;
+    return ok ? a : -1;
+}
+
+int h5_read_i64(hid_t loc, const char *name, long long *value) {
+    hid_t a = open_one(loc, name, H5T_INTEGER);
+    if (a < 0) return -1;
+    herr_t rc;
+    H5E_BEGIN_TRY { rc = H5Aread(a, H5T_NATIVE_LLONG, value); }
+    H5E_END_TRY;
+    H5Aclose(a);
+    return rc < 0 ? -1 : 0;
+}
+
+int h5_read_str(hid_t loc, const char *name, char *value, size_t cap) {
+    if (cap) value[0] = 0;
+    hid_t a = open_one(loc, name, H5T_STRING);
+    if (a < 0) return -1;
+    herr_t rc = -1;
+    H5E_BEGIN_TRY {
+        hid_t t = H5Aget_type(a);
+        size_t size = t >= 0 ? H5Tget_size(t) : 0;
+        if (size > 0 && size < cap) rc = H5Aread(a, t, value); // one element: size bytes
+        if (rc >= 0) value[size] = 0; // a NULLPAD or SPACEPAD string fills its size exactly
+        if (t >= 0) H5Tclose(t);
+    }
+    H5E_END_TRY;
+    H5Aclose(a);
+    if (rc < 0 && cap) value[0] = 0;
     return rc < 0 ? -1 : 0;
 }
 
@@ -110,9 +146,22 @@ int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size
     hid_t grp = H5Gopen2(loc, name, H5P_DEFAULT);
     long long rounds;
     int n_links = 0;
-    if (grp < 0 || read_attr_i64(grp, "rounds", &rounds) < 0 || rounds < 0 ||
+    // Rounds bound every allocation below: no more than the option allows, and exactly the length
+    // of the "round" series the writer stores beside them.
+    hid_t rds = -1, rsp = -1;
+    hssize_t round_points = -1;
+    H5E_BEGIN_TRY {
+        rds = grp >= 0 ? H5Dopen2(grp, "round", H5P_DEFAULT) : -1;
+        rsp = rds >= 0 ? H5Dget_space(rds) : -1;
+        round_points = rsp >= 0 ? H5Sget_simple_extent_npoints(rsp) : -1;
+        if (rsp >= 0) H5Sclose(rsp);
+        if (rds >= 0) H5Dclose(rds);
+    }
+    H5E_END_TRY;
+    if (grp < 0 || h5_read_i64(grp, "rounds", &rounds) < 0 || rounds < 0 ||
+        rounds > METRICS_MAX_ROUNDS || round_points != (hssize_t)rounds ||
         H5Literate(grp, H5_INDEX_NAME, H5_ITER_INC, NULL, count_link, &n_links) < 0) {
-        snprintf(err, cap, "group '%s' is malformed (no rounds attribute)", name);
+        snprintf(err, cap, "group '%s' is malformed (its rounds attribute and round series)", name);
         if (grp >= 0) H5Gclose(grp);
         return -1;
     }
@@ -140,7 +189,7 @@ int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size
             H5Lexists(grp, s->name, H5P_DEFAULT) > 0 ? H5Dopen2(grp, s->name, H5P_DEFAULT) : -1;
         hid_t space = ds >= 0 ? H5Dget_space(ds) : -1;
         hssize_t npoints = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-        if (ds < 0 || read_attr_i64(ds, "width", &width) < 0 || width != s->width) {
+        if (ds < 0 || h5_read_i64(ds, "width", &width) < 0 || width != s->width) {
             snprintf(err, cap, "series '%s/%s' is missing or has width %lld, expected %d", name,
                      s->name, width, s->width);
             rc = -1;

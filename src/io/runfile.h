@@ -89,3 +89,8 @@ void runfile_restore_varying(const char *dir, MetricLog *log);
 void h5_attr_str(hid_t loc, const char *name, const char *value);
 void h5_attr_i64(hid_t loc, const char *name, long long value);
 void h5_attr_f64(hid_t loc, const char *name, double value);
+// Readers for files that passed the integrity gate but may hold hostile content: an attribute must
+// exist and hold exactly one element of the right class, else -1 (nothing written past the buffer,
+// no error stack printed). h5_read_str: a fixed-length string shorter than cap, NUL-terminated.
+int h5_read_i64(hid_t loc, const char *name, long long *value);
+int h5_read_str(hid_t loc, const char *name, char *value, size_t cap);
