@@ -345,6 +345,19 @@ START_TEST(test_rules_between_options_are_checked_when_parsing) {
     ck_assert_int_eq(config_read_text(&rc, &methods, &models, "out=/\n", "text", err, sizeof err),
                      OPT_ERR_BAD_VALUE);
     ck_assert_msg(strstr(err, "--out=/"), "%s", err);
+    // A key given twice: the last line wins, and the method's option tables are the last one's
+    // (the first line's tables with the second's name read past the method's struct: a fuzz find).
+    ck_assert_msg(config_read_text(&rc, &methods, &models,
+                                   "method=fedavg\nmethod=fedprox\nfedprox.mu=0.5\n", "text", err,
+                                   sizeof err) == OPT_OK,
+                  "%s", err);
+    ck_assert_str_eq(rc.method->name, "fedprox");
+    ck_assert_str_eq(rc.c.method, "fedprox");
+    run_config_free(&rc);
+    ck_assert_int_eq(config_read_text(&rc, &methods, &models,
+                                      "method=fedprox\nfedprox.mu=0.5\nmethod=fedavg\n", "text",
+                                      err, sizeof err),
+                     OPT_ERR_UNKNOWN_KEY);
     // Values at the rules' edges pass.
     ck_assert_msg(parse(&rc, err, 3, (char *[]){"m", "--sample=4", "--out=/tmp/x"}) == OPT_OK, "%s",
                   err);

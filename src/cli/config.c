@@ -303,18 +303,21 @@ char *config_text(const RunConfig *rc) {
 }
 
 // The value of `key=` in text's lines into out; 0 when absent.
+// The last one: later lines win when the text is applied, so the option tables chosen from this
+// value are those of the value the text ends with.
 static int text_value(const char *text, const char *key, char *out, size_t cap) {
     size_t k = strlen(key);
+    int found = 0;
     for (const char *p = text; *p;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         if (len > k && !strncmp(p, key, k) && p[k] == '=') {
             snprintf(out, cap, "%.*s", (int)(len - k - 1), p + k + 1);
-            return 1;
+            found = 1;
         }
         p += len + (nl ? 1 : 0);
     }
-    return 0;
+    return found;
 }
 
 int config_read_text(RunConfig *rc, const OptRegistry *methods, const OptRegistry *models,
