@@ -463,15 +463,23 @@ debug:
 
 # ---- fuzzing (docs/fuzzing.md) ----
 # clang through the MPI wrapper (OMPI_CC), the library with fuzzer-no-link plus ASan/UBSan, each
-# harness run FUZZ_S seconds on tests/fuzz/corpus/<name>/ in libFuzzer's fork mode (a crash, OOM
+# harness run FUZZ_S seconds on tests/fuzz/corpus/<name>/ (with tests/fuzz/<name>.dict when there
+# is one) in libFuzzer's fork mode (a crash, OOM
 # or timeout is saved into tests/fuzz/crashes/<name>/ and the run goes on), then that corpus
 # rewritten as the seeds (seed-*) plus the fewest inputs that cover every edge the corpus and the
 # run's new inputs cover (edges only, not hit counts: tens of files). UBSan reports end the input
 # like a crash.
 FUZZ_S ?= 60
-FUZZ_FLAGS ?= -timeout=25 -rss_limit_mb=2048 -max_len=16384
-FUZZ_ENV := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            ASAN_OPTIONS=detect_leaks=1
+# -len_control=0: the structure-aware harnesses read a long stream of decisions; libFuzzer's default
+# of growing inputs from a few bytes kept them on the first objects of a file for many minutes.
+FUZZ_FLAGS ?= -timeout=25 -rss_limit_mb=2048 -max_len=4096 -len_control=0
+# FUZZ_AVOID_<name>: the deviation classes a harness leaves out, those of its known crashes waiting
+# for a fix in tests/fuzz/open/<name>/ (docs/fuzzing.md): without them, every run would rediscover
+# them into crashes/ and stop make test; FUZZ_AVOID_<name>= puts a class back (after its fix).
+FUZZ_AVOID_ckpt ?= num-array,num-null,num-value,str-array,str-nopad,vlen,huge
+FUZZ_AVOID_dataset ?= zero-dim,huge,huge-vocab
+FUZZ_AVOID_config ?= dup-selector
+FUZZ_ENV := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
 fuzz:
 	@command -v clang >/dev/null || { echo "✗ clang not found: apt-get install clang libclang-rt-14-dev (scripts/deps.sh fuzz)"; exit 1; }
 	@OMPI_CC=clang $(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-fuzz \
@@ -480,12 +488,14 @@ fuzz:
 fuzz-run: $(FUZZERS)
 	@set -e; tmp=$$(mktemp -d /dev/shm/mmc-fuzz.XXXXXX 2>/dev/null || mktemp -d); \
 	trap 'rm -rf "$$tmp"' EXIT; \
+	$(foreach n,$(FUZZ_NAMES),avoid_$(n)='$(FUZZ_AVOID_$(n))';) \
 	for n in $(FUZZ_NAMES); do \
+	  eval "avoid=\$$avoid_$$n"; dict=; [ ! -f tests/fuzz/$$n.dict ] || dict=-dict=tests/fuzz/$$n.dict; \
 	  corpus=tests/fuzz/corpus/$$n; crashes=tests/fuzz/crashes/$$n; work=$(BUILD)/fuzz/$$n; \
 	  mkdir -p $$corpus $$crashes $$work/new; rm -f $$work/new/*; \
 	  before=$$(ls $$corpus | wc -l); found=$$(ls $$crashes | wc -l); \
-	  echo "== fuzz_$$n: $(FUZZ_S) s on $$corpus ($$before inputs), log $$work/fuzz.log"; \
-	  MMC_FUZZ_TMP=$$tmp $(FUZZ_ENV) $(BUILD)/bin/fuzz_$$n $(FUZZ_FLAGS) -max_total_time=$(FUZZ_S) \
+	  echo "== fuzz_$$n: $(FUZZ_S) s on $$corpus ($$before inputs)$${avoid:+, avoiding $$avoid}, log $$work/fuzz.log"; \
+	  MMC_FUZZ_TMP=$$tmp MMC_FUZZ_AVOID=$$avoid $(FUZZ_ENV) $(BUILD)/bin/fuzz_$$n $(FUZZ_FLAGS) $$dict -max_total_time=$(FUZZ_S) \
 	    -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -close_fd_mask=3 \
 	    -artifact_prefix=$$crashes/ $$work/new $$corpus > $$work/fuzz.log 2>&1 || true; \
 	  min=$$tmp/min-$$n; mkdir -p $$min; cp $$corpus/seed-* $$min/ 2>/dev/null || true; \

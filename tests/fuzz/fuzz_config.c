@@ -33,6 +33,15 @@ static int on_pair(void *ctx, const char *key, const char *value, const char *or
     return OPT_OK;
 }
 
+// How many lines of text start with "key=" (config_read_text picks the method and model by them).
+static int lines_setting(const char *text, const char *key) {
+    size_t k = strlen(key);
+    int n = 0;
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        n += !strncmp(p, key, k) && p[k] == '=';
+    return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_init();
@@ -54,6 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *text = malloc(size + 1);
     memcpy(text, data, size);
     text[size] = 0;
+    if ((lines_setting(text, "method") > 1 || lines_setting(text, "model") > 1) &&
+        fuzz_avoid("dup-selector")) {
+        free(text);
+        return -1;
+    }
     fuzz_check_text(text);
     free(text);
     return 0;

@@ -32,9 +32,9 @@
 typedef struct {
     char name[32], kind[16];
     DsDtype dtype;
-    int ndims;
-    hsize_t dims[DS_MAX_DIMS];
-    int quantised; // uint8 with scale/offset
+    int ndims;       // 1 or 2; 3 as a deviation
+    hsize_t dims[3]; // per-sample shape
+    int quantised;   // scale/offset attributes (ordinarily: uint8 vectors)
 } PlanMod;
 
 // The ordinary file the input starts from (what a builder would write through data/dsfile.c).
@@ -69,11 +69,37 @@ static void plan_ordinary(Plan *pl) {
         md->dtype = k == 0 ? DS_U8 : k == 2 ? DS_I32 : DS_F32;
         if (k == 3 && fz_u8(in) & 1) md->dtype = DS_U8, md->quantised = 1;
         has_text |= k == 2;
+        // Deviations that both splits share (a split alone differing is refused early).
+        unsigned twist = fz_mode(in, 6);
+        if ((twist == 2 && fuzz_avoid("huge")) || (twist == 1 && fuzz_avoid("zero-dim"))) twist = 0;
+        switch (twist) {
+        case 1: // width 0
+            md->dims[md->ndims - 1] = 0;
+            break;
+        case 2: // a huge row, never written
+            md->dims[md->ndims - 1] = (hsize_t)1 << (16 + fz_pick(in, 19));
+            break;
+        case 3: // one per-sample dimension more
+            md->dims[md->ndims++] = 1 + fz_pick(in, 3);
+            break;
+        case 4: // another dtype for the kind (text as float32, ...)
+            md->dtype = (DsDtype)fz_pick(in, 3);
+            break;
+        case 5: // scale and offset where they do not belong, or none where they do
+            md->quantised = !md->quantised;
+            break;
+        }
     }
     pl->V = has_text ? 2 + (int)fz_pick(in, 8) : 0;
     pl->n_meta = (int)fz_pick(in, 4);
     pl->n[0] = 1 + fz_pick(in, 40);
     pl->n[1] = 1 + fz_pick(in, 16);
+    unsigned rows = fz_mode(in, 4);
+    if (rows >= 2 && fuzz_avoid("huge")) rows = 0;
+    if (rows == 1) // a split without rows
+        pl->n[fz_pick(in, 2)] = 0;
+    else if (rows >= 2) // a huge split, never written
+        pl->n[rows - 2] = (hsize_t)1 << (20 + fz_pick(in, 21));
 }
 
 static void write_split(Plan *pl, int sp) {
@@ -113,7 +139,7 @@ static void write_split(Plan *pl, int sp) {
     }
     for (int m = 0; m < pl->M; m++) {
         const PlanMod *md = &pl->mod[m];
-        hsize_t dims[3] = {n, md->dims[0], md->dims[1]};
+        hsize_t dims[4] = {n, md->dims[0], md->dims[1], md->dims[2]};
         FzWhat what = md->dtype == DS_U8 ? FZ_U8 : md->dtype == DS_I32 ? FZ_TOKEN : FZ_F32;
         hid_t ft = md->dtype == DS_U8    ? H5T_STD_U8LE
                    : md->dtype == DS_I32 ? H5T_STD_I32LE
@@ -146,6 +172,7 @@ static void write_vocab(Plan *pl) {
     FuzzIn *in = pl->in;
     hsize_t v = (hsize_t)(pl->V > 0 ? pl->V : 2);
     unsigned vm = fz_mode(in, 5);
+    if (vm == 2 && fuzz_avoid("huge-vocab")) vm = 0;
     if (vm == 4) { // integers, through fz_dataset's variants
         hid_t d = fz_dataset(in, pl->file, "vocab", H5T_STD_I32LE, 1, &v, FZ_META, 0);
         if (d >= 0) H5Dclose(d);
@@ -311,7 +338,8 @@ static void read_rows(void *arg) {
             int64_t rows = READ_MAX_BYTES / 4 / md->row_elems;
             rows = rows < cnt ? rows : cnt;
             size_t elems = (size_t)rows * (size_t)md->row_elems;
-            float *x = malloc(elems * 4);
+            void *buf = malloc(elems * 4);
+            float *x = buf;
             dataset_read_features(ds, (DsSplit)sp, m, start, rows, x);
             for (size_t e = 0; scanned && md->dtype == DS_F32 && e < elems; e++)
                 if (!isfinite(x[e]))
@@ -321,7 +349,7 @@ static void read_rows(void *arg) {
             dataset_read_raw(ds, (DsSplit)sp, m, start, rows, x);
             dataset_read_raw_idx(ds, (DsSplit)sp, m, idx, rows, x);
             if (md->dtype == DS_I32) {
-                int32_t *t = (int32_t *)x;
+                int32_t *t = buf;
                 dataset_read_tokens(ds, (DsSplit)sp, m, start, rows, t);
                 for (size_t e = 0; scanned && !strcmp(md->kind, "text") && e < elems; e++)
                     if (t[e] < 0 || t[e] >= V)
@@ -329,7 +357,7 @@ static void read_rows(void *arg) {
                                   t[e], sp ? "test" : "train", md->name, V);
                 dataset_read_tokens_idx(ds, (DsSplit)sp, m, idx, rows, t);
             }
-            free(x);
+            free(buf);
         }
     }
 }
@@ -344,6 +372,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     plan_ordinary(&pl);
     write_file(&pl, path);
     seal(path);
+    if (fuzz_skipped()) return -1; // an avoided deviation (MMC_FUZZ_AVOID): not run, not kept
     int ids = fuzz_h5_open_ids();
     Job j = {.path = path, .flags = fz_u8(&in) & 1 ? DATASET_SKIP_SCAN : 0, .in = &in};
     if (fuzz_call(do_open, &j)) { // a refusal by die: fine
@@ -361,8 +390,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     int died = fuzz_call(describe, &j) || fuzz_call(read_rows, &j);
-    fuzz_note("dataset: opened (%s), %s", j.flags ? "no scan" : "scanned",
-              died ? "a read died" : "every read done");
+    fuzz_note("dataset: opened (%s), %s; %zu input bytes used", j.flags ? "no scan" : "scanned",
+              died ? "a read died" : "every read done", in.i);
     dataset_close(j.ds);
     if (fuzz_h5_open_ids() != ids)
         fuzz_fail("dataset_close left %d HDF5 identifiers open", fuzz_h5_open_ids() - ids);

@@ -52,6 +52,12 @@ static void vlen_attr(hid_t loc, const char *name, hid_t space, const char *cons
 void fz_str_attr(FuzzIn *in, hid_t loc, const char *name, int n, const char *const *s,
                  FzStrForm form) {
     unsigned mode = fz_mode(in, 14);
+    if ((mode == 3 || mode == 4 || mode == 9 || mode == 13) && fuzz_avoid("str-nopad")) mode = 0;
+    if ((mode == 6 || mode == 7 || mode == 8 || mode == 10) && n < 0 && fuzz_avoid("str-array"))
+        mode = 0;
+    if ((mode == 6 || mode == 7 || mode == 12 || (mode == 2 && form == FZ_FIXED)) &&
+        fuzz_avoid("vlen"))
+        mode = 0;
     int count = n < 0 ? 1 : n;
     char own[40][64];
     const char *mine[40] = {0};
@@ -62,6 +68,8 @@ void fz_str_attr(FuzzIn *in, hid_t loc, const char *name, int n, const char *con
             mine[i] = mode == 10 ? "" : fz_str(in, own[i], sizeof own[i]);
         s = mine;
         mode = fz_pick(in, 5); // then written in the ordinary form or one of the fixed ones
+        if ((mode == 3 || mode == 4) && fuzz_avoid("str-nopad")) mode = 0;
+        if (mode == 2 && form == FZ_FIXED && fuzz_avoid("vlen")) mode = 0;
     }
     hsize_t dim = (hsize_t)count, dims2[2] = {(hsize_t)count, 1};
     hid_t space = n < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
@@ -137,6 +145,9 @@ void fz_num_attr(FuzzIn *in, hid_t loc, const char *name, hid_t ftype, int64_t v
     const hid_t ints[] = {H5T_STD_I8LE,  H5T_STD_U8LE,  H5T_STD_I16LE, H5T_STD_U16LE, H5T_STD_I32BE,
                           H5T_STD_U32LE, H5T_STD_I64BE, H5T_STD_U64LE, H5T_STD_I64LE};
     unsigned mode = fz_mode(in, 10);
+    if (mode == 5 && fuzz_avoid("num-array")) mode = 0;
+    if (mode == 6 && fuzz_avoid("num-null")) mode = 0;
+    if ((mode == 7 || mode == 8) && fuzz_avoid("num-value")) mode = 0;
     hid_t sc = H5Screate(H5S_SCALAR);
     hsize_t two = 2;
     switch (mode) {
@@ -288,7 +299,9 @@ static hid_t other_type(FuzzIn *in, hid_t ordinary_type) {
                             H5T_STD_I32BE,  H5T_STD_U32LE,  H5T_STD_I64LE, H5T_IEEE_F32LE,
                             H5T_IEEE_F32BE, H5T_IEEE_F64LE, H5T_STD_U64BE, H5T_STD_I64BE,
                             H5T_IEEE_F64BE, H5T_STD_U16LE,  H5T_STD_U64LE, H5T_STD_B8LE};
-    switch (fz_pick(in, 5)) {
+    unsigned which = fz_pick(in, 5);
+    if (which == 2 && fuzz_avoid("vlen")) which = 0;
+    switch (which) {
     case 1:
         return fz_fixed_str(4, H5T_STR_NULLPAD);
     case 2:
@@ -332,7 +345,10 @@ hid_t fz_dataset(FuzzIn *in, hid_t loc, const char *name, hid_t ftype, int rank,
     hid_t t = fz_mode(in, 2) ? other_type(in, ftype) : H5Tcopy(ftype);
     int space_kind = 0; // 0 simple, 1 scalar, 2 null
     int huge = 0, unlimited = 0;
-    switch (fz_mode(in, 10)) {
+    unsigned shape = fz_mode(in, 10);
+    if ((shape == 5 || shape == 6 || shape == 9) && fuzz_avoid("huge")) shape = 0;
+    if (shape == 4 && fuzz_avoid("zero-dim")) shape = 0;
+    switch (shape) {
     case 1: // one row more or fewer
         dims[0] = fz_u8(in) & 1 ? dims[0] + 1 : dims[0] ? dims[0] - 1 : 0;
         break;

@@ -48,7 +48,7 @@ void fz_num_attr(FuzzIn *in, hid_t loc, const char *name, hid_t ftype, int64_t v
 void fz_float_attr(FuzzIn *in, hid_t loc, const char *name, float v);
 
 // Creates loc/name (intermediate groups made as needed) of file type ftype and shape dims (rank
-// 1..3, dims[0] the rows), chunked + shuffle + deflate and written with ordinary values (limit:
+// 1..4, dims[0] the rows), chunked + shuffle + deflate and written with ordinary values (limit:
 // the class or vocabulary count for FZ_LABEL / FZ_TOKEN), as the project writes it; or, chosen
 // by the input: missing, a group or a dangling soft link in its place; another type (other
 // integers and floats, strings, a compound, an array type); another shape (a row more or fewer,

@@ -26,6 +26,11 @@ uint64_t fz_bits(FuzzIn *in, int k) {
 unsigned fz_pick(FuzzIn *in, unsigned n) { return n <= 1 ? 0 : fz_u8(in) % n; }
 
 unsigned fz_mode(FuzzIn *in, unsigned n) {
+    static int trace = -1;
+    if (trace < 0) trace = getenv("MMC_FUZZ_TRACE") != NULL;
+    if (trace)
+        fprintf(stderr, "decision at byte %zu: one of %u (%p)\n", in->i, n,
+                __builtin_return_address(0));
     unsigned b = fz_u8(in);
     return n <= 1 || b < 0xd0 ? 0 : 1 + (b - 0xd0) % (n - 1);
 }
@@ -41,6 +46,29 @@ char *fz_str(FuzzIn *in, char *buf, size_t cap) {
 }
 
 // ---- environment ----
+
+static int skipped;
+
+int fuzz_avoid(const char *name) {
+    static char list[1024];
+    static int read;
+    if (!read) {
+        read = 1;
+        const char *env = getenv("MMC_FUZZ_AVOID");
+        snprintf(list, sizeof list, ",%s,", env ? env : "");
+    }
+    char key[128];
+    snprintf(key, sizeof key, ",%s,", name);
+    if (!strstr(list, key)) return 0;
+    skipped = 1;
+    return 1;
+}
+
+int fuzz_skipped(void) {
+    int s = skipped;
+    skipped = 0;
+    return s;
+}
 
 static char dir[512];
 
