@@ -8,6 +8,8 @@
 #   make bench      layer training steps vs PyTorch, sgemm
 #   make bench-parties   100 / 1,000 / 10,000 parties, 1 cloud + 1 host: s/round, peak RSS per rank
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
+#   make fuzz       libFuzzer over the config, option, dataset and checkpoint readers (clang,
+#                   build-fuzz/), FUZZ_S seconds each; corpus and crashes in tests/fuzz/ (docs/fuzzing.md)
 #   make debug      -O0 -g3 build (build-debug/)  make clean
 #   make lint       cppcheck                      make format / format-check   clang-format
 #   make data       build every dataset into data/ (AV-FashionMNIST full and subsets, SynMM, Landsat, Memes)
@@ -29,7 +31,7 @@
 SHELL := /bin/bash
 PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties asan debug lint format \
                 format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick tuning \
-                base-model
+                base-model fuzz
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -45,13 +47,17 @@ bench: bench-deps
 bench-deps:
 	@scripts/deps.sh bench
 
+fuzz: fuzz-deps
+fuzz-deps:
+	@scripts/deps.sh fuzz
+
 # analysis/ (and make run's curves) runs on Debian's python3-h5py and python3-matplotlib.
 test test-analysis check asan run bomm-table fedmllm-table fedmllm-table-quick tuning: analysis-deps
 analysis-deps: deps
 	@scripts/deps.sh analysis
 
 clean:
-	rm -rf build build-asan build-debug
+	rm -rf build build-asan build-debug build-fuzz
 
 # The one-machine Slurm (munge, slurmctld, slurmd on 127.0.0.1); slurm/README.md.
 slurm-up:
@@ -62,7 +68,7 @@ test-slurm: deps
 	@scripts/deps.sh slurm
 	@$(MAKE) --no-print-directory MMC_INNER=1 $@
 
-.PHONY: $(PUBLIC_GOALS) deps bench-deps analysis-deps clean slurm-up slurm-down test-slurm
+.PHONY: $(PUBLIC_GOALS) deps bench-deps fuzz-deps analysis-deps clean slurm-up slurm-down test-slurm
 
 else # ------------------------------------------------------------------------------ inner make
 
@@ -173,11 +179,18 @@ PROBE_SRC := $(wildcard tests/probes/*.c)
 PROBES := $(PROBE_SRC:tests/probes/%.c=$(BUILD)/bin/%)
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCHES := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bin/%)
+# Fuzz harnesses tests/fuzz/fuzz_<name>.c; the other files there but replay.c are their helpers.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_HELPER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(FUZZ_SRC) tests/fuzz/replay.c,\
+                   $(wildcard tests/fuzz/*.c)))
+REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/bin/replay_%)
+FUZZERS := $(FUZZ_NAMES:%=$(BUILD)/bin/fuzz_%)
 
 all: $(LIB) $(APPS)
 
 # Flags are saved so that a change of compiler or flags rebuilds everything (the redis idea).
-FLAGS_NOW := $(CC) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(LDLIBS)
+FLAGS_NOW := $(CC)$(if $(OMPI_CC), OMPI_CC=$(OMPI_CC)) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(LDLIBS)
 $(BUILD)/.flags: FORCE
 	@mkdir -p $(@D)
 	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
@@ -223,6 +236,19 @@ $(BUILD)/bin/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+# Each harness with a plain main (tests/fuzz/replay.c): make test replays the corpus and the fixed
+# crashes through them (tests/test_fuzz_replay.c), under ASan too with make asan.
+$(REPLAYS): $(BUILD)/bin/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o \
+            $(FUZZ_HELPER_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+# With libFuzzer's main: only in make fuzz's build, whose SAN has fuzzer-no-link.
+$(FUZZERS): $(BUILD)/bin/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_HELPER_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(CFLAGS) $(subst fuzzer-no-link,fuzzer,$(SAN_FLAGS)) $^ $(LDLIBS) -o $@
 
 # ---- generated suite tables: a test file tests/test_X.c defines Suite *X_suite(void) ----
 # Written only when the list changes, so adding a test file is the only edit needed.
@@ -298,7 +324,7 @@ MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 
 test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(BUILD)/lib/libmpicount.so $(BUILD)/bin/count_probe \
-      $(foreach f,avfmnist_ci landsat memes_ci base/mllm_tiny,$(call sealed,$(DATA)/$(f).h5))
+      $(REPLAYS) $(foreach f,avfmnist_ci landsat memes_ci base/mllm_tiny,$(call sealed,$(DATA)/$(f).h5))
 	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_LIB_DIR=$(BUILD)/lib MMC_DATA_DIR=$(DATA) \
 	  $(BUILD)/bin/run_tests
 
@@ -448,6 +474,51 @@ asan:
 debug:
 	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-debug OPTFLAGS='-O0 -g3' all
 
+# ---- fuzzing (docs/fuzzing.md) ----
+# clang through the MPI wrapper (OMPI_CC), the library with fuzzer-no-link plus ASan/UBSan, each
+# harness run FUZZ_S seconds on tests/fuzz/corpus/<name>/ (with tests/fuzz/<name>.dict when there
+# is one) in libFuzzer's fork mode (a crash, OOM
+# or timeout is saved into tests/fuzz/crashes/<name>/ and the run goes on), then that corpus
+# rewritten as the seeds (seed-*) plus the fewest inputs that cover every edge the corpus and the
+# run's new inputs cover (edges only, not hit counts: tens of files). UBSan reports end the input
+# like a crash.
+FUZZ_S ?= 60
+# -len_control=0: the structure-aware harnesses read a long stream of decisions; libFuzzer's default
+# of growing inputs from a few bytes kept them on the first objects of a file for many minutes.
+FUZZ_FLAGS ?= -timeout=25 -rss_limit_mb=2048 -max_len=4096 -len_control=0
+# FUZZ_AVOID_<name>: the deviation classes a harness leaves out, those of its known crashes waiting
+# for a fix in tests/fuzz/open/<name>/ (docs/fuzzing.md): without them, every run would rediscover
+# them into crashes/ and stop make test; FUZZ_AVOID_<name>= puts a class back (after its fix).
+FUZZ_AVOID_ckpt ?= num-array,num-null,num-value,str-array,str-nopad,vlen,huge
+FUZZ_AVOID_dataset ?= zero-dim,huge,huge-vocab
+FUZZ_AVOID_config ?= dup-selector
+FUZZ_ENV := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
+fuzz:
+	@command -v clang >/dev/null || { echo "✗ clang not found: apt-get install clang libclang-rt-14-dev (scripts/deps.sh fuzz)"; exit 1; }
+	@OMPI_CC=clang $(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-fuzz \
+	  SAN=fuzzer-no-link,address,undefined OPTFLAGS='-O1' fuzz-run
+
+fuzz-run: $(FUZZERS)
+	@set -e; tmp=$$(mktemp -d /dev/shm/mmc-fuzz.XXXXXX 2>/dev/null || mktemp -d); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	$(foreach n,$(FUZZ_NAMES),avoid_$(n)='$(FUZZ_AVOID_$(n))';) \
+	for n in $(FUZZ_NAMES); do \
+	  eval "avoid=\$$avoid_$$n"; dict=; [ ! -f tests/fuzz/$$n.dict ] || dict=-dict=tests/fuzz/$$n.dict; \
+	  corpus=tests/fuzz/corpus/$$n; crashes=tests/fuzz/crashes/$$n; work=$(BUILD)/fuzz/$$n; \
+	  mkdir -p $$corpus $$crashes $$work/new; rm -f $$work/new/*; \
+	  before=$$(ls $$corpus | wc -l); found=$$(ls $$crashes | wc -l); \
+	  echo "== fuzz_$$n: $(FUZZ_S) s on $$corpus ($$before inputs)$${avoid:+, avoiding $$avoid}, log $$work/fuzz.log"; \
+	  MMC_FUZZ_TMP=$$tmp MMC_FUZZ_AVOID=$$avoid $(FUZZ_ENV) $(BUILD)/bin/fuzz_$$n $(FUZZ_FLAGS) $$dict -max_total_time=$(FUZZ_S) \
+	    -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 -close_fd_mask=3 \
+	    -artifact_prefix=$$crashes/ $$work/new $$corpus > $$work/fuzz.log 2>&1 || true; \
+	  min=$$tmp/min-$$n; mkdir -p $$min; cp $$corpus/seed-* $$min/ 2>/dev/null || true; \
+	  if MMC_FUZZ_TMP=$$tmp $(FUZZ_ENV) $(BUILD)/bin/fuzz_$$n $(FUZZ_FLAGS) -merge=1 -use_counters=0 \
+	       -close_fd_mask=3 $$min $$corpus $$work/new > $$work/merge.log 2>&1; then \
+	    find $$corpus -maxdepth 1 -type f ! -name '.*' -delete; cp $$min/* $$corpus/; \
+	  else echo "   merge failed (corpus left as it was): $$work/merge.log"; fi; \
+	  scripts/fuzz_stats.sh $$work/fuzz.log $$corpus $$before $$crashes $$found; \
+	done
+
 # Benchmarks (not tests): tests/bench/run.sh runs the C programs and their PyTorch twins.
 bench: $(BENCHES)
 	@tests/bench/run.sh $(BUILD)/bin
@@ -467,7 +538,8 @@ format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
 .PHONY: all test test-mpi test-analysis test-slurm check asan debug bench bench-parties lint format \
-        format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick tuning FORCE
+        format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick tuning fuzz \
+        fuzz-run FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.
 .SECONDARY:

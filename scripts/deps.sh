@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh - install with apt-get what mmcollab builds and tests with (Debian 12).
 # Idempotent: when every package is present it only checks (well under a second).
-# Usage: scripts/deps.sh [GROUP...]   groups: build (default), bench, slurm, analysis, data
+# Usage: scripts/deps.sh [GROUP...]   groups: build (default), bench, slurm, analysis, data, fuzz
 set -euo pipefail
 
 declare -A GROUP_PKGS=(
@@ -13,6 +13,8 @@ declare -A GROUP_PKGS=(
   # make test / check install this group too: tests/test_mllm_torch.c runs the PyTorch twin
   # (apt-get install python3-torch: 1 min 16 s here, 195 packages, 754 MB installed).
   [analysis]="python3-h5py python3-matplotlib python3-numpy python3-torch"
+  # make fuzz: clang with libFuzzer and the sanitizer runtimes (docs/fuzzing.md).
+  [fuzz]="clang libclang-rt-14-dev"
   [data]="dataset-fashion-mnist espeak-ng-data libespeak-ng-dev zlib1g-dev wordnet-base
           r-base-core r-cran-mlbench"
 )
@@ -20,7 +22,7 @@ declare -A GROUP_PKGS=(
 groups=("$@"); [ ${#groups[@]} -gt 0 ] || groups=(build)
 want=""
 for g in "${groups[@]}"; do
-  [ -n "${GROUP_PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, bench, slurm, analysis, data)" >&2; exit 2; }
+  [ -n "${GROUP_PKGS[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, bench, slurm, analysis, data, fuzz)" >&2; exit 2; }
   want="$want ${GROUP_PKGS[$g]}"
 done
 

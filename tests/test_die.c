@@ -3,6 +3,7 @@
 #include <check.h>
 #include <hdf5.h>
 #include <math.h>
+#include <setjmp.h>
 
 #include "core/die.h"
 #include "core/nanguard.h"
@@ -84,6 +85,38 @@ START_TEST(test_h5_check_names_the_call_and_prints_the_hdf5_stack) {
 }
 END_TEST
 
+// The fuzz harnesses' hook (die.h): called after the message, it may longjmp back; one that
+// returns leaves the process to end as without a hook.
+static jmp_buf hook_jmp;
+static int hook_calls;
+static void jump_back(void) {
+    hook_calls++;
+    longjmp(hook_jmp, 1);
+}
+static void count_only(void) { hook_calls++; }
+
+static void check_with_returning_hook(void *arg) {
+    die_set_hook(count_only);
+    failing_check(arg);
+}
+
+START_TEST(test_die_hook_can_take_control_back) {
+    int c = 63;
+    hook_calls = 0;
+    die_set_hook(jump_back);
+    if (setjmp(hook_jmp) == 0) {
+        failing_check(&c);
+        die_set_hook(NULL);
+        ck_abort_msg("the failed CHECK returned instead of calling the hook");
+    }
+    die_set_hook(NULL);
+    ck_assert_int_eq(hook_calls, 1);
+    // A hook that returns does not keep the process alive, and a cleared hook changes nothing.
+    expect_die(check_with_returning_hook, &c, "inp has C=63");
+    expect_die(failing_check, &c, "inp has C=63");
+}
+END_TEST
+
 Suite *die_suite(void) {
     Suite *s = suite_create("die");
     TCase *tc = tcase_create("check");
@@ -94,6 +127,7 @@ Suite *die_suite(void) {
     tcase_add_test(tc, test_nan_guard_names_the_op_and_index);
     tcase_add_test(tc, test_lapack_info_is_explained);
     tcase_add_test(tc, test_h5_check_names_the_call_and_prints_the_hdf5_stack);
+    tcase_add_test(tc, test_die_hook_can_take_control_back);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -17,6 +17,15 @@ _Noreturn void die_at(const char *file, int line, const char *func, const char *
 // Sets a hint printed after the next die message (borrowed string, must outlive the call). Local.
 void die_set_hint(const char *hint);
 
+// Test-only: a function every die path calls after printing its message and before ending the
+// process. The fuzz harnesses (tests/fuzz/, docs/fuzzing.md) set one that longjmps back into the
+// harness, so that a reader's refusal by CHECK ends one input, not the fuzzer. When the hook
+// returns, the process ends as above. NULL (the default, and all the programs ever use) changes
+// nothing. A longjmp out of it skips the cleanup of every frame in between: only harnesses that
+// then release what those frames held (HDF5 identifiers, memory) may set one. Local.
+typedef void (*DieHook)(void);
+void die_set_hook(DieHook hook);
+
 // Always on (not assert, not NDEBUG). Braced: safe inside an unbraced if/else.
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
