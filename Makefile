@@ -489,9 +489,9 @@ FUZZ_FLAGS ?= -timeout=25 -rss_limit_mb=2048 -max_len=4096 -len_control=0
 # FUZZ_AVOID_<name>: the deviation classes a harness leaves out, those of its known crashes waiting
 # for a fix in tests/fuzz/open/<name>/ (docs/fuzzing.md): without them, every run would rediscover
 # them into crashes/ and stop make test; FUZZ_AVOID_<name>= puts a class back (after its fix).
-FUZZ_AVOID_ckpt ?= num-array,num-null,num-value,str-array,str-nopad,vlen,huge
-FUZZ_AVOID_dataset ?= zero-dim,huge,huge-vocab
-FUZZ_AVOID_config ?= dup-selector
+FUZZ_AVOID_ckpt ?=
+FUZZ_AVOID_dataset ?=
+FUZZ_AVOID_config ?=
 FUZZ_ENV := UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1
 fuzz:
 	@command -v clang >/dev/null || { echo "✗ clang not found: apt-get install clang libclang-rt-14-dev (scripts/deps.sh fuzz)"; exit 1; }
