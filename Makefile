@@ -141,6 +141,14 @@ else
 $(info ✗ Check not found → no test runners (apt-get install check))
 endif
 
+# Secure aggregation (--secagg): X25519 key agreement, ChaCha20 mask streams, AEAD for the shares.
+ifeq ($(call pc_has,libsodium)$(SODIUM_LIBS),)
+$(error ✗ libsodium not found: apt-get install libsodium-dev (or run make deps))
+endif
+SODIUM_CFLAGS ?= $(shell pkg-config --cflags libsodium)
+SODIUM_LIBS ?= $(shell pkg-config --libs libsodium)
+$(info ✓ libsodium $(shell pkg-config --modversion libsodium) (pkg-config libsodium))
+
 # Dataset builders: zlib reads the gzip'd IDX files, libespeak-ng speaks the class names.
 ifeq ($(call pc_has,zlib)$(ZLIB_LIBS),)
 $(error ✗ zlib not found: apt-get install zlib1g-dev (or run scripts/deps.sh data))
@@ -157,9 +165,9 @@ $(info ✗ espeak-ng not found → no AV-FashionMNIST audio (apt-get install lib
 endif
 
 CPPFLAGS += $(HDF5_CFLAGS) $(OPENBLAS_CFLAGS) $(LAPACKE_CFLAGS) $(SCALAPACK_DEF) $(ESPEAK_CFLAGS) \
-            $(ESPEAK_DEF)
+            $(ESPEAK_DEF) $(SODIUM_CFLAGS)
 LDLIBS := $(SCALAPACK_LIBS) $(LAPACKE_LIBS) $(HDF5_LIBS) $(OPENBLAS_LIBS) $(ESPEAK_LIBS) \
-          $(ZLIB_LIBS) -lm
+          $(ZLIB_LIBS) $(SODIUM_LIBS) -lm
 
 # ---- sources ----
 LIB_SRC := $(filter-out src/apps/%,$(wildcard src/*/*.c))

@@ -6,7 +6,7 @@ set -euo pipefail
 
 declare -A GROUP_PKGS=(
   [build]="build-essential openmpi-bin libopenmpi-dev libopenblas-dev liblapacke-dev
-           libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools check pkg-config"
+           libscalapack-openmpi-dev libhdf5-openmpi-dev hdf5-tools check pkg-config libsodium-dev"
   [bench]="python3-torch python3-numpy"
   # Slurm's mpi_pmix plugin dlopen()s the unversioned pmix2/lib/libpmix.so, which only -dev ships.
   [slurm]="slurm-wlm munge libpmix-dev"
