@@ -20,11 +20,15 @@ static const struct {
     {"comm", "core comm"},
     {"io", "core io"},
     {"cli", "core data cli"},
+    {"privacy", "core privacy"},
+    {"agg", "core comm agg"},
+    {"secagg", "core comm secagg"},
     {"train", "core tensor nn models data io train"},
     {"protocols", "core tensor nn models data comm io train protocols"},
     {"methods", "core tensor nn models data comm io train protocols methods"},
-    {"fl", "core tensor nn models data comm io cli train protocols methods fl"},
-    {"apps", "core tensor nn models data comm io cli train protocols methods fl apps"},
+    {"fl", "core tensor nn models data comm io cli train protocols methods privacy agg secagg fl"},
+    {"apps", "core tensor nn models data comm io cli train protocols methods privacy agg secagg fl "
+             "apps"},
 };
 
 static int allowed(const char *may_use, const char *dep) {
