@@ -110,17 +110,17 @@ RobustVerdict robust_screen(float *delta, size_t n, double cap, double norm_boun
     if (!clip) return VERDICT_NORM;
     // One rounding per element keeps the direction; rounding can still push the norm a few ulps
     // past the bound, and a bound that DP's sensitivity relies on must hold, so shrink until it
-    // does (at most a couple of passes: each takes off 2^-22, more than the rounding adds).
+    // does: by 2^-22 (more than float rounding adds: one pass for any bound above float's
+    // subnormals), doubling each pass, so that pass 22 gives the zero vector at the latest.
     double scale = norm_bound / nrm;
-    for (int pass = 0;; pass++) {
-        CHECK(pass < 64, "clipping to %g did not converge (norm %g)", norm_bound, nrm);
+    for (int pass = 0; pass <= 22; pass++) {
         double s2 = 0;
         for (size_t i = 0; i < n; i++) {
             double v = (float)((double)delta[i] * scale);
             s2 += v * v;
         }
         if (sqrt(s2) <= norm_bound) break;
-        scale *= 1 - 0x1p-22;
+        scale *= 1 - ldexp(1.0, pass - 22);
     }
     for (size_t i = 0; i < n; i++)
         delta[i] = (float)((double)delta[i] * scale);

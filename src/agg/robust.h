@@ -41,7 +41,7 @@ typedef struct RobustOpts {
     double norm_bound; // reject/clip (and any rule, before it): L2 bound on ‖Δ‖; 0 = off
     double trim;       // trimmed mean: fraction cut at each end, in [0, 0.5)
     int krum_f;        // Krum: assumed attackers f >= 0; needs K > 2f + 2 updates
-    int krum_m;        // multi-Krum: how many of the best scores are averaged, 1..K − f (1 = Krum)
+    int krum_m;        // multi-Krum: the m best averaged, 1 <= m <= K − f (1 = Krum)
 } RobustOpts;
 
 // What happened to one party's update. Written to run files: append-only.
@@ -80,13 +80,14 @@ int robust_opts_check(const RobustOpts *opts, int K, char *msg, size_t cap);
 // Screens one update, delta (n), on the party's host before upload. In one pass in index order:
 // any NaN or Inf → VERDICT_NONFINITE; else any |delta[i]| > cap → VERDICT_OUT_OF_RANGE; else the
 // L2 norm (squares summed in double in index order: deterministic). With norm_bound > 0 and
-// norm > norm_bound: clip = 0 → VERDICT_NORM (delta untouched); clip = 1 → delta is scaled in place,
-// delta[i] = (float)(delta[i] · (norm_bound / norm)) (the factor in double, each element rounded
-// once), and if rounding left the new norm above the bound the factor shrinks by 2^-22 until it
-// does not, so the clipped norm is <= norm_bound and within a few float ulps of it →
-// VERDICT_CLIPPED. Else VERDICT_KEPT. *norm (may be NULL) = the norm before clipping (NaN or Inf for
-// a non-finite update). Only CLIPPED writes delta. CHECKs delta (n > 0), cap > 0 (INFINITY: no
-// range check), norm_bound finite and >= 0 (0: no bound). Local.
+// norm > norm_bound: clip = 0 → VERDICT_NORM (delta untouched); clip = 1 → delta is scaled in
+// place, delta[i] = (float)(delta[i] · (norm_bound / norm)) (the factor in double, each element
+// rounded once), and while rounding leaves the new norm above the bound the factor shrinks by
+// 2^-22, doubling each pass (at worst to 0), so the clipped norm is <= norm_bound always and >=
+// norm_bound · (1 − 2^-20) for bounds above float's subnormals → VERDICT_CLIPPED. Else
+// VERDICT_KEPT. *norm (may be NULL) = the norm before clipping (NaN or Inf for a non-finite
+// update). Only CLIPPED writes delta. CHECKs delta (n > 0), cap > 0 (INFINITY: no range check),
+// norm_bound finite and >= 0 (0: no bound). Local.
 RobustVerdict robust_screen(float *delta, size_t n, double cap, double norm_bound, int clip,
                             double *norm);
 
