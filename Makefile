@@ -235,6 +235,11 @@ $(BUILD)/lib/libmpicount.so: tests/pmpi/mpi_count.c $(BUILD)/.flags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -fPIC -shared $< -o $@
+# The PMPI send-side capture, preloaded into the ranks by test_audit.c (same build as the counter).
+$(BUILD)/lib/libmpiaudit.so: tests/pmpi/mpi_audit.c $(BUILD)/.flags
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -fPIC -shared $< -o $@
 $(BUILD)/bin/count_probe: tests/pmpi/count_probe.c $(BUILD)/.flags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $@')
@@ -332,6 +337,7 @@ MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 
 test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(BUILD)/lib/libmpicount.so $(BUILD)/bin/count_probe \
+      $(BUILD)/lib/libmpiaudit.so \
       $(REPLAYS) $(foreach f,avfmnist_ci landsat memes_ci base/mllm_tiny,$(call sealed,$(DATA)/$(f).h5))
 	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_LIB_DIR=$(BUILD)/lib MMC_DATA_DIR=$(DATA) \
 	  $(BUILD)/bin/run_tests

@@ -8,7 +8,8 @@
 //             adds KL(p_LM ‖ p_SM) on rows that carry the large model's soft labels;
 //   upload:   prototype sums and counts per (class, modality) of the SM embeddings (exact
 //             collective, comm/proto_reduce.h); embeddings + SM soft labels + labels of `upload`
-//             sampled rows (never raw data) — bomm_upload.c;
+//             sampled rows (never raw data; the labels only with bomm.upload-labels, else the
+//             cloud uses the argmax of the soft labels wherever a label is needed) — bomm_upload.c;
 //   cloud:    GPA pairs single-modality rows of different modalities whose similarity
 //             distributions over the global prototypes agree (align.h); the large model
 //             (models/mm_large.h, one token per modality embedding) trains on aligned rows,
@@ -45,7 +46,9 @@ typedef struct {
     int singles;  // the large model also trains on uploaded single-modality rows
     int dpo;      // generator: supervised + DPO (else supervised only)
     char schedule_name[OPT_STR_MAX]; // both|mix|admit|none: λ_t decays (mix); admission γ_t rises
-    int upload; // candidate rows a party uploads per round (embeddings + soft labels)
+    int upload;        // candidate rows a party uploads per round (embeddings + soft labels)
+    int upload_labels; // the uploaded rows carry their true labels (else the cloud trains on the
+                       // small model's predicted class: bomm_exchange.c)
     int mm_width, mm_layers, mm_heads, mm_tokens, mm_epochs;  // the MM-LM and its training
     int gen_hidden, gen_epochs, warmup, candidates, dpo_rows; // generators
     double tau, delta, kappa; // alignment test: temperature, JS threshold (nats), confidence
@@ -59,7 +62,7 @@ typedef struct {
 } BommSettings;
 
 // BoMM's options (keys "bomm.*", offsets into BommSettings).
-#define BOMM_N_OPTS 31
+#define BOMM_N_OPTS 32
 extern const OptSpec bomm_opts[BOMM_N_OPTS];
 // The rules between the options of bomm_opts (an OptGroup validate): mm-width a multiple of
 // mm-heads. OPT_OK or OPT_ERR_BAD_VALUE naming both. Local.

@@ -6,8 +6,9 @@
 //   down:  the large model's soft labels for each party's uploaded rows (scattered back), the
 //          generators point-to-point to the hosts whose parties miss their target.
 // Payload per party: its sums as floats + counts up and the prototypes + validity flags down
-// (proto_reduce.h); per uploaded row the present embeddings, K soft labels, a 4-byte label and a
-// mask byte up and K soft labels down; (M − 1) generators per target it misses down. The wire
+// (proto_reduce.h); per uploaded row the present embeddings, K soft labels, a 4-byte label (with
+// bomm.upload-labels; without it no label array is sent at all) and a mask byte up and K soft
+// labels down; (M − 1) generators per target it misses down. The wire
 // carries padding a deployment would not (absent modalities' zero embeddings, the unused slot of
 // each target block), which mpi_bytes shows.
 #include <string.h>
@@ -19,6 +20,14 @@
 #include "core/timer.h"
 #include "core/xalloc.h"
 #include "protocols/bomm_impl.h"
+
+// The first index of the largest of x[0..K) (ties: the lowest class, as align.h's pseudo-label).
+static int argmax_row(const float *x, int K) {
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (x[k] > x[best]) best = k;
+    return best;
+}
 
 // The uploads to the cloud: b->all on rank 0.
 static void gather_uploads(Bomm *b, const RoundInfo *r, const int64_t *rows) {
@@ -43,7 +52,11 @@ static void gather_uploads(Bomm *b, const RoundInfo *r, const int64_t *rows) {
     for (int p = 0; p < P; p++)
         n[p] = rows[p] * K;
     comm_gather_parties(c, b->up.probs, n, b->all.probs, COMM_F32, NULL);
-    comm_gather_parties(c, b->up.label, rows, b->all.label, COMM_I32, NULL);
+    if (b->s.upload_labels)
+        comm_gather_parties(c, b->up.label, rows, b->all.label, COMM_I32, NULL);
+    else if (b->rank == 0) // the labels stay home: the SMs' predicted classes stand in (bomm.h)
+        for (int64_t j = 0; j < total; j++)
+            b->all.label[j] = argmax_row(b->all.probs + (size_t)j * K, K);
     comm_gather_parties(c, b->up.mask, rows, b->all.mask, COMM_U8, NULL);
     xfree(n), xfree(up);
 }

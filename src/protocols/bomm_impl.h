@@ -19,7 +19,7 @@ typedef struct {
     int64_t n, cap;
     float *emb;     // (cap, M, D) the small model's embedding per modality; zeros where absent
     float *probs;   // (cap, K) the small model's soft labels
-    int32_t *label; // (cap)
+    int32_t *label; // (cap) the true label; on the cloud without bomm.upload-labels: argmax probs
     uint8_t *mask;  // (cap) bit m = modality m present
 } BommRecords;
 
@@ -127,7 +127,8 @@ void bomm_records_free(BommRecords *r);
 void bomm_party_upload(Bomm *b, int i, const float *params, const RoundInfo *r);
 // Rows party p uploads this round (every rank knows: the same for every party's host).
 int64_t bomm_upload_rows(const Bomm *b, int p, const RoundInfo *r);
-// Payload up of hosted party i's uploaded rows: present embeddings, soft labels, label, mask.
+// Payload up of hosted party i's uploaded rows: present embeddings, soft labels, label (with
+// bomm.upload-labels), mask.
 double bomm_upload_bytes(const Bomm *b, int i);
 
 // ---- bomm_fill.c ----

@@ -143,7 +143,8 @@ static void build_mm_set(Bomm *b, MmSet *t) {
     }
     b->diag.aligned = aligned;
     b->diag.pairs = b->s.gpa ? pairs : NAN;
-    b->diag.precision = b->s.gpa && pairs > 0 ? right / pairs : NAN;
+    // Without uploaded labels the cloud cannot tell a right pair from a wrong one.
+    b->diag.precision = b->s.gpa && pairs > 0 && b->s.upload_labels ? right / pairs : NAN;
 }
 
 // The large model's input for rows[0..B) of set t (one dense (B, D) block per modality), with

@@ -29,6 +29,12 @@ const OptSpec bomm_opts[BOMM_N_OPTS] = {
      "confidence threshold (max similarity probability) of a pseudo-aligned pair", 0},
     {"bomm.upload", OPT_INT, B_OPT(upload), "128", OPT_LO | OPT_HI, 1, 65536, NULL,
      "candidate rows a party uploads per round (embeddings and soft labels, never raw data)", 0},
+    {"bomm.upload-labels", OPT_BOOL, B_OPT(upload_labels), "true", 0, 0, 0, NULL,
+     "each uploaded row carries its true label, the large model's CE target and the generators' "
+     "reward class (false: the argmax of the row's uploaded soft labels stands in). Privacy cost "
+     "when true: the cloud learns the label of every uploaded row, hence each party's class "
+     "distribution and the class of individual samples",
+     0},
     {"bomm.kd", OPT_DOUBLE, B_OPT(kd), "0.5", OPT_LO | OPT_HI, 0, 1000, NULL,
      "party: weight of the distillation from the large model's soft labels", 0},
     {"bomm.mm-kd", OPT_DOUBLE, B_OPT(mm_kd), "0.5", OPT_LO | OPT_HI, 0, 1000, NULL,

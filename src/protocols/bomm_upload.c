@@ -1,6 +1,7 @@
 // bomm_upload.c - what a party of the large–small collaboration sends after its local training
 // (bomm.h): per-class, per-modality sums and counts of its embeddings, and a uniform sample of
-// `upload` rows as (embeddings, soft labels, label, modality mask), never raw data.
+// `upload` rows as (embeddings, soft labels, label, modality mask), never raw data. The label is
+// sent only with bomm.upload-labels (bomm_exchange.c); its record here stays on the host otherwise.
 // [I] reconstruction from the BoMM abstract.
 #include <string.h>
 
@@ -42,7 +43,7 @@ double bomm_upload_bytes(const Bomm *b, int i) {
     int64_t at = first_record(b, i);
     for (int64_t j = 0; j < b->up_n[i]; j++)
         bytes += (double)bomm_popcount8(b->up.mask[at + j]) * b->D * sizeof(float) +
-                 (double)b->K * sizeof(float) + sizeof(int32_t) + 1;
+                 (double)b->K * sizeof(float) + (b->s.upload_labels ? sizeof(int32_t) : 0) + 1;
     return bytes;
 }
 
