@@ -21,6 +21,7 @@ typedef enum RngPurpose {
     RNG_TEST = 6,          // tests and benchmarks
     RNG_SELECT = 7,        // rows a party uploads, rows a generator is preference-trained on
     RNG_DROPOUT_PARTY = 8, // whether a sampled party's update arrives (--party-dropout)
+    RNG_SECAGG = 9,        // a party's secure-aggregation key seeds (secagg/secagg.h)
 } RngPurpose;
 
 // Transparent so that a checkpoint can store it; use the functions to draw.
