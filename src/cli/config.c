@@ -149,6 +149,7 @@ void run_config_optset(const RunConfig *rc, OptSet *s) {
     memset(s, 0, sizeof *s);
     optset_add(s, core_opts, N_CORE, (void *)&rc->c);
     optset_add(s, scenario_override_opts, scenario_n_override_opts, (void *)&rc->c.scn);
+    optset_add(s, security_opts, security_n_opts, (void *)&rc->c.sec);
     if (rc->method && rc->method->n_opts)
         optset_add(s, rc->method->opts, rc->method->n_opts, rc->method_opts);
     if (rc->model && rc->model->n_opts)
@@ -251,8 +252,10 @@ static int validate(const RunConfig *rc, const OptSet *s, char *err, size_t cap)
     }
     if (scenario_overrides_check(c->scenario, &c->scn, c->parties, 0, err, cap) != 0)
         return OPT_ERR_BAD_VALUE;
+    int code = security_check(&c->sec, c->parties, c->sample, err, cap);
+    if (code != OPT_OK) return code;
     if (rc->method->validate) {
-        int code = rc->method->validate(rc->method_opts, s, err, cap);
+        code = rc->method->validate(rc->method_opts, s, err, cap);
         if (code != OPT_OK) return code;
     }
     if (rc->model->validate) return rc->model->validate(rc->model_opts, s, err, cap);
@@ -374,6 +377,8 @@ void config_print_help(FILE *f, const OptRegistry *methods, const OptRegistry *m
                     "(requeue and resume with --resume=auto; docs/signals.md).");
     fprintf(f, "\nScenario overrides (\"\" keeps the preset's value):\n");
     opts_print_help(scenario_override_opts, scenario_n_override_opts, f, NULL);
+    fprintf(f, "\nDefences of the federation (docs/security.md):\n");
+    opts_print_help(security_opts, security_n_opts, f, NULL);
     print_groups(f, "Methods", "method", methods);
     print_groups(f, "Model kinds", "model", models);
 }

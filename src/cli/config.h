@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/security.h"
 #include "core/options.h"
 #include "data/scenario.h"
 
@@ -29,6 +30,7 @@ typedef struct Config {
     double prox_mu, prox_weight; // --prox.mu, --prox.weight
     int prox_free;               // --prox.free
     ScenarioOverrides scn;       // --scenario.<key>
+    SecurityOpts sec;            // the federation's defences (cli/security.h)
 } Config;
 
 // The seed of one random stream: its override when set (>= 0), else --seed.

@@ -23,6 +23,9 @@ typedef enum RngPurpose {
     RNG_DROPOUT_PARTY = 8, // whether a sampled party's update arrives (--party-dropout)
     RNG_SECAGG = 9,        // secure aggregation's keys and self masks (src/secagg)
     RNG_ATTACK = 10,       // the attack simulator: who attacks, the noise attack (src/agg/attack.h)
+    RNG_STRAGGLER = 11,    // a party's simulated speed in a round (--straggler.deadline)
+    RNG_DP_NOISE = 12,     // the Gaussian noise of client-level DP on the aggregate (--dp.clip)
+    RNG_SECAGG_DROP = 13,  // whether a secure-aggregation member vanishes (--secagg.drop)
 } RngPurpose;
 
 // Transparent so that a checkpoint can store it; use the functions to draw.

@@ -48,6 +48,8 @@ enum {
     M_P_PAYLOAD_DOWN,
     M_P_SAMPLED,
     M_P_ARRIVED,
+    M_P_VERDICT,
+    M_P_UPDATE_NORM,
     M_COUNT
 };
 
@@ -88,6 +90,8 @@ void run_declare_series(Run *run) {
         {"party_payload_down", 1, 0, NONE},
         {"party_sampled", 1, 0, NONE},
         {"party_arrived", 1, 0, NONE},
+        {"party_verdict", 1, 0, NONE},
+        {"party_update_norm", 1, 0, NONE},
     };
     const char *eval = holdout_role_name(run->eval_role);
     metriclog_init(&run->log);
@@ -100,8 +104,37 @@ void run_declare_series(Run *run) {
                             : series[i].rows == EVAL ? eval
                                                      : "");
     }
+    // The defences' own, declared only when they are on (after the protocol's, whose indices
+    // the protocol keeps).
     const Protocol *pr = run->method->protocol;
     if (pr->declare_series) pr->declare_series(run->proto, &run->log);
+    run->m_dp_epsilon = run->m_secagg_ok = -1;
+    if (run->fed.update_space) run->m_dp_epsilon = metriclog_add(&run->log, "dp_epsilon", 1, 0);
+    if (run->fed.path == FED_SECAGG) run->m_secagg_ok = metriclog_add(&run->log, "secagg_ok", 1, 0);
+}
+
+// The defences' row: every party's verdict and update norm (NaN when it sent nothing), the
+// (epsilon, delta) of DP after this round, whether secure aggregation succeeded.
+static void record_defences(Run *run, const RoundInfo *r) {
+    MetricLog *L = &run->log;
+    const Federation *f = &run->fed;
+    for (int p = 0; p < run->P; p++) {
+        int32_t v = run->shape.aggregate ? f->verdict[p] : 0;
+        metriclog_set(L, M_P_VERDICT, p, v ? (double)(v - 1) : NAN);
+        metriclog_set(L, M_P_UPDATE_NORM, p, v ? f->norm[p] : NAN);
+    }
+    if (run->m_secagg_ok >= 0) metriclog_set(L, run->m_secagg_ok, 0, f->secagg_ok);
+    if (run->m_dp_epsilon >= 0) {
+        const SecurityOpts *s = &run->cfg->sec;
+        RdpAccountant a;
+        rdp_init(&a);
+        rdp_compose(&a, f->dp_q, s->dp_noise, r->round);
+        double order, eps = rdp_epsilon(&a, s->dp_delta, &order);
+        metriclog_set(L, run->m_dp_epsilon, 0, eps);
+        log_info("round %d: DP (epsilon %.3f, delta %g) at RDP order %g (sampling rate %.4g, "
+                 "noise multiplier %g)",
+                 r->round, eps, s->dp_delta, order, f->dp_q, s->dp_noise);
+    }
 }
 
 void run_gather_stats(Run *run) {
@@ -197,6 +230,7 @@ void run_record(Run *run, const RoundInfo *r, const EvalStats *global, double ms
         metriclog_set(L, M_P_SAMPLED, p, r->sampled[p]);
         metriclog_set(L, M_P_ARRIVED, p, r->arrived[p]);
     }
+    record_defences(run, r);
     double party_acc = NAN, personal_acc = NAN, gacc = NAN;
     if (r->evaluated) {
         party_acc = party_means(run, ST_G_LOSS, M_PARTY_TEST_ACC_MEAN, M_P_TEST_ACC);

@@ -10,11 +10,17 @@
 #include "fl/run_impl.h"
 #include "train/prox.h"
 
-// Party models are CHECKed to stay inside ±PARAM_CAP, which fixes the fixed-point exponent of the
-// aggregation: weights n_k/N sum to 1, so Σ|terms| <= PARAM_CAP and 2^PARAM_EXP resolution
-// (~3.6e-15) is far below float32's.
-#define PARAM_CAP 4096.0
-#define PARAM_EXP 48
+// --straggler.deadline: party p's simulated time this round, its rows against the mean party's
+// at a log-normal speed drawn from its own stream, is past the deadline (its update is dropped).
+static int late(const Run *run, uint64_t seed, int round, int p) {
+    const SecurityOpts *s = &run->cfg->sec;
+    if (s->straggler_deadline <= 0) return 0;
+    Rng rng;
+    rng_init(&rng, seed, (uint32_t)round, (uint32_t)p, RNG_STRAGGLER);
+    double mean_rows = (double)run->n_train_total / run->P;
+    double t = (double)run->n_train[p] / mean_rows * exp(s->straggler_sigma * rng_normal(&rng));
+    return t > s->straggler_deadline;
+}
 
 void run_sample(Run *run, int round, RoundInfo *r) {
     int P = run->P, K = run->cfg->sample;
@@ -22,6 +28,12 @@ void run_sample(Run *run, int round, RoundInfo *r) {
     memset(run->sampled, 0, (size_t)P);
     if (K == 0 || K >= P) {
         memset(run->sampled, 1, (size_t)P);
+    } else if (!strcmp(run->cfg->sec.sample_mode, "poisson")) { // each with rate K/P, own stream
+        for (int p = 0; p < P; p++) {
+            Rng rng;
+            rng_init(&rng, seed, (uint32_t)round, (uint32_t)p, RNG_SAMPLE);
+            run->sampled[p] = rng_uniform(&rng) < (double)K / P;
+        }
     } else { // K of P without replacement, from the round's own stream: any -np, any resume
         int64_t *idx = xmalloc((size_t)P * sizeof *idx);
         Rng rng;
@@ -39,12 +51,15 @@ void run_sample(Run *run, int round, RoundInfo *r) {
             rng_init(&rng, seed, (uint32_t)round, (uint32_t)p, RNG_DROPOUT_PARTY);
             run->arrived[p] = rng_uniform(&rng) >= run->cfg->party_dropout;
         }
+        if (run->arrived[p] && late(run, seed, round, p)) run->arrived[p] = 0;
         if (run->arrived[p]) arrived_rows += run->n_train[p];
         arrived_with_rows += run->arrived[p] && run->n_train[p] > 0;
     }
+    double dp_w = 1.0 / (run->fed.dp_q * P);
     for (int p = 0; p < P; p++) { // the weights renormalise over the updates that arrive
         int in = run->arrived[p] && run->n_train[p] > 0;
-        run->weight[p] = !in ? 0.0
+        run->weight[p] = !in                     ? 0.0
+                         : run->fed.update_space ? dp_w // DP: fixed, over the expected parties
                          : run->shape.uniform_weights
                              ? 1.0 / (double)arrived_with_rows
                              : (double)run->n_train[p] / (double)arrived_rows;
@@ -55,14 +70,6 @@ void run_sample(Run *run, int round, RoundInfo *r) {
                      .arrived = run->arrived,
                      .weight = run->weight,
                      .evaluated = round % run->cfg->eval_every == 0 || round == run->cfg->rounds};
-}
-
-static void check_party_model(const float *w, size_t n, int party, int round) {
-    for (size_t i = 0; i < n; i++)
-        CHECK(isfinite(w[i]) && fabsf(w[i]) <= PARAM_CAP,
-              "party %d, round %d: parameter %zu is %g after local training (diverged; lower "
-              "--lr or raise --clip)",
-              party, round, i, (double)w[i]);
 }
 
 static void record_stats(double *st, const EvalStats *e, int first) {
@@ -102,7 +109,8 @@ static float *start_from_global(Run *run) {
 }
 
 // Hosted party i trains: from its own model, or from the global one with a fresh optimizer (its
-// download is the selection). Then the protocol sees it, and its selection joins the exact sum.
+// download is the selection). Then the protocol sees it, and its selection goes to the cloud
+// (upload.c).
 static void train_party(Run *run, int i, const RoundInfo *r) {
     const Protocol *pr = run->method->protocol;
     int party = run->first + i;
@@ -127,34 +135,9 @@ static void train_party(Run *run, int i, const RoundInfo *r) {
                 r->round, party, h, &run->ts, &e);
     if (run->shape.own_models) run->party_step[i] = own.step;
     record_stats(run->stats + (size_t)i * run->n_stats, &e, ST_TRAIN_LOSS);
-    check_party_model(params, n, party, r->round);
     if (pr->after_local) pr->after_local(run->proto, i, params, r);
     if (r->evaluated && !run->shape.own_models) evaluate_personal(run, i, params);
-    if (run->shape.aggregate && r->arrived[party]) { // its update and its sample count arrive
-        selection_pack(&run->sel, params, run->packed);
-        exact_add(run->acc, run->packed, r->weight[party], ns, PARAM_EXP);
-        comm_charge(run->comm, party, COMM_UP, (double)ns * sizeof(float) + sizeof(int64_t));
-    }
-}
-
-// The exact sample-weighted mean of the arrived selections to the cloud, and its server update.
-static void aggregate(Run *run, const RoundInfo *r) {
-    size_t ns = run->sel.n;
-    int any = 0;
-    for (int p = 0; p < run->P; p++)
-        any |= r->weight[p] > 0;
-    if (!any) { // nothing arrived: the global model stays
-        log_info("round %d: no update arrived; the global model is unchanged", r->round);
-        return;
-    }
-    comm_reduce_sum_i64(run->comm, run->acc, ns, 0, NULL);
-    if (run->rank != 0) return;
-    float *mean = xmalloc(ns * sizeof(float) + 1);
-    exact_to_float(mean, run->acc, ns, PARAM_EXP, 1.0);
-    selection_pack(&run->sel, run->global, run->packed);
-    run->method->protocol->server_update(run->proto, run->packed, mean, ns, r);
-    selection_unpack(&run->sel, run->packed, run->global);
-    xfree(mean);
+    if (run->shape.aggregate && r->arrived[party]) fed_upload(run, i, params, r);
 }
 
 void run_round(Run *run, const RoundInfo *r) {
@@ -162,10 +145,13 @@ void run_round(Run *run, const RoundInfo *r) {
     comm_reset_payload(run->comm);
     memset(run->stats, 0, (size_t)run->count * run->n_stats * sizeof *run->stats);
     if (pr->begin_round) pr->begin_round(run->proto, r);
-    if (run->shape.aggregate) memset(run->acc, 0, run->sel.n * sizeof *run->acc);
+    if (run->shape.aggregate) {
+        memset(run->acc, 0, run->sel.n * sizeof *run->acc);
+        fed_begin_round(run, r);
+    }
     for (int i = 0; i < run->count; i++)
         if (trains(run, i, r)) train_party(run, i, r);
-    if (run->shape.aggregate) aggregate(run, r);
+    if (run->shape.aggregate) fed_aggregate(run, r);
     if (pr->exchange) pr->exchange(run->proto, r);
     // Every rank holds the same global model: it changes only in the selection, which the cloud
     // broadcasts (each party's download was charged when it started training).

@@ -229,6 +229,8 @@ static void setup_protocol(Run *run) {
 
 // 0, or -1 on every rank when an input file was refused (the integrity gate, the data's
 // validation) or the preflight refused the sizes (with everything it had set up released).
+static void teardown(Run *run);
+
 static int setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     memset(run, 0, sizeof *run);
     run->rc = rc;
@@ -273,6 +275,13 @@ static int setup(Run *run, const RunConfig *rc, MPI_Comm world) {
     describe_run(run);
     setup_model(run);
     setup_protocol(run);
+    char err[512];
+    if (fed_check(run, err, sizeof err) != 0) { // the same verdict on every rank
+        if (run->rank == 0) log_error("%s", err);
+        teardown(run);
+        return -1;
+    }
+    fed_init(run);
     int P = run->P;
     run->sampled = xcalloc((size_t)P, 1);
     run->arrived = xcalloc((size_t)P, 1);
@@ -288,6 +297,7 @@ static int setup(Run *run, const RunConfig *rc, MPI_Comm world) {
 
 static void teardown(Run *run) {
     run->method->protocol->destroy(run->proto);
+    fed_free(run);
     xfree(run->party_params), xfree(run->party_m), xfree(run->party_v), xfree(run->party_step);
     xfree(run->work_params), xfree(run->work_opt.m), xfree(run->work_opt.v);
     xfree(run->acc), xfree(run->packed), xfree(run->global);

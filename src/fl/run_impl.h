@@ -2,6 +2,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "agg/attack.h"
+#include "agg/robust.h"
 #include "cli/config.h"
 #include "comm/comm.h"
 #include "core/sha256.h"
@@ -13,7 +15,9 @@
 #include "methods/method.h"
 #include "models/kinds.h"
 #include "models/model.h"
+#include "privacy/rdp.h"
 #include "protocols/protocol.h"
+#include "secagg/secagg.h"
 #include "train/local.h"
 #include "train/prox.h"
 #include "train/samples.h"
@@ -42,6 +46,38 @@ enum {
     ST_PAYLOAD_DOWN,
     ST_COUNT
 };
+
+// How the parties' updates reach the cloud (cli/security.h chooses; docs/security.md):
+//   FED_SUM      each host adds its parties' terms into one exact fixed-point sum, reduced to the
+//                cloud (what a plain aggregation server computes: it needs only the sum);
+//   FED_PARTIES  each party's update w_k - w_global goes to the cloud (gathered in party order),
+//                which applies an order-statistic rule (--robust=median|trimmed-mean|krum);
+//   FED_SECAGG   each party's fixed-point terms, masked (secagg/secagg.h), go to the cloud, which
+//                sums them mod 2^64 and removes the masks: the same bits as FED_SUM.
+typedef enum { FED_SUM, FED_PARTIES, FED_SECAGG } FedPath;
+
+// A party's verdict in run.h5's party_verdict (NaN = it sent nothing this round): the screen's
+// (agg/robust.h: kept, non-finite, out of range, too long, clipped, not selected by Krum), then
+// the driver's own.
+#define FED_VANISHED (ROBUST_VERDICT_COUNT) // secagg: left after sharing its keys (--secagg.drop)
+
+typedef struct {
+    FedPath path;
+    int update_space;  // DP: the terms are updates w_k - w_global with weight 1/(q P), not models
+    int exponent;      // the fixed-point exponent of the round's terms (comm/exact.h)
+    RobustOpts robust; // the screen's and the cloud's rule
+    AttackKind attack; // the simulated attack (agg/attack.h)
+    double strength;   // the attack's factor
+    uint8_t *attacker; // (P) the parties that attack (every rank)
+    float *gsel;       // (sel.n) the round's global selection, packed (every rank)
+    float *delta;      // (sel.n) scratch: a party's update
+    void *up;          // FED_PARTIES: (count, sel.n) float; FED_SECAGG: (count, sel.n) uint64
+    int32_t *verdict;  // (P) every rank after the exchange: verdict + 1 (0 = nothing sent)
+    double *norm;      // (P) every rank after the exchange: the update's L2 norm (NaN: none)
+    SecAgg *secagg;    // FED_SECAGG
+    int secagg_ok;     // the round's secure aggregation succeeded (rank 0 records it)
+    double dp_q;       // DP: the sampling rate the accountant composes
+} Federation;
 
 typedef struct {
     const RunConfig *rc;
@@ -74,8 +110,9 @@ typedef struct {
     float *party_params, *party_m, *party_v; // (count, n_params)
     int64_t *party_step;                     // (count)
     // aggregation
-    int64_t *acc;  // (sel.n) exact sum of the arrived parties' selections
-    float *packed; // (sel.n) scratch: a selection, packed
+    int64_t *acc;   // (sel.n) exact sum of the arrived parties' selections
+    float *packed;  // (sel.n) scratch: a selection, packed
+    Federation fed; // the defences and the paths an update takes to the cloud (upload.c)
     TrainScratch ts;
     // the protocol
     ProtocolEnv env;
@@ -91,6 +128,7 @@ typedef struct {
     // run files
     OptSet opts; // every option of the run (config table, /config, checkpoints)
     MetricLog log;
+    int m_dp_epsilon, m_secagg_ok; // rank 0: the defences' series in log, -1 when off
     RunInfo info;
     RunPartition partition;                // rank 0: built once from the scenarios (run.c), owned
     char data_sha256[SHA256_HEX_LEN + 1];  // every rank: rank 0's digest of --data (inputs.c)
@@ -143,6 +181,23 @@ void run_gather_meta(Run *run, int final);
 // allocated; also selects run->sel (--trainable) and builds run->prox. Rank 0 logs the reason.
 // Returns 0, or -1 on every rank together (mmcollab exits 2). Collective.
 int run_preflight(Run *run);
+
+// upload.c: the defences' state (after setup_protocol: the path follows the shape), freed by
+// fed_free. Collective. fed_check first: 0, or -1 (err) when a defence is asked of a method whose
+// cloud aggregates nothing. Local.
+int fed_check(const Run *run, char *err, size_t cap);
+void fed_init(Run *run);
+void fed_free(Run *run);
+// The round's set-up, before the parties train: the global selection kept for the updates, the
+// fixed-point exponent, secure aggregation's keys for the round's members (collective).
+void fed_begin_round(Run *run, const RoundInfo *r);
+// Hosted party i's trained parameters on their way to the cloud: its update (attacked when it is
+// an attacker), screened and clipped, then added to the exact sum, kept for the gather or masked.
+// Local.
+void fed_upload(Run *run, int i, const float *params, const RoundInfo *r);
+// aggregate.c: the cloud's mean of what arrived (its path), DP's noise, the server update.
+// Collective.
+void fed_aggregate(Run *run, const RoundInfo *r);
 
 // state.c
 void run_write_checkpoint(Run *run, int round); // collective
