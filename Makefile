@@ -19,6 +19,8 @@
 #   make fedmllm-table  the FedMLLM table without Slurm: jobs/fedmllm/sweep.txt -> runs/fedmllm/,
 #                   jobs/fedmllm/RESULTS.md (FEDMLLM_J runs at a time, FEDMLLM_NP ranks each)
 #   make fedmllm-table-quick  its quick version (1 seed, 4 settings): jobs/fedmllm/quick/RESULTS.md
+#   make security-table  attack/defence table, secure aggregation cost, stragglers, DP curve:
+#                   jobs/security/sweep.txt -> runs/security/, jobs/security/RESULTS.md
 #   make tuning     the validation sweeps behind the defaults: jobs/sweeps/{bomm_validation,fedprox_mu,fedmllm_lr}.md
 #   make calibrate  per-dataset validation accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
@@ -30,7 +32,7 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties asan debug lint format \
-                format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick tuning \
+                format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick security-table tuning \
                 base-model fuzz
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
@@ -52,7 +54,7 @@ fuzz-deps:
 	@scripts/deps.sh fuzz
 
 # analysis/ (and make run's curves) runs on Debian's python3-h5py and python3-matplotlib.
-test test-analysis check asan run bomm-table fedmllm-table fedmllm-table-quick tuning: analysis-deps
+test test-analysis check asan run bomm-table fedmllm-table fedmllm-table-quick security-table tuning: analysis-deps
 analysis-deps: deps
 	@scripts/deps.sh analysis
 
@@ -457,6 +459,18 @@ fedmllm-table fedmllm-table-quick: $(APPS) \
 	mkdir -p $(dir $(FEDMLLM_RESULTS)) && \
 	/usr/bin/python3 analysis/fedmllm_table.py --manifest $(FEDMLLM_MANIFEST) --md $(FEDMLLM_RESULTS) >/dev/null && \
 	echo "== $(FEDMLLM_RESULTS), $(FEDMLLM_RESULTS:.md=.csv), RUNS.sha256 and curves/ next to it" && exit $$rc
+
+# ---- the security tables (issue 14) without Slurm ----
+# As bomm-table: every unfinished line of jobs/security/sweep.txt, then the attack table, the
+# secure-aggregation cost, the straggler table and the DP utility curve from exactly its runs.
+SECURITY_MANIFEST ?= jobs/security/sweep.txt
+SECURITY_RESULTS ?= jobs/security/RESULTS.md
+SECURITY_J ?= 2
+security-table: $(APPS) $(foreach f,avfmnist_small landsat,$(call sealed,$(DATA)/$(f).h5))
+	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(SECURITY_MANIFEST) \
+	  -j $(SECURITY_J) -n 3 --bin $(BUILD)/bin || rc=$$?; \
+	/usr/bin/python3 analysis/security_table.py --manifest $(SECURITY_MANIFEST) --md $(SECURITY_RESULTS) \
+	  >/dev/null && echo "== $(SECURITY_RESULTS), its CSV and dp_curve.png next to it" && exit $$rc
 
 # The validation sweeps behind the defaults (docs/methods.md §7): each manifest's runs, then its
 # table next to it (jobs/sweeps/<name>.md).

@@ -9,13 +9,18 @@
 #include "protocols/bomm.h"
 
 typedef struct {
-    int upload;
+    int upload, upload_labels;
     double kd, mm_kd;
 } FedmktOpts;
 
 static const OptSpec fedmkt_opts[] = {
     {"fedmkt.upload", OPT_INT, offsetof(FedmktOpts, upload), "128", OPT_LO | OPT_HI, 1, 65536, NULL,
      "rows a party uploads per round", 0},
+    {"fedmkt.upload-labels", OPT_BOOL, offsetof(FedmktOpts, upload_labels), "true", 0, 0, 0, NULL,
+     "each uploaded row carries its true label, the large model's CE target (false: the argmax of "
+     "its uploaded soft labels stands in). Privacy cost when true: the cloud learns the label of "
+     "every uploaded row, hence each party's class distribution",
+     0},
     {"fedmkt.kd", OPT_DOUBLE, offsetof(FedmktOpts, kd), "0.5", OPT_LO | OPT_HI, 0, 1000, NULL,
      "party: weight of the distillation from the large model", 0},
     {"fedmkt.mm-kd", OPT_DOUBLE, offsetof(FedmktOpts, mm_kd), "0.5", OPT_LO | OPT_HI, 0, 1000, NULL,
@@ -27,6 +32,7 @@ static void fedmkt_settings(BommSettings *s, const void *opts) {
     bomm_settings_defaults(s);
     s->use_mm = 1;
     s->upload = o->upload;
+    s->upload_labels = o->upload_labels;
     s->kd = o->kd;
     s->mm_kd = o->mm_kd;
     s->mm_con = 0;
@@ -43,7 +49,7 @@ const Method method_fedmkt = {
             .provenance =
                 "Fan et al. 2025 (FATE-LLM fedmkt), adapted: uploaded rows instead of public data",
             .opts = fedmkt_opts,
-            .n_opts = 3,
+            .n_opts = 4,
             .size = sizeof(FedmktOpts)},
     .protocol = &protocol_bomm,
     .ext = &fedmkt_ext,
