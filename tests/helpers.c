@@ -163,3 +163,17 @@ void assert_same_metrics(const char *work, const char *a, const char *b, int rou
                          work, drop, a, drop, b, count);
     ck_assert_msg(rc == 0, "metrics of %s and %s differ (or lack rows):\n%.1500s", a, b, out);
 }
+
+int read_series(const char *work, const char *dir, const char *name, double *v, int cap) {
+    char out[32768];
+    ck_assert_int_eq(run_command(out, sizeof out,
+                                 "cd %s && h5dump -y -w 0 -m %%.17g -d /metrics/%s %s/run.h5 | "
+                                 "awk '/DATA [{]/{f=1; next} f && /[}]/{exit} f' | tr -d ', ' | "
+                                 "grep -v '^$'",
+                                 work, name, dir),
+                     0);
+    int n = 0;
+    for (char *tok = strtok(out, "\n"); tok && n < cap; tok = strtok(NULL, "\n"))
+        v[n++] = strcmp(tok, "nan") ? atof(tok) : NAN;
+    return n;
+}

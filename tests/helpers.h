@@ -65,6 +65,9 @@ void mmc_workdir(char *work, size_t cap, const char *prefix);
 // the object obj (e.g. "/cloud/global") when not NULL. Fails the test with h5diff's output.
 void assert_same_checkpoint(const char *work, const char *a, const char *b, int round,
                             const char *obj);
+// Every cell of series /metrics/<name> in work/<dir>/run.h5 (row-major: round, then party), NaN
+// included, into v (at most cap); returns the count. Fails the test when h5dump cannot read it.
+int read_series(const char *work, const char *dir, const char *name, double *v, int cap);
 // metrics.csv of a and b equal once the varying columns (round_ms, mpi_bytes_*) are dropped; with
 // rounds > 0 also that they hold exactly that many rows.
 void assert_same_metrics(const char *work, const char *a, const char *b, int rounds);

@@ -9,6 +9,7 @@
 //   - bad thresholds and an impossible scenario end every rank non-zero with a clear message.
 // Runs from the repository root (where `make test` runs); binaries from MMC_BIN_DIR.
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,19 +92,13 @@ START_TEST(test_zero_fill_harness_trains_exactly_fedavg) {
 }
 END_TEST
 
-// Every (round, party) cell of a per-party series in run.h5, row-major, into v; returns the count.
+// Every (round, party) cell of a per-party series in run.h5 that holds a number, row-major, into
+// v; returns the count.
 static int party_series(const char *dir, const char *name, double *v, int cap) {
-    char out[16384];
-    ck_assert_int_eq(run_command(out, sizeof out,
-                                 "cd %s && h5dump -y -w 0 -d /metrics/%s %s/run.h5 | "
-                                 "awk '/DATA [{]/{f=1; next} f && /[}]/{exit} f' | "
-                                 "tr -c '0-9.\\n-' ' ' | tr -s ' ' '\\n' | grep -E '^[0-9.-]+$'",
-                                 work, name, dir),
-                     0);
-    int n = 0;
-    for (char *tok = strtok(out, "\n"); tok && n < cap; tok = strtok(NULL, "\n"))
-        v[n++] = atof(tok);
-    return n;
+    int n = read_series(work, dir, name, v, cap), k = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(v[i])) v[k++] = v[i];
+    return k;
 }
 
 START_TEST(test_generators_reach_exactly_the_parties_missing_their_target) {
