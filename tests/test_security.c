@@ -257,6 +257,7 @@ START_TEST(test_impossible_combinations_exit_2_naming_the_options) {
         {"--secagg.drop=0.2", "without --secagg"},
         {"--secagg --secagg.threshold=7", "secagg.threshold"},
         {"--secagg --method=local", "aggregates no party models"},
+        {"--dp.clip=1 --method=bomm", "covers the model updates only"},
         {"--sample-mode=poisson", "--sample > 0"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

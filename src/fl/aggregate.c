@@ -33,7 +33,7 @@ static void exchange_verdicts(Run *run, const RoundInfo *r) {
     size_t row = 0, to = 0;
     for (int i = 0; i < run->count; i++) {
         int p = run->first + i;
-        if (!(r->arrived[p] && r->weight[p] > 0)) continue;
+        if (!fed_sends(r, p)) continue;
         if (kept(f->verdict[p])) {
             if (to != row) memmove(up + to * ns * elem, up + row * ns * elem, ns * elem);
             to++;
@@ -67,7 +67,7 @@ static double kept_share(const Run *run, const RoundInfo *r) {
     if (run->fed.update_space) return 1.0;
     int64_t all = 0, in = 0;
     for (int p = 0; p < run->P; p++) {
-        if (!(r->arrived[p] && r->weight[p] > 0)) continue;
+        if (!fed_sends(r, p)) continue;
         int64_t w = run->shape.uniform_weights ? 1 : run->n_train[p];
         all += w;
         if (kept(run->fed.verdict[p])) in += w;
@@ -113,6 +113,7 @@ static int robust_update(Run *run, const RoundInfo *r, float *u) {
 // (collective). Rank 0's acc holds the exact sum on success.
 static int secure_sum(Run *run, const RoundInfo *r) {
     Federation *f = &run->fed;
+    if (!f->secagg_ok) return -1; // the set-up failed on every rank (logged): nothing was sent
     size_t ns = run->sel.n;
     int64_t *per_party = xmalloc((size_t)run->P * sizeof *per_party);
     uint8_t *uploaded = xmalloc((size_t)run->P);
@@ -134,8 +135,8 @@ static int secure_sum(Run *run, const RoundInfo *r) {
     }
     xfree(all);
     char err[512] = "";
-    int rc = f->secagg_ok ? secagg_unmask(f->secagg, uploaded, sum, ns, err, sizeof err) : -1;
-    if (rc != 0 && f->secagg_ok && run->rank == 0)
+    int rc = secagg_unmask(f->secagg, uploaded, sum, ns, err, sizeof err);
+    if (rc != 0 && run->rank == 0)
         log_warn("round %d: %s; the global model is unchanged", r->round, err);
     f->secagg_ok = rc == 0;
     xfree(uploaded);

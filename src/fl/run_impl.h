@@ -61,6 +61,9 @@ typedef enum { FED_SUM, FED_PARTIES, FED_SECAGG } FedPath;
 // the driver's own.
 #define FED_VANISHED (ROBUST_VERDICT_COUNT) // secagg: left after sharing its keys (--secagg.drop)
 
+// Party p sends an update this round: it arrived and holds training rows (RoundInfo.weight > 0).
+static inline int fed_sends(const RoundInfo *r, int p) { return r->arrived[p] && r->weight[p] > 0; }
+
 typedef struct {
     FedPath path;
     int update_space;  // DP: the terms are updates w_k - w_global with weight 1/(q P), not models

@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "core/xalloc.h"
 #include "fl/run_impl.h"
+#include "protocols/fedavg.h"
 
 // Party models stay inside ±PARAM_CAP, which fixes the fixed-point exponent of the aggregation in
 // model space: weights n_k/N sum to 1, so Σ|terms| <= PARAM_CAP and 2^PARAM_EXP resolution
@@ -28,6 +29,17 @@ int fed_check(const Run *run, char *err, size_t cap) {
                        : strcmp(s->attack, "none") != 0 ? "--attack"
                                                         : NULL;
     if (s->secagg && secagg_threshold_check(s->secagg_threshold, run->P, err, cap) != 0) return -1;
+    // DP-FedAvg's guarantee covers what the aggregation carries; a protocol with transfers of its
+    // own (BoMM's rows, prototypes) would leak around it.
+    if (security_dp(s) && run->method->protocol != &protocol_fedavg) {
+        snprintf(
+            err, cap,
+            "--dp.clip with --method=%s: client-level DP covers the model updates only, and "
+            "this method sends more (rows' embeddings, soft labels or prototypes); use fedavg, "
+            "fedprox, fedavgm, fedadagrad, fedadam or fedyogi",
+            run->cfg->method);
+        return -1;
+    }
     if (!what || run->shape.aggregate) return 0;
     snprintf(err, cap,
              "%s with --method=%s: this method's cloud aggregates no party models, so there is "
@@ -42,13 +54,11 @@ void fed_init(Run *run) {
     const SecurityOpts *s = &run->cfg->sec;
     memset(f, 0, sizeof *f);
     int P = run->P;
-    f->path = s->secagg ? FED_SECAGG
-              : !strcmp(s->robust, "median") || !strcmp(s->robust, "trimmed-mean") ||
-                      !strcmp(s->robust, "krum")
-                  ? FED_PARTIES
-                  : FED_SUM;
-    f->update_space = security_dp(s);
     CHECK(robust_rule_from_name(s->robust, &f->robust.rule) == 0, "--robust=%s", s->robust);
+    f->path = s->secagg                                   ? FED_SECAGG
+              : robust_rule_needs_updates(f->robust.rule) ? FED_PARTIES
+                                                          : FED_SUM;
+    f->update_space = security_dp(s);
     f->robust.norm_bound = f->update_space ? s->dp_clip : s->robust_norm;
     f->robust.trim = s->robust_trim;
     f->robust.krum_f = s->robust_f;
@@ -81,7 +91,7 @@ void fed_free(Run *run) {
 static int hosted_senders(const Run *run, const RoundInfo *r) {
     int n = 0;
     for (int i = 0; i < run->count; i++)
-        n += r->arrived[run->first + i] && r->weight[run->first + i] > 0;
+        n += fed_sends(r, run->first + i);
     return n;
 }
 
@@ -106,7 +116,7 @@ void fed_begin_round(Run *run, const RoundInfo *r) {
         char err[512];
         uint8_t *members = xmalloc((size_t)run->P);
         for (int p = 0; p < run->P; p++)
-            members[p] = r->arrived[p] && r->weight[p] > 0;
+            members[p] = (uint8_t)fed_sends(r, p);
         f->secagg_ok = secagg_setup(f->secagg, r->round, members, err, sizeof err) == 0;
         if (!f->secagg_ok && run->rank == 0) log_warn("round %d: %s", r->round, err);
         xfree(members);
@@ -124,7 +134,7 @@ static int out_of_range(const float *x, size_t n) {
 static size_t sender_row(const Run *run, int i, const RoundInfo *r) {
     size_t row = 0;
     for (int j = 0; j < i; j++)
-        row += r->arrived[run->first + j] && r->weight[run->first + j] > 0;
+        row += fed_sends(r, run->first + j);
     return row;
 }
 
@@ -154,16 +164,14 @@ void fed_upload(Run *run, int i, const float *params, const RoundInfo *r) {
         changed = 1;
     }
     // The bound applies under reject and clip, and to DP's clip; the other rules only screen.
-    RobustOpts screen = f->robust;
     int clip = f->update_space || f->robust.rule == ROBUST_CLIP;
-    if (!f->update_space && f->robust.rule != ROBUST_REJECT && !clip) screen.norm_bound = 0;
-    double norm;
-    RobustVerdict v = robust_screen(d, ns, INFINITY, screen.norm_bound, clip, &norm);
+    double bound = clip || f->robust.rule == ROBUST_REJECT ? f->robust.norm_bound : 0, norm;
+    RobustVerdict v = robust_screen(d, ns, INFINITY, bound, clip, &norm);
     changed |= v == VERDICT_CLIPPED;
-    if (changed && (v == VERDICT_KEPT || v == VERDICT_CLIPPED))
+    if (changed && robust_verdict_admits(v))
         for (size_t j = 0; j < ns; j++) // the model the party sends
             x[j] = f->gsel[j] + d[j];
-    if ((v == VERDICT_KEPT || v == VERDICT_CLIPPED) && !f->update_space && out_of_range(x, ns))
+    if (robust_verdict_admits(v) && !f->update_space && out_of_range(x, ns))
         v = VERDICT_OUT_OF_RANGE;
     f->norm[party] = norm;
     if (robust_verdict_admits(v) && vanishes(run, r->round, party)) v = FED_VANISHED;
@@ -173,6 +181,8 @@ void fed_upload(Run *run, int i, const float *params, const RoundInfo *r) {
                   v == FED_VANISHED ? "vanished" : robust_verdict_name(v), norm);
         return;
     }
+    // Nothing leaves unmasked: when the round's secure-aggregation set-up failed, it sends nothing.
+    if (f->path == FED_SECAGG && !f->secagg_ok) return;
     const float *y = f->update_space ? d : x;
     // The bytes a deployment sends: the selection in float (or its masked fixed-point terms) and
     // the sample count.
@@ -189,7 +199,7 @@ void fed_upload(Run *run, int i, const float *params, const RoundInfo *r) {
         int64_t *t = (int64_t *)f->up + sender_row(run, i, r) * ns;
         memset(t, 0, ns * sizeof *t);
         exact_add(t, y, r->weight[party], ns, f->exponent);
-        if (f->secagg_ok) secagg_mask(f->secagg, party, (uint64_t *)t, ns);
+        secagg_mask(f->secagg, party, (uint64_t *)t, ns);
         break;
     }
     }
