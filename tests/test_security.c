@@ -122,6 +122,19 @@ START_TEST(test_robust_rules_give_the_same_bits_at_any_np) {
         assert_same_checkpoint(work, "r3", "r2", 3, NULL);
         run_command(NULL, 0, "rm -rf %s/r2 %s/r3", work, work);
     }
+    // Two NaN attackers leave 4 updates, too few for f = 1 (K > 2f + 2): Krum assumes f = 0 and
+    // the model still moves.
+    char out[32768];
+    int rc =
+        mmc(2, "krum_nan", "--robust=krum --robust.f=1 --robust.m=2 --attack=nan --attackers=2",
+            out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "it assumes f = 0 instead of --robust.f=1"),
+                  "exit %d\n%.3000s", rc, out);
+    ck_assert_int_ne(run_command(NULL, 0,
+                                 "cd %s && h5diff -q krum_nan/ckpt/round_000001.h5 "
+                                 "krum_nan/ckpt/round_000003.h5 /cloud/global",
+                                 work),
+                     0);
     // Krum's unselected updates are recorded (verdict 5: not selected), m = 2 kept a round.
     run_ok(2, "krum", "--robust=krum --robust.f=1 --robust.m=2");
     double v[32];

@@ -96,13 +96,23 @@ static int robust_update(Run *run, const RoundInfo *r, float *u) {
         if (kept(f->verdict[p])) ids[k] = p, w[k] = r->weight[p], wsum += w[k], k++;
     for (int k = 0; k < K; k++)
         w[k] /= wsum;
+    // The screen may have left out attackers already: Krum then assumes only as many as the
+    // remaining K allow (K > 2f + 2), rather than keeping the model (logged).
+    RobustOpts o = f->robust;
+    if (o.rule == ROBUST_KRUM && K <= 2 * o.krum_f + 2 && K >= 3) {
+        int fe = (K - 3) / 2;
+        log_info("round %d: %d updates left for Krum: it assumes f = %d instead of --robust.f=%d",
+                 r->round, K, fe, o.krum_f);
+        o.krum_f = fe;
+        o.krum_m = o.krum_m < K - fe ? o.krum_m : K - fe;
+    }
     char err[256] = "";
-    int rc = robust_opts_check(&f->robust, K, err, sizeof err); // rejections may leave too few
+    int rc = robust_opts_check(&o, K, err, sizeof err);
     if (rc != 0)
         log_warn("round %d: --robust=%s: %s; the global model is unchanged", r->round,
                  run->cfg->sec.robust, err);
     else
-        robust_aggregate(&f->robust, u, vk, all, w, ids, K, ns);
+        robust_aggregate(&o, u, vk, all, w, ids, K, ns);
     for (int k = 0; rc == 0 && k < K; k++)
         if (vk[k] != VERDICT_KEPT) f->verdict[ids[k]] = (int32_t)vk[k] + 1;
     xfree(all), xfree(w), xfree(ids), xfree(vk);
