@@ -1,0 +1,87 @@
+// uncertainty.c - sequence confidence, Monte-Carlo token variance, the most uncertain tokens (see
+// uncertainty.h).
+#include "nn/uncertainty.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/die.h"
+
+double sequence_confidence(const float *logits, int T, int V) {
+    CHECK(T >= 0 && V >= 1, "T = %d, V = %d", T, V);
+    if (T > 0) CHECK_PTR(logits);
+    double log_conf = 0;
+    for (int t = 0; t < T; t++) {
+        const float *z = logits + (size_t)t * V;
+        double mx = z[0];
+        for (int v = 1; v < V; v++)
+            mx = z[v] > mx ? z[v] : mx;
+        CHECK(isfinite(mx), "logits[%d] has a non-finite maximum", t);
+        double sum = 0;
+        for (int v = 0; v < V; v++)
+            sum += exp((double)z[v] - mx);
+        log_conf -= log(sum); // log of the largest probability: (mx - mx) - log Σ exp(z - mx)
+    }
+    return exp(log_conf);
+}
+
+void mc_token_variance(double *u, const float *x, int S, int L, int D) {
+    CHECK_PTR(u);
+    CHECK_PTR(x);
+    CHECK(S >= 2 && L >= 1 && D >= 1, "S = %d (>= 2 passes), L = %d, D = %d", S, L, D);
+    size_t stride = (size_t)L * D;
+    for (int l = 0; l < L; l++) {
+        double acc = 0;
+        for (int d = 0; d < D; d++) {
+            const float *p = x + (size_t)l * D + d;
+            double mean = 0, var = 0;
+            for (int s = 0; s < S; s++)
+                mean += p[s * stride];
+            mean /= S;
+            for (int s = 0; s < S; s++) {
+                double e = p[s * stride] - mean;
+                var += e * e;
+            }
+            acc += var / S;
+        }
+        u[l] = acc / D;
+    }
+}
+
+// Sorts idx (n) by u descending, then by index ascending: a total order, so the choice does not
+// depend on the sort's stability. Bottom-up merge sort through tmp (n).
+static int before(const double *u, int a, int b) { return u[a] > u[b] || (u[a] == u[b] && a < b); }
+
+static void sort_by_uncertainty(int *idx, int *tmp, const double *u, int n) {
+    for (int w = 1; w < n; w *= 2) {
+        for (int lo = 0; lo < n; lo += 2 * w) {
+            int mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            int i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = before(u, idx[j], idx[i]) ? idx[j++] : idx[i++];
+            while (i < mid)
+                tmp[k++] = idx[i++];
+            while (j < hi)
+                tmp[k++] = idx[j++];
+        }
+        memcpy(idx, tmp, (size_t)n * sizeof *idx);
+    }
+}
+
+int top_uncertain_tokens(uint8_t *sel, const double *u, int L, double r, int *idx) {
+    CHECK_PTR(sel);
+    CHECK_PTR(u);
+    CHECK_PTR(idx);
+    CHECK(L >= 1, "L = %d tokens", L);
+    CHECK(r >= 0 && r <= 1, "r = %g: the share of tokens, in [0, 1]", r);
+    for (int l = 0; l < L; l++) {
+        CHECK(!isnan(u[l]), "u[%d] is NaN", l);
+        idx[l] = l;
+    }
+    int k = (int)lround(r * L);
+    sort_by_uncertainty(idx, idx + L, u, L);
+    memset(sel, 0, (size_t)L);
+    for (int i = 0; i < k; i++)
+        sel[idx[i]] = 1;
+    return k;
+}
