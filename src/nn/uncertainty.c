@@ -13,14 +13,14 @@ double sequence_confidence(const float *logits, int T, int V) {
     double log_conf = 0;
     for (int t = 0; t < T; t++) {
         const float *z = logits + (size_t)t * V;
-        double mx = z[0];
+        int top = 0;
         for (int v = 1; v < V; v++)
-            mx = z[v] > mx ? z[v] : mx;
+            top = z[v] > z[top] ? v : top;
+        double mx = z[top], rest = 0; // the largest probability is 1 / (1 + rest)
         CHECK(isfinite(mx), "logits[%d] has a non-finite maximum", t);
-        double sum = 0;
         for (int v = 0; v < V; v++)
-            sum += exp((double)z[v] - mx);
-        log_conf -= log(sum); // log of the largest probability: (mx - mx) - log Σ exp(z - mx)
+            if (v != top) rest += exp((double)z[v] - mx);
+        log_conf -= log1p(rest);
     }
     return exp(log_conf);
 }
@@ -50,7 +50,10 @@ void mc_token_variance(double *u, const float *x, int S, int L, int D) {
 
 // Sorts idx (n) by u descending, then by index ascending: a total order, so the choice does not
 // depend on the sort's stability. Bottom-up merge sort through tmp (n).
-static int before(const double *u, int a, int b) { return u[a] > u[b] || (u[a] == u[b] && a < b); }
+static int before(const double *u, int a, int b) {
+    double ua = u[a], ub = u[b];
+    return ua > ub || (ua == ub && a < b);
+}
 
 static void sort_by_uncertainty(int *idx, int *tmp, const double *u, int n) {
     for (int w = 1; w < n; w *= 2) {
