@@ -8,7 +8,7 @@
 // Extension modes, lengths and the loss's normalisation: docs/wavelet.md. Sources: the filters are
 // PyWavelets' (pywt/_extensions/c/wavelets_coeffs.template.h, db1 and db6 dec_lo); the symmetric
 // mode and its output length floor((L + F - 1) / 2) are PyWavelets' 'symmetric'; the loss is
-// CD-CCA's QueryKD (shared/research/methods.md §2.4: MSE + Σ_j L1(DWT_high_j), db6, J = 3).
+// CD-CCA's QueryKD (the paper's rule: MSE + Σ_j L1(DWT_high_j), db6, J = 3).
 // The haar_* functions of nn/loss.h are a separate, older transform (odd samples dropped).
 #pragma once
 
