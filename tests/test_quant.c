@@ -316,15 +316,16 @@ static void qlin_free(QLin *t) {
 }
 
 // {N, C, OC, block}: N = 1, C not a multiple of the block (short last block per row), odd C with
-// 4-bit rows starting mid-byte if rows were not byte-aligned, the student's shapes.
+// 4-bit rows starting mid-byte if rows were not byte-aligned, the student's shapes, OC over two
+// panels and a short third.
 static const int ql_shapes[][4] = {{1, 5, 3, 64},   {3, 70, 4, 64},    {5, 33, 17, 8},
                                    {7, 129, 9, 64}, {64, 48, 128, 64}, {64, 128, 48, 64},
-                                   {2, 11, 6, 3}};
+                                   {2, 11, 6, 3},   {3, 21, 150, 8}};
 
 START_TEST(test_quant_linear_matches_float_linear) {
     const int *sh = ql_shapes[_i];
     for (int f = 0; f < 3; f++)
-        for (int impl = 0; impl < 2; impl++)
+        for (int impl = 0; impl < 3; impl++)
             for (int with_b = 0; with_b < 2; with_b++) {
                 QLin t;
                 qlin_init(&t, fmts[f], sh[0], sh[1], sh[2], sh[3], 70 + (uint32_t)_i);
@@ -387,8 +388,8 @@ static double time_forward(QLin *t, int impl, int reps) {
 START_TEST(test_quant_linear_timing_at_student_shapes) {
     static const int shapes[][3] = {{64, 48, 128}, {64, 128, 48}, {256, 512, 512}};
     printf("quant linear forward, median ms (block 64; float = linear_forward on the float "
-           "weight)\n%-14s %-5s %9s %9s %9s\n",
-           "N x C x OC", "fmt", "float", "ahead", "fused");
+           "weight)\n%-14s %-5s %9s %9s %9s %9s\n",
+           "N x C x OC", "fmt", "float", "ahead", "fused", "panel");
     for (int s = 0; s < 3; s++)
         for (int f = 0; f < 3; f++) {
             QLin t;
@@ -403,10 +404,13 @@ START_TEST(test_quant_linear_timing_at_student_shapes) {
             double ms_fused = time_forward(&t, QUANT_LINEAR_FUSED, reps);
             ck_assert_floats_near(t.out, t.ref, (size_t)t.N * t.OC, TOL_QLIN_DECODED,
                                   TOL_QLIN_DECODED);
+            double ms_panel = time_forward(&t, QUANT_LINEAR_PANEL, reps);
+            ck_assert_floats_near(t.out, t.ref, (size_t)t.N * t.OC, TOL_QLIN_DECODED,
+                                  TOL_QLIN_DECODED);
             char shape[32];
             snprintf(shape, sizeof shape, "%dx%dx%d", t.N, t.C, t.OC);
-            printf("%-14s %-5s %9.3f %9.3f %9.3f\n", shape, quant_format_name(t.fmt), ms_float,
-                   ms_ahead, ms_fused);
+            printf("%-14s %-5s %9.3f %9.3f %9.3f %9.3f\n", shape, quant_format_name(t.fmt),
+                   ms_float, ms_ahead, ms_fused, ms_panel);
             qlin_free(&t);
         }
     fflush(stdout);

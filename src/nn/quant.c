@@ -191,10 +191,13 @@ void quant_linear_decode(QuantFormat fmt, float *w, const uint8_t *codes, const 
 }
 
 size_t quant_linear_workspace_size(QuantLinearImpl impl, int C, int OC) {
-    CHECK(impl == QUANT_LINEAR_AHEAD || impl == QUANT_LINEAR_FUSED,
-          "quant_linear_workspace_size: unknown implementation %d (ahead=0, fused=1)", (int)impl);
+    CHECK(impl == QUANT_LINEAR_AHEAD || impl == QUANT_LINEAR_FUSED || impl == QUANT_LINEAR_PANEL,
+          "quant_linear_workspace_size: unknown implementation %d (ahead=0, fused=1, panel=2)",
+          (int)impl);
     CHECK(C >= 1 && OC >= 1, "quant_linear_workspace_size: bad shape C=%d OC=%d", C, OC);
-    return impl == QUANT_LINEAR_AHEAD ? (size_t)C * OC : (size_t)C;
+    if (impl == QUANT_LINEAR_AHEAD) return (size_t)C * OC;
+    if (impl == QUANT_LINEAR_FUSED) return (size_t)C;
+    return (size_t)C * (size_t)(OC < QUANT_LINEAR_PANEL_ROWS ? OC : QUANT_LINEAR_PANEL_ROWS);
 }
 
 // Σ a[i]·b[i] in float with 8 interleaved partial sums: without -ffast-math the compiler keeps a
@@ -220,8 +223,7 @@ void quant_linear_forward(float *out, const float *inp, const uint8_t *codes, co
           (void *)out, (const void *)inp, (const void *)codes, (const void *)scales, (void *)work);
     (void)quant_linear_workspace_size(impl, C, OC); // checks impl
     if (N == 0) return;
-    if (impl == QUANT_LINEAR_AHEAD) {
-        quant_linear_decode(fmt, work, codes, scales, C, OC, block);
+    if (impl != QUANT_LINEAR_FUSED) {
         float beta = 0.0f;
         if (b) {
             for (int n = 0; n < N; n++)
@@ -229,7 +231,16 @@ void quant_linear_forward(float *out, const float *inp, const uint8_t *codes, co
                     out[(size_t)n * OC + o] = b[o];
             beta = 1.0f;
         }
-        sgemm_rm(0, 1, N, OC, C, 1.0f, inp, C, work, C, beta, out, OC);
+        // Ahead is one panel of all OC rows; a panel writes columns [o0, o0 + P) of out.
+        int P = impl == QUANT_LINEAR_AHEAD ? OC : QUANT_LINEAR_PANEL_ROWS;
+        size_t row_bytes = quant_code_bytes(fmt, (size_t)C);
+        size_t row_blocks = quant_n_blocks((size_t)C, block);
+        for (int o0 = 0; o0 < OC; o0 += P) {
+            int rows = OC - o0 < P ? OC - o0 : P;
+            quant_linear_decode(fmt, work, codes + (size_t)o0 * row_bytes,
+                                scales + (size_t)o0 * row_blocks, C, rows, block);
+            sgemm_rm(0, 1, N, rows, C, 1.0f, inp, C, work, C, beta, out + o0, OC);
+        }
     } else {
         // One decoded row of w serves all N rows of inp, so each code is decoded once per call.
         const float *lv = quant_levels(fmt, NULL);

@@ -84,9 +84,13 @@ void quant_linear_decode(QuantFormat fmt, float *w, const uint8_t *codes, const 
 typedef enum QuantLinearImpl {
     QUANT_LINEAR_AHEAD = 0, // decode all of w into work (OC·C floats), then one sgemm
     QUANT_LINEAR_FUSED = 1, // decode one row of w at a time into work (C floats), dot products
+    QUANT_LINEAR_PANEL = 2, // decode QUANT_LINEAR_PANEL_ROWS rows at a time, one sgemm per panel
 } QuantLinearImpl;
 
-// Floats of scratch quant_linear_forward needs: OC · C (ahead) or C (fused). Local.
+#define QUANT_LINEAR_PANEL_ROWS 64 // rows of w per panel: scratch 64·C floats whatever OC is
+
+// Floats of scratch quant_linear_forward needs: OC · C (ahead), C (fused), or
+// min(OC, QUANT_LINEAR_PANEL_ROWS) · C (panel). CHECKs a known impl and C, OC >= 1. Local.
 size_t quant_linear_workspace_size(QuantLinearImpl impl, int C, int OC);
 // out (N, OC) = inp (N, C) · wᵀ + b (OC), w the decoded weight of (codes, scales) laid out as
 // quant_linear_encode writes them; b may be NULL. work: quant_linear_workspace_size(impl, C, OC)
