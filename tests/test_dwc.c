@@ -16,6 +16,7 @@ typedef struct {
     uint32_t idx[N_MAX], uwork[2 * N_MAX];
     uint8_t codes[N_MAX];
     float scales[N_MAX], work[N_MAX];
+    double key[N_MAX];
     DwcMsg m;
 } Box;
 
@@ -28,11 +29,11 @@ START_TEST(test_the_threshold_decides_what_is_sent) {
     box_init(&b);
     float theta[4] = {3, 0, 4, 0}, delta[4] = {0.3f, 0, 0.4f, 0}; // ratio 0.1
     DwcOpts o = {.tau_rel = 0.05, .rho = 1, .fmt = QUANT_NF4, .block = 64};
-    dwc_encode(&b.m, &o, delta, theta, 4, b.work, b.uwork);
+    dwc_encode(&b.m, &o, delta, theta, 4, b.key, b.work, b.uwork);
     ck_assert_double_eq_tol(b.m.ratio, 0.1, 1e-7);
     ck_assert(b.m.send && b.m.k == 4);
     o.tau_rel = 0.2;
-    dwc_encode(&b.m, &o, delta, theta, 4, b.work, b.uwork);
+    dwc_encode(&b.m, &o, delta, theta, 4, b.key, b.work, b.uwork);
     ck_assert(!b.m.send && b.m.k == 0);
     ck_assert_uint_eq(dwc_bytes(&o, 4, b.m.k, b.m.send), 0);
     // Nothing applied when nothing is sent.
@@ -42,10 +43,10 @@ START_TEST(test_the_threshold_decides_what_is_sent) {
         ck_assert_float_eq(theta[i], before[i]);
     // A zero tensor that changes is always sent (ratio Inf); an unchanged one never.
     float zero[4] = {0}, none[4] = {0};
-    dwc_encode(&b.m, &o, delta, zero, 4, b.work, b.uwork);
+    dwc_encode(&b.m, &o, delta, zero, 4, b.key, b.work, b.uwork);
     ck_assert(b.m.send && isinf(b.m.ratio));
     o.tau_rel = 0;
-    dwc_encode(&b.m, &o, none, theta, 4, b.work, b.uwork);
+    dwc_encode(&b.m, &o, none, theta, 4, b.key, b.work, b.uwork);
     ck_assert(!b.m.send && b.m.ratio == 0);
 }
 END_TEST
@@ -58,7 +59,7 @@ START_TEST(test_top_rho_picks_exactly_the_largest_entries) {
     for (int i = 0; i < n; i++) // |delta| a permutation of 1..16 with alternating signs
         delta[i] = (float)(((i * 5 + 2) % n) + 1) * (i % 2 ? -1.0f : 1.0f), theta[i] = 1;
     DwcOpts o = {.tau_rel = 0, .rho = 0.25, .fmt = QUANT_INT8, .block = 64};
-    dwc_encode(&b.m, &o, delta, theta, n, b.work, b.uwork);
+    dwc_encode(&b.m, &o, delta, theta, n, b.key, b.work, b.uwork);
     ck_assert_uint_eq(b.m.k, 4);
     for (size_t j = 0; j < b.m.k; j++) {
         ck_assert(fabsf(delta[b.m.idx[j]]) >= 13); // 13..16 are the four largest
@@ -67,7 +68,7 @@ START_TEST(test_top_rho_picks_exactly_the_largest_entries) {
     // Ties go to the lower index.
     float tie[6] = {1, -2, 2, 0.5f, -2, 2}, one[6] = {1, 1, 1, 1, 1, 1};
     o.rho = 2.0 / 6;
-    dwc_encode(&b.m, &o, tie, one, 6, b.work, b.uwork);
+    dwc_encode(&b.m, &o, tie, one, 6, b.key, b.work, b.uwork);
     ck_assert_uint_eq(b.m.k, 2);
     ck_assert(b.m.idx[0] == 1 && b.m.idx[1] == 2);
 }
@@ -84,7 +85,7 @@ static void check_reconstruction(QuantFormat fmt, double rho, uint32_t seed) {
     fill_uniform(theta, n, -1, 1, seed + 1);
     memcpy(after, theta, sizeof theta);
     DwcOpts o = {.tau_rel = 0, .rho = rho, .fmt = fmt, .block = 64};
-    dwc_encode(&b.m, &o, delta, theta, n, b.work, b.uwork);
+    dwc_encode(&b.m, &o, delta, theta, n, b.key, b.work, b.uwork);
     ck_assert_uint_eq(b.m.k, dwc_entries(n, rho));
     dwc_apply(after, &b.m, &o, n, b.work);
     static uint8_t sent[n];

@@ -78,7 +78,7 @@ END_TEST
 START_TEST(test_the_r_L_most_uncertain_tokens_are_chosen_exactly) {
     enum { L = 16 };
     double u[L];
-    int idx[2 * L];
+    uint32_t idx[2 * L];
     uint8_t sel[L];
     // A permutation of 0..15 as the uncertainties: the top k are the values >= 16 - k.
     for (int l = 0; l < L; l++)
@@ -105,7 +105,7 @@ END_TEST
 static void bad_r(void *arg) {
     (void)arg;
     double u[4] = {0};
-    int idx[8];
+    uint32_t idx[8];
     uint8_t sel[4];
     top_uncertain_tokens(sel, u, 4, 1.5, idx);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/die.h"
+#include "core/order.h"
 
 static void check_opts(const DwcOpts *o) {
     CHECK_PTR(o);
@@ -31,31 +32,9 @@ size_t dwc_bytes(const DwcOpts *o, size_t n, size_t k, int send) {
     return (o->rho < 1 ? k * sizeof(uint32_t) : 0) + quant_bytes(o->fmt, k, o->block);
 }
 
+size_t dwc_work_doubles(size_t n) { return n; }
 size_t dwc_work_floats(size_t n) { return n; }
 size_t dwc_work_u32(size_t n) { return 2 * n; }
-
-// |a| before |b|, then the lower index: a total order, so the chosen set does not depend on the
-// sort. Bottom-up merge sort of idx (n) through tmp (n).
-static int larger(const float *d, uint32_t a, uint32_t b) {
-    float fa = fabsf(d[a]), fb = fabsf(d[b]);
-    return fa > fb || (fa == fb && a < b);
-}
-
-static void sort_by_magnitude(uint32_t *idx, uint32_t *tmp, const float *d, size_t n) {
-    for (size_t w = 1; w < n; w *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * w) {
-            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-            size_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi)
-                tmp[k++] = larger(d, idx[j], idx[i]) ? idx[j++] : idx[i++];
-            while (i < mid)
-                tmp[k++] = idx[i++];
-            while (j < hi)
-                tmp[k++] = idx[j++];
-        }
-        memcpy(idx, tmp, n * sizeof *idx);
-    }
-}
 
 static int ascending(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -63,9 +42,9 @@ static int ascending(const void *a, const void *b) {
 }
 
 void dwc_encode(DwcMsg *m, const DwcOpts *o, const float *delta, const float *theta, size_t n,
-                float *work, uint32_t *uwork) {
+                double *key, float *work, uint32_t *uwork) {
     check_opts(o);
-    CHECK(m && delta && theta && work && uwork, "NULL buffer");
+    CHECK(m && delta && theta && key && work && uwork, "NULL buffer");
     CHECK(n <= UINT32_MAX, "n = %zu entries: indices are uint32", n);
     double dd = 0, tt = 0;
     for (size_t i = 0; i < n; i++) {
@@ -83,8 +62,8 @@ void dwc_encode(DwcMsg *m, const DwcOpts *o, const float *delta, const float *th
     if (o->rho < 1) {
         CHECK(m->idx, "rho = %g < 1 needs the message's index buffer", o->rho);
         for (size_t i = 0; i < n; i++)
-            uwork[i] = (uint32_t)i;
-        sort_by_magnitude(uwork, uwork + n, delta, n);
+            key[i] = fabsf(delta[i]);
+        order_desc(uwork, uwork + n, key, n);
         memcpy(m->idx, uwork, m->k * sizeof *m->idx);
         qsort(m->idx, m->k, sizeof *m->idx, ascending);
         for (size_t j = 0; j < m->k; j++)

@@ -35,14 +35,16 @@ size_t dwc_entries(size_t n, double rho);
 // Bytes of a message with k entries of n: k indices as uint32 when rho < 1, the codes and the
 // scales; 0 when nothing is sent (send = 0). What a deployment would send for the tensor.
 size_t dwc_bytes(const DwcOpts *o, size_t n, size_t k, int send);
-// Scratch floats and uint32s dwc_encode needs for n entries (values, and the order of the sort).
+// Scratch dwc_encode needs for n entries: doubles (the magnitudes), floats (the chosen values),
+// uint32s (their order, core/order.h).
+size_t dwc_work_doubles(size_t n);
 size_t dwc_work_floats(size_t n);
 size_t dwc_work_u32(size_t n);
 
 // m from delta (n) and the device's current theta (n): the decision, the selected indices (ties
-// to the lower index), the quantised values. m's buffers hold dwc_entries(n, rho) entries. work
-// floats and uwork uint32s as above. CHECKs the options and that delta and theta are finite.
+// to the lower index), the quantised values. m's buffers hold dwc_entries(n, rho) entries. key,
+// work and uwork as above. CHECKs the options and that delta and theta are finite.
 void dwc_encode(DwcMsg *m, const DwcOpts *o, const float *delta, const float *theta, size_t n,
-                float *work, uint32_t *uwork);
+                double *key, float *work, uint32_t *uwork);
 // theta (n) += the decoded Δ of m (nothing when m->send = 0). work holds m->k floats.
 void dwc_apply(float *theta, const DwcMsg *m, const DwcOpts *o, size_t n, float *work);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/die.h"
+#include "core/order.h"
 
 double sequence_confidence(const float *logits, int T, int V) {
     CHECK(T >= 0 && V >= 1, "T = %d, V = %d", T, V);
@@ -48,41 +49,14 @@ void mc_token_variance(double *u, const float *x, int S, int L, int D) {
     }
 }
 
-// Sorts idx (n) by u descending, then by index ascending: a total order, so the choice does not
-// depend on the sort's stability. Bottom-up merge sort through tmp (n).
-static int before(const double *u, int a, int b) {
-    double ua = u[a], ub = u[b];
-    return ua > ub || (ua == ub && a < b);
-}
-
-static void sort_by_uncertainty(int *idx, int *tmp, const double *u, int n) {
-    for (int w = 1; w < n; w *= 2) {
-        for (int lo = 0; lo < n; lo += 2 * w) {
-            int mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-            int i = lo, j = mid, k = lo;
-            while (i < mid && j < hi)
-                tmp[k++] = before(u, idx[j], idx[i]) ? idx[j++] : idx[i++];
-            while (i < mid)
-                tmp[k++] = idx[i++];
-            while (j < hi)
-                tmp[k++] = idx[j++];
-        }
-        memcpy(idx, tmp, (size_t)n * sizeof *idx);
-    }
-}
-
-int top_uncertain_tokens(uint8_t *sel, const double *u, int L, double r, int *idx) {
+int top_uncertain_tokens(uint8_t *sel, const double *u, int L, double r, uint32_t *idx) {
     CHECK_PTR(sel);
     CHECK_PTR(u);
     CHECK_PTR(idx);
     CHECK(L >= 1, "L = %d tokens", L);
     CHECK(r >= 0 && r <= 1, "r = %g: the share of tokens, in [0, 1]", r);
-    for (int l = 0; l < L; l++) {
-        CHECK(!isnan(u[l]), "u[%d] is NaN", l);
-        idx[l] = l;
-    }
     int k = (int)lround(r * L);
-    sort_by_uncertainty(idx, idx + L, u, L);
+    order_desc(idx, idx + L, u, (size_t)L);
     memset(sel, 0, (size_t)L);
     for (int i = 0; i < k; i++)
         sel[idx[i]] = 1;

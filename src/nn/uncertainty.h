@@ -18,5 +18,5 @@ double sequence_confidence(const float *logits, int T, int V);
 void mc_token_variance(double *u, const float *x, int S, int L, int D);
 
 // The k = round(r · L) tokens with the largest u (ties to the lower index): sel[l] = 1 for them,
-// 0 for the others. r in [0, 1]; idx is scratch of 2·L ints. Returns k. O(L log L).
-int top_uncertain_tokens(uint8_t *sel, const double *u, int L, double r, int *idx);
+// 0 for the others. r in [0, 1]; idx is scratch of 2·L. Returns k. O(L log L) (core/order.h).
+int top_uncertain_tokens(uint8_t *sel, const double *u, int L, double r, uint32_t *idx);
