@@ -17,7 +17,7 @@ static int kept(int32_t v) { return v > 0 && robust_verdict_admits(v - 1); }
 
 // Every rank learns every party's verdict and norm (the hosts set their parties'). Each host packs
 // the rows it sends to the front of its upload buffer.
-static void exchange_verdicts(Run *run, const RoundInfo *r) {
+static void exchange_verdicts(Run *run) {
     Federation *f = &run->fed;
     double *norm = xmalloc((size_t)run->P * sizeof *norm);
     for (int p = 0; p < run->P; p++)
@@ -30,15 +30,12 @@ static void exchange_verdicts(Run *run, const RoundInfo *r) {
     if (f->path == FED_SUM) return;
     size_t ns = run->sel.n, elem = f->path == FED_SECAGG ? sizeof(uint64_t) : sizeof(float);
     char *up = f->up;
-    size_t row = 0, to = 0;
+    size_t to = 0;
     for (int i = 0; i < run->count; i++) {
-        int p = run->first + i;
-        if (!fed_sends(r, p)) continue;
-        if (kept(f->verdict[p])) {
-            if (to != row) memmove(up + to * ns * elem, up + row * ns * elem, ns * elem);
-            to++;
-        }
-        row++;
+        if (f->row[i] < 0 || !kept(f->verdict[run->first + i])) continue;
+        size_t from = (size_t)f->row[i];
+        if (to != from) memmove(up + to * ns * elem, up + from * ns * elem, ns * elem);
+        to++;
     }
 }
 
@@ -167,7 +164,7 @@ static void dp_noise(Run *run, const RoundInfo *r, double *u, size_t n) {
 void fed_aggregate(Run *run, const RoundInfo *r) {
     Federation *f = &run->fed;
     size_t ns = run->sel.n;
-    exchange_verdicts(run, r);
+    exchange_verdicts(run);
     int any = 0;
     for (int p = 0; p < run->P; p++)
         any |= kept(f->verdict[p]);

@@ -74,7 +74,8 @@ typedef struct {
     uint8_t *attacker; // (P) the parties that attack (every rank)
     float *gsel;       // (sel.n) the round's global selection, packed (every rank)
     float *delta;      // (sel.n) scratch: a party's update
-    void *up;          // FED_PARTIES: (count, sel.n) float; FED_SECAGG: (count, sel.n) uint64
+    void *up;          // FED_PARTIES: (senders, sel.n) float; FED_SECAGG: (senders, sel.n) uint64
+    int *row;          // (count) hosted party i's row of up this round, -1 when it sends nothing
     int32_t *verdict;  // (P) every rank after the exchange: verdict + 1 (0 = nothing sent)
     double *norm;      // (P) every rank after the exchange: the update's L2 norm (NaN: none)
     SecAgg *secagg;    // FED_SECAGG

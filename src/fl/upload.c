@@ -72,6 +72,7 @@ void fed_init(Run *run) {
     f->delta = xcalloc_aligned(run->sel.n * sizeof(float));
     f->verdict = xcalloc((size_t)P, sizeof *f->verdict);
     f->norm = xcalloc((size_t)P, sizeof *f->norm);
+    f->row = xcalloc((size_t)run->count + 1, sizeof *f->row);
     int sample = run->cfg->sample;
     f->dp_q = sample > 0 ? (double)sample / P : 1.0;
     if (f->path == FED_SECAGG)
@@ -83,16 +84,8 @@ void fed_free(Run *run) {
     Federation *f = &run->fed;
     if (f->secagg) secagg_destroy(f->secagg);
     xfree(f->attacker), xfree(f->gsel), xfree(f->delta), xfree(f->up);
-    xfree(f->verdict), xfree(f->norm);
+    xfree(f->verdict), xfree(f->norm), xfree(f->row);
     memset(f, 0, sizeof *f);
-}
-
-// Hosted parties that send something this round: the upload buffer's rows, in hosted order.
-static int hosted_senders(const Run *run, const RoundInfo *r) {
-    int n = 0;
-    for (int i = 0; i < run->count; i++)
-        n += fed_sends(r, run->first + i);
-    return n;
 }
 
 void fed_begin_round(Run *run, const RoundInfo *r) {
@@ -111,7 +104,10 @@ void fed_begin_round(Run *run, const RoundInfo *r) {
     xfree(f->up);
     f->up = NULL;
     size_t elem = f->path == FED_SECAGG ? sizeof(uint64_t) : sizeof(float);
-    if (f->path != FED_SUM) f->up = xcalloc_aligned((size_t)hosted_senders(run, r) * ns * elem + 1);
+    int senders = 0; // each hosted sender's row of the upload buffer, in hosted order
+    for (int i = 0; i < run->count; i++)
+        f->row[i] = fed_sends(r, run->first + i) ? senders++ : -1;
+    if (f->path != FED_SUM) f->up = xcalloc_aligned((size_t)senders * ns * elem + 1);
     if (f->path == FED_SECAGG) {
         char err[512];
         uint8_t *members = xmalloc((size_t)run->P);
@@ -128,14 +124,6 @@ static int out_of_range(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!(fabsf(x[i]) <= PARAM_CAP)) return 1;
     return 0;
-}
-
-// The row of hosted party i in the upload buffer.
-static size_t sender_row(const Run *run, int i, const RoundInfo *r) {
-    size_t row = 0;
-    for (int j = 0; j < i; j++)
-        row += fed_sends(r, run->first + j);
-    return row;
 }
 
 // --secagg.drop: the member leaves after sharing its keys, before its masked update, drawn from
@@ -193,10 +181,10 @@ void fed_upload(Run *run, int i, const float *params, const RoundInfo *r) {
         exact_add(run->acc, y, r->weight[party], ns, f->exponent);
         break;
     case FED_PARTIES:
-        memcpy((float *)f->up + sender_row(run, i, r) * ns, d, ns * sizeof(float));
+        memcpy((float *)f->up + (size_t)f->row[i] * ns, d, ns * sizeof(float));
         break;
     case FED_SECAGG: {
-        int64_t *t = (int64_t *)f->up + sender_row(run, i, r) * ns;
+        int64_t *t = (int64_t *)f->up + (size_t)f->row[i] * ns;
         memset(t, 0, ns * sizeof *t);
         exact_add(t, y, r->weight[party], ns, f->exponent);
         secagg_mask(f->secagg, party, (uint64_t *)t, ns);
