@@ -40,7 +40,6 @@ import importlib.util
 import math
 import os
 import shlex
-import subprocess
 import sys
 
 import numpy as np
@@ -48,7 +47,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import runs as rf  # noqa: E402
-from table import caution, command, data_digests, fmt_bytes, payload_bytes, write_digests  # noqa: E402
+from table import caution, command, data_digests, fmt_bytes, manifest_dirs, payload_bytes, write_digests  # noqa: E402
 
 # Per task: (series, header); the first is the one the paragraph and the curves read.
 METRICS = {"items": [("test_macro_f1", "macro-F1")],
@@ -380,14 +379,6 @@ def write_csv(path, blocks, marks):
                                     "provenance": rf.provenance_mark(c["runs"], marks)})
 
 
-def manifest_dirs(path):
-    """The manifest's run directories (analysis/run_manifest.sh --list), from the current directory."""
-    p = subprocess.run([os.path.join(HERE, "run_manifest.sh"), path, "--list"], capture_output=True, text=True)
-    if p.returncode:
-        sys.exit(f"error: fedmllm_table.py: {path}: {p.stderr.strip()}")
-    return p.stdout.split()
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="*", metavar="RUN_DIR", help="run directories (or run.h5 files)")
@@ -403,7 +394,7 @@ def main():
     a = ap.parse_args()
     paths, missing, dirs = list(a.runs), [], []
     if a.manifest:
-        dirs = manifest_dirs(a.manifest)
+        dirs = manifest_dirs(a.manifest, "fedmllm_table.py")
         missing = [d for d in dirs if not os.path.exists(os.path.join(d, "run.h5"))]
         paths += [d for d in dirs if d not in missing]
         if not paths:

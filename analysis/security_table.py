@@ -25,7 +25,6 @@ import importlib.util
 import math
 import os
 import shlex
-import subprocess
 import sys
 
 import numpy as np
@@ -33,7 +32,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import runs as rf  # noqa: E402
-from table import caution, data_digests, write_digests  # noqa: E402
+from table import caution, data_digests, manifest_dirs, write_digests  # noqa: E402
 
 
 def load_sweep(path):
@@ -46,11 +45,7 @@ def load_sweep(path):
 def manifest(path):
     """(lines, run directories) of the manifest, in order."""
     lines = [ln.strip() for ln in open(path) if ln.strip() and not ln.lstrip().startswith("#")]
-    p = subprocess.run([os.path.join(HERE, "run_manifest.sh"), path, "--list"], capture_output=True,
-                       text=True)
-    if p.returncode:
-        sys.exit(f"error: security_table.py: {path}: {p.stderr.strip()}")
-    return lines, p.stdout.split()
+    return lines, manifest_dirs(path, "security_table.py")
 
 
 def final(r, series="test_acc"):

@@ -35,6 +35,7 @@ import math
 import os
 import re
 import shlex
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -163,6 +164,16 @@ def data_digests(runs):
     for r in runs:
         out.setdefault(r.dataset, set()).add(str(r.meta.get("data_sha256") or "unknown"))
     return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def manifest_dirs(path, script):
+    """The manifest's run directories (analysis/run_manifest.sh --list), from the current directory;
+    exits naming script and the manifest when the runner refuses it."""
+    runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_manifest.sh")
+    p = subprocess.run([runner, path, "--list"], capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(f"error: {script}: {path}: {p.stderr.strip()}")
+    return p.stdout.split()
 
 
 def caution(runs, marks):
