@@ -102,8 +102,8 @@ double feat_kd_forward(FeatKd *k, const float *ys, const float *yt, const float 
     return wavelet_hf_loss_forward(k->ys_map, yt, &k->w, N, k->Ct, k->J, 1.0, 1.0, k->work);
 }
 
-void feat_kd_backward(FeatKd *k, float *dys, float *dW, float *db, const float *ys,
-                      const float *yt, const float *W, const float *b, int N, double dloss) {
+void feat_kd_backward(FeatKd *k, float *dys, float *dW, float *db, const float *ys, const float *yt,
+                      const float *W, const float *b, int N, double dloss) {
     check_call(__func__, k, ys, yt, W, N);
     CHECK(isfinite(dloss), "%s: dloss=%g is not finite", __func__, dloss);
     if (!dys && !dW && !db) return;

@@ -72,8 +72,8 @@ double feat_kd_forward(FeatKd *k, const float *ys, const float *yt, const float 
 // dys (N, Cs) += dloss · ∂loss/∂ys; dW (Ct, Cs) += dloss · ∂loss/∂W; db (Ct) += dloss · ∂loss/∂b;
 // any may be NULL. Same arguments as the forward: the map is recomputed, so no state is carried
 // between the calls (a step of W in between is harmless). |·|'s subgradient at 0 is 0.
-void feat_kd_backward(FeatKd *k, float *dys, float *dW, float *db, const float *ys,
-                      const float *yt, const float *W, const float *b, int N, double dloss);
+void feat_kd_backward(FeatKd *k, float *dys, float *dW, float *db, const float *ys, const float *yt,
+                      const float *W, const float *b, int N, double dloss);
 
 // ---- soft-target cross-entropy (averaged pseudo-labels) ----
 //

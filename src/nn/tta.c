@@ -71,8 +71,8 @@ size_t stochastic_restore(float *params, const float *source, size_t n, double p
           p);
     CHECK_PTR(r);
     if (n == 0) return 0;
-    CHECK(params && source, "stochastic_restore: NULL buffer (params=%p source=%p)",
-          (void *)params, (const void *)source);
+    CHECK(params && source, "stochastic_restore: NULL buffer (params=%p source=%p)", (void *)params,
+          (const void *)source);
     // Refuse up front rather than die half-way with some floats restored.
     const uint64_t left = ((uint64_t)1 << 34) - rng_words_drawn(r);
     CHECK((uint64_t)n <= left,

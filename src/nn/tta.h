@@ -6,9 +6,9 @@
 // parameter buffer. Conventions: row-major float32; sums in double; backward ACCUMULATES (+=)
 // into the gradient (zero it first), a NULL gradient means "not needed"; nothing here allocates;
 // every function CHECKs its shapes and pointers. All Local.
-// Sources: TENT (Wang et al., ICLR 2021, eq. 2: H(ŷ) = -Σ_c p(ŷ_c) log p(ŷ_c), averaged over the
-// batch); CoTTA (Wang et al., CVPR 2022, eqs. 3 and 6-7; its code: ema_param = α·ema_param +
-// (1-α)·param with α = 0.999, and mask = rand(shape) < p restoring to the source weights, p = 0.01).
+// Sources: TENT (Wang et al., ICLR 2021: the entropy H(ŷ) = -Σ_c p(ŷ_c) log p(ŷ_c), averaged over
+// the batch); CoTTA (Wang et al., CVPR 2022, and its released code: ema_param = α·ema_param +
+// (1-α)·param with α = 0.999, and mask = rand(shape) < p restoring the source weights, p = 0.01).
 #pragma once
 
 #include <stddef.h>
