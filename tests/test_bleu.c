@@ -14,7 +14,8 @@
 #include "tmpdir.h"
 
 #define TOL_HAND 1e-12 /* a few double operations (log, exp) off the exact value */
-#define TOL_NLTK 1e-6  /* the brief's bar; the two agree to ~1e-15 (same formula, Fraction vs double) */
+#define TOL_NLTK                                                                                   \
+    1e-6 /* the brief's bar; the two agree to ~1e-15 (same formula, Fraction vs double) */
 
 static double bleu1(int n, const int *h, int hl, const int *r, int rl) {
     const int *hs[1] = {h}, *rs[1] = {r};
@@ -28,12 +29,13 @@ START_TEST(test_identical_is_one_and_disjoint_is_zero) {
         ck_assert_double_eq(bleu1(n, a, 6, b, 6), 0.0); // no unigram match: 0, smoothing or not
     }
     ck_assert_double_eq(bleu_corpus(4, NULL, NULL, NULL, NULL, 0), 0.0); // empty corpus
-    ck_assert_double_eq(bleu1(4, NULL, 0, a, 6), 0.0);                 // empty hypothesis
+    ck_assert_double_eq(bleu1(4, NULL, 0, a, 6), 0.0);                   // empty hypothesis
 }
 END_TEST
 
 START_TEST(test_a_short_hypothesis_pays_the_brevity_penalty) {
-    // hyp 1 2 3 against 1 2 3 4 5: p1 = p2 = p3 = 1, no 4-gram (p4 = 0.1 / max(1, 0)), c = 3 < r = 5.
+    // hyp 1 2 3 against 1 2 3 4 5: p1 = p2 = p3 = 1, no 4-gram (p4 = 0.1 / max(1, 0)), c = 3 < r
+    // = 5.
     int h[3] = {1, 2, 3}, r[5] = {1, 2, 3, 4, 5};
     double bp = exp(1 - 5.0 / 3.0);
     for (int n = 1; n <= 3; n++)
@@ -128,9 +130,9 @@ static void nltk_scores(double v[N_CORPORA][4], int raw) {
     fclose(f);
     char probe[256];
     int rc = run_command(probe, sizeof probe, "/usr/bin/python3 -c 'import nltk' 2>&1");
-    ck_assert_msg(rc == 0,
-                  "/usr/bin/python3 has no nltk (scripts/deps.sh analysis installs python3-nltk): %s",
-                  probe);
+    ck_assert_msg(
+        rc == 0,
+        "/usr/bin/python3 has no nltk (scripts/deps.sh analysis installs python3-nltk): %s", probe);
     rc = run_command(out, sizeof out, "/usr/bin/python3 tests/nltk/bleu_nltk.py %s %s 2>&1", path,
                      raw ? "--no-smoothing" : "");
     tmpdir_remove(dir);
@@ -139,7 +141,8 @@ static void nltk_scores(double v[N_CORPORA][4], int raw) {
     for (int c = 0; c < N_CORPORA; c++) {
         int got, used = 0;
         ck_assert_msg(sscanf(p, "corpus %d %lf %lf %lf %lf%n", &got, &v[c][0], &v[c][1], &v[c][2],
-                             &v[c][3], &used) == 5 && got == c,
+                             &v[c][3], &used) == 5 &&
+                          got == c,
                       "bleu_nltk.py: no line for corpus %d in:\n%s", c, out);
         p += used;
         while (*p == '\n')

@@ -40,7 +40,8 @@ void bleu_stats_add(BleuStats *s, const int *hyp, int hyp_len, const int *ref, i
             for (int j = 0; j < i && first; j++)
                 first = !same(hyp + j, hyp + i, k);
             if (!first) continue;
-            int64_t ch = occurrences(hyp + i, k, hyp, hyp_len), cr = occurrences(hyp + i, k, ref, ref_len);
+            int64_t ch = occurrences(hyp + i, k, hyp, hyp_len),
+                    cr = occurrences(hyp + i, k, ref, ref_len);
             match += ch < cr ? ch : cr;
         }
         s->match[k - 1] += match;
