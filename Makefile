@@ -34,7 +34,7 @@
 SHELL := /bin/bash
 PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties bench-secagg asan debug lint format \
                 format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick security-table tuning \
-                base-model fuzz
+                base-model base-model-teacher fuzz
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -341,7 +341,7 @@ MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 
 test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(BUILD)/lib/libmpicount.so $(BUILD)/bin/count_probe \
       $(BUILD)/lib/libmpiaudit.so \
-      $(REPLAYS) $(foreach f,avfmnist_ci landsat memes_ci base/mllm_tiny,$(call sealed,$(DATA)/$(f).h5))
+      $(REPLAYS) $(foreach f,avfmnist_ci landsat memes_ci base/mllm_tiny base/mllm_tiny-teacher,$(call sealed,$(DATA)/$(f).h5))
 	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_LIB_DIR=$(BUILD)/lib MMC_DATA_DIR=$(DATA) \
 	  $(BUILD)/bin/run_tests
 
@@ -408,6 +408,24 @@ base-model: $(BUILD)/bin/base_model $(call sealed,$(DATA)/avfmnist_small.h5) \
     $(call sealed,$(DATA)/memes.h5)
 	rm -f $(call sealed,$(DATA)/base/mllm.h5)
 	@$(MAKE) --no-print-directory MMC_INNER=1 $(DATA)/base/mllm.h5.sha256
+# CD-CCA's teacher (docs/mllm.md "The teacher (CD-CCA)"): built from a student file, whose
+# tokenizer and encoders it copies and whose SHA-256 it records, so it is rebuilt when its student
+# is (a normal prerequisite). The full one takes about 15 min on 2 cores; the tiny one seconds.
+BASE_MODEL_TEACHER_ARGS ?=
+$(call sealed,$(DATA)/base/mllm-teacher.h5) &: $(call sealed,$(DATA)/base/mllm.h5) | \
+    $(BUILD)/bin/base_model $(call sealed,$(DATA)/avfmnist_small.h5)
+	@mkdir -p $(@D)
+	$(MPI_ENV) $(BUILD)/bin/base_model --size=teacher --student=$(DATA)/base/mllm.h5 \
+	  --data=$(DATA)/avfmnist_small.h5 --out=$(DATA)/base/mllm-teacher.h5 $(BASE_MODEL_TEACHER_ARGS)
+$(call sealed,$(DATA)/base/mllm_tiny-teacher.h5) &: $(BUILD)/bin/base_model \
+    $(call sealed,$(DATA)/base/mllm_tiny.h5) | $(call sealed,$(DATA)/avfmnist_ci.h5)
+	@mkdir -p $(@D)
+	$(MPI_ENV) $(BUILD)/bin/base_model --size=tiny-teacher --student=$(DATA)/base/mllm_tiny.h5 \
+	  --data=$(DATA)/avfmnist_ci.h5 --eval-rows=200 --out=$(DATA)/base/mllm_tiny-teacher.h5 >/dev/null
+base-model-teacher: $(BUILD)/bin/base_model $(call sealed,$(DATA)/base/mllm.h5) \
+    $(call sealed,$(DATA)/avfmnist_small.h5)
+	rm -f $(call sealed,$(DATA)/base/mllm-teacher.h5)
+	@$(MAKE) --no-print-directory MMC_INNER=1 $(DATA)/base/mllm-teacher.h5.sha256
 DATASETS := $(DATA)/avfmnist.h5 $(DATA)/avfmnist_small.h5 $(DATA)/avfmnist_ci.h5 $(DATA)/synmm.h5 \
             $(DATA)/landsat.h5 $(DATA)/memes.h5 $(DATA)/memes_ci.h5
 data: $(foreach f,$(DATASETS),$(call sealed,$(f)))

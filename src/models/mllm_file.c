@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/die.h"
+#include "core/sha256.h"
 #include "core/xalloc.h"
 #include "io/runfile.h"
 
@@ -267,7 +268,10 @@ int mllm_file_read_config(const char *path, MllmConfig *c, char *err, size_t cap
     return rc;
 }
 
-static int read_tokenizer(const char *path, Bpe *b, char *err, size_t cap) {
+// The /tokenizer bytes of path into *buf (owned by the caller, xfree) and *n: 0, or -1 with err.
+static int read_tokenizer_bytes(const char *path, uint8_t **buf, size_t *n_out, char *err,
+                                size_t cap) {
+    *buf = NULL, *n_out = 0;
     hid_t f = open_file(path, err, cap);
     if (f < 0) return -1;
     int rc = -1;
@@ -280,19 +284,31 @@ static int read_tokenizer(const char *path, Bpe *b, char *err, size_t cap) {
         if (n <= 0 || n > (1 << 26)) {
             snprintf(err, cap, "%s: /tokenizer has %lld bytes", path, (long long)n);
         } else {
-            uint8_t *buf = xmalloc((size_t)n);
-            char why[256];
-            if (H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            *buf = xmalloc((size_t)n);
+            if (H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, *buf) < 0) {
                 snprintf(err, cap, "%s: /tokenizer unreadable", path);
-            else if (bpe_load(b, buf, (size_t)n, why, sizeof why) != 0)
-                snprintf(err, cap, "%s: /tokenizer: %s", path, why);
-            else
-                rc = 0;
-            xfree(buf);
+                xfree(*buf), *buf = NULL;
+            } else {
+                *n_out = (size_t)n, rc = 0;
+            }
         }
         H5Sclose(sp), H5Dclose(d);
     }
     H5Fclose(f);
+    return rc;
+}
+
+static int read_tokenizer(const char *path, Bpe *b, char *err, size_t cap) {
+    uint8_t *buf;
+    size_t n;
+    if (read_tokenizer_bytes(path, &buf, &n, err, cap) != 0) return -1;
+    char why[256];
+    int rc = 0;
+    if (bpe_load(b, buf, n, why, sizeof why) != 0) {
+        snprintf(err, cap, "%s: /tokenizer: %s", path, why);
+        rc = -1;
+    }
+    xfree(buf);
     return rc;
 }
 
@@ -380,4 +396,117 @@ double mllm_file_attr_f64(const char *path, const char *name) {
         }
     });
     return v;
+}
+
+static int attr_str(const char *path, const char *name, char *out, size_t cap) {
+    char err[256];
+    hid_t f = open_file(path, err, sizeof err);
+    if (f < 0) return -1;
+    char *v = read_attr_str(f, name);
+    H5Fclose(f);
+    int rc = v && strlen(v) < cap ? 0 : -1;
+    if (rc == 0) memcpy(out, v, strlen(v) + 1);
+    xfree(v);
+    return rc;
+}
+
+int mllm_file_attr_str(const char *path, const char *name, char *out, size_t cap) {
+    int rc;
+    if (cap) out[0] = 0;
+    SILENT(rc = attr_str(path, name, out, cap));
+    return rc;
+}
+
+// The first difference of the encoders' configs (a and b) into why, or 0 when they are equal.
+static int encoders_differ(const MllmConfig *a, const MllmConfig *b, char *why, size_t cap) {
+    if (a->n_enc != b->n_enc) {
+        snprintf(why, cap, "n_enc %d vs %d", a->n_enc, b->n_enc);
+        return 1;
+    }
+    for (int e = 0; e < a->n_enc; e++) {
+        const MllmEncConfig *x = &a->enc[e], *y = &b->enc[e];
+        const int xv[] = {x->vit.C, x->vit.H, x->vit.W,     x->vit.Ph, x->vit.Pw,
+                          x->vit.D, x->vit.L, x->vit.heads, x->sh,     x->sw};
+        const int yv[] = {y->vit.C, y->vit.H, y->vit.W,     y->vit.Ph, y->vit.Pw,
+                          y->vit.D, y->vit.L, y->vit.heads, y->sh,     y->sw};
+        static const char *const key[] = {"C", "H", "W", "Ph", "Pw", "D", "L", "heads", "sh", "sw"};
+        if (strcmp(x->name, y->name)) {
+            snprintf(why, cap, "enc%d.name '%s' vs '%s'", e, x->name, y->name);
+            return 1;
+        }
+        for (size_t k = 0; k < sizeof key / sizeof key[0]; k++)
+            if (xv[k] != yv[k]) {
+                snprintf(why, cap, "enc%d.%s %d vs %d", e, key[k], xv[k], yv[k]);
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static int check_teacher(const char *teacher, const char *student, char *err, size_t cap) {
+    MllmConfig tc, sc;
+    memset(&tc, 0, sizeof tc), memset(&sc, 0, sizeof sc);
+    char why[512];
+    if (read_config(teacher, &tc, why, sizeof why) != 0) {
+        snprintf(err, cap, "teacher %s (for student %s): %s", teacher, student, why);
+        return -1;
+    }
+    if (read_config(student, &sc, why, sizeof why) != 0) {
+        snprintf(err, cap, "student %s (for teacher %s): %s", student, teacher, why);
+        return -1;
+    }
+    char role[64], want[SHA256_HEX_LEN + 1], have[SHA256_HEX_LEN + 1];
+    if (mllm_file_attr_str(teacher, "role", role, sizeof role) != 0 || strcmp(role, "teacher")) {
+        snprintf(err, cap, "%s is not a teacher file (role '%s', expected 'teacher'); student %s",
+                 teacher, role, student);
+        return -1;
+    }
+    if (mllm_file_attr_str(teacher, "student_sha256", want, sizeof want) != 0) {
+        snprintf(err, cap, "teacher %s records no student_sha256 (student %s)", teacher, student);
+        return -1;
+    }
+    if (sha256_file_hex(student, have) != 0) {
+        snprintf(err, cap, "student %s (for teacher %s): cannot be read to hash it", student,
+                 teacher);
+        return -1;
+    }
+    if (strcmp(want, have)) {
+        snprintf(err, cap,
+                 "teacher %s was built from another student: its student_sha256 is %s, student %s "
+                 "has SHA-256 %s",
+                 teacher, want, student, have);
+        return -1;
+    }
+    if (encoders_differ(&tc, &sc, why, sizeof why)) {
+        snprintf(err, cap, "the encoder config of teacher %s differs from student %s's: %s",
+                 teacher, student, why);
+        return -1;
+    }
+    uint8_t *tb, *sb;
+    size_t tn, sn;
+    if (read_tokenizer_bytes(teacher, &tb, &tn, why, sizeof why) != 0) {
+        snprintf(err, cap, "teacher %s (for student %s): %s", teacher, student, why);
+        return -1;
+    }
+    if (read_tokenizer_bytes(student, &sb, &sn, why, sizeof why) != 0) {
+        xfree(tb);
+        snprintf(err, cap, "student %s (for teacher %s): %s", student, teacher, why);
+        return -1;
+    }
+    int same = tn == sn && !memcmp(tb, sb, tn) && tc.lm.V == sc.lm.V;
+    xfree(tb), xfree(sb);
+    if (!same) {
+        snprintf(err, cap,
+                 "the tokenizer of teacher %s differs from student %s's (%zu vs %zu bytes, "
+                 "lm.V %d vs %d)",
+                 teacher, student, tn, sn, tc.lm.V, sc.lm.V);
+        return -1;
+    }
+    return 0;
+}
+
+int mllm_file_check_teacher(const char *teacher, const char *student, char *err, size_t cap) {
+    int rc;
+    SILENT(rc = check_teacher(teacher, student, err, cap));
+    return rc;
 }

@@ -12,6 +12,11 @@
 //                      (every tensor after instruction tuning)
 //   /curves/<stage>/<series>         float64 (n): training curves
 //
+// A teacher file (CD-CCA's cloud model, base_model --size=teacher) has the same layout and, at the
+// root, role "teacher" and student_sha256 (the hex SHA-256 of the student file it was built from,
+// as sha256sum prints it); its tokenizer and encoders are the student's, bit-exact. A student file
+// has no role attribute (older files stay valid).
+//
 // Every reader validates before it trusts: the format string, a config that parses and passes
 // mllm_init's checks, each tensor's shape against the model's. Errors name the file and what is
 // wrong. Local.
@@ -49,3 +54,13 @@ int mllm_file_read_stage(const char *path, const char *stage, const Model *model
                          int require_all, char *err, size_t cap);
 // A double attribute of the root (NAN when absent).
 double mllm_file_attr_f64(const char *path, const char *name);
+// A string attribute of the root into out (cap): 0, or -1 when the file or the attribute is
+// missing, not a string, or longer than cap - 1 (out then "").
+int mllm_file_attr_str(const char *path, const char *name, char *out, size_t cap);
+
+// 0 when teacher is a teacher file (role "teacher") whose student_sha256 equals the SHA-256 of the
+// file student, and whose tokenizer (its bytes) and encoder config (names, ViT shapes, pixel
+// shuffle; not the projectors' width) equal student's. Else -1 with a message in err naming both
+// files and what differs: not a teacher, built from another student, tokenizer differs, encoder
+// config differs, or a file that cannot be read. Local; allocates only the two tokenizers.
+int mllm_file_check_teacher(const char *teacher, const char *student, char *err, size_t cap);

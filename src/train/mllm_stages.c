@@ -310,6 +310,10 @@ static SampleFacts masked_facts(const SampleFacts *all, const StageEnv *env, int
     return f;
 }
 
+// What a sequence asks. CAPTION and INSTRUCT are stages 3 and 4; ITEMS is the parties' task
+// question; MIX draws one of the three per row (stage 4').
+enum { TASK_CAPTION = 0, TASK_INSTRUCT = 1, TASK_ITEMS = 2, TASK_MIX = 3 };
+
 // A random non-empty set of the encoders' modalities (and, with text, the text modality with
 // probability 1/2) as a data-modality mask.
 static int draw_mask(const StageEnv *env, Rng *rng, int with_text) {
@@ -321,12 +325,30 @@ static int draw_mask(const StageEnv *env, Rng *rng, int with_text) {
     return mask;
 }
 
-// Row b of the batch: its media per mask, then text; targets on the caption (stage 3) or the
-// answer letter (stage 4). Returns the length.
+// The item question's mix: a uniform non-empty subset of the encoders' modalities and the text
+// (text alone included: a party may hold only its text).
+static int draw_item_mask(const StageEnv *env, Rng *rng) {
+    int bits[MLLM_MAX_ENC + 1], n = 0, mask = 0;
+    for (int e = 0; e < env->mm->c.n_enc; e++)
+        bits[n++] = env->mod_of_enc[e];
+    if (env->text_mod >= 0) bits[n++] = env->text_mod;
+    int pick = 1 + (int)rng_below(rng, (1u << n) - 1u);
+    for (int i = 0; i < n; i++)
+        if (pick >> i & 1) mask |= 1 << bits[i];
+    return mask;
+}
+
+// Row b of the batch: its media per mask, then text; targets on the caption (CAPTION) or the
+// answer letter (INSTRUCT, ITEMS). Returns the length.
 static int build_seq(const StageEnv *env, SeqBuf *s, const StageRows *rows, int b, int64_t row,
-                     int instruct, Rng *rng) {
+                     int task, Rng *rng) {
     const Mllm *mm = env->mm;
-    int mask = draw_mask(env, rng, instruct);
+    if (task == TASK_MIX) {
+        uint32_t u = rng_below(rng, 10);
+        task = u < 4 ? TASK_ITEMS : u < 7 ? TASK_CAPTION : TASK_INSTRUCT;
+    }
+    int mask = task == TASK_ITEMS ? draw_item_mask(env, rng)
+                                  : draw_mask(env, rng, task == TASK_INSTRUCT);
     uint8_t has[MLLM_MAX_ENC] = {0};
     for (int e = 0; e < mm->c.n_enc; e++)
         has[e] = (uint8_t)(mask >> env->mod_of_enc[e] & 1);
@@ -336,7 +358,7 @@ static int build_seq(const StageEnv *env, SeqBuf *s, const StageRows *rows, int 
     mllm_seq_begin(&q, ids, s->Tmax, mm, env->voc, has);
     int prompt_end;
     const char *name = f.label >= 0 && f.label < env->pc->K ? env->pc->names[f.label] : NULL;
-    if (!instruct) {
+    if (task == TASK_CAPTION) {
         mllm_seq_text(&q, env->voc, "caption:");
         prompt_end = q.n;
         CHECK(prompt_caption(s->text, TEXT_CAP, &f, name, rng) >= 0, "caption too long");
@@ -345,8 +367,21 @@ static int build_seq(const StageEnv *env, SeqBuf *s, const StageRows *rows, int 
         mllm_seq_push(&q, MLLM_TOK_EOS);
     } else {
         int n_opt, answer;
-        CHECK(prompt_instruction(s->q, TEXT_CAP, &n_opt, &answer, &f, env->pc, rng) >= 0,
-              "instruction too long");
+        if (task == TASK_ITEMS) { // models/mllm_kind.c's build_questions and build_row
+            uint8_t present[FACTS_MAX_MOD] = {0};
+            for (int m = 0; m < env->sl->n_mod; m++)
+                present[m] = (uint8_t)(mask >> m & 1);
+            int augmented = rng_below(rng, 4) == 0;
+            CHECK(f.label >= 0 && f.label < env->task_K, "row %lld: label %d outside 0..%d",
+                  (long long)row, f.label, env->task_K - 1);
+            CHECK(prompt_task(s->q, TEXT_CAP, env->task_classes, env->task_K, present,
+                              env->mod_name, env->sl->n_mod, augmented, 0) >= 0,
+                  "item question too long");
+            answer = f.label;
+        } else {
+            CHECK(prompt_instruction(s->q, TEXT_CAP, &n_opt, &answer, &f, env->pc, rng) >= 0,
+                  "instruction too long");
+        }
         CHECK(mllm_question_text(s->text, TEXT_CAP, f.text, s->q) >= 0, "question too long");
         mllm_seq_text(&q, env->voc, s->text);
         prompt_end = q.n;
@@ -361,11 +396,11 @@ static int build_seq(const StageEnv *env, SeqBuf *s, const StageRows *rows, int 
 }
 
 // A batch of B rows (order[0..B) of rows) as an MllmBatch over s's buffers.
-static MllmBatch make_batch(const StageEnv *env, SeqBuf *s, const StageRows *rows, int B,
-                            int instruct, Rng *rng) {
+static MllmBatch make_batch(const StageEnv *env, SeqBuf *s, const StageRows *rows, int B, int task,
+                            Rng *rng) {
     sampleset_batch(&rows->set, env->sl, s->order, 0, B, &s->bt);
     for (int b = 0; b < B; b++)
-        s->len[b] = build_seq(env, s, rows, b, s->order[b], instruct, rng);
+        s->len[b] = build_seq(env, s, rows, b, s->order[b], task, rng);
     int T = mllm_rows_pack(s->ids, s->tgt, s->len, B, s->Tmax);
     MllmBatch mb = {.B = B, .T = T, .ids = s->ids, .len = s->len};
     for (int e = 0; e < env->mm->c.n_enc; e++)
@@ -373,53 +408,72 @@ static MllmBatch make_batch(const StageEnv *env, SeqBuf *s, const StageRows *row
     return mb;
 }
 
-// Stages 3 and 4: train the selection spec on rows, then evaluate on val: returns
-// (instruct ? the answer accuracy : the perplexity).
-static double stage_seq(const StageEnv *env, float *params, const char *spec, MllmTrain tr,
-                        int instruct, const StageRows *train, const StageRows *val,
-                        const StageOpts *o, Curve *loss) {
+// Every row of val once for task, its draws from (stream, sub): the mean loss's exp (the
+// perplexity) into *ppl and the argmax accuracy of the targets into *acc.
+static void seq_validate(const StageEnv *env, const float *params, const MllmTrain *tr, int task,
+                         const StageRows *val, int batch, SeqBuf *s, MllmWork *w, uint32_t stream,
+                         uint32_t sub, double *ppl, double *acc) {
+    Rng vr;
+    rng_init(&vr, env->seed, stream, sub, RNG_DATA);
+    double sum = 0;
+    int64_t cnt = 0, hits = 0;
+    for (int64_t at = 0; at < val->n; at += batch) {
+        int B = (int)(val->n - at < batch ? val->n - at : batch);
+        for (int b = 0; b < B; b++)
+            s->order[b] = at + b;
+        MllmBatch mb = make_batch(env, s, val, B, task, &vr);
+        int64_t k;
+        double l = mllm_lm_loss(env->mm, params, NULL, tr, &mb, s->tgt, 1.0, w, NULL, &k, &hits);
+        sum += l * (double)k, cnt += k;
+    }
+    *ppl = cnt ? exp(sum / (double)cnt) : NAN;
+    *acc = cnt ? (double)hits / (double)cnt : NAN;
+}
+
+// Stages 3, 4 and 4': train the selection spec on rows for task, drawing from RNG stream
+// `stream`. Validation is the caller's (seq_validate), on the work returned in s and w.
+static void stage_seq_train(const StageEnv *env, float *params, const char *spec, MllmTrain tr,
+                            int task, uint32_t stream, const StageRows *train, const StageOpts *o,
+                            Curve *loss, SeqBuf *s, MllmWork *w) {
     const Mllm *mm = env->mm;
     Stepper st;
     stepper_init(&st, env, spec, o);
-    SeqBuf s;
-    seqbuf_init(&s, env, o->batch);
-    MllmWork w;
-    mllm_work_init(&w, mm, o->batch, mm->c.lm.Tmax);
+    seqbuf_init(s, env, o->batch);
+    mllm_work_init(w, mm, o->batch, mm->c.lm.Tmax);
     Rng rng, pick;
-    rng_init(&rng, env->seed, instruct ? 4 : 3, 0, RNG_DATA);
-    rng_init(&pick, env->seed, instruct ? 4 : 3, 0, RNG_SHUFFLE);
+    rng_init(&rng, env->seed, stream, 0, RNG_DATA);
+    rng_init(&pick, env->seed, stream, 0, RNG_SHUFFLE);
     double ema = NAN;
     for (int step = 0; step < o->steps; step++) {
         for (int b = 0; b < o->batch; b++)
-            s.order[b] = rng_below(&pick, (uint32_t)train->n);
-        MllmBatch mb = make_batch(env, &s, train, o->batch, instruct, &rng);
+            s->order[b] = rng_below(&pick, (uint32_t)train->n);
+        MllmBatch mb = make_batch(env, s, train, o->batch, task, &rng);
         stepper_zero(&st);
-        double l = mllm_lm_loss(mm, params, st.grads, &tr, &mb, s.tgt, 1.0, &w, NULL, NULL, NULL);
+        double l = mllm_lm_loss(mm, params, st.grads, &tr, &mb, s->tgt, 1.0, w, NULL, NULL, NULL);
         stepper_step(&st, params, step, o->steps);
         ema = isnan(ema) ? l : 0.98 * ema + 0.02 * l;
         if (step % 25 == 0 || step == o->steps - 1) curve_add(loss, step, ema);
         if (step % 500 == 0)
-            log_info("stage %d: step %d/%d loss %.3f", instruct ? 4 : 3, step, o->steps, ema);
+            log_info("stage %s: step %d/%d loss %.3f", stream == 3 ? "3" : stream == 4 ? "4" : "4'",
+                     step, o->steps, ema);
     }
-    // validation: every row once, its own fixed draws
-    Rng vr;
-    rng_init(&vr, env->seed, instruct ? 4 : 3, 1, RNG_DATA);
-    double sum = 0;
-    int64_t cnt = 0, hits = 0;
-    for (int64_t at = 0; at < val->n; at += o->batch) {
-        int B = (int)(val->n - at < o->batch ? val->n - at : o->batch);
-        for (int b = 0; b < B; b++)
-            s.order[b] = at + b;
-        MllmBatch mb = make_batch(env, &s, val, B, instruct, &vr);
-        int64_t k;
-        double l = mllm_lm_loss(mm, params, NULL, &tr, &mb, s.tgt, 1.0, &w, NULL, &k, &hits);
-        sum += l * (double)k, cnt += k;
-    }
+    stepper_free(&st);
+}
+
+// Stages 3 and 4: train, then evaluate on val: returns (instruct ? the answer accuracy : the
+// perplexity).
+static double stage_seq(const StageEnv *env, float *params, const char *spec, MllmTrain tr,
+                        int instruct, const StageRows *train, const StageRows *val,
+                        const StageOpts *o, Curve *loss) {
+    SeqBuf s;
+    MllmWork w;
+    uint32_t stream = instruct ? 4 : 3;
+    stage_seq_train(env, params, spec, tr, instruct, stream, train, o, loss, &s, &w);
+    double ppl, acc; // validation: every row once, its own fixed draws
+    seq_validate(env, params, &tr, instruct, val, o->batch, &s, &w, stream, 1, &ppl, &acc);
     mllm_work_free(&w);
     seqbuf_free(&s);
-    stepper_free(&st);
-    if (!cnt) return NAN;
-    return instruct ? (double)hits / (double)cnt : exp(sum / (double)cnt);
+    return instruct ? acc : ppl;
 }
 
 double stage_align(const StageEnv *env, float *params, const StageRows *train, const StageRows *val,
@@ -428,11 +482,43 @@ double stage_align(const StageEnv *env, float *params, const StageRows *train, c
     return stage_seq(env, params, "proj_", tr, 0, train, val, o, loss);
 }
 
+// Stages 4 and 4' train the projectors and the LM's base weights.
+static void tuned_spec(const Mllm *mm, char *spec, size_t cap) {
+    lm_base_spec(mm, spec, cap - 8);
+    strcat(spec, ",proj_");
+}
+
 double stage_instruct(const StageEnv *env, float *params, const StageRows *train,
                       const StageRows *val, const StageOpts *o, Curve *loss) {
     char spec[300];
-    lm_base_spec(env->mm, spec, sizeof spec - 8);
-    strcat(spec, ",proj_");
+    tuned_spec(env->mm, spec, sizeof spec);
     MllmTrain tr = {.proj = 1, .lm_base = 1, .emb = 1};
     return stage_seq(env, params, spec, tr, 1, train, val, o, loss);
+}
+
+double stage_teacher_tune(const StageEnv *env, float *params, const StageRows *train,
+                          const StageRows *val, const StageOpts *o, Curve *loss,
+                          TeacherTuneFigures *fig) {
+    CHECK(env->task_classes && env->task_K >= 2 && env->task_K <= PROMPT_MAX_CLASSES,
+          "stage 4': the item question needs 2..%d named classes (got %d)", PROMPT_MAX_CLASSES,
+          env->task_K);
+    for (int m = 0; m < env->sl->n_mod; m++)
+        CHECK(env->mod_name[m], "stage 4': modality %d has no name", m);
+    char spec[300];
+    tuned_spec(env->mm, spec, sizeof spec);
+    MllmTrain tr = {.proj = 1, .lm_base = 1, .emb = 1};
+    SeqBuf s;
+    MllmWork w;
+    const uint32_t stream = 5; // the teacher's own draws: stages 3 and 4 use 3 and 4
+    stage_seq_train(env, params, spec, tr, TASK_MIX, stream, train, o, loss, &s, &w);
+    double ppl, acc;
+    seq_validate(env, params, &tr, TASK_ITEMS, val, o->batch, &s, &w, stream, 1, &ppl, &acc);
+    fig->items_acc = acc;
+    seq_validate(env, params, &tr, TASK_CAPTION, val, o->batch, &s, &w, stream, 2, &ppl, &acc);
+    fig->caption_ppl = ppl;
+    seq_validate(env, params, &tr, TASK_INSTRUCT, val, o->batch, &s, &w, stream, 3, &ppl, &acc);
+    fig->instruct_acc = acc;
+    mllm_work_free(&w);
+    seqbuf_free(&s);
+    return fig->items_acc;
 }

@@ -9,6 +9,10 @@
 //   4 instruct  LLaVA stage 2: projectors and the LM's base weights (no LoRA: the full model is
 //               tuned and kept) on multiple-choice and yes/no questions about attributes,
 //               modalities and captions; the loss is on the answer letter
+//   4' tune     the teacher's stage 4 (CD-CCA's cloud model, docs/mllm.md "The teacher"): the
+//               same weights on a mixture of the instructions, the parties' 10-way item question
+//               exactly as --model=mllm asks it and stage 3's captions, since the teacher
+//               pseudo-labels both on the devices' stream
 //
 // Every stage is deterministic given its seed; each step is AdamW on the stage's selection with
 // a cosine schedule (5 % warm-up), global-norm clipping. Curves are appended to the caller's
@@ -45,6 +49,12 @@ typedef struct {
     int mod_of_enc[MLLM_MAX_ENC]; // the data modality each encoder reads
     int text_mod;                 // the data's token modality, -1 none
     uint64_t seed;
+    // the task question's spelling, read by stage_teacher_tune only (NULL / 0 otherwise): the
+    // data's class names (task_K of them) and its modality names, as --model=mllm passes them to
+    // prompt_task
+    const char *const *task_classes;
+    int task_K;
+    const char *mod_name[FACTS_MAX_MOD];
 } StageEnv;
 
 // Loads rows idx (n) of split with every modality present and computes their facts. Local.
@@ -74,3 +84,19 @@ double stage_align(const StageEnv *env, float *params, const StageRows *train, c
 // instruction questions.
 double stage_instruct(const StageEnv *env, float *params, const StageRows *train,
                       const StageRows *val, const StageOpts *o, Curve *loss);
+
+// The figures of stage_teacher_tune on val, each task on every row once with its own fixed draws.
+typedef struct {
+    double items_acc;    // the item question's answer letter (greedy over the whole vocabulary)
+    double caption_ppl;  // perplexity of the caption tokens and <eos>
+    double instruct_acc; // stage 4's questions
+} TeacherTuneFigures;
+
+// Stage 4' (the teacher): projectors and the LM's base weights; each training row draws its task:
+// the item question (p 0.4; a random non-empty mix of the data's modalities, the text clause when
+// text is present, the plain prompt with p 3/4 else the augmented one, as --model=mllm spells
+// them), a caption (p 0.3, stage 3's prompt) or an instruction (p 0.3, stage 4's). CHECKs that
+// env names the task's classes and modalities. Returns fig->items_acc.
+double stage_teacher_tune(const StageEnv *env, float *params, const StageRows *train,
+                          const StageRows *val, const StageOpts *o, Curve *loss,
+                          TeacherTuneFigures *fig);
