@@ -37,20 +37,21 @@ def corpora(path):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    flags = [a for a in sys.argv[1:] if a.startswith("--")]
-    if len(args) != 1 or any(f != "--no-smoothing" for f in flags):
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
         sys.stderr.write(__doc__)
         sys.exit(2)
     sm = SmoothingFunction()
-    smooth = sm.method0 if flags else sm.method1
     warnings.simplefilter("ignore")  # method0 warns about zero counts; the numbers are the point
-    for c, pairs in enumerate(corpora(args[0])):
+    for c, pairs in enumerate(corpora(sys.argv[1])):
         refs = [[r] for _, r in pairs]
         hyps = [h for h, _ in pairs]
-        vals = [corpus_bleu(refs, hyps, weights=(1.0 / n,) * n, smoothing_function=smooth)
-                for n in range(1, 5)]
-        print("corpus", c, " ".join("%.17g" % float(v) for v in vals))
+        vals = {
+            smooth: [corpus_bleu(refs, hyps, weights=(1.0 / n,) * n, smoothing_function=smooth)
+                     for n in range(1, 5)]
+            for smooth in (sm.method1, sm.method0)
+        }
+        print("corpus", c, " ".join("%.17g" % float(v) for v in vals[sm.method1]), "raw",
+              " ".join("%.17g" % float(v) for v in vals[sm.method0]))
 
 
 if __name__ == "__main__":
