@@ -168,7 +168,7 @@ static void check_batch(const Mllm *m, const MllmBatch *b, const MllmWork *w) {
               b->T);
         for (int e = 0; e < m->c.n_enc; e++) {
             int s = b->slot[e] ? b->slot[e][r] : -1;
-            CHECK(s < 0 || (b->enc_in[e] && s + m->n_tok[e] <= b->len[r]),
+            CHECK(s < 0 || ((b->enc_in[e] || b->tok_in[e]) && s + m->n_tok[e] <= b->len[r]),
                   "mllm: row %d: the %d '%s' tokens at %d do not fit its %d tokens (or no input)",
                   r, m->n_tok[e], m->c.enc[e].name, s, b->len[r]);
         }
@@ -179,18 +179,26 @@ static void check_batch(const Mllm *m, const MllmBatch *b, const MllmWork *w) {
 static void encode(const Mllm *m, const float *params, const MllmBatch *b, MllmWork *w, int e) {
     const MllmEncConfig *ec = &m->c.enc[e];
     size_t in = (size_t)ec->vit.H * ec->vit.W;
+    int nt = m->n_tok[e], Dp = ec->Dp, D = m->c.lm.D;
+    size_t tok = (size_t)nt * m->in_proj[e];
     int n = 0;
     for (int r = 0; r < b->B; r++)
         if (b->slot[e] && b->slot[e][r] >= 0) {
-            memcpy(w->enc_x[e] + (size_t)n * in, b->enc_in[e] + (size_t)r * in, in * sizeof(float));
+            if (b->tok_in[e])
+                memcpy(w->shuf[e] + (size_t)n * tok, b->tok_in[e] + (size_t)r * tok,
+                       tok * sizeof(float));
+            else
+                memcpy(w->enc_x[e] + (size_t)n * in, b->enc_in[e] + (size_t)r * in,
+                       in * sizeof(float));
             w->rows[e][n++] = r;
         }
     w->n_rows[e] = n;
     if (!n) return;
-    int nt = m->n_tok[e], Dp = ec->Dp, D = m->c.lm.D;
-    vit_forward(&m->vit[e], params, w->enc_x[e], n, &w->vit[e]);
-    pixel_shuffle_forward(w->shuf[e], w->vit[e].out, n, m->gh[e], m->gw[e], ec->vit.D, ec->sh,
-                          ec->sw);
+    if (!b->tok_in[e]) {
+        vit_forward(&m->vit[e], params, w->enc_x[e], n, &w->vit[e]);
+        pixel_shuffle_forward(w->shuf[e], w->vit[e].out, n, m->gh[e], m->gw[e], ec->vit.D, ec->sh,
+                              ec->sw);
+    }
     linear_forward(w->p1[e], w->shuf[e], params + m->p1w[e], params + m->p1b[e], n * nt,
                    m->in_proj[e], Dp);
     gelu_forward(w->p1g[e], w->p1[e], (size_t)n * nt * Dp);
@@ -225,6 +233,9 @@ void mllm_backward(const Mllm *m, const float *params, float *grads, const MllmT
           T);
     int need_dx = tr->proj || tr->enc || tr->emb;
     if (need_dx) memset(w->dx, 0, (size_t)B * T * D * sizeof(float));
+    if (w->dhid_add)
+        for (size_t i = 0; i < (size_t)B * T * D; i++)
+            w->dhid[i] += w->dhid_add[i];
     llama_backward(&m->lm, params, grads, tr->lm_base, w->dhid, need_dx ? w->dx : NULL, &w->lm);
     if (!need_dx) return;
     for (int e = 0; e < m->c.n_enc && (tr->proj || tr->enc); e++) {
@@ -238,6 +249,9 @@ void mllm_backward(const Mllm *m, const float *params, float *grads, const MllmT
             memcpy(w->dproj + (size_t)k * tok, w->dx + ((size_t)r * T + b->slot[e][r]) * D,
                    tok * sizeof(float));
         }
+        if (w->dproj_add[e])
+            for (size_t i = 0; i < (size_t)n * tok; i++)
+                w->dproj[i] += w->dproj_add[e][i];
         float *g = tr->proj ? grads : NULL;
         memset(w->dp1, 0, (size_t)n * nt * Dp * sizeof(float));
         linear_backward(w->dp1, g ? g + m->p2w[e] : NULL, g ? g + m->p2b[e] : NULL, w->dproj,
@@ -248,7 +262,7 @@ void mllm_backward(const Mllm *m, const float *params, float *grads, const MllmT
         if (dshuf) memset(dshuf, 0, (size_t)n * nt * m->in_proj[e] * sizeof(float));
         linear_backward(dshuf, g ? g + m->p1w[e] : NULL, g ? g + m->p1b[e] : NULL, w->dp1g,
                         w->shuf[e], params + m->p1w[e], n * nt, m->in_proj[e], Dp);
-        if (!tr->enc) continue;
+        if (!tr->enc || b->tok_in[e]) continue; // tokens given: no encoder ran
         size_t grid = (size_t)m->gh[e] * m->gw[e] * ec->vit.D;
         memset(w->dtok, 0, (size_t)n * grid * sizeof(float));
         pixel_shuffle_backward(w->dtok, dshuf, n, m->gh[e], m->gw[e], ec->vit.D, ec->sh, ec->sw);

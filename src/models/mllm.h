@@ -68,6 +68,10 @@ typedef struct {
     const int *len;                    // (B) tokens of each row
     const float *enc_in[MLLM_MAX_ENC]; // (B, H·W) encoder e's input rows (NULL: no row has it)
     const int *slot[MLLM_MAX_ENC];     // (B) first position of encoder e's tokens, -1 = absent
+    // Instead of enc_in[e]: encoder e's tokens before the projector (after the pixel shuffle),
+    // (B, n_tok, in_proj) by batch row (rows without the modality are not read). The encoder then
+    // does not run: CD-CCA's cloud reads the tokens its devices uploaded. NULL = run the encoder.
+    const float *tok_in[MLLM_MAX_ENC];
 } MllmBatch;
 
 typedef struct {
@@ -89,6 +93,12 @@ typedef struct {
     float *logits, *probs; // (Bmax·Tmax, V)
     int *tgt, *pos;        // (Bmax·Tmax) target id, flat position b·T + t
     int B, T;              // of the last forward
+    // Extra upstream gradients a caller may set before mllm_backward (NULL = none; borrowed):
+    // on the LM's hidden states (B, T, D), added to dhid; on encoder e's projector outputs
+    // (n_rows[e], n_tok, D) in the order of rows[e], added to what the LM sends back (feature
+    // distillation on the hidden states and on the visual tokens).
+    const float *dhid_add;
+    const float *dproj_add[MLLM_MAX_ENC];
 } MllmWork;
 
 // CHECKs the config (encoder names distinct and non-empty, shuffle factors dividing the grids, the

@@ -34,6 +34,7 @@ typedef struct {
     MllmWork mw;
     int *ids, *len, *slot[MLLM_MAX_ENC]; // (Bmax, Tmax), (Bmax), (Bmax) each
     const float *enc_in[MLLM_MAX_ENC];
+    const float *tok_in[MLLM_MAX_ENC]; // mllm_kind_set_tokens
     MllmBatch batch;
     float *dlast; // (Bmax, D)
     char *words, *text;
@@ -90,7 +91,8 @@ static void forward(const Model *m, const float *params, const ModelInput *in, M
         if (k->enc_of[m2] >= 0) kw->enc_in[k->enc_of[m2]] = in->dense[m2];
     kw->batch = (MllmBatch){.B = B, .T = T, .ids = kw->ids, .len = kw->len};
     for (int e = 0; e < k->mm.c.n_enc; e++)
-        kw->batch.enc_in[e] = kw->enc_in[e], kw->batch.slot[e] = kw->slot[e];
+        kw->batch.enc_in[e] = kw->enc_in[e], kw->batch.slot[e] = kw->slot[e],
+        kw->batch.tok_in[e] = kw->tok_in[e];
     mllm_forward(&k->mm, params, &kw->batch, &kw->mw, w->train_rng);
     for (int b = 0; b < B; b++) {
         const float *h = mllm_hidden(&kw->mw, &k->mm, b, kw->len[b] - 1);
@@ -320,4 +322,32 @@ void mllm_kind_create(Model *m, const ModelSpec *spec, const MllmKindOpts *o) {
     k->base = xcalloc_aligned(m->n_params * sizeof(float));
     CHECK(mllm_file_read_stage(o->base, "final", m, k->base, 1, err, sizeof err) == 0,
           "--mllm.base: %s", err);
+}
+
+const Mllm *mllm_kind_mllm(const Model *m) {
+    CHECK(m && m->ops == &mllm_ops, "mllm_kind_mllm: not an mllm model");
+    return &((const MllmKind *)m->impl)->mm;
+}
+
+MllmWork *mllm_kind_work(ModelWork *w) {
+    CHECK(w && w->impl, "mllm_kind_work: no work");
+    return &((KindWork *)w->impl)->mw;
+}
+
+const MllmBatch *mllm_kind_batch(const ModelWork *w) {
+    CHECK(w && w->impl, "mllm_kind_batch: no work");
+    return &((const KindWork *)w->impl)->batch;
+}
+
+void mllm_kind_set_tokens(ModelWork *w, const float *const *tok) {
+    KindWork *kw = w->impl;
+    CHECK(kw, "mllm_kind_set_tokens: no work");
+    for (int e = 0; e < MLLM_MAX_ENC; e++)
+        kw->tok_in[e] = tok ? tok[e] : NULL;
+}
+
+int mllm_kind_letter(const Model *m, int k) {
+    const MllmKind *mk = m->impl;
+    CHECK(m->ops == &mllm_ops && k >= 0 && k < mk->K, "mllm_kind_letter: option %d", k);
+    return mk->letter[k];
 }

@@ -10,6 +10,7 @@
 // trainable selection is the adapters (and the projectors with mllm.train_proj=1, FedMLLM's
 // modules_to_save). A missing modality drops its tokens and its phrase from the prompt.
 #pragma once
+#include "models/mllm.h"
 #include "models/model.h"
 
 #include "core/options.h"
@@ -27,3 +28,20 @@ typedef struct {
 // words known, K in [2, 26] with class names, and that the longest possible prompt fits the
 // context. Local.
 void mllm_kind_create(Model *m, const ModelSpec *spec, const MllmKindOpts *o);
+
+// The parts a caller needs beyond the model contract (CD-CCA reads the encoders' tokens before the
+// projector, feeds uploaded tokens, and distils hidden states). All Local; m must be of this kind
+// and w a work of it.
+// The multimodal LLM's layout. Borrowed.
+const Mllm *mllm_kind_mllm(const Model *m);
+// The LLM's work of w (its shuf/proj/rows/hid buffers after a forward; dhid_add/dproj_add for the
+// next backward). Borrowed.
+MllmWork *mllm_kind_work(ModelWork *w);
+// The sequences of the last forward (ids, len, slots). Borrowed.
+const MllmBatch *mllm_kind_batch(const ModelWork *w);
+// From the next forward on, encoder e reads tok[e] (B, n_tok, in_proj) by batch row instead of
+// running on the input's dense rows (MllmBatch.tok_in); tok NULL or tok[e] NULL = run the encoder.
+// The modalities present are still the input's mask. tok (MLLM_MAX_ENC entries) is borrowed.
+void mllm_kind_set_tokens(ModelWork *w, const float *const *tok);
+// The token id of option k's letter.
+int mllm_kind_letter(const Model *m, int k);
