@@ -186,6 +186,7 @@ static void setup_model(Run *run) {
 static void setup_protocol(Run *run) {
     const Config *cfg = run->cfg;
     run->env = (ProtocolEnv){.comm = run->comm,
+                             .opts = &run->opts,
                              .method = run->method->opt.name,
                              .spec = &run->spec,
                              .model = &run->model,

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "comm/comm.h"
+#include "core/options.h"
 #include "data/dataset.h"
 #include "data/scenario.h"
 #include "io/ckpt.h"
@@ -58,6 +59,7 @@ typedef struct {
     const int64_t *n_train;       // (parties) every party's training rows
     const SampleSet *global_test; // rank 0: every test row with every modality; empty elsewhere
     float *global;                // (n_params) the global model on every rank
+    const OptSet *opts;           // every option of the run (optset_value: another group's keys)
 } ProtocolEnv;
 
 typedef struct {
