@@ -13,7 +13,7 @@ declare -A GROUP_PKGS=(
   # make test / check install this group too: tests/test_mllm_torch.c runs the PyTorch twin
   # (apt-get install python3-torch: 1 min 16 s here, 195 packages, 754 MB installed).
   # tests/test_bleu.c compares data/bleu.h with NLTK's corpus_bleu (tests/nltk/bleu_nltk.py).
-  [analysis]="python3-h5py python3-matplotlib python3-numpy python3-torch python3-nltk"
+  [analysis]="python3-h5py python3-matplotlib python3-numpy python3-torch python3-nltk python3-pywt"
   # make fuzz: clang with libFuzzer and the sanitizer runtimes (docs/fuzzing.md).
   [fuzz]="clang libclang-rt-14-dev"
   [data]="dataset-fashion-mnist espeak-ng-data libespeak-ng-dev zlib1g-dev wordnet-base
