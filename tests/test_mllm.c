@@ -168,6 +168,73 @@ START_TEST(test_mllm_right_padding_changes_nothing) {
 }
 END_TEST
 
+// Fed its encoders' own tokens (tok_in, by batch row), the model computes what it computes from
+// the raw inputs, bit for bit, and runs no encoder.
+START_TEST(test_mllm_tokens_in_equal_the_encoders) {
+    Fixture f;
+    fixture_init(&f);
+    mllm_forward(&f.mm, f.params, &f.b, &f.w, NULL);
+    float h[2 * 12 * 8];
+    memcpy(h, f.w.lm.hid, sizeof h);
+    // the shuffled tokens of each encoder, scattered to batch rows
+    float *tok[2];
+    for (int e = 0; e < 2; e++) {
+        size_t sz = (size_t)f.mm.n_tok[e] * f.mm.in_proj[e];
+        tok[e] = xcalloc(2 * sz, sizeof(float));
+        for (int k = 0; k < f.w.n_rows[e]; k++)
+            memcpy(tok[e] + (size_t)f.w.rows[e][k] * sz, f.w.shuf[e] + (size_t)k * sz,
+                   sz * sizeof(float));
+    }
+    MllmBatch b = f.b;
+    b.enc_in[0] = b.enc_in[1] = NULL, b.tok_in[0] = tok[0], b.tok_in[1] = tok[1];
+    memset(f.w.vit[0].out, 0, sizeof(float)); // would change the result if an encoder ran
+    mllm_forward(&f.mm, f.params, &b, &f.w, NULL);
+    ck_assert_mem_eq(f.w.lm.hid, h, sizeof h);
+    xfree(tok[0]), xfree(tok[1]);
+    fixture_free(&f);
+}
+END_TEST
+
+// The extra upstream gradients: with G on the hidden states and P on the projected tokens, the
+// backward is the gradient of loss + <G, hid> + <P, proj> (central differences).
+typedef struct {
+    Fixture *f;
+    const float *G, *P[2];
+} AddCtx;
+
+static double added_loss(void *ctx) {
+    AddCtx *a = ctx;
+    Fixture *f = a->f;
+    double l = fixture_loss(f), s = 0;
+    for (int i = 0; i < 2 * 12 * 8; i++)
+        s += (double)a->G[i] * f->w.lm.hid[i];
+    for (int e = 0; e < 2; e++)
+        for (int i = 0; i < f->w.n_rows[e] * f->mm.n_tok[e] * 8; i++)
+            s += (double)a->P[e][i] * f->w.proj[e][i];
+    return l + s;
+}
+
+START_TEST(test_mllm_added_gradients_match_central_differences) {
+    Fixture f;
+    fixture_init(&f);
+    float G[2 * 12 * 8], P0[2 * 2 * 8], P1[2 * 3 * 8];
+    fill_uniform(G, 2 * 12 * 8, -1, 1, 5);
+    fill_uniform(P0, 2 * 2 * 8, -1, 1, 6);
+    fill_uniform(P1, 2 * 3 * 8, -1, 1, 7);
+    f.w.dhid_add = G, f.w.dproj_add[0] = P0, f.w.dproj_add[1] = P1;
+    mllm_lm_loss(&f.mm, f.params, f.grads, &f.tr, &f.b, f.tgt, 1.0, &f.w, NULL, NULL, NULL);
+    AddCtx a = {&f, G, {P0, P1}};
+    Rng rng;
+    rng_init(&rng, 4, 0, 0, RNG_TEST);
+    fd_check(added_loss, &a, f.params, f.grads, f.mm.proj_begin, FD_H, 300, &rng);
+    fd_check(added_loss, &a, f.params + f.mm.proj_begin, f.grads + f.mm.proj_begin,
+             f.mm.proj_end - f.mm.proj_begin, FD_H, 300, &rng);
+    fd_check(added_loss, &a, f.params + f.mm.lm.base, f.grads + f.mm.lm.base, f.mm.lm.n_params,
+             FD_H, 300, &rng);
+    fixture_free(&f);
+}
+END_TEST
+
 // ---- the kind, on the tiny base file ----
 
 typedef struct {
@@ -384,6 +451,8 @@ Suite *mllm_suite(void) {
     tcase_add_test(tc, test_mllm_gradients_match_central_differences);
     tcase_add_test(tc, test_mllm_frozen_parts_get_no_gradient);
     tcase_add_test(tc, test_mllm_right_padding_changes_nothing);
+    tcase_add_test(tc, test_mllm_tokens_in_equal_the_encoders);
+    tcase_add_test(tc, test_mllm_added_gradients_match_central_differences);
     tcase_add_test(tc, test_mllm_kind_fresh_adapters_answer_as_the_base_and_ignore_absent_data);
     tcase_add_test(tc, test_mllm_kind_backward_matches_central_differences);
     tcase_add_test(tc, test_mllm_greedy_first_token_is_the_forward_argmax);
