@@ -1,0 +1,110 @@
+// cdcca_impl.h - the state CD-CCA's files share (cdcca.h): cdcca.c (the round and its records),
+// cdcca_device.c (the devices' stream, inference, uplink and test-time baselines), cdcca_cloud.c
+// (the teacher, the adaptation of the device copies, the downlink).
+#pragma once
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "models/mllm.h"
+#include "nn/dwc.h"
+#include "protocols/cdcca.h"
+#include "train/local.h"
+
+// Per-party statistics of a round (ProtocolShape.n_party_stats = CS_ACC + stages).
+enum {
+    CS_UP_BYTES = 0, // uplink payload
+    CS_RAW_BYTES,    // the stored bytes of the stream rows read (the uplink's reference)
+    CS_UP_ROWS,      // rows uploaded
+    CS_ROWS,         // stream rows read
+    CS_CONF,         // Σ confidence over the rows read
+    CS_UNCERTAIN,    // rows below the confidence threshold
+    CS_ACC,          // + j: accuracy on stage j + 1's test rows (stage ends; NaN otherwise)
+};
+
+#define CDCCA_MAX_SERIES 32
+
+// One minibatch's scratch of the student or the teacher.
+typedef struct {
+    ModelWork w;
+    float *params; // (n_params): the frozen weights with one device's adapters unpacked in
+    float *grads;  // (n_params)
+    float *m, *v;  // (n_params) AdamW moments (the selection's floats only)
+} CdNet;
+
+typedef struct {
+    ProtocolEnv env;
+    CdccaOpts o;
+    int adapt, cloud_adapts; // CdccaAdapt; 1 when the cloud adapts (uplink + downlink)
+    int rank, P, S, rps;     // ranks, devices, stages, rounds per stage
+    int first, count;        // hosted devices
+    const Model *model;      // the devices' model (env)
+    const Mllm *mm;
+    int n_enc, text_mod, enc_mod[MLLM_MAX_ENC]; // data modality of encoder e
+    Selection ad;        // the adapters: LoRA, and the LM's and projectors' norms and biases
+    Selection norms;     // TENT's: the LM's norm weights
+    int quant;           // QuantFormat, -1 = float
+    size_t device_bytes; // the devices' stored model: quantised blocks + float tensors
+    float *frozen;       // (n_params) the devices' weights as they compute (quantised, decoded)
+    float *source;       // (ad.n) the source model's adapters (every rank)
+    // devices hosted here
+    float *dev;           // (count, ad.n) each device's adapters
+    float *ema;           // cotta: (count, ad.n) the EMA teacher
+    float *tta_m, *tta_v; // tent, cotta: (count, ad.n) Adam moments, packed
+    int64_t *tta_step;    // (count)
+    uint8_t **up;         // (count) this round's upload block of each device
+    int64_t *up_len;      // (count)
+    double *stats;        // (count, n_stats)
+    int n_stats;
+    CdNet net; // the devices' (and the cloud student's) scratch
+    Batch batch;
+    float *probs; // (Bmax, K)
+    // cloud (rank 0)
+    Model teacher;
+    CdNet tnet;
+    int Dt;
+    float *copy, *mirror; // (P, ad.n) each device's copy on the cloud, and what the device holds
+    float *maps;          // (P, n_map) the 1x1 channel maps (hidden, then one per encoder)
+    size_t n_map;
+    double *acc; // (S, S) mean accuracy over devices: row s = after stage s + 1
+    double down_bytes, cloud_loss;
+    int64_t cloud_steps;
+    Rng drop; // MC dropout / LoRA dropout stream of the current (round, device)
+    DwcOpts dwc;
+    int series[CDCCA_MAX_SERIES]; // rank 0: indices of the protocol's series in the log
+} Cdcca;
+
+// Shared helpers (cdcca.c).
+void cd_net_init(CdNet *n, const Model *m, int Bmax, const float *frozen);
+void cd_net_free(CdNet *n, const Model *m);
+// n->params = frozen with adapters (ad.n) unpacked. Local.
+void cd_load(const Cdcca *c, CdNet *n, const float *adapters);
+// One AdamW step of the adapters (in n->params) on n->grads, plus extra (n_extra floats, its own
+// grads and moments; may be 0) clipped together at o.clip. t is the 1-based step.
+void cd_adamw(const Cdcca *c, CdNet *n, double lr, long t, float *extra, float *extra_g,
+              float *extra_m, float *extra_v, size_t n_extra, double wd);
+// The forward of the student on in (option logits in n->w.logits). train: LoRA dropout from
+// c->drop. Local.
+void cd_forward(Cdcca *c, CdNet *n, const ModelInput *in, int train);
+
+// Applies a downlink message (cd_cloud_downlink's format) to packed adapters (ad.n): the one
+// decoder of both the device and the cloud's mirror. CHECKs every length against len, naming
+// device p.
+void cd_apply_msg(const Cdcca *c, float *adapters, const uint8_t *msg, int64_t len, int p);
+
+// Devices (cdcca_device.c), on the hosts.
+void cd_device_round(Cdcca *c, int i, const RoundInfo *r);
+void cd_device_evaluate(Cdcca *c, int i, int stage);
+// The bytes of one device block as the cloud parses it (cdcca_cloud.c reads what
+// cd_device_round writes): encoder bitmask, per present encoder a keep bitmap and the kept
+// tokens as float16, the confidence.
+size_t cd_row_bytes(const Cdcca *c, const uint8_t *keep, int encbits);
+
+// Cloud (cdcca_cloud.c), rank 0.
+void cd_cloud_init(Cdcca *c);
+void cd_cloud_free(Cdcca *c);
+// Adapts device p's copy on its upload block. Returns the mean loss (NaN when nothing came).
+double cd_cloud_adapt(Cdcca *c, int p, const uint8_t *blk, int64_t len, const RoundInfo *r);
+// The downlink message of device p into out (capacity from cd_down_capacity), applied to the
+// mirror. Returns its length.
+int64_t cd_cloud_downlink(Cdcca *c, int p, uint8_t *out);
+size_t cd_down_capacity(const Cdcca *c);
