@@ -164,10 +164,9 @@ static void read_student(const BaseCfg *bc, MllmConfig *sc, char *sha) {
     sc->lm.theta = 10000.0;
     CHECK(mllm_file_read_config(bc->student, sc, err, sizeof err) == 0, "--student: %s", err);
     char role[64];
-    CHECK(mllm_file_attr_str(bc->student, "role", role, sizeof role) != 0 ||
-              strcmp(role, "teacher"),
-          "--student=%s is a teacher file (role \"teacher\"), not a student base model",
-          bc->student);
+    CHECK(
+        mllm_file_attr_str(bc->student, "role", role, sizeof role) != 0 || strcmp(role, "teacher"),
+        "--student=%s is a teacher file (role \"teacher\"), not a student base model", bc->student);
     double vf = mllm_file_attr_f64(bc->student, "val_fraction"),
            pf = mllm_file_attr_f64(bc->student, "public_fraction");
     CHECK(vf == bc->val_fraction && pf == bc->public_fraction,
@@ -215,10 +214,10 @@ static EvalStats task_eval(const char *base, const char *data, const BaseCfg *bc
     Rng rng;
     rng_init(&rng, (uint64_t)bc->seed, 0, 0, RNG_INIT);
     model_init_params(&m, params, &rng); // fresh adapters: B = 0, the base model exactly
-    int64_t *rows, n = holdout_rows(ds, validation ? HOLDOUT_VALIDATION : HOLDOUT_TEST,
-                                    (HoldoutFractions){bc->val_fraction,
-                                                       validation ? bc->public_fraction : 0},
-                                    bc->eval_rows, &rows);
+    int64_t *rows,
+        n = holdout_rows(ds, validation ? HOLDOUT_VALIDATION : HOLDOUT_TEST,
+                         (HoldoutFractions){bc->val_fraction, validation ? bc->public_fraction : 0},
+                         bc->eval_rows, &rows);
     uint8_t *all = xmalloc((size_t)n + 1);
     memset(all, (1u << sl.n_mod) - 1, (size_t)n);
     SampleSet s;
@@ -286,7 +285,7 @@ static int run(const BaseCfg *bc) {
     double t_all = timer_now_ms();
     const int teacher = is_teacher(bc);
     SizePreset sp;
-    MllmConfig sc;                        // the student's (teacher sizes)
+    MllmConfig sc;                             // the student's (teacher sizes)
     char student_sha[SHA256_HEX_LEN + 1] = ""; // its digest, taken before reading it
     if (teacher) {
         CHECK(bc->student[0], "--size=%s needs --student=<the student base-model file>", bc->size);
@@ -298,8 +297,8 @@ static int run(const BaseCfg *bc) {
         read_student(bc, &sc, student_sha);
         teacher_preset(&sp, &sc, !strcmp(bc->size, "tiny-teacher"));
     } else {
-        CHECK(!bc->student[0], "--student=%s is for the teacher sizes, not --size=%s",
-              bc->student, bc->size);
+        CHECK(!bc->student[0], "--student=%s is for the teacher sizes, not --size=%s", bc->student,
+              bc->size);
         size_preset(&sp, !strcmp(bc->size, "tiny"));
     }
     for (int s = 0; s < 4; s++)

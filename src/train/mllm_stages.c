@@ -347,8 +347,8 @@ static int build_seq(const StageEnv *env, SeqBuf *s, const StageRows *rows, int 
         uint32_t u = rng_below(rng, 10);
         task = u < 4 ? TASK_ITEMS : u < 7 ? TASK_CAPTION : TASK_INSTRUCT;
     }
-    int mask = task == TASK_ITEMS ? draw_item_mask(env, rng)
-                                  : draw_mask(env, rng, task == TASK_INSTRUCT);
+    int mask =
+        task == TASK_ITEMS ? draw_item_mask(env, rng) : draw_mask(env, rng, task == TASK_INSTRUCT);
     uint8_t has[MLLM_MAX_ENC] = {0};
     for (int e = 0; e < mm->c.n_enc; e++)
         has[e] = (uint8_t)(mask >> env->mod_of_enc[e] & 1);
@@ -454,7 +454,10 @@ static void stage_seq_train(const StageEnv *env, float *params, const char *spec
         ema = isnan(ema) ? l : 0.98 * ema + 0.02 * l;
         if (step % 25 == 0 || step == o->steps - 1) curve_add(loss, step, ema);
         if (step % 500 == 0)
-            log_info("stage %s: step %d/%d loss %.3f", stream == 3 ? "3" : stream == 4 ? "4" : "4'",
+            log_info("stage %s: step %d/%d loss %.3f",
+                     stream == 3   ? "3"
+                     : stream == 4 ? "4"
+                                   : "4'",
                      step, o->steps, ema);
     }
     stepper_free(&st);
