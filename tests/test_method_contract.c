@@ -35,6 +35,9 @@ static void setup(void) {
 static void teardown(void) { run_command(NULL, 0, "rm -rf %s", work); }
 
 // Options that keep a method's cloud-side models tiny: the protocol, not the accuracy, is tested.
+// CD-CCA runs only on the multimodal LLM: its options replace the data and the model (the last
+// value of a key on the command line wins), on the tiny base model and its tiny teacher, one
+// stage of two rounds (so the stop after round 1 falls inside a stage).
 static const char *method_extra(const char *name) {
     static const struct {
         const char *method, *extra;
@@ -42,6 +45,23 @@ static const char *method_extra(const char *name) {
         {"bomm", "--bomm.mm-width=32 --bomm.mm-layers=1 --bomm.upload=64 --bomm.warmup=1"},
         {"fedmkt", "--fedmkt.upload=64"},
     };
+    static char cdcca[3 * PATH_MAX + 512];
+    if (!strcmp(name, "cdcca")) {
+        const char *dir = getenv("MMC_DATA_DIR") ? getenv("MMC_DATA_DIR") : "data";
+        char data[PATH_MAX], base[PATH_MAX], teacher[PATH_MAX], rel[PATH_MAX];
+        snprintf(rel, sizeof rel, "%s/avfmnist_ci.h5", dir);
+        ck_assert_ptr_nonnull(realpath(rel, data));
+        snprintf(rel, sizeof rel, "%s/base/mllm_tiny.h5", dir);
+        ck_assert_ptr_nonnull(realpath(rel, base));
+        snprintf(rel, sizeof rel, "%s/base/mllm_tiny-teacher.h5", dir);
+        ck_assert_ptr_nonnull(realpath(rel, teacher));
+        snprintf(cdcca, sizeof cdcca,
+                 "--data=%s --model=mllm --mllm.base=%s --cdcca.teacher=%s --public-fraction=0.3 "
+                 "--max-train=200 --max-test=40 --batch-size=8 --cdcca.stages=1 --cdcca.chunk=16 "
+                 "--cdcca.source-rows=32 --cdcca.source-epochs=1",
+                 data, base, teacher);
+        return cdcca;
+    }
     for (size_t i = 0; i < sizeof extras / sizeof extras[0]; i++)
         if (!strcmp(extras[i].method, name)) return extras[i].extra;
     return "";

@@ -87,8 +87,10 @@ static void uts_tokens(Cdcca *c, const float *z, int L, int D, uint8_t *keep, fl
         keep[t] = !sel[t];
 }
 
-// Appends row b of the last forward to device i's upload block.
-static void upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *present) {
+// Appends row b of the last forward to device i's upload block; returns 0 (nothing appended) for a
+// row without any encoder's modality: its text never leaves the device, so there is nothing to
+// send.
+static int upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *present) {
     MllmWork *mw = mllm_kind_work(&c->net.w);
     int maxL = 0, maxD = 0;
     for (int e = 0; e < c->n_enc; e++) {
@@ -113,6 +115,7 @@ static void upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *prese
         else
             memset(keep + off, 1, (size_t)L);
     }
+    if (!encbits) return 0;
     uint8_t *o = c->up[i] + c->up_len[i];
     *o++ = (uint8_t)encbits;
     for (int e = 0, off = 0; e < c->n_enc; off += c->mm->n_tok[e], e++) {
@@ -139,6 +142,7 @@ static void upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *prese
     size_t n = (size_t)(o - (c->up[i] + c->up_len[i]));
     CHECK(n == cd_row_bytes(c, keep, encbits), "cdcca: upload row of %zu bytes", n);
     c->up_len[i] += (int64_t)n;
+    return 1;
 }
 
 // conf (B) = each row's confidence from the last forward's option logits; returns their sum and
@@ -261,9 +265,8 @@ void cd_device_round(Cdcca *c, int i, const RoundInfo *r) {
             for (int b = 0; b < B; b++) {
                 if (c->o.uts && conf[b] >= c->o.conf) continue;
                 size_t before = (size_t)c->up_len[i];
-                upload_row(c, i, b, conf[b], present + (size_t)b * nm);
+                st[CS_UP_ROWS] += upload_row(c, i, b, conf[b], present + (size_t)b * nm);
                 st[CS_UP_BYTES] += (double)((size_t)c->up_len[i] - before);
-                st[CS_UP_ROWS] += 1;
             }
         } else if (c->adapt == CDCCA_TENT) {
             cd_load(c, &c->net, dev);
