@@ -14,20 +14,26 @@
 // scenario's split, and a host found sending another party's row fails too.
 //
 // CD-CCA (cdcca) runs only on the multimodal LLM, so not in that loop: its own tcase runs it on
-// AV-FashionMNIST's CI file with the tiny base model and teacher (CD_OPTS), once per --cdcca.adapt
-// that uploads (akd, pseudo, logit-kd) and once with --cdcca.uts=false (every row, every token).
-// The whole file is 2,500 rows of ~24 kB in the three representations: too many windows to hold.
-// The rows searched for are a prefix of each split that contains every row the run's parties can
-// hold: the train rows 0 .. the last of the first --max-train training rows (holdout.h at the run's
-// --val-fraction and --public-fraction, which the command gives explicitly), and the test rows
-// 0 .. the last of the first --max-test (the evaluation split); the public and validation rows
-// between them come along (a host has no business sending those either). A prefix rather than the
-// exact rows keeps the search from depending on the scenario's draw. Each row is searched as
-// stored, as float32 model input and as float16 model input (the devices upload float16 tokens: a
-// half-precision copy of the input would be a leak the other two miss). The capture is the small
-// side here, so it is indexed and the rows are streamed through it. Its positive control: a held
-// row that audit_leak sends is found, every window of it, and nothing else; and a synthetic dump
-// holding held rows as float16 is found too.
+// AV-FashionMNIST's CI file with the tiny base model and teacher (cd_opts), once per --cdcca.adapt
+// that uploads (akd, pseudo, logit-kd) and once with --cdcca.uts=false (every row, every token),
+// and also asserts that devices did upload (cd_up_rows > 0). The whole file is 2,500 rows of
+// ~24 kB in four representations, ~80 million windows: too many to hold. The rows searched for
+// are a prefix of each split that contains every row the run's parties can hold: the train rows
+// 0 .. the last of the first --max-train training rows (holdout.h at the run's --val-fraction and
+// --public-fraction, which the command gives explicitly: fl/data.c takes the parties' rows from
+// exactly those), and the test rows 0 .. the last of the first --max-test (the evaluation split).
+// A prefix rather than the exact rows: one contiguous read per split, and the public and
+// validation rows in between come along (a host has no business sending those either) for ~50%
+// more windows. Each row is searched as stored, as float32 features (dataset_read_features, as
+// above), as the model's batch input (sampleset_batch: standardised log-mels, pixels / 255, token
+// ids with -1 padding) and as that input in float16 (the devices upload float16 tokens: a
+// half-precision copy of the input would be a leak the others miss). Not searched: the input
+// under a stage's shift (data/shift.h), which depends on each row's (party, position) id; a
+// device that uploaded its shifted input would go unseen here. The capture is the small side, so
+// it is indexed and the rows are streamed through it behind a one-bit prefilter. Its positive
+// controls: held rows that audit_leak sends are found, every window of them, and no other row
+// away from their bytes; a synthetic capture holding a row's batch input (float32 and float16)
+// and a test row's stored bytes is found window for window.
 // Runs from the repository root; the library from MMC_LIB_DIR (else build/lib), the programs from
 // MMC_BIN_DIR, AV-FashionMNIST and the base models from MMC_DATA_DIR (else data).
 #include <check.h>
