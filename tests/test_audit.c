@@ -12,8 +12,30 @@
 // modalities' model input; token ids as floats):
 // a superset of what any party holds, so the assertion does not depend on recomputing the
 // scenario's split, and a host found sending another party's row fails too.
+//
+// CD-CCA (cdcca) runs only on the multimodal LLM, so not in that loop: its own tcase runs it on
+// AV-FashionMNIST's CI file with the tiny base model and teacher (cd_opts), once per --cdcca.adapt
+// that uploads (akd, pseudo, logit-kd) and once with --cdcca.uts=false (every row, every token),
+// and also asserts that devices did upload (cd_up_rows > 0). The whole file is 2,500 rows of
+// ~24 kB in four representations, ~80 million windows: too many to hold. The rows searched for
+// are a prefix of each split that contains every row the run's parties can hold: the train rows
+// 0 .. the last of the first --max-train training rows (holdout.h at the run's --val-fraction and
+// --public-fraction, which the command gives explicitly: fl/data.c takes the parties' rows from
+// exactly those), and the test rows 0 .. the last of the first --max-test (the evaluation split).
+// A prefix rather than the exact rows: one contiguous read per split, and the public and
+// validation rows in between come along (a host has no business sending those either) for ~50%
+// more windows. Each row is searched as stored, as float32 features (dataset_read_features, as
+// above), as the model's batch input (sampleset_batch: standardised log-mels, pixels / 255, token
+// ids with -1 padding) and as that input in float16 (the devices upload float16 tokens: a
+// half-precision copy of the input would be a leak the others miss). Not searched: the input
+// under a stage's shift (data/shift.h), which depends on each row's (party, position) id; a
+// device that uploaded its shifted input would go unseen here. The capture is the small side, so
+// it is indexed and the rows are streamed through it behind a one-bit prefilter. Its positive
+// controls: held rows that audit_leak sends are found, every window of them, and no other row
+// away from their bytes; a synthetic capture holding a row's batch input (float32 and float16)
+// and a test row's stored bytes is found window for window.
 // Runs from the repository root; the library from MMC_LIB_DIR (else build/lib), the programs from
-// MMC_BIN_DIR.
+// MMC_BIN_DIR, AV-FashionMNIST and the base models from MMC_DATA_DIR (else data).
 #include <check.h>
 #include <limits.h>
 #include <stdint.h>
@@ -22,9 +44,13 @@
 #include <string.h>
 
 #include "comm/placement.h"
+#include "core/half.h"
+#include "core/xalloc.h"
 #include "data/dataset.h"
+#include "data/holdout.h"
 #include "helpers.h"
 #include "methods/method.h"
+#include "train/samples.h"
 
 #define AUDIT_W 32 /* window bytes: 8 float32 features or int32 tokens; 32 pixels */
 // A window with fewer distinct byte values (a run of zeros, padding) is not evidence of a row: a
@@ -40,8 +66,10 @@
 #define RUN_TIMEOUT_S 120
 #define MAX_HITS 8 /* hits kept for the messages */
 
-enum { REPR_STORED = 0, REPR_FLOAT = 1 };
-static const char *const repr_name[] = {"stored", "float32 input"};
+// The SynMM search uses the first two; the CD-CCA search all four (its header paragraph).
+enum { REPR_STORED = 0, REPR_FLOAT = 1, REPR_BATCH = 2, REPR_HALF = 3, N_REPR = 4 };
+static const char *const repr_name[] = {"stored", "float32 input", "batch input",
+                                        "float16 batch input"};
 
 typedef struct {
     uint64_t hash;
@@ -287,6 +315,12 @@ static void run_audited(const char *method, const char *dir, const char *more, c
 START_TEST(test_no_host_sends_raw_rows) {
     const char *m = method_registry[_i]->opt.name;
     char out[16384], dir[128], line[256];
+    // CD-CCA refuses SynMM's party model (it needs --model=mllm): its tcase below runs it on its
+    // own configuration.
+    if (!strcmp(m, "cdcca")) {
+        printf("audit %-11s on SynMM: skipped (needs --model=mllm; see the cdcca tcase)\n", m);
+        return;
+    }
     run_audited(m, m, "", out, sizeof out);
     snprintf(dir, sizeof dir, "%s/%s", work, m);
     Placement pl;
@@ -403,6 +437,463 @@ START_TEST(test_bomm_without_label_upload_sends_no_labels) {
 }
 END_TEST
 
+// ---- CD-CCA on its own configuration (the header's second paragraph) ----
+
+#define CD_MAX_TRAIN 200
+#define CD_MAX_TEST 40
+#define CD_VAL 0.1    /* --val-fraction, given explicitly: the held rows depend on it */
+#define CD_PUBLIC 0.3 /* --public-fraction: the tiny base model's public rows */
+#define CD_N_VARIANTS 4
+
+// The uploading variants: every --cdcca.adapt whose cloud adapts, and UTS off.
+static const char *const cd_variant[CD_N_VARIANTS] = {"--cdcca.adapt=akd", "--cdcca.adapt=pseudo",
+                                                      "--cdcca.adapt=logit-kd",
+                                                      "--cdcca.adapt=akd --cdcca.uts=false"};
+
+static Dataset *cd_ds;
+static char cd_data[PATH_MAX], cd_base[PATH_MAX], cd_teacher[PATH_MAX];
+static int64_t cd_n[2];   // the searched prefix of each split (DS_TRAIN, DS_TEST)
+static int64_t *cd_train; // the held training rows, ascending
+static int64_t cd_n_train;
+
+// The capture's windows, by content (the first offset of each distinct window).
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+    uint32_t *slot; // offset + 1, 0 = empty
+    size_t cap;
+} DumpIndex;
+
+// A row whose windows a search counts: how many it has (with MIN_DISTINCT byte values) and how
+// many of them the capture holds, per modality and representation; mark (the capture's length)
+// gets 1 where a window of the row starts, 2 where one of another row does.
+typedef struct {
+    int split;
+    int64_t row;
+    long found[DS_MAX_MODALITIES][N_REPR], countable[DS_MAX_MODALITIES][N_REPR];
+    uint8_t *mark;
+    Window other; // the first window of another row found, at other_at (-1: none)
+    int64_t other_at;
+} Focus;
+
+static void cd_path(const char *name, char *abs) {
+    const char *dir = getenv("MMC_DATA_DIR") ? getenv("MMC_DATA_DIR") : "data";
+    char rel[PATH_MAX];
+    snprintf(rel, sizeof rel, "%s/%s", dir, name);
+    ck_assert_msg(realpath(rel, abs) != NULL, "no %s (make test builds it)", rel);
+}
+
+static void cd_setup(void) {
+    char err[1024];
+    mmc_workdir(work, sizeof work, "mmc_audit_cd");
+    cd_path("avfmnist_ci.h5", cd_data);
+    cd_path("base/mllm_tiny.h5", cd_base);
+    cd_path("base/mllm_tiny-teacher.h5", cd_teacher);
+    cd_ds = dataset_open(cd_data, err, sizeof err);
+    ck_assert_msg(cd_ds != NULL, "%s", err);
+    HoldoutFractions f = {CD_VAL, CD_PUBLIC};
+    int64_t *test;
+    cd_n_train = holdout_rows(cd_ds, HOLDOUT_TRAIN, f, CD_MAX_TRAIN, &cd_train);
+    int64_t n_test = holdout_rows(cd_ds, HOLDOUT_TEST, f, CD_MAX_TEST, &test);
+    ck_assert_msg(cd_n_train == CD_MAX_TRAIN && n_test == CD_MAX_TEST,
+                  "%s: %lld training and %lld test rows at --val-fraction=%g "
+                  "--public-fraction=%g, expected the caps %d and %d",
+                  cd_data, (long long)cd_n_train, (long long)n_test, CD_VAL, CD_PUBLIC,
+                  CD_MAX_TRAIN, CD_MAX_TEST);
+    cd_n[DS_TRAIN] = cd_train[cd_n_train - 1] + 1;
+    cd_n[DS_TEST] = test[n_test - 1] + 1;
+    xfree(test);
+}
+
+static void cd_teardown(void) {
+    xfree(cd_train);
+    dataset_close(cd_ds);
+    run_command(NULL, 0, "rm -rf %s", work);
+}
+
+static void index_build(DumpIndex *x, const uint8_t *data, size_t len) {
+    x->data = data;
+    for (x->cap = 1024; x->cap < 2 * len; x->cap *= 2) {
+    }
+    x->slot = calloc(x->cap, sizeof *x->slot);
+    ck_assert(x->slot != NULL && len < UINT32_MAX);
+    for (size_t o = 0; o + AUDIT_W <= len; o++) {
+        size_t i = window_hash(data + o) & (x->cap - 1);
+        while (x->slot[i] && memcmp(data + x->slot[i] - 1, data + o, AUDIT_W) != 0)
+            i = (i + 1) & (x->cap - 1);
+        if (!x->slot[i]) x->slot[i] = (uint32_t)o + 1;
+    }
+    x->len = len;
+}
+
+// The capture's offset of window p (of hash h), -1 when it does not hold it.
+static int64_t index_find(const DumpIndex *x, const uint8_t *p, uint64_t h) {
+    size_t i = h & (x->cap - 1);
+    while (x->slot[i] && memcmp(x->data + x->slot[i] - 1, p, AUDIT_W) != 0)
+        i = (i + 1) & (x->cap - 1);
+    return (int64_t)x->slot[i] - 1;
+}
+
+// The prefilter's bit of a window: two words and two multiplies, so that the ~12 million row
+// windows a search streams mostly stop at one bit test (PRE_BITS bits hold all the captures').
+#define PRE_BITS 22
+static uint64_t pre_key(const uint8_t *p) {
+    uint64_t a, b;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + AUDIT_W - 8, 8);
+    return (a * 0x9e3779b97f4a7c15ULL ^ b * 0xc2b2ae3d27d4eb4fULL) >> (64 - PRE_BITS);
+}
+
+// Every window of the searched prefixes' rows (every modality, the four representations) that
+// capture k of the nx indexed ones holds, into hits[k]; f (NULL, or one per capture) counts its
+// row's windows.
+static void search_rows(const DumpIndex *x, int nx, Hits *hits, Focus *f) {
+    uint64_t *pre = calloc((size_t)1 << (PRE_BITS - 6), sizeof *pre);
+    ck_assert(pre != NULL);
+    for (int c = 0; c < nx; c++) {
+        memset(&hits[c], 0, sizeof hits[c]);
+        for (size_t o = 0; o + AUDIT_W <= x[c].len; o++) {
+            uint64_t key = pre_key(x[c].data + o);
+            pre[key >> 6] |= 1ULL << (key & 63);
+        }
+    }
+    int M = dataset_n_modalities(cd_ds);
+    SampleLayout l;
+    samples_layout(&l, cd_ds);
+    for (int split = 0; split < 2; split++) {
+        // every row of the prefix with every modality, as one batch: the model's input
+        int64_t n = cd_n[split], *idx = xmalloc((size_t)n * sizeof *idx);
+        uint8_t *mask = xmalloc((size_t)n);
+        for (int64_t r = 0; r < n; r++)
+            idx[r] = r, mask[r] = (uint8_t)((1u << M) - 1);
+        SampleSet ss;
+        Batch b;
+        sampleset_load(&ss, &l, cd_ds, (DsSplit)split, idx, mask, n);
+        batch_init(&b, &l, (int)n);
+        sampleset_batch(&ss, &l, NULL, 0, (int)n, &b);
+        for (int m = 0; m < M; m++) {
+            const DatasetModality *dm = dataset_modality(cd_ds, m);
+            int64_t elems = dm->row_elems;
+            size_t stored = (size_t)elems * dtype_bytes(dm->dtype);
+            uint8_t *raw = xmalloc((size_t)n * stored);
+            float *feat = xmalloc((size_t)n * (size_t)elems * sizeof *feat);
+            uint16_t *half = xmalloc((size_t)elems * sizeof *half);
+            dataset_read_raw(cd_ds, (DsSplit)split, m, 0, n, raw);
+            dataset_read_features(cd_ds, (DsSplit)split, m, 0, n, feat);
+            for (int64_t r = 0; r < n; r++) {
+                const uint8_t *in;
+                if (dm->dtype == DS_I32) {
+                    const int *t = b.tokens[m] + (size_t)r * (size_t)elems;
+                    for (int64_t k = 0; k < elems; k++)
+                        half[k] = half_from_float((float)t[k]);
+                    in = (const uint8_t *)t;
+                } else {
+                    const float *d = b.dense[m] + (size_t)r * (size_t)elems;
+                    for (int64_t k = 0; k < elems; k++) // as a device rounds (core/half.h)
+                        half[k] = half_from_float(d[k]);
+                    in = (const uint8_t *)d;
+                }
+                const uint8_t *rep[N_REPR] = {raw + (size_t)r * stored,
+                                              (const uint8_t *)(feat + (size_t)r * (size_t)elems),
+                                              in, (const uint8_t *)half};
+                size_t len[N_REPR] = {stored, (size_t)elems * sizeof(float),
+                                      (size_t)elems * 4 /* float or int */,
+                                      (size_t)elems * sizeof(uint16_t)};
+                for (int k = 0; k < N_REPR; k++) {
+                    if (k == REPR_FLOAT && dm->dtype == DS_F32) continue; // = the stored bytes
+                    const Window w = {0, NULL, (int32_t)r, (uint8_t)split, (uint8_t)m, (uint8_t)k};
+                    for (int c = 0; f && c < nx; c++)
+                        if (f[c].split == split && f[c].row == r)
+                            for (size_t o = 0; o + AUDIT_W <= len[k]; o++)
+                                f[c].countable[m][k] += distinct_bytes(rep[k] + o) >= MIN_DISTINCT;
+                    for (size_t o = 0; o + AUDIT_W <= len[k]; o++) {
+                        const uint8_t *p = rep[k] + o;
+                        uint64_t key = pre_key(p);
+                        if (!(pre[key >> 6] >> (key & 63) & 1)) continue;
+                        if (distinct_bytes(p) < MIN_DISTINCT) continue;
+                        uint64_t h = window_hash(p);
+                        for (int c = 0; c < nx; c++) {
+                            int64_t at = index_find(&x[c], p, h);
+                            if (at < 0) continue;
+                            if (f) {
+                                int focus = f[c].split == split && f[c].row == r;
+                                f[c].mark[at] |= focus ? 1 : 2, f[c].found[m][k] += focus;
+                                if (!focus && f[c].other_at < 0) f[c].other = w, f[c].other_at = at;
+                            }
+                            if (hits[c].n < MAX_HITS)
+                                hits[c].first[hits[c].n] = w,
+                                hits[c].offset[hits[c].n] = (uint64_t)at;
+                            hits[c].n++;
+                        }
+                    }
+                }
+            }
+            xfree(raw), xfree(feat), xfree(half);
+        }
+        batch_free(&b);
+        sampleset_free(&ss);
+        xfree(idx), xfree(mask);
+    }
+    free(pre);
+}
+
+// The run's options: the tiny run of two stages of one round, 16 rows a round per device.
+static void cd_opts(char *buf, size_t cap) {
+    snprintf(buf, cap,
+             "--data=%s --model=mllm --mllm.base=%s --cdcca.teacher=%s --method=cdcca "
+             "--val-fraction=%g --public-fraction=%g --max-train=%d --max-test=%d --parties=%d "
+             "--rounds=%d --cdcca.stages=2 --cdcca.chunk=16 --batch-size=8 "
+             "--scenario=bomm-hybrid --cdcca.source-rows=32 --cdcca.source-epochs=1",
+             cd_data, cd_base, cd_teacher, CD_VAL, CD_PUBLIC, CD_MAX_TRAIN, CD_MAX_TEST, PARTIES,
+             ROUNDS);
+}
+
+START_TEST(test_cdcca_hosts_send_no_raw_rows) {
+    const char *variant = cd_variant[_i];
+    char pre[PATH_MAX + 256], opts[4 * PATH_MAX + 512], out[16384], dir[32], path[128], line[256];
+    snprintf(dir, sizeof dir, "cd%d", _i);
+    launcher(pre, sizeof pre, dir);
+    cd_opts(opts, sizeof opts);
+    int rc = run_command(out, sizeof out,
+                         "cd %s && timeout %d mpirun --oversubscribe -np %d %s %s/mmcollab "
+                         "--out=run_%s %s %s 2>&1",
+                         work, RUN_TIMEOUT_S, NP, pre, mmc_bin(), dir, opts, variant);
+    ck_assert_msg(rc == 0, "cdcca %s under the capture: exit %d (124 = timeout)\n%.3000s", variant,
+                  rc, out);
+    // Uploads there were: else a clean capture would prove nothing.
+    double v[64], up = 0;
+    snprintf(path, sizeof path, "run_%s", dir);
+    int nv = read_series(work, path, "cd_up_rows", v, 64);
+    for (int k = 0; k < nv; k++)
+        up += v[k] == v[k] ? v[k] : 0;
+    ck_assert_msg(up > 0, "cdcca %s: no device uploaded a row (cd_up_rows)", variant);
+    Placement pl;
+    placement_init(&pl, PARTIES, NP);
+    printf("audit cdcca %-36s rows train 0..%lld test 0..%lld, %.0f rows uploaded:", variant,
+           (long long)cd_n[DS_TRAIN] - 1, (long long)cd_n[DS_TEST] - 1, up);
+    snprintf(path, sizeof path, "%s/%s", work, dir);
+    Dump d[NP];
+    DumpIndex x[NP];
+    Hits h[NP];
+    for (int rank = pl.host0; rank < NP; rank++) {
+        dump_read(&d[rank], path, rank);
+        ck_assert_msg(d[rank].calls > 0,
+                      "cdcca %s: rank %d captured no call: is the capture loaded?", variant, rank);
+        index_build(&x[rank], d[rank].data, d[rank].len);
+    }
+    search_rows(x + pl.host0, NP - pl.host0, h + pl.host0, NULL);
+    for (int rank = pl.host0; rank < NP; rank++) {
+        int first, count = placement_block(&pl, rank, &first);
+        if (h[rank].n > 0) {
+            const Window *w = &h[rank].first[0];
+            call_at(&d[rank], h[rank].offset[0], line, sizeof line);
+            ck_assert_msg(0,
+                          "cdcca %s: rank %d (parties %d..%d) sent %zu windows of raw rows; the "
+                          "first at byte %llu of its capture (%s): %s row %d, modality %s, %s "
+                          "bytes",
+                          variant, rank, first, first + count - 1, h[rank].n,
+                          (unsigned long long)h[rank].offset[0], line,
+                          w->split == DS_TRAIN ? "train" : "test", w->row,
+                          dataset_modality(cd_ds, w->mod)->name, repr_name[w->repr]);
+        }
+        printf(" | rank %d (parties %d-%d) %zu bytes in %d calls, found %zu", rank, first,
+               first + count - 1, d[rank].len, d[rank].calls, h[rank].n);
+        free(x[rank].slot);
+        dump_free(&d[rank]);
+    }
+    printf("\n");
+    fflush(stdout);
+}
+END_TEST
+
+// Windows of row `row` of split in representation repr that count (MIN_DISTINCT).
+static long countable_windows(DsSplit split, int64_t row, int m, int repr) {
+    const DatasetModality *dm = dataset_modality(cd_ds, m);
+    size_t elems = (size_t)dm->row_elems;
+    float *buf = xmalloc(elems * sizeof(float)); // the largest: 4 bytes an element
+    size_t len = elems * (repr == REPR_STORED ? dtype_bytes(dm->dtype) : sizeof(float));
+    if (repr == REPR_STORED)
+        dataset_read_raw(cd_ds, split, m, row, 1, buf);
+    else
+        dataset_read_features(cd_ds, split, m, row, 1, buf);
+    long n = 0;
+    for (size_t o = 0; o + AUDIT_W <= len; o++)
+        n += distinct_bytes((const uint8_t *)buf + o) >= MIN_DISTINCT;
+    xfree(buf);
+    return n;
+}
+
+// 1 when every modality of the train row has windows that count, stored and as float32 input
+// (short texts of one or two words have fewer than MIN_DISTINCT byte values as int32 ids).
+static int row_is_rich(int64_t row) {
+    for (int m = 0; m < dataset_n_modalities(cd_ds); m++)
+        if (countable_windows(DS_TRAIN, row, m, REPR_STORED) == 0 ||
+            countable_windows(DS_TRAIN, row, m, REPR_FLOAT) == 0)
+            return 0;
+    return 1;
+}
+
+// 1 when a window of the focus row starts less than AUDIT_W bytes from o (they overlap).
+static int near_mark(const uint8_t *mark, size_t len, size_t o) {
+    size_t lo = o >= AUDIT_W - 1 ? o - (AUDIT_W - 1) : 0;
+    for (size_t a = lo; a < len && a < o + AUDIT_W; a++)
+        if (mark[a] & 1) return 1;
+    return 0;
+}
+
+// The positive control on this configuration: audit_leak's hosts send held training rows of
+// avfmnist_ci.h5 (ranks 1 and 2: rows R + 1 and R + 2, stored behind an odd header and as float32
+// input); the search finds every countable window of each, in every modality, and no other row
+// away from their bytes.
+START_TEST(test_cdcca_search_finds_rows_that_are_sent) {
+    int64_t row0 = 0; // audit_leak's ROW: rank r sends row0 + r
+    int picked = 0;
+    for (int64_t j = 1; j + 1 < cd_n_train && !picked; j++)
+        if (cd_train[j + 1] == cd_train[j] + 1 && row_is_rich(cd_train[j]) &&
+            row_is_rich(cd_train[j + 1]))
+            row0 = cd_train[j] - 1, picked = 1;
+    ck_assert_msg(picked,
+                  "%s: no two consecutive held training rows with every modality's "
+                  "windows",
+                  cd_data);
+    char pre[PATH_MAX + 256], out[8192], dir[128];
+    launcher(pre, sizeof pre, "cdleak");
+    int rc = run_command(out, sizeof out,
+                         "cd %s && timeout %d mpirun --oversubscribe -np %d %s %s/audit_leak %s "
+                         "%lld 2>&1",
+                         work, RUN_TIMEOUT_S, NP, pre, mmc_bin(), cd_data, (long long)row0);
+    ck_assert_msg(rc == 0, "audit_leak %s: exit %d\n%s", cd_data, rc, out);
+    snprintf(dir, sizeof dir, "%s/cdleak", work);
+    int M = dataset_n_modalities(cd_ds);
+    Dump d[NP];
+    DumpIndex x[NP];
+    Hits h[NP];
+    Focus f[NP];
+    for (int rank = 1; rank < NP; rank++) {
+        dump_read(&d[rank], dir, rank);
+        index_build(&x[rank], d[rank].data, d[rank].len);
+        f[rank] = (Focus){.split = DS_TRAIN,
+                          .row = row0 + rank,
+                          .mark = calloc(d[rank].len + 1, 1),
+                          .other_at = -1};
+        ck_assert(f[rank].mark != NULL);
+    }
+    search_rows(x + 1, NP - 1, h + 1, f + 1);
+    for (int rank = 1; rank < NP; rank++) {
+        const Focus *fr = &f[rank];
+        // Another row's window may start within a window of the sent row: AV-FashionMNIST's rows
+        // are uint8-quantised, and a window of mostly zeros (a short text's padding) with a few
+        // values of the next call (its first floats) also sits in some other row's black border.
+        // Those are the sent row's bytes; another row's window anywhere else is a false hit.
+        long near = 0;
+        for (size_t o = 0; o < d[rank].len; o++) {
+            if (fr->mark[o] != 2) continue;
+            ck_assert_msg(near_mark(fr->mark, d[rank].len, o),
+                          "rank %d sent train row %lld; the audit found a window of another row "
+                          "at byte %zu, away from the row's bytes (the first: %s row %d's %s as "
+                          "%s bytes at byte %lld)",
+                          rank, (long long)fr->row, o, fr->other.split ? "test" : "train",
+                          fr->other.row, dataset_modality(cd_ds, fr->other.mod)->name,
+                          repr_name[fr->other.repr], (long long)fr->other_at);
+            near++;
+        }
+        long found = 0;
+        for (int m = 0; m < M; m++)
+            for (int k = REPR_STORED; k <= REPR_FLOAT; k++) {
+                ck_assert_msg(fr->found[m][k] == fr->countable[m][k] && fr->countable[m][k] > 0,
+                              "rank %d sent train row %lld's %s as %s bytes (%ld windows); the "
+                              "audit found %ld",
+                              rank, (long long)fr->row, dataset_modality(cd_ds, m)->name,
+                              repr_name[k], fr->countable[m][k], fr->found[m][k]);
+                found += fr->found[m][k];
+            }
+        printf("audit cdcca leak control: rank %d sent %zu bytes, found all %ld windows of train "
+               "row %lld (%ld capture windows that only other rows share overlap them)\n",
+               rank, d[rank].len, found, (long long)fr->row, near);
+        free(x[rank].slot), free(f[rank].mark);
+        dump_free(&d[rank]);
+    }
+    fflush(stdout);
+}
+END_TEST
+
+// The model's input of a row, every modality present (sampleset_batch), into b (Bmax 1).
+static void batch_of_row(DsSplit split, int64_t row, const SampleLayout *l, Batch *b) {
+    SampleSet ss;
+    uint8_t mask = (uint8_t)((1u << dataset_n_modalities(cd_ds)) - 1);
+    sampleset_load(&ss, l, cd_ds, split, &row, &mask, 1);
+    batch_init(b, l, 1);
+    sampleset_batch(&ss, l, NULL, 0, 1, b);
+    sampleset_free(&ss);
+}
+
+// The batch representations and the test split's prefix: a synthetic capture holding a late
+// held training row's model input as float32 and as float16 and the last searched test row as
+// stored, each block behind one odd byte; the search finds every countable window of both.
+START_TEST(test_cdcca_search_finds_batch_half_and_test_rows) {
+    int M = dataset_n_modalities(cd_ds);
+    int64_t pick = cd_n_train - 1; // the last held training row whose text has windows that count
+    while (pick > 0 && !row_is_rich(cd_train[pick]))
+        pick--;
+    const int64_t row[2] = {cd_train[pick], cd_n[DS_TEST] - 1};
+    const int reprs[2][2] = {{REPR_BATCH, REPR_HALF}, {REPR_STORED, REPR_STORED}};
+    SampleLayout l;
+    Batch b;
+    samples_layout(&l, cd_ds);
+    batch_of_row(DS_TRAIN, row[0], &l, &b);
+    size_t cap = 0;
+    for (int m = 0; m < M; m++)
+        cap += 3 + (size_t)dataset_modality(cd_ds, m)->row_elems * (4 + 2 + 4);
+    uint8_t *dump = xcalloc(cap, 1);
+    size_t at = 0;
+    for (int m = 0; m < M; m++) {
+        const DatasetModality *dm = dataset_modality(cd_ds, m);
+        size_t E = (size_t)dm->row_elems;
+        const void *in = dm->dtype == DS_I32 ? (const void *)b.tokens[m] : (const void *)b.dense[m];
+        dump[at++] = 0xA5;
+        memcpy(dump + at, in, E * 4), at += E * 4;
+        dump[at++] = 0xA5;
+        for (size_t k = 0; k < E; k++, at += 2) {
+            float v = dm->dtype == DS_I32 ? (float)b.tokens[m][k] : b.dense[m][k];
+            uint16_t hv = half_from_float(v);
+            memcpy(dump + at, &hv, 2);
+        }
+        dump[at++] = 0xA5;
+        dataset_read_raw(cd_ds, DS_TEST, m, row[1], 1, dump + at);
+        at += E * dtype_bytes(dm->dtype);
+    }
+    batch_free(&b);
+    DumpIndex x;
+    Hits h;
+    index_build(&x, dump, at);
+    for (int s = 0; s < 2; s++) {
+        Focus f = {.split = s, .row = row[s], .mark = calloc(at + 1, 1), .other_at = -1};
+        ck_assert(f.mark != NULL);
+        search_rows(&x, 1, &h, &f);
+        for (int m = 0; m < M; m++)
+            for (int j = 0; j < 2; j++) {
+                int k = reprs[s][j];
+                long want = f.countable[m][k];
+                ck_assert_msg(f.found[m][k] == want,
+                              "a capture holding %s row %lld's %s as %s bytes (%ld windows): the "
+                              "audit found %ld",
+                              s ? "test" : "train", (long long)row[s],
+                              dataset_modality(cd_ds, m)->name, repr_name[k], want, f.found[m][k]);
+                // a float16 row of 16 values or more has windows; the other blocks all have
+                if (k != REPR_HALF || dataset_modality(cd_ds, m)->row_elems * 2 >= AUDIT_W)
+                    ck_assert_msg(want > 0, "%s row %lld's %s has no countable %s window",
+                                  s ? "test" : "train", (long long)row[s],
+                                  dataset_modality(cd_ds, m)->name, repr_name[k]);
+            }
+        free(f.mark);
+    }
+    printf("audit cdcca synthetic capture: %zu bytes, train row %lld as batch input (float32 and "
+           "float16) and test row %lld as stored found\n",
+           at, (long long)row[0], (long long)row[1]);
+    free(x.slot), xfree(dump);
+}
+END_TEST
+
 Suite *audit_suite(void) {
     Suite *s = suite_create("audit");
     TCase *tc = tcase_create("raw_rows");
@@ -412,5 +903,12 @@ Suite *audit_suite(void) {
     tcase_add_loop_test(tc, test_no_host_sends_raw_rows, 0, method_count);
     tcase_add_test(tc, test_bomm_without_label_upload_sends_no_labels);
     suite_add_tcase(s, tc);
+    TCase *cd = tcase_create("cdcca");
+    tcase_add_checked_fixture(cd, cd_setup, cd_teardown);
+    tcase_set_timeout(cd, RUN_TIMEOUT_S + 30);
+    tcase_add_test(cd, test_cdcca_search_finds_batch_half_and_test_rows);
+    tcase_add_test(cd, test_cdcca_search_finds_rows_that_are_sent);
+    tcase_add_loop_test(cd, test_cdcca_hosts_send_no_raw_rows, 0, CD_N_VARIANTS);
+    suite_add_tcase(s, cd);
     return s;
 }
