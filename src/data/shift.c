@@ -45,15 +45,14 @@ static const ShiftStage STAGES[SHIFT_N_STAGES + 1] = {
      .band_mask = 8,
      .q = 0.25f},
     {.name = "night",
-     .what = "images rotated -15 +- 5 degrees, contrast 0.4, noise 0.3 std; a lower, louder voice "
-             "(mel bands -3, gain +0.5 std) in noise; 30% of words replaced",
-     .contrast = 0.4f,
+     .what = "images rotated -15 +- 5 degrees, contrast 0.6, noise 0.2 std; a lower voice (mel "
+             "bands -2) in noise; 30% of words replaced",
+     .contrast = 0.6f,
      .rotate_deg = -15,
      .rotate_jit = 5,
-     .noise = 0.3f,
-     .mel_shift = -3,
-     .gain = 0.5f,
-     .a_noise = 0.3f,
+     .noise = 0.2f,
+     .mel_shift = -2,
+     .a_noise = 0.2f,
      .q = 0.30f},
     {.name = "storm",
      .what = "images rotated 40 +- 10 degrees, blurred, noisy, brighter; a fast high voice (x1.4, "
