@@ -206,7 +206,7 @@ static void tune_source(Cdcca *c) {
             hits = seen = 0, loss = 0;
             for (int64_t st = 0; st < n; st += Bmax, t++) {
                 int B = (int)(n - st < Bmax ? n - st : Bmax);
-                sampleset_batch(&s, c->env.layout, order, st, B, &c->batch);
+                cd_batch(c, &s, order, st, B);
                 cd_forward(c, net, &c->batch.in, 1);
                 net->w.grad_sel = &c->ad;
                 memset(net->grads, 0, m->n_params * sizeof(float));

@@ -52,6 +52,7 @@ typedef struct {
     char keep_name[OPT_STR_MAX];    // certain|uncertain
     char dwc_fmt_name[OPT_STR_MAX]; // nf4|int4|int8
     int stages, chunk;
+    int text;                // the devices read the data's text modality (it never leaves)
     int uts, dwc;            // UTS on the uplink (0: every row, every token); DWC (0: fp32)
     double conf, mask, mc_p; // confidence threshold, mask ratio r, MC-dropout p
     int mc;                  // MC-dropout passes
@@ -65,7 +66,7 @@ typedef struct {
     int cotta_augs;
 } CdccaOpts;
 
-#define CDCCA_N_OPTS 31
+#define CDCCA_N_OPTS 32
 extern const OptSpec cdcca_opts[CDCCA_N_OPTS];
 // The rules between the options (an OptGroup validate): names the keys. Local.
 int cdcca_opts_validate(const void *opts, const OptSet *set, char *err, size_t cap);

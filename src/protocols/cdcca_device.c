@@ -24,11 +24,18 @@ static int64_t row_id(int party, int64_t pos, int test) {
     return ((int64_t)test << 31) | ((int64_t)party << 20) | pos;
 }
 
+void cd_batch(Cdcca *c, const SampleSet *s, const int64_t *order, int64_t start, int B) {
+    const SampleLayout *l = c->env.layout;
+    sampleset_batch(s, l, order, start, B, &c->batch);
+    if (c->text_mod >= 0 && !c->o.text) // the text stays out of the devices' questions too
+        for (int b = 0; b < B; b++)
+            c->batch.mask[(size_t)b * l->n_mod + c->text_mod] = 0;
+}
+
 // Rows order[start .. start + B) of s (order NULL: positions) into c->batch under stage's shift.
 static void load_rows(Cdcca *c, const SampleSet *s, const int64_t *order, int64_t start, int B,
                       int stage, int party, int test) {
-    const SampleLayout *l = c->env.layout;
-    sampleset_batch(s, l, order, start, B, &c->batch);
+    cd_batch(c, s, order, start, B);
     if (stage == 0) return;
     int64_t ids[B];
     for (int b = 0; b < B; b++)

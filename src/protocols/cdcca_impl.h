@@ -92,6 +92,9 @@ void cd_forward(Cdcca *c, CdNet *n, const ModelInput *in, int train);
 void cd_apply_msg(const Cdcca *c, float *adapters, const uint8_t *msg, int64_t len, int p);
 
 // Devices (cdcca_device.c), on the hosts.
+// Rows order[start .. start + B) of s (order NULL: positions) into c->batch, the text modality
+// masked out unless --cdcca.text (no shift: the source domain).
+void cd_batch(Cdcca *c, const SampleSet *s, const int64_t *order, int64_t start, int B);
 void cd_device_round(Cdcca *c, int i, const RoundInfo *r);
 void cd_device_evaluate(Cdcca *c, int i, int stage);
 // The bytes of one device block as the cloud parses it (cdcca_cloud.c reads what
