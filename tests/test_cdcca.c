@@ -11,8 +11,9 @@
 //     with a confidence threshold of 0 nothing goes up, nothing changes, and the downlink is one
 //     "unchanged" byte per adapter tensor and device;
 //   - the device baselines never upload, and adapt (TENT, CoTTA) or keep the source model (none);
-//   - bad options end every rank with a message naming the key: r outside (0, 1), tau < 0, a
-//     teacher that is not the base model's, rounds not a multiple of the stages, another model.
+//   - bad options end every rank with a message naming the key: r outside (0, 1), tau < 0, rho 0,
+//     more stages than the stream has or than rounds, a teacher that is not the base model's,
+//     another model.
 // The per-stage accuracy matrix and forgetting are checked against their definitions on the run's
 // own series.
 #include <check.h>
@@ -180,7 +181,8 @@ START_TEST(test_bad_options_name_the_key) {
     } bad[] = {
         {"--cdcca.mask=1", "cdcca.mask"},     {"--cdcca.mask=0", "cdcca.mask"},
         {"--cdcca.tau=-0.1", "cdcca.tau"},    {"--cdcca.rho=0", "cdcca.rho"},
-        {"--cdcca.stages=3", "cdcca.stages"}, {"--model=party", "--model=mllm"},
+        {"--cdcca.stages=7", "cdcca.stages"}, {"--rounds=1", "cdcca.stages"},
+        {"--model=party", "--model=mllm"},
     };
     char out[32768];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -11,7 +11,6 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "data/holdout.h"
-#include "data/shift.h"
 #include "models/mllm_file.h"
 #include "models/mllm_kind.h"
 #include "nn/optim.h"
@@ -22,6 +21,21 @@
 #define SPEC_CAP 8192
 
 // ---- shared helpers ----
+
+int cd_stage(const Cdcca *c, int round) {
+    return (int)((int64_t)(round - 1) * c->S / c->rounds) + 1;
+}
+
+int cd_stage_end(const Cdcca *c, int round) {
+    return round == c->rounds || cd_stage(c, round + 1) != cd_stage(c, round);
+}
+
+int cd_chunk(const Cdcca *c, int round) {
+    int k = 0;
+    while (round - 1 - k >= 1 && cd_stage(c, round - 1 - k) == cd_stage(c, round))
+        k++;
+    return k;
+}
 
 void cd_net_init(CdNet *n, const Model *m, int Bmax, const float *frozen) {
     memset(n, 0, sizeof *n);
@@ -247,11 +261,10 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
           env->method, c->model->ops->kind);
     c->mm = mllm_kind_mllm(c->model);
     c->S = c->o.stages;
-    CHECK(c->S <= shift_n_stages(), "--cdcca.stages=%d: the stream has %d shift stages", c->S,
-          shift_n_stages());
-    CHECK(env->rounds % c->S == 0, "--rounds=%d is not a multiple of --cdcca.stages=%d",
-          env->rounds, c->S);
-    c->rps = env->rounds / c->S;
+    c->rounds = env->rounds;
+    CHECK(c->rounds >= c->S,
+          "--rounds=%d is fewer than --cdcca.stages=%d: every stage needs a round", c->rounds,
+          c->S);
     CHECK(c->P < 2048, "--method=%s: at most 2047 devices (--parties=%d)", env->method, c->P);
     if (c->cloud_adapts) { // before anything large: the teacher must be this base model's
         char err[1024];
@@ -311,10 +324,11 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
         c->acc[j] = NAN;
     if (c->rank == 0 && c->cloud_adapts) cd_cloud_init(c);
     if (c->rank == 0)
-        log_info("cdcca: %s; %d stages x %d rounds, %d rows a round; adapters %zu floats; device "
-                 "model %.1f kB (%s), fp32 %.1f kB",
-                 c->o.adapt_name, c->S, c->rps, c->o.chunk, an, c->device_bytes / 1e3,
-                 c->o.quant_name, c->model->n_params * 4 / 1e3);
+        log_info(
+            "cdcca: %s; %d stages over %d rounds, %d rows a round; adapters %zu floats; device "
+            "model %.1f kB (%s), fp32 %.1f kB",
+            c->o.adapt_name, c->S, c->rounds, c->o.chunk, an, c->device_bytes / 1e3,
+            c->o.quant_name, c->model->n_params * 4 / 1e3);
     *shape = (ProtocolShape){.n_party_stats = c->n_stats, .no_finetune = 1};
     return c;
 }
@@ -404,9 +418,9 @@ static void exchange(void *st, const RoundInfo *r) {
         downlink(c, up, sizes, r);
         xfree(sizes), xfree(up);
     }
-    if (r->round % c->rps == 0) // a stage ends: every device is tested on every stage so far
+    if (cd_stage_end(c, r->round)) // every device is tested on every stage so far
         for (int i = 0; i < c->count; i++)
-            cd_device_evaluate(c, i, r->round / c->rps);
+            cd_device_evaluate(c, i, cd_stage(c, r->round));
 }
 
 static void party_stats(void *st, int i, double *out) {
@@ -462,7 +476,7 @@ static void record(void *st, MetricLog *log, const double *ps, int evaluated, ch
     for (int p = 0; p < c->P; p++)
         for (int k = 0; k < CS_ACC; k++)
             sum[k] += ps[(size_t)p * c->n_stats + k];
-    const int round = log->rounds, stage = (round - 1) / c->rps + 1;
+    const int round = log->rounds, stage = cd_stage(c, round);
     const int *m = c->series;
     metriclog_set(log, m[M_STAGE], 0, stage);
     metriclog_set(log, m[M_ROWS], 0, sum[CS_ROWS]);
@@ -478,7 +492,7 @@ static void record(void *st, MetricLog *log, const double *ps, int evaluated, ch
     metriclog_set(log, m[M_CONF], 0, sum[CS_ROWS] ? sum[CS_CONF] / sum[CS_ROWS] : NAN);
     metriclog_set(log, m[M_CLOUD_LOSS], 0, c->cloud_loss);
     snprintf(note, cap, " | stage %d up %.0f/%.0f rows", stage, sum[CS_UP_ROWS], sum[CS_ROWS]);
-    if (round % c->rps) return;
+    if (!cd_stage_end(c, round)) return;
     // a stage end: the mean over devices of each stage's accuracy
     double *row = c->acc + (size_t)(stage - 1) * c->S;
     for (int j = 0; j < stage; j++) {

@@ -8,9 +8,9 @@
 // stream. Before round 1 the adapters are tuned on the source domain (the base model's public rows,
 // unshifted) on the cloud: every method starts from that source model.
 //
-// The stream: --cdcca.stages shift stages (data/shift.h), --rounds / stages rounds each; in round t
-// each device reads the next --cdcca.chunk rows of its training rows under the stage's shift
-// (unlabelled: no label leaves or is read on a device). One round:
+// The stream: --cdcca.stages shift stages (data/shift.h) splitting --rounds as evenly as they go;
+// in round t each device reads the next --cdcca.chunk rows of its training rows under the stage's
+// shift (unlabelled: no label leaves or is read on a device). One round:
 //   device   inference on the chunk; UTS: a row is uncertain when its confidence (the product over
 //            the generated tokens of the largest probability: for a multiple-choice answer the
 //            largest option probability) is below --cdcca.conf; in an uncertain row, Monte-Carlo

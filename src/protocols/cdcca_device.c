@@ -184,30 +184,41 @@ static void tent_step(Cdcca *c, int i, int B) {
     selection_pack(&c->ad, n->params, c->dev + (size_t)i * c->ad.n);
 }
 
-// CoTTA-lite: the EMA teacher's option distribution averaged over the original and cotta_augs
-// noisy copies is the student's soft target; then the EMA update and the stochastic restore.
-static void cotta_step(Cdcca *c, int i, int B, const RoundInfo *r, int party, Rng *aug) {
+// CoTTA-lite: the EMA teacher's option distribution averaged over the rows as read and cotta_augs
+// noisy copies (each the rows + N(0, 0.1²) on the dense inputs, from aug) is the student's soft
+// target on the rows as read; then the EMA update and the stochastic restore to the source.
+static void cotta_step(Cdcca *c, int i, int B, Rng *aug) {
     CdNet *n = &c->net;
     const int K = c->model->K, A = c->o.cotta_augs;
     const size_t an = c->ad.n;
     float *dev = c->dev + (size_t)i * an, *ema = c->ema + (size_t)i * an;
+    const ModelSpec *sp = c->env.spec;
     float q[(size_t)B * K];
     memset(q, 0, sizeof q);
+    float *orig[MODEL_MAX_MOD] = {0};
+    for (int m = 0; m < sp->n_mod; m++)
+        if (sp->kind[m] == MODEL_DENSE) {
+            size_t sz = (size_t)B * sp->in_dim[m] * sizeof(float);
+            orig[m] = xmalloc(sz);
+            memcpy(orig[m], c->batch.dense[m], sz);
+        }
     cd_load(c, n, ema);
-    const ModelSpec *sp = c->env.spec;
     for (int a = 0; a <= A; a++) {
-        if (a > 0) // a noisy copy: the rows as loaded + N(0, 0.1²) on the dense inputs
-            for (int m = 0; m < sp->n_mod; m++)
-                if (sp->kind[m] == MODEL_DENSE)
-                    for (size_t j = 0; j < (size_t)B * sp->in_dim[m]; j++)
-                        c->batch.dense[m][j] += 0.1f * rng_normal(aug);
+        for (int m = 0; m < sp->n_mod; m++)
+            if (orig[m] && a > 0)
+                for (size_t j = 0; j < (size_t)B * sp->in_dim[m]; j++)
+                    c->batch.dense[m][j] = orig[m][j] + 0.1f * rng_normal(aug);
         cd_forward(c, n, &c->batch.in, 0);
         softmax_forward(c->probs, n->w.logits, B, K);
         for (size_t j = 0; j < (size_t)B * K; j++)
             q[j] += c->probs[j] / (float)(A + 1);
     }
-    (void)r, (void)party;
-    // the student on the (last) copy: soft-target CE
+    for (int m = 0; m < sp->n_mod; m++)
+        if (orig[m]) {
+            memcpy(c->batch.dense[m], orig[m], (size_t)B * sp->in_dim[m] * sizeof(float));
+            xfree(orig[m]);
+        }
+    // the student on the rows as read: soft-target CE
     cd_load(c, n, dev);
     cd_forward(c, n, &c->batch.in, 1);
     n->w.grad_sel = &c->ad;
@@ -229,7 +240,7 @@ static void cotta_step(Cdcca *c, int i, int B, const RoundInfo *r, int party, Rn
 
 void cd_device_round(Cdcca *c, int i, const RoundInfo *r) {
     const int party = c->first + i;
-    const int stage = (r->round - 1) / c->rps + 1, chunk = (r->round - 1) % c->rps;
+    const int stage = cd_stage(c, r->round), chunk = cd_chunk(c, r->round);
     double *st = c->stats + (size_t)i * c->n_stats;
     for (int j = 0; j < c->n_stats; j++)
         st[j] = j >= CS_ACC ? NAN : 0.0;
@@ -280,7 +291,7 @@ void cd_device_round(Cdcca *c, int i, const RoundInfo *r) {
             cd_forward(c, &c->net, &c->batch.in, 1);
             tent_step(c, i, B);
         } else if (c->adapt == CDCCA_COTTA) {
-            cotta_step(c, i, B, r, party, &aug);
+            cotta_step(c, i, B, &aug);
         }
     }
     if (c->cloud_adapts) { // the block's header: its row count

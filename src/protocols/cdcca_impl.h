@@ -35,7 +35,7 @@ typedef struct {
     ProtocolEnv env;
     CdccaOpts o;
     int adapt, cloud_adapts; // CdccaAdapt; 1 when the cloud adapts (uplink + downlink)
-    int rank, P, S, rps;     // ranks, devices, stages, rounds per stage
+    int rank, P, S, rounds;  // ranks, devices, stages, rounds
     int first, count;        // hosted devices
     const Model *model;      // the devices' model (env)
     const Mllm *mm;
@@ -74,6 +74,12 @@ typedef struct {
 } Cdcca;
 
 // Shared helpers (cdcca.c).
+// The stage (1..S) of a 1-based round: stages split the rounds as evenly as they go (stage s has
+// the rounds r with floor((r - 1) S / rounds) = s - 1); whether a round is its stage's last; how
+// many rounds of its stage came before it (the stream chunk it reads).
+int cd_stage(const Cdcca *c, int round);
+int cd_stage_end(const Cdcca *c, int round);
+int cd_chunk(const Cdcca *c, int round);
 void cd_net_init(CdNet *n, const Model *m, int Bmax, const float *frozen);
 void cd_net_free(CdNet *n, const Model *m);
 // n->params = frozen with adapters (ad.n) unpacked. Local.

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "data/shift.h"
 #include "protocols/cdcca.h"
 
 #define C_OPT(f) offsetof(CdccaOpts, f)
@@ -23,8 +24,10 @@ const OptSpec cdcca_opts[CDCCA_N_OPTS] = {
      0},
     {"cdcca.quant", OPT_CHOICE, C_OPT(quant_name), "nf4", 0, 0, 0, "int8|int4|nf4|none",
      "the devices' frozen weights: blocks of 64 with absmax scales (none = float32)", 0},
-    {"cdcca.stages", OPT_INT, C_OPT(stages), "5", OPT_LO | OPT_HI, 1, 16, NULL,
-     "shift stages of the stream (data/shift.h); --rounds must be a multiple", 0},
+    {"cdcca.stages", OPT_INT, C_OPT(stages), "5", OPT_LO | OPT_HI, 1, SHIFT_N_STAGES, NULL,
+     "shift stages of the stream (data/shift.h), splitting --rounds as evenly as they go (at "
+     "least one round each)",
+     0},
     {"cdcca.chunk", OPT_INT, C_OPT(chunk), "32", OPT_LO | OPT_HI, 1, 1 << 20, NULL,
      "stream rows a device reads per round", 0},
     {"cdcca.text", OPT_BOOL, C_OPT(text), "false", 0, 0, 0, NULL,
@@ -97,20 +100,13 @@ int cdcca_adapt_of(const char *name) {
 
 int cdcca_opts_validate(const void *opts, const OptSet *set, char *err, size_t cap) {
     const CdccaOpts *o = opts;
+    (void)set;
     if (cdcca_adapt_of(o->adapt_name) < 0) {
         snprintf(err, cap, "--cdcca.adapt=%s: unknown", o->adapt_name);
         return OPT_ERR_BAD_VALUE;
     }
     if (o->lr_min > o->lr) {
         snprintf(err, cap, "--cdcca.lr-min=%g is above --cdcca.lr=%g", o->lr_min, o->lr);
-        return OPT_ERR_BAD_VALUE;
-    }
-    const int *rounds = optset_value(set, "rounds");
-    if (rounds && *rounds % o->stages) {
-        snprintf(err, cap,
-                 "--rounds=%d is not a multiple of --cdcca.stages=%d (every stage has "
-                 "the same rounds)",
-                 *rounds, o->stages);
         return OPT_ERR_BAD_VALUE;
     }
     return OPT_OK;
