@@ -22,6 +22,8 @@
 #   make fedmllm-table-quick  its quick version (1 seed, 4 settings): jobs/fedmllm/quick/RESULTS.md
 #   make security-table  attack/defence table, secure aggregation cost, stragglers, DP curve:
 #                   jobs/security/sweep.txt -> runs/security/, jobs/security/RESULTS.md
+#   make cdcca-table  CD-CCA's table (issue 15): jobs/cdcca/sweep.txt -> runs/cdcca/, jobs/cdcca/RESULTS.md
+#                   (CDCCA_J runs at a time, 3 ranks each; CDCCA_MANIFEST, CDCCA_RESULTS)
 #   make tuning     the validation sweeps behind the defaults: jobs/sweeps/{bomm_validation,fedprox_mu,fedmllm_lr}.md
 #   make calibrate  per-dataset validation accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
@@ -33,8 +35,8 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties bench-secagg asan debug lint format \
-                format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick security-table tuning \
-                base-model base-model-teacher fuzz
+                format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick security-table cdcca-table \
+                tuning base-model base-model-teacher fuzz
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
 # pkg-config cannot find what is not installed yet, and detection happens when make parses.
@@ -55,7 +57,8 @@ fuzz-deps:
 	@scripts/deps.sh fuzz
 
 # analysis/ (and make run's curves) runs on Debian's python3-h5py and python3-matplotlib.
-test test-analysis check asan run bomm-table fedmllm-table fedmllm-table-quick security-table tuning: analysis-deps
+test test-analysis check asan run bomm-table fedmllm-table fedmllm-table-quick security-table cdcca-table tuning: \
+    analysis-deps
 analysis-deps: deps
 	@scripts/deps.sh analysis
 
@@ -352,8 +355,10 @@ test-mpi: $(BUILD)/bin/run_mpi_tests
 	done
 
 # The analysis scripts on real run files from this build's binaries (~30 s, most of it mpirun).
-test-analysis: $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
-	$(MPI_ENV) $(MPI_SAN_ENV) MPIRUN='$(MPIRUN)' timeout --kill-after=10 $(TEST_TIMEOUT) \
+# CD-CCA's table runs on the tiny base model and its teacher.
+test-analysis: $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm \
+    $(foreach f,avfmnist_ci base/mllm_tiny base/mllm_tiny-teacher,$(call sealed,$(DATA)/$(f).h5))
+	$(MPI_ENV) $(MPI_SAN_ENV) MPIRUN='$(MPIRUN)' MMC_DATA_DIR=$(DATA) timeout --kill-after=10 $(TEST_TIMEOUT) \
 	  tests/analysis/test_analysis.sh $(BUILD)/bin
 
 # The Slurm tests are part of check (~1.5 min; root): SLURM_CHECK=0 leaves them out; sanitizer builds do.
@@ -491,6 +496,20 @@ security-table: $(APPS) $(foreach f,avfmnist_small landsat base/mllm,$(call seal
 	/usr/bin/python3 analysis/security_table.py --manifest $(SECURITY_MANIFEST) --md $(SECURITY_RESULTS) \
 	  >/dev/null && echo "== $(SECURITY_RESULTS), its CSV and dp_curve.png next to it" && exit $$rc
 
+# ---- CD-CCA's table (issue 15) without Slurm ----
+# As security-table: every unfinished line of jobs/cdcca/sweep.txt (jobs/cdcca/gen_sweep.py: the
+# methods and the ablations, 3 seeds), then the table, the per-stage accuracy, the paper comparison
+# and stages.png from exactly its runs. Under Slurm: slurm/submit_sweep.sh jobs/cdcca/sweep.txt
+# --throttle 8 -n 3, then this goal (nothing left to run).
+CDCCA_MANIFEST ?= jobs/cdcca/sweep.txt
+CDCCA_RESULTS ?= jobs/cdcca/RESULTS.md
+CDCCA_J ?= 2
+cdcca-table: $(APPS) $(foreach f,avfmnist_small base/mllm base/mllm-teacher,$(call sealed,$(DATA)/$(f).h5))
+	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(CDCCA_MANIFEST) \
+	  -j $(CDCCA_J) -n 3 --bin $(BUILD)/bin || rc=$$?; \
+	/usr/bin/python3 analysis/cdcca_table.py --manifest $(CDCCA_MANIFEST) --md $(CDCCA_RESULTS) \
+	  >/dev/null && echo "== $(CDCCA_RESULTS), its CSV, RUNS.sha256 and stages.png next to it" && exit $$rc
+
 # The validation sweeps behind the defaults (docs/methods.md §7): each manifest's runs, then its
 # table next to it (jobs/sweeps/<name>.md).
 TUNING := jobs/sweeps/bomm_validation.txt jobs/sweeps/fedprox_mu.txt jobs/sweeps/fedmllm_lr.txt
@@ -590,7 +609,7 @@ format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
 .PHONY: all test test-mpi test-analysis test-slurm check asan debug bench bench-parties bench-secagg lint format \
-        format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick tuning fuzz \
+        format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick cdcca-table tuning fuzz \
         fuzz-run FORCE
 FORCE:
 # Keep intermediate objects (probe and bench .o files) so that nothing rebuilds twice.

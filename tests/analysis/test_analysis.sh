@@ -52,7 +52,7 @@ mkdir -p "$T/orig" && cp -r "$T/runs" "$T/scal" "$T/orig/" # as the binary wrote
 "$PY" "$EM" stamp $FAKE 0 "$T"/runs/* "$T"/scal/*
 
 echo "== --help"
-for s in curves table bytes scaling bomm_table fedmllm_table readme_figures sweep; do
+for s in curves table bytes scaling bomm_table fedmllm_table cdcca_table readme_figures sweep; do
   if "$PY" "$A/$s.py" --help | grep -q usage; then ok "$s.py --help"; else bad "$s.py --help"; fi
 done
 
@@ -809,6 +809,184 @@ if (cd "$F" && "$PY" "$A/fedmllm_table.py" --manifest jobs/fedmllm/sweep.txt ext
   bad "fedmllm_table.py accepted a dirty run"
 elif grep -q "extra/dirty (commit $FAKE, git_dirty 1)" "$T/err"; then ok "fedmllm_table.py refuses a dirty run by name"
 else bad "fedmllm_table.py on a dirty run: unclear error: $(cat "$T/err")"; fi
+
+echo "== jobs/cdcca/sweep.txt"
+# The manifest is what its generator writes: 8 method rows and 3 ablation rows x 3 seeds, run names
+# unique, no second run of CD-CCA's own r = 0.5 / keep certain, the estimate within 60 minutes.
+nc=$(cd "$HERE" && analysis/run_manifest.sh jobs/cdcca/sweep.txt --list | sort -u | wc -l)
+mins=$(sed -n 's/^# -j 2 -n 3): \([0-9]*\) min on 2 cores\.$/\1/p' "$HERE/jobs/cdcca/sweep.txt")
+if "$PY" "$HERE/jobs/cdcca/gen_sweep.py" | cmp -s - "$HERE/jobs/cdcca/sweep.txt" && [ "$nc" = 33 ] &&
+   ! grep -qE -- '--cdcca.mask=0.5 |--cdcca.keep=certain' "$HERE/jobs/cdcca/sweep.txt" &&
+   [ -n "$mins" ] && [ "$mins" -le 60 ]; then
+  ok "sweep.txt = gen_sweep.py's output: $nc runs, estimated $mins min"
+else bad "jobs/cdcca/sweep.txt differs from jobs/cdcca/gen_sweep.py, or has $nc runs, or ${mins:-no} estimate"; fi
+
+echo "== CD-CCA table"
+# A tiny CD-CCA sweep from $T/cd as the root, on the tiny base model and its teacher (the options of
+# tests/test_cdcca.c's runs): a generator that keeps 3 method rows and 2 ablation rows of
+# jobs/cdcca/gen_sweep.py at 2 seeds; the table's numbers against metrics.csv read with csv, its
+# "Against the paper" sentences recomputed, the plot, RUNS.sha256, and provenance refused by name.
+DATA=${MMC_DATA_DIR:-$HERE/data}
+for f in avfmnist_ci.h5 base/mllm_tiny.h5 base/mllm_tiny-teacher.h5; do
+  [ -f "$DATA/$f" ] || { echo "test_analysis: $DATA/$f missing (make data/$f, or MMC_DATA_DIR)" >&2; exit 1; }
+done
+DATA=$(cd "$DATA" && pwd)
+C=$T/cd
+mkdir -p "$C/jobs/cdcca"
+cat >"$C/jobs/cdcca/tiny.cfg" <<EOF2
+data = $DATA/avfmnist_ci.h5
+model = mllm
+mllm.base = $DATA/base/mllm_tiny.h5
+public-fraction = 0.3
+method = cdcca
+cdcca.teacher = $DATA/base/mllm_tiny-teacher.h5
+parties = 2
+rounds = 4
+cdcca.stages = 2
+cdcca.chunk = 16
+batch-size = 8
+max-train = 200
+max-test = 40
+cdcca.source-rows = 32
+cdcca.source-epochs = 1
+EOF2
+cat >"$C/jobs/cdcca/gen_tiny.py" <<EOF2
+import importlib.util
+spec = importlib.util.spec_from_file_location("gen_sweep", "$HERE/jobs/cdcca/gen_sweep.py")
+g = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(g)
+globals().update({k: v for k, v in vars(g).items() if k.isupper()})
+
+
+def lines():
+    return g.lines(config="jobs/cdcca/tiny.cfg", seeds=(1, 2), methods=("Source-only", "TENT", "CD-CCA"),
+                   ablations=("mask r = 0.25", "keep uncertain (paper's reading)"))
+EOF2
+(cd "$C" && "$PY" -c 'import sys; sys.path.insert(0, "jobs/cdcca"); import gen_tiny
+print("\n".join(x[-1] for x in gen_tiny.lines()))' >jobs/cdcca/sweep.txt)
+t1=$EPOCHREALTIME
+if (cd "$C" && MPIRUN="$MPIRUN" "$A/run_manifest.sh" jobs/cdcca/sweep.txt -j 2 -n 2 --bin "$BINA") >"$T/cd.out" 2>&1; then
+  ok "10 tiny CD-CCA runs in $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t1}") s"
+else cat "$T/cd.out"; bad "run_manifest.sh on the tiny CD-CCA sweep"; fi
+mapfile -t CDR < <(cd "$C" && "$A/run_manifest.sh" jobs/cdcca/sweep.txt --list)
+"$PY" "$EM" stamp $FAKE 0 "${CDR[@]/#/$C/}"
+CDT() { (cd "$C" && "$PY" "$A/cdcca_table.py" --manifest jobs/cdcca/sweep.txt --sweep jobs/cdcca/gen_tiny.py "$@"); }
+CDT --md out/RESULTS.md >"$C/stdout.md" 2>"$C/err" || { cat "$C/err"; bad "cdcca_table.py failed"; }
+cmp -s "$C/stdout.md" "$C/out/RESULTS.md" && ok "stdout = --md" || bad "stdout differs from --md"
+# Recomputed from each run's metrics.csv (the binary's other output, read with csv, not through
+# analysis/runs.py or h5py): per row mean ± sample std over seeds of every measure, the Markdown
+# cells, the per-stage table, "no runs", the paper section's sentences and verdicts, the digests.
+if "$PY" - "$C" "$DATA" "$FAKE" "${CDR[@]}" <<'EOF2'; then ok "CD-CCA table = recomputed from metrics.csv (measures, cells, stages, paper section, digests)"; else bad "CD-CCA table"; fi
+import csv, hashlib, math, statistics, sys
+c, data, fake, *dirs = sys.argv[1:]
+sys.path.insert(0, f"{c}/jobs/cdcca")
+import gen_tiny as g
+lines = g.lines()
+assert len(lines) == len(dirs) == 10, (lines, dirs)
+want = {}  # row -> [(seed, measures)]
+for (study, row, seed, _), n in zip(lines, dirs):
+    rs = list(csv.DictReader(open(f"{c}/{n}/metrics.csv")))
+    f = lambda r, k: float(r[k]) if r[k] != "" else math.nan
+    last = rs[-1]
+    col = lambda k: [f(r, k) for r in rs]
+    end = [f(last, f"cd_acc_stage{j}") for j in (1, 2)]
+    diag = [f(rs[1], "cd_stage_acc"), f(rs[3], "cd_stage_acc")]  # rounds 2 and 4 end stages 1 and 2
+    m = {"avg_acc": f(last, "cd_avg_acc"), "final_acc": statistics.mean(end), "forgetting": f(last, "cd_forgetting"),
+         "up_share": sum(col("cd_up_bytes")) / sum(col("cd_raw_bytes")),
+         "rows_share": sum(col("cd_up_rows")) / sum(col("cd_rows")),
+         "down_share": statistics.mean(col("cd_down_share")), "round_ms": statistics.median(col("round_ms")),
+         "stage1_end": end[0], "stage2_end": end[1], "stage1_when_ended": diag[0], "stage2_when_ended": diag[1]}
+    assert abs(statistics.mean(diag) - m["avg_acc"]) < 1e-12, (n, diag, m)  # avg acc = the diagonal's mean
+    want.setdefault(row, []).append((seed, m))
+assert sorted(want) == sorted(["Source-only", "TENT", "CD-CCA", "mask r = 0.25", "keep uncertain (paper's reading)"])
+got = {r["row"]: r for r in csv.DictReader(open(f"{c}/out/RESULTS.csv"))}
+close = lambda a, b: abs(a - b) <= 1e-9 * max(1.0, abs(b))
+for row, v in want.items():
+    for k in v[0][1]:
+        xs = [x[k] for _, x in v]
+        assert close(float(got[row][k + "_mean"]), statistics.mean(xs)), (row, k, got[row][k + "_mean"], xs)
+        assert close(float(got[row][k + "_std"]), statistics.stdev(xs)), (row, k, got[row][k + "_std"], xs)
+    assert got[row]["seeds"] == "1 2" and got[row]["provenance"] == "clean" and got[row]["commits"] == fake, got[row]
+assert all(got[r]["n"] == "0" for r in ("CoTTA-lite", "Pseudo-label", "Logit-KD", "mask r = 0.75")), got
+assert got["TENT"]["up_share_mean"] == "0.0" and float(got["CD-CCA"]["up_share_mean"]) > 0, got["CD-CCA"]
+md = open(f"{c}/out/RESULTS.md").read()
+rows = {}
+for sec in ("## Methods", "## Ablations", "## Accuracy per stage"):
+    part = md[md.index(sec):].split("\n## ")[0]
+    rows[sec] = {l.split("|")[1].strip(): [x.strip() for x in l.split("|")[2:-1]]
+                 for l in part.split("\n") if l.startswith("| ") and not l.startswith("| row ")}
+pm = lambda xs, sc=100, d=1: f"{statistics.mean(xs) * sc:.{d}f} ± {statistics.stdev(xs) * sc:.{d}f}"
+for row, v in want.items():
+    sec = "## Methods" if row in g.METHODS else "## Ablations"
+    cells = rows[sec][row]
+    assert cells[0] == "1,2", cells
+    for i, k in enumerate(("avg_acc", "final_acc", "forgetting")):
+        assert cells[1 + i] == pm([x[k] for _, x in v]), (row, k, cells)
+    assert cells[7] == pm([x["round_ms"] for _, x in v], 1, 0), (row, cells)
+up = [x["up_share"] for _, x in want["CD-CCA"]]
+d = min(4, 1 - math.floor(math.log10(statistics.mean(up) * 100))) if statistics.mean(up) < 0.01 else 1
+assert rows["## Methods"]["CD-CCA"][4] == pm(up, 100, d), (rows["## Methods"]["CD-CCA"], up)
+assert rows["## Ablations"]["CD-CCA (r = 0.5, keep certain)"] == rows["## Methods"]["CD-CCA"]
+assert rows["## Methods"]["Logit-KD"][0] == "no runs" and rows["## Ablations"]["mask r = 0.75"][0] == "no runs"
+st = rows["## Accuracy per stage"]["CD-CCA"]
+assert st[0] == f"{pm([x['stage1_end'] for _, x in want['CD-CCA']])}<br><sub>{pm([x['stage1_when_ended'] for _, x in want['CD-CCA']])}</sub>", st
+assert "mask r = 0.25" not in rows["## Accuracy per stage"], "the per-stage table holds the method rows"
+# The paper section: CD-CCA − TENT paired by seed; the uplink verdict; the mask verdict.
+by = lambda row: dict((s, x["avg_acc"]) for s, x in want[row])
+dd = [by("CD-CCA")[s] - by("TENT")[s] for s in (1, 2)]
+dm, ds = statistics.mean(dd), statistics.stdev(dd)
+line = (f"CD-CCA − TENT: **{dm * 100:+.1f}** points average accuracy (± {ds * 100:.1f}; seeds 1, 2); exceeds the "
+        f"spread: **{'yes' if abs(dm) > ds else 'no'}**")
+assert line in md, (line, md[md.index("## Against"):])
+assert "- CD-CCA − CoTTA-lite: no runs of CoTTA-lite yet." in md
+u = statistics.mean(up) * 100
+assert f"agrees: **{'yes' if u < 5 else 'no'}**" in md[md.index("- Uplink:"):].split("\n")[0], md[md.index("- Uplink:"):][:300]
+paper = {r["row"]: r for r in csv.DictReader(open(f"{c}/out/RESULTS.csv")) if r["study"] == "paper"}
+assert paper["uplink % of raw data"]["agree"] == str(u < 5) and close(float(paper["uplink % of raw data"]["value"]), u / 100)
+assert paper["CD-CCA − TENT"]["agree"] == str(dm > 0 and abs(dm) > ds), paper["CD-CCA − TENT"]
+a50, a25 = statistics.mean(by("CD-CCA").values()), statistics.mean(by("mask r = 0.25").values())
+assert paper["best mask ratio"]["agree"] == str(a50 >= a25), (paper["best mask ratio"], a50, a25)
+# The header: commit, the data's, base model's and teacher's digests (sha256 of the files).
+sha = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()[:16]
+head = md[:md.index("## Methods")]
+for want_s in (f"commit {fake[:12]}", f"avfmnist_ci sha256 {sha(data + '/avfmnist_ci.h5')}",
+               f"mllm_tiny.h5` sha256 {sha(data + '/base/mllm_tiny.h5')}",
+               f"mllm_tiny-teacher.h5` sha256 {sha(data + '/base/mllm_tiny-teacher.h5')}", "2 devices, 2 shift stages of 2 rounds"):
+    assert want_s in head, (want_s, head)
+assert "CAUTION" not in md and "![accuracy per stage](stages.png)" in md
+print(f"       CD-CCA avg acc {pm([x['avg_acc'] for _, x in want['CD-CCA']])} %, uplink {u:.2f} % of the raw data; "
+      f"CD-CCA − TENT {dm * 100:+.1f} points")
+EOF2
+"$PY" - "$C/out/stages.png" >"$T/png.out" <<'EOF2' || true
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+w, h = struct.unpack(">II", b[16:24]) if len(b) >= 24 else (0, 0)
+print("ok" if b[:8] == b"\x89PNG\r\n\x1a\n" and w >= 400 and h >= 200 and len(b) > 20000 else "bad", f"{w}x{h}, {len(b)} bytes")
+EOF2
+if grep -q '^ok' "$T/png.out" && [ "$(wc -l <"$C/out/RUNS.sha256")" = 20 ] && (cd "$C" && sha256sum --quiet -c out/RUNS.sha256); then
+  ok "stages.png ($(cut -d' ' -f2- "$T/png.out")); RUNS.sha256 of the 10 runs checks"
+else cat "$T/png.out"; bad "CD-CCA stages.png or RUNS.sha256"; fi
+# Provenance: a dirty run and a run of another commit are refused by name, flagged when allowed.
+D1=${CDR[0]} M1=${CDR[1]}
+OTHER=fedcba9876543210fedcba9876543210fedcba98
+"$PY" "$EM" stamp $FAKE 1 "$C/$D1"
+if CDT >/dev/null 2>"$T/err"; then bad "cdcca_table.py accepted a dirty run"
+elif grep -q "$D1 (commit $FAKE, git_dirty 1)" "$T/err" && CDT --allow-dirty --md dirty/RESULTS.md >/dev/null 2>&1 &&
+     grep -q '^> \*\*WARNING: DIRTY: 1 run(s)' "$C/dirty/RESULTS.md" &&
+     [ "$(grep -c ',dirty,' "$C/dirty/RESULTS.csv")" = 1 ]; then
+  ok "a dirty run: refused by name; --allow-dirty: WARNING: DIRTY, its row's provenance dirty"
+else cat "$T/err"; bad "cdcca_table.py on a dirty run"; fi
+"$PY" "$EM" stamp $FAKE 0 "$C/$D1" && "$PY" "$EM" stamp $OTHER 0 "$C/$M1"
+if CDT >/dev/null 2>"$T/err"; then bad "cdcca_table.py accepted runs of two commits"
+elif grep -q "the runs come from 2 commits" "$T/err" && grep -q "$M1 (commit $OTHER)" "$T/err" &&
+     CDT --allow-mixed --md mixed/RESULTS.md >/dev/null 2>&1 && grep -q 'WARNING: MIXED: the runs come from 2 commits' "$C/mixed/RESULTS.md"; then
+  ok "runs of two commits: refused naming the odd one; --allow-mixed: WARNING: MIXED"
+else cat "$T/err"; bad "cdcca_table.py on mixed commits"; fi
+"$PY" "$EM" stamp $FAKE 0 "$C/$M1"
+sed -i '1d' "$C/jobs/cdcca/sweep.txt"
+if CDT >/dev/null 2>"$T/err"; then bad "cdcca_table.py accepted a manifest its generator does not write"
+elif grep -q "jobs/cdcca/sweep.txt is not what jobs/cdcca/gen_tiny.py writes" "$T/err"; then ok "a stale manifest: $(head -c 90 "$T/err")"
+else cat "$T/err"; bad "cdcca_table.py on a stale manifest: unclear error"; fi
 
 echo "== not a run"
 mkdir "$T/notarun"
