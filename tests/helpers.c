@@ -1,6 +1,7 @@
 // helpers.c - see helpers.h.
 #include "helpers.h"
 
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -123,6 +124,13 @@ double value_after(const char *text, const char *key) {
 // ---- end-to-end runs of build/bin/mmcollab ----
 
 const char *mmc_bin(void) { return getenv("MMC_BIN_DIR") ? getenv("MMC_BIN_DIR") : "build/bin"; }
+
+void mmc_data_path(char *out, const char *name) {
+    const char *dir = getenv("MMC_DATA_DIR") ? getenv("MMC_DATA_DIR") : "data";
+    char rel[PATH_MAX];
+    snprintf(rel, sizeof rel, "%s/%s", dir, name);
+    ck_assert_msg(realpath(rel, out) != NULL, "no %s (make builds it)", rel);
+}
 
 void mmc_workdir(char *work, size_t cap, const char *prefix) {
     ck_assert_int_ge((int)cap, 64);

@@ -58,6 +58,9 @@ double value_after(const char *text, const char *key);
 
 // The binaries' directory: MMC_BIN_DIR (made absolute by mmc_workdir), else build/bin.
 const char *mmc_bin(void);
+// The absolute path of name (e.g. "base/mllm_tiny.h5") in the data directory, MMC_DATA_DIR (else
+// data), into out (PATH_MAX); fails the test naming the path when it does not exist.
+void mmc_data_path(char *out, const char *name);
 // A fresh temporary work directory /tmp/<prefix>.XXXXXX in work (cap >= 64) holding syn.h5, a small
 // SynMM file (800 / 200 rows); MMC_BIN_DIR becomes absolute so commands can cd there.
 void mmc_workdir(char *work, size_t cap, const char *prefix);

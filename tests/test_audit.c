@@ -476,19 +476,12 @@ typedef struct {
     int64_t other_at;
 } Focus;
 
-static void cd_path(const char *name, char *abs) {
-    const char *dir = getenv("MMC_DATA_DIR") ? getenv("MMC_DATA_DIR") : "data";
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof rel, "%s/%s", dir, name);
-    ck_assert_msg(realpath(rel, abs) != NULL, "no %s (make test builds it)", rel);
-}
-
 static void cd_setup(void) {
     char err[1024];
     mmc_workdir(work, sizeof work, "mmc_audit_cd");
-    cd_path("avfmnist_ci.h5", cd_data);
-    cd_path("base/mllm_tiny.h5", cd_base);
-    cd_path("base/mllm_tiny-teacher.h5", cd_teacher);
+    mmc_data_path(cd_data, "avfmnist_ci.h5");
+    mmc_data_path(cd_base, "base/mllm_tiny.h5");
+    mmc_data_path(cd_teacher, "base/mllm_tiny-teacher.h5");
     cd_ds = dataset_open(cd_data, err, sizeof err);
     ck_assert_msg(cd_ds != NULL, "%s", err);
     HoldoutFractions f = {CD_VAL, CD_PUBLIC};

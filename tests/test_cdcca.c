@@ -33,14 +33,9 @@ static char work[64], data[PATH_MAX], base[PATH_MAX], teacher[PATH_MAX];
 
 static void setup(void) {
     mmc_workdir(work, sizeof work, "mmc_cdcca");
-    const char *dir = getenv("MMC_DATA_DIR") ? getenv("MMC_DATA_DIR") : "data";
-    char rel[PATH_MAX];
-    snprintf(rel, sizeof rel, "%s/avfmnist_ci.h5", dir);
-    ck_assert_ptr_nonnull(realpath(rel, data));
-    snprintf(rel, sizeof rel, "%s/base/mllm_tiny.h5", dir);
-    ck_assert_ptr_nonnull(realpath(rel, base));
-    snprintf(rel, sizeof rel, "%s/base/mllm_tiny-teacher.h5", dir);
-    ck_assert_ptr_nonnull(realpath(rel, teacher));
+    mmc_data_path(data, "avfmnist_ci.h5");
+    mmc_data_path(base, "base/mllm_tiny.h5");
+    mmc_data_path(teacher, "base/mllm_tiny-teacher.h5");
 }
 
 static void teardown(void) { run_command(NULL, 0, "rm -rf %s", work); }

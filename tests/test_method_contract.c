@@ -47,14 +47,10 @@ static const char *method_extra(const char *name) {
     };
     static char cdcca[3 * PATH_MAX + 512];
     if (!strcmp(name, "cdcca")) {
-        const char *dir = getenv("MMC_DATA_DIR") ? getenv("MMC_DATA_DIR") : "data";
-        char data[PATH_MAX], base[PATH_MAX], teacher[PATH_MAX], rel[PATH_MAX];
-        snprintf(rel, sizeof rel, "%s/avfmnist_ci.h5", dir);
-        ck_assert_ptr_nonnull(realpath(rel, data));
-        snprintf(rel, sizeof rel, "%s/base/mllm_tiny.h5", dir);
-        ck_assert_ptr_nonnull(realpath(rel, base));
-        snprintf(rel, sizeof rel, "%s/base/mllm_tiny-teacher.h5", dir);
-        ck_assert_ptr_nonnull(realpath(rel, teacher));
+        char data[PATH_MAX], base[PATH_MAX], teacher[PATH_MAX];
+        mmc_data_path(data, "avfmnist_ci.h5");
+        mmc_data_path(base, "base/mllm_tiny.h5");
+        mmc_data_path(teacher, "base/mllm_tiny-teacher.h5");
         snprintf(cdcca, sizeof cdcca,
                  "--data=%s --model=mllm --mllm.base=%s --cdcca.teacher=%s --public-fraction=0.3 "
                  "--max-train=200 --max-test=40 --batch-size=8 --cdcca.stages=1 --cdcca.chunk=16 "
