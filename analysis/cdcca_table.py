@@ -23,8 +23,6 @@ override, flagged). --csv (default: RESULTS.csv next to --md) gets every number 
 RUNS.sha256 next to --md the digests of every run.h5 and final checkpoint.
 """
 import argparse
-import csv
-import importlib.util
 import math
 import os
 import shlex
@@ -35,7 +33,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import runs as rf  # noqa: E402
-from table import caution, data_digests, manifest_dirs, sha256, write_digests  # noqa: E402
+from table import caution, data_digests, load_module, manifest_dirs, mean_std, sha256, write_digests, write_outputs  # noqa: E402
 
 SCRIPT = "cdcca_table.py"
 SERIES = ("cd_stage", "cd_rows", "cd_up_rows", "cd_up_bytes", "cd_raw_bytes", "cd_down_share",
@@ -48,13 +46,6 @@ MEASURES = (("avg_acc", "avg acc (%)", 100), ("final_acc", "final acc (%)", 100)
 # The paper's uplink bound (% of the data) and our reading of its "a tiny fraction" of the parameters.
 PAPER_UPLINK_PCT = 5.0
 TINY_DOWNLINK_PCT = 1.0
-
-
-def load_sweep(path):
-    spec = importlib.util.spec_from_file_location("cdcca_sweep", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def stages_of(r):
@@ -88,14 +79,6 @@ def measures(r):
             "round_ms": float(np.median(m["round_ms"])), "end": end, "diag": diag}
 
 
-def ms(values):
-    """(mean, sample std) of the non-NaN values; std NaN for fewer than 2, both NaN for none."""
-    v = np.array([x for x in values if not math.isnan(x)], dtype=float)
-    if not len(v):
-        return math.nan, math.nan
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
-
-
 def decimals(m, scale):
     """Enough decimals for two significant digits of a small share, at least one."""
     x = abs(m * scale)
@@ -115,11 +98,11 @@ class Row:
     def __init__(self, study, name, runs):
         self.study, self.name, self.runs = study, name, runs
         self.per_run = [measures(r) for r in runs]
-        self.stat = {k: ms([x[k] for x in self.per_run]) for k, _, _ in MEASURES}
+        self.stat = {k: mean_std([x[k] for x in self.per_run]) for k, _, _ in MEASURES}
         S = max((len(x["end"]) for x in self.per_run), default=0)
         self.S = S
-        self.end = [ms([x["end"][j] for x in self.per_run if j < len(x["end"])]) for j in range(S)]
-        self.diag = [ms([x["diag"][j] for x in self.per_run if j < len(x["diag"])]) for j in range(S)]
+        self.end = [mean_std([x["end"][j] for x in self.per_run if j < len(x["end"])]) for j in range(S)]
+        self.diag = [mean_std([x["diag"][j] for x in self.per_run if j < len(x["diag"])]) for j in range(S)]
 
     def by_seed(self, key):
         return {r.seed: x[key] for r, x in zip(self.runs, self.per_run)}
@@ -129,7 +112,7 @@ def paired(a, b, key="avg_acc"):
     """a − b per common seed → (mean, sample std, seeds); NaN where no seed is common."""
     xa, xb = a.by_seed(key), b.by_seed(key)
     seeds = sorted(s for s in xa if s in xb and not math.isnan(xa[s]) and not math.isnan(xb[s]))
-    m, s = ms([xa[k] - xb[k] for k in seeds])
+    m, s = mean_std([xa[k] - xb[k] for k in seeds])
     return m, s, seeds
 
 
@@ -234,7 +217,7 @@ def main():
     ap.add_argument("--csv", help="every number, unrounded [RESULTS.csv next to --md]")
     rf.add_provenance_args(ap)
     a = ap.parse_args()
-    sweep = load_sweep(a.sweep)
+    sweep = load_module(a.sweep, "cdcca_sweep")
     gen = sweep.lines()
     lines = [ln.strip() for ln in open(a.manifest) if ln.strip() and not ln.lstrip().startswith("#")]
     dirs = manifest_dirs(a.manifest, SCRIPT)
@@ -348,21 +331,7 @@ def main():
         plot(os.path.join(os.path.dirname(a.md), "stages.png"), [rows[n] for n in sweep.METHODS], S)
         md += ["", "![accuracy per stage](stages.png)"]
         write_digests(os.path.join(os.path.dirname(a.md), "RUNS.sha256"), runs)
-    text = "\n".join(md) + "\n"
-    sys.stdout.write(text)
-    if a.md:
-        with open(a.md, "w") as f:
-            f.write(text)
-    csv_path = a.csv or (os.path.splitext(a.md)[0] + ".csv" if a.md else None)
-    if csv_path:
-        keys = []
-        for row in out_csv:
-            keys += [k for k in row if k not in keys]
-        with open(csv_path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            for row in out_csv:
-                w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    write_outputs(md, out_csv, a.md, a.csv)
 
 
 def test_rows(r):

@@ -20,8 +20,6 @@ one clean commit (analysis/runs.py provenance; --allow-dirty / --allow-mixed to 
 digests of every run.h5 and final checkpoint.
 """
 import argparse
-import csv
-import importlib.util
 import math
 import os
 import shlex
@@ -32,14 +30,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import runs as rf  # noqa: E402
-from table import caution, data_digests, manifest_dirs, write_digests  # noqa: E402
-
-
-def load_sweep(path):
-    spec = importlib.util.spec_from_file_location("security_sweep", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from table import caution, data_digests, load_module, manifest_dirs, mean_std, write_digests, write_outputs  # noqa: E402
 
 
 def manifest(path):
@@ -50,13 +41,6 @@ def manifest(path):
 
 def final(r, series="test_acc"):
     return rf.last_measured(r.metrics[series]) if series in r.metrics else math.nan
-
-
-def ms(values):
-    v = np.array([x for x in values if not math.isnan(x)], dtype=float)
-    if not len(v):
-        return math.nan, math.nan
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
 
 
 def fmt(m, s, scale=100.0, digits=1):
@@ -85,7 +69,7 @@ def main():
     ap.add_argument("--csv", help="every cell, unrounded [RESULTS.csv next to --md]")
     rf.add_provenance_args(ap)
     a = ap.parse_args()
-    sweep = load_sweep(a.sweep)
+    sweep = load_module(a.sweep, "security_sweep")
     gen = sweep.lines()
     lines, dirs = manifest(a.manifest)
     if [g[-1] for g in gen] != lines:
@@ -134,8 +118,8 @@ def main():
         accs, outs = [], []
         for c in atk:
             rs = cell("attack", d, c)
-            m, s = ms([final(r) for r in rs])
-            lo = ms([left_out(r) for r in rs])[0]
+            m, s = mean_std([final(r) for r in rs])
+            lo = mean_std([left_out(r) for r in rs])[0]
             accs.append(fmt(m, s))
             outs.append("—" if math.isnan(lo) else f"{lo:.1f} out")
             out_csv.append({"study": "attack", "row": d, "column": c, "n": len(rs), "acc_mean": m,
@@ -155,9 +139,9 @@ def main():
     plain = cell("attack", "none", "none")
     rows = [("plain", plain)] + [(n, cell("secagg", n)) for n in sweep.SECAGG]
     for name, rs in rows:
-        m, s = ms([final(r) for r in rs])
-        up = ms([float(r.metrics["payload_up"].mean()) for r in rs])[0]
-        t = ms([float(np.median(r.metrics["round_ms"])) for r in rs])[0]
+        m, s = mean_std([final(r) for r in rs])
+        up = mean_std([float(r.metrics["payload_up"].mean()) for r in rs])[0]
+        t = mean_std([float(np.median(r.metrics["round_ms"])) for r in rs])[0]
         same = "—"
         if name != "plain" and rs and plain:
             by_seed = {r.seed: r for r in plain}
@@ -181,8 +165,8 @@ def main():
            "| deadline | updates arrived | test acc (%) |", "|---|---|---|"]
     for dl in sweep.DEADLINES:
         rs = plain if dl == "0" else cell("straggler", dl)
-        m, s = ms([final(r) for r in rs])
-        share = ms([arrived_share(r) for r in rs])[0]
+        m, s = mean_std([final(r) for r in rs])
+        share = mean_std([arrived_share(r) for r in rs])[0]
         md += [f"| {'none (wait for all)' if dl == '0' else dl} | "
                f"{'—' if math.isnan(share) else f'{share * 100:.0f} %'} | {fmt(m, s)} |"]
         out_csv.append({"study": "straggler", "row": dl, "column": "", "n": len(rs), "acc_mean": m,
@@ -199,8 +183,8 @@ def main():
     curve = []
     for sg in sweep.SIGMAS:
         rs = cell("dp", sg)
-        m, s = ms([final(r) for r in rs])
-        eps = ms([final(r, "dp_epsilon") for r in rs])[0] if sg != "0" else math.inf
+        m, s = mean_std([final(r) for r in rs])
+        eps = mean_std([final(r, "dp_epsilon") for r in rs])[0] if sg != "0" else math.inf
         eps_s = "∞" if math.isinf(eps) else "—" if math.isnan(eps) else f"{eps:.2f}"
         md += [f"| {'— (no DP)' if sg == '0' else sg} | {eps_s} | {fmt(m, s)} |"]
         out_csv.append({"study": "dp", "row": sg, "column": "", "n": len(rs), "acc_mean": m, "acc_std": s,
@@ -216,9 +200,9 @@ def main():
     curve_mllm = []
     for sg in sweep.MLLM_SIGMAS:
         rs = cell("dp-mllm", sg)
-        m, s = ms([final(r) for r in rs])
-        f1 = ms([final(r, "test_macro_f1") for r in rs])
-        eps = ms([final(r, "dp_epsilon") for r in rs])[0] if sg != "0" else math.inf
+        m, s = mean_std([final(r) for r in rs])
+        f1 = mean_std([final(r, "test_macro_f1") for r in rs])
+        eps = mean_std([final(r, "dp_epsilon") for r in rs])[0] if sg != "0" else math.inf
         eps_s = "∞" if math.isinf(eps) else "—" if math.isnan(eps) else f"{eps:.2f}"
         md += [f"| {'— (no DP)' if sg == '0' else sg} | {eps_s} | {fmt(m, s)} | {fmt(*f1)} |"]
         out_csv.append({"study": "dp-mllm", "row": sg, "column": "", "n": len(rs), "acc_mean": m,
@@ -248,21 +232,7 @@ def main():
         fig.savefig(png, dpi=110)
         md += ["", "![accuracy against epsilon](dp_curve.png)"]
         write_digests(os.path.join(os.path.dirname(a.md), "RUNS.sha256"), runs)
-    text = "\n".join(md) + "\n"
-    sys.stdout.write(text)
-    if a.md:
-        with open(a.md, "w") as f:
-            f.write(text)
-    csv_path = a.csv or (os.path.splitext(a.md)[0] + ".csv" if a.md else None)
-    if csv_path:
-        keys = []
-        for row in out_csv:
-            keys += [k for k in row if k not in keys]
-        with open(csv_path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            for row in out_csv:
-                w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    write_outputs(md, out_csv, a.md, a.csv)
 
 
 if __name__ == "__main__":

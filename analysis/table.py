@@ -218,5 +218,43 @@ def main():
                             for k, v in r.items()})
 
 
+def load_module(path, name):
+    """The Python file at path as module name (a sweep generator whose dicts name a table's rows)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def mean_std(values):
+    """(mean, sample std) of the non-NaN values; std NaN for fewer than 2, both NaN for none."""
+    import numpy as np
+    v = np.array([x for x in values if not math.isnan(x)], dtype=float)
+    if not len(v):
+        return math.nan, math.nan
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan
+
+
+def write_outputs(md, out_csv, md_path, csv_path):
+    """The Markdown lines md to stdout and to md_path (when given); the rows out_csv (dicts, floats
+    unrounded as repr) to csv_path, else to RESULTS.csv beside md_path (when either is given)."""
+    text = "\n".join(md) + "\n"
+    sys.stdout.write(text)
+    if md_path:
+        with open(md_path, "w") as f:
+            f.write(text)
+    csv_path = csv_path or (os.path.splitext(md_path)[0] + ".csv" if md_path else None)
+    if csv_path:
+        keys = []
+        for row in out_csv:
+            keys += [k for k in row if k not in keys]
+        with open(csv_path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            for row in out_csv:
+                w.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+
+
 if __name__ == "__main__":
     main()
