@@ -545,8 +545,6 @@ static void ckpt_fields(void *st, CkptList *l) {
         ckpt_list_add(l, "cloud/cdcca/mirror", CKPT_F32, CKPT_CLOUD, c->P, an, c->mirror);
         ckpt_list_add(l, "cloud/cdcca/maps", CKPT_F32, CKPT_CLOUD, c->P, (int64_t)c->n_map,
                       c->maps);
-        ckpt_list_add(l, "cloud/cdcca/steps", CKPT_I64, CKPT_CLOUD, 0, 1,
-                      c->rank == 0 ? &c->cloud_steps : NULL);
     }
 }
 

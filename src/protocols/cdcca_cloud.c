@@ -291,7 +291,6 @@ double cd_cloud_adapt(Cdcca *c, int p, const uint8_t *blk, int64_t len, const Ro
     mllm_kind_set_tokens(&c->net.w, NULL);
     mllm_kind_set_tokens(&c->tnet.w, NULL);
     selection_pack(&c->ad, c->net.params, c->copy + (size_t)p * c->ad.n);
-    c->cloud_steps += t;
     feat_kd_free(&kw);
     xfree(kd_h), xfree(hs), xfree(ht), xfree(dhs), xfree(mg), xfree(mm_), xfree(mv), xfree(mask);
     xfree(idx);

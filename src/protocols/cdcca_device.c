@@ -63,7 +63,8 @@ static double raw_bytes(const Cdcca *c, const uint8_t *mask) {
     return s;
 }
 
-size_t cd_row_bytes(const Cdcca *c, const uint8_t *keep, int encbits) {
+// The bytes of one uploaded row as upload_row writes it (and cd_cloud_adapt parses it).
+static size_t row_bytes(const Cdcca *c, const uint8_t *keep, int encbits) {
     size_t n = 1 + sizeof(float);
     for (int e = 0, off = 0; e < c->n_enc; off += c->mm->n_tok[e], e++) {
         if (!(encbits >> e & 1)) continue;
@@ -99,15 +100,17 @@ static void uts_tokens(Cdcca *c, const float *z, int L, int D, uint8_t *keep, fl
 // send.
 static int upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *present) {
     MllmWork *mw = mllm_kind_work(&c->net.w);
-    int maxL = 0, maxD = 0;
+    int maxL = 0, maxD = 0, tokens = 0;
     for (int e = 0; e < c->n_enc; e++) {
         if (c->mm->n_tok[e] > maxL) maxL = c->mm->n_tok[e];
         if (c->mm->in_proj[e] > maxD) maxD = c->mm->in_proj[e];
+        tokens += c->mm->n_tok[e];
     }
     float x[(size_t)c->o.mc * maxL * maxD];
     double u[maxL];
     uint32_t idx[2 * maxL];
-    uint8_t keep[MLLM_MAX_ENC * 64];
+    uint8_t keep[tokens];
+    const float *z_of[MLLM_MAX_ENC] = {0}; // encoder e's tokens of row b, NULL when it sends none
     int encbits = 0;
     for (int e = 0, off = 0; e < c->n_enc; off += c->mm->n_tok[e], e++) {
         const int L = c->mm->n_tok[e], D = c->mm->in_proj[e];
@@ -116,9 +119,9 @@ static int upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *presen
             if (mw->rows[e][j] == b) k = j;
         if (k < 0 || !present[c->enc_mod[e]]) continue;
         encbits |= 1 << e;
-        const float *z = mw->shuf[e] + (size_t)k * L * D;
+        z_of[e] = mw->shuf[e] + (size_t)k * L * D;
         if (c->o.uts)
-            uts_tokens(c, z, L, D, keep + off, x, u, idx);
+            uts_tokens(c, z_of[e], L, D, keep + off, x, u, idx);
         else
             memset(keep + off, 1, (size_t)L);
     }
@@ -126,12 +129,9 @@ static int upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *presen
     uint8_t *o = c->up[i] + c->up_len[i];
     *o++ = (uint8_t)encbits;
     for (int e = 0, off = 0; e < c->n_enc; off += c->mm->n_tok[e], e++) {
-        if (!(encbits >> e & 1)) continue;
+        if (!z_of[e]) continue;
         const int L = c->mm->n_tok[e], D = c->mm->in_proj[e];
-        int k = 0;
-        while (mw->rows[e][k] != b)
-            k++;
-        const float *z = mw->shuf[e] + (size_t)k * L * D;
+        const float *z = z_of[e];
         memset(o, 0, (size_t)(L + 7) / 8);
         for (int t = 0; t < L; t++)
             if (keep[off + t]) o[t / 8] |= (uint8_t)(1u << (t % 8));
@@ -147,7 +147,7 @@ static int upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *presen
     float cf = (float)conf;
     memcpy(o, &cf, sizeof cf), o += sizeof cf;
     size_t n = (size_t)(o - (c->up[i] + c->up_len[i]));
-    CHECK(n == cd_row_bytes(c, keep, encbits), "cdcca: upload row of %zu bytes", n);
+    CHECK(n == row_bytes(c, keep, encbits), "cdcca: upload row of %zu bytes", n);
     c->up_len[i] += (int64_t)n;
     return 1;
 }
@@ -166,6 +166,21 @@ static double confidences(Cdcca *c, int B, double *conf, double *unc) {
     return sum;
 }
 
+// One Adam step of device i's adapters on c->net.grads (the floats of sel move; its moments and
+// step count persist between rounds, packed), then its adapters back from the net.
+static void device_adam(Cdcca *c, int i, const Selection *sel) {
+    CdNet *n = &c->net;
+    const size_t an = c->ad.n;
+    selection_unpack(&c->ad, c->tta_m + (size_t)i * an, n->m);
+    selection_unpack(&c->ad, c->tta_v + (size_t)i * an, n->v);
+    AdamWConfig ac = {.lr = (float)c->o.tta_lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+    adamw_step(n->params, n->grads, n->m, n->v, c->model->n_params, sel->seg, sel->n_segs, &ac,
+               ++c->tta_step[i]);
+    selection_pack(&c->ad, n->m, c->tta_m + (size_t)i * an);
+    selection_pack(&c->ad, n->v, c->tta_v + (size_t)i * an);
+    selection_pack(&c->ad, n->params, c->dev + (size_t)i * an);
+}
+
 // TENT: one step of entropy minimisation of the norms on the batch.
 static void tent_step(Cdcca *c, int i, int B) {
     CdNet *n = &c->net;
@@ -174,14 +189,7 @@ static void tent_step(Cdcca *c, int i, int B) {
     memset(n->grads, 0, c->model->n_params * sizeof(float));
     entropy_backward(n->w.dlogits, n->w.logits, B, K, 1.0);
     model_backward(c->model, n->params, n->grads, &c->batch.in, &n->w);
-    selection_unpack(&c->ad, c->tta_m + (size_t)i * c->ad.n, n->m);
-    selection_unpack(&c->ad, c->tta_v + (size_t)i * c->ad.n, n->v);
-    AdamWConfig ac = {.lr = (float)c->o.tta_lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
-    adamw_step(n->params, n->grads, n->m, n->v, c->model->n_params, c->norms.seg, c->norms.n_segs,
-               &ac, ++c->tta_step[i]);
-    selection_pack(&c->ad, n->m, c->tta_m + (size_t)i * c->ad.n);
-    selection_pack(&c->ad, n->v, c->tta_v + (size_t)i * c->ad.n);
-    selection_pack(&c->ad, n->params, c->dev + (size_t)i * c->ad.n);
+    device_adam(c, i, &c->norms);
 }
 
 // CoTTA-lite: the EMA teacher's option distribution averaged over the rows as read and cotta_augs
@@ -226,14 +234,7 @@ static void cotta_step(Cdcca *c, int i, int B, Rng *aug) {
     soft_ce_forward(c->probs, n->w.logits, q, B, K);
     soft_ce_backward(n->w.dlogits, c->probs, q, B, K, 1.0);
     model_backward(c->model, n->params, n->grads, &c->batch.in, &n->w);
-    selection_unpack(&c->ad, c->tta_m + (size_t)i * an, n->m);
-    selection_unpack(&c->ad, c->tta_v + (size_t)i * an, n->v);
-    AdamWConfig ac = {.lr = (float)c->o.tta_lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
-    adamw_step(n->params, n->grads, n->m, n->v, c->model->n_params, c->ad.seg, c->ad.n_segs, &ac,
-               ++c->tta_step[i]);
-    selection_pack(&c->ad, n->m, c->tta_m + (size_t)i * an);
-    selection_pack(&c->ad, n->v, c->tta_v + (size_t)i * an);
-    selection_pack(&c->ad, n->params, dev);
+    device_adam(c, i, &c->ad);
     ema_update(ema, dev, an, c->o.cotta_ema);
     stochastic_restore(dev, c->source, an, c->o.cotta_restore, aug);
 }

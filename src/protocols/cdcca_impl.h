@@ -67,7 +67,6 @@ typedef struct {
     size_t n_map;
     double *acc; // (S, S) mean accuracy over devices: row s = after stage s + 1
     double down_bytes, cloud_loss;
-    int64_t cloud_steps;
     Rng drop; // MC dropout / LoRA dropout stream of the current (round, device)
     DwcOpts dwc;
     int series[CDCCA_MAX_SERIES]; // rank 0: indices of the protocol's series in the log
@@ -103,10 +102,6 @@ void cd_apply_msg(const Cdcca *c, float *adapters, const uint8_t *msg, int64_t l
 void cd_batch(Cdcca *c, const SampleSet *s, const int64_t *order, int64_t start, int B);
 void cd_device_round(Cdcca *c, int i, const RoundInfo *r);
 void cd_device_evaluate(Cdcca *c, int i, int stage);
-// The bytes of one device block as the cloud parses it (cdcca_cloud.c reads what
-// cd_device_round writes): encoder bitmask, per present encoder a keep bitmap and the kept
-// tokens as float16, the confidence.
-size_t cd_row_bytes(const Cdcca *c, const uint8_t *keep, int encbits);
 
 // Cloud (cdcca_cloud.c), rank 0.
 void cd_cloud_init(Cdcca *c);
