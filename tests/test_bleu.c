@@ -1,5 +1,6 @@
 // test_bleu.c - corpus BLEU-n with smoothing method 1 (data/bleu.h): hand-computed values on tiny
-// corpora (identical, disjoint, a short hypothesis, clipping), merged statistics equal one pass,
+// corpora (identical, disjoint, a short hypothesis, clipping, several references), merged
+// statistics equal one pass,
 // and random corpora against NLTK's corpus_bleu (tests/nltk/bleu_nltk.py under Debian's
 // /usr/bin/python3 with python3-nltk: scripts/deps.sh analysis). The NLTK run without smoothing
 // must differ on the corpora with an n-gram order without a match, so the comparison can fail.
@@ -58,12 +59,19 @@ START_TEST(test_matches_are_clipped_by_the_reference_count) {
 }
 END_TEST
 
-// Random corpus c of the NLTK comparison: sentence i has hypothesis and reference of length
-// 0..11 over a small vocabulary (so n-grams match), the reference a perturbed hypothesis.
+// Random corpus c of the NLTK comparison: sentence i has a hypothesis and 1 reference (corpora
+// below N_CORPORA / 2) or 1..3 references (the others) of length 0..11 over a small vocabulary
+// (so n-grams match), each reference a perturbed hypothesis.
+enum { N_CORPORA = 40, MAX_REFS = 3 };
 typedef struct {
     int n;
-    int h[24][12], r[24][12], hl[24], rl[24];
+    int h[24][12], r[24][MAX_REFS][12], hl[24], rl[24][MAX_REFS], nr[24];
 } Corpus;
+
+static void perturbed(Rng *g, int *r, const int *h, int vocab, int shift) {
+    for (int k = 0; k < 12; k++) // mostly the hypothesis shifted by 0 or 1
+        r[k] = rng_uniform(g) < 0.3f ? (int)rng_below(g, (uint32_t)vocab) : h[(k + shift) % 12];
+}
 
 static void make_corpus(Corpus *c, int which) {
     Rng g;
@@ -72,31 +80,64 @@ static void make_corpus(Corpus *c, int which) {
     int vocab = 3 + (int)rng_below(&g, 8);
     for (int i = 0; i < c->n; i++) {
         c->hl[i] = (int)rng_below(&g, 12);
-        c->rl[i] = (int)rng_below(&g, 12);
+        c->rl[i][0] = (int)rng_below(&g, 12);
         for (int k = 0; k < 12; k++)
             c->h[i][k] = (int)rng_below(&g, (uint32_t)vocab);
-        for (int k = 0; k < 12; k++) // mostly the hypothesis shifted by 0 or 1
-            c->r[i][k] = rng_uniform(&g) < 0.3f ? (int)rng_below(&g, (uint32_t)vocab)
-                                                : c->h[i][(k + (i % 2)) % 12];
+        perturbed(&g, c->r[i][0], c->h[i], vocab, i % 2);
+        c->nr[i] = which < N_CORPORA / 2 ? 1 : 1 + (int)rng_below(&g, MAX_REFS);
+        for (int j = 1; j < c->nr[i]; j++) {
+            c->rl[i][j] = (int)rng_below(&g, 12);
+            perturbed(&g, c->r[i][j], c->h[i], vocab, j % 2);
+        }
     }
+}
+
+static void add_sentence(BleuStats *s, const Corpus *c, int i) {
+    const int *refs[MAX_REFS];
+    for (int j = 0; j < c->nr[i]; j++)
+        refs[j] = c->r[i][j];
+    if (c->nr[i] == 1)
+        bleu_stats_add(s, c->h[i], c->hl[i], refs[0], c->rl[i][0]);
+    else
+        bleu_stats_add_refs(s, c->h[i], c->hl[i], refs, c->rl[i], c->nr[i]);
 }
 
 static double corpus_score(const Corpus *c, int n) {
     BleuStats s;
     bleu_stats_init(&s);
     for (int i = 0; i < c->n; i++)
-        bleu_stats_add(&s, c->h[i], c->hl[i], c->r[i], c->rl[i]);
+        add_sentence(&s, c, i);
     return bleu_score(&s, n);
 }
 
+// Several references: a k-gram is clipped by its largest count in any one reference (not their
+// sum), and the brevity penalty reads the closest reference length, the shorter on a tie.
+START_TEST(test_references_clip_by_the_largest_count_and_the_closest_length) {
+    const int hyp[] = {1, 1, 1}, r1[] = {1}, r2[] = {1, 1};
+    const int *refs[] = {r1, r2}, len[] = {1, 2};
+    BleuStats s;
+    bleu_stats_init(&s);
+    bleu_stats_add_refs(&s, hyp, 3, refs, len, 2);
+    ck_assert_int_eq(s.match[0], 2); // max(1, 2), not 1 + 2
+    ck_assert_int_eq(s.ref_len, 2);
+    ck_assert_double_eq_tol(bleu_score(&s, 1), 2.0 / 3.0, 1e-15);
+    const int h2[] = {1, 2}, q1[] = {1}, q2[] = {1, 2, 3};
+    const int *refs2[] = {q2, q1}, len2[] = {3, 1};
+    bleu_stats_init(&s);
+    bleu_stats_add_refs(&s, h2, 2, refs2, len2, 2);
+    ck_assert_int_eq(s.ref_len, 1); // |3 - 2| = |1 - 2|: the shorter
+    ck_assert_double_eq_tol(bleu_score(&s, 1), 1.0, 1e-15);
+}
+END_TEST
+
 START_TEST(test_merged_statistics_equal_one_pass) {
     Corpus c;
-    make_corpus(&c, 3);
+    make_corpus(&c, N_CORPORA - 3);
     BleuStats a, b, all;
     bleu_stats_init(&a), bleu_stats_init(&b), bleu_stats_init(&all);
     for (int i = 0; i < c.n; i++) {
-        bleu_stats_add(i % 3 ? &a : &b, c.h[i], c.hl[i], c.r[i], c.rl[i]);
-        bleu_stats_add(&all, c.h[i], c.hl[i], c.r[i], c.rl[i]);
+        add_sentence(i % 3 ? &a : &b, &c, i);
+        add_sentence(&all, &c, i);
     }
     bleu_stats_merge(&a, &b);
     ck_assert(memcmp(&a, &all, sizeof a) == 0);
@@ -104,8 +145,6 @@ START_TEST(test_merged_statistics_equal_one_pass) {
         ck_assert_double_eq(bleu_score(&a, n), corpus_score(&c, n));
 }
 END_TEST
-
-enum { N_CORPORA = 40 };
 
 // NLTK's four scores per corpus, smoothed (ref) and by method0 (raw); fails on any error.
 static void nltk_scores(double ref[N_CORPORA][4], double raw[N_CORPORA][4]) {
@@ -120,9 +159,11 @@ static void nltk_scores(double ref[N_CORPORA][4], double raw[N_CORPORA][4]) {
         for (int i = 0; i < k.n; i++) {
             for (int t = 0; t < k.hl[i]; t++)
                 fprintf(f, "%d ", k.h[i][t]);
-            fputc('|', f);
-            for (int t = 0; t < k.rl[i]; t++)
-                fprintf(f, "%d ", k.r[i][t]);
+            for (int j = 0; j < k.nr[i]; j++) {
+                fputc('|', f);
+                for (int t = 0; t < k.rl[i][j]; t++)
+                    fprintf(f, "%d ", k.r[i][j][t]);
+            }
             fputc('\n', f);
         }
         fputc('\n', f);
@@ -198,6 +239,7 @@ Suite *bleu_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_identical_is_one_and_disjoint_is_zero);
     tcase_add_test(tc, test_a_short_hypothesis_pays_the_brevity_penalty);
+    tcase_add_test(tc, test_references_clip_by_the_largest_count_and_the_closest_length);
     tcase_add_test(tc, test_matches_are_clipped_by_the_reference_count);
     tcase_add_test(tc, test_merged_statistics_equal_one_pass);
     tcase_add_test(tc, test_random_corpora_match_nltk);

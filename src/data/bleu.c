@@ -2,6 +2,7 @@
 #include "data/bleu.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/die.h"
@@ -26,30 +27,47 @@ static int64_t occurrences(const int *g, int k, const int *x, int len) {
     return c;
 }
 
-void bleu_stats_add(BleuStats *s, const int *hyp, int hyp_len, const int *ref, int ref_len) {
+void bleu_stats_add_refs(BleuStats *s, const int *hyp, int hyp_len, const int *const *refs,
+                         const int *ref_len, int n_refs) {
     CHECK_PTR(s);
-    CHECK(hyp_len >= 0 && ref_len >= 0, "bleu: lengths hyp %d, ref %d must be >= 0", hyp_len,
-          ref_len);
+    CHECK(n_refs >= 1 && refs && ref_len, "bleu: %d references (at least 1, arrays not NULL)",
+          n_refs);
+    CHECK(hyp_len >= 0, "bleu: lengths hyp %d must be >= 0", hyp_len);
     CHECK(hyp_len == 0 || hyp != NULL, "bleu: hyp is NULL with length %d", hyp_len);
-    CHECK(ref_len == 0 || ref != NULL, "bleu: ref is NULL with length %d", ref_len);
+    int closest = -1; // NLTK's closest_ref_length: the nearest length, the shorter on a tie
+    for (int j = 0; j < n_refs; j++) {
+        CHECK(ref_len[j] >= 0, "bleu: lengths hyp %d, ref %d must be >= 0", hyp_len, ref_len[j]);
+        CHECK(ref_len[j] == 0 || refs[j] != NULL, "bleu: ref %d is NULL with length %d", j,
+              ref_len[j]);
+        int d = abs(ref_len[j] - hyp_len), dc = abs(closest - hyp_len);
+        if (closest < 0 || d < dc || (d == dc && ref_len[j] < closest)) closest = ref_len[j];
+    }
     for (int k = 1; k <= BLEU_MAX_N; k++) {
         int64_t grams = hyp_len >= k ? hyp_len - k + 1 : 0, match = 0;
         for (int i = 0; i + k <= hyp_len; i++) {
-            // Each distinct k-gram once, at its first occurrence: min(its count, the reference's).
+            // Each distinct k-gram once, at its first occurrence: min(its count, the largest
+            // count in any one reference).
             int first = 1;
             for (int j = 0; j < i && first; j++)
                 first = !same(hyp + j, hyp + i, k);
             if (!first) continue;
-            int64_t ch = occurrences(hyp + i, k, hyp, hyp_len),
-                    cr = occurrences(hyp + i, k, ref, ref_len);
+            int64_t ch = occurrences(hyp + i, k, hyp, hyp_len), cr = 0;
+            for (int j = 0; j < n_refs; j++) {
+                int64_t c = occurrences(hyp + i, k, refs[j], ref_len[j]);
+                if (c > cr) cr = c;
+            }
             match += ch < cr ? ch : cr;
         }
         s->match[k - 1] += match;
         s->total[k - 1] += grams > 1 ? grams : 1; // NLTK: max(1, ·) per sentence
     }
     s->hyp_len += hyp_len;
-    s->ref_len += ref_len;
+    s->ref_len += closest;
     s->sentences++;
+}
+
+void bleu_stats_add(BleuStats *s, const int *hyp, int hyp_len, const int *ref, int ref_len) {
+    bleu_stats_add_refs(s, hyp, hyp_len, &ref, &ref_len, 1);
 }
 
 void bleu_stats_merge(BleuStats *dst, const BleuStats *src) {

@@ -1,5 +1,5 @@
-// bleu.h - corpus-level BLEU-n over token-id sequences, one reference per hypothesis, as NLTK's
-// corpus_bleu with SmoothingFunction().method1 (CD-CCA's caption scores, issue 15).
+// bleu.h - corpus-level BLEU-n over token-id sequences, one or more references per hypothesis, as
+// NLTK's corpus_bleu with SmoothingFunction().method1 (CD-CCA's caption scores, issue 15).
 //
 // For n-gram order k: p_k = (sum over sentences of the clipped k-gram matches) / (sum over
 // sentences of max(1, the hypothesis's k-grams)); a p_k with no match becomes 0.1 / its
@@ -35,6 +35,11 @@ void bleu_stats_init(BleuStats *s);
 // value; the caller strips padding and end tokens first). O(len^2) per order, for captions.
 // CHECKs the pointers (NULL allowed with length 0) and lengths >= 0. Local.
 void bleu_stats_add(BleuStats *s, const int *hyp, int hyp_len, const int *ref, int ref_len);
+// The same against n_refs >= 1 references refs[j] (ref_len[j]), as NLTK: a k-gram's count is
+// clipped by its largest count in any one reference, and the corpus's reference length grows by
+// the reference length closest to hyp_len (the shorter on a tie). Local.
+void bleu_stats_add_refs(BleuStats *s, const int *hyp, int hyp_len, const int *const *refs,
+                         const int *ref_len, int n_refs);
 // dst += src, field by field. Local.
 void bleu_stats_merge(BleuStats *dst, const BleuStats *src);
 // BLEU-n of the gathered corpus (uniform weights 1/n over orders 1..n), smoothed by method 1.

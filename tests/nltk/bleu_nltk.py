@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """bleu_nltk.py - NLTK's corpus BLEU for the corpora tests/test_bleu.c writes (src/data/bleu.h).
 
-Input file: one sentence pair per line, "hypothesis ids|reference ids" (space-separated integers,
-either side may be empty); a blank line ends a corpus. For each corpus, one output line
+Input file: one sentence per line, "hypothesis ids|reference ids[|more reference ids...]"
+(space-separated integers, any part may be empty); a blank line ends a corpus. For each corpus, one output line
   corpus C b1 b2 b3 b4
 with NLTK's corpus_bleu at weights (1,), (1/2,)*2, (1/3,)*3, (1/4,)*4 and
 SmoothingFunction().method1 (epsilon 0.1), printed with 17 significant digits; --no-smoothing
@@ -28,10 +28,10 @@ def corpora(path):
                     yield cur
                 cur = []
                 continue
-            if line.count("|") != 1:
+            if line.count("|") < 1:
                 sys.exit(f"bleu_nltk.py: {path}:{lineno}: expected 'hyp ids|ref ids', got {line!r}")
-            hyp, ref = line.split("|")
-            cur.append(([int(t) for t in hyp.split()], [int(t) for t in ref.split()]))
+            hyp, *refs = line.split("|")
+            cur.append(([int(t) for t in hyp.split()], [[int(t) for t in r.split()] for r in refs]))
     if cur:
         yield cur
 
@@ -43,7 +43,7 @@ def main():
     sm = SmoothingFunction()
     warnings.simplefilter("ignore")  # method0 warns about zero counts; the numbers are the point
     for c, pairs in enumerate(corpora(sys.argv[1])):
-        refs = [[r] for _, r in pairs]
+        refs = [r for _, r in pairs]
         hyps = [h for h, _ in pairs]
         vals = {
             smooth: [corpus_bleu(refs, hyps, weights=(1.0 / n,) * n, smoothing_function=smooth)
