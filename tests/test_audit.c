@@ -15,8 +15,9 @@
 //
 // CD-CCA (cdcca) runs only on the multimodal LLM, so not in that loop: its own tcase runs it on
 // AV-FashionMNIST's CI file with the tiny base model and teacher (cd_opts), once per --cdcca.adapt
-// that uploads (akd, pseudo, logit-kd) and once with --cdcca.uts=false (every row, every token),
-// and also asserts that devices did upload (cd_up_rows > 0). The whole file is 2,500 rows of
+// that uploads (akd, pseudo, logit-kd; akd and logit-kd with captions asked on half the rows) and
+// once with --cdcca.uts=false (every row, every token), and also asserts that devices did upload
+// (cd_up_rows > 0). The whole file is 2,500 rows of
 // ~24 kB in four representations, ~80 million windows: too many to hold. The rows searched for
 // are a prefix of each split that contains every row the run's parties can hold: the train rows
 // 0 .. the last of the first --max-train training rows (holdout.h at the run's --val-fraction and
@@ -445,10 +446,11 @@ END_TEST
 #define CD_PUBLIC 0.3 /* --public-fraction: the tiny base model's public rows */
 #define CD_N_VARIANTS 4
 
-// The uploading variants: every --cdcca.adapt whose cloud adapts, and UTS off.
-static const char *const cd_variant[CD_N_VARIANTS] = {"--cdcca.adapt=akd", "--cdcca.adapt=pseudo",
-                                                      "--cdcca.adapt=logit-kd",
-                                                      "--cdcca.adapt=akd --cdcca.uts=false"};
+// The uploading variants: every --cdcca.adapt whose cloud adapts (two of them with half the rows
+// asking for a caption), and UTS off.
+static const char *const cd_variant[CD_N_VARIANTS] = {
+    "--cdcca.adapt=akd --cdcca.captions=0.5", "--cdcca.adapt=pseudo",
+    "--cdcca.adapt=logit-kd --cdcca.captions=0.5", "--cdcca.adapt=akd --cdcca.uts=false"};
 
 static Dataset *cd_ds;
 static char cd_data[PATH_MAX], cd_base[PATH_MAX], cd_teacher[PATH_MAX];

@@ -63,15 +63,18 @@ static void series(const char *dir, const char *name, double *v) {
     ck_assert_int_eq(read_series(work, dir, name, v, ROUNDS), ROUNDS);
 }
 
+// With half the rows asking for a caption: the multiple-choice and the free-form task together.
+#define CAPTIONS "--cdcca.captions=0.5"
+
 START_TEST(test_np_invariant_and_resume_inside_a_stage) {
-    run_ok(2, "np2", "");
-    run_ok(3, "np3", "");
+    run_ok(2, "np2", CAPTIONS);
+    run_ok(3, "np3", CAPTIONS);
     assert_same_checkpoint(work, "np2", "np3", ROUNDS, NULL);
     assert_same_metrics(work, "np2", "np3", ROUNDS);
     char out[32768];
-    int rc = mmc(3, "resumed", "--stop-after=3", out, sizeof out);
+    int rc = mmc(3, "resumed", CAPTIONS " --stop-after=3", out, sizeof out);
     ck_assert_msg(rc == 3, "stop-after: exit %d\n%.3000s", rc, out);
-    run_ok(2, "resumed", "--resume=auto");
+    run_ok(2, "resumed", CAPTIONS " --resume=auto");
     assert_same_checkpoint(work, "np2", "resumed", ROUNDS, NULL);
     assert_same_metrics(work, "np2", "resumed", ROUNDS);
     // the accuracy matrix: stage 1 tested after stages 1 and 2, stage 2 after stage 2
@@ -88,6 +91,23 @@ START_TEST(test_np_invariant_and_resume_inside_a_stage) {
     ck_assert_double_eq_tol(avg[3], (a1[1] + a2[3]) / 2, 1e-12);
     ck_assert_double_eq_tol(fg[3], a1[1] - a1[3], 1e-12);
     ck_assert(isnan(fg[1]));
+    // the captions: asked on the stream, uploaded when uncertain, scored at each stage's end
+    double cr[ROUNDS], cu[ROUNDS], up[ROUNDS], b1[ROUNDS], b4[ROUNDS], ab1[ROUNDS];
+    series("np2", "cd_cap_rows", cr);
+    series("np2", "cd_cap_up_rows", cu);
+    series("np2", "cd_up_rows", up);
+    series("np2", "cd_bleu1", b1);
+    series("np2", "cd_bleu4", b4);
+    series("np2", "cd_avg_bleu1", ab1);
+    for (int r = 0; r < ROUNDS; r++) {
+        ck_assert_msg(cr[r] > 0 && cr[r] < P * 16, "round %d: %g caption rows", r + 1, cr[r]);
+        ck_assert(cu[r] <= cr[r] && cu[r] <= up[r]);
+    }
+    ck_assert(isnan(b1[0]) && isnan(b1[2]));
+    for (int r = 1; r < ROUNDS; r += 2)
+        ck_assert_msg(b1[r] >= 0 && b1[r] <= 1 && b4[r] >= 0 && b4[r] <= b1[r], // NaN: none
+                      "round %d: BLEU-1 %g, BLEU-4 %g", r + 1, b1[r], b4[r]);
+    ck_assert_double_eq_tol(ab1[3], (b1[1] + b1[3]) / 2, 1e-12);
 }
 END_TEST
 
@@ -155,11 +175,13 @@ START_TEST(test_device_baselines_never_upload) {
         snprintf(dir, sizeof dir, "b_%s", adapt[k]);
         snprintf(extra, sizeof extra, "--cdcca.adapt=%s", adapt[k]);
         run_ok(2, dir, extra);
-        double up[ROUNDS], pu[ROUNDS];
+        double up[ROUNDS], pu[ROUNDS], cr[ROUNDS], b1[ROUNDS];
         series(dir, "cd_up_bytes", up);
         series(dir, "payload_up", pu);
+        series(dir, "cd_cap_rows", cr); // captions are off by default: no row asks for one
+        series(dir, "cd_bleu1", b1);
         for (int r = 0; r < ROUNDS; r++)
-            ck_assert(up[r] == 0 && pu[r] == 0);
+            ck_assert(up[r] == 0 && pu[r] == 0 && cr[r] == 0 && isnan(b1[r]));
         int same = run_command(NULL, 0,
                                "cd %s && h5diff -q %s/ckpt/round_000001.h5 %s/ckpt/round_%06d.h5 "
                                "/parties/cdcca/adapters /parties/cdcca/adapters",
@@ -174,9 +196,10 @@ START_TEST(test_bad_options_name_the_key) {
     static const struct {
         const char *extra, *needle;
     } bad[] = {
-        {"--cdcca.mask=1", "cdcca.mask"},     {"--cdcca.mask=0", "cdcca.mask"},
-        {"--cdcca.tau=-0.1", "cdcca.tau"},    {"--cdcca.rho=0", "cdcca.rho"},
-        {"--cdcca.stages=7", "cdcca.stages"}, {"--rounds=1", "cdcca.stages"},
+        {"--cdcca.mask=1", "cdcca.mask"},           {"--cdcca.mask=0", "cdcca.mask"},
+        {"--cdcca.tau=-0.1", "cdcca.tau"},          {"--cdcca.rho=0", "cdcca.rho"},
+        {"--cdcca.stages=7", "cdcca.stages"},       {"--rounds=1", "cdcca.stages"},
+        {"--cdcca.captions=1.5", "cdcca.captions"}, {"--cdcca.cap-len=0", "cdcca.cap-len"},
         {"--model=party", "--model=mllm"},
     };
     char out[32768];

@@ -202,6 +202,8 @@ static void setup_protocol(Run *run) {
                              .data = cfg->data,
                              .scenario = cfg->scenario,
                              .scn_train = &run->scn_train,
+                             .scn_test = &run->scn_test,
+                             .test_split = holdout_split(run->eval_role),
                              .train = run->train,
                              .test = run->test,
                              .n_train = run->n_train,

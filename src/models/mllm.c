@@ -284,6 +284,14 @@ double mllm_lm_loss(const Mllm *m, const float *params, float *grads, const Mllm
                     const MllmBatch *b, const int *targets, double dloss, MllmWork *w, Rng *drop,
                     int64_t *n, int64_t *correct) {
     mllm_forward(m, params, b, w, drop);
+    return mllm_lm_loss_last(m, params, grads, tr, b, targets, dloss, w, n, correct);
+}
+
+double mllm_lm_loss_last(const Mllm *m, const float *params, float *grads, const MllmTrain *tr,
+                         const MllmBatch *b, const int *targets, double dloss, MllmWork *w,
+                         int64_t *n, int64_t *correct) {
+    CHECK(b->B == w->B && b->T == w->T, "mllm_lm_loss_last: batch %dx%d, the forward's %dx%d", b->B,
+          b->T, w->B, w->T);
     const int B = b->B, T = b->T, D = m->c.lm.D, V = m->c.lm.V;
     int N = 0;
     for (int r = 0; r < B; r++)

@@ -133,3 +133,8 @@ void mllm_backward(const Mllm *m, const float *params, float *grads, const MllmT
 double mllm_lm_loss(const Mllm *m, const float *params, float *grads, const MllmTrain *tr,
                     const MllmBatch *b, const int *targets, double dloss, MllmWork *w, Rng *drop,
                     int64_t *n, int64_t *correct);
+// The same on the last forward of w, which the caller ran on b (so that it could set dhid_add /
+// dproj_add from that forward's activations first). Local.
+double mllm_lm_loss_last(const Mllm *m, const float *params, float *grads, const MllmTrain *tr,
+                         const MllmBatch *b, const int *targets, double dloss, MllmWork *w,
+                         int64_t *n, int64_t *correct);

@@ -346,6 +346,16 @@ void mllm_kind_set_tokens(ModelWork *w, const float *const *tok) {
         kw->tok_in[e] = tok ? tok[e] : NULL;
 }
 
+const MllmVocab *mllm_kind_vocab(const Model *m) {
+    CHECK(m && m->ops == &mllm_ops, "mllm_kind_vocab: not an mllm model");
+    return &((const MllmKind *)m->impl)->voc;
+}
+
+MllmTrain mllm_kind_train(const Model *m, const Selection *sel) {
+    CHECK(m && m->ops == &mllm_ops, "mllm_kind_train: not an mllm model");
+    return train_parts(m, sel);
+}
+
 int mllm_kind_letter(const Model *m, int k) {
     const MllmKind *mk = m->impl;
     CHECK(m->ops == &mllm_ops && k >= 0 && k < mk->K, "mllm_kind_letter: option %d", k);

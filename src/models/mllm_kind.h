@@ -11,6 +11,7 @@
 // modules_to_save). A missing modality drops its tokens and its phrase from the prompt.
 #pragma once
 #include "models/mllm.h"
+#include "models/mllm_text.h"
 #include "models/model.h"
 
 #include "core/options.h"
@@ -45,3 +46,8 @@ const MllmBatch *mllm_kind_batch(const ModelWork *w);
 void mllm_kind_set_tokens(ModelWork *w, const float *const *tok);
 // The token id of option k's letter.
 int mllm_kind_letter(const Model *m, int k);
+// The tokenizer and its special tokens (free-form prompts and captions). Borrowed.
+const MllmVocab *mllm_kind_vocab(const Model *m);
+// The parts an mllm backward computes weight gradients for when the trainable floats are sel's
+// (NULL = every tensor): what a caller of mllm_backward / mllm_lm_loss passes for the same floats.
+MllmTrain mllm_kind_train(const Model *m, const Selection *sel);

@@ -186,7 +186,8 @@ static void quantise_frozen(Cdcca *c) {
 }
 
 // The source model: rank 0 tunes the adapters on the public rows (the domain the base model was
-// built on, unshifted), with their labels; every rank receives them.
+// built on, unshifted), with their labels and, for the rows that ask for a caption, their true
+// captions; every rank receives them.
 static void tune_source(Cdcca *c) {
     c->source = xmalloc(c->ad.n * sizeof(float));
     selection_pack(&c->ad, c->frozen, c->source);
@@ -201,44 +202,75 @@ static void tune_source(Cdcca *c) {
         memset(masks, (1 << c->env.spec->n_mod) - 1, (size_t)n);
         SampleSet s;
         sampleset_load(&s, c->env.layout, c->env.ds, DS_TRAIN, rows, masks, n);
+        const int W = c->o.cap_len + 1;
+        int *cap = xmalloc(((size_t)n * W + 1) * sizeof(int)), *cap_n = xmalloc((size_t)n * 4);
+        cd_caption_source(c, &s, rows, cap, cap_n);
         xfree(rows), xfree(masks);
-        int64_t *order = xmalloc((size_t)n * sizeof *order);
+        int64_t *order = xmalloc((size_t)n * sizeof *order), *ord = xmalloc((size_t)n * 8);
+        int64_t n_mc = 0;
         for (int64_t j = 0; j < n; j++)
-            order[j] = j;
+            order[j] = j, n_mc += cap_n[j] < 0;
         Rng shuf;
         rng_init(&shuf, c->env.tc->seed, RNG_KEY_SOURCE, 0, RNG_SHUFFLE);
         rng_init(&c->drop, c->env.tc->seed, RNG_KEY_SOURCE, 0, RNG_DROPOUT);
         CdNet *net = &c->net;
-        cd_load(c, net, c->source);
+        MllmWork *sw = mllm_kind_work(&net->w);
+        const MllmTrain tr = mllm_kind_train(m, &c->ad);
+        CapBatch cb = {0};
         const int Bmax = c->batch.Bmax;
-        const long spe = (long)((n + Bmax - 1) / Bmax), total = spe * c->o.source_epochs;
+        if (n_mc < n) cd_caption_batch_init(&cb, c, Bmax);
+        cd_load(c, net, c->source);
+        const long spe = (long)((n_mc + Bmax - 1) / Bmax + (n - n_mc + Bmax - 1) / Bmax);
+        const long total = spe * c->o.source_epochs;
         long t = 0;
         int64_t hits = 0, seen = 0;
-        double loss = 0;
+        double loss = 0, cap_loss = 0;
         for (int ep = 0; ep < c->o.source_epochs; ep++) {
             rng_shuffle(&shuf, order, n);
-            hits = seen = 0, loss = 0;
-            for (int64_t st = 0; st < n; st += Bmax, t++) {
-                int B = (int)(n - st < Bmax ? n - st : Bmax);
-                cd_batch(c, &s, order, st, B);
-                cd_forward(c, net, &c->batch.in, 1);
-                net->w.grad_sel = &c->ad;
+            int64_t a = 0, z = n_mc; // each task's rows in the new order
+            for (int64_t j = 0; j < n; j++)
+                ord[cap_n[order[j]] < 0 ? a++ : z++] = order[j];
+            hits = seen = 0, loss = cap_loss = 0;
+            for (int64_t st = 0; st < n; t++) {
+                const int is_cap = st >= n_mc;
+                const int64_t end = is_cap ? n : n_mc;
+                int B = (int)(end - st < Bmax ? end - st : Bmax);
+                cd_batch(c, &s, ord, st, B);
                 memset(net->grads, 0, m->n_params * sizeof(float));
-                loss += model_ce(m, &net->w, B, c->batch.label, NULL, 1.0, &hits) * B;
-                model_backward(m, net->params, net->grads, &c->batch.in, &net->w);
+                if (!is_cap) {
+                    cd_forward(c, net, &c->batch.in, 1);
+                    net->w.grad_sel = &c->ad;
+                    loss += model_ce(m, &net->w, B, c->batch.label, NULL, 1.0, &hits) * B;
+                    model_backward(m, net->params, net->grads, &c->batch.in, &net->w);
+                    seen += B;
+                } else {
+                    const int *caps[Bmax];
+                    int cn[Bmax];
+                    for (int b = 0; b < B; b++)
+                        caps[b] = cap + (size_t)ord[st + b] * W, cn[b] = cap_n[ord[st + b]];
+                    for (int e = 0; e < c->n_enc; e++)
+                        cb.in[e] = c->batch.dense[c->enc_mod[e]];
+                    cd_caption_batch(c, &cb, c->batch.mask, caps, cn, B, 0);
+                    mllm_forward(c->mm, net->params, &cb.mb, sw, &c->drop);
+                    cap_loss += mllm_lm_loss_last(c->mm, net->params, net->grads, &tr, &cb.mb,
+                                                  cb.tgt, 1.0, sw, NULL, NULL) *
+                                B;
+                }
                 double lr = lr_cosine_warmup(t, spe / 10, total, (float)c->o.source_lr,
                                              (float)c->o.source_lr / 10);
                 cd_adamw(c, net, lr, t + 1, NULL, NULL, NULL, NULL, 0, 0.0);
-                seen += B;
+                st += B;
             }
         }
         selection_pack(&c->ad, net->params, c->source);
-        log_info("cdcca: source model tuned on %lld public rows, %d epochs: last pass loss %.4f "
-                 "acc %.3f",
-                 (long long)n, c->o.source_epochs, loss / (double)seen,
-                 (double)hits / (double)seen);
+        log_info("cdcca: source model tuned on %lld public rows (%lld captions), %d epochs: last "
+                 "pass loss %.4f acc %.3f, caption loss %.4f",
+                 (long long)n, (long long)(n - n_mc), c->o.source_epochs,
+                 loss / (double)(seen ? seen : 1), (double)hits / (double)(seen ? seen : 1),
+                 n > n_mc ? cap_loss / (double)(n - n_mc) : NAN);
+        cd_caption_batch_free(&cb);
         sampleset_free(&s);
-        xfree(order);
+        xfree(order), xfree(ord), xfree(cap), xfree(cap_n);
         memset(net->m, 0, m->n_params * sizeof(float)),
             memset(net->v, 0, m->n_params * sizeof(float));
     }
@@ -298,6 +330,7 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
     batch_init(&c->batch, env->layout, env->batch);
     cd_net_init(&c->net, c->model, env->batch, c->frozen);
     c->probs = xmalloc((size_t)env->batch * c->model->K * sizeof(float));
+    cd_caption_init(c);
     tune_source(c);
     const size_t an = c->ad.n;
     c->dev = xmalloc(((size_t)c->count * an + 1) * sizeof(float));
@@ -322,6 +355,9 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
     c->acc = xmalloc((size_t)c->S * c->S * sizeof(double));
     for (int j = 0; j < c->S * c->S; j++)
         c->acc[j] = NAN;
+    c->bleu = xmalloc((size_t)c->S * 2 * sizeof(double));
+    for (int j = 0; j < c->S * 2; j++)
+        c->bleu[j] = NAN;
     if (c->rank == 0 && c->cloud_adapts) cd_cloud_init(c);
     if (c->rank == 0)
         log_info(
@@ -336,13 +372,14 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
 static void destroy(void *st) {
     Cdcca *c = st;
     cd_cloud_free(c);
+    cd_caption_free(c);
     cd_net_free(&c->net, c->model);
     batch_free(&c->batch);
     for (int i = 0; i < c->count; i++)
         xfree(c->up[i]);
     xfree(c->up), xfree(c->up_len), xfree(c->stats), xfree(c->dev), xfree(c->ema);
     xfree(c->tta_m), xfree(c->tta_v), xfree(c->tta_step), xfree(c->frozen), xfree(c->source);
-    xfree(c->probs), xfree(c->acc);
+    xfree(c->probs), xfree(c->acc), xfree(c->bleu);
     xfree(c);
 }
 
@@ -445,19 +482,26 @@ enum {
     M_STAGE_ACC,
     M_AVG_ACC,
     M_FORGETTING,
+    M_CAP_ROWS,
+    M_CAP_UP,
+    M_BLEU1,
+    M_BLEU4,
+    M_AVG_BLEU1,
+    M_AVG_BLEU4,
     M_N
 };
 static const char *const series_names[M_N] = {
-    "cd_stage",      "cd_rows",      "cd_uncertain",  "cd_up_rows",    "cd_up_bytes",
-    "cd_raw_bytes",  "cd_up_share",  "cd_down_bytes", "cd_down_share", "cd_confidence",
-    "cd_cloud_loss", "cd_stage_acc", "cd_avg_acc",    "cd_forgetting"};
+    "cd_stage",       "cd_rows",      "cd_uncertain",  "cd_up_rows",    "cd_up_bytes",
+    "cd_raw_bytes",   "cd_up_share",  "cd_down_bytes", "cd_down_share", "cd_confidence",
+    "cd_cloud_loss",  "cd_stage_acc", "cd_avg_acc",    "cd_forgetting", "cd_cap_rows",
+    "cd_cap_up_rows", "cd_bleu1",     "cd_bleu4",      "cd_avg_bleu1",  "cd_avg_bleu4"};
 
 static void declare_series(void *st, MetricLog *log) {
     Cdcca *c = st;
     CHECK(M_N + c->S <= CDCCA_MAX_SERIES, "cdcca: %d series", M_N + c->S);
     for (int k = 0; k < M_N; k++) {
         c->series[k] = metriclog_add(log, series_names[k], 1, 0);
-        if (k == M_STAGE_ACC || k == M_AVG_ACC || k == M_FORGETTING)
+        if (k == M_STAGE_ACC || k == M_AVG_ACC || k == M_FORGETTING || k >= M_BLEU1)
             metriclog_set_split(log, c->series[k], "test");
     }
     for (int j = 0; j < c->S; j++) {
@@ -472,7 +516,7 @@ static void record(void *st, MetricLog *log, const double *ps, int evaluated, ch
                    size_t cap) {
     Cdcca *c = st;
     (void)evaluated;
-    double sum[CS_ACC] = {0};
+    double sum[CS_ACC] = {0}; // every per-party count (and the BLEU statistics) summed
     for (int p = 0; p < c->P; p++)
         for (int k = 0; k < CS_ACC; k++)
             sum[k] += ps[(size_t)p * c->n_stats + k];
@@ -491,6 +535,8 @@ static void record(void *st, MetricLog *log, const double *ps, int evaluated, ch
                   c->down_bytes / ((double)c->P * (double)c->model->n_params * sizeof(float)));
     metriclog_set(log, m[M_CONF], 0, sum[CS_ROWS] ? sum[CS_CONF] / sum[CS_ROWS] : NAN);
     metriclog_set(log, m[M_CLOUD_LOSS], 0, c->cloud_loss);
+    metriclog_set(log, m[M_CAP_ROWS], 0, sum[CS_CAP_ROWS]);
+    metriclog_set(log, m[M_CAP_UP], 0, sum[CS_CAP_UP]);
     snprintf(note, cap, " | stage %d up %.0f/%.0f rows", stage, sum[CS_UP_ROWS], sum[CS_ROWS]);
     if (!cd_stage_end(c, round)) return;
     // a stage end: the mean over devices of each stage's accuracy
@@ -519,6 +565,25 @@ static void record(void *st, MetricLog *log, const double *ps, int evaluated, ch
     metriclog_set(log, m[M_FORGETTING], 0, stage > 1 ? forget / (stage - 1) : NAN);
     size_t used = strlen(note);
     snprintf(note + used, cap - used, " | stage acc %.3f avg %.3f", row[stage - 1], avg / stage);
+    // the stage's test captions, one corpus over every device
+    BleuStats bs;
+    bleu_stats_init(&bs);
+    for (int k = 0; k < BLEU_MAX_N; k++)
+        bs.match[k] = (int64_t)sum[CS_BLEU + k], bs.total[k] = (int64_t)sum[CS_BLEU + 4 + k];
+    bs.hyp_len = (int64_t)sum[CS_BLEU + 8], bs.ref_len = (int64_t)sum[CS_BLEU + 9];
+    bs.sentences = (int64_t)sum[CS_BLEU + 10];
+    if (!bs.sentences) return;
+    double *b = c->bleu + (size_t)(stage - 1) * 2, avg1 = 0, avg4 = 0;
+    b[0] = bleu_score(&bs, 1), b[1] = bleu_score(&bs, 4);
+    int n = 0;
+    for (int s = 0; s < stage; s++)
+        if (!isnan(c->bleu[2 * s])) avg1 += c->bleu[2 * s], avg4 += c->bleu[2 * s + 1], n++;
+    metriclog_set(log, m[M_BLEU1], 0, b[0]);
+    metriclog_set(log, m[M_BLEU4], 0, b[1]);
+    metriclog_set(log, m[M_AVG_BLEU1], 0, avg1 / n);
+    metriclog_set(log, m[M_AVG_BLEU4], 0, avg4 / n);
+    used = strlen(note);
+    snprintf(note + used, cap - used, " bleu-4 %.3f", b[1]);
 }
 
 // ---- checkpoint ----
@@ -540,6 +605,8 @@ static void ckpt_fields(void *st, CkptList *l) {
     }
     ckpt_list_add(l, "cloud/cdcca/acc", CKPT_F64, CKPT_CLOUD, 0, (int64_t)c->S * c->S,
                   c->rank == 0 ? c->acc : NULL);
+    ckpt_list_add(l, "cloud/cdcca/bleu", CKPT_F64, CKPT_CLOUD, 0, (int64_t)c->S * 2,
+                  c->rank == 0 ? c->bleu : NULL);
     if (c->cloud_adapts) {
         ckpt_list_add(l, "cloud/cdcca/copy", CKPT_F32, CKPT_CLOUD, c->P, an, c->copy);
         ckpt_list_add(l, "cloud/cdcca/mirror", CKPT_F32, CKPT_CLOUD, c->P, an, c->mirror);

@@ -23,6 +23,8 @@ typedef struct {
     float *tok[MLLM_MAX_ENC]; // (n, n_tok, in_proj) zero where masked or absent
     int *pseudo;              // (n) the teacher's answers
     float *tlogits;           // (n, K) the teacher's option logits
+    uint8_t *cap;             // (n) 1 = the row asks for a caption
+    int *cap_ids, *cap_n;     // (n, cap_len + 1), (n) the teacher's captions (ids, without <eos>)
 } Uploads;
 
 void cd_cloud_init(Cdcca *c) {
@@ -35,6 +37,7 @@ void cd_cloud_init(Cdcca *c) {
     mllm_kind_create(&c->teacher, c->env.spec, &t);
     CHECK(mllm_kind_mllm(&c->teacher)->c.lm.D == c->Dt, "cdcca: the teacher's width changed");
     cd_net_init(&c->tnet, &c->teacher, c->env.batch, NULL);
+    cd_caption_teacher_init(c);
     Rng rng;
     rng_init(&rng, c->env.tc->init_seed, 0, 0, RNG_INIT);
     model_init_params(&c->teacher, c->tnet.params, &rng); // the teacher's weights (B = 0 adapters)
@@ -80,11 +83,17 @@ static void parse_uploads(const Cdcca *c, int p, const uint8_t *blk, int64_t len
         u->tok[e] = xcalloc((size_t)n * c->mm->n_tok[e] * c->mm->in_proj[e] + 1, sizeof(float));
     u->pseudo = xmalloc(((size_t)n + 1) * sizeof(int));
     u->tlogits = xmalloc(((size_t)n * c->model->K + 1) * sizeof(float));
+    u->cap = xcalloc((size_t)n + 1, 1);
+    u->cap_ids = xcalloc((size_t)n * (c->o.cap_len + 1) + 1, sizeof(int));
+    u->cap_n = xcalloc((size_t)n + 1, sizeof(int));
     for (uint32_t r = 0; r < n; r++) {
         CHECK(q < end, "cdcca: device %d's upload ends inside row %u", p, r);
-        int bits = *q++;
+        int bits = *q & 0x7f;
+        u->cap[r] = *q++ >> 7;
         CHECK(bits > 0 && bits < (1 << c->n_enc), "cdcca: device %d row %u: encoders 0x%x", p, r,
               bits);
+        CHECK(!u->cap[r] || c->o.captions > 0,
+              "cdcca: device %d row %u asks for a caption (--cdcca.captions=0)", p, r);
         for (int e = 0; e < c->n_enc; e++) {
             if (!(bits >> e & 1)) continue;
             const int L = c->mm->n_tok[e], D = c->mm->in_proj[e];
@@ -112,7 +121,8 @@ static void parse_uploads(const Cdcca *c, int p, const uint8_t *blk, int64_t len
 }
 
 static void free_uploads(Uploads *u) {
-    xfree(u->mask), xfree(u->pseudo), xfree(u->tlogits);
+    xfree(u->mask), xfree(u->pseudo), xfree(u->tlogits), xfree(u->cap), xfree(u->cap_ids);
+    xfree(u->cap_n);
     for (int e = 0; e < MLLM_MAX_ENC; e++)
         xfree(u->tok[e]);
 }
@@ -140,14 +150,14 @@ static void teacher_forward(Cdcca *c, const ModelInput *in, float *const *tok) {
     model_forward(&c->teacher, c->tnet.params, in, &c->tnet.w);
 }
 
-// Feature KD of the batch's student (c->net) against the teacher (c->tnet) on the final hidden
-// states of every position and on each encoder's projected tokens, through device p's maps; sets
-// the student's dhid_add / dproj_add (into kd scratch) and the maps' gradients. Returns the loss.
-static double feature_kd(Cdcca *c, int p, int B, float *mg, FeatKd *kw, float *kd_h,
+// Feature KD of the student's last forward (sw on batch sb) against the teacher's (tw on tb) on
+// the final hidden states of every position and on each encoder's projected tokens, through
+// device p's maps; sets sw's dhid_add / dproj_add (into kd scratch) and the maps' gradients.
+// Returns the loss.
+static double feature_kd(Cdcca *c, int p, MllmWork *sw, const MllmBatch *sb, const MllmWork *tw,
+                         const MllmBatch *tb, float *mg, FeatKd *kw, float *kd_h,
                          float *kd_p[MLLM_MAX_ENC], float *hs, float *ht, float *dhs) {
-    MllmWork *sw = mllm_kind_work(&c->net.w), *tw = mllm_kind_work(&c->tnet.w);
-    const MllmBatch *sb = mllm_kind_batch(&c->net.w), *tb = mllm_kind_batch(&c->tnet.w);
-    const int Ds = c->mm->c.lm.D, Dt = c->Dt, T = sw->T;
+    const int B = sb->B, Ds = c->mm->c.lm.D, Dt = c->Dt, T = sw->T;
     CHECK(tw->T == T,
           "cdcca: the teacher's sequences have %d positions, the student's %d (the "
           "prompts must be the same: the same tokenizer and --mllm.prompt)",
@@ -196,6 +206,40 @@ static double feature_kd(Cdcca *c, int p, int B, float *mg, FeatKd *kw, float *k
     return loss;
 }
 
+// The teacher on the uploads: option logits and pseudo-labels of the multiple-choice rows (idx,
+// n), a greedy caption of each caption row. tok and mask are gather's scratch.
+static void teacher_answers(Cdcca *c, Uploads *u, const int64_t *idx, int n, uint8_t *mask,
+                            float **tok) {
+    const int K = c->model->K, Bmax = c->env.batch;
+    for (int s = 0; s < n; s += Bmax) {
+        int B = n - s < Bmax ? n - s : Bmax;
+        ModelInput in = gather(c, u, idx + s, B, mask, tok);
+        teacher_forward(c, &in, tok);
+        for (int b = 0; b < B; b++) {
+            const float *z = c->tnet.w.logits + (size_t)b * K;
+            memcpy(u->tlogits + (size_t)idx[s + b] * K, z, K * sizeof(float));
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (z[k] > z[best]) best = k;
+            u->pseudo[idx[s + b]] = best;
+        }
+    }
+    const int nm = c->env.spec->n_mod, W = c->o.cap_len + 1;
+    for (int r = 0; r < u->n; r++) {
+        if (!u->cap[r]) continue;
+        uint8_t has[MLLM_MAX_ENC] = {0};
+        const float *in[MLLM_MAX_ENC] = {0};
+        for (int e = 0; e < c->n_enc; e++) {
+            has[e] = u->mask[(size_t)r * nm + c->enc_mod[e]];
+            in[e] = u->tok[e] + (size_t)r * c->mm->n_tok[e] * c->mm->in_proj[e];
+        }
+        double conf;
+        u->cap_n[r] = cd_caption_greedy(c, mllm_kind_mllm(&c->teacher), c->tnet.params,
+                                        mllm_kind_work(&c->tnet.w), &c->tgen, has, in, 1,
+                                        u->cap_ids + (size_t)r * W, &conf);
+    }
+}
+
 double cd_cloud_adapt(Cdcca *c, int p, const uint8_t *blk, int64_t len, const RoundInfo *r) {
     Uploads u;
     parse_uploads(c, p, blk, len, &u);
@@ -209,23 +253,14 @@ double cd_cloud_adapt(Cdcca *c, int p, const uint8_t *blk, int64_t len, const Ro
     for (int e = 0; e < c->n_enc; e++)
         tok[e] = xmalloc((size_t)Bmax * c->mm->n_tok[e] * c->mm->in_proj[e] * sizeof(float));
     uint8_t *mask = xmalloc((size_t)Bmax * nm);
-    int64_t *idx = xmalloc((size_t)u.n * sizeof *idx);
-    for (int64_t j = 0; j < u.n; j++)
-        idx[j] = j;
-    // the teacher's answers: the pseudo-labels, and its option logits
-    for (int s = 0; s < u.n; s += Bmax) {
-        int B = u.n - s < Bmax ? u.n - s : Bmax;
-        ModelInput in = gather(c, &u, idx + s, B, mask, tok);
-        teacher_forward(c, &in, tok);
-        memcpy(u.tlogits + (size_t)s * K, c->tnet.w.logits, (size_t)B * K * sizeof(float));
-        for (int b = 0; b < B; b++) {
-            const float *z = c->tnet.w.logits + (size_t)b * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (z[k] > z[best]) best = k;
-            u.pseudo[s + b] = best;
-        }
-    }
+    // the rows of each task (multiple choice first), and the teacher's answers to them
+    int64_t *idx = xmalloc((size_t)u.n * sizeof *idx), *ord = xmalloc((size_t)u.n * sizeof *ord);
+    int n_mc = 0;
+    for (int j = 0; j < u.n; j++)
+        if (!u.cap[j]) idx[n_mc++] = j;
+    for (int j = 0, k = n_mc; j < u.n; j++)
+        if (u.cap[j]) idx[k++] = j;
+    teacher_answers(c, &u, idx, n_mc, mask, tok);
     // the device's copy trains on them
     const int Tm = mllm_kind_work(&c->net.w)->Tmax, Dt = c->Dt;
     size_t Nmax = (size_t)Bmax * Tm;
@@ -241,6 +276,11 @@ double cd_cloud_adapt(Cdcca *c, int p, const uint8_t *blk, int64_t len, const Ro
     float *mv = xcalloc(c->n_map, sizeof(float)), pc[(size_t)Bmax * K], qc[(size_t)Bmax * K];
     int y[Bmax];
     float tl[(size_t)Bmax * K];
+    CapBatch cb = {0};
+    if (u.n > n_mc) cd_caption_batch_init(&cb, c, Bmax);
+    const MllmTrain tr = mllm_kind_train(c->model, &c->ad);
+    MllmWork *sw = mllm_kind_work(&c->net.w), *tw = mllm_kind_work(&c->tnet.w);
+    const Mllm *tmm = mllm_kind_mllm(&c->teacher);
     cd_load(c, &c->net, c->copy + (size_t)p * c->ad.n);
     // a fresh AdamW each round: each cloud update is a new fine-tuning job, as in the released code
     for (int sgi = 0; sgi < c->ad.n_segs; sgi++) {
@@ -251,34 +291,64 @@ double cd_cloud_adapt(Cdcca *c, int p, const uint8_t *blk, int64_t len, const Ro
     rng_init(&shuf, c->env.tc->seed, RNG_KEY_CLOUD + (uint32_t)r->round, (uint32_t)p, RNG_SHUFFLE);
     rng_init(&c->drop, c->env.tc->seed, RNG_KEY_CLOUD + (uint32_t)r->round, (uint32_t)p,
              RNG_DROPOUT);
-    const long spe = (u.n + Bmax - 1) / Bmax, total = spe * c->o.epochs;
+    const int n_cap = u.n - n_mc;
+    const long spe = (n_mc + Bmax - 1) / Bmax + (n_cap + Bmax - 1) / Bmax,
+               total = spe * c->o.epochs;
     const long warm = (long)ceil(c->o.warmup * (double)spe);
     double loss_sum = 0;
     long t = 0;
     for (int ep = 0; ep < c->o.epochs; ep++) {
+        // each task's rows in a new order; a batch holds one task's rows
         rng_shuffle(&shuf, idx, u.n);
-        for (int s = 0; s < u.n; s += Bmax, t++) {
-            int B = u.n - s < Bmax ? u.n - s : Bmax;
-            ModelInput in = gather(c, &u, idx + s, B, mask, tok);
-            for (int b = 0; b < B; b++) {
-                y[b] = u.pseudo[idx[s + b]];
-                memcpy(tl + (size_t)b * K, u.tlogits + (size_t)idx[s + b] * K, K * sizeof(float));
-            }
-            mllm_kind_set_tokens(&c->net.w, (const float *const *)tok);
-            cd_forward(c, &c->net, &in, 1);
-            double loss = model_ce(c->model, &c->net.w, B, y, NULL, 1.0, NULL);
+        int a = 0, z = n_mc;
+        for (int j = 0; j < u.n; j++)
+            ord[u.cap[idx[j]] ? z++ : a++] = idx[j];
+        for (int s = 0; s < u.n; t++) {
+            const int cap = s >= n_mc, end = cap ? u.n : n_mc;
+            int B = end - s < Bmax ? end - s : Bmax;
+            ModelInput in = gather(c, &u, ord + s, B, mask, tok);
             memset(mg, 0, c->n_map * sizeof(float));
-            if (c->adapt == CDCCA_LOGIT) {
-                loss += kl_div_forward(pc, qc, c->net.w.logits, tl, (float)c->o.kd_t, B, K);
-                kl_div_backward(c->net.w.dlogits, pc, qc, (float)c->o.kd_t, B, K, 1.0);
-            } else if (c->adapt == CDCCA_AKD) {
-                teacher_forward(c, &in, tok);
-                loss += feature_kd(c, p, B, mg, &kw, kd_h, kd_p, hs, ht, dhs);
-            }
-            c->net.w.grad_sel = &c->ad;
             memset(c->net.grads, 0, c->model->n_params * sizeof(float));
-            model_backward(c->model, c->net.params, c->net.grads, &in, &c->net.w);
-            MllmWork *sw = mllm_kind_work(&c->net.w);
+            double loss = 0;
+            if (!cap) {
+                for (int b = 0; b < B; b++) {
+                    y[b] = u.pseudo[ord[s + b]];
+                    memcpy(tl + (size_t)b * K, u.tlogits + (size_t)ord[s + b] * K,
+                           K * sizeof(float));
+                }
+                mllm_kind_set_tokens(&c->net.w, (const float *const *)tok);
+                cd_forward(c, &c->net, &in, 1);
+                loss = model_ce(c->model, &c->net.w, B, y, NULL, 1.0, NULL);
+                if (c->adapt == CDCCA_LOGIT) {
+                    loss += kl_div_forward(pc, qc, c->net.w.logits, tl, (float)c->o.kd_t, B, K);
+                    kl_div_backward(c->net.w.dlogits, pc, qc, (float)c->o.kd_t, B, K, 1.0);
+                } else if (c->adapt == CDCCA_AKD) {
+                    teacher_forward(c, &in, tok);
+                    loss +=
+                        feature_kd(c, p, sw, mllm_kind_batch(&c->net.w), tw,
+                                   mllm_kind_batch(&c->tnet.w), mg, &kw, kd_h, kd_p, hs, ht, dhs);
+                }
+                c->net.w.grad_sel = &c->ad;
+                model_backward(c->model, c->net.params, c->net.grads, &in, &c->net.w);
+            } else { // the teacher's caption: CE on its tokens (+ KD), through the LM loss
+                const int *caps[Bmax];
+                int cap_n[Bmax];
+                for (int b = 0; b < B; b++)
+                    caps[b] = u.cap_ids + (size_t)ord[s + b] * (c->o.cap_len + 1),
+                    cap_n[b] = u.cap_n[ord[s + b]];
+                for (int e = 0; e < c->n_enc; e++)
+                    cb.in[e] = tok[e];
+                cd_caption_batch(c, &cb, mask, caps, cap_n, B, 1);
+                mllm_forward(c->mm, c->net.params, &cb.mb, sw, &c->drop);
+                if (c->adapt != CDCCA_PSEUDO) mllm_forward(tmm, c->tnet.params, &cb.mb, tw, NULL);
+                if (c->adapt == CDCCA_AKD)
+                    loss +=
+                        feature_kd(c, p, sw, &cb.mb, tw, &cb.mb, mg, &kw, kd_h, kd_p, hs, ht, dhs);
+                else if (c->adapt == CDCCA_LOGIT)
+                    loss += cd_caption_logit_kd(c, &cb, sw, tw, kd_h);
+                loss += mllm_lm_loss_last(c->mm, c->net.params, c->net.grads, &tr, &cb.mb, cb.tgt,
+                                          1.0, sw, NULL, NULL);
+            }
             sw->dhid_add = NULL;
             for (int e = 0; e < MLLM_MAX_ENC; e++)
                 sw->dproj_add[e] = NULL;
@@ -286,14 +356,16 @@ double cd_cloud_adapt(Cdcca *c, int p, const uint8_t *blk, int64_t len, const Ro
             cd_adamw(c, &c->net, lr, t + 1, c->maps + (size_t)p * c->n_map, mg, mm_, mv,
                      c->adapt == CDCCA_AKD ? c->n_map : 0, c->o.wd);
             loss_sum += loss;
+            s += B;
         }
     }
     mllm_kind_set_tokens(&c->net.w, NULL);
     mllm_kind_set_tokens(&c->tnet.w, NULL);
     selection_pack(&c->ad, c->net.params, c->copy + (size_t)p * c->ad.n);
     feat_kd_free(&kw);
+    cd_caption_batch_free(&cb);
     xfree(kd_h), xfree(hs), xfree(ht), xfree(dhs), xfree(mg), xfree(mm_), xfree(mv), xfree(mask);
-    xfree(idx);
+    xfree(idx), xfree(ord);
     for (int e = 0; e < c->n_enc; e++)
         xfree(tok[e]), xfree(kd_p[e]);
     free_uploads(&u);

@@ -95,10 +95,10 @@ static void uts_tokens(Cdcca *c, const float *z, int L, int D, uint8_t *keep, fl
         keep[t] = !sel[t];
 }
 
-// Appends row b of the last forward to device i's upload block; returns 0 (nothing appended) for a
-// row without any encoder's modality: its text never leaves the device, so there is nothing to
-// send.
-static int upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *present) {
+// Appends row b of the last forward to device i's upload block, marked as a caption row (the
+// task's prompt) when caption; returns 0 (nothing appended) for a row without any encoder's
+// modality: its text never leaves the device, so there is nothing to send.
+static int upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *present, int caption) {
     MllmWork *mw = mllm_kind_work(&c->net.w);
     int maxL = 0, maxD = 0, tokens = 0;
     for (int e = 0; e < c->n_enc; e++) {
@@ -127,7 +127,7 @@ static int upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *presen
     }
     if (!encbits) return 0;
     uint8_t *o = c->up[i] + c->up_len[i];
-    *o++ = (uint8_t)encbits;
+    *o++ = (uint8_t)(encbits | caption << 7);
     for (int e = 0, off = 0; e < c->n_enc; off += c->mm->n_tok[e], e++) {
         if (!z_of[e]) continue;
         const int L = c->mm->n_tok[e], D = c->mm->in_proj[e];
@@ -152,18 +152,31 @@ static int upload_row(Cdcca *c, int i, int b, double conf, const uint8_t *presen
     return 1;
 }
 
-// conf (B) = each row's confidence from the last forward's option logits; returns their sum and
-// counts the uncertain rows into *unc.
-static double confidences(Cdcca *c, int B, double *conf, double *unc) {
+// conf (B) = each row's confidence in its multiple-choice answer, from the last forward's option
+// logits.
+static void confidences(Cdcca *c, int B, double *conf) {
     const int K = c->model->K;
-    double sum = 0;
-    for (int b = 0; b < B; b++) {
-        // one generated token (the option letter, decoding constrained to the options)
+    for (int b = 0; b < B; b++) // one generated token (the option letter, constrained decoding)
         conf[b] = sequence_confidence(c->net.w.logits + (size_t)b * K, 1, K);
-        sum += conf[b];
-        *unc += conf[b] < c->o.conf;
+}
+
+// Captions row b of c->batch (present: its n_mod flags) with the adapters in c->net; returns the
+// caption's confidence. With f (else NULL), bs += its BLEU statistics against f's references.
+static double caption_row(Cdcca *c, int b, const uint8_t *present, BleuStats *bs,
+                          const SampleFacts *f) {
+    uint8_t has[MLLM_MAX_ENC] = {0};
+    const float *in[MLLM_MAX_ENC] = {0};
+    for (int e = 0; e < c->n_enc; e++) {
+        const int m = c->enc_mod[e];
+        has[e] = present[m];
+        in[e] = c->batch.dense[m] + (size_t)b * c->env.spec->in_dim[m];
     }
-    return sum;
+    int ids[c->o.cap_len + 1];
+    double conf;
+    int n = cd_caption_greedy(c, c->mm, c->net.params, mllm_kind_work(&c->net.w), &c->gen, has, in,
+                              0, ids, &conf);
+    if (f) cd_caption_score(c, bs, ids, n, f);
+    return conf;
 }
 
 // One Adam step of device i's adapters on c->net.grads (the floats of sel move; its moments and
@@ -276,18 +289,36 @@ void cd_device_round(Cdcca *c, int i, const RoundInfo *r) {
         cd_load(c, &c->net, c->adapt == CDCCA_COTTA ? c->ema + (size_t)i * c->ad.n : dev);
         cd_forward(c, &c->net, &c->batch.in, 0);
         double conf[B];
-        st[CS_CONF] += confidences(c, B, conf, &st[CS_UNCERTAIN]);
+        uint8_t cap[B];
+        confidences(c, B, conf);
         st[CS_ROWS] += B;
-        for (int b = 0; b < B; b++)
+        for (int b = 0; b < B; b++) {
             st[CS_RAW_BYTES] += raw_bytes(c, present + (size_t)b * nm);
-        if (c->cloud_adapts) {
-            for (int b = 0; b < B; b++) {
-                if (c->o.uts && conf[b] >= c->o.conf) continue;
-                size_t before = (size_t)c->up_len[i];
-                st[CS_UP_ROWS] += upload_row(c, i, b, conf[b], present + (size_t)b * nm);
-                st[CS_UP_BYTES] += (double)((size_t)c->up_len[i] - before);
-            }
-        } else if (c->adapt == CDCCA_TENT) {
+            cap[b] =
+                (uint8_t)cd_caption_row(c, party, order[start + b], 0, present + (size_t)b * nm);
+        }
+        for (int b = 0; b < B; b++) { // the multiple-choice rows
+            if (cap[b]) continue;
+            st[CS_CONF] += conf[b], st[CS_UNCERTAIN] += conf[b] < c->o.conf;
+            if (!c->cloud_adapts || (c->o.uts && conf[b] >= c->o.conf)) continue;
+            size_t before = (size_t)c->up_len[i];
+            st[CS_UP_ROWS] += upload_row(c, i, b, conf[b], present + (size_t)b * nm, 0);
+            st[CS_UP_BYTES] += (double)((size_t)c->up_len[i] - before);
+        }
+        for (int b = 0; b < B; b++) { // the caption rows, with the same adapters
+            if (!cap[b]) continue;
+            const uint8_t *pr = present + (size_t)b * nm;
+            double cf = caption_row(c, b, pr, NULL, NULL);
+            st[CS_CAP_ROWS]++;
+            st[CS_CONF] += cf, st[CS_UNCERTAIN] += cf < c->o.conf;
+            if (!c->cloud_adapts || (c->o.uts && cf >= c->o.conf)) continue;
+            size_t before = (size_t)c->up_len[i];
+            int up = upload_row(c, i, 0, cf, pr, 1); // row 0 of the caption's forward
+            st[CS_UP_ROWS] += up, st[CS_CAP_UP] += up;
+            st[CS_UP_BYTES] += (double)((size_t)c->up_len[i] - before);
+        }
+        // the device baselines adapt on every row's inputs (through the multiple-choice prompt)
+        if (c->adapt == CDCCA_TENT) {
             cd_load(c, &c->net, dev);
             cd_forward(c, &c->net, &c->batch.in, 1);
             tent_step(c, i, B);
@@ -306,10 +337,12 @@ void cd_device_round(Cdcca *c, int i, const RoundInfo *r) {
 }
 
 void cd_device_evaluate(Cdcca *c, int i, int stage) {
-    const int party = c->first + i, K = c->model->K;
+    const int party = c->first + i, K = c->model->K, nm = c->env.spec->n_mod;
     const SampleSet *s = &c->env.test[i];
     double *st = c->stats + (size_t)i * c->n_stats;
     cd_load(c, &c->net, (c->adapt == CDCCA_COTTA ? c->ema : c->dev) + (size_t)i * c->ad.n);
+    BleuStats bs;
+    bleu_stats_init(&bs);
     for (int j = 1; j <= stage; j++) {
         int64_t hits = 0;
         for (int64_t start = 0; start < s->n; start += c->batch.Bmax) {
@@ -317,7 +350,17 @@ void cd_device_evaluate(Cdcca *c, int i, int stage) {
             load_rows(c, s, NULL, start, B, j, party, 1);
             cd_forward(c, &c->net, &c->batch.in, 0);
             hits += argmax_hits(c->net.w.logits, c->batch.label, B, K);
+            if (j < stage) continue;
+            for (int b = 0; b < B; b++) { // this stage's captions
+                const uint8_t *pr = c->batch.mask + (size_t)b * nm;
+                if (cd_caption_row(c, party, start + b, 1, pr))
+                    caption_row(c, b, pr, &bs, &c->facts[i][start + b]);
+            }
         }
         st[CS_ACC + j - 1] = s->n ? (double)hits / (double)s->n : NAN;
     }
+    for (int k = 0; k < BLEU_MAX_N; k++)
+        st[CS_BLEU + k] = (double)bs.match[k], st[CS_BLEU + BLEU_MAX_N + k] = (double)bs.total[k];
+    st[CS_BLEU + 8] = (double)bs.hyp_len, st[CS_BLEU + 9] = (double)bs.ref_len;
+    st[CS_BLEU + 10] = (double)bs.sentences;
 }

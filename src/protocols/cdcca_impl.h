@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "core/rng.h"
+#include "data/bleu.h"
+#include "data/prompts.h"
 #include "models/mllm.h"
 #include "nn/dwc.h"
 #include "protocols/cdcca.h"
@@ -18,8 +20,12 @@ enum {
     CS_ROWS,         // stream rows read
     CS_CONF,         // Σ confidence over the rows read
     CS_UNCERTAIN,    // rows below the confidence threshold
-    CS_ACC,          // + j: accuracy on stage j + 1's test rows (stage ends; NaN otherwise)
+    CS_CAP_ROWS,     // stream rows that asked for a caption
+    CS_CAP_UP,       // of them, uploaded
+    CS_BLEU,         // + 0 .. CS_BLEU_N - 1: BleuStats of this stage's test captions (stage ends)
+    CS_ACC = CS_BLEU + 11, // + j: accuracy on stage j + 1's test rows (stage ends; NaN otherwise)
 };
+#define CS_BLEU_N 11 // the int64 fields of a BleuStats, as doubles (exact below 2^53)
 
 #define CDCCA_MAX_SERIES 32
 
@@ -70,7 +76,23 @@ typedef struct {
     Rng drop; // MC dropout / LoRA dropout stream of the current (round, device)
     DwcOpts dwc;
     int series[CDCCA_MAX_SERIES]; // rank 0: indices of the protocol's series in the log
+    // the free-form task (cdcca_caption.c; unused with --cdcca.captions=0)
+    PromptClasses pc;    // the item words of the captions
+    int cap_prompt;      // tokens of the longest caption prompt
+    int cap_T;           // the longest caption sequence: prompt, cap_len tokens, <eos>
+    LlamaGen gen, tgen;  // greedy captioning: the student's (every rank), the teacher's (cloud)
+    float *cap_logits;   // (cap_len + 1, V) the logits of a caption's tokens
+    SampleFacts **facts; // (count) each hosted device's test rows' facts (the references)
+    double *bleu; // (S, 2) rank 0: BLEU-1 and BLEU-4 of each stage's test captions at its end
 } Cdcca;
+
+// A batch of caption sequences (prompt, the teacher's caption, <eos>) for the cloud's training.
+typedef struct {
+    int Tmax;
+    int *ids, *tgt, *len, *slot[MLLM_MAX_ENC]; // (Bmax, Tmax), (Bmax, Tmax), (Bmax), (Bmax)
+    const float *in[MLLM_MAX_ENC]; // the rows' encoder inputs or uploaded tokens (caller's)
+    MllmBatch mb;
+} CapBatch;
 
 // Shared helpers (cdcca.c).
 // The stage (1..S) of a 1-based round: stages split the rounds as evenly as they go (stage s has
@@ -102,6 +124,49 @@ void cd_apply_msg(const Cdcca *c, float *adapters, const uint8_t *msg, int64_t l
 void cd_batch(Cdcca *c, const SampleSet *s, const int64_t *order, int64_t start, int B);
 void cd_device_round(Cdcca *c, int i, const RoundInfo *r);
 void cd_device_evaluate(Cdcca *c, int i, int stage);
+
+// The free-form task (cdcca_caption.c).
+// 1 when row pos of a set of rows (0: party's stream, 1: its test rows, 2: the public rows of the
+// source tuning, party 0) asks for a caption instead of the multiple-choice question: a draw keyed
+// by (seed, party, pos, set) below --cdcca.captions, for a row with an encoder's modality (mask:
+// n_mod bytes). Local.
+int cd_caption_row(const Cdcca *c, int party, int64_t pos, int set, const uint8_t *mask);
+// The source tuning's captions of the public rows s (loaded from rows of the training split, every
+// modality present): each row cd_caption_row picks gets a random non-empty set of the encoders'
+// modalities (s->mask changes) and its true caption, a random template of its facts, as ids in
+// cap (s->n, cap_len + 1), cap_n[j] of them (no <eos>); cap_n[j] = -1 for the other rows. CHECKs
+// that every caption fits --cdcca.cap-len. Local.
+void cd_caption_source(const Cdcca *c, SampleSet *s, const int64_t *rows, int *cap, int *cap_n);
+// The caption cache of every rank and the hosted devices' reference facts; CHECKs that captions
+// fit the model's sequences and that the data has the base model's item words. Collective-free.
+void cd_caption_init(Cdcca *c);
+void cd_caption_free(Cdcca *c);
+// Rank 0, after the teacher is built: its caption cache.
+void cd_caption_teacher_init(Cdcca *c);
+// The greedy caption of one row by model mm (params) with work w and cache g: the prompt with
+// the encoders has[], each reading in[e] (its input row, or with tokens != 0 its tokens before the
+// projector). Writes at most cap_len + 1 ids to out (the last <eos> when the model ended its
+// caption) and the confidence (the product of each generated token's largest probability).
+// Returns the caption's length without <eos>. Local.
+int cd_caption_greedy(Cdcca *c, const Mllm *mm, const float *params, MllmWork *w, LlamaGen *g,
+                      const uint8_t *has, const float *const *in, int tokens, int *out,
+                      double *conf);
+// s += the caption hyp (n ids, no <eos>) against the references of test row facts f: every
+// caption template of the row's modalities, on words (periods dropped). Local.
+void cd_caption_score(const Cdcca *c, BleuStats *s, const int *hyp, int n, const SampleFacts *f);
+void cd_caption_batch_init(CapBatch *cb, const Cdcca *c, int Bmax);
+void cd_caption_batch_free(CapBatch *cb);
+// B caption sequences into cb->mb: row b's prompt (its encoders from mask (B, n_mod)), then cap[b]
+// (cap_n[b] ids), then <eos> when the caption ended (cap_n[b] <= cap_len); targets on the
+// caption. The encoders read cb->in[e] (B rows by batch row): inputs, or with tokens != 0 tokens
+// before the projector. Local.
+void cd_caption_batch(const Cdcca *c, CapBatch *cb, const uint8_t *mask, const int *const *cap,
+                      const int *cap_n, int B, int tokens);
+// logit-kd on caption rows: KL at --cdcca.kd-t between the teacher's (tw) and the student's (sw)
+// next-token distributions at the caption's positions; sets sw->dhid_add = kd_h (B, T, D) to its
+// gradient. Returns the loss. Local.
+double cd_caption_logit_kd(const Cdcca *c, const CapBatch *cb, MllmWork *sw, const MllmWork *tw,
+                           float *kd_h);
 
 // Cloud (cdcca_cloud.c), rank 0.
 void cd_cloud_init(Cdcca *c);

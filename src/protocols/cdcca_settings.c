@@ -88,6 +88,13 @@ const OptSpec cdcca_opts[CDCCA_N_OPTS] = {
      "cotta: the probability that an adapter value returns to the source model's each step", 0},
     {"cdcca.cotta-augs", OPT_INT, C_OPT(cotta_augs), "4", OPT_LO | OPT_HI, 1, 64, NULL,
      "cotta: augmented copies averaged into a pseudo-label", 0},
+    {"cdcca.captions", OPT_DOUBLE, C_OPT(captions), "0", OPT_LO | OPT_HI, 0, 1, NULL,
+     "the share of rows with an image or audio that ask for a caption (free-form, scored by "
+     "BLEU) instead of the multiple-choice question, on the stream, the test rows and the "
+     "source tuning; 0 = multiple choice only",
+     0},
+    {"cdcca.cap-len", OPT_INT, C_OPT(cap_len), "48", OPT_LO | OPT_HI, 1, 256, NULL,
+     "the longest caption a model generates, in tokens (greedy decoding)", 0},
 };
 
 static const char *const adapt_names[] = {"none", "akd", "pseudo", "logit-kd", "tent", "cotta"};

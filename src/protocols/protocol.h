@@ -56,6 +56,8 @@ typedef struct {
     const Scenario *scn_train;    // every party's training rows and masks (every rank)
     const SampleSet *train;       // (count) the hosted parties' training rows
     const SampleSet *test;        // (count) their test rows
+    const Scenario *scn_test;     // every party's test rows: their dataset rows in test_split
+    DsSplit test_split;           // (validation or test rows: --eval-split)
     const int64_t *n_train;       // (parties) every party's training rows
     const SampleSet *global_test; // rank 0: every test row with every modality; empty elsewhere
     float *global;                // (n_params) the global model on every rank

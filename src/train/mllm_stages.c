@@ -26,29 +26,7 @@ void stage_rows_load(StageRows *r, const Dataset *ds, const SampleLayout *sl, Ds
     xfree(all);
     r->n = n;
     r->facts = xcalloc((size_t)n + 1, sizeof *r->facts);
-    FactsSource src;
-    facts_source_init(&src, ds);
-    int n_meta = dataset_n_meta(ds);
-    int32_t *meta = n_meta ? xmalloc((size_t)n * n_meta * sizeof *meta) : NULL;
-    if (meta) dataset_read_meta_idx(ds, split, idx, n, meta);
-    Batch b;
-    batch_init(&b, sl, 64);
-    for (int64_t at = 0; at < n; at += 64) {
-        int B = (int)(n - at < 64 ? n - at : 64);
-        sampleset_batch(&r->set, sl, NULL, at, B, &b);
-        for (int i = 0; i < B; i++) {
-            int64_t row = at + i;
-            const float *img =
-                src.image_mod >= 0 ? b.dense[src.image_mod] + (size_t)i * src.image_elems : NULL;
-            const int32_t *txt =
-                src.text_mod >= 0 ? (const int32_t *)r->set.raw[src.text_mod] + row * src.text_len
-                                  : NULL;
-            facts_from_row(&r->facts[row], &src, r->set.label[row], NULL, img,
-                           meta ? meta + row * n_meta : NULL, txt);
-        }
-    }
-    batch_free(&b);
-    xfree(meta);
+    sampleset_facts(r->facts, &r->set, sl, ds, split, idx); // every modality present
 }
 
 void stage_rows_free(StageRows *r) {

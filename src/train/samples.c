@@ -153,3 +153,34 @@ void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *o
         }
     }
 }
+
+void sampleset_facts(SampleFacts *f, const SampleSet *s, const SampleLayout *l, const Dataset *ds,
+                     DsSplit split, const int64_t *idx) {
+    CHECK(f && s && l && ds && (idx || s->n == 0), "sampleset_facts: NULL argument");
+    FactsSource src;
+    facts_source_init(&src, ds);
+    const int n_meta = dataset_n_meta(ds);
+    int32_t *meta = n_meta && s->n ? xmalloc((size_t)s->n * n_meta * sizeof *meta) : NULL;
+    if (meta) dataset_read_meta_idx(ds, split, idx, s->n, meta);
+    Batch b;
+    batch_init(&b, l, 64);
+    for (int64_t at = 0; at < s->n; at += 64) {
+        int B = (int)(s->n - at < 64 ? s->n - at : 64);
+        sampleset_batch(s, l, NULL, at, B, &b);
+        for (int i = 0; i < B; i++) {
+            int64_t row = at + i;
+            uint8_t present[FACTS_MAX_MOD];
+            for (int m = 0; m < src.n_mod; m++)
+                present[m] = (uint8_t)(s->mask[row] >> m & 1);
+            const float *img =
+                src.image_mod >= 0 ? b.dense[src.image_mod] + (size_t)i * src.image_elems : NULL;
+            const int32_t *txt = src.text_mod >= 0
+                                     ? (const int32_t *)s->raw[src.text_mod] + row * src.text_len
+                                     : NULL;
+            facts_from_row(&f[row], &src, s->label[row], present, img,
+                           meta ? meta + row * n_meta : NULL, txt);
+        }
+    }
+    batch_free(&b);
+    xfree(meta);
+}

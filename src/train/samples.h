@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "data/dataset.h"
+#include "data/facts.h"
 #include "models/model.h"
 
 typedef struct {
@@ -58,3 +59,8 @@ void batch_free(Batch *b);
 // Fills b with rows order[start .. start+B) of s (order NULL = identity). Local.
 void sampleset_batch(const SampleSet *s, const SampleLayout *l, const int64_t *order, int64_t start,
                      int B, Batch *b);
+// f (s->n) = the facts (data/facts.h) of every row of s, loaded by sampleset_load from rows idx
+// (s->n) of split: the modalities of each row's mask, the image as batches give it, the meta
+// columns read from ds. Local.
+void sampleset_facts(SampleFacts *f, const SampleSet *s, const SampleLayout *l, const Dataset *ds,
+                     DsSplit split, const int64_t *idx);
