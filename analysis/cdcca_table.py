@@ -15,6 +15,8 @@ devices of each device's accuracy on its own test rows under a stage's shift):
   rows up        sum of cd_up_rows / sum of cd_rows (% of the rows the devices read)
   downlink       the mean over rounds of cd_down_share (% of the fp32 student, every device)
   round time     the median of round_ms over the run
+  BLEU-1, BLEU-4 cd_avg_bleu1 / cd_avg_bleu4 at the last round: the mean over stages of the corpus
+                 BLEU of each stage's test captions when the stage ended (the captions study)
 Then the accuracy of each stage at the end of the stream and when it ended (method rows), a section
 "Against the paper" whose sentences and verdicts are computed here from those numbers, and the plot
 stages.png next to --md. The manifest's lines must be --sweep's (regenerate it after editing that).
@@ -43,6 +45,9 @@ MEASURES = (("avg_acc", "avg acc (%)", 100), ("final_acc", "final acc (%)", 100)
             ("forgetting", "forgetting (points)", 100), ("up_share", "uplink (% of raw data)", 100),
             ("rows_share", "rows up (%)", 100), ("down_share", "downlink (% of fp32 student)", 100),
             ("round_ms", "round time (ms, median)", 1))
+# The captions study's columns.
+CAP_MEASURES = (("avg_acc", "avg acc (%)", 100), ("bleu1", "BLEU-1 (%)", 100), ("bleu4", "BLEU-4 (%)", 100),
+                ("up_share", "uplink (% of raw data)", 100), ("rows_share", "rows up (%)", 100))
 # The paper's uplink bound (% of the data) and our reading of its "a tiny fraction" of the parameters.
 PAPER_UPLINK_PCT = 5.0
 TINY_DOWNLINK_PCT = 1.0
@@ -76,7 +81,9 @@ def measures(r):
     return {"avg_acc": last("cd_avg_acc"), "final_acc": float(np.mean(end)),
             "forgetting": last("cd_forgetting"), "up_share": ratio("cd_up_bytes", "cd_raw_bytes"),
             "rows_share": ratio("cd_up_rows", "cd_rows"), "down_share": float(np.mean(m["cd_down_share"])),
-            "round_ms": float(np.median(m["round_ms"])), "end": end, "diag": diag}
+            "round_ms": float(np.median(m["round_ms"])), "end": end, "diag": diag,
+            "bleu1": last("cd_avg_bleu1") if "cd_avg_bleu1" in m else math.nan,
+            "bleu4": last("cd_avg_bleu4") if "cd_avg_bleu4" in m else math.nan}
 
 
 def decimals(m, scale):
@@ -98,7 +105,7 @@ class Row:
     def __init__(self, study, name, runs):
         self.study, self.name, self.runs = study, name, runs
         self.per_run = [measures(r) for r in runs]
-        self.stat = {k: mean_std([x[k] for x in self.per_run]) for k, _, _ in MEASURES}
+        self.stat = {k: mean_std([x[k] for x in self.per_run]) for k, _, _ in MEASURES + CAP_MEASURES}
         S = max((len(x["end"]) for x in self.per_run), default=0)
         self.S = S
         self.end = [mean_std([x["end"][j] for x in self.per_run if j < len(x["end"])]) for j in range(S)]
@@ -175,6 +182,21 @@ def against_paper(sweep, rows):
               ("" if math.isnan(fd) else f" (no DWC, the adapters in fp32: {fd:.{decimals(fd / 100, 100)}f} %{cut})") +
               f". The paper: a tiny fraction of the parameters (read here as < {TINY_DOWNLINK_PCT:g} %); "
               f"agrees: {yes(dn < TINY_DOWNLINK_PCT)}.")
+    cref = rows.get(sweep.caption_row(sweep.REFERENCE))
+    for b in sweep.BASELINES:
+        row = rows.get(sweep.caption_row(b))
+        if cref is None or row is None or not cref.runs or not row.runs:
+            continue
+        d, sd, seeds = paired(cref, row, "bleu4")
+        if math.isnan(d):
+            continue
+        beyond = not math.isnan(sd) and abs(d) > sd
+        sp = "no spread (one seed)" if math.isnan(sd) else f"± {sd * 100:.2f}"
+        claim(f"captions: {sweep.REFERENCE} − {b} BLEU-4", d, sd, d > 0 and beyond,
+              f"Captions: {sweep.REFERENCE} − {b}: **{d * 100:+.2f}** points BLEU-4 ({sp}; seeds "
+              f"{', '.join(map(str, seeds))}); exceeds the spread: {yes(beyond)}. The paper: "
+              f"{sweep.REFERENCE}'s captions score higher; agrees (above, beyond the spread): "
+              f"{yes(d > 0 and beyond)}.")
     masks = [(r, rows[n]) for n, r in sweep.MASK_ROWS.items() if n in rows and rows[n].runs
              and not math.isnan(rows[n].stat["avg_acc"][0])]
     if len(masks) > 1:
@@ -235,7 +257,9 @@ def main():
     for (g, _), r in zip(have, runs):
         by.setdefault((g[0], g[1]), []).append(r)
     # Every row of the generator's dicts, with or without runs (a smaller manifest: "no runs").
-    order = [("method", n) for n in sweep.METHODS] + [("ablation", n) for n in sweep.ABLATIONS]
+    caps = [sweep.caption_row(n) for n in sweep.CAPTION_METHODS]
+    order = ([("method", n) for n in sweep.METHODS] + [("ablation", n) for n in sweep.ABLATIONS] +
+             [("captions", n) for n in caps])
     rows = {name: Row(study, name, by.get((study, name), [])) for study, name in order}
     out_csv = []
 
@@ -267,15 +291,15 @@ def main():
     if missing:
         md += ["", f"**{len(missing)} of {len(dirs)} runs have no run file yet** (first: `{missing[0]}`)."]
 
-    def table(names, label=None):
-        t = ["| row | seeds | " + " | ".join(t for _, t, _ in MEASURES) + " |", "|---|---|" + "---|" * len(MEASURES)]
+    def table(names, label=None, meas=MEASURES):
+        t = ["| row | seeds | " + " | ".join(t for _, t, _ in meas) + " |", "|---|---|" + "---|" * len(meas)]
         for n in names:
             row = rows[n]
             if not row.runs:
-                t.append(f"| {label.get(n, n) if label else n} | no runs |" + " |" * len(MEASURES))
+                t.append(f"| {label.get(n, n) if label else n} | no runs |" + " |" * len(meas))
                 continue
             cells = [fmt(*row.stat[k], scale=sc, digits=1 if k in ("avg_acc", "final_acc", "forgetting") else
-                         0 if k == "round_ms" else None) for k, _, sc in MEASURES]
+                         0 if k == "round_ms" else 2 if k.startswith("bleu") else None) for k, _, sc in meas]
             seeds = ",".join(str(r.seed) for r in row.runs)
             t.append(f"| {label.get(n, n) if label else n} | {seeds} | " + " | ".join(cells) + " |")
         return t
@@ -294,12 +318,23 @@ def main():
            f"The first row is {sweep.REFERENCE} itself (r = {sweep.DEFAULT_MASK}, the most uncertain tokens "
            "masked: the released code), the same runs as above.", ""]
     md += table(abl, {sweep.REFERENCE: f"{sweep.REFERENCE} (r = {sweep.DEFAULT_MASK}, keep certain)"})
-    for n in list(sweep.METHODS) + list(sweep.ABLATIONS):
+    md += ["", "## Captions (the free-form task)", "",
+           f"The method rows on a stream where {float(sweep.CAPTION_SHARE) * 100:g} % of the rows with an "
+           "image or audio ask for a caption (`--cdcca.captions`) instead of the multiple-choice "
+           "question, on the stream, the test rows and the source tuning. A device captions greedily; "
+           "its confidence is the product of the generated tokens' largest probabilities, and an "
+           "uncertain caption row goes up like a question row; the teacher captions it on the cloud "
+           "and the device's copy trains on that caption. BLEU-1 and BLEU-4 (corpus BLEU with Chen "
+           "& Cherry's smoothing method 1, on words) of each stage's test captions against every "
+           "caption template of the row's modalities, averaged over the stages when each ended "
+           "(`cd_avg_bleu1`, `cd_avg_bleu4`); avg acc: the multiple-choice test rows, as above.", ""]
+    md += table(caps, meas=CAP_MEASURES)
+    for n in list(sweep.METHODS) + list(sweep.ABLATIONS) + caps:
         row = rows[n]
         rec = {"study": row.study, "row": n, "n": len(row.runs), "seeds": " ".join(str(r.seed) for r in row.runs),
                "commits": " ".join(sorted({r.git_commit for r in row.runs})),
                "provenance": rf.provenance_mark(row.runs, marks) if row.runs else ""}
-        for k, _, _ in MEASURES:
+        for k, _, _ in MEASURES + CAP_MEASURES[1:3]:
             rec[k + "_mean"], rec[k + "_std"] = row.stat[k]
         for j in range(row.S):
             rec[f"stage{j + 1}_end_mean"], rec[f"stage{j + 1}_end_std"] = row.end[j]

@@ -811,11 +811,12 @@ elif grep -q "extra/dirty (commit $FAKE, git_dirty 1)" "$T/err"; then ok "fedmll
 else bad "fedmllm_table.py on a dirty run: unclear error: $(cat "$T/err")"; fi
 
 echo "== jobs/cdcca/sweep.txt"
-# The manifest is what its generator writes: 8 method rows and 3 ablation rows x 3 seeds, run names
+# The manifest is what its generator writes: 8 method rows, 3 ablation rows and 6 caption rows x 3
+# seeds, run names
 # unique, no second run of CD-CCA's own r = 0.5 / keep certain, the estimate within 60 minutes.
 nc=$(cd "$HERE" && analysis/run_manifest.sh jobs/cdcca/sweep.txt --list | sort -u | wc -l)
 mins=$(sed -n 's/^# -j 2 -n 3): \([0-9]*\) min on 2 cores\.$/\1/p' "$HERE/jobs/cdcca/sweep.txt")
-if "$PY" "$HERE/jobs/cdcca/gen_sweep.py" | cmp -s - "$HERE/jobs/cdcca/sweep.txt" && [ "$nc" = 33 ] &&
+if "$PY" "$HERE/jobs/cdcca/gen_sweep.py" | cmp -s - "$HERE/jobs/cdcca/sweep.txt" && [ "$nc" = 51 ] &&
    ! grep -qE -- '--cdcca.mask=0.5 |--cdcca.keep=certain' "$HERE/jobs/cdcca/sweep.txt" &&
    [ -n "$mins" ] && [ "$mins" -le 60 ]; then
   ok "sweep.txt = gen_sweep.py's output: $nc runs, estimated $mins min"
@@ -823,8 +824,8 @@ else bad "jobs/cdcca/sweep.txt differs from jobs/cdcca/gen_sweep.py, or has $nc 
 
 echo "== CD-CCA table"
 # A tiny CD-CCA sweep from $T/cd as the root, on the tiny base model and its teacher (the options of
-# tests/test_cdcca.c's runs): a generator that keeps 3 method rows and 2 ablation rows of
-# jobs/cdcca/gen_sweep.py at 2 seeds; the table's numbers against metrics.csv read with csv, its
+# tests/test_cdcca.c's runs): a generator that keeps 3 method rows, 2 ablation rows and 1 caption
+# row of jobs/cdcca/gen_sweep.py at 2 seeds; the table's numbers against metrics.csv read with csv, its
 # "Against the paper" sentences recomputed, the plot, RUNS.sha256, and provenance refused by name.
 DATA=${MMC_DATA_DIR:-$HERE/data}
 for f in avfmnist_ci.h5 base/mllm_tiny.h5 base/mllm_tiny-teacher.h5; do
@@ -860,13 +861,13 @@ globals().update({k: v for k, v in vars(g).items() if k.isupper()})
 
 def lines():
     return g.lines(config="jobs/cdcca/tiny.cfg", seeds=(1, 2), methods=("Source-only", "TENT", "CD-CCA"),
-                   ablations=("mask r = 0.25", "keep uncertain (paper's reading)"))
+                   ablations=("mask r = 0.25", "keep uncertain (paper's reading)"), captions=("CD-CCA",))
 EOF2
 (cd "$C" && "$PY" -c 'import sys; sys.path.insert(0, "jobs/cdcca"); import gen_tiny
 print("\n".join(x[-1] for x in gen_tiny.lines()))' >jobs/cdcca/sweep.txt)
 t1=$EPOCHREALTIME
 if (cd "$C" && MPIRUN="$MPIRUN" "$A/run_manifest.sh" jobs/cdcca/sweep.txt -j 2 -n 2 --bin "$BINA") >"$T/cd.out" 2>&1; then
-  ok "10 tiny CD-CCA runs in $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t1}") s"
+  ok "12 tiny CD-CCA runs in $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t1}") s"
 else cat "$T/cd.out"; bad "run_manifest.sh on the tiny CD-CCA sweep"; fi
 mapfile -t CDR < <(cd "$C" && "$A/run_manifest.sh" jobs/cdcca/sweep.txt --list)
 "$PY" "$EM" stamp $FAKE 0 "${CDR[@]/#/$C/}"
@@ -882,7 +883,7 @@ c, data, fake, *dirs = sys.argv[1:]
 sys.path.insert(0, f"{c}/jobs/cdcca")
 import gen_tiny as g
 lines = g.lines()
-assert len(lines) == len(dirs) == 10, (lines, dirs)
+assert len(lines) == len(dirs) == 12, (lines, dirs)
 want = {}  # row -> [(seed, measures)]
 for (study, row, seed, _), n in zip(lines, dirs):
     rs = list(csv.DictReader(open(f"{c}/{n}/metrics.csv")))
@@ -897,8 +898,14 @@ for (study, row, seed, _), n in zip(lines, dirs):
          "down_share": statistics.mean(col("cd_down_share")), "round_ms": statistics.median(col("round_ms")),
          "stage1_end": end[0], "stage2_end": end[1], "stage1_when_ended": diag[0], "stage2_when_ended": diag[1]}
     assert abs(statistics.mean(diag) - m["avg_acc"]) < 1e-12, (n, diag, m)  # avg acc = the diagonal's mean
+    if study == "captions":  # BLEU: the mean over the stage ends of each stage's BLEU
+        for k in ("bleu1", "bleu4"):
+            b = [f(rs[1], "cd_" + k), f(rs[3], "cd_" + k)]
+            m[k] = f(last, "cd_avg_" + k)
+            assert abs(statistics.mean(b) - m[k]) < 1e-12 and 0 <= m[k] <= 1, (n, k, b, m[k])
     want.setdefault(row, []).append((seed, m))
-assert sorted(want) == sorted(["Source-only", "TENT", "CD-CCA", "mask r = 0.25", "keep uncertain (paper's reading)"])
+assert sorted(want) == sorted(["Source-only", "TENT", "CD-CCA", "mask r = 0.25", "keep uncertain (paper's reading)",
+                               "CD-CCA + captions"])
 got = {r["row"]: r for r in csv.DictReader(open(f"{c}/out/RESULTS.csv"))}
 close = lambda a, b: abs(a - b) <= 1e-9 * max(1.0, abs(b))
 for row, v in want.items():
@@ -911,11 +918,16 @@ assert all(got[r]["n"] == "0" for r in ("CoTTA-lite", "Pseudo-label", "Logit-KD"
 assert got["TENT"]["up_share_mean"] == "0.0" and float(got["CD-CCA"]["up_share_mean"]) > 0, got["CD-CCA"]
 md = open(f"{c}/out/RESULTS.md").read()
 rows = {}
-for sec in ("## Methods", "## Ablations", "## Accuracy per stage"):
+for sec in ("## Methods", "## Ablations", "## Captions", "## Accuracy per stage"):
     part = md[md.index(sec):].split("\n## ")[0]
     rows[sec] = {l.split("|")[1].strip(): [x.strip() for x in l.split("|")[2:-1]]
                  for l in part.split("\n") if l.startswith("| ") and not l.startswith("| row ")}
 pm = lambda xs, sc=100, d=1: f"{statistics.mean(xs) * sc:.{d}f} ± {statistics.stdev(xs) * sc:.{d}f}"
+cap = want.pop("CD-CCA + captions")
+cells = rows["## Captions"]["CD-CCA + captions"]
+assert cells[0] == "1,2" and cells[1] == pm([x["avg_acc"] for _, x in cap]), cells
+assert cells[2] == pm([x["bleu1"] for _, x in cap], 100, 2) and cells[3] == pm([x["bleu4"] for _, x in cap], 100, 2), cells
+assert rows["## Captions"]["TENT + captions"][0] == "no runs"
 for row, v in want.items():
     sec = "## Methods" if row in g.METHODS else "## Ablations"
     cells = rows[sec][row]
@@ -963,8 +975,8 @@ b = open(sys.argv[1], "rb").read()
 w, h = struct.unpack(">II", b[16:24]) if len(b) >= 24 else (0, 0)
 print("ok" if b[:8] == b"\x89PNG\r\n\x1a\n" and w >= 400 and h >= 200 and len(b) > 20000 else "bad", f"{w}x{h}, {len(b)} bytes")
 EOF2
-if grep -q '^ok' "$T/png.out" && [ "$(wc -l <"$C/out/RUNS.sha256")" = 20 ] && (cd "$C" && sha256sum --quiet -c out/RUNS.sha256); then
-  ok "stages.png ($(cut -d' ' -f2- "$T/png.out")); RUNS.sha256 of the 10 runs checks"
+if grep -q '^ok' "$T/png.out" && [ "$(wc -l <"$C/out/RUNS.sha256")" = 24 ] && (cd "$C" && sha256sum --quiet -c out/RUNS.sha256); then
+  ok "stages.png ($(cut -d' ' -f2- "$T/png.out")); RUNS.sha256 of the 12 runs checks"
 else cat "$T/png.out"; bad "CD-CCA stages.png or RUNS.sha256"; fi
 # Provenance: a dirty run and a run of another commit are refused by name, flagged when allowed.
 D1=${CDR[0]} M1=${CDR[1]}
