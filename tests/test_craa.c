@@ -72,9 +72,9 @@ END_TEST
 // U is diagonal (±1): the coefficients are the updates' rows up to one sign per row, which the
 // scores do not see. Party 3 points against the other two.
 static const double HAND_DELTA[3 * 6] = {
-    2, 0, 1, 0, 1, 0,  // Δ_1
-    2, 1, -1, 0, 1, 1, // Δ_2
-    -1, 0, 0, 0, -1, 0 // Δ_3, the outlier
+    2,  0, 1,  0, 1,  0, // Δ_1
+    2,  1, -1, 0, 1,  1, // Δ_2
+    -1, 0, 0,  0, -1, 0  // Δ_3, the outlier
 };
 // By hand, C̄ = [[1, 1/3, 0], [0, 1/3, 1/3]], ‖C̄‖² = 4/3.
 // agreement: ⟨C_k, C̄⟩ = 7/3, 3, −4/3; ‖C_k‖² = 6, 8, 2.

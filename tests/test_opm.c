@@ -56,7 +56,8 @@ static double sym_utz(const double *u, const double *z) {
     matmul(a, u, z, R, D, R, 1);
     for (int i = 0; i < R; i++)
         for (int j = 0; j < R; j++)
-            if (fabs(a[i * R + j] + a[j * R + i]) / 2 > m) m = fabs(a[i * R + j] + a[j * R + i]) / 2;
+            if (fabs(a[i * R + j] + a[j * R + i]) / 2 > m)
+                m = fabs(a[i * R + j] + a[j * R + i]) / 2;
     return m;
 }
 

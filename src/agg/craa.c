@@ -35,8 +35,8 @@ void craa_stack(double *m, const double *delta, int K, int d_out, int d_in) {
     const size_t cols = (size_t)K * d_in;
     for (int k = 0; k < K; k++)
         for (int i = 0; i < d_out; i++)
-            memcpy(m + (size_t)i * cols + (size_t)k * d_in,
-                   delta + ((size_t)k * d_out + i) * d_in, (size_t)d_in * sizeof *m);
+            memcpy(m + (size_t)i * cols + (size_t)k * d_in, delta + ((size_t)k * d_out + i) * d_in,
+                   (size_t)d_in * sizeof *m);
 }
 
 void craa_svd_init(CraaSvd *svd, const double *delta, int K, int d_out, int d_in) {
@@ -191,8 +191,8 @@ void craa_weights(double *w, const double *rho, const double *n, const CraaOpts 
     CHECK(w && n, "NULL buffer (w=%p n=%p)", (void *)w, (const void *)n);
     CHECK(K >= 1 && r >= 1, "K = %d, r = %d: both >= 1", K, r);
     for (int k = 0; k < K; k++)
-        CHECK(n[k] > 0 && isfinite(n[k]), "n[%d] = %g: a party's weight must be > 0 and finite",
-              k, n[k]);
+        CHECK(n[k] > 0 && isfinite(n[k]), "n[%d] = %g: a party's weight must be > 0 and finite", k,
+              n[k]);
     const int rows = o->per_row ? r : 1;
     if (o->rel != CRAA_UNIFORM) {
         CHECK_PTR(rho);

@@ -32,13 +32,14 @@
 
 #include <stddef.h>
 
-// The reliability scores. Written to run files by name: append-only.
+// The reliability scores, against the consensus C̄; per row, the same on row i of C_k and C̄.
+// Written to run files by name: append-only.
 typedef enum CraaReliability {
     CRAA_UNIFORM,   // no score: w_k = n_k / Σn (KnOTS-average)
-    CRAA_AGREEMENT, // ρ_k = cos(vec C_k, vec C̄) (0 when either is zero); per row: the rows' cosine
-    CRAA_SIGN,      // ρ_k = share of rows i with C_k[i,:]·C̄[i,:] > 0; per row: that 0/1 indicator
-    CRAA_DISTANCE,  // ρ_k = 1 / (ε + ‖C_k − C̄‖_F); per row: 1 / (ε + ‖C_k[i,:] − C̄[i,:]‖)
-    CRAA_REPORTED,  // ρ_k given by the caller (e.g. the party's local loss decrease); per row: the same
+    CRAA_AGREEMENT, // cos(vec C_k, vec C̄), 0 when either is zero
+    CRAA_SIGN,      // share of rows i with C_k[i,:]·C̄[i,:] > 0 (per row: that 0/1 indicator)
+    CRAA_DISTANCE,  // 1 / (ε + ‖C_k − C̄‖_F)
+    CRAA_REPORTED,  // given by the caller (e.g. its local loss decrease), the same for every row
 } CraaReliability;
 #define CRAA_RELIABILITY_COUNT 5
 // The names, in enum order, for option choices and messages.

@@ -129,8 +129,10 @@ double opm_step(OpmState *st, const OpmOpts *o, double *u, int d, int r, double 
     CHECK(st && st->u_prev && st->mom, "OPM state not initialised (opm_init)");
     CHECK_PTR(u);
     check_basis_shape(d, r);
-    CHECK(r == st->r, "--fedcmp.rank = %d this round but the OPM state holds a rank-%d basis: the "
-          "rank cannot change across rounds", r, st->r);
+    CHECK(r == st->r,
+          "--fedcmp.rank = %d this round but the OPM state holds a rank-%d basis: the "
+          "rank cannot change across rounds",
+          r, st->r);
     CHECK(d == st->d, "a basis of %d rows for an OPM state of %d rows", d, st->d);
     CHECK(c_cols >= 0 && (c || c_cols == 0), "c = %p with c_cols = %d", (void *)c, c_cols);
     const size_t n = (size_t)d * r;

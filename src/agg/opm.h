@@ -20,8 +20,8 @@
 //   applied basis does not feed back into the next G.
 // - The first step (rounds = 0, no previous basis) aligns nothing and has no G: it stores U_t,
 //   leaves M = 0 and returns U_t and C unchanged (ΔW* is CRAA's).
-// - When γ·M_t is zero (γ = 0, or M_t = 0) the step is zero and the retraction is the identity
-//   (qf of an orthonormal U is U only up to rounding): the step returns the aligned U_t bit for bit.
+// - When the step leaves U_t unchanged (γ = 0, or M_t = 0) the retraction is the identity (qf of an
+//   orthonormal U is U only up to rounding), so the step returns the aligned U_t bit for bit.
 // - The orthogonality error is max_ij |(UᵀU − I)_ij| (the max norm, not Frobenius).
 // - Ablations: align = 0 (R = I, U_t and C as given), retract = 0 (the step returns Ũ as is).
 //   Momentum on the full ΔW (FedAvgM) is a server rule elsewhere, not this file.
@@ -55,10 +55,10 @@ typedef struct OpmState {
 
 // Diagnostics of one step (opm_step), for a per-round series.
 typedef struct OpmStepInfo {
-    double orth_err;     // max |(UᵀU − I)_ij| of the returned U (also opm_step's return value)
-    double dist_before;  // ‖U_t − U_{t−1}‖_F as given (0 in the first step)
-    double dist_after;   // ‖U_t R − U_{t−1}‖_F after the alignment (= dist_before when align = 0)
-    double mom_norm;     // ‖M_t‖_F
+    double orth_err;    // max |(UᵀU − I)_ij| of the returned U (= opm_step's return value)
+    double dist_before; // ‖U_t − U_{t−1}‖_F as given (0 in the first step)
+    double dist_after;  // ‖U_t R − U_{t−1}‖_F, aligned (= dist_before when align = 0)
+    double mom_norm;    // ‖M_t‖_F
 } OpmStepInfo;
 
 // st = a fresh state for a (d, r) basis: arrays zeroed, rounds = 0. Owned by st, released by
