@@ -21,7 +21,7 @@ static const struct {
     {"io", "core io"},
     {"cli", "core data cli"},
     {"privacy", "core privacy"},
-    {"agg", "core comm agg"},
+    {"agg", "core tensor comm agg"},
     {"secagg", "core comm secagg"},
     {"train", "core tensor nn models data io train"},
     {"protocols", "core tensor nn models data comm io train protocols"},
