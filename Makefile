@@ -8,6 +8,7 @@
 #   make bench      layer training steps vs PyTorch, sgemm
 #   make bench-parties   100 / 1,000 / 10,000 parties, 1 cloud + 1 host: s/round, peak RSS per rank
 #   make bench-secagg    one secure-aggregation round (10 members, 318,410 parameters) against the plain reduce
+#   make bench-svd       the CRAA SVD: LAPACKE on the cloud against ScaLAPACK pdsvd_cols, -np 2 and 4
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make fuzz       libFuzzer over the config, option, dataset and checkpoint readers (clang,
 #                   build-fuzz/), FUZZ_S seconds each; corpus and crashes in tests/fuzz/ (docs/fuzzing.md)
@@ -34,7 +35,7 @@
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
-PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties bench-secagg asan debug lint format \
+PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties bench-secagg bench-svd asan debug lint format \
                 format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick security-table cdcca-table \
                 tuning base-model base-model-teacher fuzz
 
@@ -594,6 +595,12 @@ bench: $(BENCHES)
 bench-secagg: $(BUILD)/bin/bench_secagg
 	$(MPI_ENV) $(MPIRUN) -np 3 $(BUILD)/bin/bench_secagg
 
+# The LAPACKE / ScaLAPACK crossover of the CRAA SVD (tests/bench/bench_svd.c, docs/svd_paths.md).
+SVD_SIZES ?= 32x512,64x1024,256x4096,512x8192,1024x16384
+bench-svd: $(BUILD)/bin/bench_svd
+	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/bench_svd sizes=$(SVD_SIZES) reps=1
+	$(MPI_ENV) $(MPIRUN) -np 4 $(BUILD)/bin/bench_svd sizes=$(SVD_SIZES) reps=1
+
 # Scale (issue 4 item 13): PARTIES, RANKS, ROUNDS, TRAIN, TEST, ROWS_PER_PARTY pass through.
 bench-parties: $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
 	@$(MPI_ENV) MPIRUN='$(MPIRUN)' WORK=$(BUILD)/bench/parties tests/bench/bench_parties.sh $(BUILD)/bin
@@ -608,7 +615,7 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
-.PHONY: all test test-mpi test-analysis test-slurm check asan debug bench bench-parties bench-secagg lint format \
+.PHONY: all test test-mpi test-analysis test-slurm check asan debug bench bench-parties bench-secagg bench-svd lint format \
         format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick cdcca-table tuning fuzz \
         fuzz-run FORCE
 FORCE:

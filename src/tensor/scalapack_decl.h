@@ -33,3 +33,12 @@ void pdgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, d
               const int *ju, const int *descu, double *vt, const int *ivt, const int *jvt,
               const int *descvt, double *work, const int *lwork, int *info, size_t jobu_len,
               size_t jobvt_len);
+void pdgeqrf_(const int *m, const int *n, double *a, const int *ia, const int *ja, const int *desca,
+              double *tau, double *work, const int *lwork, int *info);
+void pdormqr_(const char *side, const char *trans, const int *m, const int *n, const int *k,
+              const double *a, const int *ia, const int *ja, const int *desca, const double *tau,
+              double *c, const int *ic, const int *jc, const int *descc, double *work,
+              const int *lwork, int *info, size_t side_len, size_t trans_len);
+void pdlacpy_(const char *uplo, const int *m, const int *n, const double *a, const int *ia,
+              const int *ja, const int *desca, double *b, const int *ib, const int *jb,
+              const int *descb, size_t uplo_len);
