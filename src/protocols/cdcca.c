@@ -186,12 +186,13 @@ static void quantise_frozen(Cdcca *c) {
 }
 
 // The source model: rank 0 tunes the adapters on the public rows (the domain the base model was
-// built on, unshifted), with their labels and, for the rows that ask for a caption, their true
-// captions; every rank receives them.
+// built on, unshifted): the question with its label and, with --cdcca.captions, every row's true
+// caption too (the labelled source data teaches both tasks); every rank receives them.
 static void tune_source(Cdcca *c) {
     c->source = xmalloc(c->ad.n * sizeof(float));
     selection_pack(&c->ad, c->frozen, c->source);
-    if (c->rank == 0 && c->o.source_epochs > 0) {
+    if (c->rank == 0 &&
+        (c->o.source_epochs > 0 || (c->o.captions > 0 && c->o.source_cap_epochs > 0))) {
         const Model *m = c->model;
         HoldoutFractions f = {m->pretrain_val_fraction, m->pretrain_public_fraction};
         int64_t *rows;
@@ -202,14 +203,16 @@ static void tune_source(Cdcca *c) {
         memset(masks, (1 << c->env.spec->n_mod) - 1, (size_t)n);
         SampleSet s;
         sampleset_load(&s, c->env.layout, c->env.ds, DS_TRAIN, rows, masks, n);
-        const int W = c->o.cap_len + 1;
-        int *cap = xmalloc(((size_t)n * W + 1) * sizeof(int)), *cap_n = xmalloc((size_t)n * 4);
-        cd_caption_source(c, &s, rows, cap, cap_n);
-        xfree(rows), xfree(masks);
-        int64_t *order = xmalloc((size_t)n * sizeof *order), *ord = xmalloc((size_t)n * 8);
-        int64_t n_mc = 0;
+        const int W = c->o.cap_len + 1, caps = c->o.captions > 0, nm = c->env.spec->n_mod;
+        int *cap = NULL, *cap_n = NULL;
+        if (caps) { // masks now holds each row's caption modalities
+            cap = xmalloc(((size_t)n * W + 1) * sizeof(int)), cap_n = xmalloc((size_t)n * 4);
+            cd_caption_source(c, &s, rows, masks, cap, cap_n);
+        }
+        xfree(rows);
+        int64_t *order = xmalloc((size_t)n * sizeof *order);
         for (int64_t j = 0; j < n; j++)
-            order[j] = j, n_mc += cap_n[j] < 0;
+            order[j] = j;
         Rng shuf;
         rng_init(&shuf, c->env.tc->seed, RNG_KEY_SOURCE, 0, RNG_SHUFFLE);
         rng_init(&c->drop, c->env.tc->seed, RNG_KEY_SOURCE, 0, RNG_DROPOUT);
@@ -218,59 +221,72 @@ static void tune_source(Cdcca *c) {
         const MllmTrain tr = mllm_kind_train(m, &c->ad);
         CapBatch cb = {0};
         const int Bmax = c->batch.Bmax;
-        if (n_mc < n) cd_caption_batch_init(&cb, c, Bmax);
+        if (caps) cd_caption_batch_init(&cb, c, Bmax);
+        uint8_t *bmask = xmalloc((size_t)Bmax * nm);
         cd_load(c, net, c->source);
-        const long spe = (long)((n_mc + Bmax - 1) / Bmax + (n - n_mc + Bmax - 1) / Bmax);
-        const long total = spe * c->o.source_epochs;
-        long t = 0;
+        // Two phases, as the base model's stages 3 and 4': the captions alone (the tiny student
+        // needs many passes to caption again), then the question and the caption batch by batch
+        // (as many passes of the question as without captions: more of it overfits). Each phase
+        // has its own warm-up and cosine schedule; AdamW's moments carry over.
+        const int Eq = c->o.source_epochs, Ec = caps ? c->o.source_cap_epochs : 0;
+        const long spe = (long)((n + Bmax - 1) / Bmax);
+        long t = 0; // AdamW's step
         int64_t hits = 0, seen = 0;
         double loss = 0, cap_loss = 0;
-        for (int ep = 0; ep < c->o.source_epochs; ep++) {
-            rng_shuffle(&shuf, order, n);
-            int64_t a = 0, z = n_mc; // each task's rows in the new order
-            for (int64_t j = 0; j < n; j++)
-                ord[cap_n[order[j]] < 0 ? a++ : z++] = order[j];
-            hits = seen = 0, loss = cap_loss = 0;
-            for (int64_t st = 0; st < n; t++) {
-                const int is_cap = st >= n_mc;
-                const int64_t end = is_cap ? n : n_mc;
-                int B = (int)(end - st < Bmax ? end - st : Bmax);
-                cd_batch(c, &s, ord, st, B);
-                memset(net->grads, 0, m->n_params * sizeof(float));
-                if (!is_cap) {
-                    cd_forward(c, net, &c->batch.in, 1);
-                    net->w.grad_sel = &c->ad;
-                    loss += model_ce(m, &net->w, B, c->batch.label, NULL, 1.0, &hits) * B;
-                    model_backward(m, net->params, net->grads, &c->batch.in, &net->w);
-                    seen += B;
-                } else {
-                    const int *caps[Bmax];
-                    int cn[Bmax];
-                    for (int b = 0; b < B; b++)
-                        caps[b] = cap + (size_t)ord[st + b] * W, cn[b] = cap_n[ord[st + b]];
-                    for (int e = 0; e < c->n_enc; e++)
-                        cb.in[e] = c->batch.dense[c->enc_mod[e]];
-                    cd_caption_batch(c, &cb, c->batch.mask, caps, cn, B, 0);
-                    mllm_forward(c->mm, net->params, &cb.mb, sw, &c->drop);
-                    cap_loss += mllm_lm_loss_last(c->mm, net->params, net->grads, &tr, &cb.mb,
-                                                  cb.tgt, 1.0, sw, NULL, NULL) *
-                                B;
-                }
-                double lr = lr_cosine_warmup(t, spe / 10, total, (float)c->o.source_lr,
+        for (int phase = caps ? 0 : 1; phase <= 1; phase++) {
+            const int E = phase ? Eq : Ec;
+            const long steps = spe * E * (phase && caps ? 2 : 1);
+            long k = 0; // the phase's step
+            for (int ep = 0; ep < E; ep++) {
+                rng_shuffle(&shuf, order, n);
+                hits = seen = 0, loss = cap_loss = 0;
+                for (int64_t st = 0; st < n; st += Bmax)
+                    for (int task = phase ? 0 : 1; task <= caps; task++, k++, t++) {
+                        int B = (int)(n - st < Bmax ? n - st : Bmax);
+                        cd_batch(c, &s, order, st, B);
+                        memset(net->grads, 0, m->n_params * sizeof(float));
+                        if (task == 0) {
+                            cd_forward(c, net, &c->batch.in, 1);
+                            net->w.grad_sel = &c->ad;
+                            loss += model_ce(m, &net->w, B, c->batch.label, NULL, 1.0, &hits) * B;
+                            model_backward(m, net->params, net->grads, &c->batch.in, &net->w);
+                            seen += B;
+                        } else {
+                            const int *cp[Bmax];
+                            int cn[Bmax];
+                            for (int b = 0; b < B; b++) {
+                                const int64_t j = order[st + b];
+                                cp[b] = cap + (size_t)j * W, cn[b] = cap_n[j];
+                                for (int q = 0; q < nm; q++)
+                                    bmask[(size_t)b * nm + q] = (uint8_t)(masks[j] >> q & 1);
+                            }
+                            for (int e = 0; e < c->n_enc; e++)
+                                cb.in[e] = c->batch.dense[c->enc_mod[e]];
+                            cd_caption_batch(c, &cb, bmask, cp, cn, B, 0);
+                            mllm_forward(c->mm, net->params, &cb.mb, sw, &c->drop);
+                            cap_loss += mllm_lm_loss_last(c->mm, net->params, net->grads, &tr,
+                                                          &cb.mb, cb.tgt, 1.0, sw, NULL, NULL) *
+                                        B;
+                        }
+                        double lr =
+                            lr_cosine_warmup(k, steps / E / 10, steps, (float)c->o.source_lr,
                                              (float)c->o.source_lr / 10);
-                cd_adamw(c, net, lr, t + 1, NULL, NULL, NULL, NULL, 0, 0.0);
-                st += B;
+                        cd_adamw(c, net, lr, t + 1, NULL, NULL, NULL, NULL, 0, 0.0);
+                    }
             }
         }
         selection_pack(&c->ad, net->params, c->source);
-        log_info("cdcca: source model tuned on %lld public rows (%lld captions), %d epochs: last "
-                 "pass loss %.4f acc %.3f, caption loss %.4f",
-                 (long long)n, (long long)(n - n_mc), c->o.source_epochs,
-                 loss / (double)(seen ? seen : 1), (double)hits / (double)(seen ? seen : 1),
-                 n > n_mc ? cap_loss / (double)(n - n_mc) : NAN);
+        log_info(
+            "cdcca: source model tuned on %lld public rows, %d epochs: last pass loss %.4f acc "
+            "%.3f",
+            (long long)n, Eq, seen ? loss / (double)seen : NAN,
+            seen ? (double)hits / (double)seen : NAN);
+        if (caps)
+            log_info("cdcca: and on their captions, %d + %d epochs: last pass loss %.4f", Ec, Eq,
+                     cap_loss / (double)n);
         cd_caption_batch_free(&cb);
         sampleset_free(&s);
-        xfree(order), xfree(ord), xfree(cap), xfree(cap_n);
+        xfree(order), xfree(cap), xfree(cap_n), xfree(masks), xfree(bmask);
         memset(net->m, 0, m->n_params * sizeof(float)),
             memset(net->v, 0, m->n_params * sizeof(float));
     }

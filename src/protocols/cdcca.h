@@ -64,11 +64,12 @@ typedef struct {
     double source_lr;
     double tta_lr, cotta_ema, cotta_restore; // device baselines
     int cotta_augs;
-    double captions; // the share of rows that ask for a caption (the free-form task)
-    int cap_len;     // the longest caption generated, in tokens
+    double captions;       // the share of rows that ask for a caption (the free-form task)
+    int cap_len;           // the longest caption generated, in tokens
+    int source_cap_epochs; // the source tuning's passes over the public rows' captions
 } CdccaOpts;
 
-#define CDCCA_N_OPTS 34
+#define CDCCA_N_OPTS 35
 extern const OptSpec cdcca_opts[CDCCA_N_OPTS];
 // The rules between the options (an OptGroup validate): names the keys. Local.
 int cdcca_opts_validate(const void *opts, const OptSet *set, char *err, size_t cap);

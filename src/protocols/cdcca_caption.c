@@ -206,31 +206,29 @@ void cd_caption_batch(const Cdcca *c, CapBatch *cb, const uint8_t *mask, const i
     }
 }
 
-void cd_caption_source(const Cdcca *c, SampleSet *s, const int64_t *rows, int *cap, int *cap_n) {
+void cd_caption_source(const Cdcca *c, SampleSet *s, const int64_t *rows, uint8_t *cap_mask,
+                       int *cap, int *cap_n) {
     const int W = c->o.cap_len + 1;
     Rng g;
     rng_init(&g, c->env.tc->seed, RNG_KEY_TASK, 0, RNG_DATA);
-    uint8_t all[MODEL_MAX_MOD];
-    memset(all, 1, sizeof all);
-    int any = 0;
+    uint8_t *all = xmalloc((size_t)s->n + 1);
     for (int64_t j = 0; j < s->n; j++) {
-        cap_n[j] = -1;
-        if (!cd_caption_row(c, 0, j, 2, all)) continue;
         int mask = 0; // a non-empty set of the encoders' modalities, as the base model's captions
         while (!mask)
             for (int e = 0; e < c->n_enc; e++)
                 if (rng_below(&g, 2)) mask |= 1 << c->enc_mod[e];
-        s->mask[j] = (uint8_t)mask;
-        cap_n[j] = 0;
-        any = 1;
+        cap_mask[j] = (uint8_t)mask;
     }
-    if (!any) return;
+    // the facts of each row as its caption sees it (s's own masks stay: the question's)
+    memcpy(all, s->mask, (size_t)s->n);
+    memcpy(s->mask, cap_mask, (size_t)s->n);
     SampleFacts *f = xcalloc((size_t)s->n + 1, sizeof *f);
     sampleset_facts(f, s, c->env.layout, c->env.ds, DS_TRAIN, rows);
+    memcpy(s->mask, all, (size_t)s->n);
+    xfree(all);
     char text[CAP_TEXT];
     text[0] = ' ';
     for (int64_t j = 0; j < s->n; j++) {
-        if (cap_n[j] < 0) continue;
         const char *name = f[j].label >= 0 && f[j].label < c->pc.K ? c->pc.names[f[j].label] : NULL;
         int t = (int)rng_below(&g, PROMPT_N_CAPTION_TEMPLATES);
         CHECK(prompt_caption_template(text + 1, sizeof text - 1, &f[j], name, t, 1) >= 0,

@@ -126,17 +126,17 @@ void cd_device_round(Cdcca *c, int i, const RoundInfo *r);
 void cd_device_evaluate(Cdcca *c, int i, int stage);
 
 // The free-form task (cdcca_caption.c).
-// 1 when row pos of a set of rows (0: party's stream, 1: its test rows, 2: the public rows of the
-// source tuning, party 0) asks for a caption instead of the multiple-choice question: a draw keyed
-// by (seed, party, pos, set) below --cdcca.captions, for a row with an encoder's modality (mask:
-// n_mod bytes). Local.
+// 1 when row pos of a set of rows (0: party's stream, 1: its test rows) asks for a caption instead
+// of the multiple-choice question: a draw keyed by (seed, party, pos, set) below
+// --cdcca.captions, for a row with an encoder's modality (mask: n_mod bytes). Local.
 int cd_caption_row(const Cdcca *c, int party, int64_t pos, int set, const uint8_t *mask);
 // The source tuning's captions of the public rows s (loaded from rows of the training split, every
-// modality present): each row cd_caption_row picks gets a random non-empty set of the encoders'
-// modalities (s->mask changes) and its true caption, a random template of its facts, as ids in
-// cap (s->n, cap_len + 1), cap_n[j] of them (no <eos>); cap_n[j] = -1 for the other rows. CHECKs
-// that every caption fits --cdcca.cap-len. Local.
-void cd_caption_source(const Cdcca *c, SampleSet *s, const int64_t *rows, int *cap, int *cap_n);
+// modality present): for every row a random non-empty set of the encoders' modalities as a mask in
+// cap_mask (s->n) and its true caption for them, a random template of its facts, as ids in cap
+// (s->n, cap_len + 1), cap_n[j] of them (no <eos>). s is unchanged on return. CHECKs that every
+// caption fits --cdcca.cap-len. Local.
+void cd_caption_source(const Cdcca *c, SampleSet *s, const int64_t *rows, uint8_t *cap_mask,
+                       int *cap, int *cap_n);
 // The caption cache of every rank and the hosted devices' reference facts; CHECKs that captions
 // fit the model's sequences and that the data has the base model's item words. Collective-free.
 void cd_caption_init(Cdcca *c);

@@ -95,6 +95,11 @@ const OptSpec cdcca_opts[CDCCA_N_OPTS] = {
      0},
     {"cdcca.cap-len", OPT_INT, C_OPT(cap_len), "48", OPT_LO | OPT_HI, 1, 256, NULL,
      "the longest caption a model generates, in tokens (greedy decoding)", 0},
+    {"cdcca.source-cap-epochs", OPT_INT, C_OPT(source_cap_epochs), "6", OPT_LO | OPT_HI, 0, 1000,
+     NULL,
+     "with --cdcca.captions: the source tuning's passes over the public rows' true captions alone, "
+     "before its --cdcca.source-epochs passes that mix the question and the caption",
+     0},
 };
 
 static const char *const adapt_names[] = {"none", "akd", "pseudo", "logit-kd", "tent", "cotta"};
