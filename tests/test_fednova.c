@@ -33,10 +33,10 @@ static void local_steps(float *y, int party, int tau, float rho) {
     }
 }
 
-static void near2(const float *got, double a, double b) {
-    const float want[2] = {(float)a, (float)b};
-    ck_assert_floats_near(got, want, 2, TOL_HAND, TOL_HAND_REL);
-}
+// got (2 floats) against the hand values (a, b), failing at the caller's line.
+#define near2(got, a, b)                                                                           \
+    ck_assert_floats_near_at((got), (const float[2]){(float)(a), (float)(b)}, 2, TOL_HAND,         \
+                             TOL_HAND_REL, #got, __FILE__, __LINE__)
 
 START_TEST(test_norm_by_hand) {
     // ‖a‖₁ = Σ_{k=1..τ} (1 − ρ^k)/(1 − ρ): τ at ρ = 0; 1 for one step at any ρ;

@@ -35,10 +35,10 @@ static void local_steps(float *y, int party, const float *c, const float *ci, in
     }
 }
 
-static void near2(const float *got, double a, double b) {
-    const float want[2] = {(float)a, (float)b};
-    ck_assert_floats_near(got, want, 2, TOL_HAND, 0);
-}
+// got (2 floats) against the hand values (a, b), failing at the caller's line.
+#define near2(got, a, b)                                                                           \
+    ck_assert_floats_near_at((got), (const float[2]){(float)(a), (float)(b)}, 2, TOL_HAND, 0,      \
+                             #got, __FILE__, __LINE__)
 
 // One party's round: y, then c_i⁺, Δy, Δc.
 static void client_round(float *y, float *dy, float *dc, float *cip, int party, int K, float lr,
