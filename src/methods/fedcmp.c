@@ -16,7 +16,7 @@ static FedOptOpts fedopt_opts(const FedmaOpts *o) {
 static void server_step(int rule, float *w, float *state, const float *mean, size_t n,
                         const FedmaOpts *o, int round) {
     FedOptOpts f = fedopt_opts(o);
-    FedOptRule r = rule == FEDMA_FEDAVGM ? FEDOPT_AVGM
+    FedOptRule r = rule == FEDMA_FEDAVGM   ? FEDOPT_AVGM
                    : rule == FEDMA_FEDADAM ? FEDOPT_ADAM
                                            : FEDOPT_YOGI;
     fedopt_update(r, w, state, mean, n, &f, round);

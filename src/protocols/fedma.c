@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agg/scaffold.h"
 #include "core/die.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -88,8 +89,7 @@ static void stage_env(Fedma *f) {
         e->mod_of_enc[k] = -1;
         for (int m = 0; m < f->env.spec->n_mod; m++)
             if (!strcmp(f->env.spec->mod_name[m], f->mm->c.enc[k].name)) e->mod_of_enc[k] = m;
-        CHECK(e->mod_of_enc[k] >= 0, "fedcmp: the data has no '%s' modality",
-              f->mm->c.enc[k].name);
+        CHECK(e->mod_of_enc[k] >= 0, "fedcmp: the data has no '%s' modality", f->mm->c.enc[k].name);
     }
 }
 
@@ -138,10 +138,9 @@ static void load_rows(Fedma *f) {
     xfree(idx), xfree(mk);
     const Model *m = f->model;
     int64_t *pub;
-    int64_t np = holdout_rows(f->env.ds, HOLDOUT_PUBLIC,
-                              (HoldoutFractions){m->pretrain_val_fraction,
-                                                 m->pretrain_public_fraction},
-                              0, &pub);
+    int64_t np = holdout_rows(
+        f->env.ds, HOLDOUT_PUBLIC,
+        (HoldoutFractions){m->pretrain_val_fraction, m->pretrain_public_fraction}, 0, &pub);
     CHECK(np > 0, "fedcmp: the data has no public rows for the final tuning (--public-fraction)");
     stage_rows_load(&f->pub_rows, f->env.ds, f->env.layout, DS_TRAIN, pub, np);
     xfree(pub);
@@ -185,6 +184,10 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
     char err[512];
     CHECK(pdsvd_grid_parse("--fedcmp.grid", f->o.grid, f->size, &gp, &gq, err, sizeof err) == 0,
           "%s", err);
+    CHECK(!(f->rule == FEDMA_SCAFFOLD || f->rule == FEDMA_FEDNOVA) ||
+              !strcmp(f->o.local_name, "sgdm"),
+          "--fedcmp.agg=%s is defined for local SGD: it needs --fedcmp.local=sgdm, not %s",
+          f->o.agg_name, f->o.local_name);
     select_projectors(f);
     for (int k = 0; k < f->n_mat; k++) { // OPM's fixed rank per matrix: r, or full = d_out
         f->opm_r[k] = f->o.rank ? f->o.rank : f->mat[k].d_out;
@@ -197,9 +200,9 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
     int big = 0;
     for (int k = 0; k < f->n_mat; k++)
         big |= (double)f->mat[k].d_out * f->P * f->mat[k].d_in >= f->o.svd_threshold;
-    f->svd_scalapack = (f->rule == FEDMA_CRAA || f->rule == FEDMA_KNOTS) &&
-                       (!strcmp(f->o.svd_name, "scalapack") ||
-                        (!strcmp(f->o.svd_name, "auto") && big));
+    f->svd_scalapack =
+        (f->rule == FEDMA_CRAA || f->rule == FEDMA_KNOTS) &&
+        (!strcmp(f->o.svd_name, "scalapack") || (!strcmp(f->o.svd_name, "auto") && big));
     if (f->svd_scalapack) f->grid = pdsvd_grid_create_shape(comm_mpi(env->comm), gp, gq);
     start_weights(f);
     stage_env(f);
@@ -262,11 +265,12 @@ static void destroy(void *st) {
 // ---- the parties ----
 
 // One pass over rows ord[0 .. n) of rows from the projector w0 (n floats) with the local
-// optimiser: w (n) = the result; st (FS_N) its statistics. prox (fedprox: x) and corr (scaffold:
-// c − c_i) may be NULL. rng: the round's caption draws.
+// optimiser: w (n) = the result; st (FS_N) its statistics. prox (fedprox: x) may be NULL; c and ci
+// (scaffold: the server's and the party's control variates) both NULL or both set. rng: the
+// round's caption draws.
 static void local_pass(Fedma *f, const StageRows *rows, const int64_t *ord, int64_t n,
-                       const float *w0, float *w, const float *prox, const float *corr, Rng *rng,
-                       double *st) {
+                       const float *w0, float *w, const float *prox, const float *c,
+                       const float *ci, Rng *rng, double *st) {
     const size_t np = f->model->n_params, nn = f->n;
     const int Bmax = f->env.batch;
     selection_unpack(&f->proj, w0, f->params);
@@ -279,8 +283,8 @@ static void local_pass(Fedma *f, const StageRows *rows, const int64_t *ord, int6
         int B = (int)(n - s < Bmax ? n - s : Bmax);
         for (int k = 0; k < f->proj.n_segs; k++)
             memset(f->grads + f->proj.seg[k].offset, 0, f->proj.seg[k].n * sizeof(float));
-        double l = stage_captions_loss(f->cap, f->params, f->grads, rows, ord + s, B, rng, NULL,
-                                       NULL);
+        double l =
+            stage_captions_loss(f->cap, f->params, f->grads, rows, ord + s, B, rng, NULL, NULL);
         sum += l, last = l;
         if (steps == 0) first = l;
         selection_pack(&f->proj, f->grads, g);
@@ -288,9 +292,7 @@ static void local_pass(Fedma *f, const StageRows *rows, const int64_t *ord, int6
         if (prox)
             for (size_t j = 0; j < nn; j++)
                 g[j] += (float)f->o.mu * (wp[j] - prox[j]);
-        if (corr)
-            for (size_t j = 0; j < nn; j++)
-                g[j] += corr[j];
+        if (c) scaffold_correct(g, c, ci, nn);
         if (!strcmp(f->o.local_name, "adamw")) {
             AdamWConfig ac = {.lr = (float)f->o.lr,
                               .beta1 = (float)f->o.momentum,
@@ -341,29 +343,20 @@ static void party_round(Fedma *f, int i, const RoundInfo *r) {
     Rng rng;
     rng_init(&rng, f->env.tc->seed, RNG_KEY_LOCAL + (uint32_t)r->round, (uint32_t)p, RNG_DATA);
     const float *w0 = f->rule == FEDMA_LOCAL ? f->own + (size_t)i * n : f->x;
-    float *w = xmalloc((n + 1) * sizeof(float)), *corr = NULL;
-    if (f->rule == FEDMA_SCAFFOLD) { // c − c_i
-        corr = xmalloc((n + 1) * sizeof(float));
-        for (size_t j = 0; j < n; j++)
-            corr[j] = f->c_srv[j] - f->c_own[(size_t)i * n + j];
-    }
-    local_pass(f, &f->rows[i], ord, m, w0, w, f->rule == FEDMA_FEDPROX ? f->x : NULL, corr, &rng,
-               st);
+    const int scaffold = f->rule == FEDMA_SCAFFOLD;
+    float *w = xmalloc((n + 1) * sizeof(float)), *ci = scaffold ? f->c_own + (size_t)i * n : NULL;
+    local_pass(f, &f->rows[i], ord, m, w0, w, f->rule == FEDMA_FEDPROX ? f->x : NULL,
+               scaffold ? f->c_srv : NULL, ci, &rng, st);
     float *d = f->delta + (size_t)i * n;
-    for (size_t j = 0; j < n; j++)
-        d[j] = w[j] - w0[j];
+    if (scaffold) // option II with momentum's step length; the party keeps c_i+
+        scaffold_client_finish(d, f->dc + (size_t)i * n, ci, ci, f->c_srv, w0, w, (int)st[FS_STEPS],
+                               f->o.lr, f->o.momentum, n);
+    else
+        for (size_t j = 0; j < n; j++)
+            d[j] = w[j] - w0[j];
     if (f->rule == FEDMA_LOCAL) memcpy(f->own + (size_t)i * n, w, n * sizeof(float));
-    if (f->rule == FEDMA_SCAFFOLD) { // option II: c_i+ = c_i − c + (x − y)/(K·η)
-        const double K_lr = st[FS_STEPS] * f->o.lr;
-        float *ci = f->c_own + (size_t)i * n, *dc = f->dc + (size_t)i * n;
-        for (size_t j = 0; j < n; j++) {
-            float nc = (float)(ci[j] - f->c_srv[j] - (double)d[j] / K_lr);
-            dc[j] = nc - ci[j];
-            ci[j] = nc;
-        }
-    }
     f->trained[i] = 1;
-    xfree(ord), xfree(w), xfree(corr);
+    xfree(ord), xfree(w);
 }
 
 // ---- the round ----
@@ -392,7 +385,7 @@ static void central_round(Fedma *f, const RoundInfo *r) {
     rng_init(&rng, f->env.tc->seed, RNG_KEY_LOCAL + (uint32_t)r->round, 0xffffu, RNG_DATA);
     double st[FS_N];
     float *w = xmalloc((f->n + 1) * sizeof(float));
-    local_pass(f, &f->all_rows, ord, m, f->x, w, NULL, NULL, &rng, st);
+    local_pass(f, &f->all_rows, ord, m, f->x, w, NULL, NULL, NULL, &rng, st);
     f->central_loss = st[FS_LOSS];
     memcpy(f->x, w, f->n * sizeof(float));
     xfree(ord), xfree(w);
@@ -470,8 +463,11 @@ static double tuned_items(Fedma *f, const float *w) {
     float *p = xcalloc_aligned(f->model->n_params * sizeof(float));
     memcpy(p, f->start, f->model->n_params * sizeof(float));
     selection_unpack(&f->proj, w, p);
-    StageOpts so = {.steps = f->o.tune_steps, .batch = f->env.batch, .lr = 1e-3,
-                    .weight_decay = 0.01, .clip = 1.0};
+    StageOpts so = {.steps = f->o.tune_steps,
+                    .batch = f->env.batch,
+                    .lr = 1e-3,
+                    .weight_decay = 0.01,
+                    .clip = 1.0};
     Curve c = {0};
     TeacherTuneFigures fig;
     double acc = stage_teacher_tune(&f->senv, p, &f->pub_rows, &f->test_rows, &so, &c, &fig);
@@ -513,9 +509,8 @@ static void evaluate(void *st, const RoundInfo *r) {
 // ---- records ----
 
 enum { M_PPL = 0, M_ITEM_ACC, M_LOSS, M_CONFLICT, M_ORTH, M_SPECTRUM, M_N };
-static const char *const series_names[M_N] = {"fm_caption_ppl", "fm_item_acc",
-                                              "fm_local_loss",  "fm_sign_conflict",
-                                              "fm_orth_err",    "fm_spectrum"};
+static const char *const series_names[M_N] = {"fm_caption_ppl",   "fm_item_acc", "fm_local_loss",
+                                              "fm_sign_conflict", "fm_orth_err", "fm_spectrum"};
 
 static void declare_series(void *st, MetricLog *log) {
     Fedma *f = st;

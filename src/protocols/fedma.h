@@ -47,23 +47,23 @@ typedef enum {
 
 // The options (keys "fedcmp.*"); fedma_opts holds their defaults.
 typedef struct {
-    char agg_name[OPT_STR_MAX];  // FedmaRule's names
-    char rel_name[OPT_STR_MAX];  // CRAA reliability: agreement|sign|distance|reported
-    char svd_name[OPT_STR_MAX];  // auto|lapacke|scalapack
-    char grid[OPT_STR_MAX];      // PxQ
+    char agg_name[OPT_STR_MAX];   // FedmaRule's names
+    char rel_name[OPT_STR_MAX];   // CRAA reliability: agreement|sign|distance|reported
+    char svd_name[OPT_STR_MAX];   // auto|lapacke|scalapack
+    char grid[OPT_STR_MAX];       // PxQ
     char local_name[OPT_STR_MAX]; // sgdm|adamw
-    int rank;                    // CRAA rank r (0 = full)
-    double temp, eps;            // reliability temperature, distance epsilon
-    int per_row;                 // per-row reliability weights
+    int rank;                     // CRAA rank r (0 = full)
+    double temp, eps;             // reliability temperature, distance epsilon
+    int per_row;                  // per-row reliability weights
     int opm, opm_align, opm_retract;
-    double beta, gamma;          // OPM
-    double svd_threshold;        // auto: ScaLAPACK at d_out · K·d_in >= this
-    int chunk;                   // stream rows per party and round
-    double lr, momentum, wd;     // local optimiser
-    double mu;                   // fedprox
+    double beta, gamma;                  // OPM
+    double svd_threshold;                // auto: ScaLAPACK at d_out · K·d_in >= this
+    int chunk;                           // stream rows per party and round
+    double lr, momentum, wd;             // local optimiser
+    double mu;                           // fedprox
     double server_lr, beta1, beta2, tau; // fedadam/fedyogi/fedavgm (Reddi et al.)
-    double ties_k;               // TIES: the kept share of entries (%)
-    int tune_steps;              // the centralised tuning before the item accuracy
+    double ties_k;                       // TIES: the kept share of entries (%)
+    int tune_steps;                      // the centralised tuning before the item accuracy
 } FedmaOpts;
 
 // What the method gives the protocol: the FedOpt server step (methods/fedopt.h, which lives with

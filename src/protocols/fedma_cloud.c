@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "agg/craa.h"
+#include "agg/fednova.h"
 #include "agg/opm.h"
+#include "agg/scaffold.h"
+#include "agg/ties.h"
 #include "core/die.h"
 #include "core/xalloc.h"
 #include "protocols/fedma_impl.h"
@@ -153,8 +156,8 @@ static void craa_round(Fedma *f, float *dx, const float *up, int rec, const int 
     }
 }
 
-void fedma_aggregate(Fedma *f, const float *up, int rec, const int *arrived, const double *w,
-                     int K, const RoundInfo *r) {
+void fedma_aggregate(Fedma *f, const float *up, int rec, const int *arrived, const double *w, int K,
+                     const RoundInfo *r) {
     const size_t n = f->n;
     float *dx = NULL;
     if (f->rank == 0) {
@@ -185,14 +188,38 @@ void fedma_aggregate(Fedma *f, const float *up, int rec, const int *arrived, con
             mean[j] = f->x[j] + dx[j];
         f->ext->server_step(f->rule, f->x, f->srv, mean, n, &f->o, r->round);
         xfree(mean);
-    } else if (f->rule == FEDMA_SCAFFOLD) { // uniform means (the paper): x += Δy, c += |S|/N Δc
-        for (size_t j = 0; j < n; j++) {
-            double sy = 0, sc = 0;
-            for (int q = 0; q < K; q++)
-                sy += up[(size_t)q * rec + j], sc += up[(size_t)q * rec + n + j];
-            f->x[j] += (float)(sy / K);
-            f->c_srv[j] += (float)(sc / f->P);
+    } else if (f->rule == FEDMA_SCAFFOLD) { // uniform (the paper): x += mean Δy, c += Σ Δc / N
+        float *dy = xmalloc(((size_t)K * n + 1) * sizeof(float));
+        float *dc = xmalloc(((size_t)K * n + 1) * sizeof(float));
+        for (int q = 0; q < K; q++) {
+            memcpy(dy + (size_t)q * n, up + (size_t)q * rec, n * sizeof(float));
+            memcpy(dc + (size_t)q * n, up + (size_t)q * rec + n, n * sizeof(float));
         }
+        scaffold_server_update(f->x, f->c_srv, dy, dc, NULL, 0, 1.0, K, f->P, n);
+        xfree(dy), xfree(dc);
+    } else if (f->rule == FEDMA_FEDNOVA) { // normalised by each party's ‖a‖₁ (its step count)
+        float *d = xmalloc(((size_t)K * n + 1) * sizeof(float));
+        float *y = xmalloc((n + 1) * sizeof(float));
+        double *a = xmalloc(((size_t)K + 1) * sizeof(double));
+        for (int q = 0; q < K; q++) {
+            const float *dq = up + (size_t)q * rec;
+            for (size_t j = 0; j < n; j++)
+                y[j] = f->x[j] + dq[j];
+            a[q] = fednova_norm_a((int)up[(size_t)q * rec + rec - 1], f->o.momentum);
+            fednova_normalise(d + (size_t)q * n, f->x, y, a[q], n);
+        }
+        fednova_server_update(f->x, d, a, w, K, n);
+        xfree(d), xfree(y), xfree(a);
+    } else if (f->rule == FEDMA_TIES) {
+        float *delta = xmalloc(((size_t)K * n + 1) * sizeof(float));
+        float *m = xmalloc((n + 1) * sizeof(float));
+        for (int q = 0; q < K; q++)
+            memcpy(delta + (size_t)q * n, up + (size_t)q * rec, n * sizeof(float));
+        TiesOpts to = {.k = f->o.ties_k, .lambda = TIES_LAMBDA_DEFAULT};
+        ties_merge(m, delta, K, n, &to);
+        for (size_t j = 0; j < n; j++)
+            f->x[j] += m[j];
+        xfree(delta), xfree(m);
     } else {
         for (size_t j = 0; j < n; j++)
             f->x[j] += dx[j];

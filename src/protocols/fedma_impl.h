@@ -42,10 +42,10 @@ typedef struct {
     int n_mat;
     FedmaMat mat[FEDMA_MAX_MAT];
     int opm_r[FEDMA_MAX_MAT]; // CRAA's rank per matrix (--fedcmp.rank, or d_out for full)
-    int svd_scalapack; // CRAA's SVD path (fixed at create from the options, never from -np)
-    PdsvdGrid *grid;   // the ScaLAPACK grid (every rank) when svd_scalapack
-    float *start;      // (n_params) the frozen encoders and LM, fresh projectors: every model's
-                       // parameters outside the projectors
+    int svd_scalapack;        // CRAA's SVD path (fixed at create from the options, never from -np)
+    PdsvdGrid *grid;          // the ScaLAPACK grid (every rank) when svd_scalapack
+    float *start;          // (n_params) the frozen encoders and LM, fresh projectors: every model's
+                           // parameters outside the projectors
     float *params, *grads; // (n_params) the working model
     float *x;              // (n) the global projector (every rank)
     float *mom, *adam_v;   // (n) the local optimiser's state, fresh each round
@@ -58,14 +58,14 @@ typedef struct {
     // data
     PromptClasses pc;
     StageEnv senv;
-    StageRows *rows;   // (count) each hosted party's training rows with its modalities
-    int64_t **order;   // (count) each hosted party's stream order
+    StageRows *rows; // (count) each hosted party's training rows with its modalities
+    int64_t **order; // (count) each hosted party's stream order
     StageCaptions *cap;
     // cloud (rank 0)
     StageRows all_rows; // central: every party's rows, in party order
     int64_t *all_off;   // central: (P + 1) offsets into all_rows
     StageRows test_rows, pub_rows;
-    float *srv;         // fedavgm/fedadam/fedyogi: (2n) the server's m, v
+    float *srv; // fedavgm/fedadam/fedyogi: (2n) the server's m, v
     OpmState opm[FEDMA_MAX_MAT];
     double ppl, item_acc, conflict, orth, sv[FEDMA_SV_N];
     double central_loss; // central: the round's mean loss
@@ -77,8 +77,8 @@ typedef struct {
 // reported loss decrease and the step count); arrived (K) the parties in that order, w (K) their
 // sample weights (n_k / Σ over arrived). Collective (the ScaLAPACK path needs every rank); the
 // arguments are read on rank 0 only. Sets f->conflict, f->orth and f->sv on rank 0.
-void fedma_aggregate(Fedma *f, const float *up, int rec, const int *arrived, const double *w,
-                     int K, const RoundInfo *r);
+void fedma_aggregate(Fedma *f, const float *up, int rec, const int *arrived, const double *w, int K,
+                     const RoundInfo *r);
 // 1 when the rule keeps FedOpt's server state (fedavgm, fedadam, fedyogi); OPM's (craa with
 // --fedcmp.opm). Local.
 int fedma_uses_fedopt(const Fedma *f);

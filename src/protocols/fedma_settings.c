@@ -1,7 +1,8 @@
 // fedma_settings.c - the options of Fed-CMP and the baselines on its task (keys "fedcmp.*"), the
 // only place their defaults are written (fedma.h). The reconstruction's defaults (methods as in
 // docs/fedcmp.md): rank 8 and temperature 1 at toy scale, OPM with β = 0.9, γ = 1; the local
-// optimiser SGD with momentum 0.9 for every method (SCAFFOLD and FedNova are defined for local SGD).
+// optimiser SGD with momentum 0.9 for every method (SCAFFOLD and FedNova are defined for local
+// SGD).
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,8 +53,8 @@ const OptSpec fedma_opts[FEDMA_N_OPTS] = {
      "auto: ScaLAPACK when d_out · K·d_in reaches this many entries (docs/svd_paths.md)", 0},
     {"fedcmp.chunk", OPT_INT, F_OPT(chunk), "64", OPT_LO | OPT_HI, 1, 1 << 24, NULL,
      "rows a sampled party reads per round (one pass: chunk t in round t)", 0},
-    {"fedcmp.lr", OPT_DOUBLE, F_OPT(lr), "0.05", POS, 0, 100, NULL,
-     "the parties' learning rate", 0},
+    {"fedcmp.lr", OPT_DOUBLE, F_OPT(lr), "0.05", POS, 0, 100, NULL, "the parties' learning rate",
+     0},
     {"fedcmp.momentum", OPT_DOUBLE, F_OPT(momentum), "0.9", OPT_LO | OPT_HI | OPT_HI_OPEN, 0, 1,
      NULL, "sgdm's momentum (adamw: β1), in [0, 1)", 0},
     {"fedcmp.wd", OPT_DOUBLE, F_OPT(wd), "0", OPT_LO | OPT_HI, 0, 10, NULL,
@@ -76,9 +77,9 @@ const OptSpec fedma_opts[FEDMA_N_OPTS] = {
      0},
 };
 
-static const char *const rule_names[FEDMA_N_RULES] = {
-    "craa",    "knots",   "ties",     "fedavg",  "fedprox", "fedavgm",
-    "fedadam", "fedyogi", "scaffold", "fednova", "local",   "central"};
+static const char *const rule_names[FEDMA_N_RULES] = {"craa",     "knots",   "ties",    "fedavg",
+                                                      "fedprox",  "fedavgm", "fedadam", "fedyogi",
+                                                      "scaffold", "fednova", "local",   "central"};
 
 int fedma_rule_of(const char *name) {
     for (int i = 0; i < FEDMA_N_RULES; i++)

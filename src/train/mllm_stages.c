@@ -522,8 +522,8 @@ double stage_captions_ppl(StageCaptions *c, const float *params, const StageRows
             c->s.order[b] = at + b;
         MllmBatch mb = make_batch(c->env, &c->s, val, B, TASK_CAPTION_OWN, &vr);
         int64_t k;
-        double l = mllm_lm_loss(c->env->mm, params, NULL, &tr, &mb, c->s.tgt, 1.0, &c->w, NULL,
-                                &k, NULL);
+        double l =
+            mllm_lm_loss(c->env->mm, params, NULL, &tr, &mb, c->s.tgt, 1.0, &c->w, NULL, &k, NULL);
         sum += l * (double)k, cnt += k;
     }
     return cnt ? exp(sum / (double)cnt) : NAN;
