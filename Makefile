@@ -25,6 +25,8 @@
 #                   jobs/security/sweep.txt -> runs/security/, jobs/security/RESULTS.md
 #   make cdcca-table  CD-CCA's table (issue 15): jobs/cdcca/sweep.txt -> runs/cdcca/, jobs/cdcca/RESULTS.md
 #                   (CDCCA_J runs at a time, 3 ranks each; CDCCA_MANIFEST, CDCCA_RESULTS)
+#   make fedcmp-table Fed-CMP's table (issue 16): jobs/fedcmp/sweep.txt -> runs/fedcmp/, jobs/fedcmp/RESULTS.md
+#                   (FEDCMP_J runs at a time, 3 ranks each; FEDCMP_MANIFEST, FEDCMP_RESULTS)
 #   make tuning     the validation sweeps behind the defaults: jobs/sweeps/{bomm_validation,fedprox_mu,fedmllm_lr}.md
 #   make calibrate  per-dataset validation accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
@@ -36,7 +38,7 @@
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties bench-secagg bench-svd asan debug lint format \
-                format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick security-table cdcca-table \
+                format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick security-table cdcca-table fedcmp-table \
                 tuning base-model base-model-teacher fuzz
 
 # The outer make installs dependencies first, then re-enters with the libraries detectable:
@@ -58,7 +60,7 @@ fuzz-deps:
 	@scripts/deps.sh fuzz
 
 # analysis/ (and make run's curves) runs on Debian's python3-h5py and python3-matplotlib.
-test test-analysis check asan run bomm-table fedmllm-table fedmllm-table-quick security-table cdcca-table tuning: \
+test test-analysis check asan run bomm-table fedmllm-table fedmllm-table-quick security-table cdcca-table fedcmp-table tuning: \
     analysis-deps
 analysis-deps: deps
 	@scripts/deps.sh analysis
@@ -510,6 +512,15 @@ cdcca-table: $(APPS) $(foreach f,avfmnist_small base/mllm base/mllm-teacher,$(ca
 	  -j $(CDCCA_J) -n 3 --bin $(BUILD)/bin || rc=$$?; \
 	/usr/bin/python3 analysis/cdcca_table.py --manifest $(CDCCA_MANIFEST) --md $(CDCCA_RESULTS) \
 	  >/dev/null && echo "== $(CDCCA_RESULTS), its CSV, RUNS.sha256 and stages.png next to it" && exit $$rc
+
+FEDCMP_MANIFEST ?= jobs/fedcmp/sweep.txt
+FEDCMP_RESULTS ?= jobs/fedcmp/RESULTS.md
+FEDCMP_J ?= 2
+fedcmp-table: $(APPS) $(foreach f,avfmnist_small base/mllm,$(call sealed,$(DATA)/$(f).h5))
+	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(FEDCMP_MANIFEST) \
+	  -j $(FEDCMP_J) -n 3 --bin $(BUILD)/bin || rc=$$?; \
+	/usr/bin/python3 analysis/fedcmp_table.py --manifest $(FEDCMP_MANIFEST) --md $(FEDCMP_RESULTS) \
+	  >/dev/null && echo "== $(FEDCMP_RESULTS), its CSV, RUNS.sha256 and spectrum.png next to it" && exit $$rc
 
 # The validation sweeps behind the defaults (docs/methods.md §7): each manifest's runs, then its
 # table next to it (jobs/sweeps/<name>.md).

@@ -13,14 +13,15 @@
 // a superset of what any party holds, so the assertion does not depend on recomputing the
 // scenario's split, and a host found sending another party's row fails too.
 //
-// CD-CCA (cdcca) runs only on the multimodal LLM, so not in that loop: its own tcase runs it on
-// AV-FashionMNIST's CI file with the tiny base model and teacher (cd_opts), once per --cdcca.adapt
-// that uploads (akd, pseudo, logit-kd; akd and logit-kd with captions asked on half the rows) and
-// once with --cdcca.uts=false (every row, every token), and also asserts that devices did upload
-// (cd_up_rows > 0). The whole file is 2,500 rows of
-// ~24 kB in four representations, ~80 million windows: too many to hold. The rows searched for
-// are a prefix of each split that contains every row the run's parties can hold: the train rows
-// 0 .. the last of the first --max-train training rows (holdout.h at the run's --val-fraction and
+// CD-CCA (cdcca) and Fed-CMP (fedcmp) run only on the multimodal LLM, so not in that loop: their
+// own tcase runs them on AV-FashionMNIST's CI file with the tiny base model and teacher (cd_opts),
+// once per --cdcca.adapt that uploads (akd, pseudo, logit-kd; akd and logit-kd with captions asked
+// on half the rows), once with --cdcca.uts=false (every row, every token) and once with
+// --method=fedcmp (the parties' projector updates), and also asserts that parties did upload
+// (cd_up_rows, payload_up > 0). The whole file is 2,500 rows of ~24 kB in four representations, ~80
+// million windows: too many to hold. The rows searched for are a prefix of each split that contains
+// every row the run's parties can hold: the train rows 0 .. the last of the first --max-train
+// training rows (holdout.h at the run's --val-fraction and
 // --public-fraction, which the command gives explicitly: fl/data.c takes the parties' rows from
 // exactly those), and the test rows 0 .. the last of the first --max-test (the evaluation split).
 // A prefix rather than the exact rows: one contiguous read per split, and the public and
@@ -318,7 +319,7 @@ START_TEST(test_no_host_sends_raw_rows) {
     char out[16384], dir[128], line[256];
     // CD-CCA refuses SynMM's party model (it needs --model=mllm): its tcase below runs it on its
     // own configuration.
-    if (!strcmp(m, "cdcca")) {
+    if (!strcmp(m, "cdcca") || !strcmp(m, "fedcmp")) {
         printf("audit %-11s on SynMM: skipped (needs --model=mllm; see the cdcca tcase)\n", m);
         return;
     }
@@ -444,13 +445,15 @@ END_TEST
 #define CD_MAX_TEST 40
 #define CD_VAL 0.1    /* --val-fraction, given explicitly: the held rows depend on it */
 #define CD_PUBLIC 0.3 /* --public-fraction: the tiny base model's public rows */
-#define CD_N_VARIANTS 4
+#define CD_N_VARIANTS 5
 
 // The uploading variants: every --cdcca.adapt whose cloud adapts (two of them with half the rows
-// asking for a caption), and UTS off.
+// asking for a caption), and UTS off; Fed-CMP's parties (their projector updates), which run on the
+// same model and rows.
 static const char *const cd_variant[CD_N_VARIANTS] = {
     "--cdcca.adapt=akd --cdcca.captions=0.5", "--cdcca.adapt=pseudo",
-    "--cdcca.adapt=logit-kd --cdcca.captions=0.5", "--cdcca.adapt=akd --cdcca.uts=false"};
+    "--cdcca.adapt=logit-kd --cdcca.captions=0.5", "--cdcca.adapt=akd --cdcca.uts=false",
+    "--method=fedcmp --fedcmp.chunk=16 --fedcmp.tune-steps=2"};
 
 static Dataset *cd_ds;
 static char cd_data[PATH_MAX], cd_base[PATH_MAX], cd_teacher[PATH_MAX];
@@ -632,15 +635,20 @@ static void search_rows(const DumpIndex *x, int nx, Hits *hits, Focus *f) {
     free(pre);
 }
 
-// The run's options: the tiny run of two stages of one round, 16 rows a round per device.
-static void cd_opts(char *buf, size_t cap) {
-    snprintf(buf, cap,
-             "--data=%s --model=mllm --mllm.base=%s --cdcca.teacher=%s --method=cdcca "
-             "--val-fraction=%g --public-fraction=%g --max-train=%d --max-test=%d --parties=%d "
-             "--rounds=%d --cdcca.stages=2 --cdcca.chunk=16 --batch-size=8 "
-             "--scenario=bomm-hybrid --cdcca.source-rows=32 --cdcca.source-epochs=1",
-             cd_data, cd_base, cd_teacher, CD_VAL, CD_PUBLIC, CD_MAX_TRAIN, CD_MAX_TEST, PARTIES,
-             ROUNDS);
+// The run's options: the tiny run on the multimodal LLM; for CD-CCA (fedcmp = 0) two stages of
+// one round, 16 rows a round per device.
+static void cd_opts(char *buf, size_t cap, int fedcmp) {
+    int n =
+        snprintf(buf, cap,
+                 "--data=%s --model=mllm --mllm.base=%s --val-fraction=%g --public-fraction=%g "
+                 "--max-train=%d --max-test=%d --parties=%d --rounds=%d --batch-size=8 "
+                 "--scenario=bomm-hybrid ",
+                 cd_data, cd_base, CD_VAL, CD_PUBLIC, CD_MAX_TRAIN, CD_MAX_TEST, PARTIES, ROUNDS);
+    if (!fedcmp)
+        snprintf(buf + n, cap - (size_t)n,
+                 "--method=cdcca --cdcca.teacher=%s --cdcca.stages=2 --cdcca.chunk=16 "
+                 "--cdcca.source-rows=32 --cdcca.source-epochs=1",
+                 cd_teacher);
 }
 
 START_TEST(test_cdcca_hosts_send_no_raw_rows) {
@@ -648,7 +656,8 @@ START_TEST(test_cdcca_hosts_send_no_raw_rows) {
     char pre[PATH_MAX + 256], opts[4 * PATH_MAX + 512], out[16384], dir[32], path[128], line[256];
     snprintf(dir, sizeof dir, "cd%d", _i);
     launcher(pre, sizeof pre, dir);
-    cd_opts(opts, sizeof opts);
+    const int fedcmp = strstr(variant, "--method=fedcmp") != NULL;
+    cd_opts(opts, sizeof opts, fedcmp);
     int rc = run_command(out, sizeof out,
                          "cd %s && timeout %d mpirun --oversubscribe -np %d %s %s/mmcollab "
                          "--out=run_%s %s %s 2>&1",
@@ -658,14 +667,16 @@ START_TEST(test_cdcca_hosts_send_no_raw_rows) {
     // Uploads there were: else a clean capture would prove nothing.
     double v[64], up = 0;
     snprintf(path, sizeof path, "run_%s", dir);
-    int nv = read_series(work, path, "cd_up_rows", v, 64);
+    int nv = read_series(work, path, fedcmp ? "payload_up" : "cd_up_rows", v, 64);
     for (int k = 0; k < nv; k++)
         up += v[k] == v[k] ? v[k] : 0;
-    ck_assert_msg(up > 0, "cdcca %s: no device uploaded a row (cd_up_rows)", variant);
+    ck_assert_msg(up > 0, "%s: no party uploaded (%s)", variant,
+                  fedcmp ? "payload_up" : "cd_up_rows");
     Placement pl;
     placement_init(&pl, PARTIES, NP);
-    printf("audit cdcca %-36s rows train 0..%lld test 0..%lld, %.0f rows uploaded:", variant,
-           (long long)cd_n[DS_TRAIN] - 1, (long long)cd_n[DS_TEST] - 1, up);
+    printf("audit %-36s rows train 0..%lld test 0..%lld, %.0f %s uploaded:", variant,
+           (long long)cd_n[DS_TRAIN] - 1, (long long)cd_n[DS_TEST] - 1, up,
+           fedcmp ? "bytes" : "rows");
     snprintf(path, sizeof path, "%s/%s", work, dir);
     Dump d[NP];
     DumpIndex x[NP];

@@ -2,8 +2,8 @@
 // `#include "dir/..."` in src/<module>/ names a module that module may use. core ← tensor ← nn ←
 // models; comm and io beside them; data beside them over io (io/seal.h: the digest beside each
 // dataset file); cli over data; train over models and data; protocols over
-// all of those; methods over protocols; fl over everything but apps. A new include that breaks the
-// order fails here with the file and line.
+// all of those and agg (Fed-CMP's aggregation); methods over protocols; fl over everything but
+// apps. A new include that breaks the order fails here with the file and line.
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -24,8 +24,8 @@ static const struct {
     {"agg", "core tensor comm agg"},
     {"secagg", "core comm secagg"},
     {"train", "core tensor nn models data io train"},
-    {"protocols", "core tensor nn models data comm io train protocols"},
-    {"methods", "core tensor nn models data comm io train protocols methods"},
+    {"protocols", "core tensor nn models data comm io train agg protocols"},
+    {"methods", "core tensor nn models data comm io train agg protocols methods"},
     {"fl", "core tensor nn models data comm io cli train protocols methods privacy agg secagg fl"},
     {"apps", "core tensor nn models data comm io cli train protocols methods privacy agg secagg fl "
              "apps"},

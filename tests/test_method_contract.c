@@ -35,9 +35,9 @@ static void setup(void) {
 static void teardown(void) { run_command(NULL, 0, "rm -rf %s", work); }
 
 // Options that keep a method's cloud-side models tiny: the protocol, not the accuracy, is tested.
-// CD-CCA runs only on the multimodal LLM: its options replace the data and the model (the last
-// value of a key on the command line wins), on the tiny base model and its tiny teacher, one
-// stage of two rounds (so the stop after round 1 falls inside a stage).
+// CD-CCA and Fed-CMP run only on the multimodal LLM: their options replace the data and the model
+// (the last value of a key on the command line wins), on the tiny base model (and CD-CCA's tiny
+// teacher, one stage of two rounds, so the stop after round 1 falls inside a stage).
 static const char *method_extra(const char *name) {
     static const struct {
         const char *method, *extra;
@@ -56,6 +56,16 @@ static const char *method_extra(const char *name) {
                  "--max-train=200 --max-test=40 --batch-size=8 --cdcca.stages=1 --cdcca.chunk=16 "
                  "--cdcca.source-rows=32 --cdcca.source-epochs=1",
                  data, base, teacher);
+        return cdcca;
+    }
+    if (!strcmp(name, "fedcmp")) { // the projectors of the tiny multimodal LLM, CRAA + OPM
+        char data[PATH_MAX], base[PATH_MAX];
+        mmc_data_path(data, "avfmnist_ci.h5");
+        mmc_data_path(base, "base/mllm_tiny.h5");
+        snprintf(cdcca, sizeof cdcca,
+                 "--data=%s --model=mllm --mllm.base=%s --public-fraction=0.3 --max-train=200 "
+                 "--max-test=40 --batch-size=8 --fedcmp.chunk=16 --fedcmp.tune-steps=2",
+                 data, base);
         return cdcca;
     }
     for (size_t i = 0; i < sizeof extras / sizeof extras[0]; i++)

@@ -325,6 +325,7 @@ static int read_stage(const char *path, const char *stage, const Model *model, f
     int rc = 0, found = 0;
     for (int t = 0; t < model->n_tensors && rc == 0; t++) {
         const ModelTensor *mt = &model->tensor[t];
+        if (is_lora(mt->name)) continue; // a model's adapters are its own (rank from its options)
         char name[256];
         snprintf(name, sizeof name, "weights/%s/%s", stage, mt->name);
         if (H5Lexists(f, "weights", H5P_DEFAULT) <= 0 ||

@@ -49,7 +49,8 @@ void mllm_file_write_curve(hid_t f, const char *stage, const char *series, const
 int mllm_file_read_config(const char *path, MllmConfig *c, char *err, size_t cap);
 int mllm_file_read_tokenizer(const char *path, Bpe *b, char *err, size_t cap);
 // Every tensor stored under /weights/<stage> into params at the model's offsets (its shape must
-// equal the model's); with require_all, every non-LoRA tensor of the model must be there.
+// equal the model's); with require_all, every non-LoRA tensor of the model must be there. LoRA
+// tensors are never read: a model's adapters are its own (their rank comes from its options).
 int mllm_file_read_stage(const char *path, const char *stage, const Model *model, float *params,
                          int require_all, char *err, size_t cap);
 // A double attribute of the root (NAN when absent).

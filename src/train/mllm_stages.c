@@ -19,14 +19,22 @@
 
 void stage_rows_load(StageRows *r, const Dataset *ds, const SampleLayout *sl, DsSplit split,
                      const int64_t *idx, int64_t n) {
+    stage_rows_load_masked(r, ds, sl, split, idx, NULL, n);
+}
+
+void stage_rows_load_masked(StageRows *r, const Dataset *ds, const SampleLayout *sl, DsSplit split,
+                            const int64_t *idx, const uint8_t *mask, int64_t n) {
     memset(r, 0, sizeof *r);
     uint8_t *all = xmalloc((size_t)n + 1);
-    memset(all, (1u << sl->n_mod) - 1, (size_t)n);
+    if (mask)
+        memcpy(all, mask, (size_t)n);
+    else
+        memset(all, (1u << sl->n_mod) - 1, (size_t)n);
     sampleset_load(&r->set, sl, ds, split, idx, all, n);
     xfree(all);
     r->n = n;
     r->facts = xcalloc((size_t)n + 1, sizeof *r->facts);
-    sampleset_facts(r->facts, &r->set, sl, ds, split, idx); // every modality present
+    sampleset_facts(r->facts, &r->set, sl, ds, split, idx);
 }
 
 void stage_rows_free(StageRows *r) {
@@ -289,8 +297,9 @@ static SampleFacts masked_facts(const SampleFacts *all, const StageEnv *env, int
 }
 
 // What a sequence asks. CAPTION and INSTRUCT are stages 3 and 4; ITEMS is the parties' task
-// question; MIX draws one of the three per row (stage 4').
-enum { TASK_CAPTION = 0, TASK_INSTRUCT = 1, TASK_ITEMS = 2, TASK_MIX = 3 };
+// question; MIX draws one of the three per row (stage 4'); CAPTION_OWN is a caption of the row's
+// own image and audio (Fed-CMP's parties: the modalities a party holds).
+enum { TASK_CAPTION = 0, TASK_INSTRUCT = 1, TASK_ITEMS = 2, TASK_MIX = 3, TASK_CAPTION_OWN = 4 };
 
 // A random non-empty set of the encoders' modalities (and, with text, the text modality with
 // probability 1/2) as a data-modality mask.
@@ -325,8 +334,16 @@ static int build_seq(const StageEnv *env, SeqBuf *s, const StageRows *rows, int 
         uint32_t u = rng_below(rng, 10);
         task = u < 4 ? TASK_ITEMS : u < 7 ? TASK_CAPTION : TASK_INSTRUCT;
     }
-    int mask =
-        task == TASK_ITEMS ? draw_item_mask(env, rng) : draw_mask(env, rng, task == TASK_INSTRUCT);
+    int mask = 0;
+    if (task == TASK_CAPTION_OWN) {
+        for (int e = 0; e < mm->c.n_enc; e++)
+            mask |= rows->set.mask[row] & (1 << env->mod_of_enc[e]);
+        CHECK(mask, "a caption row (%lld) without image or audio", (long long)row);
+        task = TASK_CAPTION;
+    } else {
+        mask = task == TASK_ITEMS ? draw_item_mask(env, rng)
+                                  : draw_mask(env, rng, task == TASK_INSTRUCT);
+    }
     uint8_t has[MLLM_MAX_ENC] = {0};
     for (int e = 0; e < mm->c.n_enc; e++)
         has[e] = (uint8_t)(mask >> env->mod_of_enc[e] & 1);
@@ -455,6 +472,61 @@ static double stage_seq(const StageEnv *env, float *params, const char *spec, Ml
     mllm_work_free(&w);
     seqbuf_free(&s);
     return instruct ? acc : ppl;
+}
+
+// ---- captions for a caller's own training loop ----
+
+struct StageCaptions {
+    const StageEnv *env;
+    SeqBuf s;
+    MllmWork w;
+    int Bmax;
+};
+
+StageCaptions *stage_captions_create(const StageEnv *env, int Bmax) {
+    StageCaptions *c = xcalloc(1, sizeof *c);
+    c->env = env, c->Bmax = Bmax;
+    seqbuf_init(&c->s, env, Bmax);
+    mllm_work_init(&c->w, env->mm, Bmax, env->mm->c.lm.Tmax);
+    return c;
+}
+
+void stage_captions_free(StageCaptions *c) {
+    if (!c) return;
+    mllm_work_free(&c->w);
+    seqbuf_free(&c->s);
+    xfree(c);
+}
+
+double stage_captions_loss(StageCaptions *c, const float *params, float *grads,
+                           const StageRows *rows, const int64_t *idx, int B, Rng *rng, Rng *drop,
+                           int64_t *n) {
+    CHECK(B >= 1 && B <= c->Bmax, "stage_captions_loss: %d rows (at most %d)", B, c->Bmax);
+    for (int b = 0; b < B; b++)
+        c->s.order[b] = idx[b];
+    MllmBatch mb = make_batch(c->env, &c->s, rows, B, TASK_CAPTION_OWN, rng);
+    MllmTrain tr = {.proj = 1};
+    return mllm_lm_loss(c->env->mm, params, grads, &tr, &mb, c->s.tgt, 1.0, &c->w, drop, n, NULL);
+}
+
+double stage_captions_ppl(StageCaptions *c, const float *params, const StageRows *val,
+                          uint32_t stream) {
+    MllmTrain tr = {.proj = 1};
+    double sum = 0;
+    int64_t cnt = 0;
+    Rng vr;
+    rng_init(&vr, c->env->seed, stream, 0, RNG_DATA);
+    for (int64_t at = 0; at < val->n; at += c->Bmax) {
+        int B = (int)(val->n - at < c->Bmax ? val->n - at : c->Bmax);
+        for (int b = 0; b < B; b++)
+            c->s.order[b] = at + b;
+        MllmBatch mb = make_batch(c->env, &c->s, val, B, TASK_CAPTION_OWN, &vr);
+        int64_t k;
+        double l =
+            mllm_lm_loss(c->env->mm, params, NULL, &tr, &mb, c->s.tgt, 1.0, &c->w, NULL, &k, NULL);
+        sum += l * (double)k, cnt += k;
+    }
+    return cnt ? exp(sum / (double)cnt) : NAN;
 }
 
 double stage_align(const StageEnv *env, float *params, const StageRows *train, const StageRows *val,

@@ -60,7 +60,28 @@ typedef struct {
 // Loads rows idx (n) of split with every modality present and computes their facts. Local.
 void stage_rows_load(StageRows *r, const Dataset *ds, const SampleLayout *sl, DsSplit split,
                      const int64_t *idx, int64_t n);
+// The same with each row's modalities from mask (n bitmasks, NULL = every one). Local.
+void stage_rows_load_masked(StageRows *r, const Dataset *ds, const SampleLayout *sl, DsSplit split,
+                            const int64_t *idx, const uint8_t *mask, int64_t n);
 void stage_rows_free(StageRows *r);
+
+// Stage 3's captions for a caller's own training loop (Fed-CMP's parties train the projectors):
+// sequences of a row's own image and audio (its mask; a row with neither is an error), "caption:"
+// and a caption of its facts (a template and wording drawn from rng), the loss on the caption
+// tokens and <eos>. Owned (stage_captions_free); env is borrowed and must outlive it.
+typedef struct StageCaptions StageCaptions;
+StageCaptions *stage_captions_create(const StageEnv *env, int Bmax);
+void stage_captions_free(StageCaptions *c);
+// The mean caption loss of rows idx (B <= Bmax) of rows and the counted tokens in *n (may be
+// NULL); grads (may be NULL: loss only) += the projectors' gradient. drop: LoRA dropout (NULL =
+// none). Local.
+double stage_captions_loss(StageCaptions *c, const float *params, float *grads,
+                           const StageRows *rows, const int64_t *idx, int B, Rng *rng, Rng *drop,
+                           int64_t *n);
+// The caption perplexity over every row of val once, its draws from stream (fixed: the same
+// captions for every caller). Local.
+double stage_captions_ppl(StageCaptions *c, const float *params, const StageRows *val,
+                          uint32_t stream);
 
 // A curve: (step, value) pairs appended by the stages. Owned (curve_free).
 typedef struct {

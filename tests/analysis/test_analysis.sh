@@ -52,7 +52,7 @@ mkdir -p "$T/orig" && cp -r "$T/runs" "$T/scal" "$T/orig/" # as the binary wrote
 "$PY" "$EM" stamp $FAKE 0 "$T"/runs/* "$T"/scal/*
 
 echo "== --help"
-for s in curves table bytes scaling bomm_table fedmllm_table cdcca_table readme_figures sweep; do
+for s in curves table bytes scaling bomm_table fedmllm_table cdcca_table fedcmp_table readme_figures sweep; do
   if "$PY" "$A/$s.py" --help | grep -q usage; then ok "$s.py --help"; else bad "$s.py --help"; fi
 done
 
@@ -999,6 +999,88 @@ sed -i '1d' "$C/jobs/cdcca/sweep.txt"
 if CDT >/dev/null 2>"$T/err"; then bad "cdcca_table.py accepted a manifest its generator does not write"
 elif grep -q "jobs/cdcca/sweep.txt is not what jobs/cdcca/gen_tiny.py writes" "$T/err"; then ok "a stale manifest: $(head -c 90 "$T/err")"
 else cat "$T/err"; bad "cdcca_table.py on a stale manifest: unclear error"; fi
+
+echo "== jobs/fedcmp/sweep.txt"
+nf=$(cd "$HERE" && analysis/run_manifest.sh jobs/fedcmp/sweep.txt --list | sort -u | wc -l)
+if "$PY" "$HERE/jobs/fedcmp/gen_sweep.py" | cmp -s - "$HERE/jobs/fedcmp/sweep.txt" && [ "$nf" = 189 ]; then
+  ok "fedcmp sweep.txt = gen_sweep.py's output: $nf runs"
+else bad "jobs/fedcmp/sweep.txt differs from jobs/fedcmp/gen_sweep.py, or has $nf runs"; fi
+
+echo "== Fed-CMP table"
+# A tiny Fed-CMP sweep on the tiny base model: Fed-CMP and FedAvg in the IID scenario and one
+# ablation, 2 seeds; the caption perplexity cells and the paired difference against FedAvg
+# recomputed from metrics.csv; spectrum.png, RUNS.sha256; a stale manifest refused by name.
+F=$T/fm
+mkdir -p "$F/jobs/fedcmp"
+cat >"$F/jobs/fedcmp/tiny.cfg" <<EOF2
+data = $DATA/avfmnist_ci.h5
+model = mllm
+mllm.base = $DATA/base/mllm_tiny.h5
+public-fraction = 0.3
+method = fedcmp
+parties = 2
+rounds = 2
+batch-size = 8
+max-train = 200
+max-test = 40
+fedcmp.chunk = 16
+fedcmp.lr = 20
+fedcmp.tune-steps = 2
+eval-every = 1
+EOF2
+cat >"$F/jobs/fedcmp/gen_tiny.py" <<EOF2
+import importlib.util
+spec = importlib.util.spec_from_file_location("gen_sweep", "$HERE/jobs/fedcmp/gen_sweep.py")
+g = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(g)
+globals().update({k: v for k, v in vars(g).items() if k.isupper()})
+
+
+def lines():
+    return g.lines(config="jobs/fedcmp/tiny.cfg", seeds=(1, 2), methods=("Fed-CMP (CRAA + OPM)", "FedAvg"),
+                   scenarios=("IID",), ablations=("CRAA without OPM",))
+EOF2
+(cd "$F" && "$PY" -c 'import sys; sys.path.insert(0, "jobs/fedcmp"); import gen_tiny
+print("\n".join(x[-1] for x in gen_tiny.lines()))' >jobs/fedcmp/sweep.txt)
+if (cd "$F" && MPIRUN="$MPIRUN" "$A/run_manifest.sh" jobs/fedcmp/sweep.txt -j 2 -n 2 --bin "$BINA") >"$T/fm.out" 2>&1; then
+  ok "6 tiny Fed-CMP runs"
+else cat "$T/fm.out"; bad "run_manifest.sh on the tiny Fed-CMP sweep"; fi
+mapfile -t FMR < <(cd "$F" && "$A/run_manifest.sh" jobs/fedcmp/sweep.txt --list)
+"$PY" "$EM" stamp $FAKE 0 "${FMR[@]/#/$F/}"
+FMT() { (cd "$F" && "$PY" "$A/fedcmp_table.py" --manifest jobs/fedcmp/sweep.txt --sweep jobs/fedcmp/gen_tiny.py "$@"); }
+FMT --md out/RESULTS.md >/dev/null 2>"$F/err" || { cat "$F/err"; bad "fedcmp_table.py failed"; }
+if "$PY" - "$F" "${FMR[@]}" <<'EOF2'; then ok "Fed-CMP table = recomputed from metrics.csv (ppl cells, the paired difference)"; else bad "Fed-CMP table"; fi
+import csv, math, statistics, sys
+f, *dirs = sys.argv[1:]
+sys.path.insert(0, f"{f}/jobs/fedcmp")
+import gen_tiny as g
+lines = g.lines()
+assert len(lines) == len(dirs) == 6, (lines, dirs)
+ppl = {}
+for (study, sc, row, seed, _), n in zip(lines, dirs):
+    rs = list(csv.DictReader(open(f"{f}/{n}/metrics.csv")))
+    v = [float(r["fm_caption_ppl"]) for r in rs if r["fm_caption_ppl"] != ""]
+    ppl.setdefault((study, row), {})[seed] = v[-1]
+md = open(f"{f}/out/RESULTS.md").read()
+part = md[md.index("## Caption perplexity"):].split("\n## ")[0]
+cells = {l.split("|")[1].strip(): l.split("|")[2].strip() for l in part.split("\n") if l.startswith("| ") and not l.startswith("| rule")}
+for row in ("Fed-CMP (CRAA + OPM)", "FedAvg"):
+    xs = list(ppl[("method", row)].values())
+    want = f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}"
+    assert cells[row] == want, (row, cells[row], want)
+assert cells["TIES-merging"] == "no runs", cells
+d = [ppl[("method", "Fed-CMP (CRAA + OPM)")][s] - ppl[("method", "FedAvg")][s] for s in (1, 2)]
+want = f"− FedAvg: {statistics.mean(d):+.2f} ± {statistics.stdev(d):.2f}"
+assert want in md, (want, md[md.index("## Where"):])
+assert "| CRAA without OPM | 1,2 |" in md and "![singular values per round](spectrum.png)" in md
+EOF2
+if [ -s "$F/out/spectrum.png" ] && [ "$(wc -l <"$F/out/RUNS.sha256")" = 12 ] && (cd "$F" && sha256sum --quiet -c out/RUNS.sha256); then
+  ok "fedcmp spectrum.png; RUNS.sha256 of the 6 runs checks"
+else bad "fedcmp spectrum.png or RUNS.sha256"; fi
+sed -i '1d' "$F/jobs/fedcmp/sweep.txt"
+if FMT >/dev/null 2>"$T/err"; then bad "fedcmp_table.py accepted a manifest its generator does not write"
+elif grep -q "is not what jobs/fedcmp/gen_tiny.py writes" "$T/err"; then ok "fedcmp: a stale manifest refused"
+else cat "$T/err"; bad "fedcmp_table.py on a stale manifest: unclear error"; fi
 
 echo "== not a run"
 mkdir "$T/notarun"
