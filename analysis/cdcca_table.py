@@ -35,7 +35,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import runs as rf  # noqa: E402
-from table import caution, data_digests, load_module, manifest_dirs, mean_std, sha256, write_digests, write_outputs  # noqa: E402
+from table import caution, data_digests, mean_std, sweep_runs, sha256, write_digests, write_outputs  # noqa: E402
 
 SCRIPT = "cdcca_table.py"
 SERIES = ("cd_stage", "cd_rows", "cd_up_rows", "cd_up_bytes", "cd_raw_bytes", "cd_down_share",
@@ -239,22 +239,9 @@ def main():
     ap.add_argument("--csv", help="every number, unrounded [RESULTS.csv next to --md]")
     rf.add_provenance_args(ap)
     a = ap.parse_args()
-    sweep = load_module(a.sweep, "cdcca_sweep")
-    gen = sweep.lines()
-    lines = [ln.strip() for ln in open(a.manifest) if ln.strip() and not ln.lstrip().startswith("#")]
-    dirs = manifest_dirs(a.manifest, SCRIPT)
-    if [g[-1] for g in gen] != lines:
-        sys.exit(f"error: {SCRIPT}: {a.manifest} is not what {a.sweep} writes: regenerate it "
-                 f"({a.sweep} > {a.manifest})")
-    have = [(g, d) for g, d in zip(gen, dirs) if os.path.exists(os.path.join(d, "run.h5"))]
-    missing = [d for g, d in zip(gen, dirs) if not os.path.exists(os.path.join(d, "run.h5"))]
-    if not have:
-        sys.exit(f"error: {SCRIPT}: none of the {len(dirs)} runs of {a.manifest} has a run file yet")
-    runs = rf.load_all([d for _, d in have])
-    rf.require(runs, SERIES, SCRIPT)
-    marks = rf.provenance(runs, SCRIPT, a.allow_dirty, a.allow_mixed)
+    sweep, gen, lines, dirs, have, missing, runs, marks = sweep_runs(a, "cdcca_sweep", SERIES, SCRIPT)
     by = {}
-    for (g, _), r in zip(have, runs):
+    for g, r in have:
         by.setdefault((g[0], g[1]), []).append(r)
     # Every row of the generator's dicts, with or without runs (a smaller manifest: "no runs").
     caps = [sweep.caption_row(n) for n in sweep.CAPTION_METHODS]

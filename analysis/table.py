@@ -176,6 +176,29 @@ def manifest_dirs(path, script):
     return p.stdout.split()
 
 
+def sweep_runs(a, name, series, script):
+    """The runs of the manifest a.manifest that the generator a.sweep writes (its lines(): tuples
+    ending with the manifest line), checked: exits naming script when the manifest is stale or no
+    run has a run file yet; the runs must carry series and pass the provenance rules (a.allow_dirty,
+    a.allow_mixed). Returns (the generator module, its lines, the manifest lines, the run
+    directories, [(line tuple, run)] of the runs with a file, the missing directories, runs, marks)."""
+    sw = load_module(a.sweep, name)
+    gen = sw.lines()
+    lines = [ln.strip() for ln in open(a.manifest) if ln.strip() and not ln.lstrip().startswith("#")]
+    dirs = manifest_dirs(a.manifest, script)
+    if [g[-1] for g in gen] != lines:
+        sys.exit(f"error: {script}: {a.manifest} is not what {a.sweep} writes: regenerate it "
+                 f"({a.sweep} > {a.manifest})")
+    have = [(g, d) for g, d in zip(gen, dirs) if os.path.exists(os.path.join(d, "run.h5"))]
+    missing = [d for d in dirs if not os.path.exists(os.path.join(d, "run.h5"))]
+    if not have:
+        sys.exit(f"error: {script}: none of the {len(dirs)} runs of {a.manifest} has a run file yet")
+    runs = rf.load_all([d for _, d in have])
+    rf.require(runs, series, script)
+    marks = rf.provenance(runs, script, a.allow_dirty, a.allow_mixed)
+    return sw, gen, lines, dirs, [(g, r) for (g, _), r in zip(have, runs)], missing, runs, marks
+
+
 def caution(runs, marks):
     """The CAUTION block a generated table opens with (a list of Markdown lines, empty when every run
     is from one clean commit and each dataset has one digest): provenance() allowed problems, and
