@@ -182,8 +182,8 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
     f->mm = mllm_kind_mllm(f->model);
     int gp, gq;
     char err[512];
-    CHECK(pdsvd_grid_parse("--fedcmp.grid", f->o.grid, f->size, &gp, &gq, err, sizeof err) == 0,
-          "%s", err);
+    CHECK(pdsvd_grid_parse("fedcmp.grid", f->o.grid, f->size, &gp, &gq, err, sizeof err) == 0, "%s",
+          err);
     CHECK(!(f->rule == FEDMA_SCAFFOLD || f->rule == FEDMA_FEDNOVA) ||
               !strcmp(f->o.local_name, "sgdm"),
           "--fedcmp.agg=%s is defined for local SGD: it needs --fedcmp.local=sgdm, not %s",
@@ -271,7 +271,7 @@ static void destroy(void *st) {
 static void local_pass(Fedma *f, const StageRows *rows, const int64_t *ord, int64_t n,
                        const float *w0, float *w, const float *prox, const float *c,
                        const float *ci, Rng *rng, double *st) {
-    const size_t np = f->model->n_params, nn = f->n;
+    const size_t nn = f->n;
     const int Bmax = f->env.batch;
     selection_unpack(&f->proj, w0, f->params);
     memset(f->mom, 0, nn * sizeof(float)), memset(f->adam_v, 0, nn * sizeof(float));
@@ -308,7 +308,6 @@ static void local_pass(Fedma *f, const StageRows *rows, const int64_t *ord, int6
         }
         selection_unpack(&f->proj, wp, f->params);
     }
-    (void)np;
     selection_pack(&f->proj, f->params, w);
     st[FS_LOSS] = steps ? sum / (double)steps : NAN;
     st[FS_DECREASE] = steps ? first - last : 0;
