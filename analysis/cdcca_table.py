@@ -182,9 +182,9 @@ def against_paper(sweep, rows):
               ("" if math.isnan(fd) else f" (no DWC, the adapters in fp32: {fd:.{decimals(fd / 100, 100)}f} %{cut})") +
               f". The paper: a tiny fraction of the parameters (read here as < {TINY_DOWNLINK_PCT:g} %); "
               f"agrees: {yes(dn < TINY_DOWNLINK_PCT)}.")
-    cref = rows.get(sweep.caption_row(sweep.REFERENCE))
+    cref = rows.get(sweep.REFERENCE + sweep.CAPTION_SUFFIX)
     for b in sweep.BASELINES:
-        row = rows.get(sweep.caption_row(b))
+        row = rows.get(b + sweep.CAPTION_SUFFIX)
         if cref is None or row is None or not cref.runs or not row.runs:
             continue
         d, sd, seeds = paired(cref, row, "bleu4")
@@ -244,7 +244,7 @@ def main():
     for g, r in have:
         by.setdefault((g[0], g[1]), []).append(r)
     # Every row of the generator's dicts, with or without runs (a smaller manifest: "no runs").
-    caps = [sweep.caption_row(n) for n in sweep.CAPTION_METHODS]
+    caps = [n + sweep.CAPTION_SUFFIX for n in sweep.CAPTION_METHODS]
     order = ([("method", n) for n in sweep.METHODS] + [("ablation", n) for n in sweep.ABLATIONS] +
              [("captions", n) for n in caps])
     rows = {name: Row(study, name, by.get((study, name), [])) for study, name in order}
