@@ -164,7 +164,7 @@ def main():
             rank = [n for n, _ in ranked].index(sw.REFERENCE) + 1 if sw.REFERENCE in dict(ranked) else 0
             best = next((n for n, _ in ranked if n != sw.REFERENCE), None)
             txt = f"{title}: rank **{rank} of {len(ranked)}**"
-            for other in ("FedAvg", best):
+            for other in dict.fromkeys(("FedAvg", best)):  # the best other rule, when not FedAvg
                 if other is None or ("method", sc, other) not in rows:
                     continue
                 d, s, seeds = paired(ref, rows[("method", sc, other)], key)
