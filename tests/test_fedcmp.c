@@ -3,7 +3,8 @@
 //   - -np 2 and -np 3 write identical checkpoints and metrics (CRAA + OPM, the LAPACKE path);
 //     stopped after round 2 and resumed at the other -np, the run ends bit for bit as the straight
 //     one; OPM keeps every basis orthonormal (fm_orth_err <= 1e-5 each round);
-//   - CRAA at full rank with plain weights and no momentum (knots, --fedcmp.rank=0) gives FedAvg's
+//   - CRAA at full rank with plain weights and no momentum (knots, --fedcmp.full-rank) gives
+//   FedAvg's
 //     projector within float tolerance, and a rank-1 CRAA does not;
 //   - the ScaLAPACK path (the matrix from the parties' ranks onto a 1x2 grid) gives the LAPACKE
 //     path's projector within float tolerance (singular vectors differ at most in sign, which
@@ -96,7 +97,7 @@ END_TEST
 
 START_TEST(test_full_rank_uniform_craa_is_fedavg) {
     run_ok(2, "avg", "--fedcmp.agg=fedavg");
-    run_ok(2, "knots", "--fedcmp.agg=knots --fedcmp.rank=0");
+    run_ok(2, "knots", "--fedcmp.agg=knots --fedcmp.full-rank=true");
     run_ok(2, "rank1", "--fedcmp.agg=knots --fedcmp.rank=1");
     ck_assert_msg(same_x("avg", "knots", 1e-4) == 0, "full-rank KnOTS differs from FedAvg");
     ck_assert_msg(same_x("avg", "rank1", 1e-4) != 0, "rank-1 KnOTS equals FedAvg");
@@ -139,7 +140,7 @@ START_TEST(test_bad_options_name_the_key) {
     static const struct {
         const char *extra, *needle;
     } bad[] = {
-        {"--fedcmp.rank=-1", "fedcmp.rank"},
+        {"--fedcmp.rank=0", "fedcmp.rank"},
         {"--fedcmp.rank=100000", "fedcmp.rank"},
         {"--fedcmp.beta=1", "fedcmp.beta"},
         {"--fedcmp.temp=0", "fedcmp.temp"},

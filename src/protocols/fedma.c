@@ -190,7 +190,7 @@ static void *create(const ProtocolEnv *env, const void *ext, const void *opts,
           f->o.agg_name, f->o.local_name);
     select_projectors(f);
     for (int k = 0; k < f->n_mat; k++) { // OPM's fixed rank per matrix: r, or full = d_out
-        f->opm_r[k] = f->o.rank ? f->o.rank : f->mat[k].d_out;
+        f->opm_r[k] = f->o.full_rank ? f->mat[k].d_out : f->o.rank;
         CHECK(f->opm_r[k] <= f->mat[k].d_out,
               "--fedcmp.rank=%d is larger than the projector matrix %s (%d x %d): at most %d",
               f->o.rank, f->mat[k].name, f->mat[k].d_out, f->mat[k].d_in, f->mat[k].d_out);

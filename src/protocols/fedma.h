@@ -52,7 +52,8 @@ typedef struct {
     char svd_name[OPT_STR_MAX];   // auto|lapacke|scalapack
     char grid[OPT_STR_MAX];       // PxQ
     char local_name[OPT_STR_MAX]; // sgdm|adamw
-    int rank;                     // CRAA rank r (0 = full)
+    int rank;                     // CRAA rank r
+    int full_rank;                // 1: every singular triplet (rank ignored)
     double temp, eps;             // reliability temperature, distance epsilon
     int per_row;                  // per-row reliability weights
     int opm, opm_align, opm_retract;
@@ -75,7 +76,7 @@ typedef struct {
     void (*state_init)(float *state, size_t n, const FedmaOpts *o);
 } FedmaExt;
 
-#define FEDMA_N_OPTS 26
+#define FEDMA_N_OPTS 27
 extern const OptSpec fedma_opts[FEDMA_N_OPTS];
 // The rules between options (an OptGroup validate): names the keys. Local.
 int fedma_opts_validate(const void *opts, const OptSet *set, char *err, size_t cap);

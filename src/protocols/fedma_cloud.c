@@ -116,7 +116,7 @@ static void craa_round(Fedma *f, float *dx, const float *up, int rec, const int 
     for (int k = 0; k < f->n_mat; k++) {
         const FedmaMat *m = &f->mat[k];
         const int d_out = m->d_out, d_in = m->d_in, kmax = d_out < K * d_in ? d_out : K * d_in;
-        const int r = fedma_uses_opm(f) || f->o.rank ? f->opm_r[k] : kmax;
+        const int r = fedma_uses_opm(f) || !f->o.full_rank ? f->opm_r[k] : kmax;
         CHECK(r <= kmax,
               "--fedcmp.rank=%d: %s's stacked updates (%d x %d, %d parties) have %d singular "
               "values",

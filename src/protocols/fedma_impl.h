@@ -41,7 +41,7 @@ typedef struct {
     size_t n;       // their floats (packed)
     int n_mat;
     FedmaMat mat[FEDMA_MAX_MAT];
-    int opm_r[FEDMA_MAX_MAT]; // CRAA's rank per matrix (--fedcmp.rank, or d_out for full)
+    int opm_r[FEDMA_MAX_MAT]; // CRAA's rank per matrix (--fedcmp.rank; full-rank: d_out)
     int svd_scalapack;        // CRAA's SVD path (fixed at create from the options, never from -np)
     PdsvdGrid *grid;          // the ScaLAPACK grid (every rank) when svd_scalapack
     float *start;          // (n_params) the frozen encoders and LM, fresh projectors: every model's
