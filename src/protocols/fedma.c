@@ -93,12 +93,18 @@ static void stage_env(Fedma *f) {
     }
 }
 
-// Rows idx (n) of split with their masks, those with image or audio only, as stage rows.
-static void media_rows(const Fedma *f, StageRows *r, DsSplit split, const int64_t *idx,
-                       const uint8_t *mask, int64_t n) {
+// The data modalities the encoders read, as a mask: a row captions when it has one of them.
+static int media_mask(const Fedma *f) {
     int media = 0;
     for (int k = 0; k < f->mm->c.n_enc; k++)
         media |= 1 << f->senv.mod_of_enc[k];
+    return media;
+}
+
+// Rows idx (n) of split with their masks, those with image or audio only, as stage rows.
+static void media_rows(const Fedma *f, StageRows *r, DsSplit split, const int64_t *idx,
+                       const uint8_t *mask, int64_t n) {
+    const int media = media_mask(f);
     int64_t *ix = xmalloc(((size_t)n + 1) * sizeof *ix), m = 0;
     uint8_t *mk = xmalloc((size_t)n + 1);
     for (int64_t j = 0; j < n; j++)
@@ -145,9 +151,7 @@ static void load_rows(Fedma *f) {
     stage_rows_load(&f->pub_rows, f->env.ds, f->env.layout, DS_TRAIN, pub, np);
     xfree(pub);
     if (f->rule == FEDMA_CENTRAL) { // every party's rows with image or audio, in party order
-        int media = 0;
-        for (int k = 0; k < f->mm->c.n_enc; k++)
-            media |= 1 << f->senv.mod_of_enc[k];
+        const int media = media_mask(f);
         f->all_off = xcalloc((size_t)f->P + 1, sizeof *f->all_off);
         n = 0;
         for (int p = 0; p < f->P; p++)
@@ -276,6 +280,7 @@ static void local_pass(Fedma *f, const StageRows *rows, const int64_t *ord, int6
     selection_unpack(&f->proj, w0, f->params);
     memset(f->mom, 0, nn * sizeof(float)), memset(f->adam_v, 0, nn * sizeof(float));
     float *g = xmalloc((nn + 1) * sizeof(float)), *wp = xmalloc((nn + 1) * sizeof(float));
+    memcpy(wp, w0, nn * sizeof(float)); // the packed weights the optimiser steps
     ParamSegment all = {0, nn};
     double sum = 0, first = NAN, last = NAN;
     long steps = 0;
@@ -288,7 +293,6 @@ static void local_pass(Fedma *f, const StageRows *rows, const int64_t *ord, int6
         sum += l, last = l;
         if (steps == 0) first = l;
         selection_pack(&f->proj, f->grads, g);
-        selection_pack(&f->proj, f->params, wp);
         if (prox)
             for (size_t j = 0; j < nn; j++)
                 g[j] += (float)f->o.mu * (wp[j] - prox[j]);
@@ -308,7 +312,7 @@ static void local_pass(Fedma *f, const StageRows *rows, const int64_t *ord, int6
         }
         selection_unpack(&f->proj, wp, f->params);
     }
-    selection_pack(&f->proj, f->params, w);
+    memcpy(w, wp, nn * sizeof(float));
     st[FS_LOSS] = steps ? sum / (double)steps : NAN;
     st[FS_DECREASE] = steps ? first - last : 0;
     st[FS_STEPS] = (double)steps;
