@@ -249,6 +249,12 @@ $(BUILD)/lib/libmpiaudit.so: tests/pmpi/mpi_audit.c $(BUILD)/.flags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $@')
 	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -fPIC -shared $< -o $@
+# A cblas_sgemm that spoils one element, preloaded by test_blas.c into blas_check (the self-check
+# must catch a wrong kernel). Built like the counter above.
+$(BUILD)/lib/libbadsgemm.so: tests/preload/bad_sgemm.c $(BUILD)/.flags
+	@mkdir -p $(@D)
+	@$(if $(Q),echo '  CC      $@')
+	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -fPIC -shared $< -ldl -o $@
 $(BUILD)/bin/count_probe: tests/pmpi/count_probe.c $(BUILD)/.flags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo '  CC      $@')
@@ -332,20 +338,24 @@ $(BUILD)/bin/run_mpi_tests: $(MPI_TEST_OBJ) $(LIB)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(CHECK_LIBS) $(LDLIBS) -o $@
 
 # ---- test targets ----
-# Open MPI refuses root without these; set here only, for the test and bench recipes.
-# OpenBLAS 0.3.21 takes AVX-512 CPUs it does not know (and some environments preset Haswell) for
-# AVX2 ones: on an avx512f CPU the runs use its SkylakeX kernels, about twice as fast
-# (tests/bench/RESULTS.md). OPENBLAS_CORETYPE=... on the command line overrides.
-OPENBLAS_CORETYPE_BEST := $(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo SkylakeX)
+# Open MPI refuses root without these; set here only, for the test and bench recipes. OPENBLAS_CORETYPE
+# is left as the machine's environment sets it (some hosts preset it because older OpenBLAS builds
+# compute wrong results or crash on their CPUs): the tests and the data run under it.
 MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
            OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none \
-           OPENBLAS_NUM_THREADS=1 \
-           $(if $(filter command line,$(origin OPENBLAS_CORETYPE)),OPENBLAS_CORETYPE=$(OPENBLAS_CORETYPE),$(if $(OPENBLAS_CORETYPE_BEST),OPENBLAS_CORETYPE=$(OPENBLAS_CORETYPE_BEST)))
+           OPENBLAS_NUM_THREADS=1
+# make run, the benches and the tables may use a faster core type: OpenBLAS 0.3.21 takes AVX-512 CPUs
+# it does not know for AVX2 ones (about half speed, tests/bench/RESULTS.md). scripts/blas_core.sh
+# tries SkylakeX there (MMC_BLAS_CANDIDATES=... names others) under build/bin/blas_check, sgemm and
+# dgemm against a triple loop in a process of its own, uses it only when that passes, and prints the
+# core type used. Prefix a recipe's command with it (after MPI_ENV).
+BLAS_CORE := scripts/blas_core.sh $(BUILD)/bin/blas_check --
 # Under ASan, Open MPI's dlclose()d components leave leaks in unnamed modules that no suppression
 # can match, so leak detection is off wherever MPI is initialised (the MPI suites, the probes).
 MPI_SAN_ENV := $(if $(SAN),ASAN_OPTIONS=detect_leaks=0,)
 
 test: $(BUILD)/bin/run_tests $(APPS) $(PROBES) $(BUILD)/lib/libmpicount.so $(BUILD)/bin/count_probe \
+      $(BUILD)/lib/libbadsgemm.so \
       $(BUILD)/lib/libmpiaudit.so \
       $(REPLAYS) $(foreach f,avfmnist_ci landsat memes_ci base/mllm_tiny base/mllm_tiny-teacher,$(call sealed,$(DATA)/$(f).h5))
 	$(MPI_ENV) $(MPI_SAN_ENV) MMC_BIN_DIR=$(BUILD)/bin MMC_LIB_DIR=$(BUILD)/lib MMC_DATA_DIR=$(DATA) \
@@ -448,7 +458,7 @@ RUN_NP ?= 3
 RUN_ARGS ?= --config=jobs/demo.cfg
 run: $(APPS) $(call sealed,$(DATA)/avfmnist_small.h5)
 	rm -rf $(RUN_DIR)
-	$(MPI_ENV) $(MPIRUN) -np $(RUN_NP) $(BUILD)/bin/mmcollab $(RUN_ARGS) --out=$(RUN_DIR)
+	$(MPI_ENV) $(BLAS_CORE) $(MPIRUN) -np $(RUN_NP) $(BUILD)/bin/mmcollab $(RUN_ARGS) --out=$(RUN_DIR)
 	/usr/bin/python3 analysis/curves.py $(RUN_DIR) -o $(RUN_DIR)/curves.png
 	@echo "== $(RUN_DIR): run.h5, metrics.csv, ckpt/, curves.png"
 
@@ -461,7 +471,7 @@ BOMM_RESULTS ?= jobs/bomm/RESULTS.md
 BOMM_J ?= 1
 BOMM_NP ?= 3
 bomm-table: $(APPS) $(foreach f,avfmnist_small landsat,$(call sealed,$(DATA)/$(f).h5))
-	$(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(BOMM_MANIFEST) -j $(BOMM_J) -n $(BOMM_NP) \
+	$(MPI_ENV) $(BLAS_CORE) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(BOMM_MANIFEST) -j $(BOMM_J) -n $(BOMM_NP) \
 	  --bin $(BUILD)/bin
 	/usr/bin/python3 analysis/bomm_table.py $$(analysis/run_manifest.sh $(BOMM_MANIFEST) --list) \
 	  --md $(BOMM_RESULTS) --csv $(BOMM_RESULTS:.md=.csv) --curves $(dir $(BOMM_RESULTS))curves >/dev/null
@@ -481,7 +491,7 @@ fedmllm-table fedmllm-table-quick: FEDMLLM_MANIFEST ?= $(if $(filter %-quick,$@)
 fedmllm-table fedmllm-table-quick: FEDMLLM_RESULTS ?= $(if $(filter %-quick,$@),jobs/fedmllm/quick/RESULTS.md,jobs/fedmllm/RESULTS.md)
 fedmllm-table fedmllm-table-quick: $(APPS) \
     $(foreach f,avfmnist_small memes base/mllm,$(call sealed,$(DATA)/$(f).h5))
-	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(FEDMLLM_MANIFEST) \
+	rc=0; $(MPI_ENV) $(BLAS_CORE) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(FEDMLLM_MANIFEST) \
 	  -j $(FEDMLLM_J) -n $(FEDMLLM_NP) --bin $(BUILD)/bin || rc=$$?; \
 	mkdir -p $(dir $(FEDMLLM_RESULTS)) && \
 	/usr/bin/python3 analysis/fedmllm_table.py --manifest $(FEDMLLM_MANIFEST) --md $(FEDMLLM_RESULTS) >/dev/null && \
@@ -494,7 +504,7 @@ SECURITY_MANIFEST ?= jobs/security/sweep.txt
 SECURITY_RESULTS ?= jobs/security/RESULTS.md
 SECURITY_J ?= 2
 security-table: $(APPS) $(foreach f,avfmnist_small landsat base/mllm,$(call sealed,$(DATA)/$(f).h5))
-	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(SECURITY_MANIFEST) \
+	rc=0; $(MPI_ENV) $(BLAS_CORE) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(SECURITY_MANIFEST) \
 	  -j $(SECURITY_J) -n 3 --bin $(BUILD)/bin || rc=$$?; \
 	/usr/bin/python3 analysis/security_table.py --manifest $(SECURITY_MANIFEST) --md $(SECURITY_RESULTS) \
 	  >/dev/null && echo "== $(SECURITY_RESULTS), its CSV and dp_curve.png next to it" && exit $$rc
@@ -508,7 +518,7 @@ CDCCA_MANIFEST ?= jobs/cdcca/sweep.txt
 CDCCA_RESULTS ?= jobs/cdcca/RESULTS.md
 CDCCA_J ?= 2
 cdcca-table: $(APPS) $(foreach f,avfmnist_small base/mllm base/mllm-teacher,$(call sealed,$(DATA)/$(f).h5))
-	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(CDCCA_MANIFEST) \
+	rc=0; $(MPI_ENV) $(BLAS_CORE) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(CDCCA_MANIFEST) \
 	  -j $(CDCCA_J) -n 3 --bin $(BUILD)/bin || rc=$$?; \
 	/usr/bin/python3 analysis/cdcca_table.py --manifest $(CDCCA_MANIFEST) --md $(CDCCA_RESULTS) \
 	  >/dev/null && echo "== $(CDCCA_RESULTS), its CSV, RUNS.sha256 and stages.png next to it" && exit $$rc
@@ -517,7 +527,7 @@ FEDCMP_MANIFEST ?= jobs/fedcmp/sweep.txt
 FEDCMP_RESULTS ?= jobs/fedcmp/RESULTS.md
 FEDCMP_J ?= 2
 fedcmp-table: $(APPS) $(foreach f,avfmnist_small base/mllm,$(call sealed,$(DATA)/$(f).h5))
-	rc=0; $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(FEDCMP_MANIFEST) \
+	rc=0; $(MPI_ENV) $(BLAS_CORE) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $(FEDCMP_MANIFEST) \
 	  -j $(FEDCMP_J) -n 3 --bin $(BUILD)/bin || rc=$$?; \
 	/usr/bin/python3 analysis/fedcmp_table.py --manifest $(FEDCMP_MANIFEST) --md $(FEDCMP_RESULTS) \
 	  >/dev/null && echo "== $(FEDCMP_RESULTS), its CSV, RUNS.sha256 and spectrum.png next to it" && exit $$rc
@@ -527,7 +537,7 @@ fedcmp-table: $(APPS) $(foreach f,avfmnist_small base/mllm,$(call sealed,$(DATA)
 TUNING := jobs/sweeps/bomm_validation.txt jobs/sweeps/fedprox_mu.txt jobs/sweeps/fedmllm_lr.txt
 tuning: $(APPS) $(foreach f,avfmnist_small landsat memes base/mllm,$(call sealed,$(DATA)/$(f).h5))
 	for m in $(TUNING); do \
-	  $(MPI_ENV) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $$m -j $(BOMM_J) -n 1 \
+	  $(MPI_ENV) $(BLAS_CORE) MPIRUN='$(MPIRUN) --bind-to none' analysis/run_manifest.sh $$m -j $(BOMM_J) -n 1 \
 	    --bin $(BUILD)/bin || exit 1; \
 	  /usr/bin/python3 analysis/sweep.py $$(analysis/run_manifest.sh $$m --list) --md $${m%.txt}.md \
 	    >/dev/null || exit 1; \
@@ -598,23 +608,23 @@ fuzz-run: $(FUZZERS)
 	done
 
 # Benchmarks (not tests): tests/bench/run.sh runs the C programs and their PyTorch twins.
-bench: $(BENCHES)
+bench: $(BENCHES) $(BUILD)/bin/blas_check
 	@tests/bench/run.sh $(BUILD)/bin
 
 # Secure aggregation's cost against the plain int64 reduce (tests/bench/bench_secagg.c): one round's
 # set-up, masking, gather and unmasking for 10 members at the party model's 318,410 parameters.
-bench-secagg: $(BUILD)/bin/bench_secagg
-	$(MPI_ENV) $(MPIRUN) -np 3 $(BUILD)/bin/bench_secagg
+bench-secagg: $(BUILD)/bin/bench_secagg $(BUILD)/bin/blas_check
+	$(MPI_ENV) $(BLAS_CORE) $(MPIRUN) -np 3 $(BUILD)/bin/bench_secagg
 
 # The LAPACKE / ScaLAPACK crossover of the CRAA SVD (tests/bench/bench_svd.c, docs/svd_paths.md).
 SVD_SIZES ?= 32x512,64x1024,256x4096,512x8192,1024x16384
-bench-svd: $(BUILD)/bin/bench_svd
-	$(MPI_ENV) $(MPIRUN) -np 2 $(BUILD)/bin/bench_svd sizes=$(SVD_SIZES) reps=1
-	$(MPI_ENV) $(MPIRUN) -np 4 $(BUILD)/bin/bench_svd sizes=$(SVD_SIZES) reps=1
+bench-svd: $(BUILD)/bin/bench_svd $(BUILD)/bin/blas_check
+	$(MPI_ENV) $(BLAS_CORE) $(MPIRUN) -np 2 $(BUILD)/bin/bench_svd sizes=$(SVD_SIZES) reps=1
+	$(MPI_ENV) $(BLAS_CORE) $(MPIRUN) -np 4 $(BUILD)/bin/bench_svd sizes=$(SVD_SIZES) reps=1
 
 # Scale (issue 4 item 13): PARTIES, RANKS, ROUNDS, TRAIN, TEST, ROWS_PER_PARTY pass through.
-bench-parties: $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm
-	@$(MPI_ENV) MPIRUN='$(MPIRUN)' WORK=$(BUILD)/bench/parties tests/bench/bench_parties.sh $(BUILD)/bin
+bench-parties: $(BUILD)/bin/mmcollab $(BUILD)/bin/build_synmm $(BUILD)/bin/blas_check
+	@$(MPI_ENV) $(BLAS_CORE) MPIRUN='$(MPIRUN)' WORK=$(BUILD)/bench/parties tests/bench/bench_parties.sh $(BUILD)/bin
 
 lint:
 	cppcheck --quiet --inline-suppr --error-exitcode=1 --std=c11 --enable=warning,performance,portability \

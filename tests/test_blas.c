@@ -1,8 +1,14 @@
 // test_blas.c - the row-major sgemm helper against its naive twin, for every transpose combination,
-// with leading dimensions larger than the rows and with beta accumulation; bad arguments die.
+// with leading dimensions larger than the rows and with beta accumulation; bad arguments die. And
+// the core-type self-check (build/bin/blas_check, scripts/blas_core.sh) that lets make run and make
+// bench use faster OpenBLAS kernels: it passes under working kernels, fails under a preloaded
+// sgemm that spoils one element and under kernels the CPU cannot run, and then the command runs
+// under the environment's own setting. Runs from the repository root (where make test runs).
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/xalloc.h"
 #include "helpers.h"
@@ -63,6 +69,72 @@ START_TEST(test_sgemm_bad_arguments_die_with_shapes) {
 }
 END_TEST
 
+// The CPU's flags, from /proc/cpuinfo: 1 when the word is among them.
+static int cpu_has(const char *flag) {
+    char out[64];
+    return run_command(out, sizeof out, "grep -qw %s /proc/cpuinfo", flag) == 0;
+}
+
+static const char *lib_dir(void) {
+    return getenv("MMC_LIB_DIR") ? getenv("MMC_LIB_DIR") : "build/lib";
+}
+
+START_TEST(test_blas_check_passes_and_catches_a_wrong_sgemm) {
+    char out[1024];
+    int rc = run_command(out, sizeof out, "%s/blas_check 2>&1", mmc_bin());
+    ck_assert_msg(rc == 0 && strstr(out, " ok\n"), "blas_check under the environment: exit %d: %s",
+                  rc, out);
+    ck_assert_int_eq((int)value_after(out, "cases="), 480);
+    rc = run_command(out, sizeof out, "LD_PRELOAD=%s/libbadsgemm.so %s/blas_check 2>&1", lib_dir(),
+                     mmc_bin());
+    ck_assert_msg(rc == 1 && strstr(out, " FAIL\n"), "a spoiled sgemm passed: exit %d: %s", rc,
+                  out);
+    ck_assert_msg(value_after(out, "worst=") > 100, "%s", out);
+}
+END_TEST
+
+START_TEST(test_blas_core_wrapper_uses_a_candidate_only_after_its_check) {
+    if (!cpu_has("avx")) return; // Sandybridge's kernels need AVX
+    char out[2048];
+    const char *show = "sh -c 'echo CT=${OPENBLAS_CORETYPE-unset}'";
+    // A candidate that works: the command runs under it, and the line says the check passed.
+    int rc = run_command(out, sizeof out,
+                         "env -u OPENBLAS_CORETYPE MMC_BLAS_CANDIDATES=Sandybridge "
+                         "scripts/blas_core.sh %s/blas_check -- %s 2>&1",
+                         mmc_bin(), show);
+    ck_assert_msg(rc == 0 && strstr(out, "CT=Sandybridge\n") &&
+                      strstr(out, "# OpenBLAS core type: Sandybridge (self-check passed"),
+                  "exit %d: %s", rc, out);
+    // No candidate: the environment's setting, set or unset, reaches the command as it was.
+    rc = run_command(out, sizeof out,
+                     "env -u OPENBLAS_CORETYPE MMC_BLAS_CANDIDATES= scripts/blas_core.sh "
+                     "%s/blas_check -- %s 2>&1",
+                     mmc_bin(), show);
+    ck_assert_msg(rc == 0 && strstr(out, "CT=unset\n"), "exit %d: %s", rc, out);
+    // SkylakeX: without AVX-512 its kernels die of SIGILL in the check, and the command keeps the
+    // environment's Sandybridge; with AVX-512 they pass and are used.
+    rc = run_command(
+        out, sizeof out,
+        "OPENBLAS_CORETYPE=Sandybridge MMC_BLAS_CANDIDATES=SkylakeX scripts/blas_core.sh "
+        "%s/blas_check -- %s 2>&1",
+        mmc_bin(), show);
+    if (cpu_has("avx512f"))
+        ck_assert_msg(rc == 0 && strstr(out, "CT=SkylakeX\n"), "exit %d: %s", rc, out);
+    else
+        ck_assert_msg(rc == 0 && strstr(out, "CT=Sandybridge\n") &&
+                          strstr(out, "SkylakeX failed its self-check (killed by signal 4"),
+                      "exit %d: %s", rc, out);
+    // A spoiled sgemm fails every candidate: the command still runs, under the environment's.
+    rc = run_command(out, sizeof out,
+                     "LD_PRELOAD=%s/libbadsgemm.so OPENBLAS_CORETYPE=Sandybridge "
+                     "MMC_BLAS_CANDIDATES=Haswell scripts/blas_core.sh %s/blas_check -- env -u "
+                     "LD_PRELOAD %s 2>&1",
+                     lib_dir(), mmc_bin(), show);
+    ck_assert_msg(rc == 0 && strstr(out, "CT=Sandybridge\n") && strstr(out, "Haswell failed"),
+                  "exit %d: %s", rc, out);
+}
+END_TEST
+
 Suite *blas_suite(void) {
     Suite *s = suite_create("blas");
     TCase *tc = tcase_create("sgemm");
@@ -70,6 +142,11 @@ Suite *blas_suite(void) {
                         (int)(sizeof gemm_shapes / sizeof gemm_shapes[0]));
     tcase_add_test(tc, test_sgemm_beta_zero_ignores_nan_in_output);
     tcase_add_test(tc, test_sgemm_bad_arguments_die_with_shapes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("core_type");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_blas_check_passes_and_catches_a_wrong_sgemm);
+    tcase_add_test(tc, test_blas_core_wrapper_uses_a_candidate_only_after_its_check);
     suite_add_tcase(s, tc);
     return s;
 }

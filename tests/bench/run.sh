@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh BIN_DIR - `make bench`: training steps of the src/nn layers against PyTorch, and sgemm.
 #
-# For each OpenBLAS core type (the environment's preset, then SkylakeX when the CPU has AVX-512F:
-# on such CPUs the Haswell kernels run at about half the AVX-512 speed) and threads = 1, 2:
+# For each OpenBLAS core type (the environment's preset, then SkylakeX when the CPU has AVX-512F and
+# SkylakeX passes scripts/blas_core.sh's self-check: on such CPUs the Haswell kernels run at about
+# half the AVX-512 speed) and threads = 1, 2:
 # three rounds, each running bench_train (all three models) and then torch_steps.py under the same
 # OPENBLAS_CORETYPE / OPENBLAS_NUM_THREADS / OMP_NUM_THREADS; the best of the three rounds counts.
 # At 2 threads PyTorch runs under both OMP_WAIT_POLICY=PASSIVE and ACTIVE (its intra-op pool is
@@ -30,7 +31,11 @@ threads_list=${BENCH_THREADS:-1 2}
 preset_set=${OPENBLAS_CORETYPE+x}
 preset=${OPENBLAS_CORETYPE-}
 coretypes=("${preset:-<unset>}")
-if grep -qw avx512f /proc/cpuinfo && [ "$preset" != SkylakeX ]; then coretypes+=(SkylakeX); fi
+# A faster core type only when it passes the self-check (scripts/blas_core.sh: SkylakeX on an
+# AVX-512 CPU, sgemm/dgemm against a triple loop); its one-line verdict goes to stderr.
+[ -x "$bin/blas_check" ] || { echo "run.sh: build $bin/blas_check first (make bench)" >&2; exit 1; }
+faster=$("$here/../../scripts/blas_core.sh" "$bin/blas_check")
+if [ -n "$faster" ] && [ "$faster" != "$preset" ]; then coretypes+=("$faster"); fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -53,7 +58,7 @@ with_core() {
 models="mlp cnn transformer"
 echo "# load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (other jobs distort wall-clock figures)"
 for ct in "${coretypes[@]}"; do
-  label=$([ "$ct" = "${preset:-<unset>}" ] && echo "preset" || echo "best on AVX-512")
+  label=$([ "$ct" = "${preset:-<unset>}" ] && echo "preset" || echo "faster, passed the self-check")
   core=$(with_core "$ct" "$bin/bench_train" model=mlp min_time=0.01 | sed -n 's/.* core=\([^ ]*\).*/\1/p')
   echo "== OPENBLAS_CORETYPE=$ct ($label): OpenBLAS runs its $core kernels, for both sides"
   for t in $threads_list; do
