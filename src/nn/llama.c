@@ -280,6 +280,22 @@ void swiglu_backward(float *dg, float *du, const float *dout, const float *g, co
     CHECK_PTR(u);
     const size_t n = (size_t)N * F;
     size_t i = 0;
+    if (dg && du) { // both (the LM's backward): one exp per element serves the two
+        for (i = 0; i + VEC_F <= n; i += VEC_F) {
+            const vfloat x = vec_load(g + i), e = 1.0f + exp_vecv(-x), s = 1.0f / e;
+            const vfloat d = vec_load(dout + i);
+            vec_store(dg + i, vec_load(dg + i) + d * vec_load(u + i) * s * (1.0f + x * (1.0f - s)));
+            vec_store(du + i, vec_load(du + i) + d * (x / e));
+        }
+        for (; i < n; i++) {
+            const float x = g[i], e = 1.0f + exp_vec(-x), s = 1.0f / e;
+            dg[i] += dout[i] * u[i] * s * (1.0f + x * (1.0f - s));
+            du[i] += dout[i] * (x / e);
+        }
+        NANGUARD(__func__, "dg", dg, n);
+        NANGUARD(__func__, "du", du, n);
+        return;
+    }
     if (dg) {
         for (i = 0; i + VEC_F <= n; i += VEC_F) {
             const vfloat x = vec_load(g + i), s = 1.0f / (1.0f + exp_vecv(-x));

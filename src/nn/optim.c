@@ -179,22 +179,24 @@ void adamw_step_ref(float *params, const float *grads, float *m, float *v, size_
 // ---- gradient norm and clipping ----
 
 // Σ g² in double over 8 interleaved partial sums (lane l takes the elements i ≡ l mod 8), folded
-// in lane order: the order, hence the result, is the same on every target (an 8-double vector is
-// two AVX2 registers or one AVX-512 one). A single running sum does not vectorise (the reassociation
-// would change the result) and took 5 % of the MM-LM's step.
-typedef double vdouble8 __attribute__((vector_size(64)));
-typedef float vfloat8 __attribute__((vector_size(32)));
+// in lane order: the order, hence the result, is the same on every target. A single running sum
+// does not vectorise (the reassociation would change the result) and took 5 % of the MM-LM's step;
+// two 4-double accumulators keep GCC's code in registers (an 8-double vector went through memory).
+typedef double vdouble4 __attribute__((vector_size(32)));
+typedef float vfloat4 __attribute__((vector_size(16)));
 static double sum_squares(const float *g, size_t n) {
-    vdouble8 acc = {0};
+    vdouble4 lo = {0}, hi = {0};
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        vfloat8 x;
-        memcpy(&x, g + i, sizeof x);
-        vdouble8 d = __builtin_convertvector(x, vdouble8);
-        acc += d * d;
+        vfloat4 a, b;
+        memcpy(&a, g + i, sizeof a);
+        memcpy(&b, g + i + 4, sizeof b);
+        vdouble4 da = __builtin_convertvector(a, vdouble4), db = __builtin_convertvector(b, vdouble4);
+        lo += da * da, hi += db * db;
     }
     double part[8];
-    memcpy(part, &acc, sizeof part);
+    memcpy(part, &lo, sizeof lo);
+    memcpy(part + 4, &hi, sizeof hi);
     for (size_t l = 0; i < n; i++, l++) // the tail joins lanes 0.. in order
         part[l] += (double)g[i] * g[i];
     double ss = 0;
