@@ -19,7 +19,7 @@
 // included, and time spent descheduled by other jobs on a shared machine does not count), else
 // wall-clock time (OpenBLAS's own threads do not count in this thread's CPU time).
 static int bench_clock_threads = 1;
-static double bench_clock_ms(void) {
+static inline double bench_clock_ms(void) {
     if (bench_clock_threads > 1) return timer_now_ms();
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -35,12 +35,12 @@ typedef struct {
 } GemmList;
 
 // One shape: op(A) (M, K) · op(B) (K, N), count times per step.
-static void gemm_add(GemmList *l, int ta, int tb, int M, int N, int K, int count) {
+static inline void gemm_add(GemmList *l, int ta, int tb, int M, int N, int K, int count) {
     CHECK(l->n < GEMM_LIST_MAX, "gemm_add: more than %d GEMM shapes", GEMM_LIST_MAX);
     if (M > 0 && N > 0 && K > 0 && count > 0) l->g[l->n++] = (Gemm){ta, tb, M, N, K, count};
 }
 
-static double gemm_flops(const GemmList *l) {
+static inline double gemm_flops(const GemmList *l) {
     double f = 0;
     for (int i = 0; i < l->n; i++)
         f += 2.0 * l->g[i].M * l->g[i].N * l->g[i].K * l->g[i].count;
@@ -52,7 +52,7 @@ typedef struct {
     float *A, *B, *C;
 } GemmBufs;
 
-static void gemm_bufs_init(GemmBufs *b, const GemmList *l) {
+static inline void gemm_bufs_init(GemmBufs *b, const GemmList *l) {
     size_t big = 1;
     for (int i = 0; i < l->n; i++) {
         const Gemm *g = &l->g[i];
@@ -66,10 +66,10 @@ static void gemm_bufs_init(GemmBufs *b, const GemmList *l) {
         b->A[i] = 0.01f * (float)(i % 97), b->B[i] = 0.02f * (float)(i % 89);
 }
 
-static void gemm_bufs_free(GemmBufs *b) { xfree(b->A), xfree(b->B), xfree(b->C); }
+static inline void gemm_bufs_free(GemmBufs *b) { xfree(b->A), xfree(b->B), xfree(b->C); }
 
 // Time in ms of one pass over the list's sgemm_rm calls (C = op(A)·op(B), beta 0).
-static double gemm_pass_ms(const GemmList *l, const GemmBufs *b) {
+static inline double gemm_pass_ms(const GemmList *l, const GemmBufs *b) {
     double t0 = bench_clock_ms();
     for (int i = 0; i < l->n; i++) {
         const Gemm *g = &l->g[i];
