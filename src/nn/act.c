@@ -65,7 +65,8 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
         vfloat u2 = 2.0f * GELU_K0 * (x + GELU_K1 * x * x * x);
         vfloat s = 1.0f / (1.0f + exp_vecv(-u2));
         vfloat du2 = 2.0f * GELU_K0 * (1.0f + 3.0f * GELU_K1 * x * x);
-        vec_store(dinp + i, vec_load(dinp + i) + vec_load(dout + i) * (s + x * s * (1.0f - s) * du2));
+        vec_store(dinp + i,
+                  vec_load(dinp + i) + vec_load(dout + i) * (s + x * s * (1.0f - s) * du2));
     }
     for (; i < n; i++) {
         float x = inp[i];

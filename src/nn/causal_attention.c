@@ -1,12 +1,12 @@
 // causal_attention.c - causal multi-head self-attention with a KV cache (see causal_attention.h).
 // Dimension legend (docs/conventions.md §6): B batch, T tokens, D model width, H heads; hd = D/H.
-// The full-sequence path is one sgemm per (b, h) for S = Q Kᵀ, dP = dO Vᵀ, O = P V and the three
-// gradient products, unlike nn/attention.c's direct loops: those win at T = 16 (its header), but
-// at the LM's T = 64, hd = 32 tests/bench/bench_attention (B8 T64 D128 H4, 1 thread, Zen) measured
-// causal backward 0.74 ms with sgemm against 1.40 ms direct. Its sgemm forward lost (1.46 against
-// 1.09 ms) only to libm's expf, so the softmax here uses the vectorisable exp of nn/attention.c.
-// Result (tests/bench/bench_causal_attention, same shape and machine): fwd 0.73 + bwd 0.61 =
-// 1.34 ms, against 2.49 ms for attention_forward/backward with causal = 1.
+// The full-sequence path computes only the lower triangle with direct kernels per (b, h): tri_dots
+// for S = Q Kᵀ and dP = dO Vᵀ, tri_combine for O = P V, dV = Pᵀ dO, dQ = dS K and dK = dSᵀ Q.
+// It was one sgemm per (b, h) and product (the whole T × T square). At the FedMLLM base model's
+// hd = 12 those calls were mostly overhead (packing, C's zeroing), and attention took ~30 % of an
+// LM step. tests/bench/bench_causal_attention (1 thread, Zen 3, CPU time, fwd + bwd; the softmax
+// vectorised too): B4 T90 D48 H4 1.03 → 0.51 ms, B8 T64 D128 H4 1.61 → 1.17 ms
+// (tests/bench/RESULTS.md, issue 17).
 // The generation step is a matrix-vector product per head: plain loops, no BLAS call to amortise.
 #include "nn/causal_attention.h"
 
@@ -19,7 +19,6 @@
 #include "nn/attention.h"
 #include "nn/fastexp.h"
 #include "nn/vec.h"
-#include "tensor/blas.h"
 
 // row[0..n) = softmax(row[0..n)), n >= 1, in place. Eight independent partial maxima and sums
 // (lane k takes the elements i ≡ k mod 8; the last partial block is padded with -inf, whose exp is

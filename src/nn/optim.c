@@ -191,7 +191,8 @@ static double sum_squares(const float *g, size_t n) {
         vfloat4 a, b;
         memcpy(&a, g + i, sizeof a);
         memcpy(&b, g + i + 4, sizeof b);
-        vdouble4 da = __builtin_convertvector(a, vdouble4), db = __builtin_convertvector(b, vdouble4);
+        vdouble4 da = __builtin_convertvector(a, vdouble4),
+                 db = __builtin_convertvector(b, vdouble4);
         lo += da * da, hi += db * db;
     }
     double part[8];

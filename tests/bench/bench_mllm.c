@@ -37,9 +37,9 @@
 #include <unistd.h>
 
 #include "core/timer.h"
+#include "gemm_share.h"
 #include "nn/optim.h"
 #include "tensor/blas.h"
-#include "gemm_share.h"
 
 #define BENCH_ROWS 4
 #define GEN_NEW 32
@@ -78,12 +78,15 @@ static void step_gemms(GemmList *l, const Mllm *mm, int B, int T) {
     const LlamaConfig *c = &mm->c.lm;
     int N = B * T, D = c->D, F = c->F, r = c->r, L = c->L, hd = D / c->H, bh = B * c->H;
     // forward: q k v o and their adapters, MLP, attention per head
-    gemm_add(l, 0, 1, N, D, D, 4 * L), gemm_add(l, 0, 1, N, r, D, 4 * L), gemm_add(l, 0, 1, N, D, r, 4 * L);
+    gemm_add(l, 0, 1, N, D, D, 4 * L), gemm_add(l, 0, 1, N, r, D, 4 * L),
+        gemm_add(l, 0, 1, N, D, r, 4 * L);
     gemm_add(l, 0, 1, N, F, D, 2 * L), gemm_add(l, 0, 1, N, D, F, L);
     gemm_add(l, 0, 1, T, T, hd, L * bh), gemm_add(l, 0, 0, T, hd, T, L * bh);
     // backward: MLP input gradients, projections' input gradients, adapters (dB, dla, dA, dinp)
-    gemm_add(l, 0, 0, N, F, D, L), gemm_add(l, 0, 0, N, D, F, 2 * L), gemm_add(l, 0, 0, N, D, D, 4 * L);
-    gemm_add(l, 1, 0, D, r, N, 4 * L), gemm_add(l, 0, 0, N, r, D, 4 * L), gemm_add(l, 1, 0, r, D, N, 4 * L);
+    gemm_add(l, 0, 0, N, F, D, L), gemm_add(l, 0, 0, N, D, F, 2 * L),
+        gemm_add(l, 0, 0, N, D, D, 4 * L);
+    gemm_add(l, 1, 0, D, r, N, 4 * L), gemm_add(l, 0, 0, N, r, D, 4 * L),
+        gemm_add(l, 1, 0, r, D, N, 4 * L);
     gemm_add(l, 0, 0, N, D, r, 4 * L);
     gemm_add(l, 1, 0, T, hd, T, L * bh), gemm_add(l, 0, 1, T, T, hd, L * bh); // dV, dP
     gemm_add(l, 0, 0, T, hd, T, L * bh), gemm_add(l, 1, 0, T, hd, T, L * bh); // dQ, dK

@@ -124,7 +124,7 @@ static void mm_gemms(GemmList *l, const MmLarge *mm, int B, int dense_only) {
     const int BH = dense_only ? 0 : B * H; // gemm_add skips a count of 0
     memset(l, 0, sizeof *l);
     for (int i = 0; i < c->n_mod; i++) {
-        gemm_add(l, 0, 1, B, c->n_tok[i] * D, c->in_dim[i], 1);  // encoder
+        gemm_add(l, 0, 1, B, c->n_tok[i] * D, c->in_dim[i], 1); // encoder
         gemm_add(l, 1, 0, c->n_tok[i] * D, c->in_dim[i], B, 1); // its dW (no input gradient)
     }
     // forward per block: qkv, scores, P·V, projection, MLP

@@ -7,7 +7,8 @@
 //
 // Square row-major C = A·B through sgemm_rm (the path every layer uses), best of 3 timed runs of
 // at least min_time/3 seconds each, on gemm_share.h's clock (thread CPU time at threads=1, so the
-// figure holds on a shared machine; wall-clock otherwise). The peak is clock × cores × FMA units × lanes × 2 flops:
+// figure holds on a shared machine; wall-clock otherwise). The peak is clock × cores × FMA units ×
+// lanes × 2 flops:
 //   lanes   16 floats with AVX-512F, 8 with AVX2+FMA, else 4 (cpuid leaf 7 / leaf 1); 4 on Zen 1
 //           and Zen+ (AMD family 17h below model 30h), whose 256-bit FMAs issue as two 128-bit
 //           halves;
@@ -20,8 +21,8 @@
 //           machine do not slow it; preemption by a hypervisor can only make the clock look
 //           slower, never faster). The FMA latency comes from the CPU's vendor, family and model:
 //           AMD Zen 1/+/2 (family 17h) 5 cycles, Zen 3/4 (19h) and Zen 5 (1Ah) 4; Intel Haswell and
-//           Broadwell 5, Skylake and later 4. An unknown CPU gets the range 4-5 cycles: the clock is
-//           reported as a range and the peak uses its top (a share of peak never overstated).
+//           Broadwell 5, Skylake and later 4. An unknown CPU gets the range 4-5 cycles: the clock
+//           is reported as a range and the peak uses its top (a share of peak never overstated).
 //           Without FMA the chain is dependent addps (latency 3 on the same cores, 4 on Skylake).
 //           The former dependent integer-add loop was fooled (clock_ghz=24.30 on one host: cores
 //           that fold or eliminate `add reg, imm` at rename run such a chain far faster than one
@@ -45,8 +46,8 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "core/xalloc.h"
-#include "tensor/blas.h"
 #include "gemm_share.h" // bench_clock_ms
+#include "tensor/blas.h"
 
 #define FMA_UNITS 2
 
@@ -84,7 +85,8 @@ static void chain_latency(int have_fma, int *lo, int *hi, char *what, size_t cap
     if (!strcmp(vendor, "AuthenticAMD") || !strcmp(vendor, "HygonGenuine")) {
         if (fam == 0x17) *lo = *hi = 5, uarch = model < 0x30 ? "Zen 1/Zen+" : "Zen 2";
         if (fam == 0x19) // Zen 3: models 00h-0Fh and 20h-5Fh; Zen 4: the others
-            *lo = *hi = 4, uarch = model < 0x10 || (model >= 0x20 && model < 0x60) ? "Zen 3" : "Zen 4";
+            *lo = *hi = 4,
+            uarch = model < 0x10 || (model >= 0x20 && model < 0x60) ? "Zen 3" : "Zen 4";
         if (fam == 0x1a) *lo = *hi = 4, uarch = "Zen 5";
     } else if (!strcmp(vendor, "GenuineIntel") && fam == 6) {
         static const unsigned hsw_bdw[] = {0x3c, 0x3f, 0x45, 0x46, 0x3d, 0x47, 0x4f, 0x56};
@@ -223,7 +225,8 @@ int main(int argc, char **argv) {
     // The rule (header): the measured clock when in bounds, else the kernel's.
     double ghz = ghz_hi;
     const char *used = "measured";
-    if (!in_bounds(ghz_hi) && in_bounds(kghz)) ghz = kghz, used = "kernel's (measured out of bounds)";
+    if (!in_bounds(ghz_hi) && in_bounds(kghz))
+        ghz = kghz, used = "kernel's (measured out of bounds)";
     double peak = ghz * cores * FMA_UNITS * lanes * 2;
     char clock[64];
     if (lat_lo == lat_hi)
@@ -242,7 +245,7 @@ int main(int argc, char **argv) {
     double diff = kghz > 0 ? fabs(ghz_hi - kghz) / kghz : 0;
     printf("# sgemm: kernel clock %.2f GHz (%s)%s; the peak uses the %s clock, %.2f GHz\n", kghz,
            ksrc,
-           kghz <= 0 ? ": unreadable"
+           kghz <= 0    ? ": unreadable"
            : diff > 0.3 ? ", more than 30 % from the measured one"
                         : ", within 30 % of the measured one",
            used, ghz);
