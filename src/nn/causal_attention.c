@@ -312,12 +312,23 @@ void causal_attention_backward(float *dqkv, const float *dout, const float *qkv,
             for (int t = 0; t < T; t++) {
                 const float *p = P + (size_t)t * T;
                 float *d = work + (size_t)t * T;
+                // rowsum(P ∘ dP) over 8 lanes of full blocks, then the tail in order (only
+                // entries t2 <= t are read: the rest of work may hold anything)
+                vfloat8 acc8 = {0};
+                int t2 = 0;
+                for (; t2 + SM_W <= t + 1; t2 += SM_W) {
+                    vfloat8 pp, dd;
+                    memcpy(&pp, p + t2, sizeof pp), memcpy(&dd, d + t2, sizeof dd);
+                    acc8 += pp * dd;
+                }
                 float pdp = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++)
+                for (int l = 0; l < SM_W; l++)
+                    pdp += acc8[l];
+                for (; t2 <= t; t2++)
                     pdp += p[t2] * d[t2];
-                for (int t2 = 0; t2 <= t; t2++)
+                for (t2 = 0; t2 <= t; t2++)
                     d[t2] = p[t2] * (d[t2] - pdp) * scale;
-                for (int t2 = t + 1; t2 < T; t2++)
+                for (t2 = t + 1; t2 < T; t2++)
                     d[t2] = 0.0f;
             }
             tri_combine(dq, C3, work, T, 1, k, C3, T, hd, 1, 1); // dQ += dS K
