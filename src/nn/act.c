@@ -3,7 +3,7 @@
 // out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // Every loop is written so that GCC vectorises it (src/nn is built with -ftree-vectorize): no calls
 // into libm (tanhf/expf are scalar calls without -ffast-math), no branches, selects instead. GELU's
-// exp has clamps that GCC 12 leaves as branches without AVX-512, so its loops say "vector"
+// exp has clamps that GCC 12 left as branches on an AVX2 build, so its loops say "vector"
 // themselves (exp_vecv, bit for bit the scalar form).
 #include "nn/act.h"
 

@@ -26,7 +26,7 @@
 // bit on the probabilities when given equal scores, on every target. A single running sum is a
 // chain of dependent adds, which made this the hottest loop of an LM step (16 % of it at T = 120);
 // the blocks are explicit 8-float vectors because GCC 12 leaves the scalar exp's clamps (and the
-// max's select) as branches without AVX-512, and the tail is a vector too: rows are short (the
+// max's select) as branches on an AVX2 build, and the tail is a vector too: rows are short (the
 // causal row t has t + 1 entries), so a scalar tail of up to 7 exps cost as much as the rest.
 #define SM_W 8
 static void softmax_row(float *row, int n) {

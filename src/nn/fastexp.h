@@ -55,7 +55,7 @@ static inline float exp_nonpos(float x) {
 // exp_vec on VEC_F lanes: the same operations in the same order, so bit for bit the scalar form
 // (finite or infinite x). Written with vector types because GCC 12 does not if-convert the clamps
 // of the scalar form (with trapping math a float compare may trap), so a plain loop over exp_vec
-// stays scalar ("control flow in loop") unless the target has AVX-512 masks: the clamps become
+// stays scalar ("control flow in loop", seen on an AVX2 build): the clamps become
 // compare-and-select here.
 typedef int32_t vint __attribute__((vector_size(VEC_BYTES)));
 static inline vfloat vsel(vint m, vfloat a, vfloat b) { // m ? a : b, lane by lane

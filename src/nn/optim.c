@@ -87,7 +87,7 @@ static AdamScalars adam_scalars(const char *fn, const AdamWConfig *c, long t) {
                          .eps = c->eps};
 }
 
-// One element; the AVX-512 body below performs exactly these operations in this order.
+// One element; the vector bodies below perform exactly these operations in this order.
 static inline void adam_elem(float *p, float g, float *m, float *v, const AdamScalars *s) {
     float mi = s->b1 * *m + s->omb1 * g;
     float vi = s->b2 * *v + s->omb2 * (g * g);
