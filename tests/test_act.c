@@ -4,6 +4,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/xalloc.h"
 #include "helpers.h"
@@ -48,6 +49,28 @@ START_TEST(test_gelu_forward_matches_tanh_formula) {
     gelu_forward(y, x, n);
     ck_assert_floats_near(y, want, n, TOL_GELU_ABS, TOL_GELU_REL);
     xfree(x), xfree(y), xfree(want);
+}
+END_TEST
+
+// The vector bodies (exp_vecv, VEC_F lanes) against the scalar tail: every element computed alone
+// (n = 1 runs only the tail) must match the whole-array call bit for bit, clamped ends included.
+START_TEST(test_gelu_vector_body_is_bit_identical_to_scalar_tail) {
+    const size_t n = 1003;
+    float *x = xmalloc(n * sizeof(float)), *dout = xmalloc(n * sizeof(float));
+    float *y = xmalloc(n * sizeof(float)), *y1 = xmalloc(n * sizeof(float));
+    float *d = xcalloc(n, sizeof(float)), *d1 = xcalloc(n, sizeof(float));
+    fill_uniform(x, n, -12, 12, 61);
+    fill_uniform(dout, n, -1, 1, 62);
+    x[0] = -100.0f, x[9] = 100.0f, x[17] = -1e30f, x[18] = 1e30f, x[19] = 0.0f, x[20] = -0.0f;
+    gelu_forward(y, x, n);
+    gelu_backward(d, x, dout, n);
+    for (size_t i = 0; i < n; i++) {
+        gelu_forward(y1 + i, x + i, 1);
+        gelu_backward(d1 + i, x + i, dout + i, 1);
+    }
+    ck_assert_mem_eq(y, y1, n * sizeof(float));
+    ck_assert_mem_eq(d, d1, n * sizeof(float));
+    xfree(x), xfree(dout), xfree(y), xfree(y1), xfree(d), xfree(d1);
 }
 END_TEST
 
@@ -145,6 +168,7 @@ Suite *act_suite(void) {
     Suite *s = suite_create("act");
     TCase *tc = tcase_create("act");
     tcase_add_test(tc, test_gelu_forward_matches_tanh_formula);
+    tcase_add_test(tc, test_gelu_vector_body_is_bit_identical_to_scalar_tail);
     tcase_add_loop_test(tc, test_act_backward_matches_finite_differences, 0,
                         (int)(sizeof act_sizes / sizeof act_sizes[0]));
     tcase_add_test(tc, test_relu_in_place_hand_values_and_nan_passes);

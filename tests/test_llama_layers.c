@@ -342,6 +342,29 @@ START_TEST(test_swiglu_backward_matches_finite_differences) {
 }
 END_TEST
 
+// Both gradients in one call (the fused loop, one exp per element) equal the two one-gradient
+// calls bit for bit.
+START_TEST(test_swiglu_backward_both_equals_each_alone) {
+    const int N = 7, F = 13;
+    const size_t n = (size_t)N * F;
+    float *gt = fbuf(n), *up = fbuf(n), *dout = fbuf(n);
+    float *dg = fbuf(n), *du = fbuf(n), *dg1 = fbuf(n), *du1 = fbuf(n);
+    fill_uniform(gt, n, -6, 6, 31);
+    fill_uniform(up, n, -2, 2, 32);
+    fill_uniform(dout, n, -1, 1, 33);
+    fill_uniform(dg, n, -1, 1, 34);
+    memcpy(dg1, dg, n * sizeof(float));
+    fill_uniform(du, n, -1, 1, 35);
+    memcpy(du1, du, n * sizeof(float));
+    swiglu_backward(dg, du, dout, gt, up, N, F);
+    swiglu_backward(dg1, NULL, dout, gt, up, N, F);
+    swiglu_backward(NULL, du1, dout, gt, up, N, F);
+    ck_assert_mem_eq(dg, dg1, n * sizeof(float));
+    ck_assert_mem_eq(du, du1, n * sizeof(float));
+    xfree(gt), xfree(up), xfree(dout), xfree(dg), xfree(du), xfree(dg1), xfree(du1);
+}
+END_TEST
+
 START_TEST(test_swiglu_hand_values) {
     // silu(0) = 0, silu(1) = σ(1) = 0.7310585786, silu(−1) = −σ(−1) = −0.2689414214; silu(20) ≈ 20,
     // silu(−100) ≈ 0 (finite, no NaN from the clamped exp).
@@ -465,6 +488,7 @@ Suite *llama_layers_suite(void) {
     tcase_add_loop_test(tc, test_swiglu_backward_matches_finite_differences, 0,
                         (int)(sizeof sw_shapes / sizeof sw_shapes[0]));
     tcase_add_test(tc, test_swiglu_hand_values);
+    tcase_add_test(tc, test_swiglu_backward_both_equals_each_alone);
     tcase_add_test(tc, test_swiglu_matches_its_twin_accumulates_null);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");

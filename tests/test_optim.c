@@ -112,6 +112,26 @@ START_TEST(test_frozen_elements_are_never_touched) {
 }
 END_TEST
 
+// The norm's 8 interleaved double sums against one running double sum, on sizes around the
+// 8-lane blocks and over two segments: equal to rounding in double.
+START_TEST(test_global_norm_matches_a_running_sum) {
+    const size_t n = adam_sizes[_i];
+    float *g = xmalloc(n * sizeof(float));
+    fill_uniform(g, n, -3, 3, 77);
+    const ParamSegment segs[2] = {{0, n / 3}, {n / 3 + (n > 2), n - n / 3 - (n > 2)}};
+    double all = 0, in_segs = 0;
+    for (size_t i = 0; i < n; i++) {
+        double sq = (double)g[i] * g[i];
+        all += sq;
+        if (i < segs[0].n || (i >= segs[1].offset && i < segs[1].offset + segs[1].n)) in_segs += sq;
+    }
+    ck_assert_double_eq_tol(grad_global_norm(g, n, NULL, 0), sqrt(all), TOL_NORM * sqrt(all));
+    ck_assert_double_eq_tol(grad_global_norm(g, n, segs, 2), sqrt(in_segs),
+                            TOL_NORM * sqrt(in_segs) + 1e-300);
+    xfree(g);
+}
+END_TEST
+
 START_TEST(test_global_norm_and_clipping) {
     float g[6] = {3, 4, 100, 0, 12, -100}; // segments {0,2} and {4,1}: norm sqrt(9+16+144) = 13
     const ParamSegment segs[2] = {{0, 2}, {4, 1}};
@@ -210,6 +230,8 @@ Suite *optim_suite(void) {
                         (int)(sizeof adam_sizes / sizeof adam_sizes[0]));
     tcase_add_test(tc, test_frozen_elements_are_never_touched);
     tcase_add_test(tc, test_global_norm_and_clipping);
+    tcase_add_loop_test(tc, test_global_norm_matches_a_running_sum, 0,
+                        (int)(sizeof adam_sizes / sizeof adam_sizes[0]));
     tcase_add_test(tc, test_cosine_schedule_warmup_and_endpoints);
     tcase_add_test(tc, test_bad_input_dies_with_values);
     suite_add_tcase(s, tc);

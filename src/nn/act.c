@@ -2,7 +2,9 @@
 // Dimension legend (docs/conventions.md §6): B batch, T tokens, C in-channels/features, OC
 // out-channels, H heads, D model width, V vocabulary/classes, N rows (= B or B*T), r low-rank rank.
 // Every loop is written so that GCC vectorises it (src/nn is built with -ftree-vectorize): no calls
-// into libm (tanhf/expf are scalar calls without -ffast-math), no branches, selects instead.
+// into libm (tanhf/expf are scalar calls without -ffast-math), no branches, selects instead. GELU's
+// exp has clamps that GCC 12 left as branches on an AVX2 build, so its loops say "vector"
+// themselves (exp_vecv, bit for bit the scalar form).
 #include "nn/act.h"
 
 #include <stdint.h>
@@ -39,7 +41,13 @@ void gelu_forward(float *out, const float *inp, size_t n) {
     CHECK(n == 0 || (out && inp), "gelu_forward: NULL buffer (out=%p inp=%p, n=%zu)", (void *)out,
           (const void *)inp, n);
     CHECK(n == 0 || out != inp, "gelu_forward: out must not alias inp (%p)", (void *)out);
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i + VEC_F <= n; i += VEC_F) { // the scalar loop's operations, VEC_F lanes at a time
+        vfloat x = vec_load(inp + i);
+        vfloat u2 = 2.0f * GELU_K0 * (x + GELU_K1 * x * x * x);
+        vec_store(out + i, x / (1.0f + exp_vecv(-u2)));
+    }
+    for (; i < n; i++) {
         float x = inp[i];
         float u2 = 2.0f * GELU_K0 * (x + GELU_K1 * x * x * x);
         out[i] = x / (1.0f + exp_vec(-u2));
@@ -51,7 +59,16 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     if (!dinp) return;
     CHECK(n == 0 || (inp && dout), "gelu_backward: NULL buffer (inp=%p dout=%p, n=%zu)",
           (const void *)inp, (const void *)dout, n);
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i + VEC_F <= n; i += VEC_F) { // as the scalar loop below, VEC_F lanes at a time
+        vfloat x = vec_load(inp + i);
+        vfloat u2 = 2.0f * GELU_K0 * (x + GELU_K1 * x * x * x);
+        vfloat s = 1.0f / (1.0f + exp_vecv(-u2));
+        vfloat du2 = 2.0f * GELU_K0 * (1.0f + 3.0f * GELU_K1 * x * x);
+        vec_store(dinp + i,
+                  vec_load(dinp + i) + vec_load(dout + i) * (s + x * s * (1.0f - s) * du2));
+    }
+    for (; i < n; i++) {
         float x = inp[i];
         float u2 = 2.0f * GELU_K0 * (x + GELU_K1 * x * x * x);
         float s = 1.0f / (1.0f + exp_vec(-u2)); // sigmoid(2u)

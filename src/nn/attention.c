@@ -19,6 +19,23 @@
 // loops load before they store.
 #define LANES VEC_F
 
+// The first m (1..LANES) floats of a vector from or to memory: one vector move for a full block
+// (a variable-length memcpy compiles to `rep movs`, whose start-up cost dominated the kernels).
+static inline vfloat load_m(const float *p, int m) {
+    vfloat v = {0};
+    if (m == LANES)
+        v = vec_load(p);
+    else
+        memcpy(&v, p, (size_t)m * sizeof(float));
+    return v;
+}
+static inline void store_m(float *p, vfloat v, int m) {
+    if (m == LANES)
+        vec_store(p, v);
+    else
+        memcpy(p, &v, (size_t)m * sizeof(float));
+}
+
 // S (T, T) = scale · A Bᵀ, A and B (T, hd) row strides lda and ldb, S row stride T. Keys go
 // in blocks of LANES through a transposed stack tile, so a vector holds one score per key and
 // no horizontal sum is needed; hd in chunks of TILE_HD bounds the tile, with the partial scores
@@ -29,7 +46,6 @@ static void dots_tiled(float *restrict S, const float *restrict A, size_t lda,
     vfloat tile[TILE_HD];
     for (int k0 = 0; k0 < T; k0 += LANES) {
         const int m = T - k0 < LANES ? T - k0 : LANES;
-        const size_t mb = (size_t)m * sizeof(float);
         for (int i0 = 0; i0 < hd; i0 += TILE_HD) {
             const int ni = hd - i0 < TILE_HD ? hd - i0 : TILE_HD;
             const float sc = i0 + ni == hd ? scale : 1.0f;
@@ -45,26 +61,26 @@ static void dots_tiled(float *restrict S, const float *restrict A, size_t lda,
                 float *s0 = S + (size_t)t * T + k0;
                 vfloat c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
                 if (i0 > 0) {
-                    memcpy(&c0, s0, mb), memcpy(&c1, s0 + T, mb);
-                    memcpy(&c2, s0 + 2 * T, mb), memcpy(&c3, s0 + 3 * T, mb);
+                    c0 = load_m(s0, m), c1 = load_m(s0 + T, m);
+                    c2 = load_m(s0 + 2 * T, m), c3 = load_m(s0 + 3 * T, m);
                 }
                 for (int ii = 0; ii < ni; ii++) {
                     c0 += a0[ii] * tile[ii], c1 += a1[ii] * tile[ii];
                     c2 += a2[ii] * tile[ii], c3 += a3[ii] * tile[ii];
                 }
                 c0 *= sc, c1 *= sc, c2 *= sc, c3 *= sc;
-                memcpy(s0, &c0, mb), memcpy(s0 + T, &c1, mb);
-                memcpy(s0 + 2 * T, &c2, mb), memcpy(s0 + 3 * T, &c3, mb);
+                store_m(s0, c0, m), store_m(s0 + T, c1, m);
+                store_m(s0 + 2 * T, c2, m), store_m(s0 + 3 * T, c3, m);
             }
             for (; t < T; t++) {
                 const float *a0 = A + (size_t)t * lda + i0;
                 float *s0 = S + (size_t)t * T + k0;
                 vfloat c0 = {0};
-                if (i0 > 0) memcpy(&c0, s0, mb);
+                if (i0 > 0) c0 = load_m(s0, m);
                 for (int ii = 0; ii < ni; ii++)
                     c0 += a0[ii] * tile[ii];
                 c0 *= sc;
-                memcpy(s0, &c0, mb);
+                store_m(s0, c0, m);
             }
         }
     }

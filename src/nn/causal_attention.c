@@ -1,12 +1,12 @@
 // causal_attention.c - causal multi-head self-attention with a KV cache (see causal_attention.h).
 // Dimension legend (docs/conventions.md §6): B batch, T tokens, D model width, H heads; hd = D/H.
-// The full-sequence path is one sgemm per (b, h) for S = Q Kᵀ, dP = dO Vᵀ, O = P V and the three
-// gradient products, unlike nn/attention.c's direct loops: those win at T = 16 (its header), but
-// at the LM's T = 64, hd = 32 tests/bench/bench_attention (B8 T64 D128 H4, 1 thread, Zen) measured
-// causal backward 0.74 ms with sgemm against 1.40 ms direct. Its sgemm forward lost (1.46 against
-// 1.09 ms) only to libm's expf, so the softmax here uses the vectorisable exp of nn/attention.c.
-// Result (tests/bench/bench_causal_attention, same shape and machine): fwd 0.73 + bwd 0.61 =
-// 1.34 ms, against 2.49 ms for attention_forward/backward with causal = 1.
+// The full-sequence path computes only the lower triangle with direct kernels per (b, h): tri_dots
+// for S = Q Kᵀ and dP = dO Vᵀ, tri_combine for O = P V, dV = Pᵀ dO, dQ = dS K and dK = dSᵀ Q.
+// It was one sgemm per (b, h) and product (the whole T × T square). At the FedMLLM base model's
+// hd = 12 those calls were mostly overhead (packing, C's zeroing), and attention took ~30 % of an
+// LM step. tests/bench/bench_causal_attention (1 thread, Zen 3, CPU time, fwd + bwd; the softmax
+// vectorised too): B4 T90 D48 H4 1.03 → 0.51 ms, B8 T64 D128 H4 1.61 → 1.17 ms
+// (tests/bench/RESULTS.md, issue 17).
 // The generation step is a matrix-vector product per head: plain loops, no BLAS call to amortise.
 #include "nn/causal_attention.h"
 
@@ -18,42 +18,236 @@
 #include "core/nanguard.h"
 #include "nn/attention.h"
 #include "nn/fastexp.h"
-#include "tensor/blas.h"
+#include "nn/vec.h"
 
-// row[0..n) = softmax(row[0..n)), n >= 1. The exp loop has no reduction, so it vectorises; the sum
-// is a separate sequential loop (a fixed order, so the step and the full forward agree bit for
-// bit on the probabilities when given equal scores).
-// In place. Eight independent partial maxima and sums (fixed-width blocks the compiler turns into
-// vector code): a single running sum is a chain of dependent adds, which made this the hottest
-// loop of an LM step (16 % of it at T = 120).
+// row[0..n) = softmax(row[0..n)), n >= 1, in place. Eight independent partial maxima and sums
+// (lane k takes the elements i ≡ k mod 8; the last partial block is padded with -inf, whose exp is
+// an exact 0), folded in lane order: a fixed order, so the step and the full forward agree bit for
+// bit on the probabilities when given equal scores, on every target. A single running sum is a
+// chain of dependent adds, which made this the hottest loop of an LM step (16 % of it at T = 120);
+// the blocks are explicit 8-float vectors because GCC 12 leaves the scalar exp's clamps (and the
+// max's select) as branches on an AVX2 build, and the tail is a vector too: rows are short (the
+// causal row t has t + 1 entries), so a scalar tail of up to 7 exps cost as much as the rest.
 #define SM_W 8
 static void softmax_row(float *row, int n) {
-    float m[SM_W], s[SM_W];
-    for (int k = 0; k < SM_W; k++)
-        m[k] = row[0], s[k] = 0.0f;
+    const vfloat8 ninf = (vfloat8){0} - INFINITY;
+    vfloat8 m = ninf, s = {0};
     int i = 0;
-    for (; i + SM_W <= n; i += SM_W)
-        for (int k = 0; k < SM_W; k++)
-            m[k] = row[i + k] > m[k] ? row[i + k] : m[k];
-    float mx = row[0];
-    for (int k = 0; k < SM_W; k++)
+    for (; i + SM_W <= n; i += SM_W) {
+        vfloat8 x;
+        memcpy(&x, row + i, sizeof x);
+        m = vsel8(x > m, x, m);
+    }
+    const int rest = n - i;
+    vfloat8 tail = ninf;
+    for (int l = 0; l < SM_W; l++)
+        if (l < rest) tail[l] = row[i + l];
+    m = vsel8(tail > m, tail, m);
+    float mx = m[0];
+    for (int k = 1; k < SM_W; k++)
         mx = m[k] > mx ? m[k] : mx;
-    for (; i < n; i++)
-        mx = row[i] > mx ? row[i] : mx;
-    for (i = 0; i + SM_W <= n; i += SM_W)
-        for (int k = 0; k < SM_W; k++) {
-            float e = exp_nonpos(row[i + k] - mx);
-            row[i + k] = e;
-            s[k] += e;
-        }
+    for (i = 0; i + SM_W <= n; i += SM_W) {
+        vfloat8 x;
+        memcpy(&x, row + i, sizeof x);
+        const vfloat8 e = exp_nonpos8(x - mx);
+        memcpy(row + i, &e, sizeof e);
+        s += e;
+    }
+    if (rest > 0) {
+        const vfloat8 e = exp_nonpos8(tail - mx); // padding lanes: exactly 0
+        for (int l = 0; l < rest; l++)
+            row[i + l] = e[l];
+        s += e;
+    }
     float sum = 0.0f;
-    for (; i < n; i++)
-        row[i] = exp_nonpos(row[i] - mx), sum += row[i];
     for (int k = 0; k < SM_W; k++)
         sum += s[k];
     const float inv = 1.0f / sum; // sum >= 1: the max term is e^0
     for (i = 0; i < n; i++)
         row[i] *= inv;
+}
+
+// ---- direct kernels for the causal triangle ----
+// At the LM's small heads (hd 12 in the FedMLLM base model) one sgemm per (b, h) and product was
+// mostly call overhead, packing and C's zeroing (attention was ~30 % of an LM step); these compute
+// only the lower triangle, with vectors of LANES keys or head columns and four rows at a time for
+// latency, and no copies.
+
+#define LANES VEC_F
+#define TILE_HD 64
+
+// The first m (1..LANES) floats of a vector from or to memory: one vector move for a full block
+// (a variable-length memcpy compiles to `rep movs`, whose start-up cost dominated the kernels).
+static inline vfloat load_m(const float *p, int m) {
+    vfloat v = {0};
+    if (m == LANES)
+        v = vec_load(p);
+    else
+        memcpy(&v, p, (size_t)m * sizeof(float));
+    return v;
+}
+static inline void store_m(float *p, vfloat v, int m) {
+    if (m == LANES)
+        vec_store(p, v);
+    else
+        memcpy(p, &v, (size_t)m * sizeof(float));
+}
+
+// S[t, k] = scale · A_t · B_k for k <= t (t, k < T) and, in the diagonal's LANES-key blocks, also
+// some k > t (the caller overwrites or ignores those); entries in key blocks wholly above the
+// diagonal are not touched. A and B (T, hd) with row strides lda and ldb; S row stride T. As
+// nn/attention.c's dots_tiled: a key block's transposed stack tile, so a vector holds one score per
+// key, hd in chunks of TILE_HD with the partial scores parked in S.
+static void tri_dots(float *restrict S, const float *restrict A, size_t lda,
+                     const float *restrict Bm, size_t ldb, int T, int hd, float scale) {
+    vfloat tile[TILE_HD];
+    for (int k0 = 0; k0 < T; k0 += LANES) {
+        const int m = T - k0 < LANES ? T - k0 : LANES;
+        for (int i0 = 0; i0 < hd; i0 += TILE_HD) {
+            const int ni = hd - i0 < TILE_HD ? hd - i0 : TILE_HD;
+            const float sc = i0 + ni == hd ? scale : 1.0f;
+            for (int ii = 0; ii < ni; ii++)
+                tile[ii] = (vfloat){0};
+            for (int l = 0; l < m; l++)
+                for (int ii = 0; ii < ni; ii++)
+                    tile[ii][l] = Bm[(size_t)(k0 + l) * ldb + i0 + ii];
+            int t = k0; // queries before k0 see none of these keys
+            for (; t + 4 <= T; t += 4) {
+                const float *a0 = A + (size_t)t * lda + i0, *a1 = a0 + lda, *a2 = a1 + lda,
+                            *a3 = a2 + lda;
+                float *s0 = S + (size_t)t * T + k0;
+                vfloat c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+                if (i0 > 0) {
+                    c0 = load_m(s0, m), c1 = load_m(s0 + T, m);
+                    c2 = load_m(s0 + 2 * T, m), c3 = load_m(s0 + 3 * T, m);
+                }
+                for (int ii = 0; ii < ni; ii++) {
+                    c0 += a0[ii] * tile[ii], c1 += a1[ii] * tile[ii];
+                    c2 += a2[ii] * tile[ii], c3 += a3[ii] * tile[ii];
+                }
+                c0 *= sc, c1 *= sc, c2 *= sc, c3 *= sc;
+                store_m(s0, c0, m), store_m(s0 + T, c1, m);
+                store_m(s0 + 2 * T, c2, m), store_m(s0 + 3 * T, c3, m);
+            }
+            for (; t < T; t++) {
+                const float *a0 = A + (size_t)t * lda + i0;
+                float *s0 = S + (size_t)t * T + k0;
+                vfloat c0 = {0};
+                if (i0 > 0) c0 = load_m(s0, m);
+                for (int ii = 0; ii < ni; ii++)
+                    c0 += a0[ii] * tile[ii];
+                c0 *= sc;
+                store_m(s0, c0, m);
+            }
+        }
+    }
+}
+
+// Columns [c0, c0 + w) of rows r0..r0+R-1 of Y (=, or += when acc) Σ_{j in [j0, j1)} C(r, j) · X_j
+// with C(r, j) = Cm[r·crs + j·cjs], w = LANES, LANES/2 or 1 (the vector type V), R = 4 or 1.
+#define TRI_COMBINE_CHUNK(V, W, LOAD, STORE)                                                       \
+    do {                                                                                           \
+        V u0 = {0}, u1 = {0}, u2 = {0}, u3 = {0};                                                  \
+        float *y = Y + (size_t)r0 * ldy + c0;                                                      \
+        const float *cr = Cm + (size_t)r0 * crs;                                                   \
+        if (R == 4) {                                                                              \
+            for (int j = j0; j < j1; j++) {                                                        \
+                const V x = LOAD(X + (size_t)j * ldx + c0);                                        \
+                const float *cj = cr + (size_t)j * cjs;                                            \
+                u0 += cj[0] * x, u1 += cj[crs] * x, u2 += cj[2 * crs] * x, u3 += cj[3 * crs] * x;  \
+            }                                                                                      \
+            if (acc) {                                                                             \
+                u0 += LOAD(y), u1 += LOAD(y + ldy), u2 += LOAD(y + 2 * ldy);                       \
+                u3 += LOAD(y + 3 * ldy);                                                           \
+            }                                                                                      \
+            STORE(y, u0), STORE(y + ldy, u1), STORE(y + 2 * ldy, u2), STORE(y + 3 * ldy, u3);      \
+        } else {                                                                                   \
+            for (int j = j0; j < j1; j++)                                                          \
+                u0 += cr[(size_t)j * cjs] * LOAD(X + (size_t)j * ldx + c0);                        \
+            if (acc) u0 += LOAD(y);                                                                \
+            STORE(y, u0);                                                                          \
+        }                                                                                          \
+        c0 += W;                                                                                   \
+    } while (0)
+
+static inline vfloat_half load_half(const float *p) {
+    vfloat_half v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void store_half(float *p, vfloat_half v) { memcpy(p, &v, sizeof v); }
+static inline float load_1(const float *p) { return *p; }
+static inline void store_1(float *p, float v) { *p = v; }
+
+// Rows r0..r0+R-1 (R = 4 or 1) of Y, two full vectors of columns at once: u at column oa and w at
+// column ob; only lanes from sa of u and from sb of w are stored (the others overlap columns
+// stored already, or by the other vector). One pass over j for both, so each C(r, j) broadcast
+// serves 2·LANES columns.
+static void combine_pair(float *restrict Y, size_t ldy, const float *restrict Cm, size_t crs,
+                         size_t cjs, const float *restrict X, size_t ldx, int r0, int R, int j0,
+                         int j1, int acc, int oa, int sa, int ob, int sb) {
+    // Named accumulators: GCC 12 keeps a local array of vectors in memory.
+    vfloat u0 = {0}, u1 = {0}, u2 = {0}, u3 = {0}, w0 = {0}, w1 = {0}, w2 = {0}, w3 = {0};
+    const float *cr = Cm + (size_t)r0 * crs;
+    if (R == 4) {
+        for (int j = j0; j < j1; j++) {
+            const float *xj = X + (size_t)j * ldx, *cj = cr + (size_t)j * cjs;
+            const vfloat xa = vec_load(xj + oa), xb = vec_load(xj + ob);
+            const float c0 = cj[0], c1 = cj[crs], c2 = cj[2 * crs], c3 = cj[3 * crs];
+            u0 += c0 * xa, w0 += c0 * xb, u1 += c1 * xa, w1 += c1 * xb;
+            u2 += c2 * xa, w2 += c2 * xb, u3 += c3 * xa, w3 += c3 * xb;
+        }
+    } else {
+        for (int j = j0; j < j1; j++) {
+            const float *xj = X + (size_t)j * ldx;
+            const float c = cr[(size_t)j * cjs];
+            u0 += c * vec_load(xj + oa), w0 += c * vec_load(xj + ob);
+        }
+    }
+    const vfloat us[4] = {u0, u1, u2, u3}, ws[4] = {w0, w1, w2, w3};
+    for (int q = 0; q < R; q++) {
+        float *y = Y + (size_t)(r0 + q) * ldy;
+        if (sa == 0)
+            vec_store(y + oa, acc ? vec_load(y + oa) + us[q] : us[q]);
+        else
+            for (int l = sa; l < LANES; l++)
+                y[oa + l] = acc ? y[oa + l] + us[q][l] : us[q][l];
+        for (int l = sb; l < LANES; l++)
+            y[ob + l] = acc ? y[ob + l] + ws[q][l] : ws[q][l];
+    }
+}
+
+// Y (T, n) (=, or += when acc) C·X over the triangle: lower = 1: Y_r = Σ_{j <= r} C(r, j) X_j;
+// lower = 0: Y_r = Σ_{j >= r} C(r, j) X_j; C(r, j) = Cm[r·crs + j·cjs] (so a stored matrix or
+// its transpose), X (T, n) row stride ldx, Y row stride ldy. Rows go four at a time, the j range
+// the union of theirs: C must hold zeros across the diagonal (P and dS do), and it is read only
+// inside the block rows' span (j < r0 + 4, or j >= r0). Columns go two vectors per pass; a last
+// partial vector overlaps the one before it (loads stay inside X's rows, only new columns are
+// stored); heads narrower than a vector take the LANES/2 and scalar chunks.
+static void tri_combine(float *restrict Y, size_t ldy, const float *restrict Cm, size_t crs,
+                        size_t cjs, const float *restrict X, size_t ldx, int T, int n, int acc,
+                        int lower) {
+    for (int r0 = 0; r0 < T;) {
+        const int R = T - r0 >= 4 ? 4 : 1;
+        const int j0 = lower ? 0 : r0, j1 = lower ? r0 + R : T;
+        int c0 = 0;
+        if (n >= LANES) {
+            for (; c0 + 2 * LANES <= n; c0 += 2 * LANES)
+                combine_pair(Y, ldy, Cm, crs, cjs, X, ldx, r0, R, j0, j1, acc, c0, 0, c0 + LANES,
+                             0);
+            if (n - c0 > LANES) // a full vector and a partial one: the partial one overlaps
+                combine_pair(Y, ldy, Cm, crs, cjs, X, ldx, r0, R, j0, j1, acc, c0, 0, n - LANES,
+                             c0 + LANES - (n - LANES));
+            else if (n - c0 > 0) // the last n - c0 <= LANES columns: one vector ending at n
+                combine_pair(Y, ldy, Cm, crs, cjs, X, ldx, r0, R, j0, j1, acc, n - LANES,
+                             c0 - (n - LANES), n - LANES, LANES);
+            c0 = n;
+        }
+        if (c0 + LANES / 2 <= n) TRI_COMBINE_CHUNK(vfloat_half, LANES / 2, load_half, store_half);
+        while (c0 < n)
+            TRI_COMBINE_CHUNK(float, 1, load_1, store_1);
+        r0 += R;
+    }
 }
 
 static void check_args(const char *fn, const float *qkv, int B, int T, int D, int H) {
@@ -77,16 +271,14 @@ void causal_attention_forward(float *out, float *att, const float *qkv, int B, i
         for (int h = 0; h < H; h++) {
             const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hd, *k = q + D, *v = q + 2 * D;
             float *S = att + ((size_t)b * H + h) * T * T;
-            // The whole (T, T) product: computing only the lower triangle would take one sgemm per
-            // row block, and at T = 64 the calls would cost more than the half they save.
-            sgemm_rm(0, 1, T, T, hd, scale, q, C3, k, C3, 0.0f, S, T);
+            tri_dots(S, q, C3, k, C3, T, hd, scale);
             for (int t = 0; t < T; t++) {
                 float *row = S + (size_t)t * T;
                 softmax_row(row, t + 1);
                 for (int t2 = t + 1; t2 < T; t2++)
                     row[t2] = 0.0f; // exact zeros: the future adds nothing to O = P V
             }
-            sgemm_rm(0, 0, T, hd, T, 1.0f, S, T, v, C3, 0.0f, out + (size_t)b * T * D + h * hd, D);
+            tri_combine(out + (size_t)b * T * D + h * hd, D, S, T, 1, v, C3, T, hd, 0, 1);
         }
     NANGUARD(__func__, "out", out, (size_t)B * T * D);
     NANGUARD(__func__, "att", att, (size_t)B * H * T * T);
@@ -113,23 +305,34 @@ void causal_attention_backward(float *dqkv, const float *dout, const float *qkv,
             float *dq = dqkv + off, *dk = dq + D, *dv = dq + 2 * D;
             const float *P = att + ((size_t)b * H + h) * T * T;
             const float *dO = dout + (size_t)b * T * D + (size_t)h * hd;
-            sgemm_rm(1, 0, T, hd, T, 1.0f, P, T, dO, D, 1.0f, dv, C3);   // dV += Pᵀ dO
-            sgemm_rm(0, 1, T, T, hd, 1.0f, dO, D, v, C3, 0.0f, work, T); // dP = dO Vᵀ
+            tri_combine(dv, C3, P, 1, T, dO, D, T, hd, 1, 0); // dV += Pᵀ dO
+            tri_dots(work, dO, D, v, C3, T, hd, 1.0f);        // dP = dO Vᵀ (lower triangle)
             // dS = P ∘ (dP - rowsum(P ∘ dP)) · scale in place (the softmax Jacobian); entries
             // above the diagonal are zero since P is.
             for (int t = 0; t < T; t++) {
                 const float *p = P + (size_t)t * T;
                 float *d = work + (size_t)t * T;
+                // rowsum(P ∘ dP) over 8 lanes of full blocks, then the tail in order (only
+                // entries t2 <= t are read: the rest of work may hold anything)
+                vfloat8 acc8 = {0};
+                int t2 = 0;
+                for (; t2 + SM_W <= t + 1; t2 += SM_W) {
+                    vfloat8 pp, dd;
+                    memcpy(&pp, p + t2, sizeof pp), memcpy(&dd, d + t2, sizeof dd);
+                    acc8 += pp * dd;
+                }
                 float pdp = 0.0f;
-                for (int t2 = 0; t2 <= t; t2++)
+                for (int l = 0; l < SM_W; l++)
+                    pdp += acc8[l];
+                for (; t2 <= t; t2++)
                     pdp += p[t2] * d[t2];
-                for (int t2 = 0; t2 <= t; t2++)
+                for (t2 = 0; t2 <= t; t2++)
                     d[t2] = p[t2] * (d[t2] - pdp) * scale;
-                for (int t2 = t + 1; t2 < T; t2++)
+                for (t2 = t + 1; t2 < T; t2++)
                     d[t2] = 0.0f;
             }
-            sgemm_rm(0, 0, T, hd, T, 1.0f, work, T, k, C3, 1.0f, dq, C3); // dQ += dS K
-            sgemm_rm(1, 0, T, hd, T, 1.0f, work, T, q, C3, 1.0f, dk, C3); // dK += dSᵀ Q
+            tri_combine(dq, C3, work, T, 1, k, C3, T, hd, 1, 1); // dQ += dS K
+            tri_combine(dk, C3, work, 1, T, q, C3, T, hd, 1, 0); // dK += dSᵀ Q
         }
     NANGUARD(__func__, "dqkv", dqkv, (size_t)B * T * C3);
 }

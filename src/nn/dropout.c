@@ -26,24 +26,26 @@ void dropout_forward(float *out, float *mask, const float *inp, size_t n, float 
             // The kept run before each drop is geometric: floor(log u / log(1 - p)) with u uniform
             // in (0, 1] has P(run >= k) = (1 - p)^k, so one draw per dropped element (LoRA's p =
             // 0.05: 1/20 of the draws of one per element).
+            // The output is written with the mask in one pass, then fixed at the drops (inp·0, as
+            // the multiply by the mask would give: -0 and NaN kept).
             const double lq = log1p(-(double)p);
             for (size_t i = 0; i < n; i++)
-                mask[i] = scale;
+                mask[i] = scale, out[i] = inp[i] * scale;
             for (size_t i = 0;;) {
                 double u = 1.0 - (double)rng_uniform(rng); // (0, 1]
                 double run = floor(log(u) / lq);
                 if (run >= (double)(n - i)) break;
                 i += (size_t)run;
-                mask[i++] = 0.0f;
-                if (i >= n) break;
+                mask[i] = 0.0f, out[i] = inp[i] * 0.0f;
+                if (++i >= n) break;
             }
         } else {
             // Kept when u >= p with u uniform on the 2^24 grid: P(drop) = ceil(p·2^24) / 2^24.
             for (size_t i = 0; i < n; i++)
                 mask[i] = rng_uniform(rng) >= p ? scale : 0.0f;
+            for (size_t i = 0; i < n; i++)
+                out[i] = inp[i] * mask[i];
         }
-        for (size_t i = 0; i < n; i++)
-            out[i] = inp[i] * mask[i];
     }
     NANGUARD(__func__, "out", out, n);
 }

@@ -250,31 +250,6 @@ void rope_backward_ref(float *dinp, const float *dout, int pos0, double theta, i
 
 // ---- SwiGLU ----
 
-// exp_vec (nn/fastexp.h) on VEC_F lanes. Written with vector types because GCC 12 does not
-// if-convert the clamps of the scalar form (with trapping math a float compare may trap), so a
-// plain loop over exp_vec stays scalar ("control flow in loop"): the clamps become
-// compare-and-select here.
-typedef int32_t vint __attribute__((vector_size(VEC_BYTES)));
-static inline vfloat vsel(vint m, vfloat a, vfloat b) { // m ? a : b, lane by lane
-    return (vfloat)((m & (vint)a) | (~m & (vint)b));
-}
-static inline vfloat exp_vecv(vfloat x) {
-    const vfloat lo = x * 0.0f - 87.0f, hi = x * 0.0f + 88.0f;
-    x = vsel(x < lo, lo, x);
-    x = vsel(x > hi, hi, x);
-    vfloat n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    vfloat r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vfloat p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const vint bits = (__builtin_convertvector(n, vint) + 127) << 23;
-    return p * (vfloat)bits;
-}
-
 static void check_swiglu(const char *fn, int N, int F) {
     CHECK(N >= 0 && F >= 1, "%s: bad shape N=%d F=%d", fn, N, F);
 }
@@ -305,6 +280,22 @@ void swiglu_backward(float *dg, float *du, const float *dout, const float *g, co
     CHECK_PTR(u);
     const size_t n = (size_t)N * F;
     size_t i = 0;
+    if (dg && du) { // both (the LM's backward): one exp per element serves the two
+        for (i = 0; i + VEC_F <= n; i += VEC_F) {
+            const vfloat x = vec_load(g + i), e = 1.0f + exp_vecv(-x), s = 1.0f / e;
+            const vfloat d = vec_load(dout + i);
+            vec_store(dg + i, vec_load(dg + i) + d * vec_load(u + i) * s * (1.0f + x * (1.0f - s)));
+            vec_store(du + i, vec_load(du + i) + d * (x / e));
+        }
+        for (; i < n; i++) {
+            const float x = g[i], e = 1.0f + exp_vec(-x), s = 1.0f / e;
+            dg[i] += dout[i] * u[i] * s * (1.0f + x * (1.0f - s));
+            du[i] += dout[i] * (x / e);
+        }
+        NANGUARD(__func__, "dg", dg, n);
+        NANGUARD(__func__, "du", du, n);
+        return;
+    }
     if (dg) {
         for (i = 0; i + VEC_F <= n; i += VEC_F) {
             const vfloat x = vec_load(g + i), s = 1.0f / (1.0f + exp_vecv(-x));

@@ -6,7 +6,8 @@
 //              [sgemm=0|1]   (sgemm=0: no sgemm_share timing, to profile the step alone)
 //   → model=mllm:     `train model=mllm threads=<t> steps_per_s=<x> steps=<n> loss=<a>-><b>
 //                      cpu_steps_per_s=<c> params=<p> trainable=<n> B=<b> T=<t> gflops=<g>
-//                      sgemm_ms=<s> step_ms=<m> sgemm_share=<s/m> base=<file> core=<name>`
+//                      sgemm_ms=<s> step_ms=<m> sgemm_share=<s/b> base=<file> core=<name>
+//                      best_ms=<b>`
 //     model=mllm_gen: `train model=mllm_gen threads=<t> tokens_per_s=<x> runs=<n> prompt=<T>
 //                      new=32 ids=<first 8 generated ids> base=<file> core=<name>`
 //
@@ -20,8 +21,12 @@
 // model_loss_backward (the kind spells the 4 prompts, encoders and projectors frozen, LoRA r 4 α 4
 // dropout 0.05 on q, k, v, o, CE of the option letters at the last position, backward through the
 // whole sequence with LoRA gradients only) + AdamW (lr 1e-3, wd 1e-2) on the LoRA tensors.
-// sgemm_share: the time plain sgemm_rm calls take for the step's matrix products (every GEMM of the
-// forward and backward at the step's shapes, attention's per head) over the step's time.
+// sgemm_share (gemm_share.h): the time plain sgemm_rm calls take for the step's matrix products
+// (every GEMM of the forward and backward at the step's shapes, attention's per head) over the
+// step's time, both the best of passes that alternate with each other (so both see the machine's
+// load alike); step_ms and steps_per_s are the steps' mean, best_ms their best, gflops the GEMM
+// flops over best_ms. All on gemm_share.h's clock: at threads=1 the thread's CPU time (so the
+// figures hold on a shared machine), else wall-clock.
 // mllm_gen: row 0's embedded prompt (media tokens in their slots), llama_generate greedy: prefill
 // + 31 cached steps = 32 new tokens, eos off; tokens/s = 32 / the whole call's time.
 #define MLLM_DUMP_NO_MAIN
@@ -32,6 +37,7 @@
 #include <unistd.h>
 
 #include "core/timer.h"
+#include "gemm_share.h"
 #include "nn/optim.h"
 #include "tensor/blas.h"
 
@@ -52,20 +58,7 @@ static void read_ds(hid_t f, const char *name, hid_t type, void *out) {
     H5Dclose(ds);
 }
 
-// ---- the step's matrix products, for sgemm_share ----
-
-typedef struct {
-    int ta, tb, M, N, K, count;
-} Gemm;
-typedef struct {
-    Gemm g[64];
-    int n;
-} GemmList;
-
-static void add(GemmList *l, int ta, int tb, int M, int N, int K, int count) {
-    CHECK(l->n < 64, "bench_mllm: too many GEMM shapes");
-    l->g[l->n++] = (Gemm){ta, tb, M, N, K, count};
-}
+// ---- the step's matrix products, for sgemm_share (gemm_share.h) ----
 
 // Forward of the frozen encoders and the LM, backward of the LM for LoRA gradients (the input
 // gradient through every layer, adapters' dA, dB; no base weight gradients), as llama_lm.c runs.
@@ -75,56 +68,28 @@ static void step_gemms(GemmList *l, const Mllm *mm, int B, int T) {
         const VitConfig *v = &mm->c.enc[e].vit;
         int n = B * mm->vit[e].Np, De = v->D, hd = De / v->heads, Np = mm->vit[e].Np;
         int nt = B * mm->n_tok[e], Dp = mm->c.enc[e].Dp;
-        add(l, 0, 1, n, De, mm->vit[e].patch_dim, 1);
-        add(l, 0, 1, n, 3 * De, De, v->L), add(l, 0, 1, n, De, De, v->L);
-        add(l, 0, 1, n, 4 * De, De, v->L), add(l, 0, 1, n, De, 4 * De, v->L);
-        add(l, 0, 1, Np, Np, hd, v->L * B * v->heads),
-            add(l, 0, 0, Np, hd, Np, v->L * B * v->heads);
-        add(l, 0, 1, nt, Dp, mm->in_proj[e], 1), add(l, 0, 1, nt, mm->c.lm.D, Dp, 1);
+        gemm_add(l, 0, 1, n, De, mm->vit[e].patch_dim, 1);
+        gemm_add(l, 0, 1, n, 3 * De, De, v->L), gemm_add(l, 0, 1, n, De, De, v->L);
+        gemm_add(l, 0, 1, n, 4 * De, De, v->L), gemm_add(l, 0, 1, n, De, 4 * De, v->L);
+        gemm_add(l, 0, 1, Np, Np, hd, v->L * B * v->heads),
+            gemm_add(l, 0, 0, Np, hd, Np, v->L * B * v->heads);
+        gemm_add(l, 0, 1, nt, Dp, mm->in_proj[e], 1), gemm_add(l, 0, 1, nt, mm->c.lm.D, Dp, 1);
     }
     const LlamaConfig *c = &mm->c.lm;
     int N = B * T, D = c->D, F = c->F, r = c->r, L = c->L, hd = D / c->H, bh = B * c->H;
     // forward: q k v o and their adapters, MLP, attention per head
-    add(l, 0, 1, N, D, D, 4 * L), add(l, 0, 1, N, r, D, 4 * L), add(l, 0, 1, N, D, r, 4 * L);
-    add(l, 0, 1, N, F, D, 2 * L), add(l, 0, 1, N, D, F, L);
-    add(l, 0, 1, T, T, hd, L * bh), add(l, 0, 0, T, hd, T, L * bh);
+    gemm_add(l, 0, 1, N, D, D, 4 * L), gemm_add(l, 0, 1, N, r, D, 4 * L),
+        gemm_add(l, 0, 1, N, D, r, 4 * L);
+    gemm_add(l, 0, 1, N, F, D, 2 * L), gemm_add(l, 0, 1, N, D, F, L);
+    gemm_add(l, 0, 1, T, T, hd, L * bh), gemm_add(l, 0, 0, T, hd, T, L * bh);
     // backward: MLP input gradients, projections' input gradients, adapters (dB, dla, dA, dinp)
-    add(l, 0, 0, N, F, D, L), add(l, 0, 0, N, D, F, 2 * L), add(l, 0, 0, N, D, D, 4 * L);
-    add(l, 1, 0, D, r, N, 4 * L), add(l, 0, 0, N, r, D, 4 * L), add(l, 1, 0, r, D, N, 4 * L);
-    add(l, 0, 0, N, D, r, 4 * L);
-    add(l, 1, 0, T, hd, T, L * bh), add(l, 0, 1, T, T, hd, L * bh); // dV, dP
-    add(l, 0, 0, T, hd, T, L * bh), add(l, 1, 0, T, hd, T, L * bh); // dQ, dK
-}
-
-// Best time in ms of one pass over the list's sgemm_rm calls; *flops = its flop count.
-static double time_gemms(const GemmList *l, double min_time_s, double *flops) {
-    size_t big = 1;
-    *flops = 0;
-    for (int i = 0; i < l->n; i++) {
-        const Gemm *g = &l->g[i];
-        size_t a = (size_t)g->M * g->K, b = (size_t)g->K * g->N, c = (size_t)g->M * g->N;
-        big = a > big ? a : big, big = b > big ? b : big, big = c > big ? c : big;
-        *flops += 2.0 * g->M * g->N * g->K * g->count;
-    }
-    float *A = xcalloc_aligned(big * 4), *Bm = xcalloc_aligned(big * 4),
-          *C = xcalloc_aligned(big * 4);
-    for (size_t i = 0; i < big; i++)
-        A[i] = 0.01f * (float)(i % 97), Bm[i] = 0.02f * (float)(i % 89);
-    double best = 1e30, t_end = timer_now_ms() + min_time_s * 1e3;
-    int reps = 0;
-    do {
-        double t0 = timer_now_ms();
-        for (int i = 0; i < l->n; i++) {
-            const Gemm *g = &l->g[i];
-            int lda = g->ta ? g->M : g->K, ldb = g->tb ? g->K : g->N;
-            for (int k = 0; k < g->count; k++)
-                sgemm_rm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, A, lda, Bm, ldb, 0.0f, C, g->N);
-        }
-        double t = timer_now_ms() - t0;
-        best = t < best ? t : best;
-    } while (++reps < 5 || timer_now_ms() < t_end);
-    xfree(A), xfree(Bm), xfree(C);
-    return best;
+    gemm_add(l, 0, 0, N, F, D, L), gemm_add(l, 0, 0, N, D, F, 2 * L),
+        gemm_add(l, 0, 0, N, D, D, 4 * L);
+    gemm_add(l, 1, 0, D, r, N, 4 * L), gemm_add(l, 0, 0, N, r, D, 4 * L),
+        gemm_add(l, 1, 0, r, D, N, 4 * L);
+    gemm_add(l, 0, 0, N, D, r, 4 * L);
+    gemm_add(l, 1, 0, T, hd, T, L * bh), gemm_add(l, 0, 1, T, T, hd, L * bh); // dV, dP
+    gemm_add(l, 0, 0, T, hd, T, L * bh), gemm_add(l, 1, 0, T, hd, T, L * bh); // dQ, dK
 }
 
 // ---- the two benchmarks ----
@@ -183,26 +148,6 @@ static void bench_step(const Args *a) {
     w.grad_sel = &sel, w.train_rng = &drop;
     AdamWConfig ac = {
         .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 1e-2f};
-    long t = 0, steps = 0;
-    double l0 = 0, l1 = 0;
-    // warm-up (5 steps), then whole steps for min_time
-    double t0 = 0, c0 = 0, t1 = 0;
-    for (int i = 0;; i++) {
-        if (i == 5) t0 = timer_now_ms(), c0 = cpu_now_ms();
-        for (int k = 0; k < sel.n_segs; k++)
-            memset(g + sel.seg[k].offset, 0, sel.seg[k].n * sizeof(float));
-        double loss = model_loss_backward(&m, p, g, &bt.in, &w, bt.label, NULL, NULL);
-        adamw_step(p, g, m1, v1, m.n_params, sel.seg, sel.n_segs, &ac, ++t);
-        if (i == 0) l0 = loss;
-        l1 = loss;
-        if (i >= 5) {
-            steps++;
-            t1 = timer_now_ms();
-            if (t1 - t0 >= a->min_time * 1e3 && steps >= 5) break;
-        }
-    }
-    double step_ms = (t1 - t0) / steps, cpu_sps = steps / ((cpu_now_ms() - c0) * 1e-3);
-    CHECK(l1 < l0, "bench_mllm: the loss did not fall (%.4f -> %.4f)", l0, l1);
     // the step's matrix products alone, through sgemm_rm at the same shapes and threads
     MllmConfig c;
     memset(&c, 0, sizeof c);
@@ -213,13 +158,44 @@ static void bench_step(const Args *a) {
     mllm_init(&mm, &c);
     GemmList gl;
     step_gemms(&gl, &mm, BENCH_ROWS, T);
-    double flops, gemm_ms = a->sgemm ? time_gemms(&gl, a->min_time / 2, &flops) : 0;
-    if (!a->sgemm) time_gemms(&gl, 0, &flops); // the flop count (one quick pass)
+    GemmBufs gb;
+    gemm_bufs_init(&gb, &gl);
+    const double flops = gemm_flops(&gl);
+    long t = 0, steps = 0;
+    double l0 = 0, l1 = 0;
+    // warm-up (5 steps), then rounds of one GEMM pass and 3 steps for min_time: the two alternate,
+    // so that they see the same machine load, and each keeps its best time (sgemm_share); the
+    // steps' mean gives steps_per_s and step_ms as before
+    double t_start = 0, sum_ms = 0, cpu_ms = 0, best_ms = 1e30, gemm_ms = a->sgemm ? 1e30 : 0;
+    for (int i = 0;; i++) {
+        if (i >= 5 && (i - 5) % 3 == 0 && a->sgemm) {
+            double gt = gemm_pass_ms(&gl, &gb);
+            gemm_ms = gt < gemm_ms ? gt : gemm_ms;
+        }
+        double s0 = bench_clock_ms(), sc0 = cpu_now_ms();
+        if (i == 5) t_start = timer_now_ms();
+        for (int k = 0; k < sel.n_segs; k++)
+            memset(g + sel.seg[k].offset, 0, sel.seg[k].n * sizeof(float));
+        double loss = model_loss_backward(&m, p, g, &bt.in, &w, bt.label, NULL, NULL);
+        adamw_step(p, g, m1, v1, m.n_params, sel.seg, sel.n_segs, &ac, ++t);
+        if (i == 0) l0 = loss;
+        l1 = loss;
+        if (i >= 5) {
+            double s1 = bench_clock_ms();
+            steps++, sum_ms += s1 - s0, cpu_ms += cpu_now_ms() - sc0;
+            best_ms = s1 - s0 < best_ms ? s1 - s0 : best_ms;
+            if (timer_now_ms() - t_start >= a->min_time * 1e3 && steps >= 6) break;
+        }
+    }
+    double step_ms = sum_ms / steps, cpu_sps = steps / (cpu_ms * 1e-3);
+    CHECK(l1 < l0, "bench_mllm: the loss did not fall (%.4f -> %.4f)", l0, l1);
+    gemm_bufs_free(&gb);
     printf("train model=mllm threads=%d steps_per_s=%.2f steps=%ld loss=%.4f->%.4f "
            "cpu_steps_per_s=%.2f params=%zu trainable=%zu B=%d T=%d gflops=%.2f sgemm_ms=%.3f "
-           "step_ms=%.3f sgemm_share=%.2f base=%s core=%s\n",
+           "step_ms=%.3f sgemm_share=%.2f base=%s core=%s best_ms=%.3f\n",
            a->threads, 1e3 / step_ms, steps, l0, l1, cpu_sps, m.n_params, sel.n, BENCH_ROWS, T,
-           flops / step_ms * 1e-6, gemm_ms, step_ms, gemm_ms / step_ms, a->base, blas_core_name());
+           flops / best_ms * 1e-6, gemm_ms, step_ms, gemm_ms / best_ms, a->base, blas_core_name(),
+           best_ms);
     model_work_free(&m, &w);
     model_free(&m);
     batch_free(&bt);
@@ -328,6 +304,7 @@ int main(int argc, char **argv) {
     CHECK(!strcmp(model, "mllm") || !strcmp(model, "mllm_gen"),
           "bench_mllm: unknown model '%s' (mllm, mllm_gen)", model);
     blas_set_num_threads(a.threads);
+    bench_clock_threads = a.threads;
     // the twin's file: written unless the caller names an existing one
     int own = !a.dump || access(a.dump, R_OK) != 0;
     if (!a.dump) a.dump = dump;
