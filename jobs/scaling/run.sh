@@ -6,8 +6,8 @@
 #  3. one slurm/scaling.sbatch job per method config (jobs/scaling/{fedavg,bomm,fedmllm}.cfg) on 1, 2
 #     and 4 nodes (1 host rank per node, the cloud beside the first), strong ($SCALING_PARTIES parties,
 #     default 8) and weak ($SCALING_PER_HOST per host, default 2), each party with a fixed number of
-#     rows (80 SynMM rows; 20 for the MLLM); fedavg and bomm also 32 and 64 parties on one node (the
-#     cloud's cost per party): runs/scaling/<method>/<point>/;
+#     rows (80 SynMM rows; 20 for the MLLM); and on one node 32 and 64 parties (16 and 32 for the
+#     MLLM): the cloud's cost per party: runs/scaling/<method>/<point>/;
 #  4. analysis/scaling.py over all of them (jobs/scaling/scaling.png, phases.png) and
 #     analysis/scaling_model.py (the fit, docs/scaling_projection.png), then writes
 #     jobs/scaling/RESULTS.md from those outputs alone.
@@ -55,11 +55,11 @@ grep '^bench pingpong' "$OUT/pingpong.txt"
 
 export OMPI_MCA_btl=self,vader,tcp
 for m in fedavg bomm fedmllm; do
-  modes="strong weak parties" rows=80
-  [ "$m" = fedmllm ] && modes="strong weak" rows=20
+  rows=80 sweep="32 64"
+  [ "$m" = fedmllm ] && rows=20 sweep="16 32"
   j=$(SCALING_NODES="1 2 4" SCALING_DIR="$OUT/$m" SCALING_PARTIES=${SCALING_PARTIES:-8} \
-      SCALING_PER_HOST=${SCALING_PER_HOST:-2} SCALING_MODES=$modes SCALING_ROWS_PER_PARTY=$rows \
-      SCALING_PARTY_SWEEP="32 64" sbatch --parsable -N 4 --ntasks-per-node=2 -J "scaling-$m" -o "$OUT/$m.log" \
+      SCALING_PER_HOST=${SCALING_PER_HOST:-2} SCALING_MODES="strong weak parties" \
+      SCALING_ROWS_PER_PARTY=$rows SCALING_PARTY_SWEEP=$sweep sbatch --parsable -N 4 --ntasks-per-node=2 -J "scaling-$m" -o "$OUT/$m.log" \
         slurm/scaling.sbatch "jobs/scaling/$m.cfg")
   jobs+=("$j"); say "submitted $m: job $j"
 done
@@ -111,7 +111,7 @@ scales on a cluster; the phases and the fitted model are the useful part.
 Setup: 4 emulated Slurm nodes (one slurmd each) on one machine, one host rank per node, the cloud rank
 beside the first; Open MPI with \`btl=self,vader,tcp\` on loopback: ranks on one node use shared memory,
 ranks on different nodes TCP. Strong: ${SCALING_PARTIES:-8} parties; weak: ${SCALING_PER_HOST:-2} per host; each party
-80 rows (SynMM) or 20 (the MLLM on AV-FashionMNIST's CI file); fedavg and bomm also 32 and 64 parties on one node.
+80 rows (SynMM) or 20 (the MLLM on AV-FashionMNIST's CI file); on one node also 32 and 64 parties (16 and 32 for the MLLM).
 Configs: \`jobs/scaling/{fedavg,bomm,fedmllm}.cfg\` (fedavg/mllm = FedMLLM: FedAvg over the LoRA adapters).
 
 ## Speedup and efficiency (R = host ranks = nodes)
