@@ -156,6 +156,12 @@ def n_star(f, beta):
     return f["c_party"] / cloud if cloud > 0 else math.inf
 
 
+def nstar_text(ns):
+    if math.isinf(ns):
+        return "never (no per-party cloud cost measured)"
+    return "below 1: at any node count" if ns < 1 else f"{ns:,.0f}"
+
+
 def read_pingpong(path):
     """→ (alpha s, beta bytes/s, label) of the path=tcp-2nodes line, else the last bench line."""
     best = None
@@ -259,7 +265,7 @@ def main():
             c = [round_time(fits[m], n, N, Pmax, al, be)[1]["comm"] for N in (nodes[0], Nmax)]
             ns = n_star(fits[m], be)
             md.append(f"| {lab} | {flab} | {fmt_s(c[0])} | {fmt_s(c[1])} | "
-                      f"{'never' if math.isinf(ns) else f'{ns:,.0f}'} |")
+                      f"{nstar_text(ns)} |")
     text = "\n".join(md) + "\n"
     sys.stdout.write(text)
     if a.md:

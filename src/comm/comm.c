@@ -186,8 +186,7 @@ void comm_reduce_sum_i64(Comm *c, int64_t *acc, size_t n, int root, const CommPa
         int len = (int)MIN(CHUNK, n - off);
         count_mpi(c, (size_t)len, c->rank == root ? (size_t)len : 0, COMM_I64);
         if (c->rank == root)
-            TIMED(c,
-                MPI_Reduce(MPI_IN_PLACE, acc + off, len, MPI_INT64_T, MPI_SUM, root, c->comm));
+            TIMED(c, MPI_Reduce(MPI_IN_PLACE, acc + off, len, MPI_INT64_T, MPI_SUM, root, c->comm));
         else
             TIMED(c, MPI_Reduce(acc + off, NULL, len, MPI_INT64_T, MPI_SUM, root, c->comm));
     }
@@ -207,8 +206,8 @@ void comm_gather(Comm *c, const void *send, size_t n, void *recv, CommType t, in
                  const CommPay *pay) {
     charge(c, pay);
     count_mpi(c, n, c->rank == root ? n * (size_t)c->size : 0, t);
-    TIMED(c,
-        MPI_Gather(send, count_of(n), mpi_type(t), recv, count_of(n), mpi_type(t), root, c->comm));
+    TIMED(c, MPI_Gather(send, count_of(n), mpi_type(t), recv, count_of(n), mpi_type(t), root,
+                        c->comm));
 }
 
 // counts/displs (size, owned) of each rank's block of per-party elements, in party order; returns
@@ -241,8 +240,8 @@ void comm_gather_parties(Comm *c, const void *send, const int64_t *per_party, vo
     charge(c, pay);
     count_mpi(c, (size_t)counts[c->rank], c->rank == 0 ? (size_t)total : 0, t);
     static const uint8_t dummy[8]; // a rank with nothing to send still passes a buffer
-    TIMED(c, MPI_Gatherv(counts[c->rank] ? send : dummy, counts[c->rank], mpi_type(t), recv,
-                          counts, displs, mpi_type(t), 0, c->comm));
+    TIMED(c, MPI_Gatherv(counts[c->rank] ? send : dummy, counts[c->rank], mpi_type(t), recv, counts,
+                         displs, mpi_type(t), 0, c->comm));
     xfree(counts), xfree(displs);
 }
 
@@ -254,7 +253,7 @@ void comm_scatter_parties(Comm *c, const void *send, const int64_t *per_party, v
     count_mpi(c, c->rank == 0 ? (size_t)total : 0, (size_t)counts[c->rank], t);
     static uint8_t dummy[8];
     TIMED(c, MPI_Scatterv(send, counts, displs, mpi_type(t), counts[c->rank] ? recv : dummy,
-                           counts[c->rank], mpi_type(t), 0, c->comm));
+                          counts[c->rank], mpi_type(t), 0, c->comm));
     xfree(counts), xfree(displs);
 }
 

@@ -50,17 +50,22 @@ int main(int argc, char **argv) {
     long max = 64L << 20;
     int max_reps = 1000;
     for (int i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "max=", 4)) max = atol(argv[i] + 4);
-        else if (!strncmp(argv[i], "reps=", 5)) max_reps = atoi(argv[i] + 5);
+        if (!strncmp(argv[i], "max=", 4))
+            max = atol(argv[i] + 4);
+        else if (!strncmp(argv[i], "reps=", 5))
+            max_reps = atoi(argv[i] + 5);
         else {
-            if (rank == 0) fprintf(stderr, "bench_pingpong: unknown argument '%s' (max=, reps=)\n", argv[i]);
+            if (rank == 0)
+                fprintf(stderr, "bench_pingpong: unknown argument '%s' (max=, reps=)\n", argv[i]);
             MPI_Abort(MPI_COMM_WORLD, 2);
         }
     }
     if (size != 2 || max < 8 || max > (1L << 30) || max_reps < 1) {
         if (rank == 0)
-            fprintf(stderr, "bench_pingpong: needs exactly 2 ranks (got %d), 8 <= max <= 1 GiB "
-                            "(got %ld), reps >= 1 (got %d)\n", size, max, max_reps);
+            fprintf(stderr,
+                    "bench_pingpong: needs exactly 2 ranks (got %d), 8 <= max <= 1 GiB "
+                    "(got %ld), reps >= 1 (got %d)\n",
+                    size, max, max_reps);
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
     char *buf = malloc((size_t)max);

@@ -128,8 +128,10 @@ START_TEST(test_transfer_time_includes_waiting_for_the_last_rank) {
     int32_t v = rank;
     comm_allreduce(c, &v, 1, COMM_I32, COMM_MAX, NULL);
     double waited = comm_take_ms(c);
-    if (rank < size - 1) ck_assert_msg(waited >= 250, "rank %d waited %.1f ms", rank, waited);
-    else ck_assert_msg(waited < 250, "the late rank counted its sleep: %.1f ms", waited);
+    if (rank < size - 1)
+        ck_assert_msg(waited >= 250, "rank %d waited %.1f ms", rank, waited);
+    else
+        ck_assert_msg(waited < 250, "the late rank counted its sleep: %.1f ms", waited);
     // Point to point: the post is immediate; the late sender makes the receiver wait in wait_all.
     comm_barrier(c);
     comm_take_ms(c);
