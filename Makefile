@@ -31,7 +31,7 @@
 #   make calibrate  per-dataset validation accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
 #   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh, test_pipeline_slurm.sh)
-#   make scaling    the scaling study on that Slurm with 4 emulated nodes (~10 min): fedavg, bomm, fedmllm on
+#   make scaling    the scaling study on that Slurm with 4 emulated nodes (3-5 min): fedavg, bomm, fedmllm on
 #                   1, 2, 4 nodes, strong and weak; TCP ping-pong; the fitted model projected to 1,024 nodes
 #                   -> runs/scaling/, jobs/scaling/RESULTS.md + PNGs, docs/scaling_projection.png (docs/scaling.md)
 #
