@@ -31,6 +31,9 @@
 #   make calibrate  per-dataset validation accuracy of each modality alone and fused
 #   make slurm-up / slurm-down   start / stop the one-machine Slurm (slurm/local/; installs slurm-wlm)
 #   make test-slurm              end-to-end jobs under that Slurm (tests/slurm/test_smoke.sh, test_pipeline_slurm.sh)
+#   make scaling    the scaling study on that Slurm with 4 emulated nodes (3-5 min): fedavg, bomm, fedmllm on
+#                   1, 2, 4 nodes, strong and weak; TCP ping-pong; the fitted model projected to 1,024 nodes
+#                   -> runs/scaling/, jobs/scaling/RESULTS.md + PNGs, docs/scaling_projection.png (docs/scaling.md)
 #
 # Overrides: CC, OPTFLAGS, BUILD, MPIRUN, NP_LIST, and per library <LIB>_CFLAGS / <LIB>_LIBS
 # (MPI is through the mpicc wrapper; HDF5, OPENBLAS, LAPACKE, SCALAPACK, CHECK); NO_SCALAPACK=1.
@@ -76,8 +79,11 @@ slurm-down:
 test-slurm: deps
 	@scripts/deps.sh slurm
 	@$(MAKE) --no-print-directory MMC_INNER=1 $@
+scaling: analysis-deps
+	@scripts/deps.sh slurm
+	@$(MAKE) --no-print-directory MMC_INNER=1 $@
 
-.PHONY: $(PUBLIC_GOALS) deps bench-deps fuzz-deps analysis-deps clean slurm-up slurm-down test-slurm
+.PHONY: $(PUBLIC_GOALS) deps bench-deps fuzz-deps analysis-deps clean slurm-up slurm-down test-slurm scaling
 
 else # ------------------------------------------------------------------------------ inner make
 
@@ -555,6 +561,14 @@ test-slurm: $(BUILD)/bin/rank_probe $(BUILD)/bin/mmcollab $(BUILD)/bin/build_syn
 	  MMC_DATA_DIR=$(DATA) timeout --kill-after=60 $(SLURM_TEST_TIMEOUT) \
 	    tests/slurm/test_pipeline_slurm.sh $(BUILD)/bin'
 
+# The scaling study (jobs/scaling/run.sh, docs/scaling.md): the local Slurm with 4 emulated nodes, the
+# ping-pong, 18 runs, the analysis and the model; under the test-slurm lock (it reconfigures the daemons).
+# data/avfmnist_ci.h5 and data/base/mllm_tiny.h5 must exist (make test builds them); they are not
+# prerequisites here, so that a relinked base_model does not rebuild the tiny base model under other runs.
+SCALING_TIMEOUT ?= 900
+scaling: $(BUILD)/bin/mmcollab $(BUILD)/bin/bench_pingpong $(BUILD)/bin/build_synmm
+	flock -w 900 $(SLURM_LOCK) timeout --kill-after=60 $(SCALING_TIMEOUT) jobs/scaling/run.sh $(BUILD)/bin
+
 asan:
 	@$(MAKE) --no-print-directory MMC_INNER=1 BUILD=build-asan SAN=address,undefined \
 	  OPTFLAGS='-O1' check
@@ -636,7 +650,7 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
-.PHONY: all test test-mpi test-analysis test-slurm check asan debug bench bench-parties bench-secagg bench-svd lint format \
+.PHONY: all test test-mpi test-analysis test-slurm scaling check asan debug bench bench-parties bench-secagg bench-svd lint format \
         format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick cdcca-table tuning fuzz \
         fuzz-run FORCE
 FORCE:

@@ -162,8 +162,8 @@ void assert_same_metrics(const char *work, const char *a, const char *b, int rou
     if (rounds > 0) snprintf(count, sizeof count, "test $(wc -l < a.csv) -eq %d", rounds + 1);
     // The series that may differ between runs of one config (run.h5 marks them "varies"): wall
     // clock, and what depends on the rank layout.
-    const char *drop = "awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i ~ /^(round_ms|mpi_bytes_sent|"
-                       "mpi_bytes_recv)$/) c[i]=1} "
+    const char *drop = "awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i ~ /^(round_ms|comm_ms|io_ms|"
+                       "host_compute_ms_max|mpi_bytes_sent|mpi_bytes_recv)$/) c[i]=1} "
                        "{s=\"\"; for(i=1;i<=NF;i++) if(!(i in c)) s=s $i \",\"; print s}'";
     int rc = run_command(out, sizeof out,
                          "cd %s && %s %s/metrics.csv > a.csv && %s %s/metrics.csv > b.csv && "

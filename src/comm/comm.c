@@ -7,6 +7,7 @@
 
 #include "core/common.h"
 #include "core/die.h"
+#include "core/timer.h"
 #include "core/xalloc.h"
 
 #define COMM_NAME "mmcollab"
@@ -20,6 +21,7 @@ struct Comm {
     double *payload;     // (count, 2) bytes per hosted party: up, down
     uint64_t sent, recv; // mpi bytes of this rank
     MPI_Request *req;    // posted nonblocking transfers
+    double ms;           // wall time inside MPI calls since the last comm_take_ms
     int n_req, cap_req;
 };
 
@@ -148,19 +150,33 @@ static void count_mpi(Comm *c, size_t sent, size_t recv, CommType t) {
     c->recv += (uint64_t)recv * comm_type_size(t);
 }
 
+// Runs one MPI call and adds its wall time to c->ms (waiting for the other ranks included).
+#define TIMED(c, call)                                                                             \
+    do {                                                                                           \
+        double t0_ = timer_now_ms();                                                               \
+        MPI_CHECK(call);                                                                           \
+        (c)->ms += timer_now_ms() - t0_;                                                           \
+    } while (0)
+
+double comm_take_ms(Comm *c) {
+    double ms = c->ms;
+    c->ms = 0;
+    return ms;
+}
+
 // ---- transfers ----
 
 void comm_bcast(Comm *c, void *buf, size_t n, CommType t, int root, const CommPay *pay) {
     charge(c, pay);
     count_mpi(c, c->rank == root ? n : 0, c->rank == root ? 0 : n, t);
-    MPI_CHECK(MPI_Bcast(buf, count_of(n), mpi_type(t), root, c->comm));
+    TIMED(c, MPI_Bcast(buf, count_of(n), mpi_type(t), root, c->comm));
 }
 
 void comm_allreduce(Comm *c, void *buf, size_t n, CommType t, CommOp op, const CommPay *pay) {
     MPI_Op mop = mpi_op(op, t);
     charge(c, pay);
     count_mpi(c, n, n, t);
-    MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, count_of(n), mpi_type(t), mop, c->comm));
+    TIMED(c, MPI_Allreduce(MPI_IN_PLACE, buf, count_of(n), mpi_type(t), mop, c->comm));
 }
 
 void comm_reduce_sum_i64(Comm *c, int64_t *acc, size_t n, int root, const CommPay *pay) {
@@ -170,10 +186,9 @@ void comm_reduce_sum_i64(Comm *c, int64_t *acc, size_t n, int root, const CommPa
         int len = (int)MIN(CHUNK, n - off);
         count_mpi(c, (size_t)len, c->rank == root ? (size_t)len : 0, COMM_I64);
         if (c->rank == root)
-            MPI_CHECK(
-                MPI_Reduce(MPI_IN_PLACE, acc + off, len, MPI_INT64_T, MPI_SUM, root, c->comm));
+            TIMED(c, MPI_Reduce(MPI_IN_PLACE, acc + off, len, MPI_INT64_T, MPI_SUM, root, c->comm));
         else
-            MPI_CHECK(MPI_Reduce(acc + off, NULL, len, MPI_INT64_T, MPI_SUM, root, c->comm));
+            TIMED(c, MPI_Reduce(acc + off, NULL, len, MPI_INT64_T, MPI_SUM, root, c->comm));
     }
 }
 
@@ -183,7 +198,7 @@ void comm_allreduce_sum_i64(Comm *c, int64_t *acc, size_t n, const CommPay *pay)
     for (size_t off = 0; off < n; off += CHUNK) {
         int len = (int)MIN(CHUNK, n - off);
         count_mpi(c, (size_t)len, (size_t)len, COMM_I64);
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, acc + off, len, MPI_INT64_T, MPI_SUM, c->comm));
+        TIMED(c, MPI_Allreduce(MPI_IN_PLACE, acc + off, len, MPI_INT64_T, MPI_SUM, c->comm));
     }
 }
 
@@ -191,8 +206,8 @@ void comm_gather(Comm *c, const void *send, size_t n, void *recv, CommType t, in
                  const CommPay *pay) {
     charge(c, pay);
     count_mpi(c, n, c->rank == root ? n * (size_t)c->size : 0, t);
-    MPI_CHECK(
-        MPI_Gather(send, count_of(n), mpi_type(t), recv, count_of(n), mpi_type(t), root, c->comm));
+    TIMED(c, MPI_Gather(send, count_of(n), mpi_type(t), recv, count_of(n), mpi_type(t), root,
+                        c->comm));
 }
 
 // counts/displs (size, owned) of each rank's block of per-party elements, in party order; returns
@@ -225,8 +240,8 @@ void comm_gather_parties(Comm *c, const void *send, const int64_t *per_party, vo
     charge(c, pay);
     count_mpi(c, (size_t)counts[c->rank], c->rank == 0 ? (size_t)total : 0, t);
     static const uint8_t dummy[8]; // a rank with nothing to send still passes a buffer
-    MPI_CHECK(MPI_Gatherv(counts[c->rank] ? send : dummy, counts[c->rank], mpi_type(t), recv,
-                          counts, displs, mpi_type(t), 0, c->comm));
+    TIMED(c, MPI_Gatherv(counts[c->rank] ? send : dummy, counts[c->rank], mpi_type(t), recv, counts,
+                         displs, mpi_type(t), 0, c->comm));
     xfree(counts), xfree(displs);
 }
 
@@ -237,8 +252,8 @@ void comm_scatter_parties(Comm *c, const void *send, const int64_t *per_party, v
     charge(c, pay);
     count_mpi(c, c->rank == 0 ? (size_t)total : 0, (size_t)counts[c->rank], t);
     static uint8_t dummy[8];
-    MPI_CHECK(MPI_Scatterv(send, counts, displs, mpi_type(t), counts[c->rank] ? recv : dummy,
-                           counts[c->rank], mpi_type(t), 0, c->comm));
+    TIMED(c, MPI_Scatterv(send, counts, displs, mpi_type(t), counts[c->rank] ? recv : dummy,
+                          counts[c->rank], mpi_type(t), 0, c->comm));
     xfree(counts), xfree(displs);
 }
 
@@ -257,18 +272,18 @@ void comm_isend(Comm *c, const void *buf, size_t n, CommType t, int dest, int ta
                 const CommPay *pay) {
     charge(c, pay);
     count_mpi(c, n, 0, t);
-    MPI_CHECK(MPI_Isend(buf, count_of(n), mpi_type(t), dest, tag, c->comm, next_request(c)));
+    TIMED(c, MPI_Isend(buf, count_of(n), mpi_type(t), dest, tag, c->comm, next_request(c)));
 }
 
 void comm_irecv(Comm *c, void *buf, size_t n, CommType t, int src, int tag, const CommPay *pay) {
     charge(c, pay);
     count_mpi(c, 0, n, t);
-    MPI_CHECK(MPI_Irecv(buf, count_of(n), mpi_type(t), src, tag, c->comm, next_request(c)));
+    TIMED(c, MPI_Irecv(buf, count_of(n), mpi_type(t), src, tag, c->comm, next_request(c)));
 }
 
 void comm_wait_all(Comm *c) {
-    MPI_CHECK(MPI_Waitall(c->n_req, c->req, MPI_STATUSES_IGNORE));
+    TIMED(c, MPI_Waitall(c->n_req, c->req, MPI_STATUSES_IGNORE));
     c->n_req = 0;
 }
 
-void comm_barrier(Comm *c) { MPI_CHECK(MPI_Barrier(c->comm)); }
+void comm_barrier(Comm *c) { TIMED(c, MPI_Barrier(c->comm)); }

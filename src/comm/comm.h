@@ -72,6 +72,12 @@ void comm_reset_payload(Comm *c);
 // with no transfer. Local.
 void comm_charge(Comm *c, int party, CommDir dir, double bytes);
 
+// Wall milliseconds this rank spent inside the MPI calls of the transfers below since the last
+// call (then restarts from 0). A collective's time includes waiting for the slowest rank to join,
+// so on the cloud it is mostly the hosts' compute, not the network; comm_isend/irecv only post,
+// their transfer time is in comm_wait_all. Local.
+double comm_take_ms(Comm *c);
+
 // Charges pay to the hosted parties as a transfer would, for a pattern of several calls that
 // carries one payload (comm/deliver.h). Local.
 void comm_charge_pay(Comm *c, const CommPay *pay);

@@ -8,6 +8,7 @@
 
 #include "core/die.h"
 #include "core/log.h"
+#include "core/timer.h"
 #include "core/xalloc.h"
 #include "fl/run_impl.h"
 
@@ -35,6 +36,9 @@ enum {
     M_MPI_SENT,
     M_MPI_RECV,
     M_ROUND_MS,
+    M_COMM_MS,
+    M_IO_MS,
+    M_HOST_COMPUTE_MS_MAX,
     M_P_TRAIN_LOSS,
     M_P_TRAIN_ACC,
     M_P_TEST_ACC,
@@ -77,6 +81,9 @@ void run_declare_series(Run *run) {
         {"mpi_bytes_sent", 0, 1, NONE},
         {"mpi_bytes_recv", 0, 1, NONE},
         {"round_ms", 0, 1, NONE},
+        {"comm_ms", 0, 1, NONE},
+        {"io_ms", 0, 1, NONE},
+        {"host_compute_ms_max", 0, 1, NONE},
         {"party_train_loss", 1, 0, TRAIN},
         {"party_train_acc", 1, 0, TRAIN},
         {"party_test_acc", 1, 0, EVAL},
@@ -251,6 +258,9 @@ void run_record(Run *run, const RoundInfo *r, const EvalStats *global, double ms
     metriclog_set(L, M_MPI_SENT, 0, mpi_sent);
     metriclog_set(L, M_MPI_RECV, 0, mpi_recv);
     metriclog_set(L, M_ROUND_MS, 0, ms);
+    metriclog_set(L, M_COMM_MS, 0, run->comm_ms);
+    metriclog_set(L, M_IO_MS, 0, run->io_ms);
+    metriclog_set(L, M_HOST_COMPUTE_MS_MAX, 0, run->host_ms_max);
     char note[128] = "";
     const Protocol *pr = run->method->protocol;
     if (pr->record) { // the protocol's own per-party statistics, (P, n_party_stats)
@@ -270,5 +280,7 @@ void run_record(Run *run, const RoundInfo *r, const EvalStats *global, double ms
                  personal_acc, note);
     log_info("round %d/%d | loss %.4f%s | up %s | down %s | %.0f ms | eta %.0fs", r->round,
              r->rounds, metriclog_last(L, M_TRAIN_LOSS, 0), accs, ub, db, ms, eta_s);
+    double w0 = timer_now_ms();
     runfile_write(run->cfg->out, &run->info, &run->opts, L);
+    run->io_ms = timer_now_ms() - w0; // the next row's, with the checkpoint's (run.c)
 }

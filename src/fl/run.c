@@ -344,10 +344,12 @@ int fl_run(const RunConfig *rc, MPI_Comm world) {
     signals_progress(run.ckpt_dir, 0, 0, 0);
     int start = run_resume(&run), code = 0, published = start;
     double t_start = timer_now_ms() / 1e3;
+    run.io_ms = NAN;
     for (int round = start + 1; round <= cfg->rounds; round++) {
         // What a SIGTERM's grace exit will say (fl/signals.h): the round, the checkpoint to resume.
         signals_progress(run.ckpt_dir, round, published, 0);
         double t0 = timer_now_ms() / 1e3;
+        comm_take_ms(run.comm); // this round's transfer time starts here
         RoundInfo r;
         run_sample(&run, round, &r);
         run_round(&run, &r);
@@ -363,11 +365,17 @@ int fl_run(const RunConfig *rc, MPI_Comm world) {
         run_gather_meta(&run, 0);
         double now = timer_now_ms() / 1e3, ms = (now - t0) * 1e3;
         double eta = (now - t_start) / (round - start) * (cfg->rounds - round);
-        run_record(&run, &r, &global, ms, eta);
+        // Compute = the round outside transfers; its slowest host rank (the cloud hosts no party).
+        run.comm_ms = comm_take_ms(run.comm);
+        run.host_ms_max = run.count ? ms - run.comm_ms : 0;
+        comm_allreduce(run.comm, &run.host_ms_max, 1, COMM_F64, COMM_MAX, NULL);
+        run_record(&run, &r, &global, ms, eta); // sets run.io_ms to its run-file writing
         if (round % cfg->ckpt_every == 0 || round == cfg->rounds || stop) {
+            double c0 = timer_now_ms();
             signals_progress(run.ckpt_dir, round, published, 1);
             run_write_checkpoint(&run, round);
             published = round; // the next round's signals_progress says so
+            run.io_ms += timer_now_ms() - c0;
         }
         if (stop && round < cfg->rounds) {
             log_info("stop requested (%s): checkpoint of round %d written; exit %d to be requeued "

@@ -129,6 +129,10 @@ typedef struct {
     double *stats;              // (count, n_stats)
     double *all_stats;          // rank 0: (P, n_stats)
     uint64_t *mpi_prev;         // rank 0: (size, 2) mpi bytes per rank at the last record
+    // Phases of the round (run.c, analysis/README.md): this rank's ms in transfers, the slowest
+    // host rank's ms outside them, and the ms spent writing the previous round's run file +
+    // checkpoint (NaN in the process's first round).
+    double comm_ms, host_ms_max, io_ms;
     // run files
     OptSet opts; // every option of the run (config table, /config, checkpoints)
     MetricLog log;

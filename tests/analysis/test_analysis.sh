@@ -59,9 +59,10 @@ done
 echo "== PNGs"
 "$PY" "$A/curves.py" "${RUNS[@]}" -o "$T/curves.png" >/dev/null
 "$PY" "$A/bytes.py" "${RUNS[@]}" -o "$T/bytes.png" >/dev/null
-"$PY" "$A/scaling.py" "$T"/runs/fedavg_* "$T"/scal/* -o "$T/scaling.png" --md "$T/scaling.md" >/dev/null 2>&1
+"$PY" "$A/scaling.py" "$T"/runs/fedavg_* "$T"/scal/* -o "$T/scaling.png" --md "$T/scaling.md" \
+  --phases "$T/phases.png" >/dev/null 2>&1
 # A PNG: the 8-byte signature, an IHDR chunk with a real size, and more than a blank image's bytes.
-"$PY" - "$T"/{curves,bytes,scaling}.png >"$T/png.out" <<'EOF2' || true
+"$PY" - "$T"/{curves,bytes,scaling,phases}.png >"$T/png.out" <<'EOF2' || true
 import os, struct, sys
 for p in sys.argv[1:]:
     b = open(p, "rb").read()
@@ -69,7 +70,7 @@ for p in sys.argv[1:]:
     good = b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR" and w >= 400 and h >= 200 and len(b) > 20000
     print("ok" if good else "bad", os.path.basename(p), f"{w}x{h}, {len(b)} bytes")
 EOF2
-for p in curves bytes scaling; do
+for p in curves bytes scaling phases; do
   line=$(grep " $p.png " "$T/png.out" || echo "bad $p.png missing")
   case $line in ok*) ok "${line#ok }";; *) bad "${line#bad }";; esac
 done
@@ -244,7 +245,7 @@ with h5py.File(f"{t}/old/fedavg_old/run.h5", "r+") as f:
             m[k + "_wire"] = m[k][()]
             m[k + "_wire"].attrs["width"] = m[k].attrs["width"]
             m[k + "_wire"].attrs["varies"] = 0
-    for k in ("mpi_bytes_sent", "mpi_bytes_recv", "party_sampled", "party_arrived"):
+    for k in ("mpi_bytes_sent", "mpi_bytes_recv", "comm_ms", "io_ms", "host_compute_ms_max", "party_sampled", "party_arrived"):
         del m[k]
     for k in list(m):  # and the evaluation protocols' series, where the binary already writes them
         if k.startswith("personal_") or "macro_f1" in k or "_auc" in k:
@@ -255,7 +256,7 @@ with h5py.File(f"{t}/old/fedavg_old/run.h5", "r+") as f:
             ds.attrs["timing"] = ds.attrs["varies"]
             del ds.attrs["varies"]
 new, old = runs.load(f"{t}/runs/fedavg_s1"), runs.load(f"{t}/old/fedavg_old")
-assert new.varies == {"round_ms", "mpi_bytes_sent", "mpi_bytes_recv"} and not new.old_bytes, new.varies
+assert new.varies == {"round_ms", "comm_ms", "io_ms", "host_compute_ms_max", "mpi_bytes_sent", "mpi_bytes_recv"} and not new.old_bytes, new.varies
 assert old.varies == {"round_ms"} and old.timing == old.varies and old.old_bytes, (old.varies, old.old_bytes)
 assert np.array_equal(old.metrics["bytes_up"], new.metrics["payload_up"])
 # A file with neither kind of bytes is still refused, naming what it lacks.
@@ -305,6 +306,38 @@ assert sorted(strong) == [1, 2] and sorted(weak) == [1, 2], rows
 assert strong[2][7] == f"{t1 * 1 / (t2 * 2):.3f}" and strong[2][6] == f"{t1 / t2:.2f}", (strong, t1, t2)
 assert weak[2][7] == f"{w1 / t2:.3f}" and weak[1][7] == "1.000", (weak, w1, t2)
 print(f"       strong eff {strong[2][7]}, weak eff {weak[2][7]}")
+EOF
+
+echo "== phases"
+# The wall-clock phases of every round (analysis/README.md): present and marked varies; 0 <= comm_ms <=
+# round_ms (the cloud's time in MPI lies inside its round); io_ms NaN in round 1 (nothing written
+# before it) and > 0 after (a run file was written after every round); the slowest host computed
+# something. scaling.py's phase table = the means over rounds 2.. recomputed here.
+if "$PY" - "$T" <<'EOF'; then ok "phases: comm_ms <= round_ms, io_ms, host_compute_ms_max; table = recomputed"; else bad "phases"; fi
+import glob, sys
+import h5py, numpy as np
+t = sys.argv[1]
+for path in sorted(glob.glob(f"{t}/runs/*/run.h5") + glob.glob(f"{t}/scal/*/run.h5")):
+    with h5py.File(path, "r") as f:
+        m = f["metrics"]
+        for k in ("comm_ms", "io_ms", "host_compute_ms_max"):
+            assert k in m and int(m[k].attrs["varies"]) == 1, (path, k)
+        rnd, comm, io, host = (m[k][()] for k in ("round_ms", "comm_ms", "io_ms", "host_compute_ms_max"))
+        assert len(comm) == len(rnd) == 3, (path, len(comm))
+        assert (comm >= 0).all() and (comm <= rnd).all(), (path, comm, rnd)
+        assert np.isnan(io[0]) and (io[1:] > 0).all(), (path, io)
+        assert (host > 0).all(), (path, host)
+rows = {}
+for l in open(f"{t}/scaling.md"):
+    c = [x.strip() for x in l.strip("|\n").split("|")]
+    if len(c) == 9 and c[0] == "fedavg" and c[1].isdigit():
+        rows[(int(c[1]), int(c[2]))] = c[3:]
+with h5py.File(f"{t}/scal/np2_p4/run.h5", "r") as f:
+    m = f["metrics"]
+    rnd, comm, io = (float(np.mean(m[k][1:])) for k in ("round_ms", "comm_ms", "io_ms"))
+r = rows[(1, 4)]
+assert r[:5] == [f"{x:.2f}" for x in (rnd, rnd - comm, comm, io, rnd + io)], (r, rnd, comm, io)
+print(f"       np2_p4: round {rnd:.2f} ms = compute {rnd - comm:.2f} + comm {comm:.2f}; I/O {io:.2f}")
 EOF
 
 echo "== manifest runner"

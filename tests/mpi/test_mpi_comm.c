@@ -3,11 +3,14 @@
 //     the serial computation bit for bit (the basis of -np independent aggregation);
 //   - per-party gathers and scatters place uneven blocks in party order;
 //   - every wrapper counts the MPI bytes it passes by the documented rule, and charges the payload
-//     it is given to the hosted parties that take part.
+//     it is given to the hosted parties that take part;
+//   - comm_take_ms: the time in a collective includes waiting for the last rank (here one that
+//     sleeps 300 ms first), a nonblocking transfer's in comm_wait_all; each take restarts from 0.
 #include <check.h>
 #include <math.h>
 #include <mpi.h>
 #include <string.h>
+#include <time.h>
 
 #include "comm/comm.h"
 #include "comm/exact.h"
@@ -114,11 +117,46 @@ START_TEST(test_party_blocks_travel_in_party_order_and_bytes_are_counted) {
 }
 END_TEST
 
+START_TEST(test_transfer_time_includes_waiting_for_the_last_rank) {
+    Comm *c = comm_create(MPI_COMM_WORLD, 4);
+    int rank = comm_rank(c), size = comm_size(c);
+    comm_barrier(c);
+    comm_take_ms(c);
+    ck_assert(comm_take_ms(c) == 0.0); // a take restarts from 0
+    struct timespec nap = {0, 300 * 1000 * 1000};
+    if (rank == size - 1) nanosleep(&nap, NULL); // outside MPI: not counted on this rank
+    int32_t v = rank;
+    comm_allreduce(c, &v, 1, COMM_I32, COMM_MAX, NULL);
+    double waited = comm_take_ms(c);
+    if (rank < size - 1)
+        ck_assert_msg(waited >= 250, "rank %d waited %.1f ms", rank, waited);
+    else
+        ck_assert_msg(waited < 250, "the late rank counted its sleep: %.1f ms", waited);
+    // Point to point: the post is immediate; the late sender makes the receiver wait in wait_all.
+    comm_barrier(c);
+    comm_take_ms(c);
+    int32_t x = 7, y = 0;
+    if (rank == 0) comm_irecv(c, &y, 1, COMM_I32, size - 1, 3, NULL);
+    if (rank == size - 1) {
+        nanosleep(&nap, NULL);
+        comm_isend(c, &x, 1, COMM_I32, 0, 3, NULL);
+    }
+    comm_wait_all(c);
+    waited = comm_take_ms(c);
+    if (rank == 0) {
+        ck_assert_int_eq(y, 7);
+        ck_assert_msg(waited >= 250, "rank 0 waited %.1f ms in wait_all", waited);
+    }
+    comm_destroy(c);
+}
+END_TEST
+
 Suite *mpi_comm_suite(void) {
     Suite *s = suite_create("mpi_comm");
     TCase *tc = tcase_create("comm");
     tcase_add_test(tc, test_reduced_mean_equals_serial_mean_bit_for_bit);
     tcase_add_test(tc, test_party_blocks_travel_in_party_order_and_bytes_are_counted);
+    tcase_add_test(tc, test_transfer_time_includes_waiting_for_the_last_rank);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -51,7 +51,7 @@ in_log() { grep -q -- "$2" "$WORK/$1" 2>/dev/null; }
 started_or_done() { in_log "$1" "$2" || job_done "$3"; }
 # metrics.csv without the columns that vary between runs of one config (run.h5 marks them "varies":
 # round_ms, and the MPI bytes, which depend on the rank layout and on a resume); nothing else may.
-no_ms() { awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i ~ /^(round_ms|mpi_bytes_sent|mpi_bytes_recv)$/) c[i]=1} {s=""; for(i=1;i<=NF;i++) if(!(i in c)) s=s $i ","; print s}' "$1"; }
+no_ms() { awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i ~ /^(round_ms|comm_ms|io_ms|host_compute_ms_max|mpi_bytes_sent|mpi_bytes_recv)$/) c[i]=1} {s=""; for(i=1;i<=NF;i++) if(!(i in c)) s=s $i ","; print s}' "$1"; }
 same_metrics() { [ "$(no_ms "$1" | wc -l)" = "$3" ] && diff <(no_ms "$1") <(no_ms "$2"); }
 
 say "starting the local Slurm (nodes=$NODES)"
