@@ -111,11 +111,15 @@ static inline double to_double(int64_t v) {
 }
 
 // d[0..m) = ldexp(acc[i], -e) / divisor with s = 2^-e: the product is ldexp's exact result (never
-// subnormal: |acc| >= 1 and e <= 1022; an overflow is ±inf in both). A full block
-// has a fixed trip count for the vectoriser.
+// subnormal: |acc| >= 1 and e <= 1022; an overflow is ±inf in both). A full block has a fixed
+// trip count for the vectoriser. Dividing by 1 changes no bits, and the division is most of the
+// cost, so the driver's usual divisor 1 skips it.
 static void to_real(double *restrict d, const int64_t *restrict a, size_t m, double s,
                     double divisor) {
-    if (m == BLOCK)
+    if (m == BLOCK && divisor == 1.0)
+        for (int j = 0; j < BLOCK; j++)
+            d[j] = to_double(a[j]) * s;
+    else if (m == BLOCK)
         for (int j = 0; j < BLOCK; j++)
             d[j] = to_double(a[j]) * s / divisor;
     else
