@@ -165,13 +165,16 @@ void comm_allreduce(Comm *c, void *buf, size_t n, CommType t, CommOp op, const C
 
 // ---- exact int64 reductions: once per node through shared memory, then across nodes ----
 //
-// The ranks of a node (MPI_COMM_TYPE_SHARED, or groups of comm_set_reduce_groups) copy a chunk of
-// their accumulators into their segment of a shared window; after a barrier each sums its slice
-// of the columns over every segment into the node's sum segment; after another, the leaders (node
-// rank 0) reduce the node sums across nodes with MPI (skipped on one node), and the ranks that
-// want the result copy it out. Integer sums in any grouping give the bits MPI_SUM gives. Only the
-// leaders' messages pass through MPI: they are counted, on a communicator named COMM_NAME so that
-// the PMPI counter sees them too; the node-local part is memory traffic and counts nothing.
+// Per chunk, the ranks of a node (MPI_COMM_TYPE_SHARED, or groups of comm_set_reduce_groups) copy
+// their accumulators, but for their own slice of the columns, into their segment of a shared
+// window; after a barrier each sums its own slice (its private acc plus every other segment) into
+// the node's sum segment; after another, the leaders (node rank 0) reduce the node sums across
+// nodes with MPI (skipped on one node), and the ranks that want the result copy it out. On one
+// node the root keeps its own slice's sum in place. Integer sums in any grouping give the bits
+// MPI_SUM gives. Only the leaders' messages pass through MPI: they are counted, on a communicator
+// named COMM_NAME so that the PMPI counter sees them too; the node-local part is memory traffic
+// and counts nothing. Open MPI's vader moves a message through shared-memory fragments with a
+// handshake each, which costs most when ranks outnumber cores; here a chunk costs two barriers.
 #define REDUCE_CHUNK ((size_t)1 << 19) // int64 elements per segment: 4 MiB, below INT_MAX
 #define SLICE_ALIGN 8                  // slice bounds on 64-byte lines
 #define SUM_BLOCK 512                  // columns summed over the segments while in L1
@@ -288,37 +291,47 @@ static void node_sync(Reducer *r) {
     MPI_CHECK(MPI_Win_sync(r->win));
 }
 
-// sum[lo, hi) = Σ_q seg[q][lo, hi), wrapping as MPI_SUM's int64 does (no overflow with exact.h's
-// exponents).
-static void sum_slice(const Reducer *r, size_t lo, size_t hi) {
+// own[lo, hi) + Σ_{q != node_rank} seg[q][lo, hi) into out and out2 (either may be NULL, or own),
+// wrapping as MPI_SUM's int64 does (no overflow with exact.h's exponents).
+static void sum_slice(const Reducer *r, int64_t *out, int64_t *out2, const int64_t *own, size_t lo,
+                      size_t hi) {
     for (size_t b = lo; b < hi; b += SUM_BLOCK) {
         size_t m = MIN((size_t)SUM_BLOCK, hi - b);
-        uint64_t *restrict out = (uint64_t *)r->sum + b;
-        memcpy(out, r->seg[0] + b, m * sizeof *out);
-        for (int q = 1; q < r->node_size; q++) {
+        uint64_t blk[SUM_BLOCK];
+        memcpy(blk, own + b, m * sizeof *blk);
+        for (int q = 0; q < r->node_size; q++) {
+            if (q == r->node_rank) continue;
             const uint64_t *restrict s = (const uint64_t *)r->seg[q] + b;
             for (size_t j = 0; j < m; j++)
-                out[j] += s[j];
+                blk[j] += s[j];
         }
+        if (out) memcpy(out + b, blk, m * sizeof *blk);
+        if (out2) memcpy(out2 + b, blk, m * sizeof *blk);
     }
 }
 
-// The sum of acc over every rank, in acc on root (root >= 0) or on every rank (root < 0).
+// The sum of acc over every rank, in acc on root (root >= 0) or on every rank (root < 0). On a
+// node, each rank sums its own slice from its private acc and shares only the rest; on a single
+// node a rank that wants the result keeps its own slice's sum in place and copies the others'.
 static void reduce_i64(Comm *c, int64_t *acc, size_t n, int root) {
     Reducer *r = reducer(c);
     int shared = r->node_size > 1, lroot = root >= 0 ? r->node_of[root] : -1;
     int wants = root < 0 || c->rank == root;
+    int direct = wants && r->nodes == 1; // the own slice's sum lands in acc at once
+    int share = !direct || root < 0;     // and in the sum segment for the others
     if (shared) ensure_window(r, MIN(n, REDUCE_CHUNK));
     for (size_t off = 0; off < n; off += REDUCE_CHUNK) {
-        size_t len = MIN(REDUCE_CHUNK, n - off);
-        int64_t *node_sum = acc + off; // the node's sum, where the leader reduces it
+        size_t len = MIN(REDUCE_CHUNK, n - off), lo = 0, hi = 0;
+        int64_t *a = acc + off, *node_sum = a; // the node's sum, where the leader reduces it
         if (shared) {
-            memcpy(r->seg[r->node_rank], acc + off, len * sizeof *acc);
-            node_sync(r);
             size_t per = (len / (size_t)r->node_size + SLICE_ALIGN - 1) / SLICE_ALIGN * SLICE_ALIGN;
-            size_t lo = MIN(len, (size_t)r->node_rank * per), hi = MIN(len, lo + per);
-            if (r->node_rank == r->node_size - 1) hi = len;
-            sum_slice(r, lo, hi);
+            lo = MIN(len, (size_t)r->node_rank * per);
+            hi = r->node_rank == r->node_size - 1 ? len : MIN(len, lo + per);
+            int64_t *mine = r->seg[r->node_rank];
+            memcpy(mine, a, lo * sizeof *a);
+            memcpy(mine + hi, a + hi, (len - hi) * sizeof *a);
+            node_sync(r);
+            sum_slice(r, share ? r->sum : NULL, direct ? a : NULL, a, lo, hi);
             node_sync(r);
             node_sum = r->sum;
         }
@@ -339,7 +352,14 @@ static void reduce_i64(Comm *c, int64_t *acc, size_t n, int root) {
             }
             if (shared) node_sync(r);
         }
-        if (shared && wants) memcpy(acc + off, r->sum, len * sizeof *acc);
+        if (shared && wants) {
+            if (direct) { // the other slices
+                memcpy(a, r->sum, lo * sizeof *a);
+                memcpy(a + hi, r->sum + hi, (len - hi) * sizeof *a);
+            } else {
+                memcpy(a, r->sum, len * sizeof *a);
+            }
+        }
     }
 }
 
