@@ -97,6 +97,33 @@ static void point(Comm *c, size_t n, int reps, int all, double *exact_ms, double
     xfree(x), xfree(acc), xfree(ex), xfree(fl), xfree(first), xfree(xw), xfree(te), xfree(tf);
 }
 
+// The local passes alone, in ns per element.
+static void kernels(size_t n) {
+    float *x = xmalloc(n * sizeof *x + 1), *out = xmalloc(n * sizeof *out + 1);
+    int64_t *acc = xcalloc_aligned(n * sizeof *acc + 1);
+    Rng rng;
+    rng_init(&rng, 11, 0, 0, RNG_TEST);
+    rng_fill_uniform(&rng, x, n, -1.0f, 1.0f);
+    double t[4] = {1e30, 1e30, 1e30, 1e30};
+    for (int r = 0; r < 50; r++) {
+        double t0 = MPI_Wtime();
+        memset(acc, 0, n * sizeof *acc);
+        double t1 = MPI_Wtime();
+        exact_add(acc, x, 0.3, n, EXPONENT);
+        double t2 = MPI_Wtime();
+        exact_to_float(out, acc, n, EXPONENT, 1.0);
+        double t3 = MPI_Wtime();
+        exact_to_float(out, acc, n, EXPONENT, 3.0);
+        double t4 = MPI_Wtime(), dt[4] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3};
+        for (int k = 0; k < 4; k++)
+            t[k] = dt[k] < t[k] ? dt[k] : t[k];
+    }
+    printf("bench reduce kernels n=%zu memset_ns=%.2f exact_add_ns=%.2f to_float_ns=%.2f "
+           "to_float_div3_ns=%.2f\n",
+           n, 1e9 * t[0] / n, 1e9 * t[1] / n, 1e9 * t[2] / n, 1e9 * t[3] / n);
+    xfree(x), xfree(out), xfree(acc);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     const char *sizes = arg(argc, argv, "sizes", "1000,10000,100000,1000000,10000000");
@@ -106,6 +133,8 @@ int main(int argc, char **argv) {
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
     Comm *c = comm_create(MPI_COMM_WORLD, world_size > 1 ? world_size - 1 : 1); // parties: unused
     int rank = comm_rank(c), bad = 0;
+    size_t kn = (size_t)strtod(arg(argc, argv, "kernels", "0"), NULL);
+    if (rank == 0 && kn > 0) kernels(kn);
     for (int all = 0; all <= 1; all++) {
         if (strcmp(op, "both") && strcmp(op, all ? "allreduce" : "reduce")) continue;
         for (const char *s = sizes; *s;) {
