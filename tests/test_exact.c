@@ -168,8 +168,16 @@ static void add_overflows_in_a_full_block(void *arg) {
     exact_add(acc, x, 1.0, 512, 1);
 }
 
+static void convert_out_of_range(void *arg) {
+    (void)arg;
+    int64_t acc[1] = {1};
+    float out[1];
+    exact_to_float(out, acc, 1, 1023, 1.0); // 2^-1023 is subnormal: ldexp's bits need not hold
+}
+
 START_TEST(test_accumulator_overflow_names_the_index) {
     expect_die(add_overflows_in_a_full_block, NULL, "accumulator[300]", "overflows");
+    expect_die(convert_out_of_range, NULL, "exponent 1023", "[-1023, 1022]");
 }
 END_TEST
 

@@ -131,7 +131,8 @@ static double check_to_real(const void *out, const int64_t *acc, int e, double d
     CHECK_PTR(out);
     CHECK_PTR(acc);
     CHECK(divisor != 0 && isfinite(divisor), "divisor = %g", divisor);
-    return fixed_scale(-e);
+    CHECK(e >= -1023 && e <= 1022, "exponent %d outside [-1023, 1022]", e);
+    return ldexp(1.0, -e);
 }
 
 void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double divisor) {
