@@ -8,6 +8,7 @@
 #   make bench      layer training steps vs PyTorch, sgemm
 #   make bench-parties   100 / 1,000 / 10,000 parties, 1 cloud + 1 host: s/round, peak RSS per rank
 #   make bench-secagg    one secure-aggregation round (10 members, 318,410 parameters) against the plain reduce
+#   make bench-reduce    exact int64 aggregation against a float MPI_Reduce/MPI_Allreduce, 1e3-1e7 parameters, -np 2 4 8
 #   make bench-svd       the CRAA SVD: LAPACKE on the cloud against ScaLAPACK pdsvd_cols, -np 2 and 4
 #   make asan       check under AddressSanitizer/UBSan (build-asan/)
 #   make fuzz       libFuzzer over the config, option, dataset and checkpoint readers (clang,
@@ -40,7 +41,7 @@
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
-PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties bench-secagg bench-svd asan debug lint format \
+PUBLIC_GOALS := all test test-mpi test-analysis check bench bench-parties bench-secagg bench-reduce bench-svd asan debug lint format \
                 format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick security-table cdcca-table fedcmp-table \
                 tuning base-model base-model-teacher fuzz
 
@@ -630,6 +631,15 @@ bench: $(BENCHES) $(BUILD)/bin/blas_check
 bench-secagg: $(BUILD)/bin/bench_secagg $(BUILD)/bin/blas_check
 	$(MPI_ENV) $(BLAS_CORE) $(MPIRUN) -np 3 $(BUILD)/bin/bench_secagg
 
+# Exact aggregation's cost (tests/bench/bench_reduce.c, docs/exact_reduce.md): exact_add + int64
+# reduce + exact_to_float against a float reduce of the same vectors, at 2, 4 and 8 ranks.
+REDUCE_SIZES ?= 1000,10000,100000,1000000,10000000
+REDUCE_NP ?= 2 4 8
+bench-reduce: $(BUILD)/bin/bench_reduce
+	@cut -d' ' -f1-3 /proc/loadavg | sed 's/^/load average /'
+	$(Q)for np in $(REDUCE_NP); do \
+	  $(MPI_ENV) $(MPIRUN) -np $$np $(BUILD)/bin/bench_reduce sizes=$(REDUCE_SIZES) || exit 1; done
+
 # The LAPACKE / ScaLAPACK crossover of the CRAA SVD (tests/bench/bench_svd.c, docs/svd_paths.md).
 SVD_SIZES ?= 32x512,64x1024,256x4096,512x8192,1024x16384
 bench-svd: $(BUILD)/bin/bench_svd $(BUILD)/bin/blas_check
@@ -650,7 +660,7 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(wildcard src/*/*.c src/*/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h)
 
-.PHONY: all test test-mpi test-analysis test-slurm scaling check asan debug bench bench-parties bench-secagg bench-svd lint format \
+.PHONY: all test test-mpi test-analysis test-slurm scaling check asan debug bench bench-parties bench-secagg bench-reduce bench-svd lint format \
         format-check data run calibrate bomm-table fedmllm-table fedmllm-table-quick cdcca-table tuning fuzz \
         fuzz-run FORCE
 FORCE:

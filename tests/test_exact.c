@@ -3,6 +3,7 @@
 #include <check.h>
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "comm/exact.h"
@@ -121,6 +122,108 @@ START_TEST(test_terms_are_rounded_products_with_two_to_the_e) {
 }
 END_TEST
 
+// The float path (blocks of 256 with a vectorised fast path, a scalar path for the rest) lands on
+// the definition acc + nearbyint(ldexp(w * x, e)) everywhere: ties to even, negative zero,
+// terms beside 2^51 where the fast path hands a block to the scalar one, a tail shorter than a
+// block, accumulators far from zero.
+START_TEST(test_float_terms_match_the_definition_in_every_block) {
+    enum { M = 3 * 256 + 37 };
+    static float x[M];
+    static int64_t acc[M], want[M];
+    Rng r;
+    rng_init(&r, 6, 0, 0, RNG_TEST);
+    const int es[] = {0, 1, 20, 48, 80};
+    for (size_t t = 0; t < sizeof es / sizeof es[0]; t++) {
+        int e = es[t];
+        double w = t % 2 ? 1.0 : 0.3;
+        rng_fill_uniform(&r, x, M, -4.f, 4.f);
+        for (int i = 0; i < M; i++) // |terms| up to 2^42, every bit below the unit random
+            x[i] = ldexpf(x[i], 40 - e);
+        for (int i = 0; i < 16; i++) // ties: w x 2^e = k + 1/2 when w = 1
+            x[i] = ldexpf((float)(i - 8) + 0.5f, -e);
+        x[20] = -0.f, x[21] = ldexpf(0.25f, -e); // rounds to (negative) zero
+        // Block 1: one term just below 2^51 (fast), block 2: one just above (scalar).
+        x[300] = (float)ldexp(0x1p51 * (1 - 0x1p-20) / w, -e);
+        x[600] = (float)ldexp(0x1p51 * (1 + 0x1p-20) / w, -e);
+        x[601] = -x[600];
+        for (int i = 0; i < M; i++)
+            acc[i] = (int64_t)(rng_u32(&r) % 2000001) - 1000000 + (i % 3 - 1) * ((int64_t)1 << 60);
+        for (int i = 0; i < M; i++)
+            want[i] = acc[i] + (int64_t)nearbyint(ldexp(w * (double)x[i], e));
+        exact_add(acc, x, w, M, e);
+        for (int i = 0; i < M; i++)
+            ck_assert_msg(acc[i] == want[i], "e=%d i=%d: %lld vs %lld", e, i, (long long)acc[i],
+                          (long long)want[i]);
+    }
+}
+END_TEST
+
+static void add_overflows_in_a_full_block(void *arg) {
+    (void)arg;
+    static float x[512];
+    static int64_t acc[512];
+    for (int i = 0; i < 512; i++)
+        x[i] = 1.f;
+    acc[300] = INT64_MAX - 1; // + 2
+    exact_add(acc, x, 1.0, 512, 1);
+}
+
+static void convert_out_of_range(void *arg) {
+    (void)arg;
+    int64_t acc[1] = {1};
+    float out[1];
+    exact_to_float(out, acc, 1, 1023, 1.0); // 2^-1023 is subnormal: ldexp's bits need not hold
+}
+
+START_TEST(test_accumulator_overflow_names_the_index) {
+    expect_die(add_overflows_in_a_full_block, NULL, "accumulator[300]", "overflows");
+    expect_die(convert_out_of_range, NULL, "exponent 1023", "[-1023, 1022]");
+}
+END_TEST
+
+// The conversions equal ldexp(acc, -e) / divisor rounded once, for any int64 (the extremes, ties
+// of the int64 -> double rounding at 2^53 + 1), exponents whose products overflow to inf or sit
+// at the bottom of the normal range, and divisors that make the quotient inexact.
+START_TEST(test_conversions_match_ldexp_then_divide) {
+    enum { M = 2 * 256 + 5 };
+    static int64_t acc[M];
+    static float f[M];
+    static double d[M];
+    Rng r;
+    rng_init(&r, 8, 0, 0, RNG_TEST);
+    for (int i = 0; i < M; i++)
+        acc[i] = (int64_t)((uint64_t)rng_u32(&r) << 32 | rng_u32(&r)) >> (i % 40);
+    const int64_t special[] = {0,
+                               1,
+                               -1,
+                               INT64_MAX,
+                               INT64_MIN,
+                               ((int64_t)1 << 53) + 1,
+                               -((int64_t)1 << 53) - 1,
+                               ((int64_t)1 << 53) + 3,
+                               (int64_t)1 << 62};
+    for (size_t k = 0; k < sizeof special / sizeof special[0]; k++)
+        acc[k] = special[k], acc[300 + k] = special[k], acc[M - 1 - k] = special[k];
+    const int es[] = {-1022, -10, 0, 48, 80, 1022};
+    const double divisors[] = {1.0, 3.0, 0.1};
+    for (size_t t = 0; t < sizeof es / sizeof es[0]; t++)
+        for (size_t v = 0; v < 3; v++) {
+            int e = es[t];
+            double div = divisors[v];
+            exact_to_float(f, acc, M, e, div);
+            exact_to_double(d, acc, M, e, div);
+            for (int i = 0; i < M; i++) {
+                double ref = ldexp((double)acc[i], -e) / div;
+                float fref = (float)ref;
+                ck_assert_msg(!memcmp(&d[i], &ref, sizeof ref) &&
+                                  !memcmp(&f[i], &fref, sizeof fref),
+                              "e=%d div=%g i=%d acc=%lld: %.17g / %.9g vs %.17g", e, div, i,
+                              (long long)acc[i], d[i], f[i], ref);
+            }
+        }
+}
+END_TEST
+
 Suite *exact_suite(void) {
     Suite *s = suite_create("exact");
     TCase *tc = tcase_create("sums");
@@ -128,6 +231,9 @@ Suite *exact_suite(void) {
     tcase_add_test(tc, test_exponent_keeps_the_bound_inside_int64);
     tcase_add_test(tc, test_overflow_and_nan_are_refused_with_the_index);
     tcase_add_test(tc, test_terms_are_rounded_products_with_two_to_the_e);
+    tcase_add_test(tc, test_float_terms_match_the_definition_in_every_block);
+    tcase_add_test(tc, test_accumulator_overflow_names_the_index);
+    tcase_add_test(tc, test_conversions_match_ldexp_then_divide);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -87,10 +87,19 @@ void comm_bcast(Comm *c, void *buf, size_t n, CommType t, int root, const CommPa
 // In place on every rank. COMM_SUM only on integer types (never floats: the order would matter).
 void comm_allreduce(Comm *c, void *buf, size_t n, CommType t, CommOp op, const CommPay *pay);
 // In-place sum of int64 accumulators (comm/exact.h's fixed point) to root; the other ranks' acc is
-// left unspecified. Chunked below INT_MAX.
+// left as it was. The same bits as an MPI_SUM over int64 (wrapping on overflow, which exact.h's
+// exponents rule out), whatever -np and placement: the ranks of a node sum through shared memory
+// (MPI_COMM_TYPE_SHARED), each summing a slice of every rank's copy, and only the node leaders'
+// sums travel through MPI (docs/exact_reduce.md). Mpi bytes count those leaders' messages only
+// (every leader sends n, root's leader receives n; nothing on one node), as the PMPI counter does.
+// The first call on a Comm splits it by node (an allgather of each rank's node, counted); shared
+// segments of up to 4 MiB per rank are kept until comm_destroy. Chunked below INT_MAX.
 void comm_reduce_sum_i64(Comm *c, int64_t *acc, size_t n, int root, const CommPay *pay);
-// Allreduce of int64 sums, in place, chunked below INT_MAX.
+// The same, with the sum in acc on every rank (each leader sends and receives n).
 void comm_allreduce_sum_i64(Comm *c, int64_t *acc, size_t n, const CommPay *pay);
+// Collective, for tests: the two sums above group ranks by rank / ranks_per_group instead of by
+// node (several "nodes" on one machine), or by node again with 0. Replaces the current grouping.
+void comm_set_reduce_groups(Comm *c, int ranks_per_group);
 // recv (root: size · n) = every rank's send (n), in rank order.
 void comm_gather(Comm *c, const void *send, size_t n, void *recv, CommType t, int root,
                  const CommPay *pay);

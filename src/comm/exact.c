@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <string.h>
 
 #include "core/common.h"
 #include "core/die.h"
@@ -37,13 +38,59 @@ static void add_checked(int64_t *acc, int64_t v, size_t i) {
     acc[i] = r;
 }
 
+// The fast path works in blocks of BLOCK terms (a fixed trip count, so that -O2's vectoriser takes
+// the loops; AVX2 has no double <-> int64 conversion, hence the bit tricks). A block that fails
+// any check is redone by the scalar path, which gives the same bits for valid terms and names the
+// failing index otherwise.
+#define BLOCK 256
+#define ROUND_MAGIC 0x1.8p52 // t + 1.5·2^52, |t| < 2^51: rounds t to an integer, in [2^52, 2^53]
+#define ROUND_MAGIC_BITS 0x4338000000000000LL // the bits of 1.5·2^52
+#define FAST_LIMIT 0x1p51
+
+static inline int64_t bits_of(double d) {
+    int64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+static inline double double_of(int64_t b) {
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+// acc[0..BLOCK) += round(weight·x·scale) when every |weight·x·scale| < 2^51 and no sum overflows;
+// returns 0 and leaves acc as it was otherwise. The rounding is nearbyint's: adding 1.5·2^52
+// rounds at the unit in the current (round-to-nearest-even) mode, and between 2^52 and 2^53 the
+// bits of a double count its integer value, so the difference of the bits is round(t) exactly.
+static int add_block_fast(int64_t *restrict acc, const float *restrict x, double weight,
+                          double scale) {
+    int64_t sum[BLOCK];
+    uint64_t bad = 0;
+    for (int j = 0; j < BLOCK; j++) {
+        double t = weight * (double)x[j] * scale;
+        bad |= !(fabs(t) < FAST_LIMIT); // also NaN and ±inf
+        int64_t v = bits_of(t + ROUND_MAGIC) - ROUND_MAGIC_BITS;
+        uint64_t a = (uint64_t)acc[j], r = a + (uint64_t)v;
+        bad |= ((a ^ r) & ((uint64_t)v ^ r)) >> 63; // signed overflow of acc + v
+        sum[j] = (int64_t)r;
+    }
+    if (bad) return 0;
+    memcpy(acc, sum, sizeof sum);
+    return 1;
+}
+
 void exact_add(int64_t *acc, const float *x, double weight, size_t n, int e) {
     CHECK_PTR(acc);
     CHECK_PTR(x);
     CHECK(isfinite(weight), "weight = %g", weight);
     double scale = fixed_scale(e);
-    for (size_t i = 0; i < n; i++)
-        add_checked(acc, to_fixed(weight * (double)x[i], scale, e, "x", i), i);
+    for (size_t b = 0; b < n; b += BLOCK) {
+        size_t m = MIN((size_t)BLOCK, n - b);
+        if (m == BLOCK && add_block_fast(acc + b, x + b, weight, scale)) continue;
+        for (size_t i = b; i < b + m; i++)
+            add_checked(acc, to_fixed(weight * (double)x[i], scale, e, "x", i), i);
+    }
 }
 
 void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e) {
@@ -55,18 +102,56 @@ void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e
         add_checked(acc, to_fixed(weight * x[i], scale, e, "x", i), i);
 }
 
-void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double divisor) {
+// (double)v, correctly rounded as a conversion instruction would: the high and low 32-bit halves
+// are exact doubles (through the same bit trick), and their sum is rounded once.
+static inline double to_double(int64_t v) {
+    double hi = double_of((v >> 32) + ROUND_MAGIC_BITS) - ROUND_MAGIC;
+    double lo = double_of((int64_t)((uint64_t)v & 0xffffffffu) | 0x4330000000000000LL) - 0x1p52;
+    return hi * 0x1p32 + lo;
+}
+
+// d[0..m) = ldexp(acc[i], -e) / divisor with s = 2^-e: the product is ldexp's exact result (never
+// subnormal: |acc| >= 1 and e <= 1022; an overflow is ±inf in both). A full block has a fixed
+// trip count for the vectoriser. Dividing by 1 changes no bits, and the division is most of the
+// cost, so the driver's usual divisor 1 skips it.
+static void to_real(double *restrict d, const int64_t *restrict a, size_t m, double s,
+                    double divisor) {
+    if (m == BLOCK && divisor == 1.0)
+        for (int j = 0; j < BLOCK; j++)
+            d[j] = to_double(a[j]) * s;
+    else if (m == BLOCK)
+        for (int j = 0; j < BLOCK; j++)
+            d[j] = to_double(a[j]) * s / divisor;
+    else
+        for (size_t j = 0; j < m; j++)
+            d[j] = to_double(a[j]) * s / divisor;
+}
+
+static double check_to_real(const void *out, const int64_t *acc, int e, double divisor) {
     CHECK_PTR(out);
     CHECK_PTR(acc);
     CHECK(divisor != 0 && isfinite(divisor), "divisor = %g", divisor);
-    for (size_t i = 0; i < n; i++)
-        out[i] = ldexp((double)acc[i], -e) / divisor;
+    CHECK(e >= -1023 && e <= 1022, "exponent %d outside [-1023, 1022]", e);
+    return ldexp(1.0, -e);
+}
+
+void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double divisor) {
+    double s = check_to_real(out, acc, e, divisor);
+    for (size_t b = 0; b < n; b += BLOCK)
+        to_real(out + b, acc + b, MIN((size_t)BLOCK, n - b), s, divisor);
 }
 
 void exact_to_float(float *out, const int64_t *acc, size_t n, int e, double divisor) {
-    CHECK_PTR(out);
-    CHECK_PTR(acc);
-    CHECK(divisor != 0 && isfinite(divisor), "divisor = %g", divisor);
-    for (size_t i = 0; i < n; i++)
-        out[i] = (float)(ldexp((double)acc[i], -e) / divisor);
+    double s = check_to_real(out, acc, e, divisor), d[BLOCK];
+    for (size_t b = 0; b < n; b += BLOCK) {
+        size_t m = MIN((size_t)BLOCK, n - b);
+        to_real(d, acc + b, m, s, divisor);
+        float *restrict o = out + b;
+        if (m == BLOCK)
+            for (int j = 0; j < BLOCK; j++)
+                o[j] = (float)d[j];
+        else
+            for (size_t j = 0; j < m; j++)
+                o[j] = (float)d[j];
+    }
 }

@@ -21,6 +21,7 @@ int exact_exponent(double bound);
 void exact_add(int64_t *acc, const float *x, double weight, size_t n, int e);
 // The same for double terms (prototype sums, statistics).
 void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e);
-// out[i] = ldexp(acc[i], -e) / divisor, in double then rounded once to float. Local.
+// out[i] = ldexp(acc[i], -e) / divisor, in double then rounded once to float, for e in
+// [-1023, 1022] (CHECKed). Local.
 void exact_to_float(float *out, const int64_t *acc, size_t n, int e, double divisor);
 void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double divisor);
