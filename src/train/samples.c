@@ -79,7 +79,8 @@ void *sampleset_load_parties(SampleSet *sets, int k, const SampleLayout *l, cons
     at[0] = bytes, bytes += round64(rows * sizeof(int32_t)); // labels
     at[1] = bytes, bytes += round64(rows);                   // masks
     for (int m = 0; m < l->n_mod; m++)
-        at[2 + m] = bytes, bytes += round64(rows * (size_t)l->row_elems[m] * dtype_size(l->dtype[m]));
+        at[2 + m] = bytes,
+               bytes += round64(rows * (size_t)l->row_elems[m] * dtype_size(l->dtype[m]));
     char *pool = xcalloc_aligned(bytes + 1);
     int64_t *all = xmalloc(rows * sizeof *all + 1); // every set's rows, in set order
     int64_t off = 0;
@@ -90,8 +91,8 @@ void *sampleset_load_parties(SampleSet *sets, int k, const SampleLayout *l, cons
         s->label = (int32_t *)(pool + at[0]) + off;
         s->mask = (uint8_t *)(pool + at[1]) + off;
         for (int m = 0; m < l->n_mod; m++)
-            s->raw[m] = pool + at[2 + m] +
-                        (size_t)off * (size_t)l->row_elems[m] * dtype_size(l->dtype[m]);
+            s->raw[m] =
+                pool + at[2 + m] + (size_t)off * (size_t)l->row_elems[m] * dtype_size(l->dtype[m]);
         if (n[j] > 0) {
             memcpy(all + off, idx[j], (size_t)n[j] * sizeof *all);
             memcpy(s->mask, mask[j], (size_t)n[j]);
