@@ -6,7 +6,7 @@
 #   make check      test + test-mpi + test-analysis + test-slurm (SLURM_CHECK=0 skips Slurm)
 #   make test-analysis   analysis/*.py on tiny runs (tests/analysis/; installs the analysis packages)
 #   make bench      layer training steps vs PyTorch, sgemm
-#   make bench-parties   100 / 1,000 / 10,000 parties, 1 cloud + 1 host: s/round, peak RSS per rank
+#   make bench-parties   100 / 1,000 / 10,000 / 100,000 parties, 1 cloud + 1 host: s/round, peak RSS per rank
 #   make bench-secagg    one secure-aggregation round (10 members, 318,410 parameters) against the plain reduce
 #   make bench-reduce    exact int64 aggregation against a float MPI_Reduce/MPI_Allreduce, 1e3-1e7 parameters, -np 2 4 8
 #   make bench-svd       the CRAA SVD: LAPACKE on the cloud against ScaLAPACK pdsvd_cols, -np 2 and 4

@@ -313,13 +313,22 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
         if (owner[i] >= 0) s->party[owner[i]].n++;
         if (owner2[i] >= 0) s->party[owner2[i]].n++;
     }
+    // One allocation for every party's four arrays, party after party in each (int64 index,
+    // int32 chunk, then the bytes: each array stays aligned): 4 allocations a party cost ~100 B of
+    // headers and rounding apiece at 10^5 parties of a few rows.
+    size_t total = 0;
+    for (int k = 0; k < K; k++)
+        total += (size_t)s->party[k].n;
+    char *block = xcalloc(total * (sizeof(int64_t) + sizeof(int32_t) + 2) + 1, 1);
+    s->block = block;
+    int64_t *index_at = (int64_t *)block;
+    int32_t *chunk_at = (int32_t *)(index_at + total);
+    uint8_t *mask_at = (uint8_t *)(chunk_at + total);
+    int8_t *stage_at = (int8_t *)(mask_at + total);
     for (int k = 0; k < K; k++) {
         ScenarioParty *pp = &s->party[k];
-        size_t nk = (size_t)(pp->n > 0 ? pp->n : 1);
-        pp->index = xmalloc(nk * sizeof *pp->index);
-        pp->mask = xmalloc(nk);
-        pp->stage = xmalloc(nk);
-        pp->chunk = xcalloc(nk, sizeof *pp->chunk);
+        pp->index = index_at, pp->chunk = chunk_at, pp->mask = mask_at, pp->stage = stage_at;
+        index_at += pp->n, chunk_at += pp->n, mask_at += pp->n, stage_at += pp->n;
         pp->n = 0;
     }
     for (int64_t i = 0; i < n; i++)
@@ -370,12 +379,7 @@ void scenario_compute(Scenario *s, const ScenarioConfig *cfg, const ScenarioData
 
 void scenario_free(Scenario *s) {
     if (!s) return;
-    for (int k = 0; s->party && k < s->n_parties; k++) {
-        free(s->party[k].index);
-        free(s->party[k].mask);
-        free(s->party[k].stage);
-        free(s->party[k].chunk);
-    }
+    free(s->block);
     free(s->party);
     memset(s, 0, sizeof *s);
 }

@@ -76,18 +76,20 @@ typedef struct ScenarioData {
 // overlap >= 0 a sample may appear at two parties with disjoint masks (each (sample, modality) pair
 // is held at most once overall). mask 0 is possible when missing drops everything and keep_one = 0
 // (FedMLLM's "both can be missing"); loaders skip such rows.
+// The arrays are views into the Scenario's block (owned there).
 typedef struct ScenarioParty {
     int64_t n;
-    int64_t *index;     // (n) owned: sample indices into the split
-    uint8_t *mask;      // (n) owned: bit m set = modality m present
-    int8_t *stage;      // (n) owned: domain-shift stage, 0 when n_stages == 0
-    int32_t *chunk;     // (n) owned: one-pass stream round, 0 when stream_rounds == 0
+    int64_t *index;     // (n) sample indices into the split
+    uint8_t *mask;      // (n) bit m set = modality m present
+    int8_t *stage;      // (n) domain-shift stage, 0 when n_stages == 0
+    int32_t *chunk;     // (n) one-pass stream round, 0 when stream_rounds == 0
     uint8_t modalities; // the modalities this party may hold (cross-modal, hybrid), bitmask
 } ScenarioParty;
 
 typedef struct Scenario {
     int n_parties, n_modalities, n_classes;
     ScenarioParty *party;     // (n_parties) owned
+    void *block;              // owned: one allocation holding every party's arrays
     int64_t n_entities;       // distinct entities among the samples
     int64_t n_split_entities; // entities held at >= 2 parties in different modalities (achieved)
     int64_t n_unassigned;     // samples in no party (matched no stage)

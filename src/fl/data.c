@@ -59,12 +59,21 @@ static void split_scenario(Run *run, HoldoutRole role, const int64_t *rows, int6
     xfree(meta);
 }
 
-static void load_parties(Run *run, HoldoutRole role, const Scenario *scn, SampleSet *sets) {
-    DsSplit split = holdout_split(role);
+// The hosted parties' rows of a role into sets (count), one read over their union; returns the one
+// allocation the sets are views into (xfree).
+static void *load_parties(Run *run, HoldoutRole role, const Scenario *scn, SampleSet *sets) {
+    size_t k = (size_t)run->count + 1;
+    const int64_t **idx = xmalloc(k * sizeof *idx);
+    const uint8_t **mask = xmalloc(k * sizeof *mask);
+    int64_t *n = xmalloc(k * sizeof *n);
     for (int i = 0; i < run->count; i++) {
         const ScenarioParty *sp = &scn->party[run->first + i];
-        sampleset_load(&sets[i], &run->layout, run->ds, split, sp->index, sp->mask, sp->n);
+        idx[i] = sp->index, mask[i] = sp->mask, n[i] = sp->n;
     }
+    void *pool = sampleset_load_parties(sets, run->count, &run->layout, run->ds,
+                                        holdout_split(role), idx, mask, n);
+    xfree(idx), xfree(mask), xfree(n);
+    return pool;
 }
 
 // The layout and the model spec of the data run_open_inputs opened (inputs.c).
@@ -90,12 +99,12 @@ void run_load_data(Run *run) {
     int64_t *rows, n = role_rows(run, HOLDOUT_TRAIN, &rows);
     split_scenario(run, HOLDOUT_TRAIN, rows, n, &run->scn_train);
     xfree(rows);
-    load_parties(run, HOLDOUT_TRAIN, &run->scn_train, run->train);
+    run->train_rows = load_parties(run, HOLDOUT_TRAIN, &run->scn_train, run->train);
     n = role_rows(run, eval, &rows);
     CHECK(n > 0, "--eval-split=%s: %s has no %s rows (--val-fraction=%g)", holdout_role_name(eval),
           run->cfg->data, holdout_role_name(eval), run->cfg->val_fraction);
     split_scenario(run, eval, rows, n, &run->scn_test);
-    load_parties(run, eval, &run->scn_test, run->test);
+    run->test_rows = load_parties(run, eval, &run->scn_test, run->test);
     run->n_train_total = 0;
     for (int p = 0; p < P; p++)
         run->n_train[p] = run->scn_train.party[p].n, run->n_train_total += run->n_train[p];
@@ -111,10 +120,7 @@ void run_load_data(Run *run) {
 }
 
 void run_free_data(Run *run) {
-    for (int i = 0; i < run->count; i++) {
-        sampleset_free(&run->train[i]);
-        sampleset_free(&run->test[i]);
-    }
+    xfree(run->train_rows), xfree(run->test_rows); // the hosted sets are views into these
     xfree(run->train), xfree(run->test), xfree(run->n_train);
     sampleset_free(&run->global_test);
     scenario_free(&run->scn_train);

@@ -95,10 +95,11 @@ typedef struct {
     HoldoutRole eval_role; // the rows the evaluation reads: test or validation (--eval-split)
     SampleLayout layout;
     ModelSpec spec;
-    Scenario scn_train;      // every party's training rows, rows without a modality dropped
-    Scenario scn_test;       // every party's evaluation rows, the same way (/meta/partition)
-    SampleSet *train, *test; // (count) hosted parties' rows
-    int64_t *n_train;        // (P) every party's training rows: the aggregation weights
+    Scenario scn_train;           // every party's training rows, rows without a modality dropped
+    Scenario scn_test;            // every party's evaluation rows, the same way (/meta/partition)
+    SampleSet *train, *test;      // (count) hosted parties' rows: views into train_rows, test_rows
+    void *train_rows, *test_rows; // the one allocation of each (train/samples.h)
+    int64_t *n_train;             // (P) every party's training rows: the aggregation weights
     int64_t n_train_total;
     SampleSet global_test; // rank 0: every test row, all modalities
     // the model

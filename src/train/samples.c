@@ -62,6 +62,52 @@ void sampleset_load(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsSp
     }
 }
 
+// Bytes rounded up to a multiple of 64: each array of the shared allocation starts on a cache line.
+static size_t round64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+void *sampleset_load_parties(SampleSet *sets, int k, const SampleLayout *l, const Dataset *ds,
+                             DsSplit split, const int64_t *const *idx, const uint8_t *const *mask,
+                             const int64_t *n) {
+    CHECK(k >= 0 && (k == 0 || (sets && idx && mask && n)), "sampleset_load_parties: k = %d", k);
+    int64_t total = 0;
+    for (int j = 0; j < k; j++) {
+        CHECK(n[j] >= 0 && (n[j] == 0 || (idx[j] && mask[j])), "set %d: n = %lld", j,
+              (long long)n[j]);
+        total += n[j];
+    }
+    size_t rows = (size_t)total, at[MODEL_MAX_MOD + 2], bytes = 0;
+    at[0] = bytes, bytes += round64(rows * sizeof(int32_t)); // labels
+    at[1] = bytes, bytes += round64(rows);                   // masks
+    for (int m = 0; m < l->n_mod; m++)
+        at[2 + m] = bytes,
+               bytes += round64(rows * (size_t)l->row_elems[m] * dtype_size(l->dtype[m]));
+    char *pool = xcalloc_aligned(bytes + 1);
+    int64_t *all = xmalloc(rows * sizeof *all + 1); // every set's rows, in set order
+    int64_t off = 0;
+    for (int j = 0; j < k; j++) {
+        SampleSet *s = &sets[j];
+        memset(s, 0, sizeof *s);
+        s->n = n[j];
+        s->label = (int32_t *)(pool + at[0]) + off;
+        s->mask = (uint8_t *)(pool + at[1]) + off;
+        for (int m = 0; m < l->n_mod; m++)
+            s->raw[m] =
+                pool + at[2 + m] + (size_t)off * (size_t)l->row_elems[m] * dtype_size(l->dtype[m]);
+        if (n[j] > 0) {
+            memcpy(all + off, idx[j], (size_t)n[j] * sizeof *all);
+            memcpy(s->mask, mask[j], (size_t)n[j]);
+        }
+        off += n[j];
+    }
+    if (total > 0) {
+        dataset_read_labels_idx(ds, split, all, total, (int32_t *)(pool + at[0]));
+        for (int m = 0; m < l->n_mod; m++)
+            dataset_read_raw_idx(ds, split, m, all, total, pool + at[2 + m]);
+    }
+    xfree(all);
+    return pool;
+}
+
 void sampleset_free(SampleSet *s) {
     xfree(s->label);
     xfree(s->mask);

@@ -51,6 +51,15 @@ void samples_model_spec(ModelSpec *c, const SampleLayout *l, const Dataset *ds);
 void sampleset_load(SampleSet *s, const SampleLayout *l, const Dataset *ds, DsSplit split,
                     const int64_t *idx, const uint8_t *mask, int64_t n);
 void sampleset_free(SampleSet *s);
+// Reads k sets at once: set j gets rows idx[j][0..n[j]) of split with masks mask[j], as
+// sampleset_load would. One read per dataset over the union of the rows, sorted, so that each
+// stored chunk is inflated once (per-set reads of scattered rows inflate a chunk per row once the
+// file outgrows the chunk cache), and one allocation for every set's arrays (k sets of a few rows
+// each would otherwise cost 2 + n_mod allocations apiece). Returns that allocation: the sets are
+// views into it, so free it (xfree) once, never the sets (sampleset_free). Local.
+void *sampleset_load_parties(SampleSet *sets, int k, const SampleLayout *l, const Dataset *ds,
+                             DsSplit split, const int64_t *const *idx, const uint8_t *const *mask,
+                             const int64_t *n);
 // Bytes of stored data (for byte accounting of pooled data).
 int64_t sampleset_bytes(const SampleSet *s, const SampleLayout *l);
 

@@ -10,23 +10,31 @@
 # high-water marks, setup included).
 #
 # The total row count is fixed (TRAIN + TEST rows), so the data a host holds is the same for every
-# P and the RSS slope is the per-party overhead on top of the data. ROWS_PER_PARTY=N switches to a
+# P and the RSS slope is the per-party overhead on top of the data. The default file is sized for
+# the largest P: the iid scenario apportions each label on its own and hands a label's remainder
+# to the lowest-numbered parties, so party P-1 gets a row only when some label has at least P
+# units in the role. With 10 SynMM labels that takes ~10 P rows in each role: 1,200,000 train rows
+# (of which --val-fraction's 10% are held out: ~108,000 a label) and 1,100,000 test rows (~110,000 a
+# label) give each of 100,000 parties ~10 training and ~11 test rows. A smaller file leaves the
+# highest-numbered parties without rows (a 1,100,000-row train split left 375 of them empty); they
+# then skip training and the per-party cost is understated. ROWS_PER_PARTY=N switches to a
 # file per P with N training rows per party (weak scaling); the data then grows with P and its
 # exact size (rows x row bytes) is subtracted from the slope, but the HDF5 chunk caches (up to
 # 4 MiB per dataset and split, kept while the file is open) still grow with the file until they
 # saturate, so that slope is an upper bound at small P.
 #
 # Usage: tests/bench/bench_parties.sh BIN_DIR   (make bench-parties)
-# Environment: PARTIES ("100 1000 10000"), RANKS (2), ROUNDS (3), TRAIN (100000), TEST (10000),
+# Environment: PARTIES ("100 1000 10000 100000"), RANKS (2), ROUNDS (3), TRAIN (1200000),
+#   TEST (1100000),
 #   ROWS_PER_PARTY (0 = off), SCENARIO (iid), WORK (build/bench/parties), MPIRUN.
 set -euo pipefail
 
 BIN=${1:?usage: bench_parties.sh BIN_DIR}
-PARTIES=${PARTIES:-"100 1000 10000"}
+PARTIES=${PARTIES:-"100 1000 10000 100000"}
 RANKS=${RANKS:-2}
 ROUNDS=${ROUNDS:-3}
-TRAIN=${TRAIN:-100000}
-TEST=${TEST:-10000}
+TRAIN=${TRAIN:-1200000}
+TEST=${TEST:-1100000}
 ROWS_PER_PARTY=${ROWS_PER_PARTY:-0}
 SCENARIO=${SCENARIO:-iid}
 WORK=${WORK:-build/bench/parties}
@@ -95,8 +103,12 @@ if [ "${#results[@]}" -ge 2 ]; then
       icpt = my - sxy / sxx * mx
       return sxy / sxx }
     END {
-      b = slope(h); printf "per-party host memory beyond its data rows: %.0f bytes/party (target <= 2048; fedavg parties hold no model)\n", b
+      b = slope(h); printf "per-party host memory beyond its data rows: %.0f bytes/party (target <= 1024; fedavg parties hold no model)\n", b
       b = slope(r0); printf "per-party cloud (rank 0) memory: %.0f bytes/party\n", b
+      if (n >= 3) { # the largest two sizes alone: the cost per party where it matters most
+        printf "between P=%d and P=%d: host %.0f B/party, cloud %.0f B/party, %.1f us/party per round\n",
+          x[n-1], x[n], (h[n] - h[n-1]) / (x[n] - x[n-1]), (r0[n] - r0[n-1]) / (x[n] - x[n-1]),
+          (t[n] - t[n-1]) / (x[n] - x[n-1]) * 1e6 }
       b = slope(t); printf "time per round: %.3f s + %.1f us/party (fit over P)\n", icpt, b * 1e6
       for (i = 1; i <= n; i++) printf "  P=%d: s_per_round %.3f, linear fit %.3f\n", x[i], t[i], icpt + b * x[i]
     }'
