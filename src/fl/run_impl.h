@@ -130,8 +130,9 @@ typedef struct {
     double *all_stats;          // rank 0: (P, n_stats)
     uint64_t *mpi_prev;         // rank 0: (size, 2) mpi bytes per rank at the last record
     // run files
-    OptSet opts; // every option of the run (config table, /config, checkpoints)
-    MetricLog log;
+    OptSet opts;      // every option of the run (config table, /config, checkpoints)
+    MetricLog log;    // rank 0: the series and the current round's row
+    RunFile *runfile; // rank 0: run.h5 and metrics.csv, open for appending (io/runfile.h)
     int m_dp_epsilon, m_secagg_ok; // rank 0: the defences' series in log, -1 when off
     RunInfo info;
     RunPartition partition;                // rank 0: built once from the scenarios (run.c), owned
