@@ -9,7 +9,8 @@
 //     the uninterrupted ones;
 //   - a garbage, truncated, or other-layout run.h5 is set aside as run.h5.damaged and rebuilt:
 //     scalar series from metrics.csv exact, per-party NaN for the rounds before the resume; a bad
-//     metrics.csv is rewritten from run.h5.
+//     metrics.csv is rewritten from run.h5;
+//   - a reader holding run.h5 (with HDF5's file lock) at a resume does not make it look damaged.
 #include <check.h>
 #include <hdf5.h>
 #include <malloc.h>
@@ -409,6 +410,33 @@ START_TEST(test_a_run_h5_of_another_layout_is_set_aside_and_rebuilt) {
 }
 END_TEST
 
+// A reader with HDF5's default file lock (h5py, in another process) holding run.h5 while the run
+// resumes: the writer's open must not fail on the lock and take the file for damaged.
+START_TEST(test_a_reader_holding_run_h5_at_a_resume_does_not_make_it_look_damaged) {
+    char ref[64], dir[64], out[4096];
+    reference(ref, sizeof ref);
+    make_tmpdir(dir, sizeof dir);
+    write_rounds_child(dir, 0, 7, 1);
+    ck_assert_int_eq(sh(out, sizeof out,
+                        "cd %s && (/usr/bin/python3 -c \"import h5py, time; "
+                        "f = h5py.File('run.h5', 'r'); open('ready', 'w').close(); "
+                        "time.sleep(30)\" > /dev/null 2>&1 & echo $! > reader.pid); "
+                        "for i in $(seq 300); do [ -e ready ] && break; sleep 0.05; done; "
+                        "test -e ready",
+                        dir),
+                     0);
+    capture_begin();
+    write_rounds_child(dir, 5, 10, 0);
+    capture_end();
+    sh(out, sizeof out, "kill $(cat %s/reader.pid)", dir);
+    ck_assert_msg(!strstr(captured, "damaged"), "%s", captured);
+    ck_assert_int_ne(sh(out, sizeof out, "ls %s/run.h5.damaged 2>&1", dir), 0);
+    assert_rows(dir, 10, 0);
+    ck_assert_int_eq(sh(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
+    sh(out, sizeof out, "rm -rf %s %s", ref, dir);
+}
+END_TEST
+
 START_TEST(test_a_damaged_metrics_csv_is_rewritten_from_run_h5) {
     char ref[64], dir[64], out[4096];
     reference(ref, sizeof ref);
@@ -439,6 +467,7 @@ Suite *runfile_suite(void) {
     tcase_add_test(tc, test_a_truncated_run_h5_is_set_aside_and_rebuilt_from_metrics_csv);
     tcase_add_test(tc, test_a_run_h5_of_another_layout_is_set_aside_and_rebuilt);
     tcase_add_test(tc, test_a_damaged_metrics_csv_is_rewritten_from_run_h5);
+    tcase_add_test(tc, test_a_reader_holding_run_h5_at_a_resume_does_not_make_it_look_damaged);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -337,13 +337,25 @@ static void close_h5(RunFile *rf) {
         rf->ds[i] = -1;
 }
 
+// Access without HDF5's file lock: the writer holds run.h5 open for the whole run, and a lock would
+// refuse every reader that locks (h5py by default) meanwhile, or, held by a reader at a resume,
+// make the writer's open fail and the file look damaged. Readers see the state of the last flush.
+static hid_t unlocked_fapl(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5_CHECK(fapl);
+    H5_CHECK(H5Pset_file_locking(fapl, 0, 1));
+    return fapl;
+}
+
 // A new run.h5 at path with no rows: the root attributes, an empty /metrics of log's series.
 static void create_h5(RunFile *rf, const char *path, const RunInfo *info, const MetricLog *log) {
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5_CHECK(fcpl);
     H5_CHECK(H5Pset_istore_k(fcpl, ISTORE_K));
-    rf->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    hid_t fapl = unlocked_fapl();
+    rf->file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
     H5_CHECK(rf->file);
+    H5_CHECK(H5Pclose(fapl));
     H5_CHECK(H5Pclose(fcpl));
     h5_attr_i64(rf->file, "schema", RUNFILE_SCHEMA);
     h5_attr_str(rf->file, "program", info->program ? info->program : "");
@@ -407,10 +419,14 @@ static int reopen_h5(RunFile *rf, const MetricLog *log, int rows, char *why, siz
     struct stat st;
     if (stat(rf->h5, &st) != 0) return snprintf(why, cap, "is missing"), -1;
     if (!S_ISREG(st.st_mode)) return snprintf(why, cap, "is not a regular file"), -1;
+    // Not ours to write (permissions): a plain error, not a damaged file to rebuild.
+    CHECK(access(rf->h5, R_OK | W_OK) == 0, "resume: cannot open %s for appending: %s", rf->h5,
+          strerror(errno));
     long long schema = -1;
     int links = 0;
+    hid_t fapl = unlocked_fapl();
     H5E_BEGIN_TRY {
-        rf->file = H5Fopen(rf->h5, H5F_ACC_RDWR, H5P_DEFAULT);
+        rf->file = H5Fopen(rf->h5, H5F_ACC_RDWR, fapl);
         if (rf->file >= 0 && H5Lexists(rf->file, "metrics", H5P_DEFAULT) > 0)
             rf->metrics = H5Gopen2(rf->file, "metrics", H5P_DEFAULT);
         if (rf->metrics >= 0) rf->rounds_attr = open_one(rf->metrics, "rounds", H5T_INTEGER);
@@ -419,6 +435,7 @@ static int reopen_h5(RunFile *rf, const MetricLog *log, int rows, char *why, siz
             H5Literate(rf->metrics, H5_INDEX_NAME, H5_ITER_INC, NULL, count_link, &links);
     }
     H5E_END_TRY;
+    H5_CHECK(H5Pclose(fapl));
     if (rf->file < 0) return snprintf(why, cap, "is not a readable HDF5 file"), -1;
     int rc = 0;
     if (schema != RUNFILE_SCHEMA || rf->metrics < 0 || rf->rounds_attr < 0) {

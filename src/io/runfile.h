@@ -24,8 +24,9 @@
 // closes the file cleanly (the end of the rounds, or a requeue stop); runfile_open removes a
 // stale one before appending, so a digest beside run.h5 always matches a closed file.
 //
-// A reader during the run sees the state of the last H5Fflush; HDF5's file lock refuses other
-// writers (and readers that lock: h5py needs HDF5_USE_FILE_LOCKING=FALSE while a run is live).
+// The writer opens run.h5 without HDF5's file lock, so readers (h5py, analysis/) may open it while
+// the run holds it: they see the state of the last H5Fflush (one that opens during an append may
+// get an error and can retry).
 //
 // run.h5 layout:
 //   /            attributes schema (int), program
