@@ -6,12 +6,19 @@
 //   - a FIFO under a checkpoint's name is skipped without blocking;
 //   - every checkpoint damaged: --resume=auto refuses, --resume=fresh-if-none starts over loudly;
 //   - a full disk (a small tmpfs) and a read-only one: every rank exits non-zero within a bound,
-//   the
-//     message names the directory, and the newest checkpoint left behind resumes to the same end.
+//     the message names the directory, and the newest checkpoint left behind resumes to the same
+//     end;
+//   - run files past the checkpoint (killed after round 3's append, before its checkpoint; junk
+//     lines in metrics.csv) are cut to it on resume: every non-varying series of run.h5 and
+//     metrics.csv end identical to the uninterrupted run's;
+//   - a run.h5 replaced by garbage before the resume is set aside as run.h5.damaged with a warning
+//     and rebuilt: its scalar series equal the uninterrupted run's, the per-party ones are NaN for
+//     the rounds before the resume (the warning names them) and equal after.
 // Runs from the repository root; binaries from MMC_BIN_DIR.
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,8 +153,9 @@ static void unmount(const char *name) {
 
 START_TEST(test_a_full_disk_stops_every_rank_with_the_previous_checkpoint_intact) {
     char out[16384];
-    // The straight run's checkpoints are ~47 kB and its run files ~44 kB: 280 KiB holds two
-    // checkpoints, the run files and the claim of one more, not the third's.
+    // The straight run's checkpoints are ~31 kB (each claims ~164 kB before writing) and its run
+    // files ~99 kB from round 1 on: 280 KiB holds the run files and the first checkpoint, not the
+    // claim of a later one.
     ck_assert_msg(mount_small("full", 280) == 0, "mount tmpfs: %s (make check runs as root)",
                   strerror(errno));
     double t0 = now_s();
@@ -184,6 +192,73 @@ START_TEST(test_a_read_only_disk_stops_every_rank_naming_the_directory) {
 }
 END_TEST
 
+// Every non-varying series of a's run.h5 equals b's (h5diff: values, shapes, attributes; NaN equals
+// NaN), both holding the same datasets of the same shapes; or only the scalar ones (metrics.csv's
+// columns). h5diff 1.10's --exclude-path does not apply to named objects: one call per series.
+static void assert_same_series(const char *a, const char *b, int scalar_only) {
+    char out[8192];
+    int rc = run_command(
+        out, sizeof out,
+        "cd %s && test \"$(h5ls %s/run.h5/metrics)\" = \"$(h5ls %s/run.h5/metrics)\" && "
+        "for s in $(%s); do case $s in round_ms|mpi_bytes_sent|mpi_bytes_recv) continue;; esac; "
+        "h5diff %s/run.h5 %s/run.h5 /metrics/$s /metrics/$s || exit 1; done 2>&1",
+        work, a, b,
+        scalar_only ? "head -1 straight/metrics.csv | tr , ' '"
+                    : "h5ls straight/run.h5/metrics | cut -d' ' -f1",
+        a, b);
+    ck_assert_msg(rc == 0, "series of %s and %s differ: exit %d\n%.3000s", a, b, rc, out);
+}
+
+START_TEST(test_run_files_past_the_checkpoint_are_cut_to_it_on_resume) {
+    char out[16384];
+    ck_assert_int_eq(mmc("past", "--stop-after=3", out, sizeof out), 3);
+    // As if killed after round 3's rows were appended, before its checkpoint was published; and
+    // a torn line after them.
+    ck_assert_int_eq(run_command(out, sizeof out,
+                                 "cd %s/past && rm ckpt/round_000003.h5* && "
+                                 "printf '4,0.5,junk\\n5,0.' >> metrics.csv && "
+                                 "test $(wc -l < metrics.csv) = 5",
+                                 work),
+                     0);
+    int rc = mmc("past", "--resume=auto", out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "resumed from past/ckpt/round_000002.h5") &&
+                      strstr(out, "cut to the checkpoint's 2 rounds (they held 3)"),
+                  "exit %d\n%.3000s", rc, out);
+    assert_same_checkpoint(work, "straight", "past", 4, NULL);
+    assert_same_metrics(work, "straight", "past", 4);
+    assert_same_series("straight", "past", 0);
+    ck_assert_int_eq(run_command(out, sizeof out, "cd %s/past && sha256sum -c run.h5.sha256", work),
+                     0);
+}
+END_TEST
+
+START_TEST(test_a_garbage_run_h5_is_set_aside_and_rebuilt_on_resume) {
+    char out[16384];
+    ck_assert_int_eq(mmc("junk", "--stop-after=2", out, sizeof out), 3);
+    ck_assert_int_eq(
+        run_command(out, sizeof out, "cd %s/junk && head -c 20000 /dev/urandom > run.h5", work), 0);
+    int rc = mmc("junk", "--resume=auto", out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "resumed from junk/ckpt/round_000002.h5"),
+                  "exit %d\n%.3000s", rc, out);
+    ck_assert_msg(strstr(out, "junk/run.h5 is not a readable HDF5 file: moved to "
+                              "junk/run.h5.damaged") &&
+                      strstr(out, "rounds 1..2 of the per-party series (party_train_loss"),
+                  "%.3000s", out);
+    ck_assert_int_eq(run_command(out, sizeof out, "cd %s/junk && test -s run.h5.damaged", work), 0);
+    assert_same_checkpoint(work, "straight", "junk", 4, NULL);
+    assert_same_metrics(work, "straight", "junk", 4);
+    // Every scalar series (metrics.csv's columns) but the varying ones equals the straight run's.
+    assert_same_series("straight", "junk", 1);
+    // A per-party series: NaN for rounds 1..2 (4 parties), the straight run's after.
+    double a[16], b[16];
+    ck_assert_int_eq(read_series(work, "straight", "party_train_loss", a, 16), 16);
+    ck_assert_int_eq(read_series(work, "junk", "party_train_loss", b, 16), 16);
+    for (int k = 0; k < 16; k++)
+        ck_assert_msg(k < 8 ? isnan(b[k]) : b[k] == a[k], "value %d: %.17g, straight %.17g", k,
+                      b[k], a[k]);
+}
+END_TEST
+
 Suite *ckpt_damage_suite(void) {
     Suite *s = suite_create("ckpt_damage");
     TCase *tc = tcase_create("ckpt_damage");
@@ -195,6 +270,8 @@ Suite *ckpt_damage_suite(void) {
     tcase_add_test(tc, test_every_checkpoint_damaged_auto_refuses_and_fresh_if_none_starts_over);
     tcase_add_test(tc, test_a_full_disk_stops_every_rank_with_the_previous_checkpoint_intact);
     tcase_add_test(tc, test_a_read_only_disk_stops_every_rank_naming_the_directory);
+    tcase_add_test(tc, test_run_files_past_the_checkpoint_are_cut_to_it_on_resume);
+    tcase_add_test(tc, test_a_garbage_run_h5_is_set_aside_and_rebuilt_on_resume);
     suite_add_tcase(s, tc);
     return s;
 }

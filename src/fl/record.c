@@ -1,5 +1,5 @@
 // record.c - the run's series: declared once, one row per round from the statistics gathered to
-// the cloud, run.h5 and metrics.csv rewritten (run.h, io/runfile.h).
+// the cloud, appended to run.h5 and metrics.csv (run.h, io/runfile.h).
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -281,6 +281,6 @@ void run_record(Run *run, const RoundInfo *r, const EvalStats *global, double ms
     log_info("round %d/%d | loss %.4f%s | up %s | down %s | %.0f ms | eta %.0fs", r->round,
              r->rounds, metriclog_last(L, M_TRAIN_LOSS, 0), accs, ub, db, ms, eta_s);
     double w0 = timer_now_ms();
-    runfile_write(run->cfg->out, &run->info, &run->opts, L);
+    runfile_append(run->runfile, L, &run->info);
     run->io_ms = timer_now_ms() - w0; // the next row's, with the checkpoint's (run.c)
 }

@@ -136,7 +136,7 @@ static void partition_csr(const Scenario *scn, int64_t **offsets, int64_t **rows
     *offsets = off, *rows = r, *masks = m;
 }
 
-// Rank 0, once: the partition does not change across rounds, so run.h5's rewrite only copies it.
+// Rank 0, once: the partition does not change across rounds (run.h5 gets it when created).
 static void build_partition(Run *run) {
     RunPartition *p = &run->partition;
     int64_t *to, *tr, *eo, *er;
@@ -343,6 +343,8 @@ int fl_run(const RunConfig *rc, MPI_Comm world) {
     print_startup(&run);
     signals_progress(run.ckpt_dir, 0, 0, 0);
     int start = run_resume(&run), code = 0, published = start;
+    // Created, or cut to the checkpoint's round (io/runfile.h); one row appended per round.
+    if (run.rank == 0) run.runfile = runfile_open(cfg->out, &run.info, &run.opts, &run.log);
     double t_start = timer_now_ms() / 1e3;
     run.io_ms = NAN;
     for (int round = start + 1; round <= cfg->rounds; round++) {
@@ -389,7 +391,7 @@ int fl_run(const RunConfig *rc, MPI_Comm world) {
     if (run.rank == 0 && start >= cfg->rounds)
         log_info("nothing to do: the run already has %d rounds", start);
     run_gather_meta(&run, 1); // the process's MPI totals, this gather's own bytes included
-    if (run.rank == 0) runfile_write(cfg->out, &run.info, &run.opts, &run.log);
+    if (run.rank == 0) runfile_close(run.runfile, &run.info), run.runfile = NULL;
     teardown(&run);
     return code;
 }

@@ -135,8 +135,9 @@ typedef struct {
     // checkpoint (NaN in the process's first round).
     double comm_ms, host_ms_max, io_ms;
     // run files
-    OptSet opts; // every option of the run (config table, /config, checkpoints)
-    MetricLog log;
+    OptSet opts;      // every option of the run (config table, /config, checkpoints)
+    MetricLog log;    // rank 0: the series and the current round's row
+    RunFile *runfile; // rank 0: run.h5 and metrics.csv, open for appending (io/runfile.h)
     int m_dp_epsilon, m_secagg_ok; // rank 0: the defences' series in log, -1 when off
     RunInfo info;
     RunPartition partition;                // rank 0: built once from the scenarios (run.c), owned

@@ -13,8 +13,9 @@
 #include "io/ckpt.h"
 #include "train/tensors.h"
 
-// Every piece of run state a checkpoint holds beyond /config and /metrics: the global model, the
-// parties' own models and optimizers, the protocol's state.
+// Every piece of run state a checkpoint holds beyond /config and /meta (the metric history is not
+// state: the run files hold it, cut to the checkpoint's round on resume, io/runfile.h): the global
+// model, the parties' own models and optimizers, the protocol's state.
 static void state_fields(Run *run, CkptList *l) {
     const Model *m = &run->model;
     model_ckpt_fields(l, "cloud/global", m, NULL, 0, CKPT_SHARED, 0, 0, 0, run->global);
@@ -36,9 +37,11 @@ static void state_fields(Run *run, CkptList *l) {
 }
 
 void run_write_checkpoint(Run *run, int round) {
+    // The run files' rows of rounds <= round reach the disk before the checkpoint names the round.
+    if (run->rank == 0) runfile_sync(run->runfile);
     CkptList l = {0};
     state_fields(run, &l);
-    int64_t bytes = ckpt_bytes_estimate(&l, run->rank == 0 ? &run->log : NULL);
+    int64_t bytes = ckpt_bytes_estimate(&l);
     Ckpt *ck = ckpt_create(run->ckpt_dir, round, bytes, comm_mpi(run->comm));
     ckpt_write_config(ck, &run->opts, OPT_RESUME_NEUTRAL); // neutral options may differ on resume
     // What the state was computed under: a resume refuses other data, warns about another BLAS.
@@ -48,7 +51,7 @@ void run_write_checkpoint(Run *run, int round) {
     ckpt_write_meta(ck, "blas_core", run->info.blas_core);
     ckpt_write_meta(ck, "blas_threads", threads);
     ckpt_write(ck, &l, run->rank);
-    ckpt_commit(ck, run->rank == 0 ? &run->log : NULL, run->cfg->ckpt_keep);
+    ckpt_commit(ck, run->cfg->ckpt_keep);
     ckpt_list_free(&l);
     log_info("checkpoint %s/round_%06d.h5", run->ckpt_dir, round);
     if (run->rank == 0)
@@ -181,10 +184,7 @@ int run_resume(Run *run) {
     if (run->rank == 0) {
         compare_config(run, r, path);
         compare_meta(run, r, path);
-        CHECK(ckpt_read_metrics(r, &run->log, err, sizeof err) == 0, "resume: %s: %s", path, err);
-        CHECK(run->log.rounds == round, "resume: %s holds %d metric rows for round %d", path,
-              run->log.rounds, round);
-        runfile_restore_varying(cfg->out, &run->log);
+        metriclog_resume(&run->log, round); // runfile_open cuts the run files to this round
     }
     CkptList l = {0};
     state_fields(run, &l);

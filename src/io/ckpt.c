@@ -278,7 +278,7 @@ static int write_field(Ckpt *c, const CkptField *f, int rank) {
     return ok;
 }
 
-int64_t ckpt_bytes_estimate(const CkptList *l, const MetricLog *log) {
+int64_t ckpt_bytes_estimate(const CkptList *l) {
     static const int64_t elem[] = {4, 8, 8, 4, 1};
     // Measured overheads are a few hundred bytes per dataset and ~100 per attribute; the margins
     // here are several times that, for HDF5's object headers, B-trees and the options' strings.
@@ -287,9 +287,6 @@ int64_t ckpt_bytes_estimate(const CkptList *l, const MetricLog *log) {
         const CkptField *f = &l->f[i];
         bytes += 2048 + (f->rows > 0 ? f->rows : 1) * row_size(f) * elem[f->type];
     }
-    if (log)
-        for (int i = 0; i < log->n_series; i++)
-            bytes += 1024 + (int64_t)log->rounds * log->s[i].width * 8;
     return bytes;
 }
 
@@ -462,13 +459,12 @@ static int64_t trim(const char *path) {
     return size;
 }
 
-// Rank 0, after every rank's data is in c->tmp: adds /metrics and the content checksum, seals the
+// Rank 0, after every rank's data is in c->tmp: adds the content checksum, seals the
 // file (digest beside it, fsync, rename, directory fsync), points "latest" at it and prunes. 0, or
 // -1 with msg (c->tmp removed; the previous checkpoint stays the newest).
-static int publish(Ckpt *c, const MetricLog *log, int keep, char *msg, size_t cap) {
+static int publish(Ckpt *c, int keep, char *msg, size_t cap) {
     hid_t file = H5Fopen(c->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
     CHECK(file >= 0, "cannot reopen %s", c->tmp);
-    if (log) metrics_h5_write(file, "metrics", log, 0);
     char sum[64];
     CHECK(content_checksum(file, INT64_MAX, sum, sizeof sum) == 0, "cannot read back %s", c->tmp);
     h5_attr_str(file, "checksum", sum);
@@ -495,7 +491,7 @@ static int publish(Ckpt *c, const MetricLog *log, int keep, char *msg, size_t ca
     return 0;
 }
 
-void ckpt_commit(Ckpt *c, const MetricLog *log, int keep) {
+void ckpt_commit(Ckpt *c, int keep) {
     CHECK_PTR(c);
     CHECK(keep >= 1, "keep = %d must be >= 1", keep);
     herr_t closed;
@@ -503,7 +499,7 @@ void ckpt_commit(Ckpt *c, const MetricLog *log, int keep) {
     H5E_END_TRY;
     agree(c, closed >= 0, "closing"); // and every rank's data is on disk before rank 0 reopens
     char msg[CKPT_PATH_MAX + 256] = "";
-    int ok = c->rank != 0 || publish(c, log, keep, msg, sizeof msg) == 0;
+    int ok = c->rank != 0 || publish(c, keep, msg, sizeof msg) == 0;
     // Rank 0's verdict for every rank: nobody reads "latest" before it is there, and a failed
     // publication stops every rank together, naming the file.
     MPI_CHECK(MPI_Bcast(&ok, 1, MPI_INT, 0, c->comm));
@@ -681,8 +677,4 @@ static void read_field(const CkptReader *r, const CkptField *f, int rank) {
 void ckpt_read(const CkptReader *r, const CkptList *l, int rank) {
     for (int i = 0; i < l->n; i++)
         read_field(r, &l->f[i], rank);
-}
-
-int ckpt_read_metrics(const CkptReader *r, MetricLog *log, char *err, size_t cap) {
-    return metrics_h5_read(r->file, "metrics", log, err, cap);
 }

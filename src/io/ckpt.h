@@ -3,7 +3,6 @@
 // Layout of <dir>/round_NNNNNN.h5 (docs/conventions.md §11):
 //   /            attributes round (int64), checksum (string "fnv1a64:<16 hex>"), schema
 //   /config      one string attribute per option (opts_format text), compared on resume
-//   /metrics     the MetricLog (runfile.h layout), so a resumed run rewrites identical run files
 //   /meta        what the run was computed under and a resume must check (ckpt_write_meta): the
 //                data file's SHA-256, the BLAS core and threads (fl/state.c)
 //   /<name>...   the caller's fields (CkptField): one dataset each, of one row's shape, or stacked
@@ -15,7 +14,7 @@
 // disk stops every rank there together, with the previous checkpoint intact: a collective HDF5
 // write that meets a full disk would instead leave the ranks in different collectives), then opens
 // "<file>.tmp" with the MPI-IO driver on every rank; ckpt_write is collective; ckpt_commit closes
-// it, then rank 0 adds /metrics and a content checksum over every dataset and attribute (names,
+// it, then rank 0 adds a content checksum over every dataset and attribute (names,
 // shapes, bytes, in name order), seals the file (io/seal.h: "<file>.sha256" beside it, fsync,
 // rename to the final name, directory fsync), rewrites "latest" the same way and removes
 // checkpoints beyond the newest `keep`. Every rank follows rank 0's verdict. A crash at any moment
@@ -33,7 +32,6 @@
 #include <stdint.h>
 
 #include "core/options.h"
-#include "io/metrics.h"
 
 #define CKPT_SCHEMA 2 // 2: one dataset per named tensor (issue 10)
 #define CKPT_NAME_MAX 160
@@ -50,9 +48,9 @@ Ckpt *ckpt_create(const char *dir, int round, int64_t reserve, MPI_Comm comm);
 void ckpt_write_config(Ckpt *c, const OptSet *opts, unsigned skip_flags);
 // Collective: a string attribute key=value under /meta (the same value on every rank).
 void ckpt_write_meta(Ckpt *c, const char *key, const char *value);
-// Collective: publish as described above. log is read on rank 0 only (may be NULL elsewhere).
-// Frees c. A failure on rank 0 (disk full, rename) stops every rank, naming the file.
-void ckpt_commit(Ckpt *c, const MetricLog *log, int keep);
+// Collective: publish as described above. Frees c. A failure on rank 0 (disk full, rename) stops
+// every rank, naming the file.
+void ckpt_commit(Ckpt *c, int keep);
 
 // "<dir>/round_NNNNNN.h5"
 void ckpt_path(char *buf, size_t cap, const char *dir, int round);
@@ -99,9 +97,9 @@ typedef struct {
 CkptField *ckpt_list_add(CkptList *l, const char *name, CkptType type, CkptScope scope,
                          int64_t rows, int64_t n, void *data);
 void ckpt_list_free(CkptList *l);
-// A size to pass to ckpt_create for a checkpoint of these fields and this metric log (NULL on
-// ranks other than 0): the data's bytes plus generous metadata margins.
-int64_t ckpt_bytes_estimate(const CkptList *l, const MetricLog *log);
+// A size to pass to ckpt_create for a checkpoint of these fields: the data's bytes plus generous
+// metadata margins. It does not grow with the round: the metric history is in the run files.
+int64_t ckpt_bytes_estimate(const CkptList *l);
 
 // Collective: every field as a dataset, by its scope; rank is this rank in the communicator.
 void ckpt_write(Ckpt *c, const CkptList *l, int rank);
@@ -120,6 +118,3 @@ int ckpt_read_config(const CkptReader *r, OptKvFn on_kv, void *ctx, char *err, s
 int ckpt_read_meta(const CkptReader *r, const char *key, char *value, size_t cap);
 // Every field this rank reads by its scope (CHECKs names, types and shapes, naming the file).
 void ckpt_read(const CkptReader *r, const CkptList *l, int rank);
-
-// Reads /metrics into a declared, empty log. 0, or -1 with err.
-int ckpt_read_metrics(const CkptReader *r, MetricLog *log, char *err, size_t cap);

@@ -1,4 +1,4 @@
-// metrics.c - growable per-round series (see metrics.h).
+// metrics.c - the declared series and the current round's row (see metrics.h).
 #include "io/metrics.h"
 
 #include <math.h>
@@ -45,42 +45,42 @@ void metriclog_set_split(MetricLog *log, int idx, const char *split) {
 }
 
 void metriclog_next_round(MetricLog *log) {
-    if (log->rounds == log->cap) {
-        int cap = log->cap ? 2 * log->cap : 16;
-        for (int i = 0; i < log->n_series; i++) {
-            MetricSeries *s = &log->s[i];
-            double *v = xmalloc((size_t)cap * (size_t)s->width * sizeof *v);
-            if (s->v) memcpy(v, s->v, (size_t)log->rounds * (size_t)s->width * sizeof *v);
-            xfree(s->v);
-            s->v = v;
-        }
-        log->cap = cap;
-    }
+    CHECK(log->rounds < METRICS_MAX_ROUNDS, "more than %d rounds", METRICS_MAX_ROUNDS);
     for (int i = 0; i < log->n_series; i++) {
         MetricSeries *s = &log->s[i];
+        if (!s->v) s->v = xmalloc((size_t)s->width * sizeof *s->v); // once: one row per series
         for (int c = 0; c < s->width; c++)
-            s->v[(size_t)log->rounds * (size_t)s->width + c] = NAN;
+            s->v[c] = NAN;
     }
     log->rounds++;
+    log->has_row = 1;
 }
 
 void metriclog_set(MetricLog *log, int idx, int col, double value) {
     CHECK(idx >= 0 && idx < log->n_series, "series index %d of %d", idx, log->n_series);
-    CHECK(log->rounds > 0, "metriclog_next_round was not called");
+    CHECK(log->has_row, "metriclog_next_round was not called");
     MetricSeries *s = &log->s[idx];
     CHECK(col >= 0 && col < s->width, "series '%s' column %d of %d", s->name, col, s->width);
-    s->v[(size_t)(log->rounds - 1) * (size_t)s->width + col] = value;
+    s->v[col] = value;
 }
 
 double metriclog_last(const MetricLog *log, int idx, int col) {
-    CHECK(idx >= 0 && idx < log->n_series && log->rounds > 0, "series %d, %d rounds", idx,
-          log->rounds);
+    CHECK(idx >= 0 && idx < log->n_series && log->has_row, "series %d, %d rounds, no current row",
+          idx, log->rounds);
     const MetricSeries *s = &log->s[idx];
     CHECK(col >= 0 && col < s->width, "series '%s' column %d of %d", s->name, col, s->width);
-    return s->v[(size_t)(log->rounds - 1) * (size_t)s->width + col];
+    return s->v[col];
 }
 
-void metriclog_truncate(MetricLog *log, int rounds) {
-    CHECK(rounds >= 0 && rounds <= log->rounds, "truncate to %d of %d rounds", rounds, log->rounds);
+void metriclog_resume(MetricLog *log, int rounds) {
+    CHECK(rounds >= 0 && rounds <= METRICS_MAX_ROUNDS, "resume at round %d", rounds);
     log->rounds = rounds;
+    log->has_row = 0;
+}
+
+size_t metriclog_heap_bytes(const MetricLog *log) {
+    size_t bytes = 0;
+    for (int i = 0; i < log->n_series; i++)
+        if (log->s[i].v) bytes += (size_t)log->s[i].width * sizeof(double);
+    return bytes;
 }

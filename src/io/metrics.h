@@ -1,10 +1,11 @@
-// metrics.h - the per-round series of a run, kept in memory on the cloud rank.
+// metrics.h - the per-round series of a run on the cloud rank: their declarations and the row of
+// the round being recorded.
 //
-// The whole history is small (rounds × series, plus per-party series of rounds × parties), so the
-// run file is rewritten from it atomically every round and the checkpoint stores it: a resumed run
-// carries exactly the rows of the uninterrupted one. Series flagged `varies` (wall-clock figures
-// and what depends on the rank layout, such as the bytes passed to MPI) are the only ones allowed
-// to differ between two runs of the same config.
+// Only the current round's row is held (one value per column of every series); rows of earlier
+// rounds live in the run files, which io/runfile.h appends to once per round. The cloud's memory
+// is therefore the same after round 1 and after round 100000. Series flagged `varies` (wall-clock
+// figures and what depends on the rank layout, such as the bytes passed to MPI) are the only ones
+// allowed to differ between two runs of the same config.
 #pragma once
 #include <stddef.h>
 
@@ -16,15 +17,17 @@ typedef struct {
     char name[METRIC_NAME_MAX];
     int width;  // 1 for a scalar series, the party count for a per-party series
     int varies; // wall-clock or rank-layout figures: differ between runs of one config, left out of
-                // checkpoints and of reproducibility comparisons
+                // reproducibility comparisons
     char split[16]; // the rows the series is computed on: "train", "test", "validation", or ""
-    double *v;      // rounds × width, row-major; NaN where a round did not set a value
+    double *v;      // (width) the current round's row, NaN where the round did not set a value;
+                    // NULL before the first metriclog_next_round. Owned.
 } MetricSeries;
 
 typedef struct {
     int n_series;
     MetricSeries s[METRIC_MAX_SERIES];
-    int rounds, cap; // rows used and allocated
+    int rounds;  // rows recorded so far, the current one included (round numbers are 1..rounds)
+    int has_row; // v holds row `rounds` (0 right after metriclog_resume: that row is on disk)
 } MetricLog;
 
 void metriclog_init(MetricLog *log);
@@ -35,11 +38,14 @@ int metriclog_add(MetricLog *log, const char *name, int width, int varies);
 void metriclog_set_split(MetricLog *log, int idx, const char *split);
 // Index of a series by name, or -1.
 int metriclog_find(const MetricLog *log, const char *name);
-// Starts a new round: appends one row of NaN to every series.
+// Starts a new round: rounds + 1, its row all NaN (the previous row is forgotten: it was written).
 void metriclog_next_round(MetricLog *log);
-// Sets column col of series idx in the last row.
+// Sets column col of series idx in the current row.
 void metriclog_set(MetricLog *log, int idx, int col, double value);
-// The last row's value (NaN when unset).
+// The current row's value (NaN when unset).
 double metriclog_last(const MetricLog *log, int idx, int col);
-// Keeps only the first `rounds` rows (resume).
-void metriclog_truncate(MetricLog *log, int rounds);
+// Resume: `rounds` rows are already in the run files; the next metriclog_next_round starts round
+// rounds + 1. No current row until then.
+void metriclog_resume(MetricLog *log, int rounds);
+// Bytes the log holds on the heap: the declared series' widths, never the number of rounds.
+size_t metriclog_heap_bytes(const MetricLog *log);

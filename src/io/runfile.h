@@ -1,10 +1,32 @@
 // runfile.h - runs/<name>/run.h5 and metrics.csv, written by the cloud rank (docs/architecture.md
 // §7).
 //
-// Both files are rewritten whole after every round from the in-memory MetricLog, to "<file>.tmp"
-// and then renamed: a reader (analysis/, a user's h5py) never sees a half-written file, and a
-// resumed run, whose MetricLog comes from the checkpoint, rewrites exactly the rows of the
-// uninterrupted run.
+// Append-only. runfile_open creates both files once, at the run's start: run.h5 with its
+// /config, /defaults and /meta, and every /metrics series an empty extendible dataset; metrics.csv
+// with its header. Each round runfile_append extends every series by one row, writes the round's
+// row (the MetricLog holds no other), updates /meta/peak_rss_kib and the /metrics rounds attribute,
+// H5Fflushes, and appends one line to metrics.csv (fflush). A round costs the same whatever the
+// round number: nothing earlier is rewritten or kept in memory. The file stays open for the run.
+//
+// Crash consistency, "truncate to the checkpoint": the rows of rounds <= r are fsynced
+// (runfile_sync) before the checkpoint of round r is published, so a checkpoint never names a
+// round the run files lack. Rows past it (a kill after round k's append, before its checkpoint)
+// are cut on resume: runfile_open with log->rounds = r sets every series' extent to r rows
+// (H5Dset_extent) and ftruncates metrics.csv after its header and r lines; the resumed run then
+// appends the rows the uninterrupted run wrote, identical in every non-varying series. Varying
+// series (wall clock, MPI bytes) of rounds <= r stay as the interrupted run measured them. When
+// run.h5 cannot be opened or its layout is not this run's (missing, truncated, garbage, a series
+// absent, of another width, or fewer than r rows), it is renamed run.h5.damaged with a warning
+// naming it and rebuilt from what the run holds: /config, /defaults, /meta from this run, and
+// rows 1..r of the scalar series from metrics.csv where its lines parse, NaN elsewhere (a warning
+// names the lost series and rounds). When metrics.csv lacks a readable header plus r lines it is
+// rewritten from run.h5's rows. "run.h5.sha256" (sha256sum format) is written only when the run
+// closes the file cleanly (the end of the rounds, or a requeue stop); runfile_open removes a
+// stale one before appending, so a digest beside run.h5 always matches a closed file.
+//
+// The writer opens run.h5 without HDF5's file lock, so readers (h5py, analysis/) may open it while
+// the run holds it: they see the state of the last H5Fflush (one that opens during an append may
+// get an error and can retry).
 //
 // run.h5 layout:
 //   /            attributes schema (int), program
@@ -29,10 +51,19 @@
 //                present; the same with eval_ for the evaluation rows; attribute eval_split is
 //                "test" (rows of the file's test split) or "validation" (rows of its train split,
 //                the carve-out of data/holdout.h)
-//   /metrics     round (int32, R); one float64 dataset per series, (R) or (R, width), attributes
-//                width, varies (1 = wall-clock or rank-layout figures, differ between runs) and
-//                split (the rows it reads: "train", "test", "validation", or "" for bytes/times)
-// metrics.csv: "round,<scalar series...>", one row per round (per-party series only in run.h5).
+//   /metrics     attribute rounds (int64, R); round (int32, R); one float64 dataset per series,
+//                (R) or (R, width), attributes width, varies (1 = wall-clock or rank-layout
+//                figures, differ between runs) and split (the rows it reads: "train", "test",
+//                "validation", or "" for bytes/times). Every one is chunked with an unlimited first
+//                dimension and fill value NaN. Chunks: a scalar series 128 rows (1 KiB), a series
+//                of width w max(1, 128 / w) rows of the whole width. A round then touches one chunk
+//                per series (the last, partly filled one, which HDF5's chunk cache holds and the
+//                flush writes), a short run allocates 1 KiB per series rather than a large chunk,
+//                and a wide series (w >= 128, e.g. per-party at 10,000 parties: 80 KB) has one row
+//                per chunk, written once and never again. Chunk B-tree nodes of 16 entries
+//                (istore_k 8) keep the index ~0.6 KiB per series.
+// metrics.csv: "round,<scalar series...>", one line per round, values %.17g ("" = NaN; per-party
+//                series only in run.h5).
 #pragma once
 #include <hdf5.h>
 #include <stdint.h>
@@ -67,23 +98,22 @@ typedef struct {
     const RunPartition *partition; // or NULL: no /meta/partition
 } RunInfo;
 
-// Writes dir/run.h5 and dir/metrics.csv atomically (dir must exist). Local (cloud rank).
-void runfile_write(const char *dir, const RunInfo *info, const OptSet *opts, const MetricLog *log);
+typedef struct RunFile RunFile;
 
-// The /metrics group layout, shared with checkpoints: writes every series under loc/name; varying
-// series only with with_varying (checkpoints leave them out, so that two runs of one config write
-// identical checkpoints whatever their speed).
-void metrics_h5_write(hid_t loc, const char *name, const MetricLog *log, int with_varying);
-// Reads a group written by metrics_h5_write into a log whose series are declared and which has no
-// rows yet; varying series absent from the group stay NaN. Returns 0, or -1 with a message in err
-// (log left empty) when the group is missing, malformed, or its series differ from the declared
-// ones.
-int metrics_h5_read(hid_t loc, const char *name, MetricLog *log, char *err, size_t cap);
-
-// Fills the varying series of log's rows from dir/run.h5 where it has them (a resumed run keeps the
-// timings and MPI bytes of the rounds before the interruption). Silent when the file or a series is
-// missing; warns and reads nothing when run.h5 fails its digest (run.h5.sha256, written beside it).
-void runfile_restore_varying(const char *dir, MetricLog *log);
+// Opens dir/run.h5 and dir/metrics.csv for appending (dir must exist). log's series are declared;
+// log->rounds is 0 for a new run (both files created, replacing any) or r after metriclog_resume
+// from the checkpoint of round r (truncate to the checkpoint, rebuild when damaged: see above).
+// Local (cloud rank). Owned; runfile_close. Dies naming the file when it cannot write.
+RunFile *runfile_open(const char *dir, const RunInfo *info, const OptSet *opts,
+                      const MetricLog *log);
+// Appends the log's current row as row log->rounds (which must be the file's row count + 1),
+// writes info->peak_rss_kib, and flushes both files.
+void runfile_append(RunFile *rf, const MetricLog *log, const RunInfo *info);
+// fsync of both files: the rows appended so far survive a power loss (before a checkpoint).
+void runfile_sync(RunFile *rf);
+// Writes info's final /meta (peak_rss_kib, mpi_bytes when set), closes both files durably, and
+// writes run.h5.sha256. Frees rf.
+void runfile_close(RunFile *rf, const RunInfo *info);
 
 // Small attribute helpers (H5_CHECK on failure).
 void h5_attr_str(hid_t loc, const char *name, const char *value);

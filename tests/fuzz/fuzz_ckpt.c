@@ -3,17 +3,16 @@
 // A checkpoint whose digest is valid can still hold hostile content: written by another build, by
 // hand, or by a bug. As fuzz_dataset.c does for datasets, the input drives the HDF5 API to write a
 // well-formed checkpoint laid out as io/ckpt.c and fl/state.c write one (root round and schema,
-// /config with one string per option, /meta, /metrics as io/runfile.c lays it out, one dataset per
-// field with its offset attribute), and input bytes choose deviations of its content: attributes
-// of other types, sizes and dataspaces (arrays where scalars belong, strings without a
-// terminator, variable-length strings, numbers as strings), missing groups and datasets, fields
-// of other shapes and types or with huge dims that are small on disk, metrics series of
-// mismatched widths and lengths, rounds counts huge or negative, unknown options and bad values.
-// The file is then sealed as the gate expects and read as a resume reads it (fl/state.c
-// run_resume on rank 0 or another rank): open, round, /config into a configuration, /meta,
-// /metrics into a declared log, every field of the list. The reader may refuse (NULL or -1 with
-// a message, or a die with one); it must not crash, hang, read out of bounds, leak or allocate
-// without bound.
+// /config with one string per option, /meta, one dataset per field with its offset attribute; plus
+// the /metrics group checkpoints of the previous layout carried, which a reader now ignores), and
+// input bytes choose deviations of its content: attributes of other types, sizes and dataspaces
+// (arrays where scalars belong, strings without a terminator, variable-length strings, numbers as
+// strings), missing groups and datasets, fields of other shapes and types or with huge dims that
+// are small on disk, metrics series of mismatched widths and lengths, rounds counts huge or
+// negative, unknown options and bad values. The file is then sealed as the gate expects and read as
+// a resume reads it (fl/state.c run_resume on rank 0 or another rank): open, round, /config into a
+// configuration, /meta, every field of the list. The reader may refuse (NULL or -1 with a message,
+// or a die with one); it must not crash, hang, read out of bounds, leak or allocate without bound.
 //
 // The gate: ckpt_verify checks the whole-file digest beside the file (do_open writes it, as the
 // writer does), then the content checksum (FNV-1a over every object, io/ckpt.c), which seal()
@@ -30,7 +29,6 @@
 #include "h5gen.h"
 #include "harness.h"
 #include "io/ckpt.h"
-#include "io/metrics.h"
 #include "io/seal.h"
 
 #define P 3                        // parties
@@ -66,15 +64,6 @@ static void field_list(CkptList *l, State *st, int64_t row0, int64_t nrows) {
     ckpt_list_add(l, "cloud/count", CKPT_U32, CKPT_SHARED, 0, 2, st->count);
     ckpt_list_add(l, "cloud/sum", CKPT_F64, CKPT_CLOUD, 0, 3, st->sum);
     ckpt_list_add(l, "cloud/empty", CKPT_F32, CKPT_SHARED, 0, 0, st->empty);
-}
-
-// The metrics a run declares before reading them back (fl/ and the protocols declare theirs).
-static void declare_metrics(MetricLog *log) {
-    metriclog_init(log);
-    metriclog_add(log, "train_loss", 1, 0);
-    metriclog_add(log, "test_acc", 1, 0);
-    metriclog_add(log, "party_acc", P, 0);
-    metriclog_add(log, "round_ms", 1, 1);
 }
 
 // ---- writing ----
@@ -155,8 +144,9 @@ static void write_meta(FuzzIn *in, hid_t file) {
     H5Gclose(g);
 }
 
-// /metrics as io/runfile.c writes it without the varying series: rounds, round (1..R), one f64
-// dataset per series, (R) or (R, width), with width, varies and split attributes.
+// /metrics as checkpoints of the previous layout held it (rounds, round (1..R), one f64 dataset per
+// series): no reader looks at it now, and its presence must change nothing. Kept so that the corpus
+// inputs still drive the rest of the file as they did.
 static void write_metrics(FuzzIn *in, hid_t file, int64_t rounds) {
     if (fz_mode(in, 3) == 1) return;
     hid_t g = H5Gcreate2(file, "metrics", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -364,14 +354,6 @@ static void do_meta(void *arg) {
     }
 }
 
-static void do_metrics(void *arg) {
-    Job *j = arg;
-    MetricLog log;
-    declare_metrics(&log);
-    ckpt_read_metrics(j->r, &log, j->err, sizeof j->err);
-    metriclog_free(&log);
-}
-
 static void do_fields(void *arg) {
     Job *j = arg;
     State *st = calloc(1, sizeof *st);
@@ -428,7 +410,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     int died = j.rank == 0 && fuzz_call(do_config, &j);
     died = died || (j.rank == 0 && fuzz_call(do_meta, &j));
-    died = died || (j.rank == 0 && fuzz_call(do_metrics, &j));
     died = died || fuzz_call(do_fields, &j);
     fuzz_note("ckpt: opened, rank %d, %s (last message: %s); %zu input bytes used", j.rank,
               died ? "a read died" : "every read done", j.err, in.i);
