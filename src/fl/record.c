@@ -278,8 +278,16 @@ void run_record(Run *run, const RoundInfo *r, const EvalStats *global, double ms
     if (r->evaluated) // global: the whole set, the parties' rows; personal: the parties' own
         snprintf(accs, sizeof accs, " | acc %.3f | parties %.3f | personal %.3f%s", gacc, party_acc,
                  personal_acc, note);
-    log_info("round %d/%d | loss %.4f%s | up %s | down %s | %.0f ms | eta %.0fs", r->round,
-             r->rounds, metriclog_last(L, M_TRAIN_LOSS, 0), accs, ub, db, ms, eta_s);
+    // At most ~10 round lines a second beyond the first rounds, the evaluated ones and the last
+    // (--log-level=debug prints every round): rounds of a millisecond otherwise print a thousand
+    // lines a second, and after mpirun forwards a SIGTERM it stops draining the ranks' output, so
+    // rank 0 blocked on a full pipe, missed the stop agreement's grace and lost its checkpoint.
+    double now = timer_now_ms();
+    int line = r->round <= 3 || r->round == r->rounds || r->evaluated || now - run->line_ms >= 100;
+    (line ? log_info : log_debug)(
+        "round %d/%d | loss %.4f%s | up %s | down %s | %.0f ms | eta %.0fs", r->round, r->rounds,
+        metriclog_last(L, M_TRAIN_LOSS, 0), accs, ub, db, ms, eta_s);
+    if (line) run->line_ms = now;
     double w0 = timer_now_ms();
     runfile_append(run->runfile, L, &run->info);
     run->io_ms = timer_now_ms() - w0; // the next row's, with the checkpoint's (run.c)

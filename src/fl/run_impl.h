@@ -134,6 +134,7 @@ typedef struct {
     // host rank's ms outside them, and the ms spent writing the previous round's run file +
     // checkpoint (NaN in the process's first round).
     double comm_ms, host_ms_max, io_ms;
+    double line_ms; // when rank 0 last printed a round's line (timer_now_ms), 0 = never
     // run files
     OptSet opts;      // every option of the run (config table, /config, checkpoints)
     MetricLog log;    // rank 0: the series and the current round's row
