@@ -17,6 +17,8 @@
 #   bench model=mllm_gen threads=<t> mmcollab_tokens_per_s=<x> pytorch_tokens_per_s=<y> ratio=<x/y>
 # and BoMM's cloud models (bench_mm_large, no PyTorch side), then sgemm:
 #   bench model=mm_large|generator threads=<t> ms_per_step=<x> gflops=<g> sgemm_share=<s>
+# and last, once, the run-file writer alone (bench_runfile, no training):
+#   bench runfile parties=10000 rounds=1000 ms_first=<a> ms_last=<b>
 # Lines starting with # are notes. About 2.5 minutes on 2 quiet cores (+ ~1.5 for the mllm lines).
 set -euo pipefail
 
