@@ -13,78 +13,11 @@
 #include "core/die.h"
 #include "core/nanguard.h"
 #include "nn/fastexp.h"
+#include "nn/scores.h"
 #include "nn/vec.h"
 
 // The kernels use the vector types of nn/vec.h (LANES floats per vector); restrict lets the
 // loops load before they store.
-#define LANES VEC_F
-
-// The first m (1..LANES) floats of a vector from or to memory: one vector move for a full block
-// (a variable-length memcpy compiles to `rep movs`, whose start-up cost dominated the kernels).
-static inline vfloat load_m(const float *p, int m) {
-    vfloat v = {0};
-    if (m == LANES)
-        v = vec_load(p);
-    else
-        memcpy(&v, p, (size_t)m * sizeof(float));
-    return v;
-}
-static inline void store_m(float *p, vfloat v, int m) {
-    if (m == LANES)
-        vec_store(p, v);
-    else
-        memcpy(p, &v, (size_t)m * sizeof(float));
-}
-
-// S (T, T) = scale · A Bᵀ, A and B (T, hd) row strides lda and ldb, S row stride T. Keys go
-// in blocks of LANES through a transposed stack tile, so a vector holds one score per key and
-// no horizontal sum is needed; hd in chunks of TILE_HD bounds the tile, with the partial scores
-// parked in S between chunks. Four queries at a time hide the add latency.
-#define TILE_HD 64
-static void dots_tiled(float *restrict S, const float *restrict A, size_t lda,
-                       const float *restrict Bm, size_t ldb, int T, int hd, float scale) {
-    vfloat tile[TILE_HD];
-    for (int k0 = 0; k0 < T; k0 += LANES) {
-        const int m = T - k0 < LANES ? T - k0 : LANES;
-        for (int i0 = 0; i0 < hd; i0 += TILE_HD) {
-            const int ni = hd - i0 < TILE_HD ? hd - i0 : TILE_HD;
-            const float sc = i0 + ni == hd ? scale : 1.0f;
-            for (int ii = 0; ii < ni; ii++)
-                tile[ii] = (vfloat){0};
-            for (int l = 0; l < m; l++)
-                for (int ii = 0; ii < ni; ii++)
-                    tile[ii][l] = Bm[(size_t)(k0 + l) * ldb + i0 + ii];
-            int t = 0;
-            for (; t + 4 <= T; t += 4) {
-                const float *a0 = A + (size_t)t * lda + i0, *a1 = a0 + lda, *a2 = a1 + lda,
-                            *a3 = a2 + lda;
-                float *s0 = S + (size_t)t * T + k0;
-                vfloat c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
-                if (i0 > 0) {
-                    c0 = load_m(s0, m), c1 = load_m(s0 + T, m);
-                    c2 = load_m(s0 + 2 * T, m), c3 = load_m(s0 + 3 * T, m);
-                }
-                for (int ii = 0; ii < ni; ii++) {
-                    c0 += a0[ii] * tile[ii], c1 += a1[ii] * tile[ii];
-                    c2 += a2[ii] * tile[ii], c3 += a3[ii] * tile[ii];
-                }
-                c0 *= sc, c1 *= sc, c2 *= sc, c3 *= sc;
-                store_m(s0, c0, m), store_m(s0 + T, c1, m);
-                store_m(s0 + 2 * T, c2, m), store_m(s0 + 3 * T, c3, m);
-            }
-            for (; t < T; t++) {
-                const float *a0 = A + (size_t)t * lda + i0;
-                float *s0 = S + (size_t)t * T + k0;
-                vfloat c0 = {0};
-                if (i0 > 0) c0 = load_m(s0, m);
-                for (int ii = 0; ii < ni; ii++)
-                    c0 += a0[ii] * tile[ii];
-                c0 *= sc;
-                store_m(s0, c0, m);
-            }
-        }
-    }
-}
 
 // Y (R, n) (=, or += when acc) Σ_j C(r, j) · X (j, n), with C(r, j) = Cm[r·crs + j·cjs] (so C or
 // Cᵀ of a stored matrix), X row stride ldx, Y row stride ldy. Each output row is built in
@@ -184,7 +117,7 @@ void attention_forward(float *out, float *att, const float *qkv, const uint8_t *
             const float *qb = qkv + (size_t)b * T * C3 + (size_t)h * hd;
             const float *kb = qb + D, *vb = qb + 2 * (size_t)D;
             float *S = att + ((size_t)b * H + h) * T * T;
-            dots_tiled(S, qb, C3, kb, C3, T, hd, scale);
+            scores_tiled(S, qb, C3, kb, C3, T, hd, scale, 0);
             for (int t = 0; t < T; t++) {
                 float *arow = S + (size_t)t * T;
                 const int tn = causal ? t + 1 : T; // keys [0, tn) may be seen
@@ -237,7 +170,7 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
             float *dqb = dqkv + off, *dkb = dqb + D, *dvb = dqb + 2 * (size_t)D;
             const float *P = att + ((size_t)b * H + h) * T * T;
             const float *gb = dout + (size_t)b * T * D + (size_t)h * hd;
-            dots_tiled(work, gb, D, vb, C3, T, hd, 1.0f); // dP (T, T) = dO Vᵀ
+            scores_tiled(work, gb, D, vb, C3, T, hd, 1.0f, 0); // dP (T, T) = dO Vᵀ
             // dS = P ∘ (dP - rowsum(P ∘ dP)) · scale, in place of dP (the softmax Jacobian).
             for (int t = 0; t < T; t++) {
                 const float *p = P + (size_t)t * T;

@@ -1,11 +1,11 @@
 // causal_attention.c - causal multi-head self-attention with a KV cache (see causal_attention.h).
 // Dimension legend (docs/conventions.md §6): B batch, T tokens, D model width, H heads; hd = D/H.
-// The full-sequence path computes only the lower triangle with direct kernels per (b, h): tri_dots
-// for S = Q Kᵀ and dP = dO Vᵀ, tri_combine for O = P V, dV = Pᵀ dO, dQ = dS K and dK = dSᵀ Q.
-// It was one sgemm per (b, h) and product (the whole T × T square). At the FedMLLM base model's
-// hd = 12 those calls were mostly overhead (packing, C's zeroing), and attention took ~30 % of an
-// LM step. tests/bench/bench_causal_attention (1 thread, Zen 3, CPU time, fwd + bwd; the softmax
-// vectorised too): B4 T90 D48 H4 1.03 → 0.51 ms, B8 T64 D128 H4 1.61 → 1.17 ms
+// The full-sequence path computes only the lower triangle with direct kernels per (b, h):
+// scores_tiled for S = Q Kᵀ and dP = dO Vᵀ, tri_combine for O = P V, dV = Pᵀ dO, dQ = dS K and dK =
+// dSᵀ Q. It was one sgemm per (b, h) and product (the whole T × T square). At the FedMLLM base
+// model's hd = 12 those calls were mostly overhead (packing, C's zeroing), and attention took ~30 %
+// of an LM step. tests/bench/bench_causal_attention (1 thread, Zen 3, CPU time, fwd + bwd; the
+// softmax vectorised too): B4 T90 D48 H4 1.03 → 0.51 ms, B8 T64 D128 H4 1.61 → 1.17 ms
 // (tests/bench/RESULTS.md, issue 17).
 // The generation step is a matrix-vector product per head: plain loops, no BLAS call to amortise.
 #include "nn/causal_attention.h"
@@ -18,6 +18,7 @@
 #include "core/nanguard.h"
 #include "nn/attention.h"
 #include "nn/fastexp.h"
+#include "nn/scores.h"
 #include "nn/vec.h"
 
 // row[0..n) = softmax(row[0..n)), n >= 1, in place. Eight independent partial maxima and sums
@@ -72,76 +73,6 @@ static void softmax_row(float *row, int n) {
 // mostly call overhead, packing and C's zeroing (attention was ~30 % of an LM step); these compute
 // only the lower triangle, with vectors of LANES keys or head columns and four rows at a time for
 // latency, and no copies.
-
-#define LANES VEC_F
-#define TILE_HD 64
-
-// The first m (1..LANES) floats of a vector from or to memory: one vector move for a full block
-// (a variable-length memcpy compiles to `rep movs`, whose start-up cost dominated the kernels).
-static inline vfloat load_m(const float *p, int m) {
-    vfloat v = {0};
-    if (m == LANES)
-        v = vec_load(p);
-    else
-        memcpy(&v, p, (size_t)m * sizeof(float));
-    return v;
-}
-static inline void store_m(float *p, vfloat v, int m) {
-    if (m == LANES)
-        vec_store(p, v);
-    else
-        memcpy(p, &v, (size_t)m * sizeof(float));
-}
-
-// S[t, k] = scale · A_t · B_k for k <= t (t, k < T) and, in the diagonal's LANES-key blocks, also
-// some k > t (the caller overwrites or ignores those); entries in key blocks wholly above the
-// diagonal are not touched. A and B (T, hd) with row strides lda and ldb; S row stride T. As
-// nn/attention.c's dots_tiled: a key block's transposed stack tile, so a vector holds one score per
-// key, hd in chunks of TILE_HD with the partial scores parked in S.
-static void tri_dots(float *restrict S, const float *restrict A, size_t lda,
-                     const float *restrict Bm, size_t ldb, int T, int hd, float scale) {
-    vfloat tile[TILE_HD];
-    for (int k0 = 0; k0 < T; k0 += LANES) {
-        const int m = T - k0 < LANES ? T - k0 : LANES;
-        for (int i0 = 0; i0 < hd; i0 += TILE_HD) {
-            const int ni = hd - i0 < TILE_HD ? hd - i0 : TILE_HD;
-            const float sc = i0 + ni == hd ? scale : 1.0f;
-            for (int ii = 0; ii < ni; ii++)
-                tile[ii] = (vfloat){0};
-            for (int l = 0; l < m; l++)
-                for (int ii = 0; ii < ni; ii++)
-                    tile[ii][l] = Bm[(size_t)(k0 + l) * ldb + i0 + ii];
-            int t = k0; // queries before k0 see none of these keys
-            for (; t + 4 <= T; t += 4) {
-                const float *a0 = A + (size_t)t * lda + i0, *a1 = a0 + lda, *a2 = a1 + lda,
-                            *a3 = a2 + lda;
-                float *s0 = S + (size_t)t * T + k0;
-                vfloat c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
-                if (i0 > 0) {
-                    c0 = load_m(s0, m), c1 = load_m(s0 + T, m);
-                    c2 = load_m(s0 + 2 * T, m), c3 = load_m(s0 + 3 * T, m);
-                }
-                for (int ii = 0; ii < ni; ii++) {
-                    c0 += a0[ii] * tile[ii], c1 += a1[ii] * tile[ii];
-                    c2 += a2[ii] * tile[ii], c3 += a3[ii] * tile[ii];
-                }
-                c0 *= sc, c1 *= sc, c2 *= sc, c3 *= sc;
-                store_m(s0, c0, m), store_m(s0 + T, c1, m);
-                store_m(s0 + 2 * T, c2, m), store_m(s0 + 3 * T, c3, m);
-            }
-            for (; t < T; t++) {
-                const float *a0 = A + (size_t)t * lda + i0;
-                float *s0 = S + (size_t)t * T + k0;
-                vfloat c0 = {0};
-                if (i0 > 0) c0 = load_m(s0, m);
-                for (int ii = 0; ii < ni; ii++)
-                    c0 += a0[ii] * tile[ii];
-                c0 *= sc;
-                store_m(s0, c0, m);
-            }
-        }
-    }
-}
 
 // Columns [c0, c0 + w) of rows r0..r0+R-1 of Y (=, or += when acc) Σ_{j in [j0, j1)} C(r, j) · X_j
 // with C(r, j) = Cm[r·crs + j·cjs], w = LANES, LANES/2 or 1 (the vector type V), R = 4 or 1.
@@ -271,7 +202,7 @@ void causal_attention_forward(float *out, float *att, const float *qkv, int B, i
         for (int h = 0; h < H; h++) {
             const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hd, *k = q + D, *v = q + 2 * D;
             float *S = att + ((size_t)b * H + h) * T * T;
-            tri_dots(S, q, C3, k, C3, T, hd, scale);
+            scores_tiled(S, q, C3, k, C3, T, hd, scale, 1);
             for (int t = 0; t < T; t++) {
                 float *row = S + (size_t)t * T;
                 softmax_row(row, t + 1);
@@ -306,7 +237,7 @@ void causal_attention_backward(float *dqkv, const float *dout, const float *qkv,
             const float *P = att + ((size_t)b * H + h) * T * T;
             const float *dO = dout + (size_t)b * T * D + (size_t)h * hd;
             tri_combine(dv, C3, P, 1, T, dO, D, T, hd, 1, 0); // dV += Pᵀ dO
-            tri_dots(work, dO, D, v, C3, T, hd, 1.0f);        // dP = dO Vᵀ (lower triangle)
+            scores_tiled(work, dO, D, v, C3, T, hd, 1.0f, 1); // dP = dO Vᵀ (lower triangle)
             // dS = P ∘ (dP - rowsum(P ∘ dP)) · scale in place (the softmax Jacobian); entries
             // above the diagonal are zero since P is.
             for (int t = 0; t < T; t++) {
