@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_args.h"
 #include "comm/comm.h"
 #include "comm/exact.h"
 #include "core/rng.h"
@@ -30,20 +31,6 @@ static double best(const double *v, int n) {
     for (int i = 1; i < n; i++)
         m = v[i] < m ? v[i] : m;
     return m;
-}
-
-// The slowest rank's time since t0 (every rank left a barrier at t0).
-static double lap(MPI_Comm comm, double t0) {
-    double dt = MPI_Wtime() - t0, mx = 0;
-    MPI_Allreduce(&dt, &mx, 1, MPI_DOUBLE, MPI_MAX, comm);
-    return mx;
-}
-
-static const char *arg(int argc, char **argv, const char *key, const char *dflt) {
-    size_t k = strlen(key);
-    for (int i = 1; i < argc; i++)
-        if (!strncmp(argv[i], key, k) && argv[i][k] == '=') return argv[i] + k + 1;
-    return dflt;
 }
 
 // One size, one op: the best ms of both paths; *bad set when a result is wrong.
@@ -76,7 +63,7 @@ static void point(Comm *c, size_t n, int reps, int all, double *exact_ms, double
         else
             comm_reduce_sum_i64(c, acc, n, 0, NULL);
         if (out_here) exact_to_float(ex, acc, n, EXPONENT, 1.0);
-        te[r] = lap(comm, t0);
+        te[r] = bench_lap(comm, t0);
 
         MPI_Barrier(comm);
         t0 = MPI_Wtime();
@@ -84,7 +71,7 @@ static void point(Comm *c, size_t n, int reps, int all, double *exact_ms, double
             MPI_Allreduce(xw, fl, (int)n, MPI_FLOAT, MPI_SUM, comm);
         else
             MPI_Reduce(xw, fl, (int)n, MPI_FLOAT, MPI_SUM, 0, comm);
-        tf[r] = lap(comm, t0);
+        tf[r] = bench_lap(comm, t0);
 
         if (out_here) {
             if (r == 0) memcpy(first, ex, n * sizeof *ex);
@@ -126,14 +113,14 @@ static void kernels(size_t n) {
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
-    const char *sizes = arg(argc, argv, "sizes", "1000,10000,100000,1000000,10000000");
-    const int reps = atoi(arg(argc, argv, "reps", "9"));
-    const char *op = arg(argc, argv, "op", "both");
+    const char *sizes = bench_arg(argc, argv, "sizes", "1000,10000,100000,1000000,10000000");
+    const int reps = atoi(bench_arg(argc, argv, "reps", "9"));
+    const char *op = bench_arg(argc, argv, "op", "both");
     int world_size;
     MPI_Comm_size(MPI_COMM_WORLD, &world_size);
     Comm *c = comm_create(MPI_COMM_WORLD, world_size > 1 ? world_size - 1 : 1); // parties: unused
     int rank = comm_rank(c), bad = 0;
-    size_t kn = (size_t)strtod(arg(argc, argv, "kernels", "0"), NULL);
+    size_t kn = (size_t)strtod(bench_arg(argc, argv, "kernels", "0"), NULL);
     if (rank == 0 && kn > 0) kernels(kn);
     for (int all = 0; all <= 1; all++) {
         if (strcmp(op, "both") && strcmp(op, all ? "allreduce" : "reduce")) continue;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_args.h"
 #include "core/die.h"
 #include "core/timer.h"
 #include "io/runfile.h"
@@ -61,21 +62,14 @@ static const struct {
 #define N_SERIES ((int)(sizeof series / sizeof series[0]))
 #define WINDOW 10
 
-static const char *arg(int argc, char **argv, const char *key, const char *def) {
-    size_t n = strlen(key);
-    for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], key, n) == 0 && argv[i][n] == '=') return argv[i] + n + 1;
-    return def;
-}
-
 int main(int argc, char **argv) {
-    int parties = atoi(arg(argc, argv, "parties", "10000"));
-    int rounds = atoi(arg(argc, argv, "rounds", "1000"));
+    int parties = atoi(bench_arg(argc, argv, "parties", "10000"));
+    int rounds = atoi(bench_arg(argc, argv, "rounds", "1000"));
     CHECK(parties >= 1 && rounds >= 2 * WINDOW, "parties=%d rounds=%d (at least %d rounds)",
           parties, rounds, 2 * WINDOW);
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/mmc_bench_runfile_XXXXXX", arg(argc, argv, "dir", base));
+    snprintf(dir, sizeof dir, "%s/mmc_bench_runfile_XXXXXX", bench_arg(argc, argv, "dir", base));
     CHECK(mkdtemp(dir), "cannot create %s", dir);
 
     MetricLog log;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_args.h"
 #include "core/common.h"
 #include "core/rng.h"
 #include "core/xalloc.h"
@@ -33,20 +34,6 @@ static int cmp_d(const void *a, const void *b) {
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// The slowest rank's time since t0 (taken after a barrier).
-static double lap(double t0) {
-    double dt = MPI_Wtime() - t0, mx = 0;
-    MPI_Allreduce(&dt, &mx, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return mx;
-}
-
-static const char *arg(int argc, char **argv, const char *key, const char *dflt) {
-    size_t k = strlen(key);
-    for (int i = 1; i < argc; i++)
-        if (!strncmp(argv[i], key, k) && argv[i][k] == '=') return argv[i] + k + 1;
-    return dflt;
 }
 
 // Parties [first, first + count) of rank q: rank 0 none (unless alone), the others an even split.
@@ -105,11 +92,11 @@ static int bench_one(int M, int N, int K, int reps, int P, int Q, int nb, int ra
                            all + (size_t)p * blk + (size_t)i * d_in, (size_t)d_in * sizeof(double));
             linalg_svd_thin(u, s_a, vt, a, M, N);
         }
-        t_a[rep] = lap(t0);
+        t_a[rep] = bench_lap(MPI_COMM_WORLD, t0);
         MPI_Barrier(MPI_COMM_WORLD);
         t0 = MPI_Wtime();
         pdsvd_cols(g, s_b, u, vt, &cols, M, N, R, nb, 0);
-        t_b[rep] = lap(t0);
+        t_b[rep] = bench_lap(MPI_COMM_WORLD, t0);
     }
     pdsvd_grid_destroy(g);
     int bad = 0;
@@ -135,18 +122,20 @@ int main(int argc, char **argv) {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    const int K = atoi(arg(argc, argv, "parties", "8")), reps = atoi(arg(argc, argv, "reps", "3"));
-    const int nb = atoi(arg(argc, argv, "nb", "64"));
+    const int K = atoi(bench_arg(argc, argv, "parties", "8")),
+              reps = atoi(bench_arg(argc, argv, "reps", "3"));
+    const int nb = atoi(bench_arg(argc, argv, "nb", "64"));
     char dflt[32], err[256];
     snprintf(dflt, sizeof dflt, "%dx1", size);
     int P, Q;
-    if (pdsvd_grid_parse("grid", arg(argc, argv, "grid", dflt), size, &P, &Q, err, sizeof err)) {
+    if (pdsvd_grid_parse("grid", bench_arg(argc, argv, "grid", dflt), size, &P, &Q, err,
+                         sizeof err)) {
         if (rank == 0) fprintf(stderr, "bench_svd: %s\n", err);
         MPI_Finalize();
         return 2;
     }
     char sizes[1024];
-    snprintf(sizes, sizeof sizes, "%s", arg(argc, argv, "sizes", "32x512,64x1024"));
+    snprintf(sizes, sizeof sizes, "%s", bench_arg(argc, argv, "sizes", "32x512,64x1024"));
     if (rank == 0) {
         FILE *f = fopen("/proc/loadavg", "r");
         char load[128] = "?\n";
