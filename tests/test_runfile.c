@@ -15,7 +15,6 @@
 #include <hdf5.h>
 #include <malloc.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "io/runfile.h"
 
 typedef struct {
@@ -114,22 +114,6 @@ static void write_rounds_child(const char *dir, int from, int to, int crash) {
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
-// Runs cmd (sh), output into out; returns the exit status.
-static int sh(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t cap, const char *fmt, ...) {
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 // All of series name (rows × width doubles) from dir/run.h5 into v (cap values); returns rows.
@@ -297,9 +281,10 @@ START_TEST(test_run_file_appends_read_back_with_types_and_csv_matches) {
     H5Fclose(f);
 
     // The HDF5 tools read it, and the digest written at close matches it.
-    ck_assert_int_eq(sh(out, sizeof out, "h5dump -a /meta/method %s/run.h5 | grep -q fedavg", dir),
+    ck_assert_int_eq(
+        run_command(out, sizeof out, "h5dump -a /meta/method %s/run.h5 | grep -q fedavg", dir), 0);
+    ck_assert_int_eq(run_command(out, sizeof out, "cd %s && sha256sum -c run.h5.sha256 2>&1", dir),
                      0);
-    ck_assert_int_eq(sh(out, sizeof out, "cd %s && sha256sum -c run.h5.sha256 2>&1", dir), 0);
 
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     FILE *csv = fopen(path, "r");
@@ -331,7 +316,7 @@ START_TEST(test_run_file_appends_read_back_with_types_and_csv_matches) {
     ck_assert_int_eq(H5Lexists(f, "meta/peak_rss_kib", H5P_DEFAULT), 0);
     ck_assert_int_eq(H5Lexists(f, "meta/mpi_bytes", H5P_DEFAULT), 0);
     H5Fclose(f);
-    sh(out, sizeof out, "rm -rf %s", dir);
+    run_command(out, sizeof out, "rm -rf %s", dir);
 }
 END_TEST
 
@@ -347,22 +332,26 @@ START_TEST(test_rows_past_the_checkpoint_are_cut_and_the_resume_matches_the_stra
     make_tmpdir(dir, sizeof dir);
     // Killed after appending round 7, with the checkpoint at round 5; a torn line in metrics.csv.
     write_rounds_child(dir, 0, 7, 1);
-    ck_assert_int_eq(sh(out, sizeof out, "cd %s && printf '8,0.5' >> metrics.csv && ls", dir), 0);
+    ck_assert_int_eq(
+        run_command(out, sizeof out, "cd %s && printf '8,0.5' >> metrics.csv && ls", dir), 0);
     ck_assert_msg(!strstr(out, "run.h5.sha256"), "a digest beside a file still open: %s", out);
     write_rounds_child(dir, 5, 10, 0);
     assert_rows(dir, 10, 0);
-    ck_assert_int_eq(sh(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
-    ck_assert_msg(
-        sh(out, sizeof out, "h5diff %s/run.h5 %s/run.h5 /metrics /metrics 2>&1", ref, dir) == 0,
-        "%s", out);
+    ck_assert_int_eq(
+        run_command(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
+    ck_assert_msg(run_command(out, sizeof out, "h5diff %s/run.h5 %s/run.h5 /metrics /metrics 2>&1",
+                              ref, dir) == 0,
+                  "%s", out);
     // A run stopped cleanly (digest written) and resumed at an earlier checkpoint: the stale
     // digest goes as the file reopens, the new one comes at close.
     write_rounds_child(dir, 4, 6, 0);
-    ck_assert_int_eq(sh(out, sizeof out, "cd %s && sha256sum -c run.h5.sha256 2>&1", dir), 0);
+    ck_assert_int_eq(run_command(out, sizeof out, "cd %s && sha256sum -c run.h5.sha256 2>&1", dir),
+                     0);
     write_rounds_child(dir, 6, 10, 0);
-    ck_assert_int_eq(sh(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
+    ck_assert_int_eq(
+        run_command(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
     assert_rows(dir, 10, 0);
-    sh(out, sizeof out, "rm -rf %s %s", ref, dir);
+    run_command(out, sizeof out, "rm -rf %s %s", ref, dir);
 }
 END_TEST
 
@@ -373,7 +362,7 @@ static void damaged_resume(const char *cmd) {
     reference(ref, sizeof ref);
     make_tmpdir(dir, sizeof dir);
     write_rounds_child(dir, 0, 7, 1);
-    ck_assert_int_eq(sh(out, sizeof out, "cd %s && %s", dir, cmd), 0);
+    ck_assert_int_eq(run_command(out, sizeof out, "cd %s && %s", dir, cmd), 0);
     capture_begin();
     write_rounds_child(dir, 5, 10, 0);
     capture_end();
@@ -381,14 +370,16 @@ static void damaged_resume(const char *cmd) {
                       strstr(captured, "rounds 1..5"),
                   "%s: %s", cmd, captured);
     assert_rows(dir, 10, 5);
-    ck_assert_int_eq(sh(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
-    ck_assert_msg(sh(out, sizeof out,
-                     "h5diff %s/run.h5 %s/run.h5 /metrics/loss /metrics/loss 2>&1 && "
-                     "h5diff %s/run.h5 %s/run.h5 /metrics/round_ms /metrics/round_ms 2>&1 && "
-                     "ls %s/run.h5.damaged",
-                     ref, dir, ref, dir, dir) == 0,
-                  "%s", out);
-    sh(out, sizeof out, "rm -rf %s %s", ref, dir);
+    ck_assert_int_eq(
+        run_command(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
+    ck_assert_msg(
+        run_command(out, sizeof out,
+                    "h5diff %s/run.h5 %s/run.h5 /metrics/loss /metrics/loss 2>&1 && "
+                    "h5diff %s/run.h5 %s/run.h5 /metrics/round_ms /metrics/round_ms 2>&1 && "
+                    "ls %s/run.h5.damaged",
+                    ref, dir, ref, dir, dir) == 0,
+        "%s", out);
+    run_command(out, sizeof out, "rm -rf %s %s", ref, dir);
 }
 
 START_TEST(test_a_garbage_run_h5_is_set_aside_and_rebuilt_from_metrics_csv) {
@@ -417,23 +408,24 @@ START_TEST(test_a_reader_holding_run_h5_at_a_resume_does_not_make_it_look_damage
     reference(ref, sizeof ref);
     make_tmpdir(dir, sizeof dir);
     write_rounds_child(dir, 0, 7, 1);
-    ck_assert_int_eq(sh(out, sizeof out,
-                        "cd %s && (/usr/bin/python3 -c \"import h5py, time; "
-                        "f = h5py.File('run.h5', 'r'); open('ready', 'w').close(); "
-                        "time.sleep(30)\" > /dev/null 2>&1 & echo $! > reader.pid); "
-                        "for i in $(seq 300); do [ -e ready ] && break; sleep 0.05; done; "
-                        "test -e ready",
-                        dir),
+    ck_assert_int_eq(run_command(out, sizeof out,
+                                 "cd %s && (/usr/bin/python3 -c \"import h5py, time; "
+                                 "f = h5py.File('run.h5', 'r'); open('ready', 'w').close(); "
+                                 "time.sleep(30)\" > /dev/null 2>&1 & echo $! > reader.pid); "
+                                 "for i in $(seq 300); do [ -e ready ] && break; sleep 0.05; done; "
+                                 "test -e ready",
+                                 dir),
                      0);
     capture_begin();
     write_rounds_child(dir, 5, 10, 0);
     capture_end();
-    sh(out, sizeof out, "kill $(cat %s/reader.pid)", dir);
+    run_command(out, sizeof out, "kill $(cat %s/reader.pid)", dir);
     ck_assert_msg(!strstr(captured, "damaged"), "%s", captured);
-    ck_assert_int_ne(sh(out, sizeof out, "ls %s/run.h5.damaged 2>&1", dir), 0);
+    ck_assert_int_ne(run_command(out, sizeof out, "ls %s/run.h5.damaged 2>&1", dir), 0);
     assert_rows(dir, 10, 0);
-    ck_assert_int_eq(sh(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
-    sh(out, sizeof out, "rm -rf %s %s", ref, dir);
+    ck_assert_int_eq(
+        run_command(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
+    run_command(out, sizeof out, "rm -rf %s %s", ref, dir);
 }
 END_TEST
 
@@ -442,16 +434,18 @@ START_TEST(test_a_damaged_metrics_csv_is_rewritten_from_run_h5) {
     reference(ref, sizeof ref);
     make_tmpdir(dir, sizeof dir);
     write_rounds_child(dir, 0, 7, 1);
-    ck_assert_int_eq(
-        sh(out, sizeof out, "cd %s && head -c 60 metrics.csv > m && mv m metrics.csv", dir), 0);
+    ck_assert_int_eq(run_command(out, sizeof out,
+                                 "cd %s && head -c 60 metrics.csv > m && mv m metrics.csv", dir),
+                     0);
     capture_begin();
     write_rounds_child(dir, 5, 10, 0);
     capture_end();
     ck_assert_msg(strstr(captured, "metrics.csv") && strstr(captured, "rewritten from"), "%s",
                   captured);
     assert_rows(dir, 10, 0);
-    ck_assert_int_eq(sh(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
-    sh(out, sizeof out, "rm -rf %s %s", ref, dir);
+    ck_assert_int_eq(
+        run_command(out, sizeof out, "cmp %s/metrics.csv %s/metrics.csv 2>&1", ref, dir), 0);
+    run_command(out, sizeof out, "rm -rf %s %s", ref, dir);
 }
 END_TEST
 
