@@ -18,15 +18,21 @@ static size_t row_bytes(const SampleLayout *l, int m) {
     return (size_t)l->row_elems[m] * (l->dtype[m] == DS_U8 ? 1 : 4);
 }
 
-// Parties as a scenario leaves them: scattered rows, ascending within a party, some parties empty,
-// one holding a single row, the last every other row of the split's tail; masks of every kind.
-START_TEST(test_load_parties_matches_each_party_loaded_alone) {
+// AV-FashionMNIST's CI file (its three dtypes), and its layout into l. dataset_close it.
+static Dataset *open_ci(SampleLayout *l) {
     char path[512], err[1024];
     mmc_data_path(path, "avfmnist_ci.h5");
     Dataset *ds = dataset_open(path, err, sizeof err);
     ck_assert_msg(ds != NULL, "%s", err);
+    samples_layout(l, ds);
+    return ds;
+}
+
+// Parties as a scenario leaves them: scattered rows, ascending within a party, some parties empty,
+// one holding a single row, the last every other row of the split's tail; masks of every kind.
+START_TEST(test_load_parties_matches_each_party_loaded_alone) {
     SampleLayout l;
-    samples_layout(&l, ds);
+    Dataset *ds = open_ci(&l);
     ck_assert_int_ge(l.n_mod, 3);
     const int64_t N = dataset_n(ds, DS_TRAIN);
     int64_t n[SETS] = {40, 0, 1, 17, 0, 33, 60};
@@ -93,12 +99,8 @@ END_TEST
 
 // No sets, or only empty ones: an allocation all the same (freed by the caller), nothing read.
 START_TEST(test_load_parties_of_no_rows) {
-    char path[512], err[1024];
-    mmc_data_path(path, "avfmnist_ci.h5");
-    Dataset *ds = dataset_open(path, err, sizeof err);
-    ck_assert_msg(ds != NULL, "%s", err);
     SampleLayout l;
-    samples_layout(&l, ds);
+    Dataset *ds = open_ci(&l);
     void *pool = sampleset_load_parties(NULL, 0, &l, ds, DS_TEST, NULL, NULL, NULL);
     ck_assert_ptr_nonnull(pool);
     xfree(pool);
