@@ -129,10 +129,10 @@ END_TEST
 START_TEST(test_float_terms_match_the_definition_in_every_block) {
     enum { M = 3 * 256 + 37 };
     static float x[M];
-    static int64_t acc[M], want[M];
+    static int64_t acc[M], want[M], set[M], terms[M];
     Rng r;
     rng_init(&r, 6, 0, 0, RNG_TEST);
-    const int es[] = {0, 1, 20, 48, 80};
+    const int es[] = {0, 1, 20, 48, 80, -3}; // e < 0: the scalar path throughout
     for (size_t t = 0; t < sizeof es / sizeof es[0]; t++) {
         int e = es[t];
         double w = t % 2 ? 1.0 : 0.3;
@@ -142,18 +142,26 @@ START_TEST(test_float_terms_match_the_definition_in_every_block) {
         for (int i = 0; i < 16; i++) // ties: w x 2^e = k + 1/2 when w = 1
             x[i] = ldexpf((float)(i - 8) + 0.5f, -e);
         x[20] = -0.f, x[21] = ldexpf(0.25f, -e); // rounds to (negative) zero
-        // Block 1: one term just below 2^51 (fast), block 2: one just above (scalar).
+        // Block 1: one term just below 2^51 (fast), block 2: one just above (scalar), and the
+        // tail (fast, padded) once with one above (scalar).
         x[300] = (float)ldexp(0x1p51 * (1 - 0x1p-20) / w, -e);
         x[600] = (float)ldexp(0x1p51 * (1 + 0x1p-20) / w, -e);
         x[601] = -x[600];
-        for (int i = 0; i < M; i++)
+        x[M - 3] = t == 2 ? x[600] : x[300];
+        for (int i = 0; i < M; i++) {
             acc[i] = (int64_t)(rng_u32(&r) % 2000001) - 1000000 + (i % 3 - 1) * ((int64_t)1 << 60);
-        for (int i = 0; i < M; i++)
-            want[i] = acc[i] + (int64_t)nearbyint(ldexp(w * (double)x[i], e));
+            set[i] = (int64_t)rng_u32(&r) << 20; // garbage for exact_set to overwrite
+            terms[i] = (int64_t)nearbyint(ldexp(w * (double)x[i], e));
+            want[i] = acc[i] + terms[i];
+        }
         exact_add(acc, x, w, M, e);
-        for (int i = 0; i < M; i++)
+        exact_set(set, x, w, M, e);
+        for (int i = 0; i < M; i++) {
             ck_assert_msg(acc[i] == want[i], "e=%d i=%d: %lld vs %lld", e, i, (long long)acc[i],
                           (long long)want[i]);
+            ck_assert_msg(set[i] == terms[i], "exact_set, e=%d i=%d: %lld vs %lld", e, i,
+                          (long long)set[i], (long long)terms[i]);
+        }
     }
 }
 END_TEST
@@ -174,6 +182,39 @@ static void convert_out_of_range(void *arg) {
     float out[1];
     exact_to_float(out, acc, 1, 1023, 1.0); // 2^-1023 is subnormal: ldexp's bits need not hold
 }
+
+// exact_copy_fast copies and says whether every term takes the fast path; exact_add_scaled (set
+// or add) then gives exact_add's bits, on whole blocks and a tail.
+START_TEST(test_copy_fast_and_scaled_terms_match_exact_add) {
+    enum { M = 2 * 256 + 77 };
+    static float x[M], y[M];
+    static int64_t want[M], got[M];
+    Rng r;
+    rng_init(&r, 8, 0, 0, RNG_TEST);
+    rng_fill_uniform(&r, x, M, -4.f, 4.f);
+    const double w = 0.3;
+    const int e = 48; // |w x 2^e| < 2^51
+    ck_assert(exact_copy_fast(y, x, w, M, e));
+    ck_assert(!memcmp(x, y, sizeof x));
+    for (int i = 0; i < M; i++)
+        want[i] = got[i] = (int64_t)i * 1000003 - 5000000;
+    exact_add(want, x, w, M, e);
+    exact_add_scaled(got, x, ldexp(w, e), M, 0);
+    ck_assert(!memcmp(want, got, sizeof want));
+    memset(want, 0, sizeof want);
+    exact_add(want, x, w, M, e);
+    exact_add_scaled(got, x, ldexp(w, e), M, 1);
+    ck_assert(!memcmp(want, got, sizeof want));
+    float keep = x[M - 3]; // in the tail: past 2^51, NaN; and the scalar-only exponents
+    x[M - 3] = 32.f;
+    ck_assert(!exact_copy_fast(y, x, w, M, e));
+    x[M - 3] = NAN;
+    ck_assert(!exact_copy_fast(y, x, w, M, e));
+    x[M - 3] = keep;
+    ck_assert(!exact_copy_fast(y, x, w, M, -1));
+    ck_assert(!exact_copy_fast(y, x, INFINITY, M, e));
+}
+END_TEST
 
 START_TEST(test_accumulator_overflow_names_the_index) {
     expect_die(add_overflows_in_a_full_block, NULL, "accumulator[300]", "overflows");
@@ -232,6 +273,7 @@ Suite *exact_suite(void) {
     tcase_add_test(tc, test_overflow_and_nan_are_refused_with_the_index);
     tcase_add_test(tc, test_terms_are_rounded_products_with_two_to_the_e);
     tcase_add_test(tc, test_float_terms_match_the_definition_in_every_block);
+    tcase_add_test(tc, test_copy_fast_and_scaled_terms_match_exact_add);
     tcase_add_test(tc, test_accumulator_overflow_names_the_index);
     tcase_add_test(tc, test_conversions_match_ldexp_then_divide);
     suite_add_tcase(s, tc);

@@ -59,38 +59,116 @@ static inline double double_of(int64_t b) {
     return d;
 }
 
-// acc[0..BLOCK) += round(weight·x·scale) when every |weight·x·scale| < 2^51 and no sum overflows;
-// returns 0 and leaves acc as it was otherwise. The rounding is nearbyint's: adding 1.5·2^52
-// rounds at the unit in the current (round-to-nearest-even) mode, and between 2^52 and 2^53 the
-// bits of a double count its integer value, so the difference of the bits is round(t) exactly.
-static int add_block_fast(int64_t *restrict acc, const float *restrict x, double weight,
-                          double scale) {
-    int64_t sum[BLOCK];
+// One term of the fast path: round(ws·x) through the 1.5·2^52 trick (see add_block_fast).
+static inline int64_t fast_term(double t) { return bits_of(t + ROUND_MAGIC) - ROUND_MAGIC_BITS; }
+
+// acc[0..BLOCK) += round(ws·x) (= when set) when every |ws·x| < 2^51 and no sum overflows;
+// returns 0 and leaves acc as it was otherwise (when set: as garbage, which the scalar path
+// overwrites). The rounding is nearbyint's: adding 1.5·2^52 rounds at the unit in the current
+// (round-to-nearest-even) mode, and between 2^52 and 2^53 the bits of a double count its integer
+// value, so the difference of the bits is round(t) exactly. The sums go straight to acc; a failed
+// block subtracts the same terms again (the wrap-around of unsigned sums undoes exactly). Always
+// inlined, so that each caller's constant set gives a loop of its own.
+static inline __attribute__((always_inline)) int
+add_block_fast(int64_t *restrict acc, const float *restrict x, double ws, int set) {
     uint64_t bad = 0;
     for (int j = 0; j < BLOCK; j++) {
-        double t = weight * (double)x[j] * scale;
+        double t = ws * (double)x[j];
         bad |= !(fabs(t) < FAST_LIMIT); // also NaN and ±inf
-        int64_t v = bits_of(t + ROUND_MAGIC) - ROUND_MAGIC_BITS;
-        uint64_t a = (uint64_t)acc[j], r = a + (uint64_t)v;
-        bad |= ((a ^ r) & ((uint64_t)v ^ r)) >> 63; // signed overflow of acc + v
-        sum[j] = (int64_t)r;
+        uint64_t v = (uint64_t)fast_term(t), a = set ? 0 : (uint64_t)acc[j], r = a + v;
+        if (!set) bad |= ((a ^ r) & (v ^ r)) >> 63; // signed overflow of acc + v
+        acc[j] = (int64_t)r;
     }
-    if (bad) return 0;
-    memcpy(acc, sum, sizeof sum);
-    return 1;
+    if (!bad) return 1;
+    if (!set)
+        for (int j = 0; j < BLOCK; j++)
+            acc[j] = (int64_t)((uint64_t)acc[j] - (uint64_t)fast_term(ws * (double)x[j]));
+    return 0;
 }
 
-void exact_add(int64_t *acc, const float *x, double weight, size_t n, int e) {
+// exact_add, or exact_set when set.
+static void accumulate(int64_t *acc, const float *x, double weight, size_t n, int e, int set) {
     CHECK_PTR(acc);
     CHECK_PTR(x);
     CHECK(isfinite(weight), "weight = %g", weight);
     double scale = fixed_scale(e);
+    // (weight·2^e)·x has the bits of (weight·x)·2^e, one product less per term: scaling by a power
+    // of two commutes with rounding while nothing overflows or turns subnormal, and with e >= 0 a
+    // term that could (|weight·x| < 2^-1022) rounds to 0 either way. Otherwise the blocks take the
+    // scalar path.
+    double ws = weight * scale;
+    int fast = e >= 0 && isfinite(ws);
     for (size_t b = 0; b < n; b += BLOCK) {
         size_t m = MIN((size_t)BLOCK, n - b);
-        if (m == BLOCK && add_block_fast(acc + b, x + b, weight, scale)) continue;
-        for (size_t i = b; i < b + m; i++)
+        if (fast && m == BLOCK &&
+            (set ? add_block_fast(acc + b, x + b, ws, 1) : add_block_fast(acc + b, x + b, ws, 0)))
+            continue;
+        if (fast && m < BLOCK) { // the tail, padded with zero terms to a block
+            float xt[BLOCK] = {0};
+            int64_t at[BLOCK] = {0};
+            memcpy(xt, x + b, m * sizeof *xt);
+            if (!set) memcpy(at, acc + b, m * sizeof *at);
+            if (add_block_fast(at, xt, ws, 0)) {
+                memcpy(acc + b, at, m * sizeof *at);
+                continue;
+            }
+        }
+        for (size_t i = b; i < b + m; i++) {
+            if (set) acc[i] = 0;
             add_checked(acc, to_fixed(weight * (double)x[i], scale, e, "x", i), i);
+        }
     }
+}
+
+void exact_add(int64_t *acc, const float *x, double weight, size_t n, int e) {
+    accumulate(acc, x, weight, n, e, 0);
+}
+
+void exact_set(int64_t *acc, const float *x, double weight, size_t n, int e) {
+    accumulate(acc, x, weight, n, e, 1);
+}
+
+// d[0..BLOCK) = x; nonzero when a term ws·x leaves the fast path.
+static uint64_t copy_block_fast(float *restrict d, const float *restrict x, double ws) {
+    uint64_t bad = 0;
+    for (int j = 0; j < BLOCK; j++) {
+        bad |= !(fabs(ws * (double)x[j]) < FAST_LIMIT);
+        d[j] = x[j];
+    }
+    return bad;
+}
+
+int exact_copy_fast(float *dst, const float *x, double weight, size_t n, int e) {
+    CHECK_PTR(dst);
+    CHECK_PTR(x);
+    double ws = weight * fixed_scale(e);
+    if (!(e >= 0 && isfinite(ws))) return 0;
+    uint64_t bad = 0;
+    size_t b = 0;
+    for (; b + BLOCK <= n; b += BLOCK)
+        bad |= copy_block_fast(dst + b, x + b, ws);
+    if (b < n) { // the tail, padded with zeros to a block
+        float xt[BLOCK] = {0}, dt[BLOCK];
+        memcpy(xt, x + b, (n - b) * sizeof *xt);
+        bad |= copy_block_fast(dt, xt, ws);
+        memcpy(dst + b, xt, (n - b) * sizeof *xt);
+    }
+    return !bad;
+}
+
+void exact_add_scaled(int64_t *acc, const float *x, double ws, size_t n, int set) {
+    size_t b = 0;
+    for (; b + BLOCK <= n; b += BLOCK)
+        CHECK(set ? add_block_fast(acc + b, x + b, ws, 1) : add_block_fast(acc + b, x + b, ws, 0),
+              "exact_add_scaled: terms %zu..%zu leave the fast path", b, b + BLOCK);
+    if (b == n) return;
+    float xt[BLOCK] = {0};
+    int64_t at[BLOCK] = {0};
+    memcpy(xt, x + b, (n - b) * sizeof *xt);
+    if (!set) memcpy(at, acc + b, (n - b) * sizeof *at);
+    CHECK(add_block_fast(at, xt, ws, 0), "exact_add_scaled: terms %zu..%zu leave the fast path", b,
+          n);
+    memcpy(acc + b, at, (n - b) * sizeof *at);
 }
 
 void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e) {
@@ -110,20 +188,37 @@ static inline double to_double(int64_t v) {
     return hi * 0x1p32 + lo;
 }
 
+// Whether every |a[0..BLOCK)| < 2^51.
+static int below_fast_limit(const int64_t *restrict a) {
+    uint64_t out = 0;
+    for (int j = 0; j < BLOCK; j++)
+        out |= (uint64_t)(a[j] + ((int64_t)1 << 51)) >> 52; // a + 2^51 outside [0, 2^52)
+    return out == 0;
+}
+
 // d[0..m) = ldexp(acc[i], -e) / divisor with s = 2^-e: the product is ldexp's exact result (never
-// subnormal: |acc| >= 1 and e <= 1022; an overflow is ±inf in both). A full block has a fixed
-// trip count for the vectoriser. Dividing by 1 changes no bits, and the division is most of the
-// cost, so the driver's usual divisor 1 skips it.
+// subnormal: |acc| >= 1 and e <= 1022; an overflow is ±inf in both). Blocks have a fixed trip
+// count for the vectoriser (the tail is padded to one). Dividing by 1 changes no bits, and the
+// division is most of the cost, so the driver's usual divisor 1 skips it; so does the one-trick
+// conversion of a block whose values are all below 2^51, the usual case, which gives the same bits.
 static void to_real(double *restrict d, const int64_t *restrict a, size_t m, double s,
                     double divisor) {
-    if (m == BLOCK && divisor == 1.0)
+    if (m < BLOCK) { // the tail, padded with zeros to a block
+        int64_t at[BLOCK] = {0};
+        double dt[BLOCK];
+        memcpy(at, a, m * sizeof *at);
+        to_real(dt, at, BLOCK, s, divisor);
+        memcpy(d, dt, m * sizeof *d);
+        return;
+    }
+    if (divisor == 1.0 && below_fast_limit(a))
+        for (int j = 0; j < BLOCK; j++) // |a| < 2^51: one bit trick is exact
+            d[j] = (double_of(a[j] + ROUND_MAGIC_BITS) - ROUND_MAGIC) * s;
+    else if (divisor == 1.0)
         for (int j = 0; j < BLOCK; j++)
             d[j] = to_double(a[j]) * s;
-    else if (m == BLOCK)
-        for (int j = 0; j < BLOCK; j++)
-            d[j] = to_double(a[j]) * s / divisor;
     else
-        for (size_t j = 0; j < m; j++)
+        for (int j = 0; j < BLOCK; j++)
             d[j] = to_double(a[j]) * s / divisor;
 }
 

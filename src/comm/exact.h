@@ -19,6 +19,15 @@ int exact_exponent(double bound);
 // acc[i] += round(ldexp(weight * x[i], e)). CHECKs that x is finite and that nothing overflows.
 // weight·x is exact in double for integer weights below 2^29 (float has a 24-bit mantissa). Local.
 void exact_add(int64_t *acc, const float *x, double weight, size_t n, int e);
+// acc[i] = round(ldexp(weight * x[i], e)): exact_add into zeros, in one pass. Local.
+void exact_set(int64_t *acc, const float *x, double weight, size_t n, int e);
+// dst = x; returns 1 when every term weight·x[i] at exponent e takes exact_add's fast path (e >= 0,
+// finite, |weight·x[i]·2^e| < 2^51), so that exact_add of x cannot fail. Local.
+int exact_copy_fast(float *dst, const float *x, double weight, size_t n, int e);
+// exact_add(acc, x, weight, n, e) (exact_set when set) for a vector that exact_copy_fast
+// accepted, with ws = weight·2^e: no per-call set-up, for short runs of columns (comm/sum.c).
+// CHECKs the fast path.
+void exact_add_scaled(int64_t *acc, const float *x, double ws, size_t n, int set);
 // The same for double terms (prototype sums, statistics).
 void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e);
 // out[i] = ldexp(acc[i], -e) / divisor, in double then rounded once to float, for e in
