@@ -1,6 +1,7 @@
 // comm.c - the communication layer: a named duplicate of the world communicator, the placement,
 // byte counts at every call (see comm.h).
 #include "comm/comm.h"
+#include "comm/comm_internal.h"
 
 #include <limits.h>
 #include <string.h>
@@ -9,8 +10,6 @@
 #include "core/die.h"
 #include "core/timer.h"
 #include "core/xalloc.h"
-
-#define COMM_NAME "mmcollab"
 
 struct Comm {
     MPI_Comm comm;
@@ -149,6 +148,10 @@ static void count_mpi(Comm *c, size_t sent, size_t recv, CommType t) {
     c->recv += (uint64_t)recv * comm_type_size(t);
 }
 
+void comm_count_mpi(Comm *c, size_t sent, size_t recv, CommType t) { count_mpi(c, sent, recv, t); }
+
+void comm_add_ms(Comm *c, double ms) { c->ms += ms; }
+
 // Runs one MPI call and adds its wall time to c->ms (waiting for the other ranks included).
 #define TIMED(c, call)                                                                             \
     do {                                                                                           \
@@ -176,224 +179,6 @@ void comm_allreduce(Comm *c, void *buf, size_t n, CommType t, CommOp op, const C
     charge(c, pay);
     count_mpi(c, n, n, t);
     TIMED(c, MPI_Allreduce(MPI_IN_PLACE, buf, count_of(n), mpi_type(t), mop, c->comm));
-}
-
-// ---- exact int64 reductions: once per node through shared memory, then across nodes ----
-//
-// Per chunk, the ranks of a node (MPI_COMM_TYPE_SHARED, or groups of comm_set_reduce_groups) copy
-// their accumulators, but for their own slice of the columns, into their segment of a shared
-// window; after a barrier each sums its own slice (its private acc plus every other segment) into
-// the node's sum segment; after another, the leaders (node rank 0) reduce the node sums across
-// nodes with MPI (skipped on one node), and the ranks that want the result copy it out. On one
-// node the root keeps its own slice's sum in place. Integer sums in any grouping give the bits
-// MPI_SUM gives. Only the leaders' messages pass through MPI: they are counted, on a communicator
-// named COMM_NAME so that the PMPI counter sees them too; the node-local part is memory traffic
-// and counts nothing. Open MPI's vader moves a message through shared-memory fragments with a
-// handshake each, which costs most when ranks outnumber cores; here a chunk costs two barriers.
-#define REDUCE_CHUNK ((size_t)1 << 19) // int64 elements per segment: 4 MiB, below INT_MAX
-#define SLICE_ALIGN 8                  // slice bounds on 64-byte lines
-#define SUM_BLOCK 512                  // columns summed over the segments while in L1
-
-typedef struct {
-    MPI_Comm node;    // this rank's node (or group)
-    MPI_Comm leaders; // node rank 0 of every node, named COMM_NAME; MPI_COMM_NULL elsewhere
-    int node_rank, node_size, nodes;
-    int *node_of;  // (size) the leaders' rank of each rank's node
-    MPI_Win win;   // MPI_WIN_NULL until the first reduce on a node of several ranks
-    size_t cap;    // int64 elements per segment of win
-    int64_t **seg; // (node_size) the node ranks' segments
-    int64_t *sum;  // the node's sum segment (node rank 0's second half)
-} Reducer;
-
-static int reducer_key = MPI_KEYVAL_INVALID;
-
-static void free_window(Reducer *r) {
-    if (r->win == MPI_WIN_NULL) return;
-    MPI_CHECK(MPI_Win_unlock_all(r->win));
-    MPI_CHECK(MPI_Win_free(&r->win));
-    r->cap = 0;
-}
-
-// Attribute delete callback: MPI_Comm_free (comm_destroy) runs it on every rank together.
-static int reducer_delete(MPI_Comm comm, int key, void *attr, void *extra) {
-    (void)comm, (void)key, (void)extra;
-    Reducer *r = attr;
-    free_window(r);
-    MPI_CHECK(MPI_Comm_free(&r->node));
-    if (r->leaders != MPI_COMM_NULL) MPI_CHECK(MPI_Comm_free(&r->leaders));
-    xfree(r->node_of), xfree(r->seg);
-    xfree(r);
-    return MPI_SUCCESS;
-}
-
-// Collective: the node split (group > 0: ranks rank / group together) and the leaders.
-static Reducer *reducer_create(Comm *c, int group) {
-    Reducer *r = xcalloc(1, sizeof *r);
-    if (group > 0)
-        MPI_CHECK(MPI_Comm_split(c->comm, c->rank / group, c->rank, &r->node));
-    else
-        MPI_CHECK(
-            MPI_Comm_split_type(c->comm, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &r->node));
-    MPI_CHECK(MPI_Comm_rank(r->node, &r->node_rank));
-    MPI_CHECK(MPI_Comm_size(r->node, &r->node_size));
-    MPI_CHECK(MPI_Comm_split(c->comm, r->node_rank == 0 ? 0 : MPI_UNDEFINED, c->rank, &r->leaders));
-    int mine = 0;
-    if (r->leaders != MPI_COMM_NULL) {
-        MPI_CHECK(MPI_Comm_set_name(r->leaders, COMM_NAME));
-        MPI_CHECK(MPI_Comm_set_errhandler(r->leaders, MPI_ERRORS_RETURN));
-        MPI_CHECK(MPI_Comm_rank(r->leaders, &mine));
-        MPI_CHECK(MPI_Comm_size(r->leaders, &r->nodes));
-    }
-    MPI_CHECK(MPI_Bcast(&mine, 1, MPI_INT, 0, r->node));
-    MPI_CHECK(MPI_Bcast(&r->nodes, 1, MPI_INT, 0, r->node));
-    r->node_of = xmalloc((size_t)c->size * sizeof *r->node_of);
-    count_mpi(c, 1, (size_t)c->size, COMM_I32);
-    MPI_CHECK(MPI_Allgather(&mine, 1, MPI_INT, r->node_of, 1, MPI_INT, c->comm));
-    r->seg = xcalloc((size_t)r->node_size, sizeof *r->seg);
-    r->win = MPI_WIN_NULL;
-    return r;
-}
-
-static int key(void) {
-    if (reducer_key == MPI_KEYVAL_INVALID)
-        MPI_CHECK(
-            MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, reducer_delete, &reducer_key, NULL));
-    return reducer_key;
-}
-
-static Reducer *reducer(Comm *c) {
-    void *attr;
-    int found;
-    MPI_CHECK(MPI_Comm_get_attr(c->comm, key(), &attr, &found));
-    if (found) return attr;
-    Reducer *r = reducer_create(c, 0);
-    MPI_CHECK(MPI_Comm_set_attr(c->comm, key(), r));
-    return r;
-}
-
-void comm_set_reduce_groups(Comm *c, int ranks_per_group) {
-    CHECK(ranks_per_group >= 0, "ranks_per_group = %d", ranks_per_group);
-    void *attr;
-    int found;
-    MPI_CHECK(MPI_Comm_get_attr(c->comm, key(), &attr, &found));
-    if (found) MPI_CHECK(MPI_Comm_delete_attr(c->comm, key()));
-    MPI_CHECK(MPI_Comm_set_attr(c->comm, key(), reducer_create(c, ranks_per_group)));
-}
-
-// Collective on the node: segments of at least len elements (the same len on every rank).
-static void ensure_window(Reducer *r, size_t len) {
-    if (len <= r->cap) return;
-    free_window(r);
-    size_t cap = MIN(REDUCE_CHUNK, MAX(len, (size_t)SUM_BLOCK));
-    size_t mine = (r->node_rank == 0 ? 2 : 1) * cap; // node rank 0 also holds the sum
-    int64_t *base;
-    MPI_CHECK(MPI_Win_allocate_shared((MPI_Aint)(mine * sizeof(int64_t)), sizeof(int64_t),
-                                      MPI_INFO_NULL, r->node, &base, &r->win));
-    MPI_CHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, r->win));
-    for (int q = 0; q < r->node_size; q++) {
-        MPI_Aint bytes;
-        int unit;
-        MPI_CHECK(MPI_Win_shared_query(r->win, q, &bytes, &unit, &r->seg[q]));
-    }
-    r->sum = r->seg[0] + cap;
-    r->cap = cap;
-}
-
-// Stores before it are visible to every node rank's loads after it.
-static void node_sync(Reducer *r) {
-    MPI_CHECK(MPI_Win_sync(r->win));
-    MPI_CHECK(MPI_Barrier(r->node));
-    MPI_CHECK(MPI_Win_sync(r->win));
-}
-
-// own[lo, hi) + Σ_{q != node_rank} seg[q][lo, hi) into out and out2 (either may be NULL, or own),
-// wrapping as MPI_SUM's int64 does (no overflow with exact.h's exponents).
-static void sum_slice(const Reducer *r, int64_t *out, int64_t *out2, const int64_t *own, size_t lo,
-                      size_t hi) {
-    for (size_t b = lo; b < hi; b += SUM_BLOCK) {
-        size_t m = MIN((size_t)SUM_BLOCK, hi - b);
-        uint64_t blk[SUM_BLOCK];
-        memcpy(blk, own + b, m * sizeof *blk);
-        for (int q = 0; q < r->node_size; q++) {
-            if (q == r->node_rank) continue;
-            const uint64_t *restrict s = (const uint64_t *)r->seg[q] + b;
-            for (size_t j = 0; j < m; j++)
-                blk[j] += s[j];
-        }
-        if (out) memcpy(out + b, blk, m * sizeof *blk);
-        if (out2) memcpy(out2 + b, blk, m * sizeof *blk);
-    }
-}
-
-// The sum of acc over every rank, in acc on root (root >= 0) or on every rank (root < 0). On a
-// node, each rank sums its own slice from its private acc and shares only the rest; on a single
-// node a rank that wants the result keeps its own slice's sum in place and copies the others'.
-static void reduce_i64(Comm *c, int64_t *acc, size_t n, int root) {
-    Reducer *r = reducer(c);
-    int shared = r->node_size > 1, lroot = root >= 0 ? r->node_of[root] : -1;
-    int wants = root < 0 || c->rank == root;
-    int direct = wants && r->nodes == 1; // the own slice's sum lands in acc at once
-    int share = !direct || root < 0;     // and in the sum segment for the others
-    if (shared) ensure_window(r, MIN(n, REDUCE_CHUNK));
-    for (size_t off = 0; off < n; off += REDUCE_CHUNK) {
-        size_t len = MIN(REDUCE_CHUNK, n - off), lo = 0, hi = 0;
-        int64_t *a = acc + off, *node_sum = a; // the node's sum, where the leader reduces it
-        if (shared) {
-            size_t per = (len / (size_t)r->node_size + SLICE_ALIGN - 1) / SLICE_ALIGN * SLICE_ALIGN;
-            lo = MIN(len, (size_t)r->node_rank * per);
-            hi = r->node_rank == r->node_size - 1 ? len : MIN(len, lo + per);
-            int64_t *mine = r->seg[r->node_rank];
-            memcpy(mine, a, lo * sizeof *a);
-            memcpy(mine + hi, a + hi, (len - hi) * sizeof *a);
-            node_sync(r);
-            sum_slice(r, share ? r->sum : NULL, direct ? a : NULL, a, lo, hi);
-            node_sync(r);
-            node_sum = r->sum;
-        }
-        if (r->nodes > 1) {
-            if (r->leaders != MPI_COMM_NULL) {
-                int me, l = (int)len;
-                MPI_CHECK(MPI_Comm_rank(r->leaders, &me));
-                if (root < 0) {
-                    count_mpi(c, len, len, COMM_I64);
-                    MPI_CHECK(
-                        MPI_Allreduce(MPI_IN_PLACE, node_sum, l, MPI_INT64_T, MPI_SUM, r->leaders));
-                } else {
-                    count_mpi(c, len, me == lroot ? len : 0, COMM_I64);
-                    MPI_CHECK(MPI_Reduce(me == lroot ? MPI_IN_PLACE : node_sum,
-                                         me == lroot ? node_sum : NULL, l, MPI_INT64_T, MPI_SUM,
-                                         lroot, r->leaders));
-                }
-            }
-            if (shared) node_sync(r);
-        }
-        if (shared && wants) {
-            if (direct) { // the other slices
-                memcpy(a, r->sum, lo * sizeof *a);
-                memcpy(a + hi, r->sum + hi, (len - hi) * sizeof *a);
-            } else {
-                memcpy(a, r->sum, len * sizeof *a);
-            }
-        }
-    }
-}
-
-void comm_reduce_sum_i64(Comm *c, int64_t *acc, size_t n, int root, const CommPay *pay) {
-    CHECK(n == 0 || acc != NULL, "acc is NULL with n = %zu", n);
-    CHECK(root >= 0 && root < c->size, "root %d of %d ranks", root, c->size);
-    charge(c, pay);
-    // The whole exchange counts as time in MPI: the node-local sums wait at its barriers too.
-    double t0 = timer_now_ms();
-    reduce_i64(c, acc, n, root);
-    c->ms += timer_now_ms() - t0;
-}
-
-void comm_allreduce_sum_i64(Comm *c, int64_t *acc, size_t n, const CommPay *pay) {
-    CHECK(n == 0 || acc != NULL, "acc is NULL with n = %zu", n);
-    charge(c, pay);
-    double t0 = timer_now_ms();
-    reduce_i64(c, acc, n, -1);
-    c->ms += timer_now_ms() - t0;
 }
 
 void comm_gather(Comm *c, const void *send, size_t n, void *recv, CommType t, int root,

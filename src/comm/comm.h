@@ -90,10 +90,11 @@ void comm_allreduce(Comm *c, void *buf, size_t n, CommType t, CommOp op, const C
 // left as it was. The same bits as an MPI_SUM over int64 (wrapping on overflow, which exact.h's
 // exponents rule out), whatever -np and placement: the ranks of a node sum through shared memory
 // (MPI_COMM_TYPE_SHARED), each summing a slice of every rank's copy, and only the node leaders'
-// sums travel through MPI (docs/exact_reduce.md). Mpi bytes count those leaders' messages only
-// (every leader sends n, root's leader receives n; nothing on one node), as the PMPI counter does.
-// The first call on a Comm splits it by node (an allgather of each rank's node, counted); shared
-// segments of up to 4 MiB per rank are kept until comm_destroy. Chunked below INT_MAX.
+// sums travel through MPI (comm/sum.c, docs/exact_reduce.md). Mpi bytes count those leaders'
+// messages only (every leader sends n, root's leader receives n; nothing on one node), as the PMPI
+// counter does. The first call on a Comm splits it by node (an allgather of each rank's node,
+// counted); shared segments of up to 4 MiB per rank are kept until comm_destroy. Chunked below
+// INT_MAX. A round's aggregation uses comm/sum.h's CommAcc instead, which needs no copy.
 void comm_reduce_sum_i64(Comm *c, int64_t *acc, size_t n, int root, const CommPay *pay);
 // The same, with the sum in acc on every rank (each leader sends and receives n).
 void comm_allreduce_sum_i64(Comm *c, int64_t *acc, size_t n, const CommPay *pay);
