@@ -117,8 +117,8 @@ static int robust_update(Run *run, const RoundInfo *r, float *u) {
 }
 
 // FED_SECAGG: the kept parties' masked terms to the cloud, their sum mod 2^64, the masks removed
-// (collective). Rank 0's acc holds the exact sum on success.
-static int secure_sum(Run *run, const RoundInfo *r) {
+// (collective). Rank 0's sum (sel.n; NULL elsewhere) holds the exact sum on success.
+static int secure_sum(Run *run, const RoundInfo *r, uint64_t *sum) {
     Federation *f = &run->fed;
     if (!f->secagg_ok) return -1; // the set-up failed on every rank (logged): nothing was sent
     size_t ns = run->sel.n;
@@ -133,8 +133,7 @@ static int secure_sum(Run *run, const RoundInfo *r) {
     uint64_t *all = run->rank == 0 ? xmalloc((size_t)K * ns * sizeof *all + 1) : NULL;
     comm_gather_parties(run->comm, f->up, per_party, all, COMM_I64, NULL);
     xfree(per_party);
-    uint64_t *sum = (uint64_t *)run->acc; // the ring Z/2^64: unsigned wrap-around is the sum
-    if (run->rank == 0) {
+    if (run->rank == 0) { // the ring Z/2^64: unsigned wrap-around is the sum
         memset(sum, 0, ns * sizeof *sum);
         for (int k = 0; k < K; k++)
             for (size_t j = 0; j < ns; j++)
@@ -176,37 +175,43 @@ void fed_aggregate(Run *run, const RoundInfo *r) {
         return;
     }
     float *mean = run->rank == 0 ? xmalloc(ns * sizeof(float) + 1) : NULL;
+    double *u = run->rank == 0 && f->update_space ? xmalloc(ns * sizeof *u + 1) : NULL;
     int ok = 1;
     switch (f->path) {
-    case FED_SUM:
-        comm_reduce_sum_i64(run->comm, run->acc, ns, 0, NULL);
+    case FED_SUM: // the sum converted where it lies: the mean, or the mean update for DP's noise
+        if (f->update_space)
+            comm_acc_reduce(run->acc, 0, COMM_F64, f->exponent, 1.0, u, NULL);
+        else
+            comm_acc_reduce(run->acc, 0, COMM_F32, f->exponent, kept_share(run, r), mean, NULL);
         break;
     case FED_PARTIES:
         ok = robust_update(run, r, mean) == 0;
         break;
-    case FED_SECAGG:
-        ok = secure_sum(run, r) == 0;
+    case FED_SECAGG: {
+        int64_t *sum = run->rank == 0 ? xmalloc(ns * sizeof *sum + 1) : NULL;
+        ok = secure_sum(run, r, (uint64_t *)sum) == 0;
+        if (ok && u)
+            exact_to_double(u, sum, ns, f->exponent, 1.0);
+        else if (ok && mean)
+            exact_to_float(mean, sum, ns, f->exponent, kept_share(run, r));
+        xfree(sum);
         break;
     }
+    }
     if (run->rank != 0 || !ok) {
-        xfree(mean);
+        xfree(mean), xfree(u);
         return;
     }
     if (f->path == FED_PARTIES) { // mean holds the rule's update
         for (size_t j = 0; j < ns; j++)
             mean[j] = f->gsel[j] + mean[j];
     } else if (f->update_space) {
-        double *u = xmalloc(ns * sizeof *u + 1);
-        exact_to_double(u, run->acc, ns, f->exponent, 1.0);
         dp_noise(run, r, u, ns);
         for (size_t j = 0; j < ns; j++)
             mean[j] = (float)((double)f->gsel[j] + u[j]);
-        xfree(u);
-    } else {
-        exact_to_float(mean, run->acc, ns, f->exponent, kept_share(run, r));
     }
     memcpy(run->packed, f->gsel, ns * sizeof(float));
     run->method->protocol->server_update(run->proto, run->packed, mean, ns, r);
     selection_unpack(&run->sel, run->packed, run->global);
-    xfree(mean);
+    xfree(mean), xfree(u);
 }

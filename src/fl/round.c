@@ -146,7 +146,7 @@ void run_round(Run *run, const RoundInfo *r) {
     memset(run->stats, 0, (size_t)run->count * run->n_stats * sizeof *run->stats);
     if (pr->begin_round) pr->begin_round(run->proto, r);
     if (run->shape.aggregate) {
-        memset(run->acc, 0, run->sel.n * sizeof *run->acc);
+        comm_acc_clear(run->acc);
         fed_begin_round(run, r);
     }
     for (int i = 0; i < run->count; i++)

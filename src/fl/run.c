@@ -226,7 +226,7 @@ static void setup_protocol(Run *run) {
         run->work_opt.m = xcalloc_aligned(n * sizeof(float));
         run->work_opt.v = xcalloc_aligned(n * sizeof(float));
     }
-    run->acc = xcalloc(run->sel.n, sizeof *run->acc);
+    run->acc = comm_acc_create(run->comm, run->sel.n);
     run->packed = xcalloc_aligned(run->sel.n * sizeof(float));
 }
 
@@ -303,7 +303,7 @@ static void teardown(Run *run) {
     fed_free(run);
     xfree(run->party_params), xfree(run->party_m), xfree(run->party_v), xfree(run->party_step);
     xfree(run->work_params), xfree(run->work_opt.m), xfree(run->work_opt.v);
-    xfree(run->acc), xfree(run->packed), xfree(run->global);
+    comm_acc_free(run->acc), xfree(run->packed), xfree(run->global);
     train_scratch_free(&run->ts, &run->model);
     prox_free(&run->prox);
     model_free(&run->model);

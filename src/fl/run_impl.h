@@ -6,6 +6,7 @@
 #include "agg/robust.h"
 #include "cli/config.h"
 #include "comm/comm.h"
+#include "comm/sum.h"
 #include "core/sha256.h"
 #include "data/dataset.h"
 #include "data/holdout.h"
@@ -115,7 +116,7 @@ typedef struct {
     float *party_params, *party_m, *party_v; // (count, n_params)
     int64_t *party_step;                     // (count)
     // aggregation
-    int64_t *acc;   // (sel.n) exact sum of the arrived parties' selections
+    CommAcc *acc;   // (sel.n) exact sum of the arrived parties' selections (comm/sum.h)
     float *packed;  // (sel.n) scratch: a selection, packed
     Federation fed; // the defences and the paths an update takes to the cloud (upload.c)
     TrainScratch ts;

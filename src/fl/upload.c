@@ -178,7 +178,7 @@ void fed_upload(Run *run, int i, const float *params, const RoundInfo *r) {
     comm_charge(run->comm, party, COMM_UP, (double)(ns * elem) + sizeof(int64_t));
     switch (f->path) {
     case FED_SUM:
-        exact_add(run->acc, y, r->weight[party], ns, f->exponent);
+        comm_acc_add(run->acc, y, r->weight[party], f->exponent);
         break;
     case FED_PARTIES:
         memcpy((float *)f->up + (size_t)f->row[i] * ns, d, ns * sizeof(float));
