@@ -1,10 +1,11 @@
 // bench_reduce.c - the cost of exact aggregation (comm/exact.h) against a plain float reduce of
 // the same vectors, for n parameters at this -np.
 //
-// exact: what the driver does for a round (fl/upload.c, fl/aggregate.c): each rank zeroes its
-//        int64 accumulator, exact_add's its float vector (weight n_k/N, exponent 48 as in model
-//        space), comm_reduce_sum_i64 to rank 0, and rank 0 converts with exact_to_float. The
-//        allreduce variant: comm_allreduce_sum_i64, and every rank converts.
+// exact: what the driver does for a round (fl/round.c, fl/upload.c, fl/aggregate.c): each rank
+//        clears its accumulator (comm/sum.h's CommAcc, in node-shared memory) and adds its float
+//        vector (weight n_k/N, exponent 48 as in model space; one party a rank, so it stays a
+//        float vector); comm_acc_reduce sums exactly and converts to float on rank 0 (on every
+//        rank for the allreduce variant).
 // float: MPI_Reduce (MPI_Allreduce) of the float vectors with MPI_SUM to rank 0 (every rank).
 // Each measurement starts after a barrier and ends when the slowest rank is done; the two paths
 // alternate within a rep, and the best of the reps is printed (on a shared machine the other
@@ -21,6 +22,7 @@
 #include "bench_args.h"
 #include "comm/comm.h"
 #include "comm/exact.h"
+#include "comm/sum.h"
 #include "core/rng.h"
 #include "core/xalloc.h"
 
@@ -45,7 +47,7 @@ static void point(Comm *c, size_t n, int reps, int all, double *exact_ms, double
     rng_fill_uniform(&rng, x, n, -1.0f, 1.0f);
     // n_k / N with n_k = rank + 1: fractional weights, as the driver's.
     double weight = (double)(rank + 1) / (0.5 * size * (size + 1));
-    int64_t *acc = xcalloc_aligned(n * sizeof *acc + 1);
+    CommAcc *sum = comm_acc_create(c, n);
     float *ex = out_here ? xmalloc(n * sizeof *ex + 1) : NULL;
     float *fl = out_here ? xmalloc(n * sizeof *fl + 1) : NULL;
     float *first = out_here ? xmalloc(n * sizeof *first + 1) : NULL;
@@ -56,13 +58,9 @@ static void point(Comm *c, size_t n, int reps, int all, double *exact_ms, double
     for (int r = 0; r < reps; r++) {
         MPI_Barrier(comm);
         double t0 = MPI_Wtime();
-        memset(acc, 0, n * sizeof *acc);
-        exact_add(acc, x, weight, n, EXPONENT);
-        if (all)
-            comm_allreduce_sum_i64(c, acc, n, NULL);
-        else
-            comm_reduce_sum_i64(c, acc, n, 0, NULL);
-        if (out_here) exact_to_float(ex, acc, n, EXPONENT, 1.0);
+        comm_acc_clear(sum);
+        comm_acc_add(sum, x, weight, EXPONENT);
+        comm_acc_reduce(sum, all ? -1 : 0, COMM_F32, EXPONENT, 1.0, ex, NULL);
         te[r] = bench_lap(comm, t0);
 
         MPI_Barrier(comm);
@@ -81,7 +79,8 @@ static void point(Comm *c, size_t n, int reps, int all, double *exact_ms, double
         }
     }
     *exact_ms = 1e3 * best(te, reps), *float_ms = 1e3 * best(tf, reps);
-    xfree(x), xfree(acc), xfree(ex), xfree(fl), xfree(first), xfree(xw), xfree(te), xfree(tf);
+    comm_acc_free(sum);
+    xfree(x), xfree(ex), xfree(fl), xfree(first), xfree(xw), xfree(te), xfree(tf);
 }
 
 // The local passes alone, in ns per element.
@@ -91,7 +90,7 @@ static void kernels(size_t n) {
     Rng rng;
     rng_init(&rng, 11, 0, 0, RNG_TEST);
     rng_fill_uniform(&rng, x, n, -1.0f, 1.0f);
-    double t[4] = {1e30, 1e30, 1e30, 1e30};
+    double t[6] = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
     for (int r = 0; r < 50; r++) {
         double t0 = MPI_Wtime();
         memset(acc, 0, n * sizeof *acc);
@@ -101,13 +100,19 @@ static void kernels(size_t n) {
         exact_to_float(out, acc, n, EXPONENT, 1.0);
         double t3 = MPI_Wtime();
         exact_to_float(out, acc, n, EXPONENT, 3.0);
-        double t4 = MPI_Wtime(), dt[4] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3};
-        for (int k = 0; k < 4; k++)
+        double t4 = MPI_Wtime();
+        exact_set(acc, x, 0.3, n, EXPONENT);
+        double t5 = MPI_Wtime();
+        if (!exact_copy_fast(out, x, 0.3, n, EXPONENT)) abort();
+        double t6 = MPI_Wtime();
+        double dt[6] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5};
+        for (int k = 0; k < 6; k++)
             t[k] = dt[k] < t[k] ? dt[k] : t[k];
     }
     printf("bench reduce kernels n=%zu memset_ns=%.2f exact_add_ns=%.2f to_float_ns=%.2f "
-           "to_float_div3_ns=%.2f\n",
-           n, 1e9 * t[0] / n, 1e9 * t[1] / n, 1e9 * t[2] / n, 1e9 * t[3] / n);
+           "to_float_div3_ns=%.2f exact_set_ns=%.2f copy_fast_ns=%.2f\n",
+           n, 1e9 * t[0] / n, 1e9 * t[1] / n, 1e9 * t[2] / n, 1e9 * t[3] / n, 1e9 * t[4] / n,
+           1e9 * t[5] / n);
     xfree(x), xfree(out), xfree(acc);
 }
 
