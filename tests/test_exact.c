@@ -213,6 +213,24 @@ START_TEST(test_copy_fast_and_scaled_terms_match_exact_add) {
     x[M - 3] = keep;
     ck_assert(!exact_copy_fast(y, x, w, M, -1));
     ck_assert(!exact_copy_fast(y, x, INFINITY, M, e));
+    // At the edge, ulp by ulp: the verdict is the fast path's own test, |ws·x| < 2^51 in double.
+    const double ws_weights[] = {0.3, 1.0, 1e-7, 12345.678, 1.0 / 3};
+    const int ws_es[] = {0, 20, 48, 80};
+    for (size_t a = 0; a < sizeof ws_weights / sizeof *ws_weights; a++)
+        for (size_t b = 0; b < sizeof ws_es / sizeof *ws_es; b++) {
+            double ws = ldexp(ws_weights[a], ws_es[b]);
+            float f = (float)(0x1p51 / ws);
+            for (int k = 0; k < 6; k++)
+                f = nextafterf(f, 0);
+            for (int k = 0; k < 12; k++, f = nextafterf(f, INFINITY))
+                for (int sign = -1; sign <= 1; sign += 2) {
+                    float one = (float)sign * f, copy;
+                    int fast = fabs(ws * (double)one) < 0x1p51;
+                    ck_assert_msg(exact_copy_fast(&copy, &one, ws_weights[a], 1, ws_es[b]) == fast,
+                                  "w=%g e=%d x=%a: expected %d", ws_weights[a], ws_es[b],
+                                  (double)one, fast);
+                }
+        }
 }
 END_TEST
 
@@ -247,21 +265,28 @@ START_TEST(test_conversions_match_ldexp_then_divide) {
         acc[k] = special[k], acc[300 + k] = special[k], acc[M - 1 - k] = special[k];
     const int es[] = {-1022, -10, 0, 48, 80, 1022};
     const double divisors[] = {1.0, 3.0, 0.1};
-    for (size_t t = 0; t < sizeof es / sizeof es[0]; t++)
-        for (size_t v = 0; v < 3; v++) {
-            int e = es[t];
-            double div = divisors[v];
-            exact_to_float(f, acc, M, e, div);
-            exact_to_double(d, acc, M, e, div);
-            for (int i = 0; i < M; i++) {
-                double ref = ldexp((double)acc[i], -e) / div;
-                float fref = (float)ref;
-                ck_assert_msg(!memcmp(&d[i], &ref, sizeof ref) &&
-                                  !memcmp(&f[i], &fref, sizeof fref),
-                              "e=%d div=%g i=%d acc=%lld: %.17g / %.9g vs %.17g", e, div, i,
-                              (long long)acc[i], d[i], f[i], ref);
+    // Pass 1: the middle block below 2^51 throughout, its edges included (the one-trick path).
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t t = 0; t < sizeof es / sizeof es[0]; t++)
+            for (size_t v = 0; v < 3; v++) {
+                int e = es[t];
+                double div = divisors[v];
+                if (pass == 1 && t == 0 && v == 0) {
+                    for (int i = 256; i < 512; i++)
+                        acc[i] >>= 13;
+                    acc[256] = ((int64_t)1 << 51) - 1, acc[257] = -acc[256], acc[511] = -1;
+                }
+                exact_to_float(f, acc, M, e, div);
+                exact_to_double(d, acc, M, e, div);
+                for (int i = 0; i < M; i++) {
+                    double ref = ldexp((double)acc[i], -e) / div;
+                    float fref = (float)ref;
+                    ck_assert_msg(!memcmp(&d[i], &ref, sizeof ref) &&
+                                      !memcmp(&f[i], &fref, sizeof fref),
+                                  "e=%d div=%g i=%d acc=%lld: %.17g / %.9g vs %.17g", e, div, i,
+                                  (long long)acc[i], d[i], f[i], ref);
+                }
             }
-        }
 }
 END_TEST
 

@@ -1,6 +1,7 @@
 // exact.c - fixed-point int64 sums that do not depend on order or -np (see exact.h).
 #include "comm/exact.h"
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -128,11 +129,25 @@ void exact_set(int64_t *acc, const float *x, double weight, size_t n, int e) {
     accumulate(acc, x, weight, n, e, 1);
 }
 
-// d[0..BLOCK) = x; nonzero when a term ws·x leaves the fast path.
-static uint64_t copy_block_fast(float *restrict d, const float *restrict x, double ws) {
-    uint64_t bad = 0;
+// The largest float f with |ws·f| < 2^51 in double, the fast path's test: the rounded product is
+// monotone in |x|, so that test is |x| <= f, one float comparison (NaN and ±inf fail it).
+static float fast_limit_float(double ws) {
+    double a = fabs(ws);
+    if (a == 0) return FLT_MAX;
+    double g = FAST_LIMIT / a;
+    float f = g >= FLT_MAX ? FLT_MAX : (float)g;
+    while (f > 0 && !(a * (double)f < FAST_LIMIT)) // a few steps at most: g is within ulps
+        f = nextafterf(f, 0);
+    while (f < FLT_MAX && a * (double)nextafterf(f, INFINITY) < FAST_LIMIT)
+        f = nextafterf(f, INFINITY);
+    return f;
+}
+
+// d[0..BLOCK) = x; nonzero when some |x| > lim.
+static uint32_t copy_block_fast(float *restrict d, const float *restrict x, float lim) {
+    uint32_t bad = 0;
     for (int j = 0; j < BLOCK; j++) {
-        bad |= !(fabs(ws * (double)x[j]) < FAST_LIMIT);
+        bad |= !(fabsf(x[j]) <= lim);
         d[j] = x[j];
     }
     return bad;
@@ -143,31 +158,42 @@ int exact_copy_fast(float *dst, const float *x, double weight, size_t n, int e) 
     CHECK_PTR(x);
     double ws = weight * fixed_scale(e);
     if (!(e >= 0 && isfinite(ws))) return 0;
-    uint64_t bad = 0;
+    float lim = fast_limit_float(ws);
+    uint32_t bad = 0;
     size_t b = 0;
     for (; b + BLOCK <= n; b += BLOCK)
-        bad |= copy_block_fast(dst + b, x + b, ws);
+        bad |= copy_block_fast(dst + b, x + b, lim);
     if (b < n) { // the tail, padded with zeros to a block
         float xt[BLOCK] = {0}, dt[BLOCK];
         memcpy(xt, x + b, (n - b) * sizeof *xt);
-        bad |= copy_block_fast(dt, xt, ws);
+        bad |= copy_block_fast(dt, xt, lim);
         memcpy(dst + b, xt, (n - b) * sizeof *xt);
     }
     return !bad;
 }
 
+// acc[0..BLOCK) += (= when set) round(ws·x) for terms known to take the fast path: no checks.
+static inline __attribute__((always_inline)) void
+scaled_block(int64_t *restrict acc, const float *restrict x, double ws, int set) {
+    for (int j = 0; j < BLOCK; j++) {
+        uint64_t v = (uint64_t)fast_term(ws * (double)x[j]);
+        acc[j] = (int64_t)(set ? v : (uint64_t)acc[j] + v);
+    }
+}
+
 void exact_add_scaled(int64_t *acc, const float *x, double ws, size_t n, int set) {
     size_t b = 0;
     for (; b + BLOCK <= n; b += BLOCK)
-        CHECK(set ? add_block_fast(acc + b, x + b, ws, 1) : add_block_fast(acc + b, x + b, ws, 0),
-              "exact_add_scaled: terms %zu..%zu leave the fast path", b, b + BLOCK);
+        if (set)
+            scaled_block(acc + b, x + b, ws, 1);
+        else
+            scaled_block(acc + b, x + b, ws, 0);
     if (b == n) return;
     float xt[BLOCK] = {0};
     int64_t at[BLOCK] = {0};
     memcpy(xt, x + b, (n - b) * sizeof *xt);
     if (!set) memcpy(at, acc + b, (n - b) * sizeof *at);
-    CHECK(add_block_fast(at, xt, ws, 0), "exact_add_scaled: terms %zu..%zu leave the fast path", b,
-          n);
+    scaled_block(at, xt, ws, 0);
     memcpy(acc + b, at, (n - b) * sizeof *at);
 }
 
@@ -236,10 +262,22 @@ void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double di
         to_real(out + b, acc + b, MIN((size_t)BLOCK, n - b), s, divisor);
 }
 
+// o[0..BLOCK) = (float)(a · s) when every |a| < 2^51 (one bit trick, exact, then one rounding);
+// returns 0 otherwise, with o to be overwritten.
+static int to_float_fast(float *restrict o, const int64_t *restrict a, double s) {
+    uint64_t out = 0;
+    for (int j = 0; j < BLOCK; j++) {
+        out |= (uint64_t)(a[j] + ((int64_t)1 << 51)) >> 52; // a + 2^51 outside [0, 2^52)
+        o[j] = (float)((double_of(a[j] + ROUND_MAGIC_BITS) - ROUND_MAGIC) * s);
+    }
+    return out == 0;
+}
+
 void exact_to_float(float *out, const int64_t *acc, size_t n, int e, double divisor) {
     double s = check_to_real(out, acc, e, divisor), d[BLOCK];
     for (size_t b = 0; b < n; b += BLOCK) {
         size_t m = MIN((size_t)BLOCK, n - b);
+        if (m == BLOCK && divisor == 1.0 && to_float_fast(out + b, acc + b, s)) continue;
         to_real(d, acc + b, m, s, divisor);
         float *restrict o = out + b;
         if (m == BLOCK)

@@ -25,8 +25,9 @@ void exact_set(int64_t *acc, const float *x, double weight, size_t n, int e);
 // finite, |weight·x[i]·2^e| < 2^51), so that exact_add of x cannot fail. Local.
 int exact_copy_fast(float *dst, const float *x, double weight, size_t n, int e);
 // exact_add(acc, x, weight, n, e) (exact_set when set) for a vector that exact_copy_fast
-// accepted, with ws = weight·2^e: no per-call set-up, for short runs of columns (comm/sum.c).
-// CHECKs the fast path.
+// accepted, with ws = weight·2^e: no per-call set-up and no checks, for short runs of columns
+// (comm/sum.c). The caller guarantees what exact_copy_fast found, and that the sums stay within
+// int64 (exact_exponent's bound does); otherwise the bits are wrong, silently.
 void exact_add_scaled(int64_t *acc, const float *x, double ws, size_t n, int set);
 // The same for double terms (prototype sums, statistics).
 void exact_add_f64(int64_t *acc, const double *x, double weight, size_t n, int e);
