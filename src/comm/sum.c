@@ -17,7 +17,7 @@
 // A CommAcc's segments are the accumulators themselves, and each rank's part also holds a float
 // vector and a slot that says what the rank holds: while a rank has added one vector, the slice
 // owners make its terms from the floats (exact_add's, so the bits are the same) and read 4 bytes a
-// column instead of 8. A small CommAcc sum on one node (columns · node ranks <= SMALL_TERMS) skips
+// column instead of 8. A small CommAcc sum on one node (up to SMALL_COLUMNS columns) skips
 // the barriers: each rank counts itself in on a shared counter, the ranks that want the result wait
 // for all and sum every column, and count themselves out on another; a rank changes its part only
 // after the readers of the last sum are out. C11 atomics on the shared window carry the ordering.
@@ -40,7 +40,7 @@
 #define REDUCE_CHUNK ((size_t)1 << 19) // columns per chunk: a 4 MiB area, counts below INT_MAX
 #define LINE 8                         // int64 per 64-byte line: slice bounds and segment sizes
 #define SUM_BLOCK 512                  // columns summed over the segments while in L1
-#define SMALL_TERMS 16384              // up to these columns · node ranks, a CommAcc's flag path
+#define SMALL_COLUMNS 2048             // up to these columns on one node, a CommAcc's flag path
 
 // What a rank's accumulator holds (comm_acc_add): nothing, one float vector and its weight (the
 // round's first term on the rank), or int64 sums.
@@ -430,7 +430,7 @@ void comm_acc_reduce(CommAcc *a, int root, CommType t, int e, double divisor, vo
     const Conv cv = {t, e, divisor};
     size_t es = comm_type_size(t);
     int P = a->r->node_size;
-    if (a->r->nodes == 1 && P > 1 && a->n * (size_t)P <= SMALL_TERMS)
+    if (a->r->nodes == 1 && P > 1 && a->n <= SMALL_COLUMNS)
         reduce_small(a, root, &cv, out);
     else
         for (size_t off = 0; off < a->n; off += REDUCE_CHUNK)

@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
             double a, b;
             point(c, n, reps, all, &a, &b, &bad);
             if (rank == 0)
-                printf("bench reduce params=%zu ranks=%d op=%s exact_ms=%.3f float_ms=%.3f "
+                printf("bench reduce params=%zu ranks=%d op=%s exact_ms=%.4f float_ms=%.4f "
                        "ratio=%.2f\n",
                        n, comm_size(c), all ? "allreduce" : "reduce", a, b, a / b);
             fflush(stdout);
