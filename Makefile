@@ -631,8 +631,9 @@ bench: $(BENCHES) $(BUILD)/bin/blas_check
 bench-secagg: $(BUILD)/bin/bench_secagg $(BUILD)/bin/blas_check
 	$(MPI_ENV) $(BLAS_CORE) $(MPIRUN) -np 3 $(BUILD)/bin/bench_secagg
 
-# Exact aggregation's cost (tests/bench/bench_reduce.c, docs/exact_reduce.md): exact_add + int64
-# reduce + exact_to_float against a float reduce of the same vectors, at 2, 4 and 8 ranks.
+# Exact aggregation's cost (tests/bench/bench_reduce.c, docs/exact_reduce.md): a round's
+# comm_acc_add + comm_acc_reduce to float against a float reduce of the same vectors, at 2, 4 and 8
+# ranks (tests/bench/reduce_table.py puts runs side by side).
 REDUCE_SIZES ?= 1000,10000,100000,1000000,10000000
 REDUCE_NP ?= 2 4 8
 bench-reduce: $(BUILD)/bin/bench_reduce

@@ -182,7 +182,7 @@ if [ -n "${T_E:-}" ]; then
   check "term job $TJ: CANCELLED, not requeued" test "$(job_field "$TJ" JobState) $(job_field "$TJ" Restarts)" = "CANCELLED 0"
   check "term job $TJ: run.sbatch passed --term-grace=KillWait/2" in_log "term-$TJ.out" "| term-grace *| 2.5 "
   check "term job $TJ: mmcollab exit 3 (not killed)" in_log "term-$TJ.out" "mmcollab exit 3"
-  # Either the round outlasted the grace (exit 3 at round 1's checkpoint) or it ended within it.
+  # Either the round outlasted the grace (exit 3 at the last checkpoint) or it ended within it.
   left_or_ended() { in_log "term-$TJ.out" "did not end within --term-grace=2.5 s: exit 3 without its checkpoint; --resume=auto continues from round [12]" ||
                     in_log "term-$TJ.out" "stop requested (SIGTERM): checkpoint of round [23] written"; }
   check "term job $TJ: the ranks left by their grace or after their round's checkpoint" left_or_ended
