@@ -61,7 +61,9 @@ static inline double double_of(int64_t b) {
 }
 
 // One term of the fast path: round(ws·x) through the 1.5·2^52 trick (see add_block_fast).
-static inline int64_t fast_term(double t) { return bits_of(t + ROUND_MAGIC) - ROUND_MAGIC_BITS; }
+static inline int64_t fast_term(double t) { // unsigned: a bad term must not overflow either
+    return (int64_t)((uint64_t)bits_of(t + ROUND_MAGIC) - (uint64_t)ROUND_MAGIC_BITS);
+}
 
 // acc[0..BLOCK) += round(ws·x) (= when set) when every |ws·x| < 2^51 and no sum overflows;
 // returns 0 and leaves acc as it was otherwise (when set: as garbage, which the scalar path
@@ -214,11 +216,23 @@ static inline double to_double(int64_t v) {
     return hi * 0x1p32 + lo;
 }
 
-// Whether every |a[0..BLOCK)| < 2^51.
-static int below_fast_limit(const int64_t *restrict a) {
+// Nonzero when |a| >= 2^51 (a + 2^51 outside [0, 2^52)), where fast_real does not hold. Unsigned
+// sums: no overflow near INT64_MAX.
+static inline uint64_t outside_fast(int64_t a) { return ((uint64_t)a + ((uint64_t)1 << 51)) >> 52; }
+
+// a · s for |a| < 2^51: the add's bit trick backwards, exact.
+static inline double fast_real(int64_t a, double s) {
+    return (double_of((int64_t)((uint64_t)a + ROUND_MAGIC_BITS)) - ROUND_MAGIC) * s;
+}
+
+// d[0..BLOCK) = a · s in one pass when every |a| < 2^51; returns 0 otherwise, with d to be
+// overwritten.
+static int to_real_fast(double *restrict d, const int64_t *restrict a, double s) {
     uint64_t out = 0;
-    for (int j = 0; j < BLOCK; j++)
-        out |= (uint64_t)(a[j] + ((int64_t)1 << 51)) >> 52; // a + 2^51 outside [0, 2^52)
+    for (int j = 0; j < BLOCK; j++) {
+        out |= outside_fast(a[j]);
+        d[j] = fast_real(a[j], s);
+    }
     return out == 0;
 }
 
@@ -237,10 +251,8 @@ static void to_real(double *restrict d, const int64_t *restrict a, size_t m, dou
         memcpy(d, dt, m * sizeof *d);
         return;
     }
-    if (divisor == 1.0 && below_fast_limit(a))
-        for (int j = 0; j < BLOCK; j++) // |a| < 2^51: one bit trick is exact
-            d[j] = (double_of(a[j] + ROUND_MAGIC_BITS) - ROUND_MAGIC) * s;
-    else if (divisor == 1.0)
+    if (divisor == 1.0 && to_real_fast(d, a, s)) return;
+    if (divisor == 1.0)
         for (int j = 0; j < BLOCK; j++)
             d[j] = to_double(a[j]) * s;
     else
@@ -267,8 +279,8 @@ void exact_to_double(double *out, const int64_t *acc, size_t n, int e, double di
 static int to_float_fast(float *restrict o, const int64_t *restrict a, double s) {
     uint64_t out = 0;
     for (int j = 0; j < BLOCK; j++) {
-        out |= (uint64_t)(a[j] + ((int64_t)1 << 51)) >> 52; // a + 2^51 outside [0, 2^52)
-        o[j] = (float)((double_of(a[j] + ROUND_MAGIC_BITS) - ROUND_MAGIC) * s);
+        out |= outside_fast(a[j]);
+        o[j] = (float)fast_real(a[j], s);
     }
     return out == 0;
 }
